@@ -1,0 +1,340 @@
+/* The Liaison wire format and its cryptography: no I/O but key files, no sockets. */
+#ifndef LIAISON_PROTO_H
+#define LIAISON_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liaison_proto_t.h"
+
+#if defined(__GNUC__)
+#define PROTO_MUST_CHECK __attribute__((warn_unused_result))
+#define PROTO_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
+#define PROTO_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PROTO_MUST_CHECK
+#define PROTO_NONNULL(...)
+#define PROTO_PRINTF(f, a)
+#endif
+
+/*
+ * Every function here is thread-safe as long as no two threads use the same
+ * object at once.  Where an error can be explained, a proto_detail *detail_r
+ * receives the field and a one-line reason; it may be NULL.  After a failure
+ * every out-parameter is left as it was unless the function says otherwise.
+ */
+
+/* ---- Library ------------------------------------------------------------ */
+
+/* Initialises libsodium.  Call once before anything else; safe to call again.
+ * Returns PROTO_OK or PROTO_ERR_CRYPTO. */
+proto_err proto_init(void) PROTO_MUST_CHECK;
+
+/* Returns a static, human-readable string for code; never NULL. */
+const char *proto_strerror(proto_err code);
+
+/* Returns a static name for a wire code ("malformed", ...); "unknown" otherwise. */
+const char *proto_wire_code_name(uint16_t code);
+
+/* Returns a static name for a delivery state ("queued", ...); "unknown" otherwise. */
+const char *proto_state_name(uint8_t state);
+
+/* Parses a state name back; PROTO_ERR_SYNTAX if it is none. */
+proto_err proto_state_parse(const char *name, uint8_t *state_out) PROTO_NONNULL(1, 2);
+
+/* Sizes, mirrored as functions so bindings need not hard-code them. */
+size_t proto_id_bytes(void);
+size_t proto_hash_bytes(void);
+size_t proto_signature_bytes(void);
+size_t proto_envelope_max(void);
+
+/* ---- Addresses ---------------------------------------------------------- */
+
+// Parses "NATION/AGENCY", "NATION/*", "*" or a bare "NATION" (a broker).
+/*
+ * NATION is three upper-case letters; AGENCY is 1..32 of A-Z, 0-9, '-' and
+ * '_', starting with a letter or digit.  Lower case is refused, not folded.
+ * Errors: PROTO_ERR_SYNTAX, PROTO_ERR_LIMIT (with the reason in detail_r).
+ */
+proto_err proto_addr_parse(const char *text, proto_addr *addr_out,
+                           proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Same, for text that is not NUL-terminated. */
+proto_err proto_addr_parse_n(const char *text, size_t len, proto_addr *addr_out,
+                             proto_detail *detail_r) PROTO_NONNULL(3) PROTO_MUST_CHECK;
+
+/* Writes the canonical text of addr into buf (at least PROTO_ADDR_TEXT_MAX + 1
+ * bytes) and returns buf. */
+char *proto_addr_format(const proto_addr *addr, char *buf, size_t buf_len) PROTO_NONNULL(1, 2);
+
+/* True if the two addresses are the same. */
+bool proto_addr_equal(const proto_addr *a, const proto_addr *b) PROTO_NONNULL(1, 2);
+
+/* True if selector (an address or selector) names the agency address. */
+bool proto_addr_matches(const proto_addr *selector, const proto_addr *agency) PROTO_NONNULL(1, 2);
+
+/* True if nation is three upper-case ASCII letters. */
+bool proto_nation_valid(const char *nation) PROTO_NONNULL(1);
+
+/* ---- Labels ------------------------------------------------------------- */
+
+/* Sets labels to the empty (unclassified, unrestricted) value. */
+void proto_labels_clear(proto_labels *labels) PROTO_NONNULL(1);
+
+/*
+ * Parses the text form, segments joined by "//", in any order:
+ *   UNCLASSIFIED | RESTRICTED | CONFIDENTIAL | SECRET | TOP SECRET
+ *   LES  ORCON  NOFORN  REL TO USA,CAN  <CAVEAT>
+ *   HANDLING:CRIME-ONLY,NO-COURT,NO-ONWARD  RESTRICT:<text>
+ *   EVAL:<A|B|C|X><1-4>  BASIS:<id>  OFFENCE:<id>,<id>  PURPOSE:<text>
+ * The result is canonical (sorted, de-duplicated is refused).  Errors:
+ * PROTO_ERR_SYNTAX, PROTO_ERR_LIMIT; detail_r names the segment.
+ */
+proto_err proto_labels_parse(const char *text, proto_labels *labels_out,
+                             proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Writes the canonical text of labels into buf (PROTO_LABELS_TEXT_MAX bytes
+ * suffice).  Returns PROTO_ERR_LIMIT if buf is too small. */
+proto_err proto_labels_format(const proto_labels *labels, char *buf,
+                              size_t buf_len) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Checks that labels is valid and canonical (what a decoder would accept). */
+proto_err proto_labels_check(const proto_labels *labels,
+                             proto_detail *detail_r) PROTO_NONNULL(1) PROTO_MUST_CHECK;
+
+/* Decodes the binary form from exactly len bytes. */
+proto_err proto_labels_decode(const uint8_t *buf, size_t len, proto_labels *labels_out,
+                              proto_detail *detail_r) PROTO_NONNULL(3) PROTO_MUST_CHECK;
+
+/* Returns the name of a classification level ("SECRET"), or NULL if out of range. */
+const char *proto_class_name(uint8_t level);
+
+/* True if labels releases to nation: no NOFORN (unless nation is home), and if
+ * there is a REL TO list, nation is on it. */
+bool proto_labels_releasable_to(const proto_labels *labels, const char *home_nation,
+                                const char *nation) PROTO_NONNULL(1, 2, 3);
+
+/* ---- Identities, key files and cards ---------------------------------- */
+
+/* Generates the three key pairs for addr (an agency or a broker address).
+ * *id_out is the caller's, to free with proto_identity_destroy. */
+proto_err proto_identity_generate(const proto_addr *addr,
+                                  proto_identity **id_out) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Builds an identity deterministically from a 32-byte seed (test vectors). */
+proto_err proto_identity_from_seed(const proto_addr *addr, const uint8_t seed[32],
+                                   proto_identity **id_out) PROTO_NONNULL(1, 2, 3) PROTO_MUST_CHECK;
+
+/* Wipes and frees *id, and sets *id to NULL.  Accepts NULL and *id == NULL. */
+void proto_identity_destroy(proto_identity **id);
+
+/* The public half of id. */
+void proto_identity_card(const proto_identity *id, proto_card *card_out) PROTO_NONNULL(1, 2);
+
+/*
+ * Writes id as a secret key file at path, mode 0600, created exclusively
+ * and synced.  Errors: PROTO_ERR_EXISTS, PROTO_ERR_IO (detail_r has errno text).
+ */
+proto_err proto_keyfile_write(const proto_identity *id, const char *path,
+                              proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/*
+ * Reads a secret key file.  Refuses a file that group or others may access
+ * (PROTO_ERR_PERMISSION), a damaged file whose public keys do not match its
+ * secret keys or whose lines do not parse (PROTO_ERR_KEYFILE, detail_r names
+ * the line), and a missing file (PROTO_ERR_IO).
+ */
+proto_err proto_keyfile_read(const char *path, proto_identity **id_out,
+                             proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Writes the text form of a card into buf (512 bytes suffice). */
+proto_err proto_card_format(const proto_card *card, char *buf,
+                            size_t buf_len) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Parses the text form of a card.  Errors: PROTO_ERR_KEYFILE with the line. */
+proto_err proto_card_parse(const char *text, proto_card *card_out,
+                           proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* ---- Hashing and hex ---------------------------------------------------- */
+
+/* SHA-256 of len bytes. */
+void proto_sha256(const uint8_t *data, size_t len, uint8_t out[PROTO_HASH_BYTES]) PROTO_NONNULL(3);
+
+/* Writes 2*len lower-case hex digits and a NUL into out (2*len + 1 bytes). */
+char *proto_hex(const uint8_t *data, size_t len, char *out) PROTO_NONNULL(3);
+
+/* Parses exactly 2*len hex digits into out.  PROTO_ERR_SYNTAX otherwise. */
+proto_err proto_unhex(const char *hex, uint8_t *out, size_t len) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Draws a random non-zero message id. */
+void proto_id_random(uint8_t id_out[PROTO_ID_BYTES]) PROTO_NONNULL(1);
+
+/* True if all PROTO_ID_BYTES bytes of id are zero. */
+bool proto_id_is_zero(const uint8_t id[PROTO_ID_BYTES]) PROTO_NONNULL(1);
+
+/* ---- Envelopes ---------------------------------------------------------- */
+
+/*
+ * Encrypts and signs a message.  Each portion gets a fresh key and nonce;
+ * the key is sealed to each of the portion's readers.  The sender is
+ * signer->addr.  On success *buf_out (malloc'd, the caller's to free) holds
+ * *len_out bytes of envelope.  Errors: PROTO_ERR_INVALID, PROTO_ERR_LIMIT,
+ * PROTO_ERR_SYNTAX (detail_r names the field), PROTO_ERR_NOMEM.
+ */
+proto_err proto_envelope_seal(const proto_draft *draft, const proto_identity *signer,
+                              uint8_t **buf_out, size_t *len_out,
+                              proto_detail *detail_r) PROTO_NONNULL(1, 2, 3, 4) PROTO_MUST_CHECK;
+
+/*
+ * Decodes and validates len bytes at buf into *env (caller's storage).  It
+ * checks structure, bounds and canonical form and computes the header hash,
+ * the portion leaf hashes and their root, but not the signature: call
+ * proto_envelope_verify.  env borrows buf.  Errors: PROTO_ERR_TRUNCATED,
+ * PROTO_ERR_TRAILING, PROTO_ERR_MAGIC, PROTO_ERR_VERSION, PROTO_ERR_LIMIT,
+ * PROTO_ERR_SYNTAX, PROTO_ERR_NONCANONICAL; detail_r names the field.
+ * After a failure *env is undefined.
+ */
+proto_err proto_envelope_decode(const uint8_t *buf, size_t len, proto_envelope *env,
+                                proto_detail *detail_r) PROTO_NONNULL(3) PROTO_MUST_CHECK;
+
+/* Checks env's signature with the sender's Ed25519 public key.  Returns
+ * PROTO_OK or PROTO_ERR_SIGNATURE. */
+proto_err proto_envelope_verify(const proto_envelope *env,
+                                const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES]) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* The bytes the sender signs: context string, header hash, portions root.
+ * Writes them into out (PROTO_SIGNED_INPUT_BYTES) for test vectors. */
+#define PROTO_SIGNED_INPUT_BYTES (20u + 2u * PROTO_HASH_BYTES)
+void proto_envelope_signed_input(const proto_envelope *env,
+                                 uint8_t out[PROTO_SIGNED_INPUT_BYTES]) PROTO_NONNULL(1, 2);
+
+/* Decodes the labels of portion index into *labels_out. */
+proto_err proto_envelope_portion_labels(const proto_envelope *env, size_t index,
+                                        proto_labels *labels_out) PROTO_NONNULL(1, 3) PROTO_MUST_CHECK;
+
+/* True if portion index has a key seal filed under reader. */
+bool proto_envelope_has_seal(const proto_envelope *env, size_t index,
+                             const proto_addr *reader) PROTO_NONNULL(1, 3);
+
+/* Plaintext bytes portion index opens to (0 when withheld). */
+size_t proto_envelope_plain_len(const proto_envelope *env, size_t index) PROTO_NONNULL(1);
+
+/*
+ * Opens portion index as reader: unseals its key with reader's box keys,
+ * checks the key commitment, and decrypts into plain_out, which must hold
+ * proto_envelope_plain_len bytes.  Errors: PROTO_ERR_INVALID (index),
+ * PROTO_ERR_WITHHELD, PROTO_ERR_NOT_RECIPIENT, PROTO_ERR_DECRYPT.  The
+ * signature is not checked here: verify first.
+ */
+proto_err proto_envelope_open(const proto_envelope *env, size_t index,
+                              const proto_identity *reader, uint8_t *plain_out,
+                              size_t *plain_len_out) PROTO_NONNULL(1, 3, 4, 5) PROTO_MUST_CHECK;
+
+/*
+ * Makes a redacted copy: each portion whose bit is set in withhold_mask
+ * (bit i for portion i) keeps only its leaf hash; if keep_nation is not
+ * NULL, present portions keep only the key seals of that nation's agencies.
+ * The sender's signature stays valid.  *buf_out is the caller's to free.
+ */
+proto_err proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask,
+                                const char *keep_nation, uint8_t **buf_out,
+                                size_t *len_out) PROTO_NONNULL(1, 4, 5) PROTO_MUST_CHECK;
+
+/* The bitmask of withheld portions of env. */
+uint64_t proto_envelope_withheld_mask(const proto_envelope *env) PROTO_NONNULL(1);
+
+/* Writes "0123..." (32 hex digits) for a message id into out (33 bytes). */
+char *proto_id_format(const uint8_t id[PROTO_ID_BYTES], char *out) PROTO_NONNULL(1, 2);
+
+/* Parses 32 hex digits into a message id.  PROTO_ERR_SYNTAX otherwise. */
+proto_err proto_id_parse(const char *text, uint8_t id_out[PROTO_ID_BYTES]) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Validates a kind: lower-case "family.verb" segments of a-z, 0-9 and '-'. */
+proto_err proto_kind_check(const char *kind, proto_detail *detail_r) PROTO_NONNULL(1) PROTO_MUST_CHECK;
+
+/* ---- Wire commands ------------------------------------------------------ */
+
+/*
+ * Builds the frames of cmd (signature, command, then its own frames) into
+ * *wire.  Large frames (envelope, entries, report) borrow cmd's slices, so
+ * wire is valid while those are.  Errors: PROTO_ERR_COMMAND, PROTO_ERR_LIMIT.
+ */
+proto_err proto_cmd_build(const proto_cmd *cmd, proto_wire *wire,
+                          proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/*
+ * Parses count frames into *cmd_out, validating the signature frame, the
+ * command byte, the frame count and every field.  Slices borrow frames.
+ * Errors: PROTO_ERR_MAGIC, PROTO_ERR_COMMAND, PROTO_ERR_FRAMES,
+ * PROTO_ERR_LIMIT, PROTO_ERR_SYNTAX; detail_r names the frame.
+ */
+proto_err proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out,
+                          proto_detail *detail_r) PROTO_NONNULL(3) PROTO_MUST_CHECK;
+
+/* Returns a static name for a command type ("submit"), or "unknown". */
+const char *proto_cmd_name(uint8_t type);
+
+/*
+ * Encodes count status entries into buf (cap bytes); *len_out receives the
+ * length.  PROTO_ERR_LIMIT if they do not fit or count is too large.
+ */
+proto_err proto_status_encode(const proto_status_entry *entries, size_t count, uint8_t *buf,
+                              size_t cap, size_t *len_out) PROTO_NONNULL(3, 5) PROTO_MUST_CHECK;
+
+/* Bytes needed to encode count entries at most. */
+size_t proto_status_encoded_max(size_t count);
+
+/*
+ * Decodes encoded status entries into entries (cap of them); *count_out
+ * receives how many.  Errors as for the envelope decoder.
+ */
+proto_err proto_status_decode(const uint8_t *buf, size_t len, proto_status_entry *entries,
+                              size_t cap, size_t *count_out,
+                              proto_detail *detail_r) PROTO_NONNULL(3, 5) PROTO_MUST_CHECK;
+
+/* ---- Delivery reports --------------------------------------------------- */
+
+/* Encodes and signs a report with the broker's identity.  *buf_out is the
+ * caller's to free.  Errors: PROTO_ERR_INVALID, PROTO_ERR_LIMIT, PROTO_ERR_NOMEM. */
+proto_err proto_report_sign(const proto_report *report, const proto_identity *broker,
+                            uint8_t **buf_out, size_t *len_out) PROTO_NONNULL(1, 2, 3, 4) PROTO_MUST_CHECK;
+
+/* Decodes a report (without checking its signature). */
+proto_err proto_report_decode(const uint8_t *buf, size_t len, proto_report *report_out,
+                              proto_detail *detail_r) PROTO_NONNULL(3) PROTO_MUST_CHECK;
+
+/* Checks a report's signature with the broker's public key. */
+proto_err proto_report_verify(const uint8_t *buf, size_t len,
+                              const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES]) PROTO_NONNULL(3) PROTO_MUST_CHECK;
+
+/* ---- Logging ------------------------------------------------------------ */
+
+typedef enum proto_log_level {
+    PROTO_LOG_ERROR = 0,
+    PROTO_LOG_WARN = 1,
+    PROTO_LOG_INFO = 2,
+    PROTO_LOG_DEBUG = 3,
+} proto_log_level;
+
+/* A log sink: one finished line, without newline. */
+typedef void (*proto_log_sink)(void *ctx, proto_log_level level, const char *line);
+
+/* Sets the sink (NULL: stderr) and the highest level that is written. */
+void proto_log_configure(proto_log_sink sink, void *ctx, proto_log_level max_level);
+
+/* True if level would be written; callers check before formatting. */
+bool proto_log_enabled(proto_log_level level);
+
+/* Writes one logfmt line: level, id (stable short id), func, then msg. */
+void proto_log_write(proto_log_level level, const char *id, const char *func,
+                     const char *fmt, ...) PROTO_PRINTF(4, 5);
+
+/* Logs at level with a stable id; arguments are formatted only if enabled. */
+#define PROTO_LOG(level, id, ...)                                              \
+    do {                                                                       \
+        if (proto_log_enabled(level))                                          \
+            proto_log_write((level), (id), __func__, __VA_ARGS__);             \
+    } while (0)
+
+#endif
