@@ -1,0 +1,81 @@
+/* The liaison command-line tool: dispatches to its subcommands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "liaison_proto.h"
+
+static const struct {
+    const char *name;     /* what the user types */
+    cli_main_fn fn;       /* its entry point */
+    const char *summary;  /* one line for the usage page */
+} subcommands[] = {
+#ifdef HAVE_CLI_AUDIT
+    {"audit", cli_audit_main, "inspect and verify a broker's audit log (offline)"},
+#endif
+#ifdef HAVE_CLI_POLICY
+    {"policy", cli_policy_main, "check, explain and test release policies"},
+#endif
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "NAME\n    liaison - Liaison federated message broker tool\n\n"
+                 "SYNOPSIS\n    liaison <command> [options]\n    liaison <command> --help\n\n"
+                 "COMMANDS\n");
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+        fprintf(out, "    %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(out, "\nEXIT STATUS\n"
+                 "    0 success; 1 a check ran and failed; 64 bad usage; 65 bad input data;\n"
+                 "    66 missing input file; 70 internal error; 74 I/O error.\n");
+}
+
+bool
+cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+        if (strcmp(argv[i], "--") == 0)
+            break;
+    }
+    return false;
+}
+
+void
+cli_error(const char *sub, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "liaison: %s: ", sub);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (proto_init() != PROTO_OK) {
+        fprintf(stderr, "liaison: cannot initialise libsodium\n");
+        return EX_SOFTWARE;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return EX_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EX_OK;
+    }
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "liaison: unknown command '%s' (see liaison --help)\n", argv[1]);
+    return EX_USAGE;
+}
