@@ -17,6 +17,7 @@ static const struct {
 #ifdef HAVE_CLI_POLICY
     {"policy", cli_policy_main, "check, explain and test release policies"},
 #endif
+    {NULL, NULL, NULL},
 };
 
 static void
@@ -25,7 +26,7 @@ usage(FILE *out)
     fprintf(out, "NAME\n    liaison - Liaison federated message broker tool\n\n"
                  "SYNOPSIS\n    liaison <command> [options]\n    liaison <command> --help\n\n"
                  "COMMANDS\n");
-    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+    for (size_t i = 0; subcommands[i].name != NULL; i++)
         fprintf(out, "    %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(out, "\nEXIT STATUS\n"
                  "    0 success; 1 a check ran and failed; 64 bad usage; 65 bad input data;\n"
@@ -72,7 +73,7 @@ main(int argc, char **argv)
         usage(stdout);
         return EX_OK;
     }
-    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+    for (size_t i = 0; subcommands[i].name != NULL; i++) {
         if (strcmp(argv[1], subcommands[i].name) == 0)
             return subcommands[i].fn(argc - 1, argv + 1);
     }
