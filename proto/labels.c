@@ -12,7 +12,7 @@ static const char *const class_names[PROTO_CLASS_COUNT] = {
 /* Words a custom caveat may not take, because they mean something else. */
 static const char *const reserved[] = {
     "UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET", "TOP", "LES", "ORCON",
-    "NOFORN", "REL", "HANDLING", "RESTRICT", "EVAL", "BASIS", "OFFENCE", "PURPOSE",
+    "NOFORN", "REL", "HANDLING", "RESTRICT", "EVAL", "ORIGIN", "BASIS", "OFFENCE", "PURPOSE",
 };
 
 static const struct {
@@ -122,6 +122,10 @@ proto_labels_check(const proto_labels *l, proto_detail *detail)
                          "reliability grades must be both absent or source A/B/C/X and "
                          "information 1-4");
         return PROTO_ERR_LIMIT;
+    }
+    if (l->origin[0] != '\0' && !proto_nation_valid(l->origin)) {
+        proto_detail_set(detail, "labels.origin", "origin must be a 3-letter nation code");
+        return PROTO_ERR_SYNTAX;
     }
     if (l->rel_to_count > PROTO_REL_TO_MAX) {
         proto_detail_set(detail, "labels.rel_to", "REL TO lists %u nations, at most %u",
@@ -411,6 +415,24 @@ parse_segment(proto_labels *l, const char *s, size_t n, bool *have_class, proto_
                         proto_text_valid);
     if (has_prefix(s, n, "BASIS:"))
         return set_text(l->basis, PROTO_BASIS_MAX, s + 6, n - 6, detail, "BASIS", basis_valid);
+    if (has_prefix(s, n, "ORIGIN:")) {
+        if (l->origin[0] != '\0') {
+            proto_detail_set(detail, "ORIGIN", "ORIGIN given twice");
+            return PROTO_ERR_SYNTAX;
+        }
+        if (n != 7 + PROTO_NATION_LEN) {
+            proto_detail_set(detail, "ORIGIN", "ORIGIN takes one 3-letter nation code");
+            return PROTO_ERR_SYNTAX;
+        }
+        memcpy(l->origin, s + 7, PROTO_NATION_LEN);
+        l->origin[PROTO_NATION_LEN] = '\0';
+        if (!proto_nation_valid(l->origin)) {
+            proto_detail_set(detail, "ORIGIN", "ORIGIN '%s' is not an upper-case nation code",
+                             l->origin);
+            return PROTO_ERR_SYNTAX;
+        }
+        return PROTO_OK;
+    }
     if (has_prefix(s, n, "EVAL:")) {
         if (l->source_grade != 0) {
             proto_detail_set(detail, "EVAL", "EVAL given twice");
@@ -573,6 +595,10 @@ proto_labels_format(const proto_labels *l, char *buf, size_t buf_len)
         snprintf(eval, sizeof(eval), "EVAL:%c%u", l->source_grade, l->info_grade);
         seg(&o, eval);
     }
+    if (l->origin[0] != '\0') {
+        seg(&o, "ORIGIN:");
+        put(&o, l->origin);
+    }
     if (l->basis[0] != '\0') {
         seg(&o, "BASIS:");
         put(&o, l->basis);
@@ -615,7 +641,7 @@ proto_labels_releasable_to(const proto_labels *l, const char *home, const char *
 size_t
 proto_labels_encoded_len(const proto_labels *l)
 {
-    size_t n = 5 + 1 + (size_t)l->rel_to_count * PROTO_NATION_LEN + 1 + 1;
+    size_t n = 5 + PROTO_NATION_LEN + 1 + (size_t)l->rel_to_count * PROTO_NATION_LEN + 1 + 1;
 
     for (size_t i = 0; i < l->caveat_count; i++)
         n += 1 + strlen(l->caveats[i]);
@@ -633,6 +659,10 @@ proto_labels_encode(proto_wr *wr, const proto_labels *l)
     proto_wr_u8(wr, l->source_grade);
     proto_wr_u8(wr, l->info_grade);
     proto_wr_u8(wr, 0); /* reserved, must be zero */
+    if (l->origin[0] != '\0')
+        proto_wr_bytes(wr, l->origin, PROTO_NATION_LEN);
+    else
+        proto_wr_bytes(wr, "\0\0\0", PROTO_NATION_LEN);
     proto_wr_u8(wr, l->rel_to_count);
     for (size_t i = 0; i < l->rel_to_count; i++)
         proto_wr_bytes(wr, l->rel_to[i], PROTO_NATION_LEN);
@@ -680,6 +710,7 @@ proto_labels_read(proto_rd *rd, proto_labels *out, const char *field)
 {
     proto_labels l;
     uint8_t reserved_byte;
+    const uint8_t *origin;
     proto_err err;
 
     (void)field;
@@ -689,11 +720,20 @@ proto_labels_read(proto_rd *rd, proto_labels *out, const char *field)
         (err = proto_rd_u8(rd, "labels.source_grade", &l.source_grade)) != PROTO_OK ||
         (err = proto_rd_u8(rd, "labels.info_grade", &l.info_grade)) != PROTO_OK ||
         (err = proto_rd_u8(rd, "labels.reserved", &reserved_byte)) != PROTO_OK ||
+        (err = proto_rd_bytes(rd, "labels.origin", PROTO_NATION_LEN, &origin)) != PROTO_OK ||
         (err = proto_rd_u8(rd, "labels.rel_to_count", &l.rel_to_count)) != PROTO_OK)
         return err;
     if (reserved_byte != 0) {
         proto_detail_set(rd->detail, "labels.reserved", "reserved byte must be zero");
         return PROTO_ERR_NONCANONICAL;
+    }
+    if (origin[0] != 0 || origin[1] != 0 || origin[2] != 0) {
+        memcpy(l.origin, origin, PROTO_NATION_LEN);
+        l.origin[PROTO_NATION_LEN] = '\0';
+        if (!proto_nation_valid(l.origin)) {
+            proto_detail_set(rd->detail, "labels.origin", "origin is not a nation code (or zero)");
+            return PROTO_ERR_SYNTAX;
+        }
     }
     if (l.rel_to_count > PROTO_REL_TO_MAX) {
         proto_detail_set(rd->detail, "labels.rel_to_count", "REL TO lists %u nations, at most %u",

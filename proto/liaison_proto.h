@@ -87,8 +87,10 @@ void proto_labels_clear(proto_labels *labels) PROTO_NONNULL(1);
  *   UNCLASSIFIED | RESTRICTED | CONFIDENTIAL | SECRET | TOP SECRET
  *   LES  ORCON  NOFORN  REL TO USA,CAN  <CAVEAT>
  *   HANDLING:CRIME-ONLY,NO-COURT,NO-ONWARD  RESTRICT:<text>
- *   EVAL:<A|B|C|X><1-4>  BASIS:<id>  OFFENCE:<id>,<id>  PURPOSE:<text>
- * The result is canonical (sorted, de-duplicated is refused).  Errors:
+ *   EVAL:<A|B|C|X><1-4>  ORIGIN:<NATION>  BASIS:<id>  OFFENCE:<id>,<id>
+ *   PURPOSE:<text>
+ * Lists may come in any order and are sorted; a repeated item or segment
+ * is refused.  Errors:
  * PROTO_ERR_SYNTAX, PROTO_ERR_LIMIT; detail_r names the segment.
  */
 proto_err proto_labels_parse(const char *text, proto_labels *labels_out,

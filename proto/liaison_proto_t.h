@@ -121,6 +121,7 @@ typedef struct proto_labels {
     uint8_t flags;                                        /* PROTO_LABEL_* bits */
     uint8_t source_grade;                                 /* 0, or 'A' 'B' 'C' 'X' */
     uint8_t info_grade;                                   /* 0, or 1..4 */
+    char origin[PROTO_NATION_LEN + 1];                    /* nation the content came from, "" = sender's */
     uint8_t rel_to_count;                                 /* nations in rel_to */
     char rel_to[PROTO_REL_TO_MAX][PROTO_NATION_LEN + 1];  /* REL TO nations */
     uint8_t caveat_count;                                 /* tokens in caveats */
