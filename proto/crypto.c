@@ -170,20 +170,14 @@ proto_sign_verify(const uint8_t sig[PROTO_SIGNATURE_BYTES], const uint8_t *msg, 
 }
 
 void
-proto_leaf_hash(uint8_t index, const uint8_t *nonce, const uint8_t *commitment, const uint8_t *ct,
-                size_t ct_len, uint8_t out[PROTO_HASH_BYTES])
+proto_leaf_hash(uint8_t index, const uint8_t *record, size_t len, uint8_t out[PROTO_HASH_BYTES])
 {
     crypto_hash_sha256_state st;
     uint8_t head[2] = {0x00, index};
-    uint8_t len[4] = {(uint8_t)(ct_len >> 24), (uint8_t)(ct_len >> 16), (uint8_t)(ct_len >> 8),
-                      (uint8_t)ct_len};
 
     crypto_hash_sha256_init(&st);
     crypto_hash_sha256_update(&st, head, sizeof(head));
-    crypto_hash_sha256_update(&st, nonce, PROTO_AEAD_NONCE_BYTES);
-    crypto_hash_sha256_update(&st, commitment, PROTO_HASH_BYTES);
-    crypto_hash_sha256_update(&st, len, sizeof(len));
-    crypto_hash_sha256_update(&st, ct, ct_len);
+    crypto_hash_sha256_update(&st, record, len);
     crypto_hash_sha256_final(&st, out);
 }
 

@@ -242,6 +242,7 @@ seal_portion(proto_wr *wr, const proto_draft *d, uint8_t index,
     uint8_t nonce[PROTO_AEAD_NONCE_BYTES], commit[PROTO_HASH_BYTES];
     uint8_t ad[PROTO_HASH_BYTES + 1];
     size_t ct_len = p->plain_len + PROTO_AEAD_TAG_BYTES;
+    size_t record;
     uint8_t *ct;
     proto_err err = PROTO_OK;
 
@@ -256,6 +257,7 @@ seal_portion(proto_wr *wr, const proto_draft *d, uint8_t index,
     proto_key_commit(key, commit);
     make_ad(header_hash, index, ad);
 
+    record = wr->len;
     proto_wr_u8(wr, PROTO_PORTION_PRESENT);
     proto_wr_bytes(wr, nonce, sizeof(nonce));
     proto_wr_bytes(wr, commit, sizeof(commit));
@@ -269,7 +271,6 @@ seal_portion(proto_wr *wr, const proto_draft *d, uint8_t index,
     if (err != PROTO_OK)
         goto out;
     wr->len += ct_len;
-    proto_leaf_hash(index, nonce, commit, ct, ct_len, leaf_out);
 
     for (size_t r = 0; r < p->reader_count; r++)
         order[r] = &p->readers[r];
@@ -289,6 +290,11 @@ seal_portion(proto_wr *wr, const proto_draft *d, uint8_t index,
         proto_addr_write(wr, &order[r]->addr);
         proto_wr_bytes(wr, sealed, sizeof(sealed));
     }
+    if (wr->overflow) {
+        err = PROTO_ERR_INVALID;
+        goto out;
+    }
+    proto_leaf_hash(index, wr->p + record, wr->len - record, leaf_out);
 out:
     proto_secret_free(key);
     free(order);
@@ -504,10 +510,11 @@ decode_portion(proto_rd *rd, proto_envelope *env, uint8_t index)
     proto_portion *p = &env->portions[index];
     char field[40];
     uint32_t ct_len;
-    const uint8_t *hash;
+    const uint8_t *hash, *record;
     proto_err err;
 
     snprintf(field, sizeof(field), "portions[%u]", index);
+    record = rd->p;
     if ((err = proto_rd_u8(rd, field, &p->state)) != PROTO_OK)
         return err;
     if (p->state == PROTO_PORTION_WITHHELD) {
@@ -565,7 +572,7 @@ decode_portion(proto_rd *rd, proto_envelope *env, uint8_t index)
         }
     }
     p->seals.len = (size_t)(rd->p - p->seals.data);
-    proto_leaf_hash(index, p->nonce, p->commitment, p->ciphertext.data, ct_len, p->leaf_hash);
+    proto_leaf_hash(index, record, (size_t)(rd->p - record), p->leaf_hash);
     return PROTO_OK;
 }
 
@@ -766,53 +773,29 @@ out:
 
 /* ---- Redaction ---------------------------------------------------------- */
 
-typedef struct redact_ctx {
-    proto_wr *wr;            /* output, or NULL to only count */
-    const char *nation;      /* keep seals of this nation; NULL keeps all */
-    size_t count;            /* seals kept */
-    size_t bytes;            /* bytes of seals kept */
-} redact_ctx;
-
-static bool
-keep_seal(void *ctx, proto_slice name, const uint8_t *sealed)
+/* Bytes of a present portion's record, state byte to last seal. */
+static size_t
+record_len(const proto_portion *p)
 {
-    redact_ctx *r = ctx;
-
-    if (r->nation != NULL && (name.len < 4 || memcmp(name.data, r->nation, 3) != 0 ||
-                              name.data[3] != '/'))
-        return true;
-    r->count++;
-    r->bytes += 1 + name.len + PROTO_SEAL_BYTES;
-    if (r->wr != NULL) {
-        proto_wr_str8(r->wr, (const char *)name.data, name.len);
-        proto_wr_bytes(r->wr, sealed, PROTO_SEAL_BYTES);
-    }
-    return true;
+    return (size_t)(p->seals.data + p->seals.len - (p->nonce - 1));
 }
 
 proto_err
-proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask, const char *keep_nation,
-                      uint8_t **buf_out, size_t *len_out)
+proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask, uint8_t **buf_out,
+                      size_t *len_out)
 {
     proto_wr wr = {0};
     size_t total = env->header_block.len + PROTO_SIGNATURE_BYTES;
 
-    if (keep_nation != NULL && !proto_nation_valid(keep_nation))
-        return PROTO_ERR_INVALID;
     if (env->portion_count < 64 && (withhold_mask >> env->portion_count) != 0)
         return PROTO_ERR_INVALID;
     for (size_t i = 0; i < env->portion_count; i++) {
         const proto_portion *p = &env->portions[i];
 
-        if (p->state == PROTO_PORTION_WITHHELD || (withhold_mask >> i & 1)) {
+        if (p->state == PROTO_PORTION_WITHHELD || (withhold_mask >> i & 1))
             total += 1 + PROTO_HASH_BYTES;
-        } else {
-            redact_ctx r = {NULL, keep_nation, 0, 0};
-
-            each_seal(p, keep_seal, &r);
-            total += 1 + PROTO_AEAD_NONCE_BYTES + PROTO_HASH_BYTES + 4 + p->ciphertext.len + 1 +
-                     r.bytes;
-        }
+        else
+            total += record_len(p);
     }
     wr.p = malloc(total);
     wr.cap = total;
@@ -826,17 +809,7 @@ proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask, const c
             proto_wr_u8(&wr, PROTO_PORTION_WITHHELD);
             proto_wr_bytes(&wr, p->leaf_hash, PROTO_HASH_BYTES);
         } else {
-            redact_ctx count = {NULL, keep_nation, 0, 0};
-            redact_ctx write = {&wr, keep_nation, 0, 0};
-
-            each_seal(p, keep_seal, &count);
-            proto_wr_u8(&wr, PROTO_PORTION_PRESENT);
-            proto_wr_bytes(&wr, p->nonce, PROTO_AEAD_NONCE_BYTES);
-            proto_wr_bytes(&wr, p->commitment, PROTO_HASH_BYTES);
-            proto_wr_u32(&wr, (uint32_t)p->ciphertext.len);
-            proto_wr_bytes(&wr, p->ciphertext.data, p->ciphertext.len);
-            proto_wr_u8(&wr, (uint8_t)count.count);
-            each_seal(p, keep_seal, &write);
+            proto_wr_bytes(&wr, p->nonce - 1, record_len(p));
         }
     }
     proto_wr_bytes(&wr, env->signature, PROTO_SIGNATURE_BYTES);

@@ -391,6 +391,10 @@ parse_segment(proto_labels *l, const char *s, size_t n, bool *have_class, proto_
         return set_flag(l, PROTO_LABEL_ORCON, "ORCON", detail);
     if (n == 6 && memcmp(s, "NOFORN", 6) == 0)
         return set_flag(l, PROTO_LABEL_NOFORN, "NOFORN", detail);
+    if (n == 6 && memcmp(s, "REL TO", 6) == 0) {
+        proto_detail_set(detail, "REL TO", "'REL TO' needs at least one nation");
+        return PROTO_ERR_SYNTAX;
+    }
     if (has_prefix(s, n, "REL TO ")) {
         if (l->rel_to_count > 0) {
             proto_detail_set(detail, "REL TO", "REL TO given twice");

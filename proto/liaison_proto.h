@@ -235,13 +235,13 @@ proto_err proto_envelope_open(const proto_envelope *env, size_t index,
 
 /*
  * Makes a redacted copy: each portion whose bit is set in withhold_mask
- * (bit i for portion i) keeps only its leaf hash; if keep_nation is not
- * NULL, present portions keep only the key seals of that nation's agencies.
- * The sender's signature stays valid.  *buf_out is the caller's to free.
+ * (bit i for portion i) keeps only its leaf hash, dropping its ciphertext
+ * and key seals.  The sender's signature stays valid, and the reader sees
+ * which portions were withheld.  *buf_out is the caller's to free.
+ * Errors: PROTO_ERR_INVALID (a bit beyond the last portion), PROTO_ERR_NOMEM.
  */
 proto_err proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask,
-                                const char *keep_nation, uint8_t **buf_out,
-                                size_t *len_out) PROTO_NONNULL(1, 4, 5) PROTO_MUST_CHECK;
+                                uint8_t **buf_out, size_t *len_out) PROTO_NONNULL(1, 3, 4) PROTO_MUST_CHECK;
 
 /* The bitmask of withheld portions of env. */
 uint64_t proto_envelope_withheld_mask(const proto_envelope *env) PROTO_NONNULL(1);

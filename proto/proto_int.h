@@ -123,9 +123,10 @@ void proto_sign(uint8_t sig[PROTO_SIGNATURE_BYTES], const uint8_t *msg, size_t l
 proto_err proto_sign_verify(const uint8_t sig[PROTO_SIGNATURE_BYTES], const uint8_t *msg,
                             size_t len, const uint8_t pub[PROTO_SIGN_PUBLIC_BYTES]);
 void proto_wipe(void *p, size_t len);
-/* Merkle leaf hash of a present portion (docs/protocol.md, "Portion hashes"). */
-void proto_leaf_hash(uint8_t index, const uint8_t *nonce, const uint8_t *commitment,
-                     const uint8_t *ct, size_t ct_len, uint8_t out[PROTO_HASH_BYTES]);
+/* Merkle leaf hash of a present portion: SHA-256(0x00 || index || record),
+ * record being its encoding from state byte to last seal. */
+void proto_leaf_hash(uint8_t index, const uint8_t *record, size_t len,
+                     uint8_t out[PROTO_HASH_BYTES]);
 /* Guarded memory for keys; proto_secret_free wipes and accepts NULL. */
 void *proto_secret_alloc(size_t len);
 void proto_secret_free(void *p);

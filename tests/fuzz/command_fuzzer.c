@@ -1,0 +1,55 @@
+/* Fuzz target: the wire command parser, status entries and delivery reports. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "liaison_proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * The input is split into frames: each frame is a one-byte length L
+ * followed by L bytes (the last frame takes what is left).  The parsed
+ * command is rebuilt and must parse to the same command.
+ */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    proto_frame frames[PROTO_CMD_FRAMES_MAX + 2];
+    size_t count = 0, off = 0;
+    proto_cmd cmd, again;
+    proto_wire wire;
+    proto_detail detail;
+
+    while (off < size && count < sizeof(frames) / sizeof(frames[0])) {
+        size_t len = data[off++];
+
+        if (len > size - off || count + 1 == sizeof(frames) / sizeof(frames[0]))
+            len = size - off;
+        frames[count++] = (proto_frame){data + off, len};
+        off += len;
+    }
+    if (proto_cmd_parse(frames, count, &cmd, &detail) != PROTO_OK)
+        return 0;
+    if (proto_cmd_build(&cmd, &wire, &detail) != PROTO_OK)
+        abort();
+    if (proto_cmd_parse(wire.frames, wire.count, &again, &detail) != PROTO_OK ||
+        memcmp(&cmd, &again, sizeof(cmd)) != 0)
+        abort();
+    if (cmd.type == PROTO_CMD_STATUS_REPLY) {
+        static proto_status_entry entries[PROTO_STATUS_ENTRIES_MAX];
+        size_t n;
+
+        if (proto_status_decode(cmd.entries.data, cmd.entries.len, entries,
+                                PROTO_STATUS_ENTRIES_MAX, &n, &detail) == PROTO_OK &&
+            n > PROTO_STATUS_ENTRIES_MAX)
+            abort();
+    }
+    if (cmd.type == PROTO_CMD_REPORT) {
+        proto_report report;
+
+        if (proto_report_decode(cmd.report.data, cmd.report.len, &report, &detail) == PROTO_OK &&
+            proto_id_is_zero(report.id))
+            abort();
+    }
+    return 0;
+}

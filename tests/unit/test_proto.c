@@ -1,0 +1,1102 @@
+/* Unit tests of proto/: addresses, labels, keys, envelopes, commands, reports. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "liaison_proto.h"
+#include "vectors.h"
+
+/* ---- Fixtures ----------------------------------------------------------- */
+
+/* Three identities and a sealed two-portion envelope from USA/FBI. */
+typedef struct fixture {
+    proto_identity *fbi;      /* sender */
+    proto_identity *rcmp;     /* reader of both portions */
+    proto_identity *fgr;      /* reader of portion 0 only */
+    proto_identity *other;    /* reads nothing */
+    uint8_t *buf;             /* the sealed envelope */
+    size_t len;               /* bytes at buf */
+    char dir[256];            /* scratch directory */
+} fixture;
+
+static const char plain0[] = "{\"name\":\"John DOE\"}";
+static const char plain1[] = "passport X1234567";
+
+static proto_identity *
+make_identity(const char *text)
+{
+    proto_identity *id = NULL;
+    proto_addr addr;
+
+    assert_int_equal(proto_addr_parse(text, &addr, NULL), PROTO_OK);
+    assert_int_equal(proto_identity_generate(&addr, &id), PROTO_OK);
+    return id;
+}
+
+static void
+reader_of(const proto_identity *id, proto_reader *r)
+{
+    r->addr = id->addr;
+    memcpy(r->box_public, id->box_public, sizeof(r->box_public));
+}
+
+/* Seals the standard two-portion test message from f->fbi. */
+static void
+seal_standard(fixture *f, uint8_t **buf, size_t *len)
+{
+    proto_reader readers[2];
+    proto_draft_portion portions[2];
+    proto_addr recipients[2];
+    proto_draft d;
+    proto_detail detail = {0};
+
+    memset(&d, 0, sizeof(d));
+    memset(portions, 0, sizeof(portions));
+    reader_of(f->rcmp, &readers[0]);
+    reader_of(f->fgr, &readers[1]);
+    assert_int_equal(proto_addr_parse("CAN/RCMP", &recipients[0], NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse("MEX/*", &recipients[1], NULL), PROTO_OK);
+    assert_int_equal(proto_labels_parse("LES//PURPOSE:fugitive search", &d.labels, NULL), PROTO_OK);
+    assert_int_equal(proto_labels_parse("LES//REL TO CAN,MEX,USA", &portions[0].labels, NULL),
+                     PROTO_OK);
+    assert_int_equal(proto_labels_parse("LES//ORCON//REL TO CAN,USA", &portions[1].labels, NULL),
+                     PROTO_OK);
+    portions[0].plain = (const uint8_t *)plain0;
+    portions[0].plain_len = strlen(plain0);
+    portions[0].readers = readers;
+    portions[0].reader_count = 2;
+    portions[1].plain = (const uint8_t *)plain1;
+    portions[1].plain_len = strlen(plain1);
+    portions[1].readers = readers;
+    portions[1].reader_count = 1;
+    d.kind = "watchlist.query";
+    d.created_ms = 1767225600000ull;
+    d.expires_ms = d.created_ms + 3600000ull;
+    d.recipients = recipients;
+    d.recipient_count = 2;
+    d.case_id = "CASE-1";
+    d.portions = portions;
+    d.portion_count = 2;
+    assert_proto_ok(proto_envelope_seal(&d, f->fbi, buf, len, &detail), &detail);
+}
+
+static int
+setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || proto_init() != PROTO_OK)
+        return -1;
+    test_quiet_logs();
+    f->fbi = make_identity("USA/FBI");
+    f->rcmp = make_identity("CAN/RCMP");
+    f->fgr = make_identity("MEX/FGR");
+    f->other = make_identity("MEX/UIF");
+    seal_standard(f, &f->buf, &f->len);
+    test_scratch_dir(f->dir, sizeof(f->dir));
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture *f = *state;
+
+    proto_identity_destroy(&f->fbi);
+    proto_identity_destroy(&f->rcmp);
+    proto_identity_destroy(&f->fgr);
+    proto_identity_destroy(&f->other);
+    free(f->buf);
+    test_scratch_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- Addresses ---------------------------------------------------------- */
+
+static void
+test_proto_addr_valid(void **state)
+{
+    static const struct {
+        const char *text;
+        uint8_t kind;
+        const char *nation, *agency;
+    } cases[] = {
+        {"USA/FBI", PROTO_ADDR_AGENCY, "USA", "FBI"},
+        {"CAN/RCMP-GRC", PROTO_ADDR_AGENCY, "CAN", "RCMP-GRC"},
+        {"MEX/FGR_2", PROTO_ADDR_AGENCY, "MEX", "FGR_2"},
+        {"USA/BROKER-1", PROTO_ADDR_AGENCY, "USA", "BROKER-1"},
+        {"USA/*", PROTO_ADDR_NATION_ALL, "USA", ""},
+        {"*", PROTO_ADDR_ALL, "", ""},
+        {"CAN", PROTO_ADDR_BROKER, "CAN", ""},
+        {"GBR/A2345678901234567890123456789012", PROTO_ADDR_AGENCY, "GBR",
+         "A2345678901234567890123456789012"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        proto_addr a;
+        proto_detail d = {0};
+        char text[PROTO_ADDR_TEXT_MAX + 1];
+
+        assert_proto_ok(proto_addr_parse(cases[i].text, &a, &d), &d);
+        assert_int_equal(a.kind, cases[i].kind);
+        assert_string_equal(a.nation, cases[i].nation);
+        assert_string_equal(a.agency, cases[i].agency);
+        assert_string_equal(proto_addr_format(&a, text, sizeof(text)), cases[i].text);
+    }
+}
+
+static void
+test_proto_addr_invalid(void **state)
+{
+    static const struct {
+        const char *text;
+        proto_err err;
+        const char *why; /* a piece of the detail text */
+    } cases[] = {
+        {"", PROTO_ERR_SYNTAX, "empty"},
+        {"usa/fbi", PROTO_ERR_SYNTAX, "upper case"},
+        {"USA/fbi", PROTO_ERR_SYNTAX, "upper case"},
+        {"US/FBI", PROTO_ERR_LIMIT, "exactly 3 letters"},
+        {"USAA/FBI", PROTO_ERR_LIMIT, "exactly 3 letters"},
+        {"/FBI", PROTO_ERR_SYNTAX, "exactly 3 letters"},
+        {"USA/", PROTO_ERR_SYNTAX, "empty"},
+        {"USA/F BI", PROTO_ERR_SYNTAX, "stray character"},
+        {"USA/-FBI", PROTO_ERR_SYNTAX, "stray character"},
+        {"USA/FBI/X", PROTO_ERR_SYNTAX, "stray character"},
+        {"U1A/FBI", PROTO_ERR_SYNTAX, "other than A-Z"},
+        {"USA/**", PROTO_ERR_SYNTAX, "stray character"},
+        {"**", PROTO_ERR_SYNTAX, "other than A-Z"},
+        {"GBR/A23456789012345678901234567890123", PROTO_ERR_LIMIT, "at most"},
+        {"USA/F\xc3\xa9", PROTO_ERR_SYNTAX, "stray character"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        proto_addr a;
+        proto_detail d = {0};
+
+        assert_int_equal(proto_addr_parse(cases[i].text, &a, &d), cases[i].err);
+        if (strstr(d.text, cases[i].why) == NULL)
+            fail_msg("'%s': detail '%s' lacks '%s'", cases[i].text, d.text, cases[i].why);
+    }
+}
+
+static void
+test_proto_addr_matches(void **state)
+{
+    proto_addr fbi, usa_all, all, can_all, broker;
+
+    (void)state;
+    assert_int_equal(proto_addr_parse("USA/FBI", &fbi, NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse("USA/*", &usa_all, NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse("CAN/*", &can_all, NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse("*", &all, NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse("USA", &broker, NULL), PROTO_OK);
+    assert_true(proto_addr_matches(&usa_all, &fbi));
+    assert_true(proto_addr_matches(&all, &fbi));
+    assert_true(proto_addr_matches(&fbi, &fbi));
+    assert_false(proto_addr_matches(&can_all, &fbi));
+    assert_false(proto_addr_matches(&broker, &fbi));
+    assert_false(proto_addr_matches(&all, &broker));
+}
+
+/* ---- Labels ------------------------------------------------------------- */
+
+static void
+test_proto_labels_canonical(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"UNCLASSIFIED", "UNCLASSIFIED"},
+        {"LES//ORCON//REL TO USA,CAN", "LES//ORCON//REL TO CAN,USA"},
+        {"REL TO USA, MEX, CAN//LES", "LES//REL TO CAN,MEX,USA"},
+        {"UNCLASSIFIED//LES", "LES"},
+        {"SECRET//NOFORN", "SECRET//NOFORN"},
+        {"TOP SECRET//LES", "TOP SECRET//LES"},
+        {"PURPOSE:Case 2026/12 fraud//EVAL:B2//HANDLING:NO-ONWARD,CRIME-ONLY//CONFIDENTIAL",
+         "CONFIDENTIAL//HANDLING:CRIME-ONLY,NO-ONWARD//EVAL:B2//PURPOSE:Case 2026/12 fraud"},
+        {"SENSITIVE-SOURCE//ALPHA//LES", "LES//ALPHA//SENSITIVE-SOURCE"},
+        {"OFFENCE:MONEY-LAUNDERING,FRAUD//BASIS:USA-MEX-MLAT-1987//RESTRICTED",
+         "RESTRICTED//BASIS:USA-MEX-MLAT-1987//OFFENCE:FRAUD,MONEY-LAUNDERING"},
+        {"RESTRICT:Do not contact the subject//ORIGIN:MEX//EVAL:X4",
+         "RESTRICT:Do not contact the subject//EVAL:X4//ORIGIN:MEX"},
+        {" LES // ORCON ", "LES//ORCON"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        proto_labels l, again;
+        proto_detail d = {0};
+        char text[PROTO_LABELS_TEXT_MAX];
+
+        assert_proto_ok(proto_labels_parse(cases[i].in, &l, &d), &d);
+        assert_int_equal(proto_labels_format(&l, text, sizeof(text)), PROTO_OK);
+        assert_string_equal(text, cases[i].out);
+        /* The canonical text parses to the same labels. */
+        assert_proto_ok(proto_labels_parse(text, &again, &d), &d);
+        assert_memory_equal(&l, &again, sizeof(l));
+    }
+}
+
+static void
+test_proto_labels_invalid(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *why;
+    } cases[] = {
+        {"", "empty"},
+        {"LES//", "empty segment"},
+        {"//LES", "empty segment"},
+        {"les", "upper case"},
+        {"SECRET//CONFIDENTIAL", "more than one classification"},
+        {"LES//LES", "appears twice"},
+        {"REL TO USA,USA", "appears twice"},
+        {"REL TO US", "3-letter"},
+        {"REL TO usa", "upper-case"},
+        {"REL TO ", "at least one"},
+        {"REL TO USA,,CAN", "empty item"},
+        {"NOFORN//REL TO CAN", "contradict"},
+        {"HANDLING:NO-PRINT", "unknown handling code"},
+        {"EVAL:D1", "EVAL takes"},
+        {"EVAL:A5", "EVAL takes"},
+        {"BASIS:usa-mex", "not allowed"},
+        {"PURPOSE:", "empty"},
+        {"PURPOSE:a\tb", "not allowed"},
+        {"ORIGIN:MEXICO", "one 3-letter"},
+        {"SECRET", NULL}, /* valid: a control case */
+        {"A//B//C//D//E//F//G//H//I", "more than 8"},
+        {"OFFENCE:FRAUD//OFFENCE:DRUGS", "twice"},
+        {"MY_CAVEAT", "not a known marking"},
+        {"REL", "not a known marking"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        proto_labels l;
+        proto_detail d = {0};
+        proto_err err = proto_labels_parse(cases[i].text, &l, &d);
+
+        if (cases[i].why == NULL) {
+            assert_int_equal(err, PROTO_OK);
+            continue;
+        }
+        if (err == PROTO_OK)
+            fail_msg("'%s' was accepted", cases[i].text);
+        if (strstr(d.text, cases[i].why) == NULL)
+            fail_msg("'%s': detail '%s' lacks '%s'", cases[i].text, d.text, cases[i].why);
+    }
+}
+
+static void
+test_proto_labels_releasable(void **state)
+{
+    proto_labels l;
+
+    (void)state;
+    assert_int_equal(proto_labels_parse("LES//REL TO CAN,USA", &l, NULL), PROTO_OK);
+    assert_true(proto_labels_releasable_to(&l, "USA", "CAN"));
+    assert_false(proto_labels_releasable_to(&l, "USA", "MEX"));
+    assert_true(proto_labels_releasable_to(&l, "USA", "USA"));
+    assert_int_equal(proto_labels_parse("SECRET//NOFORN", &l, NULL), PROTO_OK);
+    assert_false(proto_labels_releasable_to(&l, "USA", "CAN"));
+    assert_true(proto_labels_releasable_to(&l, "USA", "USA"));
+    assert_int_equal(proto_labels_parse("LES", &l, NULL), PROTO_OK);
+    assert_true(proto_labels_releasable_to(&l, "USA", "MEX"));
+}
+
+/* ---- Keys --------------------------------------------------------------- */
+
+static void
+test_proto_keyfile_roundtrip(void **state)
+{
+    fixture *f = *state;
+    char path[512];
+    proto_identity *back = NULL;
+    proto_detail d = {0};
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/fbi.key", f->dir);
+    assert_proto_ok(proto_keyfile_write(f->fbi, path, &d), &d);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_proto_ok(proto_keyfile_read(path, &back, &d), &d);
+    assert_true(proto_addr_equal(&back->addr, &f->fbi->addr));
+    assert_memory_equal(back->sign_secret, f->fbi->sign_secret, PROTO_SIGN_SECRET_BYTES);
+    assert_memory_equal(back->box_secret, f->fbi->box_secret, PROTO_BOX_SECRET_BYTES);
+    assert_memory_equal(back->curve_public, f->fbi->curve_public, PROTO_CURVE_KEY_BYTES);
+    proto_identity_destroy(&back);
+    assert_null(back);
+    /* Never overwrites an existing key file. */
+    assert_int_equal(proto_keyfile_write(f->fbi, path, &d), PROTO_ERR_EXISTS);
+}
+
+static void
+test_proto_keyfile_refuses_open_mode(void **state)
+{
+    fixture *f = *state;
+    static const mode_t modes[] = {0640, 0604, 0644, 0660, 0601};
+    char path[512];
+    proto_identity *back = NULL;
+    proto_detail d = {0};
+
+    snprintf(path, sizeof(path), "%s/mode.key", f->dir);
+    assert_proto_ok(proto_keyfile_write(f->fbi, path, &d), &d);
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_int_equal(chmod(path, modes[i]), 0);
+        assert_int_equal(proto_keyfile_read(path, &back, &d), PROTO_ERR_PERMISSION);
+        assert_null(back);
+        assert_non_null(strstr(d.text, "chmod 600"));
+    }
+    assert_int_equal(chmod(path, 0400), 0);
+    assert_proto_ok(proto_keyfile_read(path, &back, &d), &d);
+    proto_identity_destroy(&back);
+}
+
+static void
+test_proto_keyfile_refuses_damage(void **state)
+{
+    fixture *f = *state;
+    char path[512];
+    uint8_t *text;
+    size_t len;
+    proto_detail d = {0};
+    proto_identity *back = NULL;
+    const char *lines[] = {"sign-public ", "sign-seed ", "box-public ", "box-secret ",
+                           "curve-public ", "curve-secret "};
+
+    snprintf(path, sizeof(path), "%s/good.key", f->dir);
+    assert_proto_ok(proto_keyfile_write(f->fbi, path, &d), &d);
+    text = test_read_file(path, &len);
+    assert_non_null(text);
+    /* One changed hex digit in any key line is found. */
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        char bad[512];
+        char *at;
+        int fd;
+
+        snprintf(bad, sizeof(bad), "%s/bad%zu.key", f->dir, i);
+        at = strstr((char *)text, lines[i]);
+        assert_non_null(at);
+        at += strlen(lines[i]) + 5;
+        *at = *at == '0' ? '1' : '0';
+        fd = open(bad, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, len), (ssize_t)len);
+        close(fd);
+        assert_int_equal(proto_keyfile_read(bad, &back, &d), PROTO_ERR_KEYFILE);
+        assert_null(back);
+        free(text);
+        text = test_read_file(path, &len);
+    }
+    /* Truncation and unknown fields are refused with the line. */
+    {
+        char bad[512];
+        int fd;
+
+        snprintf(bad, sizeof(bad), "%s/trunc.key", f->dir);
+        fd = open(bad, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_int_equal(write(fd, text, len / 2), (ssize_t)(len / 2));
+        close(fd);
+        assert_int_equal(proto_keyfile_read(bad, &back, &d), PROTO_ERR_KEYFILE);
+        snprintf(bad, sizeof(bad), "%s/extra.key", f->dir);
+        fd = open(bad, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_int_equal(write(fd, text, len), (ssize_t)len);
+        assert_int_equal(write(fd, "colour blue\n", 12), 12);
+        close(fd);
+        assert_int_equal(proto_keyfile_read(bad, &back, &d), PROTO_ERR_KEYFILE);
+        assert_non_null(strstr(d.text, "unknown field 'colour'"));
+        snprintf(bad, sizeof(bad), "%s/missing.key", f->dir);
+        assert_int_equal(proto_keyfile_read(bad, &back, &d), PROTO_ERR_IO);
+    }
+    free(text);
+}
+
+static void
+test_proto_card_roundtrip(void **state)
+{
+    fixture *f = *state;
+    proto_card card, back;
+    char text[512];
+    proto_detail d = {0};
+
+    proto_identity_card(f->rcmp, &card);
+    assert_int_equal(proto_card_format(&card, text, sizeof(text)), PROTO_OK);
+    assert_proto_ok(proto_card_parse(text, &back, &d), &d);
+    assert_memory_equal(&card, &back, sizeof(card));
+    assert_null(strstr(text, "secret"));
+    text[strlen(text) - 3] = 'x';
+    assert_int_equal(proto_card_parse(text, &back, &d), PROTO_ERR_KEYFILE);
+    assert_non_null(strstr(d.text, "curve-public"));
+}
+
+/* ---- Envelopes ---------------------------------------------------------- */
+
+static void
+test_proto_envelope_roundtrip(void **state)
+{
+    fixture *f = *state;
+    proto_envelope env;
+    proto_detail d = {0};
+    proto_labels l;
+    char text[PROTO_LABELS_TEXT_MAX];
+    uint8_t plain[64];
+    size_t n;
+
+    assert_proto_ok(proto_envelope_decode(f->buf, f->len, &env, &d), &d);
+    assert_int_equal(proto_envelope_verify(&env, f->fbi->sign_public), PROTO_OK);
+    assert_string_equal(env.kind, "watchlist.query");
+    assert_string_equal(env.case_id, "CASE-1");
+    assert_true(proto_addr_equal(&env.sender, &f->fbi->addr));
+    assert_int_equal(env.recipient_count, 2);
+    assert_string_equal(env.recipients[0].agency, "RCMP");
+    assert_int_equal(env.recipients[1].kind, PROTO_ADDR_NATION_ALL);
+    assert_int_equal(env.expires_ms - env.created_ms, 3600000);
+    assert_int_equal(proto_labels_format(&env.labels, text, sizeof(text)), PROTO_OK);
+    assert_string_equal(text, "LES//PURPOSE:fugitive search");
+    assert_int_equal(env.portion_count, 2);
+    assert_int_equal(proto_envelope_portion_labels(&env, 1, &l), PROTO_OK);
+    assert_int_equal(proto_labels_format(&l, text, sizeof(text)), PROTO_OK);
+    assert_string_equal(text, "LES//ORCON//REL TO CAN,USA");
+
+    assert_int_equal(proto_envelope_open(&env, 0, f->rcmp, plain, &n), PROTO_OK);
+    assert_int_equal(n, strlen(plain0));
+    assert_memory_equal(plain, plain0, n);
+    assert_int_equal(proto_envelope_open(&env, 1, f->rcmp, plain, &n), PROTO_OK);
+    assert_memory_equal(plain, plain1, n);
+    assert_int_equal(proto_envelope_open(&env, 0, f->fgr, plain, &n), PROTO_OK);
+    assert_memory_equal(plain, plain0, n);
+    /* The sealing is deterministic in nothing: a second seal differs. */
+    {
+        uint8_t *again;
+        size_t again_len;
+
+        seal_standard(f, &again, &again_len);
+        assert_int_equal(again_len, f->len);
+        assert_true(memcmp(again, f->buf, f->len) != 0);
+        free(again);
+    }
+}
+
+static void
+test_proto_envelope_wrong_reader(void **state)
+{
+    fixture *f = *state;
+    proto_envelope env;
+    proto_identity *impostor = NULL;
+    uint8_t plain[64];
+    size_t n = 0;
+
+    assert_int_equal(proto_envelope_decode(f->buf, f->len, &env, NULL), PROTO_OK);
+    /* MEX/FGR is not a reader of portion 1; MEX/UIF of neither. */
+    assert_int_equal(proto_envelope_open(&env, 1, f->fgr, plain, &n), PROTO_ERR_NOT_RECIPIENT);
+    assert_int_equal(proto_envelope_open(&env, 0, f->other, plain, &n), PROTO_ERR_NOT_RECIPIENT);
+    assert_int_equal(proto_envelope_open(&env, 2, f->rcmp, plain, &n), PROTO_ERR_INVALID);
+    /* Someone claiming CAN/RCMP's address without its keys cannot open. */
+    impostor = make_identity("CAN/RCMP");
+    assert_int_equal(proto_envelope_open(&env, 0, impostor, plain, &n), PROTO_ERR_DECRYPT);
+    proto_identity_destroy(&impostor);
+    /* Another sender's key does not verify it. */
+    assert_int_equal(proto_envelope_verify(&env, f->rcmp->sign_public), PROTO_ERR_SIGNATURE);
+    assert_int_equal(n, 0);
+}
+
+static void
+test_proto_envelope_redacted_verifies(void **state)
+{
+    fixture *f = *state;
+    proto_envelope env, red;
+    uint8_t *buf = NULL;
+    size_t len;
+    uint8_t plain[64];
+    size_t n;
+    proto_detail d = {0};
+
+    assert_int_equal(proto_envelope_decode(f->buf, f->len, &env, NULL), PROTO_OK);
+    assert_int_equal(proto_envelope_redact(&env, 2, &buf, &len), PROTO_OK);
+    assert_true(len < f->len);
+    assert_proto_ok(proto_envelope_decode(buf, len, &red, &d), &d);
+    assert_int_equal(proto_envelope_verify(&red, f->fbi->sign_public), PROTO_OK);
+    assert_int_equal(proto_envelope_withheld_mask(&red), 2);
+    assert_int_equal(red.portions[1].state, PROTO_PORTION_WITHHELD);
+    assert_memory_equal(red.portions[1].leaf_hash, env.portions[1].leaf_hash, PROTO_HASH_BYTES);
+    assert_int_equal(proto_envelope_open(&red, 1, f->rcmp, plain, &n), PROTO_ERR_WITHHELD);
+    assert_int_equal(proto_envelope_plain_len(&red, 1), 0);
+    assert_int_equal(proto_envelope_open(&red, 0, f->rcmp, plain, &n), PROTO_OK);
+    assert_memory_equal(plain, plain0, n);
+    /* Redacting again, and redacting everything, still verifies. */
+    {
+        uint8_t *all = NULL;
+        size_t all_len;
+        proto_envelope e2;
+
+        assert_int_equal(proto_envelope_redact(&red, 3, &all, &all_len), PROTO_OK);
+        assert_proto_ok(proto_envelope_decode(all, all_len, &e2, &d), &d);
+        assert_int_equal(proto_envelope_verify(&e2, f->fbi->sign_public), PROTO_OK);
+        assert_int_equal(proto_envelope_withheld_mask(&e2), 3);
+        free(all);
+        all = NULL;
+        assert_int_equal(proto_envelope_redact(&red, 4, &all, &all_len), PROTO_ERR_INVALID);
+        assert_null(all);
+    }
+    /* A withheld hash that is changed no longer verifies. */
+    buf[len - PROTO_SIGNATURE_BYTES - 1] ^= 1;
+    assert_int_equal(proto_envelope_decode(buf, len, &red, NULL), PROTO_OK);
+    assert_int_equal(proto_envelope_verify(&red, f->fbi->sign_public), PROTO_ERR_SIGNATURE);
+    free(buf);
+}
+
+/* Every single-byte change of a signed envelope is refused by decode or verify. */
+static void
+test_proto_envelope_every_byte_change_fails(void **state)
+{
+    fixture *f = *state;
+    proto_reader reader;
+    proto_draft_portion portion;
+    proto_addr to;
+    proto_draft d;
+    uint8_t *buf = NULL;
+    size_t len, decoded = 0;
+    static proto_envelope env;
+
+    memset(&d, 0, sizeof(d));
+    memset(&portion, 0, sizeof(portion));
+    reader_of(f->rcmp, &reader);
+    assert_int_equal(proto_addr_parse("CAN/RCMP", &to, NULL), PROTO_OK);
+    assert_int_equal(proto_labels_parse("LES//REL TO CAN", &portion.labels, NULL), PROTO_OK);
+    portion.plain = (const uint8_t *)"hit";
+    portion.plain_len = 3;
+    portion.readers = &reader;
+    portion.reader_count = 1;
+    d.kind = "watchlist.answer";
+    d.expires_ms = UINT64_MAX;
+    d.recipients = &to;
+    d.recipient_count = 1;
+    d.portions = &portion;
+    d.portion_count = 1;
+    assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, NULL), PROTO_OK);
+    for (size_t i = 0; i < len; i++) {
+        uint8_t orig = buf[i];
+
+        for (unsigned v = 0; v < 256; v++) {
+            if (v == orig)
+                continue;
+            buf[i] = (uint8_t)v;
+            if (proto_envelope_decode(buf, len, &env, NULL) == PROTO_OK) {
+                decoded++;
+                if (proto_envelope_verify(&env, f->fbi->sign_public) == PROTO_OK)
+                    fail_msg("changing byte %zu to 0x%02x still verifies", i, v);
+            }
+        }
+        buf[i] = orig;
+    }
+    /* The changes to ciphertext, nonce, seals and signature decode fine and
+     * are caught by the signature alone. */
+    assert_true(decoded > 100 * 255);
+    assert_int_equal(proto_envelope_decode(buf, len, &env, NULL), PROTO_OK);
+    assert_int_equal(proto_envelope_verify(&env, f->fbi->sign_public), PROTO_OK);
+    free(buf);
+}
+
+/* A table of malformed envelopes, each made by editing the standard one. */
+static void
+test_proto_envelope_malformed_table(void **state)
+{
+    fixture *f = *state;
+    static proto_envelope env;
+    proto_detail d;
+    uint8_t *b = malloc(f->len + 8);
+    size_t hl;
+    const size_t kind_at = 9;              /* str8 kind after magic, version, header_len */
+    const size_t id_at = kind_at + 1 + 15; /* "watchlist.query" */
+
+    assert_non_null(b);
+    memcpy(b, f->buf, f->len);
+    hl = (size_t)b[5] << 24 | (size_t)b[6] << 16 | (size_t)b[7] << 8 | b[8];
+    struct {
+        const char *name;
+        size_t at;        /* byte to change, or SIZE_MAX */
+        uint8_t value;    /* new value */
+        long len_delta;   /* change to the input length */
+        proto_err err;    /* expected error */
+        const char *field; /* expected field (prefix) */
+    } cases[] = {
+        {"empty", SIZE_MAX, 0, -(long)f->len, PROTO_ERR_TRUNCATED, "magic"},
+        {"bad magic", 0, 'X', 0, PROTO_ERR_MAGIC, "magic"},
+        {"version 2", 4, 2, 0, PROTO_ERR_VERSION, "version"},
+        {"version 0", 4, 0, 0, PROTO_ERR_VERSION, "version"},
+        {"header longer than input", 5, 0x7f, 0, PROTO_ERR_TRUNCATED, "header_len"},
+        {"header one byte short", 8, (uint8_t)(hl - 1), 0, PROTO_ERR_TRUNCATED, "labels.purpose"},
+        {"header one byte long", 8, (uint8_t)(hl + 1), 0, PROTO_ERR_TRAILING, "header"},
+        {"kind too long", kind_at, 200, 0, PROTO_ERR_LIMIT, "header.kind"},
+        {"kind upper case", kind_at + 1, 'W', 0, PROTO_ERR_SYNTAX, "header.kind"},
+        {"kind without verb", kind_at + 10, '-', 0, PROTO_ERR_SYNTAX, "header.kind"},
+        {"truncated in header", SIZE_MAX, 0, -(long)(f->len - 30), PROTO_ERR_TRUNCATED, "header"},
+        {"trailing byte", SIZE_MAX, 0, 1, PROTO_ERR_TRAILING, "envelope"},
+        {"truncated signature", SIZE_MAX, 0, -1, PROTO_ERR_TRUNCATED, "signature"},
+        {"expiry before creation", id_at + 16 + 8 + 2, 0, 0, PROTO_ERR_LIMIT, "header.expires"},
+        {"sender lower case", id_at + 16 + 16 + 1, 'u', 0, PROTO_ERR_SYNTAX, "header.sender"},
+        {"sender is a selector", id_at + 16 + 16 + 5, '*', 0, PROTO_ERR_SYNTAX, "header.sender"},
+    };
+    size_t n = sizeof(cases) / sizeof(cases[0]);
+
+    (void)b;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = (size_t)((long)f->len + cases[i].len_delta);
+
+        memcpy(b, f->buf, f->len);
+        b[f->len] = 0;
+        if (cases[i].at != SIZE_MAX)
+            b[cases[i].at] = cases[i].value;
+        memset(&d, 0, sizeof(d));
+        if (proto_envelope_decode(b, len, &env, &d) != cases[i].err)
+            fail_msg("%s: expected %s, got '%s: %s'", cases[i].name, proto_strerror(cases[i].err),
+                     d.field, d.text);
+        if (strncmp(d.field, cases[i].field, strlen(cases[i].field)) != 0)
+            fail_msg("%s: field '%s' is not '%s'", cases[i].name, d.field, cases[i].field);
+        if (d.text[0] == '\0')
+            fail_msg("%s: no reason given", cases[i].name);
+    }
+    free(b);
+}
+
+/* Non-canonical encodings: each differs from the canonical one by design. */
+static void
+test_proto_envelope_noncanonical(void **state)
+{
+    fixture *f = *state;
+    static proto_envelope env, bad;
+    proto_detail d = {0};
+    uint8_t *b = malloc(f->len);
+    const uint8_t *labels;
+    size_t off;
+
+    assert_non_null(b);
+    assert_int_equal(proto_envelope_decode(f->buf, f->len, &env, NULL), PROTO_OK);
+    /* Recipients out of order: swap the two entries (CAN/RCMP, MEX/ *). */
+    memcpy(b, f->buf, f->len);
+    {
+        const uint8_t *h = f->buf + 9;
+        size_t at = 1 + h[0] + 16 + 8 + 8;  /* after kind, id, times */
+        size_t r0, r1, sender_len = h[at];
+
+        at += 1 + sender_len + 1;            /* sender, recipient count */
+        r0 = at;
+        r1 = r0 + 1 + h[r0];
+        assert_int_equal(h[r0], 8);          /* "CAN/RCMP" */
+        assert_int_equal(h[r1], 5);          /* "MEX/ *" */
+        memcpy(b + 9 + r0, h + r1, 6);
+        memcpy(b + 9 + r0 + 6, h + r0, 9);
+        assert_int_equal(proto_envelope_decode(b, f->len, &bad, &d), PROTO_ERR_NONCANONICAL);
+        assert_string_equal(d.field, "header.recipients[1]");
+    }
+    /* A set reserved byte in the message labels. */
+    memcpy(b, f->buf, f->len);
+    labels = NULL;
+    for (size_t i = 0; i + 6 <= env.header_block.len; i++) {
+        if (memcmp(f->buf + i, "CASE-1", 6) == 0) {
+            labels = f->buf + i + 6 + 16; /* after the case id and in-reply-to */
+            break;
+        }
+    }
+    assert_non_null(labels);
+    off = (size_t)(labels - f->buf);
+    b[off + 4] = 1;
+    assert_int_equal(proto_envelope_decode(b, f->len, &bad, &d), PROTO_ERR_NONCANONICAL);
+    assert_string_equal(d.field, "labels.reserved");
+    /* An unknown label flag bit. */
+    memcpy(b, f->buf, f->len);
+    b[off + 1] |= 0x80;
+    assert_int_equal(proto_envelope_decode(b, f->len, &bad, &d), PROTO_ERR_LIMIT);
+    assert_string_equal(d.field, "labels.flags");
+    /* An all-zero message id. */
+    memcpy(b, f->buf, f->len);
+    memset(b + 9 + 16, 0, 16);
+    assert_int_equal(proto_envelope_decode(b, f->len, &bad, &d), PROTO_ERR_SYNTAX);
+    assert_string_equal(d.field, "header.id");
+    /* An unknown portion state. */
+    memcpy(b, f->buf, f->len);
+    b[env.header_block.len] = 3;
+    assert_int_equal(proto_envelope_decode(b, f->len, &bad, &d), PROTO_ERR_SYNTAX);
+    assert_string_equal(d.field, "portions[0]");
+    free(b);
+}
+
+static void
+test_proto_envelope_draft_errors(void **state)
+{
+    fixture *f = *state;
+    proto_draft d;
+    proto_draft_portion p;
+    proto_addr to[2];
+    proto_reader r;
+    uint8_t *buf = NULL;
+    size_t len;
+    proto_detail det;
+
+    memset(&d, 0, sizeof(d));
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(proto_addr_parse("CAN/RCMP", &to[0], NULL), PROTO_OK);
+    to[1] = to[0];
+    p.plain = (const uint8_t *)"x";
+    p.plain_len = 1;
+    d.kind = "watchlist.query";
+    d.expires_ms = UINT64_MAX;
+    d.recipients = to;
+    d.recipient_count = 1;
+    d.portions = &p;
+    d.portion_count = 1;
+    assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, &det), PROTO_OK);
+    free(buf);
+    buf = NULL;
+
+    d.kind = "Watchlist";
+    assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, &det), PROTO_ERR_SYNTAX);
+    assert_string_equal(det.field, "header.kind");
+    d.kind = "watchlist.query";
+    d.recipient_count = 2;
+    assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, &det), PROTO_ERR_INVALID);
+    assert_non_null(strstr(det.text, "twice"));
+    d.recipient_count = 0;
+    assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, &det), PROTO_ERR_LIMIT);
+    d.recipient_count = 1;
+    d.case_id = "case id with spaces";
+    assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, &det), PROTO_ERR_SYNTAX);
+    d.case_id = NULL;
+    d.created_ms = 1000;
+    d.expires_ms = 1000;
+    assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, &det), PROTO_ERR_LIMIT);
+    d.expires_ms = UINT64_MAX;
+    p.plain_len = PROTO_PORTION_MAX;
+    assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, &det), PROTO_ERR_LIMIT);
+    p.plain_len = 1;
+    r.addr = to[0];
+    memcpy(r.box_public, f->rcmp->box_public, 32);
+    {
+        proto_reader twice[2] = {r, r};
+
+        p.readers = twice;
+        p.reader_count = 2;
+        assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, &det), PROTO_ERR_INVALID);
+        assert_non_null(strstr(det.text, "twice"));
+    }
+    p.reader_count = 0;
+    /* A broker identity cannot send. */
+    {
+        proto_identity *broker = make_identity("USA");
+
+        assert_int_equal(proto_envelope_seal(&d, broker, &buf, &len, &det), PROTO_ERR_INVALID);
+        proto_identity_destroy(&broker);
+    }
+    assert_null(buf);
+}
+
+/* Large content: a 1 MiB portion round-trips. */
+static void
+test_proto_envelope_large_portion(void **state)
+{
+    fixture *f = *state;
+    size_t big = 1u << 20;
+    uint8_t *plain = malloc(big), *out = malloc(big);
+    proto_reader r;
+    proto_draft_portion p;
+    proto_addr to;
+    proto_draft d;
+    uint8_t *buf = NULL;
+    size_t len, n;
+    static proto_envelope env;
+
+    assert_non_null(plain);
+    assert_non_null(out);
+    for (size_t i = 0; i < big; i++)
+        plain[i] = (uint8_t)(i * 131);
+    memset(&d, 0, sizeof(d));
+    memset(&p, 0, sizeof(p));
+    reader_of(f->rcmp, &r);
+    to = f->rcmp->addr;
+    p.plain = plain;
+    p.plain_len = big;
+    p.readers = &r;
+    p.reader_count = 1;
+    d.kind = "mlat.evidence";
+    d.expires_ms = UINT64_MAX;
+    d.recipients = &to;
+    d.recipient_count = 1;
+    d.portions = &p;
+    d.portion_count = 1;
+    assert_int_equal(proto_envelope_seal(&d, f->fbi, &buf, &len, NULL), PROTO_OK);
+    assert_int_equal(proto_envelope_decode(buf, len, &env, NULL), PROTO_OK);
+    assert_int_equal(proto_envelope_verify(&env, f->fbi->sign_public), PROTO_OK);
+    assert_int_equal(proto_envelope_plain_len(&env, 0), big);
+    assert_int_equal(proto_envelope_open(&env, 0, f->rcmp, out, &n), PROTO_OK);
+    assert_int_equal(n, big);
+    assert_memory_equal(out, plain, big);
+    free(buf);
+    free(plain);
+    free(out);
+}
+
+static void
+test_proto_vectors_match(void **state)
+{
+    char path[1024], *generated = NULL;
+    size_t gen_len = 0, want_len, doc_len;
+    uint8_t *want, *doc;
+    FILE *mem = open_memstream(&generated, &gen_len);
+
+    (void)state;
+    assert_non_null(mem);
+    assert_int_equal(vectors_write(mem), 0);
+    fclose(mem);
+    test_data_path("proto/vectors.txt", path, sizeof(path));
+    want = test_read_file(path, &want_len);
+    if (want == NULL)
+        fail_msg("missing %s", path);
+    if (gen_len != want_len || memcmp(generated, want, gen_len) != 0)
+        fail_msg("the code no longer reproduces %s; the generated vectors are:\n%s", path,
+                 generated);
+    /* docs/protocol.md quotes the same vectors verbatim. */
+    test_data_path("../../docs/protocol.md", path, sizeof(path));
+    doc = test_read_file(path, &doc_len);
+    assert_non_null(doc);
+    if (strstr((const char *)doc, generated) == NULL)
+        fail_msg("docs/protocol.md does not quote tests/data/proto/vectors.txt verbatim");
+    free(doc);
+    free(want);
+    free(generated);
+}
+
+/* ---- Commands ----------------------------------------------------------- */
+
+static void
+test_proto_cmd_roundtrip(void **state)
+{
+    fixture *f = *state;
+    proto_cmd cmds[12];
+    size_t n = 0;
+
+    memset(cmds, 0, sizeof(cmds));
+    cmds[n].type = PROTO_CMD_SUBMIT;
+    cmds[n].corr = 42;
+    cmds[n++].envelope = (proto_slice){f->buf, f->len};
+    cmds[n].type = PROTO_CMD_ACCEPTED;
+    cmds[n].corr = 42;
+    memset(cmds[n++].id, 7, PROTO_ID_BYTES);
+    cmds[n].type = PROTO_CMD_REJECTED;
+    cmds[n].corr = 43;
+    cmds[n].code = PROTO_WIRE_SIGNATURE;
+    snprintf(cmds[n++].text, PROTO_TEXT_MAX, "signature does not verify (señal)");
+    cmds[n].type = PROTO_CMD_DELIVER;
+    cmds[n++].envelope = (proto_slice){f->buf, f->len};
+    cmds[n].type = PROTO_CMD_RECEIPT;
+    memset(cmds[n++].id, 9, PROTO_ID_BYTES);
+    cmds[n].type = PROTO_CMD_STATUS;
+    cmds[n].corr = UINT64_MAX;
+    memset(cmds[n++].id, 9, PROTO_ID_BYTES);
+    cmds[n].type = PROTO_CMD_PING;
+    cmds[n++].corr = 1;
+    cmds[n].type = PROTO_CMD_PONG;
+    cmds[n++].corr = 1;
+    cmds[n].type = PROTO_CMD_FORWARD;
+    cmds[n].seq = 77;
+    cmds[n].hop_count = 2;
+    strcpy(cmds[n].hops[0], "USA");
+    strcpy(cmds[n].hops[1], "CAN");
+    cmds[n++].envelope = (proto_slice){f->buf, f->len};
+    cmds[n].type = PROTO_CMD_FORWARD_ACK;
+    cmds[n].seq = 77;
+    memset(cmds[n++].id, 9, PROTO_ID_BYTES);
+    for (size_t i = 0; i < n; i++) {
+        proto_wire wire;
+        proto_cmd back;
+        proto_detail d = {0};
+
+        assert_proto_ok(proto_cmd_build(&cmds[i], &wire, &d), &d);
+        assert_memory_equal(wire.frames[0].data, "LIAISON1", 8);
+        assert_int_equal(wire.frames[1].data[0], cmds[i].type);
+        assert_proto_ok(proto_cmd_parse(wire.frames, wire.count, &back, &d), &d);
+        assert_memory_equal(&back, &cmds[i], sizeof(back));
+    }
+}
+
+static void
+test_proto_cmd_malformed(void **state)
+{
+    static const uint8_t id[16] = {1};
+    static const uint8_t corr[8] = {0};
+    static const uint8_t zero_id[16] = {0};
+    static const uint8_t bad_utf8[] = {0xc3, 0x28};
+    static const uint8_t code1[2] = {0, 1}, code0[2] = {0, 0};
+    struct {
+        const char *name;
+        proto_frame f[7];
+        size_t n;
+        proto_err err;
+    } cases[] = {
+        {"no frames", {{NULL, 0}}, 0, PROTO_ERR_FRAMES},
+        {"wrong signature", {{(const uint8_t *)"LIAISON2", 8}, {(const uint8_t *)"\x08", 1},
+                             {corr, 8}}, 3, PROTO_ERR_MAGIC},
+        {"unknown command", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x7f", 1},
+                             {corr, 8}}, 3, PROTO_ERR_COMMAND},
+        {"command frame too long", {{(const uint8_t *)"LIAISON1", 8},
+                                    {(const uint8_t *)"\x08\x08", 2}, {corr, 8}}, 3,
+         PROTO_ERR_COMMAND},
+        {"ping without corr", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x08", 1}},
+         2, PROTO_ERR_FRAMES},
+        {"ping short corr", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x08", 1},
+                             {corr, 7}}, 3, PROTO_ERR_LIMIT},
+        {"receipt zero id", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x05", 1},
+                             {zero_id, 16}}, 3, PROTO_ERR_SYNTAX},
+        {"submit empty envelope", {{(const uint8_t *)"LIAISON1", 8},
+                                   {(const uint8_t *)"\x01", 1}, {corr, 8}, {NULL, 0}}, 4,
+         PROTO_ERR_LIMIT},
+        {"rejected bad utf-8", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x03", 1},
+                                {corr, 8}, {id, 16}, {code1, 2}, {bad_utf8, 2}}, 6,
+         PROTO_ERR_LIMIT},
+        {"rejected code 0", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x03", 1},
+                             {corr, 8}, {id, 16}, {code0, 2}, {NULL, 0}}, 6, PROTO_ERR_SYNTAX},
+        {"forward bad hops", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x0a", 1},
+                              {corr, 8}, {(const uint8_t *)"USACA", 5}, {id, 16}}, 5,
+         PROTO_ERR_LIMIT},
+        {"forward lower-case hop", {{(const uint8_t *)"LIAISON1", 8},
+                                    {(const uint8_t *)"\x0a", 1}, {corr, 8},
+                                    {(const uint8_t *)"usa", 3}, {id, 16}}, 5, PROTO_ERR_SYNTAX},
+        {"extra frame", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x09", 1},
+                         {corr, 8}, {corr, 8}}, 4, PROTO_ERR_FRAMES},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        proto_cmd cmd;
+        proto_detail d = {0};
+        proto_err err = proto_cmd_parse(cases[i].n ? cases[i].f : NULL, cases[i].n, &cmd, &d);
+
+        if (err != cases[i].err)
+            fail_msg("%s: expected %s, got %s (%s)", cases[i].name,
+                     proto_strerror(cases[i].err), proto_strerror(err), d.text);
+        assert_true(d.text[0] != '\0');
+    }
+}
+
+static void
+test_proto_status_entries(void **state)
+{
+    proto_status_entry in[3], out[3];
+    uint8_t buf[4096];
+    size_t len, n;
+    proto_detail d = {0};
+
+    (void)state;
+    memset(in, 0, sizeof(in));
+    assert_int_equal(proto_addr_parse("CAN/RCMP", &in[0].recipient, NULL), PROTO_OK);
+    in[0].state = PROTO_STATE_RECEIPTED;
+    in[0].time_ms = 1767225600123ull;
+    assert_int_equal(proto_addr_parse("MEX/FGR", &in[1].recipient, NULL), PROTO_OK);
+    in[1].state = PROTO_STATE_DENIED;
+    strcpy(in[1].rule_id, "usa-mex-egress-7");
+    strcpy(in[1].detail, "classification above MEX ceiling");
+    assert_int_equal(proto_addr_parse("GBR", &in[2].recipient, NULL), PROTO_OK);
+    in[2].state = PROTO_STATE_FORWARDED;
+    assert_int_equal(proto_status_encode(in, 3, buf, sizeof(buf), &len), PROTO_OK);
+    assert_proto_ok(proto_status_decode(buf, len, out, 3, &n, &d), &d);
+    assert_int_equal(n, 3);
+    assert_memory_equal(in, out, sizeof(in));
+    assert_int_equal(proto_status_decode(buf, len - 1, out, 3, &n, &d), PROTO_ERR_TRUNCATED);
+    assert_int_equal(proto_status_decode(buf, len, out, 2, &n, &d), PROTO_ERR_LIMIT);
+    in[0].state = 0;
+    assert_int_equal(proto_status_encode(in, 3, buf, sizeof(buf), &len), PROTO_ERR_INVALID);
+    assert_int_equal(proto_state_parse("withheld", &in[0].state), PROTO_OK);
+    assert_int_equal(in[0].state, PROTO_STATE_WITHHELD);
+    assert_string_equal(proto_state_name(PROTO_STATE_EXPIRED), "expired");
+}
+
+static void
+test_proto_report_sign_verify(void **state)
+{
+    fixture *f = *state;
+    proto_identity *usa = make_identity("USA");
+    proto_report r, back;
+    uint8_t *buf = NULL;
+    size_t len;
+    proto_detail d = {0};
+
+    memset(&r, 0, sizeof(r));
+    memset(r.id, 0x11, sizeof(r.id));
+    r.broker = usa->addr;
+    r.entry.recipient = f->rcmp->addr;
+    r.entry.state = PROTO_STATE_DELIVERED;
+    r.entry.time_ms = 1767225600000ull;
+    proto_sha256(f->buf, f->len, r.envelope_hash);
+    assert_int_equal(proto_report_sign(&r, usa, &buf, &len), PROTO_OK);
+    assert_proto_ok(proto_report_decode(buf, len, &back, &d), &d);
+    assert_memory_equal(&back, &r, sizeof(r));
+    assert_int_equal(proto_report_verify(buf, len, usa->sign_public), PROTO_OK);
+    assert_int_equal(proto_report_verify(buf, len, f->fbi->sign_public), PROTO_ERR_SIGNATURE);
+    for (size_t i = 0; i < len; i++) {
+        buf[i] ^= 0x20;
+        assert_int_equal(proto_report_verify(buf, len, usa->sign_public), PROTO_ERR_SIGNATURE);
+        buf[i] ^= 0x20;
+    }
+    /* A report can only be signed by the broker it names. */
+    free(buf);
+    buf = NULL;
+    r.broker.nation[0] = 'C';
+    assert_int_equal(proto_report_sign(&r, usa, &buf, &len), PROTO_ERR_INVALID);
+    assert_null(buf);
+    proto_identity_destroy(&usa);
+}
+
+static void
+test_proto_strerror_complete(void **state)
+{
+    (void)state;
+    for (int e = 0; e <= PROTO_ERR_EXISTS; e++)
+        assert_string_not_equal(proto_strerror((proto_err)e), "unknown error");
+    for (uint16_t c = 1; c <= PROTO_WIRE_CODE_MAX; c++)
+        assert_string_not_equal(proto_wire_code_name(c), "unknown");
+    for (uint8_t t = PROTO_CMD_SUBMIT; t <= PROTO_CMD_REPORT; t++)
+        assert_string_not_equal(proto_cmd_name(t), "unknown");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_proto_addr_valid),
+        cmocka_unit_test(test_proto_addr_invalid),
+        cmocka_unit_test(test_proto_addr_matches),
+        cmocka_unit_test(test_proto_labels_canonical),
+        cmocka_unit_test(test_proto_labels_invalid),
+        cmocka_unit_test(test_proto_labels_releasable),
+        cmocka_unit_test_setup_teardown(test_proto_keyfile_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_keyfile_refuses_open_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_keyfile_refuses_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_card_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_wrong_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_redacted_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_every_byte_change_fails, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_malformed_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_noncanonical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_draft_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_large_portion, setup, teardown),
+        cmocka_unit_test(test_proto_vectors_match),
+        cmocka_unit_test_setup_teardown(test_proto_cmd_roundtrip, setup, teardown),
+        cmocka_unit_test(test_proto_cmd_malformed),
+        cmocka_unit_test(test_proto_status_entries),
+        cmocka_unit_test_setup_teardown(test_proto_report_sign_verify, setup, teardown),
+        cmocka_unit_test(test_proto_strerror_complete),
+    };
+
+    if (proto_init() != PROTO_OK)
+        return 1;
+    return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+}

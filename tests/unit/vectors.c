@@ -1,0 +1,145 @@
+/* Known-answer vectors of the wire format: fixed keys, fixed random draws. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "liaison_proto.h"
+#include "vectors.h"
+
+/* Draw k (from 0) of the vector rng returns bytes all equal to 0x40 + k. */
+typedef struct draws {
+    unsigned k;   /* draws so far */
+} draws;
+
+static void
+vector_rng(void *ctx, uint8_t *buf, size_t len)
+{
+    draws *d = ctx;
+
+    memset(buf, 0x40 + (int)d->k, len);
+    d->k++;
+}
+
+static void
+put_hex(FILE *out, const char *name, const uint8_t *data, size_t len)
+{
+    fprintf(out, "# %s (%zu bytes)\n", name, len);
+    for (size_t i = 0; i < len; i++) {
+        fprintf(out, "%02x", data[i]);
+        if (i % 32 == 31 || i + 1 == len)
+            fputc('\n', out);
+    }
+}
+
+static int
+identity(const char *addr_text, uint8_t seed_byte, proto_identity **id_out)
+{
+    uint8_t seed[32];
+    proto_addr addr;
+
+    memset(seed, seed_byte, sizeof(seed));
+    if (proto_addr_parse(addr_text, &addr, NULL) != PROTO_OK)
+        return -1;
+    return proto_identity_from_seed(&addr, seed, id_out) == PROTO_OK ? 0 : -1;
+}
+
+int
+vectors_write(FILE *out)
+{
+    proto_identity *fbi = NULL, *rcmp = NULL, *fgr = NULL;
+    proto_reader readers[2];
+    proto_draft_portion portions[2];
+    proto_addr recipients[2];
+    proto_draft draft;
+    proto_envelope env;
+    proto_detail detail;
+    draws d = {0};
+    uint8_t *buf = NULL, *red = NULL, input[PROTO_SIGNED_INPUT_BYTES];
+    size_t len, red_len;
+    uint8_t plain[64];
+    size_t plain_len;
+    static const char p0[] = "{\"name\":\"John DOE\",\"born\":\"1980-02-29\"}";
+    static const char p1[] = "passport USA X1234567";
+    int rc = -1;
+
+    if (identity("USA/FBI", 0x01, &fbi) != 0 || identity("CAN/RCMP", 0x02, &rcmp) != 0 ||
+        identity("MEX/FGR", 0x03, &fgr) != 0)
+        goto out;
+    fprintf(out, "# Liaison wire format test vectors, format version 1.\n"
+                 "# Identities are built from 32-byte seeds (all 0x01 for USA/FBI, 0x02 for\n"
+                 "# CAN/RCMP, 0x03 for MEX/FGR); the derived keys follow.\n");
+    put_hex(out, "USA/FBI sign seed", fbi->sign_secret, 32);
+    put_hex(out, "USA/FBI sign public", fbi->sign_public, 32);
+    put_hex(out, "CAN/RCMP box secret", rcmp->box_secret, 32);
+    put_hex(out, "CAN/RCMP box public", rcmp->box_public, 32);
+    put_hex(out, "MEX/FGR box secret", fgr->box_secret, 32);
+    put_hex(out, "MEX/FGR box public", fgr->box_public, 32);
+
+    memset(&draft, 0, sizeof(draft));
+    memset(portions, 0, sizeof(portions));
+    if (proto_addr_parse("MEX/*", &recipients[0], NULL) != PROTO_OK ||
+        proto_addr_parse("CAN/RCMP", &recipients[1], NULL) != PROTO_OK)
+        goto out;
+    readers[0].addr = rcmp->addr;
+    memcpy(readers[0].box_public, rcmp->box_public, 32);
+    readers[1].addr = fgr->addr;
+    memcpy(readers[1].box_public, fgr->box_public, 32);
+    if (proto_labels_parse("LES//REL TO CAN,MEX,USA//PURPOSE:Fugitive investigation",
+                           &draft.labels, NULL) != PROTO_OK ||
+        proto_labels_parse("LES//REL TO CAN,MEX,USA", &portions[0].labels, NULL) != PROTO_OK ||
+        proto_labels_parse("LES//ORCON//REL TO CAN,USA", &portions[1].labels, NULL) != PROTO_OK)
+        goto out;
+    portions[0].plain = (const uint8_t *)p0;
+    portions[0].plain_len = strlen(p0);
+    portions[0].readers = readers;
+    portions[0].reader_count = 2;
+    portions[1].plain = (const uint8_t *)p1;
+    portions[1].plain_len = strlen(p1);
+    portions[1].readers = readers;
+    portions[1].reader_count = 1;
+    draft.kind = "watchlist.query";
+    if (proto_id_parse("00112233445566778899aabbccddeeff", draft.id) != PROTO_OK)
+        goto out;
+    draft.created_ms = 1767225600000ull; /* 2026-01-01T00:00:00Z */
+    draft.expires_ms = draft.created_ms + 86400000ull;
+    draft.recipients = recipients;
+    draft.recipient_count = 2;
+    draft.case_id = "CASE-2026-0001";
+    draft.portions = portions;
+    draft.portion_count = 2;
+    draft.rng = vector_rng;
+    draft.rng_ctx = &d;
+    if (proto_envelope_seal(&draft, fbi, &buf, &len, &detail) != PROTO_OK ||
+        proto_envelope_decode(buf, len, &env, &detail) != PROTO_OK ||
+        proto_envelope_verify(&env, fbi->sign_public) != PROTO_OK)
+        goto out;
+    proto_envelope_signed_input(&env, input);
+    fprintf(out, "# Envelope: watchlist.query from USA/FBI, draws 0x40 (portion 0 key),\n"
+                 "# 0x41 (its nonce), 0x42 (seal seed, CAN/RCMP), 0x43 (seal seed, MEX/FGR),\n"
+                 "# 0x44 (portion 1 key), 0x45 (its nonce), 0x46 (seal seed, CAN/RCMP).\n");
+    put_hex(out, "portion 0 plaintext", portions[0].plain, portions[0].plain_len);
+    put_hex(out, "portion 1 plaintext", portions[1].plain, portions[1].plain_len);
+    put_hex(out, "header block", env.header_block.data, env.header_block.len);
+    put_hex(out, "header hash", env.header_hash, PROTO_HASH_BYTES);
+    put_hex(out, "portion 0 leaf hash", env.portions[0].leaf_hash, PROTO_HASH_BYTES);
+    put_hex(out, "portion 1 leaf hash", env.portions[1].leaf_hash, PROTO_HASH_BYTES);
+    put_hex(out, "portions root", env.portions_root, PROTO_HASH_BYTES);
+    put_hex(out, "signed input", input, sizeof(input));
+    put_hex(out, "signature", env.signature, PROTO_SIGNATURE_BYTES);
+    put_hex(out, "envelope", buf, len);
+    if (proto_envelope_open(&env, 0, fgr, plain, &plain_len) != PROTO_OK ||
+        plain_len != portions[0].plain_len || memcmp(plain, p0, plain_len) != 0)
+        goto out;
+    if (proto_envelope_redact(&env, 2, &red, &red_len) != PROTO_OK)
+        goto out;
+    fprintf(out, "# The same envelope with portion 1 withheld (for MEX); the signature\n"
+                 "# above still verifies.\n");
+    put_hex(out, "redacted envelope", red, red_len);
+    rc = 0;
+out:
+    free(buf);
+    free(red);
+    proto_identity_destroy(&fbi);
+    proto_identity_destroy(&rcmp);
+    proto_identity_destroy(&fgr);
+    return rc;
+}
