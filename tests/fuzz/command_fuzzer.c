@@ -8,7 +8,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
  * The input is split into frames: each frame is a one-byte length L
- * followed by L bytes (the last frame takes what is left).  The parsed
+ * followed by L bytes; L = 255, or a length past the end, takes the rest.  The parsed
  * command is rebuilt and must parse to the same command.
  */
 int
@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (off < size && count < sizeof(frames) / sizeof(frames[0])) {
         size_t len = data[off++];
 
-        if (len > size - off || count + 1 == sizeof(frames) / sizeof(frames[0]))
+        if (len == 255 || len > size - off || count + 1 == sizeof(frames) / sizeof(frames[0]))
             len = size - off;
         frames[count++] = (proto_frame){data + off, len};
         off += len;

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs what is missing (Debian 12), builds Liaison with warnings as
+# errors, and runs the whole test suite.
+#   scripts/test.sh              normal build in build/
+#   scripts/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer, in build-sanitize/
+set -eu
+cd "$(dirname "$0")/.."
+
+sanitize=OFF
+dir=build
+for arg in "$@"; do
+    case "$arg" in
+    --sanitize) sanitize=ON; dir=build-sanitize ;;
+    -h | --help)
+        sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0 ;;
+    *) echo "test.sh: unknown option '$arg' (see --help)" >&2; exit 64 ;;
+    esac
+done
+
+scripts/deps.sh
+
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DLIAISON_WERROR=ON -DLIAISON_SANITIZE="$sanitize"
+cmake --build "$dir"
+ctest --test-dir "$dir" --output-on-failure -j "$(nproc)"

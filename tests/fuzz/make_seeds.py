@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the proto fuzz targets from the test vectors."""
+import os
+import re
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VECTORS = os.path.join(HERE, "..", "data", "proto", "vectors.txt")
+
+
+def vectors():
+    out, name = {}, None
+    for line in open(VECTORS):
+        m = re.match(r"# (.*) \((\d+) bytes\)", line)
+        if m:
+            name = m.group(1)
+            out[name] = b""
+        elif not line.startswith("#") and name:
+            out[name] += bytes.fromhex(line.strip())
+    return out
+
+
+def frames(*parts):
+    """The command fuzzer's framing: u8 length, then the bytes."""
+    b = b""
+    for p in parts:
+        assert len(p) < 255
+        b += bytes([len(p)]) + p
+    return b
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+v = vectors()
+env, red = v["envelope"], v["redacted envelope"]
+write("envelope", "vector", env)
+write("envelope", "redacted", red)
+write("envelope", "truncated-header", env[:60])
+write("envelope", "no-signature", env[:-64])
+write("envelope", "empty", b"")
+
+sig, mid, corr = b"LIAISON1", bytes.fromhex("00112233445566778899aabbccddeeff"), struct.pack(">Q", 7)
+write("command", "ping", frames(sig, b"\x08", corr))
+write("command", "pong", frames(sig, b"\x09", corr))
+write("command", "accepted", frames(sig, b"\x02", corr, mid))
+write("command", "rejected", frames(sig, b"\x03", corr, mid, b"\x00\x03", b"signature"))
+write("command", "receipt", frames(sig, b"\x05", mid))
+write("command", "status", frames(sig, b"\x06", corr, mid))
+write("command", "forward-ack", frames(sig, b"\x0b", corr, mid, b"\x00\x00", b""))
+entries = struct.pack(">H", 1) + bytes([8]) + b"CAN/RCMP" + bytes([4]) + struct.pack(">Q", 1) + b"\x00\x00"
+write("command", "status-reply", frames(sig, b"\x07", corr, mid, entries))
+# A length byte of 255 makes the last frame take the rest of the input.
+write("command", "submit", frames(sig, b"\x01", corr) + bytes([255]) + env)
+write("command", "forward", frames(sig, b"\x0a", corr, b"USACAN") + bytes([255]) + env)
+write("command", "garbage", b"\x00\x01\x02")
