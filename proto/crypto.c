@@ -1,5 +1,6 @@
 /* Every call into libsodium that proto/ makes, behind Liaison's names. */
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto_int.h"
@@ -181,10 +182,36 @@ proto_leaf_hash(uint8_t index, const uint8_t *record, size_t len, uint8_t out[PR
     crypto_hash_sha256_final(&st, out);
 }
 
+/* Allocations left before the injected failure; negative: never fail. */
+static long fault_countdown = -1;
+
+void
+proto_fault_alloc_after(long n)
+{
+    fault_countdown = n;
+}
+
+static bool
+fault_now(void)
+{
+    if (fault_countdown < 0)
+        return false;
+    if (fault_countdown == 0)
+        return true;
+    fault_countdown--;
+    return false;
+}
+
+void *
+proto_alloc(size_t len)
+{
+    return fault_now() ? NULL : malloc(len);
+}
+
 void *
 proto_secret_alloc(size_t len)
 {
-    return sodium_malloc(len);
+    return fault_now() ? NULL : sodium_malloc(len);
 }
 
 void

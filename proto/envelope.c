@@ -247,7 +247,7 @@ seal_portion(proto_wr *wr, const proto_draft *d, uint8_t index,
     proto_err err = PROTO_OK;
 
     key = proto_secret_alloc(PROTO_AEAD_KEY_BYTES);
-    order = calloc(p->reader_count > 0 ? p->reader_count : 1, sizeof(*order));
+    order = proto_alloc((p->reader_count > 0 ? p->reader_count : 1) * sizeof(*order));
     if (key == NULL || order == NULL) {
         err = PROTO_ERR_NOMEM;
         goto out;
@@ -351,7 +351,7 @@ proto_envelope_seal(const proto_draft *d, const proto_identity *signer, uint8_t 
                          PROTO_ENVELOPE_MAX);
         return PROTO_ERR_LIMIT;
     }
-    wr.p = malloc(total);
+    wr.p = proto_alloc(total);
     wr.cap = total;
     if (wr.p == NULL)
         return PROTO_ERR_NOMEM;
@@ -797,7 +797,7 @@ proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask, uint8_t
         else
             total += record_len(p);
     }
-    wr.p = malloc(total);
+    wr.p = proto_alloc(total);
     wr.cap = total;
     if (wr.p == NULL)
         return PROTO_ERR_NOMEM;

@@ -21,7 +21,7 @@ identity_alloc(const proto_addr *addr, proto_identity **id_out)
 
     if (addr->kind != PROTO_ADDR_AGENCY && addr->kind != PROTO_ADDR_BROKER)
         return PROTO_ERR_INVALID;
-    id = sodium_malloc(sizeof(*id));
+    id = proto_secret_alloc(sizeof(*id));
     if (id == NULL)
         return PROTO_ERR_NOMEM;
     memset(id, 0, sizeof(*id));
@@ -81,7 +81,7 @@ proto_identity_destroy(proto_identity **id)
 {
     if (id == NULL || *id == NULL)
         return;
-    sodium_free(*id); /* sodium_free wipes before it frees */
+    proto_secret_free(*id); /* wipes before it frees */
     *id = NULL;
 }
 
@@ -192,7 +192,7 @@ proto_keyfile_write(const proto_identity *id, const char *path, proto_detail *de
     proto_err err = PROTO_OK;
     int n;
 
-    text = sodium_malloc(cap);
+    text = proto_secret_alloc(cap);
     if (text == NULL)
         return PROTO_ERR_NOMEM;
     proto_hex(id->sign_public, 32, h[0]);
@@ -242,7 +242,7 @@ out:
     }
     if (err != PROTO_OK && fd >= 0)
         unlink(path);
-    sodium_free(text);
+    proto_secret_free(text);
     return err;
 }
 
@@ -309,7 +309,7 @@ proto_keyfile_read(const char *path, proto_identity **id_out, proto_detail *deta
         err = PROTO_ERR_PERMISSION;
         goto out;
     }
-    s = sodium_malloc(sizeof(*s));
+    s = proto_secret_alloc(sizeof(*s));
     if (s == NULL) {
         err = PROTO_ERR_NOMEM;
         goto out;
@@ -352,8 +352,7 @@ proto_keyfile_read(const char *path, proto_identity **id_out, proto_detail *deta
     id = NULL;
 out:
     proto_identity_destroy(&id);
-    if (s != NULL)
-        sodium_free(s);
+    proto_secret_free(s);
     if (fd >= 0)
         close(fd);
     return err;

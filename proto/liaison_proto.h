@@ -43,6 +43,11 @@ const char *proto_state_name(uint8_t state);
 /* Parses a state name back; PROTO_ERR_SYNTAX if it is none. */
 proto_err proto_state_parse(const char *name, uint8_t *state_out) PROTO_NONNULL(1, 2);
 
+/* Fault injection for tests: after n more successful allocations inside
+ * proto/, the next one fails (PROTO_ERR_NOMEM); n < 0 turns it off.  Not
+ * thread-safe; for single-threaded tests only. */
+void proto_fault_alloc_after(long n);
+
 /* Sizes, mirrored as functions so bindings need not hard-code them. */
 size_t proto_id_bytes(void);
 size_t proto_hash_bytes(void);

@@ -127,6 +127,9 @@ void proto_wipe(void *p, size_t len);
  * record being its encoding from state byte to last seal. */
 void proto_leaf_hash(uint8_t index, const uint8_t *record, size_t len,
                      uint8_t out[PROTO_HASH_BYTES]);
+/* Every allocation of proto/ goes through these, so that tests can make
+ * the n-th one fail (proto_fault_alloc_after). */
+void *proto_alloc(size_t len);
 /* Guarded memory for keys; proto_secret_free wipes and accepts NULL. */
 void *proto_secret_alloc(size_t len);
 void proto_secret_free(void *p);

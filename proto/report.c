@@ -26,7 +26,7 @@ proto_report_sign(const proto_report *r, const proto_identity *broker, uint8_t *
         !proto_addr_equal(&r->broker, &broker->addr) ||
         proto_entry_check(&r->entry, NULL, "entry") != PROTO_OK)
         return PROTO_ERR_INVALID;
-    wr.p = malloc(cap);
+    wr.p = proto_alloc(cap);
     wr.cap = cap;
     if (wr.p == NULL)
         return PROTO_ERR_NOMEM;
