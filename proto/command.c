@@ -12,15 +12,15 @@ static const struct {
     [PROTO_CMD_SUBMIT] = {"submit", 2},
     [PROTO_CMD_ACCEPTED] = {"accepted", 2},
     [PROTO_CMD_REJECTED] = {"rejected", 4},
-    [PROTO_CMD_DELIVER] = {"deliver", 1},
-    [PROTO_CMD_RECEIPT] = {"receipt", 1},
+    [PROTO_CMD_DELIVER] = {"deliver", 2},
+    [PROTO_CMD_RECEIPT] = {"receipt", 2},
     [PROTO_CMD_STATUS] = {"status", 2},
     [PROTO_CMD_STATUS_REPLY] = {"status-reply", 3},
     [PROTO_CMD_PING] = {"ping", 1},
     [PROTO_CMD_PONG] = {"pong", 1},
-    [PROTO_CMD_FORWARD] = {"forward", 3},
+    [PROTO_CMD_FORWARD] = {"forward", 4},
     [PROTO_CMD_FORWARD_ACK] = {"forward-ack", 4},
-    [PROTO_CMD_REPORT] = {"report", 1},
+    [PROTO_CMD_REPORT] = {"report", 2},
 };
 #define COMMAND_LAST PROTO_CMD_REPORT
 
@@ -157,9 +157,11 @@ proto_cmd_build(const proto_cmd *cmd, proto_wire *wire, proto_detail *detail)
         break;
     }
     case PROTO_CMD_DELIVER:
+        u64_frame(wire, &used, cmd->seq);
         big_frame(wire, cmd->envelope);
         break;
     case PROTO_CMD_RECEIPT:
+        u64_frame(wire, &used, cmd->seq);
         small_frame(wire, &used, cmd->id, PROTO_ID_BYTES);
         break;
     case PROTO_CMD_STATUS_REPLY:
@@ -188,10 +190,12 @@ proto_cmd_build(const proto_cmd *cmd, proto_wire *wire, proto_detail *detail)
         }
         u64_frame(wire, &used, cmd->seq);
         small_frame(wire, &used, hops, (size_t)cmd->hop_count * PROTO_NATION_LEN);
+        big_frame(wire, cmd->targets);
         big_frame(wire, cmd->envelope);
         break;
     }
     case PROTO_CMD_REPORT:
+        u64_frame(wire, &used, cmd->seq);
         big_frame(wire, cmd->report);
         break;
     }
@@ -269,6 +273,113 @@ get_code_text(const proto_frame *code, const proto_frame *text, proto_cmd *cmd,
     return PROTO_OK;
 }
 
+/* Reads one target; prev (may be empty) must sort before it. */
+static proto_err
+read_target(proto_rd *rd, proto_slice *prev, size_t i, proto_addr *out)
+{
+    char field[32];
+    proto_slice s;
+    proto_err err;
+
+    snprintf(field, sizeof(field), "targets[%zu]", i);
+    if ((err = proto_rd_str8(rd, field, PROTO_ADDR_TEXT_MAX, &s)) != PROTO_OK ||
+        (err = proto_addr_from_slice(s, out, rd->detail, field)) != PROTO_OK)
+        return err;
+    if (out->kind != PROTO_ADDR_AGENCY) {
+        proto_detail_set(rd->detail, field, "%s is not an agency address", field);
+        return PROTO_ERR_SYNTAX;
+    }
+    if (i > 0) {
+        size_t n = prev->len < s.len ? prev->len : s.len;
+        int c = memcmp(prev->data, s.data, n);
+
+        if (c > 0 || (c == 0 && prev->len >= s.len)) {
+            proto_detail_set(rd->detail, field, "targets must be sorted and unique");
+            return PROTO_ERR_NONCANONICAL;
+        }
+    }
+    *prev = s;
+    return PROTO_OK;
+}
+
+proto_err
+proto_targets_decode(const uint8_t *buf, size_t len, proto_addr *targets, size_t cap,
+                     size_t *count_out, proto_detail *detail)
+{
+    proto_rd rd = {buf, len, detail};
+    proto_slice prev = {NULL, 0};
+    uint8_t count;
+    proto_err err;
+
+    if (buf == NULL && len > 0)
+        return PROTO_ERR_INVALID;
+    if ((err = proto_rd_u8(&rd, "targets.count", &count)) != PROTO_OK)
+        return err;
+    if (count == 0 || count > cap) {
+        proto_detail_set(detail, "targets.count", "%u targets, 1 to %zu allowed", count, cap);
+        return PROTO_ERR_LIMIT;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if ((err = read_target(&rd, &prev, i, &targets[i])) != PROTO_OK)
+            return err;
+    }
+    if ((err = proto_rd_end(&rd, "targets")) != PROTO_OK)
+        return err;
+    *count_out = count;
+    return PROTO_OK;
+}
+
+static proto_err
+check_targets(const proto_frame *f, proto_slice *out, proto_detail *detail)
+{
+    proto_addr scratch;
+    proto_rd rd = {f->data, f->len, detail};
+    proto_slice prev = {NULL, 0};
+    uint8_t count;
+    proto_err err;
+
+    if ((err = proto_rd_u8(&rd, "targets.count", &count)) != PROTO_OK)
+        return err;
+    if (count == 0) {
+        proto_detail_set(detail, "targets.count", "a forward needs at least one target");
+        return PROTO_ERR_LIMIT;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if ((err = read_target(&rd, &prev, i, &scratch)) != PROTO_OK)
+            return err;
+    }
+    if ((err = proto_rd_end(&rd, "targets")) != PROTO_OK)
+        return err;
+    *out = (proto_slice){f->data, f->len};
+    return PROTO_OK;
+}
+
+proto_err
+proto_targets_encode(const proto_addr *targets, size_t count, uint8_t *buf, size_t cap,
+                     size_t *len_out)
+{
+    proto_wr wr = {buf, cap, 0, false};
+    char prev[PROTO_ADDR_TEXT_MAX + 1] = "", text[PROTO_ADDR_TEXT_MAX + 1];
+
+    if (count == 0 || count > PROTO_TARGETS_MAX)
+        return PROTO_ERR_LIMIT;
+    proto_wr_u8(&wr, (uint8_t)count);
+    for (size_t i = 0; i < count; i++) {
+        if (targets[i].kind != PROTO_ADDR_AGENCY ||
+            proto_addr_check(&targets[i], NULL, "targets") != PROTO_OK)
+            return PROTO_ERR_INVALID;
+        proto_addr_format(&targets[i], text, sizeof(text));
+        if (i > 0 && strcmp(prev, text) >= 0)
+            return PROTO_ERR_INVALID;
+        memcpy(prev, text, sizeof(prev));
+        proto_wr_str8(&wr, text, strlen(text));
+    }
+    if (wr.overflow)
+        return PROTO_ERR_LIMIT;
+    *len_out = wr.len;
+    return PROTO_OK;
+}
+
 proto_err
 proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, proto_detail *detail)
 {
@@ -324,10 +435,12 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
             err = get_code_text(&f[2], &f[3], &cmd, detail);
         break;
     case PROTO_CMD_DELIVER:
-        err = get_nonempty(&f[0], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
+        if ((err = get_u64(&f[0], "tag", &cmd.seq, detail)) == PROTO_OK)
+            err = get_nonempty(&f[1], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
         break;
     case PROTO_CMD_RECEIPT:
-        err = get_id(&f[0], cmd.id, false, detail);
+        if ((err = get_u64(&f[0], "tag", &cmd.seq, detail)) == PROTO_OK)
+            err = get_id(&f[1], cmd.id, false, detail);
         break;
     case PROTO_CMD_STATUS_REPLY:
         if ((err = get_u64(&f[0], "corr", &cmd.corr, detail)) == PROTO_OK &&
@@ -358,10 +471,12 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
                 return PROTO_ERR_SYNTAX;
             }
         }
-        err = get_nonempty(&f[2], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
+        if ((err = check_targets(&f[2], &cmd.targets, detail)) == PROTO_OK)
+            err = get_nonempty(&f[3], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
         break;
     case PROTO_CMD_REPORT:
-        err = get_nonempty(&f[0], 1024, "report", &cmd.report, detail);
+        if ((err = get_u64(&f[0], "tag", &cmd.seq, detail)) == PROTO_OK)
+            err = get_nonempty(&f[1], PROTO_REPORT_MAX, "report", &cmd.report, detail);
         break;
     }
     if (err != PROTO_OK)

@@ -30,7 +30,9 @@
 #define PROTO_RULE_ID_MAX        64u       /* characters of a policy rule id */
 #define PROTO_TEXT_MAX           256u      /* bytes of an error or detail text */
 #define PROTO_HOPS_MAX           8u        /* brokers a forwarded message may cross */
+#define PROTO_TARGETS_MAX        255u      /* target agencies of one forward */
 #define PROTO_STATUS_ENTRIES_MAX 1024u     /* entries in one status reply */
+#define PROTO_REPORT_MAX         1024u     /* bytes of a signed delivery report */
 
 /* Sizes of hashes, keys and signatures (libsodium's, named for Liaison). */
 #define PROTO_ID_BYTES           16u       /* message id */
@@ -279,15 +281,15 @@ typedef enum proto_cmd_type {
     PROTO_CMD_SUBMIT = 0x01,       /* agency -> broker: corr, envelope */
     PROTO_CMD_ACCEPTED = 0x02,     /* broker -> agency: corr, message id */
     PROTO_CMD_REJECTED = 0x03,     /* broker -> agency: corr, message id, code, text */
-    PROTO_CMD_DELIVER = 0x04,      /* broker -> agency: envelope */
-    PROTO_CMD_RECEIPT = 0x05,      /* agency -> broker: message id */
+    PROTO_CMD_DELIVER = 0x04,      /* broker -> agency: tag, envelope */
+    PROTO_CMD_RECEIPT = 0x05,      /* agency -> broker: tag, message id */
     PROTO_CMD_STATUS = 0x06,       /* agency -> broker: corr, message id */
     PROTO_CMD_STATUS_REPLY = 0x07, /* broker -> agency: corr, message id, entries */
     PROTO_CMD_PING = 0x08,         /* either way: corr */
     PROTO_CMD_PONG = 0x09,         /* either way: corr */
-    PROTO_CMD_FORWARD = 0x0A,      /* broker -> broker: seq, hops, envelope */
+    PROTO_CMD_FORWARD = 0x0A,      /* broker -> broker: seq, hops, targets, envelope */
     PROTO_CMD_FORWARD_ACK = 0x0B,  /* broker -> broker: seq, message id, code, text */
-    PROTO_CMD_REPORT = 0x0C,       /* broker -> agency or broker: signed report */
+    PROTO_CMD_REPORT = 0x0C,       /* broker -> agency or broker: tag, signed report */
 } proto_cmd_type;
 
 /* The most frames any command has, signature and command frames included. */
@@ -309,12 +311,13 @@ typedef struct proto_frame {
 typedef struct proto_cmd {
     uint8_t type;                       /* a proto_cmd_type */
     uint64_t corr;                      /* caller's correlation number */
-    uint64_t seq;                       /* FORWARD / FORWARD_ACK sequence */
+    uint64_t seq;                       /* delivery tag or forward sequence (queue position) */
     uint8_t id[PROTO_ID_BYTES];         /* message id */
     uint16_t code;                      /* REJECTED / FORWARD_ACK: a proto_wire_code, 0 = ok */
     char text[PROTO_TEXT_MAX];          /* REJECTED / FORWARD_ACK: human text, UTF-8 */
     uint8_t hop_count;                  /* FORWARD: nations crossed so far */
     char hops[PROTO_HOPS_MAX][PROTO_NATION_LEN + 1]; /* FORWARD: in order */
+    proto_slice targets;                /* FORWARD: encoded target agencies (proto_targets_*) */
     proto_slice envelope;               /* SUBMIT / DELIVER / FORWARD */
     proto_slice entries;                /* STATUS_REPLY: encoded status entries */
     proto_slice report;                 /* REPORT: encoded signed report */

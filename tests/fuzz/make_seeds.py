@@ -49,12 +49,15 @@ write("command", "ping", frames(sig, b"\x08", corr))
 write("command", "pong", frames(sig, b"\x09", corr))
 write("command", "accepted", frames(sig, b"\x02", corr, mid))
 write("command", "rejected", frames(sig, b"\x03", corr, mid, b"\x00\x03", b"signature"))
-write("command", "receipt", frames(sig, b"\x05", mid))
+write("command", "receipt", frames(sig, b"\x05", corr, mid))
 write("command", "status", frames(sig, b"\x06", corr, mid))
 write("command", "forward-ack", frames(sig, b"\x0b", corr, mid, b"\x00\x00", b""))
 entries = struct.pack(">H", 1) + bytes([8]) + b"CAN/RCMP" + bytes([4]) + struct.pack(">Q", 1) + b"\x00\x00"
 write("command", "status-reply", frames(sig, b"\x07", corr, mid, entries))
 # A length byte of 255 makes the last frame take the rest of the input.
 write("command", "submit", frames(sig, b"\x01", corr) + bytes([255]) + env)
-write("command", "forward", frames(sig, b"\x0a", corr, b"USACAN") + bytes([255]) + env)
+write("command", "deliver", frames(sig, b"\x04", corr) + bytes([255]) + env)
+targets = bytes([2, 8]) + b"CAN/CBSA" + bytes([8]) + b"CAN/RCMP"
+write("command", "forward", frames(sig, b"\x0a", corr, b"USACAN", targets) + bytes([255]) + env)
+write("command", "report", frames(sig, b"\x0c", corr, b"LSNR\x01" + mid + b"\x03USA" + entries[2:] + bytes(96)))
 write("command", "garbage", b"\x00\x01\x02")

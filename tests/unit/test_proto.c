@@ -881,8 +881,14 @@ test_proto_cmd_roundtrip(void **state)
     fixture *f = *state;
     proto_cmd cmds[12];
     size_t n = 0;
+    proto_addr targets[2];
+    uint8_t tbuf[128];
+    size_t tlen;
 
     memset(cmds, 0, sizeof(cmds));
+    assert_int_equal(proto_addr_parse("CAN/CBSA", &targets[0], NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse("CAN/RCMP", &targets[1], NULL), PROTO_OK);
+    assert_int_equal(proto_targets_encode(targets, 2, tbuf, sizeof(tbuf), &tlen), PROTO_OK);
     cmds[n].type = PROTO_CMD_SUBMIT;
     cmds[n].corr = 42;
     cmds[n++].envelope = (proto_slice){f->buf, f->len};
@@ -894,8 +900,10 @@ test_proto_cmd_roundtrip(void **state)
     cmds[n].code = PROTO_WIRE_SIGNATURE;
     snprintf(cmds[n++].text, PROTO_TEXT_MAX, "signature does not verify (señal)");
     cmds[n].type = PROTO_CMD_DELIVER;
+    cmds[n].seq = 5;
     cmds[n++].envelope = (proto_slice){f->buf, f->len};
     cmds[n].type = PROTO_CMD_RECEIPT;
+    cmds[n].seq = 5;
     memset(cmds[n++].id, 9, PROTO_ID_BYTES);
     cmds[n].type = PROTO_CMD_STATUS;
     cmds[n].corr = UINT64_MAX;
@@ -909,7 +917,11 @@ test_proto_cmd_roundtrip(void **state)
     cmds[n].hop_count = 2;
     strcpy(cmds[n].hops[0], "USA");
     strcpy(cmds[n].hops[1], "CAN");
+    cmds[n].targets = (proto_slice){tbuf, tlen};
     cmds[n++].envelope = (proto_slice){f->buf, f->len};
+    cmds[n].type = PROTO_CMD_REPORT;
+    cmds[n].seq = 6;
+    cmds[n++].report = (proto_slice){f->buf, 100};
     cmds[n].type = PROTO_CMD_FORWARD_ACK;
     cmds[n].seq = 77;
     memset(cmds[n++].id, 9, PROTO_ID_BYTES);
@@ -924,6 +936,23 @@ test_proto_cmd_roundtrip(void **state)
         assert_proto_ok(proto_cmd_parse(wire.frames, wire.count, &back, &d), &d);
         assert_memory_equal(&back, &cmds[i], sizeof(back));
     }
+    {
+        proto_addr out[4];
+        size_t count;
+        proto_detail d = {0};
+
+        assert_proto_ok(proto_targets_decode(tbuf, tlen, out, 4, &count, &d), &d);
+        assert_int_equal(count, 2);
+        assert_true(proto_addr_equal(&out[1], &targets[1]));
+        assert_int_equal(proto_targets_decode(tbuf, tlen, out, 1, &count, &d), PROTO_ERR_LIMIT);
+        /* Out of order, or a selector, is refused. */
+        targets[0] = targets[1];
+        assert_int_equal(proto_targets_encode(targets, 2, tbuf, sizeof(tbuf), &tlen),
+                         PROTO_ERR_INVALID);
+        assert_int_equal(proto_addr_parse("CAN/*", &targets[0], NULL), PROTO_OK);
+        assert_int_equal(proto_targets_encode(targets, 1, tbuf, sizeof(tbuf), &tlen),
+                         PROTO_ERR_INVALID);
+    }
 }
 
 static void
@@ -934,6 +963,8 @@ test_proto_cmd_malformed(void **state)
     static const uint8_t zero_id[16] = {0};
     static const uint8_t bad_utf8[] = {0xc3, 0x28};
     static const uint8_t code1[2] = {0, 1}, code0[2] = {0, 0};
+    static const uint8_t tgt[10] = {1, 7, 'C', 'A', 'N', '/', 'C', 'B', 'S', 0};
+    static const uint8_t tgt_sel[7] = {1, 5, 'C', 'A', 'N', '/', '*'};
     struct {
         const char *name;
         proto_frame f[7];
@@ -953,7 +984,9 @@ test_proto_cmd_malformed(void **state)
         {"ping short corr", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x08", 1},
                              {corr, 7}}, 3, PROTO_ERR_LIMIT},
         {"receipt zero id", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x05", 1},
-                             {zero_id, 16}}, 3, PROTO_ERR_SYNTAX},
+                             {corr, 8}, {zero_id, 16}}, 4, PROTO_ERR_SYNTAX},
+        {"receipt without tag", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x05", 1},
+                                 {id, 16}}, 3, PROTO_ERR_FRAMES},
         {"submit empty envelope", {{(const uint8_t *)"LIAISON1", 8},
                                    {(const uint8_t *)"\x01", 1}, {corr, 8}, {NULL, 0}}, 4,
          PROTO_ERR_LIMIT},
@@ -963,11 +996,23 @@ test_proto_cmd_malformed(void **state)
         {"rejected code 0", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x03", 1},
                              {corr, 8}, {id, 16}, {code0, 2}, {NULL, 0}}, 6, PROTO_ERR_SYNTAX},
         {"forward bad hops", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x0a", 1},
-                              {corr, 8}, {(const uint8_t *)"USACA", 5}, {id, 16}}, 5,
+                              {corr, 8}, {(const uint8_t *)"USACA", 5}, {tgt, 9}, {id, 16}}, 6,
          PROTO_ERR_LIMIT},
         {"forward lower-case hop", {{(const uint8_t *)"LIAISON1", 8},
                                     {(const uint8_t *)"\x0a", 1}, {corr, 8},
-                                    {(const uint8_t *)"usa", 3}, {id, 16}}, 5, PROTO_ERR_SYNTAX},
+                                    {(const uint8_t *)"usa", 3}, {tgt, 9}, {id, 16}}, 6,
+         PROTO_ERR_SYNTAX},
+        {"forward no targets", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x0a", 1},
+                                {corr, 8}, {(const uint8_t *)"USA", 3},
+                                {(const uint8_t *)"\x00", 1}, {id, 16}}, 6, PROTO_ERR_LIMIT},
+        {"forward selector target", {{(const uint8_t *)"LIAISON1", 8},
+                                     {(const uint8_t *)"\x0a", 1}, {corr, 8},
+                                     {(const uint8_t *)"USA", 3}, {tgt_sel, 7}, {id, 16}}, 6,
+         PROTO_ERR_SYNTAX},
+        {"forward trailing target byte", {{(const uint8_t *)"LIAISON1", 8},
+                                          {(const uint8_t *)"\x0a", 1}, {corr, 8},
+                                          {(const uint8_t *)"USA", 3}, {tgt, 10}, {id, 16}}, 6,
+         PROTO_ERR_TRAILING},
         {"extra frame", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x09", 1},
                          {corr, 8}, {corr, 8}}, 4, PROTO_ERR_FRAMES},
     };
