@@ -163,6 +163,61 @@ proto_err proto_card_format(const proto_card *card, char *buf,
 proto_err proto_card_parse(const char *text, proto_card *card_out,
                            proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
 
+/* ---- The roster -------------------------------------------------------- */
+
+/*
+ * The roster lists every identity of the federation (docs/protocol.md,
+ * "Roster"): its card, the kinds it accepts, and a revocation if any.  At
+ * most one card per identity is not revoked; no key appears twice.
+ * A loaded roster is immutable and may be read by many threads.
+ */
+
+/* Parses len bytes of roster text.  *roster_out is the caller's, to free with
+ * proto_roster_destroy.  Errors: PROTO_ERR_SYNTAX (detail_r has the line),
+ * PROTO_ERR_LIMIT, PROTO_ERR_NOMEM. */
+proto_err proto_roster_parse(const char *text, size_t len, proto_roster **roster_out,
+                             proto_detail *detail_r) PROTO_NONNULL(1, 3) PROTO_MUST_CHECK;
+
+/* Reads and parses a roster file; PROTO_ERR_IO if it cannot be read. */
+proto_err proto_roster_load(const char *path, proto_roster **roster_out,
+                            proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Frees *r and sets it to NULL; accepts NULL. */
+void proto_roster_destroy(proto_roster **r);
+
+/* Number of cards, and card i (NULL past the end); borrowed until destroy. */
+size_t proto_roster_count(const proto_roster *r) PROTO_NONNULL(1);
+const proto_roster_entry *proto_roster_at(const proto_roster *r, size_t i) PROTO_NONNULL(1);
+
+/* The card of addr: the active one if any, else a revoked one, else NULL. */
+const proto_roster_entry *proto_roster_find(const proto_roster *r,
+                                            const proto_addr *addr) PROTO_NONNULL(1, 2);
+
+/* The card whose CURVE key is curve_public (revoked or not), or NULL. */
+const proto_roster_entry *proto_roster_find_curve(const proto_roster *r,
+                                                  const uint8_t curve_public[PROTO_CURVE_KEY_BYTES]) PROTO_NONNULL(1, 2);
+
+/* True if the card accepts messages of kind. */
+bool proto_roster_accepts(const proto_roster_entry *e, const char *kind) PROTO_NONNULL(1, 2);
+
+/* True if kind matches pattern: an exact kind, "family.*" or "*". */
+bool proto_kind_matches(const char *pattern, const char *kind) PROTO_NONNULL(1, 2);
+
+/* SHA-256 of the text the roster was parsed from. */
+void proto_roster_hash(const proto_roster *r, uint8_t out[PROTO_HASH_BYTES]) PROTO_NONNULL(1, 2);
+
+/* Writes the roster's text (canonical layout) into a malloc'd *text_out. */
+proto_err proto_roster_format(const proto_roster *r, char **text_out,
+                              size_t *len_out) PROTO_NONNULL(1, 2, 3) PROTO_MUST_CHECK;
+
+/* Appends a card; refused (roster unchanged) if it breaks a roster rule. */
+proto_err proto_roster_add(proto_roster *r, const proto_roster_entry *e,
+                           proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Revokes the active card of addr.  PROTO_ERR_INVALID if there is none. */
+proto_err proto_roster_revoke(proto_roster *r, const proto_addr *addr, uint64_t when_ms,
+                              const char *reason) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
 /* ---- Hashing and hex ---------------------------------------------------- */
 
 /* SHA-256 of len bytes. */

@@ -2,6 +2,7 @@
 #ifndef LIAISON_PROTO_T_H
 #define LIAISON_PROTO_T_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -207,6 +208,23 @@ typedef struct proto_card {
     uint8_t box_public[PROTO_BOX_PUBLIC_BYTES];   /* seals portion keys to it */
     uint8_t curve_public[PROTO_CURVE_KEY_BYTES];  /* admits it at the transport */
 } proto_card;
+
+#define PROTO_ROSTER_MAX     4096u          /* cards in a roster */
+#define PROTO_ROSTER_TEXT_MAX (8u << 20)    /* bytes of a roster file */
+#define PROTO_ACCEPTS_MAX    16u            /* kind patterns a card accepts */
+
+/* One card of the roster, with what the federation knows of it. */
+typedef struct proto_roster_entry {
+    proto_card card;                                /* identity and public keys */
+    uint8_t accept_count;                           /* patterns in accepts */
+    char accepts[PROTO_ACCEPTS_MAX][PROTO_KIND_MAX + 1]; /* kinds it accepts: "mlat.*", "*" */
+    bool revoked;                                   /* its keys are refused */
+    uint64_t revoked_ms;                            /* when they were revoked */
+    char reason[128];                               /* why, for humans */
+} proto_roster_entry;
+
+/* A parsed roster; opaque. */
+typedef struct proto_roster proto_roster;
 
 /* Fills buf with len random bytes; ctx is the caller's.  Tests only. */
 typedef void (*proto_rng_fn)(void *ctx, uint8_t *buf, size_t len);

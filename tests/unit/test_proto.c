@@ -1191,6 +1191,115 @@ test_proto_alloc_failures(void **state)
     assert_int_equal(n, 5);
 }
 
+/* ---- Roster ------------------------------------------------------------- */
+
+static void
+roster_card(const proto_identity *id, const char *accepts, char *out, size_t cap)
+{
+    char card[512];
+    proto_card c;
+
+    proto_identity_card(id, &c);
+    assert_int_equal(proto_card_format(&c, card, sizeof(card)), PROTO_OK);
+    snprintf(out, cap, "card\n%saccepts %s\nend\n", strchr(card, '\n') + 1, accepts);
+}
+
+static void
+test_proto_roster_parse_and_find(void **state)
+{
+    fixture *f = *state;
+    char text[8192], a[1024], b[1024], c[1024];
+    proto_roster *r = NULL, *again = NULL;
+    proto_detail d = {0};
+    const proto_roster_entry *e;
+    char *out = NULL;
+    size_t out_len;
+
+    roster_card(f->fbi, "watchlist.* traveldoc.check", a, sizeof(a));
+    roster_card(f->rcmp, "*", b, sizeof(b));
+    roster_card(f->fgr, "mlat.*", c, sizeof(c));
+    snprintf(text, sizeof(text), "# federation\nliaison-roster 1\n\n%s\n%s%s", a, b, c);
+    assert_proto_ok(proto_roster_parse(text, strlen(text), &r, &d), &d);
+    assert_int_equal(proto_roster_count(r), 3);
+    e = proto_roster_find(r, &f->rcmp->addr);
+    assert_non_null(e);
+    assert_true(proto_roster_accepts(e, "freeze.designation"));
+    e = proto_roster_find(r, &f->fbi->addr);
+    assert_true(proto_roster_accepts(e, "watchlist.query"));
+    assert_true(proto_roster_accepts(e, "traveldoc.check"));
+    assert_false(proto_roster_accepts(e, "traveldoc.report"));
+    assert_false(proto_roster_accepts(e, "watchlist"));
+    assert_ptr_equal(proto_roster_find_curve(r, f->fgr->curve_public), proto_roster_at(r, 2));
+    assert_null(proto_roster_find(r, &f->other->addr));
+    assert_null(proto_roster_find_curve(r, f->other->curve_public));
+
+    /* Revoke, format, parse again: the revocation survives. */
+    assert_int_equal(proto_roster_revoke(r, &f->fgr->addr, 1767225600000ull, "lost laptop"),
+                     PROTO_OK);
+    assert_int_equal(proto_roster_revoke(r, &f->fgr->addr, 1, "again"), PROTO_ERR_INVALID);
+    assert_int_equal(proto_roster_format(r, &out, &out_len), PROTO_OK);
+    assert_proto_ok(proto_roster_parse(out, out_len, &again, &d), &d);
+    e = proto_roster_find(again, &f->fgr->addr);
+    assert_true(e->revoked);
+    assert_int_equal(e->revoked_ms, 1767225600000ull);
+    assert_string_equal(e->reason, "lost laptop");
+    /* A new card for the same identity is allowed once the old one is revoked. */
+    {
+        proto_identity *fresh = make_identity("MEX/FGR");
+        proto_roster_entry ne;
+
+        memset(&ne, 0, sizeof(ne));
+        proto_identity_card(fresh, &ne.card);
+        assert_proto_ok(proto_roster_add(again, &ne, &d), &d);
+        assert_false(proto_roster_find(again, &f->fgr->addr)->revoked);
+        /* ... but not a second active one, nor a reused key. */
+        assert_int_equal(proto_roster_add(again, &ne, &d), PROTO_ERR_SYNTAX);
+        assert_int_equal(proto_roster_count(again), 4);
+        proto_identity_destroy(&fresh);
+    }
+    free(out);
+    proto_roster_destroy(&again);
+    proto_roster_destroy(&r);
+    assert_null(r);
+}
+
+static void
+test_proto_roster_errors(void **state)
+{
+    fixture *f = *state;
+    char a[1024], text[4096];
+    static const struct {
+        const char *text; /* NULL: two copies of one valid card */
+        const char *why;
+    } cases[] = {
+        {"card\n", "expected 'liaison-roster 1' first"},
+        {"liaison-roster 1\nbogus\n", "line 2: expected 'card'"},
+        {"liaison-roster 1\ncard\nidentity USA/FBI\n", "not closed"},
+        {"liaison-roster 1\ncard\nend\n", "without identity"},
+        {NULL, "two cards that are not revoked"},
+        {"liaison-roster 1\ncard\nidentity USA/FBI\naccepts Watchlist\nend\n",
+         "not a kind pattern"},
+        {"liaison-roster 1\ncard\nidentity USA/FBI\nrevoked soon\nend\n", "revoked <unix ms>"},
+        {"liaison-roster 1\ncard\nidentity USA/FBI\nsign-public 00\nend\n", "card:"},
+        {"", "empty roster"},
+    };
+
+    roster_card(f->fbi, "*", a, sizeof(a));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        proto_roster *r = NULL;
+        proto_detail d = {0};
+
+        if (cases[i].text != NULL)
+            snprintf(text, sizeof(text), "%s", cases[i].text);
+        else
+            snprintf(text, sizeof(text), "liaison-roster 1\n%s%s", a, a);
+        assert_int_equal(proto_roster_parse(text, strlen(text), &r, &d), PROTO_ERR_SYNTAX);
+        assert_null(r);
+        if (strstr(d.text, cases[i].why) == NULL)
+            fail_msg("case %zu: '%s' lacks '%s'", i, d.text, cases[i].why);
+    }
+}
+
 static void
 test_proto_strerror_complete(void **state)
 {
@@ -1232,6 +1341,8 @@ main(void)
         cmocka_unit_test(test_proto_status_entries),
         cmocka_unit_test_setup_teardown(test_proto_report_sign_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_roster_parse_and_find, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_roster_errors, setup, teardown),
         cmocka_unit_test(test_proto_strerror_complete),
     };
 
