@@ -275,8 +275,9 @@ get_code_text(const proto_frame *code, const proto_frame *text, proto_cmd *cmd,
 
 /* Reads one target; prev (may be empty) must sort before it. */
 static proto_err
-read_target(proto_rd *rd, proto_slice *prev, size_t i, proto_addr *out)
+read_target(proto_rd *rd, proto_slice *prev, size_t i, proto_target *t)
 {
+    proto_addr *out = &t->agency;
     char field[32];
     proto_slice s;
     proto_err err;
@@ -299,11 +300,11 @@ read_target(proto_rd *rd, proto_slice *prev, size_t i, proto_addr *out)
         }
     }
     *prev = s;
-    return PROTO_OK;
+    return proto_rd_u64(rd, field, &t->withheld);
 }
 
 proto_err
-proto_targets_decode(const uint8_t *buf, size_t len, proto_addr *targets, size_t cap,
+proto_targets_decode(const uint8_t *buf, size_t len, proto_target *targets, size_t cap,
                      size_t *count_out, proto_detail *detail)
 {
     proto_rd rd = {buf, len, detail};
@@ -332,7 +333,7 @@ proto_targets_decode(const uint8_t *buf, size_t len, proto_addr *targets, size_t
 static proto_err
 check_targets(const proto_frame *f, proto_slice *out, proto_detail *detail)
 {
-    proto_addr scratch;
+    proto_target scratch;
     proto_rd rd = {f->data, f->len, detail};
     proto_slice prev = {NULL, 0};
     uint8_t count;
@@ -355,7 +356,7 @@ check_targets(const proto_frame *f, proto_slice *out, proto_detail *detail)
 }
 
 proto_err
-proto_targets_encode(const proto_addr *targets, size_t count, uint8_t *buf, size_t cap,
+proto_targets_encode(const proto_target *targets, size_t count, uint8_t *buf, size_t cap,
                      size_t *len_out)
 {
     proto_wr wr = {buf, cap, 0, false};
@@ -365,14 +366,15 @@ proto_targets_encode(const proto_addr *targets, size_t count, uint8_t *buf, size
         return PROTO_ERR_LIMIT;
     proto_wr_u8(&wr, (uint8_t)count);
     for (size_t i = 0; i < count; i++) {
-        if (targets[i].kind != PROTO_ADDR_AGENCY ||
-            proto_addr_check(&targets[i], NULL, "targets") != PROTO_OK)
+        if (targets[i].agency.kind != PROTO_ADDR_AGENCY ||
+            proto_addr_check(&targets[i].agency, NULL, "targets") != PROTO_OK)
             return PROTO_ERR_INVALID;
-        proto_addr_format(&targets[i], text, sizeof(text));
+        proto_addr_format(&targets[i].agency, text, sizeof(text));
         if (i > 0 && strcmp(prev, text) >= 0)
             return PROTO_ERR_INVALID;
         memcpy(prev, text, sizeof(prev));
         proto_wr_str8(&wr, text, strlen(text));
+        proto_wr_u64(&wr, targets[i].withheld);
     }
     if (wr.overflow)
         return PROTO_ERR_LIMIT;

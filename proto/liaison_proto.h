@@ -344,14 +344,15 @@ const char *proto_cmd_name(uint8_t type);
 proto_err proto_status_encode(const proto_status_entry *entries, size_t count, uint8_t *buf,
                               size_t cap, size_t *len_out) PROTO_NONNULL(3, 5) PROTO_MUST_CHECK;
 
-/* Encodes the target agencies of a forward (1 to PROTO_TARGETS_MAX agency
- * addresses, strictly ascending) into buf.  PROTO_ERR_LIMIT if they do not
- * fit, PROTO_ERR_INVALID if one is not an agency or the order is wrong. */
-proto_err proto_targets_encode(const proto_addr *targets, size_t count, uint8_t *buf, size_t cap,
+/* Encodes the targets of a forward (1 to PROTO_TARGETS_MAX agencies, strictly
+ * ascending, each with the portions withheld from it) into buf.
+ * PROTO_ERR_LIMIT if they do not fit, PROTO_ERR_INVALID if one is not an
+ * agency or the order is wrong. */
+proto_err proto_targets_encode(const proto_target *targets, size_t count, uint8_t *buf, size_t cap,
                                size_t *len_out) PROTO_NONNULL(3, 5) PROTO_MUST_CHECK;
 
 /* Decodes a targets frame into targets (cap of them). */
-proto_err proto_targets_decode(const uint8_t *buf, size_t len, proto_addr *targets, size_t cap,
+proto_err proto_targets_decode(const uint8_t *buf, size_t len, proto_target *targets, size_t cap,
                                size_t *count_out, proto_detail *detail_r) PROTO_NONNULL(3, 5) PROTO_MUST_CHECK;
 
 /* Bytes needed to encode count entries at most. */

@@ -348,6 +348,12 @@ typedef struct proto_wire {
     uint8_t store[PROTO_TEXT_MAX + 96];        /* backing for the small frames */
 } proto_wire;
 
+/* One target agency of a forwarded copy, and what it may not read. */
+typedef struct proto_target {
+    proto_addr agency;          /* an agency of the receiving nation */
+    uint64_t withheld;          /* bit i: portion i is withheld from it */
+} proto_target;
+
 /* One recipient's state, in a status reply. */
 typedef struct proto_status_entry {
     proto_addr recipient;                 /* agency, or nation for a partner hop */

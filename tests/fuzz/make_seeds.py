@@ -57,7 +57,7 @@ write("command", "status-reply", frames(sig, b"\x07", corr, mid, entries))
 # A length byte of 255 makes the last frame take the rest of the input.
 write("command", "submit", frames(sig, b"\x01", corr) + bytes([255]) + env)
 write("command", "deliver", frames(sig, b"\x04", corr) + bytes([255]) + env)
-targets = bytes([2, 8]) + b"CAN/CBSA" + bytes([8]) + b"CAN/RCMP"
+targets = bytes([2, 8]) + b"CAN/CBSA" + struct.pack(">Q", 2) + bytes([8]) + b"CAN/RCMP" + struct.pack(">Q", 0)
 write("command", "forward", frames(sig, b"\x0a", corr, b"USACAN", targets) + bytes([255]) + env)
 write("command", "report", frames(sig, b"\x0c", corr, b"LSNR\x01" + mid + b"\x03USA" + entries[2:] + bytes(96)))
 write("command", "garbage", b"\x00\x01\x02")

@@ -881,13 +881,15 @@ test_proto_cmd_roundtrip(void **state)
     fixture *f = *state;
     proto_cmd cmds[12];
     size_t n = 0;
-    proto_addr targets[2];
+    proto_target targets[2];
     uint8_t tbuf[128];
     size_t tlen;
 
     memset(cmds, 0, sizeof(cmds));
-    assert_int_equal(proto_addr_parse("CAN/CBSA", &targets[0], NULL), PROTO_OK);
-    assert_int_equal(proto_addr_parse("CAN/RCMP", &targets[1], NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse("CAN/CBSA", &targets[0].agency, NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse("CAN/RCMP", &targets[1].agency, NULL), PROTO_OK);
+    targets[0].withheld = 2;
+    targets[1].withheld = 0;
     assert_int_equal(proto_targets_encode(targets, 2, tbuf, sizeof(tbuf), &tlen), PROTO_OK);
     cmds[n].type = PROTO_CMD_SUBMIT;
     cmds[n].corr = 42;
@@ -937,19 +939,20 @@ test_proto_cmd_roundtrip(void **state)
         assert_memory_equal(&back, &cmds[i], sizeof(back));
     }
     {
-        proto_addr out[4];
+        proto_target out[4];
         size_t count;
         proto_detail d = {0};
 
         assert_proto_ok(proto_targets_decode(tbuf, tlen, out, 4, &count, &d), &d);
         assert_int_equal(count, 2);
-        assert_true(proto_addr_equal(&out[1], &targets[1]));
+        assert_true(proto_addr_equal(&out[1].agency, &targets[1].agency));
+        assert_int_equal(out[0].withheld, 2);
         assert_int_equal(proto_targets_decode(tbuf, tlen, out, 1, &count, &d), PROTO_ERR_LIMIT);
         /* Out of order, or a selector, is refused. */
         targets[0] = targets[1];
         assert_int_equal(proto_targets_encode(targets, 2, tbuf, sizeof(tbuf), &tlen),
                          PROTO_ERR_INVALID);
-        assert_int_equal(proto_addr_parse("CAN/*", &targets[0], NULL), PROTO_OK);
+        assert_int_equal(proto_addr_parse("CAN/*", &targets[0].agency, NULL), PROTO_OK);
         assert_int_equal(proto_targets_encode(targets, 1, tbuf, sizeof(tbuf), &tlen),
                          PROTO_ERR_INVALID);
     }
@@ -963,8 +966,8 @@ test_proto_cmd_malformed(void **state)
     static const uint8_t zero_id[16] = {0};
     static const uint8_t bad_utf8[] = {0xc3, 0x28};
     static const uint8_t code1[2] = {0, 1}, code0[2] = {0, 0};
-    static const uint8_t tgt[10] = {1, 7, 'C', 'A', 'N', '/', 'C', 'B', 'S', 0};
-    static const uint8_t tgt_sel[7] = {1, 5, 'C', 'A', 'N', '/', '*'};
+    static const uint8_t tgt[18] = {1, 7, 'C', 'A', 'N', '/', 'C', 'B', 'S', 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t tgt_sel[15] = {1, 5, 'C', 'A', 'N', '/', '*', 0, 0, 0, 0, 0, 0, 0, 0};
     struct {
         const char *name;
         proto_frame f[7];
@@ -996,22 +999,22 @@ test_proto_cmd_malformed(void **state)
         {"rejected code 0", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x03", 1},
                              {corr, 8}, {id, 16}, {code0, 2}, {NULL, 0}}, 6, PROTO_ERR_SYNTAX},
         {"forward bad hops", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x0a", 1},
-                              {corr, 8}, {(const uint8_t *)"USACA", 5}, {tgt, 9}, {id, 16}}, 6,
+                              {corr, 8}, {(const uint8_t *)"USACA", 5}, {tgt, 17}, {id, 16}}, 6,
          PROTO_ERR_LIMIT},
         {"forward lower-case hop", {{(const uint8_t *)"LIAISON1", 8},
                                     {(const uint8_t *)"\x0a", 1}, {corr, 8},
-                                    {(const uint8_t *)"usa", 3}, {tgt, 9}, {id, 16}}, 6,
+                                    {(const uint8_t *)"usa", 3}, {tgt, 17}, {id, 16}}, 6,
          PROTO_ERR_SYNTAX},
         {"forward no targets", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x0a", 1},
                                 {corr, 8}, {(const uint8_t *)"USA", 3},
                                 {(const uint8_t *)"\x00", 1}, {id, 16}}, 6, PROTO_ERR_LIMIT},
         {"forward selector target", {{(const uint8_t *)"LIAISON1", 8},
                                      {(const uint8_t *)"\x0a", 1}, {corr, 8},
-                                     {(const uint8_t *)"USA", 3}, {tgt_sel, 7}, {id, 16}}, 6,
+                                     {(const uint8_t *)"USA", 3}, {tgt_sel, 15}, {id, 16}}, 6,
          PROTO_ERR_SYNTAX},
         {"forward trailing target byte", {{(const uint8_t *)"LIAISON1", 8},
                                           {(const uint8_t *)"\x0a", 1}, {corr, 8},
-                                          {(const uint8_t *)"USA", 3}, {tgt, 10}, {id, 16}}, 6,
+                                          {(const uint8_t *)"USA", 3}, {tgt, 18}, {id, 16}}, 6,
          PROTO_ERR_TRAILING},
         {"extra frame", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x09", 1},
                          {corr, 8}, {corr, 8}}, 4, PROTO_ERR_FRAMES},
