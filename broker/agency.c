@@ -1,0 +1,483 @@
+/* Agencies: their commands, their sessions, and deliveries to them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+#define FRAMES_MAX (1 + PROTO_CMD_FRAMES_MAX + 1) /* routing id, command, one extra to detect */
+
+int
+broker_send(void *sock, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd)
+{
+    proto_wire wire;
+    proto_detail d;
+
+    if (proto_cmd_build(cmd, &wire, &d) != PROTO_OK) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-BUILD", "command=%s error=\"%s\"", proto_cmd_name(cmd->type),
+                  d.text);
+        return -1;
+    }
+    if (rid != NULL && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    for (size_t i = 0; i < wire.count; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < wire.count ? ZMQ_SNDMORE : 0);
+
+        if (zmq_send(sock, wire.frames[i].data, wire.frames[i].len, flags) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void
+broker_agency_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd)
+{
+    if (broker_send(b->agency_sock, rid, rid_len, cmd) != 0 && zmq_errno() != EHOSTUNREACH)
+        PROTO_LOG(PROTO_LOG_WARN, "B-ANSWER", "command=%s error=\"%s\"", proto_cmd_name(cmd->type),
+                  zmq_strerror(zmq_errno()));
+}
+
+void
+broker_agency_reject(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
+                     const uint8_t *id, uint16_t code, const char *text)
+{
+    proto_cmd cmd;
+    size_t n;
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_REJECTED;
+    cmd.corr = corr;
+    if (id != NULL)
+        memcpy(cmd.id, id, PROTO_ID_BYTES);
+    cmd.code = code;
+    /* Keep the text valid UTF-8 when it is cut: cut at a character boundary. */
+    n = strlen(text);
+    if (n >= sizeof(cmd.text))
+        n = sizeof(cmd.text) - 1;
+    while (n > 0 && ((uint8_t)text[n] & 0xC0) == 0x80)
+        n--;
+    memcpy(cmd.text, text, n);
+    cmd.text[n] = '\0';
+    broker_agency_answer(b, rid, rid_len, &cmd);
+}
+
+/* ---- Sessions ------------------------------------------------------------- */
+
+broker_session *
+broker_session_find(broker *b, const proto_addr *addr)
+{
+    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
+        if (b->sessions[i].used && proto_addr_equal(&b->sessions[i].addr, addr))
+            return &b->sessions[i];
+    }
+    return NULL;
+}
+
+static broker_session *
+session_get(broker *b, const proto_addr *addr)
+{
+    broker_session *s = broker_session_find(b, addr);
+
+    if (s != NULL)
+        return s;
+    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
+        if (!b->sessions[i].used) {
+            s = &b->sessions[i];
+            memset(s, 0, sizeof(*s));
+            s->used = true;
+            s->addr = *addr;
+            proto_addr_format(addr, s->dest, sizeof(s->dest));
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* A ping names the connection deliveries go to; a new one starts over. */
+static void
+session_route(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len)
+{
+    if (s->rid_len != rid_len || memcmp(s->rid, rid, rid_len) != 0) {
+        memcpy(s->rid, rid, rid_len);
+        s->rid_len = rid_len;
+        s->cursor = 0;
+        s->inflight = 0;
+        PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=connected", s->dest);
+    }
+    s->last_seen_ms = broker_now_ms();
+    (void)b;
+}
+
+void
+broker_sessions_tick(broker *b, uint64_t now)
+{
+    size_t connected = 0;
+
+    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
+        broker_session *s = &b->sessions[i];
+
+        if (!s->used || s->rid_len == 0)
+            continue;
+        if (now - s->last_seen_ms > BROKER_SESSION_IDLE_MS) {
+            PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=idle", s->dest);
+            s->rid_len = 0;
+            s->inflight = 0;
+            s->cursor = 0;
+            continue;
+        }
+        connected++;
+    }
+    broker_metrics_set_sessions(b->metrics, connected);
+}
+
+/* ---- Deliveries ------------------------------------------------------------ */
+
+/* Sends one queue entry to s.  0 sent, 1 skipped (no longer deliverable), -1 blocked. */
+static int
+deliver_entry(broker *b, broker_session *s, store_read *rd, const store_queue_entry *e)
+{
+    proto_cmd cmd;
+    uint8_t *owned = NULL;
+    size_t owned_len = 0;
+    int rc = 0;
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.seq = e->seq;
+    if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_MESSAGE) {
+        store_envelope_info info;
+        proto_slice bytes;
+        uint64_t mask = e->extra.len >= 9 ? proto_be64(e->extra.data + 1) : 0;
+
+        if (store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
+            return 1;
+        cmd.type = PROTO_CMD_DELIVER;
+        cmd.envelope = bytes;
+        if (mask != 0) {
+            static proto_envelope env;
+
+            if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
+                proto_envelope_redact(&env, mask, &owned, &owned_len) != PROTO_OK)
+                return 1;
+            cmd.envelope = (proto_slice){owned, owned_len};
+        }
+    } else if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_REPORT) {
+        if (broker_report_build(b, e->id, e->extra, &owned, &owned_len) != 0)
+            return 1;
+        cmd.type = PROTO_CMD_REPORT;
+        cmd.report = (proto_slice){owned, owned_len};
+    } else if (e->extra.len > 1 && e->extra.data[0] == BROKER_ENTRY_SIGNED) {
+        cmd.type = PROTO_CMD_REPORT;
+        cmd.report = (proto_slice){e->extra.data + 1, e->extra.len - 1};
+    } else {
+        return 1;
+    }
+    if (broker_send(b->agency_sock, s->rid, s->rid_len, &cmd) != 0) {
+        if (zmq_errno() == EHOSTUNREACH) {
+            PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=gone", s->dest);
+            s->rid_len = 0;
+            s->inflight = 0;
+            s->cursor = 0;
+        }
+        rc = -1;
+    }
+    free(owned);
+    return rc;
+}
+
+/* Audits and records that entry e (a message) reached s for the first time. */
+static void
+mark_delivered(broker *b, broker_session *s, store_read *rd, const store_queue_entry *e)
+{
+    store_envelope_info info;
+    proto_slice bytes;
+    proto_addr sender;
+    uint8_t h[PROTO_HASH_BYTES];
+    broker_op *op;
+
+    if (store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK ||
+        proto_addr_parse(info.sender, &sender, NULL) != PROTO_OK)
+        return;
+    proto_sha256(bytes.data, bytes.len, h);
+    op = broker_op_begin(b, BROKER_OP_PLAIN);
+    if (op == NULL)
+        return;
+    if (broker_state(b, e->id, &sender, &s->addr, PROTO_STATE_DELIVERED, "", "", h) != 0 ||
+        broker_audit(b, STORE_EV_DELIVERED, e->id, info.sender, s->dest, NULL, "", h, NULL) != 0)
+        broker_op_abort(b);
+    broker_metrics_inc(b->metrics, BROKER_METRIC_DELIVERED, 1);
+}
+
+void
+broker_agency_deliver(broker *b, broker_session *s)
+{
+    store_queue_entry entries[64];
+    store_read *rd = NULL;
+    bool marked = false;
+
+    if (s->rid_len == 0 || b->stopping)
+        return;
+    while (s->inflight < b->cfg->limits.max_in_flight) {
+        size_t want = b->cfg->limits.max_in_flight - s->inflight, n = 0;
+
+        if (want > sizeof(entries) / sizeof(entries[0]))
+            want = sizeof(entries) / sizeof(entries[0]);
+        if (rd == NULL && store_read_begin(b->st, &rd) != STORE_OK)
+            return;
+        if (store_queue_peek(rd, s->dest, s->cursor, entries, want, &n) != STORE_OK || n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            int rc = deliver_entry(b, s, rd, &entries[i]);
+
+            if (rc < 0)
+                goto out;
+            s->cursor = entries[i].seq;
+            if (rc == 1)
+                continue; /* expired meanwhile: the sweep removes it */
+            s->inflight++;
+            if (entries[i].extra.len > 0 && entries[i].extra.data[0] == BROKER_ENTRY_MESSAGE &&
+                entries[i].seq > s->delivered_hwm) {
+                s->delivered_hwm = entries[i].seq;
+                mark_delivered(b, s, rd, &entries[i]);
+                marked = true;
+            }
+        }
+        if (n < want)
+            break;
+    }
+out:
+    store_read_end(&rd);
+    if (marked)
+        broker_commit_kick(b);
+}
+
+/* ---- Commands --------------------------------------------------------------- */
+
+static void
+on_receipt(broker *b, broker_session *s, const proto_cmd *cmd)
+{
+    store_queue_entry e;
+    store_read *rd = NULL;
+    size_t n = 0;
+    broker_op *op;
+
+    if (s->inflight > 0)
+        s->inflight--;
+    if (store_read_begin(b->st, &rd) != STORE_OK)
+        return;
+    if (cmd->seq == 0 || store_queue_peek(rd, s->dest, cmd->seq - 1, &e, 1, &n) != STORE_OK ||
+        n == 0 || e.seq != cmd->seq || memcmp(e.id, cmd->id, PROTO_ID_BYTES) != 0) {
+        /* Already receipted, or never ours: nothing to do. */
+        store_read_end(&rd);
+        broker_agency_deliver(b, s);
+        return;
+    }
+    op = broker_op_begin(b, BROKER_OP_PLAIN);
+    if (op != NULL) {
+        bool ok = store_batch_dequeue(b->collecting->batch, s->dest, e.seq) == STORE_OK;
+
+        if (ok && e.extra.len > 0 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
+            store_envelope_info info;
+            proto_slice bytes;
+            proto_addr sender;
+            uint8_t h[PROTO_HASH_BYTES] = {0};
+
+            if (store_envelope_get(rd, e.id, &info, &bytes) == STORE_OK &&
+                proto_addr_parse(info.sender, &sender, NULL) == PROTO_OK) {
+                proto_sha256(bytes.data, bytes.len, h);
+                ok = broker_state(b, e.id, &sender, &s->addr, PROTO_STATE_RECEIPTED, "", "", h) ==
+                         0 &&
+                     broker_audit(b, STORE_EV_RECEIPTED, e.id, info.sender, s->dest, NULL, "", h,
+                                  NULL) == 0;
+                broker_metrics_inc(b->metrics, BROKER_METRIC_RECEIPTED, 1);
+            }
+        }
+        if (!ok)
+            broker_op_abort(b);
+        broker_commit_kick(b);
+    }
+    store_read_end(&rd);
+    broker_agency_deliver(b, s);
+}
+
+static void
+on_status(broker *b, const uint8_t *rid, size_t rid_len, const proto_addr *from,
+          const proto_cmd *cmd)
+{
+    static proto_status_entry entries[PROTO_STATUS_ENTRIES_MAX];
+    static uint8_t buf[1 << 20];
+    store_envelope_info info;
+    proto_slice bytes;
+    store_read *rd = NULL;
+    char who[PROTO_ADDR_TEXT_MAX + 1];
+    size_t n = 0, len = 0;
+    proto_cmd reply;
+
+    proto_addr_format(from, who, sizeof(who));
+    if (store_read_begin(b->st, &rd) != STORE_OK) {
+        broker_agency_reject(b, rid, rid_len, cmd->corr, cmd->id, PROTO_WIRE_INTERNAL,
+                             "the store cannot be read");
+        return;
+    }
+    /* Only the sender may ask about a message. */
+    if (store_envelope_get(rd, cmd->id, &info, &bytes) != STORE_OK ||
+        strcmp(info.sender, who) != 0 ||
+        store_state_list(rd, cmd->id, entries, PROTO_STATUS_ENTRIES_MAX, &n) != STORE_OK ||
+        proto_status_encode(entries, n, buf, sizeof(buf), &len) != PROTO_OK) {
+        store_read_end(&rd);
+        broker_agency_reject(b, rid, rid_len, cmd->corr, cmd->id, PROTO_WIRE_UNKNOWN_MESSAGE,
+                             "no message of yours with this id is held here");
+        return;
+    }
+    store_read_end(&rd);
+    memset(&reply, 0, sizeof(reply));
+    reply.type = PROTO_CMD_STATUS_REPLY;
+    reply.corr = cmd->corr;
+    memcpy(reply.id, cmd->id, PROTO_ID_BYTES);
+    reply.entries = (proto_slice){buf, len};
+    broker_agency_answer(b, rid, rid_len, &reply);
+}
+
+static void
+on_submit(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len, zmq_msg_t *frames,
+          const proto_cmd *cmd)
+{
+    broker_job *job;
+
+    if (cmd->envelope.len > b->cfg->limits.max_message_bytes) {
+        char why[128];
+
+        snprintf(why, sizeof(why), "envelope of %zu bytes; this broker accepts at most %zu",
+                 cmd->envelope.len, (size_t)b->cfg->limits.max_message_bytes);
+        broker_agency_reject(b, rid, rid_len, cmd->corr, NULL, PROTO_WIRE_TOO_LARGE, why);
+        broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_TOO_LARGE);
+        return;
+    }
+    if (s->pending >= b->cfg->limits.max_pending_per_client || b->stopping) {
+        broker_agency_reject(b, rid, rid_len, cmd->corr, NULL, PROTO_WIRE_BUSY,
+                             b->stopping ? "the broker is shutting down"
+                                         : "too many submits waiting; retry after the answers");
+        broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_BUSY);
+        return;
+    }
+    job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        broker_agency_reject(b, rid, rid_len, cmd->corr, NULL, PROTO_WIRE_INTERNAL,
+                             "out of memory");
+        return;
+    }
+    job->type = PROTO_CMD_SUBMIT;
+    zmq_msg_init(&job->msg);
+    zmq_msg_move(&job->msg, &frames[4]); /* the envelope frame: no copy */
+    memcpy(job->rid, rid, rid_len);
+    job->rid_len = rid_len;
+    job->from = s->addr;
+    job->corr = cmd->corr;
+    job->verify = b->cfg->verify_signatures;
+    if (broker_job_dispatch(b, job) != 0) {
+        broker_agency_reject(b, rid, rid_len, cmd->corr, NULL, PROTO_WIRE_INTERNAL,
+                             "the verify pool is not running");
+        broker_job_free(&job);
+        return;
+    }
+    s->pending++;
+}
+
+void
+broker_agency_readable(broker *b)
+{
+    zmq_msg_t frames[FRAMES_MAX];
+    size_t count = 0;
+    int more = 1;
+
+    for (int budget = 0; budget < 256; budget++) {
+        proto_frame pf[FRAMES_MAX];
+        proto_cmd cmd;
+        proto_detail d;
+        const char *user;
+        proto_addr from;
+        broker_session *s;
+        const uint8_t *rid;
+        size_t rid_len;
+
+        count = 0;
+        more = 1;
+        while (more) {
+            zmq_msg_t scratch;
+            zmq_msg_t *m = count < FRAMES_MAX ? &frames[count] : &scratch;
+
+            zmq_msg_init(m);
+            if (zmq_msg_recv(m, b->agency_sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(m);
+                if (count == 0)
+                    return;
+                break;
+            }
+            more = zmq_msg_more(m);
+            if (m == &scratch)
+                zmq_msg_close(m);
+            count++;
+        }
+        rid = zmq_msg_data(&frames[0]);
+        rid_len = zmq_msg_size(&frames[0]);
+        user = count > 1 ? zmq_msg_gets(&frames[1], "User-Id") : NULL;
+        if (user == NULL || proto_addr_parse(user, &from, NULL) != PROTO_OK ||
+            (s = session_get(b, &from)) == NULL) {
+            PROTO_LOG(PROTO_LOG_WARN, "B-NO-USER", "frames=%zu", count);
+            goto next;
+        }
+        if (count > FRAMES_MAX) {
+            broker_agency_reject(b, rid, rid_len, 0, NULL, PROTO_WIRE_COMMAND,
+                                 "too many frames for any command");
+            goto next;
+        }
+        for (size_t i = 1; i < count; i++)
+            pf[i - 1] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
+        if (proto_cmd_parse(pf, count - 1, &cmd, &d) != PROTO_OK) {
+            char why[PROTO_TEXT_MAX];
+            uint64_t corr = count > 3 && zmq_msg_size(&frames[3]) == 8
+                                ? proto_be64(zmq_msg_data(&frames[3]))
+                                : 0;
+
+            snprintf(why, sizeof(why), "%s: %s", d.field, d.text);
+            broker_agency_reject(b, rid, rid_len, corr, NULL,
+                                 d.field[0] == 'c' || strcmp(d.field, "frames") == 0
+                                     ? PROTO_WIRE_COMMAND
+                                     : PROTO_WIRE_MALFORMED,
+                                 why);
+            broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_MALFORMED);
+            goto next;
+        }
+        switch (cmd.type) {
+        case PROTO_CMD_SUBMIT:
+            on_submit(b, s, rid, rid_len, frames, &cmd);
+            break;
+        case PROTO_CMD_RECEIPT:
+            on_receipt(b, s, &cmd);
+            break;
+        case PROTO_CMD_STATUS:
+            on_status(b, rid, rid_len, &from, &cmd);
+            break;
+        case PROTO_CMD_PING: {
+            proto_cmd pong;
+
+            session_route(b, s, rid, rid_len);
+            memset(&pong, 0, sizeof(pong));
+            pong.type = PROTO_CMD_PONG;
+            pong.corr = cmd.corr;
+            broker_agency_answer(b, rid, rid_len, &pong);
+            broker_agency_deliver(b, s);
+            break;
+        }
+        case PROTO_CMD_PONG:
+            break;
+        default:
+            broker_agency_reject(b, rid, rid_len, 0, NULL, PROTO_WIRE_COMMAND,
+                                 "an agency may send submit, receipt, status and ping");
+            break;
+        }
+    next:
+        for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
+            zmq_msg_close(&frames[i]);
+    }
+}

@@ -1,0 +1,263 @@
+/* Private to broker/: the daemon's state and the functions its files share. */
+#ifndef LIAISON_BROKER_H
+#define LIAISON_BROKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "config.h"
+#include "liaison_policy.h"
+#include "liaison_proto.h"
+#include "liaison_store.h"
+#include "metrics.h"
+
+/*
+ * Threads.  The main thread owns every socket but the ZAP handler's, every
+ * session and peer, the policy and the batch being collected.  Verify
+ * workers decode envelopes and check signatures; the committer thread
+ * commits one batch at a time (and runs the expiry sweep and tree heads).
+ * The ZAP thread answers handshakes from the roster.  Threads talk over
+ * inproc ZeroMQ sockets, passing pointers; an object passed belongs to the
+ * receiver until it is passed back.
+ */
+
+#define BROKER_SESSIONS_MAX 4096u   /* agencies of this nation connected at once */
+#define BROKER_PEERS_MAX    64u     /* partner brokers */
+#define BROKER_RID_MAX      256u    /* bytes of a ZeroMQ routing id */
+#define BROKER_TARGETS_MAX  PROTO_TARGETS_MAX
+#define BROKER_RESOLVED_MAX 1024u   /* agencies one message may resolve to */
+#define BROKER_SESSION_IDLE_MS 30000u /* an agency silent this long is disconnected */
+#define BROKER_PEER_PING_MS  1000u  /* ping period toward each peer */
+#define BROKER_PEER_DEAD_MS  5000u  /* a peer silent this long is down */
+#define BROKER_DUP_WINDOW_MS (7u * 24u * 3600u * 1000u) /* ids stay duplicates this long after expiry */
+#define BROKER_CLOCK_SKEW_MS (5u * 60u * 1000u) /* messages created further ahead are refused */
+
+/* Kinds of queue entries (first byte of a queue entry's extra data). */
+#define BROKER_ENTRY_MESSAGE 'M'    /* a message: u64 withheld mask, then targets (peer queues) */
+#define BROKER_ENTRY_REPORT  'R'    /* a report this broker makes, signed when sent */
+#define BROKER_ENTRY_SIGNED  'S'    /* a report another broker signed, relayed as is */
+
+/* The roster, shared with the ZAP and verify threads; swapped on SIGHUP. */
+typedef struct broker_roster {
+    pthread_rwlock_t lock;          /* readers: lookups; writer: the swap */
+    proto_roster *roster;           /* current roster */
+} broker_roster;
+
+/* A connected agency of this nation. */
+typedef struct broker_session {
+    bool used;                          /* slot in use */
+    proto_addr addr;                    /* the agency, from ZAP User-Id */
+    char dest[PROTO_ADDR_TEXT_MAX + 1]; /* its queue: its address text */
+    uint8_t rid[BROKER_RID_MAX];        /* routing id of its latest connection */
+    size_t rid_len;                     /* bytes in rid */
+    uint64_t last_seen_ms;              /* last command from it */
+    uint64_t cursor;                    /* highest queue seq sent on this connection */
+    uint64_t delivered_hwm;             /* highest seq audited as delivered */
+    uint32_t inflight;                  /* sent, not yet receipted */
+    uint32_t pending;                   /* submits waiting for their commit */
+} broker_session;
+
+/* A partner broker. */
+typedef struct broker_peer {
+    char nation[PROTO_NATION_LEN + 1];  /* "CAN" */
+    char endpoint[256];                 /* its federation endpoint */
+    char dest[16];                      /* our queue toward it: "peer:CAN" */
+    void *sock;                         /* our DEALER to it */
+    bool up;                            /* it answered a ping lately */
+    uint64_t last_heard_ms;             /* last frame from it on our DEALER */
+    uint64_t next_ping_ms;              /* when to ping it next */
+    uint64_t cursor;                    /* highest queue seq sent since it came up */
+    uint32_t inflight;                  /* sent, not yet acknowledged */
+    uint64_t next_head_ms;              /* when to send it our tree head next */
+    uint64_t heads_sent;                /* tree heads sent, for logs */
+} broker_peer;
+
+/* Work passing through the verify pool: a submit or an incoming forward. */
+typedef struct broker_job {
+    uint8_t type;                       /* PROTO_CMD_SUBMIT or PROTO_CMD_FORWARD */
+    zmq_msg_t msg;                      /* owns the envelope bytes */
+    uint8_t rid[BROKER_RID_MAX];        /* where to answer */
+    size_t rid_len;                     /* bytes in rid */
+    proto_addr from;                    /* authenticated agency, or peer broker */
+    uint64_t corr;                      /* submit corr or forward seq */
+    uint8_t hop_count;                  /* forward: hops */
+    char hops[PROTO_HOPS_MAX][PROTO_NATION_LEN + 1]; /* forward: nations crossed */
+    size_t target_count;                /* forward: targets */
+    proto_target *targets;              /* forward: malloc'd */
+    bool verify;                        /* check the signature */
+    proto_err result;                   /* worker: decode or verify outcome */
+    uint16_t wire_code;                 /* worker: rejection code when result fails */
+    char why[PROTO_TEXT_MAX];           /* worker: reason when result fails */
+    proto_envelope *env;                /* worker: the decoded envelope */
+    uint8_t envelope_hash[PROTO_HASH_BYTES]; /* worker: SHA-256 of the envelope */
+    struct broker_job *next;            /* list link while in a batch */
+} broker_job;
+
+/* What the main thread does once an item of a batch is durable. */
+typedef enum broker_op_type {
+    BROKER_OP_SUBMIT = 1,       /* answer accepted or rejected */
+    BROKER_OP_FORWARD_IN = 2,   /* answer forward-ack */
+    BROKER_OP_REPORT_IN = 3,    /* acknowledge a peer's report */
+    BROKER_OP_PLAIN = 4,        /* nothing to answer */
+} broker_op_type;
+
+/* One item of a batch, and what to do after it commits. */
+typedef struct broker_op {
+    uint8_t type;                       /* a broker_op_type */
+    size_t item;                        /* its item index in the batch */
+    broker_job *job;                    /* submit or forward: owned by the batch */
+    uint8_t rid[BROKER_RID_MAX];        /* report-in: where to acknowledge */
+    size_t rid_len;                     /* bytes in rid */
+    uint64_t seq;                       /* report-in: its tag */
+    uint8_t id[PROTO_ID_BYTES];         /* report-in: message id */
+} broker_op;
+
+/* A batch with its ops: collected by main, committed by the committer. */
+typedef struct broker_commit {
+    store_batch *batch;                 /* the store's batch */
+    broker_op *ops;                     /* ops in item order */
+    size_t count;                       /* ops in use */
+    size_t cap;                         /* ops allocated */
+    store_err err;                      /* committer: the commit's outcome */
+    proto_detail detail;                /* committer: why it failed */
+    double seconds;                     /* committer: how long the commit took */
+    bool sweep;                         /* committer: run the expiry sweep too */
+    uint64_t sweep_now_ms;              /* when the sweep runs */
+    size_t expired_count;               /* committer: expired recipients found */
+    store_expired expired[256];         /* committer: what the sweep expired */
+    bool sweep_more;                    /* committer: the sweep left work for next time */
+    bool sign_head;                     /* committer: sign a tree head */
+    store_tree_head head;               /* committer: the head it signed */
+    store_err head_err;                 /* committer: outcome of signing */
+} broker_commit;
+
+/* The daemon. */
+typedef struct broker {
+    broker_config *cfg;                 /* configuration, as loaded */
+    char config_path[4096];             /* for reloads */
+    proto_identity *id;                 /* this broker's identity */
+    broker_roster roster;               /* shared with ZAP and workers */
+    policy *pol;                        /* current release policy */
+    policy_rate *rate;                  /* rate-limit state of pol */
+    store *st;                          /* the data directory */
+    broker_metrics *metrics;            /* counters for the metrics endpoint */
+    void *zctx;                         /* ZeroMQ context */
+    void *agency_sock;                  /* ROUTER for agencies */
+    void *fed_sock;                     /* ROUTER for peer brokers */
+    void *jobs_out;                     /* PUSH to verify workers */
+    void *jobs_back;                    /* PULL of verified jobs */
+    void *commit_sock;                  /* PAIR to the committer */
+    void *zap_events;                   /* PULL of ZAP refusals to audit */
+    pthread_t *workers;                 /* verify threads */
+    size_t worker_count;                /* threads in workers */
+    pthread_t committer;                /* commit thread */
+    pthread_t zap_thread;               /* ZAP handler thread */
+    bool zap_started, committer_started;/* threads to join */
+    int signal_fd;                      /* signalfd for HUP, TERM, INT */
+    broker_session sessions[BROKER_SESSIONS_MAX]; /* agencies */
+    broker_peer peers[BROKER_PEERS_MAX];/* partner brokers */
+    size_t peer_count;                  /* peers in use */
+    broker_commit commits[2];           /* one collecting, one committing */
+    broker_commit *collecting;          /* main adds items here */
+    bool committing;                    /* the other one is with the committer */
+    size_t jobs_in_pool;                /* jobs at the verify workers */
+    uint64_t next_sweep_ms;             /* when to sweep expired messages */
+    uint64_t next_head_ms;              /* when to sign a tree head */
+    uint64_t next_depth_ms;             /* when to refresh queue-depth gauges */
+    bool sweep_more;                    /* the last sweep left work */
+    bool stopping;                      /* SIGTERM: drain and exit */
+    bool reload;                        /* SIGHUP received */
+    char dests_dirty[64][PROTO_ADDR_TEXT_MAX + 1]; /* queues with new entries since last kick */
+    size_t dests_dirty_count;           /* entries in dests_dirty */
+    bool all_dirty;                     /* too many: kick every session and peer */
+} broker;
+
+/* ---- main.c / loop.c -------------------------------------------------- */
+
+uint64_t broker_now_ms(void);
+int broker_run(broker *b);
+
+/* ---- zap.c --------------------------------------------------------------- */
+
+/* Binds the ZAP handler and starts its thread; fails if another handler is
+ * bound in the context.  Must run before any CURVE socket binds. */
+int broker_zap_start(broker *b);
+void broker_zap_stop(broker *b);
+
+/* ---- workers.c ----------------------------------------------------------- */
+
+int broker_workers_start(broker *b);
+void broker_workers_stop(broker *b);
+/* Hands a job to the pool (or runs it inline when there is no pool). */
+int broker_job_dispatch(broker *b, broker_job *job);
+void broker_job_free(broker_job **job);
+int broker_committer_start(broker *b);
+void broker_committer_stop(broker *b);
+/* Sends the collecting batch to the committer if it is idle and there is work. */
+void broker_commit_kick(broker *b);
+/* Handles the committer's answer: completes every op of the batch. */
+void broker_commit_done(broker *b);
+
+/* ---- batch.c ------------------------------------------------------------- */
+
+/* Starts a new item in the collecting batch with its op; NULL on failure. */
+broker_op *broker_op_begin(broker *b, uint8_t type);
+/* Drops the item started last (its operations are not committed). */
+void broker_op_abort(broker *b);
+/* Audit helper: appends one record to the current item. */
+int broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
+                 const char *counterpart, const char *purpose, const char *rule_id,
+                 const uint8_t *envelope_hash, const char *detail);
+/* Sets a state and queues the matching report toward the sender. */
+int broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
+                 const proto_addr *recipient, uint8_t state, const char *rule_id,
+                 const char *detail, const uint8_t envelope_hash[PROTO_HASH_BYTES]);
+/* Enqueues a message entry: mask and optional encoded targets. */
+int broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
+                           uint64_t mask, const uint8_t *targets, size_t targets_len);
+/* Marks dest as having new entries to deliver. */
+void broker_dirty(broker *b, const char *dest);
+
+/* ---- route.c --------------------------------------------------------------- */
+
+/* A verified submit: checks, resolves, decides, adds its item. */
+void broker_route_submit(broker *b, broker_job *job);
+/* A verified forward from a peer. */
+void broker_route_forward(broker *b, broker_job *job);
+
+/* ---- agency.c -------------------------------------------------------------- */
+
+void broker_agency_readable(broker *b);
+void broker_agency_deliver(broker *b, broker_session *s);
+void broker_agency_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
+void broker_agency_reject(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
+                          const uint8_t *id, uint16_t code, const char *text);
+broker_session *broker_session_find(broker *b, const proto_addr *addr);
+void broker_sessions_tick(broker *b, uint64_t now);
+
+/* ---- federation.c ---------------------------------------------------------- */
+
+int broker_peers_open(broker *b);
+void broker_peers_close(broker *b);
+void broker_fed_readable(broker *b);
+void broker_peer_readable(broker *b, broker_peer *p);
+void broker_peer_send(broker *b, broker_peer *p);
+void broker_peers_tick(broker *b, uint64_t now);
+broker_peer *broker_peer_find(broker *b, const char *nation);
+void broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
+
+/* ---- reports.c -------------------------------------------------------------- */
+
+/* Turns a report queue entry into a signed report (malloc'd). */
+int broker_report_build(broker *b, const uint8_t id[PROTO_ID_BYTES], proto_slice extra,
+                        uint8_t **buf_out, size_t *len_out);
+
+/* ---- Sending ------------------------------------------------------------------ */
+
+/* Sends a built command on sock, to rid if not NULL (ROUTER). 0 or -1. */
+int broker_send(void *sock, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
+
+#endif

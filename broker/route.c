@@ -1,0 +1,592 @@
+/* Routing: resolve recipients, decide with the policy, build the batch item. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+/* One resolved recipient and what the policy said about it. */
+typedef struct resolved {
+    proto_addr addr;                        /* an agency */
+    char text[PROTO_ADDR_TEXT_MAX + 1];     /* its address text */
+    bool local;                             /* of this nation */
+    uint8_t action;                         /* a policy_action */
+    uint64_t withheld;                      /* portions withheld from it */
+    char rule[PROTO_RULE_ID_MAX + 1];       /* the rule that decided */
+    char reason[POLICY_REASON_MAX];         /* one line */
+} resolved;
+
+/* Scratch for one routing decision; main thread only, so static. */
+static resolved scratch[BROKER_RESOLVED_MAX];
+static proto_labels portion_labels[PROTO_PORTIONS_MAX];
+
+static int
+resolved_cmp(const void *a, const void *b)
+{
+    return strcmp(((const resolved *)a)->text, ((const resolved *)b)->text);
+}
+
+/* Adds agency a unless it is the sender or already listed.  -1 when full. */
+static int
+add_resolved(size_t *count, const proto_addr *a, const proto_addr *sender)
+{
+    char text[PROTO_ADDR_TEXT_MAX + 1];
+
+    if (proto_addr_equal(a, sender))
+        return 0;
+    proto_addr_format(a, text, sizeof(text));
+    for (size_t i = 0; i < *count; i++) {
+        if (strcmp(scratch[i].text, text) == 0)
+            return 0;
+    }
+    if (*count == BROKER_RESOLVED_MAX)
+        return -1;
+    memset(&scratch[*count], 0, sizeof(scratch[0]));
+    scratch[*count].addr = *a;
+    memcpy(scratch[*count].text, text, sizeof(text));
+    (*count)++;
+    return 0;
+}
+
+/*
+ * Resolves the envelope's recipients through the roster: an agency address
+ * names itself (it must be in the roster and not revoked); NATION/ * and *
+ * name every agency (of that nation, or of the federation) whose card
+ * accepts the kind.  The sender never receives its own message.
+ */
+static uint16_t
+resolve(broker *b, const proto_envelope *env, size_t *count, char *why, size_t why_len)
+{
+    const proto_roster *r;
+    uint16_t code = 0;
+
+    *count = 0;
+    pthread_rwlock_rdlock(&b->roster.lock);
+    r = b->roster.roster;
+    for (size_t i = 0; i < env->recipient_count && code == 0; i++) {
+        const proto_addr *sel = &env->recipients[i];
+        char text[PROTO_ADDR_TEXT_MAX + 1];
+
+        if (sel->kind == PROTO_ADDR_AGENCY) {
+            const proto_roster_entry *e = proto_roster_find(r, sel);
+
+            if (e == NULL || e->revoked) {
+                snprintf(why, why_len, "recipient %s is %s",
+                         proto_addr_format(sel, text, sizeof(text)),
+                         e == NULL ? "not in the roster" : "revoked");
+                code = PROTO_WIRE_RECIPIENT;
+            } else if (add_resolved(count, sel, &env->sender) != 0) {
+                code = PROTO_WIRE_RECIPIENT;
+            }
+            continue;
+        }
+        for (size_t k = 0; k < proto_roster_count(r) && code == 0; k++) {
+            const proto_roster_entry *e = proto_roster_at(r, k);
+
+            if (e->revoked || e->card.addr.kind != PROTO_ADDR_AGENCY ||
+                !proto_addr_matches(sel, &e->card.addr) ||
+                !proto_roster_accepts(e, env->kind))
+                continue;
+            if (add_resolved(count, &e->card.addr, &env->sender) != 0) {
+                snprintf(why, why_len, "recipients resolve to more than %u agencies",
+                         BROKER_RESOLVED_MAX);
+                code = PROTO_WIRE_RECIPIENT;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&b->roster.lock);
+    if (code == 0 && *count == 0) {
+        snprintf(why, why_len, "no agency accepts '%s' among the recipients", env->kind);
+        code = PROTO_WIRE_RECIPIENT;
+    }
+    qsort(scratch, *count, sizeof(scratch[0]), resolved_cmp);
+    return code;
+}
+
+static void
+verdict_copy(resolved *r, const policy_decision *d)
+{
+    r->action = d->action;
+    r->withheld = d->action == POLICY_WITHHOLD ? d->withheld : 0;
+    snprintf(r->rule, sizeof(r->rule), "%s", d->verdict.rule_id != NULL ? d->verdict.rule_id : "");
+    policy_reason(&d->verdict, r->reason, sizeof(r->reason));
+}
+
+/* Fills the policy request shared by every decision on env. */
+static int
+request_init(const proto_envelope *env, uint8_t direction, policy_request *req, uint64_t now)
+{
+    memset(req, 0, sizeof(*req));
+    for (size_t i = 0; i < env->portion_count; i++) {
+        if (proto_envelope_portion_labels(env, i, &portion_labels[i]) != PROTO_OK)
+            return -1;
+    }
+    req->direction = direction;
+    req->kind = env->kind;
+    req->labels = &env->labels;
+    req->sender = &env->sender;
+    req->recipients = env->recipients;
+    req->recipient_count = env->recipient_count;
+    req->portions = portion_labels;
+    req->portion_count = env->portion_count;
+    req->now_ms = now;
+    return 0;
+}
+
+/* Egress decisions for every foreign recipient; local ones are released. */
+static void
+decide_egress(broker *b, const proto_envelope *env, size_t count, uint64_t now)
+{
+    policy_request req;
+    char last_partner[PROTO_NATION_LEN + 1] = "";
+
+    if (request_init(env, POLICY_EGRESS, &req, now) != 0)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        resolved *r = &scratch[i];
+        policy_decision d;
+        bool first_of_partner;
+
+        r->local = strcmp(r->addr.nation, b->id->addr.nation) == 0;
+        if (r->local) {
+            r->action = POLICY_RELEASE;
+            snprintf(r->reason, sizeof(r->reason), "home nation");
+            continue;
+        }
+        first_of_partner = strcmp(last_partner, r->addr.nation) != 0;
+        memcpy(last_partner, r->addr.nation, sizeof(last_partner));
+        memcpy(req.partner, r->addr.nation, sizeof(req.partner));
+        req.recipient = &r->addr;
+        /* Rate limits count a message once per partner, not once per agency. */
+        if (policy_decide(b->pol, &req, first_of_partner ? b->rate : NULL, &d) != POLICY_OK) {
+            r->action = POLICY_DENY;
+            snprintf(r->rule, sizeof(r->rule), "%s", POLICY_BUILTIN_DEFAULT_DENY);
+            snprintf(r->reason, sizeof(r->reason), "the request could not be evaluated");
+            continue;
+        }
+        verdict_copy(r, &d);
+    }
+}
+
+/* Answers a submit that will not be committed, and audits the refusal. */
+static void
+refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
+{
+    broker_session *s = broker_session_find(b, &job->from);
+    char actor[PROTO_ADDR_TEXT_MAX + 1];
+    const uint8_t *id = job->env != NULL && job->result == PROTO_OK ? job->env->id : NULL;
+    broker_op *op;
+
+    broker_agency_reject(b, job->rid, job->rid_len, job->corr, id, code, why);
+    broker_metrics_inc_rejected(b->metrics, code);
+    if (s != NULL && s->pending > 0)
+        s->pending--;
+    op = broker_op_begin(b, BROKER_OP_PLAIN);
+    if (op != NULL &&
+        broker_audit(b, STORE_EV_REJECTED, id, proto_addr_format(&job->from, actor, sizeof(actor)),
+                     "", NULL, "", id != NULL ? job->envelope_hash : NULL, why) != 0)
+        broker_op_abort(b);
+    broker_job_free(&job);
+}
+
+/* True if a queue already holds as many entries as the configuration allows. */
+static bool
+queue_full(broker *b, store_read *rd, const char *dest)
+{
+    uint64_t depth = 0;
+
+    if (store_queue_depth(rd, dest, &depth) != STORE_OK)
+        return false;
+    return depth >= b->cfg->limits.max_queue_depth;
+}
+
+/* Adds every foreign target of partner nation (scratch[from..to)) as one
+ * queue entry toward it: the copy drops portions withheld from all of them. */
+static int
+enqueue_partner(broker *b, const proto_envelope *env, size_t from, size_t to)
+{
+    proto_target targets[BROKER_TARGETS_MAX];
+    uint8_t buf[1 + BROKER_TARGETS_MAX * (1 + PROTO_ADDR_TEXT_MAX + 8)];
+    uint64_t common = ~(uint64_t)0;
+    size_t n = 0, len;
+    char dest[16];
+
+    for (size_t i = from; i < to; i++) {
+        if (scratch[i].action == POLICY_DENY)
+            continue;
+        if (n == BROKER_TARGETS_MAX)
+            return -1;
+        targets[n].agency = scratch[i].addr;
+        targets[n].withheld = scratch[i].withheld;
+        common &= scratch[i].withheld;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    if (env->portion_count < 64)
+        common &= ((uint64_t)1 << env->portion_count) - 1;
+    if (proto_targets_encode(targets, n, buf, sizeof(buf), &len) != PROTO_OK)
+        return -1;
+    snprintf(dest, sizeof(dest), "peer:%s", scratch[from].addr.nation);
+    return broker_enqueue_message(b, dest, env->id, common, buf, len);
+}
+
+/* Adds the item of an accepted submit; -1 if the batch refused an operation. */
+static int
+build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
+{
+    const proto_envelope *env = job->env;
+    store_envelope_info info;
+    char sender[PROTO_ADDR_TEXT_MAX + 1];
+    const uint8_t *h = job->envelope_hash;
+
+    memset(&info, 0, sizeof(info));
+    memcpy(info.id, env->id, PROTO_ID_BYTES);
+    info.received_ms = now;
+    info.expires_ms = env->expires_ms;
+    info.dup_until_ms = env->expires_ms + BROKER_DUP_WINDOW_MS;
+    proto_addr_format(&env->sender, sender, sizeof(sender));
+    snprintf(info.sender, sizeof(info.sender), "%s", sender);
+    snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
+    if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
+                                 zmq_msg_size(&job->msg)) != STORE_OK ||
+        broker_audit(b, STORE_EV_RECEIVED, env->id, sender, "", env->labels.purpose, "", h,
+                     env->kind) != 0)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        resolved *r = &scratch[i];
+        uint8_t event = r->action == POLICY_DENY       ? STORE_EV_DENIED
+                        : r->action == POLICY_WITHHOLD ? STORE_EV_WITHHELD
+                                                       : STORE_EV_RELEASED;
+
+        if (broker_audit(b, event, env->id, sender, r->text, env->labels.purpose, r->rule, h,
+                         r->reason) != 0)
+            return -1;
+        if (r->action == POLICY_DENY) {
+            if (broker_state(b, env->id, &env->sender, &r->addr, PROTO_STATE_DENIED, r->rule,
+                             r->reason, h) != 0)
+                return -1;
+            continue;
+        }
+        if (r->action == POLICY_WITHHOLD &&
+            broker_state(b, env->id, &env->sender, &r->addr, PROTO_STATE_WITHHELD, r->rule,
+                         r->reason, h) != 0)
+            return -1;
+        if (broker_state(b, env->id, NULL, &r->addr, PROTO_STATE_QUEUED, r->rule, "", h) != 0)
+            return -1;
+        if (r->local && broker_enqueue_message(b, r->text, env->id, 0, NULL, 0) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < count;) {
+        size_t j = i;
+
+        while (j < count && strcmp(scratch[j].addr.nation, scratch[i].addr.nation) == 0)
+            j++;
+        if (!scratch[i].local && enqueue_partner(b, env, i, j) != 0)
+            return -1;
+        i = j;
+    }
+    return broker_audit(b, STORE_EV_ACCEPTED, env->id, sender, "", env->labels.purpose, "", h,
+                        NULL);
+}
+
+void
+broker_route_submit(broker *b, broker_job *job)
+{
+    uint64_t now = broker_now_ms();
+    const proto_envelope *env = job->env;
+    store_read *rd = NULL;
+    char why[PROTO_TEXT_MAX] = "";
+    uint16_t code = 0;
+    size_t count = 0, denied = 0;
+    bool seen = false;
+    broker_op *op;
+
+    if (job->result == PROTO_OK || job->wire_code == PROTO_WIRE_SIGNATURE ||
+        job->wire_code == PROTO_WIRE_SENDER || job->wire_code == PROTO_WIRE_REVOKED) {
+        /* The envelope decoded: the first question is who sent it. */
+        if (env != NULL && job->wire_code != PROTO_WIRE_MALFORMED &&
+            !proto_addr_equal(&env->sender, &job->from)) {
+            char a[PROTO_ADDR_TEXT_MAX + 1], c[PROTO_ADDR_TEXT_MAX + 1];
+
+            snprintf(why, sizeof(why), "envelope sender %s is not the authenticated agency %s",
+                     proto_addr_format(&env->sender, a, sizeof(a)),
+                     proto_addr_format(&job->from, c, sizeof(c)));
+            refuse_submit(b, job, PROTO_WIRE_SENDER, why);
+            return;
+        }
+    }
+    if (job->result != PROTO_OK) {
+        refuse_submit(b, job, job->wire_code, job->why);
+        return;
+    }
+    if (env->expires_ms <= now) {
+        refuse_submit(b, job, PROTO_WIRE_EXPIRED, "the message expired before it arrived");
+        return;
+    }
+    if (env->created_ms > now + BROKER_CLOCK_SKEW_MS) {
+        refuse_submit(b, job, PROTO_WIRE_EXPIRED,
+                      "the message is created more than 5 minutes in the future");
+        return;
+    }
+    if (store_read_begin(b->st, &rd) != STORE_OK) {
+        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read");
+        return;
+    }
+    if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
+        /* Already accepted: answer so again, store nothing twice. */
+        proto_cmd ok;
+        broker_session *s = broker_session_find(b, &job->from);
+
+        store_read_end(&rd);
+        memset(&ok, 0, sizeof(ok));
+        ok.type = PROTO_CMD_ACCEPTED;
+        ok.corr = job->corr;
+        memcpy(ok.id, env->id, PROTO_ID_BYTES);
+        broker_agency_answer(b, job->rid, job->rid_len, &ok);
+        broker_metrics_inc(b->metrics, BROKER_METRIC_DUPLICATES, 1);
+        if (s != NULL && s->pending > 0)
+            s->pending--;
+        broker_job_free(&job);
+        return;
+    }
+    code = resolve(b, env, &count, why, sizeof(why));
+    if (code == 0) {
+        decide_egress(b, env, count, now);
+        for (size_t i = 0; i < count && code == 0; i++) {
+            char dest[16];
+
+            if (scratch[i].action == POLICY_DENY) {
+                denied++;
+                continue;
+            }
+            if (!scratch[i].local)
+                snprintf(dest, sizeof(dest), "peer:%s", scratch[i].addr.nation);
+            if (queue_full(b, rd, scratch[i].local ? scratch[i].text : dest)) {
+                snprintf(why, sizeof(why), "the queue toward %s is full",
+                         scratch[i].local ? scratch[i].text : dest);
+                code = PROTO_WIRE_BUSY;
+            }
+        }
+    }
+    store_read_end(&rd);
+    if (code == 0 && denied == count) {
+        snprintf(why, sizeof(why), "denied by %s: %s", scratch[0].rule, scratch[0].reason);
+        code = PROTO_WIRE_DENIED;
+        broker_metrics_inc(b->metrics, BROKER_METRIC_DENIED, count);
+    }
+    if (code != 0) {
+        refuse_submit(b, job, code, why);
+        return;
+    }
+    op = broker_op_begin(b, BROKER_OP_SUBMIT);
+    if (op == NULL) {
+        refuse_submit(b, job, PROTO_WIRE_BUSY, "the broker is committing too much; retry");
+        return;
+    }
+    if (build_submit_item(b, job, count, now) != 0) {
+        broker_op_abort(b);
+        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the message could not be queued");
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (scratch[i].action == POLICY_DENY)
+            broker_metrics_inc(b->metrics, BROKER_METRIC_DENIED, 1);
+        else if (scratch[i].action == POLICY_WITHHOLD)
+            broker_metrics_inc(b->metrics, BROKER_METRIC_WITHHELD, 1);
+        else
+            broker_metrics_inc(b->metrics, BROKER_METRIC_RELEASED, 1);
+    }
+    op->job = job;
+    broker_commit_kick(b);
+}
+
+/* ---- Forwards from partner brokers -------------------------------------- */
+
+static void
+refuse_forward(broker *b, broker_job *job, uint16_t code, const char *why)
+{
+    proto_cmd ack;
+    char peer[PROTO_ADDR_TEXT_MAX + 1];
+    broker_op *op;
+
+    memset(&ack, 0, sizeof(ack));
+    ack.type = PROTO_CMD_FORWARD_ACK;
+    ack.seq = job->corr;
+    if (job->env != NULL && job->result == PROTO_OK)
+        memcpy(ack.id, job->env->id, PROTO_ID_BYTES);
+    else
+        memset(ack.id, 0xff, PROTO_ID_BYTES); /* unknown: an id no message has */
+    ack.code = code;
+    snprintf(ack.text, sizeof(ack.text), "%s", why);
+    broker_fed_answer(b, job->rid, job->rid_len, &ack);
+    PROTO_LOG(PROTO_LOG_WARN, "B-FWD-REFUSED", "peer=%s code=%s why=\"%s\"",
+              proto_addr_format(&job->from, peer, sizeof(peer)), proto_wire_code_name(code), why);
+    op = broker_op_begin(b, BROKER_OP_PLAIN);
+    if (op != NULL && broker_audit(b, STORE_EV_REJECTED,
+                                   job->env != NULL && job->result == PROTO_OK ? job->env->id : NULL,
+                                   peer, b->id->addr.nation, NULL, "", NULL, why) != 0)
+        broker_op_abort(b);
+    broker_job_free(&job);
+}
+
+static int
+build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
+{
+    const proto_envelope *env = job->env;
+    const uint8_t *h = job->envelope_hash;
+    store_envelope_info info;
+    char sender[PROTO_ADDR_TEXT_MAX + 1], peer[PROTO_ADDR_TEXT_MAX + 1];
+    size_t released = 0;
+
+    memset(&info, 0, sizeof(info));
+    memcpy(info.id, env->id, PROTO_ID_BYTES);
+    info.received_ms = now;
+    info.expires_ms = env->expires_ms;
+    info.dup_until_ms = env->expires_ms + BROKER_DUP_WINDOW_MS;
+    proto_addr_format(&env->sender, sender, sizeof(sender));
+    proto_addr_format(&job->from, peer, sizeof(peer));
+    snprintf(info.sender, sizeof(info.sender), "%s", sender);
+    snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
+    if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
+                                 zmq_msg_size(&job->msg)) != STORE_OK ||
+        broker_audit(b, STORE_EV_RECEIVED, env->id, sender, peer, env->labels.purpose, "", h,
+                     env->kind) != 0)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        resolved *r = &scratch[i];
+
+        if (r->action == POLICY_DENY) {
+            if (broker_audit(b, STORE_EV_DENIED, env->id, sender, r->text, env->labels.purpose,
+                             r->rule, h, r->reason) != 0 ||
+                broker_state(b, env->id, &env->sender, &r->addr, PROTO_STATE_REFUSED, r->rule,
+                             r->reason, h) != 0)
+                return -1;
+            continue;
+        }
+        released++;
+        if (broker_audit(b, r->withheld ? STORE_EV_WITHHELD : STORE_EV_RELEASED, env->id, sender,
+                         r->text, env->labels.purpose, r->rule, h, r->reason) != 0 ||
+            broker_state(b, env->id, &env->sender, &r->addr,
+                         r->withheld ? PROTO_STATE_WITHHELD : PROTO_STATE_ACCEPTED, r->rule,
+                         r->withheld ? r->reason : "", h) != 0 ||
+            broker_enqueue_message(b, r->text, env->id, r->withheld, NULL, 0) != 0)
+            return -1;
+    }
+    return broker_audit(b, released > 0 ? STORE_EV_ACCEPTED : STORE_EV_REFUSED, env->id, sender,
+                        peer, env->labels.purpose, "", h, NULL);
+}
+
+void
+broker_route_forward(broker *b, broker_job *job)
+{
+    uint64_t now = broker_now_ms();
+    const proto_envelope *env = job->env;
+    const char *nation = b->id->addr.nation;
+    char why[PROTO_TEXT_MAX] = "";
+    store_read *rd = NULL;
+    policy_request req;
+    size_t count = 0;
+    bool seen = false;
+    broker_op *op;
+
+    if (job->result != PROTO_OK) {
+        refuse_forward(b, job, job->wire_code, job->why);
+        return;
+    }
+    /* A partner forwards only what its own agencies wrote. */
+    if (strcmp(env->sender.nation, job->from.nation) != 0) {
+        snprintf(why, sizeof(why), "sender nation %s is not the forwarding broker %s",
+                 env->sender.nation, job->from.nation);
+        refuse_forward(b, job, PROTO_WIRE_SENDER, why);
+        return;
+    }
+    for (size_t i = 0; i < job->hop_count; i++) {
+        if (strcmp(job->hops[i], nation) == 0 || job->hop_count >= PROTO_HOPS_MAX) {
+            refuse_forward(b, job, PROTO_WIRE_LOOP, "the message has already crossed this broker");
+            return;
+        }
+    }
+    if (env->expires_ms <= now) {
+        refuse_forward(b, job, PROTO_WIRE_EXPIRED, "the message expired on its way");
+        return;
+    }
+    if (store_read_begin(b->st, &rd) != STORE_OK) {
+        refuse_forward(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read");
+        return;
+    }
+    if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
+        proto_cmd ack;
+
+        store_read_end(&rd);
+        memset(&ack, 0, sizeof(ack));
+        ack.type = PROTO_CMD_FORWARD_ACK;
+        ack.seq = job->corr;
+        memcpy(ack.id, env->id, PROTO_ID_BYTES);
+        broker_fed_answer(b, job->rid, job->rid_len, &ack);
+        broker_metrics_inc(b->metrics, BROKER_METRIC_DUPLICATES, 1);
+        broker_job_free(&job);
+        return;
+    }
+    store_read_end(&rd);
+    /* Targets: agencies of this nation, as the partner resolved them. */
+    pthread_rwlock_rdlock(&b->roster.lock);
+    for (size_t i = 0; i < job->target_count; i++) {
+        const proto_target *t = &job->targets[i];
+        const proto_roster_entry *e = proto_roster_find(b->roster.roster, &t->agency);
+
+        memset(&scratch[count], 0, sizeof(scratch[0]));
+        scratch[count].addr = t->agency;
+        proto_addr_format(&t->agency, scratch[count].text, sizeof(scratch[0].text));
+        scratch[count].withheld = t->withheld;
+        scratch[count].local = true;
+        if (strcmp(t->agency.nation, nation) != 0 || e == NULL || e->revoked) {
+            scratch[count].action = POLICY_DENY;
+            snprintf(scratch[count].rule, sizeof(scratch[0].rule), "roster");
+            snprintf(scratch[count].reason, sizeof(scratch[0].reason),
+                     "%s is not an agency of %s in the roster", scratch[count].text, nation);
+        }
+        count++;
+    }
+    pthread_rwlock_unlock(&b->roster.lock);
+    if (request_init(env, POLICY_INGRESS, &req, now) != 0) {
+        refuse_forward(b, job, PROTO_WIRE_MALFORMED, "portion labels do not decode");
+        return;
+    }
+    memcpy(req.partner, job->from.nation, sizeof(req.partner));
+    for (size_t i = 0; i < count; i++) {
+        policy_decision d;
+        uint64_t asked = scratch[i].withheld;
+
+        if (scratch[i].action == POLICY_DENY)
+            continue;
+        req.recipient = &scratch[i].addr;
+        if (policy_decide(b->pol, &req, i == 0 ? b->rate : NULL, &d) != POLICY_OK) {
+            scratch[i].action = POLICY_DENY;
+            snprintf(scratch[i].rule, sizeof(scratch[i].rule), "%s", POLICY_BUILTIN_DEFAULT_DENY);
+            snprintf(scratch[i].reason, sizeof(scratch[i].reason), "not evaluated");
+            continue;
+        }
+        verdict_copy(&scratch[i], &d);
+        /* What the partner withheld stays withheld, on top of our own rules. */
+        scratch[i].withheld |= asked | proto_envelope_withheld_mask(env);
+        if (scratch[i].action != POLICY_DENY && env->portion_count < 64 &&
+            scratch[i].withheld == ((uint64_t)1 << env->portion_count) - 1) {
+            scratch[i].action = POLICY_DENY;
+            snprintf(scratch[i].rule, sizeof(scratch[i].rule), "%s", "builtin:all-withheld");
+            snprintf(scratch[i].reason, sizeof(scratch[i].reason), "every portion is withheld");
+        }
+    }
+    op = broker_op_begin(b, BROKER_OP_FORWARD_IN);
+    if (op == NULL) {
+        refuse_forward(b, job, PROTO_WIRE_BUSY, "the broker is committing too much; retry");
+        return;
+    }
+    if (build_forward_item(b, job, count, now) != 0) {
+        broker_op_abort(b);
+        refuse_forward(b, job, PROTO_WIRE_INTERNAL, "the message could not be queued");
+        return;
+    }
+    op->job = job;
+    broker_commit_kick(b);
+}

@@ -1,0 +1,337 @@
+/* The verify pool and the committer thread. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#define JOBS_ENDPOINT "inproc://liaison.jobs"
+#define VERIFIED_ENDPOINT "inproc://liaison.verified"
+#define COMMIT_ENDPOINT "inproc://liaison.commit"
+
+static int
+send_ptr(void *sock, void *ptr)
+{
+    return zmq_send(sock, &ptr, sizeof(ptr), 0) == sizeof(ptr) ? 0 : -1;
+}
+
+static void *
+recv_ptr(void *sock, bool *ok)
+{
+    void *ptr = NULL;
+    int n;
+
+    do
+        n = zmq_recv(sock, &ptr, sizeof(ptr), 0);
+    while (n < 0 && zmq_errno() == EINTR);
+    *ok = n == sizeof(ptr);
+    return ptr;
+}
+
+void
+broker_job_free(broker_job **job)
+{
+    if (job == NULL || *job == NULL)
+        return;
+    zmq_msg_close(&(*job)->msg);
+    free((*job)->env);
+    free((*job)->targets);
+    free(*job);
+    *job = NULL;
+}
+
+/* Decodes the envelope, finds its sender in the roster, checks the signature. */
+static void
+verify_job(broker *b, broker_job *job)
+{
+    const uint8_t *data = zmq_msg_data(&job->msg);
+    size_t len = zmq_msg_size(&job->msg);
+    uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES];
+    const proto_roster_entry *e;
+    proto_detail d = {{0}, {0}};
+    bool revoked = false, found = false;
+
+    job->env = malloc(sizeof(*job->env));
+    if (job->env == NULL) {
+        job->result = PROTO_ERR_NOMEM;
+        job->wire_code = PROTO_WIRE_INTERNAL;
+        snprintf(job->why, sizeof(job->why), "out of memory");
+        return;
+    }
+    job->result = proto_envelope_decode(data, len, job->env, &d);
+    if (job->result != PROTO_OK) {
+        job->wire_code = job->result == PROTO_ERR_LIMIT && len > PROTO_ENVELOPE_MAX
+                             ? PROTO_WIRE_TOO_LARGE
+                             : PROTO_WIRE_MALFORMED;
+        snprintf(job->why, sizeof(job->why), "%s: %s", d.field, d.text);
+        return;
+    }
+    proto_sha256(data, len, job->envelope_hash);
+    pthread_rwlock_rdlock(&b->roster.lock);
+    e = proto_roster_find(b->roster.roster, &job->env->sender);
+    if (e != NULL) {
+        found = true;
+        revoked = e->revoked;
+        memcpy(sign_public, e->card.sign_public, sizeof(sign_public));
+    }
+    pthread_rwlock_unlock(&b->roster.lock);
+    if (!found || revoked) {
+        char who[PROTO_ADDR_TEXT_MAX + 1];
+
+        job->result = PROTO_ERR_SIGNATURE;
+        job->wire_code = revoked ? PROTO_WIRE_REVOKED : PROTO_WIRE_SENDER;
+        snprintf(job->why, sizeof(job->why), "sender %s is %s",
+                 proto_addr_format(&job->env->sender, who, sizeof(who)),
+                 revoked ? "revoked" : "not in the roster");
+        return;
+    }
+    if (job->verify && proto_envelope_verify(job->env, sign_public) != PROTO_OK) {
+        job->result = PROTO_ERR_SIGNATURE;
+        job->wire_code = PROTO_WIRE_SIGNATURE;
+        snprintf(job->why, sizeof(job->why), "the sender's signature does not verify");
+    }
+}
+
+typedef struct worker_arg {
+    broker *b;      /* the daemon */
+} worker_arg;
+
+static worker_arg warg;
+
+static void *
+worker_main(void *arg)
+{
+    broker *b = ((worker_arg *)arg)->b;
+    void *in = zmq_socket(b->zctx, ZMQ_PULL);
+    void *out = zmq_socket(b->zctx, ZMQ_PUSH);
+    int linger = 0;
+
+    zmq_setsockopt(in, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(out, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_connect(in, JOBS_ENDPOINT) != 0 || zmq_connect(out, VERIFIED_ENDPOINT) != 0)
+        goto out;
+    for (;;) {
+        bool ok;
+        broker_job *job = recv_ptr(in, &ok);
+
+        if (!ok || job == NULL)
+            break;
+        verify_job(b, job);
+        if (send_ptr(out, job) != 0)
+            break;
+    }
+out:
+    zmq_close(in);
+    zmq_close(out);
+    return NULL;
+}
+
+int
+broker_workers_start(broker *b)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = b->cfg->verify_threads > 0 ? (size_t)b->cfg->verify_threads
+                                          : (size_t)(cores > 0 ? cores : 1);
+    int linger = 0, hwm = 0;
+
+    b->jobs_out = zmq_socket(b->zctx, ZMQ_PUSH);
+    b->jobs_back = zmq_socket(b->zctx, ZMQ_PULL);
+    if (b->jobs_out == NULL || b->jobs_back == NULL)
+        return -1;
+    zmq_setsockopt(b->jobs_out, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(b->jobs_back, ZMQ_LINGER, &linger, sizeof(linger));
+    /* Pointers never pile up beyond what the main thread admits; no HWM drops. */
+    zmq_setsockopt(b->jobs_out, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(b->jobs_back, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if (zmq_bind(b->jobs_out, JOBS_ENDPOINT) != 0 || zmq_bind(b->jobs_back, VERIFIED_ENDPOINT) != 0)
+        return -1;
+    b->workers = calloc(n, sizeof(*b->workers));
+    if (b->workers == NULL)
+        return -1;
+    warg.b = b;
+    for (size_t i = 0; i < n; i++) {
+        if (pthread_create(&b->workers[i], NULL, worker_main, &warg) != 0)
+            return -1;
+        b->worker_count++;
+    }
+    PROTO_LOG(PROTO_LOG_INFO, "B-WORKERS", "verify_threads=%zu verify_signatures=%s", n,
+              b->cfg->verify_signatures ? "true" : "false");
+    return 0;
+}
+
+void
+broker_workers_stop(broker *b)
+{
+    for (size_t i = 0; i < b->worker_count; i++)
+        send_ptr(b->jobs_out, NULL);
+    for (size_t i = 0; i < b->worker_count; i++)
+        pthread_join(b->workers[i], NULL);
+    /* Jobs still on their way back are freed unanswered: nothing of them was
+     * accepted, and the client resends. */
+    if (b->jobs_back != NULL) {
+        for (;;) {
+            broker_job *job = NULL;
+
+            if (zmq_recv(b->jobs_back, &job, sizeof(job), ZMQ_DONTWAIT) != sizeof(job))
+                break;
+            broker_job_free(&job);
+        }
+    }
+    free(b->workers);
+    b->workers = NULL;
+    b->worker_count = 0;
+    if (b->jobs_out != NULL)
+        zmq_close(b->jobs_out);
+    if (b->jobs_back != NULL)
+        zmq_close(b->jobs_back);
+    b->jobs_out = b->jobs_back = NULL;
+}
+
+int
+broker_job_dispatch(broker *b, broker_job *job)
+{
+    if (send_ptr(b->jobs_out, job) != 0)
+        return -1;
+    b->jobs_in_pool++;
+    return 0;
+}
+
+/* ---- The committer ------------------------------------------------------ */
+
+static double
+mono_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *
+committer_main(void *arg)
+{
+    broker *b = arg;
+    void *sock = zmq_socket(b->zctx, ZMQ_PAIR);
+    int linger = 0;
+
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_connect(sock, COMMIT_ENDPOINT) != 0)
+        goto out;
+    for (;;) {
+        bool ok;
+        broker_commit *c = recv_ptr(sock, &ok);
+
+        if (!ok || c == NULL)
+            break;
+        c->err = STORE_OK;
+        c->seconds = 0;
+        if (store_batch_items(c->batch) > 0) {
+            double t0 = mono_seconds();
+
+            c->err = store_batch_commit(c->batch, &c->detail);
+            c->seconds = mono_seconds() - t0;
+        }
+        c->expired_count = 0;
+        c->sweep_more = false;
+        if (c->sweep) {
+            bool more = false;
+            store_err e = store_sweep(b->st, c->sweep_now_ms, c->expired,
+                                      sizeof(c->expired) / sizeof(c->expired[0]),
+                                      &c->expired_count, &more, &c->detail);
+
+            if (e != STORE_OK) {
+                PROTO_LOG(PROTO_LOG_ERROR, "B-SWEEP", "error=\"%s\" detail=\"%s\"",
+                          store_strerror(e), c->detail.text);
+                c->expired_count = 0;
+            }
+            c->sweep_more = more;
+        }
+        if (c->sign_head)
+            c->head_err = store_audit_head_sign(b->st, &c->head, NULL);
+        if (send_ptr(sock, c) != 0)
+            break;
+    }
+out:
+    zmq_close(sock);
+    return NULL;
+}
+
+int
+broker_committer_start(broker *b)
+{
+    int linger = 0;
+
+    b->commit_sock = zmq_socket(b->zctx, ZMQ_PAIR);
+    if (b->commit_sock == NULL)
+        return -1;
+    zmq_setsockopt(b->commit_sock, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_bind(b->commit_sock, COMMIT_ENDPOINT) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        if (store_batch_new(b->st, &b->commits[i].batch) != STORE_OK)
+            return -1;
+    }
+    b->collecting = &b->commits[0];
+    if (pthread_create(&b->committer, NULL, committer_main, b) != 0)
+        return -1;
+    b->committer_started = true;
+    return 0;
+}
+
+void
+broker_committer_stop(broker *b)
+{
+    if (b->committer_started) {
+        if (b->committing) {
+            bool ok;
+
+            (void)recv_ptr(b->commit_sock, &ok);
+            b->committing = false;
+        }
+        send_ptr(b->commit_sock, NULL);
+        pthread_join(b->committer, NULL);
+        b->committer_started = false;
+    }
+    for (int i = 0; i < 2; i++) {
+        broker_commit *c = &b->commits[i];
+
+        for (size_t k = 0; k < c->count; k++)
+            broker_job_free(&c->ops[k].job);
+        free(c->ops);
+        c->ops = NULL;
+        c->count = c->cap = 0;
+        store_batch_destroy(&c->batch);
+    }
+    if (b->commit_sock != NULL)
+        zmq_close(b->commit_sock);
+    b->commit_sock = NULL;
+}
+
+void
+broker_commit_kick(broker *b)
+{
+    broker_commit *c = b->collecting;
+    uint64_t now = broker_now_ms();
+
+    if (b->committing)
+        return;
+    c->sweep = now >= b->next_sweep_ms || b->sweep_more;
+    c->sign_head = now >= b->next_head_ms;
+    if (c->count == 0 && !c->sweep && !c->sign_head)
+        return;
+    if (c->sweep) {
+        c->sweep_now_ms = now;
+        b->next_sweep_ms = now + (uint64_t)b->cfg->expiry_sweep_interval_s * 1000u;
+        b->sweep_more = false;
+    }
+    if (c->sign_head)
+        b->next_head_ms = now + (uint64_t)b->cfg->tree_head_interval_s * 1000u;
+    if (send_ptr(b->commit_sock, c) != 0) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-COMMIT-SEND", "error=\"%s\"", zmq_strerror(zmq_errno()));
+        return;
+    }
+    b->committing = true;
+    b->collecting = c == &b->commits[0] ? &b->commits[1] : &b->commits[0];
+}

@@ -1,0 +1,212 @@
+/* The ZAP handler: admits only roster keys, maps each to its address. */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_STOP_ENDPOINT "inproc://liaison.zap.stop"
+#define ZAP_EVENTS_ENDPOINT "inproc://liaison.zap.events"
+
+typedef struct zap_ctx {
+    broker *b;          /* the daemon (roster, config) */
+    void *rep;          /* bound to ZAP_ENDPOINT */
+    void *stop;         /* PAIR: a frame here stops the thread */
+    void *events;       /* PUSH: refusals for the main thread to audit */
+} zap_ctx;
+
+static zap_ctx zap;
+
+/* Receives one frame into buf (truncated to cap); returns its length or -1. */
+static int
+recv_frame(void *sock, char *buf, size_t cap, bool *more)
+{
+    int n = zmq_recv(sock, buf, cap, 0);
+    int rcvmore = 0;
+    size_t sz = sizeof(rcvmore);
+
+    if (n < 0)
+        return -1;
+    zmq_getsockopt(sock, ZMQ_RCVMORE, &rcvmore, &sz);
+    *more = rcvmore != 0;
+    return n > (int)cap ? (int)cap : n;
+}
+
+static void
+reply(void *sock, const char *req_id, int req_id_len, const char *status, const char *text,
+      const char *user)
+{
+    zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(sock, req_id, (size_t)req_id_len, ZMQ_SNDMORE);
+    zmq_send(sock, status, strlen(status), ZMQ_SNDMORE);
+    zmq_send(sock, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(sock, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(sock, "", 0, 0);
+}
+
+/* Decides one request: the status text and user id to answer with. */
+static bool
+admit(broker *b, const char *domain, const uint8_t key[32], char *user, size_t user_len,
+      char *why, size_t why_len)
+{
+    const proto_roster_entry *e;
+    bool ok = false;
+
+    pthread_rwlock_rdlock(&b->roster.lock);
+    e = proto_roster_find_curve(b->roster.roster, key);
+    if (e == NULL) {
+        snprintf(why, why_len, "unknown key");
+    } else if (e->revoked) {
+        proto_addr_format(&e->card.addr, user, user_len);
+        snprintf(why, why_len, "revoked key of %s", user);
+    } else if (strcmp(domain, "agency") == 0) {
+        if (e->card.addr.kind != PROTO_ADDR_AGENCY ||
+            strcmp(e->card.addr.nation, b->id->addr.nation) != 0) {
+            proto_addr_format(&e->card.addr, user, user_len);
+            snprintf(why, why_len, "%s is not an agency of %s", user, b->id->addr.nation);
+        } else {
+            proto_addr_format(&e->card.addr, user, user_len);
+            ok = true;
+        }
+    } else if (strcmp(domain, "federation") == 0) {
+        if (e->card.addr.kind != PROTO_ADDR_BROKER ||
+            broker_peer_find(b, e->card.addr.nation) == NULL) {
+            proto_addr_format(&e->card.addr, user, user_len);
+            snprintf(why, why_len, "%s is not a configured peer broker", user);
+        } else {
+            proto_addr_format(&e->card.addr, user, user_len);
+            ok = true;
+        }
+    } else {
+        snprintf(why, why_len, "unknown ZAP domain '%.32s'", domain);
+    }
+    pthread_rwlock_unlock(&b->roster.lock);
+    if (!ok && e == NULL)
+        user[0] = '\0';
+    return ok;
+}
+
+static void
+handle(zap_ctx *z)
+{
+    char version[8], req_id[256], domain[64], address[128], identity[256], mech[16];
+    uint8_t cred[64];
+    char user[PROTO_ADDR_TEXT_MAX + 1] = "", why[160] = "";
+    int lv, lr, ld, la, li, lm, lc;
+    bool more = true;
+
+    if ((lv = recv_frame(z->rep, version, sizeof(version) - 1, &more)) < 0 || !more ||
+        (lr = recv_frame(z->rep, req_id, sizeof(req_id), &more)) < 0 || !more ||
+        (ld = recv_frame(z->rep, domain, sizeof(domain) - 1, &more)) < 0 || !more ||
+        (la = recv_frame(z->rep, address, sizeof(address) - 1, &more)) < 0 || !more ||
+        (li = recv_frame(z->rep, identity, sizeof(identity), &more)) < 0 || !more ||
+        (lm = recv_frame(z->rep, mech, sizeof(mech) - 1, &more)) < 0) {
+        while (more && recv_frame(z->rep, identity, sizeof(identity), &more) >= 0)
+            ;
+        return;
+    }
+    lc = more ? recv_frame(z->rep, (char *)cred, sizeof(cred), &more) : 0;
+    while (more && recv_frame(z->rep, identity, sizeof(identity), &more) >= 0)
+        ;
+    (void)li;
+    version[lv] = domain[ld] = address[la] = mech[lm] = '\0';
+    if (strcmp(mech, "CURVE") != 0 || lc != 32) {
+        reply(z->rep, req_id, lr, "400", "CURVE required", "");
+        snprintf(why, sizeof(why), "mechanism %s refused", mech);
+    } else if (admit(z->b, domain, cred, user, sizeof(user), why, sizeof(why))) {
+        reply(z->rep, req_id, lr, "200", "OK", user);
+        return;
+    } else {
+        reply(z->rep, req_id, lr, "400", why, "");
+    }
+    /* Tell the main thread, which audits it. */
+    {
+        char event[512], hex[65] = "";
+
+        if (lc == 32)
+            proto_hex(cred, 32, hex);
+        snprintf(event, sizeof(event), "%s|%s|%s|%s|%s", domain, address, hex, user, why);
+        zmq_send(z->events, event, strlen(event), ZMQ_DONTWAIT);
+    }
+}
+
+static void *
+zap_main(void *arg)
+{
+    zap_ctx *z = arg;
+
+    for (;;) {
+        zmq_pollitem_t items[2] = {{z->rep, 0, ZMQ_POLLIN, 0}, {z->stop, 0, ZMQ_POLLIN, 0}};
+
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            handle(z);
+    }
+    return NULL;
+}
+
+int
+broker_zap_start(broker *b)
+{
+    int linger = 0;
+
+    memset(&zap, 0, sizeof(zap));
+    zap.b = b;
+    zap.rep = zmq_socket(b->zctx, ZMQ_REP);
+    zap.stop = zmq_socket(b->zctx, ZMQ_PAIR);
+    zap.events = zmq_socket(b->zctx, ZMQ_PUSH);
+    b->zap_events = zmq_socket(b->zctx, ZMQ_PULL);
+    if (zap.rep == NULL || zap.stop == NULL || zap.events == NULL || b->zap_events == NULL)
+        return -1;
+    zmq_setsockopt(zap.rep, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(zap.stop, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(zap.events, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(b->zap_events, ZMQ_LINGER, &linger, sizeof(linger));
+    /* Binding fails if another ZAP handler is bound in this context: the
+     * broker then refuses to start rather than run without one. */
+    if (zmq_bind(zap.rep, ZAP_ENDPOINT) != 0) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-ZAP-BIND", "endpoint=%s error=\"%s\"", ZAP_ENDPOINT,
+                  zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    if (zmq_bind(zap.stop, ZAP_STOP_ENDPOINT) != 0 ||
+        zmq_bind(b->zap_events, ZAP_EVENTS_ENDPOINT) != 0 ||
+        zmq_connect(zap.events, ZAP_EVENTS_ENDPOINT) != 0)
+        return -1;
+    if (pthread_create(&b->zap_thread, NULL, zap_main, &zap) != 0)
+        return -1;
+    b->zap_started = true;
+    return 0;
+}
+
+void
+broker_zap_stop(broker *b)
+{
+    if (b->zap_started) {
+        void *poke = zmq_socket(b->zctx, ZMQ_PAIR);
+        int linger = 0;
+
+        zmq_setsockopt(poke, ZMQ_LINGER, &linger, sizeof(linger));
+        zmq_connect(poke, ZAP_STOP_ENDPOINT);
+        zmq_send(poke, "", 0, 0);
+        pthread_join(b->zap_thread, NULL);
+        zmq_close(poke);
+        b->zap_started = false;
+    }
+    if (zap.rep != NULL)
+        zmq_close(zap.rep);
+    if (zap.stop != NULL)
+        zmq_close(zap.stop);
+    if (zap.events != NULL)
+        zmq_close(zap.events);
+    if (b->zap_events != NULL)
+        zmq_close(b->zap_events);
+    memset(&zap, 0, sizeof(zap));
+    b->zap_events = NULL;
+}
