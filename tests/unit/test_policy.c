@@ -559,7 +559,7 @@ gen_policy(rng *r, char *buf, size_t cap, bool declared[5], gen_treaty treaties[
 #define OUT(...) n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__)
     OUT("nation: USA\nvocabulary:\n  caveats: [HUMINT, FININT]\n");
     for (int i = 0; i < 5; i++) {
-        declared[i] = rnd(r, 4) != 0;
+        declared[i] = rnd(r, 4) != 0 || i == 4; /* at least one partner */
         treaties[i].present = declared[i] && rnd(r, 2);
         if (!treaties[i].present)
             continue;
@@ -635,7 +635,7 @@ static void
 gen_labels(rng *r, proto_labels *l)
 {
     static const char *const rel_pool[] = {"CAN", "DEU", "FRA", "GBR", "MEX", "USA"};
-    static const char *const origin_pool[] = {"", "", "USA", "USA", "CAN", "MEX", "GBR"};
+    static const char *const origin_pool[] = {"", "", "", "", "", "USA", "CAN", "MEX", "GBR"};
     const char *o;
 
     proto_labels_clear(l);
@@ -648,8 +648,9 @@ gen_labels(rng *r, proto_labels *l)
         }
     }
     if (rnd(r, 3) == 0)
-        memcpy(l->caveats[l->caveat_count++], rnd(r, 3) ? "HUMINT" : "ZEBRA", 7);
-    o = origin_pool[rnd(r, 7)];
+        snprintf(l->caveats[l->caveat_count++], sizeof(l->caveats[0]), "%s",
+                 rnd(r, 3) ? "HUMINT" : "ZEBRA");
+    o = origin_pool[rnd(r, 9)];
     memcpy(l->origin, o, strlen(o) + 1);
 }
 
@@ -696,11 +697,12 @@ test_policy_random_invariants(void **state)
     char *buf = malloc(1 << 16);
     proto_labels *portions = calloc(PROTO_PORTIONS_MAX, sizeof(proto_labels));
     size_t decisions = 0, released = 0, policies = 0, shadowed = 0;
+    size_t why_count[32] = {0};
 
     (void)state;
     assert_non_null(buf);
     assert_non_null(portions);
-    while (decisions < 120000) {
+    while (decisions < 250000) {
         bool declared[5];
         gen_treaty treaties[5];
         size_t len = gen_policy(&r, buf, 1 << 16, declared, treaties);
@@ -735,9 +737,13 @@ test_policy_random_invariants(void **state)
             gen_labels(&r, &l);
             if (rnd(&r, 2)) {
                 snprintf(l.basis, sizeof(l.basis), "T-%s", partners[rnd(&r, 6)]);
-                l.offence_count = (uint8_t)rnd(&r, 3);
-                for (size_t o = 0; o < l.offence_count; o++)
-                    memcpy(l.offences[o], offences[o + rnd(&r, 2) * (o == 0)], PROTO_TOKEN_MAX);
+                unsigned pick = rnd(&r, 8);
+
+                for (unsigned b = 0; b < 3; b++) {
+                    if (pick & (1u << b))
+                        snprintf(l.offences[l.offence_count++], sizeof(l.offences[0]), "%s",
+                                 offences[b]);
+                }
             }
             for (size_t i = 0; i < np; i++)
                 gen_labels(&r, &portions[i]);
@@ -760,6 +766,7 @@ test_policy_random_invariants(void **state)
             req.portion_count = np;
             req.now_ms = (uint64_t)(1990 + rnd(&r, 60) - 1970) * 31557600000ull;
             assert_int_equal(policy_decide(p, &req, rnd(&r, 2) ? rate : NULL, &d), POLICY_OK);
+            why_count[d.verdict.why & 31]++;
             if (d.action == POLICY_DENY) {
                 assert_int_equal(d.withheld, np == 64 ? UINT64_MAX : (1ull << np) - 1);
                 continue;
@@ -816,6 +823,10 @@ test_policy_random_invariants(void **state)
     }
     print_message("%zu decisions over %zu policies (%zu shadowed drafts refused), %zu released\n",
                   decisions, policies, shadowed, released);
+    for (size_t w = 0; w < 32; w++) {
+        if (why_count[w] > 0)
+            print_message("  reason %zu: %zu\n", w, why_count[w]);
+    }
     assert_true(released > 1000);
     free(portions);
     free(buf);
