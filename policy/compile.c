@@ -316,14 +316,12 @@ kindset_covers(const pol_kindset *a, const pol_kindset *b)
     if (b->any)
         return false;
     for (size_t i = 0; i < b->exact_count; i++) {
-        int dummy = -1;
         bool hit = false;
 
         for (size_t j = 0; j < a->exact_count && !hit; j++)
             hit = strcmp(a->exact[j], b->exact[i]) == 0;
         for (size_t j = 0; j < a->prefix_count && !hit; j++)
             hit = strncmp(b->exact[i], a->prefixes[j], strlen(a->prefixes[j])) == 0;
-        (void)dummy;
         if (!hit)
             return false;
     }
