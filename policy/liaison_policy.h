@@ -86,7 +86,7 @@ bool policy_rule_position(const policy *p, const char *rule_id, uint32_t *line_o
  * No I/O, no allocation; thread-safe (rate has its own lock).
  */
 policy_err policy_decide(const policy *p, const policy_request *req, policy_rate *rate,
-                         policy_decision *decision_out) PROTO_NONNULL(1, 2, 4);
+                         policy_decision *decision_out) PROTO_NONNULL(1, 2, 4) PROTO_MUST_CHECK;
 
 /* Writes the one-line reason of a verdict into buf (POLICY_REASON_MAX suffices); returns buf. */
 char *policy_reason(const policy_verdict *v, char *buf, size_t buf_len) PROTO_NONNULL(1, 2);

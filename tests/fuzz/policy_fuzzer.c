@@ -32,7 +32,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r.labels = &l;
         r.sender = &from;
         if (policy_rate_new(p, &rate) == POLICY_OK) {
-            (void)policy_decide(p, &r, rate, &d);
+            /* The request is valid, so a decision must be made. */
+            if (policy_decide(p, &r, rate, &d) != POLICY_OK)
+                __builtin_trap();
             policy_rate_destroy(&rate);
         }
         policy_destroy(&p);
