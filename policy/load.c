@@ -486,6 +486,21 @@ pol_cy_error(cy_log *log, cyaml_err_t cerr, const pol_positions *pp, policy_load
             pol_error_set(err, log->line, log->column, "field '%s' appears twice", arg);
         return POLICY_ERR_SCHEMA;
     }
+    if (strncmp(m, "Expecting ", 10) == 0) {
+        const char *want = strstr(m, "SEQUENCE") == m + 10  ? "a list ([a, b])"
+                           : strstr(m, "MAPPING") == m + 10 ? "a mapping (key: value)"
+                                                            : "a single value";
+        const char *got = strstr(m, "got event: SCALAR") != NULL     ? "a single value"
+                          : strstr(m, "got event: SEQUENCE") != NULL ? "a list"
+                                                                     : "a mapping";
+
+        pol_error_at(err, pp, log->path, false, "wrong type for %s: expected %s, got %s",
+                     path_where(log->path), want, got);
+        if (err != NULL && err->line == 0)
+            pol_error_set(err, log->line, log->column, "wrong type: expected %s, got %s", want,
+                          got);
+        return POLICY_ERR_SCHEMA;
+    }
     pol_error_at(err, pp, log->path, false, "wrong type or value for %s: %s",
                  path_where(log->path), log->have_message ? m : cyaml_strerror(cerr));
     if (err != NULL && err->line == 0)
