@@ -21,8 +21,11 @@ static const struct {
     [PROTO_CMD_FORWARD] = {"forward", 4},
     [PROTO_CMD_FORWARD_ACK] = {"forward-ack", 4},
     [PROTO_CMD_REPORT] = {"report", 2},
+    [PROTO_CMD_TREE_HEAD] = {"tree-head", 1},
+    [PROTO_CMD_CONSISTENCY_REQ] = {"consistency-request", 3},
+    [PROTO_CMD_CONSISTENCY] = {"consistency", 4},
 };
-#define COMMAND_LAST PROTO_CMD_REPORT
+#define COMMAND_LAST PROTO_CMD_CONSISTENCY
 
 const char *
 proto_cmd_name(uint8_t type)
@@ -197,6 +200,29 @@ proto_cmd_build(const proto_cmd *cmd, proto_wire *wire, proto_detail *detail)
     case PROTO_CMD_REPORT:
         u64_frame(wire, &used, cmd->seq);
         big_frame(wire, cmd->report);
+        break;
+    case PROTO_CMD_TREE_HEAD:
+        if (cmd->head.len != PROTO_TREE_HEAD_BYTES) {
+            proto_detail_set(detail, "head", "a tree head has %u bytes", PROTO_TREE_HEAD_BYTES);
+            return PROTO_ERR_LIMIT;
+        }
+        big_frame(wire, cmd->head);
+        break;
+    case PROTO_CMD_CONSISTENCY_REQ:
+    case PROTO_CMD_CONSISTENCY:
+        if (cmd->first > cmd->second ||
+            (cmd->type == PROTO_CMD_CONSISTENCY &&
+             (cmd->path.len % PROTO_HASH_BYTES != 0 ||
+              cmd->path.len > PROTO_PROOF_HASHES_MAX * PROTO_HASH_BYTES))) {
+            proto_detail_set(detail, "consistency", "first must not exceed second; at most %u "
+                             "hashes", PROTO_PROOF_HASHES_MAX);
+            return PROTO_ERR_LIMIT;
+        }
+        u64_frame(wire, &used, cmd->corr);
+        u64_frame(wire, &used, cmd->first);
+        u64_frame(wire, &used, cmd->second);
+        if (cmd->type == PROTO_CMD_CONSISTENCY)
+            big_frame(wire, cmd->path);
         break;
     }
     return PROTO_OK;
@@ -479,6 +505,33 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
     case PROTO_CMD_REPORT:
         if ((err = get_u64(&f[0], "tag", &cmd.seq, detail)) == PROTO_OK)
             err = get_nonempty(&f[1], PROTO_REPORT_MAX, "report", &cmd.report, detail);
+        break;
+    case PROTO_CMD_TREE_HEAD:
+        if ((err = fixed(&f[0], PROTO_TREE_HEAD_BYTES, "head", detail)) == PROTO_OK)
+            cmd.head = (proto_slice){f[0].data, f[0].len};
+        break;
+    case PROTO_CMD_CONSISTENCY_REQ:
+    case PROTO_CMD_CONSISTENCY:
+        if ((err = get_u64(&f[0], "corr", &cmd.corr, detail)) != PROTO_OK ||
+            (err = get_u64(&f[1], "first", &cmd.first, detail)) != PROTO_OK ||
+            (err = get_u64(&f[2], "second", &cmd.second, detail)) != PROTO_OK)
+            break;
+        if (cmd.first > cmd.second) {
+            proto_detail_set(detail, "first", "first size %llu exceeds second %llu",
+                             (unsigned long long)cmd.first, (unsigned long long)cmd.second);
+            err = PROTO_ERR_SYNTAX;
+            break;
+        }
+        if (cmd.type == PROTO_CMD_CONSISTENCY) {
+            if (f[3].len % PROTO_HASH_BYTES != 0 ||
+                f[3].len > PROTO_PROOF_HASHES_MAX * PROTO_HASH_BYTES) {
+                proto_detail_set(detail, "path", "proof of %zu bytes: up to %u hashes of 32 bytes",
+                                 f[3].len, PROTO_PROOF_HASHES_MAX);
+                err = PROTO_ERR_LIMIT;
+                break;
+            }
+            cmd.path = (proto_slice){f[3].len > 0 ? f[3].data : NULL, f[3].len};
+        }
         break;
     }
     if (err != PROTO_OK)

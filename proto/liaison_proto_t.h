@@ -34,6 +34,8 @@
 #define PROTO_TARGETS_MAX        255u      /* target agencies of one forward */
 #define PROTO_STATUS_ENTRIES_MAX 1024u     /* entries in one status reply */
 #define PROTO_REPORT_MAX         1024u     /* bytes of a signed delivery report */
+#define PROTO_TREE_HEAD_BYTES    112u      /* size, root, time, signature */
+#define PROTO_PROOF_HASHES_MAX   64u       /* hashes in a consistency proof */
 
 /* Sizes of hashes, keys and signatures (libsodium's, named for Liaison). */
 #define PROTO_ID_BYTES           16u       /* message id */
@@ -308,6 +310,9 @@ typedef enum proto_cmd_type {
     PROTO_CMD_FORWARD = 0x0A,      /* broker -> broker: seq, hops, targets, envelope */
     PROTO_CMD_FORWARD_ACK = 0x0B,  /* broker -> broker: seq, message id, code, text */
     PROTO_CMD_REPORT = 0x0C,       /* broker -> agency or broker: tag, signed report */
+    PROTO_CMD_TREE_HEAD = 0x0D,    /* broker -> broker: its latest signed audit tree head */
+    PROTO_CMD_CONSISTENCY_REQ = 0x0E, /* broker -> broker: corr, first size, second size */
+    PROTO_CMD_CONSISTENCY = 0x0F,  /* broker -> broker: corr, first, second, proof hashes */
 } proto_cmd_type;
 
 /* The most frames any command has, signature and command frames included. */
@@ -339,6 +344,10 @@ typedef struct proto_cmd {
     proto_slice envelope;               /* SUBMIT / DELIVER / FORWARD */
     proto_slice entries;                /* STATUS_REPLY: encoded status entries */
     proto_slice report;                 /* REPORT: encoded signed report */
+    uint64_t first;                     /* CONSISTENCY*: the older tree size */
+    uint64_t second;                    /* CONSISTENCY*: the newer tree size */
+    proto_slice head;                   /* TREE_HEAD: PROTO_TREE_HEAD_BYTES */
+    proto_slice path;                   /* CONSISTENCY: n * 32 bytes of proof hashes */
 } proto_cmd;
 
 /* Frames of a built command, with room for their small frames. */

@@ -61,3 +61,6 @@ targets = bytes([2, 8]) + b"CAN/CBSA" + struct.pack(">Q", 2) + bytes([8]) + b"CA
 write("command", "forward", frames(sig, b"\x0a", corr, b"USACAN", targets) + bytes([255]) + env)
 write("command", "report", frames(sig, b"\x0c", corr, b"LSNR\x01" + mid + b"\x03USA" + entries[2:] + bytes(96)))
 write("command", "garbage", b"\x00\x01\x02")
+write("command", "tree-head", frames(sig, b"\x0d", bytes(112)))
+write("command", "consistency-request", frames(sig, b"\x0e", corr, struct.pack(">Q", 1), struct.pack(">Q", 2)))
+write("command", "consistency", frames(sig, b"\x0f", corr, struct.pack(">Q", 1), struct.pack(">Q", 2), bytes(32)))

@@ -879,8 +879,10 @@ static void
 test_proto_cmd_roundtrip(void **state)
 {
     fixture *f = *state;
-    proto_cmd cmds[12];
+    proto_cmd cmds[16];
     size_t n = 0;
+    static const uint8_t head[PROTO_TREE_HEAD_BYTES] = {1, 2, 3};
+    static const uint8_t path[64] = {9};
     proto_target targets[2];
     uint8_t tbuf[128];
     size_t tlen;
@@ -924,6 +926,17 @@ test_proto_cmd_roundtrip(void **state)
     cmds[n].type = PROTO_CMD_REPORT;
     cmds[n].seq = 6;
     cmds[n++].report = (proto_slice){f->buf, 100};
+    cmds[n].type = PROTO_CMD_TREE_HEAD;
+    cmds[n++].head = (proto_slice){head, sizeof(head)};
+    cmds[n].type = PROTO_CMD_CONSISTENCY_REQ;
+    cmds[n].corr = 3;
+    cmds[n].first = 10;
+    cmds[n++].second = 20;
+    cmds[n].type = PROTO_CMD_CONSISTENCY;
+    cmds[n].corr = 3;
+    cmds[n].first = 10;
+    cmds[n].second = 20;
+    cmds[n++].path = (proto_slice){path, sizeof(path)};
     cmds[n].type = PROTO_CMD_FORWARD_ACK;
     cmds[n].seq = 77;
     memset(cmds[n++].id, 9, PROTO_ID_BYTES);
@@ -963,6 +976,7 @@ test_proto_cmd_malformed(void **state)
 {
     static const uint8_t id[16] = {1};
     static const uint8_t corr[8] = {0};
+    static const uint8_t one[8] = {0, 0, 0, 0, 0, 0, 0, 1};
     static const uint8_t zero_id[16] = {0};
     static const uint8_t bad_utf8[] = {0xc3, 0x28};
     static const uint8_t code1[2] = {0, 1}, code0[2] = {0, 0};
@@ -1018,6 +1032,14 @@ test_proto_cmd_malformed(void **state)
          PROTO_ERR_TRAILING},
         {"extra frame", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x09", 1},
                          {corr, 8}, {corr, 8}}, 4, PROTO_ERR_FRAMES},
+        {"short tree head", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x0d", 1},
+                             {id, 16}}, 3, PROTO_ERR_LIMIT},
+        {"consistency backwards", {{(const uint8_t *)"LIAISON1", 8},
+                                   {(const uint8_t *)"\x0e", 1}, {corr, 8}, {one, 8}, {corr, 8}},
+         5, PROTO_ERR_SYNTAX},
+        {"consistency ragged path", {{(const uint8_t *)"LIAISON1", 8},
+                                     {(const uint8_t *)"\x0f", 1}, {corr, 8}, {corr, 8},
+                                     {one, 8}, {id, 16}}, 6, PROTO_ERR_LIMIT},
     };
 
     (void)state;
@@ -1311,7 +1333,7 @@ test_proto_strerror_complete(void **state)
         assert_string_not_equal(proto_strerror((proto_err)e), "unknown error");
     for (uint16_t c = 1; c <= PROTO_WIRE_CODE_MAX; c++)
         assert_string_not_equal(proto_wire_code_name(c), "unknown");
-    for (uint8_t t = PROTO_CMD_SUBMIT; t <= PROTO_CMD_REPORT; t++)
+    for (uint8_t t = PROTO_CMD_SUBMIT; t <= PROTO_CMD_CONSISTENCY; t++)
         assert_string_not_equal(proto_cmd_name(t), "unknown");
 }
 
