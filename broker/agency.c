@@ -128,7 +128,7 @@ broker_sessions_tick(broker *b, uint64_t now)
         }
         connected++;
     }
-    broker_metrics_set_sessions(b->metrics, connected);
+    broker_metrics_set_sessions_connected(b->metrics, connected);
 }
 
 /* ---- Deliveries ------------------------------------------------------------ */
@@ -205,7 +205,7 @@ mark_delivered(broker *b, broker_session *s, store_read *rd, const store_queue_e
     if (broker_state(b, e->id, &sender, &s->addr, PROTO_STATE_DELIVERED, "", "", h) != 0 ||
         broker_audit(b, STORE_EV_DELIVERED, e->id, info.sender, s->dest, NULL, "", h, NULL) != 0)
         broker_op_abort(b);
-    broker_metrics_inc(b->metrics, BROKER_METRIC_DELIVERED, 1);
+    broker_metrics_inc(b->metrics, BROKER_METRICS_DELIVERED, 1);
 }
 
 void
@@ -289,7 +289,7 @@ on_receipt(broker *b, broker_session *s, const proto_cmd *cmd)
                          0 &&
                      broker_audit(b, STORE_EV_RECEIPTED, e.id, info.sender, s->dest, NULL, "", h,
                                   NULL) == 0;
-                broker_metrics_inc(b->metrics, BROKER_METRIC_RECEIPTED, 1);
+                broker_metrics_inc(b->metrics, BROKER_METRICS_RECEIPTED, 1);
             }
         }
         if (!ok)

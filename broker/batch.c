@@ -74,17 +74,147 @@ broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
 void
 broker_dirty(broker *b, const char *dest)
 {
-    if (b->all_dirty)
+    broker_commit *c = b->collecting;
+
+    if (c->all_dirty)
         return;
-    for (size_t i = 0; i < b->dests_dirty_count; i++) {
-        if (strcmp(b->dests_dirty[i], dest) == 0)
+    for (size_t i = 0; i < c->dirty_count; i++) {
+        if (strcmp(c->dirty[i], dest) == 0)
             return;
     }
-    if (b->dests_dirty_count == sizeof(b->dests_dirty) / sizeof(b->dests_dirty[0])) {
-        b->all_dirty = true;
+    if (c->dirty_count == sizeof(c->dirty) / sizeof(c->dirty[0])) {
+        c->all_dirty = true;
         return;
     }
-    snprintf(b->dests_dirty[b->dests_dirty_count++], sizeof(b->dests_dirty[0]), "%s", dest);
+    snprintf(c->dirty[c->dirty_count++], sizeof(c->dirty[0]), "%s", dest);
+}
+
+/* Looks at the queues a committed batch added to: their entries are durable
+ * now and may go out. */
+static void
+deliver_dirty(broker *b, broker_commit *c)
+{
+    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
+        broker_session *s = &b->sessions[i];
+        bool hit = c->all_dirty;
+
+        for (size_t k = 0; !hit && k < c->dirty_count; k++)
+            hit = strcmp(c->dirty[k], s->dest) == 0;
+        if (s->used && hit)
+            broker_agency_deliver(b, s);
+    }
+    for (size_t i = 0; i < b->peer_count; i++) {
+        broker_peer *p = &b->peers[i];
+        bool hit = c->all_dirty;
+
+        for (size_t k = 0; !hit && k < c->dirty_count; k++)
+            hit = strcmp(c->dirty[k], p->dest) == 0;
+        if (hit)
+            broker_peer_send(b, p);
+    }
+    c->dirty_count = 0;
+    c->all_dirty = false;
+}
+
+/* Completes one op of a committed batch. */
+static void
+complete(broker *b, broker_commit *c, broker_op *op)
+{
+    const store_item_result *r = store_batch_result(c->batch, op->item);
+    bool durable = c->err == STORE_OK && r != NULL &&
+                   (r->status == STORE_ITEM_DURABLE || r->status == STORE_ITEM_DUPLICATE);
+    proto_cmd cmd;
+
+    memset(&cmd, 0, sizeof(cmd));
+    switch (op->type) {
+    case BROKER_OP_SUBMIT: {
+        broker_job *job = op->job;
+        broker_session *s = broker_session_find(b, &job->from);
+
+        if (s != NULL && s->pending > 0)
+            s->pending--;
+        if (durable) {
+            cmd.type = PROTO_CMD_ACCEPTED;
+            cmd.corr = job->corr;
+            memcpy(cmd.id, job->env->id, PROTO_ID_BYTES);
+            broker_agency_answer(b, job->rid, job->rid_len, &cmd);
+            broker_metrics_inc(b->metrics, r->status == STORE_ITEM_DUPLICATE
+                                               ? BROKER_METRICS_DUPLICATES_DROPPED
+                                               : BROKER_METRICS_ACCEPTED, 1);
+        } else {
+            char why[PROTO_TEXT_MAX];
+
+            snprintf(why, sizeof(why), "not committed (%s); nothing was accepted, resend",
+                     c->err != STORE_OK ? store_strerror(c->err)
+                                        : store_strerror(r != NULL ? r->err : STORE_ERR_IO));
+            broker_agency_reject(b, job->rid, job->rid_len, job->corr, job->env->id,
+                                 PROTO_WIRE_INTERNAL, why);
+            broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_INTERNAL);
+        }
+        break;
+    }
+    case BROKER_OP_FORWARD_IN:
+    case BROKER_OP_REPORT_IN:
+        cmd.type = PROTO_CMD_FORWARD_ACK;
+        if (op->type == BROKER_OP_FORWARD_IN) {
+            cmd.seq = op->job->corr;
+            memcpy(cmd.id, op->job->env->id, PROTO_ID_BYTES);
+        } else {
+            cmd.seq = op->seq;
+            memcpy(cmd.id, op->id, PROTO_ID_BYTES);
+        }
+        if (!durable) {
+            cmd.code = PROTO_WIRE_INTERNAL;
+            snprintf(cmd.text, sizeof(cmd.text), "not committed; resend");
+        }
+        broker_fed_answer(b, op->job != NULL ? op->job->rid : op->rid,
+                          op->job != NULL ? op->job->rid_len : op->rid_len, &cmd);
+        break;
+    default:
+        if (!durable && r != NULL && r->status == STORE_ITEM_REJECTED)
+            PROTO_LOG(PROTO_LOG_DEBUG, "B-ITEM-SKIPPED", "error=\"%s\"", store_strerror(r->err));
+        break;
+    }
+    broker_job_free(&op->job);
+}
+
+void
+broker_commit_done(broker *b)
+{
+    broker_commit *c = NULL;
+
+    if (zmq_recv(b->commit_sock, &c, sizeof(c), ZMQ_DONTWAIT) != sizeof(c) || c == NULL)
+        return;
+    b->committing = false;
+    if (c->err != STORE_OK)
+        PROTO_LOG(PROTO_LOG_ERROR, "B-COMMIT", "items=%zu error=\"%s\" detail=\"%s\"",
+                  c->count, store_strerror(c->err), c->detail.text);
+    else if (c->count > 0)
+        broker_metrics_observe_commit(b->metrics, c->seconds);
+    for (size_t i = 0; i < c->count; i++)
+        complete(b, c, &c->ops[i]);
+    c->count = 0;
+    store_batch_reset(c->batch);
+    b->sweep_more = c->sweep_more;
+    if (c->sign_head && c->head_err != STORE_OK)
+        PROTO_LOG(PROTO_LOG_WARN, "B-HEAD", "error=\"%s\"", store_strerror(c->head_err));
+    /* Tell senders what expired: the sweep set the states and audited it. */
+    for (size_t i = 0; i < c->expired_count; i++) {
+        const store_expired *x = &c->expired[i];
+        proto_addr sender;
+        uint8_t zero[PROTO_HASH_BYTES] = {0};
+
+        if (proto_addr_parse(x->sender, &sender, NULL) != PROTO_OK ||
+            broker_op_begin(b, BROKER_OP_PLAIN) == NULL)
+            continue;
+        if (broker_state(b, x->id, &sender, &x->recipient, PROTO_STATE_EXPIRED, "",
+                         "expired before delivery", zero) != 0)
+            broker_op_abort(b);
+        broker_metrics_inc(b->metrics, BROKER_METRICS_EXPIRED, 1);
+    }
+    c->expired_count = 0;
+    deliver_dirty(b, c);
+    broker_commit_kick(b);
 }
 
 int

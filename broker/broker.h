@@ -132,6 +132,9 @@ typedef struct broker_commit {
     bool sign_head;                     /* committer: sign a tree head */
     store_tree_head head;               /* committer: the head it signed */
     store_err head_err;                 /* committer: outcome of signing */
+    char dirty[64][STORE_DEST_MAX + 1]; /* queues this batch adds entries to */
+    size_t dirty_count;                 /* entries in dirty */
+    bool all_dirty;                     /* too many to list: look at every queue */
 } broker_commit;
 
 /* The daemon. */
@@ -170,9 +173,7 @@ typedef struct broker {
     bool sweep_more;                    /* the last sweep left work */
     bool stopping;                      /* SIGTERM: drain and exit */
     bool reload;                        /* SIGHUP received */
-    char dests_dirty[64][PROTO_ADDR_TEXT_MAX + 1]; /* queues with new entries since last kick */
-    size_t dests_dirty_count;           /* entries in dests_dirty */
-    bool all_dirty;                     /* too many: kick every session and peer */
+    uint64_t next_tick_ms;              /* sessions, peers and delivery retries */
 } broker;
 
 /* ---- main.c / loop.c -------------------------------------------------- */

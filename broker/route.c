@@ -344,7 +344,7 @@ broker_route_submit(broker *b, broker_job *job)
         ok.corr = job->corr;
         memcpy(ok.id, env->id, PROTO_ID_BYTES);
         broker_agency_answer(b, job->rid, job->rid_len, &ok);
-        broker_metrics_inc(b->metrics, BROKER_METRIC_DUPLICATES, 1);
+        broker_metrics_inc(b->metrics, BROKER_METRICS_DUPLICATES_DROPPED, 1);
         if (s != NULL && s->pending > 0)
             s->pending--;
         broker_job_free(&job);
@@ -373,7 +373,7 @@ broker_route_submit(broker *b, broker_job *job)
     if (code == 0 && denied == count) {
         snprintf(why, sizeof(why), "denied by %s: %s", scratch[0].rule, scratch[0].reason);
         code = PROTO_WIRE_DENIED;
-        broker_metrics_inc(b->metrics, BROKER_METRIC_DENIED, count);
+        broker_metrics_inc(b->metrics, BROKER_METRICS_DENIED, count);
     }
     if (code != 0) {
         refuse_submit(b, job, code, why);
@@ -391,11 +391,11 @@ broker_route_submit(broker *b, broker_job *job)
     }
     for (size_t i = 0; i < count; i++) {
         if (scratch[i].action == POLICY_DENY)
-            broker_metrics_inc(b->metrics, BROKER_METRIC_DENIED, 1);
+            broker_metrics_inc(b->metrics, BROKER_METRICS_DENIED, 1);
         else if (scratch[i].action == POLICY_WITHHOLD)
-            broker_metrics_inc(b->metrics, BROKER_METRIC_WITHHELD, 1);
+            broker_metrics_inc(b->metrics, BROKER_METRICS_WITHHELD, 1);
         else
-            broker_metrics_inc(b->metrics, BROKER_METRIC_RELEASED, 1);
+            broker_metrics_inc(b->metrics, BROKER_METRICS_RELEASED, 1);
     }
     op->job = job;
     broker_commit_kick(b);
@@ -524,7 +524,7 @@ broker_route_forward(broker *b, broker_job *job)
         ack.seq = job->corr;
         memcpy(ack.id, env->id, PROTO_ID_BYTES);
         broker_fed_answer(b, job->rid, job->rid_len, &ack);
-        broker_metrics_inc(b->metrics, BROKER_METRIC_DUPLICATES, 1);
+        broker_metrics_inc(b->metrics, BROKER_METRICS_DUPLICATES_DROPPED, 1);
         broker_job_free(&job);
         return;
     }

@@ -131,9 +131,7 @@ out:
 int
 broker_workers_start(broker *b)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t n = b->cfg->verify_threads > 0 ? (size_t)b->cfg->verify_threads
-                                          : (size_t)(cores > 0 ? cores : 1);
+    size_t n = broker_config_verify_thread_count(b->cfg);
     int linger = 0, hwm = 0;
 
     b->jobs_out = zmq_socket(b->zctx, ZMQ_PUSH);

@@ -1,0 +1,764 @@
+/* Federation: forwarding to partner brokers, their acknowledgements and
+ * reports, and the cross-check of each other's audit tree heads. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+#define PEER_WINDOW 256u          /* forwards in flight toward one peer */
+#define FRAMES_MAX (1 + PROTO_CMD_FRAMES_MAX + 1)
+
+/* Progress of a delivery state: a state replaces another only if it ranks
+ * at least as high, so that late or reordered news cannot undo progress. */
+static int
+state_rank(uint8_t state)
+{
+    switch (state) {
+    case PROTO_STATE_QUEUED: return 1;
+    case PROTO_STATE_ACCEPTED: return 2;
+    case PROTO_STATE_FORWARDED: return 3;
+    case PROTO_STATE_WITHHELD: return 4;
+    case PROTO_STATE_DELIVERED: return 5;
+    case PROTO_STATE_RECEIPTED: return 6;
+    default: return 7; /* denied, refused, expired: final */
+    }
+}
+
+/* The state recorded for (id, recipient), or 0. */
+static uint8_t
+current_state(store_read *rd, const uint8_t id[PROTO_ID_BYTES], const proto_addr *recipient)
+{
+    static proto_status_entry entries[PROTO_STATUS_ENTRIES_MAX];
+    size_t n = 0;
+
+    if (store_state_list(rd, id, entries, PROTO_STATUS_ENTRIES_MAX, &n) != STORE_OK)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (proto_addr_equal(&entries[i].recipient, recipient))
+            return entries[i].state;
+    }
+    return 0;
+}
+
+broker_peer *
+broker_peer_find(broker *b, const char *nation)
+{
+    for (size_t i = 0; i < b->peer_count; i++) {
+        if (strcmp(b->peers[i].nation, nation) == 0)
+            return &b->peers[i];
+    }
+    return NULL;
+}
+
+void
+broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd)
+{
+    if (broker_send(b->fed_sock, rid, rid_len, cmd) != 0 && zmq_errno() != EHOSTUNREACH)
+        PROTO_LOG(PROTO_LOG_WARN, "B-FED-ANSWER", "command=%s error=\"%s\"",
+                  proto_cmd_name(cmd->type), zmq_strerror(zmq_errno()));
+}
+
+int
+broker_peers_open(broker *b)
+{
+    for (size_t i = 0; i < b->cfg->peer_count; i++) {
+        broker_peer *p = &b->peers[b->peer_count];
+        const proto_roster_entry *e;
+        proto_addr addr;
+        int linger = 0, immediate = 1, ivl = 100, ivl_max = 5000, hb = 1000, hb_timeout = 3000;
+
+        memset(p, 0, sizeof(*p));
+        snprintf(p->nation, sizeof(p->nation), "%s", b->cfg->peers[i].nation);
+        snprintf(p->endpoint, sizeof(p->endpoint), "%s", b->cfg->peers[i].endpoint);
+        snprintf(p->dest, sizeof(p->dest), "peer:%s", p->nation);
+        if (proto_addr_parse(p->nation, &addr, NULL) != PROTO_OK)
+            return -1;
+        pthread_rwlock_rdlock(&b->roster.lock);
+        e = proto_roster_find(b->roster.roster, &addr);
+        if (e == NULL || e->revoked) {
+            pthread_rwlock_unlock(&b->roster.lock);
+            PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-KEY", "peer=%s error=\"no active broker card in the roster\"",
+                      p->nation);
+            return -1;
+        }
+        p->sock = zmq_socket(b->zctx, ZMQ_DEALER);
+        if (p->sock == NULL) {
+            pthread_rwlock_unlock(&b->roster.lock);
+            return -1;
+        }
+        zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, e->card.curve_public, PROTO_CURVE_KEY_BYTES);
+        pthread_rwlock_unlock(&b->roster.lock);
+        zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, b->id->curve_public, PROTO_CURVE_KEY_BYTES);
+        zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, b->id->curve_secret, PROTO_CURVE_KEY_BYTES);
+        zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
+        /* Queue nothing for a peer that is not connected: what is not acknowledged
+         * stays in the store and is resent, in order, when it comes back. */
+        zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+        zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
+        zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
+        zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
+        zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
+        if (zmq_connect(p->sock, p->endpoint) != 0) {
+            PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-CONNECT", "peer=%s endpoint=%s error=\"%s\"",
+                      p->nation, p->endpoint, zmq_strerror(zmq_errno()));
+            zmq_close(p->sock);
+            return -1;
+        }
+        b->peer_count++;
+    }
+    return 0;
+}
+
+void
+broker_peers_close(broker *b)
+{
+    for (size_t i = 0; i < b->peer_count; i++) {
+        if (b->peers[i].sock != NULL)
+            zmq_close(b->peers[i].sock);
+        b->peers[i].sock = NULL;
+    }
+}
+
+static void
+peer_updown(broker *b, broker_peer *p, bool up)
+{
+    broker_op *op;
+
+    p->up = up;
+    p->cursor = 0;
+    p->inflight = 0;
+    PROTO_LOG(up ? PROTO_LOG_INFO : PROTO_LOG_WARN, up ? "B-PEER-UP" : "B-PEER-DOWN",
+              "peer=%s endpoint=%s", p->nation, p->endpoint);
+    (void)broker_metrics_set_peer_up(b->metrics, p->nation, up);
+    op = broker_op_begin(b, BROKER_OP_PLAIN);
+    if (op != NULL && broker_audit(b, up ? STORE_EV_PEER_UP : STORE_EV_PEER_DOWN, NULL,
+                                   b->id->addr.nation, p->nation, NULL, "", NULL, p->endpoint) != 0)
+        broker_op_abort(b);
+    broker_commit_kick(b);
+    if (up)
+        p->next_head_ms = 0; /* tell it our tree head now */
+}
+
+void
+broker_peers_tick(broker *b, uint64_t now)
+{
+    for (size_t i = 0; i < b->peer_count; i++) {
+        broker_peer *p = &b->peers[i];
+
+        if (p->up && now - p->last_heard_ms > BROKER_PEER_DEAD_MS)
+            peer_updown(b, p, false);
+        if (now >= p->next_ping_ms) {
+            proto_cmd ping;
+
+            memset(&ping, 0, sizeof(ping));
+            ping.type = PROTO_CMD_PING;
+            ping.corr = now;
+            (void)broker_send(p->sock, NULL, 0, &ping); /* fails quietly while it is down */
+            p->next_ping_ms = now + BROKER_PEER_PING_MS;
+        }
+        if (p->up && now >= p->next_head_ms) {
+            store_read *rd = NULL;
+            store_tree_head h;
+
+            p->next_head_ms = now + (uint64_t)b->cfg->tree_head_interval_s * 1000u;
+            if (store_read_begin(b->st, &rd) == STORE_OK &&
+                store_audit_head_latest(rd, &h) == STORE_OK) {
+                uint8_t buf[PROTO_TREE_HEAD_BYTES];
+                proto_cmd cmd;
+
+                proto_put_be64(buf, h.tree_size);
+                memcpy(buf + 8, h.root, PROTO_HASH_BYTES);
+                proto_put_be64(buf + 40, h.time_ms);
+                memcpy(buf + 48, h.signature, PROTO_SIGNATURE_BYTES);
+                memset(&cmd, 0, sizeof(cmd));
+                cmd.type = PROTO_CMD_TREE_HEAD;
+                cmd.head = (proto_slice){buf, sizeof(buf)};
+                if (broker_send(p->sock, NULL, 0, &cmd) == 0)
+                    p->heads_sent++;
+            }
+            store_read_end(&rd);
+        }
+        broker_peer_send(b, p);
+    }
+}
+
+/* ---- Forwarding --------------------------------------------------------- */
+
+/* Sends one entry of the peer queue.  0 sent, 1 skipped, -1 blocked. */
+static int
+send_entry(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e)
+{
+    proto_cmd cmd;
+    uint8_t *owned = NULL;
+    size_t owned_len = 0;
+    int rc = 0;
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.seq = e->seq;
+    if (e->extra.len >= 9 && e->extra.data[0] == BROKER_ENTRY_MESSAGE) {
+        static proto_envelope env;
+        store_envelope_info info;
+        proto_slice bytes;
+        uint64_t mask = proto_be64(e->extra.data + 1);
+
+        if (store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
+            return 1;
+        cmd.type = PROTO_CMD_FORWARD;
+        cmd.hop_count = 1;
+        memcpy(cmd.hops[0], b->id->addr.nation, sizeof(cmd.hops[0]));
+        cmd.targets = (proto_slice){e->extra.data + 9, e->extra.len - 9};
+        cmd.envelope = bytes;
+        if (mask != 0) {
+            if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
+                proto_envelope_redact(&env, mask, &owned, &owned_len) != PROTO_OK)
+                return 1;
+            cmd.envelope = (proto_slice){owned, owned_len};
+        }
+    } else if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_REPORT) {
+        if (broker_report_build(b, e->id, e->extra, &owned, &owned_len) != 0)
+            return 1;
+        cmd.type = PROTO_CMD_REPORT;
+        cmd.report = (proto_slice){owned, owned_len};
+    } else {
+        return 1;
+    }
+    if (broker_send(p->sock, NULL, 0, &cmd) != 0)
+        rc = -1;
+    free(owned);
+    return rc;
+}
+
+void
+broker_peer_send(broker *b, broker_peer *p)
+{
+    store_queue_entry entries[64];
+    store_read *rd = NULL;
+
+    if (!p->up || b->stopping)
+        return;
+    while (p->inflight < PEER_WINDOW) {
+        size_t want = PEER_WINDOW - p->inflight, n = 0;
+
+        if (want > sizeof(entries) / sizeof(entries[0]))
+            want = sizeof(entries) / sizeof(entries[0]);
+        if (rd == NULL && store_read_begin(b->st, &rd) != STORE_OK)
+            return;
+        if (store_queue_peek(rd, p->dest, p->cursor, entries, want, &n) != STORE_OK || n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            int rc = send_entry(b, p, rd, &entries[i]);
+
+            if (rc < 0)
+                goto out;
+            p->cursor = entries[i].seq;
+            if (rc == 0)
+                p->inflight++;
+        }
+        if (n < want)
+            break;
+    }
+out:
+    store_read_end(&rd);
+}
+
+/* A forward-ack for one entry of the queue toward p. */
+static void
+on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
+{
+    store_queue_entry e;
+    store_read *rd = NULL;
+    size_t n = 0;
+    broker_op *op;
+    bool retry = cmd->code == PROTO_WIRE_INTERNAL || cmd->code == PROTO_WIRE_BUSY;
+
+    if (p->inflight > 0)
+        p->inflight--;
+    if (store_read_begin(b->st, &rd) != STORE_OK)
+        return;
+    if (cmd->seq == 0 || store_queue_peek(rd, p->dest, cmd->seq - 1, &e, 1, &n) != STORE_OK ||
+        n == 0 || e.seq != cmd->seq) {
+        store_read_end(&rd);
+        return; /* acknowledged before */
+    }
+    if (retry) {
+        /* Resend from here, in order, on the next tick. */
+        store_read_end(&rd);
+        p->cursor = cmd->seq - 1 < p->cursor ? cmd->seq - 1 : p->cursor;
+        p->inflight = 0;
+        return;
+    }
+    op = broker_op_begin(b, BROKER_OP_PLAIN);
+    if (op == NULL) {
+        store_read_end(&rd);
+        return;
+    }
+    if (store_batch_dequeue(b->collecting->batch, p->dest, e.seq) != STORE_OK) {
+        broker_op_abort(b);
+        store_read_end(&rd);
+        return;
+    }
+    if (e.extra.len >= 9 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
+        proto_target targets[BROKER_TARGETS_MAX];
+        store_envelope_info info;
+        proto_slice bytes;
+        proto_addr sender;
+        uint8_t h[PROTO_HASH_BYTES] = {0};
+        size_t count = 0;
+        uint8_t state = cmd->code == 0 ? PROTO_STATE_FORWARDED : PROTO_STATE_REFUSED;
+
+        if (store_envelope_get(rd, e.id, &info, &bytes) == STORE_OK &&
+            proto_addr_parse(info.sender, &sender, NULL) == PROTO_OK &&
+            proto_targets_decode(e.extra.data + 9, e.extra.len - 9, targets, BROKER_TARGETS_MAX,
+                                 &count, NULL) == PROTO_OK) {
+            bool ok = true;
+
+            proto_sha256(bytes.data, bytes.len, h);
+            for (size_t i = 0; i < count && ok; i++) {
+                char rtext[PROTO_ADDR_TEXT_MAX + 1];
+                bool advance = state_rank(current_state(rd, e.id, &targets[i].agency)) <=
+                               state_rank(state);
+
+                proto_addr_format(&targets[i].agency, rtext, sizeof(rtext));
+                ok = (!advance || broker_state(b, e.id, &sender, &targets[i].agency, state, "",
+                                               cmd->code == 0 ? "" : cmd->text, h) == 0) &&
+                     broker_audit(b, cmd->code == 0 ? STORE_EV_FORWARDED : STORE_EV_REFUSED, e.id,
+                                  info.sender, rtext, NULL, "", h,
+                                  cmd->code == 0 ? p->nation : cmd->text) == 0;
+                broker_metrics_inc(b->metrics, cmd->code == 0 ? BROKER_METRICS_FORWARDED
+                                                              : BROKER_METRICS_REFUSED, 1);
+            }
+            if (!ok)
+                broker_op_abort(b); /* left queued: resent and acknowledged again */
+        }
+    }
+    store_read_end(&rd);
+    broker_commit_kick(b);
+    broker_peer_send(b, p);
+}
+
+/* Checks a partner's tree head and asks for a consistency proof if needed. */
+static void on_tree_head(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
+                         const proto_cmd *cmd);
+static void on_consistency(broker *b, const proto_addr *peer, const proto_cmd *cmd);
+
+/* Answers a partner that asks for a consistency proof of our log. */
+static void
+on_consistency_req(broker *b, void *sock, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd)
+{
+    static store_consistency_proof proof;
+    store_read *rd = NULL;
+    proto_cmd reply;
+
+    if (store_read_begin(b->st, &rd) != STORE_OK)
+        return;
+    if (store_audit_consistency(rd, cmd->first, cmd->second, &proof) != STORE_OK ||
+        proof.count > PROTO_PROOF_HASHES_MAX) {
+        store_read_end(&rd);
+        PROTO_LOG(PROTO_LOG_WARN, "B-CONSISTENCY-REQ", "first=%llu second=%llu error=\"out of range\"",
+                  (unsigned long long)cmd->first, (unsigned long long)cmd->second);
+        return;
+    }
+    store_read_end(&rd);
+    memset(&reply, 0, sizeof(reply));
+    reply.type = PROTO_CMD_CONSISTENCY;
+    reply.corr = cmd->corr;
+    reply.first = cmd->first;
+    reply.second = cmd->second;
+    reply.path = (proto_slice){proof.count > 0 ? proof.path[0] : NULL, proof.count * PROTO_HASH_BYTES};
+    if (broker_send(sock, rid, rid_len, &reply) != 0)
+        PROTO_LOG(PROTO_LOG_WARN, "B-CONSISTENCY-SEND", "error=\"%s\"", zmq_strerror(zmq_errno()));
+}
+
+void
+broker_peer_readable(broker *b, broker_peer *p)
+{
+    for (int budget = 0; budget < 256; budget++) {
+        zmq_msg_t frames[FRAMES_MAX];
+        proto_frame pf[FRAMES_MAX];
+        size_t count = 0;
+        int more = 1;
+        proto_cmd cmd;
+        proto_detail d;
+
+        while (more) {
+            zmq_msg_t scratch;
+            zmq_msg_t *m = count < FRAMES_MAX ? &frames[count] : &scratch;
+
+            zmq_msg_init(m);
+            if (zmq_msg_recv(m, p->sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(m);
+                if (count == 0)
+                    return;
+                break;
+            }
+            more = zmq_msg_more(m);
+            if (m == &scratch)
+                zmq_msg_close(m);
+            count++;
+        }
+        p->last_heard_ms = broker_now_ms();
+        if (!p->up)
+            peer_updown(b, p, true);
+        for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
+            pf[i] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
+        if (count <= FRAMES_MAX && proto_cmd_parse(pf, count, &cmd, &d) == PROTO_OK) {
+            proto_addr peer;
+
+            (void)proto_addr_parse(p->nation, &peer, NULL);
+            switch (cmd.type) {
+            case PROTO_CMD_FORWARD_ACK:
+                on_forward_ack(b, p, &cmd);
+                break;
+            case PROTO_CMD_CONSISTENCY_REQ:
+                on_consistency_req(b, p->sock, NULL, 0, &cmd);
+                break;
+            case PROTO_CMD_PONG:
+            case PROTO_CMD_PING:
+                break;
+            default:
+                PROTO_LOG(PROTO_LOG_WARN, "B-PEER-CMD", "peer=%s command=%s", p->nation,
+                          proto_cmd_name(cmd.type));
+                break;
+            }
+        } else {
+            PROTO_LOG(PROTO_LOG_WARN, "B-PEER-MALFORMED", "peer=%s frames=%zu", p->nation, count);
+        }
+        for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
+            zmq_msg_close(&frames[i]);
+    }
+}
+
+/* ---- What partners send to our federation socket ------------------------ */
+
+/* A signed report from the partner broker about a message of ours. */
+static void
+on_report(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
+          const proto_cmd *cmd)
+{
+    proto_report r;
+    const proto_roster_entry *e;
+    uint8_t key[PROTO_SIGN_PUBLIC_BYTES];
+    bool have_key = false;
+    store_envelope_info info;
+    proto_slice bytes;
+    store_read *rd = NULL;
+    proto_addr sender;
+    broker_op *op;
+
+    pthread_rwlock_rdlock(&b->roster.lock);
+    e = proto_roster_find(b->roster.roster, peer);
+    if (e != NULL && !e->revoked) {
+        memcpy(key, e->card.sign_public, sizeof(key));
+        have_key = true;
+    }
+    pthread_rwlock_unlock(&b->roster.lock);
+    if (!have_key || proto_report_decode(cmd->report.data, cmd->report.len, &r, NULL) != PROTO_OK ||
+        !proto_addr_equal(&r.broker, peer) ||
+        proto_report_verify(cmd->report.data, cmd->report.len, key) != PROTO_OK) {
+        proto_cmd ack;
+
+        memset(&ack, 0, sizeof(ack));
+        ack.type = PROTO_CMD_FORWARD_ACK;
+        ack.seq = cmd->seq;
+        memset(ack.id, 0xff, PROTO_ID_BYTES);
+        ack.code = PROTO_WIRE_SIGNATURE;
+        snprintf(ack.text, sizeof(ack.text), "report does not verify with the broker key");
+        broker_fed_answer(b, rid, rid_len, &ack);
+        return;
+    }
+    op = broker_op_begin(b, BROKER_OP_REPORT_IN);
+    if (op == NULL)
+        return; /* unacknowledged: the partner resends it */
+    memcpy(op->rid, rid, rid_len);
+    op->rid_len = rid_len;
+    op->seq = cmd->seq;
+    memcpy(op->id, r.id, PROTO_ID_BYTES);
+    if (store_read_begin(b->st, &rd) != STORE_OK)
+        return;
+    if (store_envelope_get(rd, r.id, &info, &bytes) == STORE_OK &&
+        proto_addr_parse(info.sender, &sender, NULL) == PROTO_OK &&
+        strcmp(sender.nation, b->id->addr.nation) == 0) {
+        uint8_t extra[1 + PROTO_REPORT_MAX];
+        char rtext[PROTO_ADDR_TEXT_MAX + 1];
+        proto_status_entry ent = r.entry;
+
+        proto_addr_format(&r.entry.recipient, rtext, sizeof(rtext));
+        extra[0] = BROKER_ENTRY_SIGNED;
+        memcpy(extra + 1, cmd->report.data, cmd->report.len);
+        if (r.entry.state != PROTO_STATE_ACCEPTED &&
+            state_rank(current_state(rd, r.id, &r.entry.recipient)) <= state_rank(r.entry.state))
+            (void)store_batch_set_state(b->collecting->batch, r.id, &ent);
+        if (store_batch_enqueue(b->collecting->batch, info.sender, r.id, broker_now_ms(), extra,
+                                1 + cmd->report.len) == STORE_OK)
+            broker_dirty(b, info.sender);
+        if (r.entry.state == PROTO_STATE_REFUSED)
+            broker_audit(b, STORE_EV_REFUSED, r.id, info.sender, rtext, NULL, r.entry.rule_id,
+                         r.envelope_hash, r.entry.detail);
+    }
+    store_read_end(&rd);
+    broker_commit_kick(b);
+}
+
+void
+broker_fed_readable(broker *b)
+{
+    for (int budget = 0; budget < 256; budget++) {
+        zmq_msg_t frames[FRAMES_MAX];
+        proto_frame pf[FRAMES_MAX];
+        size_t count = 0;
+        int more = 1;
+        proto_cmd cmd;
+        proto_detail d;
+        const char *user;
+        proto_addr peer;
+        const uint8_t *rid;
+        size_t rid_len;
+
+        while (more) {
+            zmq_msg_t scratch;
+            zmq_msg_t *m = count < FRAMES_MAX ? &frames[count] : &scratch;
+
+            zmq_msg_init(m);
+            if (zmq_msg_recv(m, b->fed_sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(m);
+                if (count == 0)
+                    return;
+                break;
+            }
+            more = zmq_msg_more(m);
+            if (m == &scratch)
+                zmq_msg_close(m);
+            count++;
+        }
+        rid = zmq_msg_data(&frames[0]);
+        rid_len = zmq_msg_size(&frames[0]);
+        user = count > 1 ? zmq_msg_gets(&frames[1], "User-Id") : NULL;
+        if (user == NULL || proto_addr_parse(user, &peer, NULL) != PROTO_OK ||
+            peer.kind != PROTO_ADDR_BROKER || count > FRAMES_MAX)
+            goto next;
+        for (size_t i = 1; i < count; i++)
+            pf[i - 1] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
+        if (proto_cmd_parse(pf, count - 1, &cmd, &d) != PROTO_OK) {
+            PROTO_LOG(PROTO_LOG_WARN, "B-FED-MALFORMED", "peer=%s field=%s error=\"%s\"", user,
+                      d.field, d.text);
+            goto next;
+        }
+        switch (cmd.type) {
+        case PROTO_CMD_FORWARD: {
+            broker_job *job = calloc(1, sizeof(*job));
+            size_t n = 0;
+
+            if (job == NULL)
+                break;
+            job->targets = calloc(BROKER_TARGETS_MAX, sizeof(*job->targets));
+            if (job->targets == NULL ||
+                proto_targets_decode(cmd.targets.data, cmd.targets.len, job->targets,
+                                     BROKER_TARGETS_MAX, &n, NULL) != PROTO_OK) {
+                broker_job_free(&job);
+                break;
+            }
+            job->type = PROTO_CMD_FORWARD;
+            job->target_count = n;
+            zmq_msg_init(&job->msg);
+            /* Frames: rid, signature, command, seq, hops, targets, envelope. */
+            zmq_msg_move(&job->msg, &frames[6]);
+            memcpy(job->rid, rid, rid_len);
+            job->rid_len = rid_len;
+            job->from = peer;
+            job->corr = cmd.seq;
+            job->hop_count = cmd.hop_count;
+            memcpy(job->hops, cmd.hops, sizeof(job->hops));
+            job->verify = true; /* a partner's forward is always checked */
+            if (broker_job_dispatch(b, job) != 0)
+                broker_job_free(&job);
+            break;
+        }
+        case PROTO_CMD_REPORT:
+            on_report(b, &peer, rid, rid_len, &cmd);
+            break;
+        case PROTO_CMD_TREE_HEAD:
+            on_tree_head(b, &peer, rid, rid_len, &cmd);
+            break;
+        case PROTO_CMD_CONSISTENCY:
+            on_consistency(b, &peer, &cmd);
+            break;
+        case PROTO_CMD_PING: {
+            proto_cmd pong;
+
+            memset(&pong, 0, sizeof(pong));
+            pong.type = PROTO_CMD_PONG;
+            pong.corr = cmd.corr;
+            broker_fed_answer(b, rid, rid_len, &pong);
+            break;
+        }
+        default:
+            PROTO_LOG(PROTO_LOG_WARN, "B-FED-CMD", "peer=%s command=%s", user,
+                      proto_cmd_name(cmd.type));
+            break;
+        }
+    next:
+        for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
+            zmq_msg_close(&frames[i]);
+    }
+}
+
+/* ---- Tree heads ------------------------------------------------------------ */
+
+/* The last head accepted from a partner, kept in the store's meta table as
+ * "peerhead:<NATION>": u64 size, root, u64 time, signature (112 bytes). */
+static bool
+peer_head_get(broker *b, const char *nation, store_tree_head *h)
+{
+    char key[32];
+    store_read *rd = NULL;
+    proto_slice v;
+    bool ok = false;
+
+    snprintf(key, sizeof(key), "peerhead:%s", nation);
+    if (store_read_begin(b->st, &rd) != STORE_OK)
+        return false;
+    if (store_meta_get(rd, key, &v) == STORE_OK && v.len == PROTO_TREE_HEAD_BYTES) {
+        h->tree_size = proto_be64(v.data);
+        memcpy(h->root, v.data + 8, PROTO_HASH_BYTES);
+        h->time_ms = proto_be64(v.data + 40);
+        memcpy(h->signature, v.data + 48, PROTO_SIGNATURE_BYTES);
+        ok = true;
+    }
+    store_read_end(&rd);
+    return ok;
+}
+
+/* Heads waiting for their consistency proof, one per partner. */
+static struct {
+    char nation[PROTO_NATION_LEN + 1];  /* the partner */
+    bool waiting;                       /* a proof was asked for */
+    uint64_t corr;                      /* which request */
+    store_tree_head old_head, new_head; /* the two heads to join */
+} pending[BROKER_PEERS_MAX];
+
+static void
+head_outcome(broker *b, const char *nation, const store_tree_head *h, bool ok, const char *why)
+{
+    broker_op *op;
+    char detail[160];
+
+    snprintf(detail, sizeof(detail), "size=%llu %s", (unsigned long long)h->tree_size, why);
+    if (!ok) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-CONSISTENCY-FAILED",
+                  "peer=%s size=%llu error=\"%s\" action=\"investigate: the partner's audit log "
+                  "is not an extension of what it showed before\"",
+                  nation, (unsigned long long)h->tree_size, why);
+        (void)broker_metrics_inc_consistency_failure(b->metrics, nation);
+    }
+    op = broker_op_begin(b, BROKER_OP_PLAIN);
+    if (op == NULL)
+        return;
+    if (broker_audit(b, ok ? STORE_EV_TREE_HEAD_EXCHANGED : STORE_EV_CONSISTENCY_FAILED, NULL,
+                     b->id->addr.nation, nation, NULL, "", h->root, detail) != 0) {
+        broker_op_abort(b);
+        return;
+    }
+    if (ok) {
+        uint8_t v[PROTO_TREE_HEAD_BYTES];
+        char key[32];
+
+        snprintf(key, sizeof(key), "peerhead:%s", nation);
+        proto_put_be64(v, h->tree_size);
+        memcpy(v + 8, h->root, PROTO_HASH_BYTES);
+        proto_put_be64(v + 40, h->time_ms);
+        memcpy(v + 48, h->signature, PROTO_SIGNATURE_BYTES);
+        if (store_batch_meta_put(b->collecting->batch, key, v, sizeof(v)) != STORE_OK)
+            broker_op_abort(b);
+    }
+    broker_commit_kick(b);
+}
+
+static void
+on_tree_head(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
+             const proto_cmd *cmd)
+{
+    store_tree_head h, old;
+    const proto_roster_entry *e;
+    uint8_t key[PROTO_SIGN_PUBLIC_BYTES];
+    bool have_key = false;
+    size_t slot = 0;
+
+    h.tree_size = proto_be64(cmd->head.data);
+    memcpy(h.root, cmd->head.data + 8, PROTO_HASH_BYTES);
+    h.time_ms = proto_be64(cmd->head.data + 40);
+    memcpy(h.signature, cmd->head.data + 48, PROTO_SIGNATURE_BYTES);
+    pthread_rwlock_rdlock(&b->roster.lock);
+    e = proto_roster_find(b->roster.roster, peer);
+    if (e != NULL && !e->revoked) {
+        memcpy(key, e->card.sign_public, sizeof(key));
+        have_key = true;
+    }
+    pthread_rwlock_unlock(&b->roster.lock);
+    if (!have_key || store_tree_head_verify(&h, key) != STORE_OK) {
+        head_outcome(b, peer->nation, &h, false, "tree head signature does not verify");
+        return;
+    }
+    while (slot < BROKER_PEERS_MAX && pending[slot].nation[0] != '\0' &&
+           strcmp(pending[slot].nation, peer->nation) != 0)
+        slot++;
+    if (slot == BROKER_PEERS_MAX)
+        return;
+    memcpy(pending[slot].nation, peer->nation, sizeof(pending[slot].nation));
+    if (!peer_head_get(b, peer->nation, &old)) {
+        head_outcome(b, peer->nation, &h, true, "first head");
+        return;
+    }
+    if (h.tree_size < old.tree_size) {
+        head_outcome(b, peer->nation, &h, false, "the log shrank");
+        return;
+    }
+    if (h.tree_size == old.tree_size) {
+        bool same = memcmp(h.root, old.root, PROTO_HASH_BYTES) == 0;
+
+        if (!same)
+            head_outcome(b, peer->nation, &h, false, "same size, different root");
+        return;
+    }
+    if (pending[slot].waiting)
+        return; /* one proof at a time */
+    pending[slot].waiting = true;
+    pending[slot].corr = broker_now_ms();
+    pending[slot].old_head = old;
+    pending[slot].new_head = h;
+    {
+        proto_cmd req;
+
+        memset(&req, 0, sizeof(req));
+        req.type = PROTO_CMD_CONSISTENCY_REQ;
+        req.corr = pending[slot].corr;
+        req.first = old.tree_size;
+        req.second = h.tree_size;
+        broker_fed_answer(b, rid, rid_len, &req);
+    }
+}
+
+static void
+on_consistency(broker *b, const proto_addr *peer, const proto_cmd *cmd)
+{
+    size_t slot;
+
+    for (slot = 0; slot < BROKER_PEERS_MAX; slot++) {
+        if (strcmp(pending[slot].nation, peer->nation) == 0)
+            break;
+    }
+    if (slot == BROKER_PEERS_MAX || !pending[slot].waiting || pending[slot].corr != cmd->corr ||
+        cmd->first != pending[slot].old_head.tree_size ||
+        cmd->second != pending[slot].new_head.tree_size)
+        return;
+    pending[slot].waiting = false;
+    if (store_merkle_verify_consistency(cmd->first, cmd->second, pending[slot].old_head.root,
+                                        pending[slot].new_head.root,
+                                        (const uint8_t(*)[PROTO_HASH_BYTES])cmd->path.data,
+                                        cmd->path.len / PROTO_HASH_BYTES) != STORE_OK)
+        head_outcome(b, peer->nation, &pending[slot].new_head, false,
+                     "consistency proof does not verify");
+    else
+        head_outcome(b, peer->nation, &pending[slot].new_head, true, "consistent");
+}

@@ -1,0 +1,241 @@
+/* The main thread's event loop: sockets, signals, timers, reloads, drain. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#define TICK_MS 200u
+
+uint64_t
+broker_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Reloads policy and roster; a file that does not load leaves the old one. */
+static void
+reload(broker *b)
+{
+    policy_load_error err;
+    policy *old = NULL;
+    policy_rate *rate = NULL;
+    proto_roster *roster = NULL, *old_roster;
+    proto_detail d;
+    char why[512], detail[200], ph[17], rh[17];
+    uint8_t hash[PROTO_HASH_BYTES];
+    bool policy_ok = false, roster_ok = false;
+    broker_op *op;
+
+    if (policy_reload(b->cfg->policy, &b->pol, &old, &err) == POLICY_OK) {
+        if (policy_rate_new(b->pol, &rate) == POLICY_OK) {
+            policy_rate_destroy(&b->rate);
+            b->rate = rate;
+        }
+        policy_destroy(&old);
+        policy_ok = true;
+        broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_OK, 1);
+    } else {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-POLICY", "error=\"%s\" action=\"kept the old policy\"",
+                  policy_load_error_format(&err, why, sizeof(why)));
+        broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_FAILED, 1);
+    }
+    if (proto_roster_load(b->cfg->roster, &roster, &d) == PROTO_OK) {
+        pthread_rwlock_wrlock(&b->roster.lock);
+        old_roster = b->roster.roster;
+        b->roster.roster = roster;
+        pthread_rwlock_unlock(&b->roster.lock);
+        proto_roster_destroy(&old_roster);
+        roster_ok = true;
+    } else {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-ROSTER", "error=\"%s\" action=\"kept the old roster\"",
+                  d.text);
+    }
+    proto_hex(policy_hash(b->pol), 8, ph);
+    pthread_rwlock_rdlock(&b->roster.lock);
+    proto_roster_hash(b->roster.roster, hash);
+    pthread_rwlock_unlock(&b->roster.lock);
+    proto_hex(hash, 8, rh);
+    snprintf(detail, sizeof(detail), "policy %s (%s) roster %s (%s)", ph,
+             policy_ok ? "reloaded" : "kept", rh, roster_ok ? "reloaded" : "kept");
+    PROTO_LOG(PROTO_LOG_INFO, "B-RELOAD", "policy=%s roster=%s policy_hash=%s roster_hash=%s",
+              policy_ok ? "reloaded" : "kept", roster_ok ? "reloaded" : "kept", ph, rh);
+    op = broker_op_begin(b, BROKER_OP_PLAIN);
+    if (op != NULL && broker_audit(b, STORE_EV_POLICY_RELOADED, NULL, b->id->addr.nation, "",
+                                   NULL, policy_ok ? "reload" : "", NULL, detail) != 0)
+        broker_op_abort(b);
+    broker_commit_kick(b);
+}
+
+/* Audits a handshake the ZAP handler refused: "domain|address|key|user|why". */
+static void
+zap_refused(broker *b)
+{
+    char event[512];
+    int n = zmq_recv(b->zap_events, event, sizeof(event) - 1, ZMQ_DONTWAIT);
+    char *field[5] = {NULL};
+    char *save = NULL, *p;
+    size_t i = 0;
+    broker_op *op;
+
+    if (n <= 0)
+        return;
+    event[n < (int)sizeof(event) ? n : (int)sizeof(event) - 1] = '\0';
+    for (p = strtok_r(event, "|", &save); p != NULL && i < 5; p = strtok_r(NULL, "|", &save))
+        field[i++] = p;
+    if (i < 5) {
+        /* An empty user leaves four fields: domain, address, key, why. */
+        field[4] = field[3];
+        field[3] = "";
+    }
+    PROTO_LOG(PROTO_LOG_WARN, "B-KEY-REFUSED", "domain=%s address=%s key=%s identity=%s why=\"%s\"",
+              field[0] ? field[0] : "", field[1] ? field[1] : "", field[2] ? field[2] : "",
+              field[3] ? field[3] : "", field[4] ? field[4] : "");
+    broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
+    op = broker_op_begin(b, BROKER_OP_PLAIN);
+    if (op != NULL) {
+        char detail[256];
+
+        snprintf(detail, sizeof(detail), "%s from %s key %.16s: %s", field[0] ? field[0] : "",
+                 field[1] ? field[1] : "", field[2] ? field[2] : "", field[4] ? field[4] : "");
+        if (broker_audit(b, STORE_EV_KEY_REFUSED, NULL, field[3] ? field[3] : "", b->id->addr.nation,
+                         NULL, "", NULL, detail) != 0)
+            broker_op_abort(b);
+        broker_commit_kick(b);
+    }
+}
+
+static void
+on_signal(broker *b)
+{
+    struct signalfd_siginfo si;
+
+    while (read(b->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            b->reload = true;
+        } else {
+            if (!b->stopping)
+                PROTO_LOG(PROTO_LOG_INFO, "B-STOP", "signal=%u action=\"draining\"", si.ssi_signo);
+            b->stopping = true;
+        }
+    }
+}
+
+static void
+refresh_depths(broker *b)
+{
+    store_dest_depth depths[256];
+    store_read *rd = NULL;
+    size_t n = 0;
+
+    if (store_read_begin(b->st, &rd) != STORE_OK)
+        return;
+    if (store_queue_list(rd, depths, sizeof(depths) / sizeof(depths[0]), &n, NULL) == STORE_OK) {
+        for (size_t i = 0; i < n; i++)
+            (void)broker_metrics_set_queue_depth(b->metrics, depths[i].dest, depths[i].depth);
+    }
+    store_read_end(&rd);
+}
+
+static void
+tick(broker *b, uint64_t now)
+{
+    broker_sessions_tick(b, now);
+    broker_peers_tick(b, now);
+    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
+        if (b->sessions[i].used && b->sessions[i].rid_len > 0)
+            broker_agency_deliver(b, &b->sessions[i]);
+    }
+    if (now >= b->next_depth_ms) {
+        refresh_depths(b);
+        b->next_depth_ms = now + 5000u;
+    }
+    broker_commit_kick(b);
+}
+
+/* True once nothing accepted is still on its way to disk. */
+static bool
+drained(broker *b)
+{
+    return b->jobs_in_pool == 0 && !b->committing && b->collecting->count == 0;
+}
+
+int
+broker_run(broker *b)
+{
+    zmq_pollitem_t items[6 + BROKER_PEERS_MAX];
+
+    PROTO_LOG(PROTO_LOG_INFO, "B-READY", "nation=%s agency_endpoint=%s federation_endpoint=%s peers=%zu",
+              b->id->addr.nation, b->cfg->agency_endpoint, b->cfg->federation_endpoint,
+              b->peer_count);
+    for (;;) {
+        size_t n = 0;
+        uint64_t now;
+        int rc;
+
+        /* While draining, read no new work; finish what was accepted. */
+        items[n++] = (zmq_pollitem_t){b->agency_sock, 0, b->stopping ? 0 : ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){b->fed_sock, 0, b->stopping ? 0 : ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){b->jobs_back, 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){b->commit_sock, 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){b->zap_events, 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){NULL, b->signal_fd, ZMQ_POLLIN, 0};
+        for (size_t i = 0; i < b->peer_count; i++)
+            items[n++] = (zmq_pollitem_t){b->peers[i].sock, 0, ZMQ_POLLIN, 0};
+        rc = zmq_poll(items, (int)n, TICK_MS);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            PROTO_LOG(PROTO_LOG_ERROR, "B-POLL", "error=\"%s\"", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        if (rc > 0) {
+            if (items[5].revents & ZMQ_POLLIN)
+                on_signal(b);
+            if (items[3].revents & ZMQ_POLLIN)
+                broker_commit_done(b);
+            if (items[2].revents & ZMQ_POLLIN) {
+                broker_job *job = NULL;
+
+                while (zmq_recv(b->jobs_back, &job, sizeof(job), ZMQ_DONTWAIT) == sizeof(job)) {
+                    b->jobs_in_pool--;
+                    if (job->type == PROTO_CMD_SUBMIT)
+                        broker_route_submit(b, job);
+                    else
+                        broker_route_forward(b, job);
+                }
+            }
+            if (items[0].revents & ZMQ_POLLIN)
+                broker_agency_readable(b);
+            if (items[1].revents & ZMQ_POLLIN)
+                broker_fed_readable(b);
+            if (items[4].revents & ZMQ_POLLIN)
+                zap_refused(b);
+            for (size_t i = 0; i < b->peer_count; i++) {
+                if (items[6 + i].revents & ZMQ_POLLIN)
+                    broker_peer_readable(b, &b->peers[i]);
+            }
+        }
+        if (b->reload) {
+            b->reload = false;
+            reload(b);
+        }
+        now = broker_now_ms();
+        if (now >= b->next_tick_ms) {
+            b->next_tick_ms = now + TICK_MS;
+            if (!b->stopping)
+                tick(b, now);
+        }
+        broker_commit_kick(b);
+        if (b->stopping && drained(b)) {
+            PROTO_LOG(PROTO_LOG_INFO, "B-STOPPED", "nation=%s", b->id->addr.nation);
+            return 0;
+        }
+    }
+}

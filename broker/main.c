@@ -1,0 +1,275 @@
+/* liaison-broker: the daemon's command line, start-up and shut-down. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "NAME\n"
+            "    liaison-broker - the Liaison broker daemon of one nation\n\n"
+            "SYNOPSIS\n"
+            "    liaison-broker --config FILE [--check]\n"
+            "    liaison-broker --help\n\n"
+            "DESCRIPTION\n"
+            "    Accepts messages from the agencies of its nation, applies the nation's\n"
+            "    release policy, stores them durably in its data directory, delivers them\n"
+            "    to local agencies and forwards them to partner brokers, and keeps an\n"
+            "    append-only, tamper-evident audit log.  docs/operations.md describes the\n"
+            "    configuration file.\n\n"
+            "OPTIONS\n"
+            "    -c, --config FILE   the broker configuration (YAML)\n"
+            "    --check             validate the configuration, key, roster and policy, then exit\n"
+            "    -h, --help          print this page\n\n"
+            "SIGNALS\n"
+            "    SIGHUP   reload the policy and the roster; a file that does not load is\n"
+            "             refused and the old one stays in force\n"
+            "    SIGTERM  stop reading new work, commit and answer what is in flight, exit\n\n"
+            "EXIT STATUS\n"
+            "    0 clean exit; 64 bad usage; 66 a file is missing; 69 the data directory is\n"
+            "    held by another broker, or an endpoint cannot be bound; 70 internal error;\n"
+            "    78 the configuration, key, roster or policy is invalid.\n");
+}
+
+/* Loads and cross-checks the identity, roster and policy the configuration names. */
+static int
+load_files(broker *b)
+{
+    proto_detail d = {{0}, {0}};
+    policy_load_error perr;
+    const proto_roster_entry *e;
+    char why[512];
+
+    if (proto_keyfile_read(b->cfg->identity, &b->id, &d) != PROTO_OK) {
+        fprintf(stderr, "liaison-broker: identity: %s\n", d.text);
+        return EX_CONFIG;
+    }
+    if (b->id->addr.kind != PROTO_ADDR_BROKER || strcmp(b->id->addr.nation, b->cfg->nation) != 0) {
+        fprintf(stderr, "liaison-broker: identity: %s is not the key of broker %s\n",
+                b->cfg->identity, b->cfg->nation);
+        return EX_CONFIG;
+    }
+    if (proto_roster_load(b->cfg->roster, &b->roster.roster, &d) != PROTO_OK) {
+        fprintf(stderr, "liaison-broker: roster: %s\n", d.text);
+        return EX_CONFIG;
+    }
+    e = proto_roster_find(b->roster.roster, &b->id->addr);
+    if (e == NULL || e->revoked ||
+        memcmp(e->card.curve_public, b->id->curve_public, PROTO_CURVE_KEY_BYTES) != 0 ||
+        memcmp(e->card.sign_public, b->id->sign_public, PROTO_SIGN_PUBLIC_BYTES) != 0) {
+        fprintf(stderr, "liaison-broker: roster: %s has no active card matching %s\n",
+                b->cfg->roster, b->cfg->identity);
+        return EX_CONFIG;
+    }
+    for (size_t i = 0; i < b->cfg->peer_count; i++) {
+        proto_addr peer;
+
+        if (proto_addr_parse(b->cfg->peers[i].nation, &peer, NULL) != PROTO_OK ||
+            (e = proto_roster_find(b->roster.roster, &peer)) == NULL || e->revoked) {
+            fprintf(stderr, "liaison-broker: peers: %s has no active broker card in %s\n",
+                    b->cfg->peers[i].nation, b->cfg->roster);
+            return EX_CONFIG;
+        }
+    }
+    if (policy_load(b->cfg->policy, &b->pol, &perr) != POLICY_OK) {
+        fprintf(stderr, "liaison-broker: policy: %s\n",
+                policy_load_error_format(&perr, why, sizeof(why)));
+        return EX_CONFIG;
+    }
+    if (strcmp(policy_nation(b->pol), b->cfg->nation) != 0) {
+        fprintf(stderr, "liaison-broker: policy: %s is the policy of %s, not %s\n", b->cfg->policy,
+                policy_nation(b->pol), b->cfg->nation);
+        return EX_CONFIG;
+    }
+    if (policy_rate_new(b->pol, &b->rate) != POLICY_OK)
+        return EX_SOFTWARE;
+    return EX_OK;
+}
+
+/* Binds one CURVE ROUTER; the ZAP handler decides who gets through. */
+static void *
+bind_router(broker *b, const char *endpoint, const char *domain)
+{
+    void *sock = zmq_socket(b->zctx, ZMQ_ROUTER);
+    int one = 1, linger = 0;
+    int64_t max = (int64_t)b->cfg->limits.max_message_bytes + 65536;
+
+    if (sock == NULL)
+        return NULL;
+    zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one));
+    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, b->id->curve_secret, PROTO_CURVE_KEY_BYTES);
+    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
+    zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    /* A frame larger than any message we accept closes the connection: it
+     * cannot be answered without reading it all. */
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+    if (zmq_bind(sock, endpoint) != 0) {
+        fprintf(stderr, "liaison-broker: cannot bind %s (%s): %s\n", endpoint, domain,
+                zmq_strerror(zmq_errno()));
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
+static int
+start(broker *b)
+{
+    store_config sc;
+    proto_detail d = {{0}, {0}};
+    store_err serr;
+    sigset_t set;
+    char err[256];
+
+    store_config_init(&sc);
+    sc.dir = b->cfg->data_dir;
+    sc.flags = STORE_OPEN_CREATE;
+    sc.identity = b->id;
+    serr = store_open(&sc, &b->st, &d);
+    if (serr != STORE_OK) {
+        fprintf(stderr, "liaison-broker: data directory %s: %s: %s\n", b->cfg->data_dir,
+                store_strerror(serr), d.text);
+        return serr == STORE_ERR_LOCKED || serr == STORE_ERR_NETWORK_FS ? EX_UNAVAILABLE
+                                                                       : EX_CANTCREAT;
+    }
+    if (broker_metrics_new(&b->metrics) != BROKER_METRICS_OK)
+        return EX_SOFTWARE;
+    b->zctx = zmq_ctx_new();
+    if (b->zctx == NULL)
+        return EX_SOFTWARE;
+    /* The ZAP handler first: libzmq admits every client that knows the server
+     * key when no handler is bound, so nothing binds before it runs. */
+    if (broker_zap_start(b) != 0) {
+        fprintf(stderr, "liaison-broker: the ZAP authentication handler could not be bound; "
+                        "refusing to start\n");
+        return EX_SOFTWARE;
+    }
+    if (broker_workers_start(b) != 0 || broker_committer_start(b) != 0)
+        return EX_SOFTWARE;
+    b->agency_sock = bind_router(b, b->cfg->agency_endpoint, "agency");
+    if (b->agency_sock == NULL)
+        return EX_UNAVAILABLE;
+    b->fed_sock = bind_router(b, b->cfg->federation_endpoint, "federation");
+    if (b->fed_sock == NULL)
+        return EX_UNAVAILABLE;
+    if (broker_peers_open(b) != 0)
+        return EX_CONFIG;
+    if (b->cfg->metrics_endpoint != NULL &&
+        broker_metrics_serve(b->metrics, b->cfg->metrics_endpoint, err, sizeof(err)) !=
+            BROKER_METRICS_OK) {
+        fprintf(stderr, "liaison-broker: metrics endpoint %s: %s\n", b->cfg->metrics_endpoint, err);
+        return EX_UNAVAILABLE;
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
+        (b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+        return EX_OSERR;
+    b->next_sweep_ms = broker_now_ms() + 1000u;
+    b->next_head_ms = broker_now_ms();
+    return EX_OK;
+}
+
+static void
+stop(broker *b)
+{
+    if (b->metrics != NULL)
+        broker_metrics_stop(b->metrics);
+    broker_peers_close(b);
+    if (b->agency_sock != NULL)
+        zmq_close(b->agency_sock);
+    if (b->fed_sock != NULL)
+        zmq_close(b->fed_sock);
+    broker_workers_stop(b);
+    broker_committer_stop(b);
+    broker_zap_stop(b);
+    if (b->zctx != NULL)
+        zmq_ctx_term(b->zctx);
+    if (b->signal_fd > 0)
+        close(b->signal_fd);
+    broker_metrics_destroy(&b->metrics);
+    store_close(&b->st);
+    policy_rate_destroy(&b->rate);
+    policy_destroy(&b->pol);
+    proto_roster_destroy(&b->roster.roster);
+    proto_identity_destroy(&b->id);
+    broker_config_destroy(&b->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static broker b;
+    const char *config = NULL;
+    bool check = false;
+    broker_config_detail cd;
+    broker_config_err cerr;
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'k':
+            check = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EX_OK;
+        default:
+            usage(stderr);
+            return EX_USAGE;
+        }
+    }
+    if (config == NULL || optind != argc) {
+        fprintf(stderr, "liaison-broker: %s\n",
+                config == NULL ? "--config FILE is required" : "unexpected argument");
+        usage(stderr);
+        return EX_USAGE;
+    }
+    if (proto_init() != PROTO_OK)
+        return EX_SOFTWARE;
+    cerr = broker_config_load(config, &b.cfg, &cd);
+    if (cerr != BROKER_CONFIG_OK) {
+        fprintf(stderr, "liaison-broker: %s\n", cd.text);
+        return cerr == BROKER_CONFIG_ERR_IO ? EX_NOINPUT : EX_CONFIG;
+    }
+    proto_log_configure(NULL, NULL, b.cfg->log_level);
+    snprintf(b.config_path, sizeof(b.config_path), "%s", config);
+    pthread_rwlock_init(&b.roster.lock, NULL);
+    b.signal_fd = -1;
+    rc = load_files(&b);
+    if (rc == EX_OK && check) {
+        printf("%s: configuration, key, roster and policy of %s are valid\n", config,
+               b.cfg->nation);
+        stop(&b);
+        return EX_OK;
+    }
+    if (rc == EX_OK)
+        rc = start(&b);
+    if (rc == EX_OK)
+        rc = broker_run(&b) == 0 ? EX_OK : EX_SOFTWARE;
+    stop(&b);
+    pthread_rwlock_destroy(&b.roster.lock);
+    return rc;
+}

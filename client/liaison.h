@@ -1,0 +1,225 @@
+/* libliaison: the public C API of Liaison for agencies' applications. */
+#ifndef LIAISON_H
+#define LIAISON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A client connects one agency to its home broker over ZeroMQ with
+ * CurveZMQ, seals and signs what it sends, and verifies and opens what it
+ * receives.  Thread-safety: a liaison_client and the objects it returns
+ * belong to one thread at a time; use one client per thread.  Times are
+ * Unix milliseconds; blocking calls take an absolute deadline (0: wait
+ * forever).  Every call that can fail returns a liaison_err; after a failure
+ * liaison_client_error() says why in one line.
+ */
+
+/* Errors.  Codes are appended, never renumbered. */
+typedef enum liaison_err {
+    LIAISON_OK = 0,
+    LIAISON_ERR_INVALID = 1,     /* an argument is invalid (see liaison_client_error) */
+    LIAISON_ERR_NOMEM = 2,       /* out of memory */
+    LIAISON_ERR_KEY = 3,         /* the key file cannot be used */
+    LIAISON_ERR_ROSTER = 4,      /* the roster cannot be used, or lacks an identity */
+    LIAISON_ERR_CONNECT = 5,     /* the broker endpoint cannot be used */
+    LIAISON_ERR_TIMEOUT = 6,     /* the deadline passed */
+    LIAISON_ERR_REJECTED = 7,    /* the broker rejected the message (code and text kept) */
+    LIAISON_ERR_PROTOCOL = 8,    /* the broker sent something that does not parse */
+    LIAISON_ERR_SIGNATURE = 9,   /* a received message or report does not verify */
+    LIAISON_ERR_STATE = 10,      /* the state directory cannot be used */
+    LIAISON_ERR_TOO_LARGE = 11,  /* the message would exceed the format's limits */
+} liaison_err;
+
+/* Returns a static string for code; never NULL. */
+const char *liaison_strerror(liaison_err code);
+
+/* ---- Clients ------------------------------------------------------------ */
+
+typedef struct liaison_client liaison_client;
+
+/* How to connect. */
+typedef struct liaison_config {
+    const char *key_file;        /* the agency's secret key file (mode 0600) */
+    const char *roster_file;     /* the federation roster */
+    const char *endpoint;        /* the home broker's agency endpoint, "tcp://host:port" */
+    const char *state_dir;       /* NULL, or a directory where received ids are kept durably
+                                    so that no message reaches the application twice across
+                                    restarts */
+    bool receive;                /* announce this connection for deliveries */
+} liaison_config;
+
+/*
+ * Loads the key and roster and connects to the broker (the connection
+ * completes in the background; the first request waits for it).  The
+ * broker's CURVE key comes from the roster card of the agency's nation.
+ * *client_out is the caller's, to free with liaison_client_close.
+ * Errors: LIAISON_ERR_KEY, LIAISON_ERR_ROSTER, LIAISON_ERR_CONNECT,
+ * LIAISON_ERR_STATE, LIAISON_ERR_NOMEM; why (why_len bytes, may be NULL)
+ * receives the reason.
+ */
+liaison_err liaison_client_open(const liaison_config *cfg, liaison_client **client_out,
+                                char *why, size_t why_len);
+
+/* Closes the connection, wipes the keys and sets *client to NULL.  Accepts NULL. */
+void liaison_client_close(liaison_client **client);
+
+/* The reason for the last failure, or "" (borrowed until the next call). */
+const char *liaison_client_error(const liaison_client *client);
+
+/* The agency this client acts for, "USA/FBI" (borrowed). */
+const char *liaison_client_address(const liaison_client *client);
+
+/* The current time in Unix milliseconds, for deadlines. */
+uint64_t liaison_now_ms(void);
+
+/* ---- Composing ---------------------------------------------------------- */
+
+typedef struct liaison_message liaison_message;
+
+/* Starts a message of kind ("watchlist.query").  Default expiry: 24 hours. */
+liaison_err liaison_message_new(const char *kind, liaison_message **msg_out);
+void liaison_message_destroy(liaison_message **msg);
+
+/* Adds a recipient: "CAN/RCMP", "CAN/*" or "*" (see docs/protocol.md). */
+liaison_err liaison_message_add_recipient(liaison_message *msg, const char *address);
+/* Sets the message labels from their text form ("LES//REL TO CAN,USA"). */
+liaison_err liaison_message_set_labels(liaison_message *msg, const char *labels);
+liaison_err liaison_message_set_case(liaison_message *msg, const char *case_id);
+liaison_err liaison_message_set_in_reply_to(liaison_message *msg, const uint8_t id[16]);
+liaison_err liaison_message_set_expiry(liaison_message *msg, uint64_t expires_ms);
+/*
+ * Adds a portion: its labels (text form), its bytes (copied), and who may
+ * read it.  readers NULL: every resolved recipient agency whose nation the
+ * portion's and the message's labels release to; otherwise a NULL-ended
+ * list of agency addresses.
+ */
+liaison_err liaison_message_add_portion(liaison_message *msg, const char *labels,
+                                        const void *data, size_t len,
+                                        const char *const *readers);
+
+/* Seals and submits msg, and waits for the broker's answer.  id_out (16
+ * bytes, may be NULL) receives the message id.  LIAISON_ERR_REJECTED: see
+ * liaison_client_rejection().  The message can be sent again (same id) if
+ * the answer was lost: the broker accepts a resubmission once. */
+liaison_err liaison_send(liaison_client *client, liaison_message *msg, uint8_t id_out[16],
+                         uint64_t deadline_ms);
+
+/* The broker's code (docs/protocol.md 9.1) and text of the last rejection. */
+uint16_t liaison_client_rejection(const liaison_client *client, const char **text_out);
+
+/* ---- Receiving ------------------------------------------------------------ */
+
+/* One portion of a received message. */
+typedef struct liaison_portion {
+    char labels[1400];        /* its labels, text form */
+    bool withheld;            /* a broker withheld it (its hash is still signed) */
+    bool readable;            /* this agency holds a key to it */
+    uint8_t *data;            /* its bytes when readable, else NULL */
+    size_t len;               /* bytes at data */
+} liaison_portion;
+
+/* What the broker delivers: a message, or a signed delivery report. */
+typedef enum liaison_event_type {
+    LIAISON_EVENT_MESSAGE = 1,  /* a message for this agency */
+    LIAISON_EVENT_REPORT = 2,   /* a broker's signed report about a message this agency sent */
+} liaison_event_type;
+
+typedef struct liaison_event {
+    uint8_t type;                /* a liaison_event_type */
+    uint8_t id[16];              /* message id */
+    char id_hex[33];             /* the same, in hex */
+    /* Messages: */
+    char kind[65];               /* "watchlist.answer" */
+    char sender[40];             /* "CAN/RCMP" */
+    char case_id[65];            /* "" when none */
+    uint8_t in_reply_to[16];     /* all zero when none */
+    bool has_reply_to;           /* in_reply_to is set */
+    char labels[1400];           /* message labels, text form */
+    uint64_t created_ms;         /* when the sender made it */
+    uint64_t expires_ms;         /* when it expires */
+    size_t portion_count;        /* entries in portions */
+    liaison_portion *portions;   /* owned by the event */
+    /* Reports: */
+    char broker[8];              /* the broker that signed it, "CAN" */
+    char recipient[40];          /* whose state it reports */
+    char state[16];              /* "delivered", "receipted", "denied", ... */
+    char rule_id[65];            /* the rule that decided, when any */
+    char detail[256];            /* its reason, when any */
+    uint64_t time_ms;            /* when the state was reached */
+    uint8_t *raw;                /* the signed report or envelope, as received */
+    size_t raw_len;              /* bytes at raw */
+    uint64_t tag;                /* the broker's delivery tag, for liaison_receipt */
+} liaison_event;
+
+/*
+ * Waits for the next event.  A message is verified (its sender's signature,
+ * from the roster), opened, and dropped if already seen; a report is
+ * verified with its broker's key.  *event_out is the caller's, to free with
+ * liaison_event_free, and to acknowledge with liaison_receipt once the
+ * application has taken it.  Errors: LIAISON_ERR_TIMEOUT, LIAISON_ERR_PROTOCOL.
+ */
+liaison_err liaison_receive(liaison_client *client, liaison_event **event_out,
+                            uint64_t deadline_ms);
+
+/* Acknowledges an event to the broker: it is removed from the queue and, for
+ * a message, its id is recorded so it is never handed out again. */
+liaison_err liaison_receipt(liaison_client *client, const liaison_event *event);
+
+void liaison_event_free(liaison_event **event);
+
+/* Calls fn for each event until the deadline; fn returns false to stop. */
+typedef bool (*liaison_event_fn)(void *ctx, liaison_event *event);
+liaison_err liaison_dispatch(liaison_client *client, liaison_event_fn fn, void *ctx,
+                             uint64_t deadline_ms);
+
+/* ---- Status ------------------------------------------------------------------ */
+
+/* One recipient's state of a message, as the home broker knows it. */
+typedef struct liaison_status_entry {
+    char recipient[40];          /* agency, or a partner broker */
+    char state[16];              /* "queued", "forwarded", "delivered", ... */
+    uint64_t time_ms;            /* when it reached that state */
+    char rule_id[65];            /* the policy rule, when any */
+    char detail[256];            /* a reason, when any */
+} liaison_status_entry;
+
+/* Asks the home broker for the state of a message this agency sent. */
+liaison_err liaison_status(liaison_client *client, const uint8_t id[16],
+                           liaison_status_entry *entries, size_t cap, size_t *count_out,
+                           uint64_t deadline_ms);
+
+/* ---- Queries (scatter-gather) -------------------------------------------------- */
+
+/* The answers to a query, per partner nation. */
+typedef struct liaison_answers {
+    size_t count;                /* answers received */
+    liaison_event **answers;     /* each a message whose in_reply_to is the query */
+    size_t silent_count;         /* nations that did not answer in time */
+    char silent[64][4];          /* their codes */
+} liaison_answers;
+
+/*
+ * Sends query (its recipients name the partners), then collects messages
+ * in reply to it until every nation addressed has answered or the deadline
+ * passes.  Other events received meanwhile are kept for liaison_receive.
+ * *answers_out is the caller's, to free with liaison_answers_free.
+ */
+liaison_err liaison_query(liaison_client *client, liaison_message *query, uint64_t deadline_ms,
+                          liaison_answers **answers_out);
+void liaison_answers_free(liaison_answers **answers);
+
+/* Hex helpers for ids. */
+void liaison_id_to_hex(const uint8_t id[16], char out[33]);
+liaison_err liaison_id_from_hex(const char *hex, uint8_t id_out[16]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
