@@ -138,6 +138,14 @@ frontier_push(store_frontier *f, const uint8_t h[HB], uint8_t nodes[64][HB])
     return t;
 }
 
+void
+audit_frontier_add(store_frontier *f, const uint8_t h[HB])
+{
+    uint8_t nodes[64][HB];
+
+    frontier_push(f, h, nodes);
+}
+
 store_err
 audit_append_leaf(kv_txn *txn, store_frontier *f, const uint8_t *rec, size_t len)
 {

@@ -200,6 +200,8 @@ store_err audit_frontier_load(kv_txn *txn, store_frontier *f_out);
 /* Appends one encoded record as leaf f->size: stores it and the nodes it
  * completes, and updates *f. */
 store_err audit_append_leaf(kv_txn *txn, store_frontier *f, const uint8_t *rec, size_t len);
+/* Adds a leaf hash to a frontier (no storage; tests use it on raw leaves). */
+void audit_frontier_add(store_frontier *f, const uint8_t h[PROTO_HASH_BYTES]);
 /* Root of the frontier's tree. */
 void audit_frontier_root(const store_frontier *f, uint8_t out[PROTO_HASH_BYTES]);
 /* Signs and stores the head of the frontier's tree at time now. */
