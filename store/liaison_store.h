@@ -55,6 +55,8 @@ void store_config_init(store_config *cfg) STORE_NONNULL(1);
  * identity records its Ed25519 public key, and later writable opens must
  * pass the same identity.  A STORE_OPEN_READONLY open takes no broker lock,
  * so the offline tools can read while the broker runs.
+ * LMDB forbids opening one environment twice in the same process: open a
+ * directory once per process and share the store between threads.
  * cfg and cfg->identity are borrowed for the call; the secret key is copied
  * into guarded memory.  *store_out is the caller's, to close with store_close.
  * Errors: STORE_ERR_INVALID, STORE_ERR_NOT_FOUND (no store, without CREATE),
@@ -157,11 +159,13 @@ store_err store_batch_meta_delete(store_batch *b, const char *key) STORE_NONNULL
  * full it grows (doubling, up to map_max) and the batch is retried.  When
  * head_interval_ms has passed since the last tree head, a new head is signed
  * in the same transaction.  Returns STORE_OK once the transaction is
- * durable; then each item's result says DURABLE, DUPLICATE or REJECTED.  On
- * any other return nothing of the batch is durable, every item reads
- * STORE_ITEM_FAILED, and the store is as before.  Errors: STORE_ERR_STATE
- * (already committed), STORE_ERR_MAP_FULL, STORE_ERR_IO, STORE_ERR_NOMEM,
- * STORE_ERR_LIMIT.  The caller acknowledges nothing before this returns.
+ * durable; then each item's result says DURABLE, DUPLICATE or REJECTED, and
+ * a DURABLE item's audit leaves are first_leaf .. first_leaf + leaf_count - 1.
+ * On any other return nothing of the batch is durable, every item reads
+ * STORE_ITEM_FAILED, the store is as before, and the batch may be committed
+ * again.  Errors: STORE_ERR_STATE (already committed), STORE_ERR_MAP_FULL,
+ * STORE_ERR_IO, STORE_ERR_NOMEM, STORE_ERR_LIMIT, STORE_ERR_CORRUPT.  The
+ * caller acknowledges nothing before this returns.
  */
 store_err store_batch_commit(store_batch *b, proto_detail *detail_r) STORE_NONNULL(1) STORE_MUST_CHECK;
 

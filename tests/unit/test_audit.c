@@ -177,6 +177,9 @@ test_audit_encode_known_answer(void **state)
         proto_sha256(pre, len + 1, want);
         store_merkle_leaf_hash(buf, len, leaf);
         assert_memory_equal(leaf, want, HB);
+        /* As printed in docs/audit.md. */
+        assert_string_equal(proto_hex(leaf, HB, hex),
+                            "4234baf68458c0d5ffe8c29ff130ab910644b0756d5d3788a2323f19f767c394");
     }
 }
 
