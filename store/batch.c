@@ -381,7 +381,16 @@ store_batch_commit(store_batch *b, proto_detail *detail)
 
     if (b->committed)
         return STORE_ERR_STATE;
+    store_writer_lock(s);
     err = store_write(s, commit_fn, b, detail);
+    if (err == STORE_OK) {
+        s->frontier = b->frontier;
+        if (b->head_signed) {
+            s->last_head_ms = b->head.time_ms;
+            s->last_head_size = b->head.tree_size;
+        }
+    }
+    store_writer_unlock(s);
     if (err != STORE_OK) {
         for (size_t i = 0; i < b->nitems; i++) {
             memset(&b->results[i], 0, sizeof(b->results[i]));
@@ -396,10 +405,5 @@ store_batch_commit(store_batch *b, proto_detail *detail)
         return err;
     }
     b->committed = true;
-    s->frontier = b->frontier;
-    if (b->head_signed) {
-        s->last_head_ms = b->head.time_ms;
-        s->last_head_size = b->head.tree_size;
-    }
     return STORE_OK;
 }

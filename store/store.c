@@ -42,6 +42,18 @@ store_config_init(store_config *cfg)
     cfg->batch_bytes_max = (size_t)256 << 20;
 }
 
+void
+store_writer_lock(store *s)
+{
+    pthread_mutex_lock(&s->writer);
+}
+
+void
+store_writer_unlock(store *s)
+{
+    pthread_mutex_unlock(&s->writer);
+}
+
 uint64_t
 store_now(const store *s)
 {
@@ -203,6 +215,11 @@ store_open(const store_config *cfg, store **store_out, proto_detail *detail)
     s->cfg = *cfg;
     s->cfg.dir = NULL;
     s->cfg.identity = NULL;
+    if (pthread_mutex_init(&s->writer, NULL) != 0) {
+        err = STORE_ERR_NOMEM;
+        goto out;
+    }
+    s->writer_init = true;
 
     if ((err = fs_dir_prepare(cfg->dir, create, detail)) != STORE_OK ||
         (err = fs_check_local(cfg->dir, detail)) != STORE_OK)
@@ -249,6 +266,8 @@ store_close(store **sp)
     kv_env_close(&s->env);
     fs_lock_release(&s->lock_fd);
     sign_key_free(&s->sign_secret);
+    if (s->writer_init)
+        pthread_mutex_destroy(&s->writer);
     store_free(s);
     *sp = NULL;
 }
@@ -325,13 +344,15 @@ store_audit_head_sign(store *s, store_tree_head *head_out, proto_detail *detail)
         store_detail_set(detail, "identity", "the store was opened without a signing key");
         return STORE_ERR_KEY;
     }
+    store_writer_lock(s);
     err = store_write(s, head_fn, &h, detail);
-    if (err != STORE_OK)
-        return err;
-    if (h.head.tree_size > s->last_head_size || s->last_head_ms == 0) {
+    if (err == STORE_OK && (h.head.tree_size > s->last_head_size || s->last_head_ms == 0)) {
         s->last_head_size = h.head.tree_size;
         s->last_head_ms = h.head.time_ms;
     }
+    store_writer_unlock(s);
+    if (err != STORE_OK)
+        return err;
     *head_out = h.head;
     return STORE_OK;
 }

@@ -2,6 +2,7 @@
 #ifndef LIAISON_STORE_INT_H
 #define LIAISON_STORE_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -183,12 +184,19 @@ struct store {
     uint64_t last_head_ms;                   /* time of the newest stored head */
     uint64_t last_head_size;                 /* size of the newest stored head */
     store_config cfg;                        /* a copy; dir and identity not kept */
+    pthread_mutex_t writer;                  /* held by commit, sweep and head signing */
+    bool writer_init;                        /* writer was initialised */
 };
 
 struct store_read {
     store *s;                                /* the store read */
     kv_txn txn;                              /* the read transaction */
 };
+
+/* Serialise the store's writers (commit, sweep, head signing): the
+ * in-memory frontier changes after LMDB's writer lock is released. */
+void store_writer_lock(store *s);
+void store_writer_unlock(store *s);
 
 /* Now, by the store's clock. */
 uint64_t store_now(const store *s);

@@ -209,13 +209,16 @@ store_sweep(store *s, uint64_t now_ms, store_expired *out, size_t cap, size_t *c
     c.now = now_ms;
     c.out = out;
     c.cap = cap;
+    store_writer_lock(s);
     err = store_write(s, sweep_fn, &c, detail);
+    if (err == STORE_OK)
+        s->frontier = c.f;
+    store_writer_unlock(s);
     if (err != STORE_OK) {
         if (err == STORE_ERR_LIMIT)
             store_detail_set(detail, "cap", "one message has more recipients than %zu", cap);
         return err;
     }
-    s->frontier = c.f;
     *count_out = c.count;
     *more_out = c.more;
     if (c.count > 0)

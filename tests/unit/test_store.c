@@ -1,5 +1,6 @@
 /* Unit tests of the store: opening, locking, group commit, queues, states, expiry, faults, crashes. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -830,6 +831,105 @@ test_store_alloc_faults(void **state)
     assert_int_equal(audit_size(f->s), 40);
 }
 
+
+/* ---- Threads: writers serialised, readers while the map grows ------------ */
+
+typedef struct thread_arg {
+    store *s;            /* shared store */
+    uint64_t first;      /* first record number this writer appends */
+    volatile int *stop;  /* readers stop when set */
+    int errors;          /* failures seen */
+    uint64_t reads;      /* proofs read */
+} thread_arg;
+
+static void *
+writer_main(void *p)
+{
+    thread_arg *a = p;
+    store_batch *b = NULL;
+    store_audit_record rec;
+
+    if (store_batch_new(a->s, &b) != STORE_OK) {
+        a->errors++;
+        return NULL;
+    }
+    for (int n = 0; n < 100; n++) {
+        store_batch_reset(b);
+        if (store_batch_add_item(b, NULL) != STORE_OK)
+            a->errors++;
+        for (int k = 0; k < 50; k++) {
+            tl_record(a->first + (uint64_t)(n * 50 + k), &rec);
+            if (store_audit_append(b, &rec, NULL) != STORE_OK)
+                a->errors++;
+        }
+        if (store_batch_commit(b, NULL) != STORE_OK)
+            a->errors++;
+    }
+    store_batch_destroy(&b);
+    return NULL;
+}
+
+static void *
+reader_main(void *p)
+{
+    thread_arg *a = p;
+    store_inclusion_proof *ip = malloc(sizeof(*ip));
+
+    while (!*a->stop) {
+        store_read *r = NULL;
+        uint64_t n = 0;
+
+        if (store_read_begin(a->s, &r) != STORE_OK || store_audit_size(r, &n) != STORE_OK) {
+            a->errors++;
+        } else if (n > 0) {
+            if (store_audit_inclusion(r, n / 2, n, ip) != STORE_OK ||
+                store_merkle_verify_inclusion(ip->leaf_index, ip->tree_size, ip->leaf_hash,
+                                              (const uint8_t(*)[PROTO_HASH_BYTES])ip->path,
+                                              ip->count, ip->root) != STORE_OK)
+                a->errors++;
+            a->reads++;
+        }
+        store_read_end(&r);
+    }
+    free(ip);
+    return NULL;
+}
+
+static void
+test_store_threads_write_and_read(void **state)
+{
+    fixture *f = *state;
+    volatile int stop = 0;
+    thread_arg w1 = {0}, w2 = {0}, rd = {0};
+    pthread_t t1, t2, t3;
+    uint64_t map0, map1, used;
+
+    f->s = tl_open(f->dir); /* a 1 MiB map: it grows while readers read */
+    store_space(f->s, &map0, &used);
+    w1.s = w2.s = rd.s = f->s;
+    w2.first = 100000;
+    rd.stop = &stop;
+    assert_int_equal(pthread_create(&t3, NULL, reader_main, &rd), 0);
+    assert_int_equal(pthread_create(&t1, NULL, writer_main, &w1), 0);
+    assert_int_equal(pthread_create(&t2, NULL, writer_main, &w2), 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    stop = 1;
+    pthread_join(t3, NULL);
+    assert_int_equal(w1.errors + w2.errors + rd.errors, 0);
+    assert_true(rd.reads > 0);
+    assert_int_equal(audit_size(f->s), 10000);
+    store_space(f->s, &map1, &used);
+    assert_true(map1 > map0);
+    store_close(&f->s);
+    {
+        store_verify_report rep;
+
+        tl_verify(f->dir, &rep);
+        assert_int_equal(rep.failure, STORE_VERIFY_OK);
+    }
+}
+
 /* ---- Crash: SIGKILL a committing child at a random moment --------------- */
 
 #define CRASH_ROUNDS 50
@@ -1045,6 +1145,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_sweep_expires_and_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_commit_survives_io_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_alloc_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_threads_write_and_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_crash_kill9_rounds, setup, teardown),
     };
 
