@@ -1,0 +1,194 @@
+/* The store's calls into the OS: directories, the broker lock file, statfs. */
+#define _DEFAULT_SOURCE 1 /* flock() */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_VFS_H
+#include <sys/vfs.h>
+#endif
+
+#include "store_int.h"
+
+static long fault_fs_type; /* test hook: pretend statfs said this type */
+
+void
+store_fault_fs_type(long t)
+{
+    fault_fs_type = t;
+}
+
+bool
+fs_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+store_err
+fs_dir_prepare(const char *dir, bool create, proto_detail *detail)
+{
+    struct stat st;
+
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            store_detail_set(detail, "dir", "%s is not a directory", dir);
+            return STORE_ERR_INVALID;
+        }
+        return STORE_OK;
+    }
+    if (errno != ENOENT) {
+        store_detail_set(detail, "dir", "cannot stat %s: %s", dir, strerror(errno));
+        return errno == EACCES ? STORE_ERR_PERMISSION : STORE_ERR_IO;
+    }
+    if (!create) {
+        store_detail_set(detail, "dir", "%s does not exist", dir);
+        return STORE_ERR_NOT_FOUND;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        store_detail_set(detail, "dir", "cannot create %s: %s", dir, strerror(errno));
+        PROTO_LOG(PROTO_LOG_ERROR, "STO-MKDIR", "dir=%s mkdir failed: %s", dir, strerror(errno));
+        return errno == EACCES || errno == EROFS ? STORE_ERR_PERMISSION : STORE_ERR_IO;
+    }
+    return STORE_OK;
+}
+
+/*
+ * File systems on which LMDB's locking (shared memory, fcntl/flock) and
+ * fsync durability do not hold: network and cluster file systems, and FUSE
+ * (sshfs, s3fs, glusterfs... are FUSE; a local FUSE file system is refused
+ * too, because the store cannot tell them apart).  Magic numbers are from
+ * Linux's statfs(2) and include/uapi/linux/magic.h.
+ */
+static const struct {
+    unsigned long magic; /* statfs f_type */
+    const char *name;    /* for the error message */
+} remote_fs[] = {
+    {0x6969UL, "NFS"},
+    {0x517BUL, "SMB"},
+    {0xFF534D42UL, "CIFS"},
+    {0xFE534D42UL, "SMB2"},
+    {0x5346414FUL, "AFS"},
+    {0x6B414653UL, "kAFS"},
+    {0x00C36400UL, "Ceph"},
+    {0x01021997UL, "9p (v9fs)"},
+    {0x65735546UL, "FUSE"},
+    {0x73757245UL, "Coda"},
+    {0x564CUL, "NCP"},
+    {0x0BD00BD0UL, "Lustre"},
+    {0x47504653UL, "GPFS"},
+    {0x20030528UL, "OrangeFS/PVFS2"},
+    {0x19830326UL, "BeeGFS"},
+    {0x01161970UL, "GFS2"},
+    {0x7461636FUL, "OCFS2"},
+};
+
+store_err
+fs_check_local(const char *dir, proto_detail *detail)
+{
+    unsigned long type = 0;
+
+#ifdef HAVE_SYS_VFS_H
+    struct statfs sf;
+
+    if (statfs(dir, &sf) != 0) {
+        store_detail_set(detail, "dir", "cannot statfs %s: %s", dir, strerror(errno));
+        return STORE_ERR_IO;
+    }
+    type = (unsigned long)sf.f_type;
+#endif
+    if (fault_fs_type != 0)
+        type = (unsigned long)fault_fs_type;
+    for (size_t i = 0; i < sizeof(remote_fs) / sizeof(remote_fs[0]); i++) {
+        if ((type & 0xFFFFFFFFUL) == remote_fs[i].magic) {
+            store_detail_set(detail, "dir",
+                             "%s is on a network file system (%s, type 0x%lx); LMDB's locking "
+                             "and durability do not hold there: use a local disk",
+                             dir, remote_fs[i].name, type);
+            PROTO_LOG(PROTO_LOG_ERROR, "STO-NETFS", "dir=%s fs=%s refused", dir,
+                      remote_fs[i].name);
+            return STORE_ERR_NETWORK_FS;
+        }
+    }
+    return STORE_OK;
+}
+
+store_err
+fs_lock_take(const char *dir, int *fd_out, proto_detail *detail)
+{
+    char path[4096], text[32];
+    int fd = -1;
+    int n;
+    ssize_t got;
+    store_err err = STORE_OK;
+
+    n = snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_FILE);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        store_detail_set(detail, "dir", "path too long");
+        return STORE_ERR_LIMIT;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        store_detail_set(detail, "lock", "cannot open %s: %s", path, strerror(errno));
+        return errno == EACCES || errno == EROFS ? STORE_ERR_PERMISSION : STORE_ERR_IO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            long pid = 0;
+
+            got = pread(fd, text, sizeof(text) - 1, 0);
+            if (got > 0) {
+                text[got] = '\0';
+                pid = strtol(text, NULL, 10);
+            }
+            if (pid > 0)
+                store_detail_set(detail, "lock",
+                                 "data directory %s is in use by another broker (pid %ld, %s)",
+                                 dir, pid, path);
+            else
+                store_detail_set(detail, "lock",
+                                 "data directory %s is in use by another broker (%s)", dir, path);
+            err = STORE_ERR_LOCKED;
+        } else {
+            store_detail_set(detail, "lock", "cannot lock %s: %s", path, strerror(errno));
+            err = STORE_ERR_IO;
+        }
+        goto out;
+    }
+    n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        store_detail_set(detail, "lock", "cannot write %s: %s", path, strerror(errno));
+        err = STORE_ERR_IO;
+        goto out;
+    }
+    *fd_out = fd;
+    fd = -1;
+out:
+    if (fd >= 0)
+        close(fd);
+    return err;
+}
+
+void
+fs_lock_release(int *fd)
+{
+    if (*fd < 0)
+        return;
+    /* The PID is left in the file: a stale PID with no lock held is harmless. */
+    close(*fd);
+    *fd = -1;
+}
+
+uint64_t
+fs_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

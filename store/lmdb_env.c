@@ -1,0 +1,423 @@
+/* The only file that calls LMDB: environment, map growth, transactions, cursors. */
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+
+#include "store_int.h"
+
+struct kv_env {
+    MDB_env *env;                 /* the LMDB environment */
+    MDB_dbi dbi[DB_COUNT];        /* handles of the named databases */
+    pthread_rwlock_t resize;      /* read: a transaction is live; write: the map is resized */
+    bool resize_init;             /* resize was initialised */
+    bool readonly;                /* opened MDB_RDONLY */
+    uint64_t map_max;             /* growth stops here */
+};
+
+static const char *const db_names[DB_COUNT] = {
+    [DB_META] = "meta",
+    [DB_KV] = "kv",
+    [DB_AUDIT_REC] = "audit.records",
+    [DB_AUDIT_TREE] = "audit.tree",
+    [DB_AUDIT_HEAD] = "audit.heads",
+    [DB_ENVELOPE] = "msg.envelopes",
+    [DB_DUP] = "msg.dup",
+    [DB_DUP_EXPIRY] = "msg.dup_expiry",
+    [DB_EXPIRY] = "msg.expiry",
+    [DB_QUEUE] = "msg.queues",
+    [DB_QUEUE_INDEX] = "msg.queue_index",
+    [DB_DEPTH] = "msg.depth",
+    [DB_STATE] = "msg.states",
+};
+
+/* Translates an LMDB or errno code at the edge. */
+static store_err
+xlate(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return STORE_OK;
+    case MDB_NOTFOUND:
+    case ENOENT:
+        return STORE_ERR_NOT_FOUND;
+    case MDB_KEYEXIST:
+        return STORE_ERR_DUPLICATE;
+    case MDB_MAP_FULL:
+        return STORE_ERR_MAP_FULL;
+    case MDB_TXN_FULL:
+    case MDB_BAD_VALSIZE:
+    case MDB_DBS_FULL:
+    case MDB_READERS_FULL:
+        return STORE_ERR_LIMIT;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_INCOMPATIBLE:
+        return STORE_ERR_CORRUPT;
+    case MDB_VERSION_MISMATCH:
+        return STORE_ERR_VERSION;
+    case ENOMEM:
+        return STORE_ERR_NOMEM;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return STORE_ERR_PERMISSION;
+    default:
+        return STORE_ERR_IO;
+    }
+}
+
+static store_err
+open_dbis(kv_env *e, proto_detail *detail)
+{
+    MDB_txn *txn = NULL;
+    int rc;
+    store_err err = STORE_OK;
+
+    rc = mdb_txn_begin(e->env, NULL, e->readonly ? MDB_RDONLY : 0, &txn);
+    if (rc != 0) {
+        store_detail_set(detail, "store", "cannot begin a transaction: %s", mdb_strerror(rc));
+        return xlate(rc);
+    }
+    for (int i = 0; i < DB_COUNT; i++) {
+        rc = mdb_dbi_open(txn, db_names[i], e->readonly ? 0 : MDB_CREATE, &e->dbi[i]);
+        if (rc != 0) {
+            store_detail_set(detail, db_names[i], "cannot open database %s: %s", db_names[i],
+                             mdb_strerror(rc));
+            err = rc == MDB_NOTFOUND ? STORE_ERR_CORRUPT : xlate(rc);
+            mdb_txn_abort(txn);
+            return err;
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        store_detail_set(detail, "store", "cannot commit: %s", mdb_strerror(rc));
+        return xlate(rc);
+    }
+    return STORE_OK;
+}
+
+store_err
+kv_env_open(const char *path, bool readonly, uint64_t map_initial, uint64_t map_max,
+            kv_env **env_out, proto_detail *detail)
+{
+    kv_env *e = NULL;
+    store_err err = STORE_OK;
+    int rc;
+    int dead = 0;
+    /* Never MDB_NOSYNC, MDB_NOMETASYNC or MDB_WRITEMAP: every commit is
+     * durable when it returns.  MDB_NOTLS ties a read slot to its
+     * transaction, not its thread. */
+    unsigned flags = MDB_NOTLS | (readonly ? MDB_RDONLY : 0);
+
+    e = store_malloc(sizeof(*e));
+    if (e == NULL)
+        return STORE_ERR_NOMEM;
+    memset(e, 0, sizeof(*e));
+    e->readonly = readonly;
+    e->map_max = map_max;
+    if (pthread_rwlock_init(&e->resize, NULL) != 0) {
+        err = STORE_ERR_NOMEM;
+        goto out;
+    }
+    e->resize_init = true;
+    rc = mdb_env_create(&e->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(e->env, DB_COUNT + 2);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(e->env, (size_t)map_initial);
+    if (rc != 0) {
+        store_detail_set(detail, "store", "cannot create the LMDB environment: %s",
+                         mdb_strerror(rc));
+        err = xlate(rc);
+        goto out;
+    }
+    rc = mdb_env_open(e->env, path, flags, 0600);
+    if (rc != 0) {
+        store_detail_set(detail, "store", "cannot open LMDB environment %s: %s", path,
+                         mdb_strerror(rc));
+        err = xlate(rc);
+        goto out;
+    }
+    /* A broker killed while reading leaves its reader slot behind. */
+    rc = mdb_reader_check(e->env, &dead);
+    if (rc != 0) {
+        store_detail_set(detail, "store", "reader check failed: %s", mdb_strerror(rc));
+        err = xlate(rc);
+        goto out;
+    }
+    if (dead > 0)
+        PROTO_LOG(PROTO_LOG_INFO, "STO-READERS", "path=%s cleared=%d stale reader slots",
+                  path, dead);
+    err = open_dbis(e, detail);
+    if (err != STORE_OK)
+        goto out;
+    *env_out = e;
+    e = NULL;
+out:
+    kv_env_close(&e);
+    return err;
+}
+
+void
+kv_env_close(kv_env **envp)
+{
+    kv_env *e = envp != NULL ? *envp : NULL;
+
+    if (e == NULL)
+        return;
+    if (e->env != NULL)
+        mdb_env_close(e->env);
+    if (e->resize_init)
+        pthread_rwlock_destroy(&e->resize);
+    store_free(e);
+    *envp = NULL;
+}
+
+store_err
+kv_env_grow(kv_env *e, proto_detail *detail)
+{
+    MDB_envinfo info;
+    uint64_t next;
+    int rc;
+    store_err err = STORE_OK;
+
+    pthread_rwlock_wrlock(&e->resize);
+    mdb_env_info(e->env, &info);
+    if ((uint64_t)info.me_mapsize >= e->map_max) {
+        store_detail_set(detail, "store", "the map is full at its maximum of %llu bytes",
+                         (unsigned long long)e->map_max);
+        err = STORE_ERR_MAP_FULL;
+        goto out;
+    }
+    next = (uint64_t)info.me_mapsize * 2;
+    if (next > e->map_max)
+        next = e->map_max;
+    rc = mdb_env_set_mapsize(e->env, (size_t)next);
+    if (rc != 0) {
+        store_detail_set(detail, "store", "cannot grow the map to %llu bytes: %s",
+                         (unsigned long long)next, mdb_strerror(rc));
+        err = xlate(rc);
+        goto out;
+    }
+    PROTO_LOG(PROTO_LOG_INFO, "STO-GROW", "map grew from %llu to %llu bytes",
+              (unsigned long long)info.me_mapsize, (unsigned long long)next);
+out:
+    pthread_rwlock_unlock(&e->resize);
+    return err;
+}
+
+void
+kv_env_space(kv_env *e, uint64_t *map_out, uint64_t *used_out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+
+    mdb_env_info(e->env, &info);
+    mdb_env_stat(e->env, &st);
+    *map_out = info.me_mapsize;
+    *used_out = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
+store_err
+kv_begin(kv_env *e, kv_txn *parent, bool write, kv_txn *txn_out)
+{
+    MDB_txn *t = NULL;
+    int rc;
+
+    memset(txn_out, 0, sizeof(*txn_out));
+    txn_out->env = e;
+    txn_out->write = write;
+    if (parent != NULL) {
+        rc = mdb_txn_begin(e->env, parent->txn, 0, &t);
+        if (rc != 0)
+            return xlate(rc);
+        txn_out->txn = t;
+        return STORE_OK;
+    }
+    if (write && e->readonly)
+        return STORE_ERR_READONLY;
+    for (;;) {
+        pthread_rwlock_rdlock(&e->resize);
+        rc = mdb_txn_begin(e->env, NULL, write ? 0 : MDB_RDONLY, &t);
+        if (rc != MDB_MAP_RESIZED)
+            break;
+        /* Another process grew the map: adopt its size, then try again. */
+        pthread_rwlock_unlock(&e->resize);
+        pthread_rwlock_wrlock(&e->resize);
+        rc = mdb_env_set_mapsize(e->env, 0);
+        pthread_rwlock_unlock(&e->resize);
+        if (rc != 0)
+            return xlate(rc);
+    }
+    if (rc != 0) {
+        pthread_rwlock_unlock(&e->resize);
+        return xlate(rc);
+    }
+    txn_out->txn = t;
+    txn_out->top = true;
+    return STORE_OK;
+}
+
+static void
+txn_done(kv_txn *txn)
+{
+    txn->txn = NULL;
+    if (txn->top) {
+        txn->top = false;
+        pthread_rwlock_unlock(&txn->env->resize);
+    }
+}
+
+store_err
+kv_commit(kv_txn *txn)
+{
+    int rc;
+
+    if (txn->txn == NULL)
+        return STORE_ERR_STATE;
+    if (txn->write && store_fault_io_hit()) {
+        kv_abort(txn);
+        return STORE_ERR_IO;
+    }
+    rc = mdb_txn_commit(txn->txn);
+    txn_done(txn);
+    return xlate(rc);
+}
+
+void
+kv_abort(kv_txn *txn)
+{
+    if (txn->txn == NULL)
+        return;
+    mdb_txn_abort(txn->txn);
+    txn_done(txn);
+}
+
+store_err
+kv_get(kv_txn *txn, store_db db, const void *key, size_t klen, proto_slice *val_out)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key}, v;
+    int rc = mdb_get(txn->txn, txn->env->dbi[db], &k, &v);
+
+    if (rc != 0)
+        return xlate(rc);
+    val_out->data = v.mv_data;
+    val_out->len = v.mv_size;
+    return STORE_OK;
+}
+
+store_err
+kv_put(kv_txn *txn, store_db db, const void *key, size_t klen, const void *val, size_t vlen,
+       unsigned flags)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key}, v = {vlen, (void *)(uintptr_t)val};
+    unsigned mflags = 0;
+
+    if (store_fault_io_hit())
+        return STORE_ERR_IO;
+    if (flags & KV_APPEND)
+        mflags |= MDB_APPEND;
+    if (flags & KV_NOOVERWRITE)
+        mflags |= MDB_NOOVERWRITE;
+    return xlate(mdb_put(txn->txn, txn->env->dbi[db], &k, &v, mflags));
+}
+
+store_err
+kv_reserve(kv_txn *txn, store_db db, const void *key, size_t klen, size_t vlen, unsigned flags,
+           uint8_t **space_out)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key}, v = {vlen, NULL};
+    unsigned mflags = MDB_RESERVE;
+    int rc;
+
+    if (store_fault_io_hit())
+        return STORE_ERR_IO;
+    if (flags & KV_NOOVERWRITE)
+        mflags |= MDB_NOOVERWRITE;
+    rc = mdb_put(txn->txn, txn->env->dbi[db], &k, &v, mflags);
+    if (rc != 0)
+        return xlate(rc);
+    *space_out = v.mv_data;
+    return STORE_OK;
+}
+
+store_err
+kv_del(kv_txn *txn, store_db db, const void *key, size_t klen)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key};
+
+    if (store_fault_io_hit())
+        return STORE_ERR_IO;
+    return xlate(mdb_del(txn->txn, txn->env->dbi[db], &k, NULL));
+}
+
+store_err
+kv_cursor_open(kv_txn *txn, store_db db, kv_cursor *cur_out)
+{
+    cur_out->txn = txn;
+    cur_out->cur = NULL;
+    return xlate(mdb_cursor_open(txn->txn, txn->env->dbi[db], &cur_out->cur));
+}
+
+void
+kv_cursor_close(kv_cursor *cur)
+{
+    if (cur->cur != NULL)
+        mdb_cursor_close(cur->cur);
+    cur->cur = NULL;
+}
+
+static store_err
+cursor_get(kv_cursor *cur, MDB_val *k, MDB_cursor_op op, proto_slice *key_out,
+           proto_slice *val_out)
+{
+    MDB_val v;
+    int rc = mdb_cursor_get(cur->cur, k, &v, op);
+
+    if (rc != 0)
+        return xlate(rc);
+    if (key_out != NULL) {
+        key_out->data = k->mv_data;
+        key_out->len = k->mv_size;
+    }
+    if (val_out != NULL) {
+        val_out->data = v.mv_data;
+        val_out->len = v.mv_size;
+    }
+    return STORE_OK;
+}
+
+store_err
+kv_cursor_seek(kv_cursor *cur, const void *key, size_t klen, proto_slice *key_out,
+               proto_slice *val_out)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key};
+
+    return cursor_get(cur, &k, klen == 0 ? MDB_FIRST : MDB_SET_RANGE, key_out, val_out);
+}
+
+store_err
+kv_cursor_next(kv_cursor *cur, proto_slice *key_out, proto_slice *val_out)
+{
+    MDB_val k = {0, NULL};
+
+    return cursor_get(cur, &k, MDB_NEXT, key_out, val_out);
+}
+
+store_err
+kv_cursor_last(kv_cursor *cur, proto_slice *key_out, proto_slice *val_out)
+{
+    MDB_val k = {0, NULL};
+
+    return cursor_get(cur, &k, MDB_LAST, key_out, val_out);
+}
+
+store_err
+kv_cursor_del(kv_cursor *cur)
+{
+    if (store_fault_io_hit())
+        return STORE_ERR_IO;
+    return xlate(mdb_cursor_del(cur->cur, 0));
+}
