@@ -157,7 +157,7 @@ bench_messages(store *s, uint64_t groups)
             memcpy(rec.id, info.id, sizeof(info.id));
             if ((err = store_batch_add_item(b, NULL)) != STORE_OK ||
                 (err = store_batch_put_envelope(b, &info, env, sizeof(env))) != STORE_OK ||
-                (err = store_batch_enqueue(b, k % 2 ? "CAN/RCMP" : "peer:MEX", info.id, 0)) != STORE_OK ||
+                (err = store_batch_enqueue(b, k % 2 ? "CAN/RCMP" : "peer:MEX", info.id, 0, NULL, 0)) != STORE_OK ||
                 (err = store_batch_set_state(b, info.id, &st)) != STORE_OK ||
                 (err = store_audit_append(b, &rec, &d)) != STORE_OK)
                 die("message", err, &d);

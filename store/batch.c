@@ -61,6 +61,22 @@ store_batch_reset(store_batch *b)
     b->committed = false;
 }
 
+void
+store_batch_drop_item(store_batch *b)
+{
+    size_t first;
+
+    if (b->committed || b->nitems == 0)
+        return;
+    first = b->item_first[b->nitems - 1];
+    for (size_t i = first; i < b->nops; i++)
+        b->borrowed -= b->ops[i].borrowed_len;
+    if (first < b->nops)
+        b->arena_len = b->ops[first].a_off;
+    b->nops = first;
+    b->nitems--;
+}
+
 size_t
 store_batch_items(const store_batch *b)
 {
@@ -211,9 +227,24 @@ dest_op(store_batch *b, uint8_t kind, const char *dest, const uint8_t *id, uint6
 
 store_err
 store_batch_enqueue(store_batch *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
-                    uint64_t time_ms)
+                    uint64_t time_ms, const void *extra, size_t extra_len)
 {
-    return dest_op(b, OP_ENQUEUE, dest, id, time_ms);
+    size_t dlen;
+    batch_op *op;
+    store_err err;
+
+    if (!msg_dest_valid(dest, &dlen) || (extra == NULL && extra_len > 0))
+        return STORE_ERR_INVALID;
+    if (extra_len > STORE_QUEUE_EXTRA_MAX)
+        return STORE_ERR_LIMIT;
+    if ((err = op_add(b, OP_ENQUEUE, dlen, extra_len, 0, &op)) != STORE_OK)
+        return err;
+    memcpy(b->arena + op->a_off, dest, dlen);
+    if (extra_len > 0)
+        memcpy(b->arena + op->b_off, extra, extra_len);
+    memcpy(op->id, id, PROTO_ID_BYTES);
+    op->num = time_ms;
+    return STORE_OK;
 }
 
 store_err

@@ -117,9 +117,13 @@ store_err store_batch_put_envelope(store_batch *b, const store_envelope_info *in
 store_err store_batch_remove_envelope(store_batch *b, const uint8_t id[PROTO_ID_BYTES]) STORE_NONNULL(1, 2) STORE_MUST_CHECK;
 
 /* Appends message id to the queue of dest (1..STORE_DEST_MAX printable
- * bytes, no spaces) with the next sequence number of that queue. */
+ * bytes, no spaces) with the next sequence number of that queue, and
+ * extra_len (at most STORE_QUEUE_EXTRA_MAX) bytes of the caller's that
+ * store_queue_peek returns with the entry (copied now).
+ * Errors: STORE_ERR_INVALID, STORE_ERR_LIMIT, STORE_ERR_NOMEM. */
 store_err store_batch_enqueue(store_batch *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
-                              uint64_t time_ms) STORE_NONNULL(1, 2, 3) STORE_MUST_CHECK;
+                              uint64_t time_ms, const void *extra,
+                              size_t extra_len) STORE_NONNULL(1, 2, 3) STORE_MUST_CHECK;
 
 /* Removes the entry seq from the queue of dest; at commit the item is
  * rejected with STORE_ERR_NOT_FOUND if there is none. */
@@ -168,6 +172,11 @@ store_err store_batch_meta_delete(store_batch *b, const char *key) STORE_NONNULL
  * caller acknowledges nothing before this returns.
  */
 store_err store_batch_commit(store_batch *b, proto_detail *detail_r) STORE_NONNULL(1) STORE_MUST_CHECK;
+
+/* Drops the last item and every operation added to it, as if it had never
+ * been started (so that a caller that fails half-way through building an
+ * item commits none of it).  Does nothing after a commit or on an empty batch. */
+void store_batch_drop_item(store_batch *b) STORE_NONNULL(1);
 
 /* Items in the batch. */
 size_t store_batch_items(const store_batch *b) STORE_NONNULL(1);

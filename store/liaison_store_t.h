@@ -17,6 +17,7 @@
 #define STORE_DETAIL_MAX      255u  /* bytes of an audit detail */
 #define STORE_META_KEY_MAX    128u  /* bytes of a meta key */
 #define STORE_META_VALUE_MAX  4096u /* bytes of a meta value */
+#define STORE_QUEUE_EXTRA_MAX 8192u /* bytes a caller may queue with an entry */
 #define STORE_PROOF_MAX       128u  /* hashes a proof may hold (64 suffice below 2^64 leaves) */
 #define STORE_HASH_BYTES      PROTO_HASH_BYTES /* SHA-256 */
 
@@ -117,6 +118,7 @@ typedef struct store_queue_entry {
     uint64_t seq;                   /* position in its queue, increasing */
     uint8_t id[PROTO_ID_BYTES];     /* the queued message */
     uint64_t enqueued_ms;           /* when it was queued */
+    proto_slice extra;              /* the caller's bytes queued with it; borrowed until store_read_end */
 } store_queue_entry;
 
 /* A destination and how many entries wait in its queue. */

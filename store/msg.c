@@ -233,9 +233,10 @@ apply_envelope_remove(kv_txn *txn, const uint8_t id[ID])
 }
 
 static store_err
-apply_enqueue(kv_txn *txn, const char *dest, size_t dlen, const uint8_t id[ID], uint64_t time_ms)
+apply_enqueue(kv_txn *txn, const char *dest, size_t dlen, const uint8_t id[ID], uint64_t time_ms,
+              const uint8_t *extra, size_t extra_len)
 {
-    uint8_t key[QKEY_MAX], ikey[ID + QKEY_MAX], val[ID + 8];
+    uint8_t key[QKEY_MAX], ikey[ID + QKEY_MAX], val[ID + 8 + STORE_QUEUE_EXTRA_MAX];
     uint64_t next, depth;
     size_t klen;
     store_err err = depth_get(txn, dest, dlen, &next, &depth);
@@ -245,7 +246,10 @@ apply_enqueue(kv_txn *txn, const char *dest, size_t dlen, const uint8_t id[ID], 
     klen = queue_key(key, dest, dlen, next);
     memcpy(val, id, ID);
     store_put_u64(val + ID, time_ms);
-    if ((err = kv_put(txn, DB_QUEUE, key, klen, val, sizeof(val), KV_NOOVERWRITE)) != STORE_OK)
+    if (extra_len > 0)
+        memcpy(val + ID + 8, extra, extra_len);
+    if ((err = kv_put(txn, DB_QUEUE, key, klen, val, ID + 8 + extra_len, KV_NOOVERWRITE)) !=
+        STORE_OK)
         return err == STORE_ERR_DUPLICATE ? STORE_ERR_CORRUPT : err;
     memcpy(ikey, id, ID);
     memcpy(ikey + ID, key, klen);
@@ -266,7 +270,7 @@ queue_remove(kv_txn *txn, const char *dest, size_t dlen, uint64_t seq, const uin
 
     if (err != STORE_OK)
         return err;
-    if (v.len != ID + 8)
+    if (v.len < ID + 8 || v.len > ID + 8 + STORE_QUEUE_EXTRA_MAX)
         return STORE_ERR_CORRUPT;
     memcpy(id, v.data, ID);
     if (id_or_null != NULL && memcmp(id, id_or_null, ID) != 0)
@@ -368,7 +372,7 @@ msg_apply(kv_txn *txn, const batch_op *op, const uint8_t *arena, uint64_t now)
     case OP_ENVELOPE_REMOVE:
         return apply_envelope_remove(txn, op->id);
     case OP_ENQUEUE:
-        return apply_enqueue(txn, a, op->a_len, op->id, op->num);
+        return apply_enqueue(txn, a, op->a_len, op->id, op->num, arena + op->b_off, op->b_len);
     case OP_DEQUEUE:
         return queue_remove(txn, a, op->a_len, op->num, NULL);
     case OP_DEQUEUE_ID:
@@ -506,13 +510,14 @@ store_queue_peek(store_read *r, const char *dest, uint64_t after_seq, store_queu
     while (err == STORE_OK && n < cap) {
         if (k.len != 1 + dlen + 8 || memcmp(k.data, key, 1 + dlen) != 0)
             break;
-        if (v.len != ID + 8) {
+        if (v.len < ID + 8 || v.len > ID + 8 + STORE_QUEUE_EXTRA_MAX) {
             err = STORE_ERR_CORRUPT;
             break;
         }
         entries[n].seq = store_get_u64(k.data + 1 + dlen);
         memcpy(entries[n].id, v.data, ID);
         entries[n].enqueued_ms = store_get_u64(v.data + ID);
+        entries[n].extra = (proto_slice){v.len > ID + 8 ? v.data + ID + 8 : NULL, v.len - ID - 8};
         n++;
         err = kv_cursor_next(&c, &k, &v);
     }

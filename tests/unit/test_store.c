@@ -93,7 +93,7 @@ add_message(store_batch *b, const uint8_t id[PROTO_ID_BYTES], const char *const 
     make_info(&info, id, expires, expires + 1000);
     assert_store_ok(store_batch_put_envelope(b, &info, body, sizeof(body)), &d);
     for (size_t i = 0; i < ndest; i++) {
-        assert_store_ok(store_batch_enqueue(b, dests[i], id, tl_clock_now), &d);
+        assert_store_ok(store_batch_enqueue(b, dests[i], id, tl_clock_now, NULL, 0), &d);
         make_state(&e, dests[i], PROTO_STATE_QUEUED);
         assert_store_ok(store_batch_set_state(b, id, &e), &d);
     }
@@ -359,7 +359,7 @@ test_store_envelope_queue_state(void **state)
     /* A second dequeue of the same entry is rejected, and nothing of its item applies. */
     store_batch_reset(b);
     assert_store_ok(store_batch_add_item(b, NULL), &d);
-    assert_store_ok(store_batch_enqueue(b, "CAN/RCMP", id[0], tl_clock_now), &d);
+    assert_store_ok(store_batch_enqueue(b, "CAN/RCMP", id[0], tl_clock_now, NULL, 0), &d);
     {
         store_audit_record rec;
 
@@ -457,15 +457,15 @@ test_store_batch_argument_checks(void **state)
     make_id(id, 3, 1);
     assert_store_ok(store_batch_new(f->s, &b), &d);
     /* Operations need an item. */
-    assert_int_equal(store_batch_enqueue(b, "CAN/RCMP", id, 0), STORE_ERR_INVALID);
+    assert_int_equal(store_batch_enqueue(b, "CAN/RCMP", id, 0, NULL, 0), STORE_ERR_INVALID);
     assert_store_ok(store_batch_add_item(b, NULL), &d);
-    assert_int_equal(store_batch_enqueue(b, "", id, 0), STORE_ERR_INVALID);
-    assert_int_equal(store_batch_enqueue(b, "CAN RCMP", id, 0), STORE_ERR_INVALID);
+    assert_int_equal(store_batch_enqueue(b, "", id, 0, NULL, 0), STORE_ERR_INVALID);
+    assert_int_equal(store_batch_enqueue(b, "CAN RCMP", id, 0, NULL, 0), STORE_ERR_INVALID);
     memset(longdest, 'A', sizeof(longdest) - 1);
     longdest[sizeof(longdest) - 1] = '\0';
-    assert_int_equal(store_batch_enqueue(b, longdest, id, 0), STORE_ERR_INVALID);
+    assert_int_equal(store_batch_enqueue(b, longdest, id, 0, NULL, 0), STORE_ERR_INVALID);
     longdest[STORE_DEST_MAX] = '\0';
-    assert_store_ok(store_batch_enqueue(b, longdest, id, 0), &d);
+    assert_store_ok(store_batch_enqueue(b, longdest, id, 0, NULL, 0), &d);
     make_info(&info, id, 10, 5); /* window ends before expiry */
     assert_int_equal(store_batch_put_envelope(b, &info, body, sizeof(body)), STORE_ERR_INVALID);
     make_info(&info, id, 10, 10);
@@ -522,6 +522,51 @@ test_store_meta_put_get(void **state)
     assert_store_ok(store_batch_commit(b, &d), &d);
     assert_store_ok(store_read_begin(f->s, &r), &d);
     assert_int_equal(store_meta_get(r, "cursor.MEX", &v), STORE_ERR_NOT_FOUND);
+    store_read_end(&r);
+    store_batch_destroy(&b);
+}
+
+/* Bytes queued with an entry come back with it; a dropped item leaves no trace. */
+static void
+test_store_queue_extra_and_drop_item(void **state)
+{
+    fixture *f = *state;
+    store_batch *b = NULL;
+    store_read *r = NULL;
+    store_queue_entry q[4];
+    proto_detail d = {0};
+    uint8_t id[3][PROTO_ID_BYTES];
+    static uint8_t big[STORE_QUEUE_EXTRA_MAX + 1];
+    uint64_t depth = 0;
+    size_t n = 0, item;
+
+    f->s = tl_open(f->dir);
+    for (uint32_t i = 0; i < 3; i++)
+        make_id(id[i], 7, i);
+    assert_store_ok(store_batch_new(f->s, &b), &d);
+    assert_store_ok(store_batch_add_item(b, &item), &d);
+    assert_store_ok(store_batch_enqueue(b, "CAN/RCMP", id[0], 1, "M\x00\x01", 3), &d);
+    assert_store_ok(store_batch_enqueue(b, "CAN/RCMP", id[1], 2, NULL, 0), &d);
+    assert_int_equal(store_batch_enqueue(b, "CAN/RCMP", id[1], 2, big, sizeof(big)),
+                     STORE_ERR_LIMIT);
+    /* The second item is built half-way, then dropped: none of it commits. */
+    assert_store_ok(store_batch_add_item(b, &item), &d);
+    assert_store_ok(store_batch_enqueue(b, "CAN/RCMP", id[2], 3, "dropped", 7), &d);
+    assert_store_ok(store_batch_meta_put(b, "dropped", "x", 1), &d);
+    store_batch_drop_item(b);
+    assert_int_equal(store_batch_items(b), 1);
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    assert_int_equal(store_batch_result(b, 0)->status, STORE_ITEM_DURABLE);
+    assert_null(store_batch_result(b, 1));
+    assert_store_ok(store_read_begin(f->s, &r), &d);
+    assert_store_ok(store_queue_peek(r, "CAN/RCMP", 0, q, 4, &n), &d);
+    assert_int_equal(n, 2);
+    assert_int_equal(q[0].extra.len, 3);
+    assert_memory_equal(q[0].extra.data, "M\x00\x01", 3);
+    assert_int_equal(q[1].extra.len, 0);
+    assert_store_ok(store_queue_depth(r, "CAN/RCMP", &depth), &d);
+    assert_int_equal(depth, 2);
+    assert_int_equal(store_meta_get(r, "dropped", &(proto_slice){0}), STORE_ERR_NOT_FOUND);
     store_read_end(&r);
     store_batch_destroy(&b);
 }
@@ -813,7 +858,7 @@ test_store_alloc_faults(void **state)
             tl_record(i, &rec);
             if ((err = store_batch_add_item(b, NULL)) != STORE_OK ||
                 (err = store_batch_put_envelope(b, &info, body, sizeof(body))) != STORE_OK ||
-                (err = store_batch_enqueue(b, "CAN/RCMP", id, 0)) != STORE_OK ||
+                (err = store_batch_enqueue(b, "CAN/RCMP", id, 0, NULL, 0)) != STORE_OK ||
                 (err = store_audit_append(b, &rec, &d)) != STORE_OK)
                 built = false;
         }
@@ -981,7 +1026,7 @@ crash_child(const char *dir, uint32_t round, int fd, unsigned seed)
             strcpy(info.kind, "freeze.designation");
             if (store_batch_add_item(b, NULL) != STORE_OK ||
                 store_batch_put_envelope(b, &info, body, 300) != STORE_OK ||
-                store_batch_enqueue(b, dests[i % 2], id, 0) != STORE_OK)
+                store_batch_enqueue(b, dests[i % 2], id, 0, NULL, 0) != STORE_OK)
                 _exit(3);
             memset(&e, 0, sizeof(e));
             if (proto_addr_parse("CAN/RCMP", &e.recipient, NULL) != PROTO_OK)
@@ -1153,6 +1198,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_duplicate_item_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_batch_argument_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_meta_put_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_queue_extra_and_drop_item, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_map_grows_when_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_sweep_expires_and_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_commit_survives_io_faults, setup, teardown),
