@@ -439,7 +439,7 @@ broker_agency_readable(broker *b)
                                 ? proto_be64(zmq_msg_data(&frames[3]))
                                 : 0;
 
-            snprintf(why, sizeof(why), "%s: %s", d.field, d.text);
+            snprintf(why, sizeof(why), "%.40s: %.200s", d.field, d.text);
             broker_agency_reject(b, rid, rid_len, corr, NULL,
                                  d.field[0] == 'c' || strcmp(d.field, "frames") == 0
                                      ? PROTO_WIRE_COMMAND

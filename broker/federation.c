@@ -70,9 +70,10 @@ broker_peers_open(broker *b)
         int linger = 0, immediate = 1, ivl = 100, ivl_max = 5000, hb = 1000, hb_timeout = 3000;
 
         memset(p, 0, sizeof(*p));
-        snprintf(p->nation, sizeof(p->nation), "%s", b->cfg->peers[i].nation);
+        memcpy(p->nation, b->cfg->peers[i].nation, sizeof(p->nation));
         snprintf(p->endpoint, sizeof(p->endpoint), "%s", b->cfg->peers[i].endpoint);
-        snprintf(p->dest, sizeof(p->dest), "peer:%s", p->nation);
+        memcpy(p->dest, "peer:", 5);
+        memcpy(p->dest + 5, p->nation, sizeof(p->nation));
         if (proto_addr_parse(p->nation, &addr, NULL) != PROTO_OK)
             return -1;
         pthread_rwlock_rdlock(&b->roster.lock);
@@ -404,9 +405,6 @@ broker_peer_readable(broker *b, broker_peer *p)
         for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
             pf[i] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
         if (count <= FRAMES_MAX && proto_cmd_parse(pf, count, &cmd, &d) == PROTO_OK) {
-            proto_addr peer;
-
-            (void)proto_addr_parse(p->nation, &peer, NULL);
             switch (cmd.type) {
             case PROTO_CMD_FORWARD_ACK:
                 on_forward_ack(b, p, &cmd);
@@ -489,7 +487,8 @@ on_report(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
         memcpy(extra + 1, cmd->report.data, cmd->report.len);
         if (r.entry.state != PROTO_STATE_ACCEPTED &&
             state_rank(current_state(rd, r.id, &r.entry.recipient)) <= state_rank(r.entry.state))
-            (void)store_batch_set_state(b->collecting->batch, r.id, &ent);
+            if (store_batch_set_state(b->collecting->batch, r.id, &ent) != STORE_OK)
+                PROTO_LOG(PROTO_LOG_WARN, "B-REPORT-STATE", "peer=%s", peer->nation);
         if (store_batch_enqueue(b->collecting->batch, info.sender, r.id, broker_now_ms(), extra,
                                 1 + cmd->report.len) == STORE_OK)
             broker_dirty(b, info.sender);
@@ -742,6 +741,7 @@ on_tree_head(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_l
 static void
 on_consistency(broker *b, const proto_addr *peer, const proto_cmd *cmd)
 {
+    static uint8_t path[PROTO_PROOF_HASHES_MAX][PROTO_HASH_BYTES];
     size_t slot;
 
     for (slot = 0; slot < BROKER_PEERS_MAX; slot++) {
@@ -753,9 +753,10 @@ on_consistency(broker *b, const proto_addr *peer, const proto_cmd *cmd)
         cmd->second != pending[slot].new_head.tree_size)
         return;
     pending[slot].waiting = false;
+    memcpy(path, cmd->path.data, cmd->path.len);
     if (store_merkle_verify_consistency(cmd->first, cmd->second, pending[slot].old_head.root,
                                         pending[slot].new_head.root,
-                                        (const uint8_t(*)[PROTO_HASH_BYTES])cmd->path.data,
+                                        (const uint8_t(*)[PROTO_HASH_BYTES])path,
                                         cmd->path.len / PROTO_HASH_BYTES) != STORE_OK)
         head_outcome(b, peer->nation, &pending[slot].new_head, false,
                      "consistency proof does not verify");

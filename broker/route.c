@@ -371,7 +371,7 @@ broker_route_submit(broker *b, broker_job *job)
     }
     store_read_end(&rd);
     if (code == 0 && denied == count) {
-        snprintf(why, sizeof(why), "denied by %s: %s", scratch[0].rule, scratch[0].reason);
+        snprintf(why, sizeof(why), "denied by %.64s: %.170s", scratch[0].rule, scratch[0].reason);
         code = PROTO_WIRE_DENIED;
         broker_metrics_inc(b->metrics, BROKER_METRICS_DENIED, count);
     }

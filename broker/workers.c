@@ -65,7 +65,7 @@ verify_job(broker *b, broker_job *job)
         job->wire_code = job->result == PROTO_ERR_LIMIT && len > PROTO_ENVELOPE_MAX
                              ? PROTO_WIRE_TOO_LARGE
                              : PROTO_WIRE_MALFORMED;
-        snprintf(job->why, sizeof(job->why), "%s: %s", d.field, d.text);
+        snprintf(job->why, sizeof(job->why), "%.40s: %.200s", d.field, d.text);
         return;
     }
     proto_sha256(data, len, job->envelope_hash);

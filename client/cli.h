@@ -16,6 +16,12 @@
 typedef int (*cli_main_fn)(int argc, char **argv);
 
 /* Subcommands; each lives in its own client/cli_<name>.c. */
+int cli_keygen_main(int argc, char **argv);
+int cli_send_main(int argc, char **argv);
+int cli_inbox_main(int argc, char **argv);
+int cli_listen_main(int argc, char **argv);
+int cli_status_main(int argc, char **argv);
+int cli_roster_main(int argc, char **argv);
 int cli_audit_main(int argc, char **argv);
 int cli_policy_main(int argc, char **argv);
 

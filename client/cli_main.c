@@ -1,9 +1,13 @@
 /* The liaison command-line tool: dispatches to its subcommands. */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_int.h"
 #include "liaison_proto.h"
 
 static const struct {
@@ -11,12 +15,14 @@ static const struct {
     cli_main_fn fn;       /* its entry point */
     const char *summary;  /* one line for the usage page */
 } subcommands[] = {
-#ifdef HAVE_CLI_AUDIT
+    {"keygen", cli_keygen_main, "make the key pairs of an agency or broker"},
+    {"roster", cli_roster_main, "show, extend, revoke and verify the roster"},
+    {"send", cli_send_main, "seal, sign and submit a message"},
+    {"inbox", cli_inbox_main, "print what the broker delivers, then stop"},
+    {"listen", cli_listen_main, "print what the broker delivers, until interrupted"},
+    {"status", cli_status_main, "the state of a message you sent, per recipient"},
     {"audit", cli_audit_main, "inspect and verify a broker's audit log (offline)"},
-#endif
-#ifdef HAVE_CLI_POLICY
     {"policy", cli_policy_main, "check, explain and test release policies"},
-#endif
     {NULL, NULL, NULL},
 };
 
@@ -31,6 +37,30 @@ usage(FILE *out)
     fprintf(out, "\nEXIT STATUS\n"
                  "    0 success; 1 a check ran and failed; 64 bad usage; 65 bad input data;\n"
                  "    66 missing input file; 70 internal error; 74 I/O error.\n");
+}
+
+int
+cli_read_file(const char *path, uint8_t **data_out, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    long n;
+
+    if (f == NULL)
+        return -1;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > (64L << 20) ||
+        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL ||
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        fclose(f);
+        if (errno == 0)
+            errno = EFBIG;
+        return -1;
+    }
+    fclose(f);
+    *data_out = buf;
+    *len_out = (size_t)n;
+    return 0;
 }
 
 bool

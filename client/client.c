@@ -137,8 +137,9 @@ liaison_client_open(const liaison_config *cfg, liaison_client **client_out, char
         err = LIAISON_ERR_ROSTER;
         goto fail;
     }
-    (void)proto_addr_parse(c->id->addr.nation, &broker_addr, NULL);
-    broker_card = proto_roster_find(c->roster, &broker_addr);
+    broker_card = proto_addr_parse(c->id->addr.nation, &broker_addr, NULL) == PROTO_OK
+                      ? proto_roster_find(c->roster, &broker_addr)
+                      : NULL;
     if (broker_card == NULL || broker_card->revoked) {
         say(why, why_len, "the roster has no active card for broker %s", c->id->addr.nation);
         err = LIAISON_ERR_ROSTER;
@@ -401,7 +402,8 @@ liaison_receipt(liaison_client *c, const liaison_event *e)
 
     if (e == NULL)
         return client_fail(c, LIAISON_ERR_INVALID, "no event");
-    if (e->type == LIAISON_EVENT_MESSAGE && client_seen_add(c, e->id) != 0)
+    if (e->type == LIAISON_EVENT_MESSAGE &&
+        client_seen_mark(c, e->id, CLIENT_SEEN_RECEIPTED) != 0)
         return client_fail(c, LIAISON_ERR_STATE, "cannot record message %s as received", e->id_hex);
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_RECEIPT;

@@ -86,7 +86,7 @@ typedef struct liaison_message liaison_message;
 liaison_err liaison_message_new(const char *kind, liaison_message **msg_out);
 void liaison_message_destroy(liaison_message **msg);
 
-/* Adds a recipient: "CAN/RCMP", "CAN/*" or "*" (see docs/protocol.md). */
+// Adds a recipient: "CAN/RCMP", "CAN/*" or "*" (see docs/protocol.md).
 liaison_err liaison_message_add_recipient(liaison_message *msg, const char *address);
 /* Sets the message labels from their text form ("LES//REL TO CAN,USA"). */
 liaison_err liaison_message_set_labels(liaison_message *msg, const char *labels);

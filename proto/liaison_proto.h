@@ -229,6 +229,13 @@ char *proto_hex(const uint8_t *data, size_t len, char *out) PROTO_NONNULL(3);
 /* Parses exactly 2*len hex digits into out.  PROTO_ERR_SYNTAX otherwise. */
 proto_err proto_unhex(const char *hex, uint8_t *out, size_t len) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
 
+/* Overwrites len bytes at p with zeros in a way the compiler keeps. */
+void proto_wipe(void *p, size_t len);
+
+/* Reads and writes a big-endian u64, as every integer on the wire is. */
+uint64_t proto_be64(const uint8_t *p) PROTO_NONNULL(1);
+void proto_put_be64(uint8_t *p, uint64_t v) PROTO_NONNULL(1);
+
 /* Draws a random non-zero message id. */
 void proto_id_random(uint8_t id_out[PROTO_ID_BYTES]) PROTO_NONNULL(1);
 

@@ -62,8 +62,6 @@ void proto_wr_str8(proto_wr *wr, const char *s, size_t n);
 
 uint16_t proto_be16(const uint8_t *p);
 uint32_t proto_be32(const uint8_t *p);
-uint64_t proto_be64(const uint8_t *p);
-void proto_put_be64(uint8_t *p, uint64_t v);
 
 /* ---- Pieces shared between files ----------------------------------------- */
 
@@ -122,7 +120,6 @@ void proto_sign(uint8_t sig[PROTO_SIGNATURE_BYTES], const uint8_t *msg, size_t l
                 const uint8_t secret[PROTO_SIGN_SECRET_BYTES]);
 proto_err proto_sign_verify(const uint8_t sig[PROTO_SIGNATURE_BYTES], const uint8_t *msg,
                             size_t len, const uint8_t pub[PROTO_SIGN_PUBLIC_BYTES]);
-void proto_wipe(void *p, size_t len);
 /* Merkle leaf hash of a present portion: SHA-256(0x00 || index || record),
  * record being its encoding from state byte to last seal. */
 void proto_leaf_hash(uint8_t index, const uint8_t *record, size_t len,

@@ -1,0 +1,70 @@
+/* Private to libliaison: the client object and the functions its files share. */
+#ifndef LIAISON_CLIENT_INT_H
+#define LIAISON_CLIENT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liaison.h"
+#include "liaison_proto.h"
+
+/* An event waiting for liaison_receive. */
+typedef struct client_queued {
+    liaison_event *event;           /* owned */
+    struct client_queued *next;     /* FIFO link */
+} client_queued;
+
+/* Ids already handed to the application: an open-addressing hash set,
+ * optionally backed by an LMDB file in the state directory. */
+typedef struct client_seen {
+    uint8_t (*slots)[PROTO_ID_BYTES]; /* all-zero slot = empty */
+    uint8_t *marks;                   /* CLIENT_SEEN_* of each slot */
+    size_t cap;                       /* slots allocated, a power of two */
+    size_t count;                     /* ids held */
+    void *env;                        /* MDB_env *, NULL without a state directory */
+    unsigned dbi;                     /* MDB_dbi of the ids */
+} client_seen;
+
+struct liaison_client {
+    proto_identity *id;             /* the agency's keys */
+    char address[PROTO_ADDR_TEXT_MAX + 1]; /* its address text */
+    proto_roster *roster;           /* the federation */
+    void *zctx;                     /* ZeroMQ context */
+    void *sock;                     /* DEALER to the home broker */
+    bool receive;                   /* this connection asks for deliveries */
+    uint64_t next_corr;             /* next request correlation */
+    uint64_t next_ping_ms;          /* next keepalive */
+    client_queued *queue_head;      /* events not yet returned */
+    client_queued *queue_tail;      /* last of them */
+    client_seen seen;               /* ids handed out */
+    uint8_t *reply_entries;         /* copy of the last status reply's entries */
+    uint16_t reject_code;           /* last rejection's code */
+    char reject_text[PROTO_TEXT_MAX]; /* and its text */
+    char error[512];                /* last failure, one line */
+    uint8_t (*report_hashes)[PROTO_HASH_BYTES]; /* reports already handed out */
+    size_t report_count, report_cap; /* entries used and allocated */
+};
+
+liaison_err client_fail(liaison_client *c, liaison_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int client_send(liaison_client *c, const proto_cmd *cmd);
+void client_ping(liaison_client *c);
+int client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_cmd *reply);
+liaison_event *client_dequeue(liaison_client *c);
+
+/* client_recv.c: turn a deliver or report frame into an event (NULL: dropped). */
+int client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out);
+int client_open_report(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out);
+
+/* client_seen.c: what became of each message id this client received. */
+#define CLIENT_SEEN_NONE 0       /* never handed out */
+#define CLIENT_SEEN_HANDED 1     /* handed to the application, not receipted yet */
+#define CLIENT_SEEN_RECEIPTED 2  /* receipted (kept in the state directory, if any) */
+int client_seen_open(liaison_client *c, const char *dir, char *why, size_t why_len);
+void client_seen_close(liaison_client *c);
+uint8_t client_seen_get(liaison_client *c, const uint8_t id[PROTO_ID_BYTES]);
+/* Raises the mark of id; RECEIPTED is committed to the state directory first. */
+int client_seen_mark(liaison_client *c, const uint8_t id[PROTO_ID_BYTES], uint8_t mark);
+
+#endif

@@ -1,0 +1,181 @@
+/* libliaison: verify and open what the broker delivers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+
+static void
+send_receipt(liaison_client *c, uint64_t tag, const uint8_t id[PROTO_ID_BYTES])
+{
+    proto_cmd cmd;
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_RECEIPT;
+    cmd.seq = tag;
+    memcpy(cmd.id, id, PROTO_ID_BYTES);
+    (void)client_send(c, &cmd);
+}
+
+int
+client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out)
+{
+    static proto_envelope env;
+    const proto_roster_entry *sender;
+    liaison_event *e = NULL;
+
+    *event_out = NULL;
+    if (proto_envelope_decode(cmd->envelope.data, cmd->envelope.len, &env, NULL) != PROTO_OK) {
+        client_fail(c, LIAISON_ERR_PROTOCOL, "a delivered envelope does not decode");
+        return -1;
+    }
+    switch (client_seen_get(c, env.id)) {
+    case CLIENT_SEEN_RECEIPTED:
+        /* The broker did not get our receipt: acknowledge again, hand out nothing. */
+        send_receipt(c, cmd->seq, env.id);
+        return 0;
+    case CLIENT_SEEN_HANDED:
+        /* Delivered again after a reconnect; the application's receipt will come. */
+        return 0;
+    default:
+        break;
+    }
+    sender = proto_roster_find(c->roster, &env.sender);
+    if (sender == NULL || sender->revoked ||
+        proto_envelope_verify(&env, sender->card.sign_public) != PROTO_OK) {
+        char who[PROTO_ADDR_TEXT_MAX + 1];
+
+        /* Never handed out; acknowledged so that it is not delivered again. */
+        client_fail(c, LIAISON_ERR_SIGNATURE, "message from %s does not verify; dropped",
+                    proto_addr_format(&env.sender, who, sizeof(who)));
+        send_receipt(c, cmd->seq, env.id);
+        return -1;
+    }
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return -1;
+    e->type = LIAISON_EVENT_MESSAGE;
+    e->tag = cmd->seq;
+    memcpy(e->id, env.id, PROTO_ID_BYTES);
+    proto_id_format(env.id, e->id_hex);
+    snprintf(e->kind, sizeof(e->kind), "%s", env.kind);
+    proto_addr_format(&env.sender, e->sender, sizeof(e->sender));
+    snprintf(e->case_id, sizeof(e->case_id), "%s", env.case_id);
+    memcpy(e->in_reply_to, env.in_reply_to, PROTO_ID_BYTES);
+    e->has_reply_to = !proto_id_is_zero(env.in_reply_to);
+    if (proto_labels_format(&env.labels, e->labels, sizeof(e->labels)) != PROTO_OK)
+        e->labels[0] = '\0';
+    e->created_ms = env.created_ms;
+    e->expires_ms = env.expires_ms;
+    e->portion_count = env.portion_count;
+    e->portions = calloc(env.portion_count, sizeof(*e->portions));
+    e->raw = malloc(cmd->envelope.len);
+    if (e->portions == NULL || e->raw == NULL)
+        goto fail;
+    memcpy(e->raw, cmd->envelope.data, cmd->envelope.len);
+    e->raw_len = cmd->envelope.len;
+    for (size_t i = 0; i < env.portion_count; i++) {
+        liaison_portion *p = &e->portions[i];
+        proto_labels l;
+        size_t n;
+
+        if (proto_envelope_portion_labels(&env, i, &l) != PROTO_OK ||
+            proto_labels_format(&l, p->labels, sizeof(p->labels)) != PROTO_OK)
+            p->labels[0] = '\0';
+        p->withheld = env.portions[i].state == PROTO_PORTION_WITHHELD;
+        if (p->withheld || !proto_envelope_has_seal(&env, i, &c->id->addr))
+            continue;
+        n = proto_envelope_plain_len(&env, i);
+        p->data = malloc(n > 0 ? n : 1);
+        if (p->data == NULL)
+            goto fail;
+        if (proto_envelope_open(&env, i, c->id, p->data, &p->len) != PROTO_OK) {
+            free(p->data);
+            p->data = NULL;
+            continue;
+        }
+        p->readable = true;
+    }
+    if (client_seen_mark(c, env.id, CLIENT_SEEN_HANDED) != 0)
+        goto fail;
+    *event_out = e;
+    return 0;
+fail:
+    liaison_event_free(&e);
+    return -1;
+}
+
+/* True if the report's bytes were handed out before (by their hash). */
+static bool
+report_seen(liaison_client *c, const uint8_t h[PROTO_HASH_BYTES], bool add)
+{
+    for (size_t i = 0; i < c->report_count; i++) {
+        if (memcmp(c->report_hashes[i], h, PROTO_HASH_BYTES) == 0)
+            return true;
+    }
+    if (add) {
+        if (c->report_count == c->report_cap) {
+            size_t cap = c->report_cap ? c->report_cap * 2 : 256;
+            void *p = realloc(c->report_hashes, cap * PROTO_HASH_BYTES);
+
+            if (p == NULL)
+                return false;
+            c->report_hashes = p;
+            c->report_cap = cap;
+        }
+        memcpy(c->report_hashes[c->report_count++], h, PROTO_HASH_BYTES);
+    }
+    return false;
+}
+
+int
+client_open_report(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out)
+{
+    const proto_roster_entry *broker;
+    proto_report r;
+    liaison_event *e;
+    uint8_t h[PROTO_HASH_BYTES];
+
+    *event_out = NULL;
+    if (proto_report_decode(cmd->report.data, cmd->report.len, &r, NULL) != PROTO_OK) {
+        client_fail(c, LIAISON_ERR_PROTOCOL, "a report does not decode");
+        return -1;
+    }
+    proto_sha256(cmd->report.data, cmd->report.len, h);
+    broker = proto_roster_find(c->roster, &r.broker);
+    if (broker == NULL || broker->revoked ||
+        proto_report_verify(cmd->report.data, cmd->report.len, broker->card.sign_public) !=
+            PROTO_OK) {
+        client_fail(c, LIAISON_ERR_SIGNATURE, "report from broker %s does not verify; dropped",
+                    r.broker.nation);
+        send_receipt(c, cmd->seq, r.id);
+        return -1;
+    }
+    if (report_seen(c, h, false)) {
+        send_receipt(c, cmd->seq, r.id);
+        return 0;
+    }
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return -1;
+    e->type = LIAISON_EVENT_REPORT;
+    e->tag = cmd->seq;
+    memcpy(e->id, r.id, PROTO_ID_BYTES);
+    proto_id_format(r.id, e->id_hex);
+    snprintf(e->broker, sizeof(e->broker), "%s", r.broker.nation);
+    proto_addr_format(&r.entry.recipient, e->recipient, sizeof(e->recipient));
+    snprintf(e->state, sizeof(e->state), "%s", proto_state_name(r.entry.state));
+    snprintf(e->rule_id, sizeof(e->rule_id), "%s", r.entry.rule_id);
+    snprintf(e->detail, sizeof(e->detail), "%s", r.entry.detail);
+    e->time_ms = r.entry.time_ms;
+    e->raw = malloc(cmd->report.len);
+    if (e->raw == NULL) {
+        liaison_event_free(&e);
+        return -1;
+    }
+    memcpy(e->raw, cmd->report.data, cmd->report.len);
+    e->raw_len = cmd->report.len;
+    (void)report_seen(c, h, true);
+    *event_out = e;
+    return 0;
+}
