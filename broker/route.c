@@ -12,6 +12,7 @@ typedef struct resolved {
     bool local;                             /* of this nation */
     uint8_t action;                         /* a policy_action */
     uint64_t withheld;                      /* portions withheld from it */
+    bool own_withheld;                      /* our own rules withheld some (ingress) */
     char rule[PROTO_RULE_ID_MAX + 1];       /* the rule that decided */
     char reason[POLICY_REASON_MAX];         /* one line */
 } resolved;
@@ -465,11 +466,11 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
             continue;
         }
         released++;
-        if (broker_audit(b, r->withheld ? STORE_EV_WITHHELD : STORE_EV_RELEASED, env->id, sender,
-                         r->text, env->labels.purpose, r->rule, h, r->reason) != 0 ||
+        if (broker_audit(b, r->own_withheld ? STORE_EV_WITHHELD : STORE_EV_RELEASED, env->id,
+                         sender, r->text, env->labels.purpose, r->rule, h, r->reason) != 0 ||
             broker_state(b, env->id, &env->sender, &r->addr,
-                         r->withheld ? PROTO_STATE_WITHHELD : PROTO_STATE_ACCEPTED, r->rule,
-                         r->withheld ? r->reason : "", h) != 0 ||
+                         r->own_withheld ? PROTO_STATE_WITHHELD : PROTO_STATE_ACCEPTED, r->rule,
+                         r->own_withheld ? r->reason : "", h) != 0 ||
             broker_enqueue_message(b, r->text, env->id, r->withheld, NULL, 0) != 0)
             return -1;
     }
@@ -568,7 +569,9 @@ broker_route_forward(broker *b, broker_job *job)
             continue;
         }
         verdict_copy(&scratch[i], &d);
-        /* What the partner withheld stays withheld, on top of our own rules. */
+        /* What the partner withheld stays withheld, on top of our own rules;
+         * own_withheld says whether our ingress rules withheld anything. */
+        scratch[i].own_withheld = scratch[i].withheld != 0;
         scratch[i].withheld |= asked | proto_envelope_withheld_mask(env);
         if (scratch[i].action != POLICY_DENY && env->portion_count < 64 &&
             scratch[i].withheld == ((uint64_t)1 << env->portion_count) - 1) {
