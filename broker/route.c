@@ -111,6 +111,20 @@ verdict_copy(resolved *r, const policy_decision *d)
     r->withheld = d->action == POLICY_WITHHOLD ? d->withheld : 0;
     snprintf(r->rule, sizeof(r->rule), "%s", d->verdict.rule_id != NULL ? d->verdict.rule_id : "");
     policy_reason(&d->verdict, r->reason, sizeof(r->reason));
+    /* For a partial release, say which portion went and why: that is what the
+     * sender needs to know. */
+    for (size_t i = 0; r->withheld != 0 && i < d->portion_count; i++) {
+        if (r->withheld >> i & 1) {
+            char why[POLICY_REASON_MAX];
+            const char *rule = d->portions[i].rule_id;
+
+            policy_reason(&d->portions[i], why, sizeof(why));
+            snprintf(r->reason, sizeof(r->reason), "portion %zu withheld: %.200s", i, why);
+            if (rule != NULL)
+                snprintf(r->rule, sizeof(r->rule), "%s", rule);
+            break;
+        }
+    }
 }
 
 /* Fills the policy request shared by every decision on env. */
