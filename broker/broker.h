@@ -93,7 +93,8 @@ typedef struct broker_job {
     char why[PROTO_TEXT_MAX];           /* worker: reason when result fails */
     proto_envelope *env;                /* worker: the decoded envelope */
     uint8_t envelope_hash[PROTO_HASH_BYTES]; /* worker: SHA-256 of the envelope */
-    struct broker_job *next;            /* list link while in a batch */
+    uint64_t order;                     /* dispatch order: results are routed in this order */
+    struct broker_job *next;            /* list link while parked */
 } broker_job;
 
 /* What the main thread does once an item of a batch is durable. */
@@ -167,6 +168,9 @@ typedef struct broker {
     broker_commit *collecting;          /* main adds items here */
     bool committing;                    /* the other one is with the committer */
     size_t jobs_in_pool;                /* jobs at the verify workers */
+    uint64_t next_order;                /* order of the next job dispatched */
+    uint64_t next_routed;               /* order of the next job to route */
+    broker_job *parked;                 /* verified jobs waiting for earlier ones, by order */
     uint64_t next_sweep_ms;             /* when to sweep expired messages */
     uint64_t next_head_ms;              /* when to sign a tree head */
     uint64_t next_depth_ms;             /* when to refresh queue-depth gauges */
@@ -192,8 +196,12 @@ void broker_zap_stop(broker *b);
 
 int broker_workers_start(broker *b);
 void broker_workers_stop(broker *b);
-/* Hands a job to the pool (or runs it inline when there is no pool). */
+/* Hands a job to the pool. */
 int broker_job_dispatch(broker *b, broker_job *job);
+/* Takes a verified job back; returns the jobs that may now be routed, in
+ * dispatch order (workers finish out of order; routing keeps the order in
+ * which messages arrived, so each sender's messages stay in order). */
+broker_job *broker_job_ready(broker *b, broker_job *job);
 void broker_job_free(broker_job **job);
 int broker_committer_start(broker *b);
 void broker_committer_stop(broker *b);

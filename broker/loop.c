@@ -204,11 +204,19 @@ broker_run(broker *b)
                 broker_job *job = NULL;
 
                 while (zmq_recv(b->jobs_back, &job, sizeof(job), ZMQ_DONTWAIT) == sizeof(job)) {
+                    broker_job *ready = broker_job_ready(b, job);
+
                     b->jobs_in_pool--;
-                    if (job->type == PROTO_CMD_SUBMIT)
-                        broker_route_submit(b, job);
-                    else
-                        broker_route_forward(b, job);
+                    while (ready != NULL) {
+                        broker_job *next = ready->next;
+
+                        ready->next = NULL;
+                        if (ready->type == PROTO_CMD_SUBMIT)
+                            broker_route_submit(b, ready);
+                        else
+                            broker_route_forward(b, ready);
+                        ready = next;
+                    }
                 }
             }
             if (items[0].revents & ZMQ_POLLIN)

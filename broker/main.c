@@ -174,9 +174,7 @@ start(broker *b)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    signal(SIGPIPE, SIG_IGN);
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
-        (b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+    if ((b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
         return EX_OSERR;
     b->next_sweep_ms = broker_now_ms() + 1000u;
     b->next_head_ms = broker_now_ms();
@@ -249,6 +247,19 @@ main(int argc, char **argv)
     }
     if (proto_init() != PROTO_OK)
         return EX_SOFTWARE;
+    /* Block the signals the loop reads through a signalfd before any thread
+     * starts: threads inherit the mask, so none of them takes a signal. */
+    {
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGHUP);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        signal(SIGPIPE, SIG_IGN);
+        if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+            return EX_OSERR;
+    }
     cerr = broker_config_load(config, &b.cfg, &cd);
     if (cerr != BROKER_CONFIG_OK) {
         fprintf(stderr, "liaison-broker: %s\n", cd.text);

@@ -166,6 +166,12 @@ broker_workers_stop(broker *b)
         send_ptr(b->jobs_out, NULL);
     for (size_t i = 0; i < b->worker_count; i++)
         pthread_join(b->workers[i], NULL);
+    while (b->parked != NULL) {
+        broker_job *j = b->parked;
+
+        b->parked = j->next;
+        broker_job_free(&j);
+    }
     /* Jobs still on their way back are freed unanswered: nothing of them was
      * accepted, and the client resends. */
     if (b->jobs_back != NULL) {
@@ -190,10 +196,33 @@ broker_workers_stop(broker *b)
 int
 broker_job_dispatch(broker *b, broker_job *job)
 {
+    job->order = b->next_order;
     if (send_ptr(b->jobs_out, job) != 0)
         return -1;
+    b->next_order++;
     b->jobs_in_pool++;
     return 0;
+}
+
+broker_job *
+broker_job_ready(broker *b, broker_job *job)
+{
+    broker_job **at = &b->parked, *ready = NULL, **tail = &ready;
+
+    while (*at != NULL && (*at)->order < job->order)
+        at = &(*at)->next;
+    job->next = *at;
+    *at = job;
+    while (b->parked != NULL && b->parked->order == b->next_routed) {
+        broker_job *j = b->parked;
+
+        b->parked = j->next;
+        j->next = NULL;
+        *tail = j;
+        tail = &j->next;
+        b->next_routed++;
+    }
+    return ready;
 }
 
 /* ---- The committer ------------------------------------------------------ */

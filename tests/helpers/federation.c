@@ -1,0 +1,415 @@
+/* Test federations with real broker processes on loopback. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "federation.h"
+#include "helpers.h"
+#include "liaison_proto.h"
+
+/* The demo agencies and the kinds they accept. */
+static const struct {
+    const char *addr;
+    const char *accepts;
+} demo_agencies[] = {
+    {"USA/FBI", "watchlist.* traveldoc.* mlat.* consent.*"},
+    {"USA/TREASURY", "freeze.*"},
+    {"USA/DOJ", "mlat.*"},
+    {"USA/CBP", "watchlist.* traveldoc.*"},
+    {"CAN/RCMP", "watchlist.* traveldoc.* mlat.* consent.*"},
+    {"CAN/FINTRAC", "freeze.*"},
+    {"CAN/CBSA", "watchlist.* traveldoc.*"},
+    {"MEX/FGR", "watchlist.* traveldoc.* mlat.* consent.*"},
+    {"MEX/UIF", "freeze.*"},
+};
+
+static void
+path_join(char *out, size_t len, const char *dir, const char *name)
+{
+    char tmp[1024];
+
+    snprintf(tmp, sizeof(tmp), "%s/%s", dir, name);
+    snprintf(out, len, "%s", tmp);
+}
+
+static void
+write_text(const char *path, const char *text, const char *mode)
+{
+    FILE *f = fopen(path, mode);
+
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+        fail_msg("cannot write %s: %s", path, strerror(errno));
+}
+
+/* Generates an identity, writes its key file, appends its card to roster text. */
+static void
+make_identity(const char *addr_text, const char *key_path, const char *accepts, char *roster,
+              size_t roster_cap)
+{
+    proto_identity *id = NULL;
+    proto_addr addr;
+    proto_card card;
+    proto_detail d;
+    char text[512];
+    size_t used = strlen(roster);
+
+    if (proto_addr_parse(addr_text, &addr, &d) != PROTO_OK ||
+        proto_identity_generate(&addr, &id) != PROTO_OK ||
+        proto_keyfile_write(id, key_path, &d) != PROTO_OK)
+        fail_msg("identity %s: %s", addr_text, d.text);
+    proto_identity_card(id, &card);
+    proto_identity_destroy(&id);
+    if (proto_card_format(&card, text, sizeof(text)) != PROTO_OK)
+        fail_msg("card %s", addr_text);
+    snprintf(roster + used, roster_cap - used, "\ncard\n%s%s%s%send\n", strchr(text, '\n') + 1,
+             accepts ? "accepts " : "", accepts ? accepts : "", accepts ? "\n" : "");
+}
+
+fed *
+fed_new(const char *const *nations, size_t count, const char *extra_config)
+{
+    fed *f = calloc(1, sizeof(*f));
+    static char roster[64 * 1024];
+    char examples[512];
+
+    if (f == NULL || count > FED_NATIONS_MAX)
+        fail_msg("fed_new");
+    test_scratch_dir(f->dir, sizeof(f->dir));
+    test_data_path("../../deploy/examples", examples, sizeof(examples));
+    snprintf(roster, sizeof(roster), "liaison-roster 1\n");
+    f->nation_count = count;
+    for (size_t i = 0; i < count; i++) {
+        fed_nation *n = &f->nations[i];
+        char name[64], lower[4];
+
+        snprintf(n->nation, sizeof(n->nation), "%s", nations[i]);
+        for (int k = 0; k < 3; k++)
+            lower[k] = (char)(n->nation[k] - 'A' + 'a');
+        lower[3] = '\0';
+        snprintf(name, sizeof(name), "%s-broker.key", lower);
+        {
+            char key[1024];
+
+            path_join(key, sizeof(key), f->dir, name);
+            make_identity(n->nation, key, NULL, roster, sizeof(roster));
+        }
+        snprintf(n->agency_endpoint, sizeof(n->agency_endpoint), "tcp://127.0.0.1:%d",
+                 test_free_port());
+        snprintf(n->fed_endpoint, sizeof(n->fed_endpoint), "tcp://127.0.0.1:%d", test_free_port());
+        n->metrics_port = test_free_port();
+        snprintf(name, sizeof(name), "%s.yaml", lower);
+        path_join(n->config, sizeof(n->config), f->dir, name);
+        snprintf(name, sizeof(name), "data-%s", lower);
+        path_join(n->data, sizeof(n->data), f->dir, name);
+        snprintf(name, sizeof(name), "%s.log", lower);
+        path_join(n->log, sizeof(n->log), f->dir, name);
+        snprintf(n->policy, sizeof(n->policy), "%s/%s.policy.yaml", examples, lower);
+    }
+    for (size_t a = 0; a < sizeof(demo_agencies) / sizeof(demo_agencies[0]); a++) {
+        fed_agency *ag;
+        char name[64];
+
+        if (fed_nation_get(f, (char[4]){demo_agencies[a].addr[0], demo_agencies[a].addr[1],
+                                        demo_agencies[a].addr[2], 0}) == NULL)
+            continue;
+        ag = &f->agencies[f->agency_count++];
+        snprintf(ag->addr, sizeof(ag->addr), "%s", demo_agencies[a].addr);
+        snprintf(ag->accepts, sizeof(ag->accepts), "%s", demo_agencies[a].accepts);
+        snprintf(name, sizeof(name), "%.3s-%s.key", ag->addr, ag->addr + 4);
+        for (char *c = name; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        path_join(ag->key, sizeof(ag->key), f->dir, name);
+        make_identity(ag->addr, ag->key, ag->accepts, roster, sizeof(roster));
+    }
+    path_join(f->roster, sizeof(f->roster), f->dir, "roster");
+    write_text(f->roster, roster, "w");
+    for (size_t i = 0; i < count; i++) {
+        fed_nation *n = &f->nations[i];
+        char cfg[8192], lower[4];
+        size_t used;
+
+        for (int k = 0; k < 3; k++)
+            lower[k] = (char)(n->nation[k] - 'A' + 'a');
+        lower[3] = '\0';
+        used = (size_t)snprintf(cfg, sizeof(cfg),
+                                "nation: %s\nidentity: %s-broker.key\nroster: roster\n"
+                                "policy: %s\ndata_dir: %s\nagency_endpoint: %s\n"
+                                "federation_endpoint: %s\nmetrics_endpoint: 127.0.0.1:%d\n"
+                                "log_level: info\n",
+                                n->nation, lower, n->policy, n->data, n->agency_endpoint,
+                                n->fed_endpoint, n->metrics_port);
+        if (count > 1)
+            used += (size_t)snprintf(cfg + used, sizeof(cfg) - used, "peers:\n");
+        for (size_t k = 0; k < count; k++) {
+            if (k != i)
+                used += (size_t)snprintf(cfg + used, sizeof(cfg) - used,
+                                         "  - nation: %s\n    endpoint: %s\n",
+                                         f->nations[k].nation, f->nations[k].fed_endpoint);
+        }
+        if (extra_config != NULL)
+            snprintf(cfg + used, sizeof(cfg) - used, "%s", extra_config);
+        write_text(n->config, cfg, "w");
+    }
+    return f;
+}
+
+fed_nation *
+fed_nation_get(fed *f, const char *nation)
+{
+    for (size_t i = 0; i < f->nation_count; i++) {
+        if (strcmp(f->nations[i].nation, nation) == 0)
+            return &f->nations[i];
+    }
+    return NULL;
+}
+
+fed_agency *
+fed_agency_get(fed *f, const char *addr)
+{
+    for (size_t i = 0; i < f->agency_count; i++) {
+        if (strcmp(f->agencies[i].addr, addr) == 0)
+            return &f->agencies[i];
+    }
+    return NULL;
+}
+
+static const char *
+broker_bin(void)
+{
+    const char *bin = getenv("LIAISON_BROKER_BIN");
+
+    if (bin == NULL)
+        fail_msg("LIAISON_BROKER_BIN is not set");
+    return bin;
+}
+
+static bool
+port_open(const char *endpoint)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const char *colon = strrchr(endpoint, ':');
+    bool ok;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)atoi(colon + 1));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+void
+fed_start(fed *f, const char *nation)
+{
+    fed_nation *n = fed_nation_get(f, nation);
+    pid_t pid;
+
+    if (n == NULL || n->pid != 0)
+        fail_msg("fed_start %s", nation);
+    pid = fork();
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(n->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            dup2(fd, STDOUT_FILENO);
+            close(fd);
+        }
+        execl(broker_bin(), "liaison-broker", "--config", n->config, (char *)NULL);
+        _exit(127);
+    }
+    n->pid = pid;
+    for (int i = 0; i < 200; i++) {
+        int status;
+
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            n->pid = 0;
+            fail_msg("broker %s exited at start with status %d; see %s", nation,
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, n->log);
+        }
+        if (port_open(n->agency_endpoint) && port_open(n->fed_endpoint))
+            return;
+        usleep(50000);
+    }
+    fail_msg("broker %s did not start listening; see %s", nation, n->log);
+}
+
+int
+fed_stop(fed *f, const char *nation)
+{
+    fed_nation *n = fed_nation_get(f, nation);
+    int status = -1;
+
+    if (n == NULL || n->pid == 0)
+        return -1;
+    kill(n->pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
+            n->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        usleep(50000);
+    }
+    kill(n->pid, SIGKILL);
+    waitpid(n->pid, &status, 0);
+    n->pid = 0;
+    fail_msg("broker %s did not stop on SIGTERM within 10 s", nation);
+    return -1;
+}
+
+void
+fed_kill(fed *f, const char *nation)
+{
+    fed_nation *n = fed_nation_get(f, nation);
+
+    if (n == NULL || n->pid == 0)
+        return;
+    kill(n->pid, SIGKILL);
+    waitpid(n->pid, NULL, 0);
+    n->pid = 0;
+}
+
+void
+fed_reload(fed *f, const char *nation)
+{
+    fed_nation *n = fed_nation_get(f, nation);
+
+    if (n != NULL && n->pid != 0)
+        kill(n->pid, SIGHUP);
+}
+
+void
+fed_destroy(fed **fp)
+{
+    fed *f = fp != NULL ? *fp : NULL;
+
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < f->nation_count; i++) {
+        if (f->nations[i].pid != 0 && fed_stop(f, f->nations[i].nation) != 0)
+            fprintf(stderr, "broker %s did not exit cleanly\n", f->nations[i].nation);
+    }
+    if (getenv("LIAISON_KEEP_TEST_DIRS") == NULL)
+        test_scratch_remove(f->dir);
+    else
+        fprintf(stderr, "kept %s\n", f->dir);
+    free(f);
+    *fp = NULL;
+}
+
+liaison_client *
+fed_client(fed *f, const char *addr, bool receive)
+{
+    fed_agency *a = fed_agency_get(f, addr);
+    fed_nation *n = a != NULL ? fed_nation_get(f, (char[4]){addr[0], addr[1], addr[2], 0}) : NULL;
+    liaison_config cfg;
+    liaison_client *c = NULL;
+    char why[512];
+
+    if (a == NULL || n == NULL)
+        fail_msg("no agency %s in the test federation", addr);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.key_file = a->key;
+    cfg.roster_file = f->roster;
+    cfg.endpoint = n->agency_endpoint;
+    cfg.receive = receive;
+    if (liaison_client_open(&cfg, &c, why, sizeof(why)) != LIAISON_OK)
+        fail_msg("client %s: %s", addr, why);
+    return c;
+}
+
+int
+fed_run_tool(const char *const *args, char *out, size_t out_len)
+{
+    const char *bin = getenv("LIAISON_TOOL_BIN");
+    int pipefd[2], status;
+    pid_t pid;
+    size_t used = 0;
+
+    if (bin == NULL)
+        fail_msg("LIAISON_TOOL_BIN is not set");
+    if (pipe(pipefd) != 0)
+        fail_msg("pipe");
+    pid = fork();
+    if (pid == 0) {
+        size_t n = 0;
+        char *argv[64];
+
+        dup2(pipefd[1], STDOUT_FILENO);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        argv[n++] = (char *)(uintptr_t)"liaison";
+        while (args[n - 1] != NULL && n < 63) {
+            argv[n] = (char *)(uintptr_t)args[n - 1];
+            n++;
+        }
+        argv[n] = NULL;
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    for (;;) {
+        char buf[4096];
+        ssize_t r = read(pipefd[0], buf, sizeof(buf));
+
+        if (r <= 0)
+            break;
+        if (out != NULL && used + 1 < out_len) {
+            size_t take = (size_t)r < out_len - used - 1 ? (size_t)r : out_len - used - 1;
+
+            memcpy(out + used, buf, take);
+            used += take;
+        }
+    }
+    if (out != NULL && out_len > 0)
+        out[used] = '\0';
+    close(pipefd[0]);
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+size_t
+fed_log_count(fed *f, const char *nation, const char *needle)
+{
+    fed_nation *n = fed_nation_get(f, nation);
+    FILE *fp = n != NULL ? fopen(n->log, "r") : NULL;
+    char line[4096];
+    size_t count = 0;
+
+    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
+        if (strstr(line, needle) != NULL)
+            count++;
+    }
+    if (fp != NULL)
+        fclose(fp);
+    return count;
+}
+
+bool
+fed_wait_until(bool (*fn)(void *ctx), void *ctx, unsigned ms)
+{
+    for (unsigned waited = 0;; waited += 20) {
+        if (fn(ctx))
+            return true;
+        if (waited >= ms)
+            return false;
+        usleep(20000);
+    }
+}

@@ -1,0 +1,79 @@
+/* Test federations: keys, roster, policies and configs in a scratch
+ * directory, and real liaison-broker processes started and stopped by PID. */
+#ifndef LIAISON_TEST_FEDERATION_H
+#define LIAISON_TEST_FEDERATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "liaison.h"
+
+#define FED_NATIONS_MAX 4
+#define FED_AGENCIES_MAX 32
+
+/* One agency of the test federation. */
+typedef struct fed_agency {
+    char addr[40];              /* "USA/FBI" */
+    char accepts[256];          /* kind patterns, space separated */
+    char key[1024];             /* its secret key file */
+} fed_agency;
+
+/* One nation: its broker and where it listens. */
+typedef struct fed_nation {
+    char nation[4];             /* "USA" */
+    char config[1024];          /* broker configuration file */
+    char data[1024];            /* data directory */
+    char log[1024];             /* the broker's stderr */
+    char policy[1024];          /* its policy file */
+    char agency_endpoint[64];   /* tcp://127.0.0.1:PORT */
+    char fed_endpoint[64];      /* tcp://127.0.0.1:PORT */
+    int metrics_port;           /* its metrics port */
+    pid_t pid;                  /* running broker, or 0 */
+} fed_nation;
+
+typedef struct fed {
+    char dir[512];                          /* scratch directory */
+    char roster[1024];                      /* the roster file */
+    size_t nation_count;                    /* nations in use */
+    fed_nation nations[FED_NATIONS_MAX];    /* brokers */
+    size_t agency_count;                    /* agencies in use */
+    fed_agency agencies[FED_AGENCIES_MAX];  /* agencies */
+} fed;
+
+/*
+ * Makes a federation of the given nations (each takes its policy from
+ * deploy/examples/<nation>.policy.yaml unless policy_override names a file
+ * for it) with the demo agencies of those nations.  extra_config is
+ * appended to every broker configuration (may be NULL).
+ */
+fed *fed_new(const char *const *nations, size_t count, const char *extra_config);
+/* Stops every broker (SIGKILL if SIGTERM does not end it) and removes the directory. */
+void fed_destroy(fed **f);
+
+fed_nation *fed_nation_get(fed *f, const char *nation);
+fed_agency *fed_agency_get(fed *f, const char *addr);
+
+/* Starts the broker of nation and waits until it accepts connections. */
+void fed_start(fed *f, const char *nation);
+/* SIGTERM and wait; returns the exit status. */
+int fed_stop(fed *f, const char *nation);
+/* SIGKILL and reap. */
+void fed_kill(fed *f, const char *nation);
+/* SIGHUP (reload policy and roster). */
+void fed_reload(fed *f, const char *nation);
+
+/* Opens a client for agency addr against its home broker. */
+liaison_client *fed_client(fed *f, const char *addr, bool receive);
+
+/* Runs the liaison tool with args (NULL-ended); returns its exit status and
+ * its stdout in out (out_len bytes, may be NULL). */
+int fed_run_tool(const char *const *args, char *out, size_t out_len);
+
+/* Counts lines of the broker's log containing needle. */
+size_t fed_log_count(fed *f, const char *nation, const char *needle);
+
+/* Waits (up to ms) until fn(ctx) is true; returns it. */
+bool fed_wait_until(bool (*fn)(void *ctx), void *ctx, unsigned ms);
+
+#endif
