@@ -1,0 +1,404 @@
+/* Bad input against a real broker: every kind gets its answer, others are unaffected. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "federation.h"
+#include "helpers.h"
+#include "liaison.h"
+#include "liaison_proto.h"
+
+#define MAX_MESSAGE 65536
+
+/* A raw CURVE connection as one agency, to send what no client library would. */
+typedef struct raw {
+    void *ctx;                  /* ZeroMQ context */
+    void *sock;                 /* DEALER */
+    proto_identity *id;         /* the agency's keys */
+} raw;
+
+static raw *
+raw_open(fed *f, const char *agency)
+{
+    raw *r = calloc(1, sizeof(*r));
+    proto_roster *roster = NULL;
+    proto_addr broker;
+    const proto_roster_entry *e;
+    int linger = 0;
+
+    assert_non_null(r);
+    assert_int_equal(proto_keyfile_read(fed_agency_get(f, agency)->key, &r->id, NULL), PROTO_OK);
+    assert_int_equal(proto_roster_load(f->roster, &roster, NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse(r->id->addr.nation, &broker, NULL), PROTO_OK);
+    e = proto_roster_find(roster, &broker);
+    r->ctx = zmq_ctx_new();
+    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
+    zmq_setsockopt(r->sock, ZMQ_CURVE_SERVERKEY, e->card.curve_public, 32);
+    zmq_setsockopt(r->sock, ZMQ_CURVE_PUBLICKEY, r->id->curve_public, 32);
+    zmq_setsockopt(r->sock, ZMQ_CURVE_SECRETKEY, r->id->curve_secret, 32);
+    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    assert_int_equal(zmq_connect(r->sock, fed_nation_get(f, r->id->addr.nation)->agency_endpoint), 0);
+    proto_roster_destroy(&roster);
+    return r;
+}
+
+static void
+raw_close(raw **rp)
+{
+    raw *r = *rp;
+
+    zmq_close(r->sock);
+    zmq_ctx_term(r->ctx);
+    proto_identity_destroy(&r->id);
+    free(r);
+    *rp = NULL;
+}
+
+static void
+raw_send_frames(raw *r, const proto_frame *frames, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_true(zmq_send(r->sock, frames[i].data, frames[i].len,
+                             i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
+}
+
+static void
+raw_send_cmd(raw *r, const proto_cmd *cmd)
+{
+    proto_wire w;
+
+    assert_int_equal(proto_cmd_build(cmd, &w, NULL), PROTO_OK);
+    raw_send_frames(r, w.frames, w.count);
+}
+
+/* Receives the next answer (not a deliver or report) within ms; false if none. */
+static bool
+raw_answer(raw *r, proto_cmd *out, unsigned ms)
+{
+    static zmq_msg_t frames[8];
+    static size_t held;
+    uint64_t deadline = liaison_now_ms() + ms;
+
+    for (size_t i = 0; i < held; i++)
+        zmq_msg_close(&frames[i]);
+    held = 0;
+    for (;;) {
+        proto_frame pf[8];
+        zmq_pollitem_t item = {r->sock, 0, ZMQ_POLLIN, 0};
+        uint64_t now = liaison_now_ms();
+        int more = 1;
+
+        if (now >= deadline || zmq_poll(&item, 1, (long)(deadline - now)) <= 0)
+            return false;
+        for (size_t i = 0; i < held; i++)
+            zmq_msg_close(&frames[i]);
+        held = 0;
+        while (more && held < 8) {
+            zmq_msg_init(&frames[held]);
+            zmq_msg_recv(&frames[held], r->sock, 0);
+            more = zmq_msg_more(&frames[held]);
+            held++;
+        }
+        for (size_t i = 0; i < held; i++)
+            pf[i] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
+        if (proto_cmd_parse(pf, held, out, NULL) != PROTO_OK)
+            continue;
+        if (out->type == PROTO_CMD_REJECTED || out->type == PROTO_CMD_ACCEPTED ||
+            out->type == PROTO_CMD_PONG || out->type == PROTO_CMD_STATUS_REPLY)
+            return true;
+    }
+}
+
+/* Seals a small message from id to CAN... no: to USA/CBP, with options. */
+static void
+seal(const proto_identity *from, const char *to, uint64_t created, uint64_t expires,
+     uint8_t **buf, size_t *len)
+{
+    proto_addr rcpt;
+    proto_draft_portion p;
+    proto_draft d;
+
+    memset(&d, 0, sizeof(d));
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(proto_addr_parse(to, &rcpt, NULL), PROTO_OK);
+    assert_int_equal(proto_labels_parse("LES", &p.labels, NULL), PROTO_OK);
+    p.plain = (const uint8_t *)"payload";
+    p.plain_len = 7;
+    d.kind = "watchlist.publish";
+    d.created_ms = created;
+    d.expires_ms = expires;
+    d.recipients = &rcpt;
+    d.recipient_count = 1;
+    d.portions = &p;
+    d.portion_count = 1;
+    assert_int_equal(proto_envelope_seal(&d, from, buf, len, NULL), PROTO_OK);
+}
+
+static uint16_t
+submit_code(raw *r, const uint8_t *buf, size_t len, uint64_t corr)
+{
+    proto_cmd cmd, ans;
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_SUBMIT;
+    cmd.corr = corr;
+    cmd.envelope = (proto_slice){buf, len};
+    raw_send_cmd(r, &cmd);
+    if (!raw_answer(r, &ans, 10000))
+        fail_msg("no answer to submit %llu", (unsigned long long)corr);
+    assert_int_equal(ans.corr, corr);
+    return ans.type == PROTO_CMD_ACCEPTED ? 0 : ans.code;
+}
+
+static void
+test_badinput_each_rejected_with_its_code(void **state)
+{
+    static const char *const one[] = {"USA"};
+    fed *f = fed_new(one, 1, "limits:\n  max_message_bytes: 65536\n  max_pending_per_client: 64\n");
+    proto_identity *cbp_id = NULL;
+    uint64_t now = liaison_now_ms();
+    uint8_t *buf = NULL;
+    size_t len;
+    proto_cmd ans;
+    raw *r;
+
+    (void)state;
+    fed_start(f, "USA");
+    r = raw_open(f, "USA/FBI");
+    assert_int_equal(proto_keyfile_read(fed_agency_get(f, "USA/CBP")->key, &cbp_id, NULL),
+                     PROTO_OK);
+    /* A lone frame is no command; three frames without the signature are
+     * not this protocol. */
+    {
+        proto_frame junk[] = {{(const uint8_t *)"hello", 5}};
+        proto_frame nosig[] = {{(const uint8_t *)"HELLO123", 8}, {(const uint8_t *)"\x08", 1},
+                               {(const uint8_t *)"12345678", 8}};
+
+        raw_send_frames(r, junk, 1);
+        assert_true(raw_answer(r, &ans, 5000));
+        assert_int_equal(ans.type, PROTO_CMD_REJECTED);
+        assert_int_equal(ans.code, PROTO_WIRE_COMMAND);
+        raw_send_frames(r, nosig, 3);
+        assert_true(raw_answer(r, &ans, 5000));
+        assert_int_equal(ans.code, PROTO_WIRE_MALFORMED);
+        assert_non_null(strstr(ans.text, "signature"));
+    }
+    /* An unknown command. */
+    {
+        proto_frame unknown[] = {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x7f", 1},
+                                 {(const uint8_t *)"12345678", 8}};
+
+        raw_send_frames(r, unknown, 3);
+        assert_true(raw_answer(r, &ans, 5000));
+        assert_int_equal(ans.code, PROTO_WIRE_COMMAND);
+    }
+    /* A forward sent to the agency socket is not an agency's command. */
+    {
+        proto_frame fwd[] = {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x09", 1},
+                             {(const uint8_t *)"12345678", 8}};
+
+        raw_send_frames(r, fwd, 3); /* a pong: ignored, no answer */
+        assert_false(raw_answer(r, &ans, 300));
+    }
+    /* An envelope that does not decode: malformed, with the field named. */
+    {
+        static const uint8_t garbage[] = "LSNE\x01\xff\xff\xff\xff";
+
+        assert_int_equal(submit_code(r, garbage, sizeof(garbage) - 1, 11), PROTO_WIRE_MALFORMED);
+    }
+    /* Larger than this broker accepts. */
+    {
+        uint8_t *big = calloc(1, MAX_MESSAGE + 1);
+
+        assert_int_equal(submit_code(r, big, MAX_MESSAGE + 1, 12), PROTO_WIRE_TOO_LARGE);
+        free(big);
+    }
+    /* Another agency's envelope on FBI's connection. */
+    seal(cbp_id, "USA/FBI", now, now + 60000, &buf, &len);
+    assert_int_equal(submit_code(r, buf, len, 13), PROTO_WIRE_SENDER);
+    free(buf);
+    /* A changed byte: the signature no longer verifies. */
+    seal(r->id, "USA/CBP", now, now + 60000, &buf, &len);
+    buf[len - 100] ^= 1;
+    assert_int_equal(submit_code(r, buf, len, 14), PROTO_WIRE_SIGNATURE);
+    free(buf);
+    /* Already expired, and created too far ahead. */
+    seal(r->id, "USA/CBP", now - 120000, now - 60000, &buf, &len);
+    assert_int_equal(submit_code(r, buf, len, 15), PROTO_WIRE_EXPIRED);
+    free(buf);
+    seal(r->id, "USA/CBP", now + 3600000, now + 7200000, &buf, &len);
+    assert_int_equal(submit_code(r, buf, len, 16), PROTO_WIRE_EXPIRED);
+    free(buf);
+    /* A recipient that is not in the roster. */
+    seal(r->id, "USA/NSA", now, now + 60000, &buf, &len);
+    assert_int_equal(submit_code(r, buf, len, 17), PROTO_WIRE_RECIPIENT);
+    free(buf);
+    /* The same message twice: accepted twice, stored and delivered once. */
+    seal(r->id, "USA/CBP", now, now + 60000, &buf, &len);
+    assert_int_equal(submit_code(r, buf, len, 18), 0);
+    assert_int_equal(submit_code(r, buf, len, 19), 0);
+    {
+        liaison_client *cbp = fed_client(f, "USA/CBP", true);
+        liaison_event *e = NULL;
+        int messages = 0;
+
+        while (liaison_receive(cbp, &e, liaison_now_ms() + 1500) == LIAISON_OK) {
+            messages += e->type == LIAISON_EVENT_MESSAGE;
+            assert_int_equal(liaison_receipt(cbp, e), LIAISON_OK);
+            liaison_event_free(&e);
+        }
+        assert_int_equal(messages, 1);
+        liaison_client_close(&cbp);
+    }
+    free(buf);
+    /* The broker is still up and answers. */
+    {
+        proto_cmd ping;
+
+        memset(&ping, 0, sizeof(ping));
+        ping.type = PROTO_CMD_PING;
+        ping.corr = 99;
+        raw_send_cmd(r, &ping);
+        assert_true(raw_answer(r, &ans, 5000));
+        assert_int_equal(ans.type, PROTO_CMD_PONG);
+        assert_int_equal(ans.corr, 99);
+    }
+    raw_close(&r);
+    proto_identity_destroy(&cbp_id);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    /* Each refusal was audited. */
+    {
+        char out[16384];
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "rejected", NULL};
+
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        assert_non_null(strstr(out, "signature does not verify"));
+        assert_non_null(strstr(out, "is not the authenticated agency"));
+        assert_non_null(strstr(out, "expired"));
+    }
+    fed_destroy(&f);
+}
+
+/* A frame larger than anything the broker accepts closes that connection only. */
+static void
+test_badinput_oversize_frame_closes_only_that_connection(void **state)
+{
+    static const char *const one[] = {"USA"};
+    fed *f = fed_new(one, 1, "limits:\n  max_message_bytes: 65536\n");
+    size_t huge = 4u << 20;
+    uint8_t *big = calloc(1, huge);
+    proto_cmd cmd, ans;
+    raw *r;
+    liaison_client *cbp;
+    static const char *const portions[] = {"LES", "still working"};
+    liaison_message *m = NULL;
+
+    (void)state;
+    fed_start(f, "USA");
+    r = raw_open(f, "USA/FBI");
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_SUBMIT;
+    cmd.corr = 1;
+    cmd.envelope = (proto_slice){big, huge};
+    raw_send_cmd(r, &cmd);
+    assert_false(raw_answer(r, &ans, 1000));
+    raw_close(&r);
+    free(big);
+    /* Everyone else carries on. */
+    cbp = fed_client(f, "USA/CBP", false);
+    assert_int_equal(liaison_message_new("watchlist.publish", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, "USA/FBI"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, portions[0], portions[1], strlen(portions[1]),
+                                                 NULL),
+                     LIAISON_OK);
+    assert_int_equal(liaison_send(cbp, m, NULL, liaison_now_ms() + 5000), LIAISON_OK);
+    liaison_message_destroy(&m);
+    liaison_client_close(&cbp);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_destroy(&f);
+}
+
+/* A client that floods gets busy answers; another is served all along. */
+static void
+test_badinput_flood_does_not_starve_others(void **state)
+{
+    static const char *const one[] = {"USA"};
+    fed *f = fed_new(one, 1, "limits:\n  max_pending_per_client: 16\n");
+    enum { FLOOD = 2000 };
+    uint64_t now = liaison_now_ms();
+    size_t accepted = 0, busy = 0, answers = 0;
+    liaison_client *cbp;
+    raw *r;
+
+    (void)state;
+    fed_start(f, "USA");
+    r = raw_open(f, "USA/FBI");
+    cbp = fed_client(f, "USA/CBP", false);
+    for (uint64_t i = 0; i < FLOOD; i++) {
+        uint8_t *buf = NULL;
+        size_t len;
+        proto_cmd cmd;
+
+        seal(r->id, "USA/CBP", now, now + 600000, &buf, &len);
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = PROTO_CMD_SUBMIT;
+        cmd.corr = i + 1;
+        cmd.envelope = (proto_slice){buf, len};
+        raw_send_cmd(r, &cmd);
+        free(buf);
+        /* Meanwhile the other agency's sends go through. */
+        if (i % 500 == 0) {
+            static const char *const portions[] = {"LES", "normal traffic"};
+            liaison_message *m = NULL;
+
+            assert_int_equal(liaison_message_new("watchlist.publish", &m), LIAISON_OK);
+            assert_int_equal(liaison_message_add_recipient(m, "USA/FBI"), LIAISON_OK);
+            assert_int_equal(liaison_message_add_portion(m, portions[0], portions[1],
+                                                         strlen(portions[1]), NULL),
+                             LIAISON_OK);
+            if (liaison_send(cbp, m, NULL, liaison_now_ms() + 10000) != LIAISON_OK)
+                fail_msg("CBP starved during the flood: %s", liaison_client_error(cbp));
+            liaison_message_destroy(&m);
+        }
+    }
+    while (answers < FLOOD) {
+        proto_cmd ans;
+
+        if (!raw_answer(r, &ans, 10000))
+            break;
+        answers++;
+        if (ans.type == PROTO_CMD_ACCEPTED)
+            accepted++;
+        else if (ans.code == PROTO_WIRE_BUSY)
+            busy++;
+        else
+            fail_msg("unexpected answer code %u: %s", ans.code, ans.text);
+    }
+    assert_int_equal(answers, FLOOD);
+    assert_true(busy > 0);
+    assert_true(accepted > 0);
+    raw_close(&r);
+    liaison_client_close(&cbp);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_destroy(&f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_badinput_each_rejected_with_its_code),
+        cmocka_unit_test(test_badinput_oversize_frame_closes_only_that_connection),
+        cmocka_unit_test(test_badinput_flood_does_not_starve_others),
+    };
+
+    if (proto_init() != PROTO_OK)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests_name("badinput", tests, NULL, NULL);
+}
