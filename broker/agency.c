@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "frames.h"
 
 #define FRAMES_MAX (1 + PROTO_CMD_FRAMES_MAX + 1) /* routing id, command, one extra to detect */
 
@@ -344,15 +345,6 @@ on_submit(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len, zmq_
 {
     broker_job *job;
 
-    if (cmd->envelope.len > b->cfg->limits.max_message_bytes) {
-        char why[128];
-
-        snprintf(why, sizeof(why), "envelope of %zu bytes; this broker accepts at most %zu",
-                 cmd->envelope.len, (size_t)b->cfg->limits.max_message_bytes);
-        broker_agency_reject(b, rid, rid_len, cmd->corr, NULL, PROTO_WIRE_TOO_LARGE, why);
-        broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_TOO_LARGE);
-        return;
-    }
     if (s->pending >= b->cfg->limits.max_pending_per_client || b->stopping) {
         broker_agency_reject(b, rid, rid_len, cmd->corr, NULL, PROTO_WIRE_BUSY,
                              b->stopping ? "the broker is shutting down"
@@ -393,7 +385,9 @@ broker_agency_readable(broker *b)
     for (int budget = 0; budget < 256; budget++) {
         proto_frame pf[FRAMES_MAX];
         proto_cmd cmd;
-        proto_detail d;
+        char why[PROTO_TEXT_MAX];
+        uint64_t corr;
+        uint16_t code;
         const char *user;
         proto_addr from;
         broker_session *s;
@@ -429,23 +423,16 @@ broker_agency_readable(broker *b)
         if (count > FRAMES_MAX) {
             broker_agency_reject(b, rid, rid_len, 0, NULL, PROTO_WIRE_COMMAND,
                                  "too many frames for any command");
+            broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_COMMAND);
             goto next;
         }
         for (size_t i = 1; i < count; i++)
             pf[i - 1] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
-        if (proto_cmd_parse(pf, count - 1, &cmd, &d) != PROTO_OK) {
-            char why[PROTO_TEXT_MAX];
-            uint64_t corr = count > 3 && zmq_msg_size(&frames[3]) == 8
-                                ? proto_be64(zmq_msg_data(&frames[3]))
-                                : 0;
-
-            snprintf(why, sizeof(why), "%.40s: %.200s", d.field, d.text);
-            broker_agency_reject(b, rid, rid_len, corr, NULL,
-                                 d.field[0] == 'c' || strcmp(d.field, "frames") == 0
-                                     ? PROTO_WIRE_COMMAND
-                                     : PROTO_WIRE_MALFORMED,
-                                 why);
-            broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_MALFORMED);
+        code = broker_frames_check(pf, count - 1, b->cfg->limits.max_message_bytes, &cmd, &corr,
+                                   why, sizeof(why));
+        if (code != 0) {
+            broker_agency_reject(b, rid, rid_len, corr, NULL, code, why);
+            broker_metrics_inc_rejected(b->metrics, code);
             goto next;
         }
         switch (cmd.type) {
@@ -472,9 +459,7 @@ broker_agency_readable(broker *b)
         case PROTO_CMD_PONG:
             break;
         default:
-            broker_agency_reject(b, rid, rid_len, 0, NULL, PROTO_WIRE_COMMAND,
-                                 "an agency may send submit, receipt, status and ping");
-            break;
+            break; /* broker_frames_check admits nothing else */
         }
     next:
         for (size_t i = 0; i < count && i < FRAMES_MAX; i++)

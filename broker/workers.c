@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "frames.h"
 
 #define JOBS_ENDPOINT "inproc://liaison.jobs"
 #define VERIFIED_ENDPOINT "inproc://liaison.verified"
@@ -50,7 +51,6 @@ verify_job(broker *b, broker_job *job)
     size_t len = zmq_msg_size(&job->msg);
     uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES];
     const proto_roster_entry *e;
-    proto_detail d = {{0}, {0}};
     bool revoked = false, found = false;
 
     job->env = malloc(sizeof(*job->env));
@@ -60,14 +60,12 @@ verify_job(broker *b, broker_job *job)
         snprintf(job->why, sizeof(job->why), "out of memory");
         return;
     }
-    job->result = proto_envelope_decode(data, len, job->env, &d);
-    if (job->result != PROTO_OK) {
-        job->wire_code = job->result == PROTO_ERR_LIMIT && len > PROTO_ENVELOPE_MAX
-                             ? PROTO_WIRE_TOO_LARGE
-                             : PROTO_WIRE_MALFORMED;
-        snprintf(job->why, sizeof(job->why), "%.40s: %.200s", d.field, d.text);
+    job->wire_code = broker_envelope_check(data, len, job->env, job->why, sizeof(job->why));
+    if (job->wire_code != 0) {
+        job->result = PROTO_ERR_SYNTAX;
         return;
     }
+    job->result = PROTO_OK;
     proto_sha256(data, len, job->envelope_hash);
     pthread_rwlock_rdlock(&b->roster.lock);
     e = proto_roster_find(b->roster.roster, &job->env->sender);
