@@ -228,6 +228,15 @@ fail_pos(load_ctx *c, broker_config_err code, unsigned line, unsigned col, const
         cut_printf(d->text, sizeof(d->text), "%s: %s: %s", where, field, what);
     else
         cut_printf(d->text, sizeof(d->text), "%s: %s", where, what);
+    /* Keys and values may hold line breaks and control bytes; a message is one line. */
+    for (char *p = d->text; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
+    for (char *p = d->field; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
     return code;
 }
 
@@ -511,6 +520,10 @@ typedef struct cyaml_capture {
     bool in_backtrace;  /* the backtrace has begun */
 } cyaml_capture;
 
+static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+    PROTO_PRINTF(3, 0);
+
+/* libcyaml's log callback: keeps its first error line and backtrace position. */
 static void
 capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
 {
