@@ -1133,6 +1133,12 @@ broker_config_load_buffer(const char *text, size_t len, const char *path_for_mes
 
     memset(&c, 0, sizeof(c));
     memset(&cap, 0, sizeof(cap));
+    memset(&cc, 0, sizeof(cc));
+    cc.log_fn = capture_log;
+    cc.log_ctx = &cap;
+    cc.mem_fn = cyaml_mem;
+    cc.log_level = CYAML_LOG_ERROR;
+    cc.flags = CYAML_CFG_NO_ALIAS;
     c.file = path_for_messages != NULL ? path_for_messages : "<config>";
     c.text = text != NULL ? text : "";
     c.len = text != NULL ? len : 0;
@@ -1150,12 +1156,6 @@ broker_config_load_buffer(const char *text, size_t len, const char *path_for_mes
     if (err != BROKER_CONFIG_OK)
         goto out;
 
-    memset(&cc, 0, sizeof(cc));
-    cc.log_fn = capture_log;
-    cc.log_ctx = &cap;
-    cc.mem_fn = cyaml_mem;
-    cc.log_level = CYAML_LOG_ERROR;
-    cc.flags = CYAML_CFG_NO_ALIAS;
     e = cyaml_load_data((const uint8_t *)c.text, c.len, &cc, &config_schema, (cyaml_data_t **)&raw,
                         NULL);
     if (e != CYAML_OK) {

@@ -405,6 +405,22 @@ test_broker_config_out_of_range(void **state)
             broker_config_destroy(&cfg);
         }
     }
+    /* At most BROKER_CONFIG_PEERS_MAX peers; the first one too many is named. */
+    {
+        size_t cap = 64 * (BROKER_CONFIG_PEERS_MAX + 2) + 512, n;
+        char *text = malloc(cap);
+        char want[128];
+
+        assert_non_null(text);
+        n = (size_t)snprintf(text, cap, "%s", BASE "peers:\n");
+        for (unsigned i = 0; i <= BROKER_CONFIG_PEERS_MAX; i++)
+            n += (size_t)snprintf(text + n, cap - n, "  - {nation: %c%c%c, endpoint: \"tcp://h:1\"}\n",
+                                  'A' + i / 676, 'A' + i / 26 % 26, 'A' + i % 26);
+        snprintf(want, sizeof(want), "usa.yaml:%u:5: peers: more than %u entries",
+                 9 + BROKER_CONFIG_PEERS_MAX, BROKER_CONFIG_PEERS_MAX);
+        expect_error(text, BROKER_CONFIG_ERR_RANGE, 9 + BROKER_CONFIG_PEERS_MAX, 5, "peers", want);
+        free(text);
+    }
     expect_error(BASE "limits:\n  max_message_bytes: 99999999999999999999999\n",
                  BROKER_CONFIG_ERR_RANGE, 9, 22, "limits.max_message_bytes",
                  "usa.yaml:9:22: limits.max_message_bytes: '99999999999999999999999' is too large");
