@@ -228,6 +228,15 @@ fail_pos(load_ctx *c, broker_config_err code, unsigned line, unsigned col, const
         cut_printf(d->text, sizeof(d->text), "%s: %s: %s", where, field, what);
     else
         cut_printf(d->text, sizeof(d->text), "%s: %s", where, what);
+    /* Keys and values may hold line breaks and control bytes; a message is one line. */
+    for (char *p = d->text; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
+    for (char *p = d->field; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
     return code;
 }
 
@@ -511,6 +520,10 @@ typedef struct cyaml_capture {
     bool in_backtrace;  /* the backtrace has begun */
 } cyaml_capture;
 
+static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+    PROTO_PRINTF(3, 0);
+
+/* libcyaml's log callback: keeps its first error line and backtrace position. */
 static void
 capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
 {
@@ -1120,6 +1133,12 @@ broker_config_load_buffer(const char *text, size_t len, const char *path_for_mes
 
     memset(&c, 0, sizeof(c));
     memset(&cap, 0, sizeof(cap));
+    memset(&cc, 0, sizeof(cc));
+    cc.log_fn = capture_log;
+    cc.log_ctx = &cap;
+    cc.mem_fn = cyaml_mem;
+    cc.log_level = CYAML_LOG_ERROR;
+    cc.flags = CYAML_CFG_NO_ALIAS;
     c.file = path_for_messages != NULL ? path_for_messages : "<config>";
     c.text = text != NULL ? text : "";
     c.len = text != NULL ? len : 0;
@@ -1137,12 +1156,6 @@ broker_config_load_buffer(const char *text, size_t len, const char *path_for_mes
     if (err != BROKER_CONFIG_OK)
         goto out;
 
-    memset(&cc, 0, sizeof(cc));
-    cc.log_fn = capture_log;
-    cc.log_ctx = &cap;
-    cc.mem_fn = cyaml_mem;
-    cc.log_level = CYAML_LOG_ERROR;
-    cc.flags = CYAML_CFG_NO_ALIAS;
     e = cyaml_load_data((const uint8_t *)c.text, c.len, &cc, &config_schema, (cyaml_data_t **)&raw,
                         NULL);
     if (e != CYAML_OK) {

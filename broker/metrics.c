@@ -401,7 +401,8 @@ broker_metrics_render(broker_metrics *m, char **text_out, size_t *len_out)
         err = BROKER_METRICS_ERR_NOMEM;
         goto out;
     }
-    qsort(labels, count, sizeof(*labels), label_cmp);
+    if (count > 1)
+        qsort(labels, count, sizeof(*labels), label_cmp);
 
     for (size_t i = 0; i < BROKER_METRICS_COUNTER_COUNT; i++) {
         if (counter_names[i] == NULL)
@@ -485,6 +486,9 @@ out:
 
 /* ---- HTTP ------------------------------------------------------------------ */
 
+static void http_log(void *cls, const char *fmt, va_list ap) PROTO_PRINTF(2, 0);
+
+/* libmicrohttpd's error log, into ours. */
 static void
 http_log(void *cls, const char *fmt, va_list ap)
 {

@@ -70,7 +70,7 @@ void broker_metrics_destroy(broker_metrics **m);
 /* Returns a static, human-readable string for code; never NULL. */
 const char *broker_metrics_strerror(broker_metrics_err code);
 
-/* Adds by to a counter.  Any thread. */
+/* Adds by to a counter (a which out of range is ignored).  Any thread. */
 void broker_metrics_inc(broker_metrics *m, broker_metrics_counter which, uint64_t by) PROTO_NONNULL(1);
 
 /* Counts one message rejected with wire code (a proto_wire_code); a code
