@@ -64,3 +64,8 @@ write("command", "garbage", b"\x00\x01\x02")
 write("command", "tree-head", frames(sig, b"\x0d", bytes(112)))
 write("command", "consistency-request", frames(sig, b"\x0e", corr, struct.pack(">Q", 1), struct.pack(">Q", 2)))
 write("command", "consistency", frames(sig, b"\x0f", corr, struct.pack(">Q", 1), struct.pack(">Q", 2), bytes(32)))
+
+# The broker's frame handling sees the same frames as the command parser.
+for name in os.listdir(os.path.join(HERE, "corpus", "command")):
+    with open(os.path.join(HERE, "corpus", "command", name), "rb") as f:
+        write("broker_frames", name, f.read())
