@@ -195,6 +195,8 @@ liaison_client_close(liaison_client **cp)
         free(q);
     }
     client_seen_close(c);
+    free(c->report_hashes);
+    free(c->reply_entries);
     proto_roster_destroy(&c->roster);
     proto_identity_destroy(&c->id);
     free(c);

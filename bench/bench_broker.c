@@ -1,0 +1,577 @@
+/* Benchmark of liaison-broker: end-to-end rate and latency through one and
+ * two real brokers, beside a bare CurveZMQ relay and the Ed25519 wall. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bench_util.h"
+#include "federation.h"
+#include "liaison_proto.h"
+
+#define PAYLOAD 1024
+#define WINDOW 512         /* submits in flight per producer */
+
+typedef struct run {
+    size_t count;              /* messages */
+    uint8_t **env;             /* pre-sealed envelopes */
+    size_t *env_len;           /* their lengths */
+    double *sent_at;           /* when each submit left */
+    double *got_at;            /* when each delivery arrived */
+    double rate;               /* submits per second to pace at; 0: as fast as possible */
+    const char *producer_ep;   /* endpoint the producer submits to */
+    const char *consumer_ep;   /* endpoint the consumer receives from */
+    const uint8_t *producer_server_key; /* CURVE key of the producer's broker */
+    const uint8_t *consumer_server_key; /* CURVE key of the consumer's broker */
+    proto_identity *producer;  /* keys */
+    proto_identity *consumer;  /* keys */
+    size_t received;           /* deliveries seen */
+    size_t accepted;           /* accepted answers */
+    size_t rejected;           /* rejected answers */
+    volatile int done;         /* the consumer has everything */
+} run;
+
+static void *
+curve_dealer(void *ctx, const proto_identity *id, const uint8_t *server_key, const char *ep)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, hwm = 0;
+
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_key, 32);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, id->curve_public, 32);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, id->curve_secret, 32);
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if (zmq_connect(s, ep) != 0) {
+        fprintf(stderr, "connect %s: %s\n", ep, zmq_strerror(zmq_errno()));
+        exit(1);
+    }
+    return s;
+}
+
+static void
+send_cmd(void *s, const proto_cmd *cmd)
+{
+    proto_wire w;
+
+    if (proto_cmd_build(cmd, &w, NULL) != PROTO_OK)
+        abort();
+    for (size_t i = 0; i < w.count; i++)
+        zmq_send(s, w.frames[i].data, w.frames[i].len, i + 1 < w.count ? ZMQ_SNDMORE : 0);
+}
+
+/* Receives one command (frames kept in msgs until the next call). */
+static int
+recv_cmd(void *s, proto_cmd *cmd, zmq_msg_t *msgs, size_t *held, long timeout_ms)
+{
+    proto_frame pf[8];
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    int more = 1;
+
+    for (size_t i = 0; i < *held; i++)
+        zmq_msg_close(&msgs[i]);
+    *held = 0;
+    if (zmq_poll(&it, 1, timeout_ms) <= 0)
+        return -1;
+    while (more && *held < 8) {
+        zmq_msg_init(&msgs[*held]);
+        zmq_msg_recv(&msgs[*held], s, 0);
+        more = zmq_msg_more(&msgs[*held]);
+        (*held)++;
+    }
+    for (size_t i = 0; i < *held; i++)
+        pf[i] = (proto_frame){zmq_msg_data(&msgs[i]), zmq_msg_size(&msgs[i])};
+    return proto_cmd_parse(pf, *held, cmd, NULL) == PROTO_OK ? 0 : 1;
+}
+
+/* The message index is the first 8 bytes of its id. */
+static size_t
+index_of(const uint8_t *envelope)
+{
+    size_t kind_len = envelope[9];
+
+    return (size_t)proto_be64(envelope + 10 + kind_len);
+}
+
+static void *
+consumer_main(void *arg)
+{
+    run *r = arg;
+    void *ctx = zmq_ctx_new();
+    void *s = curve_dealer(ctx, r->consumer, r->consumer_server_key, r->consumer_ep);
+    zmq_msg_t msgs[8];
+    size_t held = 0;
+    proto_cmd ping, cmd;
+    double last_ping = 0;
+
+    memset(&ping, 0, sizeof(ping));
+    ping.type = PROTO_CMD_PING;
+    while (r->received < r->count) {
+        double now = bench_now();
+        int rc;
+
+        if (now - last_ping > 1.0) {
+            ping.corr++;
+            send_cmd(s, &ping);
+            last_ping = now;
+        }
+        rc = recv_cmd(s, &cmd, msgs, &held, 500);
+        if (rc != 0)
+            continue;
+        if (cmd.type == PROTO_CMD_DELIVER) {
+            size_t i = index_of(cmd.envelope.data);
+            proto_cmd receipt;
+
+            if (i < r->count && r->got_at[i] == 0) {
+                r->got_at[i] = bench_now();
+                r->received++;
+            }
+            memset(&receipt, 0, sizeof(receipt));
+            receipt.type = PROTO_CMD_RECEIPT;
+            receipt.seq = cmd.seq;
+            memcpy(receipt.id, cmd.envelope.data + 10 + cmd.envelope.data[9], 16);
+            send_cmd(s, &receipt);
+        }
+    }
+    r->done = 1;
+    for (size_t i = 0; i < held; i++)
+        zmq_msg_close(&msgs[i]);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return NULL;
+}
+
+/* Submits every envelope with a window of WINDOW unanswered, paced at rate. */
+static double
+produce(run *r)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = curve_dealer(ctx, r->producer, r->producer_server_key, r->producer_ep);
+    zmq_msg_t msgs[8];
+    size_t held = 0, next = 0, answered = 0;
+    double start = bench_now();
+    proto_cmd cmd;
+
+    usleep(200000); /* the handshake */
+    start = bench_now();
+    while (answered < r->count) {
+        while (next < r->count && next - answered < WINDOW &&
+               (r->rate == 0 || (double)next < (bench_now() - start) * r->rate)) {
+            proto_cmd sub;
+
+            memset(&sub, 0, sizeof(sub));
+            sub.type = PROTO_CMD_SUBMIT;
+            sub.corr = next + 1;
+            sub.envelope = (proto_slice){r->env[next], r->env_len[next]};
+            r->sent_at[next] = bench_now();
+            send_cmd(s, &sub);
+            next++;
+        }
+        if (recv_cmd(s, &cmd, msgs, &held, r->rate == 0 ? 1000 : 1) == 0) {
+            if (cmd.type == PROTO_CMD_ACCEPTED) {
+                r->accepted++;
+                answered++;
+            } else if (cmd.type == PROTO_CMD_REJECTED) {
+                /* Busy or the like: send it again later, same bytes. */
+                size_t i = (size_t)cmd.corr - 1;
+                proto_cmd sub;
+
+                r->rejected++;
+                memset(&sub, 0, sizeof(sub));
+                sub.type = PROTO_CMD_SUBMIT;
+                sub.corr = i + 1;
+                sub.envelope = (proto_slice){r->env[i], r->env_len[i]};
+                usleep(1000);
+                send_cmd(s, &sub);
+            }
+        }
+    }
+    while (!r->done && bench_now() - start < 600)
+        usleep(1000);
+    for (size_t i = 0; i < held; i++)
+        zmq_msg_close(&msgs[i]);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return bench_now() - start;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void
+report(const char *what, run *r, double seconds)
+{
+    double *lat = malloc(r->count * sizeof(double));
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->count; i++) {
+        if (r->got_at[i] > 0)
+            lat[n++] = (r->got_at[i] - r->sent_at[i]) * 1000.0;
+    }
+    qsort(lat, n, sizeof(double), cmp_double);
+    printf("  %-44s %8.0f msg/s   p50 %7.3f ms   p99 %7.3f ms   p999 %7.3f ms   (%zu msgs, "
+           "%zu busy retries)\n",
+           what, (double)r->count / seconds, n ? lat[n / 2] : 0, n ? lat[n * 99 / 100] : 0,
+           n ? lat[n * 999 / 1000] : 0, n, r->rejected);
+    fflush(stdout);
+    free(lat);
+}
+
+/* Seals count 1 KiB messages from producer to recipient; the index is in the id. */
+static void
+seal_load(run *r, const proto_identity *from, const proto_roster *roster, const char *to)
+{
+    proto_addr rcpt;
+    const proto_roster_entry *e;
+    proto_reader reader;
+    uint8_t payload[PAYLOAD];
+
+    randombytes_buf(payload, sizeof(payload));
+    if (proto_addr_parse(to, &rcpt, NULL) != PROTO_OK ||
+        (e = proto_roster_find(roster, &rcpt)) == NULL)
+        abort();
+    reader.addr = rcpt;
+    memcpy(reader.box_public, e->card.box_public, 32);
+    r->env = calloc(r->count, sizeof(*r->env));
+    r->env_len = calloc(r->count, sizeof(*r->env_len));
+    for (size_t i = 0; i < r->count; i++) {
+        proto_draft_portion p;
+        proto_draft d;
+
+        memset(&d, 0, sizeof(d));
+        memset(&p, 0, sizeof(p));
+        proto_labels_clear(&p.labels);
+        p.plain = payload;
+        p.plain_len = sizeof(payload);
+        p.readers = &reader;
+        p.reader_count = 1;
+        d.kind = "watchlist.publish";
+        proto_put_be64(d.id, i);
+        randombytes_buf(d.id + 8, 8);
+        d.expires_ms = UINT64_MAX / 2;
+        d.recipients = &rcpt;
+        d.recipient_count = 1;
+        d.portions = &p;
+        d.portion_count = 1;
+        if (proto_envelope_seal(&d, from, &r->env[i], &r->env_len[i], NULL) != PROTO_OK)
+            abort();
+    }
+}
+
+static void
+free_load(run *r)
+{
+    for (size_t i = 0; i < r->count; i++)
+        free(r->env[i]);
+    free(r->env);
+    free(r->env_len);
+}
+
+static proto_identity *
+load_id(fed *f, const char *addr)
+{
+    proto_identity *id = NULL;
+
+    if (proto_keyfile_read(fed_agency_get(f, addr)->key, &id, NULL) != PROTO_OK)
+        abort();
+    return id;
+}
+
+static const uint8_t *
+broker_key(const proto_roster *roster, const char *nation)
+{
+    proto_addr a;
+
+    if (proto_addr_parse(nation, &a, NULL) != PROTO_OK)
+        abort();
+    return proto_roster_find(roster, &a)->card.curve_public;
+}
+
+/* One measured run through the federation f, from USA/FBI to to. */
+static void
+measure(fed *f, const proto_roster *roster, const char *to, size_t count, double rate,
+        const char *label)
+{
+    run r;
+    pthread_t consumer;
+    double seconds;
+    const char *to_nation = strncmp(to, "CAN", 3) == 0 ? "CAN" : "USA";
+
+    memset(&r, 0, sizeof(r));
+    r.count = count;
+    r.rate = rate;
+    r.producer = load_id(f, "USA/FBI");
+    r.consumer = load_id(f, to);
+    r.producer_ep = fed_nation_get(f, "USA")->agency_endpoint;
+    r.consumer_ep = fed_nation_get(f, to_nation)->agency_endpoint;
+    r.producer_server_key = broker_key(roster, "USA");
+    r.consumer_server_key = broker_key(roster, to_nation);
+    r.sent_at = calloc(count, sizeof(double));
+    r.got_at = calloc(count, sizeof(double));
+    seal_load(&r, r.producer, roster, to); /* signed before the clock starts */
+    pthread_create(&consumer, NULL, consumer_main, &r);
+    seconds = produce(&r);
+    pthread_join(consumer, NULL);
+    report(label, &r, seconds);
+    free_load(&r);
+    free(r.sent_at);
+    free(r.got_at);
+    proto_identity_destroy(&r.producer);
+    proto_identity_destroy(&r.consumer);
+}
+
+/* ---- The bare relay: DEALER -> ROUTER (CURVE) -> DEALER, no store, no checks. */
+
+typedef struct relay {
+    void *ctx;                  /* its own context */
+    char endpoint[64];          /* where it binds */
+    proto_identity *server;     /* its keys */
+    volatile int stop;          /* ask it to end */
+} relay;
+
+static void *
+relay_main(void *arg)
+{
+    relay *rl = arg;
+    void *s = zmq_socket(rl->ctx, ZMQ_ROUTER);
+    int one = 1, linger = 0, hwm = 0;
+    uint8_t consumer_rid[256];
+    size_t consumer_rid_len = 0;
+
+    zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one));
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, rl->server->curve_secret, 32);
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_bind(s, rl->endpoint);
+    while (!rl->stop) {
+        zmq_msg_t m[8];
+        size_t n = 0;
+        int more = 1;
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        while (more && n < 8) {
+            zmq_msg_init(&m[n]);
+            zmq_msg_recv(&m[n], s, 0);
+            more = zmq_msg_more(&m[n]);
+            n++;
+        }
+        /* Ping registers the consumer; a submit is relayed to it as a deliver,
+         * and answered accepted. */
+        if (n >= 3 && zmq_msg_size(&m[2]) == 1 && *(uint8_t *)zmq_msg_data(&m[2]) == PROTO_CMD_PING) {
+            consumer_rid_len = zmq_msg_size(&m[0]);
+            memcpy(consumer_rid, zmq_msg_data(&m[0]), consumer_rid_len);
+        } else if (n == 5 && consumer_rid_len > 0) {
+            proto_cmd ok;
+            proto_wire w;
+
+            zmq_send(s, consumer_rid, consumer_rid_len, ZMQ_SNDMORE);
+            zmq_send(s, "LIAISON1", 8, ZMQ_SNDMORE);
+            zmq_send(s, "\x04", 1, ZMQ_SNDMORE);
+            zmq_send(s, zmq_msg_data(&m[3]), 8, ZMQ_SNDMORE);
+            zmq_send(s, zmq_msg_data(&m[4]), zmq_msg_size(&m[4]), 0);
+            memset(&ok, 0, sizeof(ok));
+            ok.type = PROTO_CMD_ACCEPTED;
+            ok.corr = proto_be64(zmq_msg_data(&m[3]));
+            memcpy(ok.id, (uint8_t *)zmq_msg_data(&m[4]) + 10 + ((uint8_t *)zmq_msg_data(&m[4]))[9], 16);
+            proto_cmd_build(&ok, &w, NULL) == PROTO_OK ? (void)0 : abort();
+            zmq_send(s, zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), ZMQ_SNDMORE);
+            for (size_t i = 0; i < w.count; i++)
+                zmq_send(s, w.frames[i].data, w.frames[i].len, i + 1 < w.count ? ZMQ_SNDMORE : 0);
+        }
+        for (size_t i = 0; i < n; i++)
+            zmq_msg_close(&m[i]);
+    }
+    zmq_close(s);
+    return NULL;
+}
+
+static void
+measure_relay(fed *f, const proto_roster *roster, size_t count)
+{
+    relay rl;
+    pthread_t th;
+    run r;
+    pthread_t consumer;
+    double seconds;
+    proto_addr a;
+
+    memset(&rl, 0, sizeof(rl));
+    rl.ctx = zmq_ctx_new();
+    snprintf(rl.endpoint, sizeof(rl.endpoint), "tcp://127.0.0.1:%d", test_free_port());
+    if (proto_addr_parse("USA", &a, NULL) != PROTO_OK || proto_identity_generate(&a, &rl.server) != PROTO_OK)
+        abort();
+    pthread_create(&th, NULL, relay_main, &rl);
+    memset(&r, 0, sizeof(r));
+    r.count = count;
+    r.producer = load_id(f, "USA/FBI");
+    r.consumer = load_id(f, "USA/CBP");
+    r.producer_ep = r.consumer_ep = rl.endpoint;
+    r.producer_server_key = r.consumer_server_key = rl.server->curve_public;
+    r.sent_at = calloc(count, sizeof(double));
+    r.got_at = calloc(count, sizeof(double));
+    seal_load(&r, r.producer, roster, "USA/CBP");
+    pthread_create(&consumer, NULL, consumer_main, &r);
+    usleep(300000);
+    seconds = produce(&r);
+    pthread_join(consumer, NULL);
+    report("bare CurveZMQ relay (no store, no checks)", &r, seconds);
+    rl.stop = 1;
+    pthread_join(th, NULL);
+    zmq_ctx_term(rl.ctx);
+    free_load(&r);
+    free(r.sent_at);
+    free(r.got_at);
+    proto_identity_destroy(&r.producer);
+    proto_identity_destroy(&r.consumer);
+    proto_identity_destroy(&rl.server);
+}
+
+static double
+verify_rate(void)
+{
+    uint8_t pk[32], sk[64], msg[PAYLOAD], sig[64];
+    double start, elapsed;
+    size_t n = 0;
+
+    crypto_sign_keypair(pk, sk);
+    randombytes_buf(msg, sizeof(msg));
+    crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
+    start = bench_now();
+    do {
+        if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) != 0)
+            abort();
+        n++;
+        elapsed = bench_now() - start;
+    } while (elapsed < 1.0);
+    return (double)n / elapsed;
+}
+
+static long
+rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    FILE *f;
+    long kib = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    }
+    if (f != NULL)
+        fclose(f);
+    return kib;
+}
+
+/* Queues count messages for an offline partner and reports the broker's RSS. */
+static void
+measure_offline_rss(size_t count)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, "verify_signatures: false\nlimits:\n  max_pending_per_client: 4096\n");
+    proto_roster *roster = NULL;
+    run r;
+    pthread_t consumer_unused;
+    double seconds;
+    size_t batch = 100000;
+
+    (void)consumer_unused;
+    if (proto_roster_load(f->roster, &roster, NULL) != PROTO_OK)
+        abort();
+    fed_start(f, "USA"); /* CAN stays down: everything queues for it */
+    memset(&r, 0, sizeof(r));
+    r.producer = load_id(f, "USA/FBI");
+    r.producer_ep = fed_nation_get(f, "USA")->agency_endpoint;
+    r.producer_server_key = broker_key(roster, "USA");
+    r.done = 1; /* no consumer */
+    seconds = 0;
+    for (size_t sent = 0; sent < count; sent += batch) {
+        r.count = batch < count - sent ? batch : count - sent;
+        r.sent_at = calloc(r.count, sizeof(double));
+        seal_load(&r, r.producer, roster, "CAN/RCMP");
+        seconds += produce(&r);
+        free_load(&r);
+        free(r.sent_at);
+        printf("    ... %zu queued, broker RSS %ld KiB\n", sent + r.count,
+               rss_kib(fed_nation_get(f, "USA")->pid));
+        fflush(stdout);
+    }
+    printf("  %zu messages queued for an offline partner in %.1f s: broker RSS %ld KiB (%.1f MiB)\n",
+           count, seconds, rss_kib(fed_nation_get(f, "USA")->pid),
+           (double)rss_kib(fed_nation_get(f, "USA")->pid) / 1024.0);
+    proto_identity_destroy(&r.producer);
+    proto_roster_destroy(&roster);
+    fed_destroy(&f);
+}
+
+static void
+suite(const char *title, const char *extra, size_t count)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, extra);
+    proto_roster *roster = NULL;
+
+    if (proto_roster_load(f->roster, &roster, NULL) != PROTO_OK)
+        abort();
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    printf("%s\n", title);
+    measure(f, roster, "USA/CBP", count, 0, "one broker, USA/FBI -> USA/CBP");
+    measure(f, roster, "CAN/RCMP", count, 0, "two brokers, USA/FBI -> CAN/RCMP");
+    measure(f, roster, "USA/CBP", count, 10000, "one broker, paced at 10 000 msg/s");
+    proto_roster_destroy(&roster);
+    fed_destroy(&f);
+}
+
+int
+main(int argc, char **argv)
+{
+    size_t count = argc > 1 ? (size_t)atol(argv[1]) : 50000;
+    size_t offline = argc > 2 ? (size_t)atol(argv[2]) : 0;
+
+    if (proto_init() != PROTO_OK || getenv("LIAISON_BROKER_BIN") == NULL) {
+        fprintf(stderr, "usage: LIAISON_BROKER_BIN=... LIAISON_TEST_DATA=... bench_broker "
+                        "[MESSAGES] [OFFLINE_MESSAGES]\n");
+        return 64;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    proto_log_configure(NULL, NULL, PROTO_LOG_WARN);
+    bench_print_machine();
+    printf("1 KiB messages, fsync on; producers sign their load before the clock starts and\n"
+           "consumers do not verify, so the figures are the broker's.  Latency: submit sent\n"
+           "to deliver received, through the broker's durable commit.\n");
+    printf("single-core crypto_sign_verify_detached of 1 KiB: %.0f /s\n", verify_rate());
+    {
+        static const char *const one[] = {"USA"};
+        fed *f = fed_new(one, 1, NULL);
+        proto_roster *roster = NULL;
+
+        if (proto_roster_load(f->roster, &roster, NULL) != PROTO_OK)
+            abort();
+        measure_relay(f, roster, count);
+        proto_roster_destroy(&roster);
+        fed_destroy(&f);
+    }
+    suite("every signature checked by the broker (default):", NULL, count);
+    suite("signature checks left to recipients (verify_signatures: false):",
+          "verify_signatures: false\n", count);
+    if (offline > 0)
+        measure_offline_rss(offline);
+    return 0;
+}
