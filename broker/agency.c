@@ -148,17 +148,18 @@ deliver_entry(broker *b, broker_session *s, store_read *rd, const store_queue_en
     if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_MESSAGE) {
         store_envelope_info info;
         proto_slice bytes;
-        uint64_t mask = e->extra.len >= 9 ? proto_be64(e->extra.data + 1) : 0;
+        broker_entry_msg m;
 
-        if (store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
+        if (broker_entry_message_parse(e->extra, &m) != 0 ||
+            store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
             return 1;
         cmd.type = PROTO_CMD_DELIVER;
         cmd.envelope = bytes;
-        if (mask != 0) {
+        if (m.mask != 0) {
             static proto_envelope env;
 
             if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
-                proto_envelope_redact(&env, mask, &owned, &owned_len) != PROTO_OK)
+                proto_envelope_redact(&env, m.mask, &owned, &owned_len) != PROTO_OK)
                 return 1;
             cmd.envelope = (proto_slice){owned, owned_len};
         }
@@ -188,23 +189,20 @@ deliver_entry(broker *b, broker_session *s, store_read *rd, const store_queue_en
 
 /* Audits and records that entry e (a message) reached s for the first time. */
 static void
-mark_delivered(broker *b, broker_session *s, store_read *rd, const store_queue_entry *e)
+mark_delivered(broker *b, broker_session *s, const store_queue_entry *e)
 {
-    store_envelope_info info;
-    proto_slice bytes;
+    broker_entry_msg m;
     proto_addr sender;
-    uint8_t h[PROTO_HASH_BYTES];
     broker_op *op;
 
-    if (store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK ||
-        proto_addr_parse(info.sender, &sender, NULL) != PROTO_OK)
+    if (broker_entry_message_parse(e->extra, &m) != 0 ||
+        proto_addr_parse(m.sender, &sender, NULL) != PROTO_OK)
         return;
-    proto_sha256(bytes.data, bytes.len, h);
     op = broker_op_begin(b, BROKER_OP_PLAIN);
     if (op == NULL)
         return;
-    if (broker_state(b, e->id, &sender, &s->addr, PROTO_STATE_DELIVERED, "", "", h) != 0 ||
-        broker_audit(b, STORE_EV_DELIVERED, e->id, info.sender, s->dest, NULL, "", h, NULL) != 0)
+    if (broker_state(b, e->id, &sender, &s->addr, PROTO_STATE_DELIVERED, "", "", m.hash) != 0 ||
+        broker_audit(b, STORE_EV_DELIVERED, e->id, m.sender, s->dest, NULL, "", m.hash, NULL) != 0)
         broker_op_abort(b);
     broker_metrics_inc(b->metrics, BROKER_METRICS_DELIVERED, 1);
 }
@@ -239,7 +237,7 @@ broker_agency_deliver(broker *b, broker_session *s)
             if (entries[i].extra.len > 0 && entries[i].extra.data[0] == BROKER_ENTRY_MESSAGE &&
                 entries[i].seq > s->delivered_hwm) {
                 s->delivered_hwm = entries[i].seq;
-                mark_delivered(b, s, rd, &entries[i]);
+                mark_delivered(b, s, &entries[i]);
                 marked = true;
             }
         }
@@ -278,18 +276,15 @@ on_receipt(broker *b, broker_session *s, const proto_cmd *cmd)
         bool ok = store_batch_dequeue(b->collecting->batch, s->dest, e.seq) == STORE_OK;
 
         if (ok && e.extra.len > 0 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
-            store_envelope_info info;
-            proto_slice bytes;
+            broker_entry_msg m;
             proto_addr sender;
-            uint8_t h[PROTO_HASH_BYTES] = {0};
 
-            if (store_envelope_get(rd, e.id, &info, &bytes) == STORE_OK &&
-                proto_addr_parse(info.sender, &sender, NULL) == PROTO_OK) {
-                proto_sha256(bytes.data, bytes.len, h);
-                ok = broker_state(b, e.id, &sender, &s->addr, PROTO_STATE_RECEIPTED, "", "", h) ==
-                         0 &&
-                     broker_audit(b, STORE_EV_RECEIPTED, e.id, info.sender, s->dest, NULL, "", h,
-                                  NULL) == 0;
+            if (broker_entry_message_parse(e.extra, &m) == 0 &&
+                proto_addr_parse(m.sender, &sender, NULL) == PROTO_OK) {
+                ok = broker_state(b, e.id, &sender, &s->addr, PROTO_STATE_RECEIPTED, "", "",
+                                  m.hash) == 0 &&
+                     broker_audit(b, STORE_EV_RECEIPTED, e.id, m.sender, s->dest, NULL, "",
+                                  m.hash, NULL) == 0;
                 broker_metrics_inc(b->metrics, BROKER_METRICS_RECEIPTED, 1);
             }
         }

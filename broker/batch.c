@@ -219,15 +219,23 @@ broker_commit_done(broker *b)
 
 int
 broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
-                       uint64_t mask, const uint8_t *targets, size_t targets_len)
+                       uint64_t mask, const uint8_t hash[PROTO_HASH_BYTES], const proto_addr *sender,
+                       const uint8_t *targets, size_t targets_len)
 {
-    uint8_t extra[1 + 8 + 4096];
-    size_t len = 1 + 8;
+    uint8_t extra[STORE_QUEUE_EXTRA_MAX];
+    char text[PROTO_ADDR_TEXT_MAX + 1];
+    size_t len = 1 + 8 + PROTO_HASH_BYTES, n;
 
-    if (targets_len > sizeof(extra) - len)
+    proto_addr_format(sender, text, sizeof(text));
+    n = strlen(text);
+    if (targets_len > sizeof(extra) - len - 1 - n)
         return -1;
     extra[0] = BROKER_ENTRY_MESSAGE;
     proto_put_be64(extra + 1, mask);
+    memcpy(extra + 9, hash, PROTO_HASH_BYTES);
+    extra[len++] = (uint8_t)n;
+    memcpy(extra + len, text, n);
+    len += n;
     if (targets_len > 0) {
         memcpy(extra + len, targets, targets_len);
         len += targets_len;
@@ -236,6 +244,25 @@ broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BY
         STORE_OK)
         return -1;
     broker_dirty(b, dest);
+    return 0;
+}
+
+int
+broker_entry_message_parse(proto_slice extra, broker_entry_msg *out)
+{
+    size_t n;
+
+    if (extra.len < 1 + 8 + PROTO_HASH_BYTES + 1 || extra.data[0] != BROKER_ENTRY_MESSAGE)
+        return -1;
+    out->mask = proto_be64(extra.data + 1);
+    out->hash = extra.data + 9;
+    n = extra.data[9 + PROTO_HASH_BYTES];
+    if (extra.len < 10 + PROTO_HASH_BYTES + n || n > PROTO_ADDR_TEXT_MAX)
+        return -1;
+    memcpy(out->sender, extra.data + 10 + PROTO_HASH_BYTES, n);
+    out->sender[n] = '\0';
+    out->targets = (proto_slice){extra.data + 10 + PROTO_HASH_BYTES + n,
+                                 extra.len - 10 - PROTO_HASH_BYTES - n};
     return 0;
 }
 

@@ -36,7 +36,7 @@
 #define BROKER_CLOCK_SKEW_MS (5u * 60u * 1000u) /* messages created further ahead are refused */
 
 /* Kinds of queue entries (first byte of a queue entry's extra data). */
-#define BROKER_ENTRY_MESSAGE 'M'    /* a message: u64 withheld mask, then targets (peer queues) */
+#define BROKER_ENTRY_MESSAGE 'M'    /* a message: mask, envelope hash, sender, targets (peers) */
 #define BROKER_ENTRY_REPORT  'R'    /* a report this broker makes, signed when sent */
 #define BROKER_ENTRY_SIGNED  'S'    /* a report another broker signed, relayed as is */
 
@@ -224,9 +224,21 @@ int broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
 int broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
                  const proto_addr *recipient, uint8_t state, const char *rule_id,
                  const char *detail, const uint8_t envelope_hash[PROTO_HASH_BYTES]);
-/* Enqueues a message entry: mask and optional encoded targets. */
+/* What a message entry of a queue carries besides the message id:
+ * 'M' | u64 withheld mask | 32-byte envelope hash | str8 sender | targets. */
+typedef struct broker_entry_msg {
+    uint64_t mask;                           /* portions withheld from this destination */
+    const uint8_t *hash;                     /* SHA-256 of the envelope as accepted */
+    char sender[PROTO_ADDR_TEXT_MAX + 1];    /* who wrote it: reports go there */
+    proto_slice targets;                     /* peer queues: encoded targets */
+} broker_entry_msg;
+
+/* Enqueues a message entry. */
 int broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
-                           uint64_t mask, const uint8_t *targets, size_t targets_len);
+                           uint64_t mask, const uint8_t hash[PROTO_HASH_BYTES],
+                           const proto_addr *sender, const uint8_t *targets, size_t targets_len);
+/* Reads a message entry's extra bytes; -1 if they are not one. */
+int broker_entry_message_parse(proto_slice extra, broker_entry_msg *out);
 /* Marks dest as having new entries to deliver. */
 void broker_dirty(broker *b, const char *dest);
 

@@ -198,22 +198,23 @@ send_entry(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e
 
     memset(&cmd, 0, sizeof(cmd));
     cmd.seq = e->seq;
-    if (e->extra.len >= 9 && e->extra.data[0] == BROKER_ENTRY_MESSAGE) {
+    if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_MESSAGE) {
         static proto_envelope env;
         store_envelope_info info;
         proto_slice bytes;
-        uint64_t mask = proto_be64(e->extra.data + 1);
+        broker_entry_msg m;
 
-        if (store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
+        if (broker_entry_message_parse(e->extra, &m) != 0 ||
+            store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
             return 1;
         cmd.type = PROTO_CMD_FORWARD;
         cmd.hop_count = 1;
         memcpy(cmd.hops[0], b->id->addr.nation, sizeof(cmd.hops[0]));
-        cmd.targets = (proto_slice){e->extra.data + 9, e->extra.len - 9};
+        cmd.targets = m.targets;
         cmd.envelope = bytes;
-        if (mask != 0) {
+        if (m.mask != 0) {
             if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
-                proto_envelope_redact(&env, mask, &owned, &owned_len) != PROTO_OK)
+                proto_envelope_redact(&env, m.mask, &owned, &owned_len) != PROTO_OK)
                 return 1;
             cmd.envelope = (proto_slice){owned, owned_len};
         }
@@ -300,22 +301,20 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
         store_read_end(&rd);
         return;
     }
-    if (e.extra.len >= 9 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
-        proto_target targets[BROKER_TARGETS_MAX];
-        store_envelope_info info;
-        proto_slice bytes;
+    if (e.extra.len > 0 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
+        static proto_target targets[BROKER_TARGETS_MAX];
+        broker_entry_msg m;
         proto_addr sender;
-        uint8_t h[PROTO_HASH_BYTES] = {0};
         size_t count = 0;
         uint8_t state = cmd->code == 0 ? PROTO_STATE_FORWARDED : PROTO_STATE_REFUSED;
 
-        if (store_envelope_get(rd, e.id, &info, &bytes) == STORE_OK &&
-            proto_addr_parse(info.sender, &sender, NULL) == PROTO_OK &&
-            proto_targets_decode(e.extra.data + 9, e.extra.len - 9, targets, BROKER_TARGETS_MAX,
+        if (broker_entry_message_parse(e.extra, &m) == 0 &&
+            proto_addr_parse(m.sender, &sender, NULL) == PROTO_OK &&
+            proto_targets_decode(m.targets.data, m.targets.len, targets, BROKER_TARGETS_MAX,
                                  &count, NULL) == PROTO_OK) {
+            const uint8_t *h = m.hash;
             bool ok = true;
 
-            proto_sha256(bytes.data, bytes.len, h);
             for (size_t i = 0; i < count && ok; i++) {
                 char rtext[PROTO_ADDR_TEXT_MAX + 1];
                 bool advance = state_rank(current_state(rd, e.id, &targets[i].agency)) <=
@@ -325,7 +324,7 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
                 ok = (!advance || broker_state(b, e.id, &sender, &targets[i].agency, state, "",
                                                cmd->code == 0 ? "" : cmd->text, h) == 0) &&
                      broker_audit(b, cmd->code == 0 ? STORE_EV_FORWARDED : STORE_EV_REFUSED, e.id,
-                                  info.sender, rtext, NULL, "", h,
+                                  m.sender, rtext, NULL, "", h,
                                   cmd->code == 0 ? p->nation : cmd->text) == 0;
                 broker_metrics_inc(b->metrics, cmd->code == 0 ? BROKER_METRICS_FORWARDED
                                                               : BROKER_METRICS_REFUSED, 1);

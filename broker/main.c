@@ -102,6 +102,11 @@ bind_router(broker *b, const char *endpoint, const char *domain)
     void *sock = zmq_socket(b->zctx, ZMQ_ROUTER);
     int one = 1, linger = 0;
     int64_t max = (int64_t)b->cfg->limits.max_message_bytes + 65536;
+    /* Room for every answer a connection can be owed: one per submit it may
+     * have pending, one per delivery in flight, and some for status and
+     * pings.  Past that the client is not reading, and answers are dropped
+     * (it resends after its timeout and is answered then). */
+    int hwm = (int)(b->cfg->limits.max_pending_per_client + b->cfg->limits.max_in_flight + 4096);
 
     if (sock == NULL)
         return NULL;
@@ -110,6 +115,7 @@ bind_router(broker *b, const char *endpoint, const char *domain)
     zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
     zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     /* A frame larger than any message we accept closes the connection: it
      * cannot be answered without reading it all. */
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));

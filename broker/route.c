@@ -218,7 +218,7 @@ queue_full(broker *b, store_read *rd, const char *dest)
 /* Adds every foreign target of partner nation (scratch[from..to)) as one
  * queue entry toward it: the copy drops portions withheld from all of them. */
 static int
-enqueue_partner(broker *b, const proto_envelope *env, size_t from, size_t to)
+enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_t from, size_t to)
 {
     proto_target targets[BROKER_TARGETS_MAX];
     uint8_t buf[1 + BROKER_TARGETS_MAX * (1 + PROTO_ADDR_TEXT_MAX + 8)];
@@ -243,7 +243,7 @@ enqueue_partner(broker *b, const proto_envelope *env, size_t from, size_t to)
     if (proto_targets_encode(targets, n, buf, sizeof(buf), &len) != PROTO_OK)
         return -1;
     snprintf(dest, sizeof(dest), "peer:%s", scratch[from].addr.nation);
-    return broker_enqueue_message(b, dest, env->id, common, buf, len);
+    return broker_enqueue_message(b, dest, env->id, common, hash, &env->sender, buf, len);
 }
 
 /* Adds the item of an accepted submit; -1 if the batch refused an operation. */
@@ -289,7 +289,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
             return -1;
         if (broker_state(b, env->id, NULL, &r->addr, PROTO_STATE_QUEUED, r->rule, "", h) != 0)
             return -1;
-        if (r->local && broker_enqueue_message(b, r->text, env->id, 0, NULL, 0) != 0)
+        if (r->local && broker_enqueue_message(b, r->text, env->id, 0, h, &env->sender, NULL, 0) != 0)
             return -1;
     }
     for (size_t i = 0; i < count;) {
@@ -297,7 +297,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
 
         while (j < count && strcmp(scratch[j].addr.nation, scratch[i].addr.nation) == 0)
             j++;
-        if (!scratch[i].local && enqueue_partner(b, env, i, j) != 0)
+        if (!scratch[i].local && enqueue_partner(b, env, h, i, j) != 0)
             return -1;
         i = j;
     }
@@ -485,7 +485,7 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
             broker_state(b, env->id, &env->sender, &r->addr,
                          r->own_withheld ? PROTO_STATE_WITHHELD : PROTO_STATE_ACCEPTED, r->rule,
                          r->own_withheld ? r->reason : "", h) != 0 ||
-            broker_enqueue_message(b, r->text, env->id, r->withheld, NULL, 0) != 0)
+            broker_enqueue_message(b, r->text, env->id, r->withheld, h, &env->sender, NULL, 0) != 0)
             return -1;
     }
     return broker_audit(b, released > 0 ? STORE_EV_ACCEPTED : STORE_EV_REFUSED, env->id, sender,
