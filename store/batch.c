@@ -337,7 +337,18 @@ store_batch_meta_delete(store_batch *b, const char *key)
 
 /* ---- Committing ------------------------------------------------------------- */
 
-/* Applies item i in a nested transaction. */
+/* True if an operation of this kind can refuse an item (a duplicate, or an
+ * entry that is not there); the others only fail when the store does. */
+static bool
+may_refuse(uint8_t kind)
+{
+    return kind == OP_ENVELOPE || kind == OP_ENVELOPE_REMOVE || kind == OP_DEQUEUE ||
+           kind == OP_DEQUEUE_ID;
+}
+
+/* Applies item i: in a nested transaction when one of its operations may
+ * refuse it (so that a refused item leaves nothing behind), directly in
+ * txn otherwise (any failure then fails the whole commit). */
 static store_err
 apply_item(store_batch *b, kv_txn *txn, size_t i, uint64_t now)
 {
@@ -349,6 +360,33 @@ apply_item(store_batch *b, kv_txn *txn, size_t i, uint64_t now)
     store_err err;
 
     memset(res, 0, sizeof(*res));
+    {
+        bool nested = false;
+
+        for (size_t j = first; j < end && !nested; j++)
+            nested = may_refuse(b->ops[j].kind);
+        if (!nested) {
+            for (size_t j = first; j < end; j++) {
+                const batch_op *op = &b->ops[j];
+
+                err = op->kind == OP_AUDIT
+                          ? audit_append_leaf(txn, &b->frontier, b->arena + op->a_off, op->a_len)
+                          : msg_apply(txn, op, b->arena, now);
+                if (err != STORE_OK) {
+                    /* Nothing may refuse here: the store failed, so the commit does. */
+                    b->frontier = before;
+                    res->failed_op = j - first;
+                    return err == STORE_ERR_DUPLICATE || err == STORE_ERR_NOT_FOUND
+                               ? STORE_ERR_CORRUPT
+                               : err;
+                }
+            }
+            res->status = STORE_ITEM_DURABLE; /* once the top transaction commits */
+            res->first_leaf = before.size;
+            res->leaf_count = b->frontier.size - before.size;
+            return STORE_OK;
+        }
+    }
     if ((err = kv_begin(txn->env, txn, true, &child)) != STORE_OK)
         return err;
     for (size_t j = first; j < end; j++) {
