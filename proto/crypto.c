@@ -226,3 +226,17 @@ proto_equal(const void *a, const void *b, size_t len)
 {
     return sodium_memcmp(a, b, len) == 0;
 }
+
+void
+proto_sign_detached(const proto_identity *id, const uint8_t *msg, size_t len,
+                    uint8_t sig_out[PROTO_SIGNATURE_BYTES])
+{
+    crypto_sign_detached(sig_out, NULL, msg, len, id->sign_secret);
+}
+
+proto_err
+proto_verify_detached(const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES], const uint8_t *msg,
+                      size_t len, const uint8_t sig[PROTO_SIGNATURE_BYTES])
+{
+    return proto_sign_verify(sig, msg, len, sign_public);
+}

@@ -218,6 +218,19 @@ proto_err proto_roster_add(proto_roster *r, const proto_roster_entry *e,
 proto_err proto_roster_revoke(proto_roster *r, const proto_addr *addr, uint64_t when_ms,
                               const char *reason) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
 
+/* ---- Detached signatures -------------------------------------------------- */
+
+/* Signs len bytes with id's Ed25519 key (for application records such as
+ * chain-of-custody entries; envelopes and reports have their own functions,
+ * with their own context strings). */
+void proto_sign_detached(const proto_identity *id, const uint8_t *msg, size_t len,
+                         uint8_t sig_out[PROTO_SIGNATURE_BYTES]) PROTO_NONNULL(1, 4);
+
+/* Checks a detached signature.  PROTO_OK or PROTO_ERR_SIGNATURE. */
+proto_err proto_verify_detached(const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES],
+                                const uint8_t *msg, size_t len,
+                                const uint8_t sig[PROTO_SIGNATURE_BYTES]) PROTO_NONNULL(1, 4) PROTO_MUST_CHECK;
+
 /* ---- Hashing and hex ---------------------------------------------------- */
 
 /* SHA-256 of len bytes. */

@@ -1326,6 +1326,23 @@ test_proto_roster_errors(void **state)
 }
 
 static void
+test_proto_detached_signature(void **state)
+{
+    fixture *f = *state;
+    uint8_t sig[PROTO_SIGNATURE_BYTES];
+    uint8_t msg[] = "custody entry";
+
+    proto_sign_detached(f->fbi, msg, sizeof(msg), sig);
+    assert_int_equal(proto_verify_detached(f->fbi->sign_public, msg, sizeof(msg), sig), PROTO_OK);
+    msg[0] ^= 1;
+    assert_int_equal(proto_verify_detached(f->fbi->sign_public, msg, sizeof(msg), sig),
+                     PROTO_ERR_SIGNATURE);
+    msg[0] ^= 1;
+    assert_int_equal(proto_verify_detached(f->rcmp->sign_public, msg, sizeof(msg), sig),
+                     PROTO_ERR_SIGNATURE);
+}
+
+static void
 test_proto_strerror_complete(void **state)
 {
     (void)state;
@@ -1368,6 +1385,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_proto_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_roster_parse_and_find, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_roster_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_detached_signature, setup, teardown),
         cmocka_unit_test(test_proto_strerror_complete),
     };
 
