@@ -114,7 +114,20 @@ fed_new(const char *const *nations, size_t count, const char *extra_config)
         path_join(n->data, sizeof(n->data), f->dir, name);
         snprintf(name, sizeof(name), "%s.log", lower);
         path_join(n->log, sizeof(n->log), f->dir, name);
-        snprintf(n->policy, sizeof(n->policy), "%s/%s.policy.yaml", examples, lower);
+        /* Each broker reads a copy, so that a test may change it and reload. */
+        {
+            char src[1024], *text = NULL;
+            size_t len = 0;
+
+            snprintf(src, sizeof(src), "%s/%s.policy.yaml", examples, lower);
+            snprintf(name, sizeof(name), "%s.policy.yaml", lower);
+            path_join(n->policy, sizeof(n->policy), f->dir, name);
+            text = (char *)test_read_file(src, &len);
+            if (text == NULL)
+                fail_msg("cannot read %s", src);
+            write_text(n->policy, text, "w");
+            free(text);
+        }
     }
     for (size_t a = 0; a < sizeof(demo_agencies) / sizeof(demo_agencies[0]); a++) {
         fed_agency *ag;
@@ -412,4 +425,34 @@ fed_wait_until(bool (*fn)(void *ctx), void *ctx, unsigned ms)
             return false;
         usleep(20000);
     }
+}
+
+int
+fed_metrics(fed *f, const char *nation, char *out, size_t out_len)
+{
+    fed_nation *n = fed_nation_get(f, nation);
+    static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    struct sockaddr_in sa;
+    size_t used = 0;
+    ssize_t r;
+    int fd;
+
+    if (n == NULL || out_len == 0)
+        return -1;
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)n->metrics_port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    while (used + 1 < out_len && (r = read(fd, out + used, out_len - used - 1)) > 0)
+        used += (size_t)r;
+    out[used] = '\0';
+    close(fd);
+    return strstr(out, "200 OK") != NULL ? 0 : -1;
 }

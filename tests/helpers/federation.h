@@ -73,6 +73,9 @@ int fed_run_tool(const char *const *args, char *out, size_t out_len);
 /* Counts lines of the broker's log containing needle. */
 size_t fed_log_count(fed *f, const char *nation, const char *needle);
 
+/* Fetches GET /metrics from nation's broker into out; 0 on success. */
+int fed_metrics(fed *f, const char *nation, char *out, size_t out_len);
+
 /* Waits (up to ms) until fn(ctx) is true; returns it. */
 bool fed_wait_until(bool (*fn)(void *ctx), void *ctx, unsigned ms);
 

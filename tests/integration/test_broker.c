@@ -152,6 +152,15 @@ test_broker_agency_to_agency(void **state)
         assert_int_equal(liaison_status(cbp, id, entries, 4, &n, in_ms(5 * SECOND)),
                          LIAISON_ERR_REJECTED);
     }
+    /* The metrics endpoint counts what happened. */
+    {
+        char metrics[65536];
+
+        assert_int_equal(fed_metrics(f, "USA", metrics, sizeof(metrics)), 0);
+        assert_non_null(strstr(metrics, "liaison_messages_accepted_total 1\n"));
+        assert_non_null(strstr(metrics, "liaison_messages_delivered_total 1\n"));
+        assert_non_null(strstr(metrics, "liaison_messages_receipted_total 1\n"));
+    }
     liaison_client_close(&fbi);
     liaison_client_close(&cbp);
     assert_int_equal(fed_stop(f, "USA"), 0);
@@ -523,6 +532,202 @@ test_broker_kill9_under_load_loses_nothing(void **state)
     fed_destroy(&f);
 }
 
+/* ---- Expiry ------------------------------------------------------------------------- */
+
+static void
+test_broker_expiry_audited_and_reported(void **state)
+{
+    static const char *const one[] = {"USA"};
+    static const char *const portions[] = {"LES", "short-lived"};
+    fed *f = fed_new(one, 1, "expiry_sweep_interval_s: 1\n");
+    liaison_client *fbi;
+    liaison_message *m = NULL;
+    uint8_t id[16];
+    char out[8192];
+
+    (void)state;
+    fed_start(f, "USA");
+    fbi = fed_client(f, "USA/FBI", true);
+    assert_int_equal(liaison_message_new("watchlist.publish", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, "USA/CBP"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, portions[0], portions[1], strlen(portions[1]),
+                                                 NULL),
+                     LIAISON_OK);
+    assert_int_equal(liaison_message_set_expiry(m, liaison_now_ms() + 1500), LIAISON_OK);
+    assert_int_equal(liaison_send(fbi, m, id, in_ms(5 * SECOND)), LIAISON_OK);
+    liaison_message_destroy(&m);
+    /* CBP never connects: the message expires, the sender hears of it. */
+    assert_true(wait_report(fbi, id, "USA/CBP", "expired", NULL, 0, 10 * SECOND));
+    /* The envelope is gone with its expiry; what was said about it stays in
+     * the signed report above and in the audit log below. */
+    liaison_client_close(&fbi);
+    /* Nothing is delivered after expiry. */
+    {
+        liaison_client *cbp = fed_client(f, "USA/CBP", true);
+
+        assert_null(next_message(cbp, 1500));
+        liaison_client_close(&cbp);
+    }
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "expired", NULL};
+
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        assert_non_null(strstr(out, "USA/CBP"));
+    }
+    assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
+/* ---- Tree heads between partners ------------------------------------------------------ */
+
+static bool
+exchanged(void *ctx)
+{
+    fed *f = ctx;
+    char out[16384];
+    const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data, "--event",
+                          "tree-head-exchanged", NULL};
+
+    return fed_run_tool(args, out, sizeof(out)) == 0 && strstr(out, "consistent") != NULL;
+}
+
+static bool
+inconsistency_seen(void *ctx)
+{
+    fed *f = ctx;
+    char out[16384];
+
+    return fed_metrics(f, "USA", out, sizeof(out)) == 0 &&
+           strstr(out, "liaison_tree_head_consistency_failures_total{peer=\"CAN\"} 1") != NULL;
+}
+
+static void
+test_broker_tree_heads_cross_checked(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    static const char *const portions[] = {"LES", "x"};
+    fed *f = fed_new(two, 2, "tree_head_interval_s: 1\n");
+    liaison_client *rcmp;
+    uint8_t id[16];
+    char cmd[2200];
+
+    (void)state;
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    /* CAN's log grows between heads; USA checks each new head is consistent. */
+    rcmp = fed_client(f, "CAN/RCMP", false);
+    for (int i = 0; i < 3; i++) {
+        send_text(rcmp, "watchlist.publish", "CAN/CBSA", "LES", portions, 1, id);
+        usleep(1200000);
+    }
+    liaison_client_close(&rcmp);
+    assert_true(fed_wait_until(exchanged, f, 10 * SECOND));
+    /* CAN's operator replaces its log with a fresh one: USA notices. */
+    fed_kill(f, "CAN");
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fed_nation_get(f, "CAN")->data);
+    assert_int_equal(system(cmd), 0);
+    fed_start(f, "CAN");
+    assert_true(fed_wait_until(inconsistency_seen, f, 15 * SECOND));
+    assert_true(fed_log_count(f, "USA", "B-CONSISTENCY-FAILED") >= 1);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    {
+        char out[16384];
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "consistency-failed", NULL};
+
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        assert_non_null(strstr(out, "CAN"));
+    }
+    fed_destroy(&f);
+}
+
+/* ---- Reloads -------------------------------------------------------------------------- */
+
+static bool
+reload_failed_logged(void *ctx)
+{
+    return fed_log_count(ctx, "USA", "B-RELOAD-POLICY") >= 1;
+}
+
+static bool
+reloaded_twice(void *ctx)
+{
+    return fed_log_count(ctx, "USA", "id=B-RELOAD ") >= 2;
+}
+
+static void
+test_broker_reload_keeps_connections_and_old_policy_on_error(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    static const char *const portions[] = {"LES", "entry"};
+    fed *f = fed_new(two, 2, NULL);
+    fed_nation *usa;
+    liaison_client *fbi;
+    liaison_message *m = NULL;
+    uint8_t id[16];
+    char *text;
+    size_t len;
+    FILE *out;
+
+    (void)state;
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    usa = fed_nation_get(f, "USA");
+    fbi = fed_client(f, "USA/FBI", false);
+    send_text(fbi, "watchlist.publish", "CAN/RCMP", "LES//REL TO CAN,USA", portions, 1, id);
+    /* A broken policy: the reload is refused, the old policy stays. */
+    text = (char *)test_read_file(usa->policy, &len);
+    assert_non_null(text);
+    out = fopen(usa->policy, "w");
+    fputs("nation: USA\npartners: [[[\n", out);
+    fclose(out);
+    fed_reload(f, "USA");
+    assert_true(fed_wait_until(reload_failed_logged, f, 5 * SECOND));
+    assert_true(fed_log_count(f, "USA", "kept the old policy") >= 1);
+    send_text(fbi, "watchlist.publish", "CAN/RCMP", "LES//REL TO CAN,USA", portions, 1, id);
+    /* A valid policy that drops the watchlist rule toward CAN takes effect on
+     * the same connection. */
+    {
+        char *cut = strstr(text, "      - id: usa-can-watchlist");
+        char *next = cut != NULL ? strstr(cut + 10, "      - id:") : NULL;
+
+        assert_non_null(next);
+        out = fopen(usa->policy, "w");
+        fwrite(text, 1, (size_t)(cut - text), out);
+        fputs(next, out);
+        fclose(out);
+    }
+    fed_reload(f, "USA");
+    assert_true(fed_wait_until(reloaded_twice, f, 5 * SECOND));
+    assert_int_equal(liaison_message_new("watchlist.publish", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, "CAN/RCMP"), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, "LES//REL TO CAN,USA"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, portions[0], portions[1], 5, NULL), LIAISON_OK);
+    assert_int_equal(liaison_send(fbi, m, id, in_ms(5 * SECOND)), LIAISON_ERR_REJECTED);
+    {
+        const char *why = "";
+
+        assert_int_equal(liaison_client_rejection(fbi, &why), PROTO_WIRE_DENIED);
+        assert_non_null(strstr(why, "default-deny"));
+    }
+    liaison_message_destroy(&m);
+    free(text);
+    liaison_client_close(&fbi);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    {
+        char log[8192];
+        const char *args[] = {"audit", "log", "--data", usa->data, "--event", "policy-reloaded",
+                              NULL};
+
+        assert_int_equal(fed_run_tool(args, log, sizeof(log)), 0);
+        assert_non_null(strstr(log, "kept"));
+        assert_non_null(strstr(log, "reloaded"));
+    }
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -533,6 +738,9 @@ main(void)
         cmocka_unit_test(test_broker_unknown_and_revoked_keys_refused),
         cmocka_unit_test(test_broker_peer_down_then_catches_up_in_order),
         cmocka_unit_test(test_broker_kill9_under_load_loses_nothing),
+        cmocka_unit_test(test_broker_expiry_audited_and_reported),
+        cmocka_unit_test(test_broker_tree_heads_cross_checked),
+        cmocka_unit_test(test_broker_reload_keeps_connections_and_old_policy_on_error),
     };
 
     if (proto_init() != PROTO_OK)
