@@ -1,0 +1,71 @@
+#!/bin/sh
+# Key ceremony of the example federation (USA, CAN, MEX): generates fresh
+# keys for every broker and agency, the roster that lists their public
+# cards and the kinds each agency accepts, and lays out the brokers'
+# configurations and policies beside them.  No secret key is ever committed:
+# run this to make them.
+#
+#   deploy/key-ceremony.sh DIR
+#
+# DIR/keys/*.key    secret key files (mode 0600, directory 0700)
+# DIR/cards/*.card  public cards, as operators would exchange them
+# DIR/roster        the federation roster
+# DIR/*.broker.yaml, DIR/*.policy.yaml   copied from deploy/examples
+#
+# LIAISON names the liaison tool (default: build/client/liaison).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+liaison=${LIAISON:-$root/build/client/liaison}
+dir=${1:-}
+
+if [ -z "$dir" ] || [ "$dir" = "-h" ] || [ "$dir" = "--help" ]; then
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    [ -n "$dir" ] && exit 0
+    exit 64
+fi
+if [ ! -x "$liaison" ]; then
+    echo "key-ceremony: $liaison not found; build first (scripts/test.sh) or set LIAISON" >&2
+    exit 69
+fi
+if [ -e "$dir/roster" ]; then
+    echo "key-ceremony: $dir/roster exists; refusing to overwrite a federation's keys" >&2
+    exit 73
+fi
+
+mkdir -p "$dir/keys" "$dir/cards"
+chmod 700 "$dir/keys"
+
+# Who takes part, and the kinds each agency accepts (selectors such as CAN/*
+# and * resolve through these).
+agencies="
+USA/FBI       watchlist.* traveldoc.* mlat.*
+USA/TREASURY  freeze.*
+USA/DOJ       mlat.*
+USA/CBP       watchlist.* traveldoc.*
+CAN/RCMP      watchlist.* traveldoc.* mlat.*
+CAN/FINTRAC   freeze.*
+CAN/CBSA      traveldoc.*
+MEX/FGR       watchlist.* traveldoc.* mlat.*
+MEX/UIF       freeze.*
+"
+
+lower() { echo "$1" | tr 'A-Z/' 'a-z-'; }
+
+for nation in USA CAN MEX; do
+    n=$(lower "$nation")
+    "$liaison" keygen "$nation" --key "$dir/keys/$n-broker.key" --card "$dir/cards/$n-broker.card" >/dev/null
+    "$liaison" roster add "$dir/roster" "$dir/cards/$n-broker.card"
+done
+echo "$agencies" | while read -r agency accepts; do
+    [ -n "$agency" ] || continue
+    a=$(lower "$agency")
+    "$liaison" keygen "$agency" --key "$dir/keys/$a.key" --card "$dir/cards/$a.card" >/dev/null
+    "$liaison" roster add "$dir/roster" "$dir/cards/$a.card" --accepts "$accepts"
+done
+for n in usa can mex; do
+    cp "$here/examples/$n.broker.yaml" "$here/examples/$n.policy.yaml" "$dir/"
+done
+"$liaison" roster verify "$dir/roster"
+echo "key-ceremony: keys in $dir/keys (0600), roster in $dir/roster"
