@@ -50,6 +50,29 @@ fs_dir_prepare(const char *dir, bool create, proto_detail *detail)
         store_detail_set(detail, "dir", "%s does not exist", dir);
         return STORE_ERR_NOT_FOUND;
     }
+    /* Missing parents are made too (mode 0700), as mkdir -p would. */
+    {
+        char path[4096];
+        size_t len = strlen(dir);
+
+        if (len >= sizeof(path)) {
+            store_detail_set(detail, "dir", "%s: path too long", dir);
+            return STORE_ERR_INVALID;
+        }
+        memcpy(path, dir, len + 1);
+        for (char *p = path + 1; *p != '\0'; p++) {
+            if (*p != '/')
+                continue;
+            *p = '\0';
+            if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+                store_detail_set(detail, "dir", "cannot create %s: %s", path, strerror(errno));
+                PROTO_LOG(PROTO_LOG_ERROR, "STO-MKDIR", "dir=%s mkdir failed: %s", path,
+                          strerror(errno));
+                return errno == EACCES || errno == EROFS ? STORE_ERR_PERMISSION : STORE_ERR_IO;
+            }
+            *p = '/';
+        }
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         store_detail_set(detail, "dir", "cannot create %s: %s", dir, strerror(errno));
         PROTO_LOG(PROTO_LOG_ERROR, "STO-MKDIR", "dir=%s mkdir failed: %s", dir, strerror(errno));
