@@ -88,6 +88,7 @@ typedef struct broker_job {
     size_t target_count;                /* forward: targets */
     proto_target *targets;              /* forward: malloc'd */
     bool verify;                        /* check the signature */
+    bool decoded;                       /* worker: env holds the decoded envelope */
     proto_err result;                   /* worker: decode or verify outcome */
     uint16_t wire_code;                 /* worker: rejection code when result fails */
     char why[PROTO_TEXT_MAX];           /* worker: reason when result fails */

@@ -189,7 +189,7 @@ refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
 {
     broker_session *s = broker_session_find(b, &job->from);
     char actor[PROTO_ADDR_TEXT_MAX + 1];
-    const uint8_t *id = job->env != NULL && job->result == PROTO_OK ? job->env->id : NULL;
+    const uint8_t *id = job->decoded ? job->env->id : NULL;
     broker_op *op;
 
     broker_agency_reject(b, job->rid, job->rid_len, job->corr, id, code, why);
@@ -317,19 +317,15 @@ broker_route_submit(broker *b, broker_job *job)
     bool seen = false;
     broker_op *op;
 
-    if (job->result == PROTO_OK || job->wire_code == PROTO_WIRE_SIGNATURE ||
-        job->wire_code == PROTO_WIRE_SENDER || job->wire_code == PROTO_WIRE_REVOKED) {
-        /* The envelope decoded: the first question is who sent it. */
-        if (env != NULL && job->wire_code != PROTO_WIRE_MALFORMED &&
-            !proto_addr_equal(&env->sender, &job->from)) {
-            char a[PROTO_ADDR_TEXT_MAX + 1], c[PROTO_ADDR_TEXT_MAX + 1];
+    /* Once the envelope decodes, the first question is who sent it. */
+    if (job->decoded && !proto_addr_equal(&env->sender, &job->from)) {
+        char a[PROTO_ADDR_TEXT_MAX + 1], c[PROTO_ADDR_TEXT_MAX + 1];
 
-            snprintf(why, sizeof(why), "envelope sender %s is not the authenticated agency %s",
-                     proto_addr_format(&env->sender, a, sizeof(a)),
-                     proto_addr_format(&job->from, c, sizeof(c)));
-            refuse_submit(b, job, PROTO_WIRE_SENDER, why);
-            return;
-        }
+        snprintf(why, sizeof(why), "envelope sender %s is not the authenticated agency %s",
+                 proto_addr_format(&env->sender, a, sizeof(a)),
+                 proto_addr_format(&job->from, c, sizeof(c)));
+        refuse_submit(b, job, PROTO_WIRE_SENDER, why);
+        return;
     }
     if (job->result != PROTO_OK) {
         refuse_submit(b, job, job->wire_code, job->why);
@@ -428,7 +424,7 @@ refuse_forward(broker *b, broker_job *job, uint16_t code, const char *why)
     memset(&ack, 0, sizeof(ack));
     ack.type = PROTO_CMD_FORWARD_ACK;
     ack.seq = job->corr;
-    if (job->env != NULL && job->result == PROTO_OK)
+    if (job->decoded)
         memcpy(ack.id, job->env->id, PROTO_ID_BYTES);
     else
         memset(ack.id, 0xff, PROTO_ID_BYTES); /* unknown: an id no message has */
@@ -438,8 +434,7 @@ refuse_forward(broker *b, broker_job *job, uint16_t code, const char *why)
     PROTO_LOG(PROTO_LOG_WARN, "B-FWD-REFUSED", "peer=%s code=%s why=\"%s\"",
               proto_addr_format(&job->from, peer, sizeof(peer)), proto_wire_code_name(code), why);
     op = broker_op_begin(b, BROKER_OP_PLAIN);
-    if (op != NULL && broker_audit(b, STORE_EV_REJECTED,
-                                   job->env != NULL && job->result == PROTO_OK ? job->env->id : NULL,
+    if (op != NULL && broker_audit(b, STORE_EV_REJECTED, job->decoded ? job->env->id : NULL,
                                    peer, b->id->addr.nation, NULL, "", NULL, why) != 0)
         broker_op_abort(b);
     broker_job_free(&job);

@@ -66,6 +66,7 @@ verify_job(broker *b, broker_job *job)
         return;
     }
     job->result = PROTO_OK;
+    job->decoded = true;
     proto_sha256(data, len, job->envelope_hash);
     pthread_rwlock_rdlock(&b->roster.lock);
     e = proto_roster_find(b->roster.roster, &job->env->sender);
