@@ -50,6 +50,8 @@ typedef struct fed {
 fed *fed_new(const char *const *nations, size_t count, const char *extra_config);
 /* Stops every broker (SIGKILL if SIGTERM does not end it) and removes the directory. */
 void fed_destroy(fed **f);
+/* A cmocka teardown: destroys every federation a failed test left behind. */
+int fed_destroy_all(void **state);
 
 fed_nation *fed_nation_get(fed *f, const char *nation);
 fed_agency *fed_agency_get(fed *f, const char *addr);

@@ -392,9 +392,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_badinput_each_rejected_with_its_code),
-        cmocka_unit_test(test_badinput_oversize_frame_closes_only_that_connection),
-        cmocka_unit_test(test_badinput_flood_does_not_starve_others),
+        cmocka_unit_test_teardown(test_badinput_each_rejected_with_its_code, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_oversize_frame_closes_only_that_connection, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_flood_does_not_starve_others, fed_destroy_all),
     };
 
     if (proto_init() != PROTO_OK)

@@ -623,13 +623,13 @@ test_broker_tree_heads_cross_checked(void **state)
         usleep(1200000);
     }
     liaison_client_close(&rcmp);
-    assert_true(fed_wait_until(exchanged, f, 10 * SECOND));
+    assert_true(fed_wait_until(exchanged, f, 30 * SECOND));
     /* CAN's operator replaces its log with a fresh one: USA notices. */
     fed_kill(f, "CAN");
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fed_nation_get(f, "CAN")->data);
     assert_int_equal(system(cmd), 0);
     fed_start(f, "CAN");
-    assert_true(fed_wait_until(inconsistency_seen, f, 15 * SECOND));
+    assert_true(fed_wait_until(inconsistency_seen, f, 30 * SECOND));
     assert_true(fed_log_count(f, "USA", "B-CONSISTENCY-FAILED") >= 1);
     assert_int_equal(fed_stop(f, "USA"), 0);
     {
@@ -732,15 +732,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_broker_agency_to_agency),
-        cmocka_unit_test(test_broker_federated_withheld_portion),
-        cmocka_unit_test(test_broker_denied_reported_with_rule),
-        cmocka_unit_test(test_broker_unknown_and_revoked_keys_refused),
-        cmocka_unit_test(test_broker_peer_down_then_catches_up_in_order),
-        cmocka_unit_test(test_broker_kill9_under_load_loses_nothing),
-        cmocka_unit_test(test_broker_expiry_audited_and_reported),
-        cmocka_unit_test(test_broker_tree_heads_cross_checked),
-        cmocka_unit_test(test_broker_reload_keeps_connections_and_old_policy_on_error),
+        cmocka_unit_test_teardown(test_broker_agency_to_agency, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_federated_withheld_portion, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_denied_reported_with_rule, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_unknown_and_revoked_keys_refused, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_peer_down_then_catches_up_in_order, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_kill9_under_load_loses_nothing, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_expiry_audited_and_reported, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_tree_heads_cross_checked, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_reload_keeps_connections_and_old_policy_on_error, fed_destroy_all),
     };
 
     if (proto_init() != PROTO_OK)
