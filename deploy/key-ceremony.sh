@@ -47,7 +47,8 @@ USA/CBP       watchlist.* traveldoc.*
 CAN/RCMP      watchlist.* traveldoc.* mlat.*
 CAN/FINTRAC   freeze.*
 CAN/CBSA      traveldoc.*
-MEX/FGR       watchlist.* traveldoc.* mlat.*
+MEX/FGR       mlat.*
+MEX/AIC       watchlist.* traveldoc.*
 MEX/UIF       freeze.*
 "
 

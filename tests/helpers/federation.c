@@ -30,7 +30,8 @@ static const struct {
     {"CAN/RCMP", "watchlist.* traveldoc.* mlat.* consent.*"},
     {"CAN/FINTRAC", "freeze.*"},
     {"CAN/CBSA", "watchlist.* traveldoc.*"},
-    {"MEX/FGR", "watchlist.* traveldoc.* mlat.* consent.*"},
+    {"MEX/FGR", "mlat.* consent.*"},
+    {"MEX/AIC", "watchlist.* traveldoc.*"},
     {"MEX/UIF", "freeze.*"},
 };
 
