@@ -719,8 +719,13 @@ on_tree_head(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_l
             head_outcome(b, peer->nation, &h, false, "same size, different root");
         return;
     }
-    if (pending[slot].waiting)
-        return; /* one proof at a time */
+    if (old.tree_size == 0) {
+        /* The empty tree is a prefix of every tree: nothing to prove. */
+        head_outcome(b, peer->nation, &h, true, "consistent (from the empty tree)");
+        return;
+    }
+    if (pending[slot].waiting && broker_now_ms() - pending[slot].corr < 10000u)
+        return; /* one proof at a time; a request unanswered for 10 s is asked again */
     pending[slot].waiting = true;
     pending[slot].corr = broker_now_ms();
     pending[slot].old_head = old;
