@@ -388,6 +388,149 @@ test_badinput_flood_does_not_starve_others(void **state)
     fed_destroy(&f);
 }
 
+/* A raw connection to a broker's federation endpoint, as partner nation. */
+static raw *
+raw_peer_open(fed *f, const char *as_nation, const char *to_nation)
+{
+    raw *r = calloc(1, sizeof(*r));
+    proto_roster *roster = NULL;
+    proto_addr broker;
+    const proto_roster_entry *e;
+    char key[1100], lower[4];
+    int linger = 0;
+
+    for (int i = 0; i < 3; i++)
+        lower[i] = (char)(as_nation[i] - 'A' + 'a');
+    lower[3] = '\0';
+    snprintf(key, sizeof(key), "%s/%s-broker.key", f->dir, lower);
+    assert_int_equal(proto_keyfile_read(key, &r->id, NULL), PROTO_OK);
+    assert_int_equal(proto_roster_load(f->roster, &roster, NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse(to_nation, &broker, NULL), PROTO_OK);
+    e = proto_roster_find(roster, &broker);
+    r->ctx = zmq_ctx_new();
+    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
+    zmq_setsockopt(r->sock, ZMQ_CURVE_SERVERKEY, e->card.curve_public, 32);
+    zmq_setsockopt(r->sock, ZMQ_CURVE_PUBLICKEY, r->id->curve_public, 32);
+    zmq_setsockopt(r->sock, ZMQ_CURVE_SECRETKEY, r->id->curve_secret, 32);
+    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    assert_int_equal(zmq_connect(r->sock, fed_nation_get(f, to_nation)->fed_endpoint), 0);
+    proto_roster_destroy(&roster);
+    return r;
+}
+
+/* Sends a forward; returns the forward-ack's code (0: committed). */
+static uint16_t
+forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const uint8_t *env,
+             size_t len, char *text, size_t text_len)
+{
+    proto_target t;
+    uint8_t targets[128];
+    size_t tlen;
+    proto_cmd cmd, ans;
+    uint64_t deadline = liaison_now_ms() + 10000;
+
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(proto_addr_parse(target, &t.agency, NULL), PROTO_OK);
+    assert_int_equal(proto_targets_encode(&t, 1, targets, sizeof(targets), &tlen), PROTO_OK);
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_FORWARD;
+    cmd.seq = seq;
+    cmd.hop_count = 1;
+    snprintf(cmd.hops[0], sizeof(cmd.hops[0]), "%s", hop);
+    cmd.targets = (proto_slice){targets, tlen};
+    cmd.envelope = (proto_slice){env, len};
+    raw_send_cmd(r, &cmd);
+    /* The peer's own pings may come first; wait for the ack. */
+    for (;;) {
+        static zmq_msg_t frames[8];
+        size_t held = 0;
+        proto_frame pf[8];
+        zmq_pollitem_t item = {r->sock, 0, ZMQ_POLLIN, 0};
+        int more = 1;
+        uint64_t now = liaison_now_ms();
+
+        if (now >= deadline || zmq_poll(&item, 1, (long)(deadline - now)) <= 0)
+            fail_msg("no forward-ack for seq %llu", (unsigned long long)seq);
+        while (more && held < 8) {
+            zmq_msg_init(&frames[held]);
+            zmq_msg_recv(&frames[held], r->sock, 0);
+            more = zmq_msg_more(&frames[held]);
+            held++;
+        }
+        for (size_t i = 0; i < held; i++)
+            pf[i] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
+        if (proto_cmd_parse(pf, held, &ans, NULL) == PROTO_OK &&
+            ans.type == PROTO_CMD_FORWARD_ACK && ans.seq == seq) {
+            snprintf(text, text_len, "%s", ans.text);
+            for (size_t i = 0; i < held; i++)
+                zmq_msg_close(&frames[i]);
+            return ans.code;
+        }
+        for (size_t i = 0; i < held; i++)
+            zmq_msg_close(&frames[i]);
+    }
+}
+
+/* What a partner broker might send wrongly, or a forger pretending to be one. */
+static void
+test_badinput_federation_forwards(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    proto_identity *fbi = NULL, *rcmp = NULL;
+    uint64_t now = liaison_now_ms();
+    uint8_t *buf = NULL;
+    size_t len;
+    char text[PROTO_TEXT_MAX];
+    raw *can;
+
+    (void)state;
+    fed_start(f, "USA");
+    can = raw_peer_open(f, "CAN", "USA");
+    assert_int_equal(proto_keyfile_read(fed_agency_get(f, "CAN/RCMP")->key, &rcmp, NULL),
+                     PROTO_OK);
+    assert_int_equal(proto_keyfile_read(fed_agency_get(f, "USA/FBI")->key, &fbi, NULL), PROTO_OK);
+    /* A message that has already crossed USA would loop. */
+    seal(rcmp, "USA/FBI", now, now + 60000, &buf, &len);
+    assert_int_equal(forward_code(can, 1, "USA", "USA/FBI", buf, len, text, sizeof(text)),
+                     PROTO_WIRE_LOOP);
+    /* A partner forwards only its own agencies' messages. */
+    free(buf);
+    seal(fbi, "USA/CBP", now, now + 60000, &buf, &len);
+    assert_int_equal(forward_code(can, 2, "CAN", "USA/CBP", buf, len, text, sizeof(text)),
+                     PROTO_WIRE_SENDER);
+    assert_non_null(strstr(text, "not the forwarding broker"));
+    /* A forged or damaged envelope does not verify, even from a partner. */
+    free(buf);
+    seal(rcmp, "USA/FBI", now, now + 60000, &buf, &len);
+    buf[len - 70] ^= 1;
+    assert_int_equal(forward_code(can, 3, "CAN", "USA/FBI", buf, len, text, sizeof(text)),
+                     PROTO_WIRE_SIGNATURE);
+    /* Garbage in the envelope frame is malformed. */
+    assert_int_equal(forward_code(can, 4, "CAN", "USA/FBI", (const uint8_t *)"LSNE", 4, text,
+                                  sizeof(text)),
+                     PROTO_WIRE_MALFORMED);
+    /* And a good one is committed, then delivered. */
+    buf[len - 70] ^= 1;
+    assert_int_equal(forward_code(can, 5, "CAN", "USA/FBI", buf, len, text, sizeof(text)), 0);
+    {
+        liaison_client *c = fed_client(f, "USA/FBI", true);
+        liaison_event *e = NULL;
+
+        assert_int_equal(liaison_receive(c, &e, liaison_now_ms() + 5000), LIAISON_OK);
+        assert_int_equal(e->type, LIAISON_EVENT_MESSAGE);
+        assert_string_equal(e->sender, "CAN/RCMP");
+        liaison_event_free(&e);
+        liaison_client_close(&c);
+    }
+    free(buf);
+    raw_close(&can);
+    proto_identity_destroy(&fbi);
+    proto_identity_destroy(&rcmp);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -395,6 +538,7 @@ main(void)
         cmocka_unit_test_teardown(test_badinput_each_rejected_with_its_code, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_oversize_frame_closes_only_that_connection, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_flood_does_not_starve_others, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_federation_forwards, fed_destroy_all),
     };
 
     if (proto_init() != PROTO_OK)
