@@ -87,7 +87,7 @@ liaison_client_rejection(const liaison_client *c, const char **text_out)
 
 /* ---- Opening -------------------------------------------------------------- */
 
-static void
+static void __attribute__((format(printf, 3, 4)))
 say(char *why, size_t why_len, const char *fmt, ...)
 {
     va_list ap;

@@ -19,7 +19,8 @@ typedef struct cy_log {
 } cy_log;
 
 /* libcyaml log callback; ctx is a cy_log. */
-void pol_cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args);
+void pol_cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+    __attribute__((format(printf, 3, 0)));
 
 /* Turns what libcyaml logged into an error at the right position . */
 policy_err pol_cy_error(cy_log *log, cyaml_err_t cerr, const pol_positions *pp, policy_load_error *err);
