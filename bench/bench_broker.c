@@ -617,7 +617,7 @@ main(int argc, char **argv)
            "to deliver received, through the broker's durable commit.\n");
     printf("single-core crypto_sign_verify_detached of 1 KiB: %.0f /s\n", verify_rate());
     if (getenv("LIAISON_BENCH_ONLY") != NULL) {
-        /* One part alone, for profiling: relay, verify or noverify. */
+        /* One part alone: verify, noverify or rss. */
         const char *only = getenv("LIAISON_BENCH_ONLY");
 
         if (strcmp(only, "verify") == 0)
@@ -625,6 +625,8 @@ main(int argc, char **argv)
         else if (strcmp(only, "noverify") == 0)
             suite("signature checks left to recipients (verify_signatures: false):",
                   LIMITS "verify_signatures: false\n", count);
+        else if (strcmp(only, "rss") == 0)
+            measure_offline_rss(offline);
         return 0;
     }
     {
