@@ -467,18 +467,20 @@ verify_rate(void)
     return (double)n / elapsed;
 }
 
+/* A line of /proc/PID/status, in KiB: "VmRSS", "RssAnon", "RssFile". */
 static long
-rss_kib(pid_t pid)
+status_kib(pid_t pid, const char *field)
 {
     char path[64], line[256];
+    size_t n = strlen(field);
     FILE *f;
     long kib = -1;
 
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     f = fopen(path, "r");
     while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = atol(line + 6);
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kib = atol(line + n + 1);
     }
     if (f != NULL)
         fclose(f);
@@ -514,13 +516,25 @@ measure_offline_rss(size_t count)
         seconds += produce(&r);
         free_load(&r);
         free(r.sent_at);
-        printf("    ... %zu queued, broker RSS %ld KiB\n", sent + r.count,
-               rss_kib(fed_nation_get(f, "USA")->pid));
+        {
+            pid_t pid = fed_nation_get(f, "USA")->pid;
+
+            printf("    ... %zu queued, broker RSS %ld KiB (anonymous %ld KiB, file-backed %ld KiB)\n",
+                   sent + r.count, status_kib(pid, "VmRSS"), status_kib(pid, "RssAnon"),
+                   status_kib(pid, "RssFile"));
+        }
         fflush(stdout);
     }
-    printf("  %zu messages queued for an offline partner in %.1f s: broker RSS %ld KiB (%.1f MiB)\n",
-           count, seconds, rss_kib(fed_nation_get(f, "USA")->pid),
-           (double)rss_kib(fed_nation_get(f, "USA")->pid) / 1024.0);
+    sleep(2); /* one more idle tick of the broker */
+    {
+        pid_t pid = fed_nation_get(f, "USA")->pid;
+
+        printf("  %zu messages queued for an offline partner in %.1f s: broker RSS %.1f MiB "
+               "(anonymous %.1f MiB, file-backed %.1f MiB)\n",
+               count, seconds, (double)status_kib(pid, "VmRSS") / 1024.0,
+               (double)status_kib(pid, "RssAnon") / 1024.0,
+               (double)status_kib(pid, "RssFile") / 1024.0);
+    }
     proto_identity_destroy(&r.producer);
     proto_roster_destroy(&roster);
     fed_destroy(&f);

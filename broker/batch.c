@@ -136,7 +136,7 @@ complete(broker *b, broker_commit *c, broker_op *op)
         if (durable) {
             cmd.type = PROTO_CMD_ACCEPTED;
             cmd.corr = job->corr;
-            memcpy(cmd.id, job->env->id, PROTO_ID_BYTES);
+            memcpy(cmd.id, job->id, PROTO_ID_BYTES);
             broker_agency_answer(b, job->rid, job->rid_len, &cmd);
             broker_metrics_inc(b->metrics, r->status == STORE_ITEM_DUPLICATE
                                                ? BROKER_METRICS_DUPLICATES_DROPPED
@@ -147,7 +147,7 @@ complete(broker *b, broker_commit *c, broker_op *op)
             snprintf(why, sizeof(why), "not committed (%s); nothing was accepted, resend",
                      c->err != STORE_OK ? store_strerror(c->err)
                                         : store_strerror(r != NULL ? r->err : STORE_ERR_IO));
-            broker_agency_reject(b, job->rid, job->rid_len, job->corr, job->env->id,
+            broker_agency_reject(b, job->rid, job->rid_len, job->corr, job->id,
                                  PROTO_WIRE_INTERNAL, why);
             broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_INTERNAL);
         }
@@ -158,7 +158,7 @@ complete(broker *b, broker_commit *c, broker_op *op)
         cmd.type = PROTO_CMD_FORWARD_ACK;
         if (op->type == BROKER_OP_FORWARD_IN) {
             cmd.seq = op->job->corr;
-            memcpy(cmd.id, op->job->env->id, PROTO_ID_BYTES);
+            memcpy(cmd.id, op->job->id, PROTO_ID_BYTES);
         } else {
             cmd.seq = op->seq;
             memcpy(cmd.id, op->id, PROTO_ID_BYTES);

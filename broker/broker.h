@@ -92,7 +92,8 @@ typedef struct broker_job {
     proto_err result;                   /* worker: decode or verify outcome */
     uint16_t wire_code;                 /* worker: rejection code when result fails */
     char why[PROTO_TEXT_MAX];           /* worker: reason when result fails */
-    proto_envelope *env;                /* worker: the decoded envelope */
+    proto_envelope *env;                /* worker: the decoded envelope; freed once routed */
+    uint8_t id[PROTO_ID_BYTES];         /* the message id, kept after env is freed */
     uint8_t envelope_hash[PROTO_HASH_BYTES]; /* worker: SHA-256 of the envelope */
     uint64_t order;                     /* dispatch order: results are routed in this order */
     struct broker_job *next;            /* list link while parked */
@@ -179,6 +180,7 @@ typedef struct broker {
     bool stopping;                      /* SIGTERM: drain and exit */
     bool reload;                        /* SIGHUP received */
     uint64_t next_tick_ms;              /* sessions, peers and delivery retries */
+    uint64_t next_trim_ms;              /* when to give unused memory back */
 } broker;
 
 /* ---- main.c / loop.c -------------------------------------------------- */

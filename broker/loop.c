@@ -1,5 +1,6 @@
 /* The main thread's event loop: sockets, signals, timers, reloads, drain. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,13 @@ tick(broker *b, uint64_t now)
     if (now >= b->next_depth_ms) {
         refresh_depths(b);
         b->next_depth_ms = now + 5000u;
+    }
+    /* Queued messages live on disk, not in the broker: give back the pages
+     * of the data file it read, and the heap it freed. */
+    if (now >= b->next_trim_ms) {
+        store_release_memory(b->st);
+        malloc_trim(0);
+        b->next_trim_ms = now + 5000u;
     }
     broker_commit_kick(b);
 }

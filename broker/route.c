@@ -189,7 +189,7 @@ refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
 {
     broker_session *s = broker_session_find(b, &job->from);
     char actor[PROTO_ADDR_TEXT_MAX + 1];
-    const uint8_t *id = job->decoded ? job->env->id : NULL;
+    const uint8_t *id = job->decoded ? job->id : NULL;
     broker_op *op;
 
     broker_agency_reject(b, job->rid, job->rid_len, job->corr, id, code, why);
@@ -408,6 +408,9 @@ broker_route_submit(broker *b, broker_job *job)
         else
             broker_metrics_inc(b->metrics, BROKER_METRICS_RELEASED, 1);
     }
+    /* The decoded envelope is not needed any more; its bytes wait for the commit. */
+    free(job->env);
+    job->env = NULL;
     op->job = job;
     broker_commit_kick(b);
 }
@@ -425,7 +428,7 @@ refuse_forward(broker *b, broker_job *job, uint16_t code, const char *why)
     ack.type = PROTO_CMD_FORWARD_ACK;
     ack.seq = job->corr;
     if (job->decoded)
-        memcpy(ack.id, job->env->id, PROTO_ID_BYTES);
+        memcpy(ack.id, job->id, PROTO_ID_BYTES);
     else
         memset(ack.id, 0xff, PROTO_ID_BYTES); /* unknown: an id no message has */
     ack.code = code;
@@ -434,7 +437,7 @@ refuse_forward(broker *b, broker_job *job, uint16_t code, const char *why)
     PROTO_LOG(PROTO_LOG_WARN, "B-FWD-REFUSED", "peer=%s code=%s why=\"%s\"",
               proto_addr_format(&job->from, peer, sizeof(peer)), proto_wire_code_name(code), why);
     op = broker_op_begin(b, BROKER_OP_PLAIN);
-    if (op != NULL && broker_audit(b, STORE_EV_REJECTED, job->decoded ? job->env->id : NULL,
+    if (op != NULL && broker_audit(b, STORE_EV_REJECTED, job->decoded ? job->id : NULL,
                                    peer, b->id->addr.nation, NULL, "", NULL, why) != 0)
         broker_op_abort(b);
     broker_job_free(&job);
@@ -599,6 +602,8 @@ broker_route_forward(broker *b, broker_job *job)
         refuse_forward(b, job, PROTO_WIRE_INTERNAL, "the message could not be queued");
         return;
     }
+    free(job->env);
+    job->env = NULL;
     op->job = job;
     broker_commit_kick(b);
 }

@@ -67,6 +67,7 @@ verify_job(broker *b, broker_job *job)
     }
     job->result = PROTO_OK;
     job->decoded = true;
+    memcpy(job->id, job->env->id, PROTO_ID_BYTES);
     proto_sha256(data, len, job->envelope_hash);
     pthread_rwlock_rdlock(&b->roster.lock);
     e = proto_roster_find(b->roster.roster, &job->env->sender);

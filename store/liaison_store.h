@@ -75,6 +75,16 @@ void store_close(store **s);
  * STORE_ERR_KEY if the store was made without one. */
 store_err store_sign_public(const store *s, uint8_t out[PROTO_SIGN_PUBLIC_BYTES]) STORE_NONNULL(1, 2) STORE_MUST_CHECK;
 
+/*
+ * Lets the pages of the data file that this process has read leave its
+ * resident set.  They stay in the kernel's page cache, and the next access
+ * maps them again, so nothing borrowed from a read snapshot becomes invalid.
+ * A long-running process calls it from time to time, so that its resident
+ * memory does not grow with the size of its queues.  Safe at any time,
+ * from any thread.
+ */
+void store_release_memory(store *s) STORE_NONNULL(1);
+
 /* Bytes the LMDB map may use now, and bytes of the data file in use. */
 void store_space(const store *s, uint64_t *map_bytes_out, uint64_t *used_bytes_out) STORE_NONNULL(1, 2, 3);
 

@@ -1,8 +1,11 @@
 /* The only file that calls LMDB: environment, map growth, transactions, cursors. */
+#define _DEFAULT_SOURCE /* madvise */
 #include <errno.h>
 #include <lmdb.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "store_int.h"
 
@@ -206,6 +209,20 @@ kv_env_grow(kv_env *e, proto_detail *detail)
 out:
     pthread_rwlock_unlock(&e->resize);
     return err;
+}
+
+void
+kv_env_release(kv_env *e)
+{
+    MDB_envinfo info;
+
+    /* The read side of the resize lock keeps the map where it is meanwhile. */
+    pthread_rwlock_rdlock(&e->resize);
+    mdb_env_info(e->env, &info);
+    if (info.me_mapaddr != NULL && info.me_mapsize > 0 &&
+        madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED) != 0)
+        PROTO_LOG(PROTO_LOG_WARN, "STO-MADVISE", "madvise failed: %s", strerror(errno));
+    pthread_rwlock_unlock(&e->resize);
 }
 
 void

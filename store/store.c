@@ -287,6 +287,12 @@ store_space(const store *s, uint64_t *map_bytes_out, uint64_t *used_bytes_out)
     kv_env_space(s->env, map_bytes_out, used_bytes_out);
 }
 
+void
+store_release_memory(store *s)
+{
+    kv_env_release(s->env);
+}
+
 /* ---- Read snapshots -------------------------------------------------------- */
 
 store_err

@@ -109,6 +109,8 @@ void kv_env_close(kv_env **env);
  * but the caller's resize lock is taken here.  STORE_ERR_MAP_FULL at the max. */
 store_err kv_env_grow(kv_env *env, proto_detail *detail);
 void kv_env_space(kv_env *env, uint64_t *map_out, uint64_t *used_out);
+/* Drops the map's pages from this process's resident set (see store_release_memory). */
+void kv_env_release(kv_env *env);
 
 /* Begins a transaction; parent non-NULL makes a nested write transaction. */
 store_err kv_begin(kv_env *env, kv_txn *parent, bool write, kv_txn *txn_out);
