@@ -525,15 +525,34 @@ measure_offline_rss(size_t count)
         }
         fflush(stdout);
     }
-    sleep(2); /* one more idle tick of the broker */
+    sleep(3); /* the broker gives memory back every 2 s */
     {
         pid_t pid = fed_nation_get(f, "USA")->pid;
+
+        char path[64], line[512], name[512] = "";
+        FILE *maps;
 
         printf("  %zu messages queued for an offline partner in %.1f s: broker RSS %.1f MiB "
                "(anonymous %.1f MiB, file-backed %.1f MiB)\n",
                count, seconds, (double)status_kib(pid, "VmRSS") / 1024.0,
                (double)status_kib(pid, "RssAnon") / 1024.0,
                (double)status_kib(pid, "RssFile") / 1024.0);
+        /* Where the resident pages are, for the larger mappings. */
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+        maps = fopen(path, "r");
+        while (maps != NULL && fgets(line, sizeof(line), maps) != NULL) {
+            char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+
+            if (dash != NULL && space != NULL && dash < space &&
+                strspn(line, "0123456789abcdef") == (size_t)(dash - line)) {
+                snprintf(name, sizeof(name), "%s", line);
+                name[strcspn(name, "\n")] = '\0';
+            } else if (strncmp(line, "Rss:", 4) == 0 && atol(line + 4) > 4096) {
+                printf("      %8ld KiB  %s\n", atol(line + 4), name);
+            }
+        }
+        if (maps != NULL)
+            fclose(maps);
     }
     proto_identity_destroy(&r.producer);
     proto_roster_destroy(&roster);

@@ -164,7 +164,7 @@ tick(broker *b, uint64_t now)
     if (now >= b->next_trim_ms) {
         store_release_memory(b->st);
         malloc_trim(0);
-        b->next_trim_ms = now + 5000u;
+        b->next_trim_ms = now + 2000u;
     }
     broker_commit_kick(b);
 }

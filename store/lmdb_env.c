@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,9 +112,10 @@ kv_env_open(const char *path, bool readonly, uint64_t map_initial, uint64_t map_
     int rc;
     int dead = 0;
     /* Never MDB_NOSYNC, MDB_NOMETASYNC or MDB_WRITEMAP: every commit is
-     * durable when it returns.  MDB_NOTLS ties a read slot to its
+     * durable when it returns.  MDB_NORDAHEAD: queues and indexes are read
+     * at random, and read-ahead would only swell the resident set.  MDB_NOTLS ties a read slot to its
      * transaction, not its thread. */
-    unsigned flags = MDB_NOTLS | (readonly ? MDB_RDONLY : 0);
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (readonly ? MDB_RDONLY : 0);
 
     e = store_malloc(sizeof(*e));
     if (e == NULL)
@@ -211,17 +214,36 @@ out:
     return err;
 }
 
+/*
+ * LMDB does not say where it mapped the data file (me_mapaddr is only set
+ * with MDB_FIXEDMAP), so the mapping is found in /proc/self/maps by the
+ * file's device and inode.
+ */
 void
 kv_env_release(kv_env *e)
 {
-    MDB_envinfo info;
+    struct stat st;
+    mdb_filehandle_t fd;
+    FILE *maps;
+    char line[1024];
 
+    if (mdb_env_get_fd(e->env, &fd) != 0 || fstat(fd, &st) != 0)
+        return;
     /* The read side of the resize lock keeps the map where it is meanwhile. */
     pthread_rwlock_rdlock(&e->resize);
-    mdb_env_info(e->env, &info);
-    if (info.me_mapaddr != NULL && info.me_mapsize > 0 &&
-        madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED) != 0)
-        PROTO_LOG(PROTO_LOG_WARN, "STO-MADVISE", "madvise failed: %s", strerror(errno));
+    maps = fopen("/proc/self/maps", "r");
+    while (maps != NULL && fgets(line, sizeof(line), maps) != NULL) {
+        unsigned long long start, end, inode;
+        unsigned major, minor;
+
+        if (sscanf(line, "%llx-%llx %*s %*s %x:%x %llu", &start, &end, &major, &minor, &inode) != 5 ||
+            inode != (unsigned long long)st.st_ino || makedev(major, minor) != st.st_dev)
+            continue;
+        if (madvise((void *)(uintptr_t)start, (size_t)(end - start), MADV_DONTNEED) != 0)
+            PROTO_LOG(PROTO_LOG_WARN, "STO-MADVISE", "madvise failed: %s", strerror(errno));
+    }
+    if (maps != NULL)
+        fclose(maps);
     pthread_rwlock_unlock(&e->resize);
 }
 
