@@ -160,7 +160,7 @@ tick(broker *b, uint64_t now)
         b->next_depth_ms = now + 5000u;
     }
     /* Queued messages live on disk, not in the broker: give back the pages
-     * of the data file it read, and the heap it freed. */
+     * of the data file it read, and the heap it freed, every 2 s. */
     if (now >= b->next_trim_ms) {
         store_release_memory(b->st);
         malloc_trim(0);
