@@ -343,6 +343,7 @@ match_jaro_winkler_utf8(const char *a, const char *b)
 #define INITIAL_SCORE 0.85        /* "J" against "John" */
 #define EXTRA_TOKEN_PENALTY 0.05  /* per token of the longer name left unmatched */
 #define SINGLE_TOKEN_FACTOR 0.80  /* a one-word name against a several-word name */
+#define JOINED_LENGTH_RATIO 0.75  /* names run together are compared only if this close in length */
 
 static double
 token_similarity(const uint32_t *a, size_t a_len, const uint32_t *b, size_t b_len)
@@ -355,20 +356,26 @@ token_similarity(const uint32_t *a, size_t a_len, const uint32_t *b, size_t b_le
     return s < TOKEN_FLOOR ? 0.0 : s;
 }
 
-/* The best one-to-one assignment of the tokens of small into those of
- * large, weighted by the length of small's tokens: a dynamic programme over
- * the subsets of large's tokens (at most 2^12 states). */
+/*
+ * The best one-to-one assignment of the tokens of small into those of
+ * large (small has no more tokens than large): a dynamic programme over
+ * the subsets of large's tokens (at most 2^12 states).  Each pair weighs
+ * the length of small's token; when both names have as many tokens, every
+ * token of both is in a pair, and a pair weighs the lengths of both
+ * tokens, so that the score does not depend on which name is the query.
+ */
 static double
 assignment_score(const match_name *small, const match_name *large)
 {
     static const double unset = -1.0;
+    bool both = small->count == large->count;
     double sim[MATCH_TOKENS_MAX][MATCH_TOKENS_MAX];
     double best[1u << MATCH_TOKENS_MAX];
     size_t states = (size_t)1 << large->count;
     double total_weight = 0.0, result = 0.0;
 
     for (size_t i = 0; i < small->count; i++) {
-        total_weight += (double)small->lens[i];
+        total_weight += (double)small->lens[i] + (both ? (double)large->lens[i] : 0.0);
         for (size_t j = 0; j < large->count; j++)
             sim[i][j] = token_similarity(small->tokens[i], small->lens[i], large->tokens[j],
                                          large->lens[j]);
@@ -388,11 +395,12 @@ assignment_score(const match_name *small, const match_name *large)
         }
         for (size_t j = 0; j < large->count; j++) {
             size_t t = s | ((size_t)1 << j);
+            double weight = (double)small->lens[i] + (both ? (double)large->lens[j] : 0.0);
             double v;
 
             if (t == s)
                 continue;
-            v = best[s] + (double)small->lens[i] * sim[i][j];
+            v = best[s] + weight * sim[i][j];
             if (v > best[t])
                 best[t] = v;
         }
@@ -401,7 +409,9 @@ assignment_score(const match_name *small, const match_name *large)
 }
 
 /* Jaro-Winkler of the two names with their tokens run together in the
- * order given: "Abdel Rahman" against "Abdelrahman". */
+ * order given: "Abdel Rahman" against "Abdelrahman".  Only names of nearly
+ * the same length are compared so (the shorter at least JOINED_LENGTH_RATIO
+ * of the longer): "John" must not match "John Doe" as a prefix. */
 static double
 joined_score(const match_name *a, const match_name *b)
 {
@@ -416,6 +426,8 @@ joined_score(const match_name *a, const match_name *b)
         memcpy(jb + nb, b->tokens[t], b->lens[t] * sizeof(uint32_t));
         nb += b->lens[t];
     }
+    if ((double)(na < nb ? na : nb) < JOINED_LENGTH_RATIO * (double)(na < nb ? nb : na))
+        return 0.0;
     return match_jaro_winkler(ja, na, jb, nb);
 }
 
