@@ -739,9 +739,15 @@ static outcome
 on_event(agent *a, const liaison_event *e)
 {
     if (e->type == LIAISON_EVENT_REPORT) {
-        PROTO_LOG(PROTO_LOG_INFO, "A-REPORT", "message=%s recipient=%s state=%s broker=%s%s%s%s%s",
-                  e->id_hex, e->recipient, e->state, e->broker, e->rule_id[0] ? " rule=" : "",
-                  e->rule_id, e->detail[0] ? " detail=" : "", e->detail);
+        /* Reports about the agent's own answers: the ordinary states are
+         * debug; an answer that did not reach its recipient is a warning. */
+        bool bad = strcmp(e->state, "denied") == 0 || strcmp(e->state, "refused") == 0 ||
+                   strcmp(e->state, "expired") == 0 || strcmp(e->state, "withheld") == 0;
+
+        PROTO_LOG(bad ? PROTO_LOG_WARN : PROTO_LOG_DEBUG, "A-REPORT",
+                  "message=%s recipient=%s state=%s broker=%s%s%s%s%s%s", e->id_hex,
+                  e->recipient, e->state, e->broker, e->rule_id[0] ? " rule=" : "", e->rule_id,
+                  e->detail[0] ? " detail=\"" : "", e->detail, e->detail[0] ? "\"" : "");
         return OUTCOME_DONE;
     }
     PROTO_LOG(PROTO_LOG_INFO, "A-RECEIVED", "message=%s kind=%s from=%s", e->id_hex, e->kind,
