@@ -1,5 +1,6 @@
 /* The liaison agent's daemon: receives for an agency, answers and acknowledges by kind, keeps what must last. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "match.h"
@@ -190,19 +192,18 @@ outbox_send(agent *a, const uint8_t key[AGENT_OUTBOX_KEY_BYTES], liaison_message
 
     reason[0] = '\0';
     if ((err = agent_store_begin(a->st, false, &t)) != AGENT_STORE_OK)
-        goto store_failed;
+        goto out;
     err = agent_blob_get(t, AGENT_T_OUTBOX, key, AGENT_OUTBOX_KEY_BYTES, &meta, &env, &env_len);
     if (err == AGENT_STORE_OK) {
         const char *state = json_string_value(json_object_get(meta, "state"));
+        const char *why = json_string_value(json_object_get(meta, "reason"));
 
         if (state != NULL && strcmp(state, "accepted") == 0) {
             result = SENT_ACCEPTED;
             goto out;
         }
         if (state != NULL && strcmp(state, "rejected") == 0) {
-            snprintf(reason, reason_len, "%s", json_string_value(json_object_get(meta, "reason"))
-                                                  ? json_string_value(json_object_get(meta, "reason"))
-                                                  : "rejected");
+            snprintf(reason, reason_len, "%s", why != NULL ? why : "rejected");
             result = SENT_REJECTED;
             goto out;
         }
@@ -218,6 +219,7 @@ outbox_send(agent *a, const uint8_t key[AGENT_OUTBOX_KEY_BYTES], liaison_message
         const uint8_t *sealed;
         size_t sealed_len;
 
+        err = AGENT_STORE_OK;
         agent_store_abort(&t);
         if (fresh == NULL || *fresh == NULL) {
             snprintf(reason, reason_len, "the answer cannot be composed");
@@ -242,9 +244,9 @@ outbox_send(agent *a, const uint8_t key[AGENT_OUTBOX_KEY_BYTES], liaison_message
             (err = agent_blob_put(t, AGENT_T_OUTBOX, key, AGENT_OUTBOX_KEY_BYTES, meta, sealed,
                                   sealed_len)) != AGENT_STORE_OK ||
             (err = agent_store_commit(&t)) != AGENT_STORE_OK)
-            goto store_failed;
+            goto out;
     } else {
-        goto store_failed;
+        goto out;
     }
     lerr = liaison_send(a->c, m, NULL, liaison_now_ms() + SEND_WAIT_MS);
     if (lerr == LIAISON_OK) {
@@ -262,12 +264,13 @@ outbox_send(agent *a, const uint8_t key[AGENT_OUTBOX_KEY_BYTES], liaison_message
         PROTO_LOG(PROTO_LOG_WARN, "A-RETRY", "what=%s message=%s reason=\"%s\"", what, hex, reason);
         result = SENT_RETRY;
     }
-    goto out;
-store_failed:
-    snprintf(reason, reason_len, "agent store: %s", agent_store_strerror(err));
-    PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "what=%s error=\"%s\"", what, agent_store_strerror(err));
-    result = SENT_RETRY;
 out:
+    if (err != AGENT_STORE_OK) {
+        snprintf(reason, reason_len, "agent store: %s", agent_store_strerror(err));
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "what=%s error=\"%s\"", what,
+                  agent_store_strerror(err));
+        result = SENT_RETRY;
+    }
     agent_store_abort(&t);
     json_decref(meta);
     liaison_message_destroy(&m);
@@ -275,6 +278,19 @@ out:
 }
 
 /* ---- Keeping messages as received -------------------------------------------------- */
+
+/*
+ * Logs a store failure while handling e.  The message is tried again later;
+ * but what was only to be kept is given up when the store is full, as
+ * holding it would stop every delivery behind it.
+ */
+static outcome
+store_failure(const liaison_event *e, const char *op, agent_store_err err, bool only_kept)
+{
+    PROTO_LOG(PROTO_LOG_ERROR, err == AGENT_STORE_ERR_FULL ? "A-STORE-FULL" : "A-STORE",
+              "message=%s op=%s error=\"%s\"", e->id_hex, op, agent_store_strerror(err));
+    return only_kept && err == AGENT_STORE_ERR_FULL ? OUTCOME_DONE : OUTCOME_RETRY;
+}
 
 /* Keeps e (its summary and its signed envelope) in the kept table. */
 static outcome
@@ -304,17 +320,8 @@ keep(agent *a, const liaison_event *e, const char *reason)
         err = agent_store_commit(&t);
     agent_store_abort(&t);
     json_decref(meta);
-    if (err == AGENT_STORE_ERR_FULL) {
-        /* Nothing better can be done than to say so: holding the queue would stop everything. */
-        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE-FULL", "message=%s kind=%s error=\"%s\"", e->id_hex,
-                  e->kind, agent_store_strerror(err));
-        return OUTCOME_DONE;
-    }
-    if (err != AGENT_STORE_OK) {
-        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "message=%s op=keep error=\"%s\"", e->id_hex,
-                  agent_store_strerror(err));
-        return OUTCOME_RETRY;
-    }
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "keep", err, true);
     PROTO_LOG(PROTO_LOG_INFO, "A-KEPT", "message=%s kind=%s from=%s reason=\"%s\"", e->id_hex,
               e->kind, e->sender, reason);
     return OUTCOME_DONE;
@@ -506,13 +513,14 @@ on_designation(agent *a, const liaison_event *e, const json_t *in)
         return keep(a, e, "freeze.designation without a valid designation, version and action");
     agent_designation_key(e->sender, designation, (uint32_t)version, key, sizeof(key));
     if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
-        goto failed;
+        goto out;
+    /* A version delivered again (or sent twice) keeps its first record. */
     err = agent_json_get(t, AGENT_T_DESIGNATIONS, key, &rec);
     if (err == AGENT_STORE_ERR_NOT_FOUND) {
         rec = json_deep_copy(in);
         if (rec == NULL) {
             err = AGENT_STORE_ERR_NOMEM;
-            goto failed;
+            goto out;
         }
         json_object_del(rec, "schema");
         json_object_set_new(rec, "from", json_string(e->sender));
@@ -521,24 +529,21 @@ on_designation(agent *a, const liaison_event *e, const json_t *in)
         json_object_set_new(rec, "received", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
         json_object_set_new(rec, "ack", json_string("received"));
         if ((err = agent_json_put(t, AGENT_T_DESIGNATIONS, key, rec)) != AGENT_STORE_OK)
-            goto failed;
+            goto out;
     } else if (err != AGENT_STORE_OK) {
-        goto failed;
+        goto out;
     }
-    if ((err = agent_store_commit(&t)) != AGENT_STORE_OK)
-        goto failed;
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
     json_decref(rec);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "designation", err, false);
     PROTO_LOG(PROTO_LOG_INFO, "A-DESIGNATION", "designation=%s version=%lld action=%s from=%s",
               designation, (long long)version, action, e->sender);
     if (keep(a, e, "freeze.designation: acknowledged received") == OUTCOME_RETRY)
         return OUTCOME_RETRY;
     return respond(a, e, in, build_freeze_received);
-failed:
-    agent_store_abort(&t);
-    json_decref(rec);
-    PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "message=%s op=designation error=\"%s\"", e->id_hex,
-              agent_store_strerror(err));
-    return OUTCOME_RETRY;
 }
 
 static outcome
@@ -546,7 +551,7 @@ on_publish(agent *a, const liaison_event *e, const json_t *in)
 {
     const json_t *entries = json_object_get(in, "entries");
     agent_txn *t = NULL;
-    agent_store_err err = AGENT_STORE_OK;
+    agent_store_err err;
     size_t i, stored = 0;
     const json_t *v;
     char now[32];
@@ -555,7 +560,7 @@ on_publish(agent *a, const liaison_event *e, const json_t *in)
         return keep(a, e, "watchlist.publish without entries");
     agent_time_text(liaison_now_ms(), now, sizeof(now));
     if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
-        goto failed;
+        goto out;
     json_array_foreach(entries, i, v) {
         char why[256], key[AGENT_STORE_KEY_MAX];
         json_t *entry = agent_entry_check(v, why, sizeof(why)), *rec;
@@ -571,19 +576,17 @@ on_publish(agent *a, const liaison_event *e, const json_t *in)
         err = rec != NULL ? agent_json_put(t, AGENT_T_PARTNER_ENTRIES, key, rec) : AGENT_STORE_ERR_NOMEM;
         json_decref(rec);
         if (err != AGENT_STORE_OK)
-            goto failed;
+            goto out;
         stored++;
     }
-    if ((err = agent_store_commit(&t)) != AGENT_STORE_OK)
-        goto failed;
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "publish", err, true);
     PROTO_LOG(PROTO_LOG_INFO, "A-PUBLISHED", "message=%s from=%s entries=%zu", e->id_hex, e->sender,
               stored);
     return OUTCOME_DONE;
-failed:
-    agent_store_abort(&t);
-    PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "message=%s op=publish error=\"%s\"", e->id_hex,
-              agent_store_strerror(err));
-    return err == AGENT_STORE_ERR_FULL ? OUTCOME_DONE : OUTCOME_RETRY;
 }
 
 static outcome
@@ -598,7 +601,7 @@ on_withdraw(agent *a, const liaison_event *e, const json_t *in)
     if (!json_is_array(refs))
         return keep(a, e, "watchlist.withdraw without refs");
     if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
-        goto failed;
+        goto out;
     json_array_foreach(refs, i, v) {
         char key[AGENT_STORE_KEY_MAX];
 
@@ -609,18 +612,16 @@ on_withdraw(agent *a, const liaison_event *e, const json_t *in)
         if (err == AGENT_STORE_OK)
             removed++;
         else if (err != AGENT_STORE_ERR_NOT_FOUND)
-            goto failed;
+            goto out;
     }
-    if ((err = agent_store_commit(&t)) != AGENT_STORE_OK)
-        goto failed;
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "withdraw", err, false);
     PROTO_LOG(PROTO_LOG_INFO, "A-WITHDRAWN", "message=%s from=%s entries=%zu", e->id_hex, e->sender,
               removed);
     return OUTCOME_DONE;
-failed:
-    agent_store_abort(&t);
-    PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "message=%s op=withdraw error=\"%s\"", e->id_hex,
-              agent_store_strerror(err));
-    return OUTCOME_RETRY;
 }
 
 static outcome
@@ -629,7 +630,7 @@ on_report(agent *a, const liaison_event *e, const json_t *in)
     char why[256], key[AGENT_STORE_KEY_MAX], now[32];
     json_t *report = agent_doc_check(in, why, sizeof(why)), *rec = NULL;
     agent_txn *t = NULL;
-    agent_store_err err;
+    agent_store_err err = AGENT_STORE_ERR_NOMEM;
 
     if (report == NULL) {
         PROTO_LOG(PROTO_LOG_WARN, "A-REPORT-REFUSED", "message=%s from=%s reason=\"%s\"", e->id_hex,
@@ -640,23 +641,18 @@ on_report(agent *a, const liaison_event *e, const json_t *in)
     rec = json_pack("{s:s, s:s, s:s, s:o}", "from", e->sender, "received",
                     agent_time_text(liaison_now_ms(), now, sizeof(now)), "message", e->id_hex,
                     "report", report);
-    if (rec == NULL) {
-        err = AGENT_STORE_ERR_NOMEM;
-        goto failed;
-    }
-    if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK ||
-        (err = agent_json_put(t, AGENT_T_PARTNER_DOCS, key, rec)) != AGENT_STORE_OK ||
-        (err = agent_store_commit(&t)) != AGENT_STORE_OK)
-        goto failed;
-    json_decref(rec);
-    PROTO_LOG(PROTO_LOG_INFO, "A-DOC-REPORTED", "message=%s from=%s", e->id_hex, e->sender);
-    return OUTCOME_DONE;
-failed:
+    if (rec == NULL ||
+        (err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK ||
+        (err = agent_json_put(t, AGENT_T_PARTNER_DOCS, key, rec)) != AGENT_STORE_OK)
+        goto out;
+    err = agent_store_commit(&t);
+out:
     agent_store_abort(&t);
     json_decref(rec);
-    PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "message=%s op=report error=\"%s\"", e->id_hex,
-              agent_store_strerror(err));
-    return OUTCOME_RETRY;
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "report", err, true);
+    PROTO_LOG(PROTO_LOG_INFO, "A-DOC-REPORTED", "message=%s from=%s", e->id_hex, e->sender);
+    return OUTCOME_DONE;
 }
 
 /* The kinds the agent acts upon, with the schema each must carry. */
@@ -968,6 +964,44 @@ loop(agent *a)
     }
 }
 
+/* Opens STORE/agent.lock and takes (take) or tests its write lock.  Returns
+ * the open descriptor when taken, -1 otherwise; *held says whether another
+ * process holds it. */
+static int
+store_lock(const agent_config *cfg, bool take, bool *held)
+{
+    char path[AGENT_CONFIG_PATH_MAX + 16];
+    struct flock fl;
+    int fd;
+
+    *held = false;
+    snprintf(path, sizeof(path), "%s/agent.lock", cfg->store);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (take) {
+        if (fcntl(fd, F_SETLK, &fl) == 0)
+            return fd;
+        *held = errno == EACCES || errno == EAGAIN;
+    } else if (fcntl(fd, F_GETLK, &fl) == 0) {
+        *held = fl.l_type != F_UNLCK;
+    }
+    close(fd);
+    return -1;
+}
+
+bool
+agent_running(const agent_config *cfg)
+{
+    bool held;
+
+    (void)store_lock(cfg, false, &held);
+    return held;
+}
+
 int
 agent_run(const agent_config *cfg)
 {
@@ -976,7 +1010,8 @@ agent_run(const agent_config *cfg)
     struct sigaction sa;
     char dir[AGENT_CONFIG_PATH_MAX + 16], state[AGENT_CONFIG_PATH_MAX + 16], why[512];
     liaison_err lerr;
-    int rc = EX_OK;
+    bool held;
+    int rc = EX_OK, lock;
 
     memset(&a, 0, sizeof(a));
     a.cfg = cfg;
@@ -985,11 +1020,18 @@ agent_run(const agent_config *cfg)
         PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "dir=%s error=\"%s\"", cfg->store, strerror(errno));
         return EX_CANTCREAT;
     }
+    lock = store_lock(cfg, true, &held);
+    if (lock < 0) {
+        PROTO_LOG(PROTO_LOG_ERROR, "A-LOCK", "store=%s error=\"%s\"", cfg->store,
+                  held ? "another agent runs with this store" : strerror(errno));
+        return held ? EX_TEMPFAIL : EX_CANTCREAT;
+    }
     snprintf(dir, sizeof(dir), "%s/agent", cfg->store);
     snprintf(state, sizeof(state), "%s/client", cfg->store);
     if (agent_store_open(dir, &a.st, why, sizeof(why)) != AGENT_STORE_OK) {
         PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "error=\"%s\"", why);
-        return EX_CANTCREAT;
+        rc = EX_CANTCREAT;
+        goto out;
     }
     memset(&lc, 0, sizeof(lc));
     lc.key_file = cfg->key;
@@ -1024,5 +1066,6 @@ out:
     liaison_event_free(&a.held);
     liaison_client_close(&a.c);
     agent_store_close(&a.st);
+    close(lock);
     return rc;
 }

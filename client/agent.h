@@ -248,7 +248,12 @@ void agent_designation_key(const char *from, const char *designation, uint32_t v
 
 /* ---- The daemon and the operator commands (agent.c, cli_agent.c) ------------ */
 
-/* Runs the agent until SIGTERM or SIGINT; returns a sysexits code. */
+/* Runs the agent until SIGTERM or SIGINT; returns a sysexits code.  One
+ * agent at a time per store: a second is refused (EX_TEMPFAIL). */
 int agent_run(const agent_config *cfg);
+
+/* True if an agent runs with the store at cfg->store (it holds the lock
+ * on STORE/agent.lock). */
+bool agent_running(const agent_config *cfg);
 
 #endif

@@ -522,8 +522,10 @@ check_broker(load_ctx *c, const char *value, char **out)
 
     if (err != AGENT_CONFIG_OK)
         return err;
-    if (strncmp(value, "ipc://", 6) == 0 && value[6] != '\0')
-        goto ok;
+    if (strncmp(value, "ipc://", 6) == 0 && value[6] != '\0') {
+        *out = dup_text(value);
+        return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
+    }
     if (strncmp(value, "tcp://", 6) != 0)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, "broker",
                        "'%s' is not an endpoint of the form tcp://HOST:PORT",
@@ -538,7 +540,6 @@ check_broker(load_ctx *c, const char *value, char **out)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, "broker",
                        "'%s' is not tcp://HOST:PORT with a port from 1 to 65535",
                        shown(value, text, sizeof(text)));
-ok:
     *out = dup_text(value);
     return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
 }

@@ -71,26 +71,26 @@ agent_store_open(const char *dir, agent_store **st_out, char *why, size_t why_le
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(why, why_len, "cannot create %s: %s", dir, strerror(errno));
-        return AGENT_STORE_ERR_IO;
+        goto out;
     }
     st = calloc(1, sizeof(*st));
     if (st == NULL) {
-        snprintf(why, why_len, "out of memory");
-        return AGENT_STORE_ERR_NOMEM;
+        rc = ENOMEM;
+        goto out;
     }
     if ((rc = mdb_env_create(&st->env)) != 0 ||
         (rc = mdb_env_set_maxdbs(st->env, AGENT_T_COUNT)) != 0 ||
         (rc = mdb_env_set_mapsize(st->env, (size_t)MAP_BYTES)) != 0 ||
         (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0)
-        goto fail;
+        goto out;
     /* Reader slots left by a process that died are freed. */
     (void)mdb_reader_check(st->env, &dead);
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
-        goto fail;
-    for (size_t i = 0; i < AGENT_T_COUNT; i++) {
-        if ((rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &st->dbi[i])) != 0)
-            goto fail;
-    }
+        goto out;
+    for (size_t i = 0; i < AGENT_T_COUNT && rc == 0; i++)
+        rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &st->dbi[i]);
+    if (rc != 0)
+        goto out;
     rc = mdb_get(txn, st->dbi[AGENT_T_META], &k, &v);
     if (rc == MDB_NOTFOUND) {
         v.mv_size = sizeof(FORMAT) - 1;
@@ -101,24 +101,25 @@ agent_store_open(const char *dir, agent_store **st_out, char *why, size_t why_le
         snprintf(why, why_len, "%s: the store was written by another version (%.*s)", dir,
                  (int)(v.mv_size < 64 ? v.mv_size : 64), (const char *)v.mv_data);
         err = AGENT_STORE_ERR_VERSION;
-        rc = 0;
-        goto fail_quiet;
+        goto out;
     }
     if (rc != 0)
-        goto fail;
+        goto out;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0)
-        goto fail;
+        goto out;
     *st_out = st;
-    return AGENT_STORE_OK;
-fail:
-    err = from_mdb(rc) == AGENT_STORE_ERR_NOMEM ? AGENT_STORE_ERR_NOMEM : AGENT_STORE_ERR_IO;
-    snprintf(why, why_len, "agent store %s: %s", dir, mdb_strerror(rc));
-fail_quiet:
+    st = NULL;
+    err = AGENT_STORE_OK;
+out:
+    if (err != AGENT_STORE_OK && rc != 0) {
+        err = rc == ENOMEM ? AGENT_STORE_ERR_NOMEM : AGENT_STORE_ERR_IO;
+        snprintf(why, why_len, "agent store %s: %s", dir, mdb_strerror(rc));
+    }
     if (txn != NULL)
         mdb_txn_abort(txn);
-    if (st->env != NULL)
+    if (st != NULL && st->env != NULL)
         mdb_env_close(st->env);
     free(st);
     return err;

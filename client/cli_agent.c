@@ -52,8 +52,9 @@ static const char usage_agent[] =
     "\n"
     "EXIT STATUS\n"
     "    0 success (lookup: at least one hit); 1 lookup found nothing; 64 bad usage;\n"
-    "    65 bad input data; 66 a file is missing; 69 no broker; 73 the store cannot\n"
-    "    be created; 74 the store cannot be used; 75 implement --wait timed out;\n"
+    "    65 bad input data (or an unusable key or roster); 66 a file is missing;\n"
+    "    69 no broker; 73 the store cannot be created; 74 the store cannot be used;\n"
+    "    75 another agent runs with this store, or implement --wait timed out;\n"
     "    78 bad configuration.\n";
 
 static const char usage_add_watchlist[] =
@@ -290,14 +291,14 @@ static int
 store_records(agent_store *st, agent_table table, json_t *records, bool json)
 {
     agent_txn *t = NULL;
-    json_t *refs = json_array(), *r;
-    size_t i, replaced = 0;
+    json_t *refs = json_array(), *r, *o = NULL;
+    size_t i, replaced = 0, added;
     char now[32];
     agent_store_err err;
 
     agent_time_text(liaison_now_ms(), now, sizeof(now));
     if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK)
-        goto failed;
+        goto out;
     json_array_foreach(records, i, r) {
         const char *ref = json_string_value(json_object_get(r, "ref"));
         const void *val;
@@ -307,27 +308,25 @@ store_records(agent_store *st, agent_table table, json_t *records, bool json)
             replaced++;
         json_object_set_new(r, "added", json_string(now));
         if ((err = agent_json_put(t, table, ref, r)) != AGENT_STORE_OK)
-            goto failed;
+            goto out;
         json_array_append_new(refs, json_string(ref));
     }
     if ((err = agent_store_commit(&t)) != AGENT_STORE_OK)
-        goto failed;
+        goto out;
+    added = json_array_size(records) - replaced;
     if (json) {
-        json_t *o = json_pack("{s:I, s:I, s:O}", "added", (json_int_t)(json_array_size(records) - replaced),
-                              "replaced", (json_int_t)replaced, "refs", refs);
-
+        o = json_pack("{s:I, s:I, s:O}", "added", (json_int_t)added, "replaced",
+                      (json_int_t)replaced, "refs", refs);
         print_json(o);
-        json_decref(o);
     } else {
-        printf("%zu %s added, %zu replaced\n", json_array_size(records) - replaced,
+        printf("%zu %s added, %zu replaced\n", added,
                table == AGENT_T_ENTRIES ? "entries" : "document reports", replaced);
     }
-    json_decref(refs);
-    return EX_OK;
-failed:
+out:
     agent_store_abort(&t);
+    json_decref(o);
     json_decref(refs);
-    return store_failed(err);
+    return err == AGENT_STORE_OK ? EX_OK : store_failed(err);
 }
 
 /* Checks every item of list with check; all or nothing. */
@@ -785,9 +784,12 @@ cmd_implement(int argc, char **argv)
     } else if (strcmp(ack, "implemented") == 0) {
         printf("%s version %ld: freeze.ack implemented sent to %s\n", s.designation,
                s.best_version, s.best_from);
+    } else if (agent_running(cfg)) {
+        printf("%s version %ld: implementation recorded; the running agent sends freeze.ack "
+               "implemented to %s\n", s.designation, s.best_version, s.best_from);
     } else {
-        printf("%s version %ld: implementation recorded; the agent sends freeze.ack implemented "
-               "to %s (now if it runs, else when it starts)\n",
+        printf("%s version %ld: implementation recorded; the agent is not running: it sends "
+               "freeze.ack implemented to %s when it starts\n",
                s.designation, s.best_version, s.best_from);
     }
     if (rc == EX_TEMPFAIL)
@@ -974,28 +976,26 @@ cmd_list(int argc, char **argv)
     if ((rc = load_config(config, &cfg)) != EX_OK || (rc = open_store(cfg, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, false, &t)) != AGENT_STORE_OK)
-        goto failed;
+        goto out;
     for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
         json_t *arr = json_array();
 
         json_object_set_new(o, sections[i].name, arr);
         if ((err = agent_store_each(t, sections[i].table, NULL, collect, arr)) != AGENT_STORE_OK)
-            goto failed;
+            goto out;
     }
     if ((err = agent_store_each(t, AGENT_T_KEPT, NULL, collect_kept, &k)) != AGENT_STORE_OK)
-        goto failed;
+        goto out;
     json_object_set(o, "mlat_requests", k.mlat);
     json_object_set(o, "kept", k.other);
-    agent_store_abort(&t);
     if (json)
         print_json(o);
     else
         print_list(o);
     rc = EX_OK;
-    goto out;
-failed:
-    rc = store_failed(err);
 out:
+    if (err != AGENT_STORE_OK)
+        rc = store_failed(err);
     agent_store_abort(&t);
     json_decref(o);
     json_decref(k.mlat);

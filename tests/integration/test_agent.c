@@ -632,6 +632,12 @@ test_agent_mlat_received(void **state)
     /* The request is kept, as received, for the operator. */
     assert_int_equal(agent_tool(f, "USA/DOJ", args, out, sizeof(out)), 0);
     assert_non_null(strstr(out, "MEX-FGR-2026-0099"));
+    /* A second agent on the same store is refused while the first runs. */
+    {
+        const char *run[] = {"agent", "--config", fed_agent_config(f, "USA/DOJ", NULL)->config, NULL};
+
+        assert_int_equal(fed_run_tool(run, out, sizeof(out)), 75);
+    }
     assert_int_equal(fed_agent_stop(f, "USA/DOJ"), 0);
     fed_destroy(&f);
 }
