@@ -18,6 +18,18 @@
 static const char *const three[] = {"USA", "CAN", "MEX"};
 static const char *const usa_mex[] = {"USA", "MEX"};
 
+/* The federation of the running test, so that a failed test still stops
+ * its brokers and agents (in teardown). */
+static fed *current;
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    fed_destroy(&current);
+    return 0;
+}
+
 static uint64_t
 in_ms(unsigned ms)
 {
@@ -231,7 +243,7 @@ query(liaison_client *fbi, const char *name, const char *born, uint8_t id_out[16
 static void
 test_agent_watchlist_hit_no_hit_details(void **state)
 {
-    fed *f = fed_new(three, 3, NULL);
+    fed *f = current = fed_new(three, 3, NULL);
     liaison_client *fbi;
     liaison_answers *a;
     liaison_event *e;
@@ -368,6 +380,7 @@ test_agent_watchlist_hit_no_hit_details(void **state)
     assert_int_equal(fed_agent_stop(f, "CAN/RCMP"), 0);
     assert_int_equal(fed_agent_stop(f, "MEX/FGR"), 0);
     fed_destroy(&f);
+    current = NULL;
 }
 
 /* ---- Travel documents (user story 4) ----------------------------------------------------- */
@@ -396,7 +409,7 @@ check(liaison_client *cbp, const char *number)
 static void
 test_agent_traveldoc_report_and_check(void **state)
 {
-    fed *f = fed_new(three, 3, NULL);
+    fed *f = current = fed_new(three, 3, NULL);
     liaison_client *cbp, *cbsa;
     liaison_answers *a;
     json_t *b, *hit;
@@ -471,6 +484,7 @@ test_agent_traveldoc_report_and_check(void **state)
     assert_int_equal(fed_agent_stop(f, "CAN/CBSA"), 0);
     assert_int_equal(fed_agent_stop(f, "MEX/FGR"), 0);
     fed_destroy(&f);
+    current = NULL;
 }
 
 /* ---- Designations (user story 2) ------------------------------------------------------------ */
@@ -497,7 +511,7 @@ designate(liaison_client *treasury, long version, const char *action, uint8_t id
 static void
 test_agent_freeze_acknowledgements(void **state)
 {
-    fed *f = fed_new(three, 3, NULL);
+    fed *f = current = fed_new(three, 3, NULL);
     liaison_client *treasury;
     json_t *b;
     uint8_t id[16];
@@ -584,6 +598,7 @@ test_agent_freeze_acknowledgements(void **state)
     assert_int_equal(fed_agent_stop(f, "CAN/FINTRAC"), 0);
     assert_int_equal(fed_agent_stop(f, "MEX/UIF"), 0);
     fed_destroy(&f);
+    current = NULL;
 }
 
 /* ---- MLAT (user story 3) ------------------------------------------------------------------------ */
@@ -592,7 +607,7 @@ static void
 test_agent_mlat_received(void **state)
 {
     static const char *const to[] = {"USA/DOJ", NULL};
-    fed *f = fed_new(usa_mex, 2, NULL);
+    fed *f = current = fed_new(usa_mex, 2, NULL);
     liaison_client *fgr;
     liaison_message *m;
     liaison_event *e;
@@ -640,6 +655,7 @@ test_agent_mlat_received(void **state)
     }
     assert_int_equal(fed_agent_stop(f, "USA/DOJ"), 0);
     fed_destroy(&f);
+    current = NULL;
 }
 
 /* ---- Restarts ------------------------------------------------------------------------------------ */
@@ -650,7 +666,7 @@ static void
 test_agent_restart_loses_nothing_answers_once(void **state)
 {
     static const char *const to[] = {"CAN/RCMP", NULL};
-    fed *f = fed_new(three, 2, NULL);
+    fed *f = current = fed_new(three, 2, NULL);
     liaison_client *fbi;
     uint8_t ids[BURST + 2][16];
     unsigned answers[BURST + 2] = {0};
@@ -735,6 +751,7 @@ test_agent_restart_loses_nothing_answers_once(void **state)
     liaison_client_close(&fbi);
     assert_int_equal(fed_agent_stop(f, "CAN/RCMP"), 0);
     fed_destroy(&f);
+    current = NULL;
 }
 
 /* ---- Unknown and malformed messages ------------------------------------------------------------------ */
@@ -751,7 +768,7 @@ test_agent_unknown_kinds_kept_never_crash(void **state)
         {"watchlist.answer", "{\"schema\": \"watchlist.answer/1\", \"result\": \"hit\"}"},
         {"consent.request", "[1, 2, 3]"},
     };
-    fed *f = fed_new(three, 2, NULL);
+    fed *f = current = fed_new(three, 2, NULL);
     liaison_client *fbi;
     char out[16384];
     const char *args[] = {"list", "--json", NULL};
@@ -790,18 +807,19 @@ test_agent_unknown_kinds_kept_never_crash(void **state)
     liaison_client_close(&fbi);
     assert_int_equal(fed_agent_stop(f, "CAN/RCMP"), 0);
     fed_destroy(&f);
+    current = NULL;
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_agent_watchlist_hit_no_hit_details),
-        cmocka_unit_test(test_agent_traveldoc_report_and_check),
-        cmocka_unit_test(test_agent_freeze_acknowledgements),
-        cmocka_unit_test(test_agent_mlat_received),
-        cmocka_unit_test(test_agent_restart_loses_nothing_answers_once),
-        cmocka_unit_test(test_agent_unknown_kinds_kept_never_crash),
+        cmocka_unit_test_teardown(test_agent_watchlist_hit_no_hit_details, teardown),
+        cmocka_unit_test_teardown(test_agent_traveldoc_report_and_check, teardown),
+        cmocka_unit_test_teardown(test_agent_freeze_acknowledgements, teardown),
+        cmocka_unit_test_teardown(test_agent_mlat_received, teardown),
+        cmocka_unit_test_teardown(test_agent_restart_loses_nothing_answers_once, teardown),
+        cmocka_unit_test_teardown(test_agent_unknown_kinds_kept_never_crash, teardown),
     };
 
     if (getenv("LIAISON_BROKER_BIN") == NULL || getenv("LIAISON_TOOL_BIN") == NULL) {
