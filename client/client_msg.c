@@ -269,6 +269,62 @@ seal(liaison_client *c, liaison_message *m)
 }
 
 liaison_err
+liaison_message_seal(liaison_client *c, liaison_message *m, uint8_t id_out[16])
+{
+    liaison_err err;
+
+    if (m->sealed == NULL && (err = seal(c, m)) != LIAISON_OK)
+        return err;
+    if (id_out != NULL)
+        memcpy(id_out, m->id, PROTO_ID_BYTES);
+    return LIAISON_OK;
+}
+
+liaison_err
+liaison_message_envelope(const liaison_message *m, const uint8_t **data_out, size_t *len_out)
+{
+    if (m == NULL || m->sealed == NULL)
+        return LIAISON_ERR_INVALID;
+    *data_out = m->sealed;
+    *len_out = m->sealed_len;
+    return LIAISON_OK;
+}
+
+liaison_err
+liaison_message_from_envelope(const void *data, size_t len, liaison_message **msg_out,
+                              uint8_t id_out[16])
+{
+    proto_envelope *env = NULL;
+    liaison_message *m = NULL;
+    liaison_err err = LIAISON_ERR_INVALID;
+
+    if (data == NULL || msg_out == NULL)
+        goto out;
+    env = malloc(sizeof(*env));
+    m = calloc(1, sizeof(*m));
+    if (env == NULL || m == NULL || (m->sealed = malloc(len > 0 ? len : 1)) == NULL) {
+        err = LIAISON_ERR_NOMEM;
+        goto out;
+    }
+    if (proto_envelope_decode(data, len, env, NULL) != PROTO_OK)
+        goto out;
+    memcpy(m->sealed, data, len);
+    m->sealed_len = len;
+    memcpy(m->id, env->id, PROTO_ID_BYTES);
+    snprintf(m->kind, sizeof(m->kind), "%s", env->kind);
+    proto_labels_clear(&m->labels);
+    if (id_out != NULL)
+        memcpy(id_out, m->id, PROTO_ID_BYTES);
+    *msg_out = m;
+    m = NULL;
+    err = LIAISON_OK;
+out:
+    free(env);
+    liaison_message_destroy(&m);
+    return err;
+}
+
+liaison_err
 liaison_send(liaison_client *c, liaison_message *m, uint8_t id_out[16], uint64_t deadline_ms)
 {
     proto_cmd cmd, reply;

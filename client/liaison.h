@@ -110,6 +110,32 @@ liaison_err liaison_message_add_portion(liaison_message *msg, const char *labels
 liaison_err liaison_send(liaison_client *client, liaison_message *msg, uint8_t id_out[16],
                          uint64_t deadline_ms);
 
+/*
+ * Seals msg now, exactly as liaison_send would, without submitting it:
+ * its id is fixed from here on (id_out, 16 bytes, may be NULL).  An
+ * application that must answer each request exactly once seals the answer,
+ * keeps liaison_message_envelope's bytes durably, then sends; after a crash
+ * it sends the kept bytes again (liaison_message_from_envelope) and the
+ * broker, which accepts a resubmitted id once, stores nothing twice.
+ * Errors: LIAISON_ERR_INVALID (no recipient or portion), LIAISON_ERR_ROSTER.
+ */
+liaison_err liaison_message_seal(liaison_client *client, liaison_message *msg, uint8_t id_out[16]);
+
+/* The sealed envelope of msg: *data_out is borrowed until msg is changed or
+ * destroyed.  LIAISON_ERR_INVALID if msg is not sealed yet. */
+liaison_err liaison_message_envelope(const liaison_message *msg, const uint8_t **data_out,
+                                     size_t *len_out);
+
+/*
+ * Makes a message from an envelope sealed earlier (data, len bytes, copied),
+ * for liaison_send to submit again under the same id; id_out (may be NULL)
+ * receives that id.  Changing the message (recipients, labels, ...) would
+ * unseal it and is refused by liaison_send for want of recipients.
+ * Errors: LIAISON_ERR_INVALID (the bytes are no envelope), LIAISON_ERR_NOMEM.
+ */
+liaison_err liaison_message_from_envelope(const void *data, size_t len, liaison_message **msg_out,
+                                          uint8_t id_out[16]);
+
 /* The broker's code (docs/protocol.md 9.1) and text of the last rejection. */
 uint16_t liaison_client_rejection(const liaison_client *client, const char **text_out);
 

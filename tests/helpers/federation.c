@@ -350,6 +350,11 @@ fed_destroy(fed **fp)
 
     if (f == NULL)
         return;
+    for (size_t i = 0; i < f->agent_count; i++) {
+        if (f->agents[i].pid != 0 && fed_agent_stop(f, f->agents[i].addr) != 0)
+            fprintf(stderr, "agent %s did not exit cleanly; see %s\n", f->agents[i].addr,
+                    f->agents[i].log);
+    }
     for (size_t i = 0; i < f->nation_count; i++) {
         if (f->nations[i].pid != 0 && fed_stop(f, f->nations[i].nation) != 0)
             fprintf(stderr, "broker %s did not exit cleanly\n", f->nations[i].nation);
@@ -491,4 +496,148 @@ fed_metrics(fed *f, const char *nation, char *out, size_t out_len)
     out[used] = '\0';
     close(fd);
     return strstr(out, "200 OK") != NULL ? 0 : -1;
+}
+
+/* ---- Agents ------------------------------------------------------------------ */
+
+static fed_agent *
+agent_get(fed *f, const char *addr)
+{
+    for (size_t i = 0; i < f->agent_count; i++) {
+        if (strcmp(f->agents[i].addr, addr) == 0)
+            return &f->agents[i];
+    }
+    return NULL;
+}
+
+fed_agent *
+fed_agent_config(fed *f, const char *addr, const char *extra_yaml)
+{
+    fed_agency *ag = fed_agency_get(f, addr);
+    fed_nation *n = ag != NULL ? fed_nation_get(f, (char[4]){addr[0], addr[1], addr[2], 0}) : NULL;
+    fed_agent *a = agent_get(f, addr);
+    char name[64], text[4096];
+
+    if (ag == NULL || n == NULL)
+        fail_msg("no agency %s in the test federation", addr);
+    if (a == NULL) {
+        if (f->agent_count == FED_AGENCIES_MAX)
+            fail_msg("too many agents");
+        a = &f->agents[f->agent_count++];
+        memset(a, 0, sizeof(*a));
+        snprintf(a->addr, sizeof(a->addr), "%s", addr);
+        snprintf(name, sizeof(name), "agent-%.3s-%s", addr, addr + 4);
+        for (char *c = name; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        char file[80];
+
+        path_join(a->store, sizeof(a->store), f->dir, name);
+        snprintf(file, sizeof(file), "%s.yaml", name);
+        path_join(a->config, sizeof(a->config), f->dir, file);
+        snprintf(file, sizeof(file), "%s.log", name);
+        path_join(a->log, sizeof(a->log), f->dir, file);
+    } else if (extra_yaml == NULL) {
+        return a;
+    }
+    /* Relative paths resolve against the configuration's directory. */
+    snprintf(text, sizeof(text), "key: %s\nroster: roster\nbroker: %s\nstore: %s\nlog_level: debug\n%s",
+             strrchr(ag->key, '/') + 1, n->agency_endpoint, strrchr(a->store, '/') + 1,
+             extra_yaml != NULL ? extra_yaml : "");
+    write_text(a->config, text, "w");
+    return a;
+}
+
+void
+fed_agent_start(fed *f, const char *addr)
+{
+    fed_agent *a = fed_agent_config(f, addr, NULL);
+    const char *bin = getenv("LIAISON_TOOL_BIN");
+    size_t started = fed_agent_log_count(f, addr, "id=A-START");
+    pid_t pid;
+
+    if (bin == NULL)
+        fail_msg("LIAISON_TOOL_BIN is not set");
+    if (a->pid != 0)
+        fail_msg("agent %s runs already", addr);
+    pid = fork();
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(a->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            dup2(fd, STDOUT_FILENO);
+            close(fd);
+        }
+        execl(bin, "liaison", "agent", "--config", a->config, (char *)NULL);
+        _exit(127);
+    }
+    a->pid = pid;
+    for (int i = 0; i < 200; i++) {
+        int status;
+
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            a->pid = 0;
+            fail_msg("agent %s exited at start with status %d; see %s", addr,
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, a->log);
+        }
+        if (fed_agent_log_count(f, addr, "id=A-START") > started)
+            return;
+        usleep(50000);
+    }
+    fail_msg("agent %s did not start; see %s", addr, a->log);
+}
+
+int
+fed_agent_stop(fed *f, const char *addr)
+{
+    fed_agent *a = agent_get(f, addr);
+    int status = -1;
+
+    if (a == NULL || a->pid == 0)
+        return -1;
+    kill(a->pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(a->pid, &status, WNOHANG) == a->pid) {
+            a->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        usleep(50000);
+    }
+    kill(a->pid, SIGKILL);
+    waitpid(a->pid, &status, 0);
+    a->pid = 0;
+    fail_msg("agent %s did not stop on SIGTERM within 15 s", addr);
+    return -1;
+}
+
+void
+fed_agent_kill(fed *f, const char *addr)
+{
+    fed_agent *a = agent_get(f, addr);
+
+    if (a == NULL || a->pid == 0)
+        return;
+    kill(a->pid, SIGKILL);
+    waitpid(a->pid, NULL, 0);
+    a->pid = 0;
+}
+
+size_t
+fed_agent_log_count(fed *f, const char *addr, const char *needle)
+{
+    fed_agent *a = agent_get(f, addr);
+    FILE *fp = a != NULL ? fopen(a->log, "r") : NULL;
+    char line[4096];
+    size_t count = 0;
+
+    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
+        if (strstr(line, needle) != NULL)
+            count++;
+    }
+    if (fp != NULL)
+        fclose(fp);
+    return count;
 }

@@ -32,6 +32,15 @@ typedef struct fed_nation {
     pid_t pid;                  /* running broker, or 0 */
 } fed_nation;
 
+/* A `liaison agent` process acting for one agency. */
+typedef struct fed_agent {
+    char addr[40];              /* the agency, "CAN/RCMP" */
+    char config[1024];          /* its configuration file */
+    char store[1024];           /* its store directory */
+    char log[1024];             /* its stderr */
+    pid_t pid;                  /* running agent, or 0 */
+} fed_agent;
+
 typedef struct fed {
     char dir[512];                          /* scratch directory */
     char roster[1024];                      /* the roster file */
@@ -39,6 +48,8 @@ typedef struct fed {
     fed_nation nations[FED_NATIONS_MAX];    /* brokers */
     size_t agency_count;                    /* agencies in use */
     fed_agency agencies[FED_AGENCIES_MAX];  /* agencies */
+    size_t agent_count;                     /* agents configured */
+    fed_agent agents[FED_AGENCIES_MAX];     /* agents, by agency */
 } fed;
 
 /*
@@ -80,5 +91,25 @@ int fed_metrics(fed *f, const char *nation, char *out, size_t out_len);
 
 /* Waits (up to ms) until fn(ctx) is true; returns it. */
 bool fed_wait_until(bool (*fn)(void *ctx), void *ctx, unsigned ms);
+
+/* ---- Agents ------------------------------------------------------------------ */
+
+/*
+ * Writes the configuration of a `liaison agent` for agency addr (its key,
+ * the roster, its home broker, a store under the federation's directory,
+ * log_level debug, then extra_yaml if not NULL) and returns its entry; the
+ * same entry on later calls (the file is written again only if extra_yaml
+ * is not NULL).
+ */
+fed_agent *fed_agent_config(fed *f, const char *addr, const char *extra_yaml);
+/* Starts the agent of addr (LIAISON_TOOL_BIN agent --config ...) and waits
+ * until it has opened its store and connection. */
+void fed_agent_start(fed *f, const char *addr);
+/* SIGTERM and wait; returns the exit status. */
+int fed_agent_stop(fed *f, const char *addr);
+/* SIGKILL and reap. */
+void fed_agent_kill(fed *f, const char *addr);
+/* Counts lines of the agent's log containing needle. */
+size_t fed_agent_log_count(fed *f, const char *addr, const char *needle);
 
 #endif

@@ -1,0 +1,1071 @@
+/* The liaison agent's daemon: receives for an agency, answers and acknowledges by kind, keeps what must last. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "match.h"
+
+/*
+ * Each message is handled in the same order of steps: what must be durable
+ * is written to the agent store, an answer is sealed and kept in the
+ * outbox before it is submitted, and only once the broker has accepted
+ * (or refused) it is the incoming message receipted.  A message delivered
+ * again after a crash finds its answer in the outbox and the same sealed
+ * envelope is submitted again; the broker accepts a resubmitted id once
+ * and stores nothing twice, so no query is ever answered twice.
+ */
+
+#define RECEIVE_WAIT_MS 500u   /* longest wait for an event before looking at the store */
+#define SEND_WAIT_MS 5000u     /* longest wait for the broker to accept an answer */
+#define RETRY_MS 1000u         /* pause before an answer the broker did not take is tried again */
+#define IMPLEMENT_POLL_MS 500u /* how often implement requests are looked for */
+
+/* What became of a message or an outbox entry. */
+typedef enum outcome {
+    OUTCOME_DONE = 0,      /* handled (answered, kept, or refused for good): receipt it */
+    OUTCOME_RETRY = 1,     /* the broker or the store was not reachable: try again later */
+} outcome;
+
+/* The running agent. */
+typedef struct agent {
+    const agent_config *cfg;                 /* its configuration (borrowed) */
+    agent_store *st;                         /* its store */
+    liaison_client *c;                       /* its connection */
+    char address[PROTO_ADDR_TEXT_MAX + 1];   /* the agency it acts for */
+    char nation[PROTO_NATION_LEN + 1];       /* that agency's nation */
+    liaison_event *held;                     /* an event whose answer waits for the broker */
+    uint64_t retry_ms;                       /* when held is tried again */
+    uint64_t next_implement_ms;              /* when implement requests are looked at next */
+} agent;
+
+/* The answer a builder makes. */
+typedef struct reply {
+    const char *kind;                        /* its kind */
+    json_t *body;                            /* portion 0 */
+    char *extra;                             /* portion 1 (the details of an entry), or NULL */
+    char extra_labels[PROTO_LABELS_TEXT_MAX]; /* labels of portion 1 ("" = the message's) */
+} reply;
+
+/* Makes the answer to message in (portion 0 parsed as in_json); false: not now (store). */
+typedef bool (*reply_fn)(agent *a, const liaison_event *e, const json_t *in, reply *out);
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* ---- Labels and messages --------------------------------------------------------- */
+
+/*
+ * The labels of an answer to `to`: answer_labels from the configuration, or
+ * "LES//REL TO <to's nation>,<own nation>"; the request's legal basis and
+ * offence categories are carried over, as release policies check them on
+ * the way back (an MLAT answer travels under the request's treaty).
+ */
+static bool
+answer_labels(agent *a, const char *to, const char *request_labels, char *out, size_t out_len)
+{
+    proto_labels l, in;
+    char base[PROTO_LABELS_TEXT_MAX];
+
+    if (a->cfg->answer_labels != NULL)
+        snprintf(base, sizeof(base), "%s", a->cfg->answer_labels);
+    else if (strncmp(to, a->nation, PROTO_NATION_LEN) == 0)
+        snprintf(base, sizeof(base), "LES//REL TO %s", a->nation);
+    else
+        snprintf(base, sizeof(base), "LES//REL TO %.3s,%s", to, a->nation);
+    if (proto_labels_parse(base, &l, NULL) != PROTO_OK)
+        return false;
+    if (request_labels != NULL && proto_labels_parse(request_labels, &in, NULL) == PROTO_OK) {
+        if (l.basis[0] == '\0')
+            memcpy(l.basis, in.basis, sizeof(l.basis));
+        if (l.offence_count == 0) {
+            l.offence_count = in.offence_count;
+            memcpy(l.offences, in.offences, sizeof(l.offences));
+        }
+    }
+    return proto_labels_format(&l, out, out_len) == PROTO_OK;
+}
+
+/* A message to `to` in reply to in_reply_to (may be NULL), with portion 0
+ * the JSON body and portion 1 extra (may be NULL).  NULL on failure. */
+static liaison_message *
+make_message(agent *a, const char *kind, const char *to, const uint8_t *in_reply_to,
+             const char *case_id, const char *request_labels, const json_t *body,
+             const char *extra, const char *extra_labels)
+{
+    liaison_message *m = NULL;
+    char labels[PROTO_LABELS_TEXT_MAX];
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    bool ok;
+
+    ok = text != NULL && answer_labels(a, to, request_labels, labels, sizeof(labels)) &&
+         liaison_message_new(kind, &m) == LIAISON_OK &&
+         liaison_message_add_recipient(m, to) == LIAISON_OK &&
+         liaison_message_set_labels(m, labels) == LIAISON_OK &&
+         (case_id == NULL || case_id[0] == '\0' ||
+          liaison_message_set_case(m, case_id) == LIAISON_OK) &&
+         (in_reply_to == NULL || liaison_message_set_in_reply_to(m, in_reply_to) == LIAISON_OK) &&
+         liaison_message_add_portion(m, labels, text, strlen(text), NULL) == LIAISON_OK &&
+         (extra == NULL ||
+          liaison_message_add_portion(m, extra_labels != NULL && extra_labels[0] ? extra_labels
+                                                                                  : labels,
+                                      extra, strlen(extra), NULL) == LIAISON_OK);
+    free(text);
+    if (!ok)
+        liaison_message_destroy(&m);
+    return m;
+}
+
+/* ---- The outbox ------------------------------------------------------------------------ */
+
+static void
+outbox_key(const uint8_t id[16], uint8_t role, uint8_t key[AGENT_OUTBOX_KEY_BYTES])
+{
+    memcpy(key, id, 16);
+    key[16] = role;
+}
+
+/* Records the final state of an outbox entry (the envelope is no longer needed). */
+static void
+outbox_settle(agent *a, const uint8_t key[AGENT_OUTBOX_KEY_BYTES], json_t *meta,
+              const char *state, const char *reason)
+{
+    agent_txn *t = NULL;
+    char now[32];
+    agent_store_err err;
+
+    json_object_set_new(meta, "state", json_string(state));
+    json_object_set_new(meta, "settled", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+    if (reason != NULL)
+        json_object_set_new(meta, "reason", json_string(reason));
+    err = agent_store_begin(a->st, true, &t);
+    if (err == AGENT_STORE_OK)
+        err = agent_blob_put(t, AGENT_T_OUTBOX, key, AGENT_OUTBOX_KEY_BYTES, meta, NULL, 0);
+    if (err == AGENT_STORE_OK)
+        err = agent_store_commit(&t);
+    agent_store_abort(&t);
+    /* Not fatal: a resubmission of the kept envelope is accepted without effect. */
+    if (err != AGENT_STORE_OK)
+        PROTO_LOG(PROTO_LOG_WARN, "A-STORE", "table=outbox op=settle error=\"%s\"",
+                  agent_store_strerror(err));
+}
+
+/* The result of sending through the outbox. */
+typedef enum sent {
+    SENT_ACCEPTED = 0,   /* the broker accepted it (now or before) */
+    SENT_REJECTED = 1,   /* the broker refused it for good, or it cannot be made */
+    SENT_RETRY = 2,      /* not now: the broker or the store is not reachable */
+} sent;
+
+/*
+ * Submits the message kept under key, or, when none is kept, takes *fresh
+ * (made by the caller; may be NULL when it cannot be made), seals it, keeps
+ * it and submits it.  reason receives the rejection.
+ */
+static sent
+outbox_send(agent *a, const uint8_t key[AGENT_OUTBOX_KEY_BYTES], liaison_message **fresh,
+            const char *what, char *reason, size_t reason_len)
+{
+    agent_txn *t = NULL;
+    json_t *meta = NULL;
+    const uint8_t *env = NULL;
+    size_t env_len = 0;
+    liaison_message *m = NULL;
+    uint8_t id[16];
+    char hex[33], now[32];
+    agent_store_err err;
+    liaison_err lerr;
+    sent result = SENT_RETRY;
+
+    reason[0] = '\0';
+    if ((err = agent_store_begin(a->st, false, &t)) != AGENT_STORE_OK)
+        goto out;
+    err = agent_blob_get(t, AGENT_T_OUTBOX, key, AGENT_OUTBOX_KEY_BYTES, &meta, &env, &env_len);
+    if (err == AGENT_STORE_OK) {
+        const char *state = json_string_value(json_object_get(meta, "state"));
+        const char *why = json_string_value(json_object_get(meta, "reason"));
+
+        if (state != NULL && strcmp(state, "accepted") == 0) {
+            result = SENT_ACCEPTED;
+            goto out;
+        }
+        if (state != NULL && strcmp(state, "rejected") == 0) {
+            snprintf(reason, reason_len, "%s", why != NULL ? why : "rejected");
+            result = SENT_REJECTED;
+            goto out;
+        }
+        if (liaison_message_from_envelope(env, env_len, &m, id) != LIAISON_OK) {
+            snprintf(reason, reason_len, "the kept envelope does not decode");
+            result = SENT_REJECTED;
+            goto out;
+        }
+        agent_store_abort(&t);
+        liaison_id_to_hex(id, hex);
+        PROTO_LOG(PROTO_LOG_INFO, "A-RESEND", "what=%s message=%s", what, hex);
+    } else if (err == AGENT_STORE_ERR_NOT_FOUND) {
+        const uint8_t *sealed;
+        size_t sealed_len;
+
+        err = AGENT_STORE_OK;
+        agent_store_abort(&t);
+        if (fresh == NULL || *fresh == NULL) {
+            snprintf(reason, reason_len, "the answer cannot be composed");
+            result = SENT_REJECTED;
+            goto out;
+        }
+        m = *fresh;
+        *fresh = NULL;
+        if (liaison_message_seal(a->c, m, id) != LIAISON_OK ||
+            liaison_message_envelope(m, &sealed, &sealed_len) != LIAISON_OK) {
+            snprintf(reason, reason_len, "cannot seal: %s", liaison_client_error(a->c));
+            result = SENT_REJECTED;
+            goto out;
+        }
+        liaison_id_to_hex(id, hex);
+        meta = json_object();
+        json_object_set_new(meta, "message", json_string(hex));
+        json_object_set_new(meta, "what", json_string(what));
+        json_object_set_new(meta, "state", json_string("sealed"));
+        json_object_set_new(meta, "sealed", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+        if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK ||
+            (err = agent_blob_put(t, AGENT_T_OUTBOX, key, AGENT_OUTBOX_KEY_BYTES, meta, sealed,
+                                  sealed_len)) != AGENT_STORE_OK ||
+            (err = agent_store_commit(&t)) != AGENT_STORE_OK)
+            goto out;
+    } else {
+        goto out;
+    }
+    lerr = liaison_send(a->c, m, NULL, liaison_now_ms() + SEND_WAIT_MS);
+    if (lerr == LIAISON_OK) {
+        PROTO_LOG(PROTO_LOG_INFO, "A-SENT", "what=%s message=%s", what, hex);
+        outbox_settle(a, key, meta, "accepted", NULL);
+        result = SENT_ACCEPTED;
+    } else if (lerr == LIAISON_ERR_REJECTED) {
+        snprintf(reason, reason_len, "%s", liaison_client_error(a->c));
+        PROTO_LOG(PROTO_LOG_WARN, "A-REJECTED", "what=%s message=%s reason=\"%s\"", what, hex,
+                  reason);
+        outbox_settle(a, key, meta, "rejected", reason);
+        result = SENT_REJECTED;
+    } else {
+        snprintf(reason, reason_len, "%s", liaison_client_error(a->c));
+        PROTO_LOG(PROTO_LOG_WARN, "A-RETRY", "what=%s message=%s reason=\"%s\"", what, hex, reason);
+        result = SENT_RETRY;
+    }
+out:
+    if (err != AGENT_STORE_OK) {
+        snprintf(reason, reason_len, "agent store: %s", agent_store_strerror(err));
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "what=%s error=\"%s\"", what,
+                  agent_store_strerror(err));
+        result = SENT_RETRY;
+    }
+    agent_store_abort(&t);
+    json_decref(meta);
+    liaison_message_destroy(&m);
+    return result;
+}
+
+/* ---- Keeping messages as received -------------------------------------------------- */
+
+/*
+ * Logs a store failure while handling e.  The message is tried again later;
+ * but what was only to be kept is given up when the store is full, as
+ * holding it would stop every delivery behind it.
+ */
+static outcome
+store_failure(const liaison_event *e, const char *op, agent_store_err err, bool only_kept)
+{
+    PROTO_LOG(PROTO_LOG_ERROR, err == AGENT_STORE_ERR_FULL ? "A-STORE-FULL" : "A-STORE",
+              "message=%s op=%s error=\"%s\"", e->id_hex, op, agent_store_strerror(err));
+    return only_kept && err == AGENT_STORE_ERR_FULL ? OUTCOME_DONE : OUTCOME_RETRY;
+}
+
+/* Keeps e (its summary and its signed envelope) in the kept table. */
+static outcome
+keep(agent *a, const liaison_event *e, const char *reason)
+{
+    agent_txn *t = NULL;
+    json_t *meta = json_object();
+    char now[32], hex[33];
+    agent_store_err err;
+
+    json_object_set_new(meta, "kind", json_string(e->kind));
+    json_object_set_new(meta, "from", json_string(e->sender));
+    json_object_set_new(meta, "message", json_string(e->id_hex));
+    json_object_set_new(meta, "labels", json_string(e->labels));
+    json_object_set_new(meta, "received", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+    json_object_set_new(meta, "reason", json_string(reason));
+    if (e->case_id[0] != '\0')
+        json_object_set_new(meta, "case", json_string(e->case_id));
+    if (e->has_reply_to) {
+        liaison_id_to_hex(e->in_reply_to, hex);
+        json_object_set_new(meta, "in_reply_to", json_string(hex));
+    }
+    err = agent_store_begin(a->st, true, &t);
+    if (err == AGENT_STORE_OK)
+        err = agent_blob_put(t, AGENT_T_KEPT, e->id, 16, meta, e->raw, e->raw_len);
+    if (err == AGENT_STORE_OK)
+        err = agent_store_commit(&t);
+    agent_store_abort(&t);
+    json_decref(meta);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "keep", err, true);
+    PROTO_LOG(PROTO_LOG_INFO, "A-KEPT", "message=%s kind=%s from=%s reason=\"%s\"", e->id_hex,
+              e->kind, e->sender, reason);
+    return OUTCOME_DONE;
+}
+
+/* ---- Answers ----------------------------------------------------------------------------- */
+
+static void
+reply_clear(reply *r)
+{
+    json_decref(r->body);
+    free(r->extra);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Answers e once: the answer kept in the outbox, or a new one from build. */
+static outcome
+respond(agent *a, const liaison_event *e, const json_t *in, reply_fn build)
+{
+    uint8_t key[AGENT_OUTBOX_KEY_BYTES];
+    liaison_message *m = NULL;
+    agent_txn *t = NULL;
+    const void *val;
+    size_t len;
+    reply r;
+    char reason[600], what[128];
+    bool kept;
+    sent s;
+
+    outbox_key(e->id, AGENT_ROLE_ANSWER, key);
+    memset(&r, 0, sizeof(r));
+    /* An answer made before (a restart before the receipt) is sent as it was. */
+    if (agent_store_begin(a->st, false, &t) != AGENT_STORE_OK)
+        return OUTCOME_RETRY;
+    kept = agent_store_get(t, AGENT_T_OUTBOX, key, sizeof(key), &val, &len) == AGENT_STORE_OK;
+    agent_store_abort(&t);
+    if (!kept) {
+        if (!build(a, e, in, &r))
+            return OUTCOME_RETRY;
+        m = make_message(a, r.kind, e->sender, e->id, e->case_id, e->labels, r.body, r.extra,
+                         r.extra_labels);
+    }
+    snprintf(what, sizeof(what), "%s to %s for %.32s", r.kind != NULL ? r.kind : "answer",
+             e->sender, e->id_hex);
+    s = outbox_send(a, key, &m, what, reason, sizeof(reason));
+    liaison_message_destroy(&m);
+    reply_clear(&r);
+    if (s == SENT_RETRY)
+        return OUTCOME_RETRY;
+    if (s == SENT_REJECTED)
+        PROTO_LOG(PROTO_LOG_WARN, "A-UNANSWERED", "message=%s kind=%s from=%s reason=\"%s\"",
+                  e->id_hex, e->kind, e->sender, reason);
+    return OUTCOME_DONE;
+}
+
+static bool
+build_watchlist_answer(agent *a, const liaison_event *e, const json_t *in, reply *out)
+{
+    agent_txn *t = NULL;
+    json_t *hits = NULL;
+    agent_store_err err;
+
+    (void)e;
+    if ((err = agent_store_begin(a->st, false, &t)) != AGENT_STORE_OK ||
+        (err = agent_lookup_subject(t, json_object_get(in, "subject"), a->cfg->name_threshold,
+                                    AGENT_SCOPE_OWN, false, &hits)) != AGENT_STORE_OK) {
+        agent_store_abort(&t);
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "op=lookup error=\"%s\"", agent_store_strerror(err));
+        return false;
+    }
+    agent_store_abort(&t);
+    out->kind = "watchlist.answer";
+    out->body = json_pack("{s:s, s:s, s:o}", "schema", "watchlist.answer/1", "result",
+                          json_array_size(hits) > 0 ? "hit" : "no-hit", "hits", hits);
+    return out->body != NULL;
+}
+
+static bool
+build_traveldoc_answer(agent *a, const liaison_event *e, const json_t *in, reply *out)
+{
+    agent_txn *t = NULL;
+    json_t *hits = NULL;
+    agent_store_err err;
+
+    (void)e;
+    if ((err = agent_store_begin(a->st, false, &t)) != AGENT_STORE_OK ||
+        (err = agent_lookup_document(t, json_object_get(in, "document"), AGENT_SCOPE_OWN, false,
+                                     &hits)) != AGENT_STORE_OK) {
+        agent_store_abort(&t);
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "op=lookup error=\"%s\"", agent_store_strerror(err));
+        return false;
+    }
+    agent_store_abort(&t);
+    out->kind = "traveldoc.answer";
+    out->body = json_pack("{s:s, s:s, s:o}", "schema", "traveldoc.answer/1", "result",
+                          json_array_size(hits) > 0 ? "hit" : "no-hit", "hits", hits);
+    return out->body != NULL;
+}
+
+static bool
+build_watchlist_details(agent *a, const liaison_event *e, const json_t *in, reply *out)
+{
+    const char *ref = json_string_value(json_object_get(in, "ref"));
+    agent_txn *t = NULL;
+    json_t *entry = NULL, *details;
+    agent_store_err err;
+
+    (void)e;
+    if ((err = agent_store_begin(a->st, false, &t)) != AGENT_STORE_OK)
+        return false;
+    err = agent_json_get(t, AGENT_T_ENTRIES, ref, &entry);
+    agent_store_abort(&t);
+    out->kind = "watchlist.details";
+    if (err == AGENT_STORE_ERR_NOT_FOUND || err == AGENT_STORE_ERR_INVALID) {
+        out->body = json_pack("{s:s, s:s, s:s}", "schema", "watchlist.details/1", "ref", ref,
+                              "result", "unknown");
+        return out->body != NULL;
+    }
+    if (err != AGENT_STORE_OK)
+        return false;
+    /* Details travel in a portion of their own, under their own labels. */
+    details = json_object_get(entry, "details");
+    if (details != NULL) {
+        out->extra = json_is_string(details) ? strdup(json_string_value(details))
+                                             : json_dumps(details, JSON_COMPACT);
+        if (json_is_string(json_object_get(entry, "details_labels")))
+            snprintf(out->extra_labels, sizeof(out->extra_labels), "%s",
+                     json_string_value(json_object_get(entry, "details_labels")));
+        json_object_del(entry, "details");
+        json_object_set_new(entry, "details_portion", json_integer(1));
+    }
+    json_object_del(entry, "details_labels");
+    json_object_del(entry, "added");
+    out->body = json_pack("{s:s, s:s, s:s, s:o}", "schema", "watchlist.details/1", "ref", ref,
+                          "result", "found", "entry", entry);
+    return out->body != NULL;
+}
+
+static bool
+build_freeze_received(agent *a, const liaison_event *e, const json_t *in, reply *out)
+{
+    (void)a;
+    (void)e;
+    out->kind = "freeze.ack";
+    out->body = json_pack("{s:s, s:O, s:O, s:s, s:s}", "schema", "freeze.ack/1", "designation",
+                          json_object_get(in, "designation"), "version",
+                          json_object_get(in, "version"), "status", "received", "note", "");
+    return out->body != NULL;
+}
+
+static bool
+build_mlat_received(agent *a, const liaison_event *e, const json_t *in, reply *out)
+{
+    const char *case_id = json_string_value(json_object_get(in, "case"));
+
+    (void)a;
+    out->kind = "mlat.status";
+    out->body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "schema", "mlat.status/1", "case",
+                          case_id != NULL ? case_id : e->case_id, "status", "received", "note",
+                          "received by the requested authority's agent; a decision follows",
+                          "grounds", "");
+    return out->body != NULL;
+}
+
+/* ---- Handlers ------------------------------------------------------------------------------ */
+
+static bool
+is_text(const json_t *v, size_t max)
+{
+    return json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= max &&
+           strlen(json_string_value(v)) == json_string_length(v);
+}
+
+static outcome
+on_designation(agent *a, const liaison_event *e, const json_t *in)
+{
+    const char *designation = json_string_value(json_object_get(in, "designation"));
+    const char *action = json_string_value(json_object_get(in, "action"));
+    json_int_t version = json_integer_value(json_object_get(in, "version"));
+    char key[AGENT_STORE_KEY_MAX], now[32];
+    agent_txn *t = NULL;
+    json_t *rec = NULL;
+    agent_store_err err;
+
+    if (!is_text(json_object_get(in, "designation"), 64) || strchr(designation, ' ') != NULL ||
+        !json_is_integer(json_object_get(in, "version")) || version < 1 || version > 1000000000 ||
+        action == NULL ||
+        (strcmp(action, "add") != 0 && strcmp(action, "amend") != 0 && strcmp(action, "delist") != 0))
+        return keep(a, e, "freeze.designation without a valid designation, version and action");
+    agent_designation_key(e->sender, designation, (uint32_t)version, key, sizeof(key));
+    if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
+        goto out;
+    /* A version delivered again (or sent twice) keeps its first record. */
+    err = agent_json_get(t, AGENT_T_DESIGNATIONS, key, &rec);
+    if (err == AGENT_STORE_ERR_NOT_FOUND) {
+        rec = json_deep_copy(in);
+        if (rec == NULL) {
+            err = AGENT_STORE_ERR_NOMEM;
+            goto out;
+        }
+        json_object_del(rec, "schema");
+        json_object_set_new(rec, "from", json_string(e->sender));
+        json_object_set_new(rec, "message", json_string(e->id_hex));
+        json_object_set_new(rec, "case", json_string(e->case_id));
+        json_object_set_new(rec, "received", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+        json_object_set_new(rec, "ack", json_string("received"));
+        if ((err = agent_json_put(t, AGENT_T_DESIGNATIONS, key, rec)) != AGENT_STORE_OK)
+            goto out;
+    } else if (err != AGENT_STORE_OK) {
+        goto out;
+    }
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    json_decref(rec);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "designation", err, false);
+    PROTO_LOG(PROTO_LOG_INFO, "A-DESIGNATION", "designation=%s version=%lld action=%s from=%s",
+              designation, (long long)version, action, e->sender);
+    if (keep(a, e, "freeze.designation: acknowledged received") == OUTCOME_RETRY)
+        return OUTCOME_RETRY;
+    return respond(a, e, in, build_freeze_received);
+}
+
+static outcome
+on_publish(agent *a, const liaison_event *e, const json_t *in)
+{
+    const json_t *entries = json_object_get(in, "entries");
+    agent_txn *t = NULL;
+    agent_store_err err;
+    size_t i, stored = 0;
+    const json_t *v;
+    char now[32];
+
+    if (!json_is_array(entries))
+        return keep(a, e, "watchlist.publish without entries");
+    agent_time_text(liaison_now_ms(), now, sizeof(now));
+    if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
+        goto out;
+    json_array_foreach(entries, i, v) {
+        char why[256], key[AGENT_STORE_KEY_MAX];
+        json_t *entry = agent_entry_check(v, why, sizeof(why)), *rec;
+
+        if (entry == NULL) {
+            PROTO_LOG(PROTO_LOG_WARN, "A-ENTRY-REFUSED", "message=%s from=%s index=%zu reason=\"%s\"",
+                      e->id_hex, e->sender, i, why);
+            continue;
+        }
+        snprintf(key, sizeof(key), "%s %s", e->sender, json_string_value(json_object_get(entry, "ref")));
+        rec = json_pack("{s:s, s:s, s:s, s:o}", "from", e->sender, "received", now, "message",
+                        e->id_hex, "entry", entry);
+        err = rec != NULL ? agent_json_put(t, AGENT_T_PARTNER_ENTRIES, key, rec) : AGENT_STORE_ERR_NOMEM;
+        json_decref(rec);
+        if (err != AGENT_STORE_OK)
+            goto out;
+        stored++;
+    }
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "publish", err, true);
+    PROTO_LOG(PROTO_LOG_INFO, "A-PUBLISHED", "message=%s from=%s entries=%zu", e->id_hex, e->sender,
+              stored);
+    return OUTCOME_DONE;
+}
+
+static outcome
+on_withdraw(agent *a, const liaison_event *e, const json_t *in)
+{
+    const json_t *refs = json_object_get(in, "refs");
+    agent_txn *t = NULL;
+    agent_store_err err;
+    size_t i, removed = 0;
+    const json_t *v;
+
+    if (!json_is_array(refs))
+        return keep(a, e, "watchlist.withdraw without refs");
+    if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
+        goto out;
+    json_array_foreach(refs, i, v) {
+        char key[AGENT_STORE_KEY_MAX];
+
+        if (!is_text(v, AGENT_REF_MAX))
+            continue;
+        snprintf(key, sizeof(key), "%s %s", e->sender, json_string_value(v));
+        err = agent_store_del(t, AGENT_T_PARTNER_ENTRIES, key, strlen(key));
+        if (err == AGENT_STORE_OK)
+            removed++;
+        else if (err != AGENT_STORE_ERR_NOT_FOUND)
+            goto out;
+    }
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "withdraw", err, false);
+    PROTO_LOG(PROTO_LOG_INFO, "A-WITHDRAWN", "message=%s from=%s entries=%zu", e->id_hex, e->sender,
+              removed);
+    return OUTCOME_DONE;
+}
+
+static outcome
+on_report(agent *a, const liaison_event *e, const json_t *in)
+{
+    char why[256], key[AGENT_STORE_KEY_MAX], now[32];
+    json_t *report = agent_doc_check(in, why, sizeof(why)), *rec = NULL;
+    agent_txn *t = NULL;
+    agent_store_err err = AGENT_STORE_ERR_NOMEM;
+
+    if (report == NULL) {
+        PROTO_LOG(PROTO_LOG_WARN, "A-REPORT-REFUSED", "message=%s from=%s reason=\"%s\"", e->id_hex,
+                  e->sender, why);
+        return keep(a, e, "traveldoc.report that does not check");
+    }
+    snprintf(key, sizeof(key), "%s %s", e->sender, json_string_value(json_object_get(report, "ref")));
+    rec = json_pack("{s:s, s:s, s:s, s:o}", "from", e->sender, "received",
+                    agent_time_text(liaison_now_ms(), now, sizeof(now)), "message", e->id_hex,
+                    "report", report);
+    if (rec == NULL ||
+        (err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK ||
+        (err = agent_json_put(t, AGENT_T_PARTNER_DOCS, key, rec)) != AGENT_STORE_OK)
+        goto out;
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    json_decref(rec);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "report", err, true);
+    PROTO_LOG(PROTO_LOG_INFO, "A-DOC-REPORTED", "message=%s from=%s", e->id_hex, e->sender);
+    return OUTCOME_DONE;
+}
+
+/* The kinds the agent acts upon, with the schema each must carry. */
+static const struct {
+    const char *kind;     /* envelope kind */
+    const char *schema;   /* portion 0 "schema" */
+} handled_kinds[] = {
+    {"watchlist.query", "watchlist.query/1"},
+    {"watchlist.request", "watchlist.request/1"},
+    {"traveldoc.check", "traveldoc.check/1"},
+    {"freeze.designation", "freeze.designation/1"},
+    {"mlat.request", "mlat.request/1"},
+    {"watchlist.publish", "watchlist.publish/1"},
+    {"watchlist.withdraw", "watchlist.withdraw/1"},
+    {"traveldoc.report", "traveldoc.report/1"},
+};
+
+static outcome
+on_message(agent *a, const liaison_event *e)
+{
+    const char *schema = NULL;
+    json_t *in = NULL;
+    json_error_t jerr;
+    char reason[200];
+    outcome o;
+    size_t k, n = sizeof(handled_kinds) / sizeof(handled_kinds[0]);
+
+    for (k = 0; k < n && strcmp(handled_kinds[k].kind, e->kind) != 0; k++)
+        ;
+    if (k == n)
+        return keep(a, e, "not a kind the agent acts upon");
+    if (e->portion_count == 0 || !e->portions[0].readable)
+        return keep(a, e, "portion 0 is withheld or not readable by this agency");
+    in = json_loadb((const char *)e->portions[0].data, e->portions[0].len, JSON_REJECT_DUPLICATES,
+                    &jerr);
+    if (!json_is_object(in)) {
+        json_decref(in);
+        return keep(a, e, "portion 0 is not a JSON object");
+    }
+    schema = json_string_value(json_object_get(in, "schema"));
+    if (schema == NULL || strcmp(schema, handled_kinds[k].schema) != 0) {
+        snprintf(reason, sizeof(reason), "unknown schema '%.60s' (expected %s)",
+                 schema != NULL ? schema : "", handled_kinds[k].schema);
+        o = keep(a, e, reason);
+        goto out;
+    }
+    if (strcmp(e->kind, "watchlist.query") == 0) {
+        o = json_is_object(json_object_get(in, "subject"))
+                ? respond(a, e, in, build_watchlist_answer)
+                : keep(a, e, "watchlist.query without a subject");
+    } else if (strcmp(e->kind, "watchlist.request") == 0) {
+        o = is_text(json_object_get(in, "ref"), AGENT_REF_MAX)
+                ? respond(a, e, in, build_watchlist_details)
+                : keep(a, e, "watchlist.request without a ref");
+    } else if (strcmp(e->kind, "traveldoc.check") == 0) {
+        const json_t *d = json_object_get(in, "document");
+
+        o = json_is_object(d) && is_text(json_object_get(d, "number"), 256)
+                ? respond(a, e, in, build_traveldoc_answer)
+                : keep(a, e, "traveldoc.check without a document number");
+    } else if (strcmp(e->kind, "freeze.designation") == 0) {
+        o = on_designation(a, e, in);
+    } else if (strcmp(e->kind, "mlat.request") == 0) {
+        o = keep(a, e, "mlat.request: acknowledged received; the rest is the operator's");
+        if (o == OUTCOME_DONE)
+            o = respond(a, e, in, build_mlat_received);
+    } else if (strcmp(e->kind, "watchlist.publish") == 0) {
+        o = on_publish(a, e, in);
+    } else if (strcmp(e->kind, "watchlist.withdraw") == 0) {
+        o = on_withdraw(a, e, in);
+    } else {
+        o = on_report(a, e, in);
+    }
+out:
+    json_decref(in);
+    return o;
+}
+
+static outcome
+on_event(agent *a, const liaison_event *e)
+{
+    if (e->type == LIAISON_EVENT_REPORT) {
+        /* Reports about the agent's own answers: the ordinary states are
+         * debug; an answer that did not reach its recipient is a warning. */
+        bool bad = strcmp(e->state, "denied") == 0 || strcmp(e->state, "refused") == 0 ||
+                   strcmp(e->state, "expired") == 0 || strcmp(e->state, "withheld") == 0;
+
+        PROTO_LOG(bad ? PROTO_LOG_WARN : PROTO_LOG_DEBUG, "A-REPORT",
+                  "message=%s recipient=%s state=%s broker=%s%s%s%s%s%s", e->id_hex,
+                  e->recipient, e->state, e->broker, e->rule_id[0] ? " rule=" : "", e->rule_id,
+                  e->detail[0] ? " detail=\"" : "", e->detail, e->detail[0] ? "\"" : "");
+        return OUTCOME_DONE;
+    }
+    PROTO_LOG(PROTO_LOG_INFO, "A-RECEIVED", "message=%s kind=%s from=%s", e->id_hex, e->kind,
+              e->sender);
+    return on_message(a, e);
+}
+
+/* ---- Implement requests -------------------------------------------------------------------- */
+
+/* One designation key waiting for its implemented acknowledgement. */
+typedef struct pending_list {
+    char keys[64][AGENT_STORE_KEY_MAX]; /* designation keys, in key order */
+    size_t count;                       /* entries used */
+} pending_list;
+
+static int
+collect_pending(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    pending_list *p = ctx;
+
+    (void)val;
+    (void)val_len;
+    if (key_len < AGENT_STORE_KEY_MAX) {
+        memcpy(p->keys[p->count], key, key_len);
+        p->keys[p->count][key_len] = '\0';
+        p->count++;
+    }
+    return p->count == 64 ? 1 : 0;
+}
+
+/* Finishes one implement request: the designation record says implemented
+ * (or why not), and the request is removed. */
+static void
+implement_settle(agent *a, const char *key, const char *state, const char *reason)
+{
+    agent_txn *t = NULL;
+    json_t *rec = NULL;
+    char now[32];
+    agent_store_err err;
+
+    if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
+        goto out;
+    if (agent_json_get(t, AGENT_T_DESIGNATIONS, key, &rec) == AGENT_STORE_OK) {
+        if (state != NULL) {
+            json_object_set_new(rec, "ack", json_string(state));
+            json_object_set_new(rec, "implemented", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+            json_object_del(rec, "implement_error");
+        } else {
+            json_object_set_new(rec, "implement_error", json_string(reason));
+        }
+        if ((err = agent_json_put(t, AGENT_T_DESIGNATIONS, key, rec)) != AGENT_STORE_OK)
+            goto out;
+    }
+    err = agent_store_del(t, AGENT_T_IMPLEMENT, key, strlen(key));
+    if (err != AGENT_STORE_OK && err != AGENT_STORE_ERR_NOT_FOUND)
+        goto out;
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    json_decref(rec);
+    if (err != AGENT_STORE_OK)
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "designation=\"%s\" op=implement error=\"%s\"", key,
+                  agent_store_strerror(err));
+}
+
+static void
+implement_one(agent *a, const char *key)
+{
+    agent_txn *t = NULL;
+    json_t *rec = NULL, *req = NULL, *body = NULL;
+    liaison_message *m = NULL;
+    uint8_t msg_id[16], okey[AGENT_OUTBOX_KEY_BYTES];
+    const char *from, *designation, *ack, *note;
+    char reason[600], what[200];
+    agent_store_err err;
+    sent s;
+
+    if ((err = agent_store_begin(a->st, false, &t)) != AGENT_STORE_OK)
+        goto out;
+    err = agent_json_get(t, AGENT_T_DESIGNATIONS, key, &rec);
+    if (err == AGENT_STORE_OK)
+        err = agent_json_get(t, AGENT_T_IMPLEMENT, key, &req);
+    agent_store_abort(&t);
+    if (err != AGENT_STORE_OK) {
+        PROTO_LOG(PROTO_LOG_WARN, "A-IMPLEMENT", "designation=\"%s\" error=\"%s\"", key,
+                  agent_store_strerror(err));
+        if (err == AGENT_STORE_ERR_NOT_FOUND || err == AGENT_STORE_ERR_INVALID)
+            implement_settle(a, key, NULL, "no such designation in the store");
+        goto out;
+    }
+    from = json_string_value(json_object_get(rec, "from"));
+    designation = json_string_value(json_object_get(rec, "designation"));
+    ack = json_string_value(json_object_get(rec, "ack"));
+    note = json_string_value(json_object_get(req, "note"));
+    if (ack != NULL && strcmp(ack, "implemented") == 0) {
+        implement_settle(a, key, "implemented", NULL);
+        goto out;
+    }
+    if (from == NULL || designation == NULL ||
+        liaison_id_from_hex(json_string_value(json_object_get(rec, "message")), msg_id) != LIAISON_OK) {
+        implement_settle(a, key, NULL, "the designation record is damaged");
+        goto out;
+    }
+    outbox_key(msg_id, AGENT_ROLE_IMPLEMENTED, okey);
+    body = json_pack("{s:s, s:s, s:O, s:s, s:s}", "schema", "freeze.ack/1", "designation",
+                     designation, "version", json_object_get(rec, "version"), "status",
+                     "implemented", "note", note != NULL ? note : "");
+    if (body != NULL)
+        m = make_message(a, "freeze.ack", from, msg_id,
+                         json_string_value(json_object_get(rec, "case")) != NULL &&
+                                 json_string_value(json_object_get(rec, "case"))[0] != '\0'
+                             ? json_string_value(json_object_get(rec, "case"))
+                             : designation,
+                         NULL, body, NULL, NULL);
+    snprintf(what, sizeof(what), "freeze.ack implemented %.64s v%lld to %s", designation,
+             (long long)json_integer_value(json_object_get(rec, "version")), from);
+    s = outbox_send(a, okey, &m, what, reason, sizeof(reason));
+    if (s == SENT_ACCEPTED) {
+        implement_settle(a, key, "implemented", NULL);
+        PROTO_LOG(PROTO_LOG_INFO, "A-IMPLEMENTED", "designation=%s version=%lld to=%s", designation,
+                  (long long)json_integer_value(json_object_get(rec, "version")), from);
+    } else if (s == SENT_REJECTED) {
+        /* A later `agent implement` tries again with a fresh message. */
+        agent_txn *w = NULL;
+
+        if (agent_store_begin(a->st, true, &w) == AGENT_STORE_OK) {
+            agent_store_err d = agent_store_del(w, AGENT_T_OUTBOX, okey, sizeof(okey));
+
+            if ((d == AGENT_STORE_OK || d == AGENT_STORE_ERR_NOT_FOUND) &&
+                agent_store_commit(&w) != AGENT_STORE_OK)
+                PROTO_LOG(PROTO_LOG_WARN, "A-STORE", "table=outbox op=drop designation=\"%s\"", key);
+        }
+        agent_store_abort(&w);
+        implement_settle(a, key, NULL, reason);
+    }
+out:
+    liaison_message_destroy(&m);
+    json_decref(body);
+    json_decref(rec);
+    json_decref(req);
+}
+
+static void
+implement_pending(agent *a)
+{
+    pending_list p;
+    agent_txn *t = NULL;
+    size_t n = 0;
+
+    if (agent_store_begin(a->st, false, &t) != AGENT_STORE_OK)
+        return;
+    p.count = 0;
+    if (agent_store_count(t, AGENT_T_IMPLEMENT, &n) == AGENT_STORE_OK && n > 0 &&
+        agent_store_each(t, AGENT_T_IMPLEMENT, NULL, collect_pending, &p) != AGENT_STORE_OK)
+        p.count = 0;
+    agent_store_abort(&t);
+    for (size_t i = 0; i < p.count && !stop_requested; i++)
+        implement_one(a, p.keys[i]);
+}
+
+/* ---- The loop ------------------------------------------------------------------------------- */
+
+static void
+finish(agent *a, liaison_event **e)
+{
+    if (liaison_receipt(a->c, *e) != LIAISON_OK)
+        PROTO_LOG(PROTO_LOG_WARN, "A-RECEIPT", "message=%s error=\"%s\"", (*e)->id_hex,
+                  liaison_client_error(a->c));
+    liaison_event_free(e);
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+
+    (void)nanosleep(&ts, NULL);
+}
+
+static void
+loop(agent *a)
+{
+    while (!stop_requested) {
+        uint64_t now = liaison_now_ms();
+
+        if (now >= a->next_implement_ms) {
+            implement_pending(a);
+            a->next_implement_ms = liaison_now_ms() + IMPLEMENT_POLL_MS;
+        }
+        if (a->held != NULL) {
+            if (now < a->retry_ms) {
+                sleep_ms(100);
+                continue;
+            }
+            if (on_event(a, a->held) == OUTCOME_DONE)
+                finish(a, &a->held);
+            else
+                a->retry_ms = liaison_now_ms() + RETRY_MS;
+            continue;
+        }
+        {
+            liaison_event *e = NULL;
+            liaison_err err = liaison_receive(a->c, &e, liaison_now_ms() + RECEIVE_WAIT_MS);
+
+            if (err == LIAISON_ERR_TIMEOUT)
+                continue;
+            if (err != LIAISON_OK) {
+                PROTO_LOG(PROTO_LOG_WARN, "A-RECEIVE", "error=\"%s\"", liaison_client_error(a->c));
+                continue;
+            }
+            if (on_event(a, e) == OUTCOME_DONE) {
+                finish(a, &e);
+            } else {
+                a->held = e;
+                a->retry_ms = liaison_now_ms() + RETRY_MS;
+            }
+        }
+    }
+}
+
+/* Opens STORE/agent.lock and takes (take) or tests its write lock.  Returns
+ * the open descriptor when taken, -1 otherwise; *held says whether another
+ * process holds it. */
+static int
+store_lock(const agent_config *cfg, bool take, bool *held)
+{
+    char path[AGENT_CONFIG_PATH_MAX + 16];
+    struct flock fl;
+    int fd;
+
+    *held = false;
+    snprintf(path, sizeof(path), "%s/agent.lock", cfg->store);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (take) {
+        if (fcntl(fd, F_SETLK, &fl) == 0)
+            return fd;
+        *held = errno == EACCES || errno == EAGAIN;
+    } else if (fcntl(fd, F_GETLK, &fl) == 0) {
+        *held = fl.l_type != F_UNLCK;
+    }
+    close(fd);
+    return -1;
+}
+
+bool
+agent_running(const agent_config *cfg)
+{
+    bool held;
+
+    (void)store_lock(cfg, false, &held);
+    return held;
+}
+
+int
+agent_run(const agent_config *cfg)
+{
+    agent a;
+    liaison_config lc;
+    struct sigaction sa;
+    char dir[AGENT_CONFIG_PATH_MAX + 16], state[AGENT_CONFIG_PATH_MAX + 16], why[512];
+    liaison_err lerr;
+    bool held;
+    int rc = EX_OK, lock;
+
+    memset(&a, 0, sizeof(a));
+    a.cfg = cfg;
+    proto_log_configure(NULL, NULL, cfg->log_level);
+    if (mkdir(cfg->store, 0700) != 0 && errno != EEXIST) {
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "dir=%s error=\"%s\"", cfg->store, strerror(errno));
+        return EX_CANTCREAT;
+    }
+    lock = store_lock(cfg, true, &held);
+    if (lock < 0) {
+        PROTO_LOG(PROTO_LOG_ERROR, "A-LOCK", "store=%s error=\"%s\"", cfg->store,
+                  held ? "another agent runs with this store" : strerror(errno));
+        return held ? EX_TEMPFAIL : EX_CANTCREAT;
+    }
+    snprintf(dir, sizeof(dir), "%s/agent", cfg->store);
+    snprintf(state, sizeof(state), "%s/client", cfg->store);
+    if (agent_store_open(dir, &a.st, why, sizeof(why)) != AGENT_STORE_OK) {
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "error=\"%s\"", why);
+        rc = EX_CANTCREAT;
+        goto out;
+    }
+    memset(&lc, 0, sizeof(lc));
+    lc.key_file = cfg->key;
+    lc.roster_file = cfg->roster;
+    lc.endpoint = cfg->broker;
+    lc.state_dir = state;
+    lc.receive = true;
+    lerr = liaison_client_open(&lc, &a.c, why, sizeof(why));
+    if (lerr != LIAISON_OK) {
+        PROTO_LOG(PROTO_LOG_ERROR, "A-CONNECT", "error=\"%s\"", why);
+        rc = lerr == LIAISON_ERR_KEY || lerr == LIAISON_ERR_ROSTER ? EX_DATAERR
+             : lerr == LIAISON_ERR_STATE                          ? EX_CANTCREAT
+                                                                  : EX_UNAVAILABLE;
+        goto out;
+    }
+    snprintf(a.address, sizeof(a.address), "%s", liaison_client_address(a.c));
+    memcpy(a.nation, a.address, PROTO_NATION_LEN);
+    a.nation[PROTO_NATION_LEN] = '\0';
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    PROTO_LOG(PROTO_LOG_INFO, "A-START", "agency=%s broker=%s store=%s threshold=%.2f", a.address,
+              cfg->broker, cfg->store, cfg->name_threshold);
+    loop(&a);
+    PROTO_LOG(PROTO_LOG_INFO, "A-STOP", "agency=%s%s", a.address,
+              a.held != NULL ? " held=1 (it will be delivered again)" : "");
+out:
+    liaison_event_free(&a.held);
+    liaison_client_close(&a.c);
+    agent_store_close(&a.st);
+    close(lock);
+    return rc;
+}

@@ -1,0 +1,259 @@
+/* Private to the liaison agent: its configuration, its LMDB store, its records and its daemon. */
+#ifndef LIAISON_AGENT_H
+#define LIAISON_AGENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liaison.h"
+#include "liaison_proto.h"
+
+#if defined(__GNUC__)
+#define AGENT_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define AGENT_MUST_CHECK
+#endif
+
+/*
+ * The agent acts for one agency: it answers watchlist.query,
+ * watchlist.request and traveldoc.check from its own records, acknowledges
+ * freeze.designation and mlat.request, and keeps what partners share.
+ * docs/agent.md is the user's reference.  Everything here is
+ * single-threaded: one object belongs to one thread.
+ */
+
+/* ---- Configuration (agent_config.c) ------------------------------------------ */
+
+/* Errors of the configuration loader.  Codes are appended, never renumbered. */
+typedef enum agent_config_err {
+    AGENT_CONFIG_OK = 0,
+    AGENT_CONFIG_ERR_IO = 1,            /* the file cannot be read */
+    AGENT_CONFIG_ERR_TOO_LARGE = 2,     /* the file is larger than a configuration can be */
+    AGENT_CONFIG_ERR_SYNTAX = 3,        /* not well-formed YAML, or YAML we do not take */
+    AGENT_CONFIG_ERR_UNKNOWN_FIELD = 4, /* a field the schema does not know */
+    AGENT_CONFIG_ERR_MISSING_FIELD = 5, /* a required field is absent or empty */
+    AGENT_CONFIG_ERR_TYPE = 6,          /* a value of the wrong type */
+    AGENT_CONFIG_ERR_RANGE = 7,         /* a number outside its range */
+    AGENT_CONFIG_ERR_INVALID = 8,       /* a value that breaks its rule (endpoint, labels, ...) */
+    AGENT_CONFIG_ERR_DUPLICATE = 9,     /* a field given twice */
+    AGENT_CONFIG_ERR_NOMEM = 10,        /* out of memory */
+} agent_config_err;
+
+/* Largest configuration file read, in bytes. */
+#define AGENT_CONFIG_MAX_BYTES (64u * 1024u)
+/* Longest path after resolution against the configuration's directory, with its NUL. */
+#define AGENT_CONFIG_PATH_MAX 4096u
+/* Lowest and highest name_threshold accepted. */
+#define AGENT_THRESHOLD_MIN 0.5
+#define AGENT_THRESHOLD_MAX 1.0
+
+/* Where and why a configuration was refused. */
+typedef struct agent_config_detail {
+    unsigned line;    /* 1-based line of the offending text; 0 when not known */
+    unsigned column;  /* 1-based column of it; 0 when not known */
+    char field[64];   /* the field, e.g. "name_threshold"; empty if none */
+    char text[640];   /* the whole message: "rcmp.yaml:4:17: name_threshold: ..." */
+} agent_config_detail;
+
+/* A loaded, checked configuration; paths are resolved, defaults filled in. */
+typedef struct agent_config {
+    char *source;                /* the file it came from, as named to the loader */
+    char *key;                   /* the agency's secret key file */
+    char *roster;                /* the federation roster */
+    char *broker;                /* the home broker's agency endpoint */
+    char *store;                 /* the agent's directory: STORE/agent (LMDB), STORE/client */
+    double name_threshold;       /* a name score at or above this is a hit */
+    char *answer_labels;         /* labels of every answer; NULL: computed per answer */
+    proto_log_level log_level;   /* highest level logged */
+} agent_config;
+
+/*
+ * Loads and checks the configuration at path.  *cfg_out is the caller's,
+ * to free with agent_config_destroy.  On failure nothing is returned and
+ * detail_r (may be NULL) says where and why, as "FILE:LINE:COL: FIELD: what".
+ */
+agent_config_err agent_config_load(const char *path, agent_config **cfg_out,
+                                   agent_config_detail *detail_r) AGENT_MUST_CHECK;
+
+/* Same, from text (len bytes); relative paths resolve against the directory
+ * of path_for_messages (or the working directory when it has none). */
+agent_config_err agent_config_load_buffer(const char *text, size_t len,
+                                          const char *path_for_messages,
+                                          agent_config **cfg_out,
+                                          agent_config_detail *detail_r) AGENT_MUST_CHECK;
+
+/* Frees *cfg and sets it to NULL.  Accepts NULL. */
+void agent_config_destroy(agent_config **cfg);
+
+/* A static string for code; never NULL. */
+const char *agent_config_strerror(agent_config_err code);
+
+/* ---- Store (agent_store.c: the only file that calls LMDB) ----------------------- */
+
+/* Errors of the store.  Codes are appended, never renumbered. */
+typedef enum agent_store_err {
+    AGENT_STORE_OK = 0,
+    AGENT_STORE_ERR_NOT_FOUND = 1, /* no record under that key */
+    AGENT_STORE_ERR_IO = 2,        /* the environment cannot be opened, read or written */
+    AGENT_STORE_ERR_FULL = 3,      /* the map is full */
+    AGENT_STORE_ERR_NOMEM = 4,     /* out of memory */
+    AGENT_STORE_ERR_INVALID = 5,   /* a key or value out of bounds, or a read-only write */
+    AGENT_STORE_ERR_VERSION = 6,   /* the store was made by an incompatible version */
+} agent_store_err;
+
+/* The tables of the store; docs/agent.md, "What is stored", names their records. */
+typedef enum agent_table {
+    AGENT_T_ENTRIES = 0,         /* own watchlist entries, by ref */
+    AGENT_T_DOCS = 1,            /* own travel-document reports, by ref */
+    AGENT_T_PARTNER_ENTRIES = 2, /* partners' published entries, by "FROM REF" */
+    AGENT_T_PARTNER_DOCS = 3,    /* partners' document reports, by "FROM REF" */
+    AGENT_T_DESIGNATIONS = 4,    /* designations received, by "FROM DESIGNATION VERSION" */
+    AGENT_T_IMPLEMENT = 5,       /* implement requests not acknowledged yet, by designation key */
+    AGENT_T_OUTBOX = 6,          /* sealed answers, by the id they answer and a role byte */
+    AGENT_T_KEPT = 7,            /* messages kept as received (MLAT, designations, others) */
+    AGENT_T_META = 8,            /* the store's format version */
+    AGENT_T_COUNT = 9,           /* number of tables */
+} agent_table;
+
+/* Longest key, in bytes. */
+#define AGENT_STORE_KEY_MAX 480u
+
+typedef struct agent_store agent_store;
+typedef struct agent_txn agent_txn;
+
+/*
+ * Opens (creating if needed, mode 0700) the store in directory dir.  Several
+ * processes may open one store at once: the running agent and the operator
+ * commands.  *st_out is the caller's, to close with agent_store_close; why
+ * (why_len bytes) receives the reason on failure.
+ */
+agent_store_err agent_store_open(const char *dir, agent_store **st_out, char *why,
+                                 size_t why_len) AGENT_MUST_CHECK;
+/* Closes *st (no transaction may be open) and sets it to NULL.  Accepts NULL. */
+void agent_store_close(agent_store **st);
+
+/* Starts a transaction; a write transaction waits for other writers (of
+ * any process).  *txn_out is the caller's: commit or abort it. */
+agent_store_err agent_store_begin(agent_store *st, bool write, agent_txn **txn_out) AGENT_MUST_CHECK;
+/* Commits (durably, for writes) and frees *txn; sets it to NULL.  On failure
+ * nothing of the transaction was written. */
+agent_store_err agent_store_commit(agent_txn **txn) AGENT_MUST_CHECK;
+/* Abandons *txn and sets it to NULL.  Accepts NULL. */
+void agent_store_abort(agent_txn **txn);
+
+/* The value under key: *val_out is borrowed until the transaction ends. */
+agent_store_err agent_store_get(agent_txn *txn, agent_table table, const void *key, size_t key_len,
+                                const void **val_out, size_t *val_len_out) AGENT_MUST_CHECK;
+/* Stores val under key, replacing what was there. */
+agent_store_err agent_store_put(agent_txn *txn, agent_table table, const void *key, size_t key_len,
+                                const void *val, size_t val_len) AGENT_MUST_CHECK;
+/* Removes key; AGENT_STORE_ERR_NOT_FOUND if it was absent. */
+agent_store_err agent_store_del(agent_txn *txn, agent_table table, const void *key,
+                                size_t key_len) AGENT_MUST_CHECK;
+
+/* Called for each record in key order; returns 0 to go on, 1 to stop. Key
+ * and value are borrowed for the call. */
+typedef int (*agent_store_fn)(void *ctx, const void *key, size_t key_len, const void *val,
+                              size_t val_len);
+/* Calls fn for each record of table, from the first key at or after start
+ * (NULL: from the beginning) while the key begins with start. */
+agent_store_err agent_store_each(agent_txn *txn, agent_table table, const char *start,
+                                 agent_store_fn fn, void *ctx) AGENT_MUST_CHECK;
+/* The number of records in table. */
+agent_store_err agent_store_count(agent_txn *txn, agent_table table, size_t *count_out) AGENT_MUST_CHECK;
+
+/* A static string for code; never NULL. */
+const char *agent_store_strerror(agent_store_err code);
+
+/* ---- Records (agent_records.c): JSON records, checks and lookups ---------------- */
+
+/* Longest ref accepted, in bytes. */
+#define AGENT_REF_MAX 128u
+/* Hits listed in one answer at most. */
+#define AGENT_HITS_MAX 20u
+
+/*
+ * Checks a watchlist entry (as in watchlist.publish) and returns a copy
+ * cleaned for storing: "type" defaults to "person", "name" becomes
+ * "names".  NULL on failure, with the reason in why.
+ */
+json_t *agent_entry_check(const json_t *entry, char *why, size_t why_len);
+
+/* Checks a traveldoc report ({"ref", "document", "status", "reported"}) and
+ * returns a copy for storing; NULL on failure, with the reason in why. */
+json_t *agent_doc_check(const json_t *report, char *why, size_t why_len);
+
+/* Where a lookup searches. */
+typedef enum agent_scope {
+    AGENT_SCOPE_OWN = 1,      /* the agency's own entries and reports (what partners are answered from) */
+    AGENT_SCOPE_PARTNERS = 2, /* what partners published or reported (local lookups only) */
+} agent_scope;
+
+/*
+ * Looks subject ({"type", "name" or "names", "born", "documents"}) up in
+ * the watchlist tables of scope (AGENT_SCOPE_* bits).  *hits_out gets a
+ * new JSON array of hits, best first, at most AGENT_HITS_MAX:
+ * {"ref", "score", "matched", "name"} plus "source" ("own" or the
+ * partner's address) when with_source.
+ */
+agent_store_err agent_lookup_subject(agent_txn *txn, const json_t *subject, double threshold,
+                                     unsigned scope, bool with_source, json_t **hits_out) AGENT_MUST_CHECK;
+
+/* Looks a document ({"type", "number", "country"}) up in the traveldoc
+ * tables of scope; *hits_out gets {"ref", "status", "reported"} (plus
+ * "source" when with_source). */
+agent_store_err agent_lookup_document(agent_txn *txn, const json_t *document, unsigned scope,
+                                      bool with_source, json_t **hits_out) AGENT_MUST_CHECK;
+
+/* JSON text of a record value (NUL-terminated copy), parsed; NULL if it does not parse. */
+json_t *agent_json_load(const void *val, size_t len);
+
+/* Stores o (compact JSON) under key. */
+agent_store_err agent_json_put(agent_txn *txn, agent_table table, const char *key,
+                               const json_t *o) AGENT_MUST_CHECK;
+
+/* Reads the JSON record under key; AGENT_STORE_ERR_NOT_FOUND when absent,
+ * AGENT_STORE_ERR_INVALID when it does not parse.  *o_out is the caller's. */
+agent_store_err agent_json_get(agent_txn *txn, agent_table table, const char *key,
+                               json_t **o_out) AGENT_MUST_CHECK;
+
+/*
+ * A record of JSON metadata followed by bytes (the outbox keeps sealed
+ * answers so, the kept table envelopes as received): four bytes of JSON
+ * length (big-endian), the JSON, then the bytes.
+ */
+agent_store_err agent_blob_put(agent_txn *txn, agent_table table, const void *key, size_t key_len,
+                               const json_t *meta, const void *data, size_t len) AGENT_MUST_CHECK;
+/* Reads such a record: *meta_out is the caller's; *data_out is borrowed
+ * until the transaction ends.  AGENT_STORE_ERR_INVALID if it is malformed. */
+agent_store_err agent_blob_get(agent_txn *txn, agent_table table, const void *key, size_t key_len,
+                               json_t **meta_out, const uint8_t **data_out,
+                               size_t *len_out) AGENT_MUST_CHECK;
+
+/* An RFC 3339 UTC time ("2026-11-25T19:17:50Z") of ms into buf (at least 21 bytes). */
+char *agent_time_text(uint64_t ms, char *buf, size_t buf_len);
+
+/* The key of a designation version: "FROM DESIGNATION VERSION" with the
+ * version zero-padded to ten digits, so versions sort in order. */
+void agent_designation_key(const char *from, const char *designation, uint32_t version,
+                           char *buf, size_t buf_len);
+
+/* Outbox roles: what the kept message is to the message it answers. */
+#define AGENT_ROLE_ANSWER 'A'       /* the answer or acknowledgement on receipt */
+#define AGENT_ROLE_IMPLEMENTED 'I'  /* freeze.ack implemented */
+/* Bytes of an outbox key: the id answered, then the role. */
+#define AGENT_OUTBOX_KEY_BYTES 17u
+
+/* ---- The daemon and the operator commands (agent.c, cli_agent.c) ------------ */
+
+/* Runs the agent until SIGTERM or SIGINT; returns a sysexits code.  One
+ * agent at a time per store: a second is refused (EX_TEMPFAIL). */
+int agent_run(const agent_config *cfg);
+
+/* True if an agent runs with the store at cfg->store (it holds the lock
+ * on STORE/agent.lock). */
+bool agent_running(const agent_config *cfg);
+
+#endif
