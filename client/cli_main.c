@@ -25,6 +25,8 @@ static const struct {
     {"policy", cli_policy_main, "check, explain and test release policies"},
     {"watchlist", cli_watchlist_main, "share watchlist entries, query partners, ask for details"},
     {"traveldoc", cli_traveldoc_main, "report and check lost, stolen or forged documents"},
+    {"freeze", cli_freeze_main, "asset-freeze designations and who implemented them"},
+    {"mlat", cli_mlat_main, "MLAT requests, status and deadlines, evidence bundles"},
     {NULL, NULL, NULL},
 };
 
