@@ -389,12 +389,22 @@ list_add(casebook_list *l, casebook_entry **e)
     return CASEBOOK_OK;
 }
 
+/* When a message happened: its creation by its sender (for what was
+ * received, the sender's clock), else when it was stored. */
+static uint64_t
+when(const casebook_entry *e)
+{
+    return e->created_ms != 0 ? e->created_ms : e->time_ms;
+}
+
 static int
 by_time(const void *a, const void *b)
 {
     const casebook_entry *x = *(const casebook_entry *const *)a;
     const casebook_entry *y = *(const casebook_entry *const *)b;
 
+    if (when(x) != when(y))
+        return when(x) < when(y) ? -1 : 1;
     if (x->time_ms != y->time_ms)
         return x->time_ms < y->time_ms ? -1 : 1;
     return memcmp(x->id, y->id, CASEBOOK_ID_BYTES);

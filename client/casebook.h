@@ -69,7 +69,8 @@ typedef struct casebook_entry {
     size_t raw_len;                         /* bytes at raw */
 } casebook_entry;
 
-/* A list of entries, oldest first (by time_ms, then id). */
+/* A list of entries, oldest first: by created_ms (the sender's time), then
+ * time_ms (when stored here), then id. */
 typedef struct casebook_list {
     size_t count;                /* entries */
     casebook_entry **entries;    /* each owned by the list */

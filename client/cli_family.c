@@ -13,6 +13,7 @@
 #include "liaison_proto.h"
 
 #define DRAIN_CAP_MS (300u * 1000u) /* a drain never runs longer than this */
+#define QUERY_GRACE_MS 500u         /* extra wait for answers once every nation answered */
 
 /* ---- Times ------------------------------------------------------------------ */
 
@@ -582,6 +583,36 @@ cli_query_run(const char *sub, liaison_client *c, casebook *cb, const cli_conn *
         cli_error(sub, "%s", liaison_client_error(c));
         rc = cli_exit_for(err);
         goto out;
+    }
+    /* libliaison counts a nation as answered at its first answer; other
+     * agencies of that nation may answer a moment later: take what arrives
+     * in a short grace period too. */
+    if (a->silent_count == 0) {
+        uint64_t grace = liaison_now_ms() + QUERY_GRACE_MS;
+
+        if (grace > deadline_ms)
+            grace = deadline_ms;
+        for (;;) {
+            liaison_event *e = NULL;
+
+            if (liaison_receive(c, &e, grace) != LIAISON_OK)
+                break;
+            if (e->type == LIAISON_EVENT_MESSAGE && e->has_reply_to &&
+                memcmp(e->in_reply_to, id, 16) == 0) {
+                liaison_event **grown = realloc(a->answers, (a->count + 1) * sizeof(*grown));
+
+                if (grown != NULL) {
+                    a->answers = grown;
+                    (void)liaison_receipt(c, e);
+                    a->answers[a->count++] = e;
+                    continue;
+                }
+            } else if (cb != NULL && cli_store_event(cb, e) == 0) {
+                (void)liaison_receipt(c, e);
+            }
+            /* Otherwise not acknowledged: the broker delivers it again later. */
+            liaison_event_free(&e);
+        }
     }
     if (!json)
         printf("%s %s sent; %zu answer%s\n", out->kind, hex, a->count, a->count == 1 ? "" : "s");
