@@ -715,7 +715,8 @@ cmd_status(int argc, char **argv)
             json_decref(b);
         } else if (strcmp(e->kind, "mlat.evidence") == 0) {
             json_t *b = cli_body_parse(e->body, "mlat.evidence/1", why), *fe;
-            size_t k, chunks = 0;
+            size_t k, chunks = 0, used;
+            char list[300] = "";
 
             json_array_foreach(b != NULL ? json_object_get(b, "files") : NULL, k, fe) {
                 const char *name = json_string_value(json_object_get(fe, "name"));
@@ -743,10 +744,36 @@ cmd_status(int argc, char **argv)
                     file_count++;
                 }
                 files[f].seen++;
+                /* "statements.bin 0-2/6, summary.txt 0/1": what this batch carried. */
+                used = strlen(list);
+                if (used + 1 < sizeof(list)) {
+                    json_int_t c0 = json_integer_value(json_object_get(fe, "chunk"));
+                    const char *prev = k > 0 ? json_string_value(json_object_get(
+                                                   json_array_get(json_object_get(b, "files"), k - 1),
+                                                   "name"))
+                                             : NULL;
+
+                    if (prev != NULL && strcmp(prev, name) == 0) {
+                        /* Same file as the chunk before: widen its range. */
+                        char *dash = strrchr(list, ' ');
+                        char *cut = dash != NULL ? strchr(dash, '-') : NULL;
+
+                        if (cut == NULL)
+                            cut = dash != NULL ? strchr(dash, '/') : NULL;
+                        if (cut != NULL)
+                            snprintf(cut, sizeof(list) - (size_t)(cut - list), "-%lld/%llu",
+                                     (long long)c0, (unsigned long long)files[f].chunks);
+                    } else {
+                        snprintf(list + used, sizeof(list) - used, "%s%s %lld/%llu",
+                                 used > 0 ? ", " : "", name, (long long)c0,
+                                 (unsigned long long)files[f].chunks);
+                    }
+                }
             }
-            snprintf(what, sizeof(what), "evidence batch %lld: %zu chunk%s%s",
+            snprintf(what, sizeof(what), "evidence batch %lld: %zu chunk%s%s%s",
                      b != NULL ? (long long)json_integer_value(json_object_get(b, "batch")) : 0LL,
-                     chunks, chunks == 1 ? "" : "s", b == NULL ? " (manifest unreadable)" : "");
+                     chunks, chunks == 1 ? "" : "s", list[0] ? ": " : "",
+                     b == NULL ? " (manifest unreadable)" : list);
             json_decref(b);
         } else {
             snprintf(what, sizeof(what), "%s", e->kind);
@@ -1294,9 +1321,11 @@ cmd_verify_bundle(int argc, char **argv)
                    : "?");
         printf("  envelopes  %lld signatures verify\n",
                (long long)json_integer_value(json_object_get(ck, "envelopes")));
-        printf("  files      %lld files, %lld chunks match their hashes\n",
+        printf("  files      %lld file%s, %lld chunk%s match their hashes\n",
                (long long)json_integer_value(json_object_get(ck, "files")),
-               (long long)json_integer_value(json_object_get(ck, "chunks")));
+               json_integer_value(json_object_get(ck, "files")) == 1 ? "" : "s",
+               (long long)json_integer_value(json_object_get(ck, "chunks")),
+               json_integer_value(json_object_get(ck, "chunks")) == 1 ? "" : "s");
         printf("  custody    %lld signatures verify\n",
                (long long)json_integer_value(json_object_get(ck, "custody")));
         printf("  proofs     %lld audit records proven in signed tree heads\n",
