@@ -441,6 +441,7 @@ send_version(const char *sub, fz_opts *o, const char *action)
     out.to_count = to_count;
     out.labels = o->labels;
     out.case_id = o->designation;
+    out.ttl_s = CLI_LONG_TTL_S;
     out.body = body;
     if ((rc = cli_outgoing_build(sub, &out, &m)) != EX_OK)
         goto done;

@@ -88,6 +88,10 @@ void cli_drain(const char *sub, liaison_client *c, struct casebook *cb, unsigned
 /* Stores one received event (message or report) in the casebook. */
 int cli_store_event(struct casebook *cb, const liaison_event *e);
 
+/* Expiry of what partners keep (designations, published entries, document
+ * reports, MLAT messages): a partner offline for days still gets them. */
+#define CLI_LONG_TTL_S (30u * 86400u)
+
 /* What a family command sends: one JSON body in portion 0 and, optionally,
  * further binary portions. */
 typedef struct cli_outgoing {

@@ -537,7 +537,7 @@ cmd_submit(int argc, char **argv)
     out.labels = labels;
     out.portion_labels = o.labels != NULL ? o.labels : "LES";
     out.case_id = o.case_id;
-    out.ttl_s = 30u * 86400u;
+    out.ttl_s = CLI_LONG_TTL_S;
     out.body = body;
     if ((rc = cli_outgoing_build("mlat submit", &out, &m)) != EX_OK)
         goto done;
@@ -859,7 +859,7 @@ reply_to_case(const ml_case *mc, const ml_opts *o, const char **to, cli_outgoing
     out->portion_labels = o->labels != NULL ? o->labels : "LES";
     out->case_id = o->case_id;
     out->reply_to = mc->request->id;
-    out->ttl_s = 30u * 86400u;
+    out->ttl_s = CLI_LONG_TTL_S;
 }
 
 static int

@@ -221,6 +221,7 @@ cmd_report(int argc, char **argv)
                      o.reported != NULL ? o.reported : cli_date_format(liaison_now_ms(), today));
     memset(&out, 0, sizeof(out));
     out.kind = "traveldoc.report";
+    out.ttl_s = CLI_LONG_TTL_S;
     out.to = o.to;
     out.to_count = o.to_count;
     out.labels = o.labels;

@@ -540,6 +540,7 @@ cmd_publish(int argc, char **argv)
     body = json_pack("{s:s, s:O}", "schema", "watchlist.publish/1", "entries", entries);
     memset(&out, 0, sizeof(out));
     out.kind = "watchlist.publish";
+    out.ttl_s = CLI_LONG_TTL_S;
     out.to = o.to;
     out.to_count = o.to_count;
     out.labels = o.labels;
@@ -576,6 +577,7 @@ cmd_withdraw(int argc, char **argv)
     body = json_pack("{s:s, s:o}", "schema", "watchlist.withdraw/1", "refs", refs);
     memset(&out, 0, sizeof(out));
     out.kind = "watchlist.withdraw";
+    out.ttl_s = CLI_LONG_TTL_S;
     out.to = o.to;
     out.to_count = o.to_count;
     out.labels = o.labels;
