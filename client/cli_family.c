@@ -295,7 +295,8 @@ cli_rejection_rule(const char *text, char rule[65])
     if (p == NULL)
         return;
     p += strlen("denied by ");
-    n = strcspn(p, ": ");
+    /* "denied by RULE: reason"; rule ids may hold ':' ("builtin:mlat-treaty"). */
+    n = strstr(p, ": ") != NULL ? (size_t)(strstr(p, ": ") - p) : strcspn(p, " ");
     if (n > 0 && n < 65) {
         memcpy(rule, p, n);
         rule[n] = '\0';

@@ -1152,6 +1152,7 @@ cmd_evidence(int argc, char **argv)
             free(data[p]);
         }
         if (rc == EX_OK) {
+            bar.last_ms = 0; /* always drawn: sealing and sending a message takes a while */
             cli_progress_show(&bar, "sealing and sending", sent_bytes);
             rc = cli_outgoing_send("mlat evidence", c, cb, &out, m, &o.conn, o.json, id);
         }

@@ -422,6 +422,22 @@ test_cli_traveldoc_report_and_check(void **state)
     }
     json_decref(j);
 
+    /* The same check, for people: one row per answer, the hit with its reference. */
+    {
+        const char *check[] = {"traveldoc", "check", "--number", "ab 123-456", "--country", "CAN",
+                               "--purpose", "secondary inspection, Blaine WA", "--deadline", "15",
+                               NULL};
+
+        run_start(&r, "USA/CBP", NULL, check);
+        answer_check(cbsa, "ab 123-456", hit_json);
+        answer_check(fgr, NULL, NULL);
+        answer_check(fbi, NULL, NULL);
+        assert_rc(run_wait(&r), 0);
+        assert_non_null(strstr(out, "CAN/CBSA       HIT"));
+        assert_non_null(strstr(out, "CBSA-TD-2026-0007  status=stolen  reported=2026-11-20"));
+        assert_non_null(strstr(out, "MEX/FGR        no-hit"));
+    }
+
     /* A number never reported: no-hit from every partner (human output). */
     {
         const char *check[] = {"traveldoc", "check", "--number", "ZZ999999", "--purpose",
@@ -830,8 +846,18 @@ test_cli_mlat(void **state)
                              "--treaty", "USA-MEX-MLAT-1987", "--offence", "TAX-EVASION",
                              "--summary", "undeclared income", NULL};
 
+        const char *tax_json[] = {"mlat", "submit", "--to", "USA/DOJ", "--case", "MEX-FGR-2026-0101",
+                                  "--treaty", "USA-MEX-MLAT-1987", "--offence", "TAX-EVASION",
+                                  "--summary", "undeclared income", "--json", NULL};
+
         assert_rc(cli("MEX/FGR", "fgr", tax), 2);
-        assert_non_null(strstr(err, "builtin:mlat-treaty"));
+        assert_non_null(strstr(err, "rule builtin:mlat-treaty"));
+        assert_non_null(strstr(err, "TAX-EVASION"));
+        assert_rc(cli("MEX/FGR", "fgr", tax_json), 2);
+        j = out_json();
+        assert_string_equal(json_string_value(json_object_get(j, "result")), "rejected");
+        assert_string_equal(json_string_value(json_object_get(j, "rule")), "builtin:mlat-treaty");
+        json_decref(j);
     }
 }
 
