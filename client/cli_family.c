@@ -187,13 +187,11 @@ cli_store_event(casebook *cb, const liaison_event *e)
 }
 
 void
-cli_drain(const char *sub, liaison_client *c, casebook *cb, unsigned idle_ms, const cli_conn *conn,
-          size_t *stored_out)
+cli_drain(const char *sub, liaison_client *c, casebook *cb, unsigned idle_ms, size_t *stored_out)
 {
     uint64_t cap = liaison_now_ms() + DRAIN_CAP_MS;
     size_t stored = 0;
 
-    (void)conn;
     for (;;) {
         liaison_event *e = NULL;
         uint64_t deadline = liaison_now_ms() + idle_ms;

@@ -78,12 +78,13 @@ int cli_casebook_open(const char *sub, const cli_conn *conn, struct casebook **c
 /*
  * Receives every event the broker has for this agency and stores it in the
  * casebook, then acknowledges it (in that order, so nothing is lost and,
- * with libliaison's state directory, nothing is received twice).  Stops
- * after idle_ms without an event, or at the connection timeout.  Returns
- * the number of messages stored through stored_out (may be NULL).
+ * with libliaison's state directory, nothing is received twice).  An event
+ * that cannot be stored is not acknowledged (the broker delivers it again
+ * later).  Stops after idle_ms without an event, or after five minutes in
+ * all.  *stored_out (may be NULL) gets the number of messages stored.
  */
 void cli_drain(const char *sub, liaison_client *c, struct casebook *cb, unsigned idle_ms,
-               const cli_conn *conn, size_t *stored_out);
+               size_t *stored_out);
 
 /* Stores one received event (message or report) in the casebook. */
 int cli_store_event(struct casebook *cb, const liaison_event *e);
