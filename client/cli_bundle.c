@@ -21,6 +21,7 @@
 #define FILES_MAX 4096u                /* files one bundle may hold */
 #define ENVELOPE_FILE_MAX (PROTO_ENVELOPE_MAX + 1u) /* bytes of an envelope file */
 #define JSON_FILE_MAX (64u << 20)      /* bytes of manifest.json or a proof file */
+#define OUT_DIR_MAX 2048u              /* bytes of an export directory's path */
 
 static void
 say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -256,37 +257,31 @@ write_new(const char *path, const void *data, size_t len, char *why, size_t why_
     return 0;
 }
 
-/* Reads a whole file of at most max bytes into a malloc'd buffer (NUL-terminated). */
+/* Reads a whole file of at most max bytes into a malloc'd buffer (NUL-terminated).
+ * -1 with errno set on failure (EFBIG when it is larger). */
 static int
 read_all(const char *path, size_t max, uint8_t **buf_out, size_t *len_out)
 {
     FILE *f = fopen(path, "rb");
+    struct stat sb;
     uint8_t *buf = NULL;
-    size_t len = 0, cap = 0, n;
+    size_t len;
 
     if (f == NULL)
         return -1;
-    for (;;) {
-        if (len + 65536 + 1 > cap) {
-            uint8_t *grown;
-
-            cap = cap == 0 ? 65536 * 2 : cap * 2;
-            if (cap > max + 65536 * 2)
-                cap = max + 65536 * 2;
-            grown = realloc(buf, cap);
-            if (grown == NULL)
-                break;
-            buf = grown;
-        }
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0 || len > max)
-            break;
-    }
-    if (ferror(f) || len > max || buf == NULL || (len + 1 > cap)) {
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 0 ||
+        (uint64_t)sb.st_size > max) {
+        if (errno == 0 || sb.st_size >= 0)
+            errno = S_ISREG(sb.st_mode) ? EFBIG : EINVAL;
         fclose(f);
+        return -1;
+    }
+    len = (size_t)sb.st_size;
+    buf = malloc(len + 1);
+    if (buf == NULL || fread(buf, 1, len, f) != len) {
         free(buf);
-        errno = len > max ? EFBIG : EIO;
+        fclose(f);
+        errno = buf == NULL ? ENOMEM : EIO;
         return -1;
     }
     fclose(f);
@@ -574,7 +569,8 @@ head_json(const store_tree_head *h)
  * manifest's list.
  */
 static int
-ex_proofs(ex_state *s, const bundle_export_args *a, json_t *proofs_out, char *why, size_t why_len)
+ex_proofs(ex_state *s, const bundle_export_args *a, const char *dir, json_t *proofs_out, char *why,
+          size_t why_len)
 {
     store_config cfg;
     store *st = NULL;
@@ -697,7 +693,7 @@ ex_proofs(ex_state *s, const bundle_export_args *a, json_t *proofs_out, char *wh
             goto out;
         }
         snprintf(rel, sizeof(rel), "proofs/%s.json", id);
-        rc = ex_write_listed(s, a->out_dir, rel, text, strlen(text), why, why_len);
+        rc = ex_write_listed(s, dir, rel, text, strlen(text), why, why_len);
         free(text);
         if (rc != EX_OK)
             goto out;
@@ -719,36 +715,69 @@ out:
     return rc;
 }
 
-/* Makes out_dir (mode 0700) and its subdirectories; it may exist only if empty. */
+/* True if dir does not exist, or is an empty directory. */
+static bool
+usable_out(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    bool empty = true;
+
+    if (d == NULL)
+        return errno == ENOENT;
+    while ((de = readdir(d)) != NULL)
+        empty = empty && (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0);
+    closedir(d);
+    return empty;
+}
+
+/* Makes dir (mode 0700, must not exist) and its subdirectories. */
 static int
-ex_make_dirs(const char *out_dir, char *why, size_t why_len)
+ex_make_dirs(const char *dir, char *why, size_t why_len)
 {
     static const char *const subs[] = {"files", "envelopes", "proofs"};
     char path[4096];
 
-    if (mkdir(out_dir, 0700) != 0) {
-        DIR *d = errno == EEXIST ? opendir(out_dir) : NULL;
-        struct dirent *de;
-        bool empty = d != NULL;
-
-        while (d != NULL && (de = readdir(d)) != NULL)
-            empty = empty && (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0);
-        if (d != NULL)
-            closedir(d);
-        if (!empty) {
-            say(why, why_len, "--out %s: %s", out_dir,
-                d != NULL || errno == EEXIST ? "exists and is not empty" : strerror(errno));
-            return EX_CANTCREAT;
-        }
+    if (mkdir(dir, 0700) != 0) {
+        say(why, why_len, "cannot create %s: %s%s", dir, strerror(errno),
+            errno == EEXIST ? " (left by an interrupted export? remove it)" : "");
+        return EX_CANTCREAT;
     }
     for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), "%s/%s", out_dir, subs[i]);
+        snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
         if (mkdir(path, 0700) != 0) {
             say(why, why_len, "cannot create %s: %s", path, strerror(errno));
             return EX_CANTCREAT;
         }
     }
     return EX_OK;
+}
+
+/* Removes a bundle being written: its files, its three subdirectories, itself. */
+static void
+ex_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[4096];
+    int n;
+
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        struct stat sb;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        n = snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            continue;
+        if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            ex_remove(path);
+        else
+            unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(dir);
 }
 
 static json_t *
@@ -773,12 +802,25 @@ bundle_export(const bundle_export_args *a, json_t **summary_out, char *why, size
     const casebook_entry *request = NULL;
     uint8_t *roster_bytes = NULL, sig[PROTO_SIGNATURE_BYTES], *signed_buf = NULL;
     size_t roster_len = 0;
-    char *text = NULL, t[32], hex[65], me_text[PROTO_ADDR_TEXT_MAX + 1];
+    char *text = NULL, t[32], hex[65], me_text[PROTO_ADDR_TEXT_MAX + 1], tmp[OUT_DIR_MAX + 32];
+    bool made = false;
     int rc = EX_DATAERR;
 
     memset(&s, 0, sizeof(s));
     s.bundle_files = json_object();
     proto_addr_format(&a->me->addr, me_text, sizeof(me_text));
+    /* Written beside out_dir, then renamed into place: a failed export leaves nothing. */
+    if (strlen(a->out_dir) > OUT_DIR_MAX) {
+        say(why, why_len, "--out: the path is longer than %u bytes", OUT_DIR_MAX);
+        rc = EX_CANTCREAT;
+        goto out;
+    }
+    snprintf(tmp, sizeof(tmp), "%.*s.partial-%ld", (int)OUT_DIR_MAX, a->out_dir, (long)getpid());
+    if (!usable_out(a->out_dir)) {
+        say(why, why_len, "--out %s: exists and is not an empty directory", a->out_dir);
+        rc = EX_CANTCREAT;
+        goto out;
+    }
     if (proto_roster_load(a->roster_path, &s.roster, &d) != PROTO_OK ||
         read_all(a->roster_path, PROTO_ROSTER_TEXT_MAX, &roster_bytes, &roster_len) != 0) {
         say(why, why_len, "roster %s: %s", a->roster_path, d.text[0] ? d.text : strerror(errno));
@@ -871,13 +913,14 @@ bundle_export(const bundle_export_args *a, json_t **summary_out, char *why, size
         }
     }
     /* Write: directories, files, envelopes, roster, proofs, then the signed manifest. */
-    if ((rc = ex_make_dirs(a->out_dir, why, why_len)) != EX_OK)
+    if ((rc = ex_make_dirs(tmp, why, why_len)) != EX_OK)
         goto out;
+    made = true;
     for (size_t f = 0; f < s.file_count; f++) {
         json_t *hashes = json_array();
         char rel[BUNDLE_NAME_MAX + 8];
 
-        if ((rc = ex_write_file(&s, &s.files[f], a->me, a->out_dir, why, why_len)) != EX_OK) {
+        if ((rc = ex_write_file(&s, &s.files[f], a->me, tmp, why, why_len)) != EX_OK) {
             json_decref(hashes);
             goto out;
         }
@@ -900,7 +943,7 @@ bundle_export(const bundle_export_args *a, json_t **summary_out, char *why, size
             continue;
         proto_id_format(e->id, id);
         snprintf(rel, sizeof(rel), "envelopes/%s.env", id);
-        if ((rc = ex_write_listed(&s, a->out_dir, rel, e->raw, e->raw_len, why, why_len)) != EX_OK)
+        if ((rc = ex_write_listed(&s, tmp, rel, e->raw, e->raw_len, why, why_len)) != EX_OK)
             goto out;
         row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "id", id, "kind", e->kind, "sender",
                         e->peer, "case", e->case_id, "created", time_text(e->created_ms, t),
@@ -919,9 +962,9 @@ bundle_export(const bundle_export_args *a, json_t **summary_out, char *why, size
                 json_array_append_new(cards, json_string(e->peer));
         }
     }
-    if (a->audit_data != NULL && (rc = ex_proofs(&s, a, proofs, why, why_len)) != EX_OK)
+    if (a->audit_data != NULL && (rc = ex_proofs(&s, a, tmp, proofs, why, why_len)) != EX_OK)
         goto out;
-    if ((rc = ex_write_listed(&s, a->out_dir, "roster", roster_bytes, roster_len, why, why_len)) !=
+    if ((rc = ex_write_listed(&s, tmp, "roster", roster_bytes, roster_len, why, why_len)) !=
         EX_OK)
         goto out;
     json_array_append_new(cards, json_string(me_text));
@@ -972,19 +1015,26 @@ bundle_export(const bundle_export_args *a, json_t **summary_out, char *why, size
         memcpy(signed_buf, BUNDLE_SIGN_CONTEXT, clen);
         memcpy(signed_buf + clen, text, tlen);
         proto_sign_detached(a->me, signed_buf, clen + tlen, sig);
-        snprintf(path, sizeof(path), "%s/manifest.json", a->out_dir);
+        snprintf(path, sizeof(path), "%s/manifest.json", tmp);
         if (write_new(path, text, tlen, why, why_len) != 0) {
             rc = EX_CANTCREAT;
             goto out;
         }
         proto_hex(sig, sizeof(sig), sig_hex);
         strcat(sig_hex, "\n");
-        snprintf(path, sizeof(path), "%s/manifest.sig", a->out_dir);
+        snprintf(path, sizeof(path), "%s/manifest.sig", tmp);
         if (write_new(path, sig_hex, strlen(sig_hex), why, why_len) != 0) {
             rc = EX_CANTCREAT;
             goto out;
         }
     }
+    /* An empty out_dir is replaced; a missing one is made. */
+    if (rename(tmp, a->out_dir) != 0) {
+        say(why, why_len, "cannot move the bundle into %s: %s", a->out_dir, strerror(errno));
+        rc = EX_CANTCREAT;
+        goto out;
+    }
+    made = false;
     if (summary_out != NULL)
         *summary_out = json_pack("{s:s, s:s, s:I, s:I, s:I}", "dir", a->out_dir, "case", a->case_id,
                                  "files", (json_int_t)s.file_count, "messages",
@@ -992,6 +1042,8 @@ bundle_export(const bundle_export_args *a, json_t **summary_out, char *why, size
                                  (json_int_t)json_array_size(proofs));
     rc = EX_OK;
 out:
+    if (made)
+        ex_remove(tmp);
     free(signed_buf);
     free(text);
     free(roster_bytes);

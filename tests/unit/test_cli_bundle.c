@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "cli_bundle.h"
 #include "helpers.h"
@@ -338,6 +339,7 @@ test_cli_bundle_export_and_verify(void **state)
 
     /* Exporting into a directory that is not empty is refused. */
     assert_int_equal(export_to(f, &l, out, why, sizeof(why)), EX_CANTCREAT);
+    assert_non_null(strstr(why, "not an empty directory"));
 
     /* A changed byte of the file, of the envelope, of the manifest: each fails, named. */
     snprintf(path, sizeof(path), "%s/files/statements.pdf", out);
@@ -396,11 +398,40 @@ test_cli_bundle_export_refuses_incomplete(void **state)
     casebook_list l = {1, entries};
     char out[700], why[512];
 
-    /* Chunk 1 of 3 never arrived. */
+    /* Chunk 1 of 3 never arrived; nothing is left behind. */
     entries[0] = evidence(f, "statements.pdf", data, len, 4096, 1, true);
     snprintf(out, sizeof(out), "%s/incomplete", f->dir);
     assert_int_equal(export_to(f, &l, out, why, sizeof(why)), EX_DATAERR);
     assert_non_null(strstr(why, "chunk 1 of 3"));
+    {
+        struct stat sb;
+
+        assert_int_not_equal(stat(out, &sb), 0);
+    }
+    list_free(&l);
+
+    /* A chunk that does not match its manifest hash is found while writing: the
+     * partial bundle is removed. */
+    entries[0] = evidence(f, "statements.pdf", data, len, 4096, SIZE_MAX, true);
+    {
+        json_t *m = json_loads(entries[0]->body, 0, NULL);
+        json_t *fe = json_array_get(json_object_get(m, "files"), 1);
+
+        json_object_set_new(fe, "chunk_sha256", json_string("0000000000000000000000000000000000000000000000000000000000000000"));
+        free(entries[0]->body);
+        entries[0]->body = json_dumps(m, JSON_COMPACT);
+        json_decref(m);
+    }
+    assert_int_equal(export_to(f, &l, out, why, sizeof(why)), EX_DATAERR);
+    assert_non_null(strstr(why, "does not match its manifest hash"));
+    {
+        struct stat sb;
+        char partial[800];
+
+        assert_int_not_equal(stat(out, &sb), 0);
+        snprintf(partial, sizeof(partial), "%s.partial-%ld", out, (long)getpid());
+        assert_int_not_equal(stat(partial, &sb), 0);
+    }
     list_free(&l);
 
     /* No custody entry for the file. */
