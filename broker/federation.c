@@ -757,7 +757,9 @@ on_consistency(broker *b, const proto_addr *peer, const proto_cmd *cmd)
         cmd->second != pending[slot].new_head.tree_size)
         return;
     pending[slot].waiting = false;
-    memcpy(path, cmd->path.data, cmd->path.len);
+    /* An empty proof (equal sizes, or from size 0) has no data to copy. */
+    if (cmd->path.len > 0)
+        memcpy(path, cmd->path.data, cmd->path.len);
     if (store_merkle_verify_consistency(cmd->first, cmd->second, pending[slot].old_head.root,
                                         pending[slot].new_head.root,
                                         (const uint8_t(*)[PROTO_HASH_BYTES])path,

@@ -25,6 +25,10 @@ int cli_roster_main(int argc, char **argv);
 int cli_audit_main(int argc, char **argv);
 int cli_policy_main(int argc, char **argv);
 int cli_agent_main(int argc, char **argv);
+int cli_watchlist_main(int argc, char **argv);
+int cli_traveldoc_main(int argc, char **argv);
+int cli_freeze_main(int argc, char **argv);
+int cli_mlat_main(int argc, char **argv);
 
 /* True if argv[1..] asks for help ("--help" or "-h" anywhere). */
 bool cli_wants_help(int argc, char **argv);

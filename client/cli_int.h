@@ -59,4 +59,116 @@ void cli_print_json(json_t *o, bool line);
 /* Reads a whole file into a malloc'd buffer (at most 64 MiB). */
 int cli_read_file(const char *path, uint8_t **data_out, size_t *len_out);
 
+/* ---- Message families (cli_family.c) -------------------------------------- */
+
+struct casebook;
+
+/* Writes ms as an RFC 3339 UTC time, "2026-11-25T19:17:50Z", into buf (32 bytes). */
+char *cli_time_format(uint64_t ms, char buf[32]);
+/* Writes the date part only, "2026-11-25". */
+char *cli_date_format(uint64_t ms, char buf[32]);
+/* Parses "2026-11-25" (midnight UTC) or "2026-11-25T19:17:50Z" (fractions and
+ * a "+00:00" offset allowed) into Unix ms.  False if it is neither. */
+bool cli_time_parse(const char *text, uint64_t *ms_out);
+
+/* Opens the casebook of conn->state; prints why and returns a sysexits code
+ * (EX_USAGE without a state directory) on failure. */
+int cli_casebook_open(const char *sub, const cli_conn *conn, struct casebook **cb_out);
+
+/*
+ * Receives every event the broker has for this agency and stores it in the
+ * casebook, then acknowledges it (in that order, so nothing is lost and,
+ * with libliaison's state directory, nothing is received twice).  An event
+ * that cannot be stored is not acknowledged (the broker delivers it again
+ * later).  Stops after idle_ms without an event, or after five minutes in
+ * all.  *stored_out (may be NULL) gets the number of messages stored.
+ */
+void cli_drain(const char *sub, liaison_client *c, struct casebook *cb, unsigned idle_ms,
+               size_t *stored_out);
+
+/* Stores one received event (message or report) in the casebook. */
+int cli_store_event(struct casebook *cb, const liaison_event *e);
+
+/* Expiry of what partners keep (designations, published entries, document
+ * reports, MLAT messages): a partner offline for days still gets them. */
+#define CLI_LONG_TTL_S (30u * 86400u)
+
+/* What a family command sends: one JSON body in portion 0 and, optionally,
+ * further binary portions. */
+typedef struct cli_outgoing {
+    const char *kind;              /* "watchlist.query" */
+    const char *const *to;         /* recipients */
+    size_t to_count;               /* entries in to */
+    const char *labels;            /* message labels, text form */
+    const char *portion_labels;    /* labels of every portion; NULL: same as labels */
+    const char *case_id;           /* NULL for none */
+    const uint8_t *reply_to;       /* 16 bytes, or NULL */
+    uint64_t ttl_s;                /* 0: libliaison's default (24 h) */
+    json_t *body;                  /* portion 0 (borrowed) */
+    size_t extra_count;            /* further portions */
+    const uint8_t *const *extra;   /* their bytes */
+    const size_t *extra_len;       /* and lengths */
+} cli_outgoing;
+
+/* Builds the message of out; prints why and returns a sysexits code on failure. */
+int cli_outgoing_build(const char *sub, const cli_outgoing *out, liaison_message **msg_out);
+
+/*
+ * Sends msg and records it in cb (may be NULL) with out's body.  Prints
+ * nothing on success (the caller does); on failure prints why on stderr
+ * and, with json, one JSON object with id, result and, when rejected, code,
+ * reason and rule.  Returns 0, CLI_EXIT_REJECTED, or a sysexits code.
+ * id_out (may be NULL) receives the id.
+ */
+int cli_outgoing_send(const char *sub, liaison_client *c, struct casebook *cb,
+                      const cli_outgoing *out, liaison_message *msg, const cli_conn *conn,
+                      bool json, uint8_t id_out[16]);
+
+/* Records a message sent in the casebook (when cb is not NULL). */
+int cli_record_sent(struct casebook *cb, const uint8_t id[16], const cli_outgoing *out,
+                    const char *body_text);
+
+/* The rule id in a broker's rejection text ("denied by RULE: ..."), into
+ * rule (65 bytes); "" when there is none. */
+void cli_rejection_rule(const char *text, char rule[65]);
+
+/* Checks a stated purpose (printable, at most 200 characters, no "//");
+ * prints why and returns EX_USAGE if it is missing or unusable. */
+int cli_purpose_check(const char *sub, const char *purpose);
+
+/* Parses text as a JSON object whose "schema" is schema ("watchlist.answer/1");
+ * NULL if it is not (why, 128 bytes, says what is wrong). */
+json_t *cli_body_parse(const char *text, const char *schema, char why[128]);
+
+/* Reads a received event's portion 0 as a JSON body of schema; NULL if
+ * unreadable (why says why). */
+json_t *cli_event_body(const liaison_event *e, const char *schema, char why[128]);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal. */
+typedef struct cli_progress {
+    bool on;                       /* stderr is a terminal */
+    uint64_t total;                /* bytes in all */
+    uint64_t last_ms;              /* when it was last drawn */
+} cli_progress;
+void cli_progress_start(cli_progress *p, uint64_t total);
+void cli_progress_show(cli_progress *p, const char *what, uint64_t done);
+void cli_progress_end(cli_progress *p);
+
+/*
+ * Sends a query (msg, built from out) and collects the answers in reply to
+ * it until every partner nation addressed has answered or deadline_ms
+ * passes; prints one row per answer (result and hits of answer_schema) and
+ * the partners that stayed silent, or all of it as JSON.  Answers are
+ * recorded in cb when it is not NULL.  Returns 0 when every partner
+ * answered, EX_TEMPFAIL when one stayed silent, CLI_EXIT_REJECTED or
+ * another sysexits code on failure.  id_out (may be NULL) gets the query id
+ * and *answers_out (may be NULL) the answers, the caller's to free.
+ */
+int cli_query_run(const char *sub, liaison_client *c, struct casebook *cb, const cli_conn *conn,
+                  const cli_outgoing *out, liaison_message *msg, uint64_t deadline_ms,
+                  const char *answer_schema, bool json, uint8_t id_out[16],
+                  liaison_answers **answers_out);
+
+/* Family entry points are declared in cli.h. */
+
 #endif

@@ -24,6 +24,10 @@ static const struct {
     {"audit", cli_audit_main, "inspect and verify a broker's audit log (offline)"},
     {"policy", cli_policy_main, "check, explain and test release policies"},
     {"agent", cli_agent_main, "answer queries and acknowledge designations for an agency"},
+    {"watchlist", cli_watchlist_main, "share watchlist entries, query partners, ask for details"},
+    {"traveldoc", cli_traveldoc_main, "report and check lost, stolen or forged documents"},
+    {"freeze", cli_freeze_main, "asset-freeze designations and who implemented them"},
+    {"mlat", cli_mlat_main, "MLAT requests, status and deadlines, evidence bundles"},
     {NULL, NULL, NULL},
 };
 
@@ -37,7 +41,9 @@ usage(FILE *out)
         fprintf(out, "    %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(out, "\nEXIT STATUS\n"
                  "    0 success; 1 a check ran and failed; 64 bad usage; 65 bad input data;\n"
-                 "    66 missing input file; 70 internal error; 74 I/O error.\n");
+                 "    66 missing input file; 69 broker unreachable; 70 internal error;\n"
+                 "    74 I/O error; 75 no answer in time; 2 rejected by the broker.\n"
+                 "    Each command's page lists its own (liaison <command> --help).\n");
 }
 
 int

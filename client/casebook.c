@@ -1,0 +1,626 @@
+/* The liaison tool's casebook: the only file of the tool that calls LMDB. */
+#include <errno.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "casebook.h"
+#include "liaison_proto.h"
+
+/*
+ * Databases of the environment:
+ *   sent     id (16 bytes)              -> record
+ *   received id (16 bytes)              -> record
+ *   cases    "<family>/<case>" (dupsort) -> direction byte ('s' or 'r') || id
+ *   reports  id || recipient || 0 || state -> report JSON
+ * A record is a 4-byte big-endian length, that many bytes of JSON
+ * metadata, then the raw envelope bytes (received messages only).
+ */
+#define MAP_BYTES_64 (64ull << 30)  /* address space reserved on 64-bit hosts; the file grows */
+#define MAP_BYTES_32 (1ull << 30)   /* and on 32-bit hosts */
+#define INDEX_KEY_MAX 200u          /* bytes of "<family>/<case>" */
+
+struct casebook {
+    MDB_env *env;        /* the environment in <state>/casebook */
+    MDB_dbi sent;        /* messages sent */
+    MDB_dbi received;    /* messages received */
+    MDB_dbi cases;       /* index by family and case */
+    MDB_dbi reports;     /* delivery reports */
+};
+
+const char *
+casebook_strerror(casebook_err code)
+{
+    switch (code) {
+    case CASEBOOK_OK: return "success";
+    case CASEBOOK_ERR_INVALID: return "invalid argument";
+    case CASEBOOK_ERR_NOMEM: return "out of memory";
+    case CASEBOOK_ERR_IO: return "the casebook cannot be read or written";
+    case CASEBOOK_ERR_NOT_FOUND: return "no such record in the casebook";
+    case CASEBOOK_ERR_CORRUPT: return "a casebook record is damaged";
+    case CASEBOOK_ERR_FULL: return "the casebook is full";
+    }
+    return "unknown error";
+}
+
+static casebook_err
+from_mdb(int rc)
+{
+    switch (rc) {
+    case 0: return CASEBOOK_OK;
+    case MDB_NOTFOUND: return CASEBOOK_ERR_NOT_FOUND;
+    case MDB_MAP_FULL: return CASEBOOK_ERR_FULL;
+    case ENOMEM: return CASEBOOK_ERR_NOMEM;
+    case MDB_CORRUPTED:
+    case MDB_INVALID: return CASEBOOK_ERR_CORRUPT;
+    default: return CASEBOOK_ERR_IO;
+    }
+}
+
+casebook_err
+casebook_open(const char *state_dir, casebook **cb_out, char *why, size_t why_len)
+{
+    casebook *cb = NULL;
+    MDB_txn *txn = NULL;
+    char dir[4096];
+    int rc = 0;
+    casebook_err err = CASEBOOK_ERR_IO;
+
+    if (state_dir == NULL || cb_out == NULL || strlen(state_dir) + 10 >= sizeof(dir)) {
+        snprintf(why, why_len, "no usable state directory");
+        return CASEBOOK_ERR_INVALID;
+    }
+    snprintf(dir, sizeof(dir), "%s/casebook", state_dir);
+    if ((mkdir(state_dir, 0700) != 0 && errno != EEXIST) ||
+        (mkdir(dir, 0700) != 0 && errno != EEXIST)) {
+        snprintf(why, why_len, "cannot create %s: %s", dir, strerror(errno));
+        return CASEBOOK_ERR_IO;
+    }
+    cb = calloc(1, sizeof(*cb));
+    if (cb == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return CASEBOOK_ERR_NOMEM;
+    }
+    if ((rc = mdb_env_create(&cb->env)) != 0 ||
+        (rc = mdb_env_set_mapsize(cb->env, sizeof(size_t) >= 8 ? (size_t)MAP_BYTES_64
+                                                                 : (size_t)MAP_BYTES_32)) != 0 ||
+        (rc = mdb_env_set_maxdbs(cb->env, 8)) != 0 || (rc = mdb_env_open(cb->env, dir, 0, 0600)) != 0 ||
+        (rc = mdb_txn_begin(cb->env, NULL, 0, &txn)) != 0 ||
+        (rc = mdb_dbi_open(txn, "sent", MDB_CREATE, &cb->sent)) != 0 ||
+        (rc = mdb_dbi_open(txn, "received", MDB_CREATE, &cb->received)) != 0 ||
+        (rc = mdb_dbi_open(txn, "cases", MDB_CREATE | MDB_DUPSORT, &cb->cases)) != 0 ||
+        (rc = mdb_dbi_open(txn, "reports", MDB_CREATE, &cb->reports)) != 0)
+        goto fail;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0)
+        goto fail;
+    *cb_out = cb;
+    return CASEBOOK_OK;
+fail:
+    err = from_mdb(rc);
+    snprintf(why, why_len, "casebook %s: %s", dir, mdb_strerror(rc));
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    casebook_close(&cb);
+    return err;
+}
+
+void
+casebook_close(casebook **cbp)
+{
+    if (cbp == NULL || *cbp == NULL)
+        return;
+    if ((*cbp)->env != NULL)
+        mdb_env_close((*cbp)->env);
+    free(*cbp);
+    *cbp = NULL;
+}
+
+/* "<family>/<case>" of a kind and case id; false if it does not fit. */
+static bool
+index_key(const char *kind, const char *case_id, char out[INDEX_KEY_MAX])
+{
+    size_t fam = strcspn(kind, ".");
+    int n = snprintf(out, INDEX_KEY_MAX, "%.*s/%s", (int)fam, kind, case_id);
+
+    return n > 0 && (size_t)n < INDEX_KEY_MAX;
+}
+
+/* ---- Records ------------------------------------------------------------- */
+
+static casebook_err
+encode(const casebook_entry *e, uint8_t **buf_out, size_t *len_out)
+{
+    json_t *o = json_object();
+    char hex[33];
+    char *text = NULL;
+    uint8_t *buf = NULL;
+    size_t tlen, len;
+    casebook_err err = CASEBOOK_ERR_NOMEM;
+
+    if (o == NULL)
+        return CASEBOOK_ERR_NOMEM;
+    json_object_set_new(o, "kind", json_string(e->kind));
+    json_object_set_new(o, "peer", json_string(e->peer));
+    json_object_set_new(o, "case", json_string(e->case_id));
+    if (e->has_reply_to)
+        json_object_set_new(o, "in_reply_to", json_string(proto_id_format(e->in_reply_to, hex)));
+    json_object_set_new(o, "labels", json_string(e->labels));
+    json_object_set_new(o, "time_ms", json_integer((json_int_t)e->time_ms));
+    json_object_set_new(o, "created_ms", json_integer((json_int_t)e->created_ms));
+    if (e->recipients != NULL)
+        json_object_set_new(o, "recipients", json_string(e->recipients));
+    if (e->body != NULL) {
+        json_t *b = json_string(e->body);
+
+        if (b == NULL) {
+            /* Not UTF-8: kept as it was, byte for byte, in hex. */
+            char *h = malloc(2 * strlen(e->body) + 1);
+
+            if (h == NULL)
+                goto out;
+            b = json_string(proto_hex((const uint8_t *)e->body, strlen(e->body), h));
+            free(h);
+            json_object_set_new(o, "body_hex", b);
+        } else {
+            json_object_set_new(o, "body", b);
+        }
+    }
+    text = json_dumps(o, JSON_COMPACT);
+    if (text == NULL)
+        goto out;
+    tlen = strlen(text);
+    len = 4 + tlen + e->raw_len;
+    buf = malloc(len);
+    if (buf == NULL)
+        goto out;
+    buf[0] = (uint8_t)(tlen >> 24);
+    buf[1] = (uint8_t)(tlen >> 16);
+    buf[2] = (uint8_t)(tlen >> 8);
+    buf[3] = (uint8_t)tlen;
+    memcpy(buf + 4, text, tlen);
+    if (e->raw_len > 0)
+        memcpy(buf + 4 + tlen, e->raw, e->raw_len);
+    *buf_out = buf;
+    *len_out = len;
+    buf = NULL;
+    err = CASEBOOK_OK;
+out:
+    free(buf);
+    free(text);
+    json_decref(o);
+    return err;
+}
+
+static void
+copy_str(char *dst, size_t cap, json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    snprintf(dst, cap, "%s", s != NULL ? s : "");
+}
+
+static char *
+dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+static casebook_err
+decode(bool sent, const uint8_t id[CASEBOOK_ID_BYTES], const uint8_t *buf, size_t len,
+       bool with_raw, casebook_entry **e_out)
+{
+    casebook_entry *e = NULL;
+    json_t *o = NULL, *v;
+    size_t tlen;
+    casebook_err err = CASEBOOK_ERR_CORRUPT;
+
+    if (len < 4)
+        return CASEBOOK_ERR_CORRUPT;
+    tlen = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 | (size_t)buf[2] << 8 | buf[3];
+    if (tlen > len - 4)
+        return CASEBOOK_ERR_CORRUPT;
+    o = json_loadb((const char *)buf + 4, tlen, 0, NULL);
+    e = calloc(1, sizeof(*e));
+    if (o == NULL || e == NULL || !json_is_object(o))
+        goto fail;
+    e->sent = sent;
+    memcpy(e->id, id, CASEBOOK_ID_BYTES);
+    copy_str(e->kind, sizeof(e->kind), o, "kind");
+    copy_str(e->peer, sizeof(e->peer), o, "peer");
+    copy_str(e->case_id, sizeof(e->case_id), o, "case");
+    copy_str(e->labels, sizeof(e->labels), o, "labels");
+    v = json_object_get(o, "in_reply_to");
+    if (json_is_string(v)) {
+        if (proto_id_parse(json_string_value(v), e->in_reply_to) != PROTO_OK)
+            goto fail;
+        e->has_reply_to = true;
+    }
+    e->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
+    e->created_ms = (uint64_t)json_integer_value(json_object_get(o, "created_ms"));
+    err = CASEBOOK_ERR_NOMEM;
+    if ((v = json_object_get(o, "recipients")) != NULL && json_is_string(v) &&
+        (e->recipients = dup_str(json_string_value(v))) == NULL)
+        goto fail;
+    if ((v = json_object_get(o, "body")) != NULL && json_is_string(v) &&
+        (e->body = dup_str(json_string_value(v))) == NULL)
+        goto fail;
+    if ((v = json_object_get(o, "body_hex")) != NULL && json_is_string(v)) {
+        size_t h = strlen(json_string_value(v));
+
+        e->body = calloc(h / 2 + 1, 1);
+        if (e->body == NULL)
+            goto fail;
+        if (proto_unhex(json_string_value(v), (uint8_t *)e->body, h / 2) != PROTO_OK) {
+            err = CASEBOOK_ERR_CORRUPT;
+            goto fail;
+        }
+    }
+    if (with_raw && len - 4 - tlen > 0) {
+        e->raw_len = len - 4 - tlen;
+        e->raw = malloc(e->raw_len);
+        if (e->raw == NULL)
+            goto fail;
+        memcpy(e->raw, buf + 4 + tlen, e->raw_len);
+    }
+    json_decref(o);
+    *e_out = e;
+    return CASEBOOK_OK;
+fail:
+    json_decref(o);
+    casebook_entry_free(&e);
+    return err;
+}
+
+void
+casebook_entry_free(casebook_entry **ep)
+{
+    if (ep == NULL || *ep == NULL)
+        return;
+    free((*ep)->recipients);
+    if ((*ep)->body != NULL) {
+        proto_wipe((*ep)->body, strlen((*ep)->body));
+        free((*ep)->body);
+    }
+    free((*ep)->raw);
+    free(*ep);
+    *ep = NULL;
+}
+
+void
+casebook_list_free(casebook_list **lp)
+{
+    if (lp == NULL || *lp == NULL)
+        return;
+    for (size_t i = 0; i < (*lp)->count; i++)
+        casebook_entry_free(&(*lp)->entries[i]);
+    free((*lp)->entries);
+    free(*lp);
+    *lp = NULL;
+}
+
+casebook_err
+casebook_put(casebook *cb, const casebook_entry *e)
+{
+    MDB_txn *txn = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char key[INDEX_KEY_MAX];
+    uint8_t ref[1 + CASEBOOK_ID_BYTES];
+    MDB_val k = {CASEBOOK_ID_BYTES, (void *)(uintptr_t)e->id}, v;
+    int rc;
+    casebook_err err;
+
+    if (e->kind[0] == '\0' || (e->case_id[0] != '\0' && !index_key(e->kind, e->case_id, key)))
+        return CASEBOOK_ERR_INVALID;
+    if ((err = encode(e, &buf, &len)) != CASEBOOK_OK)
+        return err;
+    v.mv_size = len;
+    v.mv_data = buf;
+    if ((rc = mdb_txn_begin(cb->env, NULL, 0, &txn)) != 0)
+        goto out;
+    rc = mdb_put(txn, e->sent ? cb->sent : cb->received, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+        /* Stored before (delivered again after a crash): nothing changes. */
+        mdb_txn_abort(txn);
+        txn = NULL;
+        rc = 0;
+        goto out;
+    }
+    if (rc == 0 && e->case_id[0] != '\0') {
+        MDB_val ik = {strlen(key), key}, iv = {sizeof(ref), ref};
+
+        ref[0] = e->sent ? 's' : 'r';
+        memcpy(ref + 1, e->id, CASEBOOK_ID_BYTES);
+        rc = mdb_put(txn, cb->cases, &ik, &iv, MDB_NODUPDATA);
+        if (rc == MDB_KEYEXIST)
+            rc = 0;
+    }
+    if (rc != 0)
+        goto out;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    free(buf);
+    return from_mdb(rc);
+}
+
+casebook_err
+casebook_get(casebook *cb, bool sent, const uint8_t id[CASEBOOK_ID_BYTES], bool with_raw,
+             casebook_entry **e_out)
+{
+    MDB_txn *txn = NULL;
+    MDB_val k = {CASEBOOK_ID_BYTES, (void *)(uintptr_t)id}, v;
+    int rc;
+    casebook_err err;
+
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0)
+        return from_mdb(rc);
+    rc = mdb_get(txn, sent ? cb->sent : cb->received, &k, &v);
+    err = rc == 0 ? decode(sent, id, v.mv_data, v.mv_size, with_raw, e_out) : from_mdb(rc);
+    mdb_txn_abort(txn);
+    return err;
+}
+
+/* Appends e to l (taking it over). */
+static casebook_err
+list_add(casebook_list *l, casebook_entry **e)
+{
+    casebook_entry **grown = realloc(l->entries, (l->count + 1) * sizeof(*grown));
+
+    if (grown == NULL) {
+        casebook_entry_free(e);
+        return CASEBOOK_ERR_NOMEM;
+    }
+    l->entries = grown;
+    l->entries[l->count++] = *e;
+    *e = NULL;
+    return CASEBOOK_OK;
+}
+
+/* When a message happened: its creation by its sender (for what was
+ * received, the sender's clock), else when it was stored. */
+static uint64_t
+when(const casebook_entry *e)
+{
+    return e->created_ms != 0 ? e->created_ms : e->time_ms;
+}
+
+static int
+by_time(const void *a, const void *b)
+{
+    const casebook_entry *x = *(const casebook_entry *const *)a;
+    const casebook_entry *y = *(const casebook_entry *const *)b;
+
+    if (when(x) != when(y))
+        return when(x) < when(y) ? -1 : 1;
+    if (x->time_ms != y->time_ms)
+        return x->time_ms < y->time_ms ? -1 : 1;
+    return memcmp(x->id, y->id, CASEBOOK_ID_BYTES);
+}
+
+casebook_err
+casebook_list_case(casebook *cb, const char *family, const char *case_id, bool with_raw,
+                   casebook_list **list_out)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    casebook_list *l = calloc(1, sizeof(*l));
+    char key[INDEX_KEY_MAX];
+    MDB_val k, v;
+    int rc, n = snprintf(key, sizeof(key), "%s/%s", family, case_id);
+    casebook_err err = CASEBOOK_OK;
+
+    if (l == NULL)
+        return CASEBOOK_ERR_NOMEM;
+    if (n <= 0 || (size_t)n >= sizeof(key)) {
+        *list_out = l;
+        return CASEBOOK_OK;
+    }
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, cb->cases, &cur)) != 0) {
+        err = from_mdb(rc);
+        goto out;
+    }
+    k.mv_size = strlen(key);
+    k.mv_data = key;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+        const uint8_t *ref = v.mv_data;
+        MDB_val rk, rv;
+        casebook_entry *e = NULL;
+
+        if (v.mv_size != 1 + CASEBOOK_ID_BYTES) {
+            err = CASEBOOK_ERR_CORRUPT;
+            goto out;
+        }
+        rk.mv_size = CASEBOOK_ID_BYTES;
+        rk.mv_data = (void *)(uintptr_t)(ref + 1);
+        if (mdb_get(txn, ref[0] == 's' ? cb->sent : cb->received, &rk, &rv) != 0) {
+            err = CASEBOOK_ERR_CORRUPT;
+            goto out;
+        }
+        if ((err = decode(ref[0] == 's', ref + 1, rv.mv_data, rv.mv_size, with_raw, &e)) !=
+                CASEBOOK_OK ||
+            (err = list_add(l, &e)) != CASEBOOK_OK)
+            goto out;
+    }
+    if (rc != MDB_NOTFOUND)
+        err = from_mdb(rc);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (err != CASEBOOK_OK) {
+        casebook_list_free(&l);
+        return err;
+    }
+    if (l->count > 1)
+        qsort(l->entries, l->count, sizeof(*l->entries), by_time);
+    *list_out = l;
+    return CASEBOOK_OK;
+}
+
+casebook_err
+casebook_list_kind(casebook *cb, bool sent, const char *kind, bool with_raw,
+                   casebook_list **list_out)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    casebook_list *l = calloc(1, sizeof(*l));
+    MDB_val k, v;
+    int rc;
+    casebook_err err = CASEBOOK_OK;
+
+    if (l == NULL)
+        return CASEBOOK_ERR_NOMEM;
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, sent ? cb->sent : cb->received, &cur)) != 0) {
+        err = from_mdb(rc);
+        goto out;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        casebook_entry *e = NULL;
+
+        if (k.mv_size != CASEBOOK_ID_BYTES) {
+            err = CASEBOOK_ERR_CORRUPT;
+            goto out;
+        }
+        if ((err = decode(sent, k.mv_data, v.mv_data, v.mv_size, with_raw, &e)) != CASEBOOK_OK)
+            goto out;
+        if (strcmp(e->kind, kind) != 0) {
+            casebook_entry_free(&e);
+            continue;
+        }
+        if ((err = list_add(l, &e)) != CASEBOOK_OK)
+            goto out;
+    }
+    if (rc != MDB_NOTFOUND)
+        err = from_mdb(rc);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (err != CASEBOOK_OK) {
+        casebook_list_free(&l);
+        return err;
+    }
+    if (l->count > 1)
+        qsort(l->entries, l->count, sizeof(*l->entries), by_time);
+    *list_out = l;
+    return CASEBOOK_OK;
+}
+
+/* ---- Reports ---------------------------------------------------------------- */
+
+static size_t
+report_key(const casebook_report *r, uint8_t *out, size_t cap)
+{
+    size_t a = strnlen(r->recipient, sizeof(r->recipient) - 1);
+    size_t s = strnlen(r->state, sizeof(r->state) - 1);
+
+    if (CASEBOOK_ID_BYTES + a + 1 + s > cap)
+        return 0;
+    memcpy(out, r->id, CASEBOOK_ID_BYTES);
+    memcpy(out + CASEBOOK_ID_BYTES, r->recipient, a);
+    out[CASEBOOK_ID_BYTES + a] = 0;
+    memcpy(out + CASEBOOK_ID_BYTES + a + 1, r->state, s);
+    return CASEBOOK_ID_BYTES + a + 1 + s;
+}
+
+casebook_err
+casebook_put_report(casebook *cb, const casebook_report *r)
+{
+    uint8_t key[CASEBOOK_ID_BYTES + CASEBOOK_ADDR_MAX + 17];
+    size_t klen = report_key(r, key, sizeof(key));
+    json_t *o;
+    char *text = NULL;
+    MDB_txn *txn = NULL;
+    MDB_val k = {klen, key}, v;
+    int rc;
+
+    if (klen == 0)
+        return CASEBOOK_ERR_INVALID;
+    o = json_pack("{s:s, s:s, s:s, s:I}", "broker", r->broker, "rule", r->rule_id, "detail",
+                  r->detail, "time_ms", (json_int_t)r->time_ms);
+    text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return CASEBOOK_ERR_NOMEM;
+    v.mv_size = strlen(text);
+    v.mv_data = text;
+    if ((rc = mdb_txn_begin(cb->env, NULL, 0, &txn)) == 0) {
+        rc = mdb_put(txn, cb->reports, &k, &v, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) {
+            mdb_txn_abort(txn);
+            rc = 0;
+        } else if (rc == 0) {
+            rc = mdb_txn_commit(txn);
+        } else {
+            mdb_txn_abort(txn);
+        }
+    }
+    free(text);
+    return from_mdb(rc);
+}
+
+casebook_err
+casebook_reports(casebook *cb, const uint8_t id[CASEBOOK_ID_BYTES], casebook_report *out,
+                 size_t cap, size_t *count_out)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k = {CASEBOOK_ID_BYTES, (void *)(uintptr_t)id}, v;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, cb->reports, &cur)) != 0)
+        goto out;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size > CASEBOOK_ID_BYTES && memcmp(k.mv_data, id, CASEBOOK_ID_BYTES) == 0
+         && n < cap;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        casebook_report *r = &out[n];
+        const char *rest = (const char *)k.mv_data + CASEBOOK_ID_BYTES;
+        size_t rest_len = k.mv_size - CASEBOOK_ID_BYTES, a = strnlen(rest, rest_len);
+        json_t *o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+
+        memset(r, 0, sizeof(*r));
+        memcpy(r->id, id, CASEBOOK_ID_BYTES);
+        snprintf(r->recipient, sizeof(r->recipient), "%.*s", (int)a, rest);
+        if (a < rest_len)
+            snprintf(r->state, sizeof(r->state), "%.*s", (int)(rest_len - a - 1), rest + a + 1);
+        if (o != NULL) {
+            copy_str(r->broker, sizeof(r->broker), o, "broker");
+            copy_str(r->rule_id, sizeof(r->rule_id), o, "rule");
+            copy_str(r->detail, sizeof(r->detail), o, "detail");
+            r->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
+            json_decref(o);
+        }
+        n++;
+    }
+    if (rc == MDB_NOTFOUND || rc == 0)
+        rc = 0;
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    *count_out = n;
+    return from_mdb(rc);
+}

@@ -1,0 +1,143 @@
+/* The liaison tool's casebook: what an agency sent and received, per case, in LMDB. */
+#ifndef LIAISON_CASEBOOK_H
+#define LIAISON_CASEBOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define CASEBOOK_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define CASEBOOK_MUST_CHECK
+#endif
+
+/*
+ * The casebook lives in <state>/casebook/ (an LMDB environment, mode 0700
+ * directory, 0600 files) beside libliaison's record of received ids in
+ * <state>.  It keeps every message the tool sent (id, kind, case,
+ * recipients, portion 0, time) and every message it received (the same,
+ * plus the sender, in_reply_to and the envelope exactly as received), and
+ * indexes both by "<family>/<case id>" ("mlat/MEX-FGR-2026-0099",
+ * "freeze/TREAS-2026-0007": a designation id is the case id of its
+ * messages).  It also keeps the signed delivery reports the broker sent
+ * about the agency's messages.  Records are never changed once written;
+ * writing the same message twice is a no-op, so a message delivered again
+ * after a crash is stored once.
+ *
+ * Thread-safety: one casebook per thread.  Several processes may open the
+ * same casebook (LMDB serialises writers).
+ */
+
+/* Errors of the casebook.  Codes are appended, never renumbered. */
+typedef enum casebook_err {
+    CASEBOOK_OK = 0,
+    CASEBOOK_ERR_INVALID = 1,    /* an argument is invalid */
+    CASEBOOK_ERR_NOMEM = 2,      /* out of memory */
+    CASEBOOK_ERR_IO = 3,         /* the directory or LMDB failed (why says which) */
+    CASEBOOK_ERR_NOT_FOUND = 4,  /* no such record */
+    CASEBOOK_ERR_CORRUPT = 5,    /* a stored record does not decode */
+    CASEBOOK_ERR_FULL = 6,       /* the LMDB map is full */
+} casebook_err;
+
+/* Returns a static string for code; never NULL. */
+const char *casebook_strerror(casebook_err code);
+
+typedef struct casebook casebook;
+
+#define CASEBOOK_ID_BYTES 16u
+#define CASEBOOK_ADDR_MAX 40u     /* bytes of an address text, with its NUL */
+#define CASEBOOK_KIND_MAX 65u     /* bytes of a kind, with its NUL */
+#define CASEBOOK_CASE_MAX 65u     /* bytes of a case id, with its NUL */
+#define CASEBOOK_LABELS_MAX 1400u /* bytes of a labels text, with its NUL */
+
+/* One message the agency sent or received. */
+typedef struct casebook_entry {
+    bool sent;                              /* true: this agency sent it; false: received */
+    uint8_t id[CASEBOOK_ID_BYTES];          /* message id */
+    char kind[CASEBOOK_KIND_MAX];           /* "mlat.status" */
+    char peer[CASEBOOK_ADDR_MAX];           /* received: the sender; sent: "" */
+    char case_id[CASEBOOK_CASE_MAX];        /* "" when none */
+    uint8_t in_reply_to[CASEBOOK_ID_BYTES]; /* all zero when none */
+    bool has_reply_to;                      /* in_reply_to is set */
+    char labels[CASEBOOK_LABELS_MAX];       /* message labels, text form */
+    uint64_t time_ms;                       /* when it was sent or stored here */
+    uint64_t created_ms;                    /* when its sender made it */
+    char *recipients;                       /* sent: recipients, space separated; else NULL */
+    char *body;                             /* portion 0 text (JSON), or NULL if unreadable */
+    uint8_t *raw;                           /* received: the envelope as received, or NULL */
+    size_t raw_len;                         /* bytes at raw */
+} casebook_entry;
+
+/* A list of entries, oldest first: by created_ms (the sender's time), then
+ * time_ms (when stored here), then id. */
+typedef struct casebook_list {
+    size_t count;                /* entries */
+    casebook_entry **entries;    /* each owned by the list */
+} casebook_list;
+
+/* One signed delivery report the broker sent about a message of this agency. */
+typedef struct casebook_report {
+    uint8_t id[CASEBOOK_ID_BYTES];  /* the message it is about */
+    char recipient[CASEBOOK_ADDR_MAX]; /* whose state it reports */
+    char state[16];                 /* "delivered", "denied", ... */
+    char broker[8];                 /* the broker that signed it */
+    char rule_id[65];               /* the rule that decided, or "" */
+    char detail[256];               /* its reason, or "" */
+    uint64_t time_ms;               /* when the state was reached */
+} casebook_report;
+
+/*
+ * Opens (creating if needed) the casebook of state_dir: makes state_dir
+ * and state_dir/casebook with mode 0700 if missing.  *cb_out is the
+ * caller's, to close with casebook_close.  Errors: CASEBOOK_ERR_INVALID,
+ * CASEBOOK_ERR_IO, CASEBOOK_ERR_NOMEM; why (why_len bytes) says why.
+ */
+casebook_err casebook_open(const char *state_dir, casebook **cb_out, char *why,
+                           size_t why_len) CASEBOOK_MUST_CHECK;
+
+/* Closes the casebook and sets *cb to NULL.  Accepts NULL. */
+void casebook_close(casebook **cb);
+
+/*
+ * Stores e (copied) durably, and indexes it under "<family of kind>/<case>"
+ * when it has a case id.  Storing a message already stored (same
+ * direction and id) changes nothing and returns CASEBOOK_OK.  Committed
+ * and synced before it returns, so a caller may acknowledge the message
+ * to the broker afterwards.  Errors: CASEBOOK_ERR_INVALID, CASEBOOK_ERR_IO,
+ * CASEBOOK_ERR_FULL, CASEBOOK_ERR_NOMEM.
+ */
+casebook_err casebook_put(casebook *cb, const casebook_entry *e) CASEBOOK_MUST_CHECK;
+
+/* Reads the message id sent (sent true) or received.  with_raw false skips
+ * the envelope bytes.  *e_out is the caller's, to free with
+ * casebook_entry_free.  Errors: CASEBOOK_ERR_NOT_FOUND, CASEBOOK_ERR_CORRUPT. */
+casebook_err casebook_get(casebook *cb, bool sent, const uint8_t id[CASEBOOK_ID_BYTES],
+                          bool with_raw, casebook_entry **e_out) CASEBOOK_MUST_CHECK;
+
+/* Lists the messages of case case_id in family ("mlat"), sent and received,
+ * oldest first.  An unknown case gives an empty list.  *list_out is the
+ * caller's, to free with casebook_list_free. */
+casebook_err casebook_list_case(casebook *cb, const char *family, const char *case_id,
+                                bool with_raw, casebook_list **list_out) CASEBOOK_MUST_CHECK;
+
+/* Lists every message of kind (exact) sent (sent true) or received, oldest first. */
+casebook_err casebook_list_kind(casebook *cb, bool sent, const char *kind, bool with_raw,
+                                casebook_list **list_out) CASEBOOK_MUST_CHECK;
+
+/* Stores a delivery report (one per message, recipient and state; a
+ * repeat changes nothing). */
+casebook_err casebook_put_report(casebook *cb, const casebook_report *r) CASEBOOK_MUST_CHECK;
+
+/* Reads up to cap reports about message id into out; *count_out gets how many. */
+casebook_err casebook_reports(casebook *cb, const uint8_t id[CASEBOOK_ID_BYTES],
+                              casebook_report *out, size_t cap,
+                              size_t *count_out) CASEBOOK_MUST_CHECK;
+
+/* Frees an entry and sets *e to NULL.  Accepts NULL. */
+void casebook_entry_free(casebook_entry **e);
+
+/* Frees a list and its entries and sets *l to NULL.  Accepts NULL. */
+void casebook_list_free(casebook_list **l);
+
+#endif

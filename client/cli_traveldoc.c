@@ -1,0 +1,320 @@
+/* liaison traveldoc: report stolen, lost or forged travel documents and check numbers with partners. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "casebook.h"
+#include "cli.h"
+#include "cli_int.h"
+
+#define SUB "traveldoc"
+#define TO_MAX 64
+#define DEFAULT_DEADLINE_S 30
+
+static const char usage_traveldoc[] =
+    "NAME\n"
+    "    liaison traveldoc - report and check lost, stolen or forged travel documents\n\n"
+    "SYNOPSIS\n"
+    "    liaison traveldoc report [--to SELECTOR...] --number N --country C --status S\n"
+    "                             --ref REF [--type T] [--reported DATE] [options]\n"
+    "    liaison traveldoc check [--to SELECTOR...] --number N [--country C] [--type T]\n"
+    "                            --purpose TEXT [--deadline SECONDS] [options]\n\n"
+    "DESCRIPTION\n"
+    "    Messages of the traveldoc.* family (docs/messages.md).  Each command has its\n"
+    "    own page: liaison traveldoc <command> --help.\n\n"
+    "EXIT STATUS\n"
+    "    0 done; 2 rejected by the broker; 64 bad usage (a check without --purpose);\n"
+    "    69 broker unreachable; 75 no answer in time.\n";
+
+static const char usage_report[] =
+    "NAME\n"
+    "    liaison traveldoc report - report a stolen, lost or forged travel document\n\n"
+    "SYNOPSIS\n"
+    "    liaison traveldoc report [--to SELECTOR...] --number N --country C\n"
+    "                             --status stolen|lost|forged|fraudulently-used --ref REF\n"
+    "                             [--type passport] [--reported YYYY-MM-DD]\n"
+    "                             [--labels LABELS] [--json] [connection options]\n\n"
+    "DESCRIPTION\n"
+    "    Sends a traveldoc.report to every agency the selectors name (default *: every\n"
+    "    partner agency that accepts traveldoc.*), which keeps it for its own checks\n"
+    "    and answers later checks of the number with a hit that carries REF.\n\n"
+    "OPTIONS\n"
+    "    --to SELECTOR      recipients (default *)\n"
+    "    --number N         the document number as printed\n"
+    "    --country C        the issuing nation, ISO 3166 alpha-3\n"
+    "    --type T           passport (default), id-card, visa, ...\n"
+    "    --status S         stolen, lost, forged or fraudulently-used\n"
+    "    --ref REF          your reference for the report\n"
+    "    --reported DATE    when it was reported (default today, UTC)\n"
+    "    --labels LABELS    message labels (default LES)\n"
+    "    --json             print {id, kind, result}\n\n"
+    CLI_CONN_HELP
+    "EXIT STATUS\n"
+    "    0 accepted; 2 rejected by the broker; 64 bad usage; 69 broker unreachable;\n"
+    "    75 no answer from the broker in time.\n";
+
+static const char usage_check[] =
+    "NAME\n"
+    "    liaison traveldoc check - ask partners whether a document is reported\n\n"
+    "SYNOPSIS\n"
+    "    liaison traveldoc check [--to SELECTOR...] --number N [--country C] [--type T]\n"
+    "                            --purpose TEXT [--deadline SECONDS] [--labels LABELS]\n"
+    "                            [--json] [connection options]\n\n"
+    "DESCRIPTION\n"
+    "    Sends one traveldoc.check (default to *: every partner agency that accepts\n"
+    "    traveldoc.*) and waits until each partner nation has answered or the\n"
+    "    deadline passes; prints HIT with the report's reference, status and date, or\n"
+    "    no-hit, per answering agency, then the partners that did not answer.  The\n"
+    "    --purpose is required: it travels in the labels and every broker audits it.\n\n"
+    "OPTIONS\n"
+    "    --to SELECTOR      recipients (default *)\n"
+    "    --number N         the document number (partners compare it upper-cased,\n"
+    "                       letters and digits only)\n"
+    "    --country C        the issuing nation\n"
+    "    --type T           passport (default)\n"
+    "    --purpose TEXT     why you check (required)\n"
+    "    --deadline SECS    how long to wait for answers (default 30)\n"
+    "    --json             print {id, answers: [{from, id, result, hits}], silent, complete}\n\n"
+    CLI_CONN_HELP
+    "EXIT STATUS\n"
+    "    0 every partner answered; 75 at least one did not answer in time (answers are\n"
+    "    printed); 2 rejected by the broker; 64 bad usage, e.g. no --purpose;\n"
+    "    69 broker unreachable.\n\n"
+    "EXAMPLES\n"
+    "    liaison traveldoc check --number AB123456 --country CAN \\\n"
+    "        --purpose 'secondary inspection, port of entry Blaine WA'\n";
+
+/* Options of both commands. */
+typedef struct td_opts {
+    cli_conn conn;                 /* connection */
+    const char *to[TO_MAX];        /* --to */
+    size_t to_count;               /* entries in to */
+    const char *number;            /* --number */
+    const char *country;           /* --country */
+    const char *type;              /* --type */
+    const char *status;            /* --status */
+    const char *ref;               /* --ref */
+    const char *reported;          /* --reported */
+    const char *purpose;           /* --purpose */
+    const char *labels;            /* --labels */
+    long deadline_s;               /* --deadline */
+    bool json;                     /* --json */
+} td_opts;
+
+static int
+parse(int argc, char **argv, const char *usage, td_opts *o)
+{
+    static const struct option options[] = {
+        CLI_CONN_OPTIONS,
+        {"to", required_argument, NULL, 't'},
+        {"number", required_argument, NULL, 'n'},
+        {"country", required_argument, NULL, 'c'},
+        {"type", required_argument, NULL, 'y'},
+        {"status", required_argument, NULL, 's'},
+        {"ref", required_argument, NULL, 'r'},
+        {"reported", required_argument, NULL, 'D'},
+        {"purpose", required_argument, NULL, 'P'},
+        {"labels", required_argument, NULL, 'l'},
+        {"deadline", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+
+    memset(o, 0, sizeof(*o));
+    cli_conn_defaults(&o->conn);
+    o->labels = "LES";
+    o->type = "passport";
+    o->deadline_s = DEFAULT_DEADLINE_S;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (cli_conn_option(&o->conn, opt, optarg))
+            continue;
+        switch (opt) {
+        case 't':
+            if (o->to_count == TO_MAX) {
+                cli_error(SUB, "%s: at most %d of --to", argv[0], TO_MAX);
+                return EX_USAGE;
+            }
+            o->to[o->to_count++] = optarg;
+            break;
+        case 'n': o->number = optarg; break;
+        case 'c': o->country = optarg; break;
+        case 'y': o->type = optarg; break;
+        case 's': o->status = optarg; break;
+        case 'r': o->ref = optarg; break;
+        case 'D': o->reported = optarg; break;
+        case 'P': o->purpose = optarg; break;
+        case 'l': o->labels = optarg; break;
+        case 'd':
+            o->deadline_s = atol(optarg);
+            if (o->deadline_s <= 0) {
+                cli_error(SUB, "%s: --deadline takes a number of seconds", argv[0]);
+                return EX_USAGE;
+            }
+            break;
+        case 'j': o->json = true; break;
+        case 'h': fputs(usage, stdout); return -1;
+        default:
+            cli_error(SUB, "%s: unknown option or missing value '%s' (see --help)", argv[0],
+                      argv[optind - 1]);
+            return EX_USAGE;
+        }
+    }
+    if (optind != argc) {
+        cli_error(SUB, "%s: unexpected argument '%s' (see --help)", argv[0], argv[optind]);
+        return EX_USAGE;
+    }
+    if (o->to_count == 0)
+        o->to[o->to_count++] = "*";
+    return EX_OK;
+}
+
+static json_t *
+document(const td_opts *o)
+{
+    json_t *doc = json_pack("{s:s, s:s}", "type", o->type, "number", o->number);
+
+    if (o->country != NULL)
+        json_object_set_new(doc, "country", json_string(o->country));
+    return doc;
+}
+
+static int
+cmd_report(int argc, char **argv)
+{
+    static const char *const statuses[] = {"stolen", "lost", "forged", "fraudulently-used"};
+    td_opts o;
+    liaison_client *c = NULL;
+    liaison_message *m = NULL;
+    casebook *cb = NULL;
+    json_t *body = NULL;
+    cli_outgoing out;
+    char today[32], hex[33];
+    uint8_t id[16];
+    uint64_t ms;
+    bool known = false;
+    int rc;
+
+    if ((rc = parse(argc, argv, usage_report, &o)) != EX_OK)
+        return rc < 0 ? EX_OK : rc;
+    if (o.number == NULL || o.country == NULL || o.status == NULL || o.ref == NULL) {
+        cli_error(SUB, "report: --number, --country, --status and --ref are required");
+        return EX_USAGE;
+    }
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+        known = known || strcmp(o.status, statuses[i]) == 0;
+    if (!known) {
+        cli_error(SUB, "report: --status is stolen, lost, forged or fraudulently-used");
+        return EX_USAGE;
+    }
+    if (o.reported != NULL && (strlen(o.reported) != 10 || !cli_time_parse(o.reported, &ms))) {
+        cli_error(SUB, "report: --reported takes a date, YYYY-MM-DD");
+        return EX_USAGE;
+    }
+    body = json_pack("{s:s, s:s, s:o, s:s, s:s}", "schema", "traveldoc.report/1", "ref", o.ref,
+                     "document", document(&o), "status", o.status, "reported",
+                     o.reported != NULL ? o.reported : cli_date_format(liaison_now_ms(), today));
+    memset(&out, 0, sizeof(out));
+    out.kind = "traveldoc.report";
+    out.ttl_s = CLI_LONG_TTL_S;
+    out.to = o.to;
+    out.to_count = o.to_count;
+    out.labels = o.labels;
+    out.body = body;
+    if ((rc = cli_outgoing_build("traveldoc report", &out, &m)) != EX_OK)
+        goto done;
+    if (o.conn.state != NULL && (rc = cli_casebook_open("traveldoc report", &o.conn, &cb)) != EX_OK)
+        goto done;
+    if ((rc = cli_connect("traveldoc report", &o.conn, false, &c)) != EX_OK)
+        goto done;
+    if ((rc = cli_outgoing_send("traveldoc report", c, cb, &out, m, &o.conn, o.json, id)) != EX_OK)
+        goto done;
+    liaison_id_to_hex(id, hex);
+    if (o.json) {
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "id", hex, "kind", out.kind, "result",
+                              "accepted", "ref", o.ref);
+
+        cli_print_json(j, false);
+        json_decref(j);
+    } else {
+        printf("%s accepted: %s %s %s reported %s (ref %s)\n", hex, o.type, o.number, o.country,
+               o.status, o.ref);
+    }
+done:
+    liaison_client_close(&c);
+    liaison_message_destroy(&m);
+    casebook_close(&cb);
+    json_decref(body);
+    return rc;
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+    td_opts o;
+    liaison_client *c = NULL;
+    liaison_message *m = NULL;
+    casebook *cb = NULL;
+    json_t *body = NULL;
+    cli_outgoing out;
+    char labels[2048];
+    int rc;
+
+    if ((rc = parse(argc, argv, usage_check, &o)) != EX_OK)
+        return rc < 0 ? EX_OK : rc;
+    if ((rc = cli_purpose_check("traveldoc check", o.purpose)) != EX_OK)
+        return rc;
+    if (o.number == NULL) {
+        cli_error(SUB, "check: --number is required");
+        return EX_USAGE;
+    }
+    body = json_pack("{s:s, s:o}", "schema", "traveldoc.check/1", "document", document(&o));
+    snprintf(labels, sizeof(labels), "%s//PURPOSE:%s", o.labels, o.purpose);
+    memset(&out, 0, sizeof(out));
+    out.kind = "traveldoc.check";
+    out.to = o.to;
+    out.to_count = o.to_count;
+    out.labels = labels;
+    out.portion_labels = o.labels;
+    out.body = body;
+    if ((rc = cli_outgoing_build("traveldoc check", &out, &m)) != EX_OK)
+        goto done;
+    if (o.conn.state != NULL && (rc = cli_casebook_open("traveldoc check", &o.conn, &cb)) != EX_OK)
+        goto done;
+    if ((rc = cli_connect("traveldoc check", &o.conn, true, &c)) != EX_OK)
+        goto done;
+    rc = cli_query_run("traveldoc check", c, cb, &o.conn, &out, m,
+                       liaison_now_ms() + (uint64_t)o.deadline_s * 1000u, "traveldoc.answer/1",
+                       o.json, NULL, NULL);
+done:
+    liaison_client_close(&c);
+    liaison_message_destroy(&m);
+    casebook_close(&cb);
+    json_decref(body);
+    return rc;
+}
+
+int
+cli_traveldoc_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_traveldoc, stderr);
+        return EX_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_traveldoc, stdout);
+        return EX_OK;
+    }
+    if (strcmp(argv[1], "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    cli_error(SUB, "unknown command '%s' (see liaison traveldoc --help)", argv[1]);
+    return EX_USAGE;
+}

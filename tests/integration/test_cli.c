@@ -1,0 +1,877 @@
+/* Integration tests of the liaison tool's family commands: the real binary against real brokers,
+ * with the answering side played by libliaison (docs/messages.md). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "federation.h"
+#include "helpers.h"
+#include "liaison.h"
+#include "liaison_proto.h"
+
+#define SECOND 1000u
+#define OUT_MAX (1u << 20)
+
+static fed *F;                 /* one federation (USA, CAN, MEX) for every test */
+static char out[OUT_MAX];      /* the last run's stdout */
+static char err[OUT_MAX];      /* and its stderr */
+
+/* ---- Running the tool ------------------------------------------------------------- */
+
+/* A run of the liaison tool in the background. */
+typedef struct run {
+    pid_t pid;                 /* the process */
+    char out_path[1100];       /* its stdout */
+    char err_path[1100];       /* its stderr */
+} run;
+
+static void
+state_dir(const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/state-%s", F->dir, name);
+}
+
+/* Starts `liaison args...` with agency's connection options (agency NULL: none),
+ * and --state <dir>/state-<state> when state is not NULL. */
+static void
+run_start(run *r, const char *agency, const char *state, const char *const *args)
+{
+    static int seq;
+    const char *bin = getenv("LIAISON_TOOL_BIN");
+    char *argv[80], sdir[1100];
+    size_t n = 0;
+
+    if (bin == NULL)
+        fail_msg("LIAISON_TOOL_BIN is not set");
+    snprintf(r->out_path, sizeof(r->out_path), "%s/run-%d.out", F->dir, seq);
+    snprintf(r->err_path, sizeof(r->err_path), "%s/run-%d.err", F->dir, seq++);
+    argv[n++] = (char *)(uintptr_t) "liaison";
+    for (size_t i = 0; args[i] != NULL && n < 60; i++)
+        argv[n++] = (char *)(uintptr_t)args[i];
+    if (agency != NULL) {
+        fed_agency *a = fed_agency_get(F, agency);
+        fed_nation *nat = fed_nation_get(F, (char[4]){agency[0], agency[1], agency[2], 0});
+
+        argv[n++] = (char *)(uintptr_t) "--key";
+        argv[n++] = a->key;
+        argv[n++] = (char *)(uintptr_t) "--roster";
+        argv[n++] = F->roster;
+        argv[n++] = (char *)(uintptr_t) "--broker";
+        argv[n++] = nat->agency_endpoint;
+    }
+    if (state != NULL) {
+        state_dir(state, sdir, sizeof(sdir));
+        argv[n++] = (char *)(uintptr_t) "--state";
+        argv[n++] = sdir;
+    }
+    argv[n] = NULL;
+    r->pid = fork();
+    if (r->pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    if (r->pid == 0) {
+        int o = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+        if (o < 0 || e < 0) {
+            fprintf(stderr, "cannot open %s: %s\n", r->out_path, strerror(errno));
+            _exit(126);
+        }
+        dup2(o, STDOUT_FILENO);
+        dup2(e, STDERR_FILENO);
+        close(o);
+        close(e);
+        execv(bin, argv);
+        _exit(127);
+    }
+}
+
+static void
+slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f != NULL ? fread(buf, 1, len - 1, f) : 0;
+
+    buf[n] = '\0';
+    if (f != NULL)
+        fclose(f);
+}
+
+/* Waits for the run; its output lands in out and err.  Returns its exit status. */
+static int
+run_wait(run *r)
+{
+    int status;
+
+    if (waitpid(r->pid, &status, 0) != r->pid)
+        fail_msg("waitpid: %s", strerror(errno));
+    slurp(r->out_path, out, sizeof(out));
+    slurp(r->err_path, err, sizeof(err));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int
+cli(const char *agency, const char *state, const char *const *args)
+{
+    run r;
+
+    run_start(&r, agency, state, args);
+    return run_wait(&r);
+}
+
+/* Runs until the exit status is want (every 500 ms, up to ms); returns the last status. */
+static int
+cli_until(const char *agency, const char *state, const char *const *args, int want, unsigned ms)
+{
+    int rc = -1;
+
+    for (unsigned waited = 0; waited <= ms; waited += 500) {
+        if ((rc = cli(agency, state, args)) == want)
+            return rc;
+        usleep(500000);
+    }
+    return rc;
+}
+
+static json_t *
+out_json(void)
+{
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+
+    if (j == NULL)
+        fail_msg("output is not JSON (%s): %s\nstderr: %s", e.text, out, err);
+    return j;
+}
+
+#define assert_rc(got, want)                                                                 \
+    do {                                                                                     \
+        int rc_ = (got);                                                                     \
+        if (rc_ != (want))                                                                   \
+            fail_msg("exit %d, wanted %d\nstdout: %s\nstderr: %s", rc_, (want), out, err);   \
+    } while (0)
+
+/* ---- Playing the answering side with libliaison --------------------------------------- */
+
+/* The next message of kind for c (others are acknowledged and dropped). */
+static liaison_event *
+next_kind(liaison_client *c, const char *kind, unsigned ms)
+{
+    uint64_t deadline = liaison_now_ms() + ms;
+
+    for (;;) {
+        liaison_event *e = NULL;
+
+        if (liaison_receive(c, &e, deadline) != LIAISON_OK)
+            fail_msg("no %s within %u ms", kind, ms);
+        if (e->type == LIAISON_EVENT_MESSAGE && strcmp(e->kind, kind) == 0)
+            return e;
+        assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
+        liaison_event_free(&e);
+    }
+}
+
+static json_t *
+body_of(const liaison_event *e)
+{
+    json_t *j;
+
+    assert_true(e->portion_count > 0 && e->portions[0].readable);
+    j = json_loadb((const char *)e->portions[0].data, e->portions[0].len, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+/* Sends kind with content json in reply to e, to its sender, with labels. */
+static void
+reply(liaison_client *c, const liaison_event *e, const char *kind, const char *labels,
+      const char *json)
+{
+    liaison_message *m = NULL;
+
+    assert_int_equal(liaison_message_new(kind, &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, e->sender), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, labels), LIAISON_OK);
+    if (e->case_id[0])
+        assert_int_equal(liaison_message_set_case(m, e->case_id), LIAISON_OK);
+    assert_int_equal(liaison_message_set_in_reply_to(m, e->id), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, "LES", json, strlen(json), NULL), LIAISON_OK);
+    if (liaison_send(c, m, NULL, liaison_now_ms() + 10 * SECOND) != LIAISON_OK)
+        fail_msg("reply %s: %s", kind, liaison_client_error(c));
+    liaison_message_destroy(&m);
+}
+
+/* ---- Fixture ---------------------------------------------------------------------------- */
+
+static int
+setup(void **state)
+{
+    static const char *const nations[] = {"USA", "CAN", "MEX"};
+
+    (void)state;
+    test_quiet_logs();
+    /* Tree heads every second, so that exported evidence is soon covered by one. */
+    F = fed_new(nations, 3, "tree_head_interval_s: 1\n");
+    for (size_t i = 0; i < 3; i++)
+        fed_start(F, nations[i]);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    fed_destroy(&F);
+    return 0;
+}
+
+/* ---- Queries need a purpose ------------------------------------------------------------ */
+
+static void
+test_cli_query_needs_purpose(void **state)
+{
+    static const char *const wl[] = {"watchlist", "query", "--to", "CAN/*", "--name", "Jon Doe",
+                                     NULL};
+    static const char *const td[] = {"traveldoc", "check", "--number", "AB123456", NULL};
+    static const char *const help[] = {"watchlist", "query", "--help", NULL};
+
+    (void)state;
+    assert_rc(cli("USA/FBI", NULL, wl), 64);
+    assert_non_null(strstr(err, "--purpose"));
+    assert_non_null(strstr(err, "must state its purpose"));
+    assert_rc(cli("USA/CBP", NULL, td), 64);
+    assert_non_null(strstr(err, "--purpose"));
+    assert_rc(cli(NULL, NULL, help), 0);
+    assert_non_null(strstr(out, "SYNOPSIS"));
+    assert_non_null(strstr(out, "EXIT STATUS"));
+}
+
+/* ---- Story 1: a Flying Squad asks CAN and MEX, then follows a hit up --------------------- */
+
+static void
+test_cli_watchlist_query_and_request(void **state)
+{
+    static const char *const query[] = {
+        "watchlist", "query", "--to", "CAN/*", "--to", "MEX/*", "--name", "Jon Doe", "--born",
+        "1980-02-29", "--purpose", "fugitive investigation 2026-0042", "--deadline", "6", "--json",
+        NULL};
+    liaison_client *rcmp = fed_client(F, "CAN/RCMP", true);
+    liaison_event *q, *rq;
+    json_t *body, *j, *answers;
+    char answer_id[33], audit[OUT_MAX];
+    run r;
+
+    (void)state;
+    run_start(&r, "USA/FBI", "fbi", query);
+    q = next_kind(rcmp, "watchlist.query", 10 * SECOND);
+    assert_non_null(strstr(q->labels, "PURPOSE:fugitive investigation 2026-0042"));
+    body = body_of(q);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(body, "subject"), "name")),
+                        "Jon Doe");
+    json_decref(body);
+    /* CAN answers with a hit under another spelling; MEX stays silent. */
+    reply(rcmp, q, "watchlist.answer", "LES",
+          "{\"schema\": \"watchlist.answer/1\", \"result\": \"hit\", \"hits\": [{\"ref\": "
+          "\"RCMP-WL-2026-0007\", \"score\": 0.94, \"matched\": [\"name\", \"born\"], \"name\": "
+          "\"Jonathan DOE\"}]}");
+    assert_int_equal(liaison_receipt(rcmp, q), LIAISON_OK);
+    liaison_event_free(&q);
+    assert_rc(run_wait(&r), 75);
+    j = out_json();
+    answers = json_object_get(j, "answers");
+    assert_int_equal(json_array_size(answers), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(answers, 0), "from")),
+                        "CAN/RCMP");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(answers, 0), "result")),
+                        "hit");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(json_array_get(answers, 0), "hits"), 0),
+                            "ref")),
+                        "RCMP-WL-2026-0007");
+    assert_int_equal(json_array_size(json_object_get(j, "silent")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "silent"), 0)), "MEX");
+    snprintf(answer_id, sizeof(answer_id), "%s",
+             json_string_value(json_object_get(json_array_get(answers, 0), "id")));
+    json_decref(j);
+
+    /* The purpose is in the audit log of every broker on the way. */
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(F, "CAN")->data, "--json",
+                              NULL};
+
+        assert_rc(cli(NULL, NULL, args), 0);
+        snprintf(audit, sizeof(audit), "%s", out);
+        assert_non_null(strstr(audit, "\"purpose\":\"fugitive investigation 2026-0042\""));
+        args[3] = fed_nation_get(F, "USA")->data;
+        assert_rc(cli(NULL, NULL, args), 0);
+        assert_non_null(strstr(out, "\"purpose\":\"fugitive investigation 2026-0042\""));
+    }
+
+    /* The follow-up: details of the hit, with the query's purpose taken from the casebook. */
+    {
+        const char *req[] = {"watchlist", "request", "--to", "CAN/RCMP", "--ref",
+                             "RCMP-WL-2026-0007", "--reply-to", answer_id, "--deadline", "10",
+                             NULL};
+
+        run_start(&r, "USA/FBI", "fbi", req);
+        rq = next_kind(rcmp, "watchlist.request", 10 * SECOND);
+        assert_non_null(strstr(rq->labels, "PURPOSE:fugitive investigation 2026-0042"));
+        body = body_of(rq);
+        assert_string_equal(json_string_value(json_object_get(body, "ref")), "RCMP-WL-2026-0007");
+        json_decref(body);
+        reply(rcmp, rq, "watchlist.details", "LES",
+              "{\"schema\": \"watchlist.details/1\", \"ref\": \"RCMP-WL-2026-0007\", \"result\": "
+              "\"found\", \"entry\": {\"ref\": \"RCMP-WL-2026-0007\", \"type\": \"person\", "
+              "\"names\": [\"Jonathan DOE\"], \"born\": \"1980-02-29\", \"reason\": \"armed "
+              "robbery, Toronto 2025\"}}");
+        assert_int_equal(liaison_receipt(rcmp, rq), LIAISON_OK);
+        liaison_event_free(&rq);
+        assert_rc(run_wait(&r), 0);
+        assert_non_null(strstr(out, "found"));
+        assert_non_null(strstr(out, "armed robbery, Toronto 2025"));
+    }
+    liaison_client_close(&rcmp);
+}
+
+/* ---- Story 4: a stolen passport, checked days later -------------------------------------- */
+
+/* Answers one traveldoc.check for c: hit with ref when the number is number, else no-hit. */
+static void
+answer_check(liaison_client *c, const char *number, const char *hit_json)
+{
+    liaison_event *e = next_kind(c, "traveldoc.check", 10 * SECOND);
+    json_t *body = body_of(e);
+    const char *n = json_string_value(json_object_get(json_object_get(body, "document"), "number"));
+
+    assert_non_null(strstr(e->labels, "PURPOSE:"));
+    reply(c, e, "traveldoc.answer", "LES",
+          number != NULL && n != NULL && strcmp(n, number) == 0
+              ? hit_json
+              : "{\"schema\": \"traveldoc.answer/1\", \"result\": \"no-hit\", \"hits\": []}");
+    assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
+    liaison_event_free(&e);
+    json_decref(body);
+}
+
+static void
+test_cli_traveldoc_report_and_check(void **state)
+{
+    static const char *const report[] = {"traveldoc", "report", "--number", "AB123456",
+                                         "--country", "CAN", "--status", "stolen", "--ref",
+                                         "CBSA-TD-2026-0007", "--json", NULL};
+    static const char *const hit_json =
+        "{\"schema\": \"traveldoc.answer/1\", \"result\": \"hit\", \"hits\": [{\"ref\": "
+        "\"CBSA-TD-2026-0007\", \"status\": \"stolen\", \"reported\": \"2026-11-20\"}]}";
+    liaison_client *cbsa, *fgr, *fbi;
+    liaison_event *e;
+    json_t *body, *j, *answers, *a;
+    size_t i;
+    run r;
+
+    (void)state;
+    assert_rc(cli("CAN/CBSA", NULL, report), 0);
+    /* Every partner agency that accepts traveldoc.* gets the report. */
+    fgr = fed_client(F, "MEX/AIC", true);
+    e = next_kind(fgr, "traveldoc.report", 10 * SECOND);
+    body = body_of(e);
+    assert_string_equal(json_string_value(json_object_get(body, "ref")), "CBSA-TD-2026-0007");
+    assert_string_equal(json_string_value(json_object_get(body, "status")), "stolen");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(body, "document"), "number")), "AB123456");
+    json_decref(body);
+    assert_int_equal(liaison_receipt(fgr, e), LIAISON_OK);
+    liaison_event_free(&e);
+
+    /* A border officer checks the number: CAN's border unit answers with the report's reference. */
+    cbsa = fed_client(F, "CAN/CBSA", true);
+    fbi = fed_client(F, "USA/FBI", true);
+    {
+        const char *check[] = {"traveldoc", "check", "--number", "AB123456", "--country", "CAN",
+                               "--purpose", "secondary inspection, Blaine WA", "--deadline", "15",
+                               "--json", NULL};
+
+        run_start(&r, "USA/CBP", NULL, check);
+        answer_check(cbsa, "AB123456", hit_json);
+        answer_check(fgr, NULL, NULL);
+        answer_check(fbi, NULL, NULL);
+        assert_rc(run_wait(&r), 0);
+    }
+    j = out_json();
+    answers = json_object_get(j, "answers");
+    assert_int_equal(json_array_size(answers), 3);
+    assert_int_equal(json_array_size(json_object_get(j, "silent")), 0);
+    json_array_foreach(answers, i, a) {
+        const char *from = json_string_value(json_object_get(a, "from"));
+        const char *result = json_string_value(json_object_get(a, "result"));
+
+        if (strcmp(from, "CAN/CBSA") == 0) {
+            assert_string_equal(result, "hit");
+            assert_string_equal(json_string_value(json_object_get(
+                                    json_array_get(json_object_get(a, "hits"), 0), "ref")),
+                                "CBSA-TD-2026-0007");
+        } else {
+            assert_string_equal(result, "no-hit");
+        }
+    }
+    json_decref(j);
+
+    /* The same check, for people: one row per answer, the hit with its reference. */
+    {
+        const char *check[] = {"traveldoc", "check", "--number", "ab 123-456", "--country", "CAN",
+                               "--purpose", "secondary inspection, Blaine WA", "--deadline", "15",
+                               NULL};
+
+        run_start(&r, "USA/CBP", NULL, check);
+        answer_check(cbsa, "ab 123-456", hit_json);
+        answer_check(fgr, NULL, NULL);
+        answer_check(fbi, NULL, NULL);
+        assert_rc(run_wait(&r), 0);
+        assert_non_null(strstr(out, "CAN/CBSA       HIT"));
+        assert_non_null(strstr(out, "CBSA-TD-2026-0007  status=stolen  reported=2026-11-20"));
+        assert_non_null(strstr(out, "MEX/AIC        no-hit"));
+    }
+
+    /* A number never reported: no-hit from every partner (human output). */
+    {
+        const char *check[] = {"traveldoc", "check", "--number", "ZZ999999", "--purpose",
+                               "secondary inspection, Blaine WA", "--deadline", "15", NULL};
+
+        run_start(&r, "USA/CBP", NULL, check);
+        answer_check(cbsa, "AB123456", hit_json);
+        answer_check(fgr, NULL, NULL);
+        answer_check(fbi, NULL, NULL);
+        assert_rc(run_wait(&r), 0);
+        assert_null(strstr(out, "HIT"));
+        assert_non_null(strstr(out, "CAN/CBSA"));
+        assert_non_null(strstr(out, "MEX/AIC"));
+        assert_non_null(strstr(out, "USA/FBI"));
+        assert_null(strstr(out, "NO ANSWER"));
+    }
+    liaison_client_close(&cbsa);
+    liaison_client_close(&fgr);
+    liaison_client_close(&fbi);
+}
+
+/* ---- Story 2: an asset freeze, its acknowledgements, amend and delist ----------------------- */
+
+/* Receives version of designation on c and acknowledges it with each status given. */
+static void
+ack_version(liaison_client *c, int version, const char *const *statuses)
+{
+    liaison_event *e = next_kind(c, "freeze.designation", 10 * SECOND);
+    json_t *body = body_of(e);
+
+    assert_string_equal(e->case_id, "TREAS-2026-0007");
+    assert_int_equal(json_integer_value(json_object_get(body, "version")), version);
+    for (size_t i = 0; statuses[i] != NULL; i++) {
+        char ack[256];
+
+        snprintf(ack, sizeof(ack),
+                 "{\"schema\": \"freeze.ack/1\", \"designation\": \"TREAS-2026-0007\", "
+                 "\"version\": %d, \"status\": \"%s\", \"note\": \"\"}",
+                 version, statuses[i]);
+        reply(c, e, "freeze.ack", "LES", ack);
+    }
+    assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
+    liaison_event_free(&e);
+    json_decref(body);
+}
+
+/* The cell of unit for version in a freeze status JSON. */
+static json_t *
+cell(json_t *status, const char *unit, int version)
+{
+    json_t *u, *v;
+    size_t i, k;
+
+    json_array_foreach(json_object_get(status, "units"), i, u) {
+        if (strcmp(json_string_value(json_object_get(u, "unit")), unit) != 0)
+            continue;
+        json_array_foreach(json_object_get(u, "versions"), k, v) {
+            if (json_integer_value(json_object_get(v, "version")) == version)
+                return v;
+        }
+    }
+    return NULL;
+}
+
+/* Runs freeze status --json until cond holds (up to 15 s); returns the JSON. */
+static json_t *
+freeze_status_until(bool (*cond)(json_t *))
+{
+    static const char *const args[] = {"freeze", "status", "TREAS-2026-0007", "--wait", "1",
+                                       "--json", NULL};
+
+    for (int i = 0; i < 15; i++) {
+        json_t *j;
+
+        assert_rc(cli("USA/TREASURY", "treasury", args), 0);
+        j = out_json();
+        if (cond(j))
+            return j;
+        json_decref(j);
+        usleep(500000);
+    }
+    fail_msg("freeze status never showed what was expected; last:\n%s", out);
+    return NULL;
+}
+
+static bool
+v1_acked(json_t *j)
+{
+    json_t *f = cell(j, "CAN/FINTRAC", 1), *u = cell(j, "MEX/UIF", 1);
+
+    return f != NULL && u != NULL && json_is_string(json_object_get(f, "implemented")) &&
+           json_is_string(json_object_get(u, "received"));
+}
+
+static bool
+v2_fintrac(json_t *j)
+{
+    json_t *f = cell(j, "CAN/FINTRAC", 2);
+
+    return f != NULL && json_is_string(json_object_get(f, "received"));
+}
+
+static bool
+v3_both(json_t *j)
+{
+    json_t *f = cell(j, "CAN/FINTRAC", 3), *u = cell(j, "MEX/UIF", 3);
+
+    return f != NULL && u != NULL && json_is_true(json_object_get(f, "acknowledged")) &&
+           json_is_true(json_object_get(u, "acknowledged"));
+}
+
+static void
+test_cli_freeze(void **state)
+{
+    static const char *const designate[] = {
+        "freeze", "designate", "--designation", "TREAS-2026-0007", "--name",
+        "Northwind Trading LLC", "--alias", "Northwind Trade", "--id", "registration=DE-12345",
+        "--legal-basis", "EO 13224", "--json", NULL};
+    static const char *const both[] = {"received", "implemented", NULL};
+    static const char *const received[] = {"received", NULL};
+    static const char *const amend[] = {"freeze", "amend", "TREAS-2026-0007", "--alias",
+                                        "Northwind Trade", "--alias", "NW Trading", NULL};
+    static const char *const delist[] = {"freeze", "delist", "TREAS-2026-0007", "--note",
+                                         "court order 2026-12", NULL};
+    static const char *const table[] = {"freeze", "status", "TREAS-2026-0007", "--wait", "1", NULL};
+    liaison_client *fintrac, *uif;
+    json_t *j, *c;
+
+    (void)state;
+    assert_rc(cli("USA/TREASURY", "treasury", designate), 0);
+    j = out_json();
+    assert_int_equal(json_integer_value(json_object_get(j, "version")), 1);
+    json_decref(j);
+    /* Designating the same id again is refused. */
+    assert_rc(cli("USA/TREASURY", "treasury", designate), 65);
+
+    fintrac = fed_client(F, "CAN/FINTRAC", true);
+    uif = fed_client(F, "MEX/UIF", true);
+    ack_version(fintrac, 1, both);
+    ack_version(uif, 1, received);
+    j = freeze_status_until(v1_acked);
+    assert_int_equal(json_array_size(json_object_get(j, "units")), 2);
+    c = cell(j, "MEX/UIF", 1);
+    assert_true(json_is_null(json_object_get(c, "implemented")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "entity"), "name")),
+                        "Northwind Trading LLC");
+    json_decref(j);
+
+    /* Amend: version 2 to the same units; FINTRAC acknowledges, UIF not yet. */
+    assert_rc(cli("USA/TREASURY", "treasury", amend), 0);
+    assert_non_null(strstr(out, "version 2 (amend)"));
+    ack_version(fintrac, 2, received);
+    j = freeze_status_until(v2_fintrac);
+    json_decref(j);
+    assert_rc(cli("USA/TREASURY", "treasury", table), 0);
+    assert_non_null(strstr(out, "UNIT"));
+    assert_non_null(strstr(out, "MEX/UIF"));
+    assert_non_null(strstr(out, "NOT ACKNOWLEDGED"));
+    ack_version(uif, 2, received);
+
+    /* Delist: version 3; then no version may follow. */
+    assert_rc(cli("USA/TREASURY", "treasury", delist), 0);
+    ack_version(fintrac, 3, both);
+    ack_version(uif, 3, both);
+    j = freeze_status_until(v3_both);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "latest"), "action")),
+                        "delist");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "latest"), "implemented")),
+                     2);
+    json_decref(j);
+    assert_rc(cli("USA/TREASURY", "treasury", amend), 65);
+    liaison_client_close(&fintrac);
+    liaison_client_close(&uif);
+}
+
+/* ---- Story 3: an MLAT request, its statuses, evidence, the bundle ------------------------- */
+
+static void
+write_big_file(const char *path, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    uint8_t block[4096];
+
+    assert_non_null(f);
+    for (size_t off = 0; off < size; off += sizeof(block)) {
+        size_t n = size - off < sizeof(block) ? size - off : sizeof(block);
+
+        for (size_t i = 0; i < n; i++)
+            block[i] = (uint8_t)((off + i) * 2654435761u >> 13);
+        assert_int_equal(fwrite(block, 1, n, f), n);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static void
+flip_byte(const char *path, long at)
+{
+    FILE *f = fopen(path, "r+b");
+    int c;
+
+    assert_non_null(f);
+    assert_int_equal(fseek(f, at, SEEK_SET), 0);
+    c = fgetc(f);
+    assert_true(c != EOF);
+    assert_int_equal(fseek(f, at, SEEK_SET), 0);
+    fputc(c ^ 0x01, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static long
+file_size(const char *path)
+{
+    struct stat sb;
+
+    assert_int_equal(stat(path, &sb), 0);
+    return (long)sb.st_size;
+}
+
+static void
+respond(const char *status)
+{
+    const char *args[] = {"mlat", "respond", "MEX-FGR-2026-0099", "--status", status, "--note",
+                          "as agreed", "--wait", "1", NULL};
+
+    assert_rc(cli("USA/DOJ", "doj", args), 0);
+}
+
+static void
+test_cli_mlat(void **state)
+{
+    static const char *const submit[] = {
+        "mlat", "submit", "--to", "USA/DOJ", "--case", "MEX-FGR-2026-0099", "--treaty",
+        "USA-MEX-MLAT-1987", "--offence", "DRUG-TRAFFICKING", "--summary",
+        "proceeds of cocaine sales moved through US accounts", "--assistance",
+        "bank records of account 1234", NULL};
+    static const char *const received[] = {"mlat", "respond", "MEX-FGR-2026-0099", "--status",
+                                           "received", "--wait", "1", NULL};
+    char big[1100], small[1100], bundle[1100], path[2200];
+    json_t *j, *t;
+    size_t i;
+
+    (void)state;
+    assert_rc(cli("MEX/FGR", "fgr", submit), 0);
+    assert_non_null(strstr(out, "accepted"));
+    /* The requested side: the request arrives in its casebook, then its statuses go back. */
+    assert_rc(cli_until("USA/DOJ", "doj", received, 0, 15 * SECOND), 0);
+    respond("accepted");
+    respond("executing");
+
+    snprintf(big, sizeof(big), "%s/statements.bin", F->dir);
+    snprintf(small, sizeof(small), "%s/summary.txt", F->dir);
+    write_big_file(big, (21u << 20) + 12345);
+    {
+        FILE *f = fopen(small, "w");
+
+        assert_non_null(f);
+        fputs("Account 1234: statements 2025-01 .. 2026-10, certified by the custodian.\n", f);
+        fclose(f);
+    }
+    {
+        const char *args[] = {"mlat", "evidence", "MEX-FGR-2026-0099", "--file", big, "--file",
+                              small, "--custody", "collected from First Bank by FBI SA 123",
+                              "--custody", "reviewed by AUSA", "--wait", "1", NULL};
+
+        assert_rc(cli("USA/DOJ", "doj", args), 0);
+        assert_non_null(strstr(out, "2 files"));
+    }
+    respond("executed");
+
+    /* The requesting side sees the whole timeline and the evidence complete. */
+    {
+        const char *args[] = {"mlat", "status", "MEX-FGR-2026-0099", "--wait", "1", "--json", NULL};
+        bool done = false;
+
+        for (int k = 0; k < 20 && !done; k++) {
+            json_t *ev;
+
+            assert_rc(cli("MEX/FGR", "fgr", args), 0);
+            j = out_json();
+            ev = json_object_get(j, "evidence");
+            done = strcmp(json_string_value(json_object_get(j, "status")), "executed") == 0 &&
+                   json_array_size(ev) == 2 &&
+                   json_is_true(json_object_get(json_array_get(ev, 0), "complete")) &&
+                   json_is_true(json_object_get(json_array_get(ev, 1), "complete"));
+            if (!done) {
+                json_decref(j);
+                usleep(500000);
+            }
+        }
+        if (!done)
+            fail_msg("mlat status never showed the executed case: %s", out);
+        {
+            static const char *const order[] = {"received", "accepted", "executing", "executed"};
+            size_t next = 0;
+
+            json_array_foreach(json_object_get(j, "timeline"), i, t) {
+                const char *ev = json_string_value(json_object_get(t, "event"));
+
+                if (next < 4 && strncmp(ev, order[next], strlen(order[next])) == 0)
+                    next++;
+            }
+            assert_int_equal(next, 4);
+        }
+        assert_false(json_is_true(json_object_get(j, "overdue")));
+        json_decref(j);
+    }
+
+    /* Export with the receiving broker's audit proofs, and verify offline. */
+    snprintf(bundle, sizeof(bundle), "%s/bundle", F->dir);
+    {
+        const char *args[] = {"mlat", "export", "MEX-FGR-2026-0099", "--out", bundle, "--audit-data",
+                              fed_nation_get(F, "MEX")->data, "--wait", "1", NULL};
+        int rc = -1;
+
+        for (int k = 0; k < 30; k++) {
+            rc = cli("MEX/FGR", "fgr", args);
+            if (rc != 75)
+                break;
+            /* No signed tree head covers the evidence yet (and nothing was left): again. */
+            sleep(1);
+        }
+        assert_rc(rc, 0);
+    }
+    {
+        const char *args[] = {"mlat", "verify-bundle", bundle, "--roster", F->roster, "--json", NULL};
+
+        assert_rc(cli(NULL, NULL, args), 0);
+        j = out_json();
+        assert_true(json_is_true(json_object_get(j, "ok")));
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "checked"), "files")), 2);
+        assert_true(json_integer_value(json_object_get(json_object_get(j, "checked"), "proofs")) > 0);
+        assert_true(json_integer_value(json_object_get(json_object_get(j, "checked"), "custody")) >= 6);
+        json_decref(j);
+    }
+    snprintf(path, sizeof(path), "%s/files/statements.bin", bundle);
+    assert_int_equal(file_size(path), (21l << 20) + 12345);
+
+    /* One changed byte in any file of the bundle makes it fail, naming the file. */
+    {
+        const char *verify[] = {"mlat", "verify-bundle", bundle, NULL};
+        const char *subdirs[] = {"", "files", "envelopes", "proofs"};
+        size_t tried = 0;
+
+        for (size_t s = 0; s < 4; s++) {
+            char dir[1300];
+            DIR *d;
+            struct dirent *de;
+
+            snprintf(dir, sizeof(dir), "%s/%s", bundle, subdirs[s]);
+            d = opendir(dir);
+            assert_non_null(d);
+            while ((de = readdir(d)) != NULL) {
+                char rel[600];
+                long size;
+
+                if (de->d_name[0] == '.' || (s == 0 && (strcmp(de->d_name, "files") == 0 ||
+                                                        strcmp(de->d_name, "envelopes") == 0 ||
+                                                        strcmp(de->d_name, "proofs") == 0)))
+                    continue;
+                snprintf(rel, sizeof(rel), "%s%s%s", subdirs[s], s > 0 ? "/" : "", de->d_name);
+                snprintf(path, sizeof(path), "%s/%s", bundle, rel);
+                size = file_size(path);
+                flip_byte(path, size / 2);
+                assert_rc(cli(NULL, NULL, verify), 1);
+                if (strstr(err, rel) == NULL)
+                    fail_msg("changing %s: the failure does not name it: %s", rel, err);
+                flip_byte(path, size / 2);
+                assert_rc(cli(NULL, NULL, verify), 0);
+                tried++;
+            }
+            closedir(d);
+        }
+        assert_true(tried >= 8);
+    }
+
+    /* Deadlines: a second case with no decision is OVERDUE 31 days on. */
+    {
+        const char *submit2[] = {"mlat", "submit", "--to", "USA/DOJ", "--case", "MEX-FGR-2026-0100",
+                                 "--treaty", "USA-MEX-MLAT-1987", "--offence", "MONEY-LAUNDERING",
+                                 "--summary", "shell companies", NULL};
+        const char *later[] = {"mlat", "status", "MEX-FGR-2026-0100", "--offline", "--now",
+                               "2099-01-01", NULL};
+        const char *later_json[] = {"mlat", "status", "MEX-FGR-2026-0100", "--offline", "--now",
+                                    "2099-01-01", "--json", NULL};
+        const char *first[] = {"mlat", "status", "MEX-FGR-2026-0099", "--offline", "--now",
+                               "2099-01-01", NULL};
+
+        assert_rc(cli("MEX/FGR", "fgr", submit2), 0);
+        assert_rc(cli("MEX/FGR", "fgr", later), 0);
+        assert_non_null(strstr(out, "OVERDUE"));
+        assert_rc(cli("MEX/FGR", "fgr", later_json), 0);
+        j = out_json();
+        assert_true(json_is_true(json_object_get(j, "overdue")));
+        assert_true(json_is_true(
+            json_object_get(json_object_get(json_object_get(j, "deadlines"), "decide"), "overdue")));
+        json_decref(j);
+        /* The executed case met both deadlines: nothing is overdue. */
+        assert_rc(cli("MEX/FGR", "fgr", first), 0);
+        assert_null(strstr(out, "OVERDUE"));
+    }
+
+    /* A treaty that does not cover the offence: rejected with the rule id. */
+    {
+        const char *tax[] = {"mlat", "submit", "--to", "USA/DOJ", "--case", "MEX-FGR-2026-0101",
+                             "--treaty", "USA-MEX-MLAT-1987", "--offence", "TAX-EVASION",
+                             "--summary", "undeclared income", NULL};
+
+        const char *tax_json[] = {"mlat", "submit", "--to", "USA/DOJ", "--case", "MEX-FGR-2026-0101",
+                                  "--treaty", "USA-MEX-MLAT-1987", "--offence", "TAX-EVASION",
+                                  "--summary", "undeclared income", "--json", NULL};
+
+        assert_rc(cli("MEX/FGR", "fgr", tax), 2);
+        assert_non_null(strstr(err, "rule builtin:mlat-treaty"));
+        assert_non_null(strstr(err, "TAX-EVASION"));
+        assert_rc(cli("MEX/FGR", "fgr", tax_json), 2);
+        j = out_json();
+        assert_string_equal(json_string_value(json_object_get(j, "result")), "rejected");
+        assert_string_equal(json_string_value(json_object_get(j, "rule")), "builtin:mlat-treaty");
+        json_decref(j);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cli_query_needs_purpose),
+        cmocka_unit_test(test_cli_watchlist_query_and_request),
+        cmocka_unit_test(test_cli_traveldoc_report_and_check),
+        cmocka_unit_test(test_cli_freeze),
+        cmocka_unit_test(test_cli_mlat),
+    };
+
+    if (proto_init() != PROTO_OK)
+        return 1;
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
