@@ -1,0 +1,292 @@
+#!/bin/bash
+# The Liaison demo: a three-nation federation (USA, CAN, MEX) on loopback,
+# with fresh keys, the example policies and the agents of the partner units,
+# playing the four user stories with a narrative.  It installs what is
+# missing (Debian 12), builds, stops every process it started, and exits 0
+# only if every story succeeded.
+#
+#   deploy/demo.sh [--keep] [--no-build] [--build-dir DIR]
+#
+#   --keep            keep the demo directory (keys, logs, stores, bundles)
+#   --no-build        use binaries already built (the test suite runs it so)
+#   --build-dir DIR   where the binaries are (default: build/)
+#
+# DEMO_DIR names the directory to use (default: a new one under /tmp).
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+keep=false
+build=true
+bdir=$root/build
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --keep) keep=true ;;
+    --no-build) build=false ;;
+    --build-dir) bdir=${2:?--build-dir needs a directory}; shift ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown option '$1' (see --help)" >&2; exit 64 ;;
+    esac
+    shift
+done
+
+if $build; then
+    "$root/scripts/deps.sh"
+    cmake -S "$root" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DLIAISON_WERROR=ON >/dev/null
+    cmake --build "$bdir" --target liaison liaison-broker >/dev/null
+fi
+liaison=$bdir/client/liaison
+broker=$bdir/broker/liaison-broker
+for bin in "$liaison" "$broker"; do
+    [ -x "$bin" ] || { echo "demo: $bin is missing; build first" >&2; exit 69; }
+done
+
+demo=${DEMO_DIR:-$(mktemp -d /tmp/liaison-demo-XXXXXX)}
+mkdir -p "$demo/logs" "$demo/state" "$demo/agents"
+pids=""
+failures=0
+
+# ---- Narrative helpers -------------------------------------------------------
+
+bold=$(printf '\033[1m') plain=$(printf '\033[0m') green=$(printf '\033[32m') red=$(printf '\033[31m')
+[ -t 1 ] || { bold=""; plain=""; green=""; red=""; }
+
+story() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+say() { printf '%s\n' "-- $*"; }
+ok() { printf '   %sOK%s %s\n' "$green" "$plain" "$*"; }
+fail() { printf '   %sFAILED%s %s\n' "$red" "$plain" "$*"; failures=$((failures + 1)); }
+
+# check DESCRIPTION PATTERN FILE: the output must contain the pattern.
+check() {
+    if grep -q -- "$2" "$3"; then ok "$1"; else fail "$1 (expected '$2'; see $3)"; fi
+}
+
+lower() { echo "$1" | tr 'A-Z/' 'a-z-'; }
+port_of() { case "$1" in USA*) echo 7001 ;; CAN*) echo 7002 ;; MEX*) echo 7003 ;; esac; }
+
+# as AGENCY COMMAND...: runs the liaison tool as that agency, output to $out.
+out=$demo/out
+as() {
+    agency=$1
+    shift
+    a=$(lower "$agency")
+    printf '%s$ liaison %s%s\n' "$bold" "$*" "$plain" | sed "s|$demo/||g"
+    set +e
+    LIAISON_KEY=$demo/keys/$a.key LIAISON_ROSTER=$demo/roster \
+        LIAISON_BROKER=tcp://127.0.0.1:$(port_of "$agency") LIAISON_STATE=$demo/state/$a \
+        "$liaison" "$@" >"$out" 2>&1
+    rc=$?
+    set -e
+    sed 's/^/   /' "$out"
+    return 0
+}
+
+cleanup() {
+    for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in $pids; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if $keep; then echo "demo: kept $demo"; else rm -rf "$demo"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "demo: nothing listens on port $1; see $demo/logs" >&2
+    return 1
+}
+
+# ---- The federation ------------------------------------------------------------
+
+story "Key ceremony: fresh keys for 3 brokers and 10 agencies, and the roster"
+LIAISON=$liaison "$root/deploy/key-ceremony.sh" "$demo" | sed 's/^/   /'
+# Sign audit tree heads every 5 s rather than every minute, so that the
+# evidence bundle of story 3 can prove its records without a long wait.
+sed -i 's/^tree_head_interval_s: [0-9]*/tree_head_interval_s: 5 /' "$demo"/*.broker.yaml
+
+for port in 7001 7002 7003 7101 7102 7103 9101 9102 9103; do
+    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+        echo "demo: port $port is in use; stop what uses it (an earlier demo?)" >&2
+        exit 69
+    fi
+done
+
+story "Starting the brokers of USA, CAN and MEX (policies differ per partner)"
+for n in usa can mex; do
+    (cd "$demo" && exec "$broker" --config "$n.broker.yaml" 2>"logs/$n-broker.log") &
+    pids="$pids $!"
+done
+for port in 7001 7002 7003 7101 7102 7103; do wait_port $port; done
+say "brokers up: USA :7001, CAN :7002, MEX :7003 (federation :7101-7103, metrics :9101-9103)"
+
+story "Starting the agents that answer for the partner units"
+for agency in CAN/RCMP CAN/CBSA CAN/FINTRAC MEX/AIC MEX/UIF; do
+    a=$(lower "$agency")
+    cat >"$demo/agents/$a.yaml" <<EOF
+key: ../keys/$a.key
+roster: ../roster
+broker: tcp://127.0.0.1:$(port_of "$agency")
+store: ../state/agent-$a
+log_level: info
+EOF
+    "$liaison" agent --config "$demo/agents/$a.yaml" 2>"$demo/logs/agent-$a.log" &
+    pids="$pids $!"
+    say "agent of $agency"
+done
+sleep 1
+
+# ---- Story 1 ---------------------------------------------------------------------
+
+story "Story 1: an FBI Flying Squad asks CAN and MEX about a fugitive"
+cat >"$demo/rcmp-entries.json" <<'EOF'
+{"schema": "watchlist.publish/1",
+ "entries": [{"ref": "RCMP-WL-2026-0007", "type": "person",
+              "names": ["Jonathan DOE"], "born": "1980-02-29", "nationality": "USA",
+              "documents": [{"type": "passport", "number": "X1234567", "country": "USA"}],
+              "reason": "armed robbery, Toronto 2025; believed to have crossed to the USA"}]}
+EOF
+say "RCMP's watchlist holds 'Jonathan DOE', born 1980-02-29"
+"$liaison" agent add-watchlist --config "$demo/agents/can-rcmp.yaml" --file "$demo/rcmp-entries.json" >/dev/null
+say "the FBI asks every unit of CAN and MEX, with a stated purpose, and waits 20 s at most"
+as USA/FBI watchlist query --to 'CAN/*' --to 'MEX/*' --name 'Jon Doe' --born 1980-02-29 \
+    --passport X1234567 --country USA --purpose 'fugitive investigation FBI-2026-0042' --deadline 20
+check "CAN answers with a hit despite the different spelling" "CAN/RCMP *HIT" "$out"
+check "the hit carries a reference for a follow-up" "RCMP-WL-2026-0007" "$out"
+check "MEX answers no-hit" "MEX/AIC *no-hit" "$out"
+[ "$rc" -eq 0 ] && ok "every partner answered within the deadline" || fail "a partner stayed silent (exit $rc)"
+say "a query without a stated purpose is refused before it leaves"
+as USA/FBI watchlist query --to 'CAN/*' --name 'Jon Doe'
+[ "$rc" -eq 64 ] && ok "refused: $(head -n 1 "$out")" || fail "a query without --purpose was not refused (exit $rc)"
+say "the follow-up: the FBI asks RCMP for the details of that reference"
+as USA/FBI watchlist request --to CAN/RCMP --ref RCMP-WL-2026-0007 --purpose 'fugitive investigation FBI-2026-0042'
+check "RCMP's agent sends the details" "armed robbery" "$out"
+
+# ---- Story 2 ---------------------------------------------------------------------
+
+story "Story 2: USA Treasury designates an entity for an asset freeze"
+as USA/TREASURY freeze designate --designation TREAS-2026-0007 --name 'Northwind Trading LLC' \
+    --alias 'Northwind Trade' --id registration=DE-12345 --legal-basis 'EO 13224'
+[ "$rc" -eq 0 ] && ok "designation sent to every unit that accepts freeze.*" || fail "designate exited $rc"
+sleep 2
+say "CAN's and MEX's financial intelligence units apply the freeze; their operators mark it"
+"$liaison" agent implement --config "$demo/agents/can-fintrac.yaml" TREAS-2026-0007 --version 1 >/dev/null
+"$liaison" agent implement --config "$demo/agents/mex-uif.yaml" TREAS-2026-0007 --version 1 >/dev/null
+sleep 3
+as USA/TREASURY freeze status TREAS-2026-0007 --wait 5
+check "FINTRAC received and implemented version 1" "CAN/FINTRAC *1 *add *20[0-9-]*T[0-9:]*Z *20[0-9-]*T" "$out"
+check "UIF received and implemented version 1" "MEX/UIF *1 *add *20[0-9-]*T[0-9:]*Z *20[0-9-]*T" "$out"
+check "every unit implemented it" "version 1: received by 2 of 2 units, implemented by 2 of 2" "$out"
+say "an amendment, then a delisting, flow the same way"
+as USA/TREASURY freeze amend TREAS-2026-0007 --alias 'Northwind Trade' --alias 'NW Trading'
+sleep 2
+"$liaison" agent implement --config "$demo/agents/can-fintrac.yaml" TREAS-2026-0007 --version 2 >/dev/null
+"$liaison" agent implement --config "$demo/agents/mex-uif.yaml" TREAS-2026-0007 --version 2 >/dev/null
+as USA/TREASURY freeze delist TREAS-2026-0007 --note 'court order 2026-11-30'
+sleep 3
+as USA/TREASURY freeze status TREAS-2026-0007 --wait 5
+check "the amendment was implemented by both units" "CAN/FINTRAC *2 *amend *20.*T.*Z *20" "$out"
+check "the delisting reached both units" "version 3: received by 2 of 2 units" "$out"
+
+# ---- Story 3 ---------------------------------------------------------------------
+
+story "Story 3: MEX's central authority asks USA DOJ for evidence under the USA-MEX treaty"
+as MEX/FGR mlat submit --to USA/DOJ --case MEX-FGR-2026-0099 --treaty USA-MEX-MLAT-1987 \
+    --offence DRUG-TRAFFICKING --summary 'cartel proceeds laundered through US accounts' \
+    --assistance 'bank records of account 4410-2231'
+[ "$rc" -eq 0 ] && ok "request accepted by the MEX broker and forwarded" || fail "mlat submit exited $rc"
+say "USA DOJ works the case: received, accepted, executing"
+for s in received accepted executing; do
+    as USA/DOJ mlat respond MEX-FGR-2026-0099 --status $s --note "DOJ OIA: $s"
+    [ "$rc" -eq 0 ] || fail "respond $s exited $rc"
+done
+say "DOJ sends the evidence: a 21 MiB statement export and a summary, with chain of custody"
+head -c 22020096 /dev/urandom >"$demo/statements.bin"
+printf 'Account 4410-2231: 412 transfers, 2024-2026.\n' >"$demo/summary.txt"
+as USA/DOJ mlat evidence MEX-FGR-2026-0099 --file "$demo/statements.bin" --file "$demo/summary.txt" \
+    --custody collected --custody verified
+[ "$rc" -eq 0 ] && ok "evidence sent in chunks, each hashed, with signed custody entries" || fail "mlat evidence exited $rc"
+as USA/DOJ mlat respond MEX-FGR-2026-0099 --status executed --note 'all records produced'
+sleep 3
+as MEX/FGR mlat status MEX-FGR-2026-0099 --wait 5
+check "the status moved through received" "USA/DOJ  received" "$out"
+check "... accepted" "USA/DOJ  accepted" "$out"
+check "... executing" "USA/DOJ  executing" "$out"
+check "... executed" "USA/DOJ  executed" "$out"
+check "the 21 MiB file arrived complete" "statements.bin .*(complete)" "$out"
+say "FGR exports the case as an evidence bundle and anyone can check it offline"
+say "(the MEX broker signs a tree head every 5 s; the export waits for one that covers the evidence)"
+for _ in 1 2 3 4 5 6; do
+    as MEX/FGR mlat export MEX-FGR-2026-0099 --out "$demo/bundle" --audit-data "$demo/data/mex"
+    [ "$rc" -eq 75 ] || break
+    sleep 3
+done
+[ "$rc" -eq 0 ] && ok "bundle written" || fail "mlat export exited $rc"
+as MEX/FGR mlat verify-bundle "$demo/bundle"
+[ "$rc" -eq 0 ] && ok "signatures, hashes, custody and audit inclusion proofs verify" || fail "verify-bundle exited $rc"
+if [ -d "$demo/bundle" ]; then
+    cp -r "$demo/bundle" "$demo/bundle-tampered"
+    printf '\001' | dd of="$demo/bundle-tampered/files/statements.bin" bs=1 seek=1000000 \
+        conv=notrunc 2>/dev/null
+    say "one byte changed in a copy of the bundle"
+    as MEX/FGR mlat verify-bundle "$demo/bundle-tampered"
+    [ "$rc" -eq 1 ] && ok "the changed byte is caught" || fail "a tampered bundle passed (exit $rc)"
+fi
+say "a request for a tax offence, which the USA-MEX treaty does not cover"
+as MEX/FGR mlat submit --to USA/DOJ --case MEX-FGR-2026-0101 --treaty USA-MEX-MLAT-1987 \
+    --offence TAX-EVASION --summary 'undeclared income'
+[ "$rc" -eq 2 ] && ok "denied" || fail "the tax request was not denied (exit $rc)"
+check "with the rule that denied it" "builtin:mlat-treaty" "$out"
+say "a request DOJ never decides on: how it stands 40 days later"
+as MEX/FGR mlat submit --to USA/DOJ --case MEX-FGR-2026-0100 --treaty USA-MEX-MLAT-1987 \
+    --offence MONEY-LAUNDERING --summary 'shell companies'
+later=$(date -u -d '+40 days' +%Y-%m-%d)
+as MEX/FGR mlat status MEX-FGR-2026-0100 --now "$later" --wait 2
+check "the case is flagged overdue" "OVERDUE" "$out"
+
+# ---- Story 4 ---------------------------------------------------------------------
+
+story "Story 4: CAN's border unit reports a stolen passport"
+"$liaison" agent add-traveldoc --config "$demo/agents/can-cbsa.yaml" --number AB123456 \
+    --country CAN --type passport --status stolen --ref CBSA-TD-2026-0007 >/dev/null
+as CAN/CBSA traveldoc report --to 'USA/*' --to 'MEX/*' --number AB123456 --country CAN \
+    --type passport --status stolen --ref CBSA-TD-2026-0007
+[ "$rc" -eq 0 ] && ok "report shared with the partners" || fail "traveldoc report exited $rc"
+say "days later, a USA border officer checks that passport at the line"
+as USA/CBP traveldoc check --to 'CAN/*' --to 'MEX/*' --number 'ab 123 456' --country CAN \
+    --purpose 'secondary inspection, Blaine WA' --deadline 20
+check "CAN answers hit with the report's reference" "CBSA-TD-2026-0007" "$out"
+check "... as stolen" "status=stolen" "$out"
+say "and a number never reported"
+as USA/CBP traveldoc check --to 'CAN/*' --to 'MEX/*' --number ZZ9999999 \
+    --purpose 'secondary inspection, Blaine WA' --deadline 20
+if grep -q "HIT" "$out"; then fail "a never-reported number got a hit"; else ok "no-hit from every partner"; fi
+check "MEX answered too" "MEX/AIC" "$out"
+
+# ---- The audit trail ----------------------------------------------------------------
+
+story "Every broker's audit log verifies, and partners cross-checked each other's heads"
+for n in usa can mex; do
+    set +e
+    "$liaison" audit verify --data "$demo/data/$n" >"$out" 2>&1
+    rc=$?
+    set -e
+    [ "$rc" -eq 0 ] && ok "$(echo "$n" | tr a-z A-Z): $(head -n 1 "$out")" || fail "audit verify of $n exited $rc"
+done
+"$liaison" audit log --data "$demo/data/usa" --event received | grep -m 1 "purpose=" | sed 's/^/   /' || true
+
+if [ "$failures" -eq 0 ]; then
+    story "All four stories succeeded."
+    exit 0
+fi
+story "$failures check(s) failed; logs are in $demo/logs"
+keep=true
+exit 1
