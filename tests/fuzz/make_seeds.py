@@ -69,3 +69,12 @@ write("command", "consistency", frames(sig, b"\x0f", corr, struct.pack(">Q", 1),
 for name in os.listdir(os.path.join(HERE, "corpus", "command")):
     with open(os.path.join(HERE, "corpus", "command", name), "rb") as f:
         write("broker_frames", name, f.read())
+
+# Audit records (docs/audit.md): the documented example and two variants.
+def record(event, actor, counterpart, purpose, rule, detail, msg=bytes(range(0xa0, 0xb0))):
+    s8 = lambda b: bytes([len(b)]) + b
+    return (b"\x01" + struct.pack(">Q", 1700000000123) + bytes([event]) + msg + s8(actor) +
+            s8(counterpart) + s8(purpose) + s8(rule) + b"\x11" * 32 + b"\x22" * 32 + s8(detail))
+write("audit_record", "released", record(4, b"USA/FBI", b"CAN/RCMP", b"fugitive", b"can-1", b"ok"))
+write("audit_record", "peer-up", record(12, b"USA", b"CAN", b"", b"", b"tcp://127.0.0.1:7102", bytes(16)))
+write("audit_record", "truncated", record(4, b"USA/FBI", b"CAN/RCMP", b"", b"", b"")[:40])
