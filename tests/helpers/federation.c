@@ -347,6 +347,7 @@ void
 fed_destroy(fed **fp)
 {
     fed *f = fp != NULL ? *fp : NULL;
+    bool keep = false;
 
     if (f == NULL)
         return;
@@ -356,10 +357,15 @@ fed_destroy(fed **fp)
                     f->agents[i].log);
     }
     for (size_t i = 0; i < f->nation_count; i++) {
-        if (f->nations[i].pid != 0 && fed_stop(f, f->nations[i].nation) != 0)
-            fprintf(stderr, "broker %s did not exit cleanly\n", f->nations[i].nation);
+        int rc;
+
+        if (f->nations[i].pid != 0 && (rc = fed_stop(f, f->nations[i].nation)) != 0) {
+            fprintf(stderr, "broker %s did not exit cleanly (status %d); see %s\n",
+                    f->nations[i].nation, rc, f->nations[i].log);
+            keep = true;
+        }
     }
-    if (getenv("LIAISON_KEEP_TEST_DIRS") == NULL)
+    if (!keep && getenv("LIAISON_KEEP_TEST_DIRS") == NULL)
         test_scratch_remove(f->dir);
     else
         fprintf(stderr, "kept %s\n", f->dir);
