@@ -2,8 +2,10 @@
  * two real brokers, beside a bare CurveZMQ relay and the Ed25519 wall. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <sodium.h>
@@ -16,6 +18,7 @@
 
 #include "bench_util.h"
 #include "federation.h"
+#include "helpers.h"
 #include "liaison_proto.h"
 
 #define PAYLOAD 1024
@@ -305,6 +308,17 @@ broker_key(const proto_roster *roster, const char *nation)
     return proto_roster_find(roster, &a)->card.curve_public;
 }
 
+/* CPU seconds this process has used, exited threads included. */
+static double
+process_cpu(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 /* One measured run through the federation f, from USA/FBI to to. */
 static void
 measure(fed *f, const proto_roster *roster, const char *to, size_t count, double rate,
@@ -312,7 +326,7 @@ measure(fed *f, const proto_roster *roster, const char *to, size_t count, double
 {
     run r;
     pthread_t consumer;
-    double seconds;
+    double seconds, cpu0;
     const char *to_nation = strncmp(to, "CAN", 3) == 0 ? "CAN" : "USA";
 
     memset(&r, 0, sizeof(r));
@@ -327,10 +341,14 @@ measure(fed *f, const proto_roster *roster, const char *to, size_t count, double
     r.sent_at = calloc(count, sizeof(double));
     r.got_at = calloc(count, sizeof(double));
     seal_load(&r, r.producer, roster, to); /* signed before the clock starts */
+    cpu0 = process_cpu();
     pthread_create(&consumer, NULL, consumer_main, &r);
     seconds = produce(&r);
     pthread_join(consumer, NULL);
     report(label, &r, seconds);
+    printf("      benchmark clients (producer, consumer, their ZeroMQ threads): %.1f us CPU per "
+           "message\n",
+           (process_cpu() - cpu0) * 1e6 / (double)count);
     free_load(&r);
     free(r.sent_at);
     free(r.got_at);
@@ -592,6 +610,82 @@ commit_stats(fed *f, const char *nation, double *count_out, double *sum_out)
     free(buf);
 }
 
+/* CPU seconds each thread of process pid has used, by thread name (threads of
+ * one name summed); returns how many names. */
+#define THREADS_MAX 16
+typedef struct thread_cpu {
+    char name[32];   /* comm of the thread */
+    double seconds;  /* user + system */
+} thread_cpu;
+
+static size_t
+threads_cpu(pid_t pid, thread_cpu *out)
+{
+    char path[300];
+    struct dirent *d;
+    size_t n = 0;
+    DIR *dir;
+    long tick = sysconf(_SC_CLK_TCK);
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    if ((dir = opendir(path)) == NULL)
+        return 0;
+    while ((d = readdir(dir)) != NULL) {
+        char line[1024], name[32], *close_paren;
+        unsigned long ut = 0, st = 0;
+        size_t k;
+        FILE *f;
+
+        if (d->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, d->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        if (fgets(line, sizeof(line), f) == NULL || (close_paren = strrchr(line, ')')) == NULL ||
+            sscanf(close_paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+                   &st) != 2) {
+            fclose(f);
+            continue;
+        }
+        fclose(f);
+        *close_paren = '\0';
+        snprintf(name, sizeof(name), "%s", strchr(line, '(') + 1);
+        for (k = 0; k < n && strcmp(out[k].name, name) != 0; k++)
+            ;
+        if (k == n) {
+            if (n == THREADS_MAX)
+                continue;
+            snprintf(out[n].name, sizeof(out[n].name), "%s", name);
+            out[n++].seconds = 0;
+        }
+        out[k].seconds += (double)(ut + st) / (double)tick;
+    }
+    closedir(dir);
+    return n;
+}
+
+/* Prints the CPU each thread of the broker used since before. */
+static void
+print_threads_cpu(const char *who, pid_t pid, const thread_cpu *before, size_t nbefore,
+                  size_t messages)
+{
+    thread_cpu after[THREADS_MAX];
+    size_t n = threads_cpu(pid, after);
+
+    printf("      %s CPU per message by thread:", who);
+    for (size_t i = 0; i < n; i++) {
+        double s = after[i].seconds;
+
+        for (size_t k = 0; k < nbefore; k++) {
+            if (strcmp(before[k].name, after[i].name) == 0)
+                s -= before[k].seconds;
+        }
+        if (s > 0)
+            printf(" %s %.1f us", after[i].name, s * 1e6 / (double)messages);
+    }
+    printf("\n");
+}
+
 static void
 suite(const char *title, const char *extra, size_t count)
 {
@@ -615,12 +709,27 @@ suite(const char *title, const char *extra, size_t count)
             {"USA/CBP", 10000, "one broker, paced at 10 000 msg/s"},
         };
 
+        const char *only_run = getenv("LIAISON_BENCH_RUN"); /* one run alone: 0, 1 or 2 */
+
         for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
             double c0, s0, c1, s1;
 
+            if (only_run != NULL && (size_t)atol(only_run) != i)
+                continue;
+
+            thread_cpu before[THREADS_MAX];
+            pid_t pid = fed_nation_get(f, "USA")->pid;
+            size_t nbefore = threads_cpu(pid, before);
+
             commit_stats(f, "USA", &c0, &s0);
-            measure(f, roster, runs[i].to, count, runs[i].rate, runs[i].label);
+            double rate = runs[i].rate;
+
+            /* LIAISON_BENCH_RATE sets the paced run's rate, to see latency at other loads. */
+            if (rate > 0 && getenv("LIAISON_BENCH_RATE") != NULL)
+                rate = atof(getenv("LIAISON_BENCH_RATE"));
+            measure(f, roster, runs[i].to, count, rate, runs[i].label);
             commit_stats(f, "USA", &c1, &s1);
+            print_threads_cpu("USA broker", pid, before, nbefore, count);
             if (c1 > c0)
                 printf("      USA broker: %.0f group commits, %.1f messages and %.2f ms each on "
                        "average\n",

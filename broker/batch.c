@@ -23,10 +23,14 @@ broker_op_begin(broker *b, uint8_t type)
     }
     if (store_batch_add_item(c->batch, &item) != STORE_OK)
         return NULL;
+    if (c->count == 0)
+        c->first_ms = broker_now_ms();
     op = &c->ops[c->count++];
     memset(op, 0, sizeof(*op));
     op->type = type;
     op->item = item;
+    if (type != BROKER_OP_PLAIN)
+        c->waited++;
     return op;
 }
 
@@ -39,6 +43,8 @@ broker_op_abort(broker *b)
         return;
     store_batch_drop_item(c->batch);
     c->count--;
+    if (c->ops[c->count].type != BROKER_OP_PLAIN)
+        c->waited--;
 }
 
 int
@@ -194,6 +200,7 @@ broker_commit_done(broker *b)
     for (size_t i = 0; i < c->count; i++)
         complete(b, c, &c->ops[i]);
     c->count = 0;
+    c->waited = 0;
     store_batch_reset(c->batch);
     b->sweep_more = c->sweep_more;
     if (c->sign_head && c->head_err != STORE_OK)

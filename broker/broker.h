@@ -138,7 +138,17 @@ typedef struct broker_commit {
     char dirty[64][STORE_DEST_MAX + 1]; /* queues this batch adds entries to */
     size_t dirty_count;                 /* entries in dirty */
     bool all_dirty;                     /* too many to list: look at every queue */
+    size_t waited;                      /* ops someone waits on (not BROKER_OP_PLAIN) */
+    uint64_t first_ms;                  /* when its first op was added */
 } broker_commit;
+
+/* A batch of BROKER_OP_PLAIN items only (delivered marks, receipts, refusal
+ * audits: nobody waits on them) is committed once it is this old or this
+ * large, or with the next item somebody waits on; never lost, since the
+ * queue entry it removes or the record it adds is only informational until
+ * then, and delivery is at-least-once. */
+#define BROKER_LAZY_MS 20u
+#define BROKER_LAZY_ITEMS 1024u
 
 /* The daemon. */
 typedef struct broker {
@@ -208,8 +218,11 @@ broker_job *broker_job_ready(broker *b, broker_job *job);
 void broker_job_free(broker_job **job);
 int broker_committer_start(broker *b);
 void broker_committer_stop(broker *b);
-/* Sends the collecting batch to the committer if it is idle and there is work. */
+/* Sends the collecting batch to the committer if it is idle and there is work
+ * that is due (see BROKER_LAZY_MS). */
 void broker_commit_kick(broker *b);
+/* Milliseconds until broker_commit_kick has due work, at most cap. */
+int broker_commit_due_in(broker *b, int cap);
 /* Handles the committer's answer: completes every op of the batch. */
 void broker_commit_done(broker *b);
 

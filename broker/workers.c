@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +109,7 @@ worker_main(void *arg)
     void *out = zmq_socket(b->zctx, ZMQ_PUSH);
     int linger = 0;
 
+    prctl(PR_SET_NAME, "lsn-verify"); /* as top -H and ps -L show it */
     zmq_setsockopt(in, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(out, ZMQ_LINGER, &linger, sizeof(linger));
     if (zmq_connect(in, JOBS_ENDPOINT) != 0 || zmq_connect(out, VERIFIED_ENDPOINT) != 0)
@@ -243,6 +245,7 @@ committer_main(void *arg)
     void *sock = zmq_socket(b->zctx, ZMQ_PAIR);
     int linger = 0;
 
+    prctl(PR_SET_NAME, "lsn-commit");
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
     if (zmq_connect(sock, COMMIT_ENDPOINT) != 0)
         goto out;
@@ -336,18 +339,45 @@ broker_committer_stop(broker *b)
     b->commit_sock = NULL;
 }
 
+/* True if the collecting batch c may wait for more (see BROKER_LAZY_MS). */
+static bool
+may_wait(const broker *b, const broker_commit *c, uint64_t now)
+{
+    return c->waited == 0 && !b->stopping && c->count < BROKER_LAZY_ITEMS &&
+           now < c->first_ms + BROKER_LAZY_MS;
+}
+
+int
+broker_commit_due_in(broker *b, int cap)
+{
+    const broker_commit *c = b->collecting;
+    uint64_t now = broker_now_ms(), due;
+
+    if (b->committing || c->count == 0)
+        return cap;
+    if (!may_wait(b, c, now))
+        return 0;
+    due = c->first_ms + BROKER_LAZY_MS - now;
+    return due < (uint64_t)cap ? (int)due : cap;
+}
+
 void
 broker_commit_kick(broker *b)
 {
     broker_commit *c = b->collecting;
     uint64_t now = broker_now_ms();
+    bool sweep, sign_head;
 
     if (b->committing)
         return;
-    c->sweep = now >= b->next_sweep_ms || b->sweep_more;
-    c->sign_head = now >= b->next_head_ms;
-    if (c->count == 0 && !c->sweep && !c->sign_head)
+    sweep = now >= b->next_sweep_ms || b->sweep_more;
+    sign_head = now >= b->next_head_ms;
+    if (c->count == 0 && !sweep && !sign_head)
         return;
+    if (c->count > 0 && !sweep && !sign_head && may_wait(b, c, now))
+        return;
+    c->sweep = sweep;
+    c->sign_head = sign_head;
     if (c->sweep) {
         c->sweep_now_ms = now;
         b->next_sweep_ms = now + (uint64_t)b->cfg->expiry_sweep_interval_s * 1000u;

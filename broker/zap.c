@@ -1,6 +1,7 @@
 /* The ZAP handler: admits only roster keys, maps each to its address. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "broker.h"
 
@@ -135,6 +136,7 @@ zap_main(void *arg)
 {
     zap_ctx *z = arg;
 
+    prctl(PR_SET_NAME, "lsn-zap");
     for (;;) {
         zmq_pollitem_t items[2] = {{z->rep, 0, ZMQ_POLLIN, 0}, {z->stop, 0, ZMQ_POLLIN, 0}};
 

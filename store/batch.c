@@ -346,9 +346,38 @@ may_refuse(uint8_t kind)
            kind == OP_DEQUEUE_ID;
 }
 
-/* Applies item i: in a nested transaction when one of its operations may
- * refuse it (so that a refused item leaves nothing behind), directly in
- * txn otherwise (any failure then fails the whole commit). */
+/* Applies the operations first..end of item i directly in txn: nothing may
+ * refuse here, so any failure is the store's and fails the whole commit. */
+static store_err
+apply_direct(store_batch *b, kv_txn *txn, size_t i, size_t first, size_t end, uint64_t now)
+{
+    store_item_result *res = &b->results[i];
+    store_frontier before = b->frontier;
+
+    for (size_t j = first; j < end; j++) {
+        const batch_op *op = &b->ops[j];
+        store_err err = op->kind == OP_AUDIT
+                            ? audit_append_leaf(txn, &b->frontier, b->arena + op->a_off, op->a_len)
+                            : msg_apply(txn, op, b->arena, now);
+
+        if (err != STORE_OK) {
+            b->frontier = before;
+            res->failed_op = j - first;
+            return err == STORE_ERR_DUPLICATE || err == STORE_ERR_NOT_FOUND ? STORE_ERR_CORRUPT
+                                                                            : err;
+        }
+    }
+    res->status = STORE_ITEM_DURABLE; /* once the top transaction commits */
+    res->first_leaf = before.size;
+    res->leaf_count = b->frontier.size - before.size;
+    return STORE_OK;
+}
+
+/* Applies item i so that a refused item leaves nothing behind.  An item with
+ * no operation that may refuse it goes straight into txn; so does one whose
+ * only such operation comes first, once lookups show it will not refuse (the
+ * common case: a submit, a receipt).  Any other item gets a nested
+ * transaction, which LMDB makes costly: it copies every page it touches. */
 static store_err
 apply_item(store_batch *b, kv_txn *txn, size_t i, uint64_t now)
 {
@@ -356,36 +385,25 @@ apply_item(store_batch *b, kv_txn *txn, size_t i, uint64_t now)
     size_t end = i + 1 < b->nitems ? b->item_first[i + 1] : b->nops;
     store_item_result *res = &b->results[i];
     store_frontier before = b->frontier;
+    size_t refusing = 0;
     kv_txn child;
     store_err err;
 
     memset(res, 0, sizeof(*res));
-    {
-        bool nested = false;
-
-        for (size_t j = first; j < end && !nested; j++)
-            nested = may_refuse(b->ops[j].kind);
-        if (!nested) {
-            for (size_t j = first; j < end; j++) {
-                const batch_op *op = &b->ops[j];
-
-                err = op->kind == OP_AUDIT
-                          ? audit_append_leaf(txn, &b->frontier, b->arena + op->a_off, op->a_len)
-                          : msg_apply(txn, op, b->arena, now);
-                if (err != STORE_OK) {
-                    /* Nothing may refuse here: the store failed, so the commit does. */
-                    b->frontier = before;
-                    res->failed_op = j - first;
-                    return err == STORE_ERR_DUPLICATE || err == STORE_ERR_NOT_FOUND
-                               ? STORE_ERR_CORRUPT
-                               : err;
-                }
-            }
-            res->status = STORE_ITEM_DURABLE; /* once the top transaction commits */
-            res->first_leaf = before.size;
-            res->leaf_count = b->frontier.size - before.size;
+    for (size_t j = first; j < end; j++)
+        refusing += may_refuse(b->ops[j].kind);
+    if (refusing == 0)
+        return apply_direct(b, txn, i, first, end, now);
+    if (refusing == 1 && may_refuse(b->ops[first].kind)) {
+        err = msg_precheck(txn, &b->ops[first], b->arena, now);
+        if (err == STORE_OK)
+            return apply_direct(b, txn, i, first, end, now);
+        if (err == STORE_ERR_DUPLICATE || err == STORE_ERR_NOT_FOUND) {
+            res->status = err == STORE_ERR_DUPLICATE ? STORE_ITEM_DUPLICATE : STORE_ITEM_REJECTED;
+            res->err = err;
             return STORE_OK;
         }
+        return err;
     }
     if ((err = kv_begin(txn->env, txn, true, &child)) != STORE_OK)
         return err;

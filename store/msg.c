@@ -358,6 +358,39 @@ msg_dequeue_all(kv_txn *txn, const uint8_t id[ID], const char *dest, size_t dlen
     return STORE_OK;
 }
 
+/* Whether op would refuse its item, found by lookups alone: the same answer
+ * msg_apply gives, without writing anything. */
+store_err
+msg_precheck(kv_txn *txn, const batch_op *op, const uint8_t *arena, uint64_t now)
+{
+    const char *a = (const char *)arena + op->a_off;
+    uint8_t key[QKEY_MAX];
+    char d[STORE_DEST_MAX + 1];
+    size_t dlen;
+    uint64_t seq;
+    proto_slice v;
+    store_err err;
+
+    switch (op->kind) {
+    case OP_ENVELOPE:
+        err = kv_get(txn, DB_DUP, op->id, ID, &v);
+        if (err == STORE_OK && (v.len != 8 || store_get_u64(v.data) > now))
+            return STORE_ERR_DUPLICATE;
+        if (err != STORE_OK && err != STORE_ERR_NOT_FOUND)
+            return err;
+        err = kv_get(txn, DB_ENVELOPE, op->id, ID, &v);
+        return err == STORE_OK ? STORE_ERR_DUPLICATE : err == STORE_ERR_NOT_FOUND ? STORE_OK : err;
+    case OP_ENVELOPE_REMOVE:
+        return kv_get(txn, DB_ENVELOPE, op->id, ID, &v);
+    case OP_DEQUEUE:
+        return kv_get(txn, DB_QUEUE, key, queue_key(key, a, op->a_len, op->num), &v);
+    case OP_DEQUEUE_ID:
+        return index_first(txn, op->id, a, op->a_len, d, &dlen, &seq);
+    default:
+        return STORE_OK;
+    }
+}
+
 store_err
 msg_apply(kv_txn *txn, const batch_op *op, const uint8_t *arena, uint64_t now)
 {

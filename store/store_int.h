@@ -253,6 +253,9 @@ typedef struct batch_op {
  * back as STORE_ERR_DUPLICATE / STORE_ERR_NOT_FOUND; other errors abort
  * the whole commit. */
 store_err msg_apply(kv_txn *txn, const batch_op *op, const uint8_t *arena, uint64_t now);
+/* The refusal msg_apply would give op (STORE_ERR_DUPLICATE or
+ * STORE_ERR_NOT_FOUND), found by lookups alone; STORE_OK if it would not refuse. */
+store_err msg_precheck(kv_txn *txn, const batch_op *op, const uint8_t *arena, uint64_t now);
 
 /* Encodes a state record value; 0 if it does not fit in cap. */
 size_t msg_state_encode(const proto_status_entry *e, uint8_t *buf, size_t cap);

@@ -374,6 +374,29 @@ test_store_envelope_queue_state(void **state)
     assert_int_equal(depth(f->s, "CAN/RCMP"), 2);
     assert_int_equal(audit_size(f->s), 6);
 
+    /* The same with the dequeue first (a receipt's shape: refused by lookup,
+     * without a nested transaction); the next item still applies. */
+    store_batch_reset(b);
+    assert_store_ok(store_batch_add_item(b, NULL), &d);
+    assert_store_ok(store_batch_dequeue(b, "CAN/RCMP", 1), &d);
+    {
+        store_audit_record rec;
+
+        tl_record(0, &rec);
+        assert_store_ok(store_audit_append(b, &rec, &d), &d);
+        assert_store_ok(store_batch_add_item(b, NULL), &d);
+        assert_store_ok(store_batch_dequeue(b, "CAN/RCMP", 2), &d);
+        assert_store_ok(store_audit_append(b, &rec, &d), &d);
+    }
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    assert_int_equal(store_batch_result(b, 0)->status, STORE_ITEM_REJECTED);
+    assert_int_equal(store_batch_result(b, 0)->err, STORE_ERR_NOT_FOUND);
+    assert_int_equal(store_batch_result(b, 0)->failed_op, 0);
+    assert_int_equal(store_batch_result(b, 1)->status, STORE_ITEM_DURABLE);
+    assert_int_equal(store_batch_result(b, 1)->first_leaf, 6);
+    assert_int_equal(depth(f->s, "CAN/RCMP"), 1);
+    assert_int_equal(audit_size(f->s), 7);
+
     /* Removing an envelope. */
     store_batch_reset(b);
     assert_store_ok(store_batch_add_item(b, NULL), &d);
