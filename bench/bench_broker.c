@@ -719,7 +719,10 @@ suite(const char *title, const char *extra, size_t count)
 
             thread_cpu before[THREADS_MAX];
             pid_t pid = fed_nation_get(f, "USA")->pid;
+            thread_cpu can_before[THREADS_MAX];
+            pid_t can_pid = fed_nation_get(f, "CAN")->pid;
             size_t nbefore = threads_cpu(pid, before);
+            size_t ncan = threads_cpu(can_pid, can_before);
 
             commit_stats(f, "USA", &c0, &s0);
             double rate = runs[i].rate;
@@ -730,6 +733,8 @@ suite(const char *title, const char *extra, size_t count)
             measure(f, roster, runs[i].to, count, rate, runs[i].label);
             commit_stats(f, "USA", &c1, &s1);
             print_threads_cpu("USA broker", pid, before, nbefore, count);
+            if (strncmp(runs[i].to, "CAN", 3) == 0)
+                print_threads_cpu("CAN broker", can_pid, can_before, ncan, count);
             if (c1 > c0)
                 printf("      USA broker: %.0f group commits, %.1f messages and %.2f ms each on "
                        "average\n",

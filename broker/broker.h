@@ -75,10 +75,11 @@ typedef struct broker_peer {
     uint64_t heads_sent;                /* tree heads sent, for logs */
 } broker_peer;
 
-/* Work passing through the verify pool: a submit or an incoming forward. */
+/* Work passing through the verify pool: a submit, an incoming forward, or a
+ * partner's signed report. */
 typedef struct broker_job {
-    uint8_t type;                       /* PROTO_CMD_SUBMIT or PROTO_CMD_FORWARD */
-    zmq_msg_t msg;                      /* owns the envelope bytes */
+    uint8_t type;                       /* PROTO_CMD_SUBMIT, _FORWARD or _REPORT */
+    zmq_msg_t msg;                      /* owns the envelope (or report) bytes */
     uint8_t rid[BROKER_RID_MAX];        /* where to answer */
     size_t rid_len;                     /* bytes in rid */
     proto_addr from;                    /* authenticated agency, or peer broker */
@@ -93,6 +94,7 @@ typedef struct broker_job {
     uint16_t wire_code;                 /* worker: rejection code when result fails */
     char why[PROTO_TEXT_MAX];           /* worker: reason when result fails */
     proto_envelope *env;                /* worker: the decoded envelope; freed once routed */
+    proto_report *report;               /* worker: the decoded report (a report job) */
     uint8_t id[PROTO_ID_BYTES];         /* the message id, kept after env is freed */
     uint8_t envelope_hash[PROTO_HASH_BYTES]; /* worker: SHA-256 of the envelope */
     uint64_t order;                     /* dispatch order: results are routed in this order */
@@ -285,6 +287,8 @@ void broker_peer_send(broker *b, broker_peer *p);
 void broker_peers_tick(broker *b, uint64_t now);
 broker_peer *broker_peer_find(broker *b, const char *nation);
 void broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
+/* Files a partner's report that the pool decoded (and checked); frees job. */
+void broker_fed_report(broker *b, broker_job *job);
 
 /* ---- reports.c -------------------------------------------------------------- */
 

@@ -429,73 +429,73 @@ broker_peer_readable(broker *b, broker_peer *p)
 
 /* ---- What partners send to our federation socket ------------------------ */
 
-/* A signed report from the partner broker about a message of ours. */
-static void
-on_report(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
-          const proto_cmd *cmd)
+/* A signed report from the partner broker about a message of ours, decoded
+ * and (unless verify_signatures is off: the partner is authenticated by
+ * CurveZMQ and the sender's library checks the signature) verified by the
+ * pool, in arrival order with the partner's forwards. */
+void
+broker_fed_report(broker *b, broker_job *job)
 {
-    proto_report r;
-    const proto_roster_entry *e;
-    uint8_t key[PROTO_SIGN_PUBLIC_BYTES];
-    bool have_key = false;
+    const proto_report *r = job->report;
     store_envelope_info info;
     proto_slice bytes;
     store_read *rd = NULL;
     proto_addr sender;
     broker_op *op;
 
-    pthread_rwlock_rdlock(&b->roster.lock);
-    e = proto_roster_find(b->roster.roster, peer);
-    if (e != NULL && !e->revoked) {
-        memcpy(key, e->card.sign_public, sizeof(key));
-        have_key = true;
-    }
-    pthread_rwlock_unlock(&b->roster.lock);
-    if (!have_key || proto_report_decode(cmd->report.data, cmd->report.len, &r, NULL) != PROTO_OK ||
-        !proto_addr_equal(&r.broker, peer) ||
-        proto_report_verify(cmd->report.data, cmd->report.len, key) != PROTO_OK) {
+    if (job->result != PROTO_OK) {
         proto_cmd ack;
+        char peer[PROTO_ADDR_TEXT_MAX + 1];
 
         memset(&ack, 0, sizeof(ack));
         ack.type = PROTO_CMD_FORWARD_ACK;
-        ack.seq = cmd->seq;
+        ack.seq = job->corr;
         memset(ack.id, 0xff, PROTO_ID_BYTES);
-        ack.code = PROTO_WIRE_SIGNATURE;
-        snprintf(ack.text, sizeof(ack.text), "report does not verify with the broker key");
-        broker_fed_answer(b, rid, rid_len, &ack);
+        ack.code = job->wire_code;
+        snprintf(ack.text, sizeof(ack.text), "%s", job->why);
+        broker_fed_answer(b, job->rid, job->rid_len, &ack);
+        PROTO_LOG(PROTO_LOG_WARN, "B-REPORT-REFUSED", "peer=%s why=\"%s\"",
+                  proto_addr_format(&job->from, peer, sizeof(peer)), job->why);
+        broker_job_free(&job);
         return;
     }
     op = broker_op_begin(b, BROKER_OP_REPORT_IN);
-    if (op == NULL)
-        return; /* unacknowledged: the partner resends it */
-    memcpy(op->rid, rid, rid_len);
-    op->rid_len = rid_len;
-    op->seq = cmd->seq;
-    memcpy(op->id, r.id, PROTO_ID_BYTES);
-    if (store_read_begin(b->st, &rd) != STORE_OK)
+    if (op == NULL) {
+        broker_job_free(&job); /* unacknowledged: the partner resends it */
         return;
-    if (store_envelope_get(rd, r.id, &info, &bytes) == STORE_OK &&
+    }
+    memcpy(op->rid, job->rid, job->rid_len);
+    op->rid_len = job->rid_len;
+    op->seq = job->corr;
+    memcpy(op->id, r->id, PROTO_ID_BYTES);
+    if (store_read_begin(b->st, &rd) != STORE_OK) {
+        broker_job_free(&job);
+        return; /* an empty item: acknowledged once committed, and resent if not */
+    }
+    if (store_envelope_get(rd, r->id, &info, &bytes) == STORE_OK &&
         proto_addr_parse(info.sender, &sender, NULL) == PROTO_OK &&
         strcmp(sender.nation, b->id->addr.nation) == 0) {
         uint8_t extra[1 + PROTO_REPORT_MAX];
         char rtext[PROTO_ADDR_TEXT_MAX + 1];
-        proto_status_entry ent = r.entry;
+        proto_status_entry ent = r->entry;
+        size_t len = zmq_msg_size(&job->msg);
 
-        proto_addr_format(&r.entry.recipient, rtext, sizeof(rtext));
+        proto_addr_format(&r->entry.recipient, rtext, sizeof(rtext));
         extra[0] = BROKER_ENTRY_SIGNED;
-        memcpy(extra + 1, cmd->report.data, cmd->report.len);
-        if (r.entry.state != PROTO_STATE_ACCEPTED &&
-            state_rank(current_state(rd, r.id, &r.entry.recipient)) <= state_rank(r.entry.state))
-            if (store_batch_set_state(b->collecting->batch, r.id, &ent) != STORE_OK)
-                PROTO_LOG(PROTO_LOG_WARN, "B-REPORT-STATE", "peer=%s", peer->nation);
-        if (store_batch_enqueue(b->collecting->batch, info.sender, r.id, broker_now_ms(), extra,
-                                1 + cmd->report.len) == STORE_OK)
+        memcpy(extra + 1, zmq_msg_data(&job->msg), len);
+        if (r->entry.state != PROTO_STATE_ACCEPTED &&
+            state_rank(current_state(rd, r->id, &r->entry.recipient)) <= state_rank(r->entry.state))
+            if (store_batch_set_state(b->collecting->batch, r->id, &ent) != STORE_OK)
+                PROTO_LOG(PROTO_LOG_WARN, "B-REPORT-STATE", "peer=%s", job->from.nation);
+        if (store_batch_enqueue(b->collecting->batch, info.sender, r->id, broker_now_ms(), extra,
+                                1 + len) == STORE_OK)
             broker_dirty(b, info.sender);
-        if (r.entry.state == PROTO_STATE_REFUSED)
-            broker_audit(b, STORE_EV_REFUSED, r.id, info.sender, rtext, NULL, r.entry.rule_id,
-                         r.envelope_hash, r.entry.detail);
+        if (r->entry.state == PROTO_STATE_REFUSED)
+            broker_audit(b, STORE_EV_REFUSED, r->id, info.sender, rtext, NULL, r->entry.rule_id,
+                         r->envelope_hash, r->entry.detail);
     }
     store_read_end(&rd);
+    broker_job_free(&job);
     broker_commit_kick(b);
 }
 
@@ -573,9 +573,28 @@ broker_fed_readable(broker *b)
                 broker_job_free(&job);
             break;
         }
-        case PROTO_CMD_REPORT:
-            on_report(b, &peer, rid, rid_len, &cmd);
+        case PROTO_CMD_REPORT: {
+            broker_job *job = calloc(1, sizeof(*job));
+            size_t i = 1;
+
+            while (i < count && zmq_msg_data(&frames[i]) != (const void *)cmd.report.data)
+                i++;
+            if (job == NULL || i == count) {
+                free(job);
+                break;
+            }
+            job->type = PROTO_CMD_REPORT;
+            zmq_msg_init(&job->msg);
+            zmq_msg_move(&job->msg, &frames[i]);
+            memcpy(job->rid, rid, rid_len);
+            job->rid_len = rid_len;
+            job->from = peer;
+            job->corr = cmd.seq;
+            job->verify = b->cfg->verify_signatures;
+            if (broker_job_dispatch(b, job) != 0)
+                broker_job_free(&job);
             break;
+        }
         case PROTO_CMD_TREE_HEAD:
             on_tree_head(b, &peer, rid, rid_len, &cmd);
             break;

@@ -221,8 +221,10 @@ broker_run(broker *b)
                         ready->next = NULL;
                         if (ready->type == PROTO_CMD_SUBMIT)
                             broker_route_submit(b, ready);
-                        else
+                        else if (ready->type == PROTO_CMD_FORWARD)
                             broker_route_forward(b, ready);
+                        else
+                            broker_fed_report(b, ready);
                         ready = next;
                     }
                 }

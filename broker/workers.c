@@ -39,9 +39,59 @@ broker_job_free(broker_job **job)
         return;
     zmq_msg_close(&(*job)->msg);
     free((*job)->env);
+    free((*job)->report);
     free((*job)->targets);
     free(*job);
     *job = NULL;
+}
+
+/* Decodes a partner's report and checks that partner's signature on it. */
+static void
+verify_report_job(broker *b, broker_job *job)
+{
+    const uint8_t *data = zmq_msg_data(&job->msg);
+    size_t len = zmq_msg_size(&job->msg);
+    uint8_t key[PROTO_SIGN_PUBLIC_BYTES];
+    const proto_roster_entry *e;
+    bool have_key = false;
+    proto_detail d;
+
+    job->result = PROTO_ERR_SIGNATURE;
+    job->wire_code = PROTO_WIRE_SIGNATURE;
+    job->report = malloc(sizeof(*job->report));
+    if (job->report == NULL) {
+        job->result = PROTO_ERR_NOMEM;
+        job->wire_code = PROTO_WIRE_INTERNAL;
+        snprintf(job->why, sizeof(job->why), "out of memory");
+        return;
+    }
+    if (proto_report_decode(data, len, job->report, &d) != PROTO_OK) {
+        job->wire_code = PROTO_WIRE_MALFORMED;
+        snprintf(job->why, sizeof(job->why), "report: %.240s", d.text);
+        return;
+    }
+    if (!proto_addr_equal(&job->report->broker, &job->from)) {
+        snprintf(job->why, sizeof(job->why), "report is not signed by the partner that sent it");
+        return;
+    }
+    pthread_rwlock_rdlock(&b->roster.lock);
+    e = proto_roster_find(b->roster.roster, &job->from);
+    if (e != NULL && !e->revoked) {
+        memcpy(key, e->card.sign_public, sizeof(key));
+        have_key = true;
+    }
+    pthread_rwlock_unlock(&b->roster.lock);
+    if (!have_key) {
+        snprintf(job->why, sizeof(job->why), "the partner broker is not in the roster");
+        return;
+    }
+    if (job->verify && proto_report_verify(data, len, key) != PROTO_OK) {
+        snprintf(job->why, sizeof(job->why), "report does not verify with the broker key");
+        return;
+    }
+    memcpy(job->id, job->report->id, PROTO_ID_BYTES);
+    job->result = PROTO_OK;
+    job->wire_code = 0;
 }
 
 /* Decodes the envelope, finds its sender in the roster, checks the signature. */
@@ -120,7 +170,10 @@ worker_main(void *arg)
 
         if (!ok || job == NULL)
             break;
-        verify_job(b, job);
+        if (job->type == PROTO_CMD_REPORT)
+            verify_report_job(b, job);
+        else
+            verify_job(b, job);
         if (send_ptr(out, job) != 0)
             break;
     }

@@ -261,6 +261,23 @@ port_open(const char *endpoint)
     return ok;
 }
 
+/* Copies a broker's log to stderr, so that a failed start says why even
+ * where the test directory is removed afterwards. */
+static void
+print_log(const fed_nation *n)
+{
+    FILE *fp = fopen(n->log, "r");
+    char line[1024];
+
+    if (fp == NULL)
+        return;
+    fprintf(stderr, "---- %s ----\n", n->log);
+    while (fgets(line, sizeof(line), fp) != NULL)
+        fputs(line, stderr);
+    fprintf(stderr, "----\n");
+    fclose(fp);
+}
+
 void
 fed_start(fed *f, const char *nation)
 {
@@ -289,6 +306,7 @@ fed_start(fed *f, const char *nation)
 
         if (waitpid(pid, &status, WNOHANG) == pid) {
             n->pid = 0;
+            print_log(n);
             fail_msg("broker %s exited at start with status %d; see %s", nation,
                      WIFEXITED(status) ? WEXITSTATUS(status) : -1, n->log);
         }
@@ -296,6 +314,7 @@ fed_start(fed *f, const char *nation)
             return;
         usleep(50000);
     }
+    print_log(n);
     fail_msg("broker %s did not start listening; see %s", nation, n->log);
 }
 

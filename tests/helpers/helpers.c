@@ -38,23 +38,42 @@ test_scratch_remove(const char *path)
         nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A port no other socket holds now, never one this process handed out
+ * before: the kernel may offer the same free port to two calls in a row,
+ * and a broker refuses a configuration whose endpoints share a port. */
 int
 test_free_port(void)
 {
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
+    enum { REMEMBERED = 256 };
+    static int given[REMEMBERED];
+    static size_t given_count, next;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-        fail_msg("cannot find a free port: %s", strerror(errno));
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
+    for (int attempt = 0; attempt < 64; attempt++) {
+        struct sockaddr_in sa;
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int port, seen = 0;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+            getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+            fail_msg("cannot find a free port: %s", strerror(errno));
+        port = ntohs(sa.sin_port);
+        close(fd);
+        for (size_t i = 0; i < given_count; i++)
+            seen |= given[i] == port;
+        if (seen)
+            continue;
+        given[next] = port;
+        next = (next + 1) % REMEMBERED;
+        if (given_count < REMEMBERED)
+            given_count++;
+        return port;
+    }
+    fail_msg("cannot find a port not handed out before");
+    return -1;
 }
 
 void
