@@ -185,6 +185,7 @@ typedef struct broker {
     uint64_t next_order;                /* order of the next job dispatched */
     uint64_t next_routed;               /* order of the next job to route */
     broker_job *parked;                 /* verified jobs waiting for earlier ones, by order */
+    broker_job *parked_last;            /* the last of them: most come back in order */
     uint64_t next_sweep_ms;             /* when to sweep expired messages */
     uint64_t next_head_ms;              /* when to sign a tree head */
     uint64_t next_depth_ms;             /* when to refresh queue-depth gauges */

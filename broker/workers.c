@@ -227,6 +227,7 @@ broker_workers_stop(broker *b)
         b->parked = j->next;
         broker_job_free(&j);
     }
+    b->parked_last = NULL;
     /* Jobs still on their way back are freed unanswered: nothing of them was
      * accepted, and the client resends. */
     if (b->jobs_back != NULL) {
@@ -264,10 +265,15 @@ broker_job_ready(broker *b, broker_job *job)
 {
     broker_job **at = &b->parked, *ready = NULL, **tail = &ready;
 
+    /* Jobs come back nearly in order, so most join at the end. */
+    if (b->parked_last != NULL && b->parked_last->order < job->order)
+        at = &b->parked_last->next;
     while (*at != NULL && (*at)->order < job->order)
         at = &(*at)->next;
     job->next = *at;
     *at = job;
+    if (job->next == NULL)
+        b->parked_last = job;
     while (b->parked != NULL && b->parked->order == b->next_routed) {
         broker_job *j = b->parked;
 
@@ -277,6 +283,8 @@ broker_job_ready(broker *b, broker_job *job)
         tail = &j->next;
         b->next_routed++;
     }
+    if (b->parked == NULL)
+        b->parked_last = NULL;
     return ready;
 }
 
