@@ -454,8 +454,14 @@ broker_fed_report(broker *b, broker_job *job)
         ack.code = job->wire_code;
         snprintf(ack.text, sizeof(ack.text), "%s", job->why);
         broker_fed_answer(b, job->rid, job->rid_len, &ack);
-        PROTO_LOG(PROTO_LOG_WARN, "B-REPORT-REFUSED", "peer=%s why=\"%s\"",
-                  proto_addr_format(&job->from, peer, sizeof(peer)), job->why);
+        PROTO_LOG(PROTO_LOG_WARN, "B-REPORT-REFUSED", "peer=%s code=%s why=\"%s\"",
+                  proto_addr_format(&job->from, peer, sizeof(peer)),
+                  proto_wire_code_name(job->wire_code), job->why);
+        /* A partner's report that does not hold is evidence too. */
+        op = broker_op_begin(b, BROKER_OP_PLAIN);
+        if (op != NULL && broker_audit(b, STORE_EV_REJECTED, NULL, peer, b->id->addr.nation, NULL,
+                                       "", NULL, job->why) != 0)
+            broker_op_abort(b);
         broker_job_free(&job);
         return;
     }

@@ -464,6 +464,19 @@ fed_run_tool(const char *const *args, char *out, size_t out_len)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+void
+fed_assert_audit_verifies(fed *f, const char *nation)
+{
+    char out[4096];
+    const char *args[] = {"audit", "verify", "--data", fed_nation_get(f, nation)->data, NULL};
+    int rc = fed_run_tool(args, out, sizeof(out));
+
+    if (rc != 0)
+        fail_msg("liaison audit verify of %s exited %d: %s", nation, rc, out);
+    if (strstr(out, "ok:") == NULL)
+        fail_msg("liaison audit verify of %s printed no ok: %s", nation, out);
+}
+
 size_t
 fed_log_count(fed *f, const char *nation, const char *needle)
 {

@@ -83,6 +83,10 @@ liaison_client *fed_client(fed *f, const char *addr, bool receive);
  * its stdout in out (out_len bytes, may be NULL). */
 int fed_run_tool(const char *const *args, char *out, size_t out_len);
 
+/* Runs `liaison audit verify` on a stopped broker's data; fails the test
+ * unless it passes. */
+void fed_assert_audit_verifies(fed *f, const char *nation);
+
 /* Counts lines of the broker's log containing needle. */
 size_t fed_log_count(fed *f, const char *nation, const char *needle);
 

@@ -1,6 +1,7 @@
 /* Bad input against a real broker: every kind gets its answer, others are unaffected. */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,28 +419,15 @@ raw_peer_open(fed *f, const char *as_nation, const char *to_nation)
     return r;
 }
 
-/* Sends a forward; returns the forward-ack's code (0: committed). */
+/* Sends a forward or a report as a partner; returns the forward-ack's code
+ * (0: committed). */
 static uint16_t
-forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const uint8_t *env,
-             size_t len, char *text, size_t text_len)
+partner_ack_code(raw *r, const proto_cmd *cmd, char *text, size_t text_len)
 {
-    proto_target t;
-    uint8_t targets[128];
-    size_t tlen;
-    proto_cmd cmd, ans;
-    uint64_t deadline = liaison_now_ms() + 10000;
+    uint64_t deadline = liaison_now_ms() + 10000, seq = cmd->seq;
+    proto_cmd ans;
 
-    memset(&t, 0, sizeof(t));
-    assert_int_equal(proto_addr_parse(target, &t.agency, NULL), PROTO_OK);
-    assert_int_equal(proto_targets_encode(&t, 1, targets, sizeof(targets), &tlen), PROTO_OK);
-    memset(&cmd, 0, sizeof(cmd));
-    cmd.type = PROTO_CMD_FORWARD;
-    cmd.seq = seq;
-    cmd.hop_count = 1;
-    snprintf(cmd.hops[0], sizeof(cmd.hops[0]), "%s", hop);
-    cmd.targets = (proto_slice){targets, tlen};
-    cmd.envelope = (proto_slice){env, len};
-    raw_send_cmd(r, &cmd);
+    raw_send_cmd(r, cmd);
     /* The peer's own pings may come first; wait for the ack. */
     for (;;) {
         static zmq_msg_t frames[8];
@@ -469,6 +457,58 @@ forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const ui
         for (size_t i = 0; i < held; i++)
             zmq_msg_close(&frames[i]);
     }
+}
+
+/* Sends a forward; returns the forward-ack's code (0: committed). */
+static uint16_t
+forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const uint8_t *env,
+             size_t len, char *text, size_t text_len)
+{
+    proto_target t;
+    uint8_t targets[128];
+    size_t tlen;
+    proto_cmd cmd;
+
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(proto_addr_parse(target, &t.agency, NULL), PROTO_OK);
+    assert_int_equal(proto_targets_encode(&t, 1, targets, sizeof(targets), &tlen), PROTO_OK);
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_FORWARD;
+    cmd.seq = seq;
+    cmd.hop_count = 1;
+    snprintf(cmd.hops[0], sizeof(cmd.hops[0]), "%s", hop);
+    cmd.targets = (proto_slice){targets, tlen};
+    cmd.envelope = (proto_slice){env, len};
+    return partner_ack_code(r, &cmd, text, text_len);
+}
+
+/* Sends a delivery report; returns the forward-ack's code (0: committed). */
+static uint16_t
+report_code(raw *r, uint64_t tag, const uint8_t *report, size_t len, char *text, size_t text_len)
+{
+    proto_cmd cmd;
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_REPORT;
+    cmd.seq = tag;
+    cmd.report = (proto_slice){report, len};
+    return partner_ack_code(r, &cmd, text, text_len);
+}
+
+/* A report by `by` that `to` received the message `id`, signed with `key`. */
+static void
+make_report(const proto_identity *key, const char *by, const char *to, const uint8_t *id,
+            uint8_t **buf, size_t *len)
+{
+    proto_report rep;
+
+    memset(&rep, 0, sizeof(rep));
+    memcpy(rep.id, id, PROTO_ID_BYTES);
+    assert_int_equal(proto_addr_parse(by, &rep.broker, NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse(to, &rep.entry.recipient, NULL), PROTO_OK);
+    rep.entry.state = PROTO_STATE_DELIVERED;
+    rep.entry.time_ms = liaison_now_ms();
+    assert_int_equal(proto_report_sign(&rep, key, buf, len), PROTO_OK);
 }
 
 /* What a partner broker might send wrongly, or a forger pretending to be one. */
@@ -510,6 +550,34 @@ test_badinput_federation_forwards(void **state)
     assert_int_equal(forward_code(can, 4, "CAN", "USA/FBI", (const uint8_t *)"LSNE", 4, text,
                                   sizeof(text)),
                      PROTO_WIRE_MALFORMED);
+    /* A partner's reports are checked like its envelopes: one that does not
+     * verify, one that names another broker, and bytes that are no report
+     * are each refused with their code; a good one is acknowledged. */
+    {
+        proto_identity *mex = NULL;
+        proto_addr mex_addr;
+        uint8_t *rb = NULL, id[PROTO_ID_BYTES];
+        size_t rlen;
+
+        randombytes_buf(id, sizeof(id));
+        make_report(can->id, "CAN", "CAN/RCMP", id, &rb, &rlen);
+        rb[rlen - 1] ^= 1;
+        assert_int_equal(report_code(can, 6, rb, rlen, text, sizeof(text)), PROTO_WIRE_SIGNATURE);
+        assert_non_null(strstr(text, "does not verify"));
+        rb[rlen - 1] ^= 1;
+        assert_int_equal(report_code(can, 7, rb, rlen, text, sizeof(text)), 0);
+        free(rb);
+        assert_int_equal(proto_addr_parse("MEX", &mex_addr, NULL), PROTO_OK);
+        assert_int_equal(proto_identity_generate(&mex_addr, &mex), PROTO_OK);
+        make_report(mex, "MEX", "MEX/FGR", id, &rb, &rlen);
+        assert_int_equal(report_code(can, 8, rb, rlen, text, sizeof(text)), PROTO_WIRE_SIGNATURE);
+        assert_non_null(strstr(text, "not signed by the partner that sent it"));
+        free(rb);
+        assert_int_equal(report_code(can, 9, (const uint8_t *)"LSNR", 4, text, sizeof(text)),
+                         PROTO_WIRE_MALFORMED);
+        assert_int_equal(fed_log_count(f, "USA", "B-REPORT-REFUSED"), 3);
+        proto_identity_destroy(&mex);
+    }
     /* And a good one is committed, then delivered. */
     buf[len - 70] ^= 1;
     assert_int_equal(forward_code(can, 5, "CAN", "USA/FBI", buf, len, text, sizeof(text)), 0);
@@ -528,6 +596,17 @@ test_badinput_federation_forwards(void **state)
     proto_identity_destroy(&fbi);
     proto_identity_destroy(&rcmp);
     assert_int_equal(fed_stop(f, "USA"), 0);
+    /* The refused reports are in the audit log, and the log verifies. */
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "rejected", NULL};
+        static char out[65536];
+
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        assert_non_null(strstr(out, "report does not verify with the broker key"));
+        assert_non_null(strstr(out, "report is not signed by the partner that sent it"));
+    }
+    fed_assert_audit_verifies(f, "USA");
     fed_destroy(&f);
 }
 

@@ -100,18 +100,6 @@ state_of(liaison_client *c, const uint8_t id[16], const char *recipient, char *r
     return "none";
 }
 
-static void
-assert_audit_verifies(fed *f, const char *nation)
-{
-    char out[4096];
-    const char *args[] = {"audit", "verify", "--data", fed_nation_get(f, nation)->data, NULL};
-    int rc = fed_run_tool(args, out, sizeof(out));
-
-    if (rc != 0)
-        fail_msg("liaison audit verify of %s exited %d: %s", nation, rc, out);
-    assert_non_null(strstr(out, "ok:"));
-}
-
 /* ---- One broker ------------------------------------------------------------ */
 
 static void
@@ -164,7 +152,7 @@ test_broker_agency_to_agency(void **state)
     liaison_client_close(&fbi);
     liaison_client_close(&cbp);
     assert_int_equal(fed_stop(f, "USA"), 0);
-    assert_audit_verifies(f, "USA");
+    fed_assert_audit_verifies(f, "USA");
     fed_destroy(&f);
 }
 
@@ -212,8 +200,8 @@ test_broker_federated_withheld_portion(void **state)
     liaison_client_close(&rcmp);
     assert_int_equal(fed_stop(f, "USA"), 0);
     assert_int_equal(fed_stop(f, "CAN"), 0);
-    assert_audit_verifies(f, "USA");
-    assert_audit_verifies(f, "CAN");
+    fed_assert_audit_verifies(f, "USA");
+    fed_assert_audit_verifies(f, "CAN");
     fed_destroy(&f);
 }
 
@@ -342,7 +330,7 @@ test_broker_unknown_and_revoked_keys_refused(void **state)
         assert_non_null(strstr(out, "unknown key"));
         assert_non_null(strstr(out, "revoked key of USA/FBI"));
     }
-    assert_audit_verifies(f, "USA");
+    fed_assert_audit_verifies(f, "USA");
     fed_destroy(&f);
 }
 
@@ -528,7 +516,7 @@ test_broker_kill9_under_load_loses_nothing(void **state)
                      got_count, accepted_count);
     }
     assert_int_equal(fed_stop(f, "USA"), 0);
-    assert_audit_verifies(f, "USA");
+    fed_assert_audit_verifies(f, "USA");
     fed_destroy(&f);
 }
 
@@ -576,7 +564,7 @@ test_broker_expiry_audited_and_reported(void **state)
         assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
         assert_non_null(strstr(out, "USA/CBP"));
     }
-    assert_audit_verifies(f, "USA");
+    fed_assert_audit_verifies(f, "USA");
     fed_destroy(&f);
 }
 
