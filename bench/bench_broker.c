@@ -680,6 +680,41 @@ threads_cpu(pid_t pid, thread_cpu *out)
 }
 
 /* Prints the CPU each thread of the broker used since before. */
+/* CPU seconds a process has used, from /proc/PID/stat. */
+static double
+pid_cpu(pid_t pid)
+{
+    char path[64], line[1024], *p;
+    unsigned long utime = 0, stime = 0;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((fp = fopen(path, "r")) == NULL)
+        return 0;
+    if (fgets(line, sizeof(line), fp) != NULL && (p = strrchr(line, ')')) != NULL)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime);
+    fclose(fp);
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Waits (at most 60 s) until both brokers are idle, so that one run's
+ * leftovers (reports still on their way back) do not load the next. */
+static void
+wait_idle(pid_t a, pid_t b)
+{
+    double before = pid_cpu(a) + pid_cpu(b);
+
+    for (int i = 0; i < 120; i++) {
+        double now;
+
+        usleep(500000);
+        now = pid_cpu(a) + pid_cpu(b);
+        if (now - before < 0.05) /* under 10 % of a core */
+            return;
+        before = now;
+    }
+}
+
 static void
 print_threads_cpu(const char *who, pid_t pid, const thread_cpu *before, size_t nbefore,
                   size_t messages)
@@ -751,8 +786,11 @@ suite(const char *title, const char *extra, size_t count)
             pid_t pid = fed_nation_get(f, "USA")->pid;
             thread_cpu can_before[THREADS_MAX];
             pid_t can_pid = fed_nation_get(f, "CAN")->pid;
-            size_t nbefore = threads_cpu(pid, before);
-            size_t ncan = threads_cpu(can_pid, can_before);
+            size_t nbefore, ncan;
+
+            wait_idle(pid, can_pid);
+            nbefore = threads_cpu(pid, before);
+            ncan = threads_cpu(can_pid, can_before);
 
             commit_stats(f, "USA", &c0, &s0, &f0);
             double rate = runs[i].rate;
