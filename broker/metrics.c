@@ -449,7 +449,7 @@ broker_metrics_render(broker_metrics *m, char **text_out, size_t *len_out)
               (unsigned long long)atomic_load_explicit(&m->sessions, memory_order_relaxed));
 
     tb_header(&tb, "commit_latency_seconds", "histogram",
-              "Seconds from receiving a message to its durable commit.");
+              "Seconds each group commit took: its write transaction and fsync.");
     for (size_t b = 0; b <= BROKER_METRICS_BUCKETS; b++) {
         cumulative += atomic_load_explicit(&m->buckets[b], memory_order_relaxed);
         tb_printf(&tb, "liaison_commit_latency_seconds_bucket{le=\"%s\"} %llu\n",
