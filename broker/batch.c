@@ -127,8 +127,9 @@ static void
 complete(broker *b, broker_commit *c, broker_op *op)
 {
     const store_item_result *r = store_batch_result(c->batch, op->item);
-    bool durable = c->err == STORE_OK && r != NULL &&
-                   (r->status == STORE_ITEM_DURABLE || r->status == STORE_ITEM_DUPLICATE);
+    /* Per item: when a later transaction of a large batch fails, the items of
+     * the earlier ones are durable all the same. */
+    bool durable = r != NULL && (r->status == STORE_ITEM_DURABLE || r->status == STORE_ITEM_DUPLICATE);
     proto_cmd cmd;
 
     memset(&cmd, 0, sizeof(cmd));

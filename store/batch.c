@@ -15,6 +15,7 @@ struct store_batch {
     size_t nitems, items_cap;     /* used and allocated items */
     bool committed;               /* committed durably; reset before reuse */
     /* Filled while committing. */
+    size_t from, to;              /* the items of the transaction being written */
     store_frontier frontier;      /* the tree after the batch */
     bool head_signed;             /* a tree head was signed in the transaction */
     store_tree_head head;         /* that head */
@@ -447,11 +448,11 @@ commit_fn(store *s, kv_txn *txn, void *ctx)
 
     b->frontier = s->frontier;
     b->head_signed = false;
-    for (size_t i = 0; i < b->nitems; i++) {
+    for (size_t i = b->from; i < b->to; i++) {
         if ((err = apply_item(b, txn, i, now)) != STORE_OK)
             return err;
     }
-    if (s->cfg.head_interval_ms > 0 && s->sign_secret != NULL &&
+    if (b->to == b->nitems && s->cfg.head_interval_ms > 0 && s->sign_secret != NULL &&
         b->frontier.size > s->last_head_size && now >= s->last_head_ms + s->cfg.head_interval_ms) {
         if ((err = audit_head_put(s, txn, &b->frontier, now, &b->head)) != STORE_OK)
             return err;
@@ -464,31 +465,41 @@ store_err
 store_batch_commit(store_batch *b, proto_detail *detail)
 {
     store *s = b->s;
-    store_err err;
+    size_t per_txn = s->cfg.batch_txn_items > 0 ? s->cfg.batch_txn_items : b->nitems;
+    store_err err = STORE_OK;
 
     if (b->committed)
         return STORE_ERR_STATE;
     store_writer_lock(s);
-    err = store_write(s, commit_fn, b, detail);
-    if (err == STORE_OK) {
+    /* One transaction for each per_txn items (and one for an empty batch). */
+    b->from = 0;
+    for (;;) {
+        b->to = b->nitems - b->from > per_txn ? b->from + per_txn : b->nitems;
+        if ((err = store_write(s, commit_fn, b, detail)) != STORE_OK)
+            break;
         s->frontier = b->frontier;
         if (b->head_signed) {
             s->last_head_ms = b->head.time_ms;
             s->last_head_size = b->head.tree_size;
         }
+        if (b->to == b->nitems)
+            break;
+        b->from = b->to;
     }
     store_writer_unlock(s);
     if (err != STORE_OK) {
-        for (size_t i = 0; i < b->nitems; i++) {
+        for (size_t i = b->from; i < b->nitems; i++) {
             memset(&b->results[i], 0, sizeof(b->results[i]));
             b->results[i].status = STORE_ITEM_FAILED;
             b->results[i].err = err;
         }
         if (detail != NULL && detail->text[0] == '\0')
-            store_detail_set(detail, "batch", "commit of %zu items failed: %s", b->nitems,
-                             store_strerror(err));
-        PROTO_LOG(PROTO_LOG_ERROR, "STO-COMMIT", "items=%zu commit failed: %s", b->nitems,
-                  store_strerror(err));
+            store_detail_set(detail, "batch", "commit of items %zu..%zu of %zu failed: %s",
+                             b->from, b->nitems - 1, b->nitems, store_strerror(err));
+        PROTO_LOG(PROTO_LOG_ERROR, "STO-COMMIT", "items=%zu failed_from=%zu commit failed: %s",
+                  b->nitems, b->from, store_strerror(err));
+        /* What an earlier transaction made durable must not be written twice. */
+        b->committed = b->from > 0;
         return err;
     }
     b->committed = true;

@@ -167,19 +167,26 @@ store_err store_batch_meta_put(store_batch *b, const char *key, const void *valu
 store_err store_batch_meta_delete(store_batch *b, const char *key) STORE_NONNULL(1, 2) STORE_MUST_CHECK;
 
 /*
- * Commits the batch in one LMDB write transaction and one fsync.  Each item
- * applies in a nested transaction: an item whose operation cannot apply is
- * skipped (DUPLICATE or REJECTED) and the others commit.  When the map is
- * full it grows (doubling, up to map_max) and the batch is retried.  When
- * head_interval_ms has passed since the last tree head, a new head is signed
- * in the same transaction.  Returns STORE_OK once the transaction is
- * durable; then each item's result says DURABLE, DUPLICATE or REJECTED, and
- * a DURABLE item's audit leaves are first_leaf .. first_leaf + leaf_count - 1.
- * On any other return nothing of the batch is durable, every item reads
- * STORE_ITEM_FAILED, the store is as before, and the batch may be committed
- * again.  Errors: STORE_ERR_STATE (already committed), STORE_ERR_MAP_FULL,
+ * Commits the batch: one LMDB write transaction and one fsync for each
+ * batch_txn_items items (store_config), in order.  LMDB keeps the pages a
+ * transaction dirtied for reuse and never frees them, so this bounds what a
+ * large batch leaves resident; a batch of up to batch_txn_items items is one
+ * transaction.  Each item applies whole or not at all: an item whose
+ * operation cannot apply is skipped (DUPLICATE or REJECTED) and the others
+ * commit.  When the map is full it grows (doubling, up to map_max) and the
+ * transaction is retried.  When head_interval_ms has passed since the last
+ * tree head, a new head is signed in the last transaction.  Returns STORE_OK
+ * once every transaction is durable; then each item's result says DURABLE,
+ * DUPLICATE or REJECTED, and a DURABLE item's audit leaves are first_leaf ..
+ * first_leaf + leaf_count - 1.  On any other return, the items of the
+ * transaction that failed and of every later one read STORE_ITEM_FAILED and
+ * nothing of them is durable; the items before them are durable as their
+ * results say.  If no transaction had committed, the store is as before and
+ * the batch may be committed again; otherwise it may not (STORE_ERR_STATE).
+ * Errors: STORE_ERR_STATE (already committed), STORE_ERR_MAP_FULL,
  * STORE_ERR_IO, STORE_ERR_NOMEM, STORE_ERR_LIMIT, STORE_ERR_CORRUPT.  The
- * caller acknowledges nothing before this returns.
+ * caller acknowledges nothing before this returns, and then only the items
+ * whose results say so.
  */
 store_err store_batch_commit(store_batch *b, proto_detail *detail_r) STORE_NONNULL(1) STORE_MUST_CHECK;
 

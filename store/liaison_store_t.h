@@ -77,6 +77,7 @@ typedef struct store_config {
     uint64_t head_interval_ms;       /* sign a tree head at commit when older than this; 0 = never */
     size_t batch_ops_max;            /* operations one batch may hold (default 100000) */
     size_t batch_bytes_max;          /* bytes one batch may copy and borrow (default 256 MiB) */
+    size_t batch_txn_items;          /* items per write transaction at most (default 512; 0: all) */
     store_clock_fn clock;            /* NULL: the real-time clock */
     void *clock_ctx;                 /* passed to clock */
 } store_config;
@@ -89,7 +90,7 @@ typedef enum store_item_status {
     STORE_ITEM_DURABLE = 1,    /* committed and synced to disk */
     STORE_ITEM_DUPLICATE = 2,  /* skipped: its envelope's id is a duplicate */
     STORE_ITEM_REJECTED = 3,   /* skipped: an operation could not apply (err says why) */
-    STORE_ITEM_FAILED = 4,     /* the whole commit failed; nothing of it is durable */
+    STORE_ITEM_FAILED = 4,     /* its transaction failed; nothing of the item is durable */
 } store_item_status;
 
 /* The result of one item, readable after store_batch_commit. */

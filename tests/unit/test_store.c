@@ -840,6 +840,88 @@ test_store_commit_survives_io_faults(void **state)
     }
 }
 
+/* A batch larger than batch_txn_items is several transactions, in order:
+ * all durable when they all commit; when one fails, the items before it
+ * stay durable, it and the later ones read FAILED, and nothing is lost or
+ * written twice. */
+static void
+test_store_large_batch_commits_in_parts(void **state)
+{
+    fixture *f = *state;
+    static const char *const dest[] = {"CAN/RCMP"};
+    store_config cfg;
+    store_batch *b = NULL;
+    proto_detail d = {0};
+    uint8_t id[PROTO_ID_BYTES];
+    uint64_t leaves = 0, queued = 0;
+    bool partial = false;
+    store_err err;
+
+    store_config_init(&cfg);
+    cfg.flags = STORE_OPEN_CREATE;
+    cfg.identity = tl_identity();
+    cfg.head_interval_ms = 0;
+    cfg.batch_txn_items = 2;
+    f->s = tl_open_cfg(f->dir, &cfg);
+    assert_store_ok(store_batch_new(f->s, &b), &d);
+    for (uint32_t i = 0; i < 5; i++) {
+        make_id(id, 5000, i);
+        add_message(b, id, dest, 1, 2, tl_clock_now + 100000);
+    }
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(store_batch_result(b, i)->status, STORE_ITEM_DURABLE);
+        assert_int_equal(store_batch_result(b, i)->first_leaf, 2 * i);
+        assert_int_equal(store_batch_result(b, i)->leaf_count, 2);
+    }
+    leaves = 10;
+    queued = 5;
+    assert_int_equal(audit_size(f->s), leaves);
+    assert_int_equal(depth(f->s, "CAN/RCMP"), queued);
+    /* An I/O error at every point in turn. */
+    for (long n = 0;; n++) {
+        size_t k = 0;
+
+        store_batch_reset(b);
+        for (uint32_t i = 0; i < 5; i++) {
+            make_id(id, 6000 + (uint32_t)n, i);
+            add_message(b, id, dest, 1, 2, tl_clock_now + 100000);
+        }
+        store_fault_io(n);
+        err = store_batch_commit(b, &d);
+        store_fault_io(-1);
+        while (k < 5 && store_batch_result(b, k)->status == STORE_ITEM_DURABLE)
+            k++;
+        leaves += 2 * k;
+        queued += k;
+        assert_int_equal(audit_size(f->s), leaves);
+        assert_int_equal(depth(f->s, "CAN/RCMP"), queued);
+        if (err == STORE_OK) {
+            assert_int_equal(k, 5);
+            break;
+        }
+        assert_int_equal(err, STORE_ERR_IO);
+        assert_int_equal(k % 2, 0); /* a transaction is whole or absent */
+        for (size_t i = k; i < 5; i++)
+            assert_int_equal(store_batch_result(b, i)->status, STORE_ITEM_FAILED);
+        if (k > 0) {
+            partial = true;
+            assert_int_equal(store_batch_commit(b, &d), STORE_ERR_STATE);
+        }
+        assert_true(n < 10000);
+    }
+    assert_true(partial);
+    store_batch_destroy(&b);
+    store_close(&f->s);
+    {
+        store_verify_report rep;
+
+        tl_verify(f->dir, &rep);
+        assert_int_equal(rep.failure, STORE_VERIFY_OK);
+        assert_int_equal(rep.tree_size, leaves);
+    }
+}
+
 static void
 test_store_alloc_faults(void **state)
 {
@@ -1225,6 +1307,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_map_grows_when_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_sweep_expires_and_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_commit_survives_io_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_large_batch_commits_in_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_alloc_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_threads_write_and_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_crash_kill9_rounds, setup, teardown),
