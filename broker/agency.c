@@ -7,8 +7,6 @@
 #include "broker.h"
 #include "frames.h"
 
-#define FRAMES_MAX (1 + PROTO_CMD_FRAMES_MAX + 1) /* routing id, command, one extra to detect */
-
 int
 broker_send(void *sock, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd)
 {
@@ -373,12 +371,11 @@ on_submit(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len, zmq_
 void
 broker_agency_readable(broker *b)
 {
-    zmq_msg_t frames[FRAMES_MAX];
+    zmq_msg_t frames[BROKER_FRAMES_MAX];
     size_t count = 0;
-    int more = 1;
 
     for (int budget = 0; budget < 256; budget++) {
-        proto_frame pf[FRAMES_MAX];
+        proto_frame pf[BROKER_FRAMES_MAX];
         proto_cmd cmd;
         char why[PROTO_TEXT_MAX];
         uint64_t corr;
@@ -389,24 +386,8 @@ broker_agency_readable(broker *b)
         const uint8_t *rid;
         size_t rid_len;
 
-        count = 0;
-        more = 1;
-        while (more) {
-            zmq_msg_t scratch;
-            zmq_msg_t *m = count < FRAMES_MAX ? &frames[count] : &scratch;
-
-            zmq_msg_init(m);
-            if (zmq_msg_recv(m, b->agency_sock, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(m);
-                if (count == 0)
-                    return;
-                break;
-            }
-            more = zmq_msg_more(m);
-            if (m == &scratch)
-                zmq_msg_close(m);
-            count++;
-        }
+        if ((count = broker_recv_frames(b->agency_sock, frames)) == 0)
+            return;
         rid = zmq_msg_data(&frames[0]);
         rid_len = zmq_msg_size(&frames[0]);
         user = count > 1 ? zmq_msg_gets(&frames[1], "User-Id") : NULL;
@@ -415,7 +396,7 @@ broker_agency_readable(broker *b)
             PROTO_LOG(PROTO_LOG_WARN, "B-NO-USER", "frames=%zu", count);
             goto next;
         }
-        if (count > FRAMES_MAX) {
+        if (count > BROKER_FRAMES_MAX) {
             broker_agency_reject(b, rid, rid_len, 0, NULL, PROTO_WIRE_COMMAND,
                                  "too many frames for any command");
             broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_COMMAND);
@@ -457,7 +438,7 @@ broker_agency_readable(broker *b)
             break; /* broker_frames_check admits nothing else */
         }
     next:
-        for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
+        for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)
             zmq_msg_close(&frames[i]);
     }
 }

@@ -152,6 +152,10 @@ typedef struct broker_commit {
 #define BROKER_LAZY_MS 20u
 #define BROKER_LAZY_ITEMS 1024u
 
+/* Frames a received message may have that the broker looks at: the routing
+ * id, a command's frames, and one more to see that there are too many. */
+#define BROKER_FRAMES_MAX (1 + PROTO_CMD_FRAMES_MAX + 1)
+
 /* The daemon. */
 typedef struct broker {
     broker_config *cfg;                 /* configuration, as loaded */
@@ -199,6 +203,11 @@ typedef struct broker {
 /* ---- main.c / loop.c -------------------------------------------------- */
 
 uint64_t broker_now_ms(void);
+/* Reads one whole message from sock without waiting: its first
+ * BROKER_FRAMES_MAX frames into frames, the rest read and dropped.  Returns
+ * how many frames it had (more than BROKER_FRAMES_MAX when too many), 0 when
+ * none was waiting.  The caller closes the frames it got. */
+size_t broker_recv_frames(void *sock, zmq_msg_t frames[BROKER_FRAMES_MAX]);
 int broker_run(broker *b);
 
 /* ---- zap.c --------------------------------------------------------------- */

@@ -8,7 +8,6 @@
 #include "broker.h"
 
 #define PEER_WINDOW 256u          /* forwards in flight toward one peer */
-#define FRAMES_MAX (1 + PROTO_CMD_FRAMES_MAX + 1)
 
 /* Progress of a delivery state: a state replaces another only if it ranks
  * at least as high, so that late or reordered news cannot undo progress. */
@@ -375,35 +374,20 @@ void
 broker_peer_readable(broker *b, broker_peer *p)
 {
     for (int budget = 0; budget < 256; budget++) {
-        zmq_msg_t frames[FRAMES_MAX];
-        proto_frame pf[FRAMES_MAX];
+        zmq_msg_t frames[BROKER_FRAMES_MAX];
+        proto_frame pf[BROKER_FRAMES_MAX];
         size_t count = 0;
-        int more = 1;
         proto_cmd cmd;
         proto_detail d;
 
-        while (more) {
-            zmq_msg_t scratch;
-            zmq_msg_t *m = count < FRAMES_MAX ? &frames[count] : &scratch;
-
-            zmq_msg_init(m);
-            if (zmq_msg_recv(m, p->sock, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(m);
-                if (count == 0)
-                    return;
-                break;
-            }
-            more = zmq_msg_more(m);
-            if (m == &scratch)
-                zmq_msg_close(m);
-            count++;
-        }
+        if ((count = broker_recv_frames(p->sock, frames)) == 0)
+            return;
         p->last_heard_ms = broker_now_ms();
         if (!p->up)
             peer_updown(b, p, true);
-        for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
+        for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)
             pf[i] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
-        if (count <= FRAMES_MAX && proto_cmd_parse(pf, count, &cmd, &d) == PROTO_OK) {
+        if (count <= BROKER_FRAMES_MAX && proto_cmd_parse(pf, count, &cmd, &d) == PROTO_OK) {
             switch (cmd.type) {
             case PROTO_CMD_FORWARD_ACK:
                 on_forward_ack(b, p, &cmd);
@@ -422,7 +406,7 @@ broker_peer_readable(broker *b, broker_peer *p)
         } else {
             PROTO_LOG(PROTO_LOG_WARN, "B-PEER-MALFORMED", "peer=%s frames=%zu", p->nation, count);
         }
-        for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
+        for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)
             zmq_msg_close(&frames[i]);
     }
 }
@@ -509,10 +493,9 @@ void
 broker_fed_readable(broker *b)
 {
     for (int budget = 0; budget < 256; budget++) {
-        zmq_msg_t frames[FRAMES_MAX];
-        proto_frame pf[FRAMES_MAX];
+        zmq_msg_t frames[BROKER_FRAMES_MAX];
+        proto_frame pf[BROKER_FRAMES_MAX];
         size_t count = 0;
-        int more = 1;
         proto_cmd cmd;
         proto_detail d;
         const char *user;
@@ -520,27 +503,13 @@ broker_fed_readable(broker *b)
         const uint8_t *rid;
         size_t rid_len;
 
-        while (more) {
-            zmq_msg_t scratch;
-            zmq_msg_t *m = count < FRAMES_MAX ? &frames[count] : &scratch;
-
-            zmq_msg_init(m);
-            if (zmq_msg_recv(m, b->fed_sock, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(m);
-                if (count == 0)
-                    return;
-                break;
-            }
-            more = zmq_msg_more(m);
-            if (m == &scratch)
-                zmq_msg_close(m);
-            count++;
-        }
+        if ((count = broker_recv_frames(b->fed_sock, frames)) == 0)
+            return;
         rid = zmq_msg_data(&frames[0]);
         rid_len = zmq_msg_size(&frames[0]);
         user = count > 1 ? zmq_msg_gets(&frames[1], "User-Id") : NULL;
         if (user == NULL || proto_addr_parse(user, &peer, NULL) != PROTO_OK ||
-            peer.kind != PROTO_ADDR_BROKER || count > FRAMES_MAX)
+            peer.kind != PROTO_ADDR_BROKER || count > BROKER_FRAMES_MAX)
             goto next;
         for (size_t i = 1; i < count; i++)
             pf[i - 1] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
@@ -622,7 +591,7 @@ broker_fed_readable(broker *b)
             break;
         }
     next:
-        for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
+        for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)
             zmq_msg_close(&frames[i]);
     }
 }

@@ -22,6 +22,29 @@ broker_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+size_t
+broker_recv_frames(void *sock, zmq_msg_t frames[BROKER_FRAMES_MAX])
+{
+    size_t count = 0;
+    int more = 1;
+
+    while (more) {
+        zmq_msg_t scratch;
+        zmq_msg_t *m = count < BROKER_FRAMES_MAX ? &frames[count] : &scratch;
+
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            break; /* none waiting; or, mid-message, the connection went */
+        }
+        more = zmq_msg_more(m);
+        if (m == &scratch)
+            zmq_msg_close(m);
+        count++;
+    }
+    return count;
+}
+
 /* Reloads policy and roster; a file that does not load leaves the old one. */
 static void
 reload(broker *b)
