@@ -32,6 +32,7 @@
 #define BROKER_SESSION_IDLE_MS 30000u /* an agency silent this long is disconnected */
 #define BROKER_PEER_PING_MS  1000u  /* ping period toward each peer */
 #define BROKER_PEER_DEAD_MS  5000u  /* a peer silent this long is down */
+#define BROKER_PEER_REDIAL_MS 10000u /* a peer down this long since we dialled is dialled again */
 #define BROKER_DUP_WINDOW_MS (7u * 24u * 3600u * 1000u) /* ids stay duplicates this long after expiry */
 #define BROKER_CLOCK_SKEW_MS (5u * 60u * 1000u) /* messages created further ahead are refused */
 
@@ -68,6 +69,7 @@ typedef struct broker_peer {
     void *sock;                         /* our DEALER to it */
     bool up;                            /* it answered a ping lately */
     uint64_t last_heard_ms;             /* last frame from it on our DEALER */
+    uint64_t dialed_ms;                 /* when our DEALER to it was opened */
     uint64_t next_ping_ms;              /* when to ping it next */
     uint64_t cursor;                    /* highest queue seq sent since it came up */
     uint32_t inflight;                  /* sent, not yet acknowledged */
@@ -295,7 +297,6 @@ void broker_fed_readable(broker *b);
 void broker_peer_readable(broker *b, broker_peer *p);
 void broker_peer_send(broker *b, broker_peer *p);
 void broker_peers_tick(broker *b, uint64_t now);
-broker_peer *broker_peer_find(broker *b, const char *nation);
 void broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
 /* Files a partner's report that the pool decoded (and checked); frees job. */
 void broker_fed_report(broker *b, broker_job *job);

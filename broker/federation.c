@@ -41,16 +41,6 @@ current_state(store_read *rd, const uint8_t id[PROTO_ID_BYTES], const proto_addr
     return 0;
 }
 
-broker_peer *
-broker_peer_find(broker *b, const char *nation)
-{
-    for (size_t i = 0; i < b->peer_count; i++) {
-        if (strcmp(b->peers[i].nation, nation) == 0)
-            return &b->peers[i];
-    }
-    return NULL;
-}
-
 void
 broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd)
 {
@@ -59,53 +49,65 @@ broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd
                   proto_cmd_name(cmd->type), zmq_strerror(zmq_errno()));
 }
 
+/* Opens our DEALER to peer p with the peer's broker key from the roster. */
+static int
+peer_dial(broker *b, broker_peer *p, uint64_t now)
+{
+    const proto_roster_entry *e;
+    proto_addr addr;
+    int linger = 0, immediate = 1, ivl = 100, ivl_max = 5000, hb = 1000, hb_timeout = 3000;
+
+    if (proto_addr_parse(p->nation, &addr, NULL) != PROTO_OK)
+        return -1;
+    pthread_rwlock_rdlock(&b->roster.lock);
+    e = proto_roster_find(b->roster.roster, &addr);
+    if (e == NULL || e->revoked) {
+        pthread_rwlock_unlock(&b->roster.lock);
+        PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-KEY", "peer=%s error=\"no active broker card in the roster\"",
+                  p->nation);
+        return -1;
+    }
+    p->sock = zmq_socket(b->zctx, ZMQ_DEALER);
+    if (p->sock == NULL) {
+        pthread_rwlock_unlock(&b->roster.lock);
+        return -1;
+    }
+    zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, e->card.curve_public, PROTO_CURVE_KEY_BYTES);
+    pthread_rwlock_unlock(&b->roster.lock);
+    zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, b->id->curve_public, PROTO_CURVE_KEY_BYTES);
+    zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, b->id->curve_secret, PROTO_CURVE_KEY_BYTES);
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    /* Queue nothing for a peer that is not connected: what is not acknowledged
+     * stays in the store and is resent, in order, when it comes back. */
+    zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+    zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
+    zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
+    zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
+    zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
+    if (zmq_connect(p->sock, p->endpoint) != 0) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-CONNECT", "peer=%s endpoint=%s error=\"%s\"",
+                  p->nation, p->endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(p->sock);
+        p->sock = NULL;
+        return -1;
+    }
+    p->dialed_ms = now;
+    return 0;
+}
+
 int
 broker_peers_open(broker *b)
 {
     for (size_t i = 0; i < b->cfg->peer_count; i++) {
         broker_peer *p = &b->peers[b->peer_count];
-        const proto_roster_entry *e;
-        proto_addr addr;
-        int linger = 0, immediate = 1, ivl = 100, ivl_max = 5000, hb = 1000, hb_timeout = 3000;
 
         memset(p, 0, sizeof(*p));
         memcpy(p->nation, b->cfg->peers[i].nation, sizeof(p->nation));
         snprintf(p->endpoint, sizeof(p->endpoint), "%s", b->cfg->peers[i].endpoint);
         memcpy(p->dest, "peer:", 5);
         memcpy(p->dest + 5, p->nation, sizeof(p->nation));
-        if (proto_addr_parse(p->nation, &addr, NULL) != PROTO_OK)
+        if (peer_dial(b, p, broker_now_ms()) != 0)
             return -1;
-        pthread_rwlock_rdlock(&b->roster.lock);
-        e = proto_roster_find(b->roster.roster, &addr);
-        if (e == NULL || e->revoked) {
-            pthread_rwlock_unlock(&b->roster.lock);
-            PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-KEY", "peer=%s error=\"no active broker card in the roster\"",
-                      p->nation);
-            return -1;
-        }
-        p->sock = zmq_socket(b->zctx, ZMQ_DEALER);
-        if (p->sock == NULL) {
-            pthread_rwlock_unlock(&b->roster.lock);
-            return -1;
-        }
-        zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, e->card.curve_public, PROTO_CURVE_KEY_BYTES);
-        pthread_rwlock_unlock(&b->roster.lock);
-        zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, b->id->curve_public, PROTO_CURVE_KEY_BYTES);
-        zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, b->id->curve_secret, PROTO_CURVE_KEY_BYTES);
-        zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
-        /* Queue nothing for a peer that is not connected: what is not acknowledged
-         * stays in the store and is resent, in order, when it comes back. */
-        zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
-        zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
-        zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
-        zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
-        zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
-        if (zmq_connect(p->sock, p->endpoint) != 0) {
-            PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-CONNECT", "peer=%s endpoint=%s error=\"%s\"",
-                      p->nation, p->endpoint, zmq_strerror(zmq_errno()));
-            zmq_close(p->sock);
-            return -1;
-        }
         b->peer_count++;
     }
     return 0;
@@ -149,6 +151,20 @@ broker_peers_tick(broker *b, uint64_t now)
 
         if (p->up && now - p->last_heard_ms > BROKER_PEER_DEAD_MS)
             peer_updown(b, p, false);
+        /* libzmq gives up on a connection whose handshake the peer refused
+         * (say, before its roster had our key) and never tries it again, so
+         * a peer silent this long is dialled afresh. */
+        if (!p->up && now - p->dialed_ms >= BROKER_PEER_REDIAL_MS) {
+            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-REDIAL", "peer=%s endpoint=%s", p->nation,
+                      p->endpoint);
+            if (p->sock != NULL)
+                zmq_close(p->sock);
+            p->sock = NULL;
+            if (peer_dial(b, p, now) != 0)
+                p->dialed_ms = now; /* try again after the same wait */
+        }
+        if (p->sock == NULL)
+            continue;
         if (now >= p->next_ping_ms) {
             proto_cmd ping;
 

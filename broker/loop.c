@@ -219,8 +219,10 @@ broker_run(broker *b)
         items[n++] = (zmq_pollitem_t){b->commit_sock, 0, ZMQ_POLLIN, 0};
         items[n++] = (zmq_pollitem_t){b->zap_events, 0, ZMQ_POLLIN, 0};
         items[n++] = (zmq_pollitem_t){NULL, b->signal_fd, ZMQ_POLLIN, 0};
-        for (size_t i = 0; i < b->peer_count; i++)
-            items[n++] = (zmq_pollitem_t){b->peers[i].sock, 0, ZMQ_POLLIN, 0};
+        for (size_t i = 0; i < b->peer_count; i++) /* no socket between failed redials */
+            items[n++] = b->peers[i].sock != NULL
+                             ? (zmq_pollitem_t){b->peers[i].sock, 0, ZMQ_POLLIN, 0}
+                             : (zmq_pollitem_t){NULL, -1, 0, 0};
         rc = zmq_poll(items, (int)n, broker_commit_due_in(b, (int)TICK_MS));
         if (rc < 0 && zmq_errno() != EINTR) {
             PROTO_LOG(PROTO_LOG_ERROR, "B-POLL", "error=\"%s\"", zmq_strerror(zmq_errno()));

@@ -45,6 +45,19 @@ reply(void *sock, const char *req_id, int req_id_len, const char *status, const 
     zmq_send(sock, "", 0, 0);
 }
 
+/* True if nation is one of the configuration's peers.  The configuration,
+ * not the peer sockets: those are opened after the federation endpoint is
+ * bound, and a peer that connects in between must not be refused. */
+static bool
+configured_peer(const broker *b, const char *nation)
+{
+    for (size_t i = 0; i < b->cfg->peer_count; i++) {
+        if (strcmp(b->cfg->peers[i].nation, nation) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Decides one request: the status text and user id to answer with. */
 static bool
 admit(broker *b, const char *domain, const uint8_t key[32], char *user, size_t user_len,
@@ -70,8 +83,7 @@ admit(broker *b, const char *domain, const uint8_t key[32], char *user, size_t u
             ok = true;
         }
     } else if (strcmp(domain, "federation") == 0) {
-        if (e->card.addr.kind != PROTO_ADDR_BROKER ||
-            broker_peer_find(b, e->card.addr.nation) == NULL) {
+        if (e->card.addr.kind != PROTO_ADDR_BROKER || !configured_peer(b, e->card.addr.nation)) {
             proto_addr_format(&e->card.addr, user, user_len);
             snprintf(why, why_len, "%s is not a configured peer broker", user);
         } else {

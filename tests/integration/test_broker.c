@@ -378,6 +378,70 @@ test_broker_peer_down_then_catches_up_in_order(void **state)
     fed_destroy(&f);
 }
 
+/* True once CAN's log shows it refused USA's broker at the handshake. */
+static bool
+can_refused_usa(void *ctx)
+{
+    return fed_log_count(ctx, "CAN", "USA is not a configured peer broker") > 0;
+}
+
+/* A partner that refused our handshake (here: its configuration did not
+ * name us yet) is dialled again, and gets what waited for it. */
+static void
+test_broker_refused_peer_is_dialled_again(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    fed_nation *can = fed_nation_get(f, "CAN");
+    liaison_client *fbi, *rcmp;
+    liaison_event *e;
+    uint8_t id[16];
+    const char *portions[] = {"LES", "after the refusal"};
+    char *text, *peers, *after;
+    size_t len;
+
+    (void)state;
+    /* CAN's configuration without its peers: it refuses USA's broker. */
+    text = (char *)test_read_file(can->config, &len);
+    assert_non_null(text);
+    peers = strstr(text, "peers:\n");
+    assert_non_null(peers);
+    after = strchr(strstr(peers, "endpoint: "), '\n') + 1;
+    {
+        FILE *fp = fopen(can->config, "w");
+
+        fprintf(fp, "%.*s%s", (int)(peers - text), text, after);
+        fclose(fp);
+    }
+    fed_start(f, "CAN");
+    fed_start(f, "USA");
+    assert_true(fed_wait_until(can_refused_usa, f, 15 * SECOND));
+    fbi = fed_client(f, "USA/FBI", false);
+    send_text(fbi, "watchlist.publish", "CAN/RCMP", "LES//REL TO CAN,USA", portions, 1, id);
+    /* CAN comes back knowing USA; USA's connection was refused, and libzmq
+     * would not try it again by itself. */
+    assert_int_equal(fed_stop(f, "CAN"), 0);
+    {
+        FILE *fp = fopen(can->config, "w");
+
+        fputs(text, fp);
+        fclose(fp);
+    }
+    free(text);
+    fed_start(f, "CAN");
+    rcmp = fed_client(f, "CAN/RCMP", true);
+    e = next_message(rcmp, 30 * SECOND);
+    if (e == NULL)
+        fail_msg("the message did not arrive after CAN accepted USA");
+    assert_memory_equal(e->id, id, 16);
+    assert_int_equal(liaison_receipt(rcmp, e), LIAISON_OK);
+    liaison_event_free(&e);
+    assert_true(fed_log_count(f, "USA", "B-PEER-REDIAL") > 0);
+    liaison_client_close(&fbi);
+    liaison_client_close(&rcmp);
+    fed_destroy(&f);
+}
+
 /* ---- SIGKILL under load ---------------------------------------------------------------- */
 
 /* The consumer: receives and records every message id handed to it. */
@@ -725,6 +789,7 @@ main(void)
         cmocka_unit_test_teardown(test_broker_denied_reported_with_rule, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_unknown_and_revoked_keys_refused, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_peer_down_then_catches_up_in_order, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_refused_peer_is_dialled_again, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_kill9_under_load_loses_nothing, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_expiry_audited_and_reported, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_tree_heads_cross_checked, fed_destroy_all),
