@@ -154,6 +154,10 @@ typedef struct broker_commit {
 #define BROKER_LAZY_MS 20u
 #define BROKER_LAZY_ITEMS 1024u
 
+/* Items per write transaction of a group commit (store batch_txn_items):
+ * see "Durability and group commit" in docs/operations.md. */
+#define BROKER_TXN_ITEMS 512u
+
 /* Frames a received message may have that the broker looks at: the routing
  * id, a command's frames, and one more to see that there are too many. */
 #define BROKER_FRAMES_MAX (1 + PROTO_CMD_FRAMES_MAX + 1)

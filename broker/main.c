@@ -141,6 +141,9 @@ start(broker *b)
     sc.dir = b->cfg->data_dir;
     sc.flags = STORE_OPEN_CREATE;
     sc.identity = b->id;
+    /* Under load a batch holds a few thousand items; written as one
+     * transaction, its dirty pages would stay in LMDB's cache for good. */
+    sc.batch_txn_items = BROKER_TXN_ITEMS;
     serr = store_open(&sc, &b->st, &d);
     if (serr != STORE_OK) {
         fprintf(stderr, "liaison-broker: data directory %s: %s: %s\n", b->cfg->data_dir,

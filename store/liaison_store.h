@@ -167,11 +167,10 @@ store_err store_batch_meta_put(store_batch *b, const char *key, const void *valu
 store_err store_batch_meta_delete(store_batch *b, const char *key) STORE_NONNULL(1, 2) STORE_MUST_CHECK;
 
 /*
- * Commits the batch: one LMDB write transaction and one fsync for each
- * batch_txn_items items (store_config), in order.  LMDB keeps the pages a
- * transaction dirtied for reuse and never frees them, so this bounds what a
- * large batch leaves resident; a batch of up to batch_txn_items items is one
- * transaction.  Each item applies whole or not at all: an item whose
+ * Commits the batch in one LMDB write transaction and one fsync; or, when
+ * the store was opened with batch_txn_items, in one for each batch_txn_items
+ * items, in order.  LMDB keeps the pages a transaction dirtied for reuse and
+ * never frees them, so that bounds what a large batch leaves resident.  Each item applies whole or not at all: an item whose
  * operation cannot apply is skipped (DUPLICATE or REJECTED) and the others
  * commit.  When the map is full it grows (doubling, up to map_max) and the
  * transaction is retried.  When head_interval_ms has passed since the last

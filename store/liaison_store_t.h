@@ -77,7 +77,7 @@ typedef struct store_config {
     uint64_t head_interval_ms;       /* sign a tree head at commit when older than this; 0 = never */
     size_t batch_ops_max;            /* operations one batch may hold (default 100000) */
     size_t batch_bytes_max;          /* bytes one batch may copy and borrow (default 256 MiB) */
-    size_t batch_txn_items;          /* items per write transaction at most (default 512; 0: all) */
+    size_t batch_txn_items;          /* items per write transaction at most (default 0: all) */
     store_clock_fn clock;            /* NULL: the real-time clock */
     void *clock_ctx;                 /* passed to clock */
 } store_config;

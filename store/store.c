@@ -40,7 +40,6 @@ store_config_init(store_config *cfg)
     cfg->head_interval_ms = 60000;
     cfg->batch_ops_max = 100000;
     cfg->batch_bytes_max = (size_t)256 << 20;
-    cfg->batch_txn_items = 512;
 }
 
 void
