@@ -282,6 +282,9 @@ void broker_dirty(broker *b, const char *dest);
 void broker_route_submit(broker *b, broker_job *job);
 /* A verified forward from a peer. */
 void broker_route_forward(broker *b, broker_job *job);
+/* Refuses a partner's forward or report: a forward-ack with code and why,
+ * a log line, a `rejected` audit record; frees job. */
+void broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why);
 
 /* ---- agency.c -------------------------------------------------------------- */
 

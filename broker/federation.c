@@ -444,25 +444,7 @@ broker_fed_report(broker *b, broker_job *job)
     broker_op *op;
 
     if (job->result != PROTO_OK) {
-        proto_cmd ack;
-        char peer[PROTO_ADDR_TEXT_MAX + 1];
-
-        memset(&ack, 0, sizeof(ack));
-        ack.type = PROTO_CMD_FORWARD_ACK;
-        ack.seq = job->corr;
-        memset(ack.id, 0xff, PROTO_ID_BYTES);
-        ack.code = job->wire_code;
-        snprintf(ack.text, sizeof(ack.text), "%s", job->why);
-        broker_fed_answer(b, job->rid, job->rid_len, &ack);
-        PROTO_LOG(PROTO_LOG_WARN, "B-REPORT-REFUSED", "peer=%s code=%s why=\"%s\"",
-                  proto_addr_format(&job->from, peer, sizeof(peer)),
-                  proto_wire_code_name(job->wire_code), job->why);
-        /* A partner's report that does not hold is evidence too. */
-        op = broker_op_begin(b, BROKER_OP_PLAIN);
-        if (op != NULL && broker_audit(b, STORE_EV_REJECTED, NULL, peer, b->id->addr.nation, NULL,
-                                       "", NULL, job->why) != 0)
-            broker_op_abort(b);
-        broker_job_free(&job);
+        broker_refuse_partner(b, job, job->wire_code, job->why);
         return;
     }
     op = broker_op_begin(b, BROKER_OP_REPORT_IN);
@@ -566,17 +548,13 @@ broker_fed_readable(broker *b)
         }
         case PROTO_CMD_REPORT: {
             broker_job *job = calloc(1, sizeof(*job));
-            size_t i = 1;
 
-            while (i < count && zmq_msg_data(&frames[i]) != (const void *)cmd.report.data)
-                i++;
-            if (job == NULL || i == count) {
-                free(job);
+            if (job == NULL)
                 break;
-            }
             job->type = PROTO_CMD_REPORT;
             zmq_msg_init(&job->msg);
-            zmq_msg_move(&job->msg, &frames[i]);
+            /* Frames: rid, signature, command, tag, report. */
+            zmq_msg_move(&job->msg, &frames[4]);
             memcpy(job->rid, rid, rid_len);
             job->rid_len = rid_len;
             job->from = peer;

@@ -417,8 +417,8 @@ broker_route_submit(broker *b, broker_job *job)
 
 /* ---- Forwards from partner brokers -------------------------------------- */
 
-static void
-refuse_forward(broker *b, broker_job *job, uint16_t code, const char *why)
+void
+broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why)
 {
     proto_cmd ack;
     char peer[PROTO_ADDR_TEXT_MAX + 1];
@@ -434,8 +434,9 @@ refuse_forward(broker *b, broker_job *job, uint16_t code, const char *why)
     ack.code = code;
     snprintf(ack.text, sizeof(ack.text), "%s", why);
     broker_fed_answer(b, job->rid, job->rid_len, &ack);
-    PROTO_LOG(PROTO_LOG_WARN, "B-FWD-REFUSED", "peer=%s code=%s why=\"%s\"",
-              proto_addr_format(&job->from, peer, sizeof(peer)), proto_wire_code_name(code), why);
+    PROTO_LOG(PROTO_LOG_WARN, job->type == PROTO_CMD_REPORT ? "B-REPORT-REFUSED" : "B-FWD-REFUSED",
+              "peer=%s code=%s why=\"%s\"", proto_addr_format(&job->from, peer, sizeof(peer)),
+              proto_wire_code_name(code), why);
     op = broker_op_begin(b, BROKER_OP_PLAIN);
     if (op != NULL && broker_audit(b, STORE_EV_REJECTED, job->decoded ? job->id : NULL,
                                    peer, b->id->addr.nation, NULL, "", NULL, why) != 0)
@@ -504,28 +505,28 @@ broker_route_forward(broker *b, broker_job *job)
     broker_op *op;
 
     if (job->result != PROTO_OK) {
-        refuse_forward(b, job, job->wire_code, job->why);
+        broker_refuse_partner(b, job, job->wire_code, job->why);
         return;
     }
     /* A partner forwards only what its own agencies wrote. */
     if (strcmp(env->sender.nation, job->from.nation) != 0) {
         snprintf(why, sizeof(why), "sender nation %s is not the forwarding broker %s",
                  env->sender.nation, job->from.nation);
-        refuse_forward(b, job, PROTO_WIRE_SENDER, why);
+        broker_refuse_partner(b, job, PROTO_WIRE_SENDER, why);
         return;
     }
     for (size_t i = 0; i < job->hop_count; i++) {
         if (strcmp(job->hops[i], nation) == 0 || job->hop_count >= PROTO_HOPS_MAX) {
-            refuse_forward(b, job, PROTO_WIRE_LOOP, "the message has already crossed this broker");
+            broker_refuse_partner(b, job, PROTO_WIRE_LOOP, "the message has already crossed this broker");
             return;
         }
     }
     if (env->expires_ms <= now) {
-        refuse_forward(b, job, PROTO_WIRE_EXPIRED, "the message expired on its way");
+        broker_refuse_partner(b, job, PROTO_WIRE_EXPIRED, "the message expired on its way");
         return;
     }
     if (store_read_begin(b->st, &rd) != STORE_OK) {
-        refuse_forward(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read");
+        broker_refuse_partner(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read");
         return;
     }
     if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
@@ -563,7 +564,7 @@ broker_route_forward(broker *b, broker_job *job)
     }
     pthread_rwlock_unlock(&b->roster.lock);
     if (request_init(env, POLICY_INGRESS, &req, now) != 0) {
-        refuse_forward(b, job, PROTO_WIRE_MALFORMED, "portion labels do not decode");
+        broker_refuse_partner(b, job, PROTO_WIRE_MALFORMED, "portion labels do not decode");
         return;
     }
     memcpy(req.partner, job->from.nation, sizeof(req.partner));
@@ -594,12 +595,12 @@ broker_route_forward(broker *b, broker_job *job)
     }
     op = broker_op_begin(b, BROKER_OP_FORWARD_IN);
     if (op == NULL) {
-        refuse_forward(b, job, PROTO_WIRE_BUSY, "the broker is committing too much; retry");
+        broker_refuse_partner(b, job, PROTO_WIRE_BUSY, "the broker is committing too much; retry");
         return;
     }
     if (build_forward_item(b, job, count, now) != 0) {
         broker_op_abort(b);
-        refuse_forward(b, job, PROTO_WIRE_INTERNAL, "the message could not be queued");
+        broker_refuse_partner(b, job, PROTO_WIRE_INTERNAL, "the message could not be queued");
         return;
     }
     free(job->env);
