@@ -1,4 +1,5 @@
 /* The verify pool and the committer thread. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,39 @@ broker_job_free(broker_job **job)
     *job = NULL;
 }
 
+static void job_fail(broker_job *job, proto_err result, uint16_t code, const char *fmt, ...)
+    PROTO_PRINTF(4, 5);
+
+/* Marks a job refused: its result, the wire code to answer with, and why. */
+static void
+job_fail(broker_job *job, proto_err result, uint16_t code, const char *fmt, ...)
+{
+    va_list ap;
+
+    job->result = result;
+    job->wire_code = code;
+    va_start(ap, fmt);
+    vsnprintf(job->why, sizeof(job->why), fmt, ap);
+    va_end(ap);
+}
+
+/* The roster's signing key of who: false when it has no card; *revoked says
+ * whether the card is revoked. */
+static bool
+signing_key(broker *b, const proto_addr *who, uint8_t key[PROTO_SIGN_PUBLIC_BYTES], bool *revoked)
+{
+    const proto_roster_entry *e;
+
+    pthread_rwlock_rdlock(&b->roster.lock);
+    e = proto_roster_find(b->roster.roster, who);
+    if (e != NULL) {
+        *revoked = e->revoked;
+        memcpy(key, e->card.sign_public, PROTO_SIGN_PUBLIC_BYTES);
+    }
+    pthread_rwlock_unlock(&b->roster.lock);
+    return e != NULL;
+}
+
 /* Decodes a partner's report and checks that partner's signature on it. */
 static void
 verify_report_job(broker *b, broker_job *job)
@@ -52,41 +86,31 @@ verify_report_job(broker *b, broker_job *job)
     const uint8_t *data = zmq_msg_data(&job->msg);
     size_t len = zmq_msg_size(&job->msg);
     uint8_t key[PROTO_SIGN_PUBLIC_BYTES];
-    const proto_roster_entry *e;
-    bool have_key = false;
+    bool revoked = false;
     proto_detail d;
 
-    job->result = PROTO_ERR_SIGNATURE;
-    job->wire_code = PROTO_WIRE_SIGNATURE;
     job->report = malloc(sizeof(*job->report));
     if (job->report == NULL) {
-        job->result = PROTO_ERR_NOMEM;
-        job->wire_code = PROTO_WIRE_INTERNAL;
-        snprintf(job->why, sizeof(job->why), "out of memory");
+        job_fail(job, PROTO_ERR_NOMEM, PROTO_WIRE_INTERNAL, "out of memory");
         return;
     }
     if (proto_report_decode(data, len, job->report, &d) != PROTO_OK) {
-        job->wire_code = PROTO_WIRE_MALFORMED;
-        snprintf(job->why, sizeof(job->why), "report: %.240s", d.text);
+        job_fail(job, PROTO_ERR_SIGNATURE, PROTO_WIRE_MALFORMED, "report: %.240s", d.text);
         return;
     }
     if (!proto_addr_equal(&job->report->broker, &job->from)) {
-        snprintf(job->why, sizeof(job->why), "report is not signed by the partner that sent it");
+        job_fail(job, PROTO_ERR_SIGNATURE, PROTO_WIRE_SIGNATURE,
+                 "report is not signed by the partner that sent it");
         return;
     }
-    pthread_rwlock_rdlock(&b->roster.lock);
-    e = proto_roster_find(b->roster.roster, &job->from);
-    if (e != NULL && !e->revoked) {
-        memcpy(key, e->card.sign_public, sizeof(key));
-        have_key = true;
-    }
-    pthread_rwlock_unlock(&b->roster.lock);
-    if (!have_key) {
-        snprintf(job->why, sizeof(job->why), "the partner broker is not in the roster");
+    if (!signing_key(b, &job->from, key, &revoked) || revoked) {
+        job_fail(job, PROTO_ERR_SIGNATURE, PROTO_WIRE_SIGNATURE,
+                 "the partner broker is not in the roster");
         return;
     }
     if (job->verify && proto_report_verify(data, len, key) != PROTO_OK) {
-        snprintf(job->why, sizeof(job->why), "report does not verify with the broker key");
+        job_fail(job, PROTO_ERR_SIGNATURE, PROTO_WIRE_SIGNATURE,
+                 "report does not verify with the broker key");
         return;
     }
     memcpy(job->id, job->report->id, PROTO_ID_BYTES);
@@ -101,14 +125,11 @@ verify_job(broker *b, broker_job *job)
     const uint8_t *data = zmq_msg_data(&job->msg);
     size_t len = zmq_msg_size(&job->msg);
     uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES];
-    const proto_roster_entry *e;
-    bool revoked = false, found = false;
+    bool revoked = false;
 
     job->env = malloc(sizeof(*job->env));
     if (job->env == NULL) {
-        job->result = PROTO_ERR_NOMEM;
-        job->wire_code = PROTO_WIRE_INTERNAL;
-        snprintf(job->why, sizeof(job->why), "out of memory");
+        job_fail(job, PROTO_ERR_NOMEM, PROTO_WIRE_INTERNAL, "out of memory");
         return;
     }
     job->wire_code = broker_envelope_check(data, len, job->env, job->why, sizeof(job->why));
@@ -120,29 +141,17 @@ verify_job(broker *b, broker_job *job)
     job->decoded = true;
     memcpy(job->id, job->env->id, PROTO_ID_BYTES);
     proto_sha256(data, len, job->envelope_hash);
-    pthread_rwlock_rdlock(&b->roster.lock);
-    e = proto_roster_find(b->roster.roster, &job->env->sender);
-    if (e != NULL) {
-        found = true;
-        revoked = e->revoked;
-        memcpy(sign_public, e->card.sign_public, sizeof(sign_public));
-    }
-    pthread_rwlock_unlock(&b->roster.lock);
-    if (!found || revoked) {
+    if (!signing_key(b, &job->env->sender, sign_public, &revoked) || revoked) {
         char who[PROTO_ADDR_TEXT_MAX + 1];
 
-        job->result = PROTO_ERR_SIGNATURE;
-        job->wire_code = revoked ? PROTO_WIRE_REVOKED : PROTO_WIRE_SENDER;
-        snprintf(job->why, sizeof(job->why), "sender %s is %s",
-                 proto_addr_format(&job->env->sender, who, sizeof(who)),
+        job_fail(job, PROTO_ERR_SIGNATURE, revoked ? PROTO_WIRE_REVOKED : PROTO_WIRE_SENDER,
+                 "sender %s is %s", proto_addr_format(&job->env->sender, who, sizeof(who)),
                  revoked ? "revoked" : "not in the roster");
         return;
     }
-    if (job->verify && proto_envelope_verify(job->env, sign_public) != PROTO_OK) {
-        job->result = PROTO_ERR_SIGNATURE;
-        job->wire_code = PROTO_WIRE_SIGNATURE;
-        snprintf(job->why, sizeof(job->why), "the sender's signature does not verify");
-    }
+    if (job->verify && proto_envelope_verify(job->env, sign_public) != PROTO_OK)
+        job_fail(job, PROTO_ERR_SIGNATURE, PROTO_WIRE_SIGNATURE,
+                 "the sender's signature does not verify");
 }
 
 typedef struct worker_arg {
