@@ -494,8 +494,8 @@ store_batch_commit(store_batch *b, proto_detail *detail)
             b->results[i].err = err;
         }
         if (detail != NULL && detail->text[0] == '\0')
-            store_detail_set(detail, "batch", "commit of items %zu..%zu of %zu failed: %s",
-                             b->from, b->nitems - 1, b->nitems, store_strerror(err));
+            store_detail_set(detail, "batch", "commit of %zu items failed from item %zu on: %s",
+                             b->nitems, b->from, store_strerror(err));
         PROTO_LOG(PROTO_LOG_ERROR, "STO-COMMIT", "items=%zu failed_from=%zu commit failed: %s",
                   b->nitems, b->from, store_strerror(err));
         /* What an earlier transaction made durable must not be written twice. */
