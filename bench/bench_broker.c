@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -27,6 +28,8 @@
  * client is raised to match, so that group commits can grow. */
 #define LIMITS "limits:\n  max_pending_per_client: 8192\n"
 #define WINDOW 4096        /* submits in flight per producer */
+#define REPORT_QUIET 0.3   /* seconds without a report that end a run */
+#define RUN_MAX 600        /* seconds a run may take before it is given up */
 
 typedef struct run {
     size_t count;              /* messages */
@@ -44,6 +47,9 @@ typedef struct run {
     size_t received;           /* deliveries seen */
     size_t accepted;           /* accepted answers */
     size_t rejected;           /* rejected answers */
+    size_t reports;            /* delivery reports receipted by the producer */
+    size_t *slots;             /* message id -> index + 1, open addressing */
+    size_t slot_mask;          /* slots - 1, a power of two less one */
     volatile int done;         /* the consumer has everything */
 } run;
 
@@ -106,13 +112,28 @@ recv_cmd(void *s, proto_cmd *cmd, zmq_msg_t *msgs, size_t *held, long timeout_ms
     return proto_cmd_parse(pf, *held, cmd, NULL) == PROTO_OK ? 0 : 1;
 }
 
-/* The message index is the first 8 bytes of its id. */
-static size_t
-index_of(const uint8_t *envelope)
+/* An envelope's id, which the header carries after the kind. */
+static const uint8_t *
+id_of(const uint8_t *envelope)
 {
-    size_t kind_len = envelope[9];
+    return envelope + 10 + envelope[9];
+}
 
-    return (size_t)proto_be64(envelope + 10 + kind_len);
+/* The load's index of a message by its id: ids are random, as a client's
+ * are, so the broker's tables see the keys they see in service. */
+static size_t
+index_of(const run *r, const uint8_t *envelope)
+{
+    const uint8_t *id = id_of(envelope);
+
+    for (size_t h = (size_t)proto_be64(id) & r->slot_mask;; h = (h + 1) & r->slot_mask) {
+        size_t i = r->slots[h];
+
+        if (i == 0)
+            return SIZE_MAX;
+        if (memcmp(id_of(r->env[i - 1]), id, PROTO_ID_BYTES) == 0)
+            return i - 1;
+    }
 }
 
 static void *
@@ -141,7 +162,7 @@ consumer_main(void *arg)
         if (rc != 0)
             continue;
         if (cmd.type == PROTO_CMD_DELIVER) {
-            size_t i = index_of(cmd.envelope.data);
+            size_t i = index_of(r, cmd.envelope.data);
             proto_cmd receipt;
 
             if (i < r->count && r->got_at[i] == 0) {
@@ -151,7 +172,7 @@ consumer_main(void *arg)
             memset(&receipt, 0, sizeof(receipt));
             receipt.type = PROTO_CMD_RECEIPT;
             receipt.seq = cmd.seq;
-            memcpy(receipt.id, cmd.envelope.data + 10 + cmd.envelope.data[9], 16);
+            memcpy(receipt.id, id_of(cmd.envelope.data), PROTO_ID_BYTES);
             send_cmd(s, &receipt);
         }
     }
@@ -171,12 +192,23 @@ produce(run *r)
     void *s = curve_dealer(ctx, r->producer, r->producer_server_key, r->producer_ep);
     zmq_msg_t msgs[8];
     size_t held = 0, next = 0, answered = 0;
-    double start = bench_now();
-    proto_cmd cmd;
+    double start = bench_now(), last_report = 0, last_got = 0, last_ping = 0;
+    proto_cmd cmd, ping;
 
     usleep(200000); /* the handshake */
     start = bench_now();
-    while (answered < r->count) {
+    /* Until every submit is answered, every message delivered, and no report
+     * has come for REPORT_QUIET seconds: the clock stops at the later of the
+     * last delivery and the last report. */
+    while ((answered < r->count || !r->done || bench_now() - last_report < REPORT_QUIET) &&
+           bench_now() - start < RUN_MAX) {
+        if (bench_now() - last_ping > 1.0) {
+            /* Online, as a sender that wants its delivery reports is. */
+            memset(&ping, 0, sizeof(ping));
+            ping.type = PROTO_CMD_PING;
+            send_cmd(s, &ping);
+            last_ping = bench_now();
+        }
         while (next < r->count && next - answered < WINDOW &&
                (r->rate == 0 || (double)next < (bench_now() - start) * r->rate)) {
             proto_cmd sub;
@@ -189,10 +221,25 @@ produce(run *r)
             send_cmd(s, &sub);
             next++;
         }
-        if (recv_cmd(s, &cmd, msgs, &held, r->rate == 0 ? 1000 : 1) == 0) {
+        if (recv_cmd(s, &cmd, msgs, &held, r->rate == 0 ? 100 : 1) == 0) {
             if (cmd.type == PROTO_CMD_ACCEPTED) {
                 r->accepted++;
                 answered++;
+            } else if (cmd.type == PROTO_CMD_REPORT) {
+                /* Receipted as a client does (unverified), so the broker
+                 * signs each report and takes it off the sender's queue. */
+                proto_report rep;
+                proto_cmd receipt;
+
+                if (proto_report_decode(cmd.report.data, cmd.report.len, &rep, NULL) == PROTO_OK) {
+                    memset(&receipt, 0, sizeof(receipt));
+                    receipt.type = PROTO_CMD_RECEIPT;
+                    receipt.seq = cmd.seq;
+                    memcpy(receipt.id, rep.id, PROTO_ID_BYTES);
+                    send_cmd(s, &receipt);
+                    r->reports++;
+                    last_report = bench_now();
+                }
             } else if (cmd.type == PROTO_CMD_REJECTED) {
                 /* Busy or the like: send it again later, same bytes. */
                 size_t i = (size_t)cmd.corr - 1;
@@ -208,13 +255,13 @@ produce(run *r)
             }
         }
     }
-    while (!r->done && bench_now() - start < 600)
-        usleep(1000);
+    for (size_t i = 0; i < r->count; i++)
+        last_got = r->got_at[i] > last_got ? r->got_at[i] : last_got;
     for (size_t i = 0; i < held; i++)
         zmq_msg_close(&msgs[i]);
     zmq_close(s);
     zmq_ctx_term(ctx);
-    return bench_now() - start;
+    return (last_report > last_got ? last_report : last_got) - start;
 }
 
 static int
@@ -244,7 +291,19 @@ report(const char *what, run *r, double seconds)
     free(lat);
 }
 
-/* Seals count 1 KiB messages from producer to recipient; the index is in the id. */
+/* Milliseconds since the epoch, as a client stamps its messages. */
+static uint64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Seals count 1 KiB messages from producer to recipient.  Ids are made as the
+ * client library makes them (time first); LIAISON_BENCH_IDS=random makes
+ * them wholly random, as a foreign sender's may be. */
 static void
 seal_load(run *r, const proto_identity *from, const proto_roster *roster, const char *to)
 {
@@ -252,6 +311,8 @@ seal_load(run *r, const proto_identity *from, const proto_roster *roster, const 
     const proto_roster_entry *e;
     proto_reader reader;
     uint8_t payload[PAYLOAD];
+    const char *ids = getenv("LIAISON_BENCH_IDS");
+    bool random_ids = ids != NULL && strcmp(ids, "random") == 0;
 
     randombytes_buf(payload, sizeof(payload));
     if (proto_addr_parse(to, &rcpt, NULL) != PROTO_OK ||
@@ -261,6 +322,10 @@ seal_load(run *r, const proto_identity *from, const proto_roster *roster, const 
     memcpy(reader.box_public, e->card.box_public, 32);
     r->env = calloc(r->count, sizeof(*r->env));
     r->env_len = calloc(r->count, sizeof(*r->env_len));
+    for (r->slot_mask = 1; r->slot_mask < 2 * r->count; r->slot_mask <<= 1)
+        ;
+    r->slots = calloc(r->slot_mask, sizeof(*r->slots));
+    r->slot_mask--;
     for (size_t i = 0; i < r->count; i++) {
         proto_draft_portion p;
         proto_draft d;
@@ -273,8 +338,13 @@ seal_load(run *r, const proto_identity *from, const proto_roster *roster, const 
         p.readers = &reader;
         p.reader_count = 1;
         d.kind = "watchlist.publish";
-        proto_put_be64(d.id, i);
-        randombytes_buf(d.id + 8, 8);
+        if (random_ids) {
+            do
+                randombytes_buf(d.id, sizeof(d.id));
+            while (proto_id_is_zero(d.id));
+        } else {
+            proto_id_new(wall_ms(), d.id);
+        }
         d.expires_ms = UINT64_MAX / 2;
         d.recipients = &rcpt;
         d.recipient_count = 1;
@@ -282,6 +352,12 @@ seal_load(run *r, const proto_identity *from, const proto_roster *roster, const 
         d.portion_count = 1;
         if (proto_envelope_seal(&d, from, &r->env[i], &r->env_len[i], NULL) != PROTO_OK)
             abort();
+        for (size_t h = (size_t)proto_be64(d.id) & r->slot_mask;; h = (h + 1) & r->slot_mask) {
+            if (r->slots[h] == 0) {
+                r->slots[h] = i + 1;
+                break;
+            }
+        }
     }
 }
 
@@ -292,6 +368,7 @@ free_load(run *r)
         free(r->env[i]);
     free(r->env);
     free(r->env_len);
+    free(r->slots);
 }
 
 static proto_identity *
@@ -353,8 +430,8 @@ measure(fed *f, const proto_roster *roster, const char *to, size_t count, double
     pthread_join(consumer, NULL);
     report(label, &r, seconds);
     printf("      benchmark clients (producer, consumer, their ZeroMQ threads): %.1f us CPU per "
-           "message\n",
-           (process_cpu() - cpu0) * 1e6 / (double)count);
+           "message; %zu delivery reports receipted\n",
+           (process_cpu() - cpu0) * 1e6 / (double)count, r.reports);
     free_load(&r);
     free(r.sent_at);
     free(r.got_at);
@@ -424,7 +501,7 @@ relay_main(void *arg)
             memset(&ok, 0, sizeof(ok));
             ok.type = PROTO_CMD_ACCEPTED;
             ok.corr = proto_be64(zmq_msg_data(&m[3]));
-            memcpy(ok.id, (uint8_t *)zmq_msg_data(&m[4]) + 10 + ((uint8_t *)zmq_msg_data(&m[4]))[9], 16);
+            memcpy(ok.id, id_of(zmq_msg_data(&m[4])), PROTO_ID_BYTES);
             proto_cmd_build(&ok, &w, NULL) == PROTO_OK ? (void)0 : abort();
             zmq_send(s, zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), ZMQ_SNDMORE);
             for (size_t i = 0; i < w.count; i++)
@@ -771,7 +848,7 @@ suite(const char *title, const char *extra, size_t count)
         } runs[] = {
             {"USA/CBP", 0, "one broker, USA/FBI -> USA/CBP"},
             {"CAN/RCMP", 0, "two brokers, USA/FBI -> CAN/RCMP"},
-            {"USA/CBP", 10000, "one broker, paced at 10 000 msg/s"},
+            {"USA/CBP", 10000, "one broker, paced"},
         };
 
         const char *only_run = getenv("LIAISON_BENCH_RUN"); /* one run alone: 0, 1 or 2 */
@@ -798,7 +875,13 @@ suite(const char *title, const char *extra, size_t count)
             /* LIAISON_BENCH_RATE sets the paced run's rate, to see latency at other loads. */
             if (rate > 0 && getenv("LIAISON_BENCH_RATE") != NULL)
                 rate = atof(getenv("LIAISON_BENCH_RATE"));
-            measure(f, roster, runs[i].to, count, rate, runs[i].label);
+            char label[64];
+
+            if (rate > 0)
+                snprintf(label, sizeof(label), "%s at %.0f msg/s", runs[i].label, rate);
+            else
+                snprintf(label, sizeof(label), "%s", runs[i].label);
+            measure(f, roster, runs[i].to, count, rate, label);
             commit_stats(f, "USA", &c1, &s1, &f1);
             print_threads_cpu("USA broker", pid, before, nbefore, count);
             if (strncmp(runs[i].to, "CAN", 3) == 0)

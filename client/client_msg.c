@@ -261,7 +261,7 @@ seal(liaison_client *c, liaison_message *m)
     d.labels = m->labels;
     d.portions = portions;
     d.portion_count = m->portion_count;
-    proto_id_random(d.id);
+    proto_id_new(d.created_ms, d.id);
     if (proto_envelope_seal(&d, c->id, &m->sealed, &m->sealed_len, &det) != PROTO_OK)
         return client_fail(c, LIAISON_ERR_INVALID, "cannot seal: %s: %s", det.field, det.text);
     memcpy(m->id, d.id, PROTO_ID_BYTES);

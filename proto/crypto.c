@@ -21,10 +21,18 @@ proto_random(proto_rng_fn rng, void *ctx, uint8_t *buf, size_t len)
 }
 
 void
-proto_id_random(uint8_t id_out[PROTO_ID_BYTES])
+proto_id_time(uint64_t created_ms, uint8_t id_out[PROTO_ID_BYTES])
 {
+    for (size_t i = 0; i < PROTO_ID_TIME_BYTES; i++)
+        id_out[i] = (uint8_t)(created_ms >> (8 * (PROTO_ID_TIME_BYTES - 1 - i)));
+}
+
+void
+proto_id_new(uint64_t created_ms, uint8_t id_out[PROTO_ID_BYTES])
+{
+    proto_id_time(created_ms, id_out);
     do
-        randombytes_buf(id_out, PROTO_ID_BYTES);
+        randombytes_buf(id_out + PROTO_ID_TIME_BYTES, PROTO_ID_BYTES - PROTO_ID_TIME_BYTES);
     while (proto_id_is_zero(id_out));
 }
 

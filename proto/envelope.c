@@ -325,8 +325,10 @@ proto_envelope_seal(const proto_draft *d, const proto_identity *signer, uint8_t 
         return PROTO_ERR_LIMIT;
     }
     if (proto_id_is_zero(d->id)) {
+        proto_id_time(created, id);
         do
-            proto_random(d->rng, d->rng_ctx, id, sizeof(id));
+            proto_random(d->rng, d->rng_ctx, id + PROTO_ID_TIME_BYTES,
+                         sizeof(id) - PROTO_ID_TIME_BYTES);
         while (proto_id_is_zero(id));
     } else {
         memcpy(id, d->id, sizeof(id));

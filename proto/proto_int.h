@@ -96,6 +96,9 @@ proto_err proto_entry_read(proto_rd *rd, proto_status_entry *e, const char *fiel
 /* ---- libsodium, in one place (crypto.c) --------------------------------- */
 
 void proto_random(proto_rng_fn rng, void *ctx, uint8_t *buf, size_t len);
+
+/* Writes created_ms into the first PROTO_ID_TIME_BYTES of a message id. */
+void proto_id_time(uint64_t created_ms, uint8_t id_out[PROTO_ID_BYTES]);
 /* RFC 9162 Merkle tree hash of count leaf hashes (count >= 1). */
 void proto_merkle_root(const uint8_t (*leaves)[PROTO_HASH_BYTES], size_t count,
                        uint8_t out[PROTO_HASH_BYTES]);

@@ -437,6 +437,31 @@ test_proto_card_roundtrip(void **state)
     assert_non_null(strstr(d.text, "curve-public"));
 }
 
+/* Ids begin with their time, so ids sort by time; within a millisecond they
+ * are random and differ. */
+static void
+test_proto_id_time_ordered(void **state)
+{
+    static const uint8_t time_bytes[PROTO_ID_TIME_BYTES] = {0x01, 0x9a, 0xbc, 0xde, 0xf0, 0x12};
+    uint8_t a[PROTO_ID_BYTES], b[PROTO_ID_BYTES], later[PROTO_ID_BYTES];
+    const uint64_t t = 0x019abcdef012ull;
+
+    (void)state;
+    proto_id_new(t, a);
+    proto_id_new(t, b);
+    assert_memory_equal(a, time_bytes, sizeof(time_bytes));
+    assert_memory_equal(b, time_bytes, sizeof(time_bytes));
+    assert_memory_not_equal(a + PROTO_ID_TIME_BYTES, b + PROTO_ID_TIME_BYTES,
+                            PROTO_ID_BYTES - PROTO_ID_TIME_BYTES);
+    for (int i = 0; i < 1000; i++) {
+        proto_id_new(t + 1, later);
+        assert_true(memcmp(later, a, PROTO_ID_BYTES) > 0);
+        assert_true(memcmp(later, b, PROTO_ID_BYTES) > 0);
+    }
+    proto_id_new(0, a);
+    assert_false(proto_id_is_zero(a));
+}
+
 /* ---- Envelopes ---------------------------------------------------------- */
 
 static void
@@ -459,6 +484,9 @@ test_proto_envelope_roundtrip(void **state)
     assert_string_equal(env.recipients[0].agency, "RCMP");
     assert_int_equal(env.recipients[1].kind, PROTO_ADDR_NATION_ALL);
     assert_int_equal(env.expires_ms - env.created_ms, 3600000);
+    /* A draft without an id gets one that starts with its creation time. */
+    for (size_t i = 0; i < PROTO_ID_TIME_BYTES; i++)
+        assert_int_equal(env.id[i], (uint8_t)(env.created_ms >> (8 * (PROTO_ID_TIME_BYTES - 1 - i))));
     assert_int_equal(proto_labels_format(&env.labels, text, sizeof(text)), PROTO_OK);
     assert_string_equal(text, "LES//PURPOSE:fugitive search");
     assert_int_equal(env.portion_count, 2);
@@ -1368,6 +1396,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_proto_keyfile_refuses_open_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_keyfile_refuses_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_card_roundtrip, setup, teardown),
+        cmocka_unit_test(test_proto_id_time_ordered),
         cmocka_unit_test_setup_teardown(test_proto_envelope_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_wrong_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_redacted_verifies, setup, teardown),
