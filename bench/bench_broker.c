@@ -192,14 +192,13 @@ produce(run *r)
     void *s = curve_dealer(ctx, r->producer, r->producer_server_key, r->producer_ep);
     zmq_msg_t msgs[8];
     size_t held = 0, next = 0, answered = 0;
-    double start = bench_now(), last_report = 0, last_got = 0, last_ping = 0;
+    double start = bench_now(), last_report = 0, last_answer = 0, end, last_ping = 0;
     proto_cmd cmd, ping;
 
     usleep(200000); /* the handshake */
     start = bench_now();
     /* Until every submit is answered, every message delivered, and no report
-     * has come for REPORT_QUIET seconds: the clock stops at the later of the
-     * last delivery and the last report. */
+     * has come for REPORT_QUIET seconds. */
     while ((answered < r->count || !r->done || bench_now() - last_report < REPORT_QUIET) &&
            bench_now() - start < RUN_MAX) {
         if (bench_now() - last_ping > 1.0) {
@@ -225,6 +224,7 @@ produce(run *r)
             if (cmd.type == PROTO_CMD_ACCEPTED) {
                 r->accepted++;
                 answered++;
+                last_answer = bench_now();
             } else if (cmd.type == PROTO_CMD_REPORT) {
                 /* Receipted as a client does (unverified), so the broker
                  * signs each report and takes it off the sender's queue. */
@@ -255,13 +255,15 @@ produce(run *r)
             }
         }
     }
-    for (size_t i = 0; i < r->count; i++)
-        last_got = r->got_at[i] > last_got ? r->got_at[i] : last_got;
+    /* The clock stops at the last answer, delivery or report. */
+    end = last_answer > last_report ? last_answer : last_report;
+    for (size_t i = 0; r->got_at != NULL && i < r->count; i++)
+        end = r->got_at[i] > end ? r->got_at[i] : end;
     for (size_t i = 0; i < held; i++)
         zmq_msg_close(&msgs[i]);
     zmq_close(s);
     zmq_ctx_term(ctx);
-    return (last_report > last_got ? last_report : last_got) - start;
+    return end - start;
 }
 
 static int
