@@ -132,9 +132,11 @@ broker_sessions_tick(broker *b, uint64_t now)
 
 /* ---- Deliveries ------------------------------------------------------------ */
 
-/* Sends one queue entry to s.  0 sent, 1 skipped (no longer deliverable), -1 blocked. */
+/* Sends one queue entry to s (report: the entry signed, if it is a report).
+ * 0 sent, 1 skipped (no longer deliverable), -1 blocked. */
 static int
-deliver_entry(broker *b, broker_session *s, store_read *rd, const store_queue_entry *e)
+deliver_entry(broker *b, broker_session *s, store_read *rd, const store_queue_entry *e,
+              const broker_signed *report)
 {
     proto_cmd cmd;
     uint8_t *owned = NULL;
@@ -162,10 +164,10 @@ deliver_entry(broker *b, broker_session *s, store_read *rd, const store_queue_en
             cmd.envelope = (proto_slice){owned, owned_len};
         }
     } else if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_REPORT) {
-        if (broker_report_build(b, e->id, e->extra, &owned, &owned_len) != 0)
+        if (report->data == NULL)
             return 1;
         cmd.type = PROTO_CMD_REPORT;
-        cmd.report = (proto_slice){owned, owned_len};
+        cmd.report = (proto_slice){report->data, report->len};
     } else if (e->extra.len > 1 && e->extra.data[0] == BROKER_ENTRY_SIGNED) {
         cmd.type = PROTO_CMD_REPORT;
         cmd.report = (proto_slice){e->extra.data + 1, e->extra.len - 1};
@@ -208,7 +210,8 @@ mark_delivered(broker *b, broker_session *s, const store_queue_entry *e)
 void
 broker_agency_deliver(broker *b, broker_session *s)
 {
-    store_queue_entry entries[64];
+    store_queue_entry entries[BROKER_SEND_MAX];
+    broker_signed reports[BROKER_SEND_MAX];
     store_read *rd = NULL;
     bool marked = false;
 
@@ -223,11 +226,14 @@ broker_agency_deliver(broker *b, broker_session *s)
             return;
         if (store_queue_peek(rd, s->dest, s->cursor, entries, want, &n) != STORE_OK || n == 0)
             break;
+        broker_reports_sign(b, entries, n, reports); /* one signature for them all */
         for (size_t i = 0; i < n; i++) {
-            int rc = deliver_entry(b, s, rd, &entries[i]);
+            int rc = deliver_entry(b, s, rd, &entries[i], &reports[i]);
 
-            if (rc < 0)
+            if (rc < 0) {
+                broker_reports_free(reports, n);
                 goto out;
+            }
             s->cursor = entries[i].seq;
             if (rc == 1)
                 continue; /* expired meanwhile: the sweep removes it */
@@ -239,6 +245,7 @@ broker_agency_deliver(broker *b, broker_session *s)
                 marked = true;
             }
         }
+        broker_reports_free(reports, n);
         if (n < want)
             break;
     }
@@ -246,6 +253,30 @@ out:
     store_read_end(&rd);
     if (marked)
         broker_commit_kick(b);
+}
+
+void
+broker_agency_deliver_later(broker *b, broker_session *s)
+{
+    if (!s->send_due) {
+        s->send_due = true;
+        b->sends_due[b->sends_due_count++] = (uint16_t)(s - b->sessions);
+    }
+}
+
+/* Refills the windows that receipts opened while the input was read: one
+ * send per session, so the reports that go out together are signed together. */
+void
+broker_agency_send_due(broker *b)
+{
+    for (size_t i = 0; i < b->sends_due_count; i++) {
+        broker_session *s = &b->sessions[b->sends_due[i]];
+
+        s->send_due = false;
+        if (s->used)
+            broker_agency_deliver(b, s);
+    }
+    b->sends_due_count = 0;
 }
 
 /* ---- Commands --------------------------------------------------------------- */
@@ -266,7 +297,7 @@ on_receipt(broker *b, broker_session *s, const proto_cmd *cmd)
         n == 0 || e.seq != cmd->seq || memcmp(e.id, cmd->id, PROTO_ID_BYTES) != 0) {
         /* Already receipted, or never ours: nothing to do. */
         store_read_end(&rd);
-        broker_agency_deliver(b, s);
+        broker_agency_deliver_later(b, s);
         return;
     }
     op = broker_op_begin(b, BROKER_OP_PLAIN);
@@ -291,7 +322,7 @@ on_receipt(broker *b, broker_session *s, const proto_cmd *cmd)
         broker_commit_kick(b);
     }
     store_read_end(&rd);
-    broker_agency_deliver(b, s);
+    broker_agency_deliver_later(b, s);
 }
 
 static void

@@ -332,9 +332,9 @@ broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *send
     return 0;
 }
 
-int
-broker_report_build(broker *b, const uint8_t id[PROTO_ID_BYTES], proto_slice extra,
-                    uint8_t **buf_out, size_t *len_out)
+/* The report a report queue entry stands for, as broker_state wrote it. */
+static int
+report_parse(broker *b, const uint8_t id[PROTO_ID_BYTES], proto_slice extra, proto_report *out)
 {
     proto_report r;
     const uint8_t *p = extra.data, *end = extra.data + extra.len;
@@ -363,5 +363,39 @@ broker_report_build(broker *b, const uint8_t id[PROTO_ID_BYTES], proto_slice ext
     memcpy(r.entry.detail, p, n);
     p += n;
     memcpy(r.envelope_hash, p, PROTO_HASH_BYTES);
-    return proto_report_sign(&r, b->id, buf_out, len_out) == PROTO_OK ? 0 : -1;
+    *out = r;
+    return 0;
+}
+
+void
+broker_reports_sign(broker *b, const store_queue_entry *entries, size_t n, broker_signed *out)
+{
+    proto_report reports[BROKER_SEND_MAX];
+    uint8_t *bufs[BROKER_SEND_MAX];
+    size_t lens[BROKER_SEND_MAX], which[BROKER_SEND_MAX], count = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (broker_signed){NULL, 0};
+        if (i < BROKER_SEND_MAX && entries[i].extra.len > 0 &&
+            entries[i].extra.data[0] == BROKER_ENTRY_REPORT &&
+            report_parse(b, entries[i].id, entries[i].extra, &reports[count]) == 0)
+            which[count++] = i;
+    }
+    if (count == 0)
+        return;
+    if (proto_report_sign_batch(reports, count, b->id, bufs, lens) != PROTO_OK) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-REPORT-SIGN", "reports=%zu error=\"cannot sign\"", count);
+        return;
+    }
+    for (size_t k = 0; k < count; k++)
+        out[which[k]] = (broker_signed){bufs[k], lens[k]};
+}
+
+void
+broker_reports_free(broker_signed *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(out[i].data);
+        out[i] = (broker_signed){NULL, 0};
+    }
 }

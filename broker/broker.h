@@ -59,6 +59,7 @@ typedef struct broker_session {
     uint64_t delivered_hwm;             /* highest seq audited as delivered */
     uint32_t inflight;                  /* sent, not yet receipted */
     uint32_t pending;                   /* submits waiting for their commit */
+    bool send_due;                      /* receipts made room: send after this input */
 } broker_session;
 
 /* A partner broker. */
@@ -73,6 +74,7 @@ typedef struct broker_peer {
     uint64_t next_ping_ms;              /* when to ping it next */
     uint64_t cursor;                    /* highest queue seq sent since it came up */
     uint32_t inflight;                  /* sent, not yet acknowledged */
+    bool send_due;                      /* acks made room: send after this input */
     uint64_t next_head_ms;              /* when to send it our tree head next */
     uint64_t heads_sent;                /* tree heads sent, for logs */
 } broker_peer;
@@ -186,6 +188,8 @@ typedef struct broker {
     bool zap_started, committer_started;/* threads to join */
     int signal_fd;                      /* signalfd for HUP, TERM, INT */
     broker_session sessions[BROKER_SESSIONS_MAX]; /* agencies */
+    uint16_t sends_due[BROKER_SESSIONS_MAX];     /* sessions with send_due set */
+    size_t sends_due_count;                     /* entries in sends_due */
     broker_peer peers[BROKER_PEERS_MAX];/* partner brokers */
     size_t peer_count;                  /* peers in use */
     broker_commit commits[2];           /* one collecting, one committing */
@@ -290,6 +294,9 @@ void broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char
 
 void broker_agency_readable(broker *b);
 void broker_agency_deliver(broker *b, broker_session *s);
+/* Delivers to s once the input at hand is read (broker_agency_send_due). */
+void broker_agency_deliver_later(broker *b, broker_session *s);
+void broker_agency_send_due(broker *b);
 void broker_agency_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
 void broker_agency_reject(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
                           const uint8_t *id, uint16_t code, const char *text);
@@ -308,11 +315,24 @@ void broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const prot
 /* Files a partner's report that the pool decoded (and checked); frees job. */
 void broker_fed_report(broker *b, broker_job *job);
 
-/* ---- reports.c -------------------------------------------------------------- */
+/* ---- Reports (batch.c) -------------------------------------------------------- */
 
-/* Turns a report queue entry into a signed report (malloc'd). */
-int broker_report_build(broker *b, const uint8_t id[PROTO_ID_BYTES], proto_slice extra,
-                        uint8_t **buf_out, size_t *len_out);
+/* Queue entries that one send signs together, at most: a peek's worth. */
+#define BROKER_SEND_MAX 64
+
+/* A signed report ready to send; NULL data when there is none. */
+typedef struct broker_signed {
+    uint8_t *data;  /* malloc'd */
+    size_t len;
+} broker_signed;
+
+/* Signs the reports among entries[0..n) (n <= BROKER_SEND_MAX) with one
+ * signature: out[i] is the signed report of entries[i], or empty for any
+ * other entry and for one that does not parse or could not be signed.
+ * broker_reports_free frees them. */
+void broker_reports_sign(broker *b, const store_queue_entry *entries, size_t n,
+                         broker_signed *out);
+void broker_reports_free(broker_signed *out, size_t n);
 
 /* ---- Sending ------------------------------------------------------------------ */
 

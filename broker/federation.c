@@ -202,9 +202,11 @@ broker_peers_tick(broker *b, uint64_t now)
 
 /* ---- Forwarding --------------------------------------------------------- */
 
-/* Sends one entry of the peer queue.  0 sent, 1 skipped, -1 blocked. */
+/* Sends one entry of the peer queue (report: the entry signed, if it is a
+ * report).  0 sent, 1 skipped, -1 blocked. */
 static int
-send_entry(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e)
+send_entry(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e,
+           const broker_signed *report)
 {
     proto_cmd cmd;
     uint8_t *owned = NULL;
@@ -234,10 +236,10 @@ send_entry(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e
             cmd.envelope = (proto_slice){owned, owned_len};
         }
     } else if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_REPORT) {
-        if (broker_report_build(b, e->id, e->extra, &owned, &owned_len) != 0)
+        if (report->data == NULL)
             return 1;
         cmd.type = PROTO_CMD_REPORT;
-        cmd.report = (proto_slice){owned, owned_len};
+        cmd.report = (proto_slice){report->data, report->len};
     } else {
         return 1;
     }
@@ -250,7 +252,8 @@ send_entry(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e
 void
 broker_peer_send(broker *b, broker_peer *p)
 {
-    store_queue_entry entries[64];
+    store_queue_entry entries[BROKER_SEND_MAX];
+    broker_signed reports[BROKER_SEND_MAX];
     store_read *rd = NULL;
 
     if (!p->up || b->stopping)
@@ -264,15 +267,19 @@ broker_peer_send(broker *b, broker_peer *p)
             return;
         if (store_queue_peek(rd, p->dest, p->cursor, entries, want, &n) != STORE_OK || n == 0)
             break;
+        broker_reports_sign(b, entries, n, reports); /* one signature for them all */
         for (size_t i = 0; i < n; i++) {
-            int rc = send_entry(b, p, rd, &entries[i]);
+            int rc = send_entry(b, p, rd, &entries[i], &reports[i]);
 
-            if (rc < 0)
+            if (rc < 0) {
+                broker_reports_free(reports, n);
                 goto out;
+            }
             p->cursor = entries[i].seq;
             if (rc == 0)
                 p->inflight++;
         }
+        broker_reports_free(reports, n);
         if (n < want)
             break;
     }
@@ -350,7 +357,7 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
     }
     store_read_end(&rd);
     broker_commit_kick(b);
-    broker_peer_send(b, p);
+    p->send_due = true; /* refilled once the input at hand is read */
 }
 
 /* Checks a partner's tree head and asks for a consistency proof if needed. */

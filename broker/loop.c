@@ -192,6 +192,21 @@ tick(broker *b, uint64_t now)
     broker_commit_kick(b);
 }
 
+/* Refills the windows that receipts and acks opened while the input was
+ * read: one send per session or peer, so the reports that go out together
+ * are signed together. */
+static void
+send_due(broker *b)
+{
+    broker_agency_send_due(b);
+    for (size_t i = 0; i < b->peer_count; i++) {
+        if (b->peers[i].send_due) {
+            b->peers[i].send_due = false;
+            broker_peer_send(b, &b->peers[i]);
+        }
+    }
+}
+
 /* True once nothing accepted is still on its way to disk. */
 static bool
 drained(broker *b)
@@ -264,6 +279,7 @@ broker_run(broker *b)
                 if (items[6 + i].revents & ZMQ_POLLIN)
                     broker_peer_readable(b, &b->peers[i]);
             }
+            send_due(b);
         }
         if (b->reload) {
             b->reload = false;

@@ -82,6 +82,105 @@ proto_merkle_root(const uint8_t (*leaves)[PROTO_HASH_BYTES], size_t count,
 }
 
 void
+proto_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[PROTO_HASH_BYTES])
+{
+    crypto_hash_sha256_state st;
+    static const uint8_t prefix = 0x00;
+
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, &prefix, 1);
+    crypto_hash_sha256_update(&st, data, len);
+    crypto_hash_sha256_final(&st, out);
+}
+
+/* Each node is hashed once; a subtree's root joins the path of every leaf
+ * of its sibling, after the hashes below it, so paths run leaf to root. */
+static void
+merkle_paths(const uint8_t (*leaves)[PROTO_HASH_BYTES], size_t lo, size_t count,
+             uint8_t (*paths)[PROTO_HASH_BYTES], size_t stride, uint8_t *filled,
+             uint8_t out[PROTO_HASH_BYTES])
+{
+    uint8_t left[PROTO_HASH_BYTES], right[PROTO_HASH_BYTES];
+    size_t k = 1;
+
+    if (count == 1) {
+        memcpy(out, leaves[lo], PROTO_HASH_BYTES);
+        return;
+    }
+    while (k * 2 < count)
+        k *= 2;
+    merkle_paths(leaves, lo, k, paths, stride, filled, left);
+    merkle_paths(leaves, lo + k, count - k, paths, stride, filled, right);
+    for (size_t i = lo; i < lo + count; i++)
+        memcpy(paths[i * stride + filled[i]++], i < lo + k ? right : left, PROTO_HASH_BYTES);
+    node_hash(left, right, out);
+}
+
+void
+proto_merkle_paths(const uint8_t (*leaves)[PROTO_HASH_BYTES], size_t count,
+                   uint8_t (*paths)[PROTO_HASH_BYTES], size_t stride, uint8_t *filled,
+                   uint8_t root_out[PROTO_HASH_BYTES])
+{
+    merkle_paths(leaves, 0, count, paths, stride, filled, root_out);
+}
+
+/* RFC 9162 section 2.1.3.1: the leaf's subtree halves, from the root down. */
+size_t
+proto_merkle_path_len(uint64_t leaf_index, uint64_t tree_size)
+{
+    size_t count = 0;
+
+    while (tree_size > 1) {
+        uint64_t k = 1;
+
+        while (k * 2 < tree_size)
+            k *= 2;
+        if (leaf_index < k) {
+            tree_size = k;
+        } else {
+            leaf_index -= k;
+            tree_size -= k;
+        }
+        count++;
+    }
+    return count;
+}
+
+/* RFC 9162 section 2.1.3.2. */
+proto_err
+proto_merkle_root_from_path(uint64_t leaf_index, uint64_t tree_size,
+                            const uint8_t leaf_hash[PROTO_HASH_BYTES],
+                            const uint8_t (*path)[PROTO_HASH_BYTES], size_t count,
+                            uint8_t root_out[PROTO_HASH_BYTES])
+{
+    uint64_t fn = leaf_index, sn = tree_size - 1;
+    uint8_t r[PROTO_HASH_BYTES];
+
+    if (leaf_index >= tree_size || (count > 0 && path == NULL))
+        return PROTO_ERR_SIGNATURE;
+    memcpy(r, leaf_hash, PROTO_HASH_BYTES);
+    for (size_t i = 0; i < count; i++) {
+        if (sn == 0)
+            return PROTO_ERR_SIGNATURE;
+        if ((fn & 1) == 1 || fn == sn) {
+            node_hash(path[i], r, r);
+            while ((fn & 1) == 0 && fn != 0) {
+                fn >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            node_hash(r, path[i], r);
+        }
+        fn >>= 1;
+        sn >>= 1;
+    }
+    if (sn != 0)
+        return PROTO_ERR_SIGNATURE;
+    memcpy(root_out, r, PROTO_HASH_BYTES);
+    return PROTO_OK;
+}
+
+void
 proto_key_commit(const uint8_t key[PROTO_AEAD_KEY_BYTES], uint8_t out[PROTO_HASH_BYTES])
 {
     crypto_hash_sha256_state st;

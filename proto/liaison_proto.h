@@ -390,12 +390,39 @@ proto_err proto_status_decode(const uint8_t *buf, size_t len, proto_status_entry
                               size_t cap, size_t *count_out,
                               proto_detail *detail_r) PROTO_NONNULL(3, 5) PROTO_MUST_CHECK;
 
+/* ---- Merkle trees (RFC 9162 section 2.1) --------------------------------- */
+
+/* Hashes a leaf's path up to the root of a tree of tree_size leaves (section
+ * 2.1.3.2 without the final comparison): the root a signature can then be
+ * checked over.  PROTO_ERR_SIGNATURE when leaf_index is not in the tree or
+ * the path is not exactly as long as that leaf's path. */
+proto_err proto_merkle_root_from_path(uint64_t leaf_index, uint64_t tree_size,
+                                      const uint8_t leaf_hash[PROTO_HASH_BYTES],
+                                      const uint8_t (*path)[PROTO_HASH_BYTES], size_t count,
+                                      uint8_t root_out[PROTO_HASH_BYTES]) PROTO_NONNULL(3, 6) PROTO_MUST_CHECK;
+
+/* Hashes of a leaf's inclusion path in a tree of tree_size leaves. */
+size_t proto_merkle_path_len(uint64_t leaf_index, uint64_t tree_size);
+
 /* ---- Delivery reports --------------------------------------------------- */
+
+/* Reports one signature covers at most, and the hashes of a report's path. */
+#define PROTO_REPORT_BATCH_MAX 4096u
+#define PROTO_REPORT_PATH_MAX  12u
 
 /* Encodes and signs a report with the broker's identity.  *buf_out is the
  * caller's to free.  Errors: PROTO_ERR_INVALID, PROTO_ERR_LIMIT, PROTO_ERR_NOMEM. */
 proto_err proto_report_sign(const proto_report *report, const proto_identity *broker,
                             uint8_t **buf_out, size_t *len_out) PROTO_NONNULL(1, 2, 3, 4) PROTO_MUST_CHECK;
+
+/* Encodes count reports (1..PROTO_REPORT_BATCH_MAX) and signs them with one
+ * Ed25519 signature over the Merkle root of their bodies; each carries its
+ * own inclusion path, so each verifies alone (docs/protocol.md 7.3).
+ * bufs_out[i] and lens_out[i] receive report i, the caller's to free; on an
+ * error nothing is allocated.  Errors as for proto_report_sign. */
+proto_err proto_report_sign_batch(const proto_report *reports, size_t count,
+                                  const proto_identity *broker, uint8_t **bufs_out,
+                                  size_t *lens_out) PROTO_NONNULL(1, 3, 4, 5) PROTO_MUST_CHECK;
 
 /* Decodes a report (without checking its signature). */
 proto_err proto_report_decode(const uint8_t *buf, size_t len, proto_report *report_out,

@@ -233,30 +233,10 @@ store_merkle_verify_inclusion(uint64_t leaf_index, uint64_t tree_size,
                               const uint8_t (*path)[PROTO_HASH_BYTES], size_t count,
                               const uint8_t root[PROTO_HASH_BYTES])
 {
-    uint64_t fn = leaf_index, sn = tree_size - 1;
     uint8_t r[PROTO_HASH_BYTES];
 
-    if (leaf_index >= tree_size || count > STORE_PROOF_MAX || (count > 0 && path == NULL))
-        return STORE_ERR_PROOF;
-    memcpy(r, leaf_hash, PROTO_HASH_BYTES);
-    for (size_t i = 0; i < count; i++) {
-        if (sn == 0)
-            return STORE_ERR_PROOF;
-        if ((fn & 1) == 1 || fn == sn) {
-            hash_node(path[i], r, r);
-            if ((fn & 1) == 0) {
-                while ((fn & 1) == 0 && fn != 0) {
-                    fn >>= 1;
-                    sn >>= 1;
-                }
-            }
-        } else {
-            hash_node(r, path[i], r);
-        }
-        fn >>= 1;
-        sn >>= 1;
-    }
-    if (sn != 0)
+    if (count > STORE_PROOF_MAX ||
+        proto_merkle_root_from_path(leaf_index, tree_size, leaf_hash, path, count, r) != PROTO_OK)
         return STORE_ERR_PROOF;
     return ct_equal(r, root, PROTO_HASH_BYTES) ? STORE_OK : STORE_ERR_PROOF;
 }

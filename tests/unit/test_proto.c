@@ -1,5 +1,6 @@
 /* Unit tests of proto/: addresses, labels, keys, envelopes, commands, reports. */
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1151,6 +1152,131 @@ test_proto_report_sign_verify(void **state)
     proto_identity_destroy(&usa);
 }
 
+#define BATCH_TEST_MAX 70
+
+/* Where the batch fields of report index of a batch of size start: after its body. */
+static size_t
+report_trailer(size_t len, size_t index, size_t size)
+{
+    return len - PROTO_SIGNATURE_BYTES - proto_merkle_path_len(index, size) * PROTO_HASH_BYTES - 9;
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Reports signed together: each verifies alone with its own path, under one
+ * signature over "liaison report v1" || 0x00 || u32 size || Merkle root of
+ * SHA-256(0x00 || body); a path, index or size taken from another report of
+ * the batch does not verify. */
+static void
+test_proto_report_batches(void **state)
+{
+    fixture *f = *state;
+    proto_identity *usa = make_identity("USA");
+    proto_report r[BATCH_TEST_MAX], back;
+    uint8_t *bufs[BATCH_TEST_MAX] = {0};
+    size_t lens[BATCH_TEST_MAX];
+    proto_detail d = {0};
+
+    for (size_t i = 0; i < BATCH_TEST_MAX; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        proto_id_new(1767225600000ull + i, r[i].id);
+        r[i].broker = usa->addr;
+        r[i].entry.recipient = f->rcmp->addr;
+        r[i].entry.state = i % 2 ? PROTO_STATE_RECEIPTED : PROTO_STATE_DELIVERED;
+        r[i].entry.time_ms = 1767225600000ull + i;
+        proto_sha256(f->buf, f->len, r[i].envelope_hash);
+    }
+    for (size_t n = 1; n <= BATCH_TEST_MAX; n++) {
+        assert_int_equal(proto_report_sign_batch(r, n, usa, bufs, lens), PROTO_OK);
+        for (size_t i = 0; i < n; i++) {
+            size_t t = report_trailer(lens[i], i, n);
+
+            assert_proto_ok(proto_report_decode(bufs[i], lens[i], &back, &d), &d);
+            assert_memory_equal(&back, &r[i], sizeof(back));
+            assert_int_equal(proto_report_verify(bufs[i], lens[i], usa->sign_public), PROTO_OK);
+            assert_int_equal(proto_report_verify(bufs[i], lens[i], f->fbi->sign_public),
+                             PROTO_ERR_SIGNATURE);
+            assert_int_equal(be32(bufs[i] + t), n);
+            assert_int_equal(be32(bufs[i] + t + 4), i);
+            assert_int_equal(bufs[i][t + 8], proto_merkle_path_len(i, n));
+            /* One signature for the batch. */
+            assert_memory_equal(bufs[i] + lens[i] - PROTO_SIGNATURE_BYTES,
+                                bufs[0] + lens[0] - PROTO_SIGNATURE_BYTES, PROTO_SIGNATURE_BYTES);
+        }
+        if (n == 3) {
+            /* The signed bytes, computed here from the definition. */
+            uint8_t leaf[3][PROTO_HASH_BYTES], node[PROTO_HASH_BYTES], root[PROTO_HASH_BYTES];
+            uint8_t input[sizeof("liaison report v1") + 4 + PROTO_HASH_BYTES];
+            uint8_t pre[1 + 2 * PROTO_HASH_BYTES];
+
+            for (size_t i = 0; i < 3; i++) {
+                uint8_t *tmp = malloc(1 + lens[i]);
+
+                tmp[0] = 0x00;
+                memcpy(tmp + 1, bufs[i], report_trailer(lens[i], i, 3));
+                proto_sha256(tmp, 1 + report_trailer(lens[i], i, 3), leaf[i]);
+                free(tmp);
+            }
+            pre[0] = 0x01;
+            memcpy(pre + 1, leaf[0], PROTO_HASH_BYTES);
+            memcpy(pre + 1 + PROTO_HASH_BYTES, leaf[1], PROTO_HASH_BYTES);
+            proto_sha256(pre, sizeof(pre), node);
+            memcpy(pre + 1, node, PROTO_HASH_BYTES);
+            memcpy(pre + 1 + PROTO_HASH_BYTES, leaf[2], PROTO_HASH_BYTES);
+            proto_sha256(pre, sizeof(pre), root);
+            memcpy(input, "liaison report v1", sizeof("liaison report v1"));
+            memcpy(input + sizeof("liaison report v1"), "\0\0\0\3", 4);
+            memcpy(input + sizeof("liaison report v1") + 4, root, PROTO_HASH_BYTES);
+            assert_int_equal(crypto_sign_verify_detached(bufs[2] + lens[2] - PROTO_SIGNATURE_BYTES,
+                                                         input, sizeof(input), usa->sign_public),
+                             0);
+        }
+        if (n == 7) {
+            /* Another report's path, index or size in place of its own. */
+            size_t t1 = report_trailer(lens[1], 1, 7), t2 = report_trailer(lens[2], 2, 7);
+
+            assert_int_equal(lens[1], lens[2]);
+            memcpy(bufs[1] + t1 + 9, bufs[2] + t2 + 9, 2 * PROTO_HASH_BYTES);
+            assert_int_equal(proto_report_verify(bufs[1], lens[1], usa->sign_public),
+                             PROTO_ERR_SIGNATURE);
+            bufs[2][t2 + 7] = 1; /* index 2 -> 1: a path of the same length */
+            assert_int_equal(proto_report_verify(bufs[2], lens[2], usa->sign_public),
+                             PROTO_ERR_SIGNATURE);
+            bufs[2][t2 + 7] = 2;
+            bufs[2][t2 + 3] = 6; /* size 7 -> 6: same path length for index 2 */
+            assert_int_equal(proto_report_verify(bufs[2], lens[2], usa->sign_public),
+                             PROTO_ERR_SIGNATURE);
+            bufs[2][t2 + 3] = 7;
+            assert_int_equal(proto_report_verify(bufs[2], lens[2], usa->sign_public), PROTO_OK);
+            bufs[2][t2 + 8]++; /* a path count that does not fit index and size */
+            assert_int_equal(proto_report_decode(bufs[2], lens[2], &back, &d), PROTO_ERR_LIMIT);
+            assert_string_equal(d.field, "report.path_count");
+            bufs[2][t2 + 8]--;
+            for (size_t i = 0; i < lens[4]; i++) {
+                bufs[4][i] ^= 0x01;
+                assert_int_equal(proto_report_verify(bufs[4], lens[4], usa->sign_public),
+                                 PROTO_ERR_SIGNATURE);
+                bufs[4][i] ^= 0x01;
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            free(bufs[i]);
+            bufs[i] = NULL;
+        }
+    }
+    /* Nothing is made when the batch is empty, too large, or one report is wrong. */
+    assert_int_equal(proto_report_sign_batch(r, 0, usa, bufs, lens), PROTO_ERR_INVALID);
+    r[5].broker.nation[0] = 'C';
+    assert_int_equal(proto_report_sign_batch(r, 9, usa, bufs, lens), PROTO_ERR_INVALID);
+    for (size_t i = 0; i < 9; i++)
+        assert_null(bufs[i]);
+    proto_identity_destroy(&usa);
+}
+
 /* Each allocation of seal, redact, key file and report paths fails in turn:
  * the call reports PROTO_ERR_NOMEM, leaves its outputs untouched and leaks
  * nothing (the sanitizer build checks leaks); with enough allocations it
@@ -1411,6 +1537,7 @@ main(void)
         cmocka_unit_test(test_proto_cmd_malformed),
         cmocka_unit_test(test_proto_status_entries),
         cmocka_unit_test_setup_teardown(test_proto_report_sign_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_report_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_roster_parse_and_find, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_roster_errors, setup, teardown),
