@@ -79,9 +79,10 @@ signing_key(broker *b, const proto_addr *who, uint8_t key[PROTO_SIGN_PUBLIC_BYTE
     return e != NULL;
 }
 
-/* Decodes a partner's report and checks that partner's signature on it. */
+/* Decodes a partner's report and checks that partner's signature on it;
+ * cache holds the batches this worker has checked already. */
 static void
-verify_report_job(broker *b, broker_job *job)
+verify_report_job(broker *b, broker_job *job, proto_report_cache *cache)
 {
     const uint8_t *data = zmq_msg_data(&job->msg);
     size_t len = zmq_msg_size(&job->msg);
@@ -108,7 +109,7 @@ verify_report_job(broker *b, broker_job *job)
                  "the partner broker is not in the roster");
         return;
     }
-    if (job->verify && proto_report_verify(data, len, key) != PROTO_OK) {
+    if (job->verify && proto_report_verify_cached(data, len, key, cache) != PROTO_OK) {
         job_fail(job, PROTO_ERR_SIGNATURE, PROTO_WIRE_SIGNATURE,
                  "report does not verify with the broker key");
         return;
@@ -166,8 +167,10 @@ worker_main(void *arg)
     broker *b = ((worker_arg *)arg)->b;
     void *in = zmq_socket(b->zctx, ZMQ_PULL);
     void *out = zmq_socket(b->zctx, ZMQ_PUSH);
+    proto_report_cache cache;
     int linger = 0;
 
+    memset(&cache, 0, sizeof(cache));
     prctl(PR_SET_NAME, "lsn-verify"); /* as top -H and ps -L show it */
     zmq_setsockopt(in, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(out, ZMQ_LINGER, &linger, sizeof(linger));
@@ -180,7 +183,7 @@ worker_main(void *arg)
         if (!ok || job == NULL)
             break;
         if (job->type == PROTO_CMD_REPORT)
-            verify_report_job(b, job);
+            verify_report_job(b, job, &cache);
         else
             verify_job(b, job);
         if (send_ptr(out, job) != 0)

@@ -44,6 +44,7 @@ struct liaison_client {
     char error[512];                /* last failure, one line */
     uint8_t (*report_hashes)[PROTO_HASH_BYTES]; /* reports already handed out */
     size_t report_count, report_cap; /* entries used and allocated */
+    proto_report_cache report_cache; /* report batches whose signature checked out */
 };
 
 liaison_err client_fail(liaison_client *c, liaison_err err, const char *fmt, ...)

@@ -144,8 +144,8 @@ client_open_report(liaison_client *c, const proto_cmd *cmd, liaison_event **even
     proto_sha256(cmd->report.data, cmd->report.len, h);
     broker = proto_roster_find(c->roster, &r.broker);
     if (broker == NULL || broker->revoked ||
-        proto_report_verify(cmd->report.data, cmd->report.len, broker->card.sign_public) !=
-            PROTO_OK) {
+        proto_report_verify_cached(cmd->report.data, cmd->report.len, broker->card.sign_public,
+                                   &c->report_cache) != PROTO_OK) {
         client_fail(c, LIAISON_ERR_SIGNATURE, "report from broker %s does not verify; dropped",
                     r.broker.nation);
         send_receipt(c, cmd->seq, r.id);

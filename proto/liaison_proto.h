@@ -432,6 +432,13 @@ proto_err proto_report_decode(const uint8_t *buf, size_t len, proto_report *repo
 proto_err proto_report_verify(const uint8_t *buf, size_t len,
                               const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES]) PROTO_NONNULL(3) PROTO_MUST_CHECK;
 
+/* As proto_report_verify, remembering in cache the batches whose signature
+ * checked out: a report of a batch seen before is checked by its path alone
+ * (the same key, signed bytes and signature verified before). */
+proto_err proto_report_verify_cached(const uint8_t *buf, size_t len,
+                                     const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES],
+                                     proto_report_cache *cache) PROTO_NONNULL(3, 4) PROTO_MUST_CHECK;
+
 /* ---- Logging ------------------------------------------------------------ */
 
 typedef enum proto_log_level {

@@ -383,4 +383,24 @@ typedef struct proto_report {
     uint8_t envelope_hash[PROTO_HASH_BYTES]; /* SHA-256 of the envelope as it held it */
 } proto_report;
 
+/* Bytes a batch of reports' signature covers: context, batch size, root. */
+#define PROTO_REPORT_SIGNED_BYTES 54u
+#define PROTO_REPORT_CACHE_SLOTS 8u
+
+/*
+ * Report batches whose signature a verifier has checked: the other reports
+ * of such a batch then cost the hashes of their path, not an Ed25519 check
+ * (proto_report_verify_cached).  Zeroed before first use; not shared
+ * between threads.
+ */
+typedef struct proto_report_cache {
+    struct {
+        bool used;
+        uint8_t key[PROTO_SIGN_PUBLIC_BYTES];      /* the signer's key */
+        uint8_t signed_bytes[PROTO_REPORT_SIGNED_BYTES];
+        uint8_t signature[PROTO_SIGNATURE_BYTES];
+    } slot[PROTO_REPORT_CACHE_SLOTS];
+    unsigned next;                                 /* slot to fill next */
+} proto_report_cache;
+
 #endif

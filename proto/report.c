@@ -10,6 +10,7 @@
  * The signature covers "liaison report v1" || 0x00 || u32 batch_size || root,
  * the root being RFC 9162's over the leaf hashes SHA-256(0x00 || body). */
 #define REPORT_INPUT_BYTES (sizeof(PROTO_REPORT_CONTEXT) + 4 + PROTO_HASH_BYTES)
+_Static_assert(REPORT_INPUT_BYTES == PROTO_REPORT_SIGNED_BYTES, "signed bytes of a report batch");
 #define REPORT_BODY_MAX                                                                        \
     (4 + 1 + PROTO_ID_BYTES + 1 + PROTO_ADDR_TEXT_MAX + proto_status_encoded_max(1) - 2 +   \
      PROTO_HASH_BYTES)
@@ -218,19 +219,60 @@ proto_report_decode(const uint8_t *buf, size_t len, proto_report *report_out,
     return report_parse(buf, len, report_out, NULL, detail);
 }
 
+/* The bytes a report's batch signature covers, from its body and path. */
+static proto_err
+report_signed(const uint8_t *buf, size_t len, uint8_t input[REPORT_INPUT_BYTES],
+              report_batch *b)
+{
+    uint8_t leaf[PROTO_HASH_BYTES], root[PROTO_HASH_BYTES];
+    proto_report r;
+
+    if (report_parse(buf, len, &r, b, NULL) != PROTO_OK)
+        return PROTO_ERR_SIGNATURE;
+    proto_merkle_leaf(buf, b->body_len, leaf);
+    if (proto_merkle_root_from_path(b->index, b->size, leaf, b->path, b->path_count, root) !=
+        PROTO_OK)
+        return PROTO_ERR_SIGNATURE;
+    report_signed_input(b->size, root, input);
+    return PROTO_OK;
+}
+
 proto_err
 proto_report_verify(const uint8_t *buf, size_t len,
                     const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES])
 {
-    uint8_t input[REPORT_INPUT_BYTES], leaf[PROTO_HASH_BYTES], root[PROTO_HASH_BYTES];
-    proto_report r;
+    uint8_t input[REPORT_INPUT_BYTES];
     report_batch b;
 
-    if (report_parse(buf, len, &r, &b, NULL) != PROTO_OK)
+    if (report_signed(buf, len, input, &b) != PROTO_OK)
         return PROTO_ERR_SIGNATURE;
-    proto_merkle_leaf(buf, b.body_len, leaf);
-    if (proto_merkle_root_from_path(b.index, b.size, leaf, b.path, b.path_count, root) != PROTO_OK)
-        return PROTO_ERR_SIGNATURE;
-    report_signed_input(b.size, root, input);
     return proto_sign_verify(b.signature, input, sizeof(input), sign_public);
+}
+
+proto_err
+proto_report_verify_cached(const uint8_t *buf, size_t len,
+                           const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES],
+                           proto_report_cache *cache)
+{
+    uint8_t input[REPORT_INPUT_BYTES];
+    report_batch b;
+    unsigned k;
+
+    if (report_signed(buf, len, input, &b) != PROTO_OK)
+        return PROTO_ERR_SIGNATURE;
+    for (k = 0; k < PROTO_REPORT_CACHE_SLOTS; k++) {
+        if (cache->slot[k].used &&
+            memcmp(cache->slot[k].key, sign_public, PROTO_SIGN_PUBLIC_BYTES) == 0 &&
+            memcmp(cache->slot[k].signed_bytes, input, sizeof(input)) == 0 &&
+            memcmp(cache->slot[k].signature, b.signature, PROTO_SIGNATURE_BYTES) == 0)
+            return PROTO_OK;
+    }
+    if (proto_sign_verify(b.signature, input, sizeof(input), sign_public) != PROTO_OK)
+        return PROTO_ERR_SIGNATURE;
+    k = cache->next++ % PROTO_REPORT_CACHE_SLOTS;
+    cache->slot[k].used = true;
+    memcpy(cache->slot[k].key, sign_public, PROTO_SIGN_PUBLIC_BYTES);
+    memcpy(cache->slot[k].signed_bytes, input, sizeof(input));
+    memcpy(cache->slot[k].signature, b.signature, PROTO_SIGNATURE_BYTES);
+    return PROTO_OK;
 }

@@ -1236,6 +1236,28 @@ test_proto_report_batches(void **state)
                              0);
         }
         if (n == 7) {
+            /* A cache of checked batches: one signature check for the batch;
+             * a changed report, another key or signature still refused. */
+            proto_report_cache cache;
+
+            memset(&cache, 0, sizeof(cache));
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal(proto_report_verify_cached(bufs[i], lens[i], usa->sign_public,
+                                                            &cache),
+                                 PROTO_OK);
+            assert_int_equal(cache.next, 1);
+            assert_int_equal(proto_report_verify_cached(bufs[3], lens[3], f->fbi->sign_public,
+                                                        &cache),
+                             PROTO_ERR_SIGNATURE);
+            bufs[3][30] ^= 0x01;
+            assert_int_equal(proto_report_verify_cached(bufs[3], lens[3], usa->sign_public, &cache),
+                             PROTO_ERR_SIGNATURE);
+            bufs[3][30] ^= 0x01;
+            bufs[3][lens[3] - 1] ^= 0x01;
+            assert_int_equal(proto_report_verify_cached(bufs[3], lens[3], usa->sign_public, &cache),
+                             PROTO_ERR_SIGNATURE);
+            bufs[3][lens[3] - 1] ^= 0x01;
+            assert_int_equal(cache.next, 1);
             /* Another report's path, index or size in place of its own. */
             size_t t1 = report_trailer(lens[1], 1, 7), t2 = report_trailer(lens[2], 2, 7);
 
