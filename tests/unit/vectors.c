@@ -42,6 +42,66 @@ identity(const char *addr_text, uint8_t seed_byte, proto_identity **id_out)
     return proto_identity_from_seed(&addr, seed, id_out) == PROTO_OK ? 0 : -1;
 }
 
+/* Three delivery reports about the envelope, signed together by broker USA. */
+static int
+report_vectors(FILE *out, const proto_envelope *env, const uint8_t *envelope, size_t envelope_len)
+{
+    static const struct {
+        const char *recipient;
+        uint8_t state;
+        const char *rule;
+    } what[3] = {
+        {"CAN/RCMP", PROTO_STATE_DELIVERED, ""},
+        {"CAN/RCMP", PROTO_STATE_RECEIPTED, ""},
+        {"MEX/FGR", PROTO_STATE_WITHHELD, "usa-orcon-mex"},
+    };
+    proto_identity *usa = NULL;
+    proto_report reports[3];
+    uint8_t *bufs[3] = {NULL, NULL, NULL}, leaf_input[1 + 512], leaf[32], root[32];
+    size_t lens[3], body;
+    int rc = -1;
+
+    if (identity("USA", 0x04, &usa) != 0)
+        return -1;
+    for (size_t i = 0; i < 3; i++) {
+        memset(&reports[i], 0, sizeof(reports[i]));
+        memcpy(reports[i].id, env->id, PROTO_ID_BYTES);
+        reports[i].broker = usa->addr;
+        if (proto_addr_parse(what[i].recipient, &reports[i].entry.recipient, NULL) != PROTO_OK)
+            goto out;
+        reports[i].entry.state = what[i].state;
+        reports[i].entry.time_ms = env->created_ms + 1000u * (i + 1);
+        snprintf(reports[i].entry.rule_id, sizeof(reports[i].entry.rule_id), "%s", what[i].rule);
+        proto_sha256(envelope, envelope_len, reports[i].envelope_hash);
+    }
+    if (proto_report_sign_batch(reports, 3, usa, bufs, lens) != PROTO_OK)
+        goto out;
+    /* The root, from report 2's body and path (section 7.3). */
+    body = lens[2] - PROTO_SIGNATURE_BYTES - proto_merkle_path_len(2, 3) * 32 - 9;
+    if (body + 1 > sizeof(leaf_input))
+        goto out;
+    leaf_input[0] = 0x00;
+    memcpy(leaf_input + 1, bufs[2], body);
+    proto_sha256(leaf_input, body + 1, leaf);
+    if (proto_merkle_root_from_path(2, 3, leaf, (const void *)(bufs[2] + body + 9), 1, root) !=
+        PROTO_OK)
+        goto out;
+    fprintf(out, "# Delivery reports about that envelope, signed together by broker USA\n"
+                 "# (seed all 0x04): delivered to CAN/RCMP at created + 1 s, receipted at\n"
+                 "# + 2 s, withheld from MEX/FGR by rule usa-orcon-mex at + 3 s.\n");
+    put_hex(out, "USA sign public", usa->sign_public, 32);
+    put_hex(out, "report batch root", root, sizeof(root));
+    put_hex(out, "report 0", bufs[0], lens[0]);
+    put_hex(out, "report 1", bufs[1], lens[1]);
+    put_hex(out, "report 2", bufs[2], lens[2]);
+    rc = 0;
+out:
+    for (size_t i = 0; i < 3; i++)
+        free(bufs[i]);
+    proto_identity_destroy(&usa);
+    return rc;
+}
+
 int
 vectors_write(FILE *out)
 {
@@ -134,6 +194,8 @@ vectors_write(FILE *out)
     fprintf(out, "# The same envelope with portion 1 withheld (for MEX); the signature\n"
                  "# above still verifies.\n");
     put_hex(out, "redacted envelope", red, red_len);
+    if (report_vectors(out, &env, buf, len) != 0)
+        goto out;
     rc = 0;
 out:
     free(buf);
