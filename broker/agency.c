@@ -226,7 +226,8 @@ broker_agency_deliver(broker *b, broker_session *s)
             return;
         if (store_queue_peek(rd, s->dest, s->cursor, entries, want, &n) != STORE_OK || n == 0)
             break;
-        broker_reports_sign(b, entries, n, reports); /* one signature for them all */
+        if (broker_reports_sign(b, entries, n, reports) != 0) /* one signature for them all */
+            break;
         for (size_t i = 0; i < n; i++) {
             int rc = deliver_entry(b, s, rd, &entries[i], &reports[i]);
 

@@ -367,7 +367,7 @@ report_parse(broker *b, const uint8_t id[PROTO_ID_BYTES], proto_slice extra, pro
     return 0;
 }
 
-void
+int
 broker_reports_sign(broker *b, const store_queue_entry *entries, size_t n, broker_signed *out)
 {
     proto_report reports[BROKER_SEND_MAX];
@@ -382,13 +382,14 @@ broker_reports_sign(broker *b, const store_queue_entry *entries, size_t n, broke
             which[count++] = i;
     }
     if (count == 0)
-        return;
+        return 0;
     if (proto_report_sign_batch(reports, count, b->id, bufs, lens) != PROTO_OK) {
         PROTO_LOG(PROTO_LOG_ERROR, "B-REPORT-SIGN", "reports=%zu error=\"cannot sign\"", count);
-        return;
+        return -1;
     }
     for (size_t k = 0; k < count; k++)
         out[which[k]] = (broker_signed){bufs[k], lens[k]};
+    return 0;
 }
 
 void

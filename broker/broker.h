@@ -328,10 +328,11 @@ typedef struct broker_signed {
 
 /* Signs the reports among entries[0..n) (n <= BROKER_SEND_MAX) with one
  * signature: out[i] is the signed report of entries[i], or empty for any
- * other entry and for one that does not parse or could not be signed.
+ * other entry and for a report that does not parse (skipped).  -1 when the
+ * signing failed: nothing is made and the caller sends nothing this time.
  * broker_reports_free frees them. */
-void broker_reports_sign(broker *b, const store_queue_entry *entries, size_t n,
-                         broker_signed *out);
+int broker_reports_sign(broker *b, const store_queue_entry *entries, size_t n,
+                        broker_signed *out) PROTO_MUST_CHECK;
 void broker_reports_free(broker_signed *out, size_t n);
 
 /* ---- Sending ------------------------------------------------------------------ */

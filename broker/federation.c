@@ -267,7 +267,8 @@ broker_peer_send(broker *b, broker_peer *p)
             return;
         if (store_queue_peek(rd, p->dest, p->cursor, entries, want, &n) != STORE_OK || n == 0)
             break;
-        broker_reports_sign(b, entries, n, reports); /* one signature for them all */
+        if (broker_reports_sign(b, entries, n, reports) != 0) /* one signature for them all */
+            break;
         for (size_t i = 0; i < n; i++) {
             int rc = send_entry(b, p, rd, &entries[i], &reports[i]);
 

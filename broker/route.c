@@ -433,10 +433,11 @@ broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why
         memset(ack.id, 0xff, PROTO_ID_BYTES); /* unknown: an id no message has */
     ack.code = code;
     snprintf(ack.text, sizeof(ack.text), "%s", why);
-    broker_fed_answer(b, job->rid, job->rid_len, &ack);
+    /* Logged before the partner hears it, so the log never lags the answer. */
     PROTO_LOG(PROTO_LOG_WARN, job->type == PROTO_CMD_REPORT ? "B-REPORT-REFUSED" : "B-FWD-REFUSED",
               "peer=%s code=%s why=\"%s\"", proto_addr_format(&job->from, peer, sizeof(peer)),
               proto_wire_code_name(code), why);
+    broker_fed_answer(b, job->rid, job->rid_len, &ack);
     op = broker_op_begin(b, BROKER_OP_PLAIN);
     if (op != NULL && broker_audit(b, STORE_EV_REJECTED, job->decoded ? job->id : NULL,
                                    peer, b->id->addr.nation, NULL, "", NULL, why) != 0)
