@@ -44,6 +44,12 @@ write("envelope", "truncated-header", env[:60])
 write("envelope", "no-signature", env[:-64])
 write("envelope", "empty", b"")
 
+# Delivery reports: the three of the vectors' batch, and damaged copies.
+for i in range(3):
+    write("report", "vector-%d" % i, v["report %d" % i])
+write("report", "short-path", v["report 0"][:-96] + v["report 0"][-64:])
+write("report", "no-signature", v["report 2"][:-64])
+
 sig, mid, corr = b"LIAISON1", bytes.fromhex("00112233445566778899aabbccddeeff"), struct.pack(">Q", 7)
 write("command", "ping", frames(sig, b"\x08", corr))
 write("command", "pong", frames(sig, b"\x09", corr))
