@@ -48,9 +48,9 @@ proto_wipe(void *p, size_t len)
     sodium_memzero(p, len);
 }
 
-static void
-node_hash(const uint8_t left[PROTO_HASH_BYTES], const uint8_t right[PROTO_HASH_BYTES],
-          uint8_t out[PROTO_HASH_BYTES])
+void
+proto_merkle_node(const uint8_t left[PROTO_HASH_BYTES], const uint8_t right[PROTO_HASH_BYTES],
+                  uint8_t out[PROTO_HASH_BYTES])
 {
     crypto_hash_sha256_state st;
     static const uint8_t prefix = 0x01;
@@ -78,7 +78,7 @@ proto_merkle_root(const uint8_t (*leaves)[PROTO_HASH_BYTES], size_t count,
         k *= 2;
     proto_merkle_root(leaves, k, left);
     proto_merkle_root(leaves + k, count - k, right);
-    node_hash(left, right, out);
+    proto_merkle_node(left, right, out);
 }
 
 void
@@ -89,7 +89,8 @@ proto_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[PROTO_HASH_BYTES]
 
     crypto_hash_sha256_init(&st);
     crypto_hash_sha256_update(&st, &prefix, 1);
-    crypto_hash_sha256_update(&st, data, len);
+    if (len > 0)
+        crypto_hash_sha256_update(&st, data, len);
     crypto_hash_sha256_final(&st, out);
 }
 
@@ -113,7 +114,7 @@ merkle_paths(const uint8_t (*leaves)[PROTO_HASH_BYTES], size_t lo, size_t count,
     merkle_paths(leaves, lo + k, count - k, paths, stride, filled, right);
     for (size_t i = lo; i < lo + count; i++)
         memcpy(paths[i * stride + filled[i]++], i < lo + k ? right : left, PROTO_HASH_BYTES);
-    node_hash(left, right, out);
+    proto_merkle_node(left, right, out);
 }
 
 void
@@ -163,13 +164,13 @@ proto_merkle_root_from_path(uint64_t leaf_index, uint64_t tree_size,
         if (sn == 0)
             return PROTO_ERR_SIGNATURE;
         if ((fn & 1) == 1 || fn == sn) {
-            node_hash(path[i], r, r);
+            proto_merkle_node(path[i], r, r);
             while ((fn & 1) == 0 && fn != 0) {
                 fn >>= 1;
                 sn >>= 1;
             }
         } else {
-            node_hash(r, path[i], r);
+            proto_merkle_node(r, path[i], r);
         }
         fn >>= 1;
         sn >>= 1;

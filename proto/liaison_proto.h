@@ -392,6 +392,14 @@ proto_err proto_status_decode(const uint8_t *buf, size_t len, proto_status_entry
 
 /* ---- Merkle trees (RFC 9162 section 2.1) --------------------------------- */
 
+/* SHA-256(0x00 || data): the hash of a leaf's data. */
+void proto_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[PROTO_HASH_BYTES]) PROTO_NONNULL(3);
+
+/* SHA-256(0x01 || left || right): the hash of an interior node.  out may be
+ * left or right. */
+void proto_merkle_node(const uint8_t left[PROTO_HASH_BYTES], const uint8_t right[PROTO_HASH_BYTES],
+                       uint8_t out[PROTO_HASH_BYTES]) PROTO_NONNULL(1, 2, 3);
+
 /* Hashes a leaf's path up to the root of a tree of tree_size leaves (section
  * 2.1.3.2 without the final comparison): the root a signature can then be
  * checked over.  PROTO_ERR_SIGNATURE when leaf_index is not in the tree or

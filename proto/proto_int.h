@@ -102,8 +102,6 @@ void proto_id_time(uint64_t created_ms, uint8_t id_out[PROTO_ID_BYTES]);
 /* RFC 9162 Merkle tree hash of count leaf hashes (count >= 1). */
 void proto_merkle_root(const uint8_t (*leaves)[PROTO_HASH_BYTES], size_t count,
                        uint8_t out[PROTO_HASH_BYTES]);
-/* SHA-256(0x00 || data): the RFC 9162 hash of a leaf's data. */
-void proto_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[PROTO_HASH_BYTES]);
 /* The root of count leaf hashes and every leaf's inclusion path at once:
  * leaf i's path is paths[i * stride ...], proto_merkle_path_len(i, count)
  * hashes from the leaf up (stride >= the longest).  filled: count zeroed

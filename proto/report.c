@@ -130,9 +130,6 @@ typedef struct report_batch {
     const uint8_t *signature;                 /* over the batch's root */
 } report_batch;
 
-static proto_err report_parse(const uint8_t *buf, size_t len, proto_report *report_out,
-                              report_batch *batch_out, proto_detail *detail);
-
 static proto_err
 report_parse(const uint8_t *buf, size_t len, proto_report *report_out, report_batch *batch_out,
              proto_detail *detail)

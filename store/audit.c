@@ -114,7 +114,7 @@ audit_frontier_root(const store_frontier *f, uint8_t out[HB])
     }
     memcpy(r, f->hash[f->count - 1], HB);
     for (unsigned j = f->count - 1; j-- > 0;)
-        hash_node(f->hash[j], r, r);
+        proto_merkle_node(f->hash[j], r, r);
     memcpy(out, r, HB);
 }
 
@@ -129,7 +129,7 @@ frontier_push(store_frontier *f, const uint8_t h[HB], uint8_t nodes[64][HB])
     memcpy(nodes[0], h, HB);
     for (unsigned level = 1; level <= t; level++) {
         f->count--;
-        hash_node(f->hash[f->count], carry, carry);
+        proto_merkle_node(f->hash[f->count], carry, carry);
         memcpy(nodes[level], carry, HB);
     }
     memcpy(f->hash[f->count], carry, HB);
@@ -161,7 +161,7 @@ audit_append_leaf(kv_txn *txn, store_frontier *f, const uint8_t *rec, size_t len
         return STORE_ERR_CORRUPT; /* a record beyond the tree exists */
     if (err != STORE_OK)
         return err;
-    hash_leaf(rec, len, h);
+    proto_merkle_leaf(rec, len, h);
     t = frontier_push(&next, h, nodes);
     err = kv_put(txn, DB_AUDIT_TREE, key, 8, nodes, (size_t)(t + 1) * HB, KV_APPEND);
     if (err == STORE_ERR_DUPLICATE)
@@ -205,7 +205,7 @@ range_hash(range_ctx *c, uint64_t a, uint64_t b, uint8_t out[HB])
     if ((err = range_hash(c, a, a + k, l)) != STORE_OK ||
         (err = range_hash(c, a + k, b, r)) != STORE_OK)
         return err;
-    hash_node(l, r, out);
+    proto_merkle_node(l, r, out);
     if (c->used < sizeof(c->memo) / sizeof(c->memo[0])) {
         c->memo[c->used].a = a;
         c->memo[c->used].b = b;
@@ -592,7 +592,7 @@ check_leaf(verifier *v, store_frontier *f, uint64_t idx, proto_slice rk, proto_s
         return fail(v->rep, STORE_VERIFY_NODE, idx,
                     "tree entry of record %llu has %zu bytes, %u expected",
                     (unsigned long long)idx, tv.len, (t + 1) * HB);
-    hash_leaf(rv.data, rv.len, h);
+    proto_merkle_leaf(rv.data, rv.len, h);
     frontier_push(f, h, nodes);
     for (unsigned level = 0; level <= t; level++) {
         if (!ct_equal(nodes[level], tv.data + (size_t)level * HB, HB)) {

@@ -216,14 +216,14 @@ store_audit_decode(const uint8_t *buf, size_t len, store_audit_record *rec_out,
 void
 store_merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t out[PROTO_HASH_BYTES])
 {
-    hash_leaf(data, len, out);
+    proto_merkle_leaf(data, len, out);
 }
 
 void
 store_merkle_node_hash(const uint8_t left[PROTO_HASH_BYTES], const uint8_t right[PROTO_HASH_BYTES],
                        uint8_t out[PROTO_HASH_BYTES])
 {
-    hash_node(left, right, out);
+    proto_merkle_node(left, right, out);
 }
 
 /* RFC 9162 section 2.1.3.2. */
@@ -284,8 +284,8 @@ store_merkle_verify_consistency(uint64_t first, uint64_t second,
         if (sn == 0)
             return STORE_ERR_PROOF;
         if ((fn & 1) == 1 || fn == sn) {
-            hash_node(path[i], fr, fr);
-            hash_node(path[i], sr, sr);
+            proto_merkle_node(path[i], fr, fr);
+            proto_merkle_node(path[i], sr, sr);
             if ((fn & 1) == 0) {
                 while ((fn & 1) == 0 && fn != 0) {
                     fn >>= 1;
@@ -293,7 +293,7 @@ store_merkle_verify_consistency(uint64_t first, uint64_t second,
                 }
             }
         } else {
-            hash_node(sr, path[i], sr);
+            proto_merkle_node(sr, path[i], sr);
         }
         fn >>= 1;
         sn >>= 1;

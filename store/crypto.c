@@ -44,27 +44,3 @@ ct_equal(const uint8_t *a, const uint8_t *b, size_t len)
     return sodium_memcmp(a, b, len) == 0;
 }
 
-void
-hash_leaf(const uint8_t *data, size_t len, uint8_t out[PROTO_HASH_BYTES])
-{
-    crypto_hash_sha256_state st;
-    static const uint8_t prefix = 0x00;
-
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &prefix, 1);
-    if (len > 0)
-        crypto_hash_sha256_update(&st, data, len);
-    crypto_hash_sha256_final(&st, out);
-}
-
-void
-hash_node(const uint8_t left[PROTO_HASH_BYTES], const uint8_t right[PROTO_HASH_BYTES],
-          uint8_t out[PROTO_HASH_BYTES])
-{
-    uint8_t buf[1 + 2 * PROTO_HASH_BYTES];
-
-    buf[0] = 0x01;
-    memcpy(buf + 1, left, PROTO_HASH_BYTES);
-    memcpy(buf + 1 + PROTO_HASH_BYTES, right, PROTO_HASH_BYTES);
-    crypto_hash_sha256(out, buf, sizeof(buf));
-}

@@ -160,10 +160,6 @@ bool sign_verify(const uint8_t pub[PROTO_SIGN_PUBLIC_BYTES], const uint8_t *msg,
                  const uint8_t sig[PROTO_SIGNATURE_BYTES]);
 /* Constant-time comparison. */
 bool ct_equal(const uint8_t *a, const uint8_t *b, size_t len);
-/* SHA-256(0x00 || data) and SHA-256(0x01 || left || right). */
-void hash_leaf(const uint8_t *data, size_t len, uint8_t out[PROTO_HASH_BYTES]);
-void hash_node(const uint8_t left[PROTO_HASH_BYTES], const uint8_t right[PROTO_HASH_BYTES],
-               uint8_t out[PROTO_HASH_BYTES]);
 
 /* ---- The open store ------------------------------------------------------ */
 
