@@ -1278,6 +1278,18 @@ test_proto_report_batches(void **state)
             assert_int_equal(proto_report_decode(bufs[2], lens[2], &back, &d), PROTO_ERR_LIMIT);
             assert_string_equal(d.field, "report.path_count");
             bufs[2][t2 + 8]--;
+            bufs[2][t2 + 3] = 0; /* an empty batch */
+            assert_int_equal(proto_report_decode(bufs[2], lens[2], &back, &d), PROTO_ERR_LIMIT);
+            assert_string_equal(d.field, "report.batch_size");
+            assert_non_null(strstr(d.text, "batch of 0 reports"));
+            bufs[2][t2 + 3] = 7;
+            bufs[2][t2 + 7] = 7; /* index 7 of 7 */
+            assert_int_equal(proto_report_decode(bufs[2], lens[2], &back, &d), PROTO_ERR_LIMIT);
+            assert_string_equal(d.field, "report.index");
+            assert_int_equal(proto_report_verify(bufs[2], lens[2], usa->sign_public),
+                             PROTO_ERR_SIGNATURE);
+            bufs[2][t2 + 7] = 2;
+            assert_int_equal(proto_report_verify(bufs[2], lens[2], usa->sign_public), PROTO_OK);
             for (size_t i = 0; i < lens[4]; i++) {
                 bufs[4][i] ^= 0x01;
                 assert_int_equal(proto_report_verify(bufs[4], lens[4], usa->sign_public),
