@@ -73,8 +73,15 @@ curve_dealer(void *ctx, const proto_identity *id, const uint8_t *server_key, con
     return s;
 }
 
+/* Receipts not sent yet: as the client library does, they go out together
+ * before the next command or before waiting. */
+typedef struct receipts {
+    proto_receipt items[PROTO_RECEIPTS_MAX];
+    size_t count;
+} receipts;
+
 static void
-send_cmd(void *s, const proto_cmd *cmd)
+build_send(void *s, const proto_cmd *cmd)
 {
     proto_wire w;
 
@@ -84,10 +91,46 @@ send_cmd(void *s, const proto_cmd *cmd)
         zmq_send(s, w.frames[i].data, w.frames[i].len, i + 1 < w.count ? ZMQ_SNDMORE : 0);
 }
 
+static void
+receipts_flush(void *s, receipts *rc)
+{
+    uint8_t buf[PROTO_RECEIPTS_BYTES(PROTO_RECEIPTS_MAX)];
+    proto_cmd cmd;
+    size_t len;
+
+    if (rc == NULL || rc->count == 0)
+        return;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_RECEIPT;
+    if (proto_receipts_encode(rc->items, rc->count, buf, sizeof(buf), &len) != PROTO_OK)
+        abort();
+    cmd.receipts = (proto_slice){buf, len};
+    build_send(s, &cmd);
+    rc->count = 0;
+}
+
+static void
+receipts_add(void *s, receipts *rc, uint64_t tag, const uint8_t *id)
+{
+    if (rc->count == PROTO_RECEIPTS_MAX)
+        receipts_flush(s, rc);
+    rc->items[rc->count].tag = tag;
+    memcpy(rc->items[rc->count].id, id, PROTO_ID_BYTES);
+    rc->count++;
+}
+
+static void
+send_cmd(void *s, receipts *rc, const proto_cmd *cmd)
+{
+    receipts_flush(s, rc);
+    build_send(s, cmd);
+}
+
 /* Receives one command (frames kept in msgs until the next call).  What is
- * already queued is read without a poll, as a real client would. */
+ * already queued is read without a poll, as a real client would; receipts
+ * waiting in rc go out before a wait. */
 static int
-recv_cmd(void *s, proto_cmd *cmd, zmq_msg_t *msgs, size_t *held, long timeout_ms)
+recv_cmd(void *s, receipts *rc, proto_cmd *cmd, zmq_msg_t *msgs, size_t *held, long timeout_ms)
 {
     proto_frame pf[8];
     zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
@@ -100,7 +143,10 @@ recv_cmd(void *s, proto_cmd *cmd, zmq_msg_t *msgs, size_t *held, long timeout_ms
         zmq_msg_init(&msgs[*held]);
         if (zmq_msg_recv(&msgs[*held], s, flags) < 0) {
             zmq_msg_close(&msgs[*held]);
-            if (*held > 0 || zmq_errno() != EAGAIN || zmq_poll(&it, 1, timeout_ms) <= 0)
+            if (*held > 0 || zmq_errno() != EAGAIN)
+                return -1;
+            receipts_flush(s, rc);
+            if (zmq_poll(&it, 1, timeout_ms) <= 0)
                 return -1;
             continue;
         }
@@ -147,12 +193,12 @@ consumer_main(void *arg)
     size_t held = 0;
     proto_cmd ping, cmd;
     double last_ping = 0, start = bench_now();
+    receipts rc = {.count = 0};
 
     memset(&ping, 0, sizeof(ping));
     ping.type = PROTO_CMD_PING;
     while (r->received < r->count) {
         double now = bench_now();
-        int rc;
 
         if (now - start > RUN_MAX) {
             fprintf(stderr, "bench: %zu of %zu messages arrived in %d s; giving up\n",
@@ -161,27 +207,22 @@ consumer_main(void *arg)
         }
         if (now - last_ping > 1.0) {
             ping.corr++;
-            send_cmd(s, &ping);
+            send_cmd(s, &rc, &ping);
             last_ping = now;
         }
-        rc = recv_cmd(s, &cmd, msgs, &held, 500);
-        if (rc != 0)
+        if (recv_cmd(s, &rc, &cmd, msgs, &held, 500) != 0)
             continue;
         if (cmd.type == PROTO_CMD_DELIVER) {
             size_t i = index_of(r, cmd.envelope.data);
-            proto_cmd receipt;
 
             if (i < r->count && r->got_at[i] == 0) {
                 r->got_at[i] = bench_now();
                 r->received++;
             }
-            memset(&receipt, 0, sizeof(receipt));
-            receipt.type = PROTO_CMD_RECEIPT;
-            receipt.seq = cmd.seq;
-            memcpy(receipt.id, id_of(cmd.envelope.data), PROTO_ID_BYTES);
-            send_cmd(s, &receipt);
+            receipts_add(s, &rc, cmd.seq, id_of(cmd.envelope.data));
         }
     }
+    receipts_flush(s, &rc);
     r->done = 1;
     for (size_t i = 0; i < held; i++)
         zmq_msg_close(&msgs[i]);
@@ -200,6 +241,7 @@ produce(run *r)
     size_t held = 0, next = 0, answered = 0;
     double start = bench_now(), last_report = 0, last_answer = 0, end, last_ping = 0;
     proto_cmd cmd, ping;
+    receipts rc = {.count = 0};
 
     usleep(200000); /* the handshake */
     start = bench_now();
@@ -211,7 +253,7 @@ produce(run *r)
             /* Online, as a sender that wants its delivery reports is. */
             memset(&ping, 0, sizeof(ping));
             ping.type = PROTO_CMD_PING;
-            send_cmd(s, &ping);
+            send_cmd(s, &rc, &ping);
             last_ping = bench_now();
         }
         while (next < r->count && next - answered < WINDOW &&
@@ -223,10 +265,10 @@ produce(run *r)
             sub.corr = next + 1;
             sub.envelope = (proto_slice){r->env[next], r->env_len[next]};
             r->sent_at[next] = bench_now();
-            send_cmd(s, &sub);
+            send_cmd(s, &rc, &sub);
             next++;
         }
-        if (recv_cmd(s, &cmd, msgs, &held, r->rate == 0 ? 100 : 1) == 0) {
+        if (recv_cmd(s, &rc, &cmd, msgs, &held, r->rate == 0 ? 100 : 1) == 0) {
             if (cmd.type == PROTO_CMD_ACCEPTED) {
                 r->accepted++;
                 answered++;
@@ -234,15 +276,15 @@ produce(run *r)
             } else if (cmd.type == PROTO_CMD_REPORT) {
                 /* Receipted as a client does (unverified), so the broker
                  * signs each report and takes it off the sender's queue. */
+                proto_tagged_report item;
                 proto_report rep;
-                proto_cmd receipt;
+                size_t offset = 0;
 
-                if (proto_report_decode(cmd.report.data, cmd.report.len, &rep, NULL) == PROTO_OK) {
-                    memset(&receipt, 0, sizeof(receipt));
-                    receipt.type = PROTO_CMD_RECEIPT;
-                    receipt.seq = cmd.seq;
-                    memcpy(receipt.id, rep.id, PROTO_ID_BYTES);
-                    send_cmd(s, &receipt);
+                while (proto_reports_next(&cmd, &offset, &item)) {
+                    if (proto_report_decode(item.report.data, item.report.len, &rep, NULL) !=
+                        PROTO_OK)
+                        continue;
+                    receipts_add(s, &rc, item.tag, rep.id);
                     r->reports++;
                     last_report = bench_now();
                 }
@@ -257,7 +299,7 @@ produce(run *r)
                 sub.corr = i + 1;
                 sub.envelope = (proto_slice){r->env[i], r->env_len[i]};
                 usleep(1000);
-                send_cmd(s, &sub);
+                send_cmd(s, &rc, &sub);
             }
         }
     }

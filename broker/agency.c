@@ -132,59 +132,72 @@ broker_sessions_tick(broker *b, uint64_t now)
 
 /* ---- Deliveries ------------------------------------------------------------ */
 
-/* Sends one queue entry to s (report: the entry signed, if it is a report).
+/* s's connection went away: deliveries start over when it comes back. */
+static void
+session_gone(broker_session *s)
+{
+    if (zmq_errno() == EHOSTUNREACH) {
+        PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=gone", s->dest);
+        s->rid_len = 0;
+        s->inflight = 0;
+        s->cursor = 0;
+    }
+}
+
+/* Sends the message of queue entry e to s, redacted as its entry says.
  * 0 sent, 1 skipped (no longer deliverable), -1 blocked. */
 static int
-deliver_entry(broker *b, broker_session *s, store_read *rd, const store_queue_entry *e,
-              const broker_signed *report)
+deliver_message(broker *b, broker_session *s, store_read *rd, const store_queue_entry *e)
 {
     proto_cmd cmd;
     uint8_t *owned = NULL;
     size_t owned_len = 0;
+    store_envelope_info info;
+    proto_slice bytes;
+    broker_entry_msg m;
     int rc = 0;
 
-    memset(&cmd, 0, sizeof(cmd));
-    cmd.seq = e->seq;
-    if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_MESSAGE) {
-        store_envelope_info info;
-        proto_slice bytes;
-        broker_entry_msg m;
-
-        if (broker_entry_message_parse(e->extra, &m) != 0 ||
-            store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
-            return 1;
-        cmd.type = PROTO_CMD_DELIVER;
-        cmd.envelope = bytes;
-        if (m.mask != 0) {
-            static proto_envelope env;
-
-            if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
-                proto_envelope_redact(&env, m.mask, &owned, &owned_len) != PROTO_OK)
-                return 1;
-            cmd.envelope = (proto_slice){owned, owned_len};
-        }
-    } else if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_REPORT) {
-        if (report->data == NULL)
-            return 1;
-        cmd.type = PROTO_CMD_REPORT;
-        cmd.report = (proto_slice){report->data, report->len};
-    } else if (e->extra.len > 1 && e->extra.data[0] == BROKER_ENTRY_SIGNED) {
-        cmd.type = PROTO_CMD_REPORT;
-        cmd.report = (proto_slice){e->extra.data + 1, e->extra.len - 1};
-    } else {
+    if (broker_entry_message_parse(e->extra, &m) != 0 ||
+        store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
         return 1;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_DELIVER;
+    cmd.seq = e->seq;
+    cmd.envelope = bytes;
+    if (m.mask != 0) {
+        static proto_envelope env;
+
+        if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
+            proto_envelope_redact(&env, m.mask, &owned, &owned_len) != PROTO_OK)
+            return 1;
+        cmd.envelope = (proto_slice){owned, owned_len};
     }
     if (broker_send(b->agency_sock, s->rid, s->rid_len, &cmd) != 0) {
-        if (zmq_errno() == EHOSTUNREACH) {
-            PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=gone", s->dest);
-            s->rid_len = 0;
-            s->inflight = 0;
-            s->cursor = 0;
-        }
+        session_gone(s);
         rc = -1;
     }
     free(owned);
     return rc;
+}
+
+/* Sends the reports collected in list as one command.  When it cannot go,
+ * they count as never sent: 0 sent, -1 blocked. */
+static int
+deliver_reports(broker *b, broker_session *s, broker_report_list *list)
+{
+    size_t n = list->count;
+    uint64_t before = list->cursor_before;
+
+    if (broker_report_list_send(b->agency_sock, s->rid, s->rid_len, list) == 0)
+        return 0;
+    if (s->rid_len != 0) {
+        session_gone(s);
+        if (s->rid_len != 0) {
+            s->cursor = before;
+            s->inflight -= (uint32_t)n;
+        }
+    }
+    return -1;
 }
 
 /* Audits and records that entry e (a message) reached s for the first time. */
@@ -212,11 +225,13 @@ broker_agency_deliver(broker *b, broker_session *s)
 {
     store_queue_entry entries[BROKER_SEND_MAX];
     broker_signed reports[BROKER_SEND_MAX];
+    broker_report_list list;
     store_read *rd = NULL;
     bool marked = false;
 
     if (s->rid_len == 0 || b->stopping)
         return;
+    list.count = 0;
     while (s->inflight < b->cfg->limits.max_in_flight) {
         size_t want = b->cfg->limits.max_in_flight - s->inflight, n = 0;
 
@@ -228,9 +243,27 @@ broker_agency_deliver(broker *b, broker_session *s)
             break;
         if (broker_reports_sign(b, entries, n, reports) != 0) /* one signature for them all */
             break;
+        /* Consecutive reports go out as one command, in queue order with
+         * the messages between them. */
         for (size_t i = 0; i < n; i++) {
-            int rc = deliver_entry(b, s, rd, &entries[i], &reports[i]);
+            proto_slice report = broker_entry_report(&entries[i], &reports[i]);
+            int rc;
 
+            if (report.data != NULL) {
+                if (list.count == 0)
+                    list.cursor_before = s->cursor;
+                list.items[list.count++] = (proto_tagged_report){entries[i].seq, report};
+                s->cursor = entries[i].seq;
+                s->inflight++;
+                continue;
+            }
+            if (deliver_reports(b, s, &list) != 0) {
+                broker_reports_free(reports, n);
+                goto out;
+            }
+            rc = entries[i].extra.len > 0 && entries[i].extra.data[0] == BROKER_ENTRY_MESSAGE
+                     ? deliver_message(b, s, rd, &entries[i])
+                     : 1;
             if (rc < 0) {
                 broker_reports_free(reports, n);
                 goto out;
@@ -239,12 +272,15 @@ broker_agency_deliver(broker *b, broker_session *s)
             if (rc == 1)
                 continue; /* expired meanwhile: the sweep removes it */
             s->inflight++;
-            if (entries[i].extra.len > 0 && entries[i].extra.data[0] == BROKER_ENTRY_MESSAGE &&
-                entries[i].seq > s->delivered_hwm) {
+            if (entries[i].seq > s->delivered_hwm) {
                 s->delivered_hwm = entries[i].seq;
                 mark_delivered(b, s, &entries[i]);
                 marked = true;
             }
+        }
+        if (deliver_reports(b, s, &list) != 0) {
+            broker_reports_free(reports, n);
+            goto out;
         }
         broker_reports_free(reports, n);
         if (n < want)
@@ -282,47 +318,57 @@ broker_agency_send_due(broker *b)
 
 /* ---- Commands --------------------------------------------------------------- */
 
+/* Removes the entry a receipt names from s's queue (auditing a message as
+ * receipted); a receipt for an entry already gone, or never s's, does nothing. */
 static void
-on_receipt(broker *b, broker_session *s, const proto_cmd *cmd)
+receipt_one(broker *b, broker_session *s, store_read *rd, const proto_receipt *r)
 {
     store_queue_entry e;
-    store_read *rd = NULL;
     size_t n = 0;
     broker_op *op;
+    bool ok;
 
     if (s->inflight > 0)
         s->inflight--;
-    if (store_read_begin(b->st, &rd) != STORE_OK)
+    if (r->tag == 0 || store_queue_peek(rd, s->dest, r->tag - 1, &e, 1, &n) != STORE_OK ||
+        n == 0 || e.seq != r->tag || memcmp(e.id, r->id, PROTO_ID_BYTES) != 0)
         return;
-    if (cmd->seq == 0 || store_queue_peek(rd, s->dest, cmd->seq - 1, &e, 1, &n) != STORE_OK ||
-        n == 0 || e.seq != cmd->seq || memcmp(e.id, cmd->id, PROTO_ID_BYTES) != 0) {
-        /* Already receipted, or never ours: nothing to do. */
-        store_read_end(&rd);
-        broker_agency_deliver_later(b, s);
-        return;
-    }
     op = broker_op_begin(b, BROKER_OP_PLAIN);
-    if (op != NULL) {
-        bool ok = store_batch_dequeue(b->collecting->batch, s->dest, e.seq) == STORE_OK;
+    if (op == NULL)
+        return;
+    ok = store_batch_dequeue(b->collecting->batch, s->dest, e.seq) == STORE_OK;
+    if (ok && e.extra.len > 0 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
+        broker_entry_msg m;
+        proto_addr sender;
 
-        if (ok && e.extra.len > 0 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
-            broker_entry_msg m;
-            proto_addr sender;
-
-            if (broker_entry_message_parse(e.extra, &m) == 0 &&
-                proto_addr_parse(m.sender, &sender, NULL) == PROTO_OK) {
-                ok = broker_state(b, e.id, &sender, &s->addr, PROTO_STATE_RECEIPTED, "", "",
-                                  m.hash) == 0 &&
-                     broker_audit(b, STORE_EV_RECEIPTED, e.id, m.sender, s->dest, NULL, "",
-                                  m.hash, NULL) == 0;
-                broker_metrics_inc(b->metrics, BROKER_METRICS_RECEIPTED, 1);
-            }
+        if (broker_entry_message_parse(e.extra, &m) == 0 &&
+            proto_addr_parse(m.sender, &sender, NULL) == PROTO_OK) {
+            ok = broker_state(b, e.id, &sender, &s->addr, PROTO_STATE_RECEIPTED, "", "",
+                              m.hash) == 0 &&
+                 broker_audit(b, STORE_EV_RECEIPTED, e.id, m.sender, s->dest, NULL, "", m.hash,
+                              NULL) == 0;
+            broker_metrics_inc(b->metrics, BROKER_METRICS_RECEIPTED, 1);
         }
-        if (!ok)
-            broker_op_abort(b);
+    }
+    if (!ok)
+        broker_op_abort(b);
+}
+
+static void
+on_receipt(broker *b, broker_session *s, const proto_cmd *cmd)
+{
+    store_read *rd = NULL;
+
+    if (store_read_begin(b->st, &rd) == STORE_OK) {
+        for (size_t i = 0; i < cmd->count; i++) {
+            proto_receipt r;
+
+            proto_receipt_get(cmd, i, &r);
+            receipt_one(b, s, rd, &r);
+        }
+        store_read_end(&rd);
         broker_commit_kick(b);
     }
-    store_read_end(&rd);
     broker_agency_deliver_later(b, s);
 }
 

@@ -400,3 +400,33 @@ broker_reports_free(broker_signed *out, size_t n)
         out[i] = (broker_signed){NULL, 0};
     }
 }
+
+proto_slice
+broker_entry_report(const store_queue_entry *e, const broker_signed *report)
+{
+    if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_REPORT)
+        return (proto_slice){report->data, report->len};
+    if (e->extra.len > 1 && e->extra.data[0] == BROKER_ENTRY_SIGNED)
+        return (proto_slice){e->extra.data + 1, e->extra.len - 1};
+    return (proto_slice){NULL, 0};
+}
+
+int
+broker_report_list_send(void *sock, const uint8_t *rid, size_t rid_len, broker_report_list *list)
+{
+    static uint8_t buf[PROTO_REPORTS_BYTES_MAX]; /* the main thread's */
+    proto_cmd cmd;
+    size_t len = 0;
+
+    if (list->count == 0)
+        return 0;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_REPORT;
+    if (proto_reports_encode(list->items, list->count, buf, sizeof(buf), &len) != PROTO_OK) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-BUILD", "command=report reports=%zu", list->count);
+        return -1;
+    }
+    cmd.reports = (proto_slice){buf, len};
+    list->count = 0;
+    return broker_send(sock, rid, rid_len, &cmd);
+}

@@ -335,6 +335,24 @@ int broker_reports_sign(broker *b, const store_queue_entry *entries, size_t n,
                         broker_signed *out) PROTO_MUST_CHECK;
 void broker_reports_free(broker_signed *out, size_t n);
 
+/* Reports of consecutive queue entries waiting to go out as one report
+ * command, so that a window of reports costs one message and one receipt. */
+typedef struct broker_report_list {
+    proto_tagged_report items[BROKER_SEND_MAX]; /* tag and signed bytes (borrowed) */
+    size_t count;                               /* items in use */
+    uint64_t cursor_before;                     /* the queue cursor before the first */
+} broker_report_list;
+
+/* The signed bytes entry e sends as a report: its report signed with the
+ * others of its send (report), or a partner's report relayed as it came.
+ * Empty (NULL data) when e is not a report. */
+proto_slice broker_entry_report(const store_queue_entry *e, const broker_signed *report);
+
+/* Sends list as one report command on sock (to rid when not NULL) and
+ * empties it.  0, or -1 when it could not be sent (nothing of it went). */
+int broker_report_list_send(void *sock, const uint8_t *rid, size_t rid_len,
+                            broker_report_list *list);
+
 /* ---- Sending ------------------------------------------------------------------ */
 
 /* Sends a built command on sock, to rid if not NULL (ROUTER). 0 or -1. */

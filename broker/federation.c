@@ -202,46 +202,35 @@ broker_peers_tick(broker *b, uint64_t now)
 
 /* ---- Forwarding --------------------------------------------------------- */
 
-/* Sends one entry of the peer queue (report: the entry signed, if it is a
- * report).  0 sent, 1 skipped, -1 blocked. */
+/* Forwards the message of queue entry e to p, redacted as its entry says.
+ * 0 sent, 1 skipped, -1 blocked. */
 static int
-send_entry(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e,
-           const broker_signed *report)
+send_message(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e)
 {
+    static proto_envelope env;
     proto_cmd cmd;
     uint8_t *owned = NULL;
     size_t owned_len = 0;
+    store_envelope_info info;
+    proto_slice bytes;
+    broker_entry_msg m;
     int rc = 0;
 
-    memset(&cmd, 0, sizeof(cmd));
-    cmd.seq = e->seq;
-    if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_MESSAGE) {
-        static proto_envelope env;
-        store_envelope_info info;
-        proto_slice bytes;
-        broker_entry_msg m;
-
-        if (broker_entry_message_parse(e->extra, &m) != 0 ||
-            store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
-            return 1;
-        cmd.type = PROTO_CMD_FORWARD;
-        cmd.hop_count = 1;
-        memcpy(cmd.hops[0], b->id->addr.nation, sizeof(cmd.hops[0]));
-        cmd.targets = m.targets;
-        cmd.envelope = bytes;
-        if (m.mask != 0) {
-            if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
-                proto_envelope_redact(&env, m.mask, &owned, &owned_len) != PROTO_OK)
-                return 1;
-            cmd.envelope = (proto_slice){owned, owned_len};
-        }
-    } else if (e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_REPORT) {
-        if (report->data == NULL)
-            return 1;
-        cmd.type = PROTO_CMD_REPORT;
-        cmd.report = (proto_slice){report->data, report->len};
-    } else {
+    if (broker_entry_message_parse(e->extra, &m) != 0 ||
+        store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
         return 1;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_FORWARD;
+    cmd.seq = e->seq;
+    cmd.hop_count = 1;
+    memcpy(cmd.hops[0], b->id->addr.nation, sizeof(cmd.hops[0]));
+    cmd.targets = m.targets;
+    cmd.envelope = bytes;
+    if (m.mask != 0) {
+        if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
+            proto_envelope_redact(&env, m.mask, &owned, &owned_len) != PROTO_OK)
+            return 1;
+        cmd.envelope = (proto_slice){owned, owned_len};
     }
     if (broker_send(p->sock, NULL, 0, &cmd) != 0)
         rc = -1;
@@ -249,15 +238,31 @@ send_entry(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e
     return rc;
 }
 
+/* Sends the reports collected in list as one command; when it cannot go,
+ * they count as never sent.  0 sent, -1 blocked. */
+static int
+send_reports(broker_peer *p, broker_report_list *list)
+{
+    size_t n = list->count;
+
+    if (broker_report_list_send(p->sock, NULL, 0, list) == 0)
+        return 0;
+    p->cursor = list->cursor_before;
+    p->inflight -= (uint32_t)n;
+    return -1;
+}
+
 void
 broker_peer_send(broker *b, broker_peer *p)
 {
     store_queue_entry entries[BROKER_SEND_MAX];
     broker_signed reports[BROKER_SEND_MAX];
+    broker_report_list list;
     store_read *rd = NULL;
 
     if (!p->up || b->stopping)
         return;
+    list.count = 0;
     while (p->inflight < PEER_WINDOW) {
         size_t want = PEER_WINDOW - p->inflight, n = 0;
 
@@ -270,8 +275,24 @@ broker_peer_send(broker *b, broker_peer *p)
         if (broker_reports_sign(b, entries, n, reports) != 0) /* one signature for them all */
             break;
         for (size_t i = 0; i < n; i++) {
-            int rc = send_entry(b, p, rd, &entries[i], &reports[i]);
+            proto_slice report = broker_entry_report(&entries[i], &reports[i]);
+            int rc;
 
+            if (report.data != NULL && entries[i].extra.data[0] == BROKER_ENTRY_REPORT) {
+                if (list.count == 0)
+                    list.cursor_before = p->cursor;
+                list.items[list.count++] = (proto_tagged_report){entries[i].seq, report};
+                p->cursor = entries[i].seq;
+                p->inflight++;
+                continue;
+            }
+            if (send_reports(p, &list) != 0) {
+                broker_reports_free(reports, n);
+                goto out;
+            }
+            rc = entries[i].extra.len > 0 && entries[i].extra.data[0] == BROKER_ENTRY_MESSAGE
+                     ? send_message(b, p, rd, &entries[i])
+                     : 1;
             if (rc < 0) {
                 broker_reports_free(reports, n);
                 goto out;
@@ -279,6 +300,10 @@ broker_peer_send(broker *b, broker_peer *p)
             p->cursor = entries[i].seq;
             if (rc == 0)
                 p->inflight++;
+        }
+        if (send_reports(p, &list) != 0) {
+            broker_reports_free(reports, n);
+            goto out;
         }
         broker_reports_free(reports, n);
         if (n < want)
@@ -495,6 +520,36 @@ broker_fed_report(broker *b, broker_job *job)
     broker_commit_kick(b);
 }
 
+/* A partner's report command: each report goes through the verify pool on
+ * its own (with a copy of its bytes) and is acknowledged once filed. */
+static void
+on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
+           const proto_cmd *cmd)
+{
+    proto_tagged_report item;
+    size_t offset = 0;
+
+    while (proto_reports_next(cmd, &offset, &item)) {
+        broker_job *job = calloc(1, sizeof(*job));
+
+        if (job == NULL || zmq_msg_init_size(&job->msg, item.report.len) != 0) {
+            free(job);
+            PROTO_LOG(PROTO_LOG_ERROR, "B-REPORT-IN", "peer=%s error=\"out of memory\"",
+                      peer->nation);
+            return; /* the partner sends it again after its window times out */
+        }
+        memcpy(zmq_msg_data(&job->msg), item.report.data, item.report.len);
+        job->type = PROTO_CMD_REPORT;
+        memcpy(job->rid, rid, rid_len);
+        job->rid_len = rid_len;
+        job->from = *peer;
+        job->corr = item.tag;
+        job->verify = b->cfg->verify_signatures;
+        if (broker_job_dispatch(b, job) != 0)
+            broker_job_free(&job);
+    }
+}
+
 void
 broker_fed_readable(broker *b)
 {
@@ -554,24 +609,9 @@ broker_fed_readable(broker *b)
                 broker_job_free(&job);
             break;
         }
-        case PROTO_CMD_REPORT: {
-            broker_job *job = calloc(1, sizeof(*job));
-
-            if (job == NULL)
-                break;
-            job->type = PROTO_CMD_REPORT;
-            zmq_msg_init(&job->msg);
-            /* Frames: rid, signature, command, tag, report. */
-            zmq_msg_move(&job->msg, &frames[4]);
-            memcpy(job->rid, rid, rid_len);
-            job->rid_len = rid_len;
-            job->from = peer;
-            job->corr = cmd.seq;
-            job->verify = b->cfg->verify_signatures;
-            if (broker_job_dispatch(b, job) != 0)
-                broker_job_free(&job);
+        case PROTO_CMD_REPORT:
+            on_reports(b, &peer, rid, rid_len, &cmd);
             break;
-        }
         case PROTO_CMD_TREE_HEAD:
             on_tree_head(b, &peer, rid, rid_len, &cmd);
             break;

@@ -11,6 +11,7 @@
 
 #define PING_MS 5000u              /* keepalive toward the broker when receiving */
 #define FRAMES_MAX (PROTO_CMD_FRAMES_MAX + 1)
+#define PUMP_MAX 64u                /* messages one pump takes beyond the first, if there */
 #define DEFAULT_TTL_MS (24u * 3600u * 1000u)
 
 const char *
@@ -183,8 +184,10 @@ liaison_client_close(liaison_client **cp)
     if (cp == NULL || *cp == NULL)
         return;
     c = *cp;
-    if (c->sock != NULL)
+    if (c->sock != NULL) {
+        (void)client_receipts_flush(c);
         zmq_close(c->sock);
+    }
     if (c->zctx != NULL)
         zmq_ctx_term(c->zctx);
     while (c->queue_head != NULL) {
@@ -205,8 +208,8 @@ liaison_client_close(liaison_client **cp)
 
 /* ---- Talking to the broker -------------------------------------------------- */
 
-int
-client_send(liaison_client *c, const proto_cmd *cmd)
+static int
+send_now(liaison_client *c, const proto_cmd *cmd)
 {
     proto_wire wire;
     proto_detail d;
@@ -222,6 +225,45 @@ client_send(liaison_client *c, const proto_cmd *cmd)
         }
     }
     return 0;
+}
+
+int
+client_receipts_flush(liaison_client *c)
+{
+    uint8_t buf[PROTO_RECEIPTS_BYTES(PROTO_RECEIPTS_MAX)];
+    proto_cmd cmd;
+    size_t len = 0;
+
+    if (c->receipt_count == 0)
+        return 0;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_RECEIPT;
+    if (proto_receipts_encode(c->receipts, c->receipt_count, buf, sizeof(buf), &len) != PROTO_OK)
+        return -1;
+    cmd.receipts = (proto_slice){buf, len};
+    if (send_now(c, &cmd) != 0)
+        return -1; /* kept: they go with the next send */
+    c->receipt_count = 0;
+    return 0;
+}
+
+int
+client_receipt_add(liaison_client *c, uint64_t tag, const uint8_t id[PROTO_ID_BYTES])
+{
+    if (c->receipt_count == PROTO_RECEIPTS_MAX && client_receipts_flush(c) != 0)
+        return -1;
+    c->receipts[c->receipt_count].tag = tag;
+    memcpy(c->receipts[c->receipt_count].id, id, PROTO_ID_BYTES);
+    c->receipt_count++;
+    return 0;
+}
+
+int
+client_send(liaison_client *c, const proto_cmd *cmd)
+{
+    if (client_receipts_flush(c) != 0)
+        return -1;
+    return send_now(c, cmd);
 }
 
 void
@@ -270,14 +312,13 @@ client_dequeue(liaison_client *c)
 }
 
 /*
- * Receives and handles one multipart message, waiting until deadline.
- * Deliveries and reports become events; an answer whose corr is want_corr
- * is copied into *reply (with its frames kept in c->reply_frames).
- * Returns 1 when the wanted answer arrived, 0 when something else did or
- * the wait should go on, -1 at the deadline.
+ * Receives and handles one multipart message, if one is there (flags 0:
+ * waits for its frames).  Deliveries and reports become events; an answer
+ * whose corr is want_corr is copied into *reply.  Returns 1 when the wanted
+ * answer arrived, 0 when something else did, -1 when nothing was there.
  */
-int
-client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_cmd *reply)
+static int
+handle_one(liaison_client *c, int flags, uint64_t want_corr, proto_cmd *reply)
 {
     zmq_msg_t frames[FRAMES_MAX];
     proto_frame pf[FRAMES_MAX];
@@ -286,30 +327,15 @@ client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_c
     proto_cmd cmd;
     proto_detail d;
 
-    for (;;) {
-        uint64_t now = liaison_now_ms();
-        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
-        long wait;
-
-        if (c->receive && now >= c->next_ping_ms)
-            client_ping(c);
-        if (deadline_ms != 0 && now >= deadline_ms)
-            return -1;
-        wait = deadline_ms == 0 ? (long)PING_MS : (long)(deadline_ms - now);
-        if (c->receive && wait > (long)(c->next_ping_ms - now))
-            wait = (long)(c->next_ping_ms - now);
-        if (zmq_poll(&item, 1, wait) < 0 && zmq_errno() != EINTR)
-            return -1;
-        if (item.revents & ZMQ_POLLIN)
-            break;
-    }
     while (more) {
         zmq_msg_t scratch;
         zmq_msg_t *m = count < FRAMES_MAX ? &frames[count] : &scratch;
 
         zmq_msg_init(m);
-        if (zmq_msg_recv(m, c->sock, 0) < 0) {
+        if (zmq_msg_recv(m, c->sock, count == 0 ? flags : 0) < 0) {
             zmq_msg_close(m);
+            if (count == 0)
+                return -1;
             break;
         }
         more = zmq_msg_more(m);
@@ -317,7 +343,7 @@ client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_c
             zmq_msg_close(m);
         count++;
     }
-    if (count == 0 || count > FRAMES_MAX)
+    if (count > FRAMES_MAX)
         goto out;
     for (size_t i = 0; i < count; i++)
         pf[i] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
@@ -332,10 +358,15 @@ client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_c
         break;
     }
     case PROTO_CMD_REPORT: {
-        liaison_event *e = NULL;
+        proto_tagged_report item;
+        size_t offset = 0;
 
-        if (client_open_report(c, &cmd, &e) == 0 && e != NULL)
-            enqueue_event(c, e);
+        while (proto_reports_next(&cmd, &offset, &item)) {
+            liaison_event *e = NULL;
+
+            if (client_open_report(c, &item, &e) == 0 && e != NULL)
+                enqueue_event(c, e);
+        }
         break;
     }
     case PROTO_CMD_ACCEPTED:
@@ -361,6 +392,47 @@ client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_c
 out:
     for (size_t i = 0; i < count && i < FRAMES_MAX; i++)
         zmq_msg_close(&frames[i]);
+    return rc;
+}
+
+/*
+ * Waits until deadline for input, then handles what has arrived: the first
+ * message and up to PUMP_MAX more that are already there, so that a backlog
+ * becomes events at once and their receipts can go out together.  Returns 1
+ * when the answer whose corr is want_corr arrived (copied into *reply), 0
+ * when something else did or the wait should go on, -1 at the deadline.
+ */
+int
+client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_cmd *reply)
+{
+    int rc = 0;
+
+    (void)client_receipts_flush(c); /* before waiting: the broker may be waiting on them */
+    for (;;) {
+        uint64_t now = liaison_now_ms();
+        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
+        long wait;
+
+        if (c->receive && now >= c->next_ping_ms)
+            client_ping(c);
+        if (deadline_ms != 0 && now >= deadline_ms)
+            return -1;
+        wait = deadline_ms == 0 ? (long)PING_MS : (long)(deadline_ms - now);
+        if (c->receive && wait > (long)(c->next_ping_ms - now))
+            wait = (long)(c->next_ping_ms - now);
+        if (zmq_poll(&item, 1, wait) < 0 && zmq_errno() != EINTR)
+            return -1;
+        if (item.revents & ZMQ_POLLIN)
+            break;
+    }
+    for (unsigned i = 0; i <= PUMP_MAX; i++) {
+        int got = handle_one(c, i == 0 ? 0 : ZMQ_DONTWAIT, want_corr, reply);
+
+        if (got < 0)
+            break;
+        if (got == 1)
+            rc = 1;
+    }
     return rc;
 }
 
@@ -400,19 +472,15 @@ liaison_dispatch(liaison_client *c, liaison_event_fn fn, void *ctx, uint64_t dea
 liaison_err
 liaison_receipt(liaison_client *c, const liaison_event *e)
 {
-    proto_cmd cmd;
-
     if (e == NULL)
         return client_fail(c, LIAISON_ERR_INVALID, "no event");
     if (e->type == LIAISON_EVENT_MESSAGE &&
         client_seen_mark(c, e->id, CLIENT_SEEN_RECEIPTED) != 0)
         return client_fail(c, LIAISON_ERR_STATE, "cannot record message %s as received", e->id_hex);
-    memset(&cmd, 0, sizeof(cmd));
-    cmd.type = PROTO_CMD_RECEIPT;
-    cmd.seq = e->tag;
-    memcpy(cmd.id, e->id, 16);
-    if (client_send(c, &cmd) != 0)
-        return client_fail(c, LIAISON_ERR_CONNECT, "cannot send the receipt: %s",
+    /* While events wait, their receipts will follow: send them together. */
+    if (client_receipt_add(c, e->tag, e->id) != 0 ||
+        (c->queue_head == NULL && client_receipts_flush(c) != 0))
+        return client_fail(c, LIAISON_ERR_CONNECT, "cannot send the receipts: %s",
                            zmq_strerror(zmq_errno()));
     return LIAISON_OK;
 }

@@ -45,18 +45,26 @@ struct liaison_client {
     uint8_t (*report_hashes)[PROTO_HASH_BYTES]; /* reports already handed out */
     size_t report_count, report_cap; /* entries used and allocated */
     proto_report_cache report_cache; /* report batches whose signature checked out */
+    proto_receipt receipts[PROTO_RECEIPTS_MAX]; /* receipts not sent yet */
+    size_t receipt_count;           /* entries in receipts */
 };
 
 liaison_err client_fail(liaison_client *c, liaison_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Sends cmd, after the receipts waiting to go (so the broker sees them first). */
 int client_send(liaison_client *c, const proto_cmd *cmd);
+/* Receipts wait until the client next sends or waits, or until a receipt
+ * command is full, so that a run of them goes out as one command. */
+int client_receipt_add(liaison_client *c, uint64_t tag, const uint8_t id[PROTO_ID_BYTES]);
+int client_receipts_flush(liaison_client *c);
 void client_ping(liaison_client *c);
 int client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_cmd *reply);
 liaison_event *client_dequeue(liaison_client *c);
 
 /* client_recv.c: turn a deliver or report frame into an event (NULL: dropped). */
 int client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out);
-int client_open_report(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out);
+int client_open_report(liaison_client *c, const proto_tagged_report *item,
+                       liaison_event **event_out);
 
 /* client_seen.c: what became of each message id this client received. */
 #define CLIENT_SEEN_NONE 0       /* never handed out */

@@ -5,18 +5,6 @@
 
 #include "client_int.h"
 
-static void
-send_receipt(liaison_client *c, uint64_t tag, const uint8_t id[PROTO_ID_BYTES])
-{
-    proto_cmd cmd;
-
-    memset(&cmd, 0, sizeof(cmd));
-    cmd.type = PROTO_CMD_RECEIPT;
-    cmd.seq = tag;
-    memcpy(cmd.id, id, PROTO_ID_BYTES);
-    (void)client_send(c, &cmd);
-}
-
 int
 client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out)
 {
@@ -32,7 +20,7 @@ client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **ev
     switch (client_seen_get(c, env.id)) {
     case CLIENT_SEEN_RECEIPTED:
         /* The broker did not get our receipt: acknowledge again, hand out nothing. */
-        send_receipt(c, cmd->seq, env.id);
+        (void)client_receipt_add(c, cmd->seq, env.id);
         return 0;
     case CLIENT_SEEN_HANDED:
         /* Delivered again after a reconnect; the application's receipt will come. */
@@ -48,7 +36,7 @@ client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **ev
         /* Never handed out; acknowledged so that it is not delivered again. */
         client_fail(c, LIAISON_ERR_SIGNATURE, "message from %s does not verify; dropped",
                     proto_addr_format(&env.sender, who, sizeof(who)));
-        send_receipt(c, cmd->seq, env.id);
+        (void)client_receipt_add(c, cmd->seq, env.id);
         return -1;
     }
     e = calloc(1, sizeof(*e));
@@ -129,7 +117,7 @@ report_seen(liaison_client *c, const uint8_t h[PROTO_HASH_BYTES], bool add)
 }
 
 int
-client_open_report(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out)
+client_open_report(liaison_client *c, const proto_tagged_report *item, liaison_event **event_out)
 {
     const proto_roster_entry *broker;
     proto_report r;
@@ -137,29 +125,29 @@ client_open_report(liaison_client *c, const proto_cmd *cmd, liaison_event **even
     uint8_t h[PROTO_HASH_BYTES];
 
     *event_out = NULL;
-    if (proto_report_decode(cmd->report.data, cmd->report.len, &r, NULL) != PROTO_OK) {
+    if (proto_report_decode(item->report.data, item->report.len, &r, NULL) != PROTO_OK) {
         client_fail(c, LIAISON_ERR_PROTOCOL, "a report does not decode");
         return -1;
     }
-    proto_sha256(cmd->report.data, cmd->report.len, h);
+    proto_sha256(item->report.data, item->report.len, h);
     broker = proto_roster_find(c->roster, &r.broker);
     if (broker == NULL || broker->revoked ||
-        proto_report_verify_cached(cmd->report.data, cmd->report.len, broker->card.sign_public,
+        proto_report_verify_cached(item->report.data, item->report.len, broker->card.sign_public,
                                    &c->report_cache) != PROTO_OK) {
         client_fail(c, LIAISON_ERR_SIGNATURE, "report from broker %s does not verify; dropped",
                     r.broker.nation);
-        send_receipt(c, cmd->seq, r.id);
+        (void)client_receipt_add(c, item->tag, r.id);
         return -1;
     }
     if (report_seen(c, h, false)) {
-        send_receipt(c, cmd->seq, r.id);
+        (void)client_receipt_add(c, item->tag, r.id);
         return 0;
     }
     e = calloc(1, sizeof(*e));
     if (e == NULL)
         return -1;
     e->type = LIAISON_EVENT_REPORT;
-    e->tag = cmd->seq;
+    e->tag = item->tag;
     memcpy(e->id, r.id, PROTO_ID_BYTES);
     proto_id_format(r.id, e->id_hex);
     snprintf(e->broker, sizeof(e->broker), "%s", r.broker.nation);
@@ -168,13 +156,13 @@ client_open_report(liaison_client *c, const proto_cmd *cmd, liaison_event **even
     snprintf(e->rule_id, sizeof(e->rule_id), "%s", r.entry.rule_id);
     snprintf(e->detail, sizeof(e->detail), "%s", r.entry.detail);
     e->time_ms = r.entry.time_ms;
-    e->raw = malloc(cmd->report.len);
+    e->raw = malloc(item->report.len);
     if (e->raw == NULL) {
         liaison_event_free(&e);
         return -1;
     }
-    memcpy(e->raw, cmd->report.data, cmd->report.len);
-    e->raw_len = cmd->report.len;
+    memcpy(e->raw, item->report.data, item->report.len);
+    e->raw_len = item->report.len;
     (void)report_seen(c, h, true);
     *event_out = e;
     return 0;

@@ -194,7 +194,10 @@ liaison_err liaison_receive(liaison_client *client, liaison_event **event_out,
                             uint64_t deadline_ms);
 
 /* Acknowledges an event to the broker: it is removed from the queue and, for
- * a message, its id is recorded so it is never handed out again. */
+ * a message, its id is recorded (durably, with a state directory) so it is
+ * never handed out again.  While more received events wait for
+ * liaison_receive, receipts are held and go out together with the last
+ * one's, or before the client next sends or waits, or when it is closed. */
 liaison_err liaison_receipt(liaison_client *client, const liaison_event *event);
 
 void liaison_event_free(liaison_event **event);

@@ -13,14 +13,14 @@ static const struct {
     [PROTO_CMD_ACCEPTED] = {"accepted", 2},
     [PROTO_CMD_REJECTED] = {"rejected", 4},
     [PROTO_CMD_DELIVER] = {"deliver", 2},
-    [PROTO_CMD_RECEIPT] = {"receipt", 2},
+    [PROTO_CMD_RECEIPT] = {"receipt", 1},
     [PROTO_CMD_STATUS] = {"status", 2},
     [PROTO_CMD_STATUS_REPLY] = {"status-reply", 3},
     [PROTO_CMD_PING] = {"ping", 1},
     [PROTO_CMD_PONG] = {"pong", 1},
     [PROTO_CMD_FORWARD] = {"forward", 4},
     [PROTO_CMD_FORWARD_ACK] = {"forward-ack", 4},
-    [PROTO_CMD_REPORT] = {"report", 2},
+    [PROTO_CMD_REPORT] = {"report", 1},
     [PROTO_CMD_TREE_HEAD] = {"tree-head", 1},
     [PROTO_CMD_CONSISTENCY_REQ] = {"consistency-request", 3},
     [PROTO_CMD_CONSISTENCY] = {"consistency", 4},
@@ -164,8 +164,7 @@ proto_cmd_build(const proto_cmd *cmd, proto_wire *wire, proto_detail *detail)
         big_frame(wire, cmd->envelope);
         break;
     case PROTO_CMD_RECEIPT:
-        u64_frame(wire, &used, cmd->seq);
-        small_frame(wire, &used, cmd->id, PROTO_ID_BYTES);
+        big_frame(wire, cmd->receipts);
         break;
     case PROTO_CMD_STATUS_REPLY:
         u64_frame(wire, &used, cmd->corr);
@@ -198,8 +197,7 @@ proto_cmd_build(const proto_cmd *cmd, proto_wire *wire, proto_detail *detail)
         break;
     }
     case PROTO_CMD_REPORT:
-        u64_frame(wire, &used, cmd->seq);
-        big_frame(wire, cmd->report);
+        big_frame(wire, cmd->reports);
         break;
     case PROTO_CMD_TREE_HEAD:
         if (cmd->head.len != PROTO_TREE_HEAD_BYTES) {
@@ -408,6 +406,142 @@ proto_targets_encode(const proto_target *targets, size_t count, uint8_t *buf, si
     return PROTO_OK;
 }
 
+/* ---- Receipt and report lists ------------------------------------------ */
+
+/* The list's count: 1 to max items. */
+static proto_err
+list_count(proto_rd *rd, size_t max, const char *field, uint16_t *count)
+{
+    proto_err err = proto_rd_u16(rd, field, count);
+
+    if (err == PROTO_OK && (*count == 0 || *count > max)) {
+        proto_detail_set(rd->detail, field, "%u items; 1 to %zu allowed", *count, max);
+        err = PROTO_ERR_LIMIT;
+    }
+    return err;
+}
+
+static proto_err
+check_receipts(const proto_frame *f, proto_cmd *cmd, proto_detail *detail)
+{
+    proto_rd rd = {f->data, f->len, detail};
+    proto_err err = list_count(&rd, PROTO_RECEIPTS_MAX, "receipts", &cmd->count);
+
+    if (err != PROTO_OK)
+        return err;
+    if (f->len != PROTO_RECEIPTS_BYTES(cmd->count)) {
+        proto_detail_set(detail, "receipts", "%u receipts take %u bytes, not %zu", cmd->count,
+                         PROTO_RECEIPTS_BYTES(cmd->count), f->len);
+        return PROTO_ERR_LIMIT;
+    }
+    for (size_t i = 0; i < cmd->count; i++) {
+        if (proto_id_is_zero(f->data + 2 + i * (8 + PROTO_ID_BYTES) + 8)) {
+            proto_detail_set(detail, "receipts", "receipt %zu has an all-zero message id", i);
+            return PROTO_ERR_SYNTAX;
+        }
+    }
+    cmd->receipts = (proto_slice){f->data, f->len};
+    return PROTO_OK;
+}
+
+static proto_err
+check_reports(const proto_frame *f, proto_cmd *cmd, proto_detail *detail)
+{
+    proto_rd rd = {f->data, f->len, detail};
+    proto_err err = list_count(&rd, PROTO_REPORTS_MAX, "reports", &cmd->count);
+
+    for (size_t i = 0; err == PROTO_OK && i < cmd->count; i++) {
+        const uint8_t *skip;
+        uint64_t tag;
+        uint16_t len;
+
+        if ((err = proto_rd_u64(&rd, "reports", &tag)) != PROTO_OK ||
+            (err = proto_rd_u16(&rd, "reports", &len)) != PROTO_OK)
+            break;
+        if (len == 0 || len > PROTO_REPORT_MAX) {
+            proto_detail_set(detail, "reports", "report %zu has %u bytes, 1 to %u allowed", i, len,
+                             PROTO_REPORT_MAX);
+            return PROTO_ERR_LIMIT;
+        }
+        err = proto_rd_bytes(&rd, "reports", len, &skip);
+    }
+    if (err == PROTO_OK)
+        err = proto_rd_end(&rd, "reports");
+    if (err == PROTO_OK)
+        cmd->reports = (proto_slice){f->data, f->len};
+    return err;
+}
+
+proto_err
+proto_receipts_encode(const proto_receipt *items, size_t count, uint8_t *buf, size_t cap,
+                      size_t *len_out)
+{
+    proto_wr wr = {buf, cap, 0, false};
+
+    if (count == 0 || count > PROTO_RECEIPTS_MAX)
+        return PROTO_ERR_LIMIT;
+    proto_wr_u16(&wr, (uint16_t)count);
+    for (size_t i = 0; i < count; i++) {
+        if (proto_id_is_zero(items[i].id))
+            return PROTO_ERR_INVALID;
+        proto_wr_u64(&wr, items[i].tag);
+        proto_wr_bytes(&wr, items[i].id, PROTO_ID_BYTES);
+    }
+    if (wr.overflow)
+        return PROTO_ERR_LIMIT;
+    *len_out = wr.len;
+    return PROTO_OK;
+}
+
+void
+proto_receipt_get(const proto_cmd *cmd, size_t i, proto_receipt *out)
+{
+    const uint8_t *p = cmd->receipts.data + 2 + i * (8 + PROTO_ID_BYTES);
+
+    out->tag = proto_be64(p);
+    memcpy(out->id, p + 8, PROTO_ID_BYTES);
+}
+
+proto_err
+proto_reports_encode(const proto_tagged_report *items, size_t count, uint8_t *buf, size_t cap,
+                     size_t *len_out)
+{
+    proto_wr wr = {buf, cap, 0, false};
+
+    if (count == 0 || count > PROTO_REPORTS_MAX)
+        return PROTO_ERR_LIMIT;
+    proto_wr_u16(&wr, (uint16_t)count);
+    for (size_t i = 0; i < count; i++) {
+        if (items[i].report.len == 0 || items[i].report.len > PROTO_REPORT_MAX)
+            return PROTO_ERR_LIMIT;
+        proto_wr_u64(&wr, items[i].tag);
+        proto_wr_u16(&wr, (uint16_t)items[i].report.len);
+        proto_wr_bytes(&wr, items[i].report.data, items[i].report.len);
+    }
+    if (wr.overflow)
+        return PROTO_ERR_LIMIT;
+    *len_out = wr.len;
+    return PROTO_OK;
+}
+
+bool
+proto_reports_next(const proto_cmd *cmd, size_t *offset, proto_tagged_report *out)
+{
+    size_t at = *offset == 0 ? 2 : *offset;
+    size_t len;
+
+    /* The parse checked the list; stay inside it all the same. */
+    if (cmd->reports.len < at + 10)
+        return false;
+    len = proto_be16(cmd->reports.data + at + 8);
+    if (cmd->reports.len - at - 10 < len)
+        return false;
+    out->tag = proto_be64(cmd->reports.data + at);
+    out->report = (proto_slice){cmd->reports.data + at + 10, len};
+    *offset = at + 10 + len;
+    return true;
+}
+
 proto_err
 proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, proto_detail *detail)
 {
@@ -467,8 +601,7 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
             err = get_nonempty(&f[1], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
         break;
     case PROTO_CMD_RECEIPT:
-        if ((err = get_u64(&f[0], "tag", &cmd.seq, detail)) == PROTO_OK)
-            err = get_id(&f[1], cmd.id, false, detail);
+        err = check_receipts(&f[0], &cmd, detail);
         break;
     case PROTO_CMD_STATUS_REPLY:
         if ((err = get_u64(&f[0], "corr", &cmd.corr, detail)) == PROTO_OK &&
@@ -503,8 +636,7 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
             err = get_nonempty(&f[3], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
         break;
     case PROTO_CMD_REPORT:
-        if ((err = get_u64(&f[0], "tag", &cmd.seq, detail)) == PROTO_OK)
-            err = get_nonempty(&f[1], PROTO_REPORT_MAX, "report", &cmd.report, detail);
+        err = check_reports(&f[0], &cmd, detail);
         break;
     case PROTO_CMD_TREE_HEAD:
         if ((err = fixed(&f[0], PROTO_TREE_HEAD_BYTES, "head", detail)) == PROTO_OK)

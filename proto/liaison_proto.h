@@ -362,6 +362,34 @@ proto_err proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cm
 const char *proto_cmd_name(uint8_t type);
 
 /*
+ * Encodes the list frame of a receipt: count (1..PROTO_RECEIPTS_MAX) tags
+ * and ids, into buf (cap bytes, PROTO_RECEIPTS_BYTES(count) needed).
+ * PROTO_ERR_LIMIT if count is out of range or buf too small; PROTO_ERR_INVALID
+ * for an all-zero id.
+ */
+proto_err proto_receipts_encode(const proto_receipt *items, size_t count, uint8_t *buf,
+                                size_t cap, size_t *len_out) PROTO_NONNULL(1, 3, 5) PROTO_MUST_CHECK;
+
+/* Item i (< cmd->count) of a parsed receipt. */
+void proto_receipt_get(const proto_cmd *cmd, size_t i, proto_receipt *out) PROTO_NONNULL(1, 3);
+
+/*
+ * Encodes the list frame of a report command: count (1..PROTO_REPORTS_MAX)
+ * tagged reports of 1..PROTO_REPORT_MAX bytes each, into buf (cap bytes,
+ * PROTO_REPORTS_BYTES_MAX always suffices).  PROTO_ERR_LIMIT otherwise.
+ */
+proto_err proto_reports_encode(const proto_tagged_report *items, size_t count, uint8_t *buf,
+                               size_t cap, size_t *len_out) PROTO_NONNULL(1, 3, 5) PROTO_MUST_CHECK;
+
+/*
+ * Walks the reports of a parsed report command: start with *offset = 0;
+ * each call fills *out (borrowing the frame) and returns true, until the
+ * list ends.
+ */
+bool proto_reports_next(const proto_cmd *cmd, size_t *offset, proto_tagged_report *out)
+    PROTO_NONNULL(1, 2, 3);
+
+/*
  * Encodes count status entries into buf (cap bytes); *len_out receives the
  * length.  PROTO_ERR_LIMIT if they do not fit or count is too large.
  */

@@ -34,6 +34,8 @@
 #define PROTO_TARGETS_MAX        255u      /* target agencies of one forward */
 #define PROTO_STATUS_ENTRIES_MAX 1024u     /* entries in one status reply */
 #define PROTO_REPORT_MAX         1024u     /* bytes of a signed delivery report */
+#define PROTO_RECEIPTS_MAX       256u      /* queue entries one receipt acknowledges */
+#define PROTO_REPORTS_MAX        64u       /* reports one report command carries */
 #define PROTO_TREE_HEAD_BYTES    112u      /* size, root, time, signature */
 #define PROTO_PROOF_HASHES_MAX   64u       /* hashes in a consistency proof */
 
@@ -302,14 +304,14 @@ typedef enum proto_cmd_type {
     PROTO_CMD_ACCEPTED = 0x02,     /* broker -> agency: corr, message id */
     PROTO_CMD_REJECTED = 0x03,     /* broker -> agency: corr, message id, code, text */
     PROTO_CMD_DELIVER = 0x04,      /* broker -> agency: tag, envelope */
-    PROTO_CMD_RECEIPT = 0x05,      /* agency -> broker: tag, message id */
+    PROTO_CMD_RECEIPT = 0x05,      /* agency -> broker: (tag, message id) list */
     PROTO_CMD_STATUS = 0x06,       /* agency -> broker: corr, message id */
     PROTO_CMD_STATUS_REPLY = 0x07, /* broker -> agency: corr, message id, entries */
     PROTO_CMD_PING = 0x08,         /* either way: corr */
     PROTO_CMD_PONG = 0x09,         /* either way: corr */
     PROTO_CMD_FORWARD = 0x0A,      /* broker -> broker: seq, hops, targets, envelope */
     PROTO_CMD_FORWARD_ACK = 0x0B,  /* broker -> broker: seq, message id, code, text */
-    PROTO_CMD_REPORT = 0x0C,       /* broker -> agency or broker: tag, signed report */
+    PROTO_CMD_REPORT = 0x0C,       /* broker -> agency or broker: (tag, signed report) list */
     PROTO_CMD_TREE_HEAD = 0x0D,    /* broker -> broker: its latest signed audit tree head */
     PROTO_CMD_CONSISTENCY_REQ = 0x0E, /* broker -> broker: corr, first size, second size */
     PROTO_CMD_CONSISTENCY = 0x0F,  /* broker -> broker: corr, first, second, proof hashes */
@@ -343,7 +345,9 @@ typedef struct proto_cmd {
     proto_slice targets;                /* FORWARD: encoded target agencies (proto_targets_*) */
     proto_slice envelope;               /* SUBMIT / DELIVER / FORWARD */
     proto_slice entries;                /* STATUS_REPLY: encoded status entries */
-    proto_slice report;                 /* REPORT: encoded signed report */
+    uint16_t count;                     /* RECEIPT / REPORT: items in the list */
+    proto_slice receipts;               /* RECEIPT: the list (proto_receipts_encode) */
+    proto_slice reports;                /* REPORT: the list (proto_reports_encode) */
     uint64_t first;                     /* CONSISTENCY*: the older tree size */
     uint64_t second;                    /* CONSISTENCY*: the newer tree size */
     proto_slice head;                   /* TREE_HEAD: PROTO_TREE_HEAD_BYTES */
@@ -356,6 +360,22 @@ typedef struct proto_wire {
     proto_frame frames[PROTO_CMD_FRAMES_MAX];  /* point into store or the cmd's slices */
     uint8_t store[PROTO_TEXT_MAX + 96];        /* backing for the small frames */
 } proto_wire;
+
+/* One queue entry a receipt acknowledges. */
+typedef struct proto_receipt {
+    uint64_t tag;                       /* its tag */
+    uint8_t id[PROTO_ID_BYTES];         /* its message id */
+} proto_receipt;
+
+/* One report of a report command: its tag and its signed bytes (borrowed). */
+typedef struct proto_tagged_report {
+    uint64_t tag;                       /* its tag */
+    proto_slice report;                 /* the signed delivery report */
+} proto_tagged_report;
+
+/* Bytes of the receipts and reports frames, at most. */
+#define PROTO_RECEIPTS_BYTES(n) (2u + (n) * (8u + PROTO_ID_BYTES))
+#define PROTO_REPORTS_BYTES_MAX (2u + PROTO_REPORTS_MAX * (8u + 2u + PROTO_REPORT_MAX))
 
 /* One target agency of a forwarded copy, and what it may not read. */
 typedef struct proto_target {

@@ -45,10 +45,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     if (cmd.type == PROTO_CMD_REPORT) {
+        proto_tagged_report item;
         proto_report report;
+        size_t offset = 0, n = 0;
 
-        if (proto_report_decode(cmd.report.data, cmd.report.len, &report, &detail) == PROTO_OK &&
-            proto_id_is_zero(report.id))
+        /* The walk sees exactly the reports the parse counted, and ends at the frame's end. */
+        while (proto_reports_next(&cmd, &offset, &item)) {
+            if (item.report.len == 0 || item.report.len > PROTO_REPORT_MAX)
+                abort();
+            if (proto_report_decode(item.report.data, item.report.len, &report, &detail) ==
+                    PROTO_OK &&
+                proto_id_is_zero(report.id))
+                abort();
+            n++;
+        }
+        if (n != cmd.count || offset != cmd.reports.len)
+            abort();
+    }
+    if (cmd.type == PROTO_CMD_RECEIPT) {
+        proto_receipt r;
+
+        for (size_t i = 0; i < cmd.count; i++) {
+            proto_receipt_get(&cmd, i, &r);
+            if (proto_id_is_zero(r.id))
+                abort();
+        }
+        if (cmd.count == 0 || cmd.receipts.len != PROTO_RECEIPTS_BYTES(cmd.count))
             abort();
     }
     return 0;

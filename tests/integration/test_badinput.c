@@ -422,9 +422,9 @@ raw_peer_open(fed *f, const char *as_nation, const char *to_nation)
 /* Sends a forward or a report as a partner; returns the forward-ack's code
  * (0: committed). */
 static uint16_t
-partner_ack_code(raw *r, const proto_cmd *cmd, char *text, size_t text_len)
+partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t text_len)
 {
-    uint64_t deadline = liaison_now_ms() + 10000, seq = cmd->seq;
+    uint64_t deadline = liaison_now_ms() + 10000;
     proto_cmd ans;
 
     raw_send_cmd(r, cmd);
@@ -479,20 +479,24 @@ forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const ui
     snprintf(cmd.hops[0], sizeof(cmd.hops[0]), "%s", hop);
     cmd.targets = (proto_slice){targets, tlen};
     cmd.envelope = (proto_slice){env, len};
-    return partner_ack_code(r, &cmd, text, text_len);
+    return partner_ack_code(r, &cmd, seq, text, text_len);
 }
 
-/* Sends a delivery report; returns the forward-ack's code (0: committed). */
+/* Sends a report command of one report; returns the forward-ack's code (0: committed). */
 static uint16_t
 report_code(raw *r, uint64_t tag, const uint8_t *report, size_t len, char *text, size_t text_len)
 {
+    proto_tagged_report item = {tag, {report, len}};
+    uint8_t list[PROTO_REPORT_MAX + 16];
+    size_t list_len = 0;
     proto_cmd cmd;
 
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_REPORT;
-    cmd.seq = tag;
-    cmd.report = (proto_slice){report, len};
-    return partner_ack_code(r, &cmd, text, text_len);
+    cmd.count = 1;
+    assert_int_equal(proto_reports_encode(&item, 1, list, sizeof(list), &list_len), PROTO_OK);
+    cmd.reports = (proto_slice){list, list_len};
+    return partner_ack_code(r, &cmd, tag, text, text_len);
 }
 
 /* A report by `by` that `to` received the message `id`, signed with `key`. */

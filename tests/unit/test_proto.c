@@ -913,10 +913,16 @@ test_proto_cmd_roundtrip(void **state)
     static const uint8_t head[PROTO_TREE_HEAD_BYTES] = {1, 2, 3};
     static const uint8_t path[64] = {9};
     proto_target targets[2];
-    uint8_t tbuf[128];
-    size_t tlen;
+    proto_receipt receipts[2] = {{5, {9}}, {UINT64_MAX, {10}}};
+    proto_tagged_report reports[2];
+    uint8_t tbuf[128], rbuf[PROTO_RECEIPTS_BYTES(2)], pbuf[256];
+    size_t tlen, rlen, plen;
 
     memset(cmds, 0, sizeof(cmds));
+    assert_int_equal(proto_receipts_encode(receipts, 2, rbuf, sizeof(rbuf), &rlen), PROTO_OK);
+    reports[0] = (proto_tagged_report){6, {f->buf, 100}};
+    reports[1] = (proto_tagged_report){8, {f->buf + 100, 1}};
+    assert_int_equal(proto_reports_encode(reports, 2, pbuf, sizeof(pbuf), &plen), PROTO_OK);
     assert_int_equal(proto_addr_parse("CAN/CBSA", &targets[0].agency, NULL), PROTO_OK);
     assert_int_equal(proto_addr_parse("CAN/RCMP", &targets[1].agency, NULL), PROTO_OK);
     targets[0].withheld = 2;
@@ -936,8 +942,8 @@ test_proto_cmd_roundtrip(void **state)
     cmds[n].seq = 5;
     cmds[n++].envelope = (proto_slice){f->buf, f->len};
     cmds[n].type = PROTO_CMD_RECEIPT;
-    cmds[n].seq = 5;
-    memset(cmds[n++].id, 9, PROTO_ID_BYTES);
+    cmds[n].count = 2;
+    cmds[n++].receipts = (proto_slice){rbuf, rlen};
     cmds[n].type = PROTO_CMD_STATUS;
     cmds[n].corr = UINT64_MAX;
     memset(cmds[n++].id, 9, PROTO_ID_BYTES);
@@ -953,8 +959,8 @@ test_proto_cmd_roundtrip(void **state)
     cmds[n].targets = (proto_slice){tbuf, tlen};
     cmds[n++].envelope = (proto_slice){f->buf, f->len};
     cmds[n].type = PROTO_CMD_REPORT;
-    cmds[n].seq = 6;
-    cmds[n++].report = (proto_slice){f->buf, 100};
+    cmds[n].count = 2;
+    cmds[n++].reports = (proto_slice){pbuf, plen};
     cmds[n].type = PROTO_CMD_TREE_HEAD;
     cmds[n++].head = (proto_slice){head, sizeof(head)};
     cmds[n].type = PROTO_CMD_CONSISTENCY_REQ;
@@ -1006,7 +1012,6 @@ test_proto_cmd_malformed(void **state)
     static const uint8_t id[16] = {1};
     static const uint8_t corr[8] = {0};
     static const uint8_t one[8] = {0, 0, 0, 0, 0, 0, 0, 1};
-    static const uint8_t zero_id[16] = {0};
     static const uint8_t bad_utf8[] = {0xc3, 0x28};
     static const uint8_t code1[2] = {0, 1}, code0[2] = {0, 0};
     static const uint8_t tgt[18] = {1, 7, 'C', 'A', 'N', '/', 'C', 'B', 'S', 0, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -1029,10 +1034,11 @@ test_proto_cmd_malformed(void **state)
          2, PROTO_ERR_FRAMES},
         {"ping short corr", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x08", 1},
                              {corr, 7}}, 3, PROTO_ERR_LIMIT},
-        {"receipt zero id", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x05", 1},
-                             {corr, 8}, {zero_id, 16}}, 4, PROTO_ERR_SYNTAX},
-        {"receipt without tag", {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x05", 1},
-                                 {id, 16}}, 3, PROTO_ERR_FRAMES},
+        {"receipt without list", {{(const uint8_t *)"LIAISON1", 8},
+                                  {(const uint8_t *)"\x05", 1}}, 2, PROTO_ERR_FRAMES},
+        {"receipt as two frames", {{(const uint8_t *)"LIAISON1", 8},
+                                   {(const uint8_t *)"\x05", 1}, {corr, 8}, {id, 16}}, 4,
+         PROTO_ERR_FRAMES},
         {"submit empty envelope", {{(const uint8_t *)"LIAISON1", 8},
                                    {(const uint8_t *)"\x01", 1}, {corr, 8}, {NULL, 0}}, 4,
          PROTO_ERR_LIMIT},
@@ -1082,6 +1088,111 @@ test_proto_cmd_malformed(void **state)
                      proto_strerror(cases[i].err), proto_strerror(err), d.text);
         assert_true(d.text[0] != '\0');
     }
+}
+
+/* Receipt and report lists: what they carry, and every way they can be wrong. */
+static void
+test_proto_cmd_lists(void **state)
+{
+    static proto_receipt many[PROTO_RECEIPTS_MAX + 1];
+    static uint8_t buf[PROTO_REPORTS_BYTES_MAX + 64];
+    static uint8_t report[PROTO_REPORT_MAX + 1];
+    proto_tagged_report items[PROTO_REPORTS_MAX + 1], got;
+    proto_frame fr[3] = {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x05", 1}, {buf, 0}};
+    proto_detail d = {0};
+    proto_receipt r;
+    proto_cmd cmd;
+    size_t len, offset = 0, seen = 0;
+
+    (void)state;
+    for (size_t i = 0; i <= PROTO_RECEIPTS_MAX; i++) {
+        many[i].tag = 1000 + i;
+        memset(many[i].id, (int)(i % 255) + 1, PROTO_ID_BYTES);
+    }
+    /* The largest receipt: every item comes back, in order. */
+    assert_int_equal(proto_receipts_encode(many, PROTO_RECEIPTS_MAX, buf, sizeof(buf), &len),
+                     PROTO_OK);
+    assert_int_equal(len, PROTO_RECEIPTS_BYTES(PROTO_RECEIPTS_MAX));
+    fr[2].len = len;
+    assert_proto_ok(proto_cmd_parse(fr, 3, &cmd, &d), &d);
+    assert_int_equal(cmd.count, PROTO_RECEIPTS_MAX);
+    proto_receipt_get(&cmd, PROTO_RECEIPTS_MAX - 1, &r);
+    assert_int_equal(r.tag, 1000 + PROTO_RECEIPTS_MAX - 1);
+    assert_memory_equal(r.id, many[PROTO_RECEIPTS_MAX - 1].id, PROTO_ID_BYTES);
+    /* One too many, none, a zero id, or a ragged frame are refused. */
+    assert_int_equal(proto_receipts_encode(many, PROTO_RECEIPTS_MAX + 1, buf, sizeof(buf), &len),
+                     PROTO_ERR_LIMIT);
+    assert_int_equal(proto_receipts_encode(many, 0, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
+    assert_int_equal(proto_receipts_encode(many, 3, buf, 10, &len), PROTO_ERR_LIMIT);
+    memset(many[1].id, 0, PROTO_ID_BYTES);
+    assert_int_equal(proto_receipts_encode(many, 3, buf, sizeof(buf), &len), PROTO_ERR_INVALID);
+    memset(many[1].id, 2, PROTO_ID_BYTES);
+    assert_int_equal(proto_receipts_encode(many, 3, buf, sizeof(buf), &len), PROTO_OK);
+    memset(buf + 2 + 24 + 8, 0, PROTO_ID_BYTES); /* item 1's id */
+    fr[2].len = len;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_SYNTAX);
+    assert_string_equal(d.field, "receipts");
+    assert_int_equal(proto_receipts_encode(many, 3, buf, sizeof(buf), &len), PROTO_OK);
+    fr[2].len = len - 1;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+    assert_string_equal(d.field, "receipts");
+    fr[2].len = len + 1;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+    buf[0] = 0, buf[1] = 0;
+    fr[2].len = 2;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+    assert_string_equal(d.field, "receipts");
+    buf[0] = 0x01, buf[1] = 0x01; /* 257 */
+    fr[2].len = PROTO_RECEIPTS_BYTES(257);
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+
+    /* The largest report command: 64 reports of the largest size. */
+    memset(report, 'r', sizeof(report));
+    for (size_t i = 0; i <= PROTO_REPORTS_MAX; i++)
+        items[i] = (proto_tagged_report){7 + 2 * i, {report, PROTO_REPORT_MAX - i}};
+    assert_int_equal(proto_reports_encode(items, PROTO_REPORTS_MAX, buf, PROTO_REPORTS_BYTES_MAX,
+                                          &len), PROTO_OK);
+    fr[1].data = (const uint8_t *)"\x0c";
+    fr[2].len = len;
+    assert_proto_ok(proto_cmd_parse(fr, 3, &cmd, &d), &d);
+    assert_int_equal(cmd.count, PROTO_REPORTS_MAX);
+    while (proto_reports_next(&cmd, &offset, &got)) {
+        assert_int_equal(got.tag, items[seen].tag);
+        assert_int_equal(got.report.len, items[seen].report.len);
+        assert_memory_equal(got.report.data, report, got.report.len);
+        seen++;
+    }
+    assert_int_equal(seen, PROTO_REPORTS_MAX);
+    assert_int_equal(offset, len);
+    /* One too many, none, an empty or an oversize report are not encoded. */
+    assert_int_equal(proto_reports_encode(items, PROTO_REPORTS_MAX + 1, buf, sizeof(buf), &len),
+                     PROTO_ERR_LIMIT);
+    assert_int_equal(proto_reports_encode(items, 0, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
+    items[1].report.len = PROTO_REPORT_MAX + 1;
+    assert_int_equal(proto_reports_encode(items, 2, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
+    items[1].report.len = 0;
+    assert_int_equal(proto_reports_encode(items, 2, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
+    items[1].report.len = 3;
+    assert_int_equal(proto_reports_encode(items, 2, buf, 100, &len), PROTO_ERR_LIMIT);
+    assert_int_equal(proto_reports_encode(items, 2, buf, sizeof(buf), &len), PROTO_OK);
+    /* On the wire: a count that disagrees, a cut or a trailing byte, an empty report. */
+    fr[2].len = len - 1;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_TRUNCATED);
+    assert_string_equal(d.field, "reports");
+    fr[2].len = len + 1;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_TRAILING);
+    assert_string_equal(d.field, "reports");
+    fr[2].len = len;
+    buf[1] = 3;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_TRUNCATED);
+    buf[1] = 1;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_TRAILING);
+    buf[1] = 0;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+    buf[1] = 2;
+    buf[2 + 8] = 0, buf[2 + 9] = 0; /* report 0 of no bytes */
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+    assert_string_equal(d.field, "reports");
 }
 
 static void
@@ -1567,6 +1678,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_proto_envelope_draft_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_large_portion, setup, teardown),
         cmocka_unit_test(test_proto_vectors_match),
+        cmocka_unit_test(test_proto_cmd_lists),
         cmocka_unit_test_setup_teardown(test_proto_cmd_roundtrip, setup, teardown),
         cmocka_unit_test(test_proto_cmd_malformed),
         cmocka_unit_test(test_proto_status_entries),
