@@ -76,7 +76,7 @@ curve_dealer(void *ctx, const proto_identity *id, const uint8_t *server_key, con
 /* Receipts not sent yet: as the client library does, they go out together
  * before the next command or before waiting. */
 typedef struct receipts {
-    proto_receipt items[PROTO_RECEIPTS_MAX];
+    proto_ack items[PROTO_ACKS_MAX];
     size_t count;
 } receipts;
 
@@ -94,7 +94,7 @@ build_send(void *s, const proto_cmd *cmd)
 static void
 receipts_flush(void *s, receipts *rc)
 {
-    uint8_t buf[PROTO_RECEIPTS_BYTES(PROTO_RECEIPTS_MAX)];
+    uint8_t buf[PROTO_ACKS_BYTES(PROTO_ACKS_MAX)];
     proto_cmd cmd;
     size_t len;
 
@@ -102,9 +102,9 @@ receipts_flush(void *s, receipts *rc)
         return;
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_RECEIPT;
-    if (proto_receipts_encode(rc->items, rc->count, buf, sizeof(buf), &len) != PROTO_OK)
+    if (proto_acks_encode(rc->items, rc->count, buf, sizeof(buf), &len) != PROTO_OK)
         abort();
-    cmd.receipts = (proto_slice){buf, len};
+    cmd.acks = (proto_slice){buf, len};
     build_send(s, &cmd);
     rc->count = 0;
 }
@@ -112,9 +112,9 @@ receipts_flush(void *s, receipts *rc)
 static void
 receipts_add(void *s, receipts *rc, uint64_t tag, const uint8_t *id)
 {
-    if (rc->count == PROTO_RECEIPTS_MAX)
+    if (rc->count == PROTO_ACKS_MAX)
         receipts_flush(s, rc);
-    rc->items[rc->count].tag = tag;
+    rc->items[rc->count].n = tag;
     memcpy(rc->items[rc->count].id, id, PROTO_ID_BYTES);
     rc->count++;
 }
@@ -270,8 +270,8 @@ produce(run *r)
         }
         if (recv_cmd(s, &rc, &cmd, msgs, &held, r->rate == 0 ? 100 : 1) == 0) {
             if (cmd.type == PROTO_CMD_ACCEPTED) {
-                r->accepted++;
-                answered++;
+                r->accepted += cmd.count; /* the submits one commit took */
+                answered += cmd.count;
                 last_answer = bench_now();
             } else if (cmd.type == PROTO_CMD_REPORT) {
                 /* Receipted as a client does (unverified), so the broker
@@ -543,6 +543,9 @@ relay_main(void *arg)
                    *(uint8_t *)zmq_msg_data(&m[2]) == PROTO_CMD_SUBMIT) {
             proto_cmd ok;
             proto_wire w;
+            proto_ack item;
+            uint8_t list[PROTO_ACKS_BYTES(1)];
+            size_t list_len;
 
             zmq_send(s, consumer_rid, consumer_rid_len, ZMQ_SNDMORE);
             zmq_send(s, "LIAISON1", 8, ZMQ_SNDMORE);
@@ -551,8 +554,11 @@ relay_main(void *arg)
             zmq_send(s, zmq_msg_data(&m[4]), zmq_msg_size(&m[4]), 0);
             memset(&ok, 0, sizeof(ok));
             ok.type = PROTO_CMD_ACCEPTED;
-            ok.corr = proto_be64(zmq_msg_data(&m[3]));
-            memcpy(ok.id, id_of(zmq_msg_data(&m[4])), PROTO_ID_BYTES);
+            item.n = proto_be64(zmq_msg_data(&m[3]));
+            memcpy(item.id, id_of(zmq_msg_data(&m[4])), PROTO_ID_BYTES);
+            if (proto_acks_encode(&item, 1, list, sizeof(list), &list_len) != PROTO_OK)
+                abort();
+            ok.acks = (proto_slice){list, list_len};
             proto_cmd_build(&ok, &w, NULL) == PROTO_OK ? (void)0 : abort();
             zmq_send(s, zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), ZMQ_SNDMORE);
             for (size_t i = 0; i < w.count; i++)

@@ -38,6 +38,25 @@ broker_agency_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_
 }
 
 void
+broker_agency_accepted(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
+                       const uint8_t id[PROTO_ID_BYTES])
+{
+    proto_ack item = {corr, {0}};
+    uint8_t buf[PROTO_ACKS_BYTES(1)];
+    size_t len = 0;
+    proto_cmd cmd;
+
+    memcpy(item.id, id, PROTO_ID_BYTES);
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_ACCEPTED;
+    cmd.count = 1;
+    if (proto_acks_encode(&item, 1, buf, sizeof(buf), &len) != PROTO_OK)
+        return;
+    cmd.acks = (proto_slice){buf, len};
+    broker_agency_answer(b, rid, rid_len, &cmd);
+}
+
+void
 broker_agency_reject(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
                      const uint8_t *id, uint16_t code, const char *text)
 {
@@ -321,7 +340,7 @@ broker_agency_send_due(broker *b)
 /* Removes the entry a receipt names from s's queue (auditing a message as
  * receipted); a receipt for an entry already gone, or never s's, does nothing. */
 static void
-receipt_one(broker *b, broker_session *s, store_read *rd, const proto_receipt *r)
+receipt_one(broker *b, broker_session *s, store_read *rd, const proto_ack *r)
 {
     store_queue_entry e;
     size_t n = 0;
@@ -330,8 +349,8 @@ receipt_one(broker *b, broker_session *s, store_read *rd, const proto_receipt *r
 
     if (s->inflight > 0)
         s->inflight--;
-    if (r->tag == 0 || store_queue_peek(rd, s->dest, r->tag - 1, &e, 1, &n) != STORE_OK ||
-        n == 0 || e.seq != r->tag || memcmp(e.id, r->id, PROTO_ID_BYTES) != 0)
+    if (r->n == 0 || store_queue_peek(rd, s->dest, r->n - 1, &e, 1, &n) != STORE_OK ||
+        n == 0 || e.seq != r->n || memcmp(e.id, r->id, PROTO_ID_BYTES) != 0)
         return;
     op = broker_op_begin(b, BROKER_OP_PLAIN);
     if (op == NULL)
@@ -361,9 +380,9 @@ on_receipt(broker *b, broker_session *s, const proto_cmd *cmd)
 
     if (store_read_begin(b->st, &rd) == STORE_OK) {
         for (size_t i = 0; i < cmd->count; i++) {
-            proto_receipt r;
+            proto_ack r;
 
-            proto_receipt_get(cmd, i, &r);
+            proto_ack_get(cmd, i, &r);
             receipt_one(b, s, rd, &r);
         }
         store_read_end(&rd);

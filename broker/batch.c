@@ -122,6 +122,73 @@ deliver_dirty(broker *b, broker_commit *c)
     c->all_dirty = false;
 }
 
+/* The accepted answers of one commit, gathered per connection so that each
+ * client gets one accepted command listing its submits of the commit. */
+#define ACCEPTS_CONNS 16u
+static struct {
+    struct {
+        uint8_t rid[BROKER_RID_MAX];        /* the connection */
+        size_t rid_len;                     /* bytes in rid */
+        proto_ack items[PROTO_ACKS_MAX];    /* corr and id of each submit */
+        size_t count;                       /* items in use */
+    } conn[ACCEPTS_CONNS];
+    size_t count;                           /* conns in use */
+} accepts; /* the main thread's */
+
+static void
+accepts_send(broker *b, size_t i)
+{
+    uint8_t buf[PROTO_ACKS_BYTES(PROTO_ACKS_MAX)];
+    proto_cmd cmd;
+    size_t len = 0;
+
+    if (accepts.conn[i].count == 0)
+        return;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_ACCEPTED;
+    cmd.count = (uint16_t)accepts.conn[i].count;
+    if (proto_acks_encode(accepts.conn[i].items, accepts.conn[i].count, buf, sizeof(buf), &len) ==
+        PROTO_OK) {
+        cmd.acks = (proto_slice){buf, len};
+        broker_agency_answer(b, accepts.conn[i].rid, accepts.conn[i].rid_len, &cmd);
+    }
+    accepts.conn[i].count = 0;
+}
+
+static void
+accepts_flush(broker *b)
+{
+    for (size_t i = 0; i < accepts.count; i++)
+        accepts_send(b, i);
+    accepts.count = 0;
+}
+
+static void
+accepts_add(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
+            const uint8_t id[PROTO_ID_BYTES])
+{
+    size_t i = 0;
+
+    while (i < accepts.count && (accepts.conn[i].rid_len != rid_len ||
+                                 memcmp(accepts.conn[i].rid, rid, rid_len) != 0))
+        i++;
+    if (i == ACCEPTS_CONNS) {
+        accepts_flush(b);
+        i = 0;
+    }
+    if (i == accepts.count) {
+        memcpy(accepts.conn[i].rid, rid, rid_len);
+        accepts.conn[i].rid_len = rid_len;
+        accepts.conn[i].count = 0;
+        accepts.count++;
+    }
+    if (accepts.conn[i].count == PROTO_ACKS_MAX)
+        accepts_send(b, i);
+    accepts.conn[i].items[accepts.conn[i].count].n = corr;
+    memcpy(accepts.conn[i].items[accepts.conn[i].count].id, id, PROTO_ID_BYTES);
+    accepts.conn[i].count++;
+}
+
 /* Completes one op of a committed batch. */
 static void
 complete(broker *b, broker_commit *c, broker_op *op)
@@ -141,10 +208,7 @@ complete(broker *b, broker_commit *c, broker_op *op)
         if (s != NULL && s->pending > 0)
             s->pending--;
         if (durable) {
-            cmd.type = PROTO_CMD_ACCEPTED;
-            cmd.corr = job->corr;
-            memcpy(cmd.id, job->id, PROTO_ID_BYTES);
-            broker_agency_answer(b, job->rid, job->rid_len, &cmd);
+            accepts_add(b, job->rid, job->rid_len, job->corr, job->id);
             broker_metrics_inc(b->metrics, r->status == STORE_ITEM_DUPLICATE
                                                ? BROKER_METRICS_DUPLICATES_DROPPED
                                                : BROKER_METRICS_ACCEPTED, 1);
@@ -200,6 +264,7 @@ broker_commit_done(broker *b)
         broker_metrics_observe_commit(b->metrics, c->seconds);
     for (size_t i = 0; i < c->count; i++)
         complete(b, c, &c->ops[i]);
+    accepts_flush(b);
     c->count = 0;
     c->waited = 0;
     store_batch_reset(c->batch);

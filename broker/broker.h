@@ -298,6 +298,9 @@ void broker_agency_deliver(broker *b, broker_session *s);
 void broker_agency_deliver_later(broker *b, broker_session *s);
 void broker_agency_send_due(broker *b);
 void broker_agency_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
+/* Answers accepted for one submit (a commit answers its submits together). */
+void broker_agency_accepted(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
+                            const uint8_t id[PROTO_ID_BYTES]);
 void broker_agency_reject(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
                           const uint8_t *id, uint16_t code, const char *text);
 broker_session *broker_session_find(broker *b, const proto_addr *addr);

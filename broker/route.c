@@ -346,15 +346,10 @@ broker_route_submit(broker *b, broker_job *job)
     }
     if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
         /* Already accepted: answer so again, store nothing twice. */
-        proto_cmd ok;
         broker_session *s = broker_session_find(b, &job->from);
 
         store_read_end(&rd);
-        memset(&ok, 0, sizeof(ok));
-        ok.type = PROTO_CMD_ACCEPTED;
-        ok.corr = job->corr;
-        memcpy(ok.id, env->id, PROTO_ID_BYTES);
-        broker_agency_answer(b, job->rid, job->rid_len, &ok);
+        broker_agency_accepted(b, job->rid, job->rid_len, job->corr, env->id);
         broker_metrics_inc(b->metrics, BROKER_METRICS_DUPLICATES_DROPPED, 1);
         if (s != NULL && s->pending > 0)
             s->pending--;

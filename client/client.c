@@ -230,7 +230,7 @@ send_now(liaison_client *c, const proto_cmd *cmd)
 int
 client_receipts_flush(liaison_client *c)
 {
-    uint8_t buf[PROTO_RECEIPTS_BYTES(PROTO_RECEIPTS_MAX)];
+    uint8_t buf[PROTO_ACKS_BYTES(PROTO_ACKS_MAX)];
     proto_cmd cmd;
     size_t len = 0;
 
@@ -238,9 +238,9 @@ client_receipts_flush(liaison_client *c)
         return 0;
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_RECEIPT;
-    if (proto_receipts_encode(c->receipts, c->receipt_count, buf, sizeof(buf), &len) != PROTO_OK)
+    if (proto_acks_encode(c->receipts, c->receipt_count, buf, sizeof(buf), &len) != PROTO_OK)
         return -1;
-    cmd.receipts = (proto_slice){buf, len};
+    cmd.acks = (proto_slice){buf, len};
     if (send_now(c, &cmd) != 0)
         return -1; /* kept: they go with the next send */
     c->receipt_count = 0;
@@ -250,9 +250,9 @@ client_receipts_flush(liaison_client *c)
 int
 client_receipt_add(liaison_client *c, uint64_t tag, const uint8_t id[PROTO_ID_BYTES])
 {
-    if (c->receipt_count == PROTO_RECEIPTS_MAX && client_receipts_flush(c) != 0)
+    if (c->receipt_count == PROTO_ACKS_MAX && client_receipts_flush(c) != 0)
         return -1;
-    c->receipts[c->receipt_count].tag = tag;
+    c->receipts[c->receipt_count].n = tag;
     memcpy(c->receipts[c->receipt_count].id, id, PROTO_ID_BYTES);
     c->receipt_count++;
     return 0;
@@ -370,6 +370,20 @@ handle_one(liaison_client *c, int flags, uint64_t want_corr, proto_cmd *reply)
         break;
     }
     case PROTO_CMD_ACCEPTED:
+        /* A list of the submits one commit took: find ours. */
+        for (size_t i = 0; want_corr != 0 && reply != NULL && i < cmd.count; i++) {
+            proto_ack a;
+
+            proto_ack_get(&cmd, i, &a);
+            if (a.n == want_corr) {
+                *reply = cmd;
+                reply->corr = a.n;
+                memcpy(reply->id, a.id, PROTO_ID_BYTES);
+                reply->acks = (proto_slice){NULL, 0}; /* borrowed the frame */
+                rc = 1;
+            }
+        }
+        break;
     case PROTO_CMD_REJECTED:
     case PROTO_CMD_STATUS_REPLY:
     case PROTO_CMD_PONG:

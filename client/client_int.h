@@ -45,7 +45,7 @@ struct liaison_client {
     uint8_t (*report_hashes)[PROTO_HASH_BYTES]; /* reports already handed out */
     size_t report_count, report_cap; /* entries used and allocated */
     proto_report_cache report_cache; /* report batches whose signature checked out */
-    proto_receipt receipts[PROTO_RECEIPTS_MAX]; /* receipts not sent yet */
+    proto_ack receipts[PROTO_ACKS_MAX]; /* receipts not sent yet */
     size_t receipt_count;           /* entries in receipts */
 };
 

@@ -10,7 +10,7 @@ static const struct {
     uint8_t frames;
 } commands[] = {
     [PROTO_CMD_SUBMIT] = {"submit", 2},
-    [PROTO_CMD_ACCEPTED] = {"accepted", 2},
+    [PROTO_CMD_ACCEPTED] = {"accepted", 1},
     [PROTO_CMD_REJECTED] = {"rejected", 4},
     [PROTO_CMD_DELIVER] = {"deliver", 2},
     [PROTO_CMD_RECEIPT] = {"receipt", 1},
@@ -144,7 +144,6 @@ proto_cmd_build(const proto_cmd *cmd, proto_wire *wire, proto_detail *detail)
         u64_frame(wire, &used, cmd->corr);
         big_frame(wire, cmd->envelope);
         break;
-    case PROTO_CMD_ACCEPTED:
     case PROTO_CMD_STATUS:
         u64_frame(wire, &used, cmd->corr);
         small_frame(wire, &used, cmd->id, PROTO_ID_BYTES);
@@ -163,8 +162,9 @@ proto_cmd_build(const proto_cmd *cmd, proto_wire *wire, proto_detail *detail)
         u64_frame(wire, &used, cmd->seq);
         big_frame(wire, cmd->envelope);
         break;
+    case PROTO_CMD_ACCEPTED:
     case PROTO_CMD_RECEIPT:
-        big_frame(wire, cmd->receipts);
+        big_frame(wire, cmd->acks);
         break;
     case PROTO_CMD_STATUS_REPLY:
         u64_frame(wire, &used, cmd->corr);
@@ -421,26 +421,27 @@ list_count(proto_rd *rd, size_t max, const char *field, uint16_t *count)
     return err;
 }
 
+/* An accepted or receipt list: field names it in errors. */
 static proto_err
-check_receipts(const proto_frame *f, proto_cmd *cmd, proto_detail *detail)
+check_acks(const proto_frame *f, const char *field, proto_cmd *cmd, proto_detail *detail)
 {
     proto_rd rd = {f->data, f->len, detail};
-    proto_err err = list_count(&rd, PROTO_RECEIPTS_MAX, "receipts", &cmd->count);
+    proto_err err = list_count(&rd, PROTO_ACKS_MAX, field, &cmd->count);
 
     if (err != PROTO_OK)
         return err;
-    if (f->len != PROTO_RECEIPTS_BYTES(cmd->count)) {
-        proto_detail_set(detail, "receipts", "%u receipts take %u bytes, not %zu", cmd->count,
-                         PROTO_RECEIPTS_BYTES(cmd->count), f->len);
+    if (f->len != PROTO_ACKS_BYTES(cmd->count)) {
+        proto_detail_set(detail, field, "%u items take %u bytes, not %zu", cmd->count,
+                         PROTO_ACKS_BYTES(cmd->count), f->len);
         return PROTO_ERR_LIMIT;
     }
     for (size_t i = 0; i < cmd->count; i++) {
         if (proto_id_is_zero(f->data + 2 + i * (8 + PROTO_ID_BYTES) + 8)) {
-            proto_detail_set(detail, "receipts", "receipt %zu has an all-zero message id", i);
+            proto_detail_set(detail, field, "item %zu has an all-zero message id", i);
             return PROTO_ERR_SYNTAX;
         }
     }
-    cmd->receipts = (proto_slice){f->data, f->len};
+    cmd->acks = (proto_slice){f->data, f->len};
     return PROTO_OK;
 }
 
@@ -473,18 +474,17 @@ check_reports(const proto_frame *f, proto_cmd *cmd, proto_detail *detail)
 }
 
 proto_err
-proto_receipts_encode(const proto_receipt *items, size_t count, uint8_t *buf, size_t cap,
-                      size_t *len_out)
+proto_acks_encode(const proto_ack *items, size_t count, uint8_t *buf, size_t cap, size_t *len_out)
 {
     proto_wr wr = {buf, cap, 0, false};
 
-    if (count == 0 || count > PROTO_RECEIPTS_MAX)
+    if (count == 0 || count > PROTO_ACKS_MAX)
         return PROTO_ERR_LIMIT;
     proto_wr_u16(&wr, (uint16_t)count);
     for (size_t i = 0; i < count; i++) {
         if (proto_id_is_zero(items[i].id))
             return PROTO_ERR_INVALID;
-        proto_wr_u64(&wr, items[i].tag);
+        proto_wr_u64(&wr, items[i].n);
         proto_wr_bytes(&wr, items[i].id, PROTO_ID_BYTES);
     }
     if (wr.overflow)
@@ -494,11 +494,11 @@ proto_receipts_encode(const proto_receipt *items, size_t count, uint8_t *buf, si
 }
 
 void
-proto_receipt_get(const proto_cmd *cmd, size_t i, proto_receipt *out)
+proto_ack_get(const proto_cmd *cmd, size_t i, proto_ack *out)
 {
-    const uint8_t *p = cmd->receipts.data + 2 + i * (8 + PROTO_ID_BYTES);
+    const uint8_t *p = cmd->acks.data + 2 + i * (8 + PROTO_ID_BYTES);
 
-    out->tag = proto_be64(p);
+    out->n = proto_be64(p);
     memcpy(out->id, p + 8, PROTO_ID_BYTES);
 }
 
@@ -578,6 +578,8 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
             err = get_nonempty(&f[1], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
         break;
     case PROTO_CMD_ACCEPTED:
+        err = check_acks(&f[0], "accepted", &cmd, detail);
+        break;
     case PROTO_CMD_STATUS:
         if ((err = get_u64(&f[0], "corr", &cmd.corr, detail)) == PROTO_OK)
             err = get_id(&f[1], cmd.id, false, detail);
@@ -601,7 +603,7 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
             err = get_nonempty(&f[1], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
         break;
     case PROTO_CMD_RECEIPT:
-        err = check_receipts(&f[0], &cmd, detail);
+        err = check_acks(&f[0], "receipts", &cmd, detail);
         break;
     case PROTO_CMD_STATUS_REPLY:
         if ((err = get_u64(&f[0], "corr", &cmd.corr, detail)) == PROTO_OK &&

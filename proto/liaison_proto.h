@@ -362,16 +362,17 @@ proto_err proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cm
 const char *proto_cmd_name(uint8_t type);
 
 /*
- * Encodes the list frame of a receipt: count (1..PROTO_RECEIPTS_MAX) tags
- * and ids, into buf (cap bytes, PROTO_RECEIPTS_BYTES(count) needed).
+ * Encodes the list frame of an accepted or a receipt: count
+ * (1..PROTO_ACKS_MAX) numbers (corr or tag) and ids, into buf (cap bytes,
+ * PROTO_ACKS_BYTES(count) needed).
  * PROTO_ERR_LIMIT if count is out of range or buf too small; PROTO_ERR_INVALID
  * for an all-zero id.
  */
-proto_err proto_receipts_encode(const proto_receipt *items, size_t count, uint8_t *buf,
+proto_err proto_acks_encode(const proto_ack *items, size_t count, uint8_t *buf,
                                 size_t cap, size_t *len_out) PROTO_NONNULL(1, 3, 5) PROTO_MUST_CHECK;
 
-/* Item i (< cmd->count) of a parsed receipt. */
-void proto_receipt_get(const proto_cmd *cmd, size_t i, proto_receipt *out) PROTO_NONNULL(1, 3);
+/* Item i (< cmd->count) of a parsed accepted or receipt. */
+void proto_ack_get(const proto_cmd *cmd, size_t i, proto_ack *out) PROTO_NONNULL(1, 3);
 
 /*
  * Encodes the list frame of a report command: count (1..PROTO_REPORTS_MAX)

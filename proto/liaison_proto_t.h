@@ -34,7 +34,7 @@
 #define PROTO_TARGETS_MAX        255u      /* target agencies of one forward */
 #define PROTO_STATUS_ENTRIES_MAX 1024u     /* entries in one status reply */
 #define PROTO_REPORT_MAX         1024u     /* bytes of a signed delivery report */
-#define PROTO_RECEIPTS_MAX       256u      /* queue entries one receipt acknowledges */
+#define PROTO_ACKS_MAX           256u      /* items of one accepted or receipt */
 #define PROTO_REPORTS_MAX        64u       /* reports one report command carries */
 #define PROTO_TREE_HEAD_BYTES    112u      /* size, root, time, signature */
 #define PROTO_PROOF_HASHES_MAX   64u       /* hashes in a consistency proof */
@@ -301,7 +301,7 @@ typedef enum proto_wire_code {
 /* Wire commands (the one-byte command frame).  Appended, never renumbered. */
 typedef enum proto_cmd_type {
     PROTO_CMD_SUBMIT = 0x01,       /* agency -> broker: corr, envelope */
-    PROTO_CMD_ACCEPTED = 0x02,     /* broker -> agency: corr, message id */
+    PROTO_CMD_ACCEPTED = 0x02,     /* broker -> agency: (corr, message id) list */
     PROTO_CMD_REJECTED = 0x03,     /* broker -> agency: corr, message id, code, text */
     PROTO_CMD_DELIVER = 0x04,      /* broker -> agency: tag, envelope */
     PROTO_CMD_RECEIPT = 0x05,      /* agency -> broker: (tag, message id) list */
@@ -345,8 +345,8 @@ typedef struct proto_cmd {
     proto_slice targets;                /* FORWARD: encoded target agencies (proto_targets_*) */
     proto_slice envelope;               /* SUBMIT / DELIVER / FORWARD */
     proto_slice entries;                /* STATUS_REPLY: encoded status entries */
-    uint16_t count;                     /* RECEIPT / REPORT: items in the list */
-    proto_slice receipts;               /* RECEIPT: the list (proto_receipts_encode) */
+    uint16_t count;                     /* ACCEPTED / RECEIPT / REPORT: items in the list */
+    proto_slice acks;                   /* ACCEPTED / RECEIPT: the list (proto_acks_encode) */
     proto_slice reports;                /* REPORT: the list (proto_reports_encode) */
     uint64_t first;                     /* CONSISTENCY*: the older tree size */
     uint64_t second;                    /* CONSISTENCY*: the newer tree size */
@@ -361,11 +361,12 @@ typedef struct proto_wire {
     uint8_t store[PROTO_TEXT_MAX + 96];        /* backing for the small frames */
 } proto_wire;
 
-/* One queue entry a receipt acknowledges. */
-typedef struct proto_receipt {
-    uint64_t tag;                       /* its tag */
-    uint8_t id[PROTO_ID_BYTES];         /* its message id */
-} proto_receipt;
+/* One item of an accepted (a submit the broker accepted) or of a receipt
+ * (a queue entry the agency has taken). */
+typedef struct proto_ack {
+    uint64_t n;                         /* accepted: the submit's corr; receipt: the entry's tag */
+    uint8_t id[PROTO_ID_BYTES];         /* the message id */
+} proto_ack;
 
 /* One report of a report command: its tag and its signed bytes (borrowed). */
 typedef struct proto_tagged_report {
@@ -373,8 +374,8 @@ typedef struct proto_tagged_report {
     proto_slice report;                 /* the signed delivery report */
 } proto_tagged_report;
 
-/* Bytes of the receipts and reports frames, at most. */
-#define PROTO_RECEIPTS_BYTES(n) (2u + (n) * (8u + PROTO_ID_BYTES))
+/* Bytes of an accepted or receipt list of n items; of a report list, at most. */
+#define PROTO_ACKS_BYTES(n) (2u + (n) * (8u + PROTO_ID_BYTES))
 #define PROTO_REPORTS_BYTES_MAX (2u + PROTO_REPORTS_MAX * (8u + 2u + PROTO_REPORT_MAX))
 
 /* One target agency of a forwarded copy, and what it may not read. */

@@ -63,14 +63,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     if (cmd.type == PROTO_CMD_RECEIPT) {
-        proto_receipt r;
+        proto_ack r;
 
         for (size_t i = 0; i < cmd.count; i++) {
-            proto_receipt_get(&cmd, i, &r);
+            proto_ack_get(&cmd, i, &r);
             if (proto_id_is_zero(r.id))
                 abort();
         }
-        if (cmd.count == 0 || cmd.receipts.len != PROTO_RECEIPTS_BYTES(cmd.count))
+        if (cmd.count == 0 || cmd.acks.len != PROTO_ACKS_BYTES(cmd.count))
             abort();
     }
     return 0;

@@ -913,13 +913,14 @@ test_proto_cmd_roundtrip(void **state)
     static const uint8_t head[PROTO_TREE_HEAD_BYTES] = {1, 2, 3};
     static const uint8_t path[64] = {9};
     proto_target targets[2];
-    proto_receipt receipts[2] = {{5, {9}}, {UINT64_MAX, {10}}};
+    proto_ack receipts[2] = {{5, {9}}, {UINT64_MAX, {10}}};
     proto_tagged_report reports[2];
-    uint8_t tbuf[128], rbuf[PROTO_RECEIPTS_BYTES(2)], pbuf[256];
-    size_t tlen, rlen, plen;
+    uint8_t tbuf[128], rbuf[PROTO_ACKS_BYTES(2)], abuf[PROTO_ACKS_BYTES(1)], pbuf[256];
+    size_t tlen, rlen, alen, plen;
 
     memset(cmds, 0, sizeof(cmds));
-    assert_int_equal(proto_receipts_encode(receipts, 2, rbuf, sizeof(rbuf), &rlen), PROTO_OK);
+    assert_int_equal(proto_acks_encode(receipts, 2, rbuf, sizeof(rbuf), &rlen), PROTO_OK);
+    assert_int_equal(proto_acks_encode(receipts + 1, 1, abuf, sizeof(abuf), &alen), PROTO_OK);
     reports[0] = (proto_tagged_report){6, {f->buf, 100}};
     reports[1] = (proto_tagged_report){8, {f->buf + 100, 1}};
     assert_int_equal(proto_reports_encode(reports, 2, pbuf, sizeof(pbuf), &plen), PROTO_OK);
@@ -932,8 +933,8 @@ test_proto_cmd_roundtrip(void **state)
     cmds[n].corr = 42;
     cmds[n++].envelope = (proto_slice){f->buf, f->len};
     cmds[n].type = PROTO_CMD_ACCEPTED;
-    cmds[n].corr = 42;
-    memset(cmds[n++].id, 7, PROTO_ID_BYTES);
+    cmds[n].count = 1;
+    cmds[n++].acks = (proto_slice){abuf, alen};
     cmds[n].type = PROTO_CMD_REJECTED;
     cmds[n].corr = 43;
     cmds[n].code = PROTO_WIRE_SIGNATURE;
@@ -943,7 +944,7 @@ test_proto_cmd_roundtrip(void **state)
     cmds[n++].envelope = (proto_slice){f->buf, f->len};
     cmds[n].type = PROTO_CMD_RECEIPT;
     cmds[n].count = 2;
-    cmds[n++].receipts = (proto_slice){rbuf, rlen};
+    cmds[n++].acks = (proto_slice){rbuf, rlen};
     cmds[n].type = PROTO_CMD_STATUS;
     cmds[n].corr = UINT64_MAX;
     memset(cmds[n++].id, 9, PROTO_ID_BYTES);
@@ -1090,49 +1091,49 @@ test_proto_cmd_malformed(void **state)
     }
 }
 
-/* Receipt and report lists: what they carry, and every way they can be wrong. */
+/* Accepted, receipt and report lists: what they carry, and every way they
+ * can be wrong. */
 static void
 test_proto_cmd_lists(void **state)
 {
-    static proto_receipt many[PROTO_RECEIPTS_MAX + 1];
+    static proto_ack many[PROTO_ACKS_MAX + 1];
     static uint8_t buf[PROTO_REPORTS_BYTES_MAX + 64];
     static uint8_t report[PROTO_REPORT_MAX + 1];
     proto_tagged_report items[PROTO_REPORTS_MAX + 1], got;
     proto_frame fr[3] = {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x05", 1}, {buf, 0}};
     proto_detail d = {0};
-    proto_receipt r;
+    proto_ack r;
     proto_cmd cmd;
     size_t len, offset = 0, seen = 0;
 
     (void)state;
-    for (size_t i = 0; i <= PROTO_RECEIPTS_MAX; i++) {
-        many[i].tag = 1000 + i;
+    for (size_t i = 0; i <= PROTO_ACKS_MAX; i++) {
+        many[i].n = 1000 + i;
         memset(many[i].id, (int)(i % 255) + 1, PROTO_ID_BYTES);
     }
     /* The largest receipt: every item comes back, in order. */
-    assert_int_equal(proto_receipts_encode(many, PROTO_RECEIPTS_MAX, buf, sizeof(buf), &len),
-                     PROTO_OK);
-    assert_int_equal(len, PROTO_RECEIPTS_BYTES(PROTO_RECEIPTS_MAX));
+    assert_int_equal(proto_acks_encode(many, PROTO_ACKS_MAX, buf, sizeof(buf), &len), PROTO_OK);
+    assert_int_equal(len, PROTO_ACKS_BYTES(PROTO_ACKS_MAX));
     fr[2].len = len;
     assert_proto_ok(proto_cmd_parse(fr, 3, &cmd, &d), &d);
-    assert_int_equal(cmd.count, PROTO_RECEIPTS_MAX);
-    proto_receipt_get(&cmd, PROTO_RECEIPTS_MAX - 1, &r);
-    assert_int_equal(r.tag, 1000 + PROTO_RECEIPTS_MAX - 1);
-    assert_memory_equal(r.id, many[PROTO_RECEIPTS_MAX - 1].id, PROTO_ID_BYTES);
+    assert_int_equal(cmd.count, PROTO_ACKS_MAX);
+    proto_ack_get(&cmd, PROTO_ACKS_MAX - 1, &r);
+    assert_int_equal(r.n, 1000 + PROTO_ACKS_MAX - 1);
+    assert_memory_equal(r.id, many[PROTO_ACKS_MAX - 1].id, PROTO_ID_BYTES);
     /* One too many, none, a zero id, or a ragged frame are refused. */
-    assert_int_equal(proto_receipts_encode(many, PROTO_RECEIPTS_MAX + 1, buf, sizeof(buf), &len),
+    assert_int_equal(proto_acks_encode(many, PROTO_ACKS_MAX + 1, buf, sizeof(buf), &len),
                      PROTO_ERR_LIMIT);
-    assert_int_equal(proto_receipts_encode(many, 0, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
-    assert_int_equal(proto_receipts_encode(many, 3, buf, 10, &len), PROTO_ERR_LIMIT);
+    assert_int_equal(proto_acks_encode(many, 0, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
+    assert_int_equal(proto_acks_encode(many, 3, buf, 10, &len), PROTO_ERR_LIMIT);
     memset(many[1].id, 0, PROTO_ID_BYTES);
-    assert_int_equal(proto_receipts_encode(many, 3, buf, sizeof(buf), &len), PROTO_ERR_INVALID);
+    assert_int_equal(proto_acks_encode(many, 3, buf, sizeof(buf), &len), PROTO_ERR_INVALID);
     memset(many[1].id, 2, PROTO_ID_BYTES);
-    assert_int_equal(proto_receipts_encode(many, 3, buf, sizeof(buf), &len), PROTO_OK);
+    assert_int_equal(proto_acks_encode(many, 3, buf, sizeof(buf), &len), PROTO_OK);
     memset(buf + 2 + 24 + 8, 0, PROTO_ID_BYTES); /* item 1's id */
     fr[2].len = len;
     assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_SYNTAX);
     assert_string_equal(d.field, "receipts");
-    assert_int_equal(proto_receipts_encode(many, 3, buf, sizeof(buf), &len), PROTO_OK);
+    assert_int_equal(proto_acks_encode(many, 3, buf, sizeof(buf), &len), PROTO_OK);
     fr[2].len = len - 1;
     assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
     assert_string_equal(d.field, "receipts");
@@ -1143,8 +1144,20 @@ test_proto_cmd_lists(void **state)
     assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
     assert_string_equal(d.field, "receipts");
     buf[0] = 0x01, buf[1] = 0x01; /* 257 */
-    fr[2].len = PROTO_RECEIPTS_BYTES(257);
+    fr[2].len = PROTO_ACKS_BYTES(257);
     assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+    /* An accepted carries the same list, and names itself in its errors. */
+    assert_int_equal(proto_acks_encode(many, 3, buf, sizeof(buf), &len), PROTO_OK);
+    fr[1].data = (const uint8_t *)"\x02";
+    fr[2].len = len;
+    assert_proto_ok(proto_cmd_parse(fr, 3, &cmd, &d), &d);
+    assert_int_equal(cmd.type, PROTO_CMD_ACCEPTED);
+    assert_int_equal(cmd.count, 3);
+    proto_ack_get(&cmd, 2, &r);
+    assert_int_equal(r.n, 1002);
+    fr[2].len = len - 1;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+    assert_string_equal(d.field, "accepted");
 
     /* The largest report command: 64 reports of the largest size. */
     memset(report, 'r', sizeof(report));
