@@ -53,9 +53,19 @@ write("report", "no-signature", v["report 2"][:-64])
 sig, mid, corr = b"LIAISON1", bytes.fromhex("00112233445566778899aabbccddeeff"), struct.pack(">Q", 7)
 write("command", "ping", frames(sig, b"\x08", corr))
 write("command", "pong", frames(sig, b"\x09", corr))
-write("command", "accepted", frames(sig, b"\x02", corr, mid))
+def acks(*items):
+    """An accepted or receipt list: u16 count, then (u64 number, id) each."""
+    return struct.pack(">H", len(items)) + b"".join(struct.pack(">Q", n) + i for n, i in items)
+
+
+def reports(*items):
+    """A report list: u16 count, then (u64 tag, u16 length, report) each."""
+    return struct.pack(">H", len(items)) + b"".join(struct.pack(">QH", t, len(r)) + r for t, r in items)
+
+
+write("command", "accepted", frames(sig, b"\x02", acks((7, mid), (8, mid[::-1]))))
 write("command", "rejected", frames(sig, b"\x03", corr, mid, b"\x00\x03", b"signature"))
-write("command", "receipt", frames(sig, b"\x05", corr, mid))
+write("command", "receipt", frames(sig, b"\x05", acks((3, mid))))
 write("command", "status", frames(sig, b"\x06", corr, mid))
 write("command", "forward-ack", frames(sig, b"\x0b", corr, mid, b"\x00\x00", b""))
 entries = struct.pack(">H", 1) + bytes([8]) + b"CAN/RCMP" + bytes([4]) + struct.pack(">Q", 1) + b"\x00\x00"
@@ -65,7 +75,9 @@ write("command", "submit", frames(sig, b"\x01", corr) + bytes([255]) + env)
 write("command", "deliver", frames(sig, b"\x04", corr) + bytes([255]) + env)
 targets = bytes([2, 8]) + b"CAN/CBSA" + struct.pack(">Q", 2) + bytes([8]) + b"CAN/RCMP" + struct.pack(">Q", 0)
 write("command", "forward", frames(sig, b"\x0a", corr, b"USACAN", targets) + bytes([255]) + env)
-write("command", "report", frames(sig, b"\x0c", corr, b"LSNR\x01" + mid + b"\x03USA" + entries[2:] + bytes(96)))
+# The vectors' batch of three, in one report command (the frame takes the rest).
+write("command", "report", frames(sig, b"\x0c") + bytes([255]) +
+      reports(*[(5 + i, v["report %d" % i]) for i in range(3)]))
 write("command", "garbage", b"\x00\x01\x02")
 write("command", "tree-head", frames(sig, b"\x0d", bytes(112)))
 write("command", "consistency-request", frames(sig, b"\x0e", corr, struct.pack(">Q", 1), struct.pack(">Q", 2)))
