@@ -58,7 +58,10 @@ report_vectors(FILE *out, const proto_envelope *env, const uint8_t *envelope, si
     proto_identity *usa = NULL;
     proto_report reports[3];
     uint8_t *bufs[3] = {NULL, NULL, NULL}, leaf_input[1 + 512], leaf[32], root[32];
-    size_t lens[3], body;
+    size_t lens[3], body, list_len;
+    proto_tagged_report items[3];
+    proto_ack acks[3];
+    static uint8_t list[2048];
     int rc = -1;
 
     if (identity("USA", 0x04, &usa) != 0)
@@ -94,6 +97,24 @@ report_vectors(FILE *out, const proto_envelope *env, const uint8_t *envelope, si
     put_hex(out, "report 0", bufs[0], lens[0]);
     put_hex(out, "report 1", bufs[1], lens[1]);
     put_hex(out, "report 2", bufs[2], lens[2]);
+    /* The list frames that carry them (section 7.1). */
+    for (size_t i = 0; i < 3; i++) {
+        items[i] = (proto_tagged_report){5 + i, {bufs[i], lens[i]}};
+        acks[i].n = 5 + i;
+        memcpy(acks[i].id, env->id, PROTO_ID_BYTES);
+    }
+    if (proto_reports_encode(items, 3, list, sizeof(list), &list_len) != PROTO_OK)
+        goto out;
+    fprintf(out, "# The three reports in one report command, tags 5, 6 and 7; the receipt\n"
+                 "# that takes them; the accepted for the envelope submitted with corr 1.\n");
+    put_hex(out, "reports frame", list, list_len);
+    if (proto_acks_encode(acks, 3, list, sizeof(list), &list_len) != PROTO_OK)
+        goto out;
+    put_hex(out, "receipts frame", list, list_len);
+    acks[0].n = 1;
+    if (proto_acks_encode(acks, 1, list, sizeof(list), &list_len) != PROTO_OK)
+        goto out;
+    put_hex(out, "accepted frame", list, list_len);
     rc = 0;
 out:
     for (size_t i = 0; i < 3; i++)
