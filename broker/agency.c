@@ -85,8 +85,8 @@ broker_agency_reject(broker *b, const uint8_t *rid, size_t rid_len, uint64_t cor
 broker_session *
 broker_session_find(broker *b, const proto_addr *addr)
 {
-    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
-        if (b->sessions[i].used && proto_addr_equal(&b->sessions[i].addr, addr))
+    for (size_t i = 0; i < b->session_count; i++) {
+        if (proto_addr_equal(&b->sessions[i].addr, addr))
             return &b->sessions[i];
     }
     return NULL;
@@ -99,17 +99,13 @@ session_get(broker *b, const proto_addr *addr)
 
     if (s != NULL)
         return s;
-    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
-        if (!b->sessions[i].used) {
-            s = &b->sessions[i];
-            memset(s, 0, sizeof(*s));
-            s->used = true;
-            s->addr = *addr;
-            proto_addr_format(addr, s->dest, sizeof(s->dest));
-            return s;
-        }
-    }
-    return NULL;
+    if (b->session_count == BROKER_SESSIONS_MAX)
+        return NULL;
+    s = &b->sessions[b->session_count++];
+    memset(s, 0, sizeof(*s));
+    s->addr = *addr;
+    proto_addr_format(addr, s->dest, sizeof(s->dest));
+    return s;
 }
 
 /* A ping names the connection deliveries go to; a new one starts over. */
@@ -132,10 +128,10 @@ broker_sessions_tick(broker *b, uint64_t now)
 {
     size_t connected = 0;
 
-    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
+    for (size_t i = 0; i < b->session_count; i++) {
         broker_session *s = &b->sessions[i];
 
-        if (!s->used || s->rid_len == 0)
+        if (s->rid_len == 0)
             continue;
         if (now - s->last_seen_ms > BROKER_SESSION_IDLE_MS) {
             PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=idle", s->dest);
@@ -329,8 +325,7 @@ broker_agency_send_due(broker *b)
         broker_session *s = &b->sessions[b->sends_due[i]];
 
         s->send_due = false;
-        if (s->used)
-            broker_agency_deliver(b, s);
+        broker_agency_deliver(b, s);
     }
     b->sends_due_count = 0;
 }

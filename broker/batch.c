@@ -100,13 +100,13 @@ broker_dirty(broker *b, const char *dest)
 static void
 deliver_dirty(broker *b, broker_commit *c)
 {
-    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
+    for (size_t i = 0; i < b->session_count; i++) {
         broker_session *s = &b->sessions[i];
         bool hit = c->all_dirty;
 
         for (size_t k = 0; !hit && k < c->dirty_count; k++)
             hit = strcmp(c->dirty[k], s->dest) == 0;
-        if (s->used && hit)
+        if (hit)
             broker_agency_deliver(b, s);
     }
     for (size_t i = 0; i < b->peer_count; i++) {

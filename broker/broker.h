@@ -49,7 +49,6 @@ typedef struct broker_roster {
 
 /* A connected agency of this nation. */
 typedef struct broker_session {
-    bool used;                          /* slot in use */
     proto_addr addr;                    /* the agency, from ZAP User-Id */
     char dest[PROTO_ADDR_TEXT_MAX + 1]; /* its queue: its address text */
     uint8_t rid[BROKER_RID_MAX];        /* routing id of its latest connection */
@@ -187,7 +186,8 @@ typedef struct broker {
     pthread_t zap_thread;               /* ZAP handler thread */
     bool zap_started, committer_started;/* threads to join */
     int signal_fd;                      /* signalfd for HUP, TERM, INT */
-    broker_session sessions[BROKER_SESSIONS_MAX]; /* agencies */
+    broker_session sessions[BROKER_SESSIONS_MAX]; /* agencies; a slot, once used, stays its agency's */
+    size_t session_count;               /* slots in use: sessions[0..session_count) */
     uint16_t sends_due[BROKER_SESSIONS_MAX];     /* sessions with send_due set */
     size_t sends_due_count;                     /* entries in sends_due */
     broker_peer peers[BROKER_PEERS_MAX];/* partner brokers */

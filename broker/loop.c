@@ -174,8 +174,8 @@ tick(broker *b, uint64_t now)
 {
     broker_sessions_tick(b, now);
     broker_peers_tick(b, now);
-    for (size_t i = 0; i < BROKER_SESSIONS_MAX; i++) {
-        if (b->sessions[i].used && b->sessions[i].rid_len > 0)
+    for (size_t i = 0; i < b->session_count; i++) {
+        if (b->sessions[i].rid_len > 0)
             broker_agency_deliver(b, &b->sessions[i]);
     }
     if (now >= b->next_depth_ms) {

@@ -156,6 +156,79 @@ test_broker_agency_to_agency(void **state)
     fed_destroy(&f);
 }
 
+/* A backlog taken at once: the receipts go out together, every message is
+ * receipted once, nothing comes again, and the sender's reports (sent as
+ * lists) say receipted for each. */
+static void
+test_broker_backlog_receipted_together(void **state)
+{
+    enum { N = 40 };
+    static const char *const one[] = {"USA"};
+    static const char *const portions[] = {"LES", "entry"};
+    fed *f = fed_new(one, 1, NULL);
+    liaison_client *fbi, *cbp;
+    uint8_t ids[N][16];
+    bool receipted[N] = {false};
+    size_t got = 0, reports = 0;
+    uint64_t deadline;
+    char metrics[65536], want[64];
+
+    (void)state;
+    fed_start(f, "USA");
+    fbi = fed_client(f, "USA/FBI", true);
+    for (size_t i = 0; i < N; i++)
+        send_text(fbi, "watchlist.publish", "USA/CBP", "LES", portions, 1, ids[i]);
+    /* CBP comes online to a queue of N, and takes them in order. */
+    cbp = fed_client(f, "USA/CBP", true);
+    while (got < N) {
+        liaison_event *e = next_message(cbp, 10 * SECOND);
+
+        if (e == NULL)
+            fail_msg("%zu of %d queued messages arrived", got, N);
+        assert_memory_equal(e->id, ids[got], 16);
+        assert_int_equal(liaison_receipt(cbp, e), LIAISON_OK);
+        liaison_event_free(&e);
+        got++;
+    }
+    liaison_client_close(&cbp);
+    /* The broker counts N receipts, once each. */
+    snprintf(want, sizeof(want), "liaison_messages_receipted_total %d\n", N);
+    deadline = in_ms(10 * SECOND);
+    for (;;) {
+        assert_int_equal(fed_metrics(f, "USA", metrics, sizeof(metrics)), 0);
+        if (strstr(metrics, want) != NULL || liaison_now_ms() >= deadline)
+            break;
+        usleep(100000);
+    }
+    assert_non_null(strstr(metrics, want));
+    /* Nothing comes again on a new connection. */
+    cbp = fed_client(f, "USA/CBP", true);
+    assert_null(next_message(cbp, 1500));
+    liaison_client_close(&cbp);
+    /* The sender hears receipted for every one of them. */
+    deadline = in_ms(10 * SECOND);
+    while (reports < N) {
+        liaison_event *e = NULL;
+
+        if (liaison_receive(fbi, &e, deadline) != LIAISON_OK)
+            fail_msg("%zu of %d receipted reports arrived", reports, N);
+        for (size_t i = 0; i < N; i++) {
+            if (e->type == LIAISON_EVENT_REPORT && memcmp(e->id, ids[i], 16) == 0 &&
+                strcmp(e->state, "receipted") == 0 && !receipted[i]) {
+                receipted[i] = true;
+                reports++;
+            }
+        }
+        assert_int_equal(liaison_receipt(fbi, e), LIAISON_OK);
+        liaison_event_free(&e);
+    }
+    assert_string_equal(state_of(fbi, ids[N - 1], "USA/CBP", NULL, 0), "receipted");
+    liaison_client_close(&fbi);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
 /* ---- Two brokers ------------------------------------------------------------- */
 
 static void
@@ -785,6 +858,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_broker_agency_to_agency, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_backlog_receipted_together, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_federated_withheld_portion, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_denied_reported_with_rule, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_unknown_and_revoked_keys_refused, fed_destroy_all),
