@@ -213,13 +213,18 @@ consumer_main(void *arg)
         if (recv_cmd(s, &rc, &cmd, msgs, &held, 500) != 0)
             continue;
         if (cmd.type == PROTO_CMD_DELIVER) {
-            size_t i = index_of(r, cmd.envelope.data);
+            proto_tagged item;
+            size_t offset = 0;
 
-            if (i < r->count && r->got_at[i] == 0) {
-                r->got_at[i] = bench_now();
-                r->received++;
+            while (proto_deliveries_next(&cmd, &offset, &item)) {
+                size_t i = index_of(r, item.bytes.data);
+
+                if (i < r->count && r->got_at[i] == 0) {
+                    r->got_at[i] = bench_now();
+                    r->received++;
+                }
+                receipts_add(s, &rc, item.tag, id_of(item.bytes.data));
             }
-            receipts_add(s, &rc, cmd.seq, id_of(cmd.envelope.data));
         }
     }
     receipts_flush(s, &rc);
@@ -276,12 +281,12 @@ produce(run *r)
             } else if (cmd.type == PROTO_CMD_REPORT) {
                 /* Receipted as a client does (unverified), so the broker
                  * signs each report and takes it off the sender's queue. */
-                proto_tagged_report item;
+                proto_tagged item;
                 proto_report rep;
                 size_t offset = 0;
 
                 while (proto_reports_next(&cmd, &offset, &item)) {
-                    if (proto_report_decode(item.report.data, item.report.len, &rep, NULL) !=
+                    if (proto_report_decode(item.bytes.data, item.bytes.len, &rep, NULL) !=
                         PROTO_OK)
                         continue;
                     receipts_add(s, &rc, item.tag, rep.id);
@@ -547,11 +552,18 @@ relay_main(void *arg)
             uint8_t list[PROTO_ACKS_BYTES(1)];
             size_t list_len;
 
+            proto_tagged one = {proto_be64(zmq_msg_data(&m[3])),
+                                {zmq_msg_data(&m[4]), zmq_msg_size(&m[4])}};
+            static uint8_t deliveries[2 + 12 + (1u << 20)];
+            size_t deliveries_len;
+
+            if (proto_deliveries_encode(&one, 1, deliveries, sizeof(deliveries), &deliveries_len) !=
+                PROTO_OK)
+                abort();
             zmq_send(s, consumer_rid, consumer_rid_len, ZMQ_SNDMORE);
             zmq_send(s, "LIAISON1", 8, ZMQ_SNDMORE);
             zmq_send(s, "\x04", 1, ZMQ_SNDMORE);
-            zmq_send(s, zmq_msg_data(&m[3]), 8, ZMQ_SNDMORE);
-            zmq_send(s, zmq_msg_data(&m[4]), zmq_msg_size(&m[4]), 0);
+            zmq_send(s, deliveries, deliveries_len, 0);
             memset(&ok, 0, sizeof(ok));
             ok.type = PROTO_CMD_ACCEPTED;
             item.n = proto_be64(zmq_msg_data(&m[3]));

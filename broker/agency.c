@@ -147,72 +147,29 @@ broker_sessions_tick(broker *b, uint64_t now)
 
 /* ---- Deliveries ------------------------------------------------------------ */
 
-/* s's connection went away: deliveries start over when it comes back. */
-static void
-session_gone(broker_session *s)
-{
-    if (zmq_errno() == EHOSTUNREACH) {
-        PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=gone", s->dest);
-        s->rid_len = 0;
-        s->inflight = 0;
-        s->cursor = 0;
-    }
-}
-
-/* Sends the message of queue entry e to s, redacted as its entry says.
- * 0 sent, 1 skipped (no longer deliverable), -1 blocked. */
+/* The bytes of the message of queue entry e, redacted for s as its entry
+ * says (*owned then holds the copy).  0, or 1 when it is no longer
+ * deliverable (expired meanwhile: the sweep removes it). */
 static int
-deliver_message(broker *b, broker_session *s, store_read *rd, const store_queue_entry *e)
+message_bytes(store_read *rd, const store_queue_entry *e, proto_slice *bytes, uint8_t **owned)
 {
-    proto_cmd cmd;
-    uint8_t *owned = NULL;
-    size_t owned_len = 0;
     store_envelope_info info;
-    proto_slice bytes;
     broker_entry_msg m;
-    int rc = 0;
+    size_t owned_len = 0;
 
+    *owned = NULL;
     if (broker_entry_message_parse(e->extra, &m) != 0 ||
-        store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
+        store_envelope_get(rd, e->id, &info, bytes) != STORE_OK)
         return 1;
-    memset(&cmd, 0, sizeof(cmd));
-    cmd.type = PROTO_CMD_DELIVER;
-    cmd.seq = e->seq;
-    cmd.envelope = bytes;
     if (m.mask != 0) {
         static proto_envelope env;
 
-        if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
-            proto_envelope_redact(&env, m.mask, &owned, &owned_len) != PROTO_OK)
+        if (proto_envelope_decode(bytes->data, bytes->len, &env, NULL) != PROTO_OK ||
+            proto_envelope_redact(&env, m.mask, owned, &owned_len) != PROTO_OK)
             return 1;
-        cmd.envelope = (proto_slice){owned, owned_len};
+        *bytes = (proto_slice){*owned, owned_len};
     }
-    if (broker_send(b->agency_sock, s->rid, s->rid_len, &cmd) != 0) {
-        session_gone(s);
-        rc = -1;
-    }
-    free(owned);
-    return rc;
-}
-
-/* Sends the reports collected in list as one command.  When it cannot go,
- * they count as never sent: 0 sent, -1 blocked. */
-static int
-deliver_reports(broker *b, broker_session *s, broker_report_list *list)
-{
-    size_t n = list->count;
-    uint64_t before = list->cursor_before;
-
-    if (broker_report_list_send(b->agency_sock, s->rid, s->rid_len, list) == 0)
-        return 0;
-    if (s->rid_len != 0) {
-        session_gone(s);
-        if (s->rid_len != 0) {
-            s->cursor = before;
-            s->inflight -= (uint32_t)n;
-        }
-    }
-    return -1;
+    return 0;
 }
 
 /* Audits and records that entry e (a message) reached s for the first time. */
@@ -235,20 +192,52 @@ mark_delivered(broker *b, broker_session *s, const store_queue_entry *e)
     broker_metrics_inc(b->metrics, BROKER_METRICS_DELIVERED, 1);
 }
 
+/* Sends what box holds as one command.  Messages sent are marked delivered
+ * (the first time); when the command cannot go, its entries count as never
+ * sent.  0 sent, -1 blocked. */
+static int
+flush(broker *b, broker_session *s, broker_outbox *box, bool *marked)
+{
+    int rc = broker_outbox_send(b->agency_sock, s->rid, s->rid_len, box);
+
+    if (rc == 0 && box->kind == PROTO_CMD_DELIVER) {
+        for (size_t i = 0; i < box->count; i++) {
+            if (box->entries[i]->seq > s->delivered_hwm) {
+                s->delivered_hwm = box->entries[i]->seq;
+                mark_delivered(b, s, box->entries[i]);
+                *marked = true;
+            }
+        }
+    } else if (rc != 0) {
+        if (zmq_errno() == EHOSTUNREACH) {
+            PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=gone", s->dest);
+            s->rid_len = 0;
+            s->inflight = 0;
+            s->cursor = 0;
+        } else {
+            s->cursor = box->cursor_before;
+            s->inflight -= (uint32_t)box->count;
+        }
+    }
+    broker_outbox_clear(box);
+    return rc;
+}
+
 void
 broker_agency_deliver(broker *b, broker_session *s)
 {
     store_queue_entry entries[BROKER_SEND_MAX];
     broker_signed reports[BROKER_SEND_MAX];
-    broker_report_list list;
+    broker_outbox box;
     store_read *rd = NULL;
     bool marked = false;
 
     if (s->rid_len == 0 || b->stopping)
         return;
-    list.count = 0;
+    box.count = 0;
     while (s->inflight < b->cfg->limits.max_in_flight) {
         size_t want = b->cfg->limits.max_in_flight - s->inflight, n = 0;
+        int rc = 0;
 
         if (want > sizeof(entries) / sizeof(entries[0]))
             want = sizeof(entries) / sizeof(entries[0]);
@@ -258,50 +247,35 @@ broker_agency_deliver(broker *b, broker_session *s)
             break;
         if (broker_reports_sign(b, entries, n, reports) != 0) /* one signature for them all */
             break;
-        /* Consecutive reports go out as one command, in queue order with
-         * the messages between them. */
-        for (size_t i = 0; i < n; i++) {
-            proto_slice report = broker_entry_report(&entries[i], &reports[i]);
-            int rc;
+        /* Runs of reports, and runs of messages, go out as one command each,
+         * in queue order. */
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const store_queue_entry *e = &entries[i];
+            proto_slice bytes = broker_entry_report(e, &reports[i]);
+            uint8_t kind = PROTO_CMD_REPORT, *owned = NULL;
 
-            if (report.data != NULL) {
-                if (list.count == 0)
-                    list.cursor_before = s->cursor;
-                list.items[list.count++] = (proto_tagged_report){entries[i].seq, report};
-                s->cursor = entries[i].seq;
-                s->inflight++;
-                continue;
+            if (bytes.data == NULL) {
+                kind = PROTO_CMD_DELIVER;
+                if (e->extra.len == 0 || e->extra.data[0] != BROKER_ENTRY_MESSAGE ||
+                    message_bytes(rd, e, &bytes, &owned) != 0) {
+                    s->cursor = e->seq; /* nothing to send: skipped */
+                    continue;
+                }
             }
-            if (deliver_reports(b, s, &list) != 0) {
-                broker_reports_free(reports, n);
-                goto out;
+            if (!broker_outbox_fits(&box, kind, bytes.len) && (rc = flush(b, s, &box, &marked)) != 0) {
+                free(owned);
+                break;
             }
-            rc = entries[i].extra.len > 0 && entries[i].extra.data[0] == BROKER_ENTRY_MESSAGE
-                     ? deliver_message(b, s, rd, &entries[i])
-                     : 1;
-            if (rc < 0) {
-                broker_reports_free(reports, n);
-                goto out;
-            }
-            s->cursor = entries[i].seq;
-            if (rc == 1)
-                continue; /* expired meanwhile: the sweep removes it */
+            broker_outbox_add(&box, kind, e, bytes, owned, s->cursor);
+            s->cursor = e->seq;
             s->inflight++;
-            if (entries[i].seq > s->delivered_hwm) {
-                s->delivered_hwm = entries[i].seq;
-                mark_delivered(b, s, &entries[i]);
-                marked = true;
-            }
         }
-        if (deliver_reports(b, s, &list) != 0) {
-            broker_reports_free(reports, n);
-            goto out;
-        }
+        if (rc == 0)
+            rc = flush(b, s, &box, &marked);
         broker_reports_free(reports, n);
-        if (n < want)
+        if (rc != 0 || n < want)
             break;
     }
-out:
     store_read_end(&rd);
     if (marked)
         broker_commit_kick(b);

@@ -476,22 +476,74 @@ broker_entry_report(const store_queue_entry *e, const broker_signed *report)
     return (proto_slice){NULL, 0};
 }
 
-int
-broker_report_list_send(void *sock, const uint8_t *rid, size_t rid_len, broker_report_list *list)
+bool
+broker_outbox_fits(const broker_outbox *box, uint8_t kind, size_t len)
 {
-    static uint8_t buf[PROTO_REPORTS_BYTES_MAX]; /* the main thread's */
-    proto_cmd cmd;
-    size_t len = 0;
+    if (box->count == 0)
+        return true;
+    return box->kind == kind && box->count < BROKER_SEND_MAX &&
+           (kind != PROTO_CMD_DELIVER || box->bytes + len <= BROKER_DELIVER_BYTES);
+}
 
-    if (list->count == 0)
+void
+broker_outbox_add(broker_outbox *box, uint8_t kind, const store_queue_entry *e, proto_slice bytes,
+                  uint8_t *owned, uint64_t cursor)
+{
+    if (box->count == 0) {
+        box->kind = kind;
+        box->bytes = 0;
+        box->cursor_before = cursor;
+    }
+    box->items[box->count] = (proto_tagged){e->seq, bytes};
+    box->entries[box->count] = e;
+    box->owned[box->count] = owned;
+    box->bytes += bytes.len;
+    box->count++;
+}
+
+int
+broker_outbox_send(void *sock, const uint8_t *rid, size_t rid_len, const broker_outbox *box)
+{
+    static uint8_t reports_buf[PROTO_REPORTS_BYTES_MAX]; /* the main thread's */
+    uint8_t *buf = reports_buf;
+    size_t len = 0;
+    proto_cmd cmd;
+    proto_err err;
+    int rc;
+
+    if (box->count == 0)
         return 0;
     memset(&cmd, 0, sizeof(cmd));
-    cmd.type = PROTO_CMD_REPORT;
-    if (proto_reports_encode(list->items, list->count, buf, sizeof(buf), &len) != PROTO_OK) {
-        PROTO_LOG(PROTO_LOG_ERROR, "B-BUILD", "command=report reports=%zu", list->count);
-        return -1;
+    cmd.type = box->kind;
+    if (box->kind == PROTO_CMD_REPORT) {
+        err = proto_reports_encode(box->items, box->count, buf, sizeof(reports_buf), &len);
+        cmd.reports = (proto_slice){buf, len};
+    } else {
+        size_t cap = 2 + box->count * 12 + box->bytes;
+
+        if ((buf = malloc(cap)) == NULL)
+            return -1;
+        err = proto_deliveries_encode(box->items, box->count, buf, cap, &len);
+        cmd.deliveries = (proto_slice){buf, len};
     }
-    cmd.reports = (proto_slice){buf, len};
-    list->count = 0;
-    return broker_send(sock, rid, rid_len, &cmd);
+    if (err != PROTO_OK) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-BUILD", "command=%s items=%zu error=\"%s\"",
+                  proto_cmd_name(box->kind), box->count, proto_strerror(err));
+        rc = -1;
+    } else {
+        rc = broker_send(sock, rid, rid_len, &cmd);
+    }
+    if (buf != reports_buf)
+        free(buf);
+    return rc;
+}
+
+void
+broker_outbox_clear(broker_outbox *box)
+{
+    for (size_t i = 0; i < box->count; i++)
+        free(box->owned[i]);
+    box->count = 0;
+    box->kind = 0;
+    box->bytes = 0;
 }

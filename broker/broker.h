@@ -338,23 +338,38 @@ int broker_reports_sign(broker *b, const store_queue_entry *entries, size_t n,
                         broker_signed *out) PROTO_MUST_CHECK;
 void broker_reports_free(broker_signed *out, size_t n);
 
-/* Reports of consecutive queue entries waiting to go out as one report
- * command, so that a window of reports costs one message and one receipt. */
-typedef struct broker_report_list {
-    proto_tagged_report items[BROKER_SEND_MAX]; /* tag and signed bytes (borrowed) */
-    size_t count;                               /* items in use */
-    uint64_t cursor_before;                     /* the queue cursor before the first */
-} broker_report_list;
+/* Bytes of envelopes one deliver command carries, unless one is larger alone. */
+#define BROKER_DELIVER_BYTES (1u << 20)
+
+/* Consecutive queue entries of one kind, reports or messages, waiting to go
+ * out as one report or deliver command, so that a window of them costs one
+ * message (and, from an agency, one receipt). */
+typedef struct broker_outbox {
+    uint8_t kind;                                       /* PROTO_CMD_REPORT or _DELIVER; 0: empty */
+    proto_tagged items[BROKER_SEND_MAX];                /* tag and bytes */
+    const store_queue_entry *entries[BROKER_SEND_MAX];  /* the entry of each */
+    uint8_t *owned[BROKER_SEND_MAX];                    /* redacted copies, freed on clear */
+    size_t count;                                       /* items in use */
+    size_t bytes;                                       /* bytes of the items */
+    uint64_t cursor_before;                             /* the queue cursor before the first */
+} broker_outbox;
 
 /* The signed bytes entry e sends as a report: its report signed with the
  * others of its send (report), or a partner's report relayed as it came.
  * Empty (NULL data) when e is not a report. */
 proto_slice broker_entry_report(const store_queue_entry *e, const broker_signed *report);
 
-/* Sends list as one report command on sock (to rid when not NULL) and
- * empties it.  0, or -1 when it could not be sent (nothing of it went). */
-int broker_report_list_send(void *sock, const uint8_t *rid, size_t rid_len,
-                            broker_report_list *list);
+/* True if an item of kind and len bytes may join box without sending it
+ * first: same kind, room left, and for messages the byte budget. */
+bool broker_outbox_fits(const broker_outbox *box, uint8_t kind, size_t len);
+/* Adds an item (box must be empty or fit it); owned is freed on clear. */
+void broker_outbox_add(broker_outbox *box, uint8_t kind, const store_queue_entry *e,
+                       proto_slice bytes, uint8_t *owned, uint64_t cursor);
+/* Sends box as one command on sock (to rid when not NULL).  0, or -1 when
+ * it could not be sent (nothing of it went).  The box is unchanged. */
+int broker_outbox_send(void *sock, const uint8_t *rid, size_t rid_len, const broker_outbox *box);
+/* Empties box, freeing what it owns. */
+void broker_outbox_clear(broker_outbox *box);
 
 /* ---- Sending ------------------------------------------------------------------ */
 

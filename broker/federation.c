@@ -238,18 +238,19 @@ send_message(broker *b, broker_peer *p, store_read *rd, const store_queue_entry 
     return rc;
 }
 
-/* Sends the reports collected in list as one command; when it cannot go,
+/* Sends the reports collected in box as one command; when it cannot go,
  * they count as never sent.  0 sent, -1 blocked. */
 static int
-send_reports(broker_peer *p, broker_report_list *list)
+send_reports(broker_peer *p, broker_outbox *box)
 {
-    size_t n = list->count;
+    int rc = broker_outbox_send(p->sock, NULL, 0, box);
 
-    if (broker_report_list_send(p->sock, NULL, 0, list) == 0)
-        return 0;
-    p->cursor = list->cursor_before;
-    p->inflight -= (uint32_t)n;
-    return -1;
+    if (rc != 0) {
+        p->cursor = box->cursor_before;
+        p->inflight -= (uint32_t)box->count;
+    }
+    broker_outbox_clear(box);
+    return rc;
 }
 
 void
@@ -257,14 +258,15 @@ broker_peer_send(broker *b, broker_peer *p)
 {
     store_queue_entry entries[BROKER_SEND_MAX];
     broker_signed reports[BROKER_SEND_MAX];
-    broker_report_list list;
+    broker_outbox box;
     store_read *rd = NULL;
 
     if (!p->up || b->stopping)
         return;
-    list.count = 0;
+    box.count = 0;
     while (p->inflight < PEER_WINDOW) {
         size_t want = PEER_WINDOW - p->inflight, n = 0;
+        int rc = 0;
 
         if (want > sizeof(entries) / sizeof(entries[0]))
             want = sizeof(entries) / sizeof(entries[0]);
@@ -274,42 +276,38 @@ broker_peer_send(broker *b, broker_peer *p)
             break;
         if (broker_reports_sign(b, entries, n, reports) != 0) /* one signature for them all */
             break;
-        for (size_t i = 0; i < n; i++) {
-            proto_slice report = broker_entry_report(&entries[i], &reports[i]);
-            int rc;
+        /* Runs of reports go out as one command; messages one forward each. */
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const store_queue_entry *e = &entries[i];
+            proto_slice report = broker_entry_report(e, &reports[i]);
 
-            if (report.data != NULL && entries[i].extra.data[0] == BROKER_ENTRY_REPORT) {
-                if (list.count == 0)
-                    list.cursor_before = p->cursor;
-                list.items[list.count++] = (proto_tagged_report){entries[i].seq, report};
-                p->cursor = entries[i].seq;
+            if (report.data != NULL && e->extra.data[0] == BROKER_ENTRY_REPORT) {
+                if (!broker_outbox_fits(&box, PROTO_CMD_REPORT, report.len) &&
+                    (rc = send_reports(p, &box)) != 0)
+                    break;
+                broker_outbox_add(&box, PROTO_CMD_REPORT, e, report, NULL, p->cursor);
+                p->cursor = e->seq;
                 p->inflight++;
                 continue;
             }
-            if (send_reports(p, &list) != 0) {
-                broker_reports_free(reports, n);
-                goto out;
-            }
-            rc = entries[i].extra.len > 0 && entries[i].extra.data[0] == BROKER_ENTRY_MESSAGE
-                     ? send_message(b, p, rd, &entries[i])
+            if ((rc = send_reports(p, &box)) != 0)
+                break;
+            rc = e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_MESSAGE
+                     ? send_message(b, p, rd, e)
                      : 1;
-            if (rc < 0) {
-                broker_reports_free(reports, n);
-                goto out;
-            }
-            p->cursor = entries[i].seq;
+            if (rc < 0)
+                break;
+            p->cursor = e->seq;
             if (rc == 0)
                 p->inflight++;
+            rc = 0;
         }
-        if (send_reports(p, &list) != 0) {
-            broker_reports_free(reports, n);
-            goto out;
-        }
+        if (rc == 0)
+            rc = send_reports(p, &box);
         broker_reports_free(reports, n);
-        if (n < want)
+        if (rc != 0 || n < want)
             break;
     }
-out:
     store_read_end(&rd);
 }
 
@@ -526,19 +524,19 @@ static void
 on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
            const proto_cmd *cmd)
 {
-    proto_tagged_report item;
+    proto_tagged item;
     size_t offset = 0;
 
     while (proto_reports_next(cmd, &offset, &item)) {
         broker_job *job = calloc(1, sizeof(*job));
 
-        if (job == NULL || zmq_msg_init_size(&job->msg, item.report.len) != 0) {
+        if (job == NULL || zmq_msg_init_size(&job->msg, item.bytes.len) != 0) {
             free(job);
             PROTO_LOG(PROTO_LOG_ERROR, "B-REPORT-IN", "peer=%s error=\"out of memory\"",
                       peer->nation);
             return; /* the partner sends it again after its window times out */
         }
-        memcpy(zmq_msg_data(&job->msg), item.report.data, item.report.len);
+        memcpy(zmq_msg_data(&job->msg), item.bytes.data, item.bytes.len);
         job->type = PROTO_CMD_REPORT;
         memcpy(job->rid, rid, rid_len);
         job->rid_len = rid_len;

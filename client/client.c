@@ -351,14 +351,19 @@ handle_one(liaison_client *c, int flags, uint64_t want_corr, proto_cmd *reply)
         goto out;
     switch (cmd.type) {
     case PROTO_CMD_DELIVER: {
-        liaison_event *e = NULL;
+        proto_tagged item;
+        size_t offset = 0;
 
-        if (client_open_delivery(c, &cmd, &e) == 0 && e != NULL)
-            enqueue_event(c, e);
+        while (proto_deliveries_next(&cmd, &offset, &item)) {
+            liaison_event *e = NULL;
+
+            if (client_open_delivery(c, &item, &e) == 0 && e != NULL)
+                enqueue_event(c, e);
+        }
         break;
     }
     case PROTO_CMD_REPORT: {
-        proto_tagged_report item;
+        proto_tagged item;
         size_t offset = 0;
 
         while (proto_reports_next(&cmd, &offset, &item)) {

@@ -61,9 +61,9 @@ void client_ping(liaison_client *c);
 int client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_cmd *reply);
 liaison_event *client_dequeue(liaison_client *c);
 
-/* client_recv.c: turn a deliver or report frame into an event (NULL: dropped). */
-int client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out);
-int client_open_report(liaison_client *c, const proto_tagged_report *item,
+/* client_recv.c: turn a delivered envelope or report into an event (NULL: dropped). */
+int client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event **event_out);
+int client_open_report(liaison_client *c, const proto_tagged *item,
                        liaison_event **event_out);
 
 /* client_seen.c: what became of each message id this client received. */

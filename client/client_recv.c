@@ -6,21 +6,21 @@
 #include "client_int.h"
 
 int
-client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **event_out)
+client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event **event_out)
 {
     static proto_envelope env;
     const proto_roster_entry *sender;
     liaison_event *e = NULL;
 
     *event_out = NULL;
-    if (proto_envelope_decode(cmd->envelope.data, cmd->envelope.len, &env, NULL) != PROTO_OK) {
+    if (proto_envelope_decode(item->bytes.data, item->bytes.len, &env, NULL) != PROTO_OK) {
         client_fail(c, LIAISON_ERR_PROTOCOL, "a delivered envelope does not decode");
         return -1;
     }
     switch (client_seen_get(c, env.id)) {
     case CLIENT_SEEN_RECEIPTED:
         /* The broker did not get our receipt: acknowledge again, hand out nothing. */
-        (void)client_receipt_add(c, cmd->seq, env.id);
+        (void)client_receipt_add(c, item->tag, env.id);
         return 0;
     case CLIENT_SEEN_HANDED:
         /* Delivered again after a reconnect; the application's receipt will come. */
@@ -36,14 +36,14 @@ client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **ev
         /* Never handed out; acknowledged so that it is not delivered again. */
         client_fail(c, LIAISON_ERR_SIGNATURE, "message from %s does not verify; dropped",
                     proto_addr_format(&env.sender, who, sizeof(who)));
-        (void)client_receipt_add(c, cmd->seq, env.id);
+        (void)client_receipt_add(c, item->tag, env.id);
         return -1;
     }
     e = calloc(1, sizeof(*e));
     if (e == NULL)
         return -1;
     e->type = LIAISON_EVENT_MESSAGE;
-    e->tag = cmd->seq;
+    e->tag = item->tag;
     memcpy(e->id, env.id, PROTO_ID_BYTES);
     proto_id_format(env.id, e->id_hex);
     snprintf(e->kind, sizeof(e->kind), "%s", env.kind);
@@ -57,11 +57,11 @@ client_open_delivery(liaison_client *c, const proto_cmd *cmd, liaison_event **ev
     e->expires_ms = env.expires_ms;
     e->portion_count = env.portion_count;
     e->portions = calloc(env.portion_count, sizeof(*e->portions));
-    e->raw = malloc(cmd->envelope.len);
+    e->raw = malloc(item->bytes.len);
     if (e->portions == NULL || e->raw == NULL)
         goto fail;
-    memcpy(e->raw, cmd->envelope.data, cmd->envelope.len);
-    e->raw_len = cmd->envelope.len;
+    memcpy(e->raw, item->bytes.data, item->bytes.len);
+    e->raw_len = item->bytes.len;
     for (size_t i = 0; i < env.portion_count; i++) {
         liaison_portion *p = &e->portions[i];
         proto_labels l;
@@ -117,7 +117,7 @@ report_seen(liaison_client *c, const uint8_t h[PROTO_HASH_BYTES], bool add)
 }
 
 int
-client_open_report(liaison_client *c, const proto_tagged_report *item, liaison_event **event_out)
+client_open_report(liaison_client *c, const proto_tagged *item, liaison_event **event_out)
 {
     const proto_roster_entry *broker;
     proto_report r;
@@ -125,14 +125,14 @@ client_open_report(liaison_client *c, const proto_tagged_report *item, liaison_e
     uint8_t h[PROTO_HASH_BYTES];
 
     *event_out = NULL;
-    if (proto_report_decode(item->report.data, item->report.len, &r, NULL) != PROTO_OK) {
+    if (proto_report_decode(item->bytes.data, item->bytes.len, &r, NULL) != PROTO_OK) {
         client_fail(c, LIAISON_ERR_PROTOCOL, "a report does not decode");
         return -1;
     }
-    proto_sha256(item->report.data, item->report.len, h);
+    proto_sha256(item->bytes.data, item->bytes.len, h);
     broker = proto_roster_find(c->roster, &r.broker);
     if (broker == NULL || broker->revoked ||
-        proto_report_verify_cached(item->report.data, item->report.len, broker->card.sign_public,
+        proto_report_verify_cached(item->bytes.data, item->bytes.len, broker->card.sign_public,
                                    &c->report_cache) != PROTO_OK) {
         client_fail(c, LIAISON_ERR_SIGNATURE, "report from broker %s does not verify; dropped",
                     r.broker.nation);
@@ -156,13 +156,13 @@ client_open_report(liaison_client *c, const proto_tagged_report *item, liaison_e
     snprintf(e->rule_id, sizeof(e->rule_id), "%s", r.entry.rule_id);
     snprintf(e->detail, sizeof(e->detail), "%s", r.entry.detail);
     e->time_ms = r.entry.time_ms;
-    e->raw = malloc(item->report.len);
+    e->raw = malloc(item->bytes.len);
     if (e->raw == NULL) {
         liaison_event_free(&e);
         return -1;
     }
-    memcpy(e->raw, item->report.data, item->report.len);
-    e->raw_len = item->report.len;
+    memcpy(e->raw, item->bytes.data, item->bytes.len);
+    e->raw_len = item->bytes.len;
     (void)report_seen(c, h, true);
     *event_out = e;
     return 0;

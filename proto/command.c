@@ -12,7 +12,7 @@ static const struct {
     [PROTO_CMD_SUBMIT] = {"submit", 2},
     [PROTO_CMD_ACCEPTED] = {"accepted", 1},
     [PROTO_CMD_REJECTED] = {"rejected", 4},
-    [PROTO_CMD_DELIVER] = {"deliver", 2},
+    [PROTO_CMD_DELIVER] = {"deliver", 1},
     [PROTO_CMD_RECEIPT] = {"receipt", 1},
     [PROTO_CMD_STATUS] = {"status", 2},
     [PROTO_CMD_STATUS_REPLY] = {"status-reply", 3},
@@ -159,8 +159,7 @@ proto_cmd_build(const proto_cmd *cmd, proto_wire *wire, proto_detail *detail)
         break;
     }
     case PROTO_CMD_DELIVER:
-        u64_frame(wire, &used, cmd->seq);
-        big_frame(wire, cmd->envelope);
+        big_frame(wire, cmd->deliveries);
         break;
     case PROTO_CMD_ACCEPTED:
     case PROTO_CMD_RECEIPT:
@@ -445,32 +444,100 @@ check_acks(const proto_frame *f, const char *field, proto_cmd *cmd, proto_detail
     return PROTO_OK;
 }
 
+/* The shape of a tagged list: a report or a deliver command's frame. */
+typedef struct tagged_shape {
+    const char *field;      /* names the frame in errors */
+    size_t max_count;       /* items at most */
+    size_t width;           /* bytes of each item's length: 2 or 4 */
+    size_t max_item;        /* bytes of an item at most */
+    size_t max_frame;       /* bytes of the frame at most */
+} tagged_shape;
+
+static const tagged_shape reports_shape = {"reports", PROTO_REPORTS_MAX, 2, PROTO_REPORT_MAX,
+                                           PROTO_REPORTS_BYTES_MAX};
+static const tagged_shape deliveries_shape = {"deliveries", PROTO_DELIVERIES_MAX, 4,
+                                              PROTO_ENVELOPE_MAX, PROTO_DELIVERIES_BYTES_MAX};
+
+static size_t
+item_len(const uint8_t *p, size_t width)
+{
+    return width == 2 ? proto_be16(p) : (size_t)proto_be16(p) << 16 | proto_be16(p + 2);
+}
+
 static proto_err
-check_reports(const proto_frame *f, proto_cmd *cmd, proto_detail *detail)
+check_tagged(const proto_frame *f, const tagged_shape *shape, proto_cmd *cmd, proto_slice *out,
+             proto_detail *detail)
 {
     proto_rd rd = {f->data, f->len, detail};
-    proto_err err = list_count(&rd, PROTO_REPORTS_MAX, "reports", &cmd->count);
+    proto_err err;
 
+    if (f->len > shape->max_frame) {
+        proto_detail_set(detail, shape->field, "%s frame of %zu bytes; at most %zu", shape->field,
+                         f->len, shape->max_frame);
+        return PROTO_ERR_LIMIT;
+    }
+    err = list_count(&rd, shape->max_count, shape->field, &cmd->count);
     for (size_t i = 0; err == PROTO_OK && i < cmd->count; i++) {
-        const uint8_t *skip;
-        uint64_t tag;
-        uint16_t len;
+        const uint8_t *head, *skip;
+        size_t len;
 
-        if ((err = proto_rd_u64(&rd, "reports", &tag)) != PROTO_OK ||
-            (err = proto_rd_u16(&rd, "reports", &len)) != PROTO_OK)
+        if ((err = proto_rd_bytes(&rd, shape->field, 8 + shape->width, &head)) != PROTO_OK)
             break;
-        if (len == 0 || len > PROTO_REPORT_MAX) {
-            proto_detail_set(detail, "reports", "report %zu has %u bytes, 1 to %u allowed", i, len,
-                             PROTO_REPORT_MAX);
+        len = item_len(head + 8, shape->width);
+        if (len == 0 || len > shape->max_item) {
+            proto_detail_set(detail, shape->field, "item %zu has %zu bytes, 1 to %zu allowed", i,
+                             len, shape->max_item);
             return PROTO_ERR_LIMIT;
         }
-        err = proto_rd_bytes(&rd, "reports", len, &skip);
+        err = proto_rd_bytes(&rd, shape->field, len, &skip);
     }
     if (err == PROTO_OK)
-        err = proto_rd_end(&rd, "reports");
+        err = proto_rd_end(&rd, shape->field);
     if (err == PROTO_OK)
-        cmd->reports = (proto_slice){f->data, f->len};
+        *out = (proto_slice){f->data, f->len};
     return err;
+}
+
+static proto_err
+tagged_encode(const tagged_shape *shape, const proto_tagged *items, size_t count, uint8_t *buf,
+              size_t cap, size_t *len_out)
+{
+    proto_wr wr = {buf, cap, 0, false};
+
+    if (count == 0 || count > shape->max_count)
+        return PROTO_ERR_LIMIT;
+    proto_wr_u16(&wr, (uint16_t)count);
+    for (size_t i = 0; i < count; i++) {
+        if (items[i].bytes.len == 0 || items[i].bytes.len > shape->max_item)
+            return PROTO_ERR_LIMIT;
+        proto_wr_u64(&wr, items[i].tag);
+        if (shape->width == 2)
+            proto_wr_u16(&wr, (uint16_t)items[i].bytes.len);
+        else
+            proto_wr_u32(&wr, (uint32_t)items[i].bytes.len);
+        proto_wr_bytes(&wr, items[i].bytes.data, items[i].bytes.len);
+    }
+    if (wr.overflow || wr.len > shape->max_frame)
+        return PROTO_ERR_LIMIT;
+    *len_out = wr.len;
+    return PROTO_OK;
+}
+
+static bool
+tagged_next(const tagged_shape *shape, proto_slice list, size_t *offset, proto_tagged *out)
+{
+    size_t at = *offset == 0 ? 2 : *offset, head = 8 + shape->width, len;
+
+    /* The parse checked the list; stay inside it all the same. */
+    if (list.len < at || list.len - at < head)
+        return false;
+    len = item_len(list.data + at + 8, shape->width);
+    if (list.len - at - head < len)
+        return false;
+    out->tag = proto_be64(list.data + at);
+    out->bytes = (proto_slice){list.data + at + head, len};
+    *offset = at + head + len;
+    return true;
 }
 
 proto_err
@@ -503,43 +570,29 @@ proto_ack_get(const proto_cmd *cmd, size_t i, proto_ack *out)
 }
 
 proto_err
-proto_reports_encode(const proto_tagged_report *items, size_t count, uint8_t *buf, size_t cap,
+proto_reports_encode(const proto_tagged *items, size_t count, uint8_t *buf, size_t cap,
                      size_t *len_out)
 {
-    proto_wr wr = {buf, cap, 0, false};
-
-    if (count == 0 || count > PROTO_REPORTS_MAX)
-        return PROTO_ERR_LIMIT;
-    proto_wr_u16(&wr, (uint16_t)count);
-    for (size_t i = 0; i < count; i++) {
-        if (items[i].report.len == 0 || items[i].report.len > PROTO_REPORT_MAX)
-            return PROTO_ERR_LIMIT;
-        proto_wr_u64(&wr, items[i].tag);
-        proto_wr_u16(&wr, (uint16_t)items[i].report.len);
-        proto_wr_bytes(&wr, items[i].report.data, items[i].report.len);
-    }
-    if (wr.overflow)
-        return PROTO_ERR_LIMIT;
-    *len_out = wr.len;
-    return PROTO_OK;
+    return tagged_encode(&reports_shape, items, count, buf, cap, len_out);
 }
 
 bool
-proto_reports_next(const proto_cmd *cmd, size_t *offset, proto_tagged_report *out)
+proto_reports_next(const proto_cmd *cmd, size_t *offset, proto_tagged *out)
 {
-    size_t at = *offset == 0 ? 2 : *offset;
-    size_t len;
+    return tagged_next(&reports_shape, cmd->reports, offset, out);
+}
 
-    /* The parse checked the list; stay inside it all the same. */
-    if (cmd->reports.len < at + 10)
-        return false;
-    len = proto_be16(cmd->reports.data + at + 8);
-    if (cmd->reports.len - at - 10 < len)
-        return false;
-    out->tag = proto_be64(cmd->reports.data + at);
-    out->report = (proto_slice){cmd->reports.data + at + 10, len};
-    *offset = at + 10 + len;
-    return true;
+proto_err
+proto_deliveries_encode(const proto_tagged *items, size_t count, uint8_t *buf, size_t cap,
+                        size_t *len_out)
+{
+    return tagged_encode(&deliveries_shape, items, count, buf, cap, len_out);
+}
+
+bool
+proto_deliveries_next(const proto_cmd *cmd, size_t *offset, proto_tagged *out)
+{
+    return tagged_next(&deliveries_shape, cmd->deliveries, offset, out);
 }
 
 proto_err
@@ -599,8 +652,7 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
             err = get_code_text(&f[2], &f[3], &cmd, detail);
         break;
     case PROTO_CMD_DELIVER:
-        if ((err = get_u64(&f[0], "tag", &cmd.seq, detail)) == PROTO_OK)
-            err = get_nonempty(&f[1], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
+        err = check_tagged(&f[0], &deliveries_shape, &cmd, &cmd.deliveries, detail);
         break;
     case PROTO_CMD_RECEIPT:
         err = check_acks(&f[0], "receipts", &cmd, detail);
@@ -638,7 +690,7 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
             err = get_nonempty(&f[3], PROTO_ENVELOPE_MAX, "envelope", &cmd.envelope, detail);
         break;
     case PROTO_CMD_REPORT:
-        err = check_reports(&f[0], &cmd, detail);
+        err = check_tagged(&f[0], &reports_shape, &cmd, &cmd.reports, detail);
         break;
     case PROTO_CMD_TREE_HEAD:
         if ((err = fixed(&f[0], PROTO_TREE_HEAD_BYTES, "head", detail)) == PROTO_OK)

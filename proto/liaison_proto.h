@@ -368,8 +368,8 @@ const char *proto_cmd_name(uint8_t type);
  * PROTO_ERR_LIMIT if count is out of range or buf too small; PROTO_ERR_INVALID
  * for an all-zero id.
  */
-proto_err proto_acks_encode(const proto_ack *items, size_t count, uint8_t *buf,
-                                size_t cap, size_t *len_out) PROTO_NONNULL(1, 3, 5) PROTO_MUST_CHECK;
+proto_err proto_acks_encode(const proto_ack *items, size_t count, uint8_t *buf, size_t cap,
+                             size_t *len_out) PROTO_NONNULL(1, 3, 5) PROTO_MUST_CHECK;
 
 /* Item i (< cmd->count) of a parsed accepted or receipt. */
 void proto_ack_get(const proto_cmd *cmd, size_t i, proto_ack *out) PROTO_NONNULL(1, 3);
@@ -379,15 +379,25 @@ void proto_ack_get(const proto_cmd *cmd, size_t i, proto_ack *out) PROTO_NONNULL
  * tagged reports of 1..PROTO_REPORT_MAX bytes each, into buf (cap bytes,
  * PROTO_REPORTS_BYTES_MAX always suffices).  PROTO_ERR_LIMIT otherwise.
  */
-proto_err proto_reports_encode(const proto_tagged_report *items, size_t count, uint8_t *buf,
+proto_err proto_reports_encode(const proto_tagged *items, size_t count, uint8_t *buf,
                                size_t cap, size_t *len_out) PROTO_NONNULL(1, 3, 5) PROTO_MUST_CHECK;
 
 /*
- * Walks the reports of a parsed report command: start with *offset = 0;
- * each call fills *out (borrowing the frame) and returns true, until the
- * list ends.
+ * Encodes the list frame of a deliver command: count
+ * (1..PROTO_DELIVERIES_MAX) tagged envelopes of 1..PROTO_ENVELOPE_MAX bytes,
+ * the whole at most PROTO_DELIVERIES_BYTES_MAX.  PROTO_ERR_LIMIT otherwise.
  */
-bool proto_reports_next(const proto_cmd *cmd, size_t *offset, proto_tagged_report *out)
+proto_err proto_deliveries_encode(const proto_tagged *items, size_t count, uint8_t *buf,
+                                  size_t cap, size_t *len_out) PROTO_NONNULL(1, 3, 5) PROTO_MUST_CHECK;
+
+/*
+ * Walk the items of a parsed report or deliver command: start with
+ * *offset = 0; each call fills *out (borrowing the frame) and returns true,
+ * until the list ends.
+ */
+bool proto_reports_next(const proto_cmd *cmd, size_t *offset, proto_tagged *out)
+    PROTO_NONNULL(1, 2, 3);
+bool proto_deliveries_next(const proto_cmd *cmd, size_t *offset, proto_tagged *out)
     PROTO_NONNULL(1, 2, 3);
 
 /*

@@ -36,6 +36,7 @@
 #define PROTO_REPORT_MAX         1024u     /* bytes of a signed delivery report */
 #define PROTO_ACKS_MAX           256u      /* items of one accepted or receipt */
 #define PROTO_REPORTS_MAX        64u       /* reports one report command carries */
+#define PROTO_DELIVERIES_MAX     64u       /* envelopes one deliver command carries */
 #define PROTO_TREE_HEAD_BYTES    112u      /* size, root, time, signature */
 #define PROTO_PROOF_HASHES_MAX   64u       /* hashes in a consistency proof */
 
@@ -303,7 +304,7 @@ typedef enum proto_cmd_type {
     PROTO_CMD_SUBMIT = 0x01,       /* agency -> broker: corr, envelope */
     PROTO_CMD_ACCEPTED = 0x02,     /* broker -> agency: (corr, message id) list */
     PROTO_CMD_REJECTED = 0x03,     /* broker -> agency: corr, message id, code, text */
-    PROTO_CMD_DELIVER = 0x04,      /* broker -> agency: tag, envelope */
+    PROTO_CMD_DELIVER = 0x04,      /* broker -> agency: (tag, envelope) list */
     PROTO_CMD_RECEIPT = 0x05,      /* agency -> broker: (tag, message id) list */
     PROTO_CMD_STATUS = 0x06,       /* agency -> broker: corr, message id */
     PROTO_CMD_STATUS_REPLY = 0x07, /* broker -> agency: corr, message id, entries */
@@ -343,9 +344,10 @@ typedef struct proto_cmd {
     uint8_t hop_count;                  /* FORWARD: nations crossed so far */
     char hops[PROTO_HOPS_MAX][PROTO_NATION_LEN + 1]; /* FORWARD: in order */
     proto_slice targets;                /* FORWARD: encoded target agencies (proto_targets_*) */
-    proto_slice envelope;               /* SUBMIT / DELIVER / FORWARD */
+    proto_slice envelope;               /* SUBMIT / FORWARD */
+    proto_slice deliveries;             /* DELIVER: the list (proto_deliveries_encode) */
     proto_slice entries;                /* STATUS_REPLY: encoded status entries */
-    uint16_t count;                     /* ACCEPTED / RECEIPT / REPORT: items in the list */
+    uint16_t count;                     /* ACCEPTED / RECEIPT / REPORT / DELIVER: items in the list */
     proto_slice acks;                   /* ACCEPTED / RECEIPT: the list (proto_acks_encode) */
     proto_slice reports;                /* REPORT: the list (proto_reports_encode) */
     uint64_t first;                     /* CONSISTENCY*: the older tree size */
@@ -368,15 +370,18 @@ typedef struct proto_ack {
     uint8_t id[PROTO_ID_BYTES];         /* the message id */
 } proto_ack;
 
-/* One report of a report command: its tag and its signed bytes (borrowed). */
-typedef struct proto_tagged_report {
+/* One item of a report or deliver command: its tag and its bytes (borrowed):
+ * a signed report, or an envelope. */
+typedef struct proto_tagged {
     uint64_t tag;                       /* its tag */
-    proto_slice report;                 /* the signed delivery report */
-} proto_tagged_report;
+    proto_slice bytes;                  /* the signed delivery report or the envelope */
+} proto_tagged;
 
 /* Bytes of an accepted or receipt list of n items; of a report list, at most. */
 #define PROTO_ACKS_BYTES(n) (2u + (n) * (8u + PROTO_ID_BYTES))
 #define PROTO_REPORTS_BYTES_MAX (2u + PROTO_REPORTS_MAX * (8u + 2u + PROTO_REPORT_MAX))
+/* A deliver frame holds at most what one largest envelope needs alone. */
+#define PROTO_DELIVERIES_BYTES_MAX (2u + 8u + 4u + PROTO_ENVELOPE_MAX)
 
 /* One target agency of a forwarded copy, and what it may not read. */
 typedef struct proto_target {

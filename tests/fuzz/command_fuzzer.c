@@ -45,15 +45,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     if (cmd.type == PROTO_CMD_REPORT) {
-        proto_tagged_report item;
+        proto_tagged item;
         proto_report report;
         size_t offset = 0, n = 0;
 
         /* The walk sees exactly the reports the parse counted, and ends at the frame's end. */
         while (proto_reports_next(&cmd, &offset, &item)) {
-            if (item.report.len == 0 || item.report.len > PROTO_REPORT_MAX)
+            if (item.bytes.len == 0 || item.bytes.len > PROTO_REPORT_MAX)
                 abort();
-            if (proto_report_decode(item.report.data, item.report.len, &report, &detail) ==
+            if (proto_report_decode(item.bytes.data, item.bytes.len, &report, &detail) ==
                     PROTO_OK &&
                 proto_id_is_zero(report.id))
                 abort();

@@ -498,7 +498,7 @@ forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const ui
 static uint16_t
 report_code(raw *r, uint64_t tag, const uint8_t *report, size_t len, char *text, size_t text_len)
 {
-    proto_tagged_report item = {tag, {report, len}};
+    proto_tagged item = {tag, {report, len}};
     uint8_t list[PROTO_REPORT_MAX + 16];
     size_t list_len = 0;
     proto_cmd cmd;

@@ -914,16 +914,22 @@ test_proto_cmd_roundtrip(void **state)
     static const uint8_t path[64] = {9};
     proto_target targets[2];
     proto_ack receipts[2] = {{5, {9}}, {UINT64_MAX, {10}}};
-    proto_tagged_report reports[2];
+    proto_tagged reports[2];
     uint8_t tbuf[128], rbuf[PROTO_ACKS_BYTES(2)], abuf[PROTO_ACKS_BYTES(1)], pbuf[256];
-    size_t tlen, rlen, alen, plen;
+    size_t tlen, rlen, alen, plen, dlen;
+    uint8_t *dbuf;
 
     memset(cmds, 0, sizeof(cmds));
     assert_int_equal(proto_acks_encode(receipts, 2, rbuf, sizeof(rbuf), &rlen), PROTO_OK);
     assert_int_equal(proto_acks_encode(receipts + 1, 1, abuf, sizeof(abuf), &alen), PROTO_OK);
-    reports[0] = (proto_tagged_report){6, {f->buf, 100}};
-    reports[1] = (proto_tagged_report){8, {f->buf + 100, 1}};
+    reports[0] = (proto_tagged){6, {f->buf, 100}};
+    reports[1] = (proto_tagged){8, {f->buf + 100, 1}};
     assert_int_equal(proto_reports_encode(reports, 2, pbuf, sizeof(pbuf), &plen), PROTO_OK);
+    reports[0] = (proto_tagged){5, {f->buf, f->len}};
+    reports[1] = (proto_tagged){9, {f->buf, 7}};
+    dbuf = malloc(f->len + 64);
+    assert_non_null(dbuf);
+    assert_int_equal(proto_deliveries_encode(reports, 2, dbuf, f->len + 64, &dlen), PROTO_OK);
     assert_int_equal(proto_addr_parse("CAN/CBSA", &targets[0].agency, NULL), PROTO_OK);
     assert_int_equal(proto_addr_parse("CAN/RCMP", &targets[1].agency, NULL), PROTO_OK);
     targets[0].withheld = 2;
@@ -940,8 +946,8 @@ test_proto_cmd_roundtrip(void **state)
     cmds[n].code = PROTO_WIRE_SIGNATURE;
     snprintf(cmds[n++].text, PROTO_TEXT_MAX, "signature does not verify (señal)");
     cmds[n].type = PROTO_CMD_DELIVER;
-    cmds[n].seq = 5;
-    cmds[n++].envelope = (proto_slice){f->buf, f->len};
+    cmds[n].count = 2;
+    cmds[n++].deliveries = (proto_slice){dbuf, dlen};
     cmds[n].type = PROTO_CMD_RECEIPT;
     cmds[n].count = 2;
     cmds[n++].acks = (proto_slice){rbuf, rlen};
@@ -1005,6 +1011,23 @@ test_proto_cmd_roundtrip(void **state)
         assert_int_equal(proto_targets_encode(targets, 1, tbuf, sizeof(tbuf), &tlen),
                          PROTO_ERR_INVALID);
     }
+    {
+        /* The deliver list gives back each envelope with its tag, in order. */
+        proto_cmd deliver = {.type = PROTO_CMD_DELIVER, .count = 2, .deliveries = {dbuf, dlen}};
+        proto_tagged item;
+        size_t offset = 0;
+
+        assert_true(proto_deliveries_next(&deliver, &offset, &item));
+        assert_int_equal(item.tag, 5);
+        assert_int_equal(item.bytes.len, f->len);
+        assert_memory_equal(item.bytes.data, f->buf, f->len);
+        assert_true(proto_deliveries_next(&deliver, &offset, &item));
+        assert_int_equal(item.tag, 9);
+        assert_int_equal(item.bytes.len, 7);
+        assert_false(proto_deliveries_next(&deliver, &offset, &item));
+        assert_int_equal(offset, dlen);
+    }
+    free(dbuf);
 }
 
 static void
@@ -1099,7 +1122,7 @@ test_proto_cmd_lists(void **state)
     static proto_ack many[PROTO_ACKS_MAX + 1];
     static uint8_t buf[PROTO_REPORTS_BYTES_MAX + 64];
     static uint8_t report[PROTO_REPORT_MAX + 1];
-    proto_tagged_report items[PROTO_REPORTS_MAX + 1], got;
+    proto_tagged items[PROTO_REPORTS_MAX + 1], got;
     proto_frame fr[3] = {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x05", 1}, {buf, 0}};
     proto_detail d = {0};
     proto_ack r;
@@ -1162,7 +1185,7 @@ test_proto_cmd_lists(void **state)
     /* The largest report command: 64 reports of the largest size. */
     memset(report, 'r', sizeof(report));
     for (size_t i = 0; i <= PROTO_REPORTS_MAX; i++)
-        items[i] = (proto_tagged_report){7 + 2 * i, {report, PROTO_REPORT_MAX - i}};
+        items[i] = (proto_tagged){7 + 2 * i, {report, PROTO_REPORT_MAX - i}};
     assert_int_equal(proto_reports_encode(items, PROTO_REPORTS_MAX, buf, PROTO_REPORTS_BYTES_MAX,
                                           &len), PROTO_OK);
     fr[1].data = (const uint8_t *)"\x0c";
@@ -1171,8 +1194,8 @@ test_proto_cmd_lists(void **state)
     assert_int_equal(cmd.count, PROTO_REPORTS_MAX);
     while (proto_reports_next(&cmd, &offset, &got)) {
         assert_int_equal(got.tag, items[seen].tag);
-        assert_int_equal(got.report.len, items[seen].report.len);
-        assert_memory_equal(got.report.data, report, got.report.len);
+        assert_int_equal(got.bytes.len, items[seen].bytes.len);
+        assert_memory_equal(got.bytes.data, report, got.bytes.len);
         seen++;
     }
     assert_int_equal(seen, PROTO_REPORTS_MAX);
@@ -1181,11 +1204,11 @@ test_proto_cmd_lists(void **state)
     assert_int_equal(proto_reports_encode(items, PROTO_REPORTS_MAX + 1, buf, sizeof(buf), &len),
                      PROTO_ERR_LIMIT);
     assert_int_equal(proto_reports_encode(items, 0, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
-    items[1].report.len = PROTO_REPORT_MAX + 1;
+    items[1].bytes.len = PROTO_REPORT_MAX + 1;
     assert_int_equal(proto_reports_encode(items, 2, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
-    items[1].report.len = 0;
+    items[1].bytes.len = 0;
     assert_int_equal(proto_reports_encode(items, 2, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
-    items[1].report.len = 3;
+    items[1].bytes.len = 3;
     assert_int_equal(proto_reports_encode(items, 2, buf, 100, &len), PROTO_ERR_LIMIT);
     assert_int_equal(proto_reports_encode(items, 2, buf, sizeof(buf), &len), PROTO_OK);
     /* On the wire: a count that disagrees, a cut or a trailing byte, an empty report. */
@@ -1206,6 +1229,26 @@ test_proto_cmd_lists(void **state)
     buf[2 + 8] = 0, buf[2 + 9] = 0; /* report 0 of no bytes */
     assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
     assert_string_equal(d.field, "reports");
+
+    /* A deliver list: 32-bit lengths, at most one largest envelope's worth. */
+    items[0] = (proto_tagged){3, {report, 100}};
+    items[1] = (proto_tagged){4, {report, 1}};
+    assert_int_equal(proto_deliveries_encode(items, 2, buf, sizeof(buf), &len), PROTO_OK);
+    assert_int_equal(len, 2 + 12 + 100 + 12 + 1);
+    fr[1].data = (const uint8_t *)"\x04";
+    fr[2].len = len;
+    assert_proto_ok(proto_cmd_parse(fr, 3, &cmd, &d), &d);
+    assert_int_equal(cmd.count, 2);
+    buf[2 + 8] = 0x04; /* item 0 claims 64 MiB + 100 bytes */
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+    assert_string_equal(d.field, "deliveries");
+    fr[2].len = PROTO_DELIVERIES_BYTES_MAX + 1;
+    assert_int_equal(proto_cmd_parse(fr, 3, &cmd, &d), PROTO_ERR_LIMIT);
+    assert_string_equal(d.field, "deliveries");
+    items[1].bytes.len = 0;
+    assert_int_equal(proto_deliveries_encode(items, 2, buf, sizeof(buf), &len), PROTO_ERR_LIMIT);
+    assert_int_equal(proto_deliveries_encode(items, PROTO_DELIVERIES_MAX + 1, buf, sizeof(buf),
+                                             &len), PROTO_ERR_LIMIT);
 }
 
 static void

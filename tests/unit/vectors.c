@@ -59,7 +59,7 @@ report_vectors(FILE *out, const proto_envelope *env, const uint8_t *envelope, si
     proto_report reports[3];
     uint8_t *bufs[3] = {NULL, NULL, NULL}, leaf_input[1 + 512], leaf[32], root[32];
     size_t lens[3], body, list_len;
-    proto_tagged_report items[3];
+    proto_tagged items[3];
     proto_ack acks[3];
     static uint8_t list[2048];
     int rc = -1;
@@ -99,7 +99,7 @@ report_vectors(FILE *out, const proto_envelope *env, const uint8_t *envelope, si
     put_hex(out, "report 2", bufs[2], lens[2]);
     /* The list frames that carry them (section 7.1). */
     for (size_t i = 0; i < 3; i++) {
-        items[i] = (proto_tagged_report){5 + i, {bufs[i], lens[i]}};
+        items[i] = (proto_tagged){5 + i, {bufs[i], lens[i]}};
         acks[i].n = 5 + i;
         memcpy(acks[i].id, env->id, PROTO_ID_BYTES);
     }
