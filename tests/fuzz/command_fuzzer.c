@@ -62,6 +62,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n != cmd.count || offset != cmd.reports.len)
             abort();
     }
+    if (cmd.type == PROTO_CMD_DELIVER) {
+        proto_tagged item;
+        size_t offset = 0, n = 0;
+
+        while (proto_deliveries_next(&cmd, &offset, &item)) {
+            if (item.bytes.len == 0 || item.bytes.len > PROTO_ENVELOPE_MAX)
+                abort();
+            n++;
+        }
+        if (n != cmd.count || offset != cmd.deliveries.len)
+            abort();
+    }
     if (cmd.type == PROTO_CMD_RECEIPT) {
         proto_ack r;
 

@@ -58,6 +58,11 @@ def acks(*items):
     return struct.pack(">H", len(items)) + b"".join(struct.pack(">Q", n) + i for n, i in items)
 
 
+def deliveries(*items):
+    """A deliver list: u16 count, then (u64 tag, u32 length, envelope) each."""
+    return struct.pack(">H", len(items)) + b"".join(struct.pack(">QI", t, len(e)) + e for t, e in items)
+
+
 def reports(*items):
     """A report list: u16 count, then (u64 tag, u16 length, report) each."""
     return struct.pack(">H", len(items)) + b"".join(struct.pack(">QH", t, len(r)) + r for t, r in items)
@@ -72,7 +77,7 @@ entries = struct.pack(">H", 1) + bytes([8]) + b"CAN/RCMP" + bytes([4]) + struct.
 write("command", "status-reply", frames(sig, b"\x07", corr, mid, entries))
 # A length byte of 255 makes the last frame take the rest of the input.
 write("command", "submit", frames(sig, b"\x01", corr) + bytes([255]) + env)
-write("command", "deliver", frames(sig, b"\x04", corr) + bytes([255]) + env)
+write("command", "deliver", frames(sig, b"\x04") + bytes([255]) + deliveries((4, env), (5, red)))
 targets = bytes([2, 8]) + b"CAN/CBSA" + struct.pack(">Q", 2) + bytes([8]) + b"CAN/RCMP" + struct.pack(">Q", 0)
 write("command", "forward", frames(sig, b"\x0a", corr, b"USACAN", targets) + bytes([255]) + env)
 # The vectors' batch of three, in one report command (the frame takes the rest).

@@ -217,6 +217,16 @@ vectors_write(FILE *out)
     put_hex(out, "redacted envelope", red, red_len);
     if (report_vectors(out, &env, buf, len) != 0)
         goto out;
+    {
+        proto_tagged item = {4, {red, red_len}};
+        uint8_t list[1024];
+        size_t list_len;
+
+        if (proto_deliveries_encode(&item, 1, list, sizeof(list), &list_len) != PROTO_OK)
+            goto out;
+        fprintf(out, "# The redacted envelope delivered with tag 4: a deliver command's list.\n");
+        put_hex(out, "deliveries frame", list, list_len);
+    }
     rc = 0;
 out:
     free(buf);
