@@ -7,28 +7,6 @@
 #include "broker.h"
 #include "frames.h"
 
-int
-broker_send(void *sock, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd)
-{
-    proto_wire wire;
-    proto_detail d;
-
-    if (proto_cmd_build(cmd, &wire, &d) != PROTO_OK) {
-        PROTO_LOG(PROTO_LOG_ERROR, "B-BUILD", "command=%s error=\"%s\"", proto_cmd_name(cmd->type),
-                  d.text);
-        return -1;
-    }
-    if (rid != NULL && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -1;
-    for (size_t i = 0; i < wire.count; i++) {
-        int flags = ZMQ_DONTWAIT | (i + 1 < wire.count ? ZMQ_SNDMORE : 0);
-
-        if (zmq_send(sock, wire.frames[i].data, wire.frames[i].len, flags) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 void
 broker_agency_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd)
 {
