@@ -214,6 +214,25 @@ test_badinput_each_rejected_with_its_code(void **state)
         raw_send_frames(r, fwd, 3); /* a pong: ignored, no answer */
         assert_false(raw_answer(r, &ans, 300));
     }
+    /* A receipt list whose count says two items and holds one: malformed,
+     * naming the list; a deliver list is a broker's command, not an agency's. */
+    {
+        static const uint8_t ragged[2 + 24] = {0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 7, 7, 7};
+        static const uint8_t deliveries[2 + 12 + 1] = {0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 'x'};
+        proto_frame receipt[] = {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x05", 1},
+                                 {ragged, sizeof(ragged)}};
+        proto_frame deliver[] = {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x04", 1},
+                                 {deliveries, sizeof(deliveries)}};
+
+        raw_send_frames(r, receipt, 3);
+        assert_true(raw_answer(r, &ans, 5000));
+        assert_int_equal(ans.code, PROTO_WIRE_MALFORMED);
+        assert_non_null(strstr(ans.text, "receipts"));
+        raw_send_frames(r, deliver, 3);
+        assert_true(raw_answer(r, &ans, 5000));
+        assert_int_equal(ans.code, PROTO_WIRE_COMMAND);
+        assert_non_null(strstr(ans.text, "deliver"));
+    }
     /* An envelope that does not decode: malformed, with the field named. */
     {
         static const uint8_t garbage[] = "LSNE\x01\xff\xff\xff\xff";
