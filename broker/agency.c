@@ -206,13 +206,12 @@ broker_agency_deliver(broker *b, broker_session *s)
 {
     store_queue_entry entries[BROKER_SEND_MAX];
     broker_signed reports[BROKER_SEND_MAX];
-    broker_outbox box;
+    broker_outbox box = {.kind = 0, .count = 0};
     store_read *rd = NULL;
     bool marked = false;
 
     if (s->rid_len == 0 || b->stopping)
         return;
-    box.count = 0;
     while (s->inflight < b->cfg->limits.max_in_flight) {
         size_t want = b->cfg->limits.max_in_flight - s->inflight, n = 0;
         int rc = 0;

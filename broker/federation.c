@@ -258,12 +258,11 @@ broker_peer_send(broker *b, broker_peer *p)
 {
     store_queue_entry entries[BROKER_SEND_MAX];
     broker_signed reports[BROKER_SEND_MAX];
-    broker_outbox box;
+    broker_outbox box = {.kind = 0, .count = 0};
     store_read *rd = NULL;
 
     if (!p->up || b->stopping)
         return;
-    box.count = 0;
     while (p->inflight < PEER_WINDOW) {
         size_t want = PEER_WINDOW - p->inflight, n = 0;
         int rc = 0;
