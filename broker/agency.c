@@ -16,19 +16,17 @@ broker_agency_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_
 }
 
 void
-broker_agency_accepted(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
-                       const uint8_t id[PROTO_ID_BYTES])
+broker_agency_accepted(broker *b, const uint8_t *rid, size_t rid_len, const proto_ack *items,
+                       size_t count)
 {
-    proto_ack item = {corr, {0}};
-    uint8_t buf[PROTO_ACKS_BYTES(1)];
+    uint8_t buf[PROTO_ACKS_BYTES(PROTO_ACKS_MAX)];
     size_t len = 0;
     proto_cmd cmd;
 
-    memcpy(item.id, id, PROTO_ID_BYTES);
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_ACCEPTED;
-    cmd.count = 1;
-    if (proto_acks_encode(&item, 1, buf, sizeof(buf), &len) != PROTO_OK)
+    cmd.count = (uint16_t)count;
+    if (proto_acks_encode(items, count, buf, sizeof(buf), &len) != PROTO_OK)
         return;
     cmd.acks = (proto_slice){buf, len};
     broker_agency_answer(b, rid, rid_len, &cmd);
@@ -125,31 +123,6 @@ broker_sessions_tick(broker *b, uint64_t now)
 
 /* ---- Deliveries ------------------------------------------------------------ */
 
-/* The bytes of the message of queue entry e, redacted for s as its entry
- * says (*owned then holds the copy).  0, or 1 when it is no longer
- * deliverable (expired meanwhile: the sweep removes it). */
-static int
-message_bytes(store_read *rd, const store_queue_entry *e, proto_slice *bytes, uint8_t **owned)
-{
-    store_envelope_info info;
-    broker_entry_msg m;
-    size_t owned_len = 0;
-
-    *owned = NULL;
-    if (broker_entry_message_parse(e->extra, &m) != 0 ||
-        store_envelope_get(rd, e->id, &info, bytes) != STORE_OK)
-        return 1;
-    if (m.mask != 0) {
-        static proto_envelope env;
-
-        if (proto_envelope_decode(bytes->data, bytes->len, &env, NULL) != PROTO_OK ||
-            proto_envelope_redact(&env, m.mask, owned, &owned_len) != PROTO_OK)
-            return 1;
-        *bytes = (proto_slice){*owned, owned_len};
-    }
-    return 0;
-}
-
 /* Audits and records that entry e (a message) reached s for the first time. */
 static void
 mark_delivered(broker *b, broker_session *s, const store_queue_entry *e)
@@ -232,9 +205,10 @@ broker_agency_deliver(broker *b, broker_session *s)
             uint8_t kind = PROTO_CMD_REPORT, *owned = NULL;
 
             if (bytes.data == NULL) {
+                broker_entry_msg m;
+
                 kind = PROTO_CMD_DELIVER;
-                if (e->extra.len == 0 || e->extra.data[0] != BROKER_ENTRY_MESSAGE ||
-                    message_bytes(rd, e, &bytes, &owned) != 0) {
+                if (broker_entry_envelope(rd, e, &m, &bytes, &owned) != 0) {
                     s->cursor = e->seq; /* nothing to send: skipped */
                     continue;
                 }

@@ -138,20 +138,9 @@ static struct {
 static void
 accepts_send(broker *b, size_t i)
 {
-    uint8_t buf[PROTO_ACKS_BYTES(PROTO_ACKS_MAX)];
-    proto_cmd cmd;
-    size_t len = 0;
-
-    if (accepts.conn[i].count == 0)
-        return;
-    memset(&cmd, 0, sizeof(cmd));
-    cmd.type = PROTO_CMD_ACCEPTED;
-    cmd.count = (uint16_t)accepts.conn[i].count;
-    if (proto_acks_encode(accepts.conn[i].items, accepts.conn[i].count, buf, sizeof(buf), &len) ==
-        PROTO_OK) {
-        cmd.acks = (proto_slice){buf, len};
-        broker_agency_answer(b, accepts.conn[i].rid, accepts.conn[i].rid_len, &cmd);
-    }
+    if (accepts.conn[i].count > 0)
+        broker_agency_accepted(b, accepts.conn[i].rid, accepts.conn[i].rid_len,
+                               accepts.conn[i].items, accepts.conn[i].count);
     accepts.conn[i].count = 0;
 }
 
@@ -336,6 +325,27 @@ broker_entry_message_parse(proto_slice extra, broker_entry_msg *out)
     out->sender[n] = '\0';
     out->targets = (proto_slice){extra.data + 10 + PROTO_HASH_BYTES + n,
                                  extra.len - 10 - PROTO_HASH_BYTES - n};
+    return 0;
+}
+
+int
+broker_entry_envelope(store_read *rd, const store_queue_entry *e, broker_entry_msg *m,
+                      proto_slice *bytes, uint8_t **owned)
+{
+    static proto_envelope env; /* the main thread's */
+    store_envelope_info info;
+    size_t owned_len = 0;
+
+    *owned = NULL;
+    if (broker_entry_message_parse(e->extra, m) != 0 ||
+        store_envelope_get(rd, e->id, &info, bytes) != STORE_OK)
+        return 1;
+    if (m->mask != 0) {
+        if (proto_envelope_decode(bytes->data, bytes->len, &env, NULL) != PROTO_OK ||
+            proto_envelope_redact(&env, m->mask, owned, &owned_len) != PROTO_OK)
+            return 1;
+        *bytes = (proto_slice){*owned, owned_len};
+    }
     return 0;
 }
 

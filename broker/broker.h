@@ -274,6 +274,12 @@ int broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_I
                            const proto_addr *sender, const uint8_t *targets, size_t targets_len);
 /* Reads a message entry's extra bytes; -1 if they are not one. */
 int broker_entry_message_parse(proto_slice extra, broker_entry_msg *out);
+/* The envelope of message entry e as its destination gets it: redacted as
+ * the entry says (*owned then holds the copy, the caller's to free), else
+ * borrowed from rd.  *m receives the entry.  0, or 1 when it is no longer
+ * deliverable (expired meanwhile: the sweep removes it). */
+int broker_entry_envelope(store_read *rd, const store_queue_entry *e, broker_entry_msg *m,
+                          proto_slice *bytes, uint8_t **owned);
 /* Marks dest as having new entries to deliver. */
 void broker_dirty(broker *b, const char *dest);
 
@@ -295,9 +301,9 @@ void broker_agency_deliver(broker *b, broker_session *s);
 void broker_agency_deliver_later(broker *b, broker_session *s);
 void broker_agency_send_due(broker *b);
 void broker_agency_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
-/* Answers accepted for one submit (a commit answers its submits together). */
-void broker_agency_accepted(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
-                            const uint8_t id[PROTO_ID_BYTES]);
+/* Answers accepted for count (1..PROTO_ACKS_MAX) submits of one connection. */
+void broker_agency_accepted(broker *b, const uint8_t *rid, size_t rid_len, const proto_ack *items,
+                            size_t count);
 void broker_agency_reject(broker *b, const uint8_t *rid, size_t rid_len, uint64_t corr,
                           const uint8_t *id, uint16_t code, const char *text);
 broker_session *broker_session_find(broker *b, const proto_addr *addr);

@@ -207,31 +207,19 @@ broker_peers_tick(broker *b, uint64_t now)
 static int
 send_message(broker *b, broker_peer *p, store_read *rd, const store_queue_entry *e)
 {
-    static proto_envelope env;
     proto_cmd cmd;
     uint8_t *owned = NULL;
-    size_t owned_len = 0;
-    store_envelope_info info;
-    proto_slice bytes;
     broker_entry_msg m;
     int rc = 0;
 
-    if (broker_entry_message_parse(e->extra, &m) != 0 ||
-        store_envelope_get(rd, e->id, &info, &bytes) != STORE_OK)
-        return 1;
     memset(&cmd, 0, sizeof(cmd));
+    if (broker_entry_envelope(rd, e, &m, &cmd.envelope, &owned) != 0)
+        return 1;
     cmd.type = PROTO_CMD_FORWARD;
     cmd.seq = e->seq;
     cmd.hop_count = 1;
     memcpy(cmd.hops[0], b->id->addr.nation, sizeof(cmd.hops[0]));
     cmd.targets = m.targets;
-    cmd.envelope = bytes;
-    if (m.mask != 0) {
-        if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) != PROTO_OK ||
-            proto_envelope_redact(&env, m.mask, &owned, &owned_len) != PROTO_OK)
-            return 1;
-        cmd.envelope = (proto_slice){owned, owned_len};
-    }
     if (broker_send(p->sock, NULL, 0, &cmd) != 0)
         rc = -1;
     free(owned);
@@ -291,9 +279,7 @@ broker_peer_send(broker *b, broker_peer *p)
             }
             if ((rc = send_reports(p, &box)) != 0)
                 break;
-            rc = e->extra.len > 0 && e->extra.data[0] == BROKER_ENTRY_MESSAGE
-                     ? send_message(b, p, rd, e)
-                     : 1;
+            rc = send_message(b, p, rd, e); /* 1: not a message, or expired: skipped */
             if (rc < 0)
                 break;
             p->cursor = e->seq;

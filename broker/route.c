@@ -347,9 +347,11 @@ broker_route_submit(broker *b, broker_job *job)
     if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
         /* Already accepted: answer so again, store nothing twice. */
         broker_session *s = broker_session_find(b, &job->from);
+        proto_ack again = {job->corr, {0}};
 
         store_read_end(&rd);
-        broker_agency_accepted(b, job->rid, job->rid_len, job->corr, env->id);
+        memcpy(again.id, env->id, PROTO_ID_BYTES);
+        broker_agency_accepted(b, job->rid, job->rid_len, &again, 1);
         broker_metrics_inc(b->metrics, BROKER_METRICS_DUPLICATES_DROPPED, 1);
         if (s != NULL && s->pending > 0)
             s->pending--;

@@ -405,7 +405,7 @@ proto_targets_encode(const proto_target *targets, size_t count, uint8_t *buf, si
     return PROTO_OK;
 }
 
-/* ---- Receipt and report lists ------------------------------------------ */
+/* ---- Accepted, receipt, report and deliver lists ------------------------ */
 
 /* The list's count: 1 to max items. */
 static proto_err
@@ -461,7 +461,7 @@ static const tagged_shape deliveries_shape = {"deliveries", PROTO_DELIVERIES_MAX
 static size_t
 item_len(const uint8_t *p, size_t width)
 {
-    return width == 2 ? proto_be16(p) : (size_t)proto_be16(p) << 16 | proto_be16(p + 2);
+    return width == 2 ? proto_be16(p) : proto_be32(p);
 }
 
 static proto_err
