@@ -347,20 +347,43 @@ kv_get(kv_txn *txn, store_db db, const void *key, size_t klen, proto_slice *val_
     return STORE_OK;
 }
 
+/*
+ * One put.  KV_TAIL first tries MDB_APPEND, which LMDB refuses with
+ * MDB_KEYEXIST, touching nothing, unless the key is past the database's
+ * last; a key that is not is put in place.  Appending splits a full page
+ * at its end rather than its middle, so keys that mostly grow (message ids
+ * begin with their creation time) leave pages full instead of half empty:
+ * fewer pages to write at each commit and to keep on disk.
+ */
+static int
+put(kv_txn *txn, store_db db, MDB_val *k, MDB_val *v, unsigned flags, unsigned mflags)
+{
+    MDB_dbi dbi = txn->env->dbi[db];
+
+    if (flags & KV_APPEND)
+        mflags |= MDB_APPEND;
+    if (flags & KV_NOOVERWRITE)
+        mflags |= MDB_NOOVERWRITE;
+    if (flags & KV_TAIL) {
+        MDB_val keep = *v;
+        int rc = mdb_put(txn->txn, dbi, k, v, mflags | MDB_APPEND);
+
+        if (rc != MDB_KEYEXIST)
+            return rc;
+        *v = keep;
+    }
+    return mdb_put(txn->txn, dbi, k, v, mflags);
+}
+
 store_err
 kv_put(kv_txn *txn, store_db db, const void *key, size_t klen, const void *val, size_t vlen,
        unsigned flags)
 {
     MDB_val k = {klen, (void *)(uintptr_t)key}, v = {vlen, (void *)(uintptr_t)val};
-    unsigned mflags = 0;
 
     if (store_fault_io_hit())
         return STORE_ERR_IO;
-    if (flags & KV_APPEND)
-        mflags |= MDB_APPEND;
-    if (flags & KV_NOOVERWRITE)
-        mflags |= MDB_NOOVERWRITE;
-    return xlate(mdb_put(txn->txn, txn->env->dbi[db], &k, &v, mflags));
+    return xlate(put(txn, db, &k, &v, flags, 0));
 }
 
 store_err
@@ -368,14 +391,11 @@ kv_reserve(kv_txn *txn, store_db db, const void *key, size_t klen, size_t vlen, 
            uint8_t **space_out)
 {
     MDB_val k = {klen, (void *)(uintptr_t)key}, v = {vlen, NULL};
-    unsigned mflags = MDB_RESERVE;
     int rc;
 
     if (store_fault_io_hit())
         return STORE_ERR_IO;
-    if (flags & KV_NOOVERWRITE)
-        mflags |= MDB_NOOVERWRITE;
-    rc = mdb_put(txn->txn, txn->env->dbi[db], &k, &v, mflags);
+    rc = put(txn, db, &k, &v, flags, MDB_RESERVE);
     if (rc != 0)
         return xlate(rc);
     *space_out = v.mv_data;

@@ -196,20 +196,21 @@ apply_envelope(kv_txn *txn, const batch_op *op, const uint8_t *arena, uint64_t n
     } else if (err != STORE_ERR_NOT_FOUND) {
         return err;
     }
-    err = kv_reserve(txn, DB_ENVELOPE, op->id, ID, op->a_len + op->borrowed_len, KV_NOOVERWRITE,
+    err = kv_reserve(txn, DB_ENVELOPE, op->id, ID, op->a_len + op->borrowed_len,
+                     KV_NOOVERWRITE | KV_TAIL,
                      &space);
     if (err != STORE_OK)
         return err;
     memcpy(space, arena + op->a_off, op->a_len);
     memcpy(space + op->a_len, op->borrowed, op->borrowed_len);
     store_put_u64(key, until);
-    if ((err = kv_put(txn, DB_DUP, op->id, ID, key, 8, 0)) != STORE_OK)
+    if ((err = kv_put(txn, DB_DUP, op->id, ID, key, 8, KV_TAIL)) != STORE_OK)
         return err;
     memcpy(key + 8, op->id, ID);
-    if ((err = kv_put(txn, DB_DUP_EXPIRY, key, sizeof(key), "", 0, 0)) != STORE_OK)
+    if ((err = kv_put(txn, DB_DUP_EXPIRY, key, sizeof(key), "", 0, KV_TAIL)) != STORE_OK)
         return err;
     store_put_u64(key, expires);
-    return kv_put(txn, DB_EXPIRY, key, sizeof(key), "", 0, 0);
+    return kv_put(txn, DB_EXPIRY, key, sizeof(key), "", 0, KV_TAIL);
 }
 
 static store_err
@@ -248,12 +249,13 @@ apply_enqueue(kv_txn *txn, const char *dest, size_t dlen, const uint8_t id[ID], 
     store_put_u64(val + ID, time_ms);
     if (extra_len > 0)
         memcpy(val + ID + 8, extra, extra_len);
-    if ((err = kv_put(txn, DB_QUEUE, key, klen, val, ID + 8 + extra_len, KV_NOOVERWRITE)) !=
+    if ((err = kv_put(txn, DB_QUEUE, key, klen, val, ID + 8 + extra_len,
+                      KV_NOOVERWRITE | KV_TAIL)) !=
         STORE_OK)
         return err == STORE_ERR_DUPLICATE ? STORE_ERR_CORRUPT : err;
     memcpy(ikey, id, ID);
     memcpy(ikey + ID, key, klen);
-    if ((err = kv_put(txn, DB_QUEUE_INDEX, ikey, ID + klen, "", 0, 0)) != STORE_OK)
+    if ((err = kv_put(txn, DB_QUEUE_INDEX, ikey, ID + klen, "", 0, KV_TAIL)) != STORE_OK)
         return err;
     return depth_put(txn, dest, dlen, next + 1, depth + 1);
 }
@@ -416,7 +418,7 @@ msg_apply(kv_txn *txn, const batch_op *op, const uint8_t *arena, uint64_t now)
     case OP_STATE:
         memcpy(key, op->id, ID);
         memcpy(key + ID, a, op->a_len);
-        return kv_put(txn, DB_STATE, key, ID + op->a_len, arena + op->b_off, op->b_len, 0);
+        return kv_put(txn, DB_STATE, key, ID + op->a_len, arena + op->b_off, op->b_len, KV_TAIL);
     case OP_META_PUT:
         return kv_put(txn, DB_KV, a, op->a_len, arena + op->b_off, op->b_len, 0);
     case OP_META_DELETE:
@@ -484,7 +486,7 @@ msg_state_put(kv_txn *txn, const uint8_t id[ID], const proto_status_entry *e)
     memcpy(key, id, ID);
     memcpy(key + ID, text, tl);
     vl = msg_state_encode(e, val, sizeof(val));
-    return kv_put(txn, DB_STATE, key, ID + tl, val, vl, 0);
+    return kv_put(txn, DB_STATE, key, ID + tl, val, vl, KV_TAIL);
 }
 
 /* ---- Reads ------------------------------------------------------------------ */

@@ -100,6 +100,7 @@ typedef struct kv_cursor {
 
 #define KV_APPEND      0x01u /* key is larger than every key of the db */
 #define KV_NOOVERWRITE 0x02u /* STORE_ERR_DUPLICATE if the key exists */
+#define KV_TAIL        0x04u /* keys mostly grow: append when past the last (see put) */
 
 /* Opens the environment in path (a directory that exists). */
 store_err kv_env_open(const char *path, bool readonly, uint64_t map_initial, uint64_t map_max,
