@@ -267,8 +267,6 @@ receipt_one(broker *b, broker_session *s, store_read *rd, const proto_ack *r)
     broker_op *op;
     bool ok;
 
-    if (s->inflight > 0)
-        s->inflight--;
     if (r->n == 0 || store_queue_peek(rd, s->dest, r->n - 1, &e, 1, &n) != STORE_OK ||
         n == 0 || e.seq != r->n || memcmp(e.id, r->id, PROTO_ID_BYTES) != 0)
         return;
@@ -293,18 +291,28 @@ receipt_one(broker *b, broker_session *s, store_read *rd, const proto_ack *r)
         broker_op_abort(b);
 }
 
+/*
+ * Each receipt frees a slot of the session's window, even when the store
+ * cannot be read to apply it: the entry then stays queued and goes again
+ * when the agency reconnects (delivery is at-least-once).
+ */
 static void
 on_receipt(broker *b, broker_session *s, const proto_cmd *cmd)
 {
     store_read *rd = NULL;
+    bool readable = store_read_begin(b->st, &rd) == STORE_OK;
 
-    if (store_read_begin(b->st, &rd) == STORE_OK) {
-        for (size_t i = 0; i < cmd->count; i++) {
-            proto_ack r;
+    for (size_t i = 0; i < cmd->count; i++) {
+        proto_ack r;
 
-            proto_ack_get(cmd, i, &r);
-            receipt_one(b, s, rd, &r);
-        }
+        if (s->inflight > 0)
+            s->inflight--;
+        if (!readable)
+            continue;
+        proto_ack_get(cmd, i, &r);
+        receipt_one(b, s, rd, &r);
+    }
+    if (readable) {
         store_read_end(&rd);
         broker_commit_kick(b);
     }
