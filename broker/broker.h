@@ -154,7 +154,7 @@ typedef struct broker_commit {
 
 /* Items per write transaction of a group commit (store batch_txn_items):
  * see "Durability and group commit" in docs/operations.md. */
-#define BROKER_TXN_ITEMS 512u
+#define BROKER_TXN_ITEMS 1024u
 
 /* Frames a received message may have that the broker looks at: the routing
  * id, a command's frames, and one more to see that there are too many. */
