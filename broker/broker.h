@@ -99,6 +99,7 @@ typedef struct broker_job {
     uint8_t envelope_hash[PROTO_HASH_BYTES]; /* worker: SHA-256 of the envelope */
     uint64_t order;                     /* dispatch order: results are routed in this order */
     struct broker_job *next;            /* list link while parked */
+    struct broker_job *chain;           /* the jobs dispatched with this one, after it */
 } broker_job;
 
 /* What the main thread does once an item of a batch is durable. */
@@ -228,12 +229,19 @@ void broker_zap_stop(broker *b);
 
 int broker_workers_start(broker *b);
 void broker_workers_stop(broker *b);
-/* Hands a job to the pool. */
+/* Hands a job, and the jobs chained after it, to one worker of the pool,
+ * which checks them in turn (a partner's report list: its reports share a
+ * batch signature, which the worker then checks once).  On failure the
+ * jobs stay the caller's. */
 int broker_job_dispatch(broker *b, broker_job *job);
 /* Takes a verified job back; returns the jobs that may now be routed, in
  * dispatch order (workers finish out of order; routing keeps the order in
  * which messages arrived, so each sender's messages stay in order). */
 broker_job *broker_job_ready(broker *b, broker_job *job);
+/* broker_job_ready for each job of a chain a worker sent back; the jobs
+ * that may now be routed, in dispatch order. */
+broker_job *broker_job_back(broker *b, broker_job *job);
+/* Frees a job and the jobs chained after it. */
 void broker_job_free(broker_job **job);
 int broker_committer_start(broker *b);
 void broker_committer_stop(broker *b);

@@ -511,12 +511,15 @@ on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len
 {
     proto_tagged item;
     size_t offset = 0;
+    broker_job *chain = NULL, **tail = &chain;
 
+    /* One chain: one worker checks the list's shared batch signature once. */
     while (proto_reports_next(cmd, &offset, &item)) {
         broker_job *job = calloc(1, sizeof(*job));
 
         if (job == NULL || zmq_msg_init_size(&job->msg, item.bytes.len) != 0) {
             free(job);
+            broker_job_free(&chain);
             PROTO_LOG(PROTO_LOG_ERROR, "B-REPORT-IN", "peer=%s error=\"out of memory\"",
                       peer->nation);
             return; /* the partner sends it again after its window times out */
@@ -528,9 +531,11 @@ on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len
         job->from = *peer;
         job->corr = item.tag;
         job->verify = b->cfg->verify_signatures;
-        if (broker_job_dispatch(b, job) != 0)
-            broker_job_free(&job);
+        *tail = job;
+        tail = &job->chain;
     }
+    if (chain != NULL && broker_job_dispatch(b, chain) != 0)
+        broker_job_free(&chain);
 }
 
 void

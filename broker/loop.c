@@ -252,9 +252,8 @@ broker_run(broker *b)
                 broker_job *job = NULL;
 
                 while (zmq_recv(b->jobs_back, &job, sizeof(job), ZMQ_DONTWAIT) == sizeof(job)) {
-                    broker_job *ready = broker_job_ready(b, job);
+                    broker_job *ready = broker_job_back(b, job);
 
-                    b->jobs_in_pool--;
                     while (ready != NULL) {
                         broker_job *next = ready->next;
 

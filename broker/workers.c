@@ -36,14 +36,18 @@ recv_ptr(void *sock, bool *ok)
 void
 broker_job_free(broker_job **job)
 {
-    if (job == NULL || *job == NULL)
+    if (job == NULL)
         return;
-    zmq_msg_close(&(*job)->msg);
-    free((*job)->env);
-    free((*job)->report);
-    free((*job)->targets);
-    free(*job);
-    *job = NULL;
+    while (*job != NULL) {
+        broker_job *j = *job;
+
+        *job = j->chain;
+        zmq_msg_close(&j->msg);
+        free(j->env);
+        free(j->report);
+        free(j->targets);
+        free(j);
+    }
 }
 
 static void job_fail(broker_job *job, proto_err result, uint16_t code, const char *fmt, ...)
@@ -182,10 +186,12 @@ worker_main(void *arg)
 
         if (!ok || job == NULL)
             break;
-        if (job->type == PROTO_CMD_REPORT)
-            verify_report_job(b, job, &cache);
-        else
-            verify_job(b, job);
+        for (broker_job *j = job; j != NULL; j = j->chain) {
+            if (j->type == PROTO_CMD_REPORT)
+                verify_report_job(b, j, &cache);
+            else
+                verify_job(b, j);
+        }
         if (send_ptr(out, job) != 0)
             break;
     }
@@ -264,12 +270,33 @@ broker_workers_stop(broker *b)
 int
 broker_job_dispatch(broker *b, broker_job *job)
 {
-    job->order = b->next_order;
+    uint64_t order = b->next_order;
+
+    for (broker_job *j = job; j != NULL; j = j->chain)
+        j->order = order++;
     if (send_ptr(b->jobs_out, job) != 0)
         return -1;
-    b->next_order++;
-    b->jobs_in_pool++;
+    b->jobs_in_pool += order - b->next_order;
+    b->next_order = order;
     return 0;
+}
+
+broker_job *
+broker_job_back(broker *b, broker_job *job)
+{
+    broker_job *ready = NULL, **tail = &ready;
+
+    while (job != NULL) {
+        broker_job *chained = job->chain;
+
+        job->chain = NULL;
+        *tail = broker_job_ready(b, job);
+        while (*tail != NULL)
+            tail = &(*tail)->next;
+        b->jobs_in_pool--;
+        job = chained;
+    }
+    return ready;
 }
 
 broker_job *
