@@ -13,6 +13,7 @@
 #include "liaison_proto.h"
 #include "liaison_store.h"
 #include "metrics.h"
+#include "order.h"
 #include "outbox.h"
 
 /*
@@ -78,6 +79,7 @@ typedef struct broker_peer {
 /* Work passing through the verify pool: a submit, an incoming forward, or a
  * partner's signed report. */
 typedef struct broker_job {
+    broker_ordered ord;                 /* first: its place in dispatch order (order.h) */
     uint8_t type;                       /* PROTO_CMD_SUBMIT, _FORWARD or _REPORT */
     zmq_msg_t msg;                      /* owns the envelope (or report) bytes */
     uint8_t rid[BROKER_RID_MAX];        /* where to answer */
@@ -97,10 +99,14 @@ typedef struct broker_job {
     proto_report *report;               /* worker: the decoded report (a report job) */
     uint8_t id[PROTO_ID_BYTES];         /* the message id, kept after env is freed */
     uint8_t envelope_hash[PROTO_HASH_BYTES]; /* worker: SHA-256 of the envelope */
-    uint64_t order;                     /* dispatch order: results are routed in this order */
-    struct broker_job *next;            /* list link while parked */
-    struct broker_job *chain;           /* the jobs dispatched with this one, after it */
 } broker_job;
+
+/* The job whose place in order o is (ord is a job's first member). */
+static inline broker_job *
+broker_job_of(broker_ordered *o)
+{
+    return (broker_job *)(void *)o;
+}
 
 /* What the main thread does once an item of a batch is durable. */
 typedef enum broker_op_type {
@@ -193,11 +199,7 @@ typedef struct broker {
     broker_commit commits[2];           /* one collecting, one committing */
     broker_commit *collecting;          /* main adds items here */
     bool committing;                    /* the other one is with the committer */
-    size_t jobs_in_pool;                /* jobs at the verify workers */
-    uint64_t next_order;                /* order of the next job dispatched */
-    uint64_t next_routed;               /* order of the next job to route */
-    broker_job *parked;                 /* verified jobs waiting for earlier ones, by order */
-    broker_job *parked_last;            /* the last of them: most come back in order */
+    broker_order order;                 /* jobs at the verify workers and back from them */
     uint64_t next_sweep_ms;             /* when to sweep expired messages */
     uint64_t next_head_ms;              /* when to sign a tree head */
     uint64_t next_depth_ms;             /* when to refresh queue-depth gauges */
@@ -234,12 +236,8 @@ void broker_workers_stop(broker *b);
  * batch signature, which the worker then checks once).  On failure the
  * jobs stay the caller's. */
 int broker_job_dispatch(broker *b, broker_job *job);
-/* Takes a verified job back; returns the jobs that may now be routed, in
- * dispatch order (workers finish out of order; routing keeps the order in
- * which messages arrived, so each sender's messages stay in order). */
-broker_job *broker_job_ready(broker *b, broker_job *job);
-/* broker_job_ready for each job of a chain a worker sent back; the jobs
- * that may now be routed, in dispatch order. */
+/* Takes back a chain of jobs a worker is done with; returns the jobs that
+ * may now be routed, linked by ord.next, in dispatch order (order.h). */
 broker_job *broker_job_back(broker *b, broker_job *job);
 /* Frees a job and the jobs chained after it. */
 void broker_job_free(broker_job **job);

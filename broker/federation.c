@@ -511,7 +511,8 @@ on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len
 {
     proto_tagged item;
     size_t offset = 0;
-    broker_job *chain = NULL, **tail = &chain;
+    broker_ordered *chain = NULL, **tail = &chain;
+    broker_job *first;
 
     /* One chain: one worker checks the list's shared batch signature once. */
     while (proto_reports_next(cmd, &offset, &item)) {
@@ -519,7 +520,8 @@ on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len
 
         if (job == NULL || zmq_msg_init_size(&job->msg, item.bytes.len) != 0) {
             free(job);
-            broker_job_free(&chain);
+            first = chain != NULL ? broker_job_of(chain) : NULL;
+            broker_job_free(&first);
             PROTO_LOG(PROTO_LOG_ERROR, "B-REPORT-IN", "peer=%s error=\"out of memory\"",
                       peer->nation);
             return; /* the partner sends it again after its window times out */
@@ -531,11 +533,12 @@ on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len
         job->from = *peer;
         job->corr = item.tag;
         job->verify = b->cfg->verify_signatures;
-        *tail = job;
-        tail = &job->chain;
+        *tail = &job->ord;
+        tail = &job->ord.chain;
     }
-    if (chain != NULL && broker_job_dispatch(b, chain) != 0)
-        broker_job_free(&chain);
+    first = chain != NULL ? broker_job_of(chain) : NULL;
+    if (first != NULL && broker_job_dispatch(b, first) != 0)
+        broker_job_free(&first);
 }
 
 void

@@ -211,7 +211,7 @@ send_due(broker *b)
 static bool
 drained(broker *b)
 {
-    return b->jobs_in_pool == 0 && !b->committing && b->collecting->count == 0;
+    return b->order.in_pool == 0 && !b->committing && b->collecting->count == 0;
 }
 
 int
@@ -255,9 +255,10 @@ broker_run(broker *b)
                     broker_job *ready = broker_job_back(b, job);
 
                     while (ready != NULL) {
-                        broker_job *next = ready->next;
+                        broker_job *next =
+                            ready->ord.next != NULL ? broker_job_of(ready->ord.next) : NULL;
 
-                        ready->next = NULL;
+                        ready->ord.next = NULL;
                         if (ready->type == PROTO_CMD_SUBMIT)
                             broker_route_submit(b, ready);
                         else if (ready->type == PROTO_CMD_FORWARD)

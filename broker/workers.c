@@ -41,7 +41,7 @@ broker_job_free(broker_job **job)
     while (*job != NULL) {
         broker_job *j = *job;
 
-        *job = j->chain;
+        *job = j->ord.chain != NULL ? broker_job_of(j->ord.chain) : NULL;
         zmq_msg_close(&j->msg);
         free(j->env);
         free(j->report);
@@ -186,7 +186,9 @@ worker_main(void *arg)
 
         if (!ok || job == NULL)
             break;
-        for (broker_job *j = job; j != NULL; j = j->chain) {
+        for (broker_ordered *o = &job->ord; o != NULL; o = o->chain) {
+            broker_job *j = broker_job_of(o);
+
             if (j->type == PROTO_CMD_REPORT)
                 verify_report_job(b, j, &cache);
             else
@@ -239,13 +241,12 @@ broker_workers_stop(broker *b)
         send_ptr(b->jobs_out, NULL);
     for (size_t i = 0; i < b->worker_count; i++)
         pthread_join(b->workers[i], NULL);
-    while (b->parked != NULL) {
-        broker_job *j = b->parked;
+    for (broker_ordered *o = broker_order_drain(&b->order); o != NULL;) {
+        broker_job *j = broker_job_of(o);
 
-        b->parked = j->next;
+        o = o->next;
         broker_job_free(&j);
     }
-    b->parked_last = NULL;
     /* Jobs still on their way back are freed unanswered: nothing of them was
      * accepted, and the client resends. */
     if (b->jobs_back != NULL) {
@@ -270,61 +271,20 @@ broker_workers_stop(broker *b)
 int
 broker_job_dispatch(broker *b, broker_job *job)
 {
-    uint64_t order = b->next_order;
+    size_t n = broker_order_number(&b->order, &job->ord);
 
-    for (broker_job *j = job; j != NULL; j = j->chain)
-        j->order = order++;
     if (send_ptr(b->jobs_out, job) != 0)
         return -1;
-    b->jobs_in_pool += order - b->next_order;
-    b->next_order = order;
+    broker_order_sent(&b->order, n);
     return 0;
 }
 
 broker_job *
 broker_job_back(broker *b, broker_job *job)
 {
-    broker_job *ready = NULL, **tail = &ready;
+    broker_ordered *ready = broker_order_back(&b->order, &job->ord);
 
-    while (job != NULL) {
-        broker_job *chained = job->chain;
-
-        job->chain = NULL;
-        *tail = broker_job_ready(b, job);
-        while (*tail != NULL)
-            tail = &(*tail)->next;
-        b->jobs_in_pool--;
-        job = chained;
-    }
-    return ready;
-}
-
-broker_job *
-broker_job_ready(broker *b, broker_job *job)
-{
-    broker_job **at = &b->parked, *ready = NULL, **tail = &ready;
-
-    /* Jobs come back nearly in order, so most join at the end. */
-    if (b->parked_last != NULL && b->parked_last->order < job->order)
-        at = &b->parked_last->next;
-    while (*at != NULL && (*at)->order < job->order)
-        at = &(*at)->next;
-    job->next = *at;
-    *at = job;
-    if (job->next == NULL)
-        b->parked_last = job;
-    while (b->parked != NULL && b->parked->order == b->next_routed) {
-        broker_job *j = b->parked;
-
-        b->parked = j->next;
-        j->next = NULL;
-        *tail = j;
-        tail = &j->next;
-        b->next_routed++;
-    }
-    if (b->parked == NULL)
-        b->parked_last = NULL;
-    return ready;
+    return ready != NULL ? broker_job_of(ready) : NULL;
 }
 
 /* ---- The committer ------------------------------------------------------ */
