@@ -101,7 +101,8 @@ typedef struct broker_job {
     uint8_t envelope_hash[PROTO_HASH_BYTES]; /* worker: SHA-256 of the envelope */
 } broker_job;
 
-/* The job whose place in order o is (ord is a job's first member). */
+/* The job whose place in order o is (ord is a job's first member); NULL
+ * for NULL. */
 static inline broker_job *
 broker_job_of(broker_ordered *o)
 {

@@ -503,8 +503,9 @@ broker_fed_report(broker *b, broker_job *job)
     broker_commit_kick(b);
 }
 
-/* A partner's report command: each report goes through the verify pool on
- * its own (with a copy of its bytes) and is acknowledged once filed. */
+/* A partner's report command: its reports, each a job with a copy of its
+ * bytes, go to the verify pool as one chain, and each is acknowledged once
+ * filed. */
 static void
 on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
            const proto_cmd *cmd)
@@ -512,7 +513,7 @@ on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len
     proto_tagged item;
     size_t offset = 0;
     broker_ordered *chain = NULL, **tail = &chain;
-    broker_job *first;
+    broker_job *first = NULL;
 
     /* One chain: one worker checks the list's shared batch signature once. */
     while (proto_reports_next(cmd, &offset, &item)) {
@@ -520,7 +521,7 @@ on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len
 
         if (job == NULL || zmq_msg_init_size(&job->msg, item.bytes.len) != 0) {
             free(job);
-            first = chain != NULL ? broker_job_of(chain) : NULL;
+            first = broker_job_of(chain);
             broker_job_free(&first);
             PROTO_LOG(PROTO_LOG_ERROR, "B-REPORT-IN", "peer=%s error=\"out of memory\"",
                       peer->nation);
@@ -536,7 +537,7 @@ on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len
         *tail = &job->ord;
         tail = &job->ord.chain;
     }
-    first = chain != NULL ? broker_job_of(chain) : NULL;
+    first = broker_job_of(chain);
     if (first != NULL && broker_job_dispatch(b, first) != 0)
         broker_job_free(&first);
 }

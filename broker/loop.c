@@ -255,8 +255,7 @@ broker_run(broker *b)
                     broker_job *ready = broker_job_back(b, job);
 
                     while (ready != NULL) {
-                        broker_job *next =
-                            ready->ord.next != NULL ? broker_job_of(ready->ord.next) : NULL;
+                        broker_job *next = broker_job_of(ready->ord.next);
 
                         ready->ord.next = NULL;
                         if (ready->type == PROTO_CMD_SUBMIT)

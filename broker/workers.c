@@ -41,7 +41,7 @@ broker_job_free(broker_job **job)
     while (*job != NULL) {
         broker_job *j = *job;
 
-        *job = j->ord.chain != NULL ? broker_job_of(j->ord.chain) : NULL;
+        *job = broker_job_of(j->ord.chain);
         zmq_msg_close(&j->msg);
         free(j->env);
         free(j->report);
@@ -282,9 +282,7 @@ broker_job_dispatch(broker *b, broker_job *job)
 broker_job *
 broker_job_back(broker *b, broker_job *job)
 {
-    broker_ordered *ready = broker_order_back(&b->order, &job->ord);
-
-    return ready != NULL ? broker_job_of(ready) : NULL;
+    return broker_job_of(broker_order_back(&b->order, &job->ord));
 }
 
 /* ---- The committer ------------------------------------------------------ */
