@@ -490,19 +490,22 @@ partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t 
     }
 }
 
-/* Sends a forward; returns the forward-ack's code (0: committed). */
+/* Sends a forward for the targets (ascending, at most 4); returns the
+ * forward-ack's code (0: committed). */
 static uint16_t
-forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const uint8_t *env,
-             size_t len, char *text, size_t text_len)
+forward_targets_code(raw *r, uint64_t seq, const char *hop, const char *const *target, size_t n,
+                     const uint8_t *env, size_t len, char *text, size_t text_len)
 {
-    proto_target t;
-    uint8_t targets[128];
+    proto_target t[4];
+    uint8_t targets[256];
     size_t tlen;
     proto_cmd cmd;
 
-    memset(&t, 0, sizeof(t));
-    assert_int_equal(proto_addr_parse(target, &t.agency, NULL), PROTO_OK);
-    assert_int_equal(proto_targets_encode(&t, 1, targets, sizeof(targets), &tlen), PROTO_OK);
+    assert_true(n >= 1 && n <= 4);
+    memset(t, 0, sizeof(t));
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(proto_addr_parse(target[i], &t[i].agency, NULL), PROTO_OK);
+    assert_int_equal(proto_targets_encode(t, n, targets, sizeof(targets), &tlen), PROTO_OK);
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_FORWARD;
     cmd.seq = seq;
@@ -511,6 +514,14 @@ forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const ui
     cmd.targets = (proto_slice){targets, tlen};
     cmd.envelope = (proto_slice){env, len};
     return partner_ack_code(r, &cmd, seq, text, text_len);
+}
+
+/* Sends a forward for one target; returns the forward-ack's code (0: committed). */
+static uint16_t
+forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const uint8_t *env,
+             size_t len, char *text, size_t text_len)
+{
+    return forward_targets_code(r, seq, hop, &target, 1, env, len, text, text_len);
 }
 
 /* Sends a report command of one report; returns the forward-ack's code (0: committed). */
@@ -645,6 +656,128 @@ test_badinput_federation_forwards(void **state)
     fed_destroy(&f);
 }
 
+
+/* The value of an unlabelled counter in nation's metrics, or -1. */
+static long long
+metric_value(fed *f, const char *nation, const char *name)
+{
+    static char text[1 << 16];
+    char needle[128];
+    const char *p;
+
+    if (fed_metrics(f, nation, text, sizeof(text)) != 0)
+        return -1;
+    snprintf(needle, sizeof(needle), "\n%s ", name);
+    p = strstr(text, needle);
+    return p == NULL ? -1 : strtoll(p + strlen(needle), NULL, 10);
+}
+
+/* True if agency addr has nothing waiting: a receive finds no message. */
+static bool
+inbox_empty(fed *f, const char *addr)
+{
+    liaison_client *c = fed_client(f, addr, true);
+    liaison_event *e = NULL;
+    bool empty = true;
+
+    while (liaison_receive(c, &e, liaison_now_ms() + 1500) == LIAISON_OK) {
+        if (e->type == LIAISON_EVENT_MESSAGE)
+            empty = false;
+        liaison_event_free(&e);
+    }
+    liaison_client_close(&c);
+    return empty;
+}
+
+/* A partner may forward a message only to agencies its sender signed for:
+ * named in the envelope, or matched by one of its selectors and accepting
+ * the kind.  Any other target refuses the whole forward (bad-recipient),
+ * audited and counted; nothing reaches the agency it was not meant for. */
+static void
+test_badinput_forward_targets_must_be_signed(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    static const char *const doj[] = {"USA/DOJ"};
+    static const char *const cbp_doj[] = {"USA/CBP", "USA/DOJ"};
+    static const char *const cbp[] = {"USA/CBP"};
+    static const char *const fbi[] = {"USA/FBI"};
+    fed *f = fed_new(two, 2, NULL);
+    proto_identity *rcmp = NULL;
+    uint64_t now = liaison_now_ms();
+    uint8_t *to_cbp = NULL, *to_all = NULL;
+    size_t to_cbp_len, to_all_len;
+    char text[PROTO_TEXT_MAX];
+    raw *can;
+
+    (void)state;
+    fed_start(f, "USA");
+    can = raw_peer_open(f, "CAN", "USA");
+    assert_int_equal(proto_keyfile_read(fed_agency_get(f, "CAN/RCMP")->key, &rcmp, NULL),
+                     PROTO_OK);
+    seal(rcmp, "USA/CBP", now, now + 60000, &to_cbp, &to_cbp_len);
+    seal(rcmp, "USA/*", now, now + 60000, &to_all, &to_all_len);
+    /* Addressed to USA/CBP, forwarded to USA/DOJ: refused, naming the target. */
+    assert_int_equal(forward_targets_code(can, 1, "CAN", doj, 1, to_cbp, to_cbp_len, text,
+                                          sizeof(text)),
+                     PROTO_WIRE_RECIPIENT);
+    assert_non_null(strstr(text, "USA/DOJ"));
+    /* With the right target beside it: still refused whole. */
+    assert_int_equal(forward_targets_code(can, 2, "CAN", cbp_doj, 2, to_cbp, to_cbp_len, text,
+                                          sizeof(text)),
+                     PROTO_WIRE_RECIPIENT);
+    /* USA/ * matches DOJ, but DOJ's card accepts only mlat.*: refused. */
+    assert_int_equal(forward_targets_code(can, 3, "CAN", doj, 1, to_all, to_all_len, text,
+                                          sizeof(text)),
+                     PROTO_WIRE_RECIPIENT);
+    assert_non_null(strstr(text, "watchlist.publish"));
+    assert_int_equal(fed_log_count(f, "USA", "B-FWD-REFUSED"), 3);
+    assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 3);
+    assert_int_equal(metric_value(f, "USA", "liaison_messages_rejected_total{code=\"bad-recipient\"}"), 3);
+    /* What the sender did sign for goes through: the named agency, and an
+     * agency the selector matches that accepts the kind. */
+    assert_int_equal(forward_targets_code(can, 4, "CAN", cbp, 1, to_cbp, to_cbp_len, text,
+                                          sizeof(text)),
+                     0);
+    assert_int_equal(forward_targets_code(can, 5, "CAN", fbi, 1, to_all, to_all_len, text,
+                                          sizeof(text)),
+                     0);
+    assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 3);
+    {
+        liaison_client *c = fed_client(f, "USA/CBP", true);
+        liaison_event *e = NULL;
+
+        assert_int_equal(liaison_receive(c, &e, liaison_now_ms() + 5000), LIAISON_OK);
+        assert_int_equal(e->type, LIAISON_EVENT_MESSAGE);
+        assert_string_equal(e->sender, "CAN/RCMP");
+        liaison_event_free(&e);
+        liaison_client_close(&c);
+    }
+    assert_true(inbox_empty(f, "USA/DOJ"));
+    free(to_cbp);
+    free(to_all);
+    raw_close(&can);
+    proto_identity_destroy(&rcmp);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    /* Each refusal is in the audit log, naming DOJ; nothing about DOJ was released. */
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "rejected", NULL};
+        const char *released[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                                  "--event", "released", NULL};
+        static char out[65536];
+        size_t hits = 0;
+
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        for (const char *p = out; (p = strstr(p, "target USA/DOJ is not among")) != NULL; p++)
+            hits++;
+        assert_int_equal(hits, 3);
+        assert_int_equal(fed_run_tool(released, out, sizeof(out)), 0);
+        assert_null(strstr(out, "USA/DOJ"));
+    }
+    fed_assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -653,6 +786,7 @@ main(void)
         cmocka_unit_test_teardown(test_badinput_oversize_frame_closes_only_that_connection, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_flood_does_not_starve_others, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_federation_forwards, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_forward_targets_must_be_signed, fed_destroy_all),
     };
 
     if (proto_init() != PROTO_OK)
