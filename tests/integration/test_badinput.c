@@ -313,6 +313,86 @@ test_badinput_each_rejected_with_its_code(void **state)
     fed_destroy(&f);
 }
 
+/* Replaces byte `at` of every "USA/FBI" in buf with c. */
+static void
+patch_sender(uint8_t *buf, size_t len, size_t at, uint8_t c)
+{
+    size_t hits = 0;
+
+    for (size_t i = 0; i + 7 <= len; i++) {
+        if (memcmp(buf + i, "USA/FBI", 7) == 0) {
+            buf[i + at] = c;
+            hits++;
+        }
+    }
+    assert_true(hits > 0);
+}
+
+/* Address bytes outside printable ASCII: a sender with a byte 0x80-0xFF,
+ * and one with a control byte, are each answered (malformed, naming the
+ * field and showing the byte escaped) and audited with the escaped text. */
+static void
+test_badinput_address_bytes_answered_and_audited(void **state)
+{
+    static const char *const one[] = {"USA"};
+    static const uint8_t bad[] = {0x80, 0xff, 0x01, 0x1b, 0x7f};
+    static const char *const shown[] = {"F\\x80I", "F\\xffI", "F\\x01I", "F\\x1bI", "F\\x7fI"};
+    fed *f = fed_new(one, 1, NULL);
+    uint64_t now = liaison_now_ms();
+    proto_cmd ans;
+    raw *r;
+
+    (void)state;
+    fed_start(f, "USA");
+    r = raw_open(f, "USA/FBI");
+    for (size_t i = 0; i < sizeof(bad); i++) {
+        uint8_t *buf = NULL;
+        size_t len;
+        proto_cmd cmd;
+
+        seal(r->id, "USA/CBP", now, now + 60000, &buf, &len);
+        patch_sender(buf, len, 5, bad[i]);
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = PROTO_CMD_SUBMIT;
+        cmd.corr = 100 + i;
+        cmd.envelope = (proto_slice){buf, len};
+        raw_send_cmd(r, &cmd);
+        if (!raw_answer(r, &ans, 10000))
+            fail_msg("no answer to a sender with byte 0x%02x", bad[i]);
+        assert_int_equal(ans.type, PROTO_CMD_REJECTED);
+        assert_int_equal(ans.corr, 100 + i);
+        assert_int_equal(ans.code, PROTO_WIRE_MALFORMED);
+        assert_non_null(strstr(ans.text, "sender"));
+        if (strstr(ans.text, shown[i]) == NULL)
+            fail_msg("answer '%s' does not show the byte as %s", ans.text, shown[i]);
+        for (const char *p = ans.text; *p != '\0'; p++)
+            assert_true(*p >= 0x20 && *p < 0x7f);
+        free(buf);
+    }
+    raw_close(&r);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    /* The broker log shows only printable text, and every refusal is audited. */
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "rejected", NULL};
+        static char out[65536];
+        FILE *log = fopen(fed_nation_get(f, "USA")->log, "rb");
+        int c;
+
+        assert_non_null(log);
+        while ((c = fgetc(log)) != EOF)
+            assert_true(c == '\n' || (c >= 0x20 && c < 0x7f));
+        fclose(log);
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        for (size_t i = 0; i < sizeof(bad); i++) {
+            if (strstr(out, shown[i]) == NULL)
+                fail_msg("no audit record shows %s:\n%s", shown[i], out);
+        }
+    }
+    fed_assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
 /* A frame larger than anything the broker accepts closes that connection only. */
 static void
 test_badinput_oversize_frame_closes_only_that_connection(void **state)
@@ -453,12 +533,11 @@ raw_peer_open(fed *f, const char *as_nation, const char *to_nation)
 /* Sends a forward or a report as a partner; returns the forward-ack's code
  * (0: committed). */
 static uint16_t
-partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t text_len)
+partner_wait_ack(raw *r, uint64_t seq, char *text, size_t text_len)
 {
     uint64_t deadline = liaison_now_ms() + 10000;
     proto_cmd ans;
 
-    raw_send_cmd(r, cmd);
     /* The peer's own pings may come first; wait for the ack. */
     for (;;) {
         static zmq_msg_t frames[8];
@@ -488,6 +567,15 @@ partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t 
         for (size_t i = 0; i < held; i++)
             zmq_msg_close(&frames[i]);
     }
+}
+
+/* Sends a forward or a report as a partner; returns the forward-ack's code
+ * (0: committed). */
+static uint16_t
+partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t text_len)
+{
+    raw_send_cmd(r, cmd);
+    return partner_wait_ack(r, seq, text, text_len);
 }
 
 /* Sends a forward for the targets (ascending, at most 4); returns the
@@ -733,6 +821,22 @@ test_badinput_forward_targets_must_be_signed(void **state)
     assert_int_equal(fed_log_count(f, "USA", "B-FWD-REFUSED"), 3);
     assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 3);
     assert_int_equal(metric_value(f, "USA", "liaison_messages_rejected_total{code=\"bad-recipient\"}"), 3);
+    /* A target whose address has a byte 0x80 does not parse: still answered
+     * (malformed, the byte escaped), audited and counted. */
+    {
+        static const uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 9};
+        static const uint8_t targets[] = {1, 7, 'U', 'S', 'A', '/', 'F', 0x80, 'I',
+                                          0, 0, 0, 0, 0, 0, 0, 0};
+        proto_frame fwd[] = {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x0a", 1},
+                             {seq, 8}, {(const uint8_t *)"CAN", 3}, {targets, sizeof(targets)},
+                             {to_cbp, to_cbp_len}};
+
+        raw_send_frames(can, fwd, 6);
+        assert_int_equal(partner_wait_ack(can, 9, text, sizeof(text)), PROTO_WIRE_MALFORMED);
+        if (strstr(text, "F\\x80I") == NULL)
+            fail_msg("forward-ack text '%s' does not show the byte escaped", text);
+        assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 4);
+    }
     /* What the sender did sign for goes through: the named agency, and an
      * agency the selector matches that accepts the kind. */
     assert_int_equal(forward_targets_code(can, 4, "CAN", cbp, 1, to_cbp, to_cbp_len, text,
@@ -741,7 +845,7 @@ test_badinput_forward_targets_must_be_signed(void **state)
     assert_int_equal(forward_targets_code(can, 5, "CAN", fbi, 1, to_all, to_all_len, text,
                                           sizeof(text)),
                      0);
-    assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 3);
+    assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 4);
     {
         liaison_client *c = fed_client(f, "USA/CBP", true);
         liaison_event *e = NULL;
@@ -771,6 +875,7 @@ test_badinput_forward_targets_must_be_signed(void **state)
         for (const char *p = out; (p = strstr(p, "target USA/DOJ is not among")) != NULL; p++)
             hits++;
         assert_int_equal(hits, 3);
+        assert_non_null(strstr(out, "F\\x80I"));
         assert_int_equal(fed_run_tool(released, out, sizeof(out)), 0);
         assert_null(strstr(out, "USA/DOJ"));
     }
@@ -787,6 +892,7 @@ main(void)
         cmocka_unit_test_teardown(test_badinput_flood_does_not_starve_others, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_federation_forwards, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_forward_targets_must_be_signed, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_address_bytes_answered_and_audited, fed_destroy_all),
     };
 
     if (proto_init() != PROTO_OK)
