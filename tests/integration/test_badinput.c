@@ -1,6 +1,7 @@
 /* Bad input against a real broker: every kind gets its answer, others are unaffected. */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <stdint.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,10 @@
 #include "liaison_proto.h"
 
 #define MAX_MESSAGE 65536
+/* The broker counts refusals of at most this many keys one by one in an
+ * interval (BROKER_REFUSALS_KEYS_MAX); the test uses more keys than that. */
+#define BROKER_TEST_TABLE 64
+#define BROKER_TEST_KEYS 100
 
 /* A raw CURVE connection as one agency, to send what no client library would. */
 typedef struct raw {
@@ -883,6 +888,128 @@ test_badinput_forward_targets_must_be_signed(void **state)
     fed_destroy(&f);
 }
 
+/* The number just before needle in line, or 0. */
+static unsigned long long
+count_before(const char *line, const char *needle)
+{
+    const char *p = strstr(line, needle);
+
+    if (p == NULL)
+        return 0;
+    while (p > line && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    return strtoull(p, NULL, 10);
+}
+
+static bool
+refusals_counted(void *ctx)
+{
+    void **c = ctx;
+
+    return metric_value(c[0], "USA", "liaison_keys_refused_total") >= (long long)(uintptr_t)c[1];
+}
+
+/* Handshakes with made-up keys, which anyone holding the broker's public
+ * key can make: each is counted, but the audit log gets one record for the
+ * first refusal of a key in an interval and one summary for the rest, and
+ * the keys past the table's bound share one summary; the counts add up to
+ * the handshakes.  A known agency is served meanwhile. */
+static void
+test_badinput_unknown_keys_audited_in_bounded_records(void **state)
+{
+    enum { KEYS = BROKER_TEST_KEYS, BATCH = 50, HANDSHAKES = 500 };
+    static const char *const one[] = {"USA"};
+    static uint8_t pub[KEYS][32], sec[KEYS][32];
+    static char out[1 << 18];
+    fed *f = fed_new(one, 1, NULL);
+    uint8_t server[32];
+    uint64_t now = liaison_now_ms();
+    unsigned long long total = 0, records = 0, firsts = 0, others = 0;
+    void *ctx;
+    raw *fbi;
+
+    (void)state;
+    fed_start(f, "USA");
+    fbi = raw_open(f, "USA/FBI");
+    {
+        proto_roster *roster = NULL;
+        proto_addr usa;
+
+        assert_int_equal(proto_roster_load(f->roster, &roster, NULL), PROTO_OK);
+        assert_int_equal(proto_addr_parse("USA", &usa, NULL), PROTO_OK);
+        memcpy(server, proto_roster_find(roster, &usa)->card.curve_public, 32);
+        proto_roster_destroy(&roster);
+    }
+    for (size_t k = 0; k < KEYS; k++)
+        crypto_box_keypair(pub[k], sec[k]);
+    ctx = zmq_ctx_new();
+    for (size_t done = 0; done < HANDSHAKES; done += BATCH) {
+        void *socks[BATCH];
+        void *wait[2] = {f, (void *)(uintptr_t)(done + BATCH)};
+        int linger = 0, never = -1;
+
+        /* Each socket makes one handshake: it does not reconnect. */
+        for (size_t i = 0; i < BATCH; i++) {
+            size_t k = (done + i) % KEYS;
+
+            socks[i] = zmq_socket(ctx, ZMQ_DEALER);
+            zmq_setsockopt(socks[i], ZMQ_CURVE_SERVERKEY, server, 32);
+            zmq_setsockopt(socks[i], ZMQ_CURVE_PUBLICKEY, pub[k], 32);
+            zmq_setsockopt(socks[i], ZMQ_CURVE_SECRETKEY, sec[k], 32);
+            zmq_setsockopt(socks[i], ZMQ_LINGER, &linger, sizeof(linger));
+            zmq_setsockopt(socks[i], ZMQ_RECONNECT_IVL, &never, sizeof(never));
+            assert_int_equal(zmq_connect(socks[i], fed_nation_get(f, "USA")->agency_endpoint), 0);
+        }
+        if (!fed_wait_until(refusals_counted, wait, 60000))
+            fail_msg("%zu handshakes not refused within 60 s", done + BATCH);
+        for (size_t i = 0; i < BATCH; i++)
+            zmq_close(socks[i]);
+        /* Meanwhile a known agency is answered. */
+        if (done % (4 * BATCH) == 0) {
+            uint8_t *buf = NULL;
+            size_t len;
+
+            seal(fbi->id, "USA/CBP", now, now + 60000, &buf, &len);
+            assert_int_equal(submit_code(fbi, buf, len, 1000 + done), 0);
+            free(buf);
+        }
+    }
+    zmq_ctx_term(ctx);
+    /* Exactly one handshake per socket. */
+    assert_int_equal(metric_value(f, "USA", "liaison_keys_refused_total"), HANDSHAKES);
+    raw_close(&fbi);
+    assert_true(fed_log_count(f, "USA", "B-KEY-REFUSED") <= BROKER_TEST_TABLE);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    /* The summaries still pending were written at stop. */
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "key-refused", NULL};
+
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+            if (strstr(line, "refusals of other keys") != NULL) {
+                total += count_before(line, " refusals of other keys");
+                others++;
+            } else if (strstr(line, "more refusals within") != NULL) {
+                total += count_before(line, " more refusals within");
+            } else if (strstr(line, "unknown key") != NULL) {
+                total++;
+                firsts++;
+            } else {
+                continue;
+            }
+            records++;
+        }
+    }
+    if (total != HANDSHAKES)
+        fail_msg("the audit records count %llu refusals, not %d", total, HANDSHAKES);
+    assert_int_equal(firsts, BROKER_TEST_TABLE);
+    assert_int_equal(others, 1);
+    assert_true(records <= 2 * BROKER_TEST_TABLE + 1);
+    fed_assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -893,6 +1020,7 @@ main(void)
         cmocka_unit_test_teardown(test_badinput_federation_forwards, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_forward_targets_must_be_signed, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_address_bytes_answered_and_audited, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_unknown_keys_audited_in_bounded_records, fed_destroy_all),
     };
 
     if (proto_init() != PROTO_OK)
