@@ -537,7 +537,7 @@ check_targets(broker *b, const broker_job *job, char *why, size_t why_len)
         }
         if (!signed_for) {
             snprintf(why, why_len,
-                     "target %s is not among the recipients the sender signed for a '%s'", text,
+                     "target %s is not among the recipients the sender signed (kind '%s')", text,
                      env->kind);
             code = PROTO_WIRE_RECIPIENT;
         }

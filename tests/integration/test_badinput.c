@@ -314,6 +314,10 @@ test_badinput_each_rejected_with_its_code(void **state)
         assert_non_null(strstr(out, "signature does not verify"));
         assert_non_null(strstr(out, "is not the authenticated agency"));
         assert_non_null(strstr(out, "expired"));
+        /* So were the commands refused before any envelope was read. */
+        assert_non_null(strstr(out, "first frame is not the protocol signature"));
+        assert_non_null(strstr(out, "receipts"));
+        assert_non_null(strstr(out, "an agency may send submit, receipt, status and ping, not deliver"));
     }
     fed_destroy(&f);
 }
