@@ -107,7 +107,8 @@ refusals_flush(broker *b, uint64_t now)
     broker_refusal_count due[16];
     size_t n;
 
-    broker_refusals_lost(&b->refusals, broker_zap_lost_take(), now == UINT64_MAX ? broker_now_ms() : now);
+    broker_refusals_lost(&b->refusals, broker_zap_lost_take(),
+                         now == UINT64_MAX ? broker_now_ms() : now);
     do {
         n = broker_refusals_due(&b->refusals, now, due, sizeof(due) / sizeof(due[0]));
         for (size_t i = 0; i < n; i++) {
@@ -171,7 +172,7 @@ zap_refused(broker *b)
         broker_refusal_event ev;
         broker_op *op;
 
-        if (n < 0)
+        if (n <= 0)
             return;
         event[n < (int)sizeof(event) ? n : (int)sizeof(event) - 1] = '\0';
         for (p = strtok_r(event, "|", &save); p != NULL && i < 5; p = strtok_r(NULL, "|", &save))

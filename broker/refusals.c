@@ -74,7 +74,8 @@ broker_refusals_lost(broker_refusals *r, uint64_t lost, uint64_t now_ms)
 static bool
 ended(const broker_refusals *r, const broker_refusal_count *c, uint64_t now_ms)
 {
-    return now_ms == UINT64_MAX || (now_ms >= c->start_ms && now_ms - c->start_ms >= r->interval_ms);
+    return now_ms == UINT64_MAX ||
+           (now_ms >= c->start_ms && now_ms - c->start_ms >= r->interval_ms);
 }
 
 size_t

@@ -31,7 +31,7 @@ static proto_err
 parse_nation(const char *s, size_t n, char out[PROTO_NATION_LEN + 1], proto_detail *detail,
              const char *field)
 {
-    char shown[PROTO_ESCAPED_MAX(16)]; /* what the detail quotes: escaped, since it came from a peer */
+    char shown[PROTO_ESCAPED_MAX(16)]; /* what a detail quotes: escaped, it came from a peer */
 
     proto_text_escape(s, n > 16 ? 16 : n, shown, sizeof(shown));
     for (size_t i = 0; i < n; i++) {

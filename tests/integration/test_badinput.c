@@ -317,7 +317,8 @@ test_badinput_each_rejected_with_its_code(void **state)
         /* So were the commands refused before any envelope was read. */
         assert_non_null(strstr(out, "first frame is not the protocol signature"));
         assert_non_null(strstr(out, "receipts"));
-        assert_non_null(strstr(out, "an agency may send submit, receipt, status and ping, not deliver"));
+        assert_non_null(
+            strstr(out, "an agency may send submit, receipt, status and ping, not deliver"));
     }
     fed_destroy(&f);
 }
@@ -829,7 +830,8 @@ test_badinput_forward_targets_must_be_signed(void **state)
     assert_non_null(strstr(text, "watchlist.publish"));
     assert_int_equal(fed_log_count(f, "USA", "B-FWD-REFUSED"), 3);
     assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 3);
-    assert_int_equal(metric_value(f, "USA", "liaison_messages_rejected_total{code=\"bad-recipient\"}"), 3);
+    assert_int_equal(
+        metric_value(f, "USA", "liaison_messages_rejected_total{code=\"bad-recipient\"}"), 3);
     /* A target whose address has a byte 0x80 does not parse: still answered
      * (malformed, the byte escaped), audited and counted. */
     {

@@ -141,7 +141,8 @@ test_proto_text_escape(void **state)
 static void
 test_proto_detail_printable(void **state)
 {
-    static const char *const bad[] = {"USA/F\x80" "I", "USA/F\x01" "I", "U\xc3\xa9" "A/FBI", "USA/F\"I"};
+    static const char *const bad[] = {"USA/F\x80" "I", "USA/F\x01" "I", "U\xc3\xa9" "A/FBI",
+                                      "USA/F\"I"};
     static const char *const shown[] = {"'F\\x80I'", "'F\\x01I'", "'U\\xc3\\xa9A'", "'F\\\"I'"};
     proto_detail d;
     proto_addr a;
