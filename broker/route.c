@@ -434,13 +434,14 @@ broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why
     PROTO_LOG(PROTO_LOG_WARN, job->type == PROTO_CMD_REPORT ? "B-REPORT-REFUSED" : "B-FWD-REFUSED",
               "peer=%s code=%s why=\"%s\"", proto_addr_format(&job->from, peer, sizeof(peer)),
               proto_wire_code_name(code), why);
-    broker_fed_answer(b, job->rid, job->rid_len, &ack);
+    /* Counted before the answer too, so a scrape after it sees the count. */
     if (job->type == PROTO_CMD_REPORT) {
         broker_metrics_inc(b->metrics, BROKER_METRICS_REPORTS_REFUSED_IN, 1);
     } else {
         broker_metrics_inc(b->metrics, BROKER_METRICS_FORWARDS_REFUSED_IN, 1);
         broker_metrics_inc_rejected(b->metrics, code);
     }
+    broker_fed_answer(b, job->rid, job->rid_len, &ack);
     op = broker_op_begin(b, BROKER_OP_PLAIN);
     if (op != NULL && broker_audit(b, STORE_EV_REJECTED, job->decoded ? job->id : NULL,
                                    peer, b->id->addr.nation, NULL, "", NULL, why) != 0)
