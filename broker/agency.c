@@ -84,10 +84,14 @@ session_get(broker *b, const proto_addr *addr)
     return s;
 }
 
-/* A ping names the connection deliveries go to; a new one starts over. */
+/* A ping names the connection deliveries go to, and the key it holds (the
+ * roster is checked against it at each reload); a new one starts over. */
 static void
-session_route(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len)
+session_route(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len,
+              const uint8_t key[PROTO_CURVE_KEY_BYTES])
 {
+    memcpy(s->key, key, PROTO_CURVE_KEY_BYTES);
+    s->keyed = true;
     if (s->rid_len != rid_len || memcmp(s->rid, rid, rid_len) != 0) {
         memcpy(s->rid, rid, rid_len);
         s->rid_len = rid_len;
@@ -410,14 +414,14 @@ broker_agency_readable(broker *b)
         broker_session *s;
         const uint8_t *rid;
         size_t rid_len;
+        uint8_t key[PROTO_CURVE_KEY_BYTES];
 
         if ((count = broker_recv_frames(b->agency_sock, frames)) == 0)
             return;
         rid = zmq_msg_data(&frames[0]);
         rid_len = zmq_msg_size(&frames[0]);
         user = count > 1 ? zmq_msg_gets(&frames[1], "User-Id") : NULL;
-        if (user == NULL || proto_addr_parse(user, &from, NULL) != PROTO_OK ||
-            (s = session_get(b, &from)) == NULL) {
+        if (user == NULL || proto_addr_parse(user, &from, NULL) != PROTO_OK) {
             PROTO_LOG(PROTO_LOG_WARN, "B-NO-USER", "frames=%zu", count);
             goto next;
         }
@@ -431,6 +435,18 @@ broker_agency_readable(broker *b)
             pf[i - 1] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
         code = broker_frames_check(pf, count - 1, b->cfg->limits.max_message_bytes, &cmd, &corr,
                                    why, sizeof(why));
+        /* A connection whose key the roster no longer admits is refused
+         * whatever it sends: its commands are not carried out. */
+        if (!broker_key_admitted(b, &frames[1], &from, key, why, sizeof(why))) {
+            broker_agency_reject(b, rid, rid_len, corr, NULL, PROTO_WIRE_REVOKED, why);
+            broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
+            PROTO_LOG(PROTO_LOG_DEBUG, "B-REVOKED-COMMAND", "agency=%s why=\"%s\"", user, why);
+            goto next;
+        }
+        if ((s = session_get(b, &from)) == NULL) {
+            PROTO_LOG(PROTO_LOG_WARN, "B-SESSIONS-FULL", "agency=%s", user);
+            goto next;
+        }
         if (code != 0) {
             broker_agency_reject(b, rid, rid_len, corr, NULL, code, why);
             broker_metrics_inc_rejected(b->metrics, code);
@@ -449,7 +465,7 @@ broker_agency_readable(broker *b)
         case PROTO_CMD_PING: {
             proto_cmd pong;
 
-            session_route(b, s, rid, rid_len);
+            session_route(b, s, rid, rid_len, key);
             memset(&pong, 0, sizeof(pong));
             pong.type = PROTO_CMD_PONG;
             pong.corr = cmd.corr;

@@ -57,6 +57,8 @@ typedef struct broker_session {
     uint32_t inflight;                  /* sent, not yet receipted */
     uint32_t pending;                   /* submits waiting for their commit */
     bool send_due;                      /* receipts made room: send after this input */
+    uint8_t key[PROTO_CURVE_KEY_BYTES]; /* CURVE key of the connection in rid */
+    bool keyed;                         /* key is known */
 } broker_session;
 
 /* A partner broker. */
@@ -74,6 +76,8 @@ typedef struct broker_peer {
     bool send_due;                      /* acks made room: send after this input */
     uint64_t next_head_ms;              /* when to send it our tree head next */
     uint64_t heads_sent;                /* tree heads sent, for logs */
+    uint8_t key[PROTO_CURVE_KEY_BYTES]; /* its CURVE key our DEALER was dialled with */
+    bool revoked;                       /* its card is gone or revoked: not dialled */
 } broker_peer;
 
 /* Work passing through the verify pool: a submit, an incoming forward, or a
@@ -228,6 +232,23 @@ int broker_run(broker *b);
 int broker_zap_start(broker *b);
 void broker_zap_stop(broker *b);
 
+/* ---- revoke.c ----------------------------------------------------------- */
+
+/* The ZAP metadata property that names the CURVE key (64 hex digits) a
+ * connection authenticated with. */
+#define BROKER_KEY_PROPERTY "Liaison-Key"
+
+/* True if the connection that sent frame (a received command's first frame)
+ * still holds a key the roster admits for who: the roster has that key, on
+ * a card that is not revoked and is who's.  The key goes to key_out (may be
+ * NULL) and, when false, the reason to why. */
+bool broker_key_admitted(broker *b, const zmq_msg_t *frame, const proto_addr *who,
+                         uint8_t key_out[PROTO_CURVE_KEY_BYTES], char *why, size_t why_len);
+/* After the roster changed: closes every open session whose key the roster
+ * no longer admits (a log line and an audit record each; its queue stays),
+ * and every partner broker's (broker_peers_roster_changed). */
+void broker_revoke_sessions(broker *b);
+
 /* ---- workers.c ----------------------------------------------------------- */
 
 int broker_workers_start(broker *b);
@@ -325,6 +346,10 @@ void broker_peer_readable(broker *b, broker_peer *p);
 void broker_peer_send(broker *b, broker_peer *p);
 void broker_peers_tick(broker *b, uint64_t now);
 void broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
+/* After the roster changed: closes our connection to each partner whose
+ * broker card is gone or revoked (a log line and an audit record each; its
+ * queue stays), and dials again one whose key changed. */
+void broker_peers_roster_changed(broker *b);
 /* Files a partner's report that the pool decoded (and checked); frees job. */
 void broker_fed_report(broker *b, broker_job *job);
 
