@@ -34,6 +34,8 @@ typedef enum liaison_err {
     LIAISON_ERR_SIGNATURE = 9,   /* a received message or report does not verify */
     LIAISON_ERR_STATE = 10,      /* the state directory cannot be used */
     LIAISON_ERR_TOO_LARGE = 11,  /* the message would exceed the format's limits */
+    LIAISON_ERR_REFUSED = 12,    /* the broker refused this agency's key (unknown to its
+                                    roster, or revoked); final for this client */
 } liaison_err;
 
 /* Returns a static string for code; never NULL. */
