@@ -147,13 +147,16 @@ mark_delivered(broker *b, broker_session *s, const store_queue_entry *e)
     broker_metrics_inc(b->metrics, BROKER_METRICS_DELIVERED, 1);
 }
 
-/* Sends what box holds as one command.  Messages sent are marked delivered
- * (the first time); when the command cannot go, its entries count as never
- * sent.  0 sent, -1 blocked. */
+/* Sends what box holds as one command on connection rid of s (its delivery
+ * connection, or the one an answer goes to).  Messages sent are marked
+ * delivered (the first time); when the command cannot go, its entries count
+ * as never sent.  0 sent, -1 blocked. */
 static int
-flush(broker *b, broker_session *s, broker_outbox *box, bool *marked)
+flush_to(broker *b, broker_session *s, broker_outbox *box, const uint8_t *rid, size_t rid_len,
+         bool *marked)
 {
-    int rc = broker_outbox_send(b->agency_sock, s->rid, s->rid_len, box);
+    bool own = rid == s->rid;
+    int rc = broker_outbox_send(b->agency_sock, rid, rid_len, box);
 
     if (rc == 0 && box->kind == PROTO_CMD_DELIVER) {
         for (size_t i = 0; i < box->count; i++) {
@@ -164,7 +167,7 @@ flush(broker *b, broker_session *s, broker_outbox *box, bool *marked)
             }
         }
     } else if (rc != 0) {
-        if (zmq_errno() == EHOSTUNREACH) {
+        if (own && zmq_errno() == EHOSTUNREACH) {
             PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=gone", s->dest);
             s->rid_len = 0;
             s->inflight = 0;
@@ -176,6 +179,12 @@ flush(broker *b, broker_session *s, broker_outbox *box, bool *marked)
     }
     broker_outbox_clear(box);
     return rc;
+}
+
+static int
+flush(broker *b, broker_session *s, broker_outbox *box, bool *marked)
+{
+    return flush_to(b, s, box, s->rid, s->rid_len, marked);
 }
 
 void
@@ -190,7 +199,9 @@ broker_agency_deliver(broker *b, broker_session *s)
     if (s->rid_len == 0 || b->stopping)
         return;
     while (s->inflight < b->cfg->limits.max_in_flight) {
-        size_t want = b->cfg->limits.max_in_flight - s->inflight, n = 0;
+        size_t want = b->cfg->limits.max_in_flight - s->inflight, n = 0, to_len = 0;
+        const uint8_t *to = NULL;
+        bool again = false;
         int rc = 0;
 
         if (want > sizeof(entries) / sizeof(entries[0]))
@@ -217,6 +228,25 @@ broker_agency_deliver(broker *b, broker_session *s)
                     continue;
                 }
             }
+            if (kind == PROTO_CMD_DELIVER && broker_reply_target(b, s, e->id, e->seq, &to, &to_len)) {
+                /* An answer goes alone to the connection that asked, after
+                 * what is collected for the delivery connection. */
+                if ((rc = flush(b, s, &box, &marked)) != 0) {
+                    free(owned);
+                    break;
+                }
+                broker_outbox_add(&box, kind, e, bytes, owned, s->cursor);
+                s->cursor = e->seq;
+                s->inflight++;
+                if (flush_to(b, s, &box, to, to_len, &marked) != 0) {
+                    /* That connection is gone: the answer goes again, from
+                     * the cursor flush_to put back, to the delivery one. */
+                    broker_reply_done(b, s, e->id);
+                    again = true;
+                    break;
+                }
+                continue;
+            }
             if (!broker_outbox_fits(&box, kind, bytes.len) && (rc = flush(b, s, &box, &marked)) != 0) {
                 free(owned);
                 break;
@@ -228,7 +258,7 @@ broker_agency_deliver(broker *b, broker_session *s)
         if (rc == 0)
             rc = flush(b, s, &box, &marked);
         broker_reports_free(reports, n);
-        if (rc != 0 || n < want)
+        if (rc != 0 || (n < want && !again))
             break;
     }
     store_read_end(&rd);
@@ -278,6 +308,8 @@ receipt_one(broker *b, broker_session *s, store_read *rd, const proto_ack *r)
     if (op == NULL)
         return;
     ok = store_batch_dequeue(b->collecting->batch, s->dest, e.seq) == STORE_OK;
+    if (ok)
+        broker_reply_done(b, s, e.id);
     if (ok && e.extra.len > 0 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
         broker_entry_msg m;
         proto_addr sender;
@@ -466,6 +498,7 @@ broker_agency_readable(broker *b)
             proto_cmd pong;
 
             session_route(b, s, rid, rid_len, key);
+            broker_reply_heard(b, s, rid, rid_len, s->last_seen_ms);
             memset(&pong, 0, sizeof(pong));
             pong.type = PROTO_CMD_PONG;
             pong.corr = cmd.corr;

@@ -61,6 +61,31 @@ typedef struct broker_session {
     bool keyed;                         /* key is known */
 } broker_session;
 
+/* Answers go to the connection that asked (docs/protocol.md, "Answers"):
+ * the queries a receiving connection submitted, the answers queued for
+ * them, and the connections that announced themselves with a ping. */
+#define BROKER_ROUTES_MAX 1024u     /* queries and answers noted at once */
+#define BROKER_RECEIVERS_MAX 256u   /* receiving connections known at once */
+
+/* A query, or an answer to deliver, and the connection it belongs to. */
+typedef struct broker_route {
+    uint8_t id[PROTO_ID_BYTES];         /* the query's id, or the answer's */
+    uint8_t rid[BROKER_RID_MAX];        /* the connection that submitted the query */
+    size_t rid_len;                     /* bytes in rid; 0: the slot is free */
+    uint16_t session;                   /* index of the agency's session */
+    bool answer;                        /* an answer queued for that agency */
+    uint64_t sent_seq;                  /* answer: queue seq sent to rid, 0 before */
+    uint64_t made_ms;                   /* when it was noted: the oldest goes first */
+} broker_route;
+
+/* A connection of an agency that asked for deliveries (it pings). */
+typedef struct broker_receiver {
+    uint8_t rid[BROKER_RID_MAX];        /* its routing id */
+    size_t rid_len;                     /* bytes in rid; 0: the slot is free */
+    uint16_t session;                   /* index of the agency's session */
+    uint64_t heard_ms;                  /* its last ping */
+} broker_receiver;
+
 /* A partner broker. */
 typedef struct broker_peer {
     char nation[PROTO_NATION_LEN + 1];  /* "CAN" */
@@ -213,6 +238,9 @@ typedef struct broker {
     bool reload;                        /* SIGHUP received */
     uint64_t next_tick_ms;              /* sessions, peers and delivery retries */
     uint64_t next_trim_ms;              /* when to give unused memory back */
+    broker_route routes[BROKER_ROUTES_MAX];          /* queries and answers noted */
+    size_t answers_noted;                            /* routes with answer set */
+    broker_receiver receivers[BROKER_RECEIVERS_MAX]; /* receiving connections */
 } broker;
 
 /* ---- main.c / loop.c -------------------------------------------------- */
@@ -248,6 +276,30 @@ bool broker_key_admitted(broker *b, const zmq_msg_t *frame, const proto_addr *wh
  * no longer admits (a log line and an audit record each; its queue stays),
  * and every partner broker's (broker_peers_roster_changed). */
 void broker_revoke_sessions(broker *b);
+
+/* ---- replies.c ---------------------------------------------------------- */
+
+/* A ping from connection rid of s: it receives deliveries. */
+void broker_reply_heard(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len,
+                        uint64_t now);
+/* Agency from submitted query id on connection rid: its answers go to rid
+ * while rid receives (nothing is noted for a connection that never pinged). */
+void broker_reply_query(broker *b, const proto_addr *from, const uint8_t id[PROTO_ID_BYTES],
+                        const uint8_t *rid, size_t rid_len);
+/* Message id, queued for the local agency to, answers in_reply_to (all zero
+ * for none): noted if to submitted that query on a connection that receives. */
+void broker_reply_answer(broker *b, const proto_addr *to, const uint8_t id[PROTO_ID_BYTES],
+                         const uint8_t in_reply_to[PROTO_ID_BYTES]);
+/* Where entry (id, seq) of s's queue goes when it is not s's own delivery
+ * connection: true, with *rid and *rid_len (borrowed until the next call
+ * here), for an answer whose asking connection still receives. */
+bool broker_reply_target(broker *b, broker_session *s, const uint8_t id[PROTO_ID_BYTES],
+                         uint64_t seq, const uint8_t **rid, size_t *rid_len);
+/* The answer id of s is receipted, or its connection is gone: forgotten. */
+void broker_reply_done(broker *b, broker_session *s, const uint8_t id[PROTO_ID_BYTES]);
+/* Forgets receivers silent for BROKER_SESSION_IDLE_MS; an answer sent to one
+ * and not receipted goes again, to the agency's delivery connection. */
+void broker_replies_tick(broker *b, uint64_t now);
 
 /* ---- workers.c ----------------------------------------------------------- */
 

@@ -176,6 +176,7 @@ static void
 tick(broker *b, uint64_t now)
 {
     broker_sessions_tick(b, now);
+    broker_replies_tick(b, now);
     broker_peers_tick(b, now);
     for (size_t i = 0; i < b->session_count; i++) {
         if (b->sessions[i].rid_len > 0)
