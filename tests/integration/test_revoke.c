@@ -197,6 +197,105 @@ test_revoke_reload_closes_open_session(void **state)
     fed_destroy(&f);
 }
 
+/* ---- A partner broker's key ------------------------------------------------------- */
+
+static bool
+usa_logged(void *ctx)
+{
+    wait_ctx *w = ctx;
+
+    return fed_log_count(w->f, "USA", w->needle) >= (size_t)w->count;
+}
+
+/* Receives messages until one with id arrives; false at the deadline. */
+static bool
+receive_id(liaison_client *c, const uint8_t id[16], unsigned ms)
+{
+    uint64_t deadline = in_ms(ms);
+
+    for (;;) {
+        liaison_event *e = NULL;
+        bool hit;
+
+        if (liaison_receive(c, &e, deadline) != LIAISON_OK)
+            return false;
+        hit = e->type == LIAISON_EVENT_MESSAGE && memcmp(e->id, id, 16) == 0;
+        assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
+        liaison_event_free(&e);
+        if (hit)
+            return true;
+    }
+}
+
+static void
+send_partner(liaison_client *c, const char *to, uint8_t id_out[16])
+{
+    liaison_message *m = NULL;
+
+    assert_int_equal(liaison_message_new("watchlist.publish", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, to), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, "LES//REL TO CAN,USA"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, "LES//REL TO CAN,USA", "x", 1, NULL),
+                     LIAISON_OK);
+    if (liaison_send(c, m, id_out, in_ms(20 * SECOND)) != LIAISON_OK)
+        fail_msg("send to %s: %s", to, liaison_client_error(c));
+    liaison_message_destroy(&m);
+}
+
+static void
+test_revoke_reload_closes_partner_connection(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    liaison_client *fbi, *rcmp;
+    uint8_t id[16], out_id[16], in_id[16];
+    uint8_t *saved;
+    size_t saved_len;
+    wait_ctx w = {f, "B-PEER-REVOKED", 1};
+    char out[1 << 16];
+
+    (void)state;
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    saved = test_read_file(f->roster, &saved_len);
+    assert_non_null(saved);
+    fbi = fed_client(f, "USA/FBI", true);
+    rcmp = fed_client(f, "CAN/RCMP", true);
+    send_partner(fbi, "CAN/RCMP", id);
+    assert_true(receive_id(rcmp, id, 30 * SECOND));
+    /* USA's roster revokes broker CAN's card (CAN keeps its own roster). */
+    roster_revoke(f, "CAN");
+    fed_reload(f, "USA");
+    assert_true(fed_wait_until(usa_logged, &w, 20 * SECOND));
+    /* Nothing crosses either way: USA does not forward to CAN, and does not
+     * take what CAN forwards on its connection opened before. */
+    send_partner(fbi, "CAN/RCMP", out_id);
+    send_partner(rcmp, "USA/FBI", in_id);
+    assert_false(receive_id(rcmp, out_id, 4 * SECOND));
+    assert_false(receive_id(fbi, in_id, 4 * SECOND));
+    /* Reinstated, both go through: they stayed queued on each side. */
+    write_file(f->roster, saved, saved_len);
+    fed_reload(f, "USA");
+    w.needle = "B-PEER-REINSTATED";
+    assert_true(fed_wait_until(usa_logged, &w, 20 * SECOND));
+    assert_true(receive_id(rcmp, out_id, 60 * SECOND));
+    assert_true(receive_id(fbi, in_id, 60 * SECOND));
+    liaison_client_close(&fbi);
+    liaison_client_close(&rcmp);
+    free(saved);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    assert_int_equal(fed_stop(f, "CAN"), 0);
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data, "--event",
+                              "key-refused", NULL};
+
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        assert_non_null(strstr(out, "partner connection closed at roster reload: revoked key"));
+    }
+    fed_assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
 /* ---- Item: the liaison tool under refusal --------------------------------------------- */
 
 /* Runs `liaison args...` with stdout and stderr in files; returns its exit
@@ -310,6 +409,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_revoke_reload_closes_open_session, fed_destroy_all),
+        cmocka_unit_test_teardown(test_revoke_reload_closes_partner_connection, fed_destroy_all),
         cmocka_unit_test_teardown(test_revoke_cli_refused_key_exits_77, fed_destroy_all),
     };
 
