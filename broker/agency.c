@@ -476,7 +476,8 @@ broker_agency_readable(broker *b)
             goto next;
         }
         if ((s = session_get(b, &from)) == NULL) {
-            PROTO_LOG(PROTO_LOG_WARN, "B-SESSIONS-FULL", "agency=%s", user);
+            PROTO_LOG(PROTO_LOG_WARN, "B-NO-USER", "frames=%zu agency=%s sessions=full", count,
+                      user);
             goto next;
         }
         if (code != 0) {

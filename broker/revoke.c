@@ -78,16 +78,19 @@ session_close(broker *b, broker_session *s, const char *why)
 void
 broker_revoke_sessions(broker *b)
 {
-    pthread_rwlock_rdlock(&b->roster.lock);
     for (size_t i = 0; i < b->session_count; i++) {
         broker_session *s = &b->sessions[i];
         char why[160];
+        bool ok;
 
-        if (s->rid_len > 0 && s->keyed &&
-            !admitted(b->roster.roster, s->key, &s->addr, why, sizeof(why)))
+        if (s->rid_len == 0 || !s->keyed)
+            continue;
+        pthread_rwlock_rdlock(&b->roster.lock);
+        ok = admitted(b->roster.roster, s->key, &s->addr, why, sizeof(why));
+        pthread_rwlock_unlock(&b->roster.lock);
+        if (!ok)
             session_close(b, s, why);
     }
-    pthread_rwlock_unlock(&b->roster.lock);
     broker_peers_roster_changed(b);
     broker_commit_kick(b);
 }

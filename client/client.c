@@ -231,9 +231,10 @@ static void
 refused_say(liaison_client *c, const char *text)
 {
     c->refused = true;
-    client_fail(c, LIAISON_ERR_REFUSED,
-                "the broker at %s refused the key of %s: %s; ask its operator to check the roster",
-                c->endpoint, c->address, text);
+    snprintf(c->refusal, sizeof(c->refusal),
+             "the broker at %.200s refused the key of %.40s: %.200s; ask its operator to check "
+             "the roster",
+             c->endpoint, c->address, text);
 }
 
 bool
@@ -260,8 +261,9 @@ client_refused(liaison_client *c)
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
             refused_say(c, "it does not admit this key (unknown to its roster, or revoked)");
     }
-    if (c->refused && strstr(c->error, "refused the key") == NULL)
-        refused_say(c, "it refused this key before");
+    /* Every call after the refusal reports it. */
+    if (c->refused)
+        client_fail(c, LIAISON_ERR_REFUSED, "%s", c->refusal);
     return c->refused;
 }
 
@@ -476,8 +478,10 @@ handle_one(liaison_client *c, int flags, uint64_t want_corr, proto_cmd *reply)
         break;
     case PROTO_CMD_REJECTED:
         /* Revoked: whatever the command, the broker no longer takes our key. */
-        if (cmd.code == PROTO_WIRE_REVOKED && !c->refused)
+        if (cmd.code == PROTO_WIRE_REVOKED && !c->refused) {
             refused_say(c, cmd.text);
+            client_fail(c, LIAISON_ERR_REFUSED, "%s", c->refusal);
+        }
         /* fall through */
     case PROTO_CMD_STATUS_REPLY:
     case PROTO_CMD_PONG:

@@ -35,6 +35,7 @@ struct liaison_client {
     void *monitor;                  /* PAIR: the DEALER's handshake events */
     char endpoint[256];             /* the broker's endpoint, for messages */
     bool refused;                   /* the broker refused our key: every call fails */
+    char refusal[600];              /* what the refusal said, one line */
     bool receive;                   /* this connection asks for deliveries */
     uint64_t next_corr;             /* next request correlation */
     uint64_t next_ping_ms;          /* next keepalive */
