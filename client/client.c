@@ -13,6 +13,7 @@
 #define FRAMES_MAX (PROTO_CMD_FRAMES_MAX + 1)
 #define PUMP_MAX 64u                /* messages one pump takes beyond the first, if there */
 #define DEFAULT_TTL_MS (24u * 3600u * 1000u)
+#define RECEIPT_WAIT_MS 2000u       /* longest a receipt command waits for room */
 #define MONITOR_ENDPOINT "inproc://liaison.client.monitor" /* one per client's context */
 
 const char *
@@ -328,7 +329,8 @@ client_receipts_flush(liaison_client *c)
     if (proto_acks_encode(c->receipts, c->receipt_count, buf, sizeof(buf), &len) != PROTO_OK)
         return -1;
     cmd.acks = (proto_slice){buf, len};
-    if (send_now(c, &cmd, CLIENT_NO_WAIT) != LIAISON_OK)
+    /* A short wait for room: receipts never block a client for good. */
+    if (send_now(c, &cmd, liaison_now_ms() + RECEIPT_WAIT_MS) != LIAISON_OK)
         return -1; /* kept: they go with the next send */
     c->receipt_count = 0;
     return 0;
@@ -606,8 +608,9 @@ liaison_receipt(liaison_client *c, const liaison_event *e)
     /* While events wait, their receipts will follow: send them together. */
     if (client_receipt_add(c, e->tag, e->id) != 0 ||
         (c->queue_head == NULL && client_receipts_flush(c) != 0))
-        return client_fail(c, LIAISON_ERR_CONNECT, "cannot send the receipts: %s",
-                           zmq_strerror(zmq_errno()));
+        return client_refused(c) ? LIAISON_ERR_REFUSED
+                                 : client_fail(c, LIAISON_ERR_CONNECT, "cannot send the receipts: %s",
+                                               zmq_strerror(zmq_errno()));
     return LIAISON_OK;
 }
 
