@@ -139,11 +139,99 @@ test_replies_answer_goes_to_the_connection_that_asked(void **state)
     fed_destroy(&f);
 }
 
+/* The asking program is gone before its answer comes: the answer stays
+ * queued and goes to the agency's other connection, not nowhere. */
+static void
+test_replies_answer_to_a_gone_connection_reaches_the_agency(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    liaison_client *officer, *agent, *rcmp;
+    liaison_event *e;
+    uint8_t query[16], answer[16];
+    wait_ctx w = {f, "agency=USA/FBI event=connected", 2};
+
+    (void)state;
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    rcmp = fed_client(f, "CAN/RCMP", true);
+    officer = fed_client(f, "USA/FBI", true);
+    send_one(officer, "watchlist.query", "CAN/RCMP", NULL, query);
+    agent = fed_client(f, "USA/FBI", true);
+    assert_true(fed_wait_until(logged, &w, 20 * SECOND));
+    liaison_client_close(&officer);
+    e = next_message(rcmp, in_ms(20 * SECOND));
+    assert_non_null(e);
+    assert_int_equal(liaison_receipt(rcmp, e), LIAISON_OK);
+    liaison_event_free(&e);
+    send_one(rcmp, "watchlist.answer", "USA/FBI", query, answer);
+    /* At once when the broker sees the connection gone, else once it has
+     * been silent for the session idle time (30 s). */
+    e = next_message(agent, in_ms(90 * SECOND));
+    if (e == NULL)
+        fail_msg("the answer did not reach the agency: %s", liaison_client_error(agent));
+    assert_memory_equal(e->id, answer, 16);
+    assert_int_equal(liaison_receipt(agent, e), LIAISON_OK);
+    liaison_event_free(&e);
+    liaison_client_close(&agent);
+    liaison_client_close(&rcmp);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    assert_int_equal(fed_stop(f, "CAN"), 0);
+    fed_destroy(&f);
+}
+
+/* The asking program got its answer on its connection but ended without
+ * receipting it: the answer is delivered again, to the agency's other
+ * connection, once the first has been silent for the idle time. */
+static void
+test_replies_unreceipted_answer_delivered_again(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    liaison_client *officer, *agent, *rcmp;
+    liaison_event *e;
+    uint8_t query[16], answer[16];
+    wait_ctx w = {f, "agency=USA/FBI event=connected", 2};
+
+    (void)state;
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    rcmp = fed_client(f, "CAN/RCMP", true);
+    officer = fed_client(f, "USA/FBI", true);
+    send_one(officer, "watchlist.query", "CAN/RCMP", NULL, query);
+    agent = fed_client(f, "USA/FBI", true);
+    assert_true(fed_wait_until(logged, &w, 20 * SECOND));
+    e = next_message(rcmp, in_ms(20 * SECOND));
+    assert_non_null(e);
+    assert_int_equal(liaison_receipt(rcmp, e), LIAISON_OK);
+    liaison_event_free(&e);
+    send_one(rcmp, "watchlist.answer", "USA/FBI", query, answer);
+    assert_true(fed_wait_until(delivered_at_usa, f, 20 * SECOND));
+    /* Sent on the officer's connection; the officer ends without reading. */
+    liaison_client_close(&officer);
+    e = next_message(agent, in_ms(120 * SECOND));
+    if (e == NULL)
+        fail_msg("the unreceipted answer was not delivered again: %s",
+                 liaison_client_error(agent));
+    assert_memory_equal(e->id, answer, 16);
+    assert_int_equal(liaison_receipt(agent, e), LIAISON_OK);
+    liaison_event_free(&e);
+    liaison_client_close(&agent);
+    liaison_client_close(&rcmp);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    assert_int_equal(fed_stop(f, "CAN"), 0);
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_replies_answer_goes_to_the_connection_that_asked,
+                                  fed_destroy_all),
+        cmocka_unit_test_teardown(test_replies_answer_to_a_gone_connection_reaches_the_agency,
+                                  fed_destroy_all),
+        cmocka_unit_test_teardown(test_replies_unreceipted_answer_delivered_again,
                                   fed_destroy_all),
     };
 
