@@ -84,10 +84,14 @@ session_get(broker *b, const proto_addr *addr)
     return s;
 }
 
-/* A ping names the connection deliveries go to; a new one starts over. */
+/* A ping names the connection deliveries go to, and the key it holds (the
+ * roster is checked against it at each reload); a new one starts over. */
 static void
-session_route(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len)
+session_route(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len,
+              const uint8_t key[PROTO_CURVE_KEY_BYTES])
 {
+    memcpy(s->key, key, PROTO_CURVE_KEY_BYTES);
+    s->keyed = true;
     if (s->rid_len != rid_len || memcmp(s->rid, rid, rid_len) != 0) {
         memcpy(s->rid, rid, rid_len);
         s->rid_len = rid_len;
@@ -143,13 +147,16 @@ mark_delivered(broker *b, broker_session *s, const store_queue_entry *e)
     broker_metrics_inc(b->metrics, BROKER_METRICS_DELIVERED, 1);
 }
 
-/* Sends what box holds as one command.  Messages sent are marked delivered
- * (the first time); when the command cannot go, its entries count as never
- * sent.  0 sent, -1 blocked. */
+/* Sends what box holds as one command on connection rid of s (its delivery
+ * connection, or the one an answer goes to).  Messages sent are marked
+ * delivered (the first time); when the command cannot go, its entries count
+ * as never sent.  0 sent, -1 blocked. */
 static int
-flush(broker *b, broker_session *s, broker_outbox *box, bool *marked)
+flush_to(broker *b, broker_session *s, broker_outbox *box, const uint8_t *rid, size_t rid_len,
+         bool *marked)
 {
-    int rc = broker_outbox_send(b->agency_sock, s->rid, s->rid_len, box);
+    bool own = rid == s->rid;
+    int rc = broker_outbox_send(b->agency_sock, rid, rid_len, box);
 
     if (rc == 0 && box->kind == PROTO_CMD_DELIVER) {
         for (size_t i = 0; i < box->count; i++) {
@@ -160,7 +167,7 @@ flush(broker *b, broker_session *s, broker_outbox *box, bool *marked)
             }
         }
     } else if (rc != 0) {
-        if (zmq_errno() == EHOSTUNREACH) {
+        if (own && zmq_errno() == EHOSTUNREACH) {
             PROTO_LOG(PROTO_LOG_INFO, "B-SESSION", "agency=%s event=gone", s->dest);
             s->rid_len = 0;
             s->inflight = 0;
@@ -172,6 +179,12 @@ flush(broker *b, broker_session *s, broker_outbox *box, bool *marked)
     }
     broker_outbox_clear(box);
     return rc;
+}
+
+static int
+flush(broker *b, broker_session *s, broker_outbox *box, bool *marked)
+{
+    return flush_to(b, s, box, s->rid, s->rid_len, marked);
 }
 
 void
@@ -186,7 +199,9 @@ broker_agency_deliver(broker *b, broker_session *s)
     if (s->rid_len == 0 || b->stopping)
         return;
     while (s->inflight < b->cfg->limits.max_in_flight) {
-        size_t want = b->cfg->limits.max_in_flight - s->inflight, n = 0;
+        size_t want = b->cfg->limits.max_in_flight - s->inflight, n = 0, to_len = 0;
+        const uint8_t *to = NULL;
+        bool again = false;
         int rc = 0;
 
         if (want > sizeof(entries) / sizeof(entries[0]))
@@ -213,6 +228,25 @@ broker_agency_deliver(broker *b, broker_session *s)
                     continue;
                 }
             }
+            if (kind == PROTO_CMD_DELIVER && broker_reply_target(b, s, e->id, e->seq, &to, &to_len)) {
+                /* An answer goes alone to the connection that asked, after
+                 * what is collected for the delivery connection. */
+                if ((rc = flush(b, s, &box, &marked)) != 0) {
+                    free(owned);
+                    break;
+                }
+                broker_outbox_add(&box, kind, e, bytes, owned, s->cursor);
+                s->cursor = e->seq;
+                s->inflight++;
+                if (flush_to(b, s, &box, to, to_len, &marked) != 0) {
+                    /* That connection is gone: the answer goes again, from
+                     * the cursor flush_to put back, to the delivery one. */
+                    broker_reply_done(b, s, e->id);
+                    again = true;
+                    break;
+                }
+                continue;
+            }
             if (!broker_outbox_fits(&box, kind, bytes.len) && (rc = flush(b, s, &box, &marked)) != 0) {
                 free(owned);
                 break;
@@ -224,7 +258,7 @@ broker_agency_deliver(broker *b, broker_session *s)
         if (rc == 0)
             rc = flush(b, s, &box, &marked);
         broker_reports_free(reports, n);
-        if (rc != 0 || n < want)
+        if (rc != 0 || (n < want && !again))
             break;
     }
     store_read_end(&rd);
@@ -274,6 +308,8 @@ receipt_one(broker *b, broker_session *s, store_read *rd, const proto_ack *r)
     if (op == NULL)
         return;
     ok = store_batch_dequeue(b->collecting->batch, s->dest, e.seq) == STORE_OK;
+    if (ok)
+        broker_reply_done(b, s, e.id);
     if (ok && e.extra.len > 0 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
         broker_entry_msg m;
         proto_addr sender;
@@ -424,14 +460,14 @@ broker_agency_readable(broker *b)
         broker_session *s;
         const uint8_t *rid;
         size_t rid_len;
+        uint8_t key[PROTO_CURVE_KEY_BYTES];
 
         if ((count = broker_recv_frames(b->agency_sock, frames)) == 0)
             return;
         rid = zmq_msg_data(&frames[0]);
         rid_len = zmq_msg_size(&frames[0]);
         user = count > 1 ? zmq_msg_gets(&frames[1], "User-Id") : NULL;
-        if (user == NULL || proto_addr_parse(user, &from, NULL) != PROTO_OK ||
-            (s = session_get(b, &from)) == NULL) {
+        if (user == NULL || proto_addr_parse(user, &from, NULL) != PROTO_OK) {
             PROTO_LOG(PROTO_LOG_WARN, "B-NO-USER", "frames=%zu", count);
             goto next;
         }
@@ -446,6 +482,19 @@ broker_agency_readable(broker *b)
             pf[i - 1] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
         code = broker_frames_check(pf, count - 1, b->cfg->limits.max_message_bytes, &cmd, &corr,
                                    why, sizeof(why));
+        /* A connection whose key the roster no longer admits is refused
+         * whatever it sends: its commands are not carried out. */
+        if (!broker_key_admitted(b, &frames[1], &from, key, why, sizeof(why))) {
+            broker_agency_reject(b, rid, rid_len, corr, NULL, PROTO_WIRE_REVOKED, why);
+            broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
+            PROTO_LOG(PROTO_LOG_DEBUG, "B-REVOKED-COMMAND", "agency=%s why=\"%s\"", user, why);
+            goto next;
+        }
+        if ((s = session_get(b, &from)) == NULL) {
+            PROTO_LOG(PROTO_LOG_WARN, "B-NO-USER", "frames=%zu agency=%s sessions=full", count,
+                      user);
+            goto next;
+        }
         if (code != 0) {
             broker_agency_reject(b, rid, rid_len, corr, NULL, code, why);
             broker_metrics_inc_rejected(b->metrics, code);
@@ -465,7 +514,8 @@ broker_agency_readable(broker *b)
         case PROTO_CMD_PING: {
             proto_cmd pong;
 
-            session_route(b, s, rid, rid_len);
+            session_route(b, s, rid, rid_len, key);
+            broker_reply_heard(b, s, rid, rid_len, s->last_seen_ms);
             memset(&pong, 0, sizeof(pong));
             pong.type = PROTO_CMD_PONG;
             pong.corr = cmd.corr;

@@ -58,7 +58,34 @@ typedef struct broker_session {
     uint32_t inflight;                  /* sent, not yet receipted */
     uint32_t pending;                   /* submits waiting for their commit */
     bool send_due;                      /* receipts made room: send after this input */
+    uint8_t key[PROTO_CURVE_KEY_BYTES]; /* CURVE key of the connection in rid */
+    bool keyed;                         /* key is known */
 } broker_session;
+
+/* Answers go to the connection that asked (docs/protocol.md, "Answers"):
+ * the queries a receiving connection submitted, the answers queued for
+ * them, and the connections that announced themselves with a ping. */
+#define BROKER_ROUTES_MAX 1024u     /* queries and answers noted at once */
+#define BROKER_RECEIVERS_MAX 256u   /* receiving connections known at once */
+
+/* A query, or an answer to deliver, and the connection it belongs to. */
+typedef struct broker_route {
+    uint8_t id[PROTO_ID_BYTES];         /* the query's id, or the answer's */
+    uint8_t rid[BROKER_RID_MAX];        /* the connection that submitted the query */
+    size_t rid_len;                     /* bytes in rid; 0: the slot is free */
+    uint16_t session;                   /* index of the agency's session */
+    bool answer;                        /* an answer queued for that agency */
+    uint64_t sent_seq;                  /* answer: queue seq sent to rid, 0 before */
+    uint64_t made_ms;                   /* when it was noted: the oldest goes first */
+} broker_route;
+
+/* A connection of an agency that asked for deliveries (it pings). */
+typedef struct broker_receiver {
+    uint8_t rid[BROKER_RID_MAX];        /* its routing id */
+    size_t rid_len;                     /* bytes in rid; 0: the slot is free */
+    uint16_t session;                   /* index of the agency's session */
+    uint64_t heard_ms;                  /* its last ping */
+} broker_receiver;
 
 /* A partner broker. */
 typedef struct broker_peer {
@@ -75,6 +102,8 @@ typedef struct broker_peer {
     bool send_due;                      /* acks made room: send after this input */
     uint64_t next_head_ms;              /* when to send it our tree head next */
     uint64_t heads_sent;                /* tree heads sent, for logs */
+    uint8_t key[PROTO_CURVE_KEY_BYTES]; /* its CURVE key our DEALER was dialled with */
+    bool revoked;                       /* its card is gone or revoked: not dialled */
 } broker_peer;
 
 /* Work passing through the verify pool: a submit, an incoming forward, or a
@@ -211,6 +240,9 @@ typedef struct broker {
     uint64_t next_tick_ms;              /* sessions, peers and delivery retries */
     uint64_t next_trim_ms;              /* when to give unused memory back */
     broker_refusals refusals;           /* refused handshakes, counted per key (refusals.h) */
+    broker_route routes[BROKER_ROUTES_MAX];          /* queries and answers noted */
+    size_t answers_noted;                            /* routes with answer set */
+    broker_receiver receivers[BROKER_RECEIVERS_MAX]; /* receiving connections */
 } broker;
 
 /* ---- main.c / loop.c -------------------------------------------------- */
@@ -232,6 +264,47 @@ void broker_zap_stop(broker *b);
 /* Refusals the ZAP handler could not pass to the main thread (its pipe was
  * full) since the last call; they are counted, not lost.  Any thread. */
 uint64_t broker_zap_lost_take(void);
+
+/* ---- revoke.c ----------------------------------------------------------- */
+
+/* The ZAP metadata property that names the CURVE key (64 hex digits) a
+ * connection authenticated with. */
+#define BROKER_KEY_PROPERTY "Liaison-Key"
+
+/* True if the connection that sent frame (a received command's first frame)
+ * still holds a key the roster admits for who: the roster has that key, on
+ * a card that is not revoked and is who's.  The key goes to key_out (may be
+ * NULL) and, when false, the reason to why. */
+bool broker_key_admitted(broker *b, const zmq_msg_t *frame, const proto_addr *who,
+                         uint8_t key_out[PROTO_CURVE_KEY_BYTES], char *why, size_t why_len);
+/* After the roster changed: closes every open session whose key the roster
+ * no longer admits (a log line and an audit record each; its queue stays),
+ * and every partner broker's (broker_peers_roster_changed). */
+void broker_revoke_sessions(broker *b);
+
+/* ---- replies.c ---------------------------------------------------------- */
+
+/* A ping from connection rid of s: it receives deliveries. */
+void broker_reply_heard(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len,
+                        uint64_t now);
+/* Agency from submitted query id on connection rid: its answers go to rid
+ * while rid receives (nothing is noted for a connection that never pinged). */
+void broker_reply_query(broker *b, const proto_addr *from, const uint8_t id[PROTO_ID_BYTES],
+                        const uint8_t *rid, size_t rid_len);
+/* Message id, queued for the local agency to, answers in_reply_to (all zero
+ * for none): noted if to submitted that query on a connection that receives. */
+void broker_reply_answer(broker *b, const proto_addr *to, const uint8_t id[PROTO_ID_BYTES],
+                         const uint8_t in_reply_to[PROTO_ID_BYTES]);
+/* Where entry (id, seq) of s's queue goes when it is not s's own delivery
+ * connection: true, with *rid and *rid_len (borrowed until the next call
+ * here), for an answer whose asking connection still receives. */
+bool broker_reply_target(broker *b, broker_session *s, const uint8_t id[PROTO_ID_BYTES],
+                         uint64_t seq, const uint8_t **rid, size_t *rid_len);
+/* The answer id of s is receipted, or its connection is gone: forgotten. */
+void broker_reply_done(broker *b, broker_session *s, const uint8_t id[PROTO_ID_BYTES]);
+/* Forgets receivers silent for BROKER_SESSION_IDLE_MS; an answer sent to one
+ * and not receipted goes again, to the agency's delivery connection. */
+void broker_replies_tick(broker *b, uint64_t now);
 
 /* ---- workers.c ----------------------------------------------------------- */
 
@@ -330,6 +403,10 @@ void broker_peer_readable(broker *b, broker_peer *p);
 void broker_peer_send(broker *b, broker_peer *p);
 void broker_peers_tick(broker *b, uint64_t now);
 void broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);
+/* After the roster changed: closes our connection to each partner whose
+ * broker card is gone or revoked (a log line and an audit record each; its
+ * queue stays), and dials again one whose key changed. */
+void broker_peers_roster_changed(broker *b);
 /* Files a partner's report that the pool decoded (and checked); frees job. */
 void broker_fed_report(broker *b, broker_job *job);
 

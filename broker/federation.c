@@ -73,6 +73,7 @@ peer_dial(broker *b, broker_peer *p, uint64_t now)
         return -1;
     }
     zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, e->card.curve_public, PROTO_CURVE_KEY_BYTES);
+    memcpy(p->key, e->card.curve_public, PROTO_CURVE_KEY_BYTES);
     pthread_rwlock_unlock(&b->roster.lock);
     zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, b->id->curve_public, PROTO_CURVE_KEY_BYTES);
     zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, b->id->curve_secret, PROTO_CURVE_KEY_BYTES);
@@ -154,7 +155,7 @@ broker_peers_tick(broker *b, uint64_t now)
         /* libzmq gives up on a connection whose handshake the peer refused
          * (say, before its roster had our key) and never tries it again, so
          * a peer silent this long is dialled afresh. */
-        if (!p->up && now - p->dialed_ms >= BROKER_PEER_REDIAL_MS) {
+        if (!p->up && !p->revoked && now - p->dialed_ms >= BROKER_PEER_REDIAL_MS) {
             PROTO_LOG(PROTO_LOG_INFO, "B-PEER-REDIAL", "peer=%s endpoint=%s", p->nation,
                       p->endpoint);
             if (p->sock != NULL)
@@ -197,6 +198,61 @@ broker_peers_tick(broker *b, uint64_t now)
             store_read_end(&rd);
         }
         broker_peer_send(b, p);
+    }
+}
+
+void
+broker_peers_roster_changed(broker *b)
+{
+    for (size_t i = 0; i < b->peer_count; i++) {
+        broker_peer *p = &b->peers[i];
+        const proto_roster_entry *e;
+        proto_addr addr;
+        bool active, same_key;
+        broker_op *op;
+
+        if (proto_addr_parse(p->nation, &addr, NULL) != PROTO_OK)
+            continue;
+        pthread_rwlock_rdlock(&b->roster.lock);
+        e = proto_roster_find(b->roster.roster, &addr);
+        active = e != NULL && !e->revoked;
+        same_key = active && memcmp(e->card.curve_public, p->key, PROTO_CURVE_KEY_BYTES) == 0;
+        pthread_rwlock_unlock(&b->roster.lock);
+        if (active && p->revoked) {
+            /* Reinstated: dialled on the next tick. */
+            p->revoked = false;
+            p->dialed_ms = 0;
+            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-REINSTATED", "peer=%s", p->nation);
+            continue;
+        }
+        if (same_key || p->revoked)
+            continue;
+        if (p->sock != NULL)
+            zmq_close(p->sock);
+        p->sock = NULL;
+        if (p->up)
+            peer_updown(b, p, false);
+        if (active) {
+            /* A new key: our DEALER must check the partner against it. */
+            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-REKEY", "peer=%s endpoint=%s", p->nation, p->endpoint);
+            if (peer_dial(b, p, broker_now_ms()) != 0)
+                p->dialed_ms = broker_now_ms();
+            continue;
+        }
+        p->revoked = true;
+        PROTO_LOG(PROTO_LOG_WARN, "B-PEER-REVOKED",
+                  "peer=%s endpoint=%s why=\"%s\" action=\"closed: nothing forwarded, its "
+                  "commands not answered\"",
+                  p->nation, p->endpoint, e == NULL ? "no card in the roster" : "revoked");
+        broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
+        op = broker_op_begin(b, BROKER_OP_PLAIN);
+        if (op != NULL &&
+            broker_audit(b, STORE_EV_KEY_REFUSED, NULL, p->nation, b->id->addr.nation, NULL, "",
+                         NULL,
+                         e == NULL ? "partner connection closed at roster reload: no card in "
+                                     "the roster"
+                                   : "partner connection closed at roster reload: revoked key") != 0)
+            broker_op_abort(b);
     }
 }
 
@@ -594,6 +650,17 @@ broker_fed_readable(broker *b)
         if (user == NULL || proto_addr_parse(user, &peer, NULL) != PROTO_OK ||
             peer.kind != PROTO_ADDR_BROKER || count > BROKER_FRAMES_MAX)
             goto next;
+        /* A partner whose key the roster no longer admits is not answered:
+         * what it sends stays queued on its side. */
+        {
+            char why[160];
+
+            if (!broker_key_admitted(b, &frames[1], &peer, NULL, why, sizeof(why))) {
+                broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
+                PROTO_LOG(PROTO_LOG_DEBUG, "B-REVOKED-COMMAND", "peer=%s why=\"%s\"", user, why);
+                goto next;
+            }
+        }
         for (size_t i = 1; i < count; i++)
             pf[i - 1] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
         if (proto_cmd_parse(pf, count - 1, &cmd, &d) != PROTO_OK) {

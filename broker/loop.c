@@ -79,6 +79,9 @@ reload(broker *b)
         pthread_rwlock_unlock(&b->roster.lock);
         proto_roster_destroy(&old_roster);
         roster_ok = true;
+        /* Before the reload is logged: once it is, a revoked key has no
+         * open session left. */
+        broker_revoke_sessions(b);
     } else {
         PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-ROSTER", "error=\"%s\" action=\"kept the old roster\"",
                   d.text);
@@ -242,6 +245,7 @@ static void
 tick(broker *b, uint64_t now)
 {
     broker_sessions_tick(b, now);
+    broker_replies_tick(b, now);
     broker_peers_tick(b, now);
     for (size_t i = 0; i < b->session_count; i++) {
         if (b->sessions[i].rid_len > 0)

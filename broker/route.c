@@ -291,6 +291,8 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
             return -1;
         if (r->local && broker_enqueue_message(b, r->text, env->id, 0, h, &env->sender, NULL, 0) != 0)
             return -1;
+        if (r->local)
+            broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
     }
     for (size_t i = 0; i < count;) {
         size_t j = i;
@@ -405,6 +407,8 @@ broker_route_submit(broker *b, broker_job *job)
         else
             broker_metrics_inc(b->metrics, BROKER_METRICS_RELEASED, 1);
     }
+    /* Its answers go to the connection that submitted it, if it receives. */
+    broker_reply_query(b, &job->from, env->id, job->rid, job->rid_len);
     /* The decoded envelope is not needed any more; its bytes wait for the commit. */
     free(job->env);
     job->env = NULL;
@@ -491,6 +495,7 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
                          r->own_withheld ? r->reason : "", h) != 0 ||
             broker_enqueue_message(b, r->text, env->id, r->withheld, h, &env->sender, NULL, 0) != 0)
             return -1;
+        broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
     }
     return broker_audit(b, released > 0 ? STORE_EV_ACCEPTED : STORE_EV_REFUSED, env->id, sender,
                         peer, env->labels.purpose, "", h, NULL);

@@ -36,16 +36,34 @@ recv_frame(void *sock, char *buf, size_t cap, bool *more)
     return n > (int)cap ? (int)cap : n;
 }
 
+/* Answers a request; key (NULL on a refusal) becomes the connection's
+ * BROKER_KEY_PROPERTY, so that each command it sends names the key that
+ * authenticated it (broker_key_admitted). */
 static void
 reply(void *sock, const char *req_id, int req_id_len, const char *status, const char *text,
-      const char *user)
+      const char *user, const uint8_t *key)
 {
+    uint8_t meta[1 + sizeof(BROKER_KEY_PROPERTY) + 4 + 64];
+    size_t name_len = sizeof(BROKER_KEY_PROPERTY) - 1, meta_len = 0;
+
+    /* ZMTP metadata: one property, a name with a one-byte length and a
+     * value with a four-byte big-endian length. */
+    if (key != NULL) {
+        char hex[65];
+
+        proto_hex(key, 32, hex);
+        meta[0] = (uint8_t)name_len;
+        memcpy(meta + 1, BROKER_KEY_PROPERTY, name_len);
+        memcpy(meta + 1 + name_len, "\0\0\0\x40", 4); /* 64 */
+        memcpy(meta + 1 + name_len + 4, hex, 64);
+        meta_len = 1 + name_len + 4 + 64;
+    }
     zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
     zmq_send(sock, req_id, (size_t)req_id_len, ZMQ_SNDMORE);
     zmq_send(sock, status, strlen(status), ZMQ_SNDMORE);
     zmq_send(sock, text, strlen(text), ZMQ_SNDMORE);
     zmq_send(sock, user, strlen(user), ZMQ_SNDMORE);
-    zmq_send(sock, "", 0, 0);
+    zmq_send(sock, meta, meta_len, 0);
 }
 
 /* True if nation is one of the configuration's peers.  The configuration,
@@ -127,13 +145,13 @@ handle(zap_ctx *z)
     (void)li;
     version[lv] = domain[ld] = address[la] = mech[lm] = '\0';
     if (strcmp(mech, "CURVE") != 0 || lc != 32) {
-        reply(z->rep, req_id, lr, "400", "CURVE required", "");
+        reply(z->rep, req_id, lr, "400", "CURVE required", "", NULL);
         snprintf(why, sizeof(why), "mechanism %s refused", mech);
     } else if (admit(z->b, domain, cred, user, sizeof(user), why, sizeof(why))) {
-        reply(z->rep, req_id, lr, "200", "OK", user);
+        reply(z->rep, req_id, lr, "200", "OK", user, cred);
         return;
     } else {
-        reply(z->rep, req_id, lr, "400", why, "");
+        reply(z->rep, req_id, lr, "400", why, "", NULL);
     }
     /* Tell the main thread, which audits it. */
     {

@@ -44,6 +44,7 @@ typedef struct agent {
     liaison_event *held;                     /* an event whose answer waits for the broker */
     uint64_t retry_ms;                       /* when held is tried again */
     uint64_t next_implement_ms;              /* when implement requests are looked at next */
+    bool refused;                            /* the broker refused its key: stopped */
 } agent;
 
 /* The answer a builder makes. */
@@ -950,6 +951,13 @@ loop(agent *a)
 
             if (err == LIAISON_ERR_TIMEOUT)
                 continue;
+            if (err == LIAISON_ERR_REFUSED) {
+                /* Final: the broker takes nothing more from this key. */
+                PROTO_LOG(PROTO_LOG_ERROR, "A-REFUSED", "agency=%s error=\"%s\"", a->address,
+                          liaison_client_error(a->c));
+                a->refused = true;
+                return;
+            }
             if (err != LIAISON_OK) {
                 PROTO_LOG(PROTO_LOG_WARN, "A-RECEIVE", "error=\"%s\"", liaison_client_error(a->c));
                 continue;
@@ -1060,6 +1068,8 @@ agent_run(const agent_config *cfg)
     PROTO_LOG(PROTO_LOG_INFO, "A-START", "agency=%s broker=%s store=%s threshold=%.2f", a.address,
               cfg->broker, cfg->store, cfg->name_threshold);
     loop(&a);
+    if (a.refused)
+        rc = EX_NOPERM;
     PROTO_LOG(PROTO_LOG_INFO, "A-STOP", "agency=%s%s", a.address,
               a.held != NULL ? " held=1 (it will be delivered again)" : "");
 out:

@@ -55,7 +55,7 @@ static const char usage_agent[] =
     "    65 bad input data (or an unusable key or roster); 66 a file is missing;\n"
     "    69 no broker; 73 the store cannot be created; 74 the store cannot be used;\n"
     "    75 another agent runs with this store, or implement --wait timed out;\n"
-    "    78 bad configuration.\n";
+    "    77 the broker refused the agency's key; 78 bad configuration.\n";
 
 static const char usage_add_watchlist[] =
     "NAME\n"

@@ -33,7 +33,8 @@ static const char usage_freeze[] =
     "EXIT STATUS\n"
     "    0 done; 2 rejected by the broker; 64 bad usage; 65 the designation exists\n"
     "    already, or was delisted; 66 no such designation in the casebook;\n"
-    "    69 broker unreachable; 75 no answer from the broker in time.\n";
+    "    69 broker unreachable; 75 no answer from the broker in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_designate[] =
     "NAME\n"
@@ -63,7 +64,8 @@ static const char usage_designate[] =
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker; 64 bad usage or no --state;\n"
     "    65 designation ID was sent before (use amend); 69 broker unreachable;\n"
-    "    75 no answer from the broker in time.\n\n"
+    "    75 no answer from the broker in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n\n"
     "EXAMPLES\n"
     "    liaison freeze designate --designation TREAS-2026-0007 \\\n"
     "        --name 'Northwind Trading LLC' --alias 'Northwind Trade' \\\n"
@@ -85,7 +87,8 @@ static const char usage_amend[] =
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker; 64 bad usage; 65 the designation was\n"
     "    delisted; 66 ID is not in the casebook; 69 broker unreachable; 75 no answer\n"
-    "    from the broker in time.\n";
+    "    from the broker in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_delist[] =
     "NAME\n"
@@ -99,7 +102,8 @@ static const char usage_delist[] =
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker; 64 bad usage; 65 already delisted;\n"
-    "    66 ID is not in the casebook; 69 broker unreachable; 75 no answer in time.\n";
+    "    66 ID is not in the casebook; 69 broker unreachable; 75 no answer in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_status[] =
     "NAME\n"

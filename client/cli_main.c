@@ -42,7 +42,8 @@ usage(FILE *out)
     fprintf(out, "\nEXIT STATUS\n"
                  "    0 success; 1 a check ran and failed; 64 bad usage; 65 bad input data;\n"
                  "    66 missing input file; 69 broker unreachable; 70 internal error;\n"
-                 "    74 I/O error; 75 no answer in time; 2 rejected by the broker.\n"
+                 "    74 I/O error; 75 no answer in time; 77 the broker refused the agency's\n"
+                 "    key; 2 rejected by the broker.\n"
                  "    Each command's page lists its own (liaison <command> --help).\n");
 }
 

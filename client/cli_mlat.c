@@ -46,7 +46,8 @@ static const char usage_mlat[] =
     "EXIT STATUS\n"
     "    0 done; 1 verify-bundle found a problem; 2 rejected by the broker (e.g. a\n"
     "    treaty that does not cover the offence); 64 bad usage; 65 bad data;\n"
-    "    66 missing file or case; 69 broker unreachable; 75 no answer in time.\n";
+    "    66 missing file or case; 69 broker unreachable; 75 no answer in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_submit[] =
     "NAME\n"
@@ -76,7 +77,8 @@ static const char usage_submit[] =
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker (the rule id is printed); 64 bad usage;\n"
-    "    65 case ID was submitted before; 69 broker unreachable; 75 no answer in time.\n\n"
+    "    65 case ID was submitted before; 69 broker unreachable; 75 no answer in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n\n"
     "EXAMPLES\n"
     "    liaison mlat submit --to USA/DOJ --case MEX-FGR-2026-0099 \\\n"
     "        --treaty USA-MEX-MLAT-1987 --offence DRUG-TRAFFICKING \\\n"
@@ -136,7 +138,8 @@ static const char usage_respond[] =
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker; 64 bad usage or a status this side may\n"
     "    not send; 66 the case is not in the casebook; 69 broker unreachable;\n"
-    "    75 no answer in time.\n";
+    "    75 no answer in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_evidence[] =
     "NAME\n"
@@ -162,7 +165,8 @@ static const char usage_evidence[] =
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 every message accepted; 2 rejected by the broker; 64 bad usage; 66 a file\n"
-    "    or the case is missing; 69 broker unreachable; 75 no answer in time.\n";
+    "    or the case is missing; 69 broker unreachable; 75 no answer in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_export[] =
     "NAME\n"

@@ -72,6 +72,7 @@ cli_exit_for(liaison_err err)
     case LIAISON_ERR_TIMEOUT: return EX_TEMPFAIL;
     case LIAISON_ERR_INVALID: return EX_USAGE;
     case LIAISON_ERR_CONNECT: return EX_UNAVAILABLE;
+    case LIAISON_ERR_REFUSED: return EX_NOPERM;
     default: return EX_SOFTWARE;
     }
 }
@@ -186,7 +187,8 @@ send_usage(FILE *out)
             "%s"
             "EXIT STATUS\n"
             "    0 accepted; 2 rejected by the broker; 64 bad usage; 65 bad key or roster;\n"
-            "    66 a --file is missing; 69 no broker; 75 no answer in time.\n",
+            "    66 a --file is missing; 69 no broker; 75 no answer in time; 77 the broker\n"
+            "    refused the agency's key.\n",
             CLI_CONN_HELP);
 }
 
@@ -381,7 +383,8 @@ inbox_usage(FILE *out, const char *name)
             "    event (default 2) or after --max events; listen runs until interrupted.\n\n"
             "%s"
             "EXIT STATUS\n"
-            "    0 done; 64 bad usage; 65 bad key or roster; 69 no broker.\n",
+            "    0 done; 64 bad usage; 65 bad key or roster; 69 no broker; 77 the broker\n"
+            "    refused the agency's key.\n",
             name, name, CLI_CONN_HELP);
 }
 
@@ -431,6 +434,11 @@ inbox(int argc, char **argv, bool forever)
 
         if (err == LIAISON_ERR_TIMEOUT)
             break;
+        if (err == LIAISON_ERR_REFUSED) {
+            cli_error(name, "%s", liaison_client_error(c));
+            rc = EX_NOPERM;
+            break;
+        }
         if (err != LIAISON_OK) {
             cli_error(name, "%s", liaison_client_error(c));
             continue;
@@ -447,7 +455,7 @@ inbox(int argc, char **argv, bool forever)
         liaison_event_free(&e);
     }
     liaison_client_close(&c);
-    return EX_OK;
+    return rc;
 }
 
 int
@@ -479,7 +487,7 @@ status_usage(FILE *out)
             "%s"
             "EXIT STATUS\n"
             "    0 answered; 2 the broker does not know the message; 64 bad usage;\n"
-            "    69 no broker; 75 no answer in time.\n",
+            "    69 no broker; 75 no answer in time; 77 the broker refused the agency's key.\n",
             CLI_CONN_HELP);
 }
 

@@ -26,7 +26,8 @@ static const char usage_traveldoc[] =
     "    own page: liaison traveldoc <command> --help.\n\n"
     "EXIT STATUS\n"
     "    0 done; 2 rejected by the broker; 64 bad usage (a check without --purpose);\n"
-    "    69 broker unreachable; 75 no answer in time.\n";
+    "    69 broker unreachable; 75 no answer in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_report[] =
     "NAME\n"
@@ -53,7 +54,8 @@ static const char usage_report[] =
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker; 64 bad usage; 69 broker unreachable;\n"
-    "    75 no answer from the broker in time.\n";
+    "    75 no answer from the broker in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_check[] =
     "NAME\n"
@@ -81,7 +83,8 @@ static const char usage_check[] =
     "EXIT STATUS\n"
     "    0 every partner answered; 75 at least one did not answer in time (answers are\n"
     "    printed); 2 rejected by the broker; 64 bad usage, e.g. no --purpose;\n"
-    "    69 broker unreachable.\n\n"
+    "    69 broker unreachable.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n\n"
     "EXAMPLES\n"
     "    liaison traveldoc check --number AB123456 --country CAN \\\n"
     "        --purpose 'secondary inspection, port of entry Blaine WA'\n";

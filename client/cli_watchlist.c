@@ -28,7 +28,8 @@ static const char usage_watchlist[] =
     "    own page: liaison watchlist <command> --help.\n\n"
     "EXIT STATUS\n"
     "    0 done; 2 rejected by the broker; 64 bad usage (a query without --purpose);\n"
-    "    65 bad input data; 66 missing file; 69 broker unreachable; 75 no answer in time.\n";
+    "    65 bad input data; 66 missing file; 69 broker unreachable; 75 no answer in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_query[] =
     "NAME\n"
@@ -63,7 +64,8 @@ static const char usage_query[] =
     "EXIT STATUS\n"
     "    0 every partner answered; 75 at least one partner did not answer in time (the\n"
     "    answers received are printed); 2 rejected by the broker (policy, rate limit);\n"
-    "    64 bad usage, e.g. no --purpose; 65 bad key or roster; 69 broker unreachable.\n\n"
+    "    64 bad usage, e.g. no --purpose; 65 bad key or roster; 69 broker unreachable.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n\n"
     "EXAMPLES\n"
     "    liaison watchlist query --to 'CAN/*' --to 'MEX/*' --name 'Jon Doe' \\\n"
     "        --born 1980-02-29 --purpose 'fugitive investigation 2026-0042'\n";
@@ -91,7 +93,8 @@ static const char usage_request[] =
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 details received (found or unknown); 75 no answer in time; 2 rejected by the\n"
-    "    broker; 64 bad usage; 69 broker unreachable.\n";
+    "    broker; 64 bad usage; 69 broker unreachable.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_publish[] =
     "NAME\n"
@@ -108,7 +111,8 @@ static const char usage_publish[] =
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker; 64 bad usage; 65 the file is not valid\n"
     "    JSON or an entry lacks a ref; 66 no such file; 69 broker unreachable;\n"
-    "    75 no answer from the broker in time.\n";
+    "    75 no answer from the broker in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 static const char usage_withdraw[] =
     "NAME\n"
@@ -119,7 +123,8 @@ static const char usage_withdraw[] =
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker; 64 bad usage; 69 broker unreachable;\n"
-    "    75 no answer from the broker in time.\n";
+    "    75 no answer from the broker in time.\n"
+    "    77 the broker refused the agency's key (unknown or revoked).\n";
 
 /* Options every watchlist command understands (each uses some). */
 typedef struct wl_opts {

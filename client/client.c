@@ -13,6 +13,8 @@
 #define FRAMES_MAX (PROTO_CMD_FRAMES_MAX + 1)
 #define PUMP_MAX 64u                /* messages one pump takes beyond the first, if there */
 #define DEFAULT_TTL_MS (24u * 3600u * 1000u)
+#define RECEIPT_WAIT_MS 2000u       /* longest a receipt command waits for room */
+#define MONITOR_ENDPOINT "inproc://liaison.client.monitor" /* one per client's context */
 
 const char *
 liaison_strerror(liaison_err code)
@@ -30,6 +32,7 @@ liaison_strerror(liaison_err code)
     case LIAISON_ERR_SIGNATURE: return "signature does not verify";
     case LIAISON_ERR_STATE: return "state directory cannot be used";
     case LIAISON_ERR_TOO_LARGE: return "message too large";
+    case LIAISON_ERR_REFUSED: return "the broker refused this agency's key";
     }
     return "unknown error";
 }
@@ -161,6 +164,18 @@ liaison_client_open(const liaison_config *cfg, liaison_client **client_out, char
     zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, c->id->curve_public, 32);
     zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, c->id->curve_secret, 32);
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    /* A broker that refuses our key says so only in the handshake: a
+     * monitor of the DEALER hears it (before connecting, or the first
+     * handshake could pass unheard). */
+    if (zmq_socket_monitor(c->sock, MONITOR_ENDPOINT, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+        (c->monitor = zmq_socket(c->zctx, ZMQ_PAIR)) == NULL ||
+        zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+        zmq_connect(c->monitor, MONITOR_ENDPOINT) != 0) {
+        say(why, why_len, "cannot monitor the connection: %s", zmq_strerror(zmq_errno()));
+        err = LIAISON_ERR_CONNECT;
+        goto fail;
+    }
+    snprintf(c->endpoint, sizeof(c->endpoint), "%s", cfg->endpoint);
     if (zmq_connect(c->sock, cfg->endpoint) != 0) {
         say(why, why_len, "cannot connect to %s: %s", cfg->endpoint, zmq_strerror(zmq_errno()));
         err = LIAISON_ERR_CONNECT;
@@ -185,9 +200,14 @@ liaison_client_close(liaison_client **cp)
         return;
     c = *cp;
     if (c->sock != NULL) {
-        (void)client_receipts_flush(c);
+        if (!c->refused)
+            (void)client_receipts_flush(c);
+        if (c->monitor != NULL)
+            (void)zmq_socket_monitor(c->sock, NULL, 0);
         zmq_close(c->sock);
     }
+    if (c->monitor != NULL)
+        zmq_close(c->monitor);
     if (c->zctx != NULL)
         zmq_ctx_term(c->zctx);
     while (c->queue_head != NULL) {
@@ -208,23 +228,91 @@ liaison_client_close(liaison_client **cp)
 
 /* ---- Talking to the broker -------------------------------------------------- */
 
-static int
-send_now(liaison_client *c, const proto_cmd *cmd)
+static void
+refused_say(liaison_client *c, const char *text)
+{
+    c->refused = true;
+    snprintf(c->refusal, sizeof(c->refusal),
+             "the broker at %.200s refused the key of %.40s: %.200s; ask its operator to check "
+             "the roster",
+             c->endpoint, c->address, text);
+}
+
+bool
+client_refused(liaison_client *c)
+{
+    while (!c->refused && c->monitor != NULL) {
+        zmq_msg_t ev, where;
+        uint16_t event = 0;
+
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, c->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        /* An event is two frames: u16 event and u32 value, then the endpoint. */
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+        if (zmq_msg_more(&ev)) {
+            zmq_msg_init(&where);
+            (void)zmq_msg_recv(&where, c->monitor, 0);
+            zmq_msg_close(&where);
+        }
+        zmq_msg_close(&ev);
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            refused_say(c, "it does not admit this key (unknown to its roster, or revoked)");
+    }
+    /* Every call after the refusal reports it. */
+    if (c->refused)
+        client_fail(c, LIAISON_ERR_REFUSED, "%s", c->refusal);
+    return c->refused;
+}
+
+/*
+ * Sends cmd without ever blocking past deadline_ms (0: no limit), watching
+ * the handshake meanwhile: a DEALER whose connection the broker refused has
+ * nowhere to put a message, and a plain send would wait for good.
+ */
+static liaison_err
+send_now(liaison_client *c, const proto_cmd *cmd, uint64_t deadline_ms)
 {
     proto_wire wire;
     proto_detail d;
+    size_t i = 0;
 
+    if (client_refused(c))
+        return LIAISON_ERR_REFUSED;
     if (proto_cmd_build(cmd, &wire, &d) != PROTO_OK)
-        return -1;
-    for (size_t i = 0; i < wire.count; i++) {
-        int flags = i + 1 < wire.count ? ZMQ_SNDMORE : 0;
+        return client_fail(c, LIAISON_ERR_INVALID, "cannot build %s: %s",
+                           proto_cmd_name(cmd->type), d.text);
+    while (i < wire.count) {
+        int flags = (i + 1 < wire.count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
+        zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLOUT, 0}, {c->monitor, 0, ZMQ_POLLIN, 0}};
+        uint64_t now;
 
-        while (zmq_send(c->sock, wire.frames[i].data, wire.frames[i].len, flags) < 0) {
-            if (zmq_errno() != EINTR)
-                return -1;
+        if (zmq_send(c->sock, wire.frames[i].data, wire.frames[i].len, flags) >= 0) {
+            i++;
+            continue;
         }
+        if (zmq_errno() == EINTR)
+            continue;
+        if (zmq_errno() != EAGAIN)
+            return client_fail(c, LIAISON_ERR_CONNECT, "cannot send to the broker at %s: %s",
+                               c->endpoint, zmq_strerror(zmq_errno()));
+        /* No room: libzmq dropped the parts sent so far; all go again. */
+        i = 0;
+        now = liaison_now_ms();
+        if (deadline_ms != 0 && now >= deadline_ms)
+            return client_fail(c, LIAISON_ERR_TIMEOUT,
+                               "the broker at %s took nothing before the deadline", c->endpoint);
+        if (zmq_poll(items, 2, deadline_ms == 0 ? 1000L : (long)(deadline_ms - now)) < 0 &&
+            zmq_errno() != EINTR)
+            return client_fail(c, LIAISON_ERR_CONNECT, "cannot wait for the broker: %s",
+                               zmq_strerror(zmq_errno()));
+        if (client_refused(c))
+            return LIAISON_ERR_REFUSED;
     }
-    return 0;
+    return LIAISON_OK;
 }
 
 int
@@ -241,7 +329,8 @@ client_receipts_flush(liaison_client *c)
     if (proto_acks_encode(c->receipts, c->receipt_count, buf, sizeof(buf), &len) != PROTO_OK)
         return -1;
     cmd.acks = (proto_slice){buf, len};
-    if (send_now(c, &cmd) != 0)
+    /* A short wait for room: receipts never block a client for good. */
+    if (send_now(c, &cmd, liaison_now_ms() + RECEIPT_WAIT_MS) != LIAISON_OK)
         return -1; /* kept: they go with the next send */
     c->receipt_count = 0;
     return 0;
@@ -258,12 +347,11 @@ client_receipt_add(liaison_client *c, uint64_t tag, const uint8_t id[PROTO_ID_BY
     return 0;
 }
 
-int
-client_send(liaison_client *c, const proto_cmd *cmd)
+liaison_err
+client_send(liaison_client *c, const proto_cmd *cmd, uint64_t deadline_ms)
 {
-    if (client_receipts_flush(c) != 0)
-        return -1;
-    return send_now(c, cmd);
+    (void)client_receipts_flush(c); /* what cannot go now goes with a later send */
+    return send_now(c, cmd, deadline_ms);
 }
 
 void
@@ -274,7 +362,8 @@ client_ping(liaison_client *c)
     memset(&ping, 0, sizeof(ping));
     ping.type = PROTO_CMD_PING;
     ping.corr = c->next_corr++;
-    (void)client_send(c, &ping);
+    /* Never waits: a ping that cannot go now goes at the next keepalive. */
+    (void)client_send(c, &ping, CLIENT_NO_WAIT);
     c->next_ping_ms = liaison_now_ms() + PING_MS;
 }
 
@@ -390,6 +479,12 @@ handle_one(liaison_client *c, int flags, uint64_t want_corr, proto_cmd *reply)
         }
         break;
     case PROTO_CMD_REJECTED:
+        /* Revoked: whatever the command, the broker no longer takes our key. */
+        if (cmd.code == PROTO_WIRE_REVOKED && !c->refused) {
+            refused_say(c, cmd.text);
+            client_fail(c, LIAISON_ERR_REFUSED, "%s", c->refusal);
+        }
+        /* fall through */
     case PROTO_CMD_STATUS_REPLY:
     case PROTO_CMD_PONG:
         if (want_corr != 0 && cmd.corr == want_corr && reply != NULL) {
@@ -419,17 +514,20 @@ out:
  * message and up to PUMP_MAX more that are already there, so that a backlog
  * becomes events at once and their receipts can go out together.  Returns 1
  * when the answer whose corr is want_corr arrived (copied into *reply), 0
- * when something else did or the wait should go on, -1 at the deadline.
+ * when something else did or the wait should go on, -1 at the deadline, -2
+ * when the broker refused our key (c->error says so).
  */
 int
 client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_cmd *reply)
 {
     int rc = 0;
 
+    if (client_refused(c))
+        return -2;
     (void)client_receipts_flush(c); /* before waiting: the broker may be waiting on them */
     for (;;) {
         uint64_t now = liaison_now_ms();
-        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->monitor, 0, ZMQ_POLLIN, 0}};
         long wait;
 
         if (c->receive && now >= c->next_ping_ms)
@@ -439,9 +537,11 @@ client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_c
         wait = deadline_ms == 0 ? (long)PING_MS : (long)(deadline_ms - now);
         if (c->receive && wait > (long)(c->next_ping_ms - now))
             wait = (long)(c->next_ping_ms - now);
-        if (zmq_poll(&item, 1, wait) < 0 && zmq_errno() != EINTR)
+        if (zmq_poll(items, 2, wait) < 0 && zmq_errno() != EINTR)
             return -1;
-        if (item.revents & ZMQ_POLLIN)
+        if (client_refused(c))
+            return -2;
+        if (items[0].revents & ZMQ_POLLIN)
             break;
     }
     for (unsigned i = 0; i <= PUMP_MAX; i++) {
@@ -452,6 +552,9 @@ client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_c
         if (got == 1)
             rc = 1;
     }
+    /* A refusal answers the command that was waited for as well. */
+    if (c->refused)
+        return -2;
     return rc;
 }
 
@@ -467,7 +570,11 @@ liaison_receive(liaison_client *c, liaison_event **event_out, uint64_t deadline_
             *event_out = e;
             return LIAISON_OK;
         }
-        if (client_pump(c, deadline_ms, 0, NULL) < 0)
+        int rc = client_pump(c, deadline_ms, 0, NULL);
+
+        if (rc == -2)
+            return LIAISON_ERR_REFUSED;
+        if (rc < 0)
             return client_fail(c, LIAISON_ERR_TIMEOUT, "no event before the deadline");
     }
 }
@@ -493,14 +600,17 @@ liaison_receipt(liaison_client *c, const liaison_event *e)
 {
     if (e == NULL)
         return client_fail(c, LIAISON_ERR_INVALID, "no event");
+    if (client_refused(c))
+        return LIAISON_ERR_REFUSED;
     if (e->type == LIAISON_EVENT_MESSAGE &&
         client_seen_mark(c, e->id, CLIENT_SEEN_RECEIPTED) != 0)
         return client_fail(c, LIAISON_ERR_STATE, "cannot record message %s as received", e->id_hex);
     /* While events wait, their receipts will follow: send them together. */
     if (client_receipt_add(c, e->tag, e->id) != 0 ||
         (c->queue_head == NULL && client_receipts_flush(c) != 0))
-        return client_fail(c, LIAISON_ERR_CONNECT, "cannot send the receipts: %s",
-                           zmq_strerror(zmq_errno()));
+        return client_refused(c) ? LIAISON_ERR_REFUSED
+                                 : client_fail(c, LIAISON_ERR_CONNECT, "cannot send the receipts: %s",
+                                               zmq_strerror(zmq_errno()));
     return LIAISON_OK;
 }
 
@@ -533,16 +643,19 @@ liaison_status(liaison_client *c, const uint8_t id[16], liaison_status_entry *en
     static proto_status_entry raw[PROTO_STATUS_ENTRIES_MAX];
     proto_cmd cmd, reply;
     size_t n = 0;
+    liaison_err err;
     int rc;
 
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_STATUS;
     cmd.corr = c->next_corr++;
     memcpy(cmd.id, id, 16);
-    if (client_send(c, &cmd) != 0)
-        return client_fail(c, LIAISON_ERR_CONNECT, "cannot send: %s", zmq_strerror(zmq_errno()));
+    if ((err = client_send(c, &cmd, deadline_ms)) != LIAISON_OK)
+        return err;
     while ((rc = client_pump(c, deadline_ms, cmd.corr, &reply)) == 0)
         ;
+    if (rc == -2)
+        return LIAISON_ERR_REFUSED;
     if (rc < 0)
         return client_fail(c, LIAISON_ERR_TIMEOUT, "no status answer before the deadline");
     if (reply.type == PROTO_CMD_REJECTED) {

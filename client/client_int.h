@@ -32,6 +32,10 @@ struct liaison_client {
     proto_roster *roster;           /* the federation */
     void *zctx;                     /* ZeroMQ context */
     void *sock;                     /* DEALER to the home broker */
+    void *monitor;                  /* PAIR: the DEALER's handshake events */
+    char endpoint[256];             /* the broker's endpoint, for messages */
+    bool refused;                   /* the broker refused our key: every call fails */
+    char refusal[600];              /* what the refusal said, one line */
     bool receive;                   /* this connection asks for deliveries */
     uint64_t next_corr;             /* next request correlation */
     uint64_t next_ping_ms;          /* next keepalive */
@@ -51,13 +55,23 @@ struct liaison_client {
 
 liaison_err client_fail(liaison_client *c, liaison_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Sends cmd, after the receipts waiting to go (so the broker sees them first). */
-int client_send(liaison_client *c, const proto_cmd *cmd);
+/* A deadline already passed: a send that cannot go at once fails. */
+#define CLIENT_NO_WAIT 1u
+/* Sends cmd, after the receipts waiting to go (so the broker sees them
+ * first), waiting for room until deadline_ms (0: no limit).  Returns
+ * LIAISON_OK, or LIAISON_ERR_REFUSED, LIAISON_ERR_TIMEOUT or
+ * LIAISON_ERR_CONNECT with c->error set. */
+liaison_err client_send(liaison_client *c, const proto_cmd *cmd, uint64_t deadline_ms);
+/* True once the broker refused our key: the handshake failed its
+ * authentication, or it answered a command with code revoked.  Reads the
+ * handshake events waiting, and sets c->error. */
+bool client_refused(liaison_client *c);
 /* Receipts wait until the client next sends or waits, or until a receipt
  * command is full, so that a run of them goes out as one command. */
 int client_receipt_add(liaison_client *c, uint64_t tag, const uint8_t id[PROTO_ID_BYTES]);
 int client_receipts_flush(liaison_client *c);
 void client_ping(liaison_client *c);
+/* Returns as documented in client.c; -2 when the broker refused our key. */
 int client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_cmd *reply);
 liaison_event *client_dequeue(liaison_client *c);
 

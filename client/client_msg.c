@@ -339,10 +339,12 @@ liaison_send(liaison_client *c, liaison_message *m, uint8_t id_out[16], uint64_t
     cmd.type = PROTO_CMD_SUBMIT;
     cmd.corr = c->next_corr++;
     cmd.envelope = (proto_slice){m->sealed, m->sealed_len};
-    if (client_send(c, &cmd) != 0)
-        return client_fail(c, LIAISON_ERR_CONNECT, "cannot send to the broker");
+    if ((err = client_send(c, &cmd, deadline_ms)) != LIAISON_OK)
+        return err;
     while ((rc = client_pump(c, deadline_ms, cmd.corr, &reply)) == 0)
         ;
+    if (rc == -2)
+        return LIAISON_ERR_REFUSED;
     if (rc < 0)
         return client_fail(c, LIAISON_ERR_TIMEOUT,
                            "no answer from the broker before the deadline; send again to retry");
@@ -383,6 +385,7 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
     client_queued *kept_head = NULL, *kept_tail = NULL;
     uint8_t id[PROTO_ID_BYTES];
     liaison_err err;
+    bool refused = false;
 
     /* The nations asked: those of the agencies the recipients resolve to. */
     count = resolve(c, query, agencies, READERS_MAX);
@@ -406,10 +409,15 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
         liaison_event *e = client_dequeue(c);
 
         if (e == NULL) {
+            int rc = 0;
+
             for (size_t k = 0; k < nation_count; k++)
                 left += !answered[k];
-            if (left == 0 || client_pump(c, deadline_ms, 0, NULL) < 0)
+            if (left == 0 || (rc = client_pump(c, deadline_ms, 0, NULL)) < 0) {
+                if (rc == -2)
+                    refused = true;
                 break;
+            }
             continue;
         }
         if (e->type == LIAISON_EVENT_MESSAGE && e->has_reply_to &&
@@ -451,6 +459,10 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
         c->queue_head = kept_head;
         if (c->queue_tail == NULL)
             c->queue_tail = kept_tail;
+    }
+    if (refused) {
+        liaison_answers_free(&a);
+        return LIAISON_ERR_REFUSED;
     }
     for (size_t k = 0; k < nation_count; k++) {
         if (!answered[k] && a->silent_count < 64)

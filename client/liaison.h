@@ -34,6 +34,8 @@ typedef enum liaison_err {
     LIAISON_ERR_SIGNATURE = 9,   /* a received message or report does not verify */
     LIAISON_ERR_STATE = 10,      /* the state directory cannot be used */
     LIAISON_ERR_TOO_LARGE = 11,  /* the message would exceed the format's limits */
+    LIAISON_ERR_REFUSED = 12,    /* the broker refused this agency's key (unknown to its
+                                    roster, or revoked); final for this client */
 } liaison_err;
 
 /* Returns a static string for code; never NULL. */
@@ -106,7 +108,10 @@ liaison_err liaison_message_add_portion(liaison_message *msg, const char *labels
 /* Seals and submits msg, and waits for the broker's answer.  id_out (16
  * bytes, may be NULL) receives the message id.  LIAISON_ERR_REJECTED: see
  * liaison_client_rejection().  The message can be sent again (same id) if
- * the answer was lost: the broker accepts a resubmission once. */
+ * the answer was lost: the broker accepts a resubmission once.
+ * LIAISON_ERR_REFUSED, as soon as the broker refuses this agency's key (at
+ * the handshake, or on a connection whose key it revoked since): then
+ * every later call on this client fails the same way. */
 liaison_err liaison_send(liaison_client *client, liaison_message *msg, uint8_t id_out[16],
                          uint64_t deadline_ms);
 
@@ -188,7 +193,9 @@ typedef struct liaison_event {
  * from the roster), opened, and dropped if already seen; a report is
  * verified with its broker's key.  *event_out is the caller's, to free with
  * liaison_event_free, and to acknowledge with liaison_receipt once the
- * application has taken it.  Errors: LIAISON_ERR_TIMEOUT, LIAISON_ERR_PROTOCOL.
+ * application has taken it.  Errors: LIAISON_ERR_TIMEOUT, LIAISON_ERR_PROTOCOL,
+ * LIAISON_ERR_REFUSED (the broker refused this agency's key; events received
+ * before that are returned first).
  */
 liaison_err liaison_receive(liaison_client *client, liaison_event **event_out,
                             uint64_t deadline_ms);
