@@ -35,6 +35,8 @@
 #define BROKER_PEER_PING_MS  1000u  /* ping period toward each peer */
 #define BROKER_PEER_DEAD_MS  5000u  /* a peer silent this long is down */
 #define BROKER_PEER_REDIAL_MS 10000u /* a peer down this long since we dialled is dialled again */
+#define BROKER_PEER_WINDOW   256u   /* forwards and reports in flight toward one peer */
+#define BROKER_PEER_RESEND_MS 10000u /* the oldest unacknowledged forward is resent after this */
 #define BROKER_DUP_WINDOW_MS (7u * 24u * 3600u * 1000u) /* ids stay duplicates this long after expiry */
 #define BROKER_CLOCK_SKEW_MS (5u * 60u * 1000u) /* messages created further ahead are refused */
 
@@ -59,18 +61,33 @@ typedef struct broker_session {
     bool send_due;                      /* receipts made room: send after this input */
 } broker_session;
 
+/* One queue entry sent to a peer: a slot of its window. */
+typedef struct broker_peer_sent {
+    uint64_t seq;                       /* its seq in our queue toward the peer */
+    uint64_t sent_ms;                   /* when it went out */
+    bool acked;                         /* acknowledged; the slot frees once older ones are */
+} broker_peer_sent;
+
 /* A partner broker. */
 typedef struct broker_peer {
     char nation[PROTO_NATION_LEN + 1];  /* "CAN" */
     char endpoint[256];                 /* its federation endpoint */
     char dest[16];                      /* our queue toward it: "peer:CAN" */
     void *sock;                         /* our DEALER to it */
+    void *monitor;                      /* PAIR: sock's connection events, or NULL */
+    uint64_t monitors;                  /* monitors made, to name each one anew */
+    bool connected;                     /* a handshake succeeded on sock's current connection */
+    uint64_t sessions;                  /* connections to it that completed a handshake */
+    uint64_t resends;                   /* rewinds that resend what is unacknowledged */
     bool up;                            /* it answered a ping lately */
     uint64_t last_heard_ms;             /* last frame from it on our DEALER */
     uint64_t dialed_ms;                 /* when our DEALER to it was opened */
     uint64_t next_ping_ms;              /* when to ping it next */
-    uint64_t cursor;                    /* highest queue seq sent since it came up */
-    uint32_t inflight;                  /* sent, not yet acknowledged */
+    uint64_t cursor;                    /* highest queue seq sent on this connection */
+    broker_peer_sent sent[BROKER_PEER_WINDOW]; /* ring: entries sent on this connection, in order */
+    uint32_t sent_head;                 /* ring index of the oldest entry in sent */
+    uint32_t sent_count;                /* ring entries in use: the window in use */
+    uint32_t inflight;                  /* ring entries not acknowledged */
     bool send_due;                      /* acks made room: send after this input */
     uint64_t next_head_ms;              /* when to send it our tree head next */
     uint64_t heads_sent;                /* tree heads sent, for logs */
@@ -322,6 +339,10 @@ int broker_peers_open(broker *b);
 void broker_peers_close(broker *b);
 void broker_fed_readable(broker *b);
 void broker_peer_readable(broker *b, broker_peer *p);
+/* Reads p's connection events (its monitor socket): a connection that
+ * drops or a new one that completes its handshake rewinds p, so that what
+ * is not acknowledged is sent again, in order, on the new connection. */
+void broker_peer_events(broker *b, broker_peer *p);
 void broker_peer_send(broker *b, broker_peer *p);
 void broker_peers_tick(broker *b, uint64_t now);
 void broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);

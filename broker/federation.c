@@ -1,5 +1,6 @@
 /* Federation: forwarding to partner brokers, their acknowledgements and
  * reports, and the cross-check of each other's audit tree heads. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,8 @@
 
 #include "broker.h"
 
-#define PEER_WINDOW 256u          /* forwards in flight toward one peer */
+/* Events of our DEALER that start or end a connection to the peer. */
+#define PEER_EVENTS (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
 
 /* Progress of a delivery state: a state replaces another only if it ranks
  * at least as high, so that late or reordered news cannot undo progress. */
@@ -49,6 +51,159 @@ broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd
                   proto_cmd_name(cmd->type), zmq_strerror(zmq_errno()));
 }
 
+/* ---- The window toward a peer ---------------------------------------------
+ *
+ * What we sent toward a peer and it has not acknowledged stays in our
+ * queue; the window records, in send order, each entry sent on the current
+ * connection.  A slot is taken when an entry goes out and freed only by the
+ * acknowledgement of that very entry (or by a rewind), so an answer that
+ * comes twice, or from before a rewind, frees nothing, and the count can
+ * neither leak nor go below zero.
+ */
+
+static broker_peer_sent *
+sent_at(broker_peer *p, uint32_t i)
+{
+    return &p->sent[(p->sent_head + i) % BROKER_PEER_WINDOW];
+}
+
+/* Takes a slot for entry seq, sent at now; the caller checked there is one. */
+static void
+window_take(broker_peer *p, uint64_t seq, uint64_t now)
+{
+    broker_peer_sent *s;
+
+    assert(p->sent_count < BROKER_PEER_WINDOW);
+    s = sent_at(p, p->sent_count);
+    s->seq = seq;
+    s->sent_ms = now;
+    s->acked = false;
+    p->sent_count++;
+    p->inflight++;
+}
+
+/* Gives back the last n slots taken: what they stood for did not go out. */
+static void
+window_untake(broker_peer *p, size_t n)
+{
+    assert(n <= p->sent_count && n <= p->inflight);
+    p->sent_count -= (uint32_t)n;
+    p->inflight -= (uint32_t)n;
+}
+
+/* Marks entry seq acknowledged; frees the slots at the front that are.
+ * False if seq holds no slot (acknowledged before, or sent before a rewind). */
+static bool
+window_ack(broker_peer *p, uint64_t seq)
+{
+    bool found = false;
+
+    for (uint32_t i = 0; i < p->sent_count; i++) {
+        broker_peer_sent *s = sent_at(p, i);
+
+        if (s->seq > seq)
+            break; /* slots are in seq order */
+        if (s->seq == seq && !s->acked) {
+            s->acked = true;
+            p->inflight--;
+            found = true;
+            break;
+        }
+    }
+    while (p->sent_count > 0 && sent_at(p, 0)->acked) {
+        p->sent_head = (p->sent_head + 1) % BROKER_PEER_WINDOW;
+        p->sent_count--;
+    }
+    return found;
+}
+
+/* Forgets what is in flight toward p: the next send starts again from the
+ * oldest entry still queued (every entry not acknowledged), in order.  The
+ * partner answers what it already has as a duplicate, so nothing arrives
+ * twice. */
+static void
+peer_rewind(broker_peer *p)
+{
+    p->cursor = 0;
+    p->sent_head = 0;
+    p->sent_count = 0;
+    p->inflight = 0;
+}
+
+/* Closes our DEALER to p and its monitor. */
+static void
+peer_hangup(broker_peer *p)
+{
+    if (p->sock != NULL)
+        zmq_close(p->sock);
+    if (p->monitor != NULL)
+        zmq_close(p->monitor);
+    p->sock = NULL;
+    p->monitor = NULL;
+    p->connected = false;
+}
+
+/*
+ * Watches p's new DEALER: each connection that completes its handshake, and
+ * each that drops, is an event on p->monitor.  A connection that drops takes
+ * what was queued on it; however briefly the partner was gone (a restart
+ * within a second, a pause), the next connection starts by resending all
+ * that is unacknowledged.  Without a monitor only the resend timer notices.
+ */
+static void
+peer_monitor(broker *b, broker_peer *p)
+{
+    char endpoint[64];
+
+    snprintf(endpoint, sizeof(endpoint), "inproc://liaison-peer-%s-%llu", p->nation,
+             (unsigned long long)++p->monitors);
+    if (zmq_socket_monitor(p->sock, endpoint, PEER_EVENTS) == 0 &&
+        (p->monitor = zmq_socket(b->zctx, ZMQ_PAIR)) != NULL &&
+        zmq_connect(p->monitor, endpoint) == 0) {
+        p->connected = false; /* until the first handshake */
+        return;
+    }
+    PROTO_LOG(PROTO_LOG_WARN, "B-PEER-MONITOR",
+              "peer=%s error=\"%s\" action=\"new connections are noticed by the resend timer only\"",
+              p->nation, zmq_strerror(zmq_errno()));
+    if (p->monitor != NULL)
+        zmq_close(p->monitor);
+    p->monitor = NULL;
+    p->connected = true;
+}
+
+void
+broker_peer_events(broker *b, broker_peer *p)
+{
+    zmq_msg_t frames[BROKER_FRAMES_MAX];
+    size_t count;
+
+    while (p->monitor != NULL && (count = broker_recv_frames(p->monitor, frames)) > 0) {
+        uint16_t event = 0;
+
+        /* Frame 1: u16 event, u32 value (host order); frame 2: the endpoint. */
+        if (zmq_msg_size(&frames[0]) >= sizeof(event))
+            memcpy(&event, zmq_msg_data(&frames[0]), sizeof(event));
+        for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)
+            zmq_msg_close(&frames[i]);
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-DISCONNECTED", "peer=%s endpoint=%s unacked=%u",
+                      p->nation, p->endpoint, p->inflight);
+            p->connected = false;
+            peer_rewind(p);
+        } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            p->sessions++;
+            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-SESSION",
+                      "peer=%s endpoint=%s session=%llu action=\"resending what is unacknowledged\"",
+                      p->nation, p->endpoint, (unsigned long long)p->sessions);
+            p->connected = true;
+            peer_rewind(p);
+            p->send_due = true;
+        }
+    }
+    (void)b;
+}
+
 /* Opens our DEALER to peer p with the peer's broker key from the roster. */
 static int
 peer_dial(broker *b, broker_peer *p, uint64_t now)
@@ -84,11 +239,12 @@ peer_dial(broker *b, broker_peer *p, uint64_t now)
     zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
     zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
     zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
+    peer_monitor(b, p); /* before connecting: the first handshake is an event too */
+    peer_rewind(p);
     if (zmq_connect(p->sock, p->endpoint) != 0) {
         PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-CONNECT", "peer=%s endpoint=%s error=\"%s\"",
                   p->nation, p->endpoint, zmq_strerror(zmq_errno()));
-        zmq_close(p->sock);
-        p->sock = NULL;
+        peer_hangup(p);
         return -1;
     }
     p->dialed_ms = now;
@@ -116,11 +272,8 @@ broker_peers_open(broker *b)
 void
 broker_peers_close(broker *b)
 {
-    for (size_t i = 0; i < b->peer_count; i++) {
-        if (b->peers[i].sock != NULL)
-            zmq_close(b->peers[i].sock);
-        b->peers[i].sock = NULL;
-    }
+    for (size_t i = 0; i < b->peer_count; i++)
+        peer_hangup(&b->peers[i]);
 }
 
 static void
@@ -129,8 +282,7 @@ peer_updown(broker *b, broker_peer *p, bool up)
     broker_op *op;
 
     p->up = up;
-    p->cursor = 0;
-    p->inflight = 0;
+    peer_rewind(p);
     PROTO_LOG(up ? PROTO_LOG_INFO : PROTO_LOG_WARN, up ? "B-PEER-UP" : "B-PEER-DOWN",
               "peer=%s endpoint=%s", p->nation, p->endpoint);
     (void)broker_metrics_set_peer_up(b->metrics, p->nation, up);
@@ -149,17 +301,26 @@ broker_peers_tick(broker *b, uint64_t now)
     for (size_t i = 0; i < b->peer_count; i++) {
         broker_peer *p = &b->peers[i];
 
+        broker_peer_events(b, p);
         if (p->up && now - p->last_heard_ms > BROKER_PEER_DEAD_MS)
             peer_updown(b, p, false);
+        /* The safety net: an entry unacknowledged this long on a live link
+         * (its answer lost, or the partner dropped it unanswered) is sent
+         * again with everything after it. */
+        if (p->up && p->sent_count > 0 && now - sent_at(p, 0)->sent_ms >= BROKER_PEER_RESEND_MS) {
+            PROTO_LOG(PROTO_LOG_WARN, "B-PEER-RESEND", "peer=%s seq=%llu unacked=%u waited_ms=%llu",
+                      p->nation, (unsigned long long)sent_at(p, 0)->seq, p->inflight,
+                      (unsigned long long)(now - sent_at(p, 0)->sent_ms));
+            p->resends++;
+            peer_rewind(p);
+        }
         /* libzmq gives up on a connection whose handshake the peer refused
          * (say, before its roster had our key) and never tries it again, so
          * a peer silent this long is dialled afresh. */
         if (!p->up && now - p->dialed_ms >= BROKER_PEER_REDIAL_MS) {
             PROTO_LOG(PROTO_LOG_INFO, "B-PEER-REDIAL", "peer=%s endpoint=%s", p->nation,
                       p->endpoint);
-            if (p->sock != NULL)
-                zmq_close(p->sock);
-            p->sock = NULL;
+            peer_hangup(p);
             if (peer_dial(b, p, now) != 0)
                 p->dialed_ms = now; /* try again after the same wait */
         }
@@ -222,6 +383,8 @@ send_message(broker *b, broker_peer *p, store_read *rd, const store_queue_entry 
     cmd.targets = m.targets;
     if (broker_send(p->sock, NULL, 0, &cmd) != 0)
         rc = -1;
+    else
+        window_take(p, e->seq, broker_now_ms());
     free(owned);
     return rc;
 }
@@ -235,7 +398,7 @@ send_reports(broker_peer *p, broker_outbox *box)
 
     if (rc != 0) {
         p->cursor = box->cursor_before;
-        p->inflight -= (uint32_t)box->count;
+        window_untake(p, box->count);
     }
     broker_outbox_clear(box);
     return rc;
@@ -249,10 +412,11 @@ broker_peer_send(broker *b, broker_peer *p)
     broker_outbox box = {.kind = 0, .count = 0};
     store_read *rd = NULL;
 
-    if (!p->up || b->stopping)
+    broker_peer_events(b, p); /* a new connection first rewinds, so nothing goes out of order */
+    if (!p->up || !p->connected || b->stopping)
         return;
-    while (p->inflight < PEER_WINDOW) {
-        size_t want = PEER_WINDOW - p->inflight, n = 0;
+    while (p->sent_count < BROKER_PEER_WINDOW) {
+        size_t want = BROKER_PEER_WINDOW - p->sent_count, n = 0;
         int rc = 0;
 
         if (want > sizeof(entries) / sizeof(entries[0]))
@@ -274,7 +438,7 @@ broker_peer_send(broker *b, broker_peer *p)
                     break;
                 broker_outbox_add(&box, PROTO_CMD_REPORT, e, report, NULL, p->cursor);
                 p->cursor = e->seq;
-                p->inflight++;
+                window_take(p, e->seq, broker_now_ms());
                 continue;
             }
             if ((rc = send_reports(p, &box)) != 0)
@@ -282,9 +446,7 @@ broker_peer_send(broker *b, broker_peer *p)
             rc = send_message(b, p, rd, e); /* 1: not a message, or expired: skipped */
             if (rc < 0)
                 break;
-            p->cursor = e->seq;
-            if (rc == 0)
-                p->inflight++;
+            p->cursor = e->seq; /* sent (its slot taken) or skipped */
             rc = 0;
         }
         if (rc == 0)
@@ -306,8 +468,9 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
     broker_op *op;
     bool retry = cmd->code == PROTO_WIRE_INTERNAL || cmd->code == PROTO_WIRE_BUSY;
 
-    if (p->inflight > 0)
-        p->inflight--;
+    /* Only the answer to an entry sent on this connection frees its slot;
+     * any answer still settles the entry below. */
+    (void)window_ack(p, cmd->seq);
     if (store_read_begin(b->st, &rd) != STORE_OK)
         return;
     if (cmd->seq == 0 || store_queue_peek(rd, p->dest, cmd->seq - 1, &e, 1, &n) != STORE_OK ||
@@ -316,10 +479,9 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
         return; /* acknowledged before */
     }
     if (retry) {
-        /* Resend from here, in order, on the next tick. */
+        /* Resend everything unacknowledged, in order, on the next tick. */
         store_read_end(&rd);
-        p->cursor = cmd->seq - 1 < p->cursor ? cmd->seq - 1 : p->cursor;
-        p->inflight = 0;
+        peer_rewind(p);
         return;
     }
     op = broker_op_begin(b, BROKER_OP_PLAIN);

@@ -519,14 +519,15 @@ broker_route_forward(broker *b, broker_job *job)
             return;
         }
     }
-    if (env->expires_ms <= now) {
-        broker_refuse_partner(b, job, PROTO_WIRE_EXPIRED, "the message expired on its way");
-        return;
-    }
     if (store_read_begin(b->st, &rd) != STORE_OK) {
         broker_refuse_partner(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read");
         return;
     }
+    /* A forward resent after a lost acknowledgement (the link dropped, or a
+     * broker restarted) is answered as accepted again, before any other
+     * check, and changes nothing: the recipient gets it once.  A copy that
+     * races the first one through the pool is dropped when the batch
+     * commits (the store refuses the second envelope) and acknowledged then. */
     if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
         proto_cmd ack;
 
@@ -541,6 +542,10 @@ broker_route_forward(broker *b, broker_job *job)
         return;
     }
     store_read_end(&rd);
+    if (env->expires_ms <= now) {
+        broker_refuse_partner(b, job, PROTO_WIRE_EXPIRED, "the message expired on its way");
+        return;
+    }
     /* Targets: agencies of this nation, as the partner resolved them. */
     pthread_rwlock_rdlock(&b->roster.lock);
     for (size_t i = 0; i < job->target_count; i++) {
