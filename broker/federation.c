@@ -314,6 +314,7 @@ broker_peers_tick(broker *b, uint64_t now)
             p->resends++;
             peer_rewind(p);
         }
+        (void)broker_metrics_set_peer_inflight(b->metrics, p->nation, p->inflight);
         /* libzmq gives up on a connection whose handshake the peer refused
          * (say, before its roster had our key) and never tries it again, so
          * a peer silent this long is dialled afresh. */

@@ -1,0 +1,370 @@
+/* Integration tests of federation under faults: a partner broker killed and
+ * restarted at once, or paused, while two agencies stream to one of its
+ * agencies; every accepted message must arrive once, in order, in time. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "federation.h"
+#include "helpers.h"
+#include "liaison.h"
+#include "liaison_proto.h"
+
+#define SECOND 1000u
+#define LATE_MS (15u * SECOND)  /* the bound: delivered this soon after the partner is back */
+#define SENT_MAX 40000u         /* messages one sender may send in a run */
+#define FAULTS_MAX 16u          /* faults one run injects */
+
+static const char *const senders[] = {"USA/FBI", "USA/CBP"};
+enum { SENDERS = 2 };
+
+static uint64_t
+in_ms(unsigned ms)
+{
+    return liaison_now_ms() + ms;
+}
+
+static bool
+file_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+/* A sender: one message after another to CAN/RCMP, each sent until
+ * accepted (the same id on every resend), until the stop file appears.
+ * Writes "<number> <accepted ms>" per accepted message. */
+static void
+produce(fed *f, const char *agency, const char *stop_path, const char *out_path)
+{
+    liaison_client *c = fed_client(f, agency, false);
+    FILE *out = fopen(out_path, "w");
+
+    if (out == NULL)
+        _exit(2);
+    for (unsigned i = 0; i < SENT_MAX && !file_exists(stop_path); i++) {
+        liaison_message *m = NULL;
+        uint8_t id[16];
+        char text[48];
+        liaison_err err;
+
+        snprintf(text, sizeof(text), "%s %06u", agency, i);
+        if (liaison_message_new("watchlist.publish", &m) != LIAISON_OK ||
+            liaison_message_add_recipient(m, "CAN/RCMP") != LIAISON_OK ||
+            liaison_message_set_labels(m, "LES//REL TO CAN,USA") != LIAISON_OK ||
+            liaison_message_add_portion(m, "LES", text, strlen(text), NULL) != LIAISON_OK)
+            _exit(3);
+        while ((err = liaison_send(c, m, id, in_ms(3 * SECOND))) != LIAISON_OK) {
+            if (err != LIAISON_ERR_TIMEOUT && err != LIAISON_ERR_REJECTED) {
+                fprintf(stderr, "%s: send: %s\n", agency, liaison_client_error(c));
+                _exit(4);
+            }
+        }
+        fprintf(out, "%u %llu\n", i, (unsigned long long)liaison_now_ms());
+        fflush(out);
+        liaison_message_destroy(&m);
+        usleep(4000); /* a steady stream, not a flood: about 150 a second each */
+    }
+    fclose(out);
+    liaison_client_close(&c);
+}
+
+/* The recipient: writes "<sender> <number> <received ms>" per message the
+ * application gets, receipts it, and runs until killed. */
+static void
+consume(fed *f, const char *out_path)
+{
+    liaison_client *c = fed_client(f, "CAN/RCMP", true);
+    FILE *out = fopen(out_path, "w");
+
+    if (out == NULL)
+        _exit(2);
+    for (;;) {
+        liaison_event *e = NULL;
+        char text[64];
+
+        if (liaison_receive(c, &e, in_ms(SECOND)) != LIAISON_OK)
+            continue; /* a quiet second, or the broker is away: keep waiting */
+        if (e->type == LIAISON_EVENT_MESSAGE && e->portion_count == 1 &&
+            e->portions[0].len < sizeof(text)) {
+            memcpy(text, e->portions[0].data, e->portions[0].len);
+            text[e->portions[0].len] = '\0';
+            fprintf(out, "%s %llu\n", text, (unsigned long long)liaison_now_ms());
+            fflush(out);
+        }
+        (void)liaison_receipt(c, e);
+        liaison_event_free(&e);
+    }
+}
+
+/* One fault: the partner was gone (killed, or paused) from down_ms to back_ms. */
+typedef struct fault {
+    const char *nemesis; /* "kill" or "pause" */
+    uint64_t down_ms;    /* just before the signal */
+    uint64_t back_ms;    /* restarted and listening, or continued */
+} fault;
+
+/* What the checker makes of one sender's messages. */
+typedef struct tally {
+    size_t accepted;      /* accepted by USA */
+    size_t delivered;     /* distinct messages the application got */
+    size_t lost;          /* accepted, never delivered */
+    size_t duplicated;    /* deliveries beyond the first */
+    size_t reordered;     /* delivered after a later message of the same sender */
+    size_t late;          /* delivered more than LATE_MS after due */
+    uint64_t worst_ms;    /* the longest delay after due */
+} tally;
+
+static uint64_t accepted_ms[SENDERS][SENT_MAX]; /* 0: not accepted */
+static uint64_t received_ms[SENDERS][SENT_MAX]; /* first delivery, 0: none */
+static unsigned received_count[SENDERS][SENT_MAX];
+
+/* Reads the producers' and the consumer's records into the tables. */
+static void
+load_records(const char (*sent_paths)[1100], const char *received_path)
+{
+    char line[128];
+    FILE *in;
+
+    memset(accepted_ms, 0, sizeof(accepted_ms));
+    memset(received_ms, 0, sizeof(received_ms));
+    memset(received_count, 0, sizeof(received_count));
+    for (int s = 0; s < SENDERS; s++) {
+        unsigned n;
+        unsigned long long ms;
+
+        if ((in = fopen(sent_paths[s], "r")) == NULL)
+            continue;
+        while (fgets(line, sizeof(line), in) != NULL) {
+            if (sscanf(line, "%u %llu", &n, &ms) == 2 && n < SENT_MAX)
+                accepted_ms[s][n] = ms;
+        }
+        fclose(in);
+    }
+    if ((in = fopen(received_path, "r")) == NULL)
+        return;
+    while (fgets(line, sizeof(line), in) != NULL) {
+        char who[40];
+        unsigned n;
+        unsigned long long ms;
+
+        if (sscanf(line, "%39s %u %llu", who, &n, &ms) != 3 || n >= SENT_MAX)
+            continue;
+        for (int s = 0; s < SENDERS; s++) {
+            if (strcmp(who, senders[s]) == 0) {
+                if (received_count[s][n]++ == 0)
+                    received_ms[s][n] = ms;
+            }
+        }
+    }
+    fclose(in);
+}
+
+/* When message (s, n) was due: when it was accepted, or when the partner
+ * was last back from a fault that overlapped its way there. */
+static uint64_t
+due_ms(int s, unsigned n, const fault *faults, size_t fault_count)
+{
+    uint64_t due = accepted_ms[s][n], until = received_ms[s][n];
+
+    for (size_t i = 0; i < fault_count; i++) {
+        if (faults[i].back_ms > due && (until == 0 || faults[i].down_ms < until))
+            due = faults[i].back_ms;
+    }
+    return due;
+}
+
+static void
+check(tally *t, int s, const fault *faults, size_t fault_count)
+{
+    uint64_t last_ms = 0;
+
+    memset(t, 0, sizeof(*t));
+    for (unsigned n = 0; n < SENT_MAX; n++) {
+        if (received_count[s][n] > 1)
+            t->duplicated += received_count[s][n] - 1;
+        if (accepted_ms[s][n] == 0)
+            continue;
+        t->accepted++;
+        if (received_count[s][n] == 0) {
+            t->lost++;
+            continue;
+        }
+        t->delivered++;
+        /* Each sender sends one message after the other, so acceptance
+         * order is the number order: delivery must follow it. */
+        if (received_ms[s][n] < last_ms)
+            t->reordered++;
+        else
+            last_ms = received_ms[s][n];
+        {
+            uint64_t due = due_ms(s, n, faults, fault_count);
+            uint64_t delay = received_ms[s][n] > due ? received_ms[s][n] - due : 0;
+
+            if (delay > t->worst_ms)
+                t->worst_ms = delay;
+            if (delay > LATE_MS)
+                t->late++;
+        }
+    }
+}
+
+/* True once every message accepted so far has been delivered. */
+typedef struct drain_ctx {
+    const char (*sent_paths)[1100]; /* the producers' records */
+    const char *received_path;      /* the consumer's */
+} drain_ctx;
+
+static bool
+all_delivered(void *ctx)
+{
+    drain_ctx *d = ctx;
+
+    load_records(d->sent_paths, d->received_path);
+    for (int s = 0; s < SENDERS; s++) {
+        for (unsigned n = 0; n < SENT_MAX; n++) {
+            if (accepted_ms[s][n] != 0 && received_count[s][n] == 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* True once USA's metrics show nothing in flight toward CAN. */
+static bool
+window_empty(void *ctx)
+{
+    static char text[65536];
+
+    return fed_metrics(ctx, "USA", text, sizeof(text)) == 0 &&
+           strstr(text, "liaison_peer_inflight{peer=\"CAN\"} 0\n") != NULL;
+}
+
+/* The nemesis, run from the test's process while the stream flows. */
+static void
+inject(fed *f, fault *ft, const char *nemesis, unsigned pause_ms)
+{
+    fed_nation *can = fed_nation_get(f, "CAN");
+
+    ft->nemesis = nemesis;
+    ft->down_ms = liaison_now_ms();
+    if (strcmp(nemesis, "kill") == 0) {
+        fed_kill(f, "CAN");
+        fed_start(f, "CAN"); /* at once, as a supervisor restarts a crashed broker */
+    } else {
+        kill(can->pid, SIGSTOP);
+        usleep(pause_ms * 1000u);
+        kill(can->pid, SIGCONT);
+    }
+    ft->back_ms = liaison_now_ms();
+    fprintf(stderr, "# nemesis %s: CAN away %llu ms\n", nemesis,
+            (unsigned long long)(ft->back_ms - ft->down_ms));
+}
+
+/*
+ * Nemeses: CAN's broker killed (SIGKILL) and restarted at once, three
+ * times, then paused (SIGSTOP) for 2, 3 and 4 s, three times, while USA/FBI
+ * and USA/CBP stream to CAN/RCMP.  Checker, per sender: every accepted
+ * message reaches the application exactly once, in order, at most LATE_MS
+ * after CAN is back; and at the end nothing is left in USA's window.
+ */
+static void
+test_federation_partner_restart_and_pause_lose_nothing(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    static char sent_paths[SENDERS][1100];
+    static const struct {
+        const char *nemesis;
+        unsigned pause_ms;
+    } plan[] = {{"kill", 0}, {"kill", 0}, {"kill", 0},
+                {"pause", 2000}, {"pause", 3000}, {"pause", 4000}};
+    fed *f = fed_new(two, 2, NULL);
+    fault faults[FAULTS_MAX];
+    size_t fault_count = 0;
+    char received_path[1100], stop_path[1100];
+    pid_t consumer, producers[SENDERS];
+    drain_ctx drain = {(const char (*)[1100])sent_paths, received_path};
+    bool drained, empty;
+    tally t[SENDERS];
+    bool ok = true;
+
+    (void)state;
+    snprintf(received_path, sizeof(received_path), "%s/received", f->dir);
+    snprintf(stop_path, sizeof(stop_path), "%s/stop", f->dir);
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    consumer = fork();
+    if (consumer == 0) {
+        consume(f, received_path);
+        _exit(0);
+    }
+    for (int s = 0; s < SENDERS; s++) {
+        snprintf(sent_paths[s], sizeof(sent_paths[s]), "%s/sent-%d", f->dir, s);
+        producers[s] = fork();
+        if (producers[s] == 0) {
+            produce(f, senders[s], stop_path, sent_paths[s]);
+            _exit(0);
+        }
+    }
+    usleep(2 * SECOND * 1000u); /* the stream is flowing */
+    for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
+        inject(f, &faults[fault_count++], plan[i].nemesis, plan[i].pause_ms);
+        usleep(3 * SECOND * 1000u); /* flowing again between faults */
+    }
+    /* Stop the stream, then give what was accepted the bound to arrive. */
+    fclose(fopen(stop_path, "w"));
+    for (int s = 0; s < SENDERS; s++) {
+        int status;
+
+        waitpid(producers[s], &status, 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    drained = fed_wait_until(all_delivered, &drain, LATE_MS + 5 * SECOND);
+    usleep(SECOND * 1000u); /* time for a stray second copy to show */
+    kill(consumer, SIGKILL);
+    waitpid(consumer, NULL, 0);
+    empty = fed_wait_until(window_empty, f, 10 * SECOND);
+    load_records((const char (*)[1100])sent_paths, received_path);
+    for (int s = 0; s < SENDERS; s++) {
+        check(&t[s], s, faults, fault_count);
+        fprintf(stderr,
+                "# %s -> CAN/RCMP: accepted %zu delivered %zu lost %zu duplicated %zu "
+                "reordered %zu late %zu (over %u ms) worst %llu ms after due\n",
+                senders[s], t[s].accepted, t[s].delivered, t[s].lost, t[s].duplicated,
+                t[s].reordered, t[s].late, LATE_MS, (unsigned long long)t[s].worst_ms);
+        ok = ok && t[s].accepted > 0 && t[s].lost == 0 && t[s].duplicated == 0 &&
+             t[s].reordered == 0 && t[s].late == 0;
+    }
+    fprintf(stderr, "# USA: new sessions toward CAN %zu, timer resends %zu; window empty: %s\n",
+            fed_log_count(f, "USA", "B-PEER-SESSION"), fed_log_count(f, "USA", "B-PEER-RESEND"),
+            empty ? "yes" : "no");
+    if (!ok || !drained || !empty)
+        fail_msg("federation under faults: %s%s%s", ok ? "" : "messages lost, duplicated, "
+                 "reordered or late (figures above); ", drained ? "" : "not all delivered; ",
+                 empty ? "" : "USA's window toward CAN did not empty");
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    assert_int_equal(fed_stop(f, "CAN"), 0);
+    fed_assert_audit_verifies(f, "USA");
+    fed_assert_audit_verifies(f, "CAN");
+    fed_destroy(&f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_federation_partner_restart_and_pause_lose_nothing,
+                                  fed_destroy_all),
+    };
+
+    if (proto_init() != PROTO_OK)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests_name("federation", tests, NULL, NULL);
+}
