@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "order.h"
 #include "outbox.h"
+#include "window.h"
 
 /*
  * Threads.  The main thread owns every socket but the ZAP handler's, every
@@ -35,7 +36,6 @@
 #define BROKER_PEER_PING_MS  1000u  /* ping period toward each peer */
 #define BROKER_PEER_DEAD_MS  5000u  /* a peer silent this long is down */
 #define BROKER_PEER_REDIAL_MS 10000u /* a peer down this long since we dialled is dialled again */
-#define BROKER_PEER_WINDOW   256u   /* forwards and reports in flight toward one peer */
 #define BROKER_PEER_RESEND_MS 10000u /* the oldest unacknowledged forward is resent after this */
 #define BROKER_DUP_WINDOW_MS (7u * 24u * 3600u * 1000u) /* ids stay duplicates this long after expiry */
 #define BROKER_CLOCK_SKEW_MS (5u * 60u * 1000u) /* messages created further ahead are refused */
@@ -61,13 +61,6 @@ typedef struct broker_session {
     bool send_due;                      /* receipts made room: send after this input */
 } broker_session;
 
-/* One queue entry sent to a peer: a slot of its window. */
-typedef struct broker_peer_sent {
-    uint64_t seq;                       /* its seq in our queue toward the peer */
-    uint64_t sent_ms;                   /* when it went out */
-    bool acked;                         /* acknowledged; the slot frees once older ones are */
-} broker_peer_sent;
-
 /* A partner broker. */
 typedef struct broker_peer {
     char nation[PROTO_NATION_LEN + 1];  /* "CAN" */
@@ -84,10 +77,7 @@ typedef struct broker_peer {
     uint64_t dialed_ms;                 /* when our DEALER to it was opened */
     uint64_t next_ping_ms;              /* when to ping it next */
     uint64_t cursor;                    /* highest queue seq sent on this connection */
-    broker_peer_sent sent[BROKER_PEER_WINDOW]; /* ring: entries sent on this connection, in order */
-    uint32_t sent_head;                 /* ring index of the oldest entry in sent */
-    uint32_t sent_count;                /* ring entries in use: the window in use */
-    uint32_t inflight;                  /* ring entries not acknowledged */
+    broker_window window;               /* entries sent on this connection, not yet acknowledged */
     bool send_due;                      /* acks made room: send after this input */
     uint64_t next_head_ms;              /* when to send it our tree head next */
     uint64_t heads_sent;                /* tree heads sent, for logs */

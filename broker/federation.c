@@ -51,72 +51,6 @@ broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd
                   proto_cmd_name(cmd->type), zmq_strerror(zmq_errno()));
 }
 
-/* ---- The window toward a peer ---------------------------------------------
- *
- * What we sent toward a peer and it has not acknowledged stays in our
- * queue; the window records, in send order, each entry sent on the current
- * connection.  A slot is taken when an entry goes out and freed only by the
- * acknowledgement of that very entry (or by a rewind), so an answer that
- * comes twice, or from before a rewind, frees nothing, and the count can
- * neither leak nor go below zero.
- */
-
-static broker_peer_sent *
-sent_at(broker_peer *p, uint32_t i)
-{
-    return &p->sent[(p->sent_head + i) % BROKER_PEER_WINDOW];
-}
-
-/* Takes a slot for entry seq, sent at now; the caller checked there is one. */
-static void
-window_take(broker_peer *p, uint64_t seq, uint64_t now)
-{
-    broker_peer_sent *s;
-
-    assert(p->sent_count < BROKER_PEER_WINDOW);
-    s = sent_at(p, p->sent_count);
-    s->seq = seq;
-    s->sent_ms = now;
-    s->acked = false;
-    p->sent_count++;
-    p->inflight++;
-}
-
-/* Gives back the last n slots taken: what they stood for did not go out. */
-static void
-window_untake(broker_peer *p, size_t n)
-{
-    assert(n <= p->sent_count && n <= p->inflight);
-    p->sent_count -= (uint32_t)n;
-    p->inflight -= (uint32_t)n;
-}
-
-/* Marks entry seq acknowledged; frees the slots at the front that are.
- * False if seq holds no slot (acknowledged before, or sent before a rewind). */
-static bool
-window_ack(broker_peer *p, uint64_t seq)
-{
-    bool found = false;
-
-    for (uint32_t i = 0; i < p->sent_count; i++) {
-        broker_peer_sent *s = sent_at(p, i);
-
-        if (s->seq > seq)
-            break; /* slots are in seq order */
-        if (s->seq == seq && !s->acked) {
-            s->acked = true;
-            p->inflight--;
-            found = true;
-            break;
-        }
-    }
-    while (p->sent_count > 0 && sent_at(p, 0)->acked) {
-        p->sent_head = (p->sent_head + 1) % BROKER_PEER_WINDOW;
-        p->sent_count--;
-    }
-    return found;
-}
-
 /* Forgets what is in flight toward p: the next send starts again from the
  * oldest entry still queued (every entry not acknowledged), in order.  The
  * partner answers what it already has as a duplicate, so nothing arrives
@@ -125,9 +59,7 @@ static void
 peer_rewind(broker_peer *p)
 {
     p->cursor = 0;
-    p->sent_head = 0;
-    p->sent_count = 0;
-    p->inflight = 0;
+    broker_window_reset(&p->window);
 }
 
 /* Closes our DEALER to p and its monitor. */
@@ -187,8 +119,8 @@ broker_peer_events(broker *b, broker_peer *p)
         for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)
             zmq_msg_close(&frames[i]);
         if (event == ZMQ_EVENT_DISCONNECTED) {
-            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-DISCONNECTED", "peer=%s endpoint=%s unacked=%u",
-                      p->nation, p->endpoint, p->inflight);
+            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-DISCONNECTED", "peer=%s endpoint=%s unacked=%zu",
+                      p->nation, p->endpoint, broker_window_inflight(&p->window));
             p->connected = false;
             peer_rewind(p);
         } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
@@ -200,8 +132,8 @@ broker_peer_events(broker *b, broker_peer *p)
             peer_rewind(p);
             p->send_due = true;
         }
+        (void)broker_metrics_set_peer_inflight(b->metrics, p->nation, 0);
     }
-    (void)b;
 }
 
 /* Opens our DEALER to peer p with the peer's broker key from the roster. */
@@ -300,6 +232,7 @@ broker_peers_tick(broker *b, uint64_t now)
 {
     for (size_t i = 0; i < b->peer_count; i++) {
         broker_peer *p = &b->peers[i];
+        uint64_t oldest = 0, sent_ms = 0;
 
         broker_peer_events(b, p);
         if (p->up && now - p->last_heard_ms > BROKER_PEER_DEAD_MS)
@@ -307,14 +240,16 @@ broker_peers_tick(broker *b, uint64_t now)
         /* The safety net: an entry unacknowledged this long on a live link
          * (its answer lost, or the partner dropped it unanswered) is sent
          * again with everything after it. */
-        if (p->up && p->sent_count > 0 && now - sent_at(p, 0)->sent_ms >= BROKER_PEER_RESEND_MS) {
-            PROTO_LOG(PROTO_LOG_WARN, "B-PEER-RESEND", "peer=%s seq=%llu unacked=%u waited_ms=%llu",
-                      p->nation, (unsigned long long)sent_at(p, 0)->seq, p->inflight,
-                      (unsigned long long)(now - sent_at(p, 0)->sent_ms));
+        if (p->up && broker_window_oldest(&p->window, &oldest, &sent_ms) &&
+            now - sent_ms >= BROKER_PEER_RESEND_MS) {
+            PROTO_LOG(PROTO_LOG_WARN, "B-PEER-RESEND", "peer=%s seq=%llu unacked=%zu waited_ms=%llu",
+                      p->nation, (unsigned long long)oldest, broker_window_inflight(&p->window),
+                      (unsigned long long)(now - sent_ms));
             p->resends++;
             peer_rewind(p);
         }
-        (void)broker_metrics_set_peer_inflight(b->metrics, p->nation, p->inflight);
+        (void)broker_metrics_set_peer_inflight(b->metrics, p->nation,
+                                               broker_window_inflight(&p->window));
         /* libzmq gives up on a connection whose handshake the peer refused
          * (say, before its roster had our key) and never tries it again, so
          * a peer silent this long is dialled afresh. */
@@ -364,6 +299,19 @@ broker_peers_tick(broker *b, uint64_t now)
 
 /* ---- Forwarding --------------------------------------------------------- */
 
+/* Takes the window slot of entry seq, just sent (or collected to send).
+ * broker_peer_send asks for no more entries than the window has room for,
+ * and the cursor, beyond every seq in the window, only grows until a
+ * rewind empties it, so the take cannot fail. */
+static void
+take_slot(broker_peer *p, uint64_t seq)
+{
+    bool taken = broker_window_take(&p->window, seq, broker_now_ms());
+
+    assert(taken);
+    (void)taken;
+}
+
 /* Forwards the message of queue entry e to p, redacted as its entry says.
  * 0 sent, 1 skipped, -1 blocked. */
 static int
@@ -385,7 +333,7 @@ send_message(broker *b, broker_peer *p, store_read *rd, const store_queue_entry 
     if (broker_send(p->sock, NULL, 0, &cmd) != 0)
         rc = -1;
     else
-        window_take(p, e->seq, broker_now_ms());
+        take_slot(p, e->seq);
     free(owned);
     return rc;
 }
@@ -399,7 +347,7 @@ send_reports(broker_peer *p, broker_outbox *box)
 
     if (rc != 0) {
         p->cursor = box->cursor_before;
-        window_untake(p, box->count);
+        broker_window_untake(&p->window, box->count);
     }
     broker_outbox_clear(box);
     return rc;
@@ -416,8 +364,8 @@ broker_peer_send(broker *b, broker_peer *p)
     broker_peer_events(b, p); /* a new connection first rewinds, so nothing goes out of order */
     if (!p->up || !p->connected || b->stopping)
         return;
-    while (p->sent_count < BROKER_PEER_WINDOW) {
-        size_t want = BROKER_PEER_WINDOW - p->sent_count, n = 0;
+    while (broker_window_room(&p->window) > 0) {
+        size_t want = broker_window_room(&p->window), n = 0;
         int rc = 0;
 
         if (want > sizeof(entries) / sizeof(entries[0]))
@@ -438,8 +386,8 @@ broker_peer_send(broker *b, broker_peer *p)
                     (rc = send_reports(p, &box)) != 0)
                     break;
                 broker_outbox_add(&box, PROTO_CMD_REPORT, e, report, NULL, p->cursor);
+                take_slot(p, e->seq);
                 p->cursor = e->seq;
-                window_take(p, e->seq, broker_now_ms());
                 continue;
             }
             if ((rc = send_reports(p, &box)) != 0)
@@ -471,7 +419,7 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
 
     /* Only the answer to an entry sent on this connection frees its slot;
      * any answer still settles the entry below. */
-    (void)window_ack(p, cmd->seq);
+    (void)broker_window_ack(&p->window, cmd->seq);
     if (store_read_begin(b->st, &rd) != STORE_OK)
         return;
     if (cmd->seq == 0 || store_queue_peek(rd, p->dest, cmd->seq - 1, &e, 1, &n) != STORE_OK ||
