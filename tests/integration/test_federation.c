@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "federation.h"
 #include "helpers.h"
@@ -366,10 +367,253 @@ test_federation_partner_restart_and_pause_lose_nothing(void **state)
     fed_destroy(&f);
 }
 
+/* ---- A partner that answers only as told ----------------------------------- */
+
+/* CAN's federation endpoint served by the test with CAN's broker key: it
+ * answers pings, and acknowledges forwards only when the test says so. */
+typedef struct fake_partner {
+    void *ctx;                  /* ZeroMQ context */
+    void *sock;                 /* ROUTER, CURVE server with CAN's broker key */
+    proto_identity *id;         /* CAN's broker identity */
+    char endpoint[64];          /* CAN's federation endpoint */
+    uint8_t rid[256];           /* USA's connection, from its latest frame */
+    size_t rid_len;             /* bytes in rid */
+} fake_partner;
+
+static void
+fake_bind(fake_partner *fp)
+{
+    int server = 1, linger = 0;
+
+    fp->sock = zmq_socket(fp->ctx, ZMQ_ROUTER);
+    zmq_setsockopt(fp->sock, ZMQ_CURVE_SERVER, &server, sizeof(server));
+    zmq_setsockopt(fp->sock, ZMQ_CURVE_SECRETKEY, fp->id->curve_secret, 32);
+    zmq_setsockopt(fp->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    /* A socket just closed may hold the port for a moment. */
+    for (int i = 0; zmq_bind(fp->sock, fp->endpoint) != 0; i++) {
+        if (i == 100)
+            fail_msg("bind %s: %s", fp->endpoint, zmq_strerror(zmq_errno()));
+        usleep(50000);
+    }
+}
+
+static fake_partner *
+fake_open(fed *f)
+{
+    fake_partner *fp = calloc(1, sizeof(*fp));
+    char key[1100];
+
+    assert_non_null(fp);
+    snprintf(key, sizeof(key), "%s/can-broker.key", f->dir);
+    assert_int_equal(proto_keyfile_read(key, &fp->id, NULL), PROTO_OK);
+    snprintf(fp->endpoint, sizeof(fp->endpoint), "%s", fed_nation_get(f, "CAN")->fed_endpoint);
+    fp->ctx = zmq_ctx_new();
+    fake_bind(fp);
+    return fp;
+}
+
+/* Closes the socket and binds a new one: CAN's broker restarting in a
+ * few milliseconds, far inside any timeout. */
+static void
+fake_restart(fake_partner *fp)
+{
+    zmq_close(fp->sock);
+    fake_bind(fp);
+}
+
+static void
+fake_close(fake_partner **fpp)
+{
+    fake_partner *fp = *fpp;
+
+    zmq_close(fp->sock);
+    zmq_ctx_term(fp->ctx);
+    proto_identity_destroy(&fp->id);
+    free(fp);
+    *fpp = NULL;
+}
+
+static void
+fake_send(fake_partner *fp, const proto_cmd *cmd)
+{
+    proto_wire w;
+
+    assert_int_equal(proto_cmd_build(cmd, &w, NULL), PROTO_OK);
+    zmq_send(fp->sock, fp->rid, fp->rid_len, ZMQ_SNDMORE);
+    for (size_t i = 0; i < w.count; i++)
+        zmq_send(fp->sock, w.frames[i].data, w.frames[i].len, i + 1 < w.count ? ZMQ_SNDMORE : 0);
+}
+
+/* Acknowledges forward seq as committed. */
+static void
+fake_ack(fake_partner *fp, uint64_t seq)
+{
+    proto_cmd ack;
+
+    memset(&ack, 0, sizeof(ack));
+    ack.type = PROTO_CMD_FORWARD_ACK;
+    ack.seq = seq;
+    memset(ack.id, 0x01, sizeof(ack.id));
+    fake_send(fp, &ack);
+}
+
+/* Serves until a forward arrives or ms pass, answering pings; returns the
+ * forward's seq, or 0. */
+static uint64_t
+fake_next_forward(fake_partner *fp, unsigned ms)
+{
+    uint64_t deadline = liaison_now_ms() + ms;
+
+    for (;;) {
+        zmq_msg_t frames[10];
+        proto_frame pf[10];
+        size_t held = 0;
+        int more = 1;
+        proto_cmd cmd;
+        uint64_t now = liaison_now_ms(), seq = 0;
+        zmq_pollitem_t item = {fp->sock, 0, ZMQ_POLLIN, 0};
+
+        if (now >= deadline)
+            return 0;
+        if (zmq_poll(&item, 1, (long)(deadline - now)) <= 0)
+            continue;
+        while (more && held < 10) {
+            zmq_msg_init(&frames[held]);
+            if (zmq_msg_recv(&frames[held], fp->sock, 0) < 0) {
+                zmq_msg_close(&frames[held]);
+                break;
+            }
+            more = zmq_msg_more(&frames[held]);
+            held++;
+        }
+        if (held < 2)
+            goto next;
+        fp->rid_len = zmq_msg_size(&frames[0]) < sizeof(fp->rid) ? zmq_msg_size(&frames[0]) : 0;
+        memcpy(fp->rid, zmq_msg_data(&frames[0]), fp->rid_len);
+        for (size_t i = 1; i < held; i++)
+            pf[i - 1] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
+        if (proto_cmd_parse(pf, held - 1, &cmd, NULL) != PROTO_OK)
+            goto next;
+        if (cmd.type == PROTO_CMD_PING) {
+            proto_cmd pong;
+
+            memset(&pong, 0, sizeof(pong));
+            pong.type = PROTO_CMD_PONG;
+            pong.corr = cmd.corr;
+            fake_send(fp, &pong);
+        } else if (cmd.type == PROTO_CMD_FORWARD) {
+            seq = cmd.seq;
+        }
+    next:
+        for (size_t i = 0; i < held; i++)
+            zmq_msg_close(&frames[i]);
+        if (seq != 0)
+            return seq;
+    }
+}
+
+/* Reads USA's liaison_peer_inflight{peer="CAN"}; -1 if absent. */
+static long
+usa_inflight(fed *f)
+{
+    static char text[65536];
+    const char *p;
+
+    if (fed_metrics(f, "USA", text, sizeof(text)) != 0 ||
+        (p = strstr(text, "liaison_peer_inflight{peer=\"CAN\"} ")) == NULL)
+        return -1;
+    return strtol(p + strlen("liaison_peer_inflight{peer=\"CAN\"} "), NULL, 10);
+}
+
+/* Sends one message from USA/FBI to CAN/RCMP. */
+static void
+send_one(liaison_client *c, const char *text)
+{
+    liaison_message *m = NULL;
+    uint8_t id[16];
+
+    assert_int_equal(liaison_message_new("watchlist.publish", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, "CAN/RCMP"), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, "LES//REL TO CAN,USA"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, "LES", text, strlen(text), NULL), LIAISON_OK);
+    if (liaison_send(c, m, id, in_ms(10 * SECOND)) != LIAISON_OK)
+        fail_msg("send: %s", liaison_client_error(c));
+    liaison_message_destroy(&m);
+}
+
+/*
+ * Against a partner that answers only as told: a forward left unanswered
+ * on a live link is sent again by the resend timer; a forward in flight
+ * when the partner restarts within milliseconds is sent again on the new
+ * connection at once, not after the timer; answers that come twice free
+ * no window slot twice, and the window ends empty.
+ */
+static void
+test_federation_unanswered_forward_resent(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    fake_partner *can;
+    liaison_client *fbi;
+    uint64_t first, again, t0, waited;
+
+    (void)state;
+    fed_start(f, "USA");
+    can = fake_open(f);
+    fbi = fed_client(f, "USA/FBI", false);
+    /* The timer: the forward is not answered; it comes again after 10 s. */
+    send_one(fbi, "unanswered");
+    first = fake_next_forward(can, 20 * SECOND);
+    if (first == 0)
+        fail_msg("USA forwarded nothing to its partner");
+    t0 = liaison_now_ms();
+    again = fake_next_forward(can, 25 * SECOND);
+    waited = liaison_now_ms() - t0;
+    fprintf(stderr, "# unanswered forward seq %llu sent again after %llu ms\n",
+            (unsigned long long)first, (unsigned long long)waited);
+    if (again != first)
+        fail_msg("the unanswered forward %llu was not sent again (got %llu)",
+                 (unsigned long long)first, (unsigned long long)again);
+    fake_ack(can, first);
+    fake_ack(can, first); /* twice: frees nothing more */
+    /* The restart: the next forward is lost with the connection. */
+    send_one(fbi, "lost in a restart");
+    first = fake_next_forward(can, 10 * SECOND);
+    if (first == 0)
+        fail_msg("USA did not forward the second message");
+    fake_restart(can);
+    t0 = liaison_now_ms();
+    again = fake_next_forward(can, 20 * SECOND);
+    waited = liaison_now_ms() - t0;
+    fprintf(stderr, "# forward seq %llu sent again %llu ms after the partner restarted\n",
+            (unsigned long long)first, (unsigned long long)waited);
+    if (again != first)
+        fail_msg("the forward in flight at the restart was not sent again (got %llu)",
+                 (unsigned long long)again);
+    if (waited >= 9 * SECOND)
+        fail_msg("the restart was noticed only by the resend timer (%llu ms)",
+                 (unsigned long long)waited);
+    fake_ack(can, first);
+    /* Answers served, the window is empty (the gauge is refreshed every 200 ms). */
+    {
+        uint64_t deadline = in_ms(5 * SECOND);
+        long n;
+
+        while ((n = usa_inflight(f)) != 0 && liaison_now_ms() < deadline)
+            (void)fake_next_forward(can, 200);
+        assert_int_equal(n, 0);
+    }
+    liaison_client_close(&fbi);
+    fake_close(&can);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_federation_unanswered_forward_resent, fed_destroy_all),
         cmocka_unit_test_teardown(test_federation_partner_restart_and_pause_lose_nothing,
                                   fed_destroy_all),
     };
