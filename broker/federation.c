@@ -526,6 +526,14 @@ broker_peer_readable(broker *b, broker_peer *p)
         if ((count = broker_recv_frames(p->sock, frames)) == 0)
             return;
         p->last_heard_ms = broker_now_ms();
+        if (!p->connected) {
+            /* A frame came, so a connection is up: should its event have
+             * been lost (the monitor's queue overflowed), sending must not
+             * wait for it.  The disconnect before it rewound p (and were
+             * that lost too, the resend timer would). */
+            broker_peer_events(b, p);
+            p->connected = true;
+        }
         if (!p->up)
             peer_updown(b, p, true);
         for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)
