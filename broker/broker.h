@@ -36,7 +36,7 @@
 #define BROKER_PEER_PING_MS  1000u  /* ping period toward each peer */
 #define BROKER_PEER_DEAD_MS  5000u  /* a peer silent this long is down */
 #define BROKER_PEER_REDIAL_MS 10000u /* a peer down this long since we dialled is dialled again */
-#define BROKER_PEER_RESEND_MS 10000u /* the oldest unacknowledged forward is resent after this */
+#define BROKER_PEER_RESEND_MS 10000u /* an entry unacknowledged this long is resent */
 #define BROKER_DUP_WINDOW_MS (7u * 24u * 3600u * 1000u) /* ids stay duplicates this long after expiry */
 #define BROKER_CLOCK_SKEW_MS (5u * 60u * 1000u) /* messages created further ahead are refused */
 

@@ -242,10 +242,11 @@ broker_peers_tick(broker *b, uint64_t now)
          * again with everything after it. */
         if (p->up && broker_window_oldest(&p->window, &oldest, &sent_ms) &&
             now - sent_ms >= BROKER_PEER_RESEND_MS) {
-            PROTO_LOG(PROTO_LOG_WARN, "B-PEER-RESEND", "peer=%s seq=%llu unacked=%zu waited_ms=%llu",
-                      p->nation, (unsigned long long)oldest, broker_window_inflight(&p->window),
-                      (unsigned long long)(now - sent_ms));
             p->resends++;
+            PROTO_LOG(PROTO_LOG_WARN, "B-PEER-RESEND",
+                      "peer=%s seq=%llu unacked=%zu waited_ms=%llu resends=%llu", p->nation,
+                      (unsigned long long)oldest, broker_window_inflight(&p->window),
+                      (unsigned long long)(now - sent_ms), (unsigned long long)p->resends);
             peer_rewind(p);
         }
         (void)broker_metrics_set_peer_inflight(b->metrics, p->nation,

@@ -524,8 +524,9 @@ broker_route_forward(broker *b, broker_job *job)
         return;
     }
     /* A forward resent after a lost acknowledgement (the link dropped, or a
-     * broker restarted) is answered as accepted again, before any other
-     * check, and changes nothing: the recipient gets it once.  A copy that
+     * broker restarted) is answered as accepted again, before the checks
+     * that follow (expiry, roster, policy), and changes nothing: the
+     * recipient gets it once.  A copy that
      * races the first one through the pool is dropped when the batch
      * commits (the store refuses the second envelope) and acknowledged then. */
     if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
