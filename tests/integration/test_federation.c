@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -310,6 +311,7 @@ test_federation_partner_restart_and_pause_lose_nothing(void **state)
     fed_start(f, "CAN");
     consumer = fork();
     if (consumer == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
         consume(f, received_path);
         _exit(0);
     }
@@ -317,6 +319,7 @@ test_federation_partner_restart_and_pause_lose_nothing(void **state)
         snprintf(sent_paths[s], sizeof(sent_paths[s]), "%s/sent-%d", f->dir, s);
         producers[s] = fork();
         if (producers[s] == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             produce(f, senders[s], stop_path, sent_paths[s]);
             _exit(0);
         }
@@ -332,7 +335,11 @@ test_federation_partner_restart_and_pause_lose_nothing(void **state)
         int status;
 
         waitpid(producers[s], &status, 0);
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            kill(consumer, SIGKILL);
+            waitpid(consumer, NULL, 0);
+            fail_msg("sender %s failed (status %d)", senders[s], status);
+        }
     }
     drained = fed_wait_until(all_delivered, &drain, LATE_MS + 5 * SECOND);
     usleep(SECOND * 1000u); /* time for a stray second copy to show */
