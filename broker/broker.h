@@ -16,6 +16,7 @@
 #include "order.h"
 #include "outbox.h"
 #include "refusals.h"
+#include "window.h"
 
 /*
  * Threads.  The main thread owns every socket but the ZAP handler's, every
@@ -36,6 +37,7 @@
 #define BROKER_PEER_PING_MS  1000u  /* ping period toward each peer */
 #define BROKER_PEER_DEAD_MS  5000u  /* a peer silent this long is down */
 #define BROKER_PEER_REDIAL_MS 10000u /* a peer down this long since we dialled is dialled again */
+#define BROKER_PEER_RESEND_MS 10000u /* an entry unacknowledged this long is resent */
 #define BROKER_DUP_WINDOW_MS (7u * 24u * 3600u * 1000u) /* ids stay duplicates this long after expiry */
 #define BROKER_CLOCK_SKEW_MS (5u * 60u * 1000u) /* messages created further ahead are refused */
 
@@ -93,12 +95,17 @@ typedef struct broker_peer {
     char endpoint[256];                 /* its federation endpoint */
     char dest[16];                      /* our queue toward it: "peer:CAN" */
     void *sock;                         /* our DEALER to it */
+    void *monitor;                      /* PAIR: sock's connection events, or NULL */
+    uint64_t monitors;                  /* monitors made, to name each one anew */
+    bool connected;                     /* a handshake succeeded on sock's current connection */
+    uint64_t sessions;                  /* connections to it that completed a handshake */
+    uint64_t resends;                   /* rewinds that resend what is unacknowledged */
     bool up;                            /* it answered a ping lately */
     uint64_t last_heard_ms;             /* last frame from it on our DEALER */
     uint64_t dialed_ms;                 /* when our DEALER to it was opened */
     uint64_t next_ping_ms;              /* when to ping it next */
-    uint64_t cursor;                    /* highest queue seq sent since it came up */
-    uint32_t inflight;                  /* sent, not yet acknowledged */
+    uint64_t cursor;                    /* highest queue seq sent on this connection */
+    broker_window window;               /* entries sent on this connection, not yet acknowledged */
     bool send_due;                      /* acks made room: send after this input */
     uint64_t next_head_ms;              /* when to send it our tree head next */
     uint64_t heads_sent;                /* tree heads sent, for logs */
@@ -400,6 +407,10 @@ int broker_peers_open(broker *b);
 void broker_peers_close(broker *b);
 void broker_fed_readable(broker *b);
 void broker_peer_readable(broker *b, broker_peer *p);
+/* Reads p's connection events (its monitor socket): a connection that
+ * drops or a new one that completes its handshake rewinds p, so that what
+ * is not acknowledged is sent again, in order, on the new connection. */
+void broker_peer_events(broker *b, broker_peer *p);
 void broker_peer_send(broker *b, broker_peer *p);
 void broker_peers_tick(broker *b, uint64_t now);
 void broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd *cmd);

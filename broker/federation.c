@@ -1,5 +1,6 @@
 /* Federation: forwarding to partner brokers, their acknowledgements and
  * reports, and the cross-check of each other's audit tree heads. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,8 @@
 
 #include "broker.h"
 
-#define PEER_WINDOW 256u          /* forwards in flight toward one peer */
+/* Events of our DEALER that start or end a connection to the peer. */
+#define PEER_EVENTS (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
 
 /* Progress of a delivery state: a state replaces another only if it ranks
  * at least as high, so that late or reordered news cannot undo progress. */
@@ -49,6 +51,91 @@ broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const proto_cmd
                   proto_cmd_name(cmd->type), zmq_strerror(zmq_errno()));
 }
 
+/* Forgets what is in flight toward p: the next send starts again from the
+ * oldest entry still queued (every entry not acknowledged), in order.  The
+ * partner answers what it already has as a duplicate, so nothing arrives
+ * twice. */
+static void
+peer_rewind(broker_peer *p)
+{
+    p->cursor = 0;
+    broker_window_reset(&p->window);
+}
+
+/* Closes our DEALER to p and its monitor. */
+static void
+peer_hangup(broker_peer *p)
+{
+    if (p->sock != NULL)
+        zmq_close(p->sock);
+    if (p->monitor != NULL)
+        zmq_close(p->monitor);
+    p->sock = NULL;
+    p->monitor = NULL;
+    p->connected = false;
+}
+
+/*
+ * Watches p's new DEALER: each connection that completes its handshake, and
+ * each that drops, is an event on p->monitor.  A connection that drops takes
+ * what was queued on it; however briefly the partner was gone (a restart
+ * within a second, a pause), the next connection starts by resending all
+ * that is unacknowledged.  Without a monitor only the resend timer notices.
+ */
+static void
+peer_monitor(broker *b, broker_peer *p)
+{
+    char endpoint[64];
+
+    snprintf(endpoint, sizeof(endpoint), "inproc://liaison-peer-%s-%llu", p->nation,
+             (unsigned long long)++p->monitors);
+    if (zmq_socket_monitor(p->sock, endpoint, PEER_EVENTS) == 0 &&
+        (p->monitor = zmq_socket(b->zctx, ZMQ_PAIR)) != NULL &&
+        zmq_connect(p->monitor, endpoint) == 0) {
+        p->connected = false; /* until the first handshake */
+        return;
+    }
+    PROTO_LOG(PROTO_LOG_WARN, "B-PEER-MONITOR",
+              "peer=%s error=\"%s\" action=\"new connections are noticed by the resend timer only\"",
+              p->nation, zmq_strerror(zmq_errno()));
+    if (p->monitor != NULL)
+        zmq_close(p->monitor);
+    p->monitor = NULL;
+    p->connected = true;
+}
+
+void
+broker_peer_events(broker *b, broker_peer *p)
+{
+    zmq_msg_t frames[BROKER_FRAMES_MAX];
+    size_t count;
+
+    while (p->monitor != NULL && (count = broker_recv_frames(p->monitor, frames)) > 0) {
+        uint16_t event = 0;
+
+        /* Frame 1: u16 event, u32 value (host order); frame 2: the endpoint. */
+        if (zmq_msg_size(&frames[0]) >= sizeof(event))
+            memcpy(&event, zmq_msg_data(&frames[0]), sizeof(event));
+        for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)
+            zmq_msg_close(&frames[i]);
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-DISCONNECTED", "peer=%s endpoint=%s unacked=%zu",
+                      p->nation, p->endpoint, broker_window_inflight(&p->window));
+            p->connected = false;
+            peer_rewind(p);
+        } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            p->sessions++;
+            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-SESSION",
+                      "peer=%s endpoint=%s session=%llu action=\"resending what is unacknowledged\"",
+                      p->nation, p->endpoint, (unsigned long long)p->sessions);
+            p->connected = true;
+            peer_rewind(p);
+            p->send_due = true;
+        }
+        (void)broker_metrics_set_peer_inflight(b->metrics, p->nation, 0);
+    }
+}
+
 /* Opens our DEALER to peer p with the peer's broker key from the roster. */
 static int
 peer_dial(broker *b, broker_peer *p, uint64_t now)
@@ -85,11 +172,12 @@ peer_dial(broker *b, broker_peer *p, uint64_t now)
     zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
     zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
     zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
+    peer_monitor(b, p); /* before connecting: the first handshake is an event too */
+    peer_rewind(p);
     if (zmq_connect(p->sock, p->endpoint) != 0) {
         PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-CONNECT", "peer=%s endpoint=%s error=\"%s\"",
                   p->nation, p->endpoint, zmq_strerror(zmq_errno()));
-        zmq_close(p->sock);
-        p->sock = NULL;
+        peer_hangup(p);
         return -1;
     }
     p->dialed_ms = now;
@@ -117,11 +205,8 @@ broker_peers_open(broker *b)
 void
 broker_peers_close(broker *b)
 {
-    for (size_t i = 0; i < b->peer_count; i++) {
-        if (b->peers[i].sock != NULL)
-            zmq_close(b->peers[i].sock);
-        b->peers[i].sock = NULL;
-    }
+    for (size_t i = 0; i < b->peer_count; i++)
+        peer_hangup(&b->peers[i]);
 }
 
 static void
@@ -130,8 +215,7 @@ peer_updown(broker *b, broker_peer *p, bool up)
     broker_op *op;
 
     p->up = up;
-    p->cursor = 0;
-    p->inflight = 0;
+    peer_rewind(p);
     PROTO_LOG(up ? PROTO_LOG_INFO : PROTO_LOG_WARN, up ? "B-PEER-UP" : "B-PEER-DOWN",
               "peer=%s endpoint=%s", p->nation, p->endpoint);
     (void)broker_metrics_set_peer_up(b->metrics, p->nation, up);
@@ -149,18 +233,32 @@ broker_peers_tick(broker *b, uint64_t now)
 {
     for (size_t i = 0; i < b->peer_count; i++) {
         broker_peer *p = &b->peers[i];
+        uint64_t oldest = 0, sent_ms = 0;
 
+        broker_peer_events(b, p);
         if (p->up && now - p->last_heard_ms > BROKER_PEER_DEAD_MS)
             peer_updown(b, p, false);
+        /* The safety net: an entry unacknowledged this long on a live link
+         * (its answer lost, or the partner dropped it unanswered) is sent
+         * again with everything after it. */
+        if (p->up && broker_window_oldest(&p->window, &oldest, &sent_ms) &&
+            now - sent_ms >= BROKER_PEER_RESEND_MS) {
+            p->resends++;
+            PROTO_LOG(PROTO_LOG_WARN, "B-PEER-RESEND",
+                      "peer=%s seq=%llu unacked=%zu waited_ms=%llu resends=%llu", p->nation,
+                      (unsigned long long)oldest, broker_window_inflight(&p->window),
+                      (unsigned long long)(now - sent_ms), (unsigned long long)p->resends);
+            peer_rewind(p);
+        }
+        (void)broker_metrics_set_peer_inflight(b->metrics, p->nation,
+                                               broker_window_inflight(&p->window));
         /* libzmq gives up on a connection whose handshake the peer refused
          * (say, before its roster had our key) and never tries it again, so
          * a peer silent this long is dialled afresh. */
         if (!p->up && !p->revoked && now - p->dialed_ms >= BROKER_PEER_REDIAL_MS) {
             PROTO_LOG(PROTO_LOG_INFO, "B-PEER-REDIAL", "peer=%s endpoint=%s", p->nation,
                       p->endpoint);
-            if (p->sock != NULL)
-                zmq_close(p->sock);
-            p->sock = NULL;
+            peer_hangup(p);
             if (peer_dial(b, p, now) != 0)
                 p->dialed_ms = now; /* try again after the same wait */
         }
@@ -258,6 +356,19 @@ broker_peers_roster_changed(broker *b)
 
 /* ---- Forwarding --------------------------------------------------------- */
 
+/* Takes the window slot of entry seq, just sent (or collected to send).
+ * broker_peer_send asks for no more entries than the window has room for,
+ * and the cursor, beyond every seq in the window, only grows until a
+ * rewind empties it, so the take cannot fail. */
+static void
+take_slot(broker_peer *p, uint64_t seq)
+{
+    bool taken = broker_window_take(&p->window, seq, broker_now_ms());
+
+    assert(taken);
+    (void)taken;
+}
+
 /* Forwards the message of queue entry e to p, redacted as its entry says.
  * 0 sent, 1 skipped, -1 blocked. */
 static int
@@ -278,6 +389,8 @@ send_message(broker *b, broker_peer *p, store_read *rd, const store_queue_entry 
     cmd.targets = m.targets;
     if (broker_send(p->sock, NULL, 0, &cmd) != 0)
         rc = -1;
+    else
+        take_slot(p, e->seq);
     free(owned);
     return rc;
 }
@@ -291,7 +404,7 @@ send_reports(broker_peer *p, broker_outbox *box)
 
     if (rc != 0) {
         p->cursor = box->cursor_before;
-        p->inflight -= (uint32_t)box->count;
+        broker_window_untake(&p->window, box->count);
     }
     broker_outbox_clear(box);
     return rc;
@@ -305,10 +418,11 @@ broker_peer_send(broker *b, broker_peer *p)
     broker_outbox box = {.kind = 0, .count = 0};
     store_read *rd = NULL;
 
-    if (!p->up || b->stopping)
+    broker_peer_events(b, p); /* a new connection first rewinds, so nothing goes out of order */
+    if (!p->up || !p->connected || b->stopping)
         return;
-    while (p->inflight < PEER_WINDOW) {
-        size_t want = PEER_WINDOW - p->inflight, n = 0;
+    while (broker_window_room(&p->window) > 0) {
+        size_t want = broker_window_room(&p->window), n = 0;
         int rc = 0;
 
         if (want > sizeof(entries) / sizeof(entries[0]))
@@ -329,8 +443,8 @@ broker_peer_send(broker *b, broker_peer *p)
                     (rc = send_reports(p, &box)) != 0)
                     break;
                 broker_outbox_add(&box, PROTO_CMD_REPORT, e, report, NULL, p->cursor);
+                take_slot(p, e->seq);
                 p->cursor = e->seq;
-                p->inflight++;
                 continue;
             }
             if ((rc = send_reports(p, &box)) != 0)
@@ -338,9 +452,7 @@ broker_peer_send(broker *b, broker_peer *p)
             rc = send_message(b, p, rd, e); /* 1: not a message, or expired: skipped */
             if (rc < 0)
                 break;
-            p->cursor = e->seq;
-            if (rc == 0)
-                p->inflight++;
+            p->cursor = e->seq; /* sent (its slot taken) or skipped */
             rc = 0;
         }
         if (rc == 0)
@@ -362,8 +474,9 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
     broker_op *op;
     bool retry = cmd->code == PROTO_WIRE_INTERNAL || cmd->code == PROTO_WIRE_BUSY;
 
-    if (p->inflight > 0)
-        p->inflight--;
+    /* Only the answer to an entry sent on this connection frees its slot;
+     * any answer still settles the entry below. */
+    (void)broker_window_ack(&p->window, cmd->seq);
     if (store_read_begin(b->st, &rd) != STORE_OK)
         return;
     if (cmd->seq == 0 || store_queue_peek(rd, p->dest, cmd->seq - 1, &e, 1, &n) != STORE_OK ||
@@ -372,10 +485,9 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
         return; /* acknowledged before */
     }
     if (retry) {
-        /* Resend from here, in order, on the next tick. */
+        /* Resend everything unacknowledged, in order, on the next tick. */
         store_read_end(&rd);
-        p->cursor = cmd->seq - 1 < p->cursor ? cmd->seq - 1 : p->cursor;
-        p->inflight = 0;
+        peer_rewind(p);
         return;
     }
     op = broker_op_begin(b, BROKER_OP_PLAIN);
@@ -476,6 +588,14 @@ broker_peer_readable(broker *b, broker_peer *p)
         if ((count = broker_recv_frames(p->sock, frames)) == 0)
             return;
         p->last_heard_ms = broker_now_ms();
+        if (!p->connected) {
+            /* A frame came, so a connection is up: should its event have
+             * been lost (the monitor's queue overflowed), sending must not
+             * wait for it.  The disconnect before it rewound p (and were
+             * that lost too, the resend timer would). */
+            broker_peer_events(b, p);
+            p->connected = true;
+        }
         if (!p->up)
             peer_updown(b, p, true);
         for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)

@@ -290,7 +290,7 @@ drained(broker *b)
 int
 broker_run(broker *b)
 {
-    zmq_pollitem_t items[6 + BROKER_PEERS_MAX];
+    zmq_pollitem_t items[6 + 2 * BROKER_PEERS_MAX];
 
     broker_refusals_init(&b->refusals, BROKER_REFUSALS_INTERVAL_MS);
     PROTO_LOG(PROTO_LOG_INFO, "B-READY", "nation=%s agency_endpoint=%s federation_endpoint=%s peers=%zu",
@@ -311,6 +311,10 @@ broker_run(broker *b)
         for (size_t i = 0; i < b->peer_count; i++) /* no socket between failed redials */
             items[n++] = b->peers[i].sock != NULL
                              ? (zmq_pollitem_t){b->peers[i].sock, 0, ZMQ_POLLIN, 0}
+                             : (zmq_pollitem_t){NULL, -1, 0, 0};
+        for (size_t i = 0; i < b->peer_count; i++) /* connection events of each DEALER */
+            items[n++] = b->peers[i].monitor != NULL
+                             ? (zmq_pollitem_t){b->peers[i].monitor, 0, ZMQ_POLLIN, 0}
                              : (zmq_pollitem_t){NULL, -1, 0, 0};
         rc = zmq_poll(items, (int)n, broker_commit_due_in(b, (int)TICK_MS));
         if (rc < 0 && zmq_errno() != EINTR) {
@@ -349,6 +353,8 @@ broker_run(broker *b)
             if (items[4].revents & ZMQ_POLLIN)
                 zap_refused(b);
             for (size_t i = 0; i < b->peer_count; i++) {
+                if (items[6 + b->peer_count + i].revents & ZMQ_POLLIN)
+                    broker_peer_events(b, &b->peers[i]);
                 if (items[6 + i].revents & ZMQ_POLLIN)
                     broker_peer_readable(b, &b->peers[i]);
             }

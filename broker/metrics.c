@@ -23,7 +23,8 @@ enum {
     FAMILY_CONSISTENCY = 0, /* tree_head_consistency_failures_total{peer} */
     FAMILY_QUEUE_DEPTH = 1, /* queue_depth{destination} */
     FAMILY_PEER_UP = 2,     /* peer_up{peer} */
-    FAMILY_COUNT = 3,
+    FAMILY_PEER_INFLIGHT = 3, /* peer_inflight{peer} */
+    FAMILY_COUNT = 4,
 };
 
 /* Slots of the label table's hash index: twice the entries, a power of two. */
@@ -262,6 +263,12 @@ broker_metrics_set_peer_up(broker_metrics *m, const char *peer, bool up)
     return label_update(m, FAMILY_PEER_UP, peer, up ? 1 : 0, false);
 }
 
+broker_metrics_err
+broker_metrics_set_peer_inflight(broker_metrics *m, const char *peer, uint64_t inflight)
+{
+    return label_update(m, FAMILY_PEER_INFLIGHT, peer, inflight, false);
+}
+
 void
 broker_metrics_set_sessions_connected(broker_metrics *m, uint64_t sessions)
 {
@@ -448,6 +455,10 @@ broker_metrics_render(broker_metrics *m, char **text_out, size_t *len_out)
         peers_up += labels[i].family == FAMILY_PEER_UP && labels[i].number != 0;
     tb_header(&tb, "peers_up", "gauge", "Peer brokers whose link is up.");
     tb_printf(&tb, "liaison_peers_up %zu\n", peers_up);
+
+    tb_header(&tb, "peer_inflight", "gauge",
+              "Forwards and reports sent to the peer broker and not acknowledged yet.");
+    tb_family(&tb, labels, count, FAMILY_PEER_INFLIGHT, "peer_inflight", "peer");
 
     tb_header(&tb, "sessions_connected", "gauge", "Agency and peer broker sessions connected now.");
     tb_printf(&tb, "liaison_sessions_connected %llu\n",

@@ -95,6 +95,12 @@ broker_metrics_err broker_metrics_set_queue_depth(broker_metrics *m, const char 
 broker_metrics_err broker_metrics_set_peer_up(broker_metrics *m, const char *peer,
                                               bool up) PROTO_NONNULL(1, 2);
 
+/* Sets how many forwards and reports sent to peer (a nation) wait for its
+ * acknowledgement (at most the window).  Errors as for
+ * inc_consistency_failure.  Any thread; meant for the main one. */
+broker_metrics_err broker_metrics_set_peer_inflight(broker_metrics *m, const char *peer,
+                                                    uint64_t inflight) PROTO_NONNULL(1, 2);
+
 /* Sets the number of connected agency and peer sessions.  Any thread. */
 void broker_metrics_set_sessions_connected(broker_metrics *m, uint64_t sessions) PROTO_NONNULL(1);
 

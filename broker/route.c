@@ -582,10 +582,6 @@ broker_route_forward(broker *b, broker_job *job)
             return;
         }
     }
-    if (env->expires_ms <= now) {
-        broker_refuse_partner(b, job, PROTO_WIRE_EXPIRED, "the message expired on its way");
-        return;
-    }
     /* Before anything is stored: a misrouting partner gets nothing through. */
     if (check_targets(b, job, why, sizeof(why)) != 0) {
         broker_refuse_partner(b, job, PROTO_WIRE_RECIPIENT, why);
@@ -595,6 +591,12 @@ broker_route_forward(broker *b, broker_job *job)
         broker_refuse_partner(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read");
         return;
     }
+    /* A forward resent after a lost acknowledgement (the link dropped, or a
+     * broker restarted) is answered as accepted again, before the checks
+     * that follow (expiry, roster, policy), and changes nothing: the
+     * recipient gets it once.  A copy that
+     * races the first one through the pool is dropped when the batch
+     * commits (the store refuses the second envelope) and acknowledged then. */
     if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
         proto_cmd ack;
 
@@ -609,6 +611,10 @@ broker_route_forward(broker *b, broker_job *job)
         return;
     }
     store_read_end(&rd);
+    if (env->expires_ms <= now) {
+        broker_refuse_partner(b, job, PROTO_WIRE_EXPIRED, "the message expired on its way");
+        return;
+    }
     /* Targets: agencies of this nation, as the partner resolved them. */
     pthread_rwlock_rdlock(&b->roster.lock);
     for (size_t i = 0; i < job->target_count; i++) {

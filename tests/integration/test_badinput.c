@@ -1016,6 +1016,116 @@ test_badinput_unknown_keys_audited_in_bounded_records(void **state)
     fed_destroy(&f);
 }
 
+/* Counts the lines of `liaison audit log --event event` on a stopped
+ * broker's data that name message id_hex. */
+static size_t
+audit_count(fed *f, const char *nation, const char *event, const char *id_hex)
+{
+    const char *args[] = {"audit", "log", "--data", fed_nation_get(f, nation)->data,
+                          "--event", event, NULL};
+    static char out[65536];
+    char needle[40];
+    size_t n = 0;
+
+    assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+    snprintf(needle, sizeof(needle), "id=%s", id_hex);
+    for (const char *p = strstr(out, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* A partner resends what it holds no answer for (its connection dropped,
+ * or this broker restarted): every copy is answered as committed (code 0),
+ * even one that comes after the message expired, and copies that race the
+ * first one through the broker change nothing: the message is received,
+ * queued and delivered once. */
+static void
+test_badinput_partner_resend_answered_and_stored_once(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    proto_identity *rcmp = NULL;
+    uint64_t now = liaison_now_ms();
+    uint8_t *buf = NULL, targets[128];
+    size_t len, tlen;
+    bool acked[4] = {false};
+    char text[PROTO_TEXT_MAX], id_hex[33];
+    proto_target t;
+    proto_cmd cmd;
+    raw *can;
+
+    (void)state;
+    fed_start(f, "USA");
+    can = raw_peer_open(f, "CAN", "USA");
+    assert_int_equal(proto_keyfile_read(fed_agency_get(f, "CAN/RCMP")->key, &rcmp, NULL),
+                     PROTO_OK);
+    seal(rcmp, "USA/FBI", now, now + 4000, &buf, &len); /* expires in 4 s */
+    /* Three copies at once, as after a resend that crossed the answers. */
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(proto_addr_parse("USA/FBI", &t.agency, NULL), PROTO_OK);
+    assert_int_equal(proto_targets_encode(&t, 1, targets, sizeof(targets), &tlen), PROTO_OK);
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_FORWARD;
+    cmd.hop_count = 1;
+    snprintf(cmd.hops[0], sizeof(cmd.hops[0]), "CAN");
+    cmd.targets = (proto_slice){targets, tlen};
+    cmd.envelope = (proto_slice){buf, len};
+    for (cmd.seq = 1; cmd.seq <= 3; cmd.seq++)
+        raw_send_cmd(can, &cmd);
+    for (int got = 0; got < 3;) {
+        proto_cmd ans;
+        static zmq_msg_t frames[8];
+        proto_frame pf[8];
+        size_t held = 0;
+        int more = 1;
+        zmq_pollitem_t item = {can->sock, 0, ZMQ_POLLIN, 0};
+
+        if (zmq_poll(&item, 1, 10000) <= 0)
+            fail_msg("only %d of 3 copies were answered", got);
+        while (more && held < 8) {
+            zmq_msg_init(&frames[held]);
+            zmq_msg_recv(&frames[held], can->sock, 0);
+            more = zmq_msg_more(&frames[held]);
+            held++;
+        }
+        for (size_t i = 0; i < held; i++)
+            pf[i] = (proto_frame){zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i])};
+        if (proto_cmd_parse(pf, held, &ans, NULL) == PROTO_OK &&
+            ans.type == PROTO_CMD_FORWARD_ACK && ans.seq >= 1 && ans.seq <= 3 && !acked[ans.seq]) {
+            if (ans.code != 0)
+                fail_msg("copy %llu answered with code %u: %s", (unsigned long long)ans.seq,
+                         ans.code, ans.text);
+            acked[ans.seq] = true;
+            got++;
+        }
+        for (size_t i = 0; i < held; i++)
+            zmq_msg_close(&frames[i]);
+    }
+    {
+        liaison_client *c = fed_client(f, "USA/FBI", true);
+        liaison_event *e = NULL;
+
+        assert_int_equal(liaison_receive(c, &e, liaison_now_ms() + 5000), LIAISON_OK);
+        assert_int_equal(e->type, LIAISON_EVENT_MESSAGE);
+        snprintf(id_hex, sizeof(id_hex), "%s", e->id_hex);
+        assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
+        liaison_event_free(&e);
+        liaison_client_close(&c);
+    }
+    /* Once it has expired, a late copy is still answered as committed. */
+    while (liaison_now_ms() <= now + 4000)
+        usleep(100000);
+    assert_int_equal(forward_code(can, 4, "CAN", "USA/FBI", buf, len, text, sizeof(text)), 0);
+    free(buf);
+    raw_close(&can);
+    proto_identity_destroy(&rcmp);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    assert_int_equal(audit_count(f, "USA", "received", id_hex), 1);
+    assert_int_equal(audit_count(f, "USA", "delivered", id_hex), 1);
+    fed_assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -1027,6 +1137,8 @@ main(void)
         cmocka_unit_test_teardown(test_badinput_forward_targets_must_be_signed, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_address_bytes_answered_and_audited, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_unknown_keys_audited_in_bounded_records, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_partner_resend_answered_and_stored_once,
+                                  fed_destroy_all),
     };
 
     if (proto_init() != PROTO_OK)

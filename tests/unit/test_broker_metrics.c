@@ -178,6 +178,9 @@ test_broker_metrics_render_after_updates(void **state)
     assert_int_equal(broker_metrics_set_queue_depth(m, "CAN/RCMP", 7), BROKER_METRICS_OK);
     assert_int_equal(broker_metrics_set_peer_up(m, "MEX", false), BROKER_METRICS_OK);
     assert_int_equal(broker_metrics_set_peer_up(m, "CAN", true), BROKER_METRICS_OK);
+    assert_int_equal(broker_metrics_set_peer_inflight(m, "CAN", 256), BROKER_METRICS_OK);
+    assert_int_equal(broker_metrics_set_peer_inflight(m, "CAN", 3), BROKER_METRICS_OK);
+    assert_int_equal(broker_metrics_set_peer_inflight(m, "MEX", 0), BROKER_METRICS_OK);
     broker_metrics_set_sessions_connected(m, 5);
     broker_metrics_set_sessions_connected(m, 3);
 
@@ -203,6 +206,9 @@ test_broker_metrics_render_after_updates(void **state)
     assert_line(text, "liaison_peer_up{peer=\"CAN\"} 1");
     assert_line(text, "liaison_peer_up{peer=\"MEX\"} 0");
     assert_line(text, "liaison_peers_up 1");
+    assert_line(text, "# TYPE liaison_peer_inflight gauge");
+    assert_line(text, "liaison_peer_inflight{peer=\"CAN\"} 3");
+    assert_line(text, "liaison_peer_inflight{peer=\"MEX\"} 0");
     assert_line(text, "liaison_sessions_connected 3");
     /* Labelled samples come sorted by label value; a set replaces the value. */
     assert_non_null(strstr(text, "liaison_queue_depth{destination=\"CAN\"} 1\n"
