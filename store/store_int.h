@@ -17,6 +17,7 @@ struct MDB_cursor;
 #define STORE_FORMAT_VERSION 1u      /* meta "format"; bumped on an incompatible layout */
 #define STORE_SUBDIR         "store" /* LMDB files live in <dir>/store/ */
 #define STORE_LOCK_FILE      "broker.lock"
+#define STORE_MARK_FILE      "store.created" /* <dir>/store.created: this directory holds a store */
 #define STORE_MAP_MIN        (1u << 20) /* smallest map we accept, 1 MiB */
 
 /* Records the field and reason of an error, if detail is not NULL. */
@@ -149,6 +150,21 @@ store_err fs_lock_take(const char *dir, int *fd_out, proto_detail *detail);
 void fs_lock_release(int *fd);
 /* True if path exists. */
 bool fs_exists(const char *path);
+/* Size of the file at path into *size_out; STORE_ERR_NOT_FOUND if there is none. */
+store_err fs_file_size(const char *path, uint64_t *size_out, proto_detail *detail);
+/*
+ * The marker that a data directory holds a store: dir/STORE_MARK_FILE,
+ * written (and synced, with the directory) when a store is first opened
+ * for writing, and never removed by the store.  It outlives a deleted or
+ * emptied data file, so that such a directory is never taken for a new one.
+ * fs_mark_read copies its first line into text (len bytes) and returns
+ * true when it exists.
+ */
+store_err fs_mark_write(const char *dir, uint64_t now_ms, proto_detail *detail);
+bool fs_mark_read(const char *dir, char *text, size_t len);
+/* Bytes free for an unprivileged writer on the file system of dir; false
+ * when it cannot be told. */
+bool fs_free_bytes(const char *dir, uint64_t *free_out);
 
 /* ---- Cryptography (crypto.c is the only file that calls libsodium) ------- */
 
