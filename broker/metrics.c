@@ -71,6 +71,7 @@ static const char *const counter_names[BROKER_METRICS_COUNTER_COUNT] = {
     [BROKER_METRICS_EXPIRED] = "messages_expired_total",
     [BROKER_METRICS_DUPLICATES_DROPPED] = "duplicates_dropped_total",
     [BROKER_METRICS_KEYS_REFUSED] = "keys_refused_total",
+    [BROKER_METRICS_DAMAGED] = "messages_damaged_total",
 };
 
 static const char *const counter_help[BROKER_METRICS_COUNTER_COUNT] = {
@@ -85,6 +86,7 @@ static const char *const counter_help[BROKER_METRICS_COUNTER_COUNT] = {
     [BROKER_METRICS_EXPIRED] = "Queued messages that expired before delivery.",
     [BROKER_METRICS_DUPLICATES_DROPPED] = "Messages dropped because their id was seen before.",
     [BROKER_METRICS_KEYS_REFUSED] = "Connections and messages refused for an unknown or revoked key.",
+    [BROKER_METRICS_DAMAGED] = "Queued messages not delivered or forwarded: the stored envelope no longer matched its hash.",
 };
 
 /* ---- The label table ------------------------------------------------------ */

@@ -163,8 +163,9 @@ typedef enum store_audit_event {
     STORE_EV_TREE_HEAD_EXCHANGED = 15,/* a partner's signed tree head was checked */
     STORE_EV_CONSISTENCY_FAILED = 16, /* a partner's log failed a consistency check */
     STORE_EV_REFUSED = 17,            /* a partner refused it (its ingress policy) */
+    STORE_EV_DAMAGED = 18,            /* its stored envelope no longer matched its hash */
 } store_audit_event;
-#define STORE_EV_MAX 17u
+#define STORE_EV_MAX 18u
 
 /* One audit record, decoded.  Text fields hold no NUL and no plaintext content. */
 typedef struct store_audit_record {

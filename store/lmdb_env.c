@@ -105,7 +105,7 @@ xlate_write(kv_env *e, int rc)
  * the last transaction allocated and freed again before it committed is
  * counted in the meta page's last page number but is never written.
  */
-#define SHORT_TAIL_PAGES 64u
+#define SHORT_TAIL_PAGES 16u
 
 /*
  * Checks that the data file holds every page the meta page says is in use
