@@ -378,10 +378,14 @@ inbox_usage(FILE *out, const char *name)
             "    each signed delivery report as a JSON line, then acknowledges it to the\n"
             "    broker.  With --state DIR, received ids are kept durably so that nothing is\n"
             "    printed twice across restarts.  inbox stops after --wait seconds without an\n"
-            "    event (default 2) or after --max events; listen runs until interrupted.\n\n"
+            "    event (default 2) or after --max events; listen runs until interrupted.\n"
+            "    A message or report that does not verify (or decode) is not printed and\n"
+            "    not acknowledged: its id, sender and the reason go to stderr, and the\n"
+            "    broker keeps it.\n\n"
             "%s"
             "EXIT STATUS\n"
-            "    0 done; 64 bad usage; 65 bad key or roster; 69 no broker.\n",
+            "    0 done; 64 bad usage; 65 bad key or roster; 69 no broker; 76 something\n"
+            "    delivered did not verify or decode (named on stderr, not acknowledged).\n",
             name, name, CLI_CONN_HELP);
 }
 
@@ -402,6 +406,7 @@ inbox(int argc, char **argv, bool forever)
     liaison_client *c = NULL;
     long wait_s = 2, max = -1, seen = 0;
     const char *kind = NULL;
+    bool refused = false;
     int opt, rc;
 
     cli_conn_defaults(&conn);
@@ -432,6 +437,8 @@ inbox(int argc, char **argv, bool forever)
         if (err == LIAISON_ERR_TIMEOUT)
             break;
         if (err != LIAISON_OK) {
+            /* A delivery that does not verify: named, not acknowledged. */
+            refused = refused || err == LIAISON_ERR_SIGNATURE || err == LIAISON_ERR_PROTOCOL;
             cli_error(name, "%s", liaison_client_error(c));
             continue;
         }
@@ -447,7 +454,7 @@ inbox(int argc, char **argv, bool forever)
         liaison_event_free(&e);
     }
     liaison_client_close(&c);
-    return EX_OK;
+    return refused ? EX_PROTOCOL : EX_OK;
 }
 
 int
