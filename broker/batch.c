@@ -337,10 +337,17 @@ broker_entry_envelope(store_read *rd, const store_queue_entry *e, broker_entry_m
     size_t owned_len = 0;
 
     uint8_t h[PROTO_HASH_BYTES];
+    store_err err;
 
     *owned = NULL;
-    if (broker_entry_message_parse(e->extra, m) != 0 ||
-        store_envelope_get(rd, e->id, &info, bytes) != STORE_OK)
+    if (broker_entry_message_parse(e->extra, m) != 0)
+        return 1;
+    /* Gone is expired (the sweep removes the entry); what no longer even
+     * decodes is as damaged as bytes that do not match. */
+    err = store_envelope_get(rd, e->id, &info, bytes);
+    if (err == STORE_ERR_CORRUPT)
+        return BROKER_ENTRY_DAMAGED;
+    if (err != STORE_OK)
         return 1;
     /* What is handed on must be what was accepted: the disk, or anything
      * else, may have changed the stored bytes since. */
