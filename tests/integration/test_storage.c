@@ -174,11 +174,11 @@ wait_report(liaison_client *c, const uint8_t id[16], const char *recipient, cons
     }
 }
 
-/* Flips one byte, at offset `at` into every copy of needle in the file at
- * path (LMDB may hold older copies of a page in free pages); returns how
- * many copies it changed. */
+/* Flips one byte, at offset `at` from the start of every copy of needle in
+ * the file at path (LMDB may hold older copies of a page in free pages);
+ * returns how many copies it changed. */
 static size_t
-flip_in_file(const char *path, const uint8_t *needle, size_t len, size_t at)
+flip_in_file(const char *path, const uint8_t *needle, size_t len, long at)
 {
     struct stat st;
     uint8_t *buf;
@@ -192,9 +192,12 @@ flip_in_file(const char *path, const uint8_t *needle, size_t len, size_t at)
     assert_int_equal(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
     for (uint8_t *p = buf; (p = memmem(p, (size_t)st.st_size - (size_t)(p - buf), needle, len)) != NULL;
          p += len) {
-        uint8_t b = (uint8_t)(p[at] ^ 0x01);
+        off_t where = (off_t)(p - buf) + (off_t)at;
+        uint8_t b;
 
-        assert_int_equal(pwrite(fd, &b, 1, (off_t)(p - buf) + (off_t)at), 1);
+        assert_true(where >= 0 && where < st.st_size);
+        b = (uint8_t)(buf[where] ^ 0x01);
+        assert_int_equal(pwrite(fd, &b, 1, where), 1);
         hits++;
     }
     assert_int_equal(fsync(fd), 0);
@@ -227,16 +230,18 @@ test_storage_damaged_envelope_not_delivered(void **state)
     fed *f = fed_new(one, 1, NULL);
     fed_nation *usa = fed_nation_get(f, "USA");
     liaison_client *fbi, *cbp;
-    uint8_t bad_id[16], good_id[16], *bad_env = NULL, *good_env = NULL;
-    size_t bad_len = 0, good_len = 0, messages = 0;
+    uint8_t bad_id[16], meta_id[16], good_id[16], *bad_env = NULL, *meta_env = NULL,
+        *good_env = NULL;
+    size_t bad_len = 0, meta_len = 0, good_len = 0, messages = 0;
     char path[1100], hex[33], detail[256] = "", metrics[65536];
     run_result r;
 
     (void)state;
     fed_start(f, "USA");
     fbi = fed_client(f, "USA/FBI", true);
-    /* USA/CBP is offline: both wait in its queue, the damaged one first. */
+    /* USA/CBP is offline: all wait in its queue, the damaged ones first. */
     seal_and_send(fbi, "USA/CBP", "is passport X1234567 known?", bad_id, &bad_env, &bad_len);
+    seal_and_send(fbi, "USA/CBP", "is passport Z1111111 known?", meta_id, &meta_env, &meta_len);
     seal_and_send(fbi, "USA/CBP", "is passport Y7654321 known?", good_id, &good_env, &good_len);
     assert_string_equal(state_of(fbi, bad_id, "USA/CBP"), "queued");
     liaison_client_close(&fbi);
@@ -245,7 +250,12 @@ test_storage_damaged_envelope_not_delivered(void **state)
     snprintf(path, sizeof(path), "%s/store/data.mdb", usa->data);
     /* A byte in the middle of the envelope: not the id or the sender the
      * store indexes, but bytes the signature covers. */
-    assert_true(flip_in_file(path, bad_env, bad_len, bad_len / 2) >= 1);
+    assert_true(flip_in_file(path, bad_env, bad_len, (long)(bad_len / 2)) >= 1);
+    /* And the first byte of what the store keeps beside another (its
+     * format byte, before the times, "USA/FBI" and "traveldoc.check"):
+     * that one no longer decodes at all. */
+    assert_true(flip_in_file(path, meta_env, meta_len,
+                             -(long)(1 + 24 + 1 + strlen("USA/FBI") + 1 + strlen("traveldoc.check"))) >= 1);
 
     fed_start(f, "USA");
     cbp = fed_client(f, "USA/CBP", true);
@@ -261,6 +271,7 @@ test_storage_damaged_envelope_not_delivered(void **state)
                      liaison_client_error(cbp));
         assert_int_equal(e->type, LIAISON_EVENT_MESSAGE);
         assert_memory_not_equal(e->id, bad_id, 16);
+        assert_memory_not_equal(e->id, meta_id, 16);
         assert_memory_equal(e->id, good_id, 16);
         messages++;
         assert_int_equal(liaison_receipt(cbp, e), LIAISON_OK);
@@ -274,9 +285,10 @@ test_storage_damaged_envelope_not_delivered(void **state)
                             15 * SECOND));
     assert_non_null(strstr(detail, "send it again"));
     assert_string_equal(state_of(fbi, bad_id, "USA/CBP"), "damaged");
+    assert_true(wait_report(fbi, meta_id, "USA/CBP", "damaged", NULL, 0, 15 * SECOND));
     assert_string_equal(state_of(fbi, good_id, "USA/CBP"), "receipted");
     assert_int_equal(fed_metrics(f, "USA", metrics, sizeof(metrics)), 0);
-    assert_non_null(strstr(metrics, "liaison_messages_damaged_total 1\n"));
+    assert_non_null(strstr(metrics, "liaison_messages_damaged_total 2\n"));
     liaison_client_close(&fbi);
     liaison_client_close(&cbp);
     assert_int_equal(fed_stop(f, "USA"), 0);
@@ -289,6 +301,7 @@ test_storage_damaged_envelope_not_delivered(void **state)
     assert_non_null(strstr(r.out, hex));
     fed_assert_audit_verifies(f, "USA");
     free(bad_env);
+    free(meta_env);
     free(good_env);
     fed_destroy(&f);
 }
