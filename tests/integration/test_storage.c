@@ -109,19 +109,19 @@ broker_bin(void)
     return bin;
 }
 
-/* Seals a message for `to`, keeps its envelope in env_out (malloc'd), and
- * sends it; fails the test if it is not accepted. */
+/* Seals a message of kind with labels for `to`, keeps its envelope in
+ * env_out (malloc'd), and sends it; fails the test if it is not accepted. */
 static void
-seal_and_send(liaison_client *c, const char *to, const char *text, uint8_t id[16],
-              uint8_t **env_out, size_t *len_out)
+seal_and_send_as(liaison_client *c, const char *kind, const char *labels, const char *to,
+                 const char *text, uint8_t id[16], uint8_t **env_out, size_t *len_out)
 {
     liaison_message *m = NULL;
     const uint8_t *data = NULL;
     size_t len = 0;
 
-    assert_int_equal(liaison_message_new("traveldoc.check", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_new(kind, &m), LIAISON_OK);
     assert_int_equal(liaison_message_add_recipient(m, to), LIAISON_OK);
-    assert_int_equal(liaison_message_set_labels(m, "LES//PURPOSE:border check"), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, labels), LIAISON_OK);
     assert_int_equal(liaison_message_add_portion(m, "LES", text, strlen(text), NULL), LIAISON_OK);
     assert_int_equal(liaison_message_seal(c, m, id), LIAISON_OK);
     assert_int_equal(liaison_message_envelope(m, &data, &len), LIAISON_OK);
@@ -132,6 +132,15 @@ seal_and_send(liaison_client *c, const char *to, const char *text, uint8_t id[16
     if (liaison_send(c, m, id, in_ms(10 * SECOND)) != LIAISON_OK)
         fail_msg("send to %s: %s", to, liaison_client_error(c));
     liaison_message_destroy(&m);
+}
+
+/* A traveldoc.check within the nation. */
+static void
+seal_and_send(liaison_client *c, const char *to, const char *text, uint8_t id[16],
+              uint8_t **env_out, size_t *len_out)
+{
+    seal_and_send_as(c, "traveldoc.check", "LES//PURPOSE:border check", to, text, id, env_out,
+                     len_out);
 }
 
 /* The state of id for recipient in the sender's status, or "none". */
@@ -303,6 +312,55 @@ test_storage_damaged_envelope_not_delivered(void **state)
     free(bad_env);
     free(meta_env);
     free(good_env);
+    fed_destroy(&f);
+}
+
+/* The same nemesis on a message queued for a partner broker: it must not be
+ * forwarded, and its recipient there is reported damaged. */
+static void
+test_storage_damaged_envelope_not_forwarded(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    fed_nation *usa = fed_nation_get(f, "USA");
+    liaison_client *fbi, *rcmp;
+    uint8_t id[16], *env = NULL;
+    size_t len = 0;
+    char path[1100], metrics[65536];
+    liaison_event *e = NULL;
+    liaison_err err;
+
+    (void)state;
+    fed_start(f, "USA"); /* CAN is down: the message waits in USA's queue toward it */
+    fbi = fed_client(f, "USA/FBI", true);
+    seal_and_send_as(fbi, "watchlist.publish", "LES//REL TO CAN,USA", "CAN/RCMP",
+                     "subject: John DOE, born 1980-02-29", id, &env, &len);
+    liaison_client_close(&fbi);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    snprintf(path, sizeof(path), "%s/store/data.mdb", usa->data);
+    assert_true(flip_in_file(path, env, len, (long)(len / 2)) >= 1);
+
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    fbi = fed_client(f, "USA/FBI", true);
+    assert_true(wait_report(fbi, id, "CAN/RCMP", "damaged", NULL, 0, 20 * SECOND));
+    assert_string_equal(state_of(fbi, id, "CAN/RCMP"), "damaged");
+    assert_int_equal(fed_metrics(f, "USA", metrics, sizeof(metrics)), 0);
+    assert_non_null(strstr(metrics, "liaison_messages_damaged_total 1\n"));
+    /* Nothing reached the recipient. */
+    rcmp = fed_client(f, "CAN/RCMP", true);
+    err = liaison_receive(rcmp, &e, in_ms(3 * SECOND));
+    if (err == LIAISON_OK)
+        fail_msg("CAN/RCMP was handed %s %s", e->type == LIAISON_EVENT_MESSAGE ? "message" : "report",
+                 e->id_hex);
+    assert_int_equal(err, LIAISON_ERR_TIMEOUT);
+    liaison_client_close(&rcmp);
+    liaison_client_close(&fbi);
+    assert_int_equal(fed_stop(f, "CAN"), 0);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    assert_true(fed_log_count(f, "USA", "B-ENVELOPE-DAMAGED") >= 1);
+    fed_assert_audit_verifies(f, "USA");
+    free(env);
     fed_destroy(&f);
 }
 
@@ -532,6 +590,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_storage_damaged_envelope_not_delivered, fed_destroy_all),
+        cmocka_unit_test_teardown(test_storage_damaged_envelope_not_forwarded, fed_destroy_all),
         cmocka_unit_test_teardown(test_storage_unverifiable_delivery_not_receipted, fed_destroy_all),
         cmocka_unit_test_teardown(test_storage_data_file_truncated_to_half, fed_destroy_all),
         cmocka_unit_test_teardown(test_storage_data_file_truncated_to_zero, fed_destroy_all),
