@@ -335,7 +335,6 @@ broker_entry_envelope(store_read *rd, const store_queue_entry *e, broker_entry_m
     static proto_envelope env; /* the main thread's */
     store_envelope_info info;
     size_t owned_len = 0;
-
     uint8_t h[PROTO_HASH_BYTES];
     store_err err;
 

@@ -463,7 +463,8 @@ liaison_receive(liaison_client *c, liaison_event **event_out, uint64_t deadline_
     for (;;) {
         liaison_event *e = client_dequeue(c);
 
-        if (e != NULL && (e->type == CLIENT_EVENT_UNVERIFIED || e->type == CLIENT_EVENT_UNDECODABLE)) {
+        if (e != NULL &&
+            (e->type == CLIENT_EVENT_UNVERIFIED || e->type == CLIENT_EVENT_UNDECODABLE)) {
             liaison_err err = e->type == CLIENT_EVENT_UNVERIFIED ? LIAISON_ERR_SIGNATURE
                                                                  : LIAISON_ERR_PROTOCOL;
 

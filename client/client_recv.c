@@ -64,11 +64,13 @@ client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event 
         proto_envelope_verify(&env, sender->card.sign_public) != PROTO_OK)
         /* Never handed out, and never receipted: a receipt would tell the
          * sender it arrived. */
-        return refused(c, item, event_out, CLIENT_EVENT_UNVERIFIED, "message %s from %s does not verify: %s",
-                       proto_id_format(env.id, hex), proto_addr_format(&env.sender, who, sizeof(who)),
+        return refused(c, item, event_out, CLIENT_EVENT_UNVERIFIED,
+                       "message %s from %s does not verify: %s", proto_id_format(env.id, hex),
+                       proto_addr_format(&env.sender, who, sizeof(who)),
                        sender == NULL    ? "the sender is not in the roster"
                        : sender->revoked ? "the sender's key is revoked in the roster"
-                                         : "its signature does not match the sender's key in the roster");
+                                         : "its signature does not match the sender's key in "
+                                           "the roster");
     e = calloc(1, sizeof(*e));
     if (e == NULL)
         return -1;
@@ -157,7 +159,8 @@ client_open_report(liaison_client *c, const proto_tagged *item, liaison_event **
     *event_out = NULL;
     if (proto_report_decode(item->bytes.data, item->bytes.len, &r, NULL) != PROTO_OK)
         return refused(c, item, event_out, CLIENT_EVENT_UNDECODABLE,
-                       "a report (delivery tag %llu) does not decode", (unsigned long long)item->tag);
+                       "a report (delivery tag %llu) does not decode",
+                       (unsigned long long)item->tag);
     proto_sha256(item->bytes.data, item->bytes.len, h);
     broker = proto_roster_find(c->roster, &r.broker);
     if (broker == NULL || broker->revoked ||

@@ -199,8 +199,8 @@ flip_in_file(const char *path, const uint8_t *needle, size_t len, long at)
     buf = malloc((size_t)st.st_size);
     assert_non_null(buf);
     assert_int_equal(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
-    for (uint8_t *p = buf; (p = memmem(p, (size_t)st.st_size - (size_t)(p - buf), needle, len)) != NULL;
-         p += len) {
+    for (uint8_t *p = buf;
+         (p = memmem(p, (size_t)st.st_size - (size_t)(p - buf), needle, len)) != NULL; p += len) {
         off_t where = (off_t)(p - buf) + (off_t)at;
         uint8_t b;
 
@@ -264,7 +264,8 @@ test_storage_damaged_envelope_not_delivered(void **state)
      * format byte, before the times, "USA/FBI" and "traveldoc.check"):
      * that one no longer decodes at all. */
     assert_true(flip_in_file(path, meta_env, meta_len,
-                             -(long)(1 + 24 + 1 + strlen("USA/FBI") + 1 + strlen("traveldoc.check"))) >= 1);
+                             -(long)(1 + 24 + 1 + strlen("USA/FBI") + 1 +
+                                     strlen("traveldoc.check"))) >= 1);
 
     fed_start(f, "USA");
     cbp = fed_client(f, "USA/CBP", true);
@@ -351,8 +352,8 @@ test_storage_damaged_envelope_not_forwarded(void **state)
     rcmp = fed_client(f, "CAN/RCMP", true);
     err = liaison_receive(rcmp, &e, in_ms(3 * SECOND));
     if (err == LIAISON_OK)
-        fail_msg("CAN/RCMP was handed %s %s", e->type == LIAISON_EVENT_MESSAGE ? "message" : "report",
-                 e->id_hex);
+        fail_msg("CAN/RCMP was handed %s %s",
+                 e->type == LIAISON_EVENT_MESSAGE ? "message" : "report", e->id_hex);
     assert_int_equal(err, LIAISON_ERR_TIMEOUT);
     liaison_client_close(&rcmp);
     liaison_client_close(&fbi);
