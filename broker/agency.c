@@ -398,6 +398,20 @@ on_submit(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len, zmq_
     s->pending++;
 }
 
+/* Audits a command refused before it became a job (frames that do not
+ * parse, a command an agency may not send): why is already escaped. */
+static void
+audit_refused_command(broker *b, const proto_addr *from, const char *why)
+{
+    char actor[PROTO_ADDR_TEXT_MAX + 1];
+    broker_op *op = broker_op_begin(b, BROKER_OP_PLAIN);
+
+    if (op != NULL && broker_audit(b, STORE_EV_REJECTED, NULL,
+                                   proto_addr_format(from, actor, sizeof(actor)), "", NULL, "",
+                                   NULL, why) != 0)
+        broker_op_abort(b);
+}
+
 void
 broker_agency_readable(broker *b)
 {
@@ -430,6 +444,7 @@ broker_agency_readable(broker *b)
             broker_agency_reject(b, rid, rid_len, 0, NULL, PROTO_WIRE_COMMAND,
                                  "too many frames for any command");
             broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_COMMAND);
+            audit_refused_command(b, &from, "too many frames for any command");
             goto next;
         }
         for (size_t i = 1; i < count; i++)
@@ -439,6 +454,7 @@ broker_agency_readable(broker *b)
         if (code != 0) {
             broker_agency_reject(b, rid, rid_len, corr, NULL, code, why);
             broker_metrics_inc_rejected(b->metrics, code);
+            audit_refused_command(b, &from, why);
             goto next;
         }
         switch (cmd.type) {

@@ -69,6 +69,14 @@ broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
     if (envelope_hash != NULL)
         memcpy(rec.envelope_hash, envelope_hash, PROTO_HASH_BYTES);
     snprintf(rec.detail, sizeof(rec.detail), "%s", detail != NULL ? detail : "");
+    /* The store refuses control characters, and a record must never be lost
+     * for what a peer wrote: a detail with any is escaped whole. */
+    for (const char *p = rec.detail; *p != '\0'; p++) {
+        if ((uint8_t)*p < 0x20 || *p == 0x7F) {
+            proto_text_escape(detail, strlen(detail), rec.detail, sizeof(rec.detail));
+            break;
+        }
+    }
     if (store_audit_append(b->collecting->batch, &rec, &d) != STORE_OK) {
         PROTO_LOG(PROTO_LOG_ERROR, "B-AUDIT", "event=%s error=\"%s\"",
                   store_audit_event_name(event), d.text);

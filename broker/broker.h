@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "order.h"
 #include "outbox.h"
+#include "refusals.h"
 
 /*
  * Threads.  The main thread owns every socket but the ZAP handler's, every
@@ -209,6 +210,7 @@ typedef struct broker {
     bool reload;                        /* SIGHUP received */
     uint64_t next_tick_ms;              /* sessions, peers and delivery retries */
     uint64_t next_trim_ms;              /* when to give unused memory back */
+    broker_refusals refusals;           /* refused handshakes, counted per key (refusals.h) */
 } broker;
 
 /* ---- main.c / loop.c -------------------------------------------------- */
@@ -227,6 +229,9 @@ int broker_run(broker *b);
  * bound in the context.  Must run before any CURVE socket binds. */
 int broker_zap_start(broker *b);
 void broker_zap_stop(broker *b);
+/* Refusals the ZAP handler could not pass to the main thread (its pipe was
+ * full) since the last call; they are counted, not lost.  Any thread. */
+uint64_t broker_zap_lost_take(void);
 
 /* ---- workers.c ----------------------------------------------------------- */
 

@@ -348,6 +348,11 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
                                  &count, NULL) == PROTO_OK) {
             const uint8_t *h = m.hash;
             bool ok = true;
+            /* The partner's reason is text from the wire: escaped before it
+             * reaches a status entry, a report or the audit log. */
+            char why[PROTO_TEXT_MAX];
+
+            proto_text_escape(cmd->text, strlen(cmd->text), why, sizeof(why));
 
             for (size_t i = 0; i < count && ok; i++) {
                 char rtext[PROTO_ADDR_TEXT_MAX + 1];
@@ -356,10 +361,10 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
 
                 proto_addr_format(&targets[i].agency, rtext, sizeof(rtext));
                 ok = (!advance || broker_state(b, e.id, &sender, &targets[i].agency, state, "",
-                                               cmd->code == 0 ? "" : cmd->text, h) == 0) &&
+                                               cmd->code == 0 ? "" : why, h) == 0) &&
                      broker_audit(b, cmd->code == 0 ? STORE_EV_FORWARDED : STORE_EV_REFUSED, e.id,
                                   m.sender, rtext, NULL, "", h,
-                                  cmd->code == 0 ? p->nation : cmd->text) == 0;
+                                  cmd->code == 0 ? p->nation : why) == 0;
                 broker_metrics_inc(b->metrics, cmd->code == 0 ? BROKER_METRICS_FORWARDED
                                                               : BROKER_METRICS_REFUSED, 1);
             }
@@ -545,6 +550,31 @@ on_reports(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len
         broker_job_free(&first);
 }
 
+/* A forward that does not parse (a target with a bad address, say) is
+ * still answered, audited and counted when its seq can be read, so the
+ * partner learns why instead of sending it again for ever. */
+static void
+refuse_unparsed_forward(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
+                        const proto_frame *pf, size_t n, const proto_detail *d)
+{
+    broker_job *job;
+    char why[PROTO_TEXT_MAX];
+
+    if (n < 3 || pf[1].len != 1 || pf[1].data[0] != PROTO_CMD_FORWARD || pf[2].len != 8)
+        return;
+    job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return;
+    job->type = PROTO_CMD_FORWARD;
+    zmq_msg_init(&job->msg);
+    memcpy(job->rid, rid, rid_len);
+    job->rid_len = rid_len;
+    job->from = *peer;
+    job->corr = proto_be64(pf[2].data);
+    snprintf(why, sizeof(why), "%.40s: %.200s", d->field, d->text);
+    broker_refuse_partner(b, job, PROTO_WIRE_MALFORMED, why);
+}
+
 void
 broker_fed_readable(broker *b)
 {
@@ -572,31 +602,40 @@ broker_fed_readable(broker *b)
         if (proto_cmd_parse(pf, count - 1, &cmd, &d) != PROTO_OK) {
             PROTO_LOG(PROTO_LOG_WARN, "B-FED-MALFORMED", "peer=%s field=%s error=\"%s\"", user,
                       d.field, d.text);
+            refuse_unparsed_forward(b, &peer, rid, rid_len, pf, count - 1, &d);
             goto next;
         }
         switch (cmd.type) {
         case PROTO_CMD_FORWARD: {
             broker_job *job = calloc(1, sizeof(*job));
+            proto_detail td = {{0}, {0}};
             size_t n = 0;
 
             if (job == NULL)
                 break;
-            job->targets = calloc(BROKER_TARGETS_MAX, sizeof(*job->targets));
-            if (job->targets == NULL ||
-                proto_targets_decode(cmd.targets.data, cmd.targets.len, job->targets,
-                                     BROKER_TARGETS_MAX, &n, NULL) != PROTO_OK) {
-                broker_job_free(&job);
-                break;
-            }
             job->type = PROTO_CMD_FORWARD;
-            job->target_count = n;
             zmq_msg_init(&job->msg);
-            /* Frames: rid, signature, command, seq, hops, targets, envelope. */
-            zmq_msg_move(&job->msg, &frames[6]);
             memcpy(job->rid, rid, rid_len);
             job->rid_len = rid_len;
             job->from = peer;
             job->corr = cmd.seq;
+            job->targets = calloc(BROKER_TARGETS_MAX, sizeof(*job->targets));
+            if (job->targets == NULL) {
+                broker_job_free(&job);
+                break;
+            }
+            /* Targets that do not decode are answered like any refusal. */
+            if (proto_targets_decode(cmd.targets.data, cmd.targets.len, job->targets,
+                                     BROKER_TARGETS_MAX, &n, &td) != PROTO_OK) {
+                char why[PROTO_TEXT_MAX];
+
+                snprintf(why, sizeof(why), "targets: %.200s", td.text);
+                broker_refuse_partner(b, job, PROTO_WIRE_MALFORMED, why);
+                break;
+            }
+            job->target_count = n;
+            /* Frames: rid, signature, command, seq, hops, targets, envelope. */
+            zmq_msg_move(&job->msg, &frames[6]);
             job->hop_count = cmd.hop_count;
             memcpy(job->hops, cmd.hops, sizeof(job->hops));
             job->verify = true; /* a partner's forward is always checked */

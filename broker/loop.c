@@ -99,41 +99,110 @@ reload(broker *b)
     broker_commit_kick(b);
 }
 
-/* Audits a handshake the ZAP handler refused: "domain|address|key|user|why". */
+/* Audits and logs what the refusal table says is due: one summary per key
+ * whose interval has ended (or every one, at stop: UINT64_MAX). */
+static void
+refusals_flush(broker *b, uint64_t now)
+{
+    broker_refusal_count due[16];
+    size_t n;
+
+    broker_refusals_lost(&b->refusals, broker_zap_lost_take(),
+                         now == UINT64_MAX ? broker_now_ms() : now);
+    do {
+        n = broker_refusals_due(&b->refusals, now, due, sizeof(due) / sizeof(due[0]));
+        for (size_t i = 0; i < n; i++) {
+            const broker_refusal_count *c = &due[i];
+            double last_s = (double)(c->last_ms - c->start_ms) / 1000.0;
+            char detail[256];
+            broker_op *op;
+
+            if (c->other) {
+                PROTO_LOG(PROTO_LOG_WARN, "B-KEY-REFUSALS",
+                          "key=other count=%llu interval_s=%u table=%u first_key=%s "
+                          "first_address=%s last_address=%s last_s=%.1f",
+                          (unsigned long long)c->count, BROKER_REFUSALS_INTERVAL_MS / 1000u,
+                          BROKER_REFUSALS_KEYS_MAX, c->key, c->first_address, c->last_address,
+                          last_s);
+                snprintf(detail, sizeof(detail),
+                         "%s: %llu refusals of other keys within %u s (the table of %u keys "
+                         "was full); first key %.16s from %s, last from %s at +%.1f s",
+                         c->domain, (unsigned long long)c->count,
+                         BROKER_REFUSALS_INTERVAL_MS / 1000u, BROKER_REFUSALS_KEYS_MAX, c->key,
+                         c->first_address, c->last_address, last_s);
+            } else {
+                PROTO_LOG(PROTO_LOG_WARN, "B-KEY-REFUSALS",
+                          "key=%s domain=%s identity=%s count=%llu interval_s=%u "
+                          "first_address=%s last_address=%s last_s=%.1f why=\"%s\"",
+                          c->key, c->domain, c->user, (unsigned long long)c->count,
+                          BROKER_REFUSALS_INTERVAL_MS / 1000u, c->first_address,
+                          c->last_address, last_s, c->why);
+                snprintf(detail, sizeof(detail),
+                         "%s key %.16s: %llu more refusals within %u s of the first, last from "
+                         "%s at +%.1f s: %s",
+                         c->domain, c->key, (unsigned long long)c->count,
+                         BROKER_REFUSALS_INTERVAL_MS / 1000u, c->last_address, last_s, c->why);
+            }
+            op = broker_op_begin(b, BROKER_OP_PLAIN);
+            if (op != NULL && broker_audit(b, STORE_EV_KEY_REFUSED, NULL, c->user,
+                                           b->id->addr.nation, NULL, "", NULL, detail) != 0)
+                broker_op_abort(b);
+        }
+    } while (n == sizeof(due) / sizeof(due[0]));
+    broker_commit_kick(b);
+}
+
+/*
+ * Handles the handshakes the ZAP handler refused: "domain|address|key|user|why"
+ * each.  Each is counted in the metrics; only the first of a key in an
+ * interval is logged and audited at once, the rest are summed up by
+ * refusals_flush (refusals.h), so that handshakes with made-up keys cost
+ * the audit log a bounded number of records.
+ */
 static void
 zap_refused(broker *b)
 {
-    char event[512];
-    int n = zmq_recv(b->zap_events, event, sizeof(event) - 1, ZMQ_DONTWAIT);
-    char *field[5] = {NULL};
-    char *save = NULL, *p;
-    size_t i = 0;
-    broker_op *op;
+    for (int budget = 0; budget < 1024; budget++) {
+        char event[512];
+        int n = zmq_recv(b->zap_events, event, sizeof(event) - 1, ZMQ_DONTWAIT);
+        char *field[5] = {NULL};
+        char *save = NULL, *p;
+        size_t i = 0;
+        uint64_t now = broker_now_ms();
+        broker_refusal_event ev;
+        broker_op *op;
 
-    if (n <= 0)
-        return;
-    event[n < (int)sizeof(event) ? n : (int)sizeof(event) - 1] = '\0';
-    for (p = strtok_r(event, "|", &save); p != NULL && i < 5; p = strtok_r(NULL, "|", &save))
-        field[i++] = p;
-    if (i < 5) {
-        /* An empty user leaves four fields: domain, address, key, why. */
-        field[4] = field[3];
-        field[3] = "";
-    }
-    PROTO_LOG(PROTO_LOG_WARN, "B-KEY-REFUSED", "domain=%s address=%s key=%s identity=%s why=\"%s\"",
-              field[0] ? field[0] : "", field[1] ? field[1] : "", field[2] ? field[2] : "",
-              field[3] ? field[3] : "", field[4] ? field[4] : "");
-    broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
-    op = broker_op_begin(b, BROKER_OP_PLAIN);
-    if (op != NULL) {
-        char detail[256];
+        if (n <= 0)
+            return;
+        event[n < (int)sizeof(event) ? n : (int)sizeof(event) - 1] = '\0';
+        for (p = strtok_r(event, "|", &save); p != NULL && i < 5; p = strtok_r(NULL, "|", &save))
+            field[i++] = p;
+        if (i < 5) {
+            /* An empty user leaves four fields: domain, address, key, why. */
+            field[4] = field[3];
+            field[3] = "";
+        }
+        for (i = 0; i < 5; i++)
+            field[i] = field[i] != NULL ? field[i] : "";
+        broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
+        ev = (broker_refusal_event){field[0], field[1], field[2], field[3], field[4]};
+        refusals_flush(b, now); /* an ended interval is summed up before a new one starts */
+        if (broker_refusals_note(&b->refusals, &ev, now) != BROKER_REFUSAL_FIRST)
+            continue;
+        PROTO_LOG(PROTO_LOG_WARN, "B-KEY-REFUSED",
+                  "domain=%s address=%s key=%s identity=%s why=\"%s\"", field[0], field[1],
+                  field[2], field[3], field[4]);
+        op = broker_op_begin(b, BROKER_OP_PLAIN);
+        if (op != NULL) {
+            char detail[256];
 
-        snprintf(detail, sizeof(detail), "%s from %s key %.16s: %s", field[0] ? field[0] : "",
-                 field[1] ? field[1] : "", field[2] ? field[2] : "", field[4] ? field[4] : "");
-        if (broker_audit(b, STORE_EV_KEY_REFUSED, NULL, field[3] ? field[3] : "", b->id->addr.nation,
-                         NULL, "", NULL, detail) != 0)
-            broker_op_abort(b);
-        broker_commit_kick(b);
+            snprintf(detail, sizeof(detail), "%s from %s key %.16s: %s", field[0], field[1],
+                     field[2], field[4]);
+            if (broker_audit(b, STORE_EV_KEY_REFUSED, NULL, field[3], b->id->addr.nation, NULL,
+                             "", NULL, detail) != 0)
+                broker_op_abort(b);
+            broker_commit_kick(b);
+        }
     }
 }
 
@@ -219,6 +288,7 @@ broker_run(broker *b)
 {
     zmq_pollitem_t items[6 + BROKER_PEERS_MAX];
 
+    broker_refusals_init(&b->refusals, BROKER_REFUSALS_INTERVAL_MS);
     PROTO_LOG(PROTO_LOG_INFO, "B-READY", "nation=%s agency_endpoint=%s federation_endpoint=%s peers=%zu",
               b->id->addr.nation, b->cfg->agency_endpoint, b->cfg->federation_endpoint,
               b->peer_count);
@@ -290,6 +360,9 @@ broker_run(broker *b)
             if (!b->stopping)
                 tick(b, now);
         }
+        /* At stop every count is summed up now: none is lost with the process. */
+        if (b->stopping || broker_refusals_due_in(&b->refusals, now, TICK_MS) == 0)
+            refusals_flush(b, b->stopping ? UINT64_MAX : now);
         broker_commit_kick(b);
         if (b->stopping && drained(b)) {
             PROTO_LOG(PROTO_LOG_INFO, "B-STOPPED", "nation=%s", b->id->addr.nation);

@@ -71,6 +71,8 @@ static const char *const counter_names[BROKER_METRICS_COUNTER_COUNT] = {
     [BROKER_METRICS_EXPIRED] = "messages_expired_total",
     [BROKER_METRICS_DUPLICATES_DROPPED] = "duplicates_dropped_total",
     [BROKER_METRICS_KEYS_REFUSED] = "keys_refused_total",
+    [BROKER_METRICS_FORWARDS_REFUSED_IN] = "partner_forwards_refused_total",
+    [BROKER_METRICS_REPORTS_REFUSED_IN] = "partner_reports_refused_total",
     [BROKER_METRICS_DAMAGED] = "messages_damaged_total",
 };
 
@@ -86,6 +88,9 @@ static const char *const counter_help[BROKER_METRICS_COUNTER_COUNT] = {
     [BROKER_METRICS_EXPIRED] = "Queued messages that expired before delivery.",
     [BROKER_METRICS_DUPLICATES_DROPPED] = "Messages dropped because their id was seen before.",
     [BROKER_METRICS_KEYS_REFUSED] = "Connections and messages refused for an unknown or revoked key.",
+    [BROKER_METRICS_FORWARDS_REFUSED_IN] =
+        "Forwards from partner brokers this broker refused (forward-ack with a non-zero code).",
+    [BROKER_METRICS_REPORTS_REFUSED_IN] = "Delivery reports from partner brokers this broker refused.",
     [BROKER_METRICS_DAMAGED] = "Queued messages not delivered or forwarded: the stored envelope no longer matched its hash.",
 };
 

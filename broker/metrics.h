@@ -57,8 +57,10 @@ typedef enum broker_metrics_counter {
     BROKER_METRICS_KEYS_REFUSED = 10,      /* keys_refused_total */
     BROKER_METRICS_POLICY_RELOAD_OK = 11,  /* policy_reloads_total{result="ok"} */
     BROKER_METRICS_POLICY_RELOAD_FAILED = 12, /* policy_reloads_total{result="failed"} */
-    BROKER_METRICS_DAMAGED = 13,           /* messages_damaged_total */
-    BROKER_METRICS_COUNTER_COUNT = 14,     /* not a counter: how many there are */
+    BROKER_METRICS_FORWARDS_REFUSED_IN = 13, /* partner_forwards_refused_total */
+    BROKER_METRICS_REPORTS_REFUSED_IN = 14,  /* partner_reports_refused_total */
+    BROKER_METRICS_DAMAGED = 15,           /* messages_damaged_total */
+    BROKER_METRICS_COUNTER_COUNT = 16,     /* not a counter: how many there are */
 } broker_metrics_counter;
 
 /* Makes an empty set of metrics, not serving.  *m_out is the caller's, to

@@ -434,6 +434,13 @@ broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why
     PROTO_LOG(PROTO_LOG_WARN, job->type == PROTO_CMD_REPORT ? "B-REPORT-REFUSED" : "B-FWD-REFUSED",
               "peer=%s code=%s why=\"%s\"", proto_addr_format(&job->from, peer, sizeof(peer)),
               proto_wire_code_name(code), why);
+    /* Counted before the answer too, so a scrape after it sees the count. */
+    if (job->type == PROTO_CMD_REPORT) {
+        broker_metrics_inc(b->metrics, BROKER_METRICS_REPORTS_REFUSED_IN, 1);
+    } else {
+        broker_metrics_inc(b->metrics, BROKER_METRICS_FORWARDS_REFUSED_IN, 1);
+        broker_metrics_inc_rejected(b->metrics, code);
+    }
     broker_fed_answer(b, job->rid, job->rid_len, &ack);
     op = broker_op_begin(b, BROKER_OP_PLAIN);
     if (op != NULL && broker_audit(b, STORE_EV_REJECTED, job->decoded ? job->id : NULL,
@@ -489,6 +496,57 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
                         peer, env->labels.purpose, "", h, NULL);
 }
 
+/*
+ * Checks that every target of a partner's forward is one the sender signed
+ * for: an agency of this nation that the envelope names, or that one of its
+ * selectors (NATION/ *, *) matches and whose card accepts the kind, the way
+ * resolve() picks the agencies of a submit.  A partner that lists any other
+ * target misroutes, so the whole forward is refused rather than the bad
+ * targets dropped: 0, or PROTO_WIRE_RECIPIENT with why naming the target.
+ * A named target that is missing from our roster or revoked is not refused
+ * here: rosters can differ for a while between nations, and such a target
+ * is denied on its own below.
+ */
+static uint16_t
+check_targets(broker *b, const broker_job *job, char *why, size_t why_len)
+{
+    const proto_envelope *env = job->env;
+    const char *nation = b->id->addr.nation;
+    uint16_t code = 0;
+
+    pthread_rwlock_rdlock(&b->roster.lock);
+    for (size_t i = 0; i < job->target_count && code == 0; i++) {
+        const proto_addr *t = &job->targets[i].agency;
+        const proto_roster_entry *e = proto_roster_find(b->roster.roster, t);
+        char text[PROTO_ADDR_TEXT_MAX + 1];
+        bool signed_for = false;
+
+        proto_addr_format(t, text, sizeof(text));
+        if (t->kind != PROTO_ADDR_AGENCY || strcmp(t->nation, nation) != 0) {
+            snprintf(why, why_len, "target %s is not an agency of %s", text, nation);
+            code = PROTO_WIRE_RECIPIENT;
+            break;
+        }
+        for (size_t k = 0; k < env->recipient_count && !signed_for; k++) {
+            const proto_addr *sel = &env->recipients[k];
+
+            if (sel->kind == PROTO_ADDR_AGENCY)
+                signed_for = proto_addr_equal(sel, t);
+            else
+                signed_for = proto_addr_matches(sel, t) && e != NULL && !e->revoked &&
+                             proto_roster_accepts(e, env->kind);
+        }
+        if (!signed_for) {
+            snprintf(why, why_len,
+                     "target %s is not among the recipients the sender signed (kind '%s')", text,
+                     env->kind);
+            code = PROTO_WIRE_RECIPIENT;
+        }
+    }
+    pthread_rwlock_unlock(&b->roster.lock);
+    return code;
+}
+
 void
 broker_route_forward(broker *b, broker_job *job)
 {
@@ -521,6 +579,11 @@ broker_route_forward(broker *b, broker_job *job)
     }
     if (env->expires_ms <= now) {
         broker_refuse_partner(b, job, PROTO_WIRE_EXPIRED, "the message expired on its way");
+        return;
+    }
+    /* Before anything is stored: a misrouting partner gets nothing through. */
+    if (check_targets(b, job, why, sizeof(why)) != 0) {
+        broker_refuse_partner(b, job, PROTO_WIRE_RECIPIENT, why);
         return;
     }
     if (store_read_begin(b->st, &rd) != STORE_OK) {

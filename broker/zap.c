@@ -1,4 +1,5 @@
 /* The ZAP handler: admits only roster keys, maps each to its address. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -17,6 +18,8 @@ typedef struct zap_ctx {
 } zap_ctx;
 
 static zap_ctx zap;
+/* Refusals not passed on to the main thread (its pipe was full). */
+static _Atomic uint64_t zap_lost;
 
 /* Receives one frame into buf (truncated to cap); returns its length or -1. */
 static int
@@ -139,8 +142,15 @@ handle(zap_ctx *z)
         if (lc == 32)
             proto_hex(cred, 32, hex);
         snprintf(event, sizeof(event), "%s|%s|%s|%s|%s", domain, address, hex, user, why);
-        zmq_send(z->events, event, strlen(event), ZMQ_DONTWAIT);
+        if (zmq_send(z->events, event, strlen(event), ZMQ_DONTWAIT) < 0)
+            atomic_fetch_add_explicit(&zap_lost, 1, memory_order_relaxed);
     }
+}
+
+uint64_t
+broker_zap_lost_take(void)
+{
+    return atomic_exchange_explicit(&zap_lost, 0, memory_order_relaxed);
 }
 
 static void *

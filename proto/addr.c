@@ -31,24 +31,26 @@ static proto_err
 parse_nation(const char *s, size_t n, char out[PROTO_NATION_LEN + 1], proto_detail *detail,
              const char *field)
 {
+    char shown[PROTO_ESCAPED_MAX(16)]; /* what a detail quotes: escaped, it came from a peer */
+
+    proto_text_escape(s, n > 16 ? 16 : n, shown, sizeof(shown));
     for (size_t i = 0; i < n; i++) {
         if (is_lower(s[i])) {
             proto_detail_set(detail, field,
-                             "nation '%.*s' must be upper case (ISO 3166 alpha-3, e.g. USA)",
-                             (int)n, s);
+                             "nation '%s' must be upper case (ISO 3166 alpha-3, e.g. USA)", shown);
             return PROTO_ERR_SYNTAX;
         }
         if (!is_upper(s[i])) {
             proto_detail_set(detail, field,
-                             "nation '%.*s' has a character other than A-Z at position %zu",
-                             (int)(n > 16 ? 16 : n), s, i + 1);
+                             "nation '%s' has a character other than A-Z at position %zu", shown,
+                             i + 1);
             return PROTO_ERR_SYNTAX;
         }
     }
     if (n != PROTO_NATION_LEN) {
         proto_detail_set(detail, field,
-                         "nation '%.*s' must be exactly 3 letters (ISO 3166 alpha-3), not %zu",
-                         (int)(n > 16 ? 16 : n), s, n);
+                         "nation '%s' must be exactly 3 letters (ISO 3166 alpha-3), not %zu", shown,
+                         n);
         return n == 0 ? PROTO_ERR_SYNTAX : PROTO_ERR_LIMIT;
     }
     memcpy(out, s, PROTO_NATION_LEN);
@@ -71,17 +73,19 @@ parse_agency(const char *s, size_t n, char out[PROTO_AGENCY_MAX + 1], proto_deta
     }
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
+        char shown[PROTO_ESCAPED_MAX(PROTO_AGENCY_MAX)]; /* escaped: it came from a peer */
 
-        if (is_lower(c)) {
-            proto_detail_set(detail, field, "agency '%.*s' must be upper case", (int)n, s);
-            return PROTO_ERR_SYNTAX;
-        }
         if (is_upper(c) || is_digit(c) || (i > 0 && (c == '-' || c == '_')))
             continue;
+        proto_text_escape(s, n, shown, sizeof(shown));
+        if (is_lower(c)) {
+            proto_detail_set(detail, field, "agency '%s' must be upper case", shown);
+            return PROTO_ERR_SYNTAX;
+        }
         proto_detail_set(detail, field,
-                         "agency '%.*s' has a stray character at position %zu "
+                         "agency '%s' has a stray character at position %zu "
                          "(allowed: A-Z, 0-9, '-' and '_', not first)",
-                         (int)n, s, i + 1);
+                         shown, i + 1);
         return PROTO_ERR_SYNTAX;
     }
     memcpy(out, s, n);

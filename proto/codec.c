@@ -8,14 +8,34 @@
 void
 proto_detail_set(proto_detail *detail, const char *field, const char *fmt, ...)
 {
+    char text[sizeof(detail->text)];
+    size_t o = 0;
     va_list ap;
 
     if (detail == NULL)
         return;
     snprintf(detail->field, sizeof(detail->field), "%s", field != NULL ? field : "");
     va_start(ap, fmt);
-    vsnprintf(detail->text, sizeof(detail->text), fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    /* Every byte of a detail is printable ASCII, whatever a caller quoted
+     * from a peer: a byte outside it becomes \xNN (proto_text_escape), so a
+     * detail can go into a log line, an audit record or an answer as it is.
+     * Callers escape what they quote themselves, quotes included; this
+     * catches the rest, and leaves an escaped text unchanged. */
+    for (const char *p = text; *p != '\0' && o + 1 < sizeof(detail->text); p++) {
+        uint8_t c = (uint8_t)*p;
+        size_t n = 1;
+
+        if (c >= 0x20 && c < 0x7F)
+            detail->text[o] = (char)c;
+        else if (o + 5 > sizeof(detail->text))
+            break;
+        else
+            n = strlen(proto_text_escape(&c, 1, detail->text + o, 5));
+        o += n;
+    }
+    detail->text[o] = '\0';
 }
 
 uint16_t
@@ -230,6 +250,42 @@ proto_hex(const uint8_t *data, size_t len, char *out)
         out[2 * i + 1] = digits[data[i] & 15];
     }
     out[2 * len] = '\0';
+    return out;
+}
+
+char *
+proto_text_escape(const void *data, size_t len, char *out, size_t out_len)
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint8_t *p = data;
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = p[i];
+        char esc[4];
+        size_t n;
+
+        if (c == '\\' || c == '"') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            n = 2;
+        } else if (c >= 0x20 && c < 0x7F) {
+            esc[0] = (char)c;
+            n = 1;
+        } else {
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = digits[c >> 4];
+            esc[3] = digits[c & 15];
+            n = 4;
+        }
+        if (o + n + 1 > out_len)
+            break;
+        memcpy(out + o, esc, n);
+        o += n;
+    }
+    if (out_len > 0)
+        out[o] = '\0';
     return out;
 }
 

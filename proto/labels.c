@@ -158,10 +158,13 @@ proto_labels_check(const proto_labels *l, proto_detail *detail)
         size_t n = strnlen(t, sizeof(l->caveats[i]));
 
         if (!token_valid(t, n) || token_reserved(t, n)) {
+            char shown[PROTO_ESCAPED_MAX(40)]; /* escaped: it came from a peer */
+
             proto_detail_set(detail, "labels.caveats",
-                             "caveat '%.*s' is not a token of A-Z, 0-9 and '-' (1-%u) or is "
+                             "caveat '%s' is not a token of A-Z, 0-9 and '-' (1-%u) or is "
                              "a reserved word",
-                             (int)n, t, PROTO_TOKEN_MAX);
+                             proto_text_escape(t, n > 40 ? 40 : n, shown, sizeof(shown)),
+                             PROTO_TOKEN_MAX);
             return PROTO_ERR_SYNTAX;
         }
     }
@@ -174,9 +177,12 @@ proto_labels_check(const proto_labels *l, proto_detail *detail)
         size_t n = strnlen(t, sizeof(l->offences[i]));
 
         if (!token_valid(t, n)) {
+            char shown[PROTO_ESCAPED_MAX(40)]; /* escaped: it came from a peer */
+
             proto_detail_set(detail, "labels.offences",
-                             "offence '%.*s' is not a token of A-Z, 0-9 and '-' (1-%u)", (int)n,
-                             t, PROTO_TOKEN_MAX);
+                             "offence '%s' is not a token of A-Z, 0-9 and '-' (1-%u)",
+                             proto_text_escape(t, n > 40 ? 40 : n, shown, sizeof(shown)),
+                             PROTO_TOKEN_MAX);
             return PROTO_ERR_SYNTAX;
         }
     }
@@ -228,7 +234,10 @@ add_token(char *arr, size_t stride, uint8_t *count, size_t max, const char *s, s
     }
     for (size_t i = 0; i < *count; i++) {
         if (strlen(arr + i * stride) == n && memcmp(arr + i * stride, s, n) == 0) {
-            proto_detail_set(detail, what, "%s '%.*s' appears twice", what, (int)n, s);
+            char shown[PROTO_ESCAPED_MAX(40)]; /* escaped: it came from a peer */
+
+            proto_detail_set(detail, what, "%s '%s' appears twice", what,
+                             proto_text_escape(s, n > 40 ? 40 : n, shown, sizeof(shown)));
             return PROTO_ERR_SYNTAX;
         }
     }
@@ -276,8 +285,10 @@ add_nation(void *ctx, const char *s, size_t n, proto_detail *detail)
     char nation[PROTO_NATION_LEN + 1];
 
     if (n != PROTO_NATION_LEN) {
-        proto_detail_set(detail, "REL TO", "'%.*s' is not a 3-letter nation code",
-                         (int)(n > 24 ? 24 : n), s);
+        char shown[PROTO_ESCAPED_MAX(24)]; /* escaped: it came from a peer */
+
+        proto_detail_set(detail, "REL TO", "'%s' is not a 3-letter nation code",
+                         proto_text_escape(s, n > 24 ? 24 : n, shown, sizeof(shown)));
         return PROTO_ERR_SYNTAX;
     }
     memcpy(nation, s, n);
@@ -296,8 +307,11 @@ add_offence(void *ctx, const char *s, size_t n, proto_detail *detail)
     proto_labels *l = ctx;
 
     if (!token_valid(s, n)) {
-        proto_detail_set(detail, "OFFENCE", "'%.*s' is not a token of A-Z, 0-9 and '-' (1-%u)",
-                         (int)(n > 32 ? 32 : n), s, PROTO_TOKEN_MAX);
+        char shown[PROTO_ESCAPED_MAX(32)]; /* escaped: it came from a peer */
+
+        proto_detail_set(detail, "OFFENCE", "'%s' is not a token of A-Z, 0-9 and '-' (1-%u)",
+                         proto_text_escape(s, n > 32 ? 32 : n, shown, sizeof(shown)),
+                         PROTO_TOKEN_MAX);
         return PROTO_ERR_SYNTAX;
     }
     return add_token(&l->offences[0][0], sizeof(l->offences[0]), &l->offence_count,
@@ -308,6 +322,7 @@ static proto_err
 add_handling(void *ctx, const char *s, size_t n, proto_detail *detail)
 {
     proto_labels *l = ctx;
+    char shown[PROTO_ESCAPED_MAX(32)]; /* escaped: it came from a peer */
 
     for (size_t i = 0; i < sizeof(handling_codes) / sizeof(handling_codes[0]); i++) {
         if (strlen(handling_codes[i].name) == n && memcmp(handling_codes[i].name, s, n) == 0) {
@@ -321,8 +336,8 @@ add_handling(void *ctx, const char *s, size_t n, proto_detail *detail)
         }
     }
     proto_detail_set(detail, "HANDLING",
-                     "unknown handling code '%.*s' (CRIME-ONLY, NO-COURT, NO-ONWARD)",
-                     (int)(n > 32 ? 32 : n), s);
+                     "unknown handling code '%s' (CRIME-ONLY, NO-COURT, NO-ONWARD)",
+                     proto_text_escape(s, n > 32 ? 32 : n, shown, sizeof(shown)));
     return PROTO_ERR_SYNTAX;
 }
 
@@ -351,8 +366,10 @@ set_text(char *dst, size_t max, const char *s, size_t n, proto_detail *detail, c
         return PROTO_ERR_LIMIT;
     }
     if (!valid(s, n)) {
-        proto_detail_set(detail, what, "%s '%.*s' has characters that are not allowed", what,
-                         (int)(n > 40 ? 40 : n), s);
+        char shown[PROTO_ESCAPED_MAX(40)]; /* escaped: it came from a peer */
+
+        proto_detail_set(detail, what, "%s '%s' has characters that are not allowed", what,
+                         proto_text_escape(s, n > 40 ? 40 : n, shown, sizeof(shown)));
         return PROTO_ERR_SYNTAX;
     }
     memcpy(dst, s, n);
@@ -374,6 +391,8 @@ set_flag(proto_labels *l, uint8_t bit, const char *name, proto_detail *detail)
 static proto_err
 parse_segment(proto_labels *l, const char *s, size_t n, bool *have_class, proto_detail *detail)
 {
+    char shown[PROTO_ESCAPED_MAX(40)]; /* escaped: it came from a peer */
+
     for (uint8_t c = 0; c < PROTO_CLASS_COUNT; c++) {
         if (strlen(class_names[c]) == n && memcmp(class_names[c], s, n) == 0) {
             if (*have_class) {
@@ -457,13 +476,13 @@ parse_segment(proto_labels *l, const char *s, size_t n, bool *have_class, proto_
                          PROTO_CAVEATS_MAX, s, n, detail, "caveats");
     for (size_t i = 0; i < n; i++) {
         if (s[i] >= 'a' && s[i] <= 'z') {
-            proto_detail_set(detail, "labels", "'%.*s': markings are upper case",
-                             (int)(n > 40 ? 40 : n), s);
+            proto_detail_set(detail, "labels", "'%s': markings are upper case",
+                             proto_text_escape(s, n > 40 ? 40 : n, shown, sizeof(shown)));
             return PROTO_ERR_SYNTAX;
         }
     }
-    proto_detail_set(detail, "labels", "'%.*s' is not a known marking or caveat token",
-                     (int)(n > 40 ? 40 : n), s);
+    proto_detail_set(detail, "labels", "'%s' is not a known marking or caveat token",
+                     proto_text_escape(s, n > 40 ? 40 : n, shown, sizeof(shown)));
     return PROTO_ERR_SYNTAX;
 }
 

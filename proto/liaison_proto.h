@@ -239,6 +239,26 @@ void proto_sha256(const uint8_t *data, size_t len, uint8_t out[PROTO_HASH_BYTES]
 /* Writes 2*len lower-case hex digits and a NUL into out (2*len + 1 bytes). */
 char *proto_hex(const uint8_t *data, size_t len, char *out) PROTO_NONNULL(3);
 
+/* ---- Text from the wire ------------------------------------------------- */
+
+/* Bytes proto_text_escape needs for len bytes of input, with the NUL. */
+#define PROTO_ESCAPED_MAX(len) (4u * (len) + 1u)
+
+/*
+ * Makes bytes from a peer safe to log, audit or echo in an answer: printable
+ * ASCII (0x20-0x7E) is copied, except that a backslash and a double quote
+ * get a backslash before them, and every other byte (controls, DEL,
+ * 0x80-0xFF, NUL) becomes \xNN with two lower-case hex digits.  The result
+ * is printable ASCII, so it is valid UTF-8, fits every text field of the
+ * protocol and the audit log, and cannot end or forge a quoted key="value"
+ * of a log line.  data (len bytes; may be NULL when len is 0) is read; out
+ * (out_len bytes, at least 1) receives the text and a NUL, cut before an
+ * escape that would not fit (PROTO_ESCAPED_MAX(len) bytes always suffice).
+ * Returns out.  Any thread.
+ */
+char *proto_text_escape(const void *data, size_t len, char *out, size_t out_len)
+    PROTO_NONNULL(3);
+
 /* Parses exactly 2*len hex digits into out.  PROTO_ERR_SYNTAX otherwise. */
 proto_err proto_unhex(const char *hex, uint8_t *out, size_t len) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
 

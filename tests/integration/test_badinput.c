@@ -1,6 +1,7 @@
 /* Bad input against a real broker: every kind gets its answer, others are unaffected. */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <stdint.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,10 @@
 #include "liaison_proto.h"
 
 #define MAX_MESSAGE 65536
+/* The broker counts refusals of at most this many keys one by one in an
+ * interval (BROKER_REFUSALS_KEYS_MAX); the test uses more keys than that. */
+#define BROKER_TEST_TABLE 64
+#define BROKER_TEST_KEYS 100
 
 /* A raw CURVE connection as one agency, to send what no client library would. */
 typedef struct raw {
@@ -309,7 +314,92 @@ test_badinput_each_rejected_with_its_code(void **state)
         assert_non_null(strstr(out, "signature does not verify"));
         assert_non_null(strstr(out, "is not the authenticated agency"));
         assert_non_null(strstr(out, "expired"));
+        /* So were the commands refused before any envelope was read. */
+        assert_non_null(strstr(out, "first frame is not the protocol signature"));
+        assert_non_null(strstr(out, "receipts"));
+        assert_non_null(
+            strstr(out, "an agency may send submit, receipt, status and ping, not deliver"));
     }
+    fed_destroy(&f);
+}
+
+/* Replaces byte `at` of every "USA/FBI" in buf with c. */
+static void
+patch_sender(uint8_t *buf, size_t len, size_t at, uint8_t c)
+{
+    size_t hits = 0;
+
+    for (size_t i = 0; i + 7 <= len; i++) {
+        if (memcmp(buf + i, "USA/FBI", 7) == 0) {
+            buf[i + at] = c;
+            hits++;
+        }
+    }
+    assert_true(hits > 0);
+}
+
+/* Address bytes outside printable ASCII: a sender with a byte 0x80-0xFF,
+ * and one with a control byte, are each answered (malformed, naming the
+ * field and showing the byte escaped) and audited with the escaped text. */
+static void
+test_badinput_address_bytes_answered_and_audited(void **state)
+{
+    static const char *const one[] = {"USA"};
+    static const uint8_t bad[] = {0x80, 0xff, 0x01, 0x1b, 0x7f};
+    static const char *const shown[] = {"F\\x80I", "F\\xffI", "F\\x01I", "F\\x1bI", "F\\x7fI"};
+    fed *f = fed_new(one, 1, NULL);
+    uint64_t now = liaison_now_ms();
+    proto_cmd ans;
+    raw *r;
+
+    (void)state;
+    fed_start(f, "USA");
+    r = raw_open(f, "USA/FBI");
+    for (size_t i = 0; i < sizeof(bad); i++) {
+        uint8_t *buf = NULL;
+        size_t len;
+        proto_cmd cmd;
+
+        seal(r->id, "USA/CBP", now, now + 60000, &buf, &len);
+        patch_sender(buf, len, 5, bad[i]);
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = PROTO_CMD_SUBMIT;
+        cmd.corr = 100 + i;
+        cmd.envelope = (proto_slice){buf, len};
+        raw_send_cmd(r, &cmd);
+        if (!raw_answer(r, &ans, 10000))
+            fail_msg("no answer to a sender with byte 0x%02x", bad[i]);
+        assert_int_equal(ans.type, PROTO_CMD_REJECTED);
+        assert_int_equal(ans.corr, 100 + i);
+        assert_int_equal(ans.code, PROTO_WIRE_MALFORMED);
+        assert_non_null(strstr(ans.text, "sender"));
+        if (strstr(ans.text, shown[i]) == NULL)
+            fail_msg("answer '%s' does not show the byte as %s", ans.text, shown[i]);
+        for (const char *p = ans.text; *p != '\0'; p++)
+            assert_true(*p >= 0x20 && *p < 0x7f);
+        free(buf);
+    }
+    raw_close(&r);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    /* The broker log shows only printable text, and every refusal is audited. */
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "rejected", NULL};
+        static char out[65536];
+        FILE *log = fopen(fed_nation_get(f, "USA")->log, "rb");
+        int c;
+
+        assert_non_null(log);
+        while ((c = fgetc(log)) != EOF)
+            assert_true(c == '\n' || (c >= 0x20 && c < 0x7f));
+        fclose(log);
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        for (size_t i = 0; i < sizeof(bad); i++) {
+            if (strstr(out, shown[i]) == NULL)
+                fail_msg("no audit record shows %s:\n%s", shown[i], out);
+        }
+    }
+    fed_assert_audit_verifies(f, "USA");
     fed_destroy(&f);
 }
 
@@ -453,12 +543,11 @@ raw_peer_open(fed *f, const char *as_nation, const char *to_nation)
 /* Sends a forward or a report as a partner; returns the forward-ack's code
  * (0: committed). */
 static uint16_t
-partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t text_len)
+partner_wait_ack(raw *r, uint64_t seq, char *text, size_t text_len)
 {
     uint64_t deadline = liaison_now_ms() + 10000;
     proto_cmd ans;
 
-    raw_send_cmd(r, cmd);
     /* The peer's own pings may come first; wait for the ack. */
     for (;;) {
         static zmq_msg_t frames[8];
@@ -490,19 +579,31 @@ partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t 
     }
 }
 
-/* Sends a forward; returns the forward-ack's code (0: committed). */
+/* Sends a forward or a report as a partner; returns the forward-ack's code
+ * (0: committed). */
 static uint16_t
-forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const uint8_t *env,
-             size_t len, char *text, size_t text_len)
+partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t text_len)
 {
-    proto_target t;
-    uint8_t targets[128];
+    raw_send_cmd(r, cmd);
+    return partner_wait_ack(r, seq, text, text_len);
+}
+
+/* Sends a forward for the targets (ascending, at most 4); returns the
+ * forward-ack's code (0: committed). */
+static uint16_t
+forward_targets_code(raw *r, uint64_t seq, const char *hop, const char *const *target, size_t n,
+                     const uint8_t *env, size_t len, char *text, size_t text_len)
+{
+    proto_target t[4];
+    uint8_t targets[256];
     size_t tlen;
     proto_cmd cmd;
 
-    memset(&t, 0, sizeof(t));
-    assert_int_equal(proto_addr_parse(target, &t.agency, NULL), PROTO_OK);
-    assert_int_equal(proto_targets_encode(&t, 1, targets, sizeof(targets), &tlen), PROTO_OK);
+    assert_true(n >= 1 && n <= 4);
+    memset(t, 0, sizeof(t));
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(proto_addr_parse(target[i], &t[i].agency, NULL), PROTO_OK);
+    assert_int_equal(proto_targets_encode(t, n, targets, sizeof(targets), &tlen), PROTO_OK);
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_FORWARD;
     cmd.seq = seq;
@@ -511,6 +612,14 @@ forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const ui
     cmd.targets = (proto_slice){targets, tlen};
     cmd.envelope = (proto_slice){env, len};
     return partner_ack_code(r, &cmd, seq, text, text_len);
+}
+
+/* Sends a forward for one target; returns the forward-ack's code (0: committed). */
+static uint16_t
+forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const uint8_t *env,
+             size_t len, char *text, size_t text_len)
+{
+    return forward_targets_code(r, seq, hop, &target, 1, env, len, text, text_len);
 }
 
 /* Sends a report command of one report; returns the forward-ack's code (0: committed). */
@@ -645,6 +754,268 @@ test_badinput_federation_forwards(void **state)
     fed_destroy(&f);
 }
 
+
+/* The value of an unlabelled counter in nation's metrics, or -1. */
+static long long
+metric_value(fed *f, const char *nation, const char *name)
+{
+    static char text[1 << 16];
+    char needle[128];
+    const char *p;
+
+    if (fed_metrics(f, nation, text, sizeof(text)) != 0)
+        return -1;
+    snprintf(needle, sizeof(needle), "\n%s ", name);
+    p = strstr(text, needle);
+    return p == NULL ? -1 : strtoll(p + strlen(needle), NULL, 10);
+}
+
+/* True if agency addr has nothing waiting: a receive finds no message. */
+static bool
+inbox_empty(fed *f, const char *addr)
+{
+    liaison_client *c = fed_client(f, addr, true);
+    liaison_event *e = NULL;
+    bool empty = true;
+
+    while (liaison_receive(c, &e, liaison_now_ms() + 1500) == LIAISON_OK) {
+        if (e->type == LIAISON_EVENT_MESSAGE)
+            empty = false;
+        liaison_event_free(&e);
+    }
+    liaison_client_close(&c);
+    return empty;
+}
+
+/* A partner may forward a message only to agencies its sender signed for:
+ * named in the envelope, or matched by one of its selectors and accepting
+ * the kind.  Any other target refuses the whole forward (bad-recipient),
+ * audited and counted; nothing reaches the agency it was not meant for. */
+static void
+test_badinput_forward_targets_must_be_signed(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    static const char *const doj[] = {"USA/DOJ"};
+    static const char *const cbp_doj[] = {"USA/CBP", "USA/DOJ"};
+    static const char *const cbp[] = {"USA/CBP"};
+    static const char *const fbi[] = {"USA/FBI"};
+    fed *f = fed_new(two, 2, NULL);
+    proto_identity *rcmp = NULL;
+    uint64_t now = liaison_now_ms();
+    uint8_t *to_cbp = NULL, *to_all = NULL;
+    size_t to_cbp_len, to_all_len;
+    char text[PROTO_TEXT_MAX];
+    raw *can;
+
+    (void)state;
+    fed_start(f, "USA");
+    can = raw_peer_open(f, "CAN", "USA");
+    assert_int_equal(proto_keyfile_read(fed_agency_get(f, "CAN/RCMP")->key, &rcmp, NULL),
+                     PROTO_OK);
+    seal(rcmp, "USA/CBP", now, now + 60000, &to_cbp, &to_cbp_len);
+    seal(rcmp, "USA/*", now, now + 60000, &to_all, &to_all_len);
+    /* Addressed to USA/CBP, forwarded to USA/DOJ: refused, naming the target. */
+    assert_int_equal(forward_targets_code(can, 1, "CAN", doj, 1, to_cbp, to_cbp_len, text,
+                                          sizeof(text)),
+                     PROTO_WIRE_RECIPIENT);
+    assert_non_null(strstr(text, "USA/DOJ"));
+    /* With the right target beside it: still refused whole. */
+    assert_int_equal(forward_targets_code(can, 2, "CAN", cbp_doj, 2, to_cbp, to_cbp_len, text,
+                                          sizeof(text)),
+                     PROTO_WIRE_RECIPIENT);
+    /* USA/ * matches DOJ, but DOJ's card accepts only mlat.*: refused. */
+    assert_int_equal(forward_targets_code(can, 3, "CAN", doj, 1, to_all, to_all_len, text,
+                                          sizeof(text)),
+                     PROTO_WIRE_RECIPIENT);
+    assert_non_null(strstr(text, "watchlist.publish"));
+    assert_int_equal(fed_log_count(f, "USA", "B-FWD-REFUSED"), 3);
+    assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 3);
+    assert_int_equal(
+        metric_value(f, "USA", "liaison_messages_rejected_total{code=\"bad-recipient\"}"), 3);
+    /* A target whose address has a byte 0x80 does not parse: still answered
+     * (malformed, the byte escaped), audited and counted. */
+    {
+        static const uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 9};
+        static const uint8_t targets[] = {1, 7, 'U', 'S', 'A', '/', 'F', 0x80, 'I',
+                                          0, 0, 0, 0, 0, 0, 0, 0};
+        proto_frame fwd[] = {{(const uint8_t *)"LIAISON1", 8}, {(const uint8_t *)"\x0a", 1},
+                             {seq, 8}, {(const uint8_t *)"CAN", 3}, {targets, sizeof(targets)},
+                             {to_cbp, to_cbp_len}};
+
+        raw_send_frames(can, fwd, 6);
+        assert_int_equal(partner_wait_ack(can, 9, text, sizeof(text)), PROTO_WIRE_MALFORMED);
+        if (strstr(text, "F\\x80I") == NULL)
+            fail_msg("forward-ack text '%s' does not show the byte escaped", text);
+        assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 4);
+    }
+    /* What the sender did sign for goes through: the named agency, and an
+     * agency the selector matches that accepts the kind. */
+    assert_int_equal(forward_targets_code(can, 4, "CAN", cbp, 1, to_cbp, to_cbp_len, text,
+                                          sizeof(text)),
+                     0);
+    assert_int_equal(forward_targets_code(can, 5, "CAN", fbi, 1, to_all, to_all_len, text,
+                                          sizeof(text)),
+                     0);
+    assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 4);
+    {
+        liaison_client *c = fed_client(f, "USA/CBP", true);
+        liaison_event *e = NULL;
+
+        assert_int_equal(liaison_receive(c, &e, liaison_now_ms() + 5000), LIAISON_OK);
+        assert_int_equal(e->type, LIAISON_EVENT_MESSAGE);
+        assert_string_equal(e->sender, "CAN/RCMP");
+        liaison_event_free(&e);
+        liaison_client_close(&c);
+    }
+    assert_true(inbox_empty(f, "USA/DOJ"));
+    free(to_cbp);
+    free(to_all);
+    raw_close(&can);
+    proto_identity_destroy(&rcmp);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    /* Each refusal is in the audit log, naming DOJ; nothing about DOJ was released. */
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "rejected", NULL};
+        const char *released[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                                  "--event", "released", NULL};
+        static char out[65536];
+        size_t hits = 0;
+
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        for (const char *p = out; (p = strstr(p, "target USA/DOJ is not among")) != NULL; p++)
+            hits++;
+        assert_int_equal(hits, 3);
+        assert_non_null(strstr(out, "F\\x80I"));
+        assert_int_equal(fed_run_tool(released, out, sizeof(out)), 0);
+        assert_null(strstr(out, "USA/DOJ"));
+    }
+    fed_assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
+/* The number just before needle in line, or 0. */
+static unsigned long long
+count_before(const char *line, const char *needle)
+{
+    const char *p = strstr(line, needle);
+
+    if (p == NULL)
+        return 0;
+    while (p > line && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    return strtoull(p, NULL, 10);
+}
+
+static bool
+refusals_counted(void *ctx)
+{
+    void **c = ctx;
+
+    return metric_value(c[0], "USA", "liaison_keys_refused_total") >= (long long)(uintptr_t)c[1];
+}
+
+/* Handshakes with made-up keys, which anyone holding the broker's public
+ * key can make: each is counted, but the audit log gets one record for the
+ * first refusal of a key in an interval and one summary for the rest, and
+ * the keys past the table's bound share one summary; the counts add up to
+ * the handshakes.  A known agency is served meanwhile. */
+static void
+test_badinput_unknown_keys_audited_in_bounded_records(void **state)
+{
+    enum { KEYS = BROKER_TEST_KEYS, BATCH = 50, HANDSHAKES = 500 };
+    static const char *const one[] = {"USA"};
+    static uint8_t pub[KEYS][32], sec[KEYS][32];
+    static char out[1 << 18];
+    fed *f = fed_new(one, 1, NULL);
+    uint8_t server[32];
+    uint64_t now = liaison_now_ms();
+    unsigned long long total = 0, records = 0, firsts = 0, others = 0;
+    void *ctx;
+    raw *fbi;
+
+    (void)state;
+    fed_start(f, "USA");
+    fbi = raw_open(f, "USA/FBI");
+    {
+        proto_roster *roster = NULL;
+        proto_addr usa;
+
+        assert_int_equal(proto_roster_load(f->roster, &roster, NULL), PROTO_OK);
+        assert_int_equal(proto_addr_parse("USA", &usa, NULL), PROTO_OK);
+        memcpy(server, proto_roster_find(roster, &usa)->card.curve_public, 32);
+        proto_roster_destroy(&roster);
+    }
+    for (size_t k = 0; k < KEYS; k++)
+        crypto_box_keypair(pub[k], sec[k]);
+    ctx = zmq_ctx_new();
+    for (size_t done = 0; done < HANDSHAKES; done += BATCH) {
+        void *socks[BATCH];
+        void *wait[2] = {f, (void *)(uintptr_t)(done + BATCH)};
+        int linger = 0, never = -1;
+
+        /* Each socket makes one handshake: it does not reconnect. */
+        for (size_t i = 0; i < BATCH; i++) {
+            size_t k = (done + i) % KEYS;
+
+            socks[i] = zmq_socket(ctx, ZMQ_DEALER);
+            zmq_setsockopt(socks[i], ZMQ_CURVE_SERVERKEY, server, 32);
+            zmq_setsockopt(socks[i], ZMQ_CURVE_PUBLICKEY, pub[k], 32);
+            zmq_setsockopt(socks[i], ZMQ_CURVE_SECRETKEY, sec[k], 32);
+            zmq_setsockopt(socks[i], ZMQ_LINGER, &linger, sizeof(linger));
+            zmq_setsockopt(socks[i], ZMQ_RECONNECT_IVL, &never, sizeof(never));
+            assert_int_equal(zmq_connect(socks[i], fed_nation_get(f, "USA")->agency_endpoint), 0);
+        }
+        if (!fed_wait_until(refusals_counted, wait, 60000))
+            fail_msg("%zu handshakes not refused within 60 s", done + BATCH);
+        for (size_t i = 0; i < BATCH; i++)
+            zmq_close(socks[i]);
+        /* Meanwhile a known agency is answered. */
+        if (done % (4 * BATCH) == 0) {
+            uint8_t *buf = NULL;
+            size_t len;
+
+            seal(fbi->id, "USA/CBP", now, now + 60000, &buf, &len);
+            assert_int_equal(submit_code(fbi, buf, len, 1000 + done), 0);
+            free(buf);
+        }
+    }
+    zmq_ctx_term(ctx);
+    /* Exactly one handshake per socket. */
+    assert_int_equal(metric_value(f, "USA", "liaison_keys_refused_total"), HANDSHAKES);
+    raw_close(&fbi);
+    assert_true(fed_log_count(f, "USA", "B-KEY-REFUSED") <= BROKER_TEST_TABLE);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    /* The summaries still pending were written at stop. */
+    {
+        const char *args[] = {"audit", "log", "--data", fed_nation_get(f, "USA")->data,
+                              "--event", "key-refused", NULL};
+
+        assert_int_equal(fed_run_tool(args, out, sizeof(out)), 0);
+        for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+            if (strstr(line, "refusals of other keys") != NULL) {
+                total += count_before(line, " refusals of other keys");
+                others++;
+            } else if (strstr(line, "more refusals within") != NULL) {
+                total += count_before(line, " more refusals within");
+            } else if (strstr(line, "unknown key") != NULL) {
+                total++;
+                firsts++;
+            } else {
+                continue;
+            }
+            records++;
+        }
+    }
+    if (total != HANDSHAKES)
+        fail_msg("the audit records count %llu refusals, not %d", total, HANDSHAKES);
+    assert_int_equal(firsts, BROKER_TEST_TABLE);
+    assert_int_equal(others, 1);
+    assert_true(records <= 2 * BROKER_TEST_TABLE + 1);
+    fed_assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -653,6 +1024,9 @@ main(void)
         cmocka_unit_test_teardown(test_badinput_oversize_frame_closes_only_that_connection, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_flood_does_not_starve_others, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_federation_forwards, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_forward_targets_must_be_signed, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_address_bytes_answered_and_audited, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_unknown_keys_audited_in_bounded_records, fed_destroy_all),
     };
 
     if (proto_init() != PROTO_OK)

@@ -119,6 +119,45 @@ teardown(void **state)
 
 /* ---- Addresses ---------------------------------------------------------- */
 
+/* Text from the wire comes out printable: escapes, quotes, cuts. */
+static void
+test_proto_text_escape(void **state)
+{
+    static const uint8_t in[] = {'A', 0x00, 0x01, 0x1f, ' ', '~', 0x7f, 0x80, 0xff, '"', '\\', 'z'};
+    char out[PROTO_ESCAPED_MAX(sizeof(in))];
+    char small[8];
+
+    (void)state;
+    assert_string_equal(proto_text_escape(in, sizeof(in), out, sizeof(out)),
+                        "A\\x00\\x01\\x1f ~\\x7f\\x80\\xff\\\"\\\\z");
+    assert_string_equal(proto_text_escape(NULL, 0, out, sizeof(out)), "");
+    /* Cut before an escape that does not fit, never inside one. */
+    assert_string_equal(proto_text_escape(in, sizeof(in), small, sizeof(small)), "A\\x00");
+    assert_string_equal(proto_text_escape("abc", 3, small, 1), "");
+}
+
+/* A detail that quotes a bad address shows its bytes escaped, and every
+ * byte of a detail is printable whatever a caller put in it. */
+static void
+test_proto_detail_printable(void **state)
+{
+    static const char *const bad[] = {"USA/F\x80" "I", "USA/F\x01" "I", "U\xc3\xa9" "A/FBI",
+                                      "USA/F\"I"};
+    static const char *const shown[] = {"'F\\x80I'", "'F\\x01I'", "'U\\xc3\\xa9A'", "'F\\\"I'"};
+    proto_detail d;
+    proto_addr a;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&d, 0, sizeof(d));
+        assert_int_not_equal(proto_addr_parse(bad[i], &a, &d), PROTO_OK);
+        if (strstr(d.text, shown[i]) == NULL)
+            fail_msg("detail '%s' does not show %s", d.text, shown[i]);
+        for (const char *p = d.text; *p != '\0'; p++)
+            assert_true(*p >= 0x20 && *p < 0x7f);
+    }
+}
+
 static void
 test_proto_addr_valid(void **state)
 {
@@ -1714,6 +1753,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_proto_addr_valid),
+        cmocka_unit_test(test_proto_text_escape),
+        cmocka_unit_test(test_proto_detail_printable),
         cmocka_unit_test(test_proto_addr_invalid),
         cmocka_unit_test(test_proto_addr_matches),
         cmocka_unit_test(test_proto_labels_canonical),
