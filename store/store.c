@@ -205,12 +205,12 @@ check_data_file(const char *dir, const char *data, bool marked, const char *mark
         return err;
     if (err == STORE_ERR_NOT_FOUND || size == 0) {
         if (marked) {
+            /* The file names come first: a long path may cut the rest. */
             store_detail_set(detail, "data",
-                             "%s is %s, but this data directory held a store (%s/%s: %s); "
-                             "restore the store from a backup; to start over with an empty "
-                             "store instead, remove %s/%s and create one",
-                             data, err == STORE_ERR_NOT_FOUND ? "missing" : "empty (0 bytes)", dir,
-                             STORE_MARK_FILE, mark, dir, STORE_MARK_FILE);
+                             "%s is %s, but this directory held a store (%s: %s): restore it "
+                             "from a backup; to start afresh, remove store/ and %s, then --init",
+                             data, err == STORE_ERR_NOT_FOUND ? "missing" : "empty (0 bytes)",
+                             STORE_MARK_FILE, mark, STORE_MARK_FILE);
             PROTO_LOG(PROTO_LOG_ERROR, "STO-LOST", "dir=%s data=%s state=%s", dir, data,
                       err == STORE_ERR_NOT_FOUND ? "missing" : "empty");
             return err == STORE_ERR_NOT_FOUND ? STORE_ERR_LOST : STORE_ERR_CORRUPT;
