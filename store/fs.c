@@ -15,7 +15,14 @@
 
 #include "store_int.h"
 
-static long fault_fs_type; /* test hook: pretend statfs said this type */
+static long fault_fs_type;            /* test hook: pretend statfs said this type */
+static long long fault_free_bytes = -1; /* test hook: pretend statvfs said this much is free */
+
+void
+store_fault_free_bytes(long long n)
+{
+    fault_free_bytes = n;
+}
 
 void
 store_fault_fs_type(long t)
@@ -122,6 +129,10 @@ fs_free_bytes(const char *dir, uint64_t *free_out)
 {
     struct statvfs sv;
 
+    if (fault_free_bytes >= 0) {
+        *free_out = (uint64_t)fault_free_bytes;
+        return true;
+    }
     if (statvfs(dir, &sv) != 0)
         return false;
     *free_out = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;

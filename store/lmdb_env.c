@@ -399,7 +399,7 @@ kv_commit(kv_txn *txn)
         return STORE_ERR_STATE;
     if (txn->write && store_fault_io_hit()) {
         kv_abort(txn);
-        return STORE_ERR_IO;
+        return xlate_write(txn->env, EIO);
     }
     rc = mdb_txn_commit(txn->txn);
     txn_done(txn);
@@ -463,7 +463,7 @@ kv_put(kv_txn *txn, store_db db, const void *key, size_t klen, const void *val, 
     MDB_val k = {klen, (void *)(uintptr_t)key}, v = {vlen, (void *)(uintptr_t)val};
 
     if (store_fault_io_hit())
-        return STORE_ERR_IO;
+        return xlate_write(txn->env, EIO);
     return xlate_write(txn->env, put(txn, db, &k, &v, flags, 0));
 }
 
@@ -475,7 +475,7 @@ kv_reserve(kv_txn *txn, store_db db, const void *key, size_t klen, size_t vlen, 
     int rc;
 
     if (store_fault_io_hit())
-        return STORE_ERR_IO;
+        return xlate_write(txn->env, EIO);
     rc = put(txn, db, &k, &v, flags, MDB_RESERVE);
     if (rc != 0)
         return xlate_write(txn->env, rc);
@@ -489,7 +489,7 @@ kv_del(kv_txn *txn, store_db db, const void *key, size_t klen)
     MDB_val k = {klen, (void *)(uintptr_t)key};
 
     if (store_fault_io_hit())
-        return STORE_ERR_IO;
+        return xlate_write(txn->env, EIO);
     return xlate_write(txn->env, mdb_del(txn->txn, txn->env->dbi[db], &k, NULL));
 }
 
@@ -558,6 +558,6 @@ store_err
 kv_cursor_del(kv_cursor *cur)
 {
     if (store_fault_io_hit())
-        return STORE_ERR_IO;
+        return xlate_write(cur->txn->env, EIO);
     return xlate_write(cur->txn->env, mdb_cursor_del(cur->cur, 0));
 }

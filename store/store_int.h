@@ -55,12 +55,15 @@ void store_free(void *p);
  * Test hooks (never used by the broker).  store_fault_alloc(n): the n-th
  * allocation from now (0 = the next) fails; -1 turns it off.
  * store_fault_io(n): the n-th LMDB write operation (put, delete, commit)
- * from now fails as an I/O error; -1 turns it off.  store_fault_fs_type(t):
- * statfs reports file system type t (0: the real one).  Not thread-safe.
+ * from now fails as LMDB fails a write, with EIO; -1 turns it off.
+ * store_fault_fs_type(t): statfs reports file system type t (0: the real
+ * one).  store_fault_free_bytes(n): statvfs reports n bytes free (-1: the
+ * real figure).  Not thread-safe.
  */
 void store_fault_alloc(long n);
 void store_fault_io(long n);
 void store_fault_fs_type(long t);
+void store_fault_free_bytes(long long n);
 bool store_fault_io_hit(void);
 
 /* ---- Key/value layer (lmdb_env.c is the only file that calls LMDB) ------ */

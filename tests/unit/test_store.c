@@ -41,6 +41,7 @@ teardown(void **state)
     store_fault_alloc(-1);
     store_fault_io(-1);
     store_fault_fs_type(0);
+    store_fault_free_bytes(-1);
     store_close(&f->s);
     if (f->mnt[0] != '\0')
         umount2(f->mnt, MNT_DETACH);
@@ -487,6 +488,36 @@ test_store_disk_full_reported(void **state)
     store_close(&f->s);
     assert_int_equal(umount2(f->mnt, MNT_DETACH), 0);
     f->mnt[0] = '\0';
+}
+
+/* LMDB reports a write cut short (how a full disk shows) as EIO: with the
+ * file system nearly full that is a full disk, otherwise an I/O error. */
+static void
+test_store_eio_on_nearly_full_disk_is_disk_full(void **state)
+{
+    fixture *f = *state;
+    store_batch *b = NULL;
+    proto_detail d = {0};
+    store_audit_record rec;
+    size_t item;
+
+    f->s = tl_open(f->dir);
+    assert_store_ok(store_batch_new(f->s, &b), &d);
+    tl_record(0, &rec);
+    assert_store_ok(store_batch_add_item(b, &item), &d);
+    assert_store_ok(store_audit_append(b, &rec, &d), &d);
+    store_fault_free_bytes(4096);
+    store_fault_io(0);
+    assert_int_equal(store_batch_commit(b, &d), STORE_ERR_DISK_FULL);
+    assert_non_null(strstr(d.text, "the disk is full"));
+    store_fault_free_bytes((long long)1 << 30);
+    store_fault_io(0);
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(store_batch_commit(b, &d), STORE_ERR_IO);
+    store_fault_io(-1);
+    store_fault_free_bytes(-1);
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    store_batch_destroy(&b);
 }
 
 static void
@@ -1648,6 +1679,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_emptied_data_file_not_recreated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_truncated_data_file_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_disk_full_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_eio_on_nearly_full_disk_is_disk_full, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store_map_full_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_envelope_queue_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_duplicate_item_skipped, setup, teardown),
