@@ -43,8 +43,9 @@ usage(FILE *out)
             "    configuration, or the store: never created, or its data file deleted);\n"
             "    69 the data directory is held by another broker, or an endpoint cannot be\n"
             "    bound; 70 internal error; 73 the store cannot be created (--init where\n"
-            "    there is one); 74 the disk cannot be read or written; 78 the\n"
-            "    configuration, key, roster or policy is invalid.\n");
+            "    there is one); 74 the disk cannot be read or written (full, or failing);\n"
+            "    78 the configuration, key, roster or policy is invalid, or the store was\n"
+            "    made with another broker key.\n");
 }
 
 /* Loads and cross-checks the identity, roster and policy the configuration names. */
