@@ -218,12 +218,17 @@ broker_agency_deliver(broker *b, broker_session *s)
             const store_queue_entry *e = &entries[i];
             proto_slice bytes = broker_entry_report(e, &reports[i]);
             uint8_t kind = PROTO_CMD_REPORT, *owned = NULL;
+            int got;
 
             if (bytes.data == NULL) {
                 broker_entry_msg m;
 
                 kind = PROTO_CMD_DELIVER;
-                if (broker_entry_envelope(rd, e, &m, &bytes, &owned) != 0) {
+                got = broker_entry_envelope(rd, e, &m, &bytes, &owned);
+                if (got == BROKER_ENTRY_DAMAGED &&
+                    broker_entry_damaged(b, s->dest, e, &m, &s->addr) == 0)
+                    marked = true;
+                if (got != 0) {
                     s->cursor = e->seq; /* nothing to send: skipped */
                     continue;
                 }

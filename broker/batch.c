@@ -343,17 +343,78 @@ broker_entry_envelope(store_read *rd, const store_queue_entry *e, broker_entry_m
     static proto_envelope env; /* the main thread's */
     store_envelope_info info;
     size_t owned_len = 0;
+    uint8_t h[PROTO_HASH_BYTES];
+    store_err err;
 
     *owned = NULL;
-    if (broker_entry_message_parse(e->extra, m) != 0 ||
-        store_envelope_get(rd, e->id, &info, bytes) != STORE_OK)
+    if (broker_entry_message_parse(e->extra, m) != 0)
         return 1;
+    /* Gone is expired (the sweep removes the entry); what no longer even
+     * decodes is as damaged as bytes that do not match. */
+    err = store_envelope_get(rd, e->id, &info, bytes);
+    if (err == STORE_ERR_CORRUPT)
+        return BROKER_ENTRY_DAMAGED;
+    if (err != STORE_OK)
+        return 1;
+    /* What is handed on must be what was accepted: the disk, or anything
+     * else, may have changed the stored bytes since. */
+    proto_sha256(bytes->data, bytes->len, h);
+    if (memcmp(h, m->hash, PROTO_HASH_BYTES) != 0)
+        return BROKER_ENTRY_DAMAGED;
     if (m->mask != 0) {
         if (proto_envelope_decode(bytes->data, bytes->len, &env, NULL) != PROTO_OK ||
             proto_envelope_redact(&env, m->mask, owned, &owned_len) != PROTO_OK)
             return 1;
         *bytes = (proto_slice){*owned, owned_len};
     }
+    return 0;
+}
+
+int
+broker_entry_damaged(broker *b, const char *dest, const store_queue_entry *e,
+                     const broker_entry_msg *m, const proto_addr *recipient)
+{
+    static proto_target targets[BROKER_TARGETS_MAX];
+    static const char why[] = "the broker's stored copy no longer matches the envelope it "
+                              "accepted; not delivered: send it again";
+    proto_addr sender;
+    size_t count = 1;
+    char idhex[PROTO_ID_BYTES * 2 + 1], hhex[PROTO_HASH_BYTES * 2 + 1];
+    bool ok;
+
+    proto_id_format(e->id, idhex);
+    proto_hex(m->hash, PROTO_HASH_BYTES, hhex);
+    PROTO_LOG(PROTO_LOG_ERROR, "B-ENVELOPE-DAMAGED",
+              "id=%s queue=%s seq=%llu sender=%s accepted_hash=%s action=dropped", idhex, dest,
+              (unsigned long long)e->seq, m->sender, hhex);
+    if (proto_addr_parse(m->sender, &sender, NULL) != PROTO_OK)
+        return -1;
+    if (recipient == NULL) {
+        if (proto_targets_decode(m->targets.data, m->targets.len, targets, BROKER_TARGETS_MAX,
+                                 &count, NULL) != PROTO_OK)
+            return -1;
+    } else {
+        targets[0].agency = *recipient;
+    }
+    if (broker_op_begin(b, BROKER_OP_PLAIN) == NULL)
+        return -1;
+    /* The dequeue goes first: when the entry is gone (found twice before
+     * the commit), the whole item is skipped, states and audit included. */
+    ok = store_batch_dequeue(b->collecting->batch, dest, e->seq) == STORE_OK;
+    for (size_t i = 0; i < count && ok; i++) {
+        char rtext[PROTO_ADDR_TEXT_MAX + 1];
+
+        proto_addr_format(&targets[i].agency, rtext, sizeof(rtext));
+        ok = broker_state(b, e->id, &sender, &targets[i].agency, PROTO_STATE_DAMAGED, "", why,
+                          m->hash) == 0 &&
+             broker_audit(b, STORE_EV_DAMAGED, e->id, m->sender, rtext, NULL, "", m->hash,
+                          "stored envelope does not match its hash") == 0;
+    }
+    if (!ok) {
+        broker_op_abort(b);
+        return -1;
+    }
+    broker_metrics_inc(b->metrics, BROKER_METRICS_DAMAGED, count);
     return 0;
 }
 

@@ -369,9 +369,20 @@ int broker_entry_message_parse(proto_slice extra, broker_entry_msg *out);
 /* The envelope of message entry e as its destination gets it: redacted as
  * the entry says (*owned then holds the copy, the caller's to free), else
  * borrowed from rd.  *m receives the entry.  0, or 1 when it is no longer
- * deliverable (expired meanwhile: the sweep removes it). */
+ * deliverable (expired meanwhile: the sweep removes it), or
+ * BROKER_ENTRY_DAMAGED when the stored envelope no longer matches the hash
+ * recorded when it was accepted (nothing is sent: see broker_entry_damaged). */
+#define BROKER_ENTRY_DAMAGED 2
 int broker_entry_envelope(store_read *rd, const store_queue_entry *e, broker_entry_msg *m,
                           proto_slice *bytes, uint8_t **owned);
+/* Gives up entry e of queue dest, whose envelope broker_entry_envelope found
+ * damaged: removes the entry (so the queue goes on), sets the state
+ * `damaged` for its recipient (recipient, or for a peer queue the entry's
+ * targets), reports it to the sender, audits it, logs and counts it, all
+ * in one item of the collecting batch.  0, or -1 when the item could not be
+ * made (the entry stays, and is found again). */
+int broker_entry_damaged(broker *b, const char *dest, const store_queue_entry *e,
+                         const broker_entry_msg *m, const proto_addr *recipient);
 /* Marks dest as having new entries to deliver. */
 void broker_dirty(broker *b, const char *dest);
 

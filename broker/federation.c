@@ -380,7 +380,10 @@ send_message(broker *b, broker_peer *p, store_read *rd, const store_queue_entry 
     int rc = 0;
 
     memset(&cmd, 0, sizeof(cmd));
-    if (broker_entry_envelope(rd, e, &m, &cmd.envelope, &owned) != 0)
+    rc = broker_entry_envelope(rd, e, &m, &cmd.envelope, &owned);
+    if (rc == BROKER_ENTRY_DAMAGED)
+        (void)broker_entry_damaged(b, p->dest, e, &m, NULL);
+    if (rc != 0)
         return 1;
     cmd.type = PROTO_CMD_FORWARD;
     cmd.seq = e->seq;

@@ -18,7 +18,7 @@ usage(FILE *out)
             "NAME\n"
             "    liaison-broker - the Liaison broker daemon of one nation\n\n"
             "SYNOPSIS\n"
-            "    liaison-broker --config FILE [--check]\n"
+            "    liaison-broker --config FILE [--check | --init]\n"
             "    liaison-broker --help\n\n"
             "DESCRIPTION\n"
             "    Accepts messages from the agencies of its nation, applies the nation's\n"
@@ -29,15 +29,23 @@ usage(FILE *out)
             "OPTIONS\n"
             "    -c, --config FILE   the broker configuration (YAML)\n"
             "    --check             validate the configuration, key, roster and policy, then exit\n"
+            "    --init              create the data directory's store, empty, then exit; refused\n"
+            "                        if the directory holds, or ever held, a store.  Without it\n"
+            "                        the broker only opens a store that exists\n"
             "    -h, --help          print this page\n\n"
             "SIGNALS\n"
             "    SIGHUP   reload the policy and the roster; a file that does not load is\n"
             "             refused and the old one stays in force\n"
             "    SIGTERM  stop reading new work, commit and answer what is in flight, exit\n\n"
             "EXIT STATUS\n"
-            "    0 clean exit; 64 bad usage; 66 a file is missing; 69 the data directory is\n"
-            "    held by another broker, or an endpoint cannot be bound; 70 internal error;\n"
-            "    78 the configuration, key, roster or policy is invalid.\n");
+            "    0 clean exit; 64 bad usage; 65 the store is damaged (its data file is\n"
+            "    truncated or empty, or not a store); 66 a file is missing (the\n"
+            "    configuration, or the store: never created, or its data file deleted);\n"
+            "    69 the data directory is held by another broker, or an endpoint cannot be\n"
+            "    bound; 70 internal error; 73 the store cannot be created (--init where\n"
+            "    there is one); 74 the disk cannot be read or written (full, or failing);\n"
+            "    78 the configuration, key, roster or policy is invalid, or the store was\n"
+            "    made with another broker key.\n");
 }
 
 /* Loads and cross-checks the identity, roster and policy the configuration names. */
@@ -128,18 +136,43 @@ bind_router(broker *b, const char *endpoint, const char *domain)
     return sock;
 }
 
+/* The exit status for a store that cannot be opened (sysexits). */
 static int
-start(broker *b)
+store_exit(store_err err)
+{
+    switch (err) {
+    case STORE_ERR_LOCKED:
+    case STORE_ERR_NETWORK_FS:
+        return EX_UNAVAILABLE;
+    case STORE_ERR_NOT_FOUND:
+    case STORE_ERR_LOST:
+        return EX_NOINPUT;
+    case STORE_ERR_CORRUPT:
+    case STORE_ERR_VERSION:
+        return EX_DATAERR;
+    case STORE_ERR_KEY:
+        return EX_CONFIG;
+    case STORE_ERR_IO:
+    case STORE_ERR_DISK_FULL:
+        return EX_IOERR;
+    default:
+        return EX_CANTCREAT;
+    }
+}
+
+/* Opens the store; with init, creates it instead (and only that). */
+static int
+open_store(broker *b, bool init)
 {
     store_config sc;
     proto_detail d = {{0}, {0}};
     store_err serr;
-    sigset_t set;
-    char err[256];
 
     store_config_init(&sc);
     sc.dir = b->cfg->data_dir;
-    sc.flags = STORE_OPEN_CREATE;
+    /* A store is made by --init alone: a data directory whose store has
+     * gone missing must not become a new, empty one by starting the broker. */
+    sc.flags = init ? STORE_OPEN_CREATE | STORE_OPEN_EXCL : 0;
     sc.identity = b->id;
     /* Under load a batch holds a few thousand items; written as one
      * transaction, its dirty pages would stay in LMDB's cache for good. */
@@ -148,9 +181,26 @@ start(broker *b)
     if (serr != STORE_OK) {
         fprintf(stderr, "liaison-broker: data directory %s: %s: %s\n", b->cfg->data_dir,
                 store_strerror(serr), d.text);
-        return serr == STORE_ERR_LOCKED || serr == STORE_ERR_NETWORK_FS ? EX_UNAVAILABLE
-                                                                       : EX_CANTCREAT;
+        if (serr == STORE_ERR_NOT_FOUND)
+            fprintf(stderr, "liaison-broker: to create a new, empty store there, run "
+                            "liaison-broker --config %s --init\n", b->config_path);
+        return store_exit(serr);
     }
+    if (init)
+        printf("%s: created an empty store for broker %s in %s\n", b->config_path,
+               b->cfg->nation, b->cfg->data_dir);
+    return EX_OK;
+}
+
+static int
+start(broker *b)
+{
+    sigset_t set;
+    char err[256];
+    int rc;
+
+    if ((rc = open_store(b, false)) != EX_OK)
+        return rc;
     if (broker_metrics_new(&b->metrics) != BROKER_METRICS_OK)
         return EX_SOFTWARE;
     b->zctx = zmq_ctx_new();
@@ -222,12 +272,13 @@ main(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, 'k'},
+        {"init", no_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static broker b;
     const char *config = NULL;
-    bool check = false;
+    bool check = false, init = false;
     broker_config_detail cd;
     broker_config_err cerr;
     int opt, rc;
@@ -240,6 +291,9 @@ main(int argc, char **argv)
         case 'k':
             check = true;
             break;
+        case 'i':
+            init = true;
+            break;
         case 'h':
             usage(stdout);
             return EX_OK;
@@ -248,9 +302,11 @@ main(int argc, char **argv)
             return EX_USAGE;
         }
     }
-    if (config == NULL || optind != argc) {
+    if (config == NULL || optind != argc || (check && init)) {
         fprintf(stderr, "liaison-broker: %s\n",
-                config == NULL ? "--config FILE is required" : "unexpected argument");
+                config == NULL    ? "--config FILE is required"
+                : check && init ? "--check and --init do not go together"
+                                  : "unexpected argument");
         usage(stderr);
         return EX_USAGE;
     }
@@ -284,6 +340,12 @@ main(int argc, char **argv)
                b.cfg->nation);
         stop(&b);
         return EX_OK;
+    }
+    if (rc == EX_OK && init) {
+        rc = open_store(&b, true);
+        stop(&b);
+        pthread_rwlock_destroy(&b.roster.lock);
+        return rc;
     }
     if (rc == EX_OK)
         rc = start(&b);

@@ -74,6 +74,7 @@ static const char *const counter_names[BROKER_METRICS_COUNTER_COUNT] = {
     [BROKER_METRICS_KEYS_REFUSED] = "keys_refused_total",
     [BROKER_METRICS_FORWARDS_REFUSED_IN] = "partner_forwards_refused_total",
     [BROKER_METRICS_REPORTS_REFUSED_IN] = "partner_reports_refused_total",
+    [BROKER_METRICS_DAMAGED] = "messages_damaged_total",
 };
 
 static const char *const counter_help[BROKER_METRICS_COUNTER_COUNT] = {
@@ -91,6 +92,7 @@ static const char *const counter_help[BROKER_METRICS_COUNTER_COUNT] = {
     [BROKER_METRICS_FORWARDS_REFUSED_IN] =
         "Forwards from partner brokers this broker refused (forward-ack with a non-zero code).",
     [BROKER_METRICS_REPORTS_REFUSED_IN] = "Delivery reports from partner brokers this broker refused.",
+    [BROKER_METRICS_DAMAGED] = "Queued messages not delivered or forwarded: the stored envelope no longer matched its hash.",
 };
 
 /* ---- The label table ------------------------------------------------------ */

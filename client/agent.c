@@ -739,7 +739,8 @@ on_event(agent *a, const liaison_event *e)
         /* Reports about the agent's own answers: the ordinary states are
          * debug; an answer that did not reach its recipient is a warning. */
         bool bad = strcmp(e->state, "denied") == 0 || strcmp(e->state, "refused") == 0 ||
-                   strcmp(e->state, "expired") == 0 || strcmp(e->state, "withheld") == 0;
+                   strcmp(e->state, "expired") == 0 || strcmp(e->state, "withheld") == 0 ||
+                   strcmp(e->state, "damaged") == 0;
 
         PROTO_LOG(bad ? PROTO_LOG_WARN : PROTO_LOG_DEBUG, "A-REPORT",
                   "message=%s recipient=%s state=%s broker=%s%s%s%s%s%s", e->id_hex,

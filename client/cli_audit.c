@@ -196,6 +196,7 @@ exit_for(store_err err)
 {
     switch (err) {
     case STORE_ERR_NOT_FOUND:
+    case STORE_ERR_LOST:
     case STORE_ERR_PERMISSION:
         return EX_NOINPUT;
     case STORE_ERR_CORRUPT:

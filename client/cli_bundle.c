@@ -591,7 +591,9 @@ ex_proofs(ex_state *s, const bundle_export_args *a, const char *dir, json_t *pro
     cfg.map_initial = 1u << 20;
     if ((err = store_open(&cfg, &st, &d)) != STORE_OK) {
         say(why, why_len, "--audit-data %s: %s", a->audit_data, d.text[0] ? d.text : store_strerror(err));
-        return err == STORE_ERR_NOT_FOUND || err == STORE_ERR_PERMISSION ? EX_NOINPUT : EX_DATAERR;
+        return err == STORE_ERR_NOT_FOUND || err == STORE_ERR_LOST || err == STORE_ERR_PERMISSION
+                   ? EX_NOINPUT
+                   : EX_DATAERR;
     }
     if ((err = store_read_begin(st, &r)) != STORE_OK ||
         (err = store_audit_public_key(r, pub)) != STORE_OK) {

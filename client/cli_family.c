@@ -202,6 +202,11 @@ cli_drain(const char *sub, liaison_client *c, casebook *cb, unsigned idle_ms, si
         err = liaison_receive(c, &e, deadline);
         if (err == LIAISON_ERR_TIMEOUT)
             break;
+        if (err == LIAISON_ERR_SIGNATURE || err == LIAISON_ERR_PROTOCOL) {
+            /* Not verified: named, not stored, not acknowledged; go on. */
+            cli_error(sub, "%s", liaison_client_error(c));
+            continue;
+        }
         if (err != LIAISON_OK) {
             cli_error(sub, "%s", liaison_client_error(c));
             break;

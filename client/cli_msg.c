@@ -380,11 +380,15 @@ inbox_usage(FILE *out, const char *name)
             "    each signed delivery report as a JSON line, then acknowledges it to the\n"
             "    broker.  With --state DIR, received ids are kept durably so that nothing is\n"
             "    printed twice across restarts.  inbox stops after --wait seconds without an\n"
-            "    event (default 2) or after --max events; listen runs until interrupted.\n\n"
+            "    event (default 2) or after --max events; listen runs until interrupted.\n"
+            "    A message or report that does not verify (or decode) is not printed and\n"
+            "    not acknowledged: its id, sender and the reason go to stderr, and the\n"
+            "    broker keeps it.\n\n"
             "%s"
             "EXIT STATUS\n"
-            "    0 done; 64 bad usage; 65 bad key or roster; 69 no broker; 77 the broker\n"
-            "    refused the agency's key.\n",
+            "    0 done; 64 bad usage; 65 bad key or roster; 69 no broker; 76 something\n"
+            "    delivered did not verify or decode (named on stderr, not acknowledged);\n"
+            "    77 the broker refused the agency's key.\n",
             name, name, CLI_CONN_HELP);
 }
 
@@ -405,6 +409,7 @@ inbox(int argc, char **argv, bool forever)
     liaison_client *c = NULL;
     long wait_s = 2, max = -1, seen = 0;
     const char *kind = NULL;
+    bool unverified = false;
     int opt, rc;
 
     cli_conn_defaults(&conn);
@@ -440,6 +445,8 @@ inbox(int argc, char **argv, bool forever)
             break;
         }
         if (err != LIAISON_OK) {
+            /* A delivery that does not verify: named, not acknowledged. */
+            unverified = unverified || err == LIAISON_ERR_SIGNATURE || err == LIAISON_ERR_PROTOCOL;
             cli_error(name, "%s", liaison_client_error(c));
             continue;
         }
@@ -455,7 +462,7 @@ inbox(int argc, char **argv, bool forever)
         liaison_event_free(&e);
     }
     liaison_client_close(&c);
-    return rc;
+    return rc != EX_OK ? rc : unverified ? EX_PROTOCOL : EX_OK;
 }
 
 int

@@ -566,6 +566,15 @@ liaison_receive(liaison_client *c, liaison_event **event_out, uint64_t deadline_
     for (;;) {
         liaison_event *e = client_dequeue(c);
 
+        if (e != NULL &&
+            (e->type == CLIENT_EVENT_UNVERIFIED || e->type == CLIENT_EVENT_UNDECODABLE)) {
+            liaison_err err = e->type == CLIENT_EVENT_UNVERIFIED ? LIAISON_ERR_SIGNATURE
+                                                                 : LIAISON_ERR_PROTOCOL;
+
+            client_fail(c, err, "%s", e->detail);
+            liaison_event_free(&e);
+            return err;
+        }
         if (e != NULL) {
             *event_out = e;
             return LIAISON_OK;

@@ -75,6 +75,16 @@ void client_ping(liaison_client *c);
 int client_pump(liaison_client *c, uint64_t deadline_ms, uint64_t want_corr, proto_cmd *reply);
 liaison_event *client_dequeue(liaison_client *c);
 
+/*
+ * Internal event types, never returned to the application: a delivery or
+ * report that was not handed out because it does not verify (or does not
+ * decode).  It is not receipted, so the broker keeps it; liaison_receive
+ * turns it into LIAISON_ERR_SIGNATURE (or LIAISON_ERR_PROTOCOL) with the
+ * event's detail as the error text, in its place among the events.
+ */
+#define CLIENT_EVENT_UNVERIFIED 0x80u
+#define CLIENT_EVENT_UNDECODABLE 0x81u
+
 /* client_recv.c: turn a delivered envelope or report into an event (NULL: dropped). */
 int client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event **event_out);
 int client_open_report(liaison_client *c, const proto_tagged *item,

@@ -1,9 +1,38 @@
 /* libliaison: verify and open what the broker delivers. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client_int.h"
+
+/*
+ * Makes the event that stands for a delivery or report not handed out
+ * (type CLIENT_EVENT_UNVERIFIED or _UNDECODABLE): it is not receipted, so
+ * the broker keeps the entry; it is delivered again after a reconnect.
+ */
+static int __attribute__((format(printf, 5, 6)))
+refused(liaison_client *c, const proto_tagged *item, liaison_event **event_out, uint8_t type,
+        const char *fmt, ...)
+{
+    liaison_event *e = calloc(1, sizeof(*e));
+    char why[200], text[sizeof(e->detail)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    snprintf(text, sizeof(text), "%s; not receipted: it stays with the broker", why);
+    client_fail(c, type == CLIENT_EVENT_UNVERIFIED ? LIAISON_ERR_SIGNATURE : LIAISON_ERR_PROTOCOL,
+                "%s", text);
+    if (e == NULL)
+        return -1;
+    e->type = type;
+    e->tag = item->tag;
+    memcpy(e->detail, text, sizeof(text));
+    *event_out = e;
+    return 0;
+}
 
 int
 client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event **event_out)
@@ -11,12 +40,14 @@ client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event 
     static proto_envelope env;
     const proto_roster_entry *sender;
     liaison_event *e = NULL;
+    proto_detail d = {{0}, {0}};
+    char who[PROTO_ADDR_TEXT_MAX + 1], hex[PROTO_ID_BYTES * 2 + 1];
 
     *event_out = NULL;
-    if (proto_envelope_decode(item->bytes.data, item->bytes.len, &env, NULL) != PROTO_OK) {
-        client_fail(c, LIAISON_ERR_PROTOCOL, "a delivered envelope does not decode");
-        return -1;
-    }
+    if (proto_envelope_decode(item->bytes.data, item->bytes.len, &env, &d) != PROTO_OK)
+        return refused(c, item, event_out, CLIENT_EVENT_UNDECODABLE,
+                       "a delivered envelope (delivery tag %llu) does not decode: %s",
+                       (unsigned long long)item->tag, d.text);
     switch (client_seen_get(c, env.id)) {
     case CLIENT_SEEN_RECEIPTED:
         /* The broker did not get our receipt: acknowledge again, hand out nothing. */
@@ -30,15 +61,16 @@ client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event 
     }
     sender = proto_roster_find(c->roster, &env.sender);
     if (sender == NULL || sender->revoked ||
-        proto_envelope_verify(&env, sender->card.sign_public) != PROTO_OK) {
-        char who[PROTO_ADDR_TEXT_MAX + 1];
-
-        /* Never handed out; acknowledged so that it is not delivered again. */
-        client_fail(c, LIAISON_ERR_SIGNATURE, "message from %s does not verify; dropped",
-                    proto_addr_format(&env.sender, who, sizeof(who)));
-        (void)client_receipt_add(c, item->tag, env.id);
-        return -1;
-    }
+        proto_envelope_verify(&env, sender->card.sign_public) != PROTO_OK)
+        /* Never handed out, and never receipted: a receipt would tell the
+         * sender it arrived. */
+        return refused(c, item, event_out, CLIENT_EVENT_UNVERIFIED,
+                       "message %s from %s does not verify: %s", proto_id_format(env.id, hex),
+                       proto_addr_format(&env.sender, who, sizeof(who)),
+                       sender == NULL    ? "the sender is not in the roster"
+                       : sender->revoked ? "the sender's key is revoked in the roster"
+                                         : "its signature does not match the sender's key in "
+                                           "the roster");
     e = calloc(1, sizeof(*e));
     if (e == NULL)
         return -1;
@@ -125,19 +157,20 @@ client_open_report(liaison_client *c, const proto_tagged *item, liaison_event **
     uint8_t h[PROTO_HASH_BYTES];
 
     *event_out = NULL;
-    if (proto_report_decode(item->bytes.data, item->bytes.len, &r, NULL) != PROTO_OK) {
-        client_fail(c, LIAISON_ERR_PROTOCOL, "a report does not decode");
-        return -1;
-    }
+    if (proto_report_decode(item->bytes.data, item->bytes.len, &r, NULL) != PROTO_OK)
+        return refused(c, item, event_out, CLIENT_EVENT_UNDECODABLE,
+                       "a report (delivery tag %llu) does not decode",
+                       (unsigned long long)item->tag);
     proto_sha256(item->bytes.data, item->bytes.len, h);
     broker = proto_roster_find(c->roster, &r.broker);
     if (broker == NULL || broker->revoked ||
         proto_report_verify_cached(item->bytes.data, item->bytes.len, broker->card.sign_public,
                                    &c->report_cache) != PROTO_OK) {
-        client_fail(c, LIAISON_ERR_SIGNATURE, "report from broker %s does not verify; dropped",
-                    r.broker.nation);
-        (void)client_receipt_add(c, item->tag, r.id);
-        return -1;
+        char hex[PROTO_ID_BYTES * 2 + 1];
+
+        return refused(c, item, event_out, CLIENT_EVENT_UNVERIFIED,
+                       "a report about message %s from broker %s does not verify",
+                       proto_id_format(r.id, hex), r.broker.nation);
     }
     if (report_seen(c, h, false)) {
         (void)client_receipt_add(c, item->tag, r.id);

@@ -193,7 +193,13 @@ typedef struct liaison_event {
  * from the roster), opened, and dropped if already seen; a report is
  * verified with its broker's key.  *event_out is the caller's, to free with
  * liaison_event_free, and to acknowledge with liaison_receipt once the
- * application has taken it.  Errors: LIAISON_ERR_TIMEOUT, LIAISON_ERR_PROTOCOL,
+ * application has taken it.  A message or report that does not verify is
+ * never handed out and never receipted (the broker keeps it, and delivers it
+ * again after a reconnect): in its place among the events, one call returns
+ * LIAISON_ERR_SIGNATURE (LIAISON_ERR_PROTOCOL if it does not even decode)
+ * with *event_out unchanged, and liaison_client_error() names the message
+ * id, the sender and the reason; call again for the events after it.
+ * Errors: LIAISON_ERR_TIMEOUT, LIAISON_ERR_SIGNATURE, LIAISON_ERR_PROTOCOL,
  * LIAISON_ERR_REFUSED (the broker refused this agency's key; events received
  * before that are returned first).
  */
@@ -209,7 +215,9 @@ liaison_err liaison_receipt(liaison_client *client, const liaison_event *event);
 
 void liaison_event_free(liaison_event **event);
 
-/* Calls fn for each event until the deadline; fn returns false to stop. */
+/* Calls fn for each event until the deadline; fn returns false to stop.  A
+ * delivery that does not verify ends it with LIAISON_ERR_SIGNATURE (see
+ * liaison_receive); call it again to go on. */
 typedef bool (*liaison_event_fn)(void *ctx, liaison_event *event);
 liaison_err liaison_dispatch(liaison_client *client, liaison_event_fn fn, void *ctx,
                              uint64_t deadline_ms);

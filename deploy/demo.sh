@@ -121,6 +121,11 @@ for port in 7001 7002 7003 7101 7102 7103 9101 9102 9103; do
 done
 
 story "Starting the brokers of USA, CAN and MEX (policies differ per partner)"
+# A store is created once, explicitly; a broker never makes one on its own.
+for n in usa can mex; do
+    (cd "$demo" && "$broker" --config "$n.broker.yaml" --init >/dev/null 2>"logs/$n-init.log") ||
+        { echo "demo: liaison-broker --init for $n failed; see $demo/logs/$n-init.log" >&2; exit 70; }
+done
 for n in usa can mex; do
     (cd "$demo" && exec "$broker" --config "$n.broker.yaml" 2>"logs/$n-broker.log") &
     pids="$pids $!"

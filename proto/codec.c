@@ -416,6 +416,7 @@ static const char *const state_names[] = {
     [PROTO_STATE_REFUSED] = "refused",
     [PROTO_STATE_EXPIRED] = "expired",
     [PROTO_STATE_ACCEPTED] = "accepted",
+    [PROTO_STATE_DAMAGED] = "damaged",
 };
 
 const char *

@@ -19,6 +19,7 @@ static const char *const event_names[STORE_EV_MAX + 1] = {
     [STORE_EV_TREE_HEAD_EXCHANGED] = "tree-head-exchanged",
     [STORE_EV_CONSISTENCY_FAILED] = "consistency-failed",
     [STORE_EV_REFUSED] = "refused",
+    [STORE_EV_DAMAGED] = "damaged",
 };
 
 const char *

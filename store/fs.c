@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_VFS_H
@@ -14,7 +15,14 @@
 
 #include "store_int.h"
 
-static long fault_fs_type; /* test hook: pretend statfs said this type */
+static long fault_fs_type;            /* test hook: pretend statfs said this type */
+static long long fault_free_bytes = -1; /* test hook: pretend statvfs said this much is free */
+
+void
+store_fault_free_bytes(long long n)
+{
+    fault_free_bytes = n;
+}
 
 void
 store_fault_fs_type(long t)
@@ -28,6 +36,107 @@ fs_exists(const char *path)
     struct stat st;
 
     return stat(path, &st) == 0;
+}
+
+store_err
+fs_file_size(const char *path, uint64_t *size_out, proto_detail *detail)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return STORE_ERR_NOT_FOUND;
+        store_detail_set(detail, "dir", "cannot stat %s: %s", path, strerror(errno));
+        return errno == EACCES ? STORE_ERR_PERMISSION : STORE_ERR_IO;
+    }
+    *size_out = (uint64_t)st.st_size;
+    return STORE_OK;
+}
+
+bool
+fs_mark_read(const char *dir, char *text, size_t len)
+{
+    char path[4096];
+    FILE *fp;
+
+    text[0] = '\0';
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, STORE_MARK_FILE) >= sizeof(path) ||
+        (fp = fopen(path, "r")) == NULL)
+        return fs_exists(path);
+    if (fgets(text, (int)len, fp) != NULL)
+        text[strcspn(text, "\n")] = '\0';
+    fclose(fp);
+    return true;
+}
+
+/* Makes what was written in dir durable: the file's entry in it. */
+static int
+sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+store_err
+fs_mark_write(const char *dir, uint64_t now_ms, proto_detail *detail)
+{
+    char path[4096], tmp[4200], text[160];
+    time_t secs = (time_t)(now_ms / 1000u);
+    struct tm tm;
+    int fd = -1, n;
+    store_err err = STORE_OK;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, STORE_MARK_FILE) >= sizeof(path)) {
+        store_detail_set(detail, "dir", "data directory path too long");
+        return STORE_ERR_LIMIT;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    gmtime_r(&secs, &tm);
+    n = snprintf(text, sizeof(text),
+                 "liaison store format %u, created %04d-%02d-%02dT%02d:%02d:%02dZ\n",
+                 STORE_FORMAT_VERSION, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+    /* Written whole under another name, then renamed: never half a marker. */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0)
+        goto fail;
+    n = close(fd);
+    fd = -1;
+    if (n != 0 || rename(tmp, path) != 0 || sync_dir(dir) != 0)
+        goto fail;
+    goto out;
+fail:
+    store_detail_set(detail, "dir", "cannot write %s: %s", path, strerror(errno));
+    PROTO_LOG(PROTO_LOG_ERROR, "STO-MARK", "path=%s error=\"%s\"", path, strerror(errno));
+    err = errno == ENOSPC || errno == EDQUOT ? STORE_ERR_DISK_FULL
+          : errno == EACCES || errno == EROFS ? STORE_ERR_PERMISSION
+                                              : STORE_ERR_IO;
+    unlink(tmp);
+out:
+    if (fd >= 0)
+        close(fd);
+    return err;
+}
+
+bool
+fs_free_bytes(const char *dir, uint64_t *free_out)
+{
+    struct statvfs sv;
+
+    if (fault_free_bytes >= 0) {
+        *free_out = (uint64_t)fault_free_bytes;
+        return true;
+    }
+    if (statvfs(dir, &sv) != 0)
+        return false;
+    *free_out = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    return true;
 }
 
 store_err

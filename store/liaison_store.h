@@ -51,7 +51,14 @@ void store_config_init(store_config *cfg) STORE_NONNULL(1);
  * live in cfg->dir/store/).  A writable open takes the directory's broker
  * lock (cfg->dir/broker.lock, holding the owner's PID), refuses a directory
  * on a network file system, clears stale LMDB reader slots, and with
- * STORE_OPEN_CREATE makes the directory and the store.  A store made with an
+ * STORE_OPEN_CREATE makes the directory and the store (with
+ * STORE_OPEN_EXCL too: only where there is, and was, none).  The first
+ * writable open writes cfg->dir/store.created; where it exists, a data file
+ * that is missing (STORE_ERR_LOST) or empty (STORE_ERR_CORRUPT) is refused,
+ * CREATE or not, so that a lost store never silently becomes a new one.  A
+ * data file shorter than the pages its meta page says are in use is refused
+ * (STORE_ERR_CORRUPT) before anything is read through the map, where it
+ * would be a SIGBUS.  A store made with an
  * identity records its Ed25519 public key, and later writable opens must
  * pass the same identity.  A STORE_OPEN_READONLY open takes no broker lock,
  * so the offline tools can read while the broker runs.
@@ -62,7 +69,9 @@ void store_config_init(store_config *cfg) STORE_NONNULL(1);
  * Errors: STORE_ERR_INVALID, STORE_ERR_NOT_FOUND (no store, without CREATE),
  * STORE_ERR_LOCKED (detail names the PID that holds it), STORE_ERR_NETWORK_FS,
  * STORE_ERR_VERSION, STORE_ERR_KEY, STORE_ERR_PERMISSION, STORE_ERR_IO,
- * STORE_ERR_CORRUPT, STORE_ERR_NOMEM.
+ * STORE_ERR_CORRUPT (damaged, truncated or emptied: detail names the file),
+ * STORE_ERR_LOST, STORE_ERR_EXISTS (EXCL), STORE_ERR_DISK_FULL,
+ * STORE_ERR_NOMEM.
  */
 store_err store_open(const store_config *cfg, store **store_out,
                      proto_detail *detail_r) STORE_NONNULL(1, 2) STORE_MUST_CHECK;
@@ -183,7 +192,9 @@ store_err store_batch_meta_delete(store_batch *b, const char *key) STORE_NONNULL
  * results say.  If no transaction had committed, the store is as before and
  * the batch may be committed again; otherwise it may not (STORE_ERR_STATE).
  * Errors: STORE_ERR_STATE (already committed), STORE_ERR_MAP_FULL,
- * STORE_ERR_IO, STORE_ERR_NOMEM, STORE_ERR_LIMIT, STORE_ERR_CORRUPT.  The
+ * STORE_ERR_DISK_FULL (the file system is full: ENOSPC, or EIO from a short
+ * write with less than 1 MiB left), STORE_ERR_IO, STORE_ERR_NOMEM,
+ * STORE_ERR_LIMIT, STORE_ERR_CORRUPT.  The
  * caller acknowledges nothing before this returns, and then only the items
  * whose results say so.
  */

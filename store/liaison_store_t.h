@@ -57,12 +57,16 @@ typedef enum store_err {
     STORE_ERR_STATE = 17,      /* an object is in the wrong state (batch committed twice) */
     STORE_ERR_DECODE = 18,     /* bytes are not a canonical audit record */
     STORE_ERR_PERMISSION = 19, /* the data directory may not be opened or created */
+    STORE_ERR_EXISTS = 20,     /* the data directory holds, or held, a store already */
+    STORE_ERR_LOST = 21,       /* the data directory held a store whose data file is gone */
+    STORE_ERR_DISK_FULL = 22,  /* the file system of the data directory is full */
 } store_err;
 
 /* ---- Opening -------------------------------------------------------------- */
 
 #define STORE_OPEN_READONLY 0x01u /* read only; no broker lock; the directory must exist */
 #define STORE_OPEN_CREATE   0x02u /* create the directory and the store if missing */
+#define STORE_OPEN_EXCL     0x04u /* with CREATE: STORE_ERR_EXISTS if there is, or was, a store */
 
 /* Returns the time in Unix milliseconds; tests pass their own. */
 typedef uint64_t (*store_clock_fn)(void *ctx);
@@ -159,8 +163,9 @@ typedef enum store_audit_event {
     STORE_EV_TREE_HEAD_EXCHANGED = 15,/* a partner's signed tree head was checked */
     STORE_EV_CONSISTENCY_FAILED = 16, /* a partner's log failed a consistency check */
     STORE_EV_REFUSED = 17,            /* a partner refused it (its ingress policy) */
+    STORE_EV_DAMAGED = 18,            /* its stored envelope no longer matched its hash */
 } store_audit_event;
-#define STORE_EV_MAX 17u
+#define STORE_EV_MAX 18u
 
 /* One audit record, decoded.  Text fields hold no NUL and no plaintext content. */
 typedef struct store_audit_record {

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@ struct kv_env {
     bool resize_init;             /* resize was initialised */
     bool readonly;                /* opened MDB_RDONLY */
     uint64_t map_max;             /* growth stops here */
+    char path[4096];              /* the environment's directory, for disk-full checks */
 };
 
 static const char *const db_names[DB_COUNT] = {
@@ -64,6 +66,9 @@ xlate(int rc)
         return STORE_ERR_VERSION;
     case ENOMEM:
         return STORE_ERR_NOMEM;
+    case ENOSPC:
+    case EDQUOT:
+        return STORE_ERR_DISK_FULL;
     case EACCES:
     case EPERM:
     case EROFS:
@@ -71,6 +76,79 @@ xlate(int rc)
     default:
         return STORE_ERR_IO;
     }
+}
+
+/*
+ * Below this many free bytes, a write that failed with EIO is taken for a
+ * full disk: LMDB reports a short write (which is how a full disk shows)
+ * as EIO, not ENOSPC.
+ */
+#define DISK_FULL_BELOW ((uint64_t)1 << 20)
+
+/* Translates the code of an LMDB call that may have written to the disk. */
+static store_err
+xlate_write(kv_env *e, int rc)
+{
+    uint64_t avail = 0;
+
+    if (rc == EIO && fs_free_bytes(e->path, &avail) && avail < DISK_FULL_BELOW)
+        rc = ENOSPC;
+    if (rc == ENOSPC || rc == EDQUOT)
+        PROTO_LOG(PROTO_LOG_ERROR, "STO-DISK-FULL", "dir=%s free_bytes=%llu error=\"%s\"",
+                  e->path, fs_free_bytes(e->path, &avail) ? (unsigned long long)avail : 0ull,
+                  strerror(rc));
+    return xlate(rc);
+}
+
+/*
+ * Pages a data file may lack at its end without being damaged: a page that
+ * the last transaction allocated and freed again before it committed is
+ * counted in the meta page's last page number but is never written.
+ */
+#define SHORT_TAIL_PAGES 16u
+
+/*
+ * Checks that the data file holds every page the meta page says is in use
+ * before anything is read through the map: a page past the end of the file
+ * is not an error LMDB can return but a SIGBUS that kills the process.
+ * mdb_env_open reads the two meta pages with read(), not through the map.
+ */
+static store_err
+check_size(kv_env *e, const char *path, proto_detail *detail)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    struct stat fst;
+    mdb_filehandle_t fd;
+    uint64_t need, have;
+
+    if (mdb_env_get_fd(e->env, &fd) != 0 || fstat(fd, &fst) != 0) {
+        store_detail_set(detail, "data", "cannot stat %s/data.mdb: %s", path, strerror(errno));
+        return STORE_ERR_IO;
+    }
+    mdb_env_info(e->env, &info);
+    mdb_env_stat(e->env, &st);
+    need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    have = (uint64_t)fst.st_size;
+    if (have >= need)
+        return STORE_OK;
+    if (need - have > (uint64_t)SHORT_TAIL_PAGES * st.ms_psize) {
+        store_detail_set(detail, "data",
+                         "%s/data.mdb is %llu bytes, but its pages in use reach %llu bytes: the "
+                         "file was truncated; restore the store from a backup",
+                         path, (unsigned long long)have, (unsigned long long)need);
+        PROTO_LOG(PROTO_LOG_ERROR, "STO-TRUNCATED", "path=%s/data.mdb bytes=%llu needed=%llu",
+                  path, (unsigned long long)have, (unsigned long long)need);
+        return STORE_ERR_CORRUPT;
+    }
+    /* Pages freed unwritten: give them room, so that reading them never
+     * faults.  A read-only open may not write; it never reads free pages. */
+    if (!e->readonly && ftruncate(fd, (off_t)need) != 0) {
+        store_detail_set(detail, "data", "cannot extend %s/data.mdb to %llu bytes: %s", path,
+                         (unsigned long long)need, strerror(errno));
+        return xlate(errno);
+    }
+    return STORE_OK;
 }
 
 static store_err
@@ -123,6 +201,7 @@ kv_env_open(const char *path, bool readonly, uint64_t map_initial, uint64_t map_
     memset(e, 0, sizeof(*e));
     e->readonly = readonly;
     e->map_max = map_max;
+    snprintf(e->path, sizeof(e->path), "%s", path);
     if (pthread_rwlock_init(&e->resize, NULL) != 0) {
         err = STORE_ERR_NOMEM;
         goto out;
@@ -146,6 +225,8 @@ kv_env_open(const char *path, bool readonly, uint64_t map_initial, uint64_t map_
         err = xlate(rc);
         goto out;
     }
+    if ((err = check_size(e, path, detail)) != STORE_OK)
+        goto out;
     /* A broker killed while reading leaves its reader slot behind. */
     rc = mdb_reader_check(e->env, &dead);
     if (rc != 0) {
@@ -318,11 +399,11 @@ kv_commit(kv_txn *txn)
         return STORE_ERR_STATE;
     if (txn->write && store_fault_io_hit()) {
         kv_abort(txn);
-        return STORE_ERR_IO;
+        return xlate_write(txn->env, EIO);
     }
     rc = mdb_txn_commit(txn->txn);
     txn_done(txn);
-    return xlate(rc);
+    return xlate_write(txn->env, rc);
 }
 
 void
@@ -382,8 +463,8 @@ kv_put(kv_txn *txn, store_db db, const void *key, size_t klen, const void *val, 
     MDB_val k = {klen, (void *)(uintptr_t)key}, v = {vlen, (void *)(uintptr_t)val};
 
     if (store_fault_io_hit())
-        return STORE_ERR_IO;
-    return xlate(put(txn, db, &k, &v, flags, 0));
+        return xlate_write(txn->env, EIO);
+    return xlate_write(txn->env, put(txn, db, &k, &v, flags, 0));
 }
 
 store_err
@@ -394,10 +475,10 @@ kv_reserve(kv_txn *txn, store_db db, const void *key, size_t klen, size_t vlen, 
     int rc;
 
     if (store_fault_io_hit())
-        return STORE_ERR_IO;
+        return xlate_write(txn->env, EIO);
     rc = put(txn, db, &k, &v, flags, MDB_RESERVE);
     if (rc != 0)
-        return xlate(rc);
+        return xlate_write(txn->env, rc);
     *space_out = v.mv_data;
     return STORE_OK;
 }
@@ -408,8 +489,8 @@ kv_del(kv_txn *txn, store_db db, const void *key, size_t klen)
     MDB_val k = {klen, (void *)(uintptr_t)key};
 
     if (store_fault_io_hit())
-        return STORE_ERR_IO;
-    return xlate(mdb_del(txn->txn, txn->env->dbi[db], &k, NULL));
+        return xlate_write(txn->env, EIO);
+    return xlate_write(txn->env, mdb_del(txn->txn, txn->env->dbi[db], &k, NULL));
 }
 
 store_err
@@ -477,6 +558,6 @@ store_err
 kv_cursor_del(kv_cursor *cur)
 {
     if (store_fault_io_hit())
-        return STORE_ERR_IO;
-    return xlate(mdb_cursor_del(cur->cur, 0));
+        return xlate_write(cur->txn->env, EIO);
+    return xlate_write(cur->txn->env, mdb_cursor_del(cur->cur, 0));
 }

@@ -15,7 +15,7 @@ store_strerror(store_err code)
     case STORE_ERR_DUPLICATE: return "duplicate message id";
     case STORE_ERR_LOCKED: return "data directory in use by another broker";
     case STORE_ERR_NETWORK_FS: return "data directory on a network file system";
-    case STORE_ERR_MAP_FULL: return "store map full at its maximum size";
+    case STORE_ERR_MAP_FULL: return "the store's map size is reached (its configured maximum)";
     case STORE_ERR_LIMIT: return "length, count or size out of bounds";
     case STORE_ERR_CORRUPT: return "stored data is damaged";
     case STORE_ERR_VERSION: return "unknown store format version";
@@ -27,6 +27,9 @@ store_strerror(store_err code)
     case STORE_ERR_STATE: return "object in the wrong state";
     case STORE_ERR_DECODE: return "not a canonical audit record";
     case STORE_ERR_PERMISSION: return "permission denied";
+    case STORE_ERR_EXISTS: return "the data directory holds, or held, a store already";
+    case STORE_ERR_LOST: return "the data directory held a store whose data file is missing";
+    case STORE_ERR_DISK_FULL: return "the disk is full";
     }
     return "unknown error";
 }
@@ -183,6 +186,53 @@ open_meta_readonly(store *s, proto_detail *detail)
     return err;
 }
 
+/*
+ * Looks at the data file before LMDB does: LMDB takes a missing or empty
+ * file for a new environment, so a directory that held a store (its marker
+ * says so) whose file was deleted or emptied would silently start over
+ * empty, its queues and audit history gone.  Without CREATE there must be
+ * a store; with EXCL there must be none, nor any sign of one.
+ */
+static store_err
+check_data_file(const char *dir, const char *data, bool marked, const char *mark, unsigned flags,
+                proto_detail *detail)
+{
+    bool create = (flags & STORE_OPEN_CREATE) != 0 && (flags & STORE_OPEN_READONLY) == 0;
+    uint64_t size = 0;
+    store_err err = fs_file_size(data, &size, detail);
+
+    if (err != STORE_OK && err != STORE_ERR_NOT_FOUND)
+        return err;
+    if (err == STORE_ERR_NOT_FOUND || size == 0) {
+        if (marked) {
+            /* The file names come first: a long path may cut the rest. */
+            store_detail_set(detail, "data",
+                             "%s is %s, but this directory held a store (%s: %s): restore it "
+                             "from a backup; to start afresh, remove store/ and %s, then --init",
+                             data, err == STORE_ERR_NOT_FOUND ? "missing" : "empty (0 bytes)",
+                             STORE_MARK_FILE, mark, STORE_MARK_FILE);
+            PROTO_LOG(PROTO_LOG_ERROR, "STO-LOST", "dir=%s data=%s state=%s", dir, data,
+                      err == STORE_ERR_NOT_FOUND ? "missing" : "empty");
+            return err == STORE_ERR_NOT_FOUND ? STORE_ERR_LOST : STORE_ERR_CORRUPT;
+        }
+        if (!create && err == STORE_ERR_NOT_FOUND) {
+            store_detail_set(detail, "dir", "no store in %s (no %s)", dir, data);
+            return STORE_ERR_NOT_FOUND;
+        }
+        if (!create) {
+            store_detail_set(detail, "data", "%s is empty (0 bytes): not a store", data);
+            return STORE_ERR_CORRUPT;
+        }
+        return STORE_OK;
+    }
+    if ((flags & STORE_OPEN_EXCL) != 0 && create) {
+        store_detail_set(detail, "dir", "%s holds a store already (%s, %llu bytes)", dir, data,
+                         (unsigned long long)size);
+        return STORE_ERR_EXISTS;
+    }
+    return STORE_OK;
+}
+
 store_err
 store_open(const store_config *cfg, store **store_out, proto_detail *detail)
 {
@@ -191,6 +241,8 @@ store_open(const store_config *cfg, store **store_out, proto_detail *detail)
     bool readonly = (cfg->flags & STORE_OPEN_READONLY) != 0;
     bool create = (cfg->flags & STORE_OPEN_CREATE) != 0 && !readonly;
     open_ctx o = {cfg->identity, detail};
+    char mark[160];
+    bool marked;
     store_err err;
     int n;
 
@@ -226,13 +278,10 @@ store_open(const store_config *cfg, store **store_out, proto_detail *detail)
         goto out;
     if (!readonly && (err = fs_lock_take(cfg->dir, &s->lock_fd, detail)) != STORE_OK)
         goto out;
-    if ((err = fs_dir_prepare(sub, create, detail)) != STORE_OK)
+    marked = fs_mark_read(cfg->dir, mark, sizeof(mark));
+    if ((err = check_data_file(cfg->dir, data, marked, mark, cfg->flags, detail)) != STORE_OK ||
+        (err = fs_dir_prepare(sub, create, detail)) != STORE_OK)
         goto out;
-    if (!create && !fs_exists(data)) {
-        store_detail_set(detail, "dir", "no store in %s (no %s)", cfg->dir, data);
-        err = STORE_ERR_NOT_FOUND;
-        goto out;
-    }
     if ((err = kv_env_open(sub, readonly, cfg->map_initial, cfg->map_max, &s->env, detail)) !=
         STORE_OK)
         goto out;
@@ -244,6 +293,9 @@ store_open(const store_config *cfg, store **store_out, proto_detail *detail)
             goto out;
         err = store_write(s, open_meta, &o, detail);
     }
+    /* From here on the directory is known to hold a store. */
+    if (err == STORE_OK && !readonly && !marked)
+        err = fs_mark_write(cfg->dir, store_now(s), detail);
     if (err != STORE_OK)
         goto out;
     *store_out = s;

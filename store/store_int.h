@@ -17,6 +17,7 @@ struct MDB_cursor;
 #define STORE_FORMAT_VERSION 1u      /* meta "format"; bumped on an incompatible layout */
 #define STORE_SUBDIR         "store" /* LMDB files live in <dir>/store/ */
 #define STORE_LOCK_FILE      "broker.lock"
+#define STORE_MARK_FILE      "store.created" /* <dir>/store.created: this directory holds a store */
 #define STORE_MAP_MIN        (1u << 20) /* smallest map we accept, 1 MiB */
 
 /* Records the field and reason of an error, if detail is not NULL. */
@@ -54,12 +55,15 @@ void store_free(void *p);
  * Test hooks (never used by the broker).  store_fault_alloc(n): the n-th
  * allocation from now (0 = the next) fails; -1 turns it off.
  * store_fault_io(n): the n-th LMDB write operation (put, delete, commit)
- * from now fails as an I/O error; -1 turns it off.  store_fault_fs_type(t):
- * statfs reports file system type t (0: the real one).  Not thread-safe.
+ * from now fails as LMDB fails a write, with EIO; -1 turns it off.
+ * store_fault_fs_type(t): statfs reports file system type t (0: the real
+ * one).  store_fault_free_bytes(n): statvfs reports n bytes free (-1: the
+ * real figure).  Not thread-safe.
  */
 void store_fault_alloc(long n);
 void store_fault_io(long n);
 void store_fault_fs_type(long t);
+void store_fault_free_bytes(long long n);
 bool store_fault_io_hit(void);
 
 /* ---- Key/value layer (lmdb_env.c is the only file that calls LMDB) ------ */
@@ -149,6 +153,21 @@ store_err fs_lock_take(const char *dir, int *fd_out, proto_detail *detail);
 void fs_lock_release(int *fd);
 /* True if path exists. */
 bool fs_exists(const char *path);
+/* Size of the file at path into *size_out; STORE_ERR_NOT_FOUND if there is none. */
+store_err fs_file_size(const char *path, uint64_t *size_out, proto_detail *detail);
+/*
+ * The marker that a data directory holds a store: dir/STORE_MARK_FILE,
+ * written (and synced, with the directory) when a store is first opened
+ * for writing, and never removed by the store.  It outlives a deleted or
+ * emptied data file, so that such a directory is never taken for a new one.
+ * fs_mark_read copies its first line into text (len bytes) and returns
+ * true when it exists.
+ */
+store_err fs_mark_write(const char *dir, uint64_t now_ms, proto_detail *detail);
+bool fs_mark_read(const char *dir, char *text, size_t len);
+/* Bytes free for an unprivileged writer on the file system of dir; false
+ * when it cannot be told. */
+bool fs_free_bytes(const char *dir, uint64_t *free_out);
 
 /* ---- Cryptography (crypto.c is the only file that calls libsodium) ------- */
 

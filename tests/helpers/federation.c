@@ -278,6 +278,40 @@ print_log(const fed_nation *n)
     fclose(fp);
 }
 
+/* Creates the store of n with `liaison-broker --init` unless its data
+ * directory has one (its marker file), as an operator does once. */
+static void
+init_store(fed_nation *n)
+{
+    char mark[1100];
+    struct stat st;
+    pid_t pid;
+    int status = 0;
+
+    snprintf(mark, sizeof(mark), "%s/store.created", n->data);
+    if (stat(mark, &st) == 0)
+        return;
+    pid = fork();
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(n->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            dup2(fd, STDOUT_FILENO);
+            close(fd);
+        }
+        execl(broker_bin(), "liaison-broker", "--config", n->config, "--init", (char *)NULL);
+        _exit(127);
+    }
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        print_log(n);
+        fail_msg("liaison-broker --init for %s failed (status %d); see %s", n->nation,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, n->log);
+    }
+}
+
 void
 fed_start(fed *f, const char *nation)
 {
@@ -286,6 +320,7 @@ fed_start(fed *f, const char *nation)
 
     if (n == NULL || n->pid != 0)
         fail_msg("fed_start %s", nation);
+    init_store(n);
     pid = fork();
     if (pid < 0)
         fail_msg("fork: %s", strerror(errno));

@@ -67,7 +67,9 @@ int fed_destroy_all(void **state);
 fed_nation *fed_nation_get(fed *f, const char *nation);
 fed_agency *fed_agency_get(fed *f, const char *addr);
 
-/* Starts the broker of nation and waits until it accepts connections. */
+/* Starts the broker of nation and waits until it accepts connections; the
+ * first time (no store in its data directory yet) it creates the store with
+ * `liaison-broker --init`. */
 void fed_start(fed *f, const char *nation);
 /* SIGTERM and wait; returns the exit status. */
 int fed_stop(fed *f, const char *nation);

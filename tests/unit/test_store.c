@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +19,7 @@
 typedef struct fixture {
     char dir[256];   /* scratch data directory */
     store *s;        /* open store, or NULL */
+    char mnt[300];   /* a small file system mounted here by the test, or "" */
 } fixture;
 
 static int
@@ -37,7 +41,10 @@ teardown(void **state)
     store_fault_alloc(-1);
     store_fault_io(-1);
     store_fault_fs_type(0);
+    store_fault_free_bytes(-1);
     store_close(&f->s);
+    if (f->mnt[0] != '\0')
+        umount2(f->mnt, MNT_DETACH);
     test_scratch_remove(f->dir);
     free(f);
     return 0;
@@ -247,6 +254,279 @@ test_store_second_broker_refused(void **state)
     close(ready[0]);
     close(release[1]);
     f->s = tl_open(f->dir);
+}
+
+/* ---- A data file that is gone, emptied or truncated -------------------------- */
+
+/* Opens dir with flags (no identity, the test clock); returns the error. */
+static store_err
+open_flags(const char *dir, unsigned flags, store **s_out, proto_detail *d)
+{
+    store_config cfg;
+
+    store_config_init(&cfg);
+    cfg.dir = dir;
+    cfg.flags = flags;
+    cfg.map_initial = 1u << 20;
+    cfg.clock = tl_clock;
+    memset(d, 0, sizeof(*d));
+    return store_open(&cfg, s_out, d);
+}
+
+/* A store that was made, with some history, then closed; its data file path. */
+static void
+made_store(fixture *f, char *data, size_t len)
+{
+    f->s = tl_open(f->dir);
+    tl_append(f->s, 0, 2000, 100);
+    store_close(&f->s);
+    snprintf(data, len, "%s/store/data.mdb", f->dir);
+}
+
+static void
+test_store_created_once_marker_written(void **state)
+{
+    fixture *f = *state;
+    store *s = NULL;
+    proto_detail d;
+    char path[512];
+
+    /* CREATE|EXCL makes a store where there is none, and writes the marker. */
+    assert_store_ok(open_flags(f->dir, STORE_OPEN_CREATE | STORE_OPEN_EXCL, &s, &d), &d);
+    store_close(&s);
+    snprintf(path, sizeof(path), "%s/store.created", f->dir);
+    assert_int_equal(access(path, F_OK), 0);
+    /* ... and refuses where there is one. */
+    assert_int_equal(open_flags(f->dir, STORE_OPEN_CREATE | STORE_OPEN_EXCL, &s, &d),
+                     STORE_ERR_EXISTS);
+    assert_null(s);
+    assert_non_null(strstr(d.text, "holds a store already"));
+    /* A store made before the marker existed gets it at a writable open. */
+    assert_int_equal(unlink(path), 0);
+    assert_store_ok(open_flags(f->dir, 0, &s, &d), &d);
+    store_close(&s);
+    assert_int_equal(access(path, F_OK), 0);
+}
+
+static void
+test_store_deleted_data_file_not_recreated(void **state)
+{
+    fixture *f = *state;
+    store *s = NULL;
+    proto_detail d;
+    char data[512];
+
+    made_store(f, data, sizeof(data));
+    assert_int_equal(unlink(data), 0);
+    /* Not even CREATE starts over where a store was. */
+    assert_int_equal(open_flags(f->dir, STORE_OPEN_CREATE, &s, &d), STORE_ERR_LOST);
+    assert_non_null(strstr(d.text, data));
+    assert_non_null(strstr(d.text, "is missing"));
+    assert_int_equal(open_flags(f->dir, 0, &s, &d), STORE_ERR_LOST);
+    assert_int_equal(open_flags(f->dir, STORE_OPEN_READONLY, &s, &d), STORE_ERR_LOST);
+    assert_int_equal(open_flags(f->dir, STORE_OPEN_CREATE | STORE_OPEN_EXCL, &s, &d),
+                     STORE_ERR_LOST);
+    assert_null(s);
+    assert_int_not_equal(access(data, F_OK), 0);
+}
+
+static void
+test_store_emptied_data_file_not_recreated(void **state)
+{
+    fixture *f = *state;
+    store *s = NULL;
+    proto_detail d;
+    char data[512];
+    struct stat st;
+
+    made_store(f, data, sizeof(data));
+    assert_int_equal(truncate(data, 0), 0);
+    assert_int_equal(open_flags(f->dir, STORE_OPEN_CREATE, &s, &d), STORE_ERR_CORRUPT);
+    assert_non_null(strstr(d.text, "empty (0 bytes)"));
+    assert_int_equal(open_flags(f->dir, STORE_OPEN_READONLY, &s, &d), STORE_ERR_CORRUPT);
+    assert_null(s);
+    assert_int_equal(stat(data, &st), 0);
+    assert_int_equal(st.st_size, 0);
+}
+
+/* Opens dir with flags in a child process, so that a SIGBUS fails the test
+ * instead of ending the run; returns the child's raw wait status, and the
+ * error it got in *err_out. */
+static int
+open_in_child(const char *dir, unsigned flags, store_err *err_out)
+{
+    int fds[2], status = 0;
+    pid_t pid;
+
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        store *s = NULL;
+        proto_detail d;
+        store_err err = open_flags(dir, flags, &s, &d);
+        store_verify_report rep;
+        store_read *r = NULL;
+
+        /* Read everything, as audit verify does. */
+        if (err == STORE_OK && store_read_begin(s, &r) == STORE_OK &&
+            store_audit_verify(r, NULL, &rep) != STORE_OK)
+            err = STORE_ERR_IO;
+        store_read_end(&r);
+        store_close(&s);
+        if (write(fds[1], &err, sizeof(err)) != (ssize_t)sizeof(err))
+            _exit(2);
+        _exit(0);
+    }
+    close(fds[1]);
+    *err_out = STORE_OK;
+    if (read(fds[0], err_out, sizeof(*err_out)) != (ssize_t)sizeof(*err_out))
+        *err_out = (store_err)-1;
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static void
+test_store_truncated_data_file_refused(void **state)
+{
+    fixture *f = *state;
+    char data[512];
+    struct stat st;
+    store_err err;
+    int status;
+
+    made_store(f, data, sizeof(data));
+    assert_int_equal(stat(data, &st), 0);
+    assert_true(st.st_size >= 64 * 4096);
+    assert_int_equal(truncate(data, st.st_size / 2), 0);
+    /* Refused with an error, read-only or not: never a signal. */
+    status = open_in_child(f->dir, STORE_OPEN_READONLY, &err);
+    assert_false(WIFSIGNALED(status));
+    assert_int_equal(err, STORE_ERR_CORRUPT);
+    status = open_in_child(f->dir, 0, &err);
+    assert_false(WIFSIGNALED(status));
+    assert_int_equal(err, STORE_ERR_CORRUPT);
+    {
+        store *s = NULL;
+        proto_detail d;
+
+        assert_int_equal(open_flags(f->dir, STORE_OPEN_READONLY, &s, &d), STORE_ERR_CORRUPT);
+        assert_non_null(strstr(d.text, "truncated"));
+        assert_non_null(strstr(d.text, "data.mdb"));
+    }
+    /* The refusal wrote nothing. */
+    {
+        struct stat now;
+
+        assert_int_equal(stat(data, &now), 0);
+        assert_int_equal(now.st_size, st.st_size / 2);
+    }
+}
+
+/* ---- A full disk ------------------------------------------------------------------- */
+
+/*
+ * Nemesis: the file system of the data directory fills up.  A commit that
+ * cannot be written says the disk is full (not "input/output error"), and
+ * nothing of it is durable.  Needs a small tmpfs (root); skipped otherwise.
+ */
+static void
+test_store_disk_full_reported(void **state)
+{
+    fixture *f = *state;
+    store_config cfg;
+    store_err err = STORE_OK;
+    proto_detail d = {0};
+    uint64_t i;
+
+    snprintf(f->mnt, sizeof(f->mnt), "%s/small", f->dir);
+    assert_int_equal(mkdir(f->mnt, 0700), 0);
+    if (mount("tmpfs", f->mnt, "tmpfs", 0, "size=2m") != 0) {
+        fprintf(stderr, "# skipped: cannot mount a small tmpfs: %s\n", strerror(errno));
+        f->mnt[0] = '\0';
+        skip();
+    }
+    store_config_init(&cfg);
+    cfg.flags = STORE_OPEN_CREATE;
+    cfg.identity = tl_identity();
+    cfg.map_initial = 1u << 20;
+    cfg.map_max = (uint64_t)64 << 20; /* the disk fills long before the map */
+    cfg.head_interval_ms = 0;
+    f->s = tl_open_cfg(f->mnt, &cfg);
+    for (i = 0; i < 100000 && err == STORE_OK; i += 200) {
+        store_batch *b = NULL;
+
+        assert_store_ok(store_batch_new(f->s, &b), &d);
+        for (uint64_t k = i; k < i + 200; k++) {
+            store_audit_record rec;
+            size_t item;
+
+            tl_record(k, &rec);
+            memset(rec.detail, 'd', STORE_DETAIL_MAX);
+            rec.detail[STORE_DETAIL_MAX] = '\0';
+            assert_store_ok(store_batch_add_item(b, &item), &d);
+            assert_store_ok(store_audit_append(b, &rec, &d), &d);
+        }
+        err = store_batch_commit(b, &d);
+        store_batch_destroy(&b);
+    }
+    assert_int_equal(err, STORE_ERR_DISK_FULL);
+    assert_string_equal(store_strerror(err), "the disk is full");
+    assert_non_null(strstr(d.text, "the disk is full"));
+    assert_null(strstr(d.text, "input/output"));
+    /* What committed before is intact; the failed batch left nothing. */
+    {
+        store_read *r = NULL;
+        uint64_t size = 0;
+
+        assert_store_ok(store_read_begin(f->s, &r), &d);
+        assert_store_ok(store_audit_size(r, &size), &d);
+        assert_int_equal(size, i - 200);
+        store_read_end(&r);
+    }
+    store_close(&f->s);
+    assert_int_equal(umount2(f->mnt, MNT_DETACH), 0);
+    f->mnt[0] = '\0';
+}
+
+/* LMDB reports a write cut short (how a full disk shows) as EIO: with the
+ * file system nearly full that is a full disk, otherwise an I/O error. */
+static void
+test_store_eio_on_nearly_full_disk_is_disk_full(void **state)
+{
+    fixture *f = *state;
+    store_batch *b = NULL;
+    proto_detail d = {0};
+    store_audit_record rec;
+    size_t item;
+
+    f->s = tl_open(f->dir);
+    assert_store_ok(store_batch_new(f->s, &b), &d);
+    tl_record(0, &rec);
+    assert_store_ok(store_batch_add_item(b, &item), &d);
+    assert_store_ok(store_audit_append(b, &rec, &d), &d);
+    store_fault_free_bytes(4096);
+    store_fault_io(0);
+    assert_int_equal(store_batch_commit(b, &d), STORE_ERR_DISK_FULL);
+    assert_non_null(strstr(d.text, "the disk is full"));
+    store_fault_free_bytes((long long)1 << 30);
+    store_fault_io(0);
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(store_batch_commit(b, &d), STORE_ERR_IO);
+    store_fault_io(-1);
+    store_fault_free_bytes(-1);
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    store_batch_destroy(&b);
+}
+
+static void
+test_store_map_full_named(void **state)
+{
+    (void)state;
+    /* A full map is not a full disk: more disk does not cure it. */
+    assert_null(strstr(store_strerror(STORE_ERR_MAP_FULL), "disk"));
+    assert_non_null(strstr(store_strerror(STORE_ERR_MAP_FULL), "map size is reached"));
 }
 
 static void
@@ -1394,6 +1674,14 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_open_creates_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_second_broker_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_network_fs_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_created_once_marker_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_deleted_data_file_not_recreated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_emptied_data_file_not_recreated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_truncated_data_file_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_disk_full_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_eio_on_nearly_full_disk_is_disk_full, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_map_full_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_envelope_queue_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_duplicate_item_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_batch_argument_checks, setup, teardown),
