@@ -214,6 +214,21 @@ typedef struct broker {
 /* ---- main.c / loop.c -------------------------------------------------- */
 
 uint64_t broker_now_ms(void);
+/* Loads the roster file of the configuration and checks it against the
+ * configuration and the broker's key: it holds an active card with the
+ * broker's own keys, and an active card for every peer.  Start-up and every
+ * reload run this same function, so a reload takes nothing that start-up
+ * would refuse.  On success *roster_out is the caller's; on failure it is
+ * unchanged and why (why_len bytes) holds "file: reason" (with the line
+ * where the roster has one).  Returns EX_OK or EX_CONFIG. */
+int broker_roster_load(const broker *b, proto_roster **roster_out, char *why, size_t why_len);
+/* Loads the policy file of the configuration, checks that it is this
+ * nation's policy, and makes its rate-limit state: the same for start-up
+ * and reloads.  On success *pol_out and *rate_out are the caller's; on
+ * failure they are unchanged and why holds "file:line:column: reason" (or
+ * "file: reason").  Returns EX_OK, EX_CONFIG or EX_SOFTWARE (no memory). */
+int broker_policy_load(const broker *b, policy **pol_out, policy_rate **rate_out, char *why,
+                       size_t why_len);
 /* Reads one whole message from sock without waiting: its first
  * BROKER_FRAMES_MAX frames into frames, the rest read and dropped.  Returns
  * how many frames it had (more than BROKER_FRAMES_MAX when too many), 0 when

@@ -430,6 +430,14 @@ broker_metrics_render(broker_metrics *m, char **text_out, size_t *len_out)
               (unsigned long long)atomic_load_explicit(
                   &m->counters[BROKER_METRICS_POLICY_RELOAD_FAILED], memory_order_relaxed));
 
+    tb_header(&tb, "roster_reloads_total", "counter", "Roster reloads, by result.");
+    tb_printf(&tb, "liaison_roster_reloads_total{result=\"ok\"} %llu\n",
+              (unsigned long long)atomic_load_explicit(
+                  &m->counters[BROKER_METRICS_ROSTER_RELOAD_OK], memory_order_relaxed));
+    tb_printf(&tb, "liaison_roster_reloads_total{result=\"failed\"} %llu\n",
+              (unsigned long long)atomic_load_explicit(
+                  &m->counters[BROKER_METRICS_ROSTER_RELOAD_FAILED], memory_order_relaxed));
+
     tb_header(&tb, "tree_head_consistency_failures_total", "counter",
               "Signed tree heads of a peer that failed the consistency check, by peer.");
     tb_family(&tb, labels, count, FAMILY_CONSISTENCY, "tree_head_consistency_failures_total", "peer");
