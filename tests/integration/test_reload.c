@@ -208,13 +208,13 @@ test_reload_refuses_another_nations_policy(void **state)
     assert_non_null(can_text);
     write_file(fed_nation_get(f, "USA")->policy, can_text, can_len);
     reload_usa(f);
+    /* USA's own policy still decides: the same message is released. */
+    assert_int_equal(try_send(fbi, "CAN/RCMP", "LES//REL TO CAN,USA", 10 * SECOND), LIAISON_OK);
     assert_true(fed_log_count(f, "USA", "is the policy of CAN, not USA") >= 1);
     assert_true(fed_log_count(f, "USA", "kept the old policy") >= 1);
     assert_true(fed_log_count(f, "USA", "policy=kept") >= 1);
     assert_int_equal(metric(f, "USA", "liaison_policy_reloads_total{result=\"failed\"} "), 1);
     assert_int_equal(metric(f, "USA", "liaison_policy_reloads_total{result=\"ok\"} "), 0);
-    /* USA's own policy still decides: the same message is released. */
-    assert_int_equal(try_send(fbi, "CAN/RCMP", "LES//REL TO CAN,USA", 10 * SECOND), LIAISON_OK);
     /* USA's policy again: taken. */
     write_file(fed_nation_get(f, "USA")->policy, usa_text, usa_len);
     reload_usa(f);
@@ -263,10 +263,10 @@ test_reload_refuses_roster_without_own_or_peer_card(void **state)
         free(copy);
     }
     reload_usa(f);
+    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_OK);
     assert_true(fed_log_count(f, "USA", "has no active card matching") >= 1);
     assert_true(fed_log_count(f, "USA", "kept the old roster") >= 1);
     assert_int_equal(metric(f, "USA", "liaison_roster_reloads_total{result=\"failed\"} "), 1);
-    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_OK);
 
     /* Without the card of a peer. */
     {
@@ -277,9 +277,9 @@ test_reload_refuses_roster_without_own_or_peer_card(void **state)
         free(copy);
     }
     reload_usa(f);
+    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_OK);
     assert_true(fed_log_count(f, "USA", "no active broker card for the peer CAN") >= 1);
     assert_int_equal(metric(f, "USA", "liaison_roster_reloads_total{result=\"failed\"} "), 2);
-    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_OK);
 
     /* The whole roster: taken, and USA/FBI is refused from then on. */
     write_file(f->roster, text, len);
@@ -314,10 +314,10 @@ test_reload_refuses_writable_roster_and_policy(void **state)
     assert_int_equal(chmod(f->roster, 0666), 0);
     assert_int_equal(chmod(fed_nation_get(f, "USA")->policy, 0646), 0);
     reload_usa(f);
+    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_OK);
     assert_true(fed_log_count(f, "USA", "has mode 0666: group and others must not") >= 1);
     assert_true(fed_log_count(f, "USA", "has mode 0646: group and others must not") >= 1);
     assert_true(fed_log_count(f, "USA", "policy=kept roster=kept") >= 1);
-    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_OK);
     /* A directory others can write: the same. */
     assert_int_equal(chmod(f->roster, 0644), 0);
     assert_int_equal(chmod(fed_nation_get(f, "USA")->policy, 0644), 0);
