@@ -38,6 +38,21 @@
 #define BROKER_DUP_WINDOW_MS (7u * 24u * 3600u * 1000u) /* ids stay duplicates this long after expiry */
 #define BROKER_CLOCK_SKEW_MS (5u * 60u * 1000u) /* messages created further ahead are refused */
 
+/* Memory.  Bytes a received message may take beyond its envelope: the
+ * other frames of its command.  ZMQ_MAXMSGSIZE is max_message_bytes plus
+ * this: no legitimate frame is larger. */
+#define BROKER_MESSAGE_OVERHEAD 65536u
+/* Sockets whose connections the receive guard watches (guard.c). */
+#define BROKER_GUARD_SOCKETS 2u
+/* SO_RCVBUF of the ROUTERs' connections (ZMQ_RCVBUF): fixed, so that what
+ * the kernel holds for one connection does not depend on the host's tuning. */
+#define BROKER_GUARD_RCVBUF (1u << 20)
+/* All connections together may hold this many messages of the largest
+ * size that libzmq is still receiving or has not yet handed over; and the
+ * verify pool and the batches may hold half as many (each counted twice:
+ * its bytes and its decoded envelope).  See "Memory" in docs/operations.md. */
+#define BROKER_GUARD_MESSAGES 16u
+
 
 /* The roster, shared with the ZAP and verify threads; swapped on SIGHUP. */
 typedef struct broker_roster {
@@ -80,6 +95,7 @@ typedef struct broker_peer {
  * partner's signed report. */
 typedef struct broker_job {
     broker_ordered ord;                 /* first: its place in dispatch order (order.h) */
+    uint64_t held;                      /* bytes counted against broker_jobs_max, or 0 */
     uint8_t type;                       /* PROTO_CMD_SUBMIT, _FORWARD or _REPORT */
     zmq_msg_t msg;                      /* owns the envelope (or report) bytes */
     uint8_t rid[BROKER_RID_MAX];        /* where to answer */
@@ -189,6 +205,9 @@ typedef struct broker {
     size_t worker_count;                /* threads in workers */
     pthread_t committer;                /* commit thread */
     pthread_t zap_thread;               /* ZAP handler thread */
+    pthread_t guard_thread;             /* receive guard thread (guard.c) */
+    bool guard_started;                 /* guard_thread to join */
+    void *guard_stop;                   /* PAIR: stops the guard thread */
     bool zap_started, committer_started;/* threads to join */
     int signal_fd;                      /* signalfd for HUP, TERM, INT */
     broker_session sessions[BROKER_SESSIONS_MAX]; /* agencies; a slot, once used, stays its agency's */
@@ -243,15 +262,38 @@ int broker_run(broker *b);
 int broker_zap_start(broker *b);
 void broker_zap_stop(broker *b);
 
+/* ---- guard.c ------------------------------------------------------------- */
+
+/* Watches the connections of sock (a bound ROUTER) from the guard thread;
+ * call before sock binds and before broker_guard_start.  domain names it
+ * in logs.  -1 when the monitor cannot be set up. */
+int broker_guard_watch(broker *b, void *sock, const char *domain);
+/* Starts the guard thread, which takes over the monitors. */
+int broker_guard_start(broker *b);
+void broker_guard_stop(broker *b);
+/* Counts a message read from descriptor fd (ZMQ_SRCFD; -1 for none): its
+ * frames and payload bytes.  Main thread. */
+void broker_guard_consumed(int fd, size_t frames, size_t bytes);
+/* What one connection may hold inside libzmq and the kernel, in wire bytes. */
+uint64_t broker_guard_connection_max(const broker_config *cfg);
+/* What all connections together may hold. */
+uint64_t broker_guard_total_max(const broker_config *cfg);
+
 /* ---- workers.c ----------------------------------------------------------- */
 
 int broker_workers_start(broker *b);
 void broker_workers_stop(broker *b);
 /* Hands a job, and the jobs chained after it, to one worker of the pool,
  * which checks them in turn (a partner's report list: its reports share a
- * batch signature, which the worker then checks once).  On failure the
- * jobs stay the caller's. */
+ * batch signature, which the worker then checks once).  Returns 0,
+ * BROKER_JOB_BUSY when the jobs held would exceed broker_jobs_max, or -1;
+ * on failure the jobs stay the caller's. */
 int broker_job_dispatch(broker *b, broker_job *job);
+/* broker_job_dispatch's answer when the jobs at the pool and in batches
+ * already hold broker_jobs_max bytes: the caller answers busy. */
+#define BROKER_JOB_BUSY 1
+/* Bytes the jobs between dispatch and free may hold together. */
+uint64_t broker_jobs_max(const broker_config *cfg);
 /* Takes back a chain of jobs a worker is done with; returns the jobs that
  * may now be routed, linked by ord.next, in dispatch order (order.h). */
 broker_job *broker_job_back(broker *b, broker_job *job);

@@ -26,8 +26,8 @@ broker_now_ms(void)
 size_t
 broker_recv_frames(void *sock, zmq_msg_t frames[BROKER_FRAMES_MAX])
 {
-    size_t count = 0;
-    int more = 1;
+    size_t count = 0, bytes = 0;
+    int more = 1, fd = -1;
 
     while (more) {
         zmq_msg_t scratch;
@@ -39,10 +39,16 @@ broker_recv_frames(void *sock, zmq_msg_t frames[BROKER_FRAMES_MAX])
             break; /* none waiting; or, mid-message, the connection went */
         }
         more = zmq_msg_more(m);
+        bytes += zmq_msg_size(m);
+        /* A ROUTER's routing id frame is made here and has no descriptor. */
+        if (fd < 0)
+            fd = zmq_msg_get(m, ZMQ_SRCFD);
         if (m == &scratch)
             zmq_msg_close(m);
         count++;
     }
+    if (count > 0)
+        broker_guard_consumed(fd, count, bytes);
     return count;
 }
 

@@ -147,7 +147,8 @@ bind_router(broker *b, const char *endpoint, const char *domain)
 {
     void *sock = zmq_socket(b->zctx, ZMQ_ROUTER);
     int one = 1, linger = 0;
-    int64_t max = (int64_t)b->cfg->limits.max_message_bytes + 65536;
+    int64_t max = (int64_t)b->cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD;
+    int rcvbuf = (int)BROKER_GUARD_RCVBUF;
     /* Room for every answer a connection can be owed: one per submit it may
      * have pending, one per delivery in flight, and some for status and
      * pings.  Past that the client is not reading, and answers are dropped
@@ -165,6 +166,15 @@ bind_router(broker *b, const char *endpoint, const char *domain)
     /* A frame larger than any message we accept closes the connection: it
      * cannot be answered without reading it all. */
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+    zmq_setsockopt(sock, ZMQ_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    /* No option bounds the frames of one message, which libzmq holds until
+     * the last one arrives: the guard bounds what each connection holds. */
+    if (broker_guard_watch(b, sock, domain) != 0) {
+        fprintf(stderr, "liaison-broker: cannot watch the connections of %s (%s): %s\n", endpoint,
+                domain, zmq_strerror(zmq_errno()));
+        zmq_close(sock);
+        return NULL;
+    }
     if (zmq_bind(sock, endpoint) != 0) {
         fprintf(stderr, "liaison-broker: cannot bind %s (%s): %s\n", endpoint, domain,
                 zmq_strerror(zmq_errno()));
@@ -217,6 +227,8 @@ start(broker *b)
     b->fed_sock = bind_router(b, b->cfg->federation_endpoint, "federation");
     if (b->fed_sock == NULL)
         return EX_UNAVAILABLE;
+    if (broker_guard_start(b) != 0)
+        return EX_SOFTWARE;
     if (broker_peers_open(b) != 0)
         return EX_CONFIG;
     if (b->cfg->metrics_endpoint != NULL &&
@@ -241,6 +253,7 @@ stop(broker *b)
 {
     if (b->metrics != NULL)
         broker_metrics_stop(b->metrics);
+    broker_guard_stop(b);
     broker_peers_close(b);
     if (b->agency_sock != NULL)
         zmq_close(b->agency_sock);

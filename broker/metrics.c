@@ -71,6 +71,7 @@ static const char *const counter_names[BROKER_METRICS_COUNTER_COUNT] = {
     [BROKER_METRICS_EXPIRED] = "messages_expired_total",
     [BROKER_METRICS_DUPLICATES_DROPPED] = "duplicates_dropped_total",
     [BROKER_METRICS_KEYS_REFUSED] = "keys_refused_total",
+    [BROKER_METRICS_CONNECTIONS_CUT] = "connections_cut_total",
 };
 
 static const char *const counter_help[BROKER_METRICS_COUNTER_COUNT] = {
@@ -85,6 +86,7 @@ static const char *const counter_help[BROKER_METRICS_COUNTER_COUNT] = {
     [BROKER_METRICS_EXPIRED] = "Queued messages that expired before delivery.",
     [BROKER_METRICS_DUPLICATES_DROPPED] = "Messages dropped because their id was seen before.",
     [BROKER_METRICS_KEYS_REFUSED] = "Connections and messages refused for an unknown or revoked key.",
+    [BROKER_METRICS_CONNECTIONS_CUT] = "Connections shut down for holding more unread bytes than they may.",
 };
 
 /* ---- The label table ------------------------------------------------------ */

@@ -59,7 +59,8 @@ typedef enum broker_metrics_counter {
     BROKER_METRICS_POLICY_RELOAD_FAILED = 12, /* policy_reloads_total{result="failed"} */
     BROKER_METRICS_ROSTER_RELOAD_OK = 13,  /* roster_reloads_total{result="ok"} */
     BROKER_METRICS_ROSTER_RELOAD_FAILED = 14, /* roster_reloads_total{result="failed"} */
-    BROKER_METRICS_COUNTER_COUNT = 15,     /* not a counter: how many there are */
+    BROKER_METRICS_CONNECTIONS_CUT = 15,   /* connections_cut_total */
+    BROKER_METRICS_COUNTER_COUNT = 16,     /* not a counter: how many there are */
 } broker_metrics_counter;
 
 /* Makes an empty set of metrics, not serving.  *m_out is the caller's, to

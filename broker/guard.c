@@ -1,0 +1,318 @@
+/* The receive guard: bounds what connections hold inside libzmq, where the broker cannot see it. */
+#define _GNU_SOURCE /* struct tcp_info from linux/tcp.h beside the socket headers */
+#include <errno.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+/*
+ * Why this exists.  libzmq 4.3 hands the application a multipart message
+ * only once its last frame has arrived, and nothing in its stable API limits
+ * the frames of one message: ZMQ_MAXMSGSIZE bounds each frame, ZMQ_RCVHWM
+ * counts whole messages.  So one connection can make libzmq buffer a message
+ * of any size before the broker sees a byte of it.  The guard watches every
+ * accepted connection (the socket monitor gives its descriptor), compares
+ * the bytes the kernel has received on it (TCP_INFO) with the bytes the
+ * broker has read from it (broker_guard_consumed, through ZMQ_SRCFD), and
+ * shuts down a connection that holds more than one connection may, or the
+ * largest ones while all together hold more than all may.  libzmq then ends
+ * the connection as if the peer had closed it and drops the message it was
+ * assembling; a client reconnects and sends again what was not answered.
+ */
+
+#define GUARD_FDS 65536u          /* descriptors tracked: above this, none is admitted */
+#define GUARD_CONNS_MAX 8192u     /* connections watched at once: more are shut down */
+#define GUARD_TICK_MS 5           /* how often every connection is measured */
+#define GUARD_FRAME_BYTES 64u     /* wire bytes of one frame beyond its payload, at most */
+#define GUARD_SLACK_BYTES 16384u  /* the handshake, and what is on its way */
+#define GUARD_STOP_ENDPOINT "inproc://liaison.guard.stop"
+
+/* Wire bytes the broker has read from each descriptor, ever (main thread
+ * adds, guard thread reads). */
+static _Atomic uint64_t consumed[GUARD_FDS];
+
+/* One connection the guard watches (guard thread only). */
+typedef struct guard_conn {
+    int fd;                 /* its descriptor */
+    uint64_t base;          /* consumed[fd] when it was accepted */
+    const char *domain;     /* "agency" or "federation" */
+    uint64_t held;          /* wire bytes it holds, at the last measure */
+    bool cut;               /* shut down; waiting for its disconnect event */
+} guard_conn;
+
+/* The guard thread's state. */
+typedef struct guard {
+    broker *b;                          /* the daemon (metrics, limits) */
+    void *mon[BROKER_GUARD_SOCKETS];    /* PAIRs on the socket monitors */
+    const char *domain[BROKER_GUARD_SOCKETS]; /* their domains */
+    size_t mon_count;                   /* entries in mon */
+    void *stop;                         /* PAIR: a message stops the thread */
+    guard_conn conns[GUARD_CONNS_MAX];  /* the connections */
+    size_t conn_count;                  /* entries in conns */
+} guard;
+
+static guard the_guard;
+
+void
+broker_guard_consumed(int fd, size_t frames, size_t bytes)
+{
+    /* Messages from inproc sockets have no descriptor. */
+    if (fd < 0 || (unsigned)fd >= GUARD_FDS)
+        return;
+    atomic_fetch_add_explicit(&consumed[fd], bytes + frames * GUARD_FRAME_BYTES,
+                              memory_order_relaxed);
+}
+
+uint64_t
+broker_guard_connection_max(const broker_config *cfg)
+{
+    /* A message of the largest size being received and one more waiting
+     * whole, plus the kernel's receive buffer (BROKER_GUARD_RCVBUF, which
+     * Linux doubles). */
+    return 2u * (cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD) +
+           2u * BROKER_GUARD_RCVBUF;
+}
+
+uint64_t
+broker_guard_total_max(const broker_config *cfg)
+{
+    return BROKER_GUARD_MESSAGES * (cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD);
+}
+
+static void
+cut(guard *g, guard_conn *c, const char *why, uint64_t limit)
+{
+    PROTO_LOG(PROTO_LOG_WARN, "B-CONN-CUT",
+              "domain=%s fd=%d held_bytes=%llu limit_bytes=%llu why=\"%s\" "
+              "action=\"connection shut down; what it was sending is dropped\"",
+              c->domain, c->fd, (unsigned long long)c->held, (unsigned long long)limit, why);
+    shutdown(c->fd, SHUT_RDWR);
+    c->cut = true;
+    broker_metrics_inc(g->b->metrics, BROKER_METRICS_CONNECTIONS_CUT, 1);
+}
+
+static void
+conn_remove(guard *g, int fd)
+{
+    for (size_t i = 0; i < g->conn_count; i++) {
+        if (g->conns[i].fd == fd) {
+            g->conns[i] = g->conns[--g->conn_count];
+            return;
+        }
+    }
+}
+
+static void
+conn_add(guard *g, int fd, const char *domain)
+{
+    guard_conn *c;
+
+    if ((unsigned)fd >= GUARD_FDS || g->conn_count == GUARD_CONNS_MAX) {
+        PROTO_LOG(PROTO_LOG_WARN, "B-CONN-CUT",
+                  "domain=%s fd=%d why=\"more connections than the broker watches (%u)\" "
+                  "action=\"connection shut down\"",
+                  domain, fd, GUARD_CONNS_MAX);
+        shutdown(fd, SHUT_RDWR);
+        broker_metrics_inc(g->b->metrics, BROKER_METRICS_CONNECTIONS_CUT, 1);
+        return;
+    }
+    /* A descriptor libzmq closed before its event came, now reused. */
+    conn_remove(g, fd);
+    c = &g->conns[g->conn_count++];
+    c->fd = fd;
+    c->base = atomic_load_explicit(&consumed[fd], memory_order_relaxed);
+    c->domain = domain;
+    c->held = 0;
+    c->cut = false;
+}
+
+/* Reads the monitor events waiting on mon: connections come and go. */
+static void
+events(guard *g, void *mon, const char *domain)
+{
+    for (;;) {
+        zmq_msg_t m;
+        uint16_t event;
+        int32_t value;
+        bool ok;
+
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        ok = zmq_msg_size(&m) >= 6;
+        if (ok) {
+            memcpy(&event, zmq_msg_data(&m), sizeof(event));
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&m) + 2, sizeof(value));
+        }
+        /* The second frame, the endpoint, tells nothing more. */
+        while (zmq_msg_more(&m)) {
+            zmq_msg_close(&m);
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, mon, 0) < 0)
+                break;
+        }
+        zmq_msg_close(&m);
+        if (!ok)
+            continue;
+        if (event == ZMQ_EVENT_ACCEPTED)
+            conn_add(g, value, domain);
+        else if (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED)
+            conn_remove(g, value);
+    }
+}
+
+/* Measures every connection and shuts down those that hold too much. */
+static void
+measure(guard *g)
+{
+    uint64_t conn_max = broker_guard_connection_max(g->b->cfg);
+    uint64_t total_max = broker_guard_total_max(g->b->cfg);
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < g->conn_count;) {
+        guard_conn *c = &g->conns[i];
+        struct tcp_info ti;
+        socklen_t len = sizeof(ti);
+        uint64_t used;
+
+        memset(&ti, 0, sizeof(ti));
+        if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
+            /* Gone before its event was read. */
+            *c = g->conns[--g->conn_count];
+            continue;
+        }
+        i++;
+        if (c->cut)
+            continue;
+        used = atomic_load_explicit(&consumed[c->fd], memory_order_relaxed) - c->base;
+        c->held = ti.tcpi_bytes_received > used + GUARD_SLACK_BYTES
+                      ? ti.tcpi_bytes_received - used - GUARD_SLACK_BYTES
+                      : 0;
+        if (c->held > conn_max)
+            cut(g, c, "holds more than one connection may", conn_max);
+        else
+            total += c->held;
+    }
+    while (total > total_max) {
+        guard_conn *largest = NULL;
+
+        for (size_t i = 0; i < g->conn_count; i++) {
+            if (!g->conns[i].cut && (largest == NULL || g->conns[i].held > largest->held))
+                largest = &g->conns[i];
+        }
+        if (largest == NULL || largest->held == 0)
+            break;
+        total -= largest->held;
+        cut(g, largest, "the connections together hold more than they may", total_max);
+    }
+}
+
+static void *
+guard_main(void *arg)
+{
+    guard *g = arg;
+    zmq_pollitem_t items[1 + BROKER_GUARD_SOCKETS];
+
+    for (;;) {
+        items[0] = (zmq_pollitem_t){g->stop, 0, ZMQ_POLLIN, 0};
+        for (size_t i = 0; i < g->mon_count; i++)
+            items[1 + i] = (zmq_pollitem_t){g->mon[i], 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(items, (int)(1 + g->mon_count), GUARD_TICK_MS) < 0 &&
+            zmq_errno() != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            break;
+        for (size_t i = 0; i < g->mon_count; i++)
+            events(g, g->mon[i], g->domain[i]);
+        measure(g);
+    }
+    return NULL;
+}
+
+int
+broker_guard_watch(broker *b, void *sock, const char *domain)
+{
+    guard *g = &the_guard;
+    char endpoint[64];
+    int linger = 0, hwm = 0;
+    void *mon;
+
+    if (b->guard_started || g->mon_count == BROKER_GUARD_SOCKETS)
+        return -1;
+    snprintf(endpoint, sizeof(endpoint), "inproc://liaison.guard.%zu", g->mon_count);
+    if (zmq_socket_monitor(sock, endpoint,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED) != 0)
+        return -1;
+    mon = zmq_socket(b->zctx, ZMQ_PAIR);
+    if (mon == NULL)
+        return -1;
+    zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof(linger));
+    /* An event dropped would be a connection not watched. */
+    zmq_setsockopt(mon, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if (zmq_connect(mon, endpoint) != 0) {
+        zmq_close(mon);
+        return -1;
+    }
+    g->mon[g->mon_count] = mon;
+    g->domain[g->mon_count] = domain;
+    g->mon_count++;
+    return 0;
+}
+
+int
+broker_guard_start(broker *b)
+{
+    guard *g = &the_guard;
+    int linger = 0;
+
+    g->b = b;
+    b->guard_stop = zmq_socket(b->zctx, ZMQ_PAIR);
+    g->stop = zmq_socket(b->zctx, ZMQ_PAIR);
+    if (b->guard_stop == NULL || g->stop == NULL)
+        return -1;
+    zmq_setsockopt(b->guard_stop, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(g->stop, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_bind(g->stop, GUARD_STOP_ENDPOINT) != 0 ||
+        zmq_connect(b->guard_stop, GUARD_STOP_ENDPOINT) != 0)
+        return -1;
+    /* The thread takes over the sockets made here; creating the thread is
+     * the memory barrier that passing a ZeroMQ socket between threads needs. */
+    if (pthread_create(&b->guard_thread, NULL, guard_main, g) != 0)
+        return -1;
+    b->guard_started = true;
+    PROTO_LOG(PROTO_LOG_INFO, "B-GUARD",
+              "sockets=%zu connection_max_bytes=%llu total_max_bytes=%llu tick_ms=%d", g->mon_count,
+              (unsigned long long)broker_guard_connection_max(b->cfg),
+              (unsigned long long)broker_guard_total_max(b->cfg), GUARD_TICK_MS);
+    return 0;
+}
+
+void
+broker_guard_stop(broker *b)
+{
+    guard *g = &the_guard;
+
+    if (b->guard_started) {
+        zmq_send(b->guard_stop, "", 0, 0);
+        pthread_join(b->guard_thread, NULL);
+        b->guard_started = false;
+    }
+    for (size_t i = 0; i < g->mon_count; i++)
+        zmq_close(g->mon[i]);
+    g->mon_count = 0;
+    if (g->stop != NULL)
+        zmq_close(g->stop);
+    g->stop = NULL;
+    if (b->guard_stop != NULL)
+        zmq_close(b->guard_stop);
+    b->guard_stop = NULL;
+}
