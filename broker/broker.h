@@ -42,8 +42,9 @@
  * other frames of its command.  ZMQ_MAXMSGSIZE is max_message_bytes plus
  * this: no legitimate frame is larger. */
 #define BROKER_MESSAGE_OVERHEAD 65536u
-/* Sockets whose connections the receive guard watches (guard.c). */
-#define BROKER_GUARD_SOCKETS 2u
+/* Sockets whose connections the receive guard watches (guard.c): the two
+ * ROUTERs and a DEALER per peer. */
+#define BROKER_GUARD_SOCKETS (2u + BROKER_PEERS_MAX)
 /* SO_RCVBUF of the ROUTERs' connections (ZMQ_RCVBUF): fixed, so that what
  * the kernel holds for one connection does not depend on the host's tuning. */
 #define BROKER_GUARD_RCVBUF (1u << 20)
@@ -207,7 +208,7 @@ typedef struct broker {
     pthread_t zap_thread;               /* ZAP handler thread */
     pthread_t guard_thread;             /* receive guard thread (guard.c) */
     bool guard_started;                 /* guard_thread to join */
-    void *guard_stop;                   /* PAIR: stops the guard thread */
+    void *guard_ctl;                    /* PAIR: monitors for the guard thread; empty: stop */
     bool zap_started, committer_started;/* threads to join */
     int signal_fd;                      /* signalfd for HUP, TERM, INT */
     broker_session sessions[BROKER_SESSIONS_MAX]; /* agencies; a slot, once used, stays its agency's */
@@ -264,9 +265,9 @@ void broker_zap_stop(broker *b);
 
 /* ---- guard.c ------------------------------------------------------------- */
 
-/* Watches the connections of sock (a bound ROUTER) from the guard thread;
- * call before sock binds and before broker_guard_start.  domain names it
- * in logs.  -1 when the monitor cannot be set up. */
+/* Watches the connections of sock from the guard thread: call before sock
+ * binds or connects.  domain (static text) names it in logs.  Main thread.
+ * -1 when the monitor cannot be set up. */
 int broker_guard_watch(broker *b, void *sock, const char *domain);
 /* Starts the guard thread, which takes over the monitors. */
 int broker_guard_start(broker *b);

@@ -56,6 +56,8 @@ peer_dial(broker *b, broker_peer *p, uint64_t now)
     const proto_roster_entry *e;
     proto_addr addr;
     int linger = 0, immediate = 1, ivl = 100, ivl_max = 5000, hb = 1000, hb_timeout = 3000;
+    int64_t max = (int64_t)b->cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD;
+    int rcvbuf = (int)BROKER_GUARD_RCVBUF;
 
     if (proto_addr_parse(p->nation, &addr, NULL) != PROTO_OK)
         return -1;
@@ -84,6 +86,13 @@ peer_dial(broker *b, broker_peer *p, uint64_t now)
     zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
     zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
     zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
+    /* What the partner sends back on this connection is bounded as on the
+     * broker's ROUTERs: no frame larger than a message, and the guard. */
+    zmq_setsockopt(p->sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+    zmq_setsockopt(p->sock, ZMQ_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (broker_guard_watch(b, p->sock, "peer") != 0)
+        PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-GUARD", "peer=%s error=\"%s\"", p->nation,
+                  zmq_strerror(zmq_errno()));
     if (zmq_connect(p->sock, p->endpoint) != 0) {
         PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-CONNECT", "peer=%s endpoint=%s error=\"%s\"",
                   p->nation, p->endpoint, zmq_strerror(zmq_errno()));

@@ -32,7 +32,7 @@
 #define GUARD_TICK_MS 5           /* how often every connection is measured */
 #define GUARD_FRAME_BYTES 64u     /* wire bytes of one frame beyond its payload, at most */
 #define GUARD_SLACK_BYTES 16384u  /* the handshake, and what is on its way */
-#define GUARD_STOP_ENDPOINT "inproc://liaison.guard.stop"
+#define GUARD_CTL_ENDPOINT "inproc://liaison.guard.ctl"
 
 /* Wire bytes the broker has read from each descriptor, ever (main thread
  * adds, guard thread reads). */
@@ -53,7 +53,7 @@ typedef struct guard {
     void *mon[BROKER_GUARD_SOCKETS];    /* PAIRs on the socket monitors */
     const char *domain[BROKER_GUARD_SOCKETS]; /* their domains */
     size_t mon_count;                   /* entries in mon */
-    void *stop;                         /* PAIR: a message stops the thread */
+    void *ctl;                          /* PAIR: a monitor handed over, or empty: stop */
     guard_conn conns[GUARD_CONNS_MAX];  /* the connections */
     size_t conn_count;                  /* entries in conns */
 } guard;
@@ -133,8 +133,9 @@ conn_add(guard *g, int fd, const char *domain)
     c->cut = false;
 }
 
-/* Reads the monitor events waiting on mon: connections come and go. */
-static void
+/* Reads the monitor events waiting on mon: connections come and go.
+ * Returns false once the socket it watches is closed. */
+static bool
 events(guard *g, void *mon, const char *domain)
 {
     for (;;) {
@@ -146,7 +147,7 @@ events(guard *g, void *mon, const char *domain)
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
-            return;
+            return true;
         }
         ok = zmq_msg_size(&m) >= 6;
         if (ok) {
@@ -163,11 +164,26 @@ events(guard *g, void *mon, const char *domain)
         zmq_msg_close(&m);
         if (!ok)
             continue;
-        if (event == ZMQ_EVENT_ACCEPTED)
+        if (event == ZMQ_EVENT_ACCEPTED || event == ZMQ_EVENT_CONNECTED)
             conn_add(g, value, domain);
         else if (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED)
             conn_remove(g, value);
+        else if (event == ZMQ_EVENT_MONITOR_STOPPED)
+            return false;
     }
+}
+
+/* Takes over a monitor PAIR: watches its socket from now on. */
+static void
+mon_add(guard *g, void *mon, const char *domain)
+{
+    if (g->mon_count == BROKER_GUARD_SOCKETS) {
+        zmq_close(mon);
+        return;
+    }
+    g->mon[g->mon_count] = mon;
+    g->domain[g->mon_count] = domain;
+    g->mon_count++;
 }
 
 /* Measures every connection and shuts down those that hold too much. */
@@ -216,6 +232,12 @@ measure(guard *g)
     }
 }
 
+/* A monitor handed over after the thread started (guard_ctl). */
+typedef struct guard_handover {
+    void *mon;              /* the PAIR, connected to the monitor */
+    const char *domain;     /* static text */
+} guard_handover;
+
 static void *
 guard_main(void *arg)
 {
@@ -223,16 +245,30 @@ guard_main(void *arg)
     zmq_pollitem_t items[1 + BROKER_GUARD_SOCKETS];
 
     for (;;) {
-        items[0] = (zmq_pollitem_t){g->stop, 0, ZMQ_POLLIN, 0};
-        for (size_t i = 0; i < g->mon_count; i++)
+        size_t watched = g->mon_count;
+
+        items[0] = (zmq_pollitem_t){g->ctl, 0, ZMQ_POLLIN, 0};
+        for (size_t i = 0; i < watched; i++)
             items[1 + i] = (zmq_pollitem_t){g->mon[i], 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(items, (int)(1 + g->mon_count), GUARD_TICK_MS) < 0 &&
-            zmq_errno() != EINTR)
+        if (zmq_poll(items, (int)(1 + watched), GUARD_TICK_MS) < 0 && zmq_errno() != EINTR)
             break;
-        if (items[0].revents & ZMQ_POLLIN)
-            break;
-        for (size_t i = 0; i < g->mon_count; i++)
-            events(g, g->mon[i], g->domain[i]);
+        if (items[0].revents & ZMQ_POLLIN) {
+            guard_handover h;
+            int n = zmq_recv(g->ctl, &h, sizeof(h), 0);
+
+            if (n != (int)sizeof(h))
+                break; /* the empty message: stop */
+            mon_add(g, h.mon, h.domain);
+        }
+        /* From the last, so that a closed monitor can be dropped in place. */
+        for (size_t i = watched; i-- > 0;) {
+            if (!events(g, g->mon[i], g->domain[i])) {
+                zmq_close(g->mon[i]);
+                g->mon[i] = g->mon[g->mon_count - 1];
+                g->domain[i] = g->domain[g->mon_count - 1];
+                g->mon_count--;
+            }
+        }
         measure(g);
     }
     return NULL;
@@ -241,16 +277,18 @@ guard_main(void *arg)
 int
 broker_guard_watch(broker *b, void *sock, const char *domain)
 {
+    static unsigned watches;
     guard *g = &the_guard;
     char endpoint[64];
     int linger = 0, hwm = 0;
     void *mon;
 
-    if (b->guard_started || g->mon_count == BROKER_GUARD_SOCKETS)
+    if (!b->guard_started && g->mon_count == BROKER_GUARD_SOCKETS)
         return -1;
-    snprintf(endpoint, sizeof(endpoint), "inproc://liaison.guard.%zu", g->mon_count);
+    snprintf(endpoint, sizeof(endpoint), "inproc://liaison.guard.%u", watches++);
     if (zmq_socket_monitor(sock, endpoint,
-                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED) != 0)
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_CLOSED | ZMQ_EVENT_MONITOR_STOPPED) != 0)
         return -1;
     mon = zmq_socket(b->zctx, ZMQ_PAIR);
     if (mon == NULL)
@@ -262,9 +300,18 @@ broker_guard_watch(broker *b, void *sock, const char *domain)
         zmq_close(mon);
         return -1;
     }
-    g->mon[g->mon_count] = mon;
-    g->domain[g->mon_count] = domain;
-    g->mon_count++;
+    if (b->guard_started) {
+        /* Sending the pointer is the memory barrier that passing a ZeroMQ
+         * socket to another thread needs. */
+        guard_handover h = {mon, domain};
+
+        if (zmq_send(b->guard_ctl, &h, sizeof(h), 0) != (int)sizeof(h)) {
+            zmq_close(mon);
+            return -1;
+        }
+        return 0;
+    }
+    mon_add(g, mon, domain);
     return 0;
 }
 
@@ -275,14 +322,14 @@ broker_guard_start(broker *b)
     int linger = 0;
 
     g->b = b;
-    b->guard_stop = zmq_socket(b->zctx, ZMQ_PAIR);
-    g->stop = zmq_socket(b->zctx, ZMQ_PAIR);
-    if (b->guard_stop == NULL || g->stop == NULL)
+    b->guard_ctl = zmq_socket(b->zctx, ZMQ_PAIR);
+    g->ctl = zmq_socket(b->zctx, ZMQ_PAIR);
+    if (b->guard_ctl == NULL || g->ctl == NULL)
         return -1;
-    zmq_setsockopt(b->guard_stop, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(g->stop, ZMQ_LINGER, &linger, sizeof(linger));
-    if (zmq_bind(g->stop, GUARD_STOP_ENDPOINT) != 0 ||
-        zmq_connect(b->guard_stop, GUARD_STOP_ENDPOINT) != 0)
+    zmq_setsockopt(b->guard_ctl, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(g->ctl, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_bind(g->ctl, GUARD_CTL_ENDPOINT) != 0 ||
+        zmq_connect(b->guard_ctl, GUARD_CTL_ENDPOINT) != 0)
         return -1;
     /* The thread takes over the sockets made here; creating the thread is
      * the memory barrier that passing a ZeroMQ socket between threads needs. */
@@ -302,17 +349,17 @@ broker_guard_stop(broker *b)
     guard *g = &the_guard;
 
     if (b->guard_started) {
-        zmq_send(b->guard_stop, "", 0, 0);
+        zmq_send(b->guard_ctl, "", 0, 0);
         pthread_join(b->guard_thread, NULL);
         b->guard_started = false;
     }
     for (size_t i = 0; i < g->mon_count; i++)
         zmq_close(g->mon[i]);
     g->mon_count = 0;
-    if (g->stop != NULL)
-        zmq_close(g->stop);
-    g->stop = NULL;
-    if (b->guard_stop != NULL)
-        zmq_close(b->guard_stop);
-    b->guard_stop = NULL;
+    if (g->ctl != NULL)
+        zmq_close(g->ctl);
+    g->ctl = NULL;
+    if (b->guard_ctl != NULL)
+        zmq_close(b->guard_ctl);
+    b->guard_ctl = NULL;
 }

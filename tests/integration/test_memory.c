@@ -14,16 +14,18 @@
 
 #define SECOND 1000u
 #define MIB (1024u * 1024u)
-/* The test broker's max_message_bytes: the largest frame it takes is this
- * plus 64 KiB (docs/operations.md, "Memory"). */
-#define MAX_MESSAGE MIB
 /* BROKER_GUARD_MESSAGES: the bound is written in terms of it. */
 #define GUARD_MESSAGES 16u
-/* Frames of one attacking message: each as large as a legitimate frame may
- * be, 256 MiB in all, which libzmq would hold whole before the broker could
- * read a byte of it. */
-#define ATTACK_FRAMES 256u
 #define ATTACKERS 2u
+
+/* The test broker's max_message_bytes: the largest frame it takes is this
+ * plus 64 KiB (docs/operations.md, "Memory").  1 MiB, or
+ * LIAISON_MEMORY_TEST_MIB MiB to measure other sizes. */
+static unsigned max_message = MIB; /* bytes */
+/* Frames of one attacking message: each as large as a legitimate frame may
+ * be, 256 MiB in all at 1 MiB, which libzmq would hold whole before the
+ * broker could read a byte of it; LIAISON_MEMORY_TEST_FRAMES to change. */
+static unsigned attack_frames = 256u; /* frames */
 
 /* A raw CURVE connection as one agency, to send what no client library would. */
 typedef struct raw {
@@ -70,16 +72,16 @@ raw_close(raw **rp)
     *rp = NULL;
 }
 
-/* Queues one message of ATTACK_FRAMES frames of MAX_MESSAGE bytes, every
+/* Queues one message of attack_frames frames of max_message bytes, every
  * frame pointing at the same buffer (no copy here). */
 static void
 raw_send_huge(raw *r, void *frame)
 {
-    for (unsigned i = 0; i < ATTACK_FRAMES; i++) {
+    for (unsigned i = 0; i < attack_frames; i++) {
         zmq_msg_t m;
 
-        assert_int_equal(zmq_msg_init_data(&m, frame, MAX_MESSAGE, NULL, NULL), 0);
-        if (zmq_msg_send(&m, r->sock, i + 1 < ATTACK_FRAMES ? ZMQ_SNDMORE : 0) < 0)
+        assert_int_equal(zmq_msg_init_data(&m, frame, max_message, NULL, NULL), 0);
+        if (zmq_msg_send(&m, r->sock, i + 1 < attack_frames ? ZMQ_SNDMORE : 0) < 0)
             fail_msg("send frame %u: %s", i, zmq_strerror(zmq_errno()));
     }
 }
@@ -135,16 +137,24 @@ test_memory_bounded_under_huge_multipart(void **state)
 {
     static const char *const one[] = {"USA"};
     static const char *const who[ATTACKERS] = {"USA/CBP", "USA/TREASURY"};
-    fed *f = fed_new(one, 1, "limits:\n  max_message_bytes: 1048576\n");
+    char limits[128];
+    fed *f;
     raw *attackers[ATTACKERS];
     liaison_client *good;
-    void *frame = malloc(MAX_MESSAGE);
+    void *frame;
     long rss0, hwm0, rss1, hwm1, bound_kib;
     pid_t pid;
 
     (void)state;
+    if (getenv("LIAISON_MEMORY_TEST_MIB") != NULL)
+        max_message = (unsigned)atoi(getenv("LIAISON_MEMORY_TEST_MIB")) * MIB;
+    if (getenv("LIAISON_MEMORY_TEST_FRAMES") != NULL)
+        attack_frames = (unsigned)atoi(getenv("LIAISON_MEMORY_TEST_FRAMES"));
+    snprintf(limits, sizeof(limits), "limits:\n  max_message_bytes: %u\n", max_message);
+    f = fed_new(one, 1, limits);
+    frame = malloc(max_message);
     assert_non_null(frame);
-    memset(frame, 'x', MAX_MESSAGE);
+    memset(frame, 'x', max_message);
     fed_start(f, "USA");
     pid = fed_nation_get(f, "USA")->pid;
     good = fed_client(f, "USA/FBI", false);
@@ -172,11 +182,11 @@ test_memory_bounded_under_huge_multipart(void **state)
      * footprint before the attack: 3 x BROKER_GUARD_MESSAGES messages of the
      * largest size, and 64 MiB for libzmq, threads and what arrives between
      * two measures of the guard. */
-    bound_kib = (long)(3u * GUARD_MESSAGES * (MAX_MESSAGE + 65536u) / 1024u) + 64 * 1024;
+    bound_kib = (long)(3ull * GUARD_MESSAGES * (max_message + 65536ull) / 1024u) + 64 * 1024;
     printf("# broker memory: before VmRSS %ld KiB VmHWM %ld KiB; after %d x %u MiB from %u "
            "connections VmRSS %ld KiB VmHWM %ld KiB (+%ld KiB); bound +%ld KiB; "
            "connections cut %ld\n",
-           rss0, hwm0, 2 * ATTACKERS, ATTACK_FRAMES * (MAX_MESSAGE / MIB), ATTACKERS, rss1, hwm1,
+           rss0, hwm0, 2 * ATTACKERS, attack_frames * (max_message / MIB), ATTACKERS, rss1, hwm1,
            hwm1 - hwm0, bound_kib, metric(f, "\nliaison_connections_cut_total "));
     if (getenv("MEMTEST_DEBUG") != NULL) {
         char cmd[1200];
