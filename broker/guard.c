@@ -1,5 +1,6 @@
 /* The receive guard: bounds what connections hold inside libzmq, where the broker cannot see it. */
 #define _GNU_SOURCE /* struct tcp_info from linux/tcp.h beside the socket headers */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
@@ -86,13 +87,43 @@ broker_guard_total_max(const broker_config *cfg)
     return BROKER_GUARD_MESSAGES * (cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD);
 }
 
+/* Writes "address:port" of the peer of fd into out ("?" when unknown). */
+static void
+peer_of(int fd, char *out, size_t out_len)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+
+    snprintf(out, out_len, "?");
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0)
+        return;
+    if (sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
+
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+        snprintf(out, out_len, "%s:%u", host, port);
+    } else if (sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+        snprintf(out, out_len, "[%s]:%u", host, port);
+    }
+}
+
 static void
 cut(guard *g, guard_conn *c, const char *why, uint64_t limit)
 {
+    char peer[INET6_ADDRSTRLEN + 16];
+
+    peer_of(c->fd, peer, sizeof(peer));
     PROTO_LOG(PROTO_LOG_WARN, "B-CONN-CUT",
-              "domain=%s fd=%d held_bytes=%llu limit_bytes=%llu why=\"%s\" "
+              "domain=%s peer=%s fd=%d held_bytes=%llu limit_bytes=%llu why=\"%s\" "
               "action=\"connection shut down; what it was sending is dropped\"",
-              c->domain, c->fd, (unsigned long long)c->held, (unsigned long long)limit, why);
+              c->domain, peer, c->fd, (unsigned long long)c->held, (unsigned long long)limit, why);
     shutdown(c->fd, SHUT_RDWR);
     c->cut = true;
     broker_metrics_inc(g->b->metrics, BROKER_METRICS_CONNECTIONS_CUT, 1);
