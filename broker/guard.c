@@ -33,6 +33,7 @@
 #define GUARD_TICK_MS 5           /* how often every connection is measured */
 #define GUARD_FRAME_BYTES 64u     /* wire bytes of one frame beyond its payload, at most */
 #define GUARD_SLACK_BYTES 16384u  /* the handshake, and what is on its way */
+#define GUARD_FORGIVE_BYTES 65536u /* unread bytes forgiven when a message is read: below */
 #define GUARD_CTL_ENDPOINT "inproc://liaison.guard.ctl"
 
 /* Wire bytes the broker has read from each descriptor, ever (main thread
@@ -43,6 +44,8 @@ static _Atomic uint64_t consumed[GUARD_FDS];
 typedef struct guard_conn {
     int fd;                 /* its descriptor */
     uint64_t base;          /* consumed[fd] when it was accepted */
+    uint64_t seen;          /* consumed[fd] at the last measure */
+    uint64_t forgiven;      /* bytes libzmq took for itself (heartbeats): not held */
     const char *domain;     /* "agency" or "federation" */
     uint64_t held;          /* wire bytes it holds, at the last measure */
     bool cut;               /* shut down; waiting for its disconnect event */
@@ -159,6 +162,8 @@ conn_add(guard *g, int fd, const char *domain)
     c = &g->conns[g->conn_count++];
     c->fd = fd;
     c->base = atomic_load_explicit(&consumed[fd], memory_order_relaxed);
+    c->seen = c->base;
+    c->forgiven = 0;
     c->domain = domain;
     c->held = 0;
     c->cut = false;
@@ -229,7 +234,7 @@ measure(guard *g)
         guard_conn *c = &g->conns[i];
         struct tcp_info ti;
         socklen_t len = sizeof(ti);
-        uint64_t used;
+        uint64_t used, now_consumed, unread;
 
         memset(&ti, 0, sizeof(ti));
         if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
@@ -240,10 +245,24 @@ measure(guard *g)
         i++;
         if (c->cut)
             continue;
-        used = atomic_load_explicit(&consumed[c->fd], memory_order_relaxed) - c->base;
-        c->held = ti.tcpi_bytes_received > used + GUARD_SLACK_BYTES
-                      ? ti.tcpi_bytes_received - used - GUARD_SLACK_BYTES
-                      : 0;
+        now_consumed = atomic_load_explicit(&consumed[c->fd], memory_order_relaxed);
+        used = now_consumed - c->base + c->forgiven + GUARD_SLACK_BYTES;
+        unread = ti.tcpi_bytes_received > used ? ti.tcpi_bytes_received - used : 0;
+        /* Bytes libzmq reads and keeps nothing of (ZMTP heartbeats) would
+         * add up over days.  So when the broker has read a message from the
+         * connection since the last measure, up to GUARD_FORGIVE_BYTES left
+         * unread are forgiven.  This cannot hide a message in the making
+         * for long: it blocks the ones behind it, so while it grows nothing
+         * more is read from its connection, and at most the bytes of it
+         * that had come when the message before it was read are forgiven. */
+        if (now_consumed != c->seen) {
+            c->seen = now_consumed;
+            if (unread <= GUARD_FORGIVE_BYTES) {
+                c->forgiven += unread;
+                unread = 0;
+            }
+        }
+        c->held = unread;
         if (c->held > conn_max)
             cut(g, c, "holds more than one connection may", conn_max);
         else
