@@ -77,10 +77,11 @@ broker_guard_consumed(int fd, size_t frames, size_t bytes)
 uint64_t
 broker_guard_connection_max(const broker_config *cfg)
 {
-    /* A message of the largest size being received and one more waiting
-     * whole, plus the kernel's receive buffer (BROKER_GUARD_RCVBUF, which
+    /* Half of what all may hold: room for a client that sends several
+     * messages of the largest size without waiting while the broker is
+     * behind, plus the kernel's receive buffer (BROKER_GUARD_RCVBUF, which
      * Linux doubles). */
-    return 2u * (cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD) +
+    return BROKER_GUARD_MESSAGES / 2u * (cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD) +
            2u * BROKER_GUARD_RCVBUF;
 }
 
