@@ -45,7 +45,7 @@ typedef struct guard_conn {
     int fd;                 /* its descriptor */
     uint64_t base;          /* consumed[fd] when it was accepted */
     uint64_t seen;          /* consumed[fd] at the last measure */
-    uint64_t forgiven;      /* bytes libzmq took for itself (heartbeats): not held */
+    int64_t adjust;         /* bytes not held after all: forgiven, or counted twice */
     const char *domain;     /* "agency" or "federation" */
     uint64_t held;          /* wire bytes it holds, at the last measure */
     bool cut;               /* shut down; waiting for its disconnect event */
@@ -164,7 +164,7 @@ conn_add(guard *g, int fd, const char *domain)
     c->fd = fd;
     c->base = atomic_load_explicit(&consumed[fd], memory_order_relaxed);
     c->seen = c->base;
-    c->forgiven = 0;
+    c->adjust = 0;
     c->domain = domain;
     c->held = 0;
     c->cut = false;
@@ -235,7 +235,8 @@ measure(guard *g)
         guard_conn *c = &g->conns[i];
         struct tcp_info ti;
         socklen_t len = sizeof(ti);
-        uint64_t used, now_consumed, unread;
+        uint64_t now_consumed;
+        int64_t unread;
 
         memset(&ti, 0, sizeof(ti));
         if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
@@ -247,8 +248,15 @@ measure(guard *g)
         if (c->cut)
             continue;
         now_consumed = atomic_load_explicit(&consumed[c->fd], memory_order_relaxed);
-        used = now_consumed - c->base + c->forgiven + GUARD_SLACK_BYTES;
-        unread = ti.tcpi_bytes_received > used ? ti.tcpi_bytes_received - used : 0;
+        unread = (int64_t)ti.tcpi_bytes_received - (int64_t)(now_consumed - c->base) -
+                 c->adjust - (int64_t)GUARD_SLACK_BYTES;
+        /* A frame's wire bytes are counted high (GUARD_FRAME_BYTES), so the
+         * count of what was read can pass what came; the difference is
+         * dropped rather than kept as credit for a message still to come. */
+        if (unread < 0) {
+            c->adjust += unread;
+            unread = 0;
+        }
         /* Bytes libzmq reads and keeps nothing of (ZMTP heartbeats) would
          * add up over days.  So when the broker has read a message from the
          * connection since the last measure, up to GUARD_FORGIVE_BYTES left
@@ -258,12 +266,12 @@ measure(guard *g)
          * that had come when the message before it was read are forgiven. */
         if (now_consumed != c->seen) {
             c->seen = now_consumed;
-            if (unread <= GUARD_FORGIVE_BYTES) {
-                c->forgiven += unread;
+            if (unread <= (int64_t)GUARD_FORGIVE_BYTES) {
+                c->adjust += unread;
                 unread = 0;
             }
         }
-        c->held = unread;
+        c->held = (uint64_t)unread;
         if (c->held > conn_max)
             cut(g, c, "holds more than one connection may", conn_max);
         else
