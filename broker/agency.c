@@ -403,6 +403,7 @@ on_submit(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len, zmq_
           const proto_cmd *cmd)
 {
     broker_job *job;
+    int rc;
 
     if (s->pending >= b->cfg->limits.max_pending_per_client || b->stopping) {
         broker_agency_reject(b, rid, rid_len, cmd->corr, NULL, PROTO_WIRE_BUSY,
@@ -425,9 +426,16 @@ on_submit(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len, zmq_
     job->from = s->addr;
     job->corr = cmd->corr;
     job->verify = b->cfg->verify_signatures;
-    if (broker_job_dispatch(b, job) != 0) {
-        broker_agency_reject(b, rid, rid_len, cmd->corr, NULL, PROTO_WIRE_INTERNAL,
-                             "the verify pool is not running");
+    rc = broker_job_dispatch(b, job);
+    if (rc != 0) {
+        /* Busy: the messages in hand already take the memory they may. */
+        broker_agency_reject(b, rid, rid_len, cmd->corr, NULL,
+                             rc == BROKER_JOB_BUSY ? PROTO_WIRE_BUSY : PROTO_WIRE_INTERNAL,
+                             rc == BROKER_JOB_BUSY
+                                 ? "the broker holds as many messages as it may; retry later"
+                                 : "the verify pool is not running");
+        if (rc == BROKER_JOB_BUSY)
+            broker_metrics_inc_rejected(b->metrics, PROTO_WIRE_BUSY);
         broker_job_free(&job);
         return;
     }

@@ -41,6 +41,22 @@
 #define BROKER_DUP_WINDOW_MS (7u * 24u * 3600u * 1000u) /* ids stay duplicates this long after expiry */
 #define BROKER_CLOCK_SKEW_MS (5u * 60u * 1000u) /* messages created further ahead are refused */
 
+/* Memory.  Bytes a received message may take beyond its envelope: the
+ * other frames of its command.  ZMQ_MAXMSGSIZE is max_message_bytes plus
+ * this: no legitimate frame is larger. */
+#define BROKER_MESSAGE_OVERHEAD 65536u
+/* Sockets whose connections the receive guard watches (guard.c): the two
+ * ROUTERs and a DEALER per peer. */
+#define BROKER_GUARD_SOCKETS (2u + BROKER_PEERS_MAX)
+/* SO_RCVBUF of the ROUTERs' connections (ZMQ_RCVBUF): fixed, so that what
+ * the kernel holds for one connection does not depend on the host's tuning. */
+#define BROKER_GUARD_RCVBUF (1u << 20)
+/* All connections together may hold this many messages of the largest
+ * size that libzmq is still receiving or has not yet handed over; and the
+ * verify pool and the batches may hold half as many (each counted twice:
+ * its bytes and its decoded envelope).  See "Memory" in docs/operations.md. */
+#define BROKER_GUARD_MESSAGES 16u
+
 
 /* The roster, shared with the ZAP and verify threads; swapped on SIGHUP. */
 typedef struct broker_roster {
@@ -117,6 +133,7 @@ typedef struct broker_peer {
  * partner's signed report. */
 typedef struct broker_job {
     broker_ordered ord;                 /* first: its place in dispatch order (order.h) */
+    uint64_t held;                      /* bytes counted against broker_jobs_max, or 0 */
     uint8_t type;                       /* PROTO_CMD_SUBMIT, _FORWARD or _REPORT */
     zmq_msg_t msg;                      /* owns the envelope (or report) bytes */
     uint8_t rid[BROKER_RID_MAX];        /* where to answer */
@@ -226,6 +243,9 @@ typedef struct broker {
     size_t worker_count;                /* threads in workers */
     pthread_t committer;                /* commit thread */
     pthread_t zap_thread;               /* ZAP handler thread */
+    pthread_t guard_thread;             /* receive guard thread (guard.c) */
+    bool guard_started;                 /* guard_thread to join */
+    void *guard_ctl;                    /* PAIR: monitors for the guard thread; empty: stop */
     bool zap_started, committer_started;/* threads to join */
     int signal_fd;                      /* signalfd for HUP, TERM, INT */
     broker_session sessions[BROKER_SESSIONS_MAX]; /* agencies; a slot, once used, stays its agency's */
@@ -255,6 +275,21 @@ typedef struct broker {
 /* ---- main.c / loop.c -------------------------------------------------- */
 
 uint64_t broker_now_ms(void);
+/* Loads the roster file of the configuration and checks it against the
+ * configuration and the broker's key: it holds an active card with the
+ * broker's own keys, and an active card for every peer.  Start-up and every
+ * reload run this same function, so a reload takes nothing that start-up
+ * would refuse.  On success *roster_out is the caller's; on failure it is
+ * unchanged and why (why_len bytes) holds "file: reason" (with the line
+ * where the roster has one).  Returns EX_OK or EX_CONFIG. */
+int broker_roster_load(const broker *b, proto_roster **roster_out, char *why, size_t why_len);
+/* Loads the policy file of the configuration, checks that it is this
+ * nation's policy, and makes its rate-limit state: the same for start-up
+ * and reloads.  On success *pol_out and *rate_out are the caller's; on
+ * failure they are unchanged and why holds "file:line:column: reason" (or
+ * "file: reason").  Returns EX_OK, EX_CONFIG or EX_SOFTWARE (no memory). */
+int broker_policy_load(const broker *b, policy **pol_out, policy_rate **rate_out, char *why,
+                       size_t why_len);
 /* Reads one whole message from sock without waiting: its first
  * BROKER_FRAMES_MAX frames into frames, the rest read and dropped.  Returns
  * how many frames it had (more than BROKER_FRAMES_MAX when too many), 0 when
@@ -313,15 +348,43 @@ void broker_reply_done(broker *b, broker_session *s, const uint8_t id[PROTO_ID_B
  * and not receipted goes again, to the agency's delivery connection. */
 void broker_replies_tick(broker *b, uint64_t now);
 
+/* ---- guard.c ------------------------------------------------------------- */
+
+/* Watches the connections of sock from the guard thread: call before sock
+ * binds or connects.  domain (static text) names it in logs.  Main thread.
+ * -1 when the monitor cannot be set up. */
+int broker_guard_watch(broker *b, void *sock, const char *domain);
+/* Tells the guard that connection fd of a socket whose monitor another
+ * module reads (a peer's DEALER: federation.c) came up or went down; a socket
+ * has one monitor only.  Main thread, after broker_guard_start.  -1 when the
+ * guard cannot be told. */
+int broker_guard_connection(broker *b, int fd, bool up, const char *domain);
+/* Starts the guard thread, which takes over the monitors. */
+int broker_guard_start(broker *b);
+void broker_guard_stop(broker *b);
+/* Counts a message read from descriptor fd (ZMQ_SRCFD; -1 for none): its
+ * frames and payload bytes.  Main thread. */
+void broker_guard_consumed(int fd, size_t frames, size_t bytes);
+/* What one connection may hold inside libzmq and the kernel, in wire bytes. */
+uint64_t broker_guard_connection_max(const broker_config *cfg);
+/* What all connections together may hold. */
+uint64_t broker_guard_total_max(const broker_config *cfg);
+
 /* ---- workers.c ----------------------------------------------------------- */
 
 int broker_workers_start(broker *b);
 void broker_workers_stop(broker *b);
 /* Hands a job, and the jobs chained after it, to one worker of the pool,
  * which checks them in turn (a partner's report list: its reports share a
- * batch signature, which the worker then checks once).  On failure the
- * jobs stay the caller's. */
+ * batch signature, which the worker then checks once).  Returns 0,
+ * BROKER_JOB_BUSY when the jobs held would exceed broker_jobs_max, or -1;
+ * on failure the jobs stay the caller's. */
 int broker_job_dispatch(broker *b, broker_job *job);
+/* broker_job_dispatch's answer when the jobs at the pool and in batches
+ * already hold broker_jobs_max bytes: the caller answers busy. */
+#define BROKER_JOB_BUSY 1
+/* Bytes the jobs between dispatch and free may hold together. */
+uint64_t broker_jobs_max(const broker_config *cfg);
 /* Takes back a chain of jobs a worker is done with; returns the jobs that
  * may now be routed, linked by ord.next, in dispatch order (order.h). */
 broker_job *broker_job_back(broker *b, broker_job *job);

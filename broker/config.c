@@ -1193,6 +1193,19 @@ broker_config_load(const char *path, broker_config **cfg_out, broker_config_deta
         err = BROKER_CONFIG_ERR_IO;
         goto out;
     }
+    /* The configuration names the key, roster and policy the broker trusts:
+     * others who could write it could name their own. */
+    {
+        proto_detail pd = {{0}, {0}};
+        proto_err perr = proto_file_check_writers(fileno(f), path, "configuration", &pd);
+
+        if (perr != PROTO_OK) {
+            snprintf(d->text, sizeof(d->text), "%s", pd.text);
+            err = perr == PROTO_ERR_PERMISSION ? BROKER_CONFIG_ERR_PERMISSION
+                                               : BROKER_CONFIG_ERR_IO;
+            goto out;
+        }
+    }
     buf = malloc(BROKER_CONFIG_MAX_BYTES + 1);
     if (buf == NULL) {
         snprintf(d->text, sizeof(d->text), "%s: out of memory", path);
@@ -1257,6 +1270,7 @@ broker_config_strerror(broker_config_err code)
     case BROKER_CONFIG_ERR_INVALID: return "configuration value is invalid";
     case BROKER_CONFIG_ERR_DUPLICATE: return "configuration field or peer given twice";
     case BROKER_CONFIG_ERR_NOMEM: return "out of memory";
+    case BROKER_CONFIG_ERR_PERMISSION: return "configuration file or its directory is writable by others";
     }
     return "unknown error";
 }

@@ -27,6 +27,7 @@ typedef enum broker_config_err {
     BROKER_CONFIG_ERR_INVALID = 8,       /* a value that breaks its rule (nation, endpoint, ...) */
     BROKER_CONFIG_ERR_DUPLICATE = 9,     /* a field given twice, or a peer listed twice */
     BROKER_CONFIG_ERR_NOMEM = 10,        /* out of memory */
+    BROKER_CONFIG_ERR_PERMISSION = 11,   /* group or others can write the file or its directory */
 } broker_config_err;
 
 /* Largest configuration file read, in bytes. */

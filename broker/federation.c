@@ -9,7 +9,11 @@
 #include "broker.h"
 
 /* Events of our DEALER that start or end a connection to the peer. */
-#define PEER_EVENTS (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
+/* Events of a peer's DEALER: sessions for the window, descriptors for the
+ * receive guard. */
+#define PEER_EVENTS                                                                              \
+    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |             \
+     ZMQ_EVENT_CLOSED)
 
 /* Progress of a delivery state: a state replaces another only if it ranks
  * at least as high, so that late or reordered news cannot undo progress. */
@@ -112,12 +116,22 @@ broker_peer_events(broker *b, broker_peer *p)
 
     while (p->monitor != NULL && (count = broker_recv_frames(p->monitor, frames)) > 0) {
         uint16_t event = 0;
+        int32_t value = -1;
 
         /* Frame 1: u16 event, u32 value (host order); frame 2: the endpoint. */
-        if (zmq_msg_size(&frames[0]) >= sizeof(event))
+        if (zmq_msg_size(&frames[0]) >= sizeof(event) + sizeof(value)) {
             memcpy(&event, zmq_msg_data(&frames[0]), sizeof(event));
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&frames[0]) + sizeof(event),
+                   sizeof(value));
+        }
         for (size_t i = 0; i < count && i < BROKER_FRAMES_MAX; i++)
             zmq_msg_close(&frames[i]);
+        /* The value of these is the connection's descriptor. */
+        if ((event == ZMQ_EVENT_CONNECTED || event == ZMQ_EVENT_DISCONNECTED ||
+             event == ZMQ_EVENT_CLOSED) &&
+            broker_guard_connection(b, value, event == ZMQ_EVENT_CONNECTED, "peer") != 0)
+            PROTO_LOG(PROTO_LOG_ERROR, "B-PEER-GUARD", "peer=%s fd=%d error=\"%s\"", p->nation,
+                      (int)value, zmq_strerror(zmq_errno()));
         if (event == ZMQ_EVENT_DISCONNECTED) {
             PROTO_LOG(PROTO_LOG_INFO, "B-PEER-DISCONNECTED", "peer=%s endpoint=%s unacked=%zu",
                       p->nation, p->endpoint, broker_window_inflight(&p->window));
@@ -143,6 +157,8 @@ peer_dial(broker *b, broker_peer *p, uint64_t now)
     const proto_roster_entry *e;
     proto_addr addr;
     int linger = 0, immediate = 1, ivl = 100, ivl_max = 5000, hb = 1000, hb_timeout = 3000;
+    int64_t max = (int64_t)b->cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD;
+    int rcvbuf = (int)BROKER_GUARD_RCVBUF;
 
     if (proto_addr_parse(p->nation, &addr, NULL) != PROTO_OK)
         return -1;
@@ -172,6 +188,11 @@ peer_dial(broker *b, broker_peer *p, uint64_t now)
     zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
     zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
     zmq_setsockopt(p->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
+    /* What the partner sends back on this connection is bounded as on the
+     * broker's ROUTERs: no frame larger than a message, and the guard, which
+     * learns of this socket's connections from its monitor (peer_monitor). */
+    zmq_setsockopt(p->sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+    zmq_setsockopt(p->sock, ZMQ_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     peer_monitor(b, p); /* before connecting: the first handshake is an event too */
     peer_rewind(p);
     if (zmq_connect(p->sock, p->endpoint) != 0) {
@@ -182,6 +203,24 @@ peer_dial(broker *b, broker_peer *p, uint64_t now)
     }
     p->dialed_ms = now;
     return 0;
+}
+
+/* True if the roster holds only a revoked card for p (the roster loader
+ * refuses one with no card at all). */
+static bool
+peer_card_revoked(broker *b, const broker_peer *p)
+{
+    const proto_roster_entry *e;
+    proto_addr addr;
+    bool revoked;
+
+    if (proto_addr_parse(p->nation, &addr, NULL) != PROTO_OK)
+        return false;
+    pthread_rwlock_rdlock(&b->roster.lock);
+    e = proto_roster_find(b->roster.roster, &addr);
+    revoked = e != NULL && e->revoked;
+    pthread_rwlock_unlock(&b->roster.lock);
+    return revoked;
 }
 
 int
@@ -195,9 +234,18 @@ broker_peers_open(broker *b)
         snprintf(p->endpoint, sizeof(p->endpoint), "%s", b->cfg->peers[i].endpoint);
         memcpy(p->dest, "peer:", 5);
         memcpy(p->dest + 5, p->nation, sizeof(p->nation));
+        b->peer_count++;
+        if (peer_card_revoked(b, p)) {
+            /* Cut off by the roster: not dialled until a reload reinstates it. */
+            p->revoked = true;
+            PROTO_LOG(PROTO_LOG_WARN, "B-PEER-REVOKED",
+                      "peer=%s endpoint=%s why=\"revoked\" action=\"not dialled: nothing "
+                      "forwarded, its commands not answered\"",
+                      p->nation, p->endpoint);
+            continue;
+        }
         if (peer_dial(b, p, broker_now_ms()) != 0)
             return -1;
-        b->peer_count++;
     }
     return 0;
 }
@@ -325,9 +373,7 @@ broker_peers_roster_changed(broker *b)
         }
         if (same_key || p->revoked)
             continue;
-        if (p->sock != NULL)
-            zmq_close(p->sock);
-        p->sock = NULL;
+        peer_hangup(p);
         if (p->up)
             peer_updown(b, p, false);
         if (active) {

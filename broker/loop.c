@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,8 +26,8 @@ broker_now_ms(void)
 size_t
 broker_recv_frames(void *sock, zmq_msg_t frames[BROKER_FRAMES_MAX])
 {
-    size_t count = 0;
-    int more = 1;
+    size_t count = 0, bytes = 0;
+    int more = 1, fd = -1;
 
     while (more) {
         zmq_msg_t scratch;
@@ -38,53 +39,75 @@ broker_recv_frames(void *sock, zmq_msg_t frames[BROKER_FRAMES_MAX])
             break; /* none waiting; or, mid-message, the connection went */
         }
         more = zmq_msg_more(m);
+        bytes += zmq_msg_size(m);
+        /* A ROUTER's routing id frame is made here and has no descriptor. */
+        if (fd < 0)
+            fd = zmq_msg_get(m, ZMQ_SRCFD);
         if (m == &scratch)
             zmq_msg_close(m);
         count++;
     }
+    if (count > 0)
+        broker_guard_consumed(fd, count, bytes);
     return count;
 }
 
-/* Reloads policy and roster; a file that does not load leaves the old one. */
+/* Audits that a reload refused one file, with the reason. */
+static void
+reload_refused(broker *b, const char *what, const char *why)
+{
+    char detail[STORE_DETAIL_MAX + 1];
+
+    snprintf(detail, sizeof(detail), "%s refused: %s", what, why);
+    if (broker_op_begin(b, BROKER_OP_PLAIN) != NULL &&
+        broker_audit(b, STORE_EV_POLICY_RELOADED, NULL, b->id->addr.nation, "", NULL, "", NULL,
+                     detail) != 0)
+        broker_op_abort(b);
+}
+
+/* Reloads policy and roster through the loaders start-up uses, so each
+ * passes the same checks; a file refused leaves the one in force. */
 static void
 reload(broker *b)
 {
-    policy_load_error err;
-    policy *old = NULL;
+    policy *pol = NULL;
     policy_rate *rate = NULL;
     proto_roster *roster = NULL, *old_roster;
-    proto_detail d;
-    char why[512], detail[200], ph[17], rh[17];
+    char why[768], detail[200], ph[17], rh[17];
     uint8_t hash[PROTO_HASH_BYTES];
     bool policy_ok = false, roster_ok = false;
     broker_op *op;
 
-    if (policy_reload(b->cfg->policy, &b->pol, &old, &err) == POLICY_OK) {
-        if (policy_rate_new(b->pol, &rate) == POLICY_OK) {
-            policy_rate_destroy(&b->rate);
-            b->rate = rate;
-        }
-        policy_destroy(&old);
+    if (broker_policy_load(b, &pol, &rate, why, sizeof(why)) == EX_OK) {
+        /* The main thread is the only one deciding, so the swap needs no lock. */
+        policy_rate_destroy(&b->rate);
+        policy_destroy(&b->pol);
+        b->pol = pol;
+        b->rate = rate;
         policy_ok = true;
         broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_OK, 1);
     } else {
-        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-POLICY", "error=\"%s\" action=\"kept the old policy\"",
-                  policy_load_error_format(&err, why, sizeof(why)));
+        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-POLICY",
+                  "result=refused error=\"%s\" action=\"kept the old policy\"", why);
         broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_FAILED, 1);
+        reload_refused(b, "policy", why);
     }
-    if (proto_roster_load(b->cfg->roster, &roster, &d) == PROTO_OK) {
+    if (broker_roster_load(b, &roster, why, sizeof(why)) == EX_OK) {
         pthread_rwlock_wrlock(&b->roster.lock);
         old_roster = b->roster.roster;
         b->roster.roster = roster;
         pthread_rwlock_unlock(&b->roster.lock);
         proto_roster_destroy(&old_roster);
         roster_ok = true;
+        broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_OK, 1);
         /* Before the reload is logged: once it is, a revoked key has no
          * open session left. */
         broker_revoke_sessions(b);
     } else {
-        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-ROSTER", "error=\"%s\" action=\"kept the old roster\"",
-                  d.text);
+        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-ROSTER",
+                  "result=refused error=\"%s\" action=\"kept the old roster\"", why);
+        broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_FAILED, 1);
+        reload_refused(b, "roster", why);
     }
     proto_hex(policy_hash(b->pol), 8, ph);
     pthread_rwlock_rdlock(&b->roster.lock);

@@ -48,14 +48,86 @@ usage(FILE *out)
             "    made with another broker key.\n");
 }
 
-/* Loads and cross-checks the identity, roster and policy the configuration names. */
+int
+broker_roster_load(const broker *b, proto_roster **roster_out, char *why, size_t why_len)
+{
+    proto_detail d = {{0}, {0}};
+    proto_roster *r = NULL;
+    const proto_roster_entry *e;
+    int rc = EX_CONFIG;
+
+    if (proto_roster_load(b->cfg->roster, &r, &d) != PROTO_OK) {
+        snprintf(why, why_len, "%s", d.text);
+        goto out;
+    }
+    e = proto_roster_find(r, &b->id->addr);
+    if (e == NULL || e->revoked ||
+        memcmp(e->card.curve_public, b->id->curve_public, PROTO_CURVE_KEY_BYTES) != 0 ||
+        memcmp(e->card.sign_public, b->id->sign_public, PROTO_SIGN_PUBLIC_BYTES) != 0) {
+        snprintf(why, why_len, "%s has no active card matching %s", b->cfg->roster,
+                 b->cfg->identity);
+        goto out;
+    }
+    for (size_t i = 0; i < b->cfg->peer_count; i++) {
+        proto_addr peer;
+
+        if (proto_addr_parse(b->cfg->peers[i].nation, &peer, NULL) != PROTO_OK ||
+            (e = proto_roster_find(r, &peer)) == NULL) {
+            /* A revoked card is an operator's decision (the partner is cut
+             * off); no card at all is a roster that lost a partner. */
+            snprintf(why, why_len, "%s has no broker card for the peer %s", b->cfg->roster,
+                     b->cfg->peers[i].nation);
+            goto out;
+        }
+    }
+    *roster_out = r;
+    r = NULL;
+    rc = EX_OK;
+out:
+    proto_roster_destroy(&r);
+    return rc;
+}
+
+int
+broker_policy_load(const broker *b, policy **pol_out, policy_rate **rate_out, char *why,
+                   size_t why_len)
+{
+    policy_load_error perr;
+    policy *pol = NULL;
+    policy_rate *rate = NULL;
+    int rc = EX_CONFIG;
+
+    if (policy_load(b->cfg->policy, &pol, &perr) != POLICY_OK) {
+        policy_load_error_format(&perr, why, why_len);
+        goto out;
+    }
+    if (strcmp(policy_nation(pol), b->cfg->nation) != 0) {
+        snprintf(why, why_len, "%s is the policy of %s, not %s", b->cfg->policy,
+                 policy_nation(pol), b->cfg->nation);
+        goto out;
+    }
+    if (policy_rate_new(pol, &rate) != POLICY_OK) {
+        snprintf(why, why_len, "%s: out of memory for its rate limits", b->cfg->policy);
+        rc = EX_SOFTWARE;
+        goto out;
+    }
+    *pol_out = pol;
+    *rate_out = rate;
+    pol = NULL;
+    rc = EX_OK;
+out:
+    policy_destroy(&pol);
+    return rc;
+}
+
+/* Loads and cross-checks the identity, roster and policy the configuration
+ * names; the roster and policy through the loaders a reload uses too. */
 static int
 load_files(broker *b)
 {
     proto_detail d = {{0}, {0}};
-    policy_load_error perr;
-    const proto_roster_entry *e;
-    char why[512];
+    char why[768];
+    int rc;
 
     if (proto_keyfile_read(b->cfg->identity, &b->id, &d) != PROTO_OK) {
         fprintf(stderr, "liaison-broker: identity: %s\n", d.text);
@@ -66,40 +138,16 @@ load_files(broker *b)
                 b->cfg->identity, b->cfg->nation);
         return EX_CONFIG;
     }
-    if (proto_roster_load(b->cfg->roster, &b->roster.roster, &d) != PROTO_OK) {
-        fprintf(stderr, "liaison-broker: roster: %s\n", d.text);
-        return EX_CONFIG;
+    rc = broker_roster_load(b, &b->roster.roster, why, sizeof(why));
+    if (rc != EX_OK) {
+        fprintf(stderr, "liaison-broker: roster: %s\n", why);
+        return rc;
     }
-    e = proto_roster_find(b->roster.roster, &b->id->addr);
-    if (e == NULL || e->revoked ||
-        memcmp(e->card.curve_public, b->id->curve_public, PROTO_CURVE_KEY_BYTES) != 0 ||
-        memcmp(e->card.sign_public, b->id->sign_public, PROTO_SIGN_PUBLIC_BYTES) != 0) {
-        fprintf(stderr, "liaison-broker: roster: %s has no active card matching %s\n",
-                b->cfg->roster, b->cfg->identity);
-        return EX_CONFIG;
+    rc = broker_policy_load(b, &b->pol, &b->rate, why, sizeof(why));
+    if (rc != EX_OK) {
+        fprintf(stderr, "liaison-broker: policy: %s\n", why);
+        return rc;
     }
-    for (size_t i = 0; i < b->cfg->peer_count; i++) {
-        proto_addr peer;
-
-        if (proto_addr_parse(b->cfg->peers[i].nation, &peer, NULL) != PROTO_OK ||
-            (e = proto_roster_find(b->roster.roster, &peer)) == NULL || e->revoked) {
-            fprintf(stderr, "liaison-broker: peers: %s has no active broker card in %s\n",
-                    b->cfg->peers[i].nation, b->cfg->roster);
-            return EX_CONFIG;
-        }
-    }
-    if (policy_load(b->cfg->policy, &b->pol, &perr) != POLICY_OK) {
-        fprintf(stderr, "liaison-broker: policy: %s\n",
-                policy_load_error_format(&perr, why, sizeof(why)));
-        return EX_CONFIG;
-    }
-    if (strcmp(policy_nation(b->pol), b->cfg->nation) != 0) {
-        fprintf(stderr, "liaison-broker: policy: %s is the policy of %s, not %s\n", b->cfg->policy,
-                policy_nation(b->pol), b->cfg->nation);
-        return EX_CONFIG;
-    }
-    if (policy_rate_new(b->pol, &b->rate) != POLICY_OK)
-        return EX_SOFTWARE;
     return EX_OK;
 }
 
@@ -109,7 +157,8 @@ bind_router(broker *b, const char *endpoint, const char *domain)
 {
     void *sock = zmq_socket(b->zctx, ZMQ_ROUTER);
     int one = 1, linger = 0;
-    int64_t max = (int64_t)b->cfg->limits.max_message_bytes + 65536;
+    int64_t max = (int64_t)b->cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD;
+    int rcvbuf = (int)BROKER_GUARD_RCVBUF;
     /* Room for every answer a connection can be owed: one per submit it may
      * have pending, one per delivery in flight, and some for status and
      * pings.  Past that the client is not reading, and answers are dropped
@@ -127,6 +176,15 @@ bind_router(broker *b, const char *endpoint, const char *domain)
     /* A frame larger than any message we accept closes the connection: it
      * cannot be answered without reading it all. */
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+    zmq_setsockopt(sock, ZMQ_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    /* No option bounds the frames of one message, which libzmq holds until
+     * the last one arrives: the guard bounds what each connection holds. */
+    if (broker_guard_watch(b, sock, domain) != 0) {
+        fprintf(stderr, "liaison-broker: cannot watch the connections of %s (%s): %s\n", endpoint,
+                domain, zmq_strerror(zmq_errno()));
+        zmq_close(sock);
+        return NULL;
+    }
     if (zmq_bind(sock, endpoint) != 0) {
         fprintf(stderr, "liaison-broker: cannot bind %s (%s): %s\n", endpoint, domain,
                 zmq_strerror(zmq_errno()));
@@ -221,6 +279,8 @@ start(broker *b)
     b->fed_sock = bind_router(b, b->cfg->federation_endpoint, "federation");
     if (b->fed_sock == NULL)
         return EX_UNAVAILABLE;
+    if (broker_guard_start(b) != 0)
+        return EX_SOFTWARE;
     if (broker_peers_open(b) != 0)
         return EX_CONFIG;
     if (b->cfg->metrics_endpoint != NULL &&
@@ -245,6 +305,7 @@ stop(broker *b)
 {
     if (b->metrics != NULL)
         broker_metrics_stop(b->metrics);
+    broker_guard_stop(b);
     broker_peers_close(b);
     if (b->agency_sock != NULL)
         zmq_close(b->agency_sock);

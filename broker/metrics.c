@@ -75,6 +75,7 @@ static const char *const counter_names[BROKER_METRICS_COUNTER_COUNT] = {
     [BROKER_METRICS_FORWARDS_REFUSED_IN] = "partner_forwards_refused_total",
     [BROKER_METRICS_REPORTS_REFUSED_IN] = "partner_reports_refused_total",
     [BROKER_METRICS_DAMAGED] = "messages_damaged_total",
+    [BROKER_METRICS_CONNECTIONS_CUT] = "connections_cut_total",
 };
 
 static const char *const counter_help[BROKER_METRICS_COUNTER_COUNT] = {
@@ -93,6 +94,7 @@ static const char *const counter_help[BROKER_METRICS_COUNTER_COUNT] = {
         "Forwards from partner brokers this broker refused (forward-ack with a non-zero code).",
     [BROKER_METRICS_REPORTS_REFUSED_IN] = "Delivery reports from partner brokers this broker refused.",
     [BROKER_METRICS_DAMAGED] = "Queued messages not delivered or forwarded: the stored envelope no longer matched its hash.",
+    [BROKER_METRICS_CONNECTIONS_CUT] = "Connections shut down for holding more unread bytes than they may.",
 };
 
 /* ---- The label table ------------------------------------------------------ */
@@ -443,6 +445,14 @@ broker_metrics_render(broker_metrics *m, char **text_out, size_t *len_out)
     tb_printf(&tb, "liaison_policy_reloads_total{result=\"failed\"} %llu\n",
               (unsigned long long)atomic_load_explicit(
                   &m->counters[BROKER_METRICS_POLICY_RELOAD_FAILED], memory_order_relaxed));
+
+    tb_header(&tb, "roster_reloads_total", "counter", "Roster reloads, by result.");
+    tb_printf(&tb, "liaison_roster_reloads_total{result=\"ok\"} %llu\n",
+              (unsigned long long)atomic_load_explicit(
+                  &m->counters[BROKER_METRICS_ROSTER_RELOAD_OK], memory_order_relaxed));
+    tb_printf(&tb, "liaison_roster_reloads_total{result=\"failed\"} %llu\n",
+              (unsigned long long)atomic_load_explicit(
+                  &m->counters[BROKER_METRICS_ROSTER_RELOAD_FAILED], memory_order_relaxed));
 
     tb_header(&tb, "tree_head_consistency_failures_total", "counter",
               "Signed tree heads of a peer that failed the consistency check, by peer.");

@@ -60,7 +60,10 @@ typedef enum broker_metrics_counter {
     BROKER_METRICS_FORWARDS_REFUSED_IN = 13, /* partner_forwards_refused_total */
     BROKER_METRICS_REPORTS_REFUSED_IN = 14,  /* partner_reports_refused_total */
     BROKER_METRICS_DAMAGED = 15,           /* messages_damaged_total */
-    BROKER_METRICS_COUNTER_COUNT = 16,     /* not a counter: how many there are */
+    BROKER_METRICS_ROSTER_RELOAD_OK = 16,  /* roster_reloads_total{result="ok"} */
+    BROKER_METRICS_ROSTER_RELOAD_FAILED = 17, /* roster_reloads_total{result="failed"} */
+    BROKER_METRICS_CONNECTIONS_CUT = 18,   /* connections_cut_total */
+    BROKER_METRICS_COUNTER_COUNT = 19,     /* not a counter: how many there are */
 } broker_metrics_counter;
 
 /* Makes an empty set of metrics, not serving.  *m_out is the caller's, to

@@ -1,5 +1,6 @@
 /* The verify pool and the committer thread. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,15 @@ recv_ptr(void *sock, bool *ok)
     return ptr;
 }
 
+/* Bytes the jobs between dispatch and free hold (any thread frees). */
+static _Atomic uint64_t jobs_bytes;
+
+uint64_t
+broker_jobs_max(const broker_config *cfg)
+{
+    return BROKER_GUARD_MESSAGES * (cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD);
+}
+
 void
 broker_job_free(broker_job **job)
 {
@@ -42,6 +52,8 @@ broker_job_free(broker_job **job)
         broker_job *j = *job;
 
         *job = broker_job_of(j->ord.chain);
+        if (j->held > 0)
+            atomic_fetch_sub_explicit(&jobs_bytes, j->held, memory_order_relaxed);
         zmq_msg_close(&j->msg);
         free(j->env);
         free(j->report);
@@ -271,8 +283,19 @@ broker_workers_stop(broker *b)
 int
 broker_job_dispatch(broker *b, broker_job *job)
 {
-    size_t n = broker_order_number(&b->order, &job->ord);
+    uint64_t bytes = 0, max = broker_jobs_max(b->cfg);
+    size_t n;
 
+    /* A job holds its message and, once checked, the decoded envelope. */
+    for (broker_job *j = job; j != NULL; j = broker_job_of(j->ord.chain))
+        bytes += 2u * zmq_msg_size(&j->msg) + sizeof(*j);
+    if (atomic_load_explicit(&jobs_bytes, memory_order_relaxed) + bytes > max)
+        return BROKER_JOB_BUSY;
+    for (broker_job *j = job; j != NULL; j = broker_job_of(j->ord.chain)) {
+        j->held = 2u * zmq_msg_size(&j->msg) + sizeof(*j);
+        atomic_fetch_add_explicit(&jobs_bytes, j->held, memory_order_relaxed);
+    }
+    n = broker_order_number(&b->order, &job->ord);
     if (send_ptr(b->jobs_out, job) != 0)
         return -1;
     broker_order_sent(&b->order, n);

@@ -24,8 +24,10 @@ const char *policy_strerror(policy_err code);
  * Loads and compiles the policy file at path.  On success *policy_out is the
  * caller's, to free with policy_destroy.  On failure *policy_out is left as
  * it was and err_r (may be NULL) holds file, line, column and message.
- * Errors: POLICY_ERR_NOFILE, POLICY_ERR_IO, POLICY_ERR_LIMIT, and every load
- * error of policy_load_buffer.
+ * Errors: POLICY_ERR_NOFILE, POLICY_ERR_IO, POLICY_ERR_LIMIT,
+ * POLICY_ERR_PERMISSION (group or others can write the file or its
+ * directory: proto_file_check_writers), and every load error of
+ * policy_load_buffer.
  */
 policy_err policy_load(const char *path, policy **policy_out,
                        policy_load_error *err_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;

@@ -36,6 +36,7 @@ typedef enum policy_err {
     POLICY_ERR_DATES = 12,     /* a date is malformed, or a treaty ends before it starts */
     POLICY_ERR_VALUE = 13,     /* another value is out of its domain (nation, id, count) */
     POLICY_ERR_LIMIT = 14,     /* the file or one of its lists is larger than allowed */
+    POLICY_ERR_PERMISSION = 15, /* group or others can write the file or its directory */
 } policy_err;
 
 /* Where and why a policy file was refused. */

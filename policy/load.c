@@ -607,6 +607,18 @@ policy_load(const char *path, policy **policy_out, policy_load_error *err)
         rc = POLICY_ERR_IO;
         goto out;
     }
+    /* The policy decides what leaves the nation: a file or directory others
+     * can write would let them change it. */
+    {
+        proto_detail d = {{0}, {0}};
+        proto_err perr = proto_file_check_writers(fileno(f), path, "policy", &d);
+
+        if (perr != PROTO_OK) {
+            pol_error_set(err, 0, 0, "%s", d.text);
+            rc = perr == PROTO_ERR_PERMISSION ? POLICY_ERR_PERMISSION : POLICY_ERR_IO;
+            goto out;
+        }
+    }
     if ((uint64_t)st.st_size > POLICY_FILE_MAX) {
         pol_error_set(err, 0, 0, "policy file has %lld bytes, at most %u allowed",
                   (long long)st.st_size, POLICY_FILE_MAX);

@@ -39,6 +39,8 @@ policy_strerror(policy_err code)
         return "value out of its domain";
     case POLICY_ERR_LIMIT:
         return "policy file or list too large";
+    case POLICY_ERR_PERMISSION:
+        return "policy file or its directory is writable by others";
     }
     return "unknown policy error";
 }

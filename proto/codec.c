@@ -369,7 +369,7 @@ proto_strerror(proto_err code)
     case PROTO_ERR_NOT_RECIPIENT: return "not a reader of this portion";
     case PROTO_ERR_DECRYPT: return "decryption failed";
     case PROTO_ERR_IO: return "input/output error";
-    case PROTO_ERR_PERMISSION: return "secret key file is accessible by others";
+    case PROTO_ERR_PERMISSION: return "a file is accessible or changeable by others";
     case PROTO_ERR_KEYFILE: return "damaged key file or card";
     case PROTO_ERR_COMMAND: return "unknown command";
     case PROTO_ERR_FRAMES: return "wrong frame count";

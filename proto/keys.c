@@ -1,8 +1,12 @@
-/* Identities: key generation, secret key files (0600) and public cards. */
+/* Identities: key generation, secret key files (0600) and public cards; the
+ * check that a file read as trusted cannot be changed by others. */
+#define _XOPEN_SOURCE 700 /* realpath(), S_ISVTX */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -246,6 +250,84 @@ out:
     return err;
 }
 
+/* ---- Files others must not be able to change --------------------------- */
+
+/* Checks the directory dir, which holds the file what (path, stat st): a
+ * directory that group or others can write lets them put another file in
+ * its place, unless it is sticky (as /tmp is) and the file is the reader's
+ * own or root's, which they cannot then rename or remove. */
+static proto_err
+check_dir(const char *dir, const char *path, const struct stat *st, const char *what,
+          proto_detail *detail)
+{
+    struct stat ds;
+
+    if (stat(dir, &ds) != 0) {
+        proto_detail_set(detail, path, "cannot examine the directory %s of %s %s: %s", dir, what,
+                         path, strerror(errno));
+        return PROTO_ERR_IO;
+    }
+    if ((ds.st_mode & (S_IWGRP | S_IWOTH)) == 0)
+        return PROTO_OK;
+    if ((ds.st_mode & S_ISVTX) != 0 && (st->st_uid == geteuid() || st->st_uid == 0))
+        return PROTO_OK;
+    proto_detail_set(detail, path,
+                     "the directory %s of %s %s has mode %04o: group and others must not be "
+                     "able to write it (chmod go-w %s)",
+                     dir, what, path, (unsigned)(ds.st_mode & 07777), dir);
+    return PROTO_ERR_PERMISSION;
+}
+
+/* Writes the directory part of path into dir ("." when it has none). */
+static void
+dir_of(const char *path, char *dir, size_t dir_len)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        snprintf(dir, dir_len, ".");
+    else if (slash == path)
+        snprintf(dir, dir_len, "/");
+    else
+        snprintf(dir, dir_len, "%.*s", (int)(slash - path), path);
+}
+
+proto_err
+proto_file_check_writers(int fd, const char *path, const char *what, proto_detail *detail)
+{
+    struct stat st;
+    char dir[PATH_MAX], *real = NULL;
+    proto_err err;
+
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        proto_detail_set(detail, path, "%s %s is not a regular file", what, path);
+        return PROTO_ERR_IO;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        proto_detail_set(detail, path,
+                         "%s %s has mode %04o: group and others must not be able to write it "
+                         "(chmod go-w %s)",
+                         what, path, (unsigned)(st.st_mode & 07777), path);
+        return PROTO_ERR_PERMISSION;
+    }
+    dir_of(path, dir, sizeof(dir));
+    err = check_dir(dir, path, &st, what, detail);
+    if (err != PROTO_OK)
+        return err;
+    /* Through a symbolic link, the directory that really holds the file
+     * matters as much as the one the path names. */
+    real = realpath(path, NULL);
+    if (real != NULL) {
+        char real_dir[PATH_MAX];
+
+        dir_of(real, real_dir, sizeof(real_dir));
+        if (strcmp(real_dir, dir) != 0)
+            err = check_dir(real_dir, path, &st, what, detail);
+        free(real);
+    }
+    return err;
+}
+
 /* Reads at most KEYFILE_MAX - 1 bytes of an open file into buf, NUL-terminated. */
 static proto_err
 read_all(int fd, char *buf, const char *path, proto_detail *detail)
@@ -309,6 +391,9 @@ proto_keyfile_read(const char *path, proto_identity **id_out, proto_detail *deta
         err = PROTO_ERR_PERMISSION;
         goto out;
     }
+    err = proto_file_check_writers(fd, path, "key file", detail);
+    if (err != PROTO_OK)
+        goto out;
     s = proto_secret_alloc(sizeof(*s));
     if (s == NULL) {
         err = PROTO_ERR_NOMEM;

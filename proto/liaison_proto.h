@@ -147,8 +147,23 @@ proto_err proto_keyfile_write(const proto_identity *id, const char *path,
                               proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
 
 /*
- * Reads a secret key file.  Refuses a file that group or others may access
- * (PROTO_ERR_PERMISSION), a damaged file whose public keys do not match its
+ * Checks that the file open as fd, read from path, cannot be changed by
+ * anyone but its owner: it is a regular file that group and others cannot
+ * write, in a directory that group and others cannot write either (a sticky
+ * directory such as /tmp passes when the file is this user's or root's: no
+ * one else can rename or remove it there).  When path goes through a
+ * symbolic link, the directory that really holds the file is checked too.
+ * what names the file in the message ("roster", "policy").  Errors:
+ * PROTO_ERR_PERMISSION (detail_r names the file or directory, its mode and
+ * the chmod that fixes it), PROTO_ERR_IO (not a regular file, or the
+ * directory cannot be examined).  Thread-safe.
+ */
+proto_err proto_file_check_writers(int fd, const char *path, const char *what,
+                                   proto_detail *detail_r) PROTO_NONNULL(2, 3) PROTO_MUST_CHECK;
+
+/*
+ * Reads a secret key file.  Refuses a file that group or others may access,
+ * or whose directory they may write (PROTO_ERR_PERMISSION), a damaged file whose public keys do not match its
  * secret keys or whose lines do not parse (PROTO_ERR_KEYFILE, detail_r names
  * the line), and a missing file (PROTO_ERR_IO).
  */
@@ -178,7 +193,8 @@ proto_err proto_card_parse(const char *text, proto_card *card_out,
 proto_err proto_roster_parse(const char *text, size_t len, proto_roster **roster_out,
                              proto_detail *detail_r) PROTO_NONNULL(1, 3) PROTO_MUST_CHECK;
 
-/* Reads and parses a roster file; PROTO_ERR_IO if it cannot be read. */
+/* Reads and parses a roster file; PROTO_ERR_IO if it cannot be read,
+ * PROTO_ERR_PERMISSION if others could change it (proto_file_check_writers). */
 proto_err proto_roster_load(const char *path, proto_roster **roster_out,
                             proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
 

@@ -72,7 +72,7 @@ typedef enum proto_err {
     PROTO_ERR_NOT_RECIPIENT = 12, /* no key seal for this reader */
     PROTO_ERR_DECRYPT = 13,     /* seal or ciphertext does not open */
     PROTO_ERR_IO = 14,          /* a file could not be read or written */
-    PROTO_ERR_PERMISSION = 15,  /* a secret key file is readable by others */
+    PROTO_ERR_PERMISSION = 15,  /* a secret key file others can read, or a file others can change */
     PROTO_ERR_KEYFILE = 16,     /* a key file or card is damaged */
     PROTO_ERR_COMMAND = 17,     /* unknown wire command */
     PROTO_ERR_FRAMES = 18,      /* wrong number of frames for a command */

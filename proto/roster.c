@@ -282,6 +282,13 @@ proto_roster_load(const char *path, proto_roster **roster_out, proto_detail *det
         proto_detail_set(detail, path, "cannot open roster %s: %s", path, strerror(errno));
         return PROTO_ERR_IO;
     }
+    /* The roster decides who may connect: a file or directory others can
+     * write would let them add themselves. */
+    err = proto_file_check_writers(fileno(f), path, "roster", detail);
+    if (err != PROTO_OK) {
+        fclose(f);
+        return err;
+    }
     buf = proto_alloc(PROTO_ROSTER_TEXT_MAX + 1);
     if (buf == NULL) {
         fclose(f);

@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -254,6 +255,22 @@ test_broker_config_load_reads_a_file(void **state)
     snprintf(want, sizeof(want), "%s:8:12: log_level: 'loud' is not one of: error, warn, info, debug",
              path);
     assert_string_equal(d.text, want);
+
+    /* A file that others can write, or in a directory they can write, is
+     * refused: it names the key, roster and policy the broker trusts. */
+    snprintf(path, sizeof(path), "%s/usa.yaml", dir);
+    assert_int_equal(chmod(path, 0666), 0);
+    assert_int_equal(broker_config_load(path, &cfg, &d), BROKER_CONFIG_ERR_PERMISSION);
+    assert_null(cfg);
+    assert_non_null(strstr(d.text, path));
+    assert_non_null(strstr(d.text, "mode 0666"));
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_int_equal(broker_config_load(path, &cfg, &d), BROKER_CONFIG_ERR_PERMISSION);
+    assert_non_null(strstr(d.text, "mode 0777"));
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(broker_config_load(path, &cfg, &d), BROKER_CONFIG_OK);
+    broker_config_destroy(&cfg);
     test_scratch_remove(dir);
 }
 
@@ -672,7 +689,7 @@ static void
 test_broker_config_strerror_complete(void **state)
 {
     (void)state;
-    for (int code = BROKER_CONFIG_OK; code <= BROKER_CONFIG_ERR_NOMEM; code++)
+    for (int code = BROKER_CONFIG_OK; code <= BROKER_CONFIG_ERR_PERMISSION; code++)
         assert_string_not_equal(broker_config_strerror((broker_config_err)code), "unknown error");
     assert_string_equal(broker_config_strerror((broker_config_err)999), "unknown error");
 }

@@ -133,6 +133,8 @@ test_broker_metrics_render_fresh(void **state)
     assert_no_line_starting(text, "liaison_messages_rejected_total{code=\"unknown\"}");
     assert_line(text, "liaison_policy_reloads_total{result=\"ok\"} 0");
     assert_line(text, "liaison_policy_reloads_total{result=\"failed\"} 0");
+    assert_line(text, "liaison_roster_reloads_total{result=\"ok\"} 0");
+    assert_line(text, "liaison_roster_reloads_total{result=\"failed\"} 0");
     assert_line(text, "# TYPE liaison_queue_depth gauge");
     assert_no_line_starting(text, "liaison_queue_depth{");
     assert_line(text, "liaison_peers_up 0");
@@ -164,6 +166,8 @@ test_broker_metrics_render_after_updates(void **state)
     broker_metrics_inc(m, BROKER_METRICS_KEYS_REFUSED, 12);
     broker_metrics_inc(m, BROKER_METRICS_POLICY_RELOAD_OK, 2);
     broker_metrics_inc(m, BROKER_METRICS_POLICY_RELOAD_FAILED, 1);
+    broker_metrics_inc(m, BROKER_METRICS_ROSTER_RELOAD_OK, 3);
+    broker_metrics_inc(m, BROKER_METRICS_ROSTER_RELOAD_FAILED, 4);
     broker_metrics_inc(m, BROKER_METRICS_COUNTER_COUNT, 1); /* not a counter: ignored */
     broker_metrics_inc_rejected(m, PROTO_WIRE_MALFORMED);
     broker_metrics_inc_rejected(m, PROTO_WIRE_MALFORMED);
@@ -198,6 +202,8 @@ test_broker_metrics_render_after_updates(void **state)
     assert_line(text, "liaison_keys_refused_total 12");
     assert_line(text, "liaison_policy_reloads_total{result=\"ok\"} 2");
     assert_line(text, "liaison_policy_reloads_total{result=\"failed\"} 1");
+    assert_line(text, "liaison_roster_reloads_total{result=\"ok\"} 3");
+    assert_line(text, "liaison_roster_reloads_total{result=\"failed\"} 4");
     assert_line(text, "liaison_messages_rejected_total{code=\"malformed\"} 2");
     assert_line(text, "liaison_messages_rejected_total{code=\"rate-limited\"} 1");
     assert_line(text, "liaison_messages_rejected_total{code=\"too-large\"} 0");

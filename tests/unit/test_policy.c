@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "helpers.h"
 #include "liaison_policy.h"
@@ -126,11 +127,60 @@ test_policy_load_buffer_errors(void **state)
     }
 }
 
+/* A policy file that group or others can write, or whose directory they
+ * can write, is refused with its name and mode, as a key file would be. */
+static void
+test_policy_refuses_writable_file(void **state)
+{
+    char src[512], dir[512], sub[600], path[700];
+    uint8_t *text;
+    size_t len;
+    policy *p = NULL;
+    policy_load_error e;
+    FILE *out;
+
+    (void)state;
+    test_data_path("policy/rules.yaml", src, sizeof(src));
+    text = test_read_file(src, &len);
+    assert_non_null(text);
+    test_scratch_dir(dir, sizeof(dir));
+    snprintf(sub, sizeof(sub), "%s/etc", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    snprintf(path, sizeof(path), "%s/usa.policy.yaml", sub);
+    out = fopen(path, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(text, 1, len, out), len);
+    fclose(out);
+    free(text);
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(policy_load(path, &p, &e), POLICY_OK);
+    policy_destroy(&p);
+    assert_int_equal(chmod(path, 0646), 0);
+    assert_int_equal(policy_load(path, &p, &e), POLICY_ERR_PERMISSION);
+    assert_null(p);
+    assert_string_equal(e.file, path);
+    assert_non_null(strstr(e.message, "mode 0646"));
+    assert_non_null(strstr(e.message, "chmod go-w"));
+    assert_int_equal(chmod(path, 0620), 0);
+    assert_int_equal(policy_load(path, &p, &e), POLICY_ERR_PERMISSION);
+    assert_non_null(strstr(e.message, "mode 0620"));
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(chmod(sub, 0777), 0);
+    assert_int_equal(policy_load(path, &p, &e), POLICY_ERR_PERMISSION);
+    assert_null(p);
+    assert_non_null(strstr(e.message, sub));
+    assert_non_null(strstr(e.message, "mode 0777"));
+    assert_int_equal(chmod(sub, 0755), 0);
+    assert_int_equal(policy_load(path, &p, &e), POLICY_OK);
+    policy_destroy(&p);
+    test_scratch_remove(dir);
+}
+
 static void
 test_policy_strerror_every_code(void **state)
 {
     (void)state;
-    for (int c = POLICY_OK; c <= POLICY_ERR_LIMIT; c++)
+    for (int c = POLICY_OK; c <= POLICY_ERR_PERMISSION; c++)
         assert_string_not_equal(policy_strerror((policy_err)c), "unknown policy error");
     assert_string_equal(policy_strerror((policy_err)999), "unknown policy error");
 }
@@ -838,6 +888,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy_malformed_files),
         cmocka_unit_test(test_policy_load_buffer_errors),
+        cmocka_unit_test(test_policy_refuses_writable_file),
         cmocka_unit_test(test_policy_strerror_every_code),
         cmocka_unit_test(test_policy_decide_table),
         cmocka_unit_test(test_policy_decide_portion_reasons),

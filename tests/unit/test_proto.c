@@ -400,6 +400,37 @@ test_proto_keyfile_refuses_open_mode(void **state)
     proto_identity_destroy(&back);
 }
 
+/* A key file in a directory that group or others can write is refused, as
+ * they could put their own key in its place; a sticky directory (like
+ * /tmp) is not, as they cannot rename or remove the owner's file there. */
+static void
+test_proto_keyfile_refuses_writable_directory(void **state)
+{
+    fixture *f = *state;
+    static const mode_t modes[] = {0777, 0770, 0730, 0702};
+    char dir[512], path[600];
+    proto_identity *back = NULL;
+    proto_detail d = {0};
+
+    snprintf(dir, sizeof(dir), "%s/keys", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/fbi.key", dir);
+    assert_proto_ok(proto_keyfile_write(f->fbi, path, &d), &d);
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_int_equal(chmod(dir, modes[i]), 0);
+        assert_int_equal(proto_keyfile_read(path, &back, &d), PROTO_ERR_PERMISSION);
+        assert_null(back);
+        assert_non_null(strstr(d.text, dir));
+        assert_non_null(strstr(d.text, "chmod go-w"));
+    }
+    assert_int_equal(chmod(dir, 01777), 0);
+    assert_proto_ok(proto_keyfile_read(path, &back, &d), &d);
+    proto_identity_destroy(&back);
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_proto_ok(proto_keyfile_read(path, &back, &d), &d);
+    proto_identity_destroy(&back);
+}
+
 static void
 test_proto_keyfile_refuses_damage(void **state)
 {
@@ -1682,6 +1713,58 @@ test_proto_roster_parse_and_find(void **state)
     assert_null(r);
 }
 
+/* A roster that group or others can write, or whose directory they can
+ * write, is refused with its name and mode; through a symbolic link, the
+ * directory that really holds it counts too. */
+static void
+test_proto_roster_refuses_writable(void **state)
+{
+    fixture *f = *state;
+    char text[4096], card[1024], path[512], dir[512], inner[600], link[600];
+    proto_roster *r = NULL;
+    proto_detail d = {0};
+    FILE *out;
+
+    roster_card(f->fbi, "*", card, sizeof(card));
+    snprintf(text, sizeof(text), "liaison-roster 1\n%s", card);
+    snprintf(path, sizeof(path), "%s/roster", f->dir);
+    out = fopen(path, "w");
+    assert_non_null(out);
+    fputs(text, out);
+    fclose(out);
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_proto_ok(proto_roster_load(path, &r, &d), &d);
+    proto_roster_destroy(&r);
+    assert_int_equal(chmod(path, 0666), 0);
+    assert_int_equal(proto_roster_load(path, &r, &d), PROTO_ERR_PERMISSION);
+    assert_null(r);
+    assert_non_null(strstr(d.text, path));
+    assert_non_null(strstr(d.text, "mode 0666"));
+    assert_int_equal(chmod(path, 0664), 0);
+    assert_int_equal(proto_roster_load(path, &r, &d), PROTO_ERR_PERMISSION);
+    assert_non_null(strstr(d.text, "mode 0664"));
+    assert_int_equal(chmod(path, 0444), 0);
+    assert_proto_ok(proto_roster_load(path, &r, &d), &d);
+    proto_roster_destroy(&r);
+
+    /* A link from a safe directory to a roster in an open one. */
+    snprintf(dir, sizeof(dir), "%s/open", f->dir);
+    assert_int_equal(mkdir(dir, 0777), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    snprintf(inner, sizeof(inner), "%s/roster", dir);
+    assert_int_equal(rename(path, inner), 0);
+    assert_int_equal(proto_roster_load(inner, &r, &d), PROTO_ERR_PERMISSION);
+    assert_non_null(strstr(d.text, "mode 0777"));
+    snprintf(link, sizeof(link), "%s/roster-link", f->dir);
+    assert_int_equal(symlink(inner, link), 0);
+    assert_int_equal(proto_roster_load(link, &r, &d), PROTO_ERR_PERMISSION);
+    assert_null(r);
+    assert_non_null(strstr(d.text, dir));
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_proto_ok(proto_roster_load(link, &r, &d), &d);
+    proto_roster_destroy(&r);
+}
+
 static void
 test_proto_roster_errors(void **state)
 {
@@ -1762,6 +1845,8 @@ main(void)
         cmocka_unit_test(test_proto_labels_releasable),
         cmocka_unit_test_setup_teardown(test_proto_keyfile_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_keyfile_refuses_open_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_keyfile_refuses_writable_directory, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_proto_keyfile_refuses_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_card_roundtrip, setup, teardown),
         cmocka_unit_test(test_proto_id_time_ordered),
@@ -1783,6 +1868,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_proto_report_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_roster_parse_and_find, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_roster_refuses_writable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_roster_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_detached_signature, setup, teardown),
         cmocka_unit_test(test_proto_strerror_complete),
