@@ -552,12 +552,12 @@ relay_main(void *arg)
             uint8_t list[PROTO_ACKS_BYTES(1)];
             size_t list_len;
 
-            proto_tagged one = {proto_be64(zmq_msg_data(&m[3])),
+            proto_tagged delivery = {proto_be64(zmq_msg_data(&m[3])),
                                 {zmq_msg_data(&m[4]), zmq_msg_size(&m[4])}};
             static uint8_t deliveries[2 + 12 + (1u << 20)];
             size_t deliveries_len;
 
-            if (proto_deliveries_encode(&one, 1, deliveries, sizeof(deliveries), &deliveries_len) !=
+            if (proto_deliveries_encode(&delivery, 1, deliveries, sizeof(deliveries), &deliveries_len) !=
                 PROTO_OK)
                 abort();
             zmq_send(s, consumer_rid, consumer_rid_len, ZMQ_SNDMORE);

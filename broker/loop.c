@@ -58,7 +58,7 @@ reload_refused(broker *b, const char *what, const char *why)
 {
     char detail[STORE_DETAIL_MAX + 1];
 
-    snprintf(detail, sizeof(detail), "%s refused: %s", what, why);
+    snprintf(detail, sizeof(detail), "%.16s refused: %.200s", what, why);
     if (broker_op_begin(b, BROKER_OP_PLAIN) != NULL &&
         broker_audit(b, STORE_EV_POLICY_RELOADED, NULL, b->id->addr.nation, "", NULL, "", NULL,
                      detail) != 0)

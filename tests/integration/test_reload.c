@@ -285,7 +285,7 @@ test_reload_refuses_roster_without_own_or_peer_card(void **state)
     write_file(f->roster, text, len);
     reload_usa(f);
     assert_int_equal(metric(f, "USA", "liaison_roster_reloads_total{result=\"ok\"} "), 1);
-    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 2 * SECOND), LIAISON_ERR_TIMEOUT);
+    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_ERR_REFUSED);
     assert_int_equal(send_fresh(f, "USA/CBP", "CAN/RCMP", "LES//REL TO CAN,USA", 10 * SECOND), LIAISON_OK);
     free(text);
     assert_int_equal(fed_stop(f, "USA"), 0);
@@ -329,7 +329,7 @@ test_reload_refuses_writable_roster_and_policy(void **state)
     assert_int_equal(chmod(f->dir, 0700), 0);
     reload_usa(f);
     assert_true(fed_log_count(f, "USA", "policy=reloaded roster=reloaded") >= 1);
-    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 2 * SECOND), LIAISON_ERR_TIMEOUT);
+    assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_ERR_REFUSED);
     assert_int_equal(fed_stop(f, "USA"), 0);
     fed_destroy(&f);
 }
