@@ -394,7 +394,8 @@ liaison_err
 liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
               liaison_answers **answers_out)
 {
-    static const proto_roster_entry *agencies[READERS_MAX];
+    /* On the heap, not static: clients of different threads query at the same time. */
+    const proto_roster_entry **agencies = calloc(READERS_MAX, sizeof(*agencies));
     char nations[64][PROTO_NATION_LEN + 1];
     bool answered[64] = {false};
     size_t nation_count = 0, count;
@@ -403,6 +404,8 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
     uint8_t id[PROTO_ID_BYTES];
     liaison_err err;
 
+    if (agencies == NULL)
+        return client_fail(c, LIAISON_ERR_NOMEM, "out of memory");
     /* The nations asked: those of the agencies the recipients resolve to. */
     count = resolve(c, query, agencies, READERS_MAX);
     for (size_t i = 0; i < count; i++) {
@@ -413,6 +416,7 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
         if (!known && nation_count < 64)
             memcpy(nations[nation_count++], agencies[i]->card.addr.nation, PROTO_NATION_LEN + 1);
     }
+    free(agencies);
     if (nation_count == 0)
         return client_fail(c, LIAISON_ERR_INVALID, "the query's recipients resolve to nobody");
     if ((err = liaison_send(c, query, id, deadline_ms)) != LIAISON_OK)

@@ -5,22 +5,23 @@
 
 #include "client_int.h"
 
-int
-client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event **event_out)
+/* client_open_delivery with the envelope decoded into env (the caller's). */
+static int
+open_into(liaison_client *c, const proto_tagged *item, liaison_event **event_out,
+          proto_envelope *env)
 {
-    static proto_envelope env;
     const proto_roster_entry *sender;
     liaison_event *e = NULL;
 
     *event_out = NULL;
-    if (proto_envelope_decode(item->bytes.data, item->bytes.len, &env, NULL) != PROTO_OK) {
+    if (proto_envelope_decode(item->bytes.data, item->bytes.len, env, NULL) != PROTO_OK) {
         client_fail(c, LIAISON_ERR_PROTOCOL, "a delivered envelope does not decode");
         return -1;
     }
-    switch (client_seen_get(c, env.id)) {
+    switch (client_seen_get(c, env->id)) {
     case CLIENT_SEEN_RECEIPTED:
         /* The broker did not get our receipt: acknowledge again, hand out nothing. */
-        (void)client_receipt_add(c, item->tag, env.id);
+        (void)client_receipt_add(c, item->tag, env->id);
         return 0;
     case CLIENT_SEEN_HANDED:
         /* Delivered again after a reconnect; the application's receipt will come. */
@@ -28,15 +29,15 @@ client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event 
     default:
         break;
     }
-    sender = proto_roster_find(c->roster, &env.sender);
+    sender = proto_roster_find(c->roster, &env->sender);
     if (sender == NULL || sender->revoked ||
-        proto_envelope_verify(&env, sender->card.sign_public) != PROTO_OK) {
+        proto_envelope_verify(env, sender->card.sign_public) != PROTO_OK) {
         char who[PROTO_ADDR_TEXT_MAX + 1];
 
         /* Never handed out; acknowledged so that it is not delivered again. */
         client_fail(c, LIAISON_ERR_SIGNATURE, "message from %s does not verify; dropped",
-                    proto_addr_format(&env.sender, who, sizeof(who)));
-        (void)client_receipt_add(c, item->tag, env.id);
+                    proto_addr_format(&env->sender, who, sizeof(who)));
+        (void)client_receipt_add(c, item->tag, env->id);
         return -1;
     }
     e = calloc(1, sizeof(*e));
@@ -44,53 +45,72 @@ client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event 
         return -1;
     e->type = LIAISON_EVENT_MESSAGE;
     e->tag = item->tag;
-    memcpy(e->id, env.id, PROTO_ID_BYTES);
-    proto_id_format(env.id, e->id_hex);
-    snprintf(e->kind, sizeof(e->kind), "%s", env.kind);
-    proto_addr_format(&env.sender, e->sender, sizeof(e->sender));
-    snprintf(e->case_id, sizeof(e->case_id), "%s", env.case_id);
-    memcpy(e->in_reply_to, env.in_reply_to, PROTO_ID_BYTES);
-    e->has_reply_to = !proto_id_is_zero(env.in_reply_to);
-    if (proto_labels_format(&env.labels, e->labels, sizeof(e->labels)) != PROTO_OK)
+    memcpy(e->id, env->id, PROTO_ID_BYTES);
+    proto_id_format(env->id, e->id_hex);
+    snprintf(e->kind, sizeof(e->kind), "%s", env->kind);
+    proto_addr_format(&env->sender, e->sender, sizeof(e->sender));
+    snprintf(e->case_id, sizeof(e->case_id), "%s", env->case_id);
+    memcpy(e->in_reply_to, env->in_reply_to, PROTO_ID_BYTES);
+    e->has_reply_to = !proto_id_is_zero(env->in_reply_to);
+    if (proto_labels_format(&env->labels, e->labels, sizeof(e->labels)) != PROTO_OK)
         e->labels[0] = '\0';
-    e->created_ms = env.created_ms;
-    e->expires_ms = env.expires_ms;
-    e->portion_count = env.portion_count;
-    e->portions = calloc(env.portion_count, sizeof(*e->portions));
+    e->created_ms = env->created_ms;
+    e->expires_ms = env->expires_ms;
+    e->portion_count = env->portion_count;
+    e->portions = calloc(env->portion_count, sizeof(*e->portions));
     e->raw = malloc(item->bytes.len);
     if (e->portions == NULL || e->raw == NULL)
         goto fail;
     memcpy(e->raw, item->bytes.data, item->bytes.len);
     e->raw_len = item->bytes.len;
-    for (size_t i = 0; i < env.portion_count; i++) {
+    for (size_t i = 0; i < env->portion_count; i++) {
         liaison_portion *p = &e->portions[i];
         proto_labels l;
         size_t n;
 
-        if (proto_envelope_portion_labels(&env, i, &l) != PROTO_OK ||
+        if (proto_envelope_portion_labels(env, i, &l) != PROTO_OK ||
             proto_labels_format(&l, p->labels, sizeof(p->labels)) != PROTO_OK)
             p->labels[0] = '\0';
-        p->withheld = env.portions[i].state == PROTO_PORTION_WITHHELD;
-        if (p->withheld || !proto_envelope_has_seal(&env, i, &c->id->addr))
+        p->withheld = env->portions[i].state == PROTO_PORTION_WITHHELD;
+        if (p->withheld || !proto_envelope_has_seal(env, i, &c->id->addr))
             continue;
-        n = proto_envelope_plain_len(&env, i);
+        n = proto_envelope_plain_len(env, i);
         p->data = malloc(n > 0 ? n : 1);
         if (p->data == NULL)
             goto fail;
-        if (proto_envelope_open(&env, i, c->id, p->data, &p->len) != PROTO_OK) {
+        if (proto_envelope_open(env, i, c->id, p->data, &p->len) != PROTO_OK) {
             free(p->data);
             p->data = NULL;
             continue;
         }
         p->readable = true;
     }
-    if (client_seen_mark(c, env.id, CLIENT_SEEN_HANDED) != 0)
+    if (client_seen_mark(c, env->id, CLIENT_SEEN_HANDED) != 0)
         goto fail;
     *event_out = e;
     return 0;
 fail:
     liaison_event_free(&e);
     return -1;
+}
+
+/* The decoded envelope (some 11 KiB) is on the heap, never static: clients
+ * of different threads receive at the same time, and one would be handed
+ * the other's message. */
+int
+client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event **event_out)
+{
+    proto_envelope *env = malloc(sizeof(*env));
+    int rc;
+
+    *event_out = NULL;
+    if (env == NULL) {
+        client_fail(c, LIAISON_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    rc = open_into(c, item, event_out, env);
+    free(env);
+    return rc;
 }
 
 /* True if the report's bytes were handed out before (by their hash). */

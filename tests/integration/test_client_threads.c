@@ -104,11 +104,95 @@ test_client_threads_seal_each_its_own_readers(void **state)
     fed_destroy(&f);
 }
 
+/* One receiving client: counts what it is handed that was not meant for it. */
+typedef struct taker {
+    fed *f;              /* the federation */
+    const char *addr;    /* the receiving agency */
+    size_t got;          /* messages handed to it */
+    size_t wrong;        /* ... that name another recipient, or do not open */
+} taker;
+
+enum { RECEIVED = 300 };
+
+static void *
+take_many(void *arg)
+{
+    taker *t = arg;
+    liaison_client *c = fed_client(t->f, t->addr, true);
+    uint64_t deadline = liaison_now_ms() + 60000;
+
+    while (t->got < RECEIVED) {
+        liaison_event *e = NULL;
+        char want[64];
+
+        if (liaison_receive(c, &e, deadline) != LIAISON_OK)
+            break;
+        if (e->type == LIAISON_EVENT_MESSAGE) {
+            snprintf(want, sizeof(want), "for %s", t->addr);
+            t->got++;
+            if (e->portion_count != 1 || !e->portions[0].readable ||
+                e->portions[0].len != strlen(want) ||
+                memcmp(e->portions[0].data, want, strlen(want)) != 0)
+                t->wrong++;
+        }
+        (void)liaison_receipt(c, e);
+        liaison_event_free(&e);
+    }
+    liaison_client_close(&c);
+    return NULL;
+}
+
+/* Two clients of two threads receive at the same time: each is handed its
+ * own messages, never the other's. */
+static void
+test_client_threads_receive_each_its_own_messages(void **state)
+{
+    static const char *const one[] = {"USA"};
+    static const char *const to[] = {"USA/CBP", "USA/DOJ"};
+    fed *f = fed_new(one, 1, NULL);
+    taker t[2] = {{.f = f, .addr = "USA/CBP"}, {.f = f, .addr = "USA/DOJ"}};
+    pthread_t th[2];
+    liaison_client *fbi;
+
+    (void)state;
+    fed_start(f, "USA");
+    fbi = fed_client(f, "USA/FBI", false);
+    for (size_t i = 0; i < RECEIVED; i++) {
+        for (size_t k = 0; k < 2; k++) {
+            liaison_message *m = NULL;
+            char body[64];
+
+            snprintf(body, sizeof(body), "for %s", to[k]);
+            assert_int_equal(liaison_message_new("traveldoc.report", &m), LIAISON_OK);
+            assert_int_equal(liaison_message_add_recipient(m, to[k]), LIAISON_OK);
+            assert_int_equal(liaison_message_add_portion(m, "LES", body, strlen(body), NULL),
+                             LIAISON_OK);
+            if (liaison_send(fbi, m, NULL, liaison_now_ms() + 30000) != LIAISON_OK)
+                fail_msg("send: %s", liaison_client_error(fbi));
+            liaison_message_destroy(&m);
+        }
+    }
+    liaison_client_close(&fbi);
+    for (size_t k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&th[k], NULL, take_many, &t[k]), 0);
+    for (size_t k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    for (size_t k = 0; k < 2; k++) {
+        if (t[k].got != RECEIVED || t[k].wrong != 0)
+            fail_msg("%s was handed %zu of %d messages, %zu of them another's or unreadable",
+                     t[k].addr, t[k].got, RECEIVED, t[k].wrong);
+    }
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_client_threads_seal_each_its_own_readers, fed_destroy_all),
+        cmocka_unit_test_teardown(test_client_threads_receive_each_its_own_messages,
+                                  fed_destroy_all),
     };
 
     if (proto_init() != PROTO_OK)
