@@ -337,6 +337,15 @@ broker_start(fed_nation *n, bool shimmed)
     }
 }
 
+/* Signals a running broker; never a PID of 0 or less, which would signal
+ * the driver's own process group. */
+static void
+broker_signal(fed_nation *n, int sig)
+{
+    if (n->pid > 0)
+        kill(n->pid, sig);
+}
+
 static void
 broker_kill(fed_nation *n)
 {
@@ -346,6 +355,19 @@ broker_kill(fed_nation *n)
     kill(n->pid, SIGCONT);
     waitpid(n->pid, NULL, 0);
     n->pid = 0;
+}
+
+/* True if every broker runs; a round needs them all. */
+static bool
+all_running(void)
+{
+    for (size_t i = 0; i < F->nation_count; i++) {
+        if (F->nations[i].pid <= 0) {
+            note("broker %s is not running; no further rounds", F->nations[i].nation);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Reports a broker that died while the nemesis was not acting on it. */
@@ -887,9 +909,9 @@ inject(nemesis nem)
 
         ms = pick(2000, 9000);
         flt = fault_begin("stop %s for %u ms", n->nation, ms);
-        kill(n->pid, SIGSTOP);
+        broker_signal(n, SIGSTOP);
         sleep_ms(ms);
-        kill(n->pid, SIGCONT);
+        broker_signal(n, SIGCONT);
         break;
     }
     default:
@@ -912,6 +934,8 @@ run_kills(int nem_fixed)
 
         sleep_ms(pick(opt.shortrun ? 500 : 1000, opt.shortrun ? 1500 : 4000));
         check_alive();
+        if (!all_running())
+            break;
         flt = inject(nem);
         note("round %u: %s", r + 1, flt->what);
         if (!round_check(flt)) {
@@ -965,6 +989,9 @@ run_disk_full(void)
         fault *flt;
 
         sleep_ms(pick(500, 1500));
+        check_alive();
+        if (!all_running())
+            break;
         pthread_mutex_lock(&mu);
         for (size_t i = 0; i < SENDERS; i++)
             refused_before += senders[i].refused[10];
@@ -1299,6 +1326,8 @@ run_power_loss(void)
 
         sleep_ms(pick(500, 2000));
         check_alive();
+        if (!all_running())
+            break;
         /* Cut while a commit's pages are written but not yet synced: stop the
          * broker, look at the journal, and go on a little if it is empty. */
         flt = fault_begin("power cut %s (%s)", n->nation,
@@ -1306,11 +1335,13 @@ run_power_loss(void)
         for (tries = 0; tries < 400; tries++) {
             int status;
 
-            kill(n->pid, SIGSTOP);
+            if (n->pid <= 0)
+                break;
+            broker_signal(n, SIGSTOP);
             waitpid(n->pid, &status, WUNTRACED);
             if (journal_len(target) > 0)
                 break;
-            kill(n->pid, SIGCONT);
+            broker_signal(n, SIGCONT);
             sleep_ms(pick(1, 15));
         }
         broker_kill(n);
