@@ -5,8 +5,8 @@
 #   scripts/soak.sh [ROUNDS] [--build-dir DIR] [--rate R] [--seed S] [--only SCENARIO]...
 #   scripts/soak.sh --help
 # Exit status: 0 if every scenario passed (or was skipped), 1 if one failed.
-# The data-file scenarios and disk-full need no load time; disk-full needs
-# root (it mounts a tmpfs) and is skipped without it.
+# disk-full needs root (it mounts a tmpfs) and is skipped without it;
+# power-loss needs the shim built beside the driver.
 set -u
 cd "$(dirname "$0")/.."
 
