@@ -251,22 +251,28 @@ static void
 broker_spawn(fed_nation *n, bool shimmed)
 {
     extern char **environ;
-    static char preload[1200], file[1200], jour[1200];
+    static char preload[1200], file[1200], jour[1200], asan[1200];
+    const char *asan_was = getenv("ASAN_OPTIONS");
     char *envp[512];
     size_t k = 0;
     pid_t pid;
 
     for (char **e = environ; *e != NULL && k < 500; e++) {
-        if (strncmp(*e, "LD_PRELOAD=", 11) != 0 && strncmp(*e, "LIAISON_POWERLOSS_", 18) != 0)
+        if (strncmp(*e, "LD_PRELOAD=", 11) != 0 && strncmp(*e, "LIAISON_POWERLOSS_", 18) != 0 &&
+            (!shimmed || strncmp(*e, "ASAN_OPTIONS=", 13) != 0))
             envp[k++] = *e;
     }
     if (shimmed) {
         snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", opt.shim);
         snprintf(file, sizeof(file), "LIAISON_POWERLOSS_FILE=%s/store/data.mdb", n->data);
         snprintf(jour, sizeof(jour), "LIAISON_POWERLOSS_JOURNAL=%s", journal[nation_index(n)]);
+        /* A sanitized broker would refuse a preloaded library ahead of its runtime. */
+        snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+                 asan_was != NULL ? asan_was : "", asan_was != NULL ? ":" : "");
         envp[k++] = preload;
         envp[k++] = file;
         envp[k++] = jour;
+        envp[k++] = asan;
     }
     envp[k] = NULL;
     fflush(NULL);
@@ -528,9 +534,12 @@ record_arrival(receiver *r, const liaison_event *e)
 
     if (e->portion_count != 1 || !e->portions[0].readable ||
         e->portions[0].len >= sizeof(body)) {
-        fprintf(stderr, "%s: message %s from %s: %zu portions, first %s%s [%s] msg [%s]\n", r->addr, e->id_hex,
-                e->sender, e->portion_count,
-                e->portion_count == 0 ? "-" : e->portions[0].readable ? "readable" : "unreadable", e->portion_count && e->portions[0].withheld ? " withheld" : "", e->portion_count ? e->portions[0].labels : "", e->labels);
+        fprintf(stderr, "%s: message %s from %s: %zu portions, the first %s\n", r->addr,
+                e->id_hex, e->sender, e->portion_count,
+                e->portion_count == 0        ? "missing"
+                : e->portions[0].withheld    ? "withheld"
+                : !e->portions[0].readable   ? "unreadable"
+                                             : "too long");
         pthread_mutex_lock(&mu);
         r->foreign++;
         pthread_mutex_unlock(&mu);
