@@ -82,7 +82,7 @@ typedef struct receiver {
 
 /* One fault injected. */
 typedef struct fault {
-    char what[64];       /* "kill CAN, restart after 412 ms" */
+    char what[64];       /* "kill CAN (frozen 12 ms), restart after 412 ms" */
     uint64_t start_ms;   /* the nemesis acted */
     uint64_t end_ms;     /* the broker served again */
     uint64_t recovery_ms; /* until every message accepted before end_ms arrived; UINT64_MAX: never */
@@ -894,17 +894,30 @@ inject(nemesis nem)
     unsigned ms;
 
     switch (nem) {
-    case NEM_PARTNER_RESTART:
-    case NEM_SENDER_KILL: {
-        fed_nation *n = nem == NEM_SENDER_KILL ? usa : can;
+    case NEM_PARTNER_RESTART: {
+        /* Frozen first for up to 300 ms, so that forwards sent to it in the
+         * meantime are in flight, unacknowledged, when it dies; then back
+         * within 1 s, before its partner sees the link go down. */
+        unsigned frozen = pick(0, 300);
 
-        ms = pick(0, 900);
-        flt = fault_begin("kill %s, restart after %u ms", n->nation, ms);
-        broker_kill(n);
+        ms = pick(0, 600);
+        flt = fault_begin("kill %s (frozen %u ms), restart after %u ms", can->nation, frozen, ms);
+        if (frozen > 0) {
+            broker_signal(can, SIGSTOP);
+            sleep_ms(frozen);
+        }
+        broker_kill(can);
         sleep_ms(ms);
-        broker_start(n, false);
+        broker_start(can, false);
         break;
     }
+    case NEM_SENDER_KILL:
+        ms = pick(0, 900);
+        flt = fault_begin("kill %s, restart after %u ms", usa->nation, ms);
+        broker_kill(usa);
+        sleep_ms(ms);
+        broker_start(usa, false);
+        break;
     case NEM_RECEIVER_KILL:
         ms = pick(2000, 9000);
         flt = fault_begin("kill %s, down %u ms", can->nation, ms);
@@ -1402,7 +1415,8 @@ usage(FILE *out)
             "broker.  Exit 0: every check passed; 1: a check failed; 2: the setup failed;\n"
             "77: the scenario cannot run here (skipped).\n\n"
             "scenarios:\n"
-            "  partner-restart       SIGKILL the receiving broker, restart within 1 s\n"
+            "  partner-restart       SIGKILL the receiving broker (frozen up to 300 ms first),\n"
+            "                        restart within 1 s\n"
             "  partner-pause         SIGSTOP the receiving broker for 2-9 s, then SIGCONT\n"
             "  sender-broker-kill    SIGKILL the sending broker, restart within 1 s\n"
             "  receiver-broker-kill  SIGKILL the receiving broker, restart after 2-9 s\n"
