@@ -810,6 +810,11 @@ finish(unsigned rounds_run)
         tot_late += late;
         worst = w > worst ? w : worst;
     }
+    for (size_t i = 0; i < SENDERS; i++) {
+        if (senders[i].unaccepted > 0)
+            note("%s gave up its last message, never accepted within %u s of the end",
+                 senders[i].addr, opt.max_delay_s);
+    }
     for (size_t i = 0; i < RECEIVERS; i++) {
         if (receivers[i].foreign > 0)
             violation("%s was handed %llu messages that none of our senders sent",
@@ -1407,7 +1412,7 @@ usage(FILE *out)
 {
     fprintf(out,
             "usage: fault_driver [--scenario NAME] [--rounds N] [--rate R] [--seed S]\n"
-            "                    [--max-delay SECONDS] [--shim PATH] [--short]\n\n"
+            "                    [--max-delay SECONDS] [--shim PATH] [--target NATION] [--short]\n\n"
             "Runs real brokers (USA sending, CAN receiving) under steady load and injects\n"
             "faults by PID; checks, per sender, that nothing accepted is lost, nothing\n"
             "reaches the application twice, order is kept and every message arrives within\n"
