@@ -649,11 +649,13 @@ liaison_err
 liaison_status(liaison_client *c, const uint8_t id[16], liaison_status_entry *entries, size_t cap,
                size_t *count_out, uint64_t deadline_ms)
 {
-    static proto_status_entry raw[PROTO_STATUS_ENTRIES_MAX];
+    /* On the heap, not static: clients of different threads ask at the same time. */
+    proto_status_entry *raw = NULL;
     proto_cmd cmd, reply;
     size_t n = 0;
     liaison_err err;
     int rc;
+    liaison_err err = LIAISON_OK;
 
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_STATUS;
@@ -673,10 +675,18 @@ liaison_status(liaison_client *c, const uint8_t id[16], liaison_status_entry *en
         return client_fail(c, LIAISON_ERR_REJECTED, "%s: %s", proto_wire_code_name(reply.code),
                            reply.text);
     }
-    if (reply.type != PROTO_CMD_STATUS_REPLY ||
-        proto_status_decode(reply.entries.data, reply.entries.len, raw, PROTO_STATUS_ENTRIES_MAX,
-                            &n, NULL) != PROTO_OK)
+    if (reply.type != PROTO_CMD_STATUS_REPLY)
         return client_fail(c, LIAISON_ERR_PROTOCOL, "malformed status reply");
+    raw = calloc(PROTO_STATUS_ENTRIES_MAX, sizeof(*raw));
+    if (raw == NULL) {
+        err = client_fail(c, LIAISON_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (proto_status_decode(reply.entries.data, reply.entries.len, raw, PROTO_STATUS_ENTRIES_MAX,
+                            &n, NULL) != PROTO_OK) {
+        err = client_fail(c, LIAISON_ERR_PROTOCOL, "malformed status reply");
+        goto out;
+    }
     for (size_t i = 0; i < n && i < cap; i++) {
         proto_addr_format(&raw[i].recipient, entries[i].recipient, sizeof(entries[i].recipient));
         snprintf(entries[i].state, sizeof(entries[i].state), "%s", proto_state_name(raw[i].state));
@@ -685,5 +695,7 @@ liaison_status(liaison_client *c, const uint8_t id[16], liaison_status_entry *en
         snprintf(entries[i].detail, sizeof(entries[i].detail), "%s", raw[i].detail);
     }
     *count_out = n < cap ? n : cap;
-    return LIAISON_OK;
+out:
+    free(raw);
+    return err;
 }

@@ -198,21 +198,33 @@ resolve(liaison_client *c, const liaison_message *m, const proto_roster_entry **
     return n;
 }
 
+/*
+ * The reader lists live on the heap, one per call: a client belongs to one
+ * thread, but clients of different threads seal at the same time, and
+ * shared buffers would give one message another's readers.
+ */
 static liaison_err
 seal(liaison_client *c, liaison_message *m)
 {
-    static const proto_roster_entry *agencies[READERS_MAX];
-    static proto_reader readers[PROTO_PORTIONS_MAX][PROTO_SEALS_MAX];
+    const proto_roster_entry **agencies = NULL;
+    proto_reader (*readers)[PROTO_SEALS_MAX] = NULL;
     proto_draft_portion portions[PROTO_PORTIONS_MAX];
     proto_draft d;
     proto_detail det = {{0}, {0}};
     size_t count;
     const char *home = c->id->addr.nation;
+    liaison_err err = LIAISON_OK;
 
     if (m->recipient_count == 0)
         return client_fail(c, LIAISON_ERR_INVALID, "the message has no recipient");
     if (m->portion_count == 0)
         return client_fail(c, LIAISON_ERR_INVALID, "the message has no portion");
+    agencies = calloc(READERS_MAX, sizeof(*agencies));
+    readers = calloc(m->portion_count, sizeof(*readers));
+    if (agencies == NULL || readers == NULL) {
+        err = client_fail(c, LIAISON_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     count = resolve(c, m, agencies, READERS_MAX);
     memset(&d, 0, sizeof(d));
     memset(portions, 0, sizeof(portions));
@@ -224,9 +236,11 @@ seal(liaison_client *c, liaison_message *m)
             for (size_t r = 0; r < p->reader_count && n < PROTO_SEALS_MAX; r++) {
                 const proto_roster_entry *e = proto_roster_find(c->roster, &p->readers[r]);
 
-                if (e == NULL || e->revoked)
-                    return client_fail(c, LIAISON_ERR_ROSTER, "reader %s.%s is not in the roster",
-                                       p->readers[r].nation, p->readers[r].agency);
+                if (e == NULL || e->revoked) {
+                    err = client_fail(c, LIAISON_ERR_ROSTER, "reader %s.%s is not in the roster",
+                                      p->readers[r].nation, p->readers[r].agency);
+                    goto out;
+                }
                 readers[i][n].addr = e->card.addr;
                 memcpy(readers[i][n].box_public, e->card.box_public, PROTO_BOX_PUBLIC_BYTES);
                 n++;
@@ -262,10 +276,15 @@ seal(liaison_client *c, liaison_message *m)
     d.portions = portions;
     d.portion_count = m->portion_count;
     proto_id_new(d.created_ms, d.id);
-    if (proto_envelope_seal(&d, c->id, &m->sealed, &m->sealed_len, &det) != PROTO_OK)
-        return client_fail(c, LIAISON_ERR_INVALID, "cannot seal: %s: %s", det.field, det.text);
+    if (proto_envelope_seal(&d, c->id, &m->sealed, &m->sealed_len, &det) != PROTO_OK) {
+        err = client_fail(c, LIAISON_ERR_INVALID, "cannot seal: %s: %s", det.field, det.text);
+        goto out;
+    }
     memcpy(m->id, d.id, PROTO_ID_BYTES);
-    return LIAISON_OK;
+out:
+    free(agencies);
+    free(readers);
+    return err;
 }
 
 liaison_err
@@ -377,7 +396,8 @@ liaison_err
 liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
               liaison_answers **answers_out)
 {
-    static const proto_roster_entry *agencies[READERS_MAX];
+    /* On the heap, not static: clients of different threads query at the same time. */
+    const proto_roster_entry **agencies = calloc(READERS_MAX, sizeof(*agencies));
     char nations[64][PROTO_NATION_LEN + 1];
     bool answered[64] = {false};
     size_t nation_count = 0, count;
@@ -387,6 +407,8 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
     liaison_err err;
     bool refused = false;
 
+    if (agencies == NULL)
+        return client_fail(c, LIAISON_ERR_NOMEM, "out of memory");
     /* The nations asked: those of the agencies the recipients resolve to. */
     count = resolve(c, query, agencies, READERS_MAX);
     for (size_t i = 0; i < count; i++) {
@@ -397,6 +419,7 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
         if (!known && nation_count < 64)
             memcpy(nations[nation_count++], agencies[i]->card.addr.nation, PROTO_NATION_LEN + 1);
     }
+    free(agencies);
     if (nation_count == 0)
         return client_fail(c, LIAISON_ERR_INVALID, "the query's recipients resolve to nobody");
     if ((err = liaison_send(c, query, id, deadline_ms)) != LIAISON_OK)

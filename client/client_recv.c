@@ -34,24 +34,25 @@ refused(liaison_client *c, const proto_tagged *item, liaison_event **event_out, 
     return 0;
 }
 
-int
-client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event **event_out)
+/* client_open_delivery with the envelope decoded into env (the caller's). */
+static int
+open_into(liaison_client *c, const proto_tagged *item, liaison_event **event_out,
+          proto_envelope *env)
 {
-    static proto_envelope env;
     const proto_roster_entry *sender;
     liaison_event *e = NULL;
     proto_detail d = {{0}, {0}};
     char who[PROTO_ADDR_TEXT_MAX + 1], hex[PROTO_ID_BYTES * 2 + 1];
 
     *event_out = NULL;
-    if (proto_envelope_decode(item->bytes.data, item->bytes.len, &env, &d) != PROTO_OK)
+    if (proto_envelope_decode(item->bytes.data, item->bytes.len, env, &d) != PROTO_OK)
         return refused(c, item, event_out, CLIENT_EVENT_UNDECODABLE,
                        "a delivered envelope (delivery tag %llu) does not decode: %s",
                        (unsigned long long)item->tag, d.text);
-    switch (client_seen_get(c, env.id)) {
+    switch (client_seen_get(c, env->id)) {
     case CLIENT_SEEN_RECEIPTED:
         /* The broker did not get our receipt: acknowledge again, hand out nothing. */
-        (void)client_receipt_add(c, item->tag, env.id);
+        (void)client_receipt_add(c, item->tag, env->id);
         return 0;
     case CLIENT_SEEN_HANDED:
         /* Delivered again after a reconnect; the application's receipt will come. */
@@ -59,14 +60,14 @@ client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event 
     default:
         break;
     }
-    sender = proto_roster_find(c->roster, &env.sender);
+    sender = proto_roster_find(c->roster, &env->sender);
     if (sender == NULL || sender->revoked ||
-        proto_envelope_verify(&env, sender->card.sign_public) != PROTO_OK)
+        proto_envelope_verify(env, sender->card.sign_public) != PROTO_OK)
         /* Never handed out, and never receipted: a receipt would tell the
          * sender it arrived. */
         return refused(c, item, event_out, CLIENT_EVENT_UNVERIFIED,
-                       "message %s from %s does not verify: %s", proto_id_format(env.id, hex),
-                       proto_addr_format(&env.sender, who, sizeof(who)),
+                       "message %s from %s does not verify: %s", proto_id_format(env->id, hex),
+                       proto_addr_format(&env->sender, who, sizeof(who)),
                        sender == NULL    ? "the sender is not in the roster"
                        : sender->revoked ? "the sender's key is revoked in the roster"
                                          : "its signature does not match the sender's key in "
@@ -76,53 +77,69 @@ client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event 
         return -1;
     e->type = LIAISON_EVENT_MESSAGE;
     e->tag = item->tag;
-    memcpy(e->id, env.id, PROTO_ID_BYTES);
-    proto_id_format(env.id, e->id_hex);
-    snprintf(e->kind, sizeof(e->kind), "%s", env.kind);
-    proto_addr_format(&env.sender, e->sender, sizeof(e->sender));
-    snprintf(e->case_id, sizeof(e->case_id), "%s", env.case_id);
-    memcpy(e->in_reply_to, env.in_reply_to, PROTO_ID_BYTES);
-    e->has_reply_to = !proto_id_is_zero(env.in_reply_to);
-    if (proto_labels_format(&env.labels, e->labels, sizeof(e->labels)) != PROTO_OK)
+    memcpy(e->id, env->id, PROTO_ID_BYTES);
+    proto_id_format(env->id, e->id_hex);
+    snprintf(e->kind, sizeof(e->kind), "%s", env->kind);
+    proto_addr_format(&env->sender, e->sender, sizeof(e->sender));
+    snprintf(e->case_id, sizeof(e->case_id), "%s", env->case_id);
+    memcpy(e->in_reply_to, env->in_reply_to, PROTO_ID_BYTES);
+    e->has_reply_to = !proto_id_is_zero(env->in_reply_to);
+    if (proto_labels_format(&env->labels, e->labels, sizeof(e->labels)) != PROTO_OK)
         e->labels[0] = '\0';
-    e->created_ms = env.created_ms;
-    e->expires_ms = env.expires_ms;
-    e->portion_count = env.portion_count;
-    e->portions = calloc(env.portion_count, sizeof(*e->portions));
+    e->created_ms = env->created_ms;
+    e->expires_ms = env->expires_ms;
+    e->portion_count = env->portion_count;
+    e->portions = calloc(env->portion_count, sizeof(*e->portions));
     e->raw = malloc(item->bytes.len);
     if (e->portions == NULL || e->raw == NULL)
         goto fail;
     memcpy(e->raw, item->bytes.data, item->bytes.len);
     e->raw_len = item->bytes.len;
-    for (size_t i = 0; i < env.portion_count; i++) {
+    for (size_t i = 0; i < env->portion_count; i++) {
         liaison_portion *p = &e->portions[i];
         proto_labels l;
         size_t n;
 
-        if (proto_envelope_portion_labels(&env, i, &l) != PROTO_OK ||
+        if (proto_envelope_portion_labels(env, i, &l) != PROTO_OK ||
             proto_labels_format(&l, p->labels, sizeof(p->labels)) != PROTO_OK)
             p->labels[0] = '\0';
-        p->withheld = env.portions[i].state == PROTO_PORTION_WITHHELD;
-        if (p->withheld || !proto_envelope_has_seal(&env, i, &c->id->addr))
+        p->withheld = env->portions[i].state == PROTO_PORTION_WITHHELD;
+        if (p->withheld || !proto_envelope_has_seal(env, i, &c->id->addr))
             continue;
-        n = proto_envelope_plain_len(&env, i);
+        n = proto_envelope_plain_len(env, i);
         p->data = malloc(n > 0 ? n : 1);
         if (p->data == NULL)
             goto fail;
-        if (proto_envelope_open(&env, i, c->id, p->data, &p->len) != PROTO_OK) {
+        if (proto_envelope_open(env, i, c->id, p->data, &p->len) != PROTO_OK) {
             free(p->data);
             p->data = NULL;
             continue;
         }
         p->readable = true;
     }
-    if (client_seen_mark(c, env.id, CLIENT_SEEN_HANDED) != 0)
+    if (client_seen_mark(c, env->id, CLIENT_SEEN_HANDED) != 0)
         goto fail;
     *event_out = e;
     return 0;
 fail:
     liaison_event_free(&e);
     return -1;
+}
+
+int
+client_open_delivery(liaison_client *c, const proto_tagged *item, liaison_event **event_out)
+{
+    proto_envelope *env = malloc(sizeof(*env));
+    int rc;
+
+    *event_out = NULL;
+    if (env == NULL) {
+        client_fail(c, LIAISON_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    rc = open_into(c, item, event_out, env);
+    free(env);
+    return rc;
 }
 
 /* True if the report's bytes were handed out before (by their hash). */
