@@ -653,9 +653,8 @@ liaison_status(liaison_client *c, const uint8_t id[16], liaison_status_entry *en
     proto_status_entry *raw = NULL;
     proto_cmd cmd, reply;
     size_t n = 0;
-    liaison_err err;
-    int rc;
     liaison_err err = LIAISON_OK;
+    int rc;
 
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_STATUS;
