@@ -328,7 +328,13 @@ broker_start(fed_nation *n, bool shimmed)
 {
     int status = 0;
     broker_outcome o;
+    int rc = fed_store_init(F, n->nation);
 
+    if (rc != 0) {
+        violation("liaison-broker --init for %s failed (status %d); see %s", n->nation, rc,
+                  n->log);
+        exit(2);
+    }
     broker_spawn(n, shimmed);
     o = broker_wait(n, 60 * SECOND, &status);
     if (o == BROKER_READY)

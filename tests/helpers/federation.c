@@ -278,22 +278,24 @@ print_log(const fed_nation *n)
     fclose(fp);
 }
 
-/* Creates the store of n with `liaison-broker --init` unless its data
- * directory has one (its marker file), as an operator does once. */
-static void
-init_store(fed_nation *n)
+int
+fed_store_init(fed *f, const char *nation)
 {
+    fed_nation *n = fed_nation_get(f, nation);
     char mark[1100];
     struct stat st;
     pid_t pid;
     int status = 0;
 
+    if (n == NULL)
+        return -1;
     snprintf(mark, sizeof(mark), "%s/store.created", n->data);
     if (stat(mark, &st) == 0)
-        return;
+        return 0;
+    fflush(NULL);
     pid = fork();
     if (pid < 0)
-        fail_msg("fork: %s", strerror(errno));
+        return -1;
     if (pid == 0) {
         int fd = open(n->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
@@ -305,10 +307,21 @@ init_store(fed_nation *n)
         execl(broker_bin(), "liaison-broker", "--config", n->config, "--init", (char *)NULL);
         _exit(127);
     }
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* fed_store_init, failing the test when the store cannot be created. */
+static void
+init_store(fed *f, fed_nation *n)
+{
+    int rc = fed_store_init(f, n->nation);
+
+    if (rc != 0) {
         print_log(n);
-        fail_msg("liaison-broker --init for %s failed (status %d); see %s", n->nation,
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, n->log);
+        fail_msg("liaison-broker --init for %s failed (status %d); see %s", n->nation, rc,
+                 n->log);
     }
 }
 
@@ -320,7 +333,7 @@ fed_start(fed *f, const char *nation)
 
     if (n == NULL || n->pid != 0)
         fail_msg("fed_start %s", nation);
-    init_store(n);
+    init_store(f, n);
     pid = fork();
     if (pid < 0)
         fail_msg("fork: %s", strerror(errno));

@@ -67,6 +67,10 @@ int fed_destroy_all(void **state);
 fed_nation *fed_nation_get(fed *f, const char *nation);
 fed_agency *fed_agency_get(fed *f, const char *addr);
 
+/* Creates nation's store with `liaison-broker --init`, as an operator does
+ * once, unless its data directory has held one (its marker file): 0, the
+ * command's exit status, or -1 when it could not run.  fed_start calls it. */
+int fed_store_init(fed *f, const char *nation);
 /* Starts the broker of nation and waits until it accepts connections; the
  * first time (no store in its data directory yet) it creates the store with
  * `liaison-broker --init`. */
