@@ -186,11 +186,12 @@ cli_store_event(casebook *cb, const liaison_event *e)
     return casebook_put(cb, &ce) == CASEBOOK_OK ? 0 : -1;
 }
 
-void
+int
 cli_drain(const char *sub, liaison_client *c, casebook *cb, unsigned idle_ms, size_t *stored_out)
 {
     uint64_t cap = liaison_now_ms() + DRAIN_CAP_MS;
     size_t stored = 0;
+    int rc = EX_OK;
 
     for (;;) {
         liaison_event *e = NULL;
@@ -209,6 +210,8 @@ cli_drain(const char *sub, liaison_client *c, casebook *cb, unsigned idle_ms, si
         }
         if (err != LIAISON_OK) {
             cli_error(sub, "%s", liaison_client_error(c));
+            if (err == LIAISON_ERR_REFUSED)
+                rc = EX_NOPERM;
             break;
         }
         if (cli_store_event(cb, e) != 0) {
@@ -225,6 +228,7 @@ cli_drain(const char *sub, liaison_client *c, casebook *cb, unsigned idle_ms, si
     }
     if (stored_out != NULL)
         *stored_out = stored;
+    return rc;
 }
 
 /* ---- Sending ------------------------------------------------------------------- */

@@ -621,7 +621,8 @@ cmd_status(int argc, char **argv)
         goto done;
     }
     self = liaison_client_address(c);
-    cli_drain("freeze status", c, cb, (unsigned)o.wait_s * 1000u, NULL);
+    if ((rc = cli_drain("freeze status", c, cb, (unsigned)o.wait_s * 1000u, NULL)) != EX_OK)
+        goto done;
     if ((rc = case_load("freeze status", cb, o.designation, &fc)) != EX_OK)
         goto done;
     if (fc.version_count == 0) {

@@ -82,8 +82,10 @@ int cli_casebook_open(const char *sub, const cli_conn *conn, struct casebook **c
  * that cannot be stored is not acknowledged (the broker delivers it again
  * later).  Stops after idle_ms without an event, or after five minutes in
  * all.  *stored_out (may be NULL) gets the number of messages stored.
+ * Returns EX_NOPERM when the broker refused the agency's key (said on
+ * stderr), else EX_OK.
  */
-void cli_drain(const char *sub, liaison_client *c, struct casebook *cb, unsigned idle_ms,
+int cli_drain(const char *sub, liaison_client *c, struct casebook *cb, unsigned idle_ms,
                size_t *stored_out);
 
 /* Stores one received event (message or report) in the casebook. */

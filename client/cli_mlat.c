@@ -474,8 +474,7 @@ connect_drain(const char *sub, ml_opts *o, casebook *cb, liaison_client **c)
         return EX_OK;
     if ((rc = cli_connect(sub, &o->conn, true, c)) != EX_OK)
         return rc;
-    cli_drain(sub, *c, cb, (unsigned)o->wait_s * 1000u, NULL);
-    return EX_OK;
+    return cli_drain(sub, *c, cb, (unsigned)o->wait_s * 1000u, NULL);
 }
 
 /* ---- submit ---------------------------------------------------------------------------- */

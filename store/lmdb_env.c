@@ -114,7 +114,7 @@ xlate_write(kv_env *e, int rc)
  * mdb_env_open reads the two meta pages with read(), not through the map.
  */
 static store_err
-check_size(kv_env *e, const char *path, proto_detail *detail)
+check_size(kv_env *e, const char *path, bool *short_out, proto_detail *detail)
 {
     MDB_envinfo info;
     MDB_stat st;
@@ -130,6 +130,7 @@ check_size(kv_env *e, const char *path, proto_detail *detail)
     mdb_env_stat(e->env, &st);
     need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
     have = (uint64_t)fst.st_size;
+    *short_out = have < need;
     if (have >= need)
         return STORE_OK;
     if (need - have > (uint64_t)SHORT_TAIL_PAGES * st.ms_psize) {
@@ -148,6 +149,58 @@ check_size(kv_env *e, const char *path, proto_detail *detail)
                          (unsigned long long)need, strerror(errno));
         return xlate(errno);
     }
+    return STORE_OK;
+}
+
+/*
+ * Reads every entry of every database, so that every branch and leaf page in
+ * use is visited: run when the data file ends before the last page in use
+ * (check_size), to tell pages freed unwritten from pages cut off.  A cut-off
+ * page reads as zeros once the file is extended, and LMDB refuses a page
+ * that is neither branch nor leaf with MDB_CORRUPTED.  Overflow pages (large
+ * envelopes) are not checked here; their hash is, before each delivery.
+ */
+static store_err
+walk_pages(kv_env *e, const char *path, proto_detail *detail)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = 0;
+    size_t entries = 0;
+
+    rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+    /* LMDB's own two first (0: the free list, which the last commit writes
+     * at the end of the file more often than not; 1: the names), then ours. */
+    for (int i = -2; i < DB_COUNT && rc == 0; i++) {
+        MDB_dbi dbi = i < 0 ? (MDB_dbi)(i + 2) : e->dbi[i];
+        const char *name = i == -2 ? "(free pages)" : i == -1 ? "(names)" : db_names[i];
+
+        rc = mdb_cursor_open(txn, dbi, &cur);
+        while (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+            entries++;
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        if (rc != 0)
+            store_detail_set(detail, "data",
+                             "%s/data.mdb ends before its last page in use and database %s "
+                             "does not read whole (%s): the file was truncated; restore the "
+                             "store from a backup",
+                             path, name, mdb_strerror(rc));
+        mdb_cursor_close(cur);
+        cur = NULL;
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        PROTO_LOG(PROTO_LOG_ERROR, "STO-TRUNCATED", "path=%s/data.mdb error=\"%s\"", path,
+                  mdb_strerror(rc));
+        return STORE_ERR_CORRUPT;
+    }
+    PROTO_LOG(PROTO_LOG_INFO, "STO-SHORT-TAIL",
+              "path=%s/data.mdb entries=%zu action=\"every database read whole: the missing "
+              "tail pages were free\"",
+              path, entries);
     return STORE_OK;
 }
 
@@ -189,6 +242,7 @@ kv_env_open(const char *path, bool readonly, uint64_t map_initial, uint64_t map_
     store_err err = STORE_OK;
     int rc;
     int dead = 0;
+    bool short_tail = false;
     /* Never MDB_NOSYNC, MDB_NOMETASYNC or MDB_WRITEMAP: every commit is
      * durable when it returns.  MDB_NORDAHEAD: queues and indexes are read
      * at random, and read-ahead would only swell the resident set.  MDB_NOTLS ties a read slot to its
@@ -225,7 +279,7 @@ kv_env_open(const char *path, bool readonly, uint64_t map_initial, uint64_t map_
         err = xlate(rc);
         goto out;
     }
-    if ((err = check_size(e, path, detail)) != STORE_OK)
+    if ((err = check_size(e, path, &short_tail, detail)) != STORE_OK)
         goto out;
     /* A broker killed while reading leaves its reader slot behind. */
     rc = mdb_reader_check(e->env, &dead);
@@ -239,6 +293,10 @@ kv_env_open(const char *path, bool readonly, uint64_t map_initial, uint64_t map_
                   path, dead);
     err = open_dbis(e, detail);
     if (err != STORE_OK)
+        goto out;
+    /* Read-only, the missing pages cannot be given room (check_size), and a
+     * walk could fault on them: only a writable open looks. */
+    if (short_tail && !readonly && (err = walk_pages(e, path, detail)) != STORE_OK)
         goto out;
     *env_out = e;
     e = NULL;

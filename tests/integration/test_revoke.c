@@ -357,9 +357,18 @@ expect_refused(fed *f, const char *key, const char *who)
     const char *const status[] = {"status", "0123456789abcdef0123456789abcdef", "--key", key,
                                   "--roster", f->roster, "--broker", endpoint, "--timeout", "30",
                                   NULL};
-    const char *const *runs[] = {send, inbox, status};
+    char state[1100];
+    /* The family commands that first receive into the casebook. */
+    const char *const freeze[] = {"freeze", "status", "FZ-1", "--wait", "30", "--state", state,
+                                  "--key", key, "--roster", f->roster, "--broker", endpoint,
+                                  "--timeout", "30", NULL};
+    const char *const mlat[] = {"mlat", "status", "CASE-1", "--wait", "30", "--state", state,
+                                "--key", key, "--roster", f->roster, "--broker", endpoint,
+                                "--timeout", "30", NULL};
+    const char *const *runs[] = {send, inbox, status, freeze, mlat};
 
-    for (size_t i = 0; i < 3; i++) {
+    snprintf(state, sizeof(state), "%s/refused-state", f->dir);
+    for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
         char err[4096];
         uint64_t ms = 0;
         int rc = run_timed(f, runs[i], &ms, err, sizeof(err));
