@@ -584,6 +584,20 @@ fed_metrics(fed *f, const char *nation, char *out, size_t out_len)
     return strstr(out, "200 OK") != NULL ? 0 : -1;
 }
 
+long long
+fed_metric(fed *f, const char *nation, const char *sample)
+{
+    static char text[1 << 20];
+    char needle[256];
+    const char *p;
+
+    if (fed_metrics(f, nation, text, sizeof(text)) != 0)
+        return -1;
+    snprintf(needle, sizeof(needle), "\n%s ", sample);
+    p = strstr(text, needle);
+    return p == NULL ? -1 : strtoll(p + strlen(needle), NULL, 10);
+}
+
 /* ---- Agents ------------------------------------------------------------------ */
 
 static fed_agent *

@@ -98,6 +98,11 @@ size_t fed_log_count(fed *f, const char *nation, const char *needle);
 
 /* Fetches GET /metrics from nation's broker into out; 0 on success. */
 int fed_metrics(fed *f, const char *nation, char *out, size_t out_len);
+/* The value of one sample of nation's metrics, named whole as the
+ * exposition writes it ("liaison_keys_refused_total", or with its labels,
+ * "liaison_policy_reloads_total{result=\"ok\"}"); -1 when the metrics
+ * cannot be read or have no such sample. */
+long long fed_metric(fed *f, const char *nation, const char *sample);
 
 /* Waits (up to ms) until fn(ctx) is true; returns it. */
 bool fed_wait_until(bool (*fn)(void *ctx), void *ctx, unsigned ms);

@@ -11,6 +11,7 @@
 
 #include "federation.h"
 #include "helpers.h"
+#include "raw.h"
 #include "liaison.h"
 #include "liaison_proto.h"
 
@@ -20,52 +21,8 @@
 #define BROKER_TEST_TABLE 64
 #define BROKER_TEST_KEYS 100
 
-/* A raw CURVE connection as one agency, to send what no client library would. */
-typedef struct raw {
-    void *ctx;                  /* ZeroMQ context */
-    void *sock;                 /* DEALER */
-    proto_identity *id;         /* the agency's keys */
-} raw;
-
-static raw *
-raw_open(fed *f, const char *agency)
-{
-    raw *r = calloc(1, sizeof(*r));
-    proto_roster *roster = NULL;
-    proto_addr broker;
-    const proto_roster_entry *e;
-    int linger = 0;
-
-    assert_non_null(r);
-    assert_int_equal(proto_keyfile_read(fed_agency_get(f, agency)->key, &r->id, NULL), PROTO_OK);
-    assert_int_equal(proto_roster_load(f->roster, &roster, NULL), PROTO_OK);
-    assert_int_equal(proto_addr_parse(r->id->addr.nation, &broker, NULL), PROTO_OK);
-    e = proto_roster_find(roster, &broker);
-    r->ctx = zmq_ctx_new();
-    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
-    zmq_setsockopt(r->sock, ZMQ_CURVE_SERVERKEY, e->card.curve_public, 32);
-    zmq_setsockopt(r->sock, ZMQ_CURVE_PUBLICKEY, r->id->curve_public, 32);
-    zmq_setsockopt(r->sock, ZMQ_CURVE_SECRETKEY, r->id->curve_secret, 32);
-    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof(linger));
-    assert_int_equal(zmq_connect(r->sock, fed_nation_get(f, r->id->addr.nation)->agency_endpoint), 0);
-    proto_roster_destroy(&roster);
-    return r;
-}
-
 static void
-raw_close(raw **rp)
-{
-    raw *r = *rp;
-
-    zmq_close(r->sock);
-    zmq_ctx_term(r->ctx);
-    proto_identity_destroy(&r->id);
-    free(r);
-    *rp = NULL;
-}
-
-static void
-raw_send_frames(raw *r, const proto_frame *frames, size_t n)
+raw_send_frames(fed_raw *r, const proto_frame *frames, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         assert_true(zmq_send(r->sock, frames[i].data, frames[i].len,
@@ -73,7 +30,7 @@ raw_send_frames(raw *r, const proto_frame *frames, size_t n)
 }
 
 static void
-raw_send_cmd(raw *r, const proto_cmd *cmd)
+raw_send_cmd(fed_raw *r, const proto_cmd *cmd)
 {
     proto_wire w;
 
@@ -83,7 +40,7 @@ raw_send_cmd(raw *r, const proto_cmd *cmd)
 
 /* Receives the next answer (not a deliver or report) within ms; false if none. */
 static bool
-raw_answer(raw *r, proto_cmd *out, unsigned ms)
+raw_answer(fed_raw *r, proto_cmd *out, unsigned ms)
 {
     static zmq_msg_t frames[8];
     static size_t held;
@@ -154,7 +111,7 @@ seal(const proto_identity *from, const char *to, uint64_t created, uint64_t expi
 }
 
 static uint16_t
-submit_code(raw *r, const uint8_t *buf, size_t len, uint64_t corr)
+submit_code(fed_raw *r, const uint8_t *buf, size_t len, uint64_t corr)
 {
     proto_cmd cmd, ans;
 
@@ -179,11 +136,11 @@ test_badinput_each_rejected_with_its_code(void **state)
     uint8_t *buf = NULL;
     size_t len;
     proto_cmd ans;
-    raw *r;
+    fed_raw *r;
 
     (void)state;
     fed_start(f, "USA");
-    r = raw_open(f, "USA/FBI");
+    r = fed_raw_agency(f, "USA/FBI");
     assert_int_equal(proto_keyfile_read(fed_agency_get(f, "USA/CBP")->key, &cbp_id, NULL),
                      PROTO_OK);
     /* A lone frame is no command; three frames without the signature are
@@ -301,7 +258,7 @@ test_badinput_each_rejected_with_its_code(void **state)
         assert_int_equal(ans.type, PROTO_CMD_PONG);
         assert_int_equal(ans.corr, 99);
     }
-    raw_close(&r);
+    fed_raw_close(&r);
     proto_identity_destroy(&cbp_id);
     assert_int_equal(fed_stop(f, "USA"), 0);
     /* Each refusal was audited. */
@@ -350,11 +307,11 @@ test_badinput_address_bytes_answered_and_audited(void **state)
     fed *f = fed_new(one, 1, NULL);
     uint64_t now = liaison_now_ms();
     proto_cmd ans;
-    raw *r;
+    fed_raw *r;
 
     (void)state;
     fed_start(f, "USA");
-    r = raw_open(f, "USA/FBI");
+    r = fed_raw_agency(f, "USA/FBI");
     for (size_t i = 0; i < sizeof(bad); i++) {
         uint8_t *buf = NULL;
         size_t len;
@@ -379,7 +336,7 @@ test_badinput_address_bytes_answered_and_audited(void **state)
             assert_true(*p >= 0x20 && *p < 0x7f);
         free(buf);
     }
-    raw_close(&r);
+    fed_raw_close(&r);
     assert_int_equal(fed_stop(f, "USA"), 0);
     /* The broker log shows only printable text, and every refusal is audited. */
     {
@@ -412,21 +369,21 @@ test_badinput_oversize_frame_closes_only_that_connection(void **state)
     size_t huge = 4u << 20;
     uint8_t *big = calloc(1, huge);
     proto_cmd cmd, ans;
-    raw *r;
+    fed_raw *r;
     liaison_client *cbp;
     static const char *const portions[] = {"LES", "still working"};
     liaison_message *m = NULL;
 
     (void)state;
     fed_start(f, "USA");
-    r = raw_open(f, "USA/FBI");
+    r = fed_raw_agency(f, "USA/FBI");
     memset(&cmd, 0, sizeof(cmd));
     cmd.type = PROTO_CMD_SUBMIT;
     cmd.corr = 1;
     cmd.envelope = (proto_slice){big, huge};
     raw_send_cmd(r, &cmd);
     assert_false(raw_answer(r, &ans, 1000));
-    raw_close(&r);
+    fed_raw_close(&r);
     free(big);
     /* Everyone else carries on. */
     cbp = fed_client(f, "USA/CBP", false);
@@ -452,11 +409,11 @@ test_badinput_flood_does_not_starve_others(void **state)
     uint64_t now = liaison_now_ms();
     size_t accepted = 0, busy = 0, answers = 0;
     liaison_client *cbp;
-    raw *r;
+    fed_raw *r;
 
     (void)state;
     fed_start(f, "USA");
-    r = raw_open(f, "USA/FBI");
+    r = fed_raw_agency(f, "USA/FBI");
     cbp = fed_client(f, "USA/CBP", false);
     for (uint64_t i = 0; i < FLOOD; i++) {
         uint8_t *buf = NULL;
@@ -504,46 +461,16 @@ test_badinput_flood_does_not_starve_others(void **state)
     assert_int_equal(answers, FLOOD);
     assert_true(busy > 0);
     assert_true(accepted > 0);
-    raw_close(&r);
+    fed_raw_close(&r);
     liaison_client_close(&cbp);
     assert_int_equal(fed_stop(f, "USA"), 0);
     fed_destroy(&f);
 }
 
-/* A raw connection to a broker's federation endpoint, as partner nation. */
-static raw *
-raw_peer_open(fed *f, const char *as_nation, const char *to_nation)
-{
-    raw *r = calloc(1, sizeof(*r));
-    proto_roster *roster = NULL;
-    proto_addr broker;
-    const proto_roster_entry *e;
-    char key[1100], lower[4];
-    int linger = 0;
-
-    for (int i = 0; i < 3; i++)
-        lower[i] = (char)(as_nation[i] - 'A' + 'a');
-    lower[3] = '\0';
-    snprintf(key, sizeof(key), "%s/%s-broker.key", f->dir, lower);
-    assert_int_equal(proto_keyfile_read(key, &r->id, NULL), PROTO_OK);
-    assert_int_equal(proto_roster_load(f->roster, &roster, NULL), PROTO_OK);
-    assert_int_equal(proto_addr_parse(to_nation, &broker, NULL), PROTO_OK);
-    e = proto_roster_find(roster, &broker);
-    r->ctx = zmq_ctx_new();
-    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
-    zmq_setsockopt(r->sock, ZMQ_CURVE_SERVERKEY, e->card.curve_public, 32);
-    zmq_setsockopt(r->sock, ZMQ_CURVE_PUBLICKEY, r->id->curve_public, 32);
-    zmq_setsockopt(r->sock, ZMQ_CURVE_SECRETKEY, r->id->curve_secret, 32);
-    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof(linger));
-    assert_int_equal(zmq_connect(r->sock, fed_nation_get(f, to_nation)->fed_endpoint), 0);
-    proto_roster_destroy(&roster);
-    return r;
-}
-
 /* Sends a forward or a report as a partner; returns the forward-ack's code
  * (0: committed). */
 static uint16_t
-partner_wait_ack(raw *r, uint64_t seq, char *text, size_t text_len)
+partner_wait_ack(fed_raw *r, uint64_t seq, char *text, size_t text_len)
 {
     uint64_t deadline = liaison_now_ms() + 10000;
     proto_cmd ans;
@@ -582,7 +509,7 @@ partner_wait_ack(raw *r, uint64_t seq, char *text, size_t text_len)
 /* Sends a forward or a report as a partner; returns the forward-ack's code
  * (0: committed). */
 static uint16_t
-partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t text_len)
+partner_ack_code(fed_raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t text_len)
 {
     raw_send_cmd(r, cmd);
     return partner_wait_ack(r, seq, text, text_len);
@@ -591,7 +518,7 @@ partner_ack_code(raw *r, const proto_cmd *cmd, uint64_t seq, char *text, size_t 
 /* Sends a forward for the targets (ascending, at most 4); returns the
  * forward-ack's code (0: committed). */
 static uint16_t
-forward_targets_code(raw *r, uint64_t seq, const char *hop, const char *const *target, size_t n,
+forward_targets_code(fed_raw *r, uint64_t seq, const char *hop, const char *const *target, size_t n,
                      const uint8_t *env, size_t len, char *text, size_t text_len)
 {
     proto_target t[4];
@@ -616,7 +543,7 @@ forward_targets_code(raw *r, uint64_t seq, const char *hop, const char *const *t
 
 /* Sends a forward for one target; returns the forward-ack's code (0: committed). */
 static uint16_t
-forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const uint8_t *env,
+forward_code(fed_raw *r, uint64_t seq, const char *hop, const char *target, const uint8_t *env,
              size_t len, char *text, size_t text_len)
 {
     return forward_targets_code(r, seq, hop, &target, 1, env, len, text, text_len);
@@ -624,7 +551,7 @@ forward_code(raw *r, uint64_t seq, const char *hop, const char *target, const ui
 
 /* Sends a report command of one report; returns the forward-ack's code (0: committed). */
 static uint16_t
-report_code(raw *r, uint64_t tag, const uint8_t *report, size_t len, char *text, size_t text_len)
+report_code(fed_raw *r, uint64_t tag, const uint8_t *report, size_t len, char *text, size_t text_len)
 {
     proto_tagged item = {tag, {report, len}};
     uint8_t list[PROTO_REPORT_MAX + 16];
@@ -666,11 +593,11 @@ test_badinput_federation_forwards(void **state)
     uint8_t *buf = NULL;
     size_t len;
     char text[PROTO_TEXT_MAX];
-    raw *can;
+    fed_raw *can;
 
     (void)state;
     fed_start(f, "USA");
-    can = raw_peer_open(f, "CAN", "USA");
+    can = fed_raw_peer(f, "CAN", "USA");
     assert_int_equal(proto_keyfile_read(fed_agency_get(f, "CAN/RCMP")->key, &rcmp, NULL),
                      PROTO_OK);
     assert_int_equal(proto_keyfile_read(fed_agency_get(f, "USA/FBI")->key, &fbi, NULL), PROTO_OK);
@@ -736,7 +663,7 @@ test_badinput_federation_forwards(void **state)
         liaison_client_close(&c);
     }
     free(buf);
-    raw_close(&can);
+    fed_raw_close(&can);
     proto_identity_destroy(&fbi);
     proto_identity_destroy(&rcmp);
     assert_int_equal(fed_stop(f, "USA"), 0);
@@ -755,20 +682,6 @@ test_badinput_federation_forwards(void **state)
 }
 
 
-/* The value of an unlabelled counter in nation's metrics, or -1. */
-static long long
-metric_value(fed *f, const char *nation, const char *name)
-{
-    static char text[1 << 16];
-    char needle[128];
-    const char *p;
-
-    if (fed_metrics(f, nation, text, sizeof(text)) != 0)
-        return -1;
-    snprintf(needle, sizeof(needle), "\n%s ", name);
-    p = strstr(text, needle);
-    return p == NULL ? -1 : strtoll(p + strlen(needle), NULL, 10);
-}
 
 /* True if agency addr has nothing waiting: a receive finds no message. */
 static bool
@@ -805,11 +718,11 @@ test_badinput_forward_targets_must_be_signed(void **state)
     uint8_t *to_cbp = NULL, *to_all = NULL;
     size_t to_cbp_len, to_all_len;
     char text[PROTO_TEXT_MAX];
-    raw *can;
+    fed_raw *can;
 
     (void)state;
     fed_start(f, "USA");
-    can = raw_peer_open(f, "CAN", "USA");
+    can = fed_raw_peer(f, "CAN", "USA");
     assert_int_equal(proto_keyfile_read(fed_agency_get(f, "CAN/RCMP")->key, &rcmp, NULL),
                      PROTO_OK);
     seal(rcmp, "USA/CBP", now, now + 60000, &to_cbp, &to_cbp_len);
@@ -829,9 +742,9 @@ test_badinput_forward_targets_must_be_signed(void **state)
                      PROTO_WIRE_RECIPIENT);
     assert_non_null(strstr(text, "watchlist.publish"));
     assert_int_equal(fed_log_count(f, "USA", "B-FWD-REFUSED"), 3);
-    assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 3);
+    assert_int_equal(fed_metric(f, "USA", "liaison_partner_forwards_refused_total"), 3);
     assert_int_equal(
-        metric_value(f, "USA", "liaison_messages_rejected_total{code=\"bad-recipient\"}"), 3);
+        fed_metric(f, "USA", "liaison_messages_rejected_total{code=\"bad-recipient\"}"), 3);
     /* A target whose address has a byte 0x80 does not parse: still answered
      * (malformed, the byte escaped), audited and counted. */
     {
@@ -846,7 +759,7 @@ test_badinput_forward_targets_must_be_signed(void **state)
         assert_int_equal(partner_wait_ack(can, 9, text, sizeof(text)), PROTO_WIRE_MALFORMED);
         if (strstr(text, "F\\x80I") == NULL)
             fail_msg("forward-ack text '%s' does not show the byte escaped", text);
-        assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 4);
+        assert_int_equal(fed_metric(f, "USA", "liaison_partner_forwards_refused_total"), 4);
     }
     /* What the sender did sign for goes through: the named agency, and an
      * agency the selector matches that accepts the kind. */
@@ -856,7 +769,7 @@ test_badinput_forward_targets_must_be_signed(void **state)
     assert_int_equal(forward_targets_code(can, 5, "CAN", fbi, 1, to_all, to_all_len, text,
                                           sizeof(text)),
                      0);
-    assert_int_equal(metric_value(f, "USA", "liaison_partner_forwards_refused_total"), 4);
+    assert_int_equal(fed_metric(f, "USA", "liaison_partner_forwards_refused_total"), 4);
     {
         liaison_client *c = fed_client(f, "USA/CBP", true);
         liaison_event *e = NULL;
@@ -870,7 +783,7 @@ test_badinput_forward_targets_must_be_signed(void **state)
     assert_true(inbox_empty(f, "USA/DOJ"));
     free(to_cbp);
     free(to_all);
-    raw_close(&can);
+    fed_raw_close(&can);
     proto_identity_destroy(&rcmp);
     assert_int_equal(fed_stop(f, "USA"), 0);
     /* Each refusal is in the audit log, naming DOJ; nothing about DOJ was released. */
@@ -912,7 +825,7 @@ refusals_counted(void *ctx)
 {
     void **c = ctx;
 
-    return metric_value(c[0], "USA", "liaison_keys_refused_total") >= (long long)(uintptr_t)c[1];
+    return fed_metric(c[0], "USA", "liaison_keys_refused_total") >= (long long)(uintptr_t)c[1];
 }
 
 /* Handshakes with made-up keys, which anyone holding the broker's public
@@ -932,11 +845,11 @@ test_badinput_unknown_keys_audited_in_bounded_records(void **state)
     uint64_t now = liaison_now_ms();
     unsigned long long total = 0, records = 0, firsts = 0, others = 0;
     void *ctx;
-    raw *fbi;
+    fed_raw *fbi;
 
     (void)state;
     fed_start(f, "USA");
-    fbi = raw_open(f, "USA/FBI");
+    fbi = fed_raw_agency(f, "USA/FBI");
     {
         proto_roster *roster = NULL;
         proto_addr usa;
@@ -982,8 +895,8 @@ test_badinput_unknown_keys_audited_in_bounded_records(void **state)
     }
     zmq_ctx_term(ctx);
     /* Exactly one handshake per socket. */
-    assert_int_equal(metric_value(f, "USA", "liaison_keys_refused_total"), HANDSHAKES);
-    raw_close(&fbi);
+    assert_int_equal(fed_metric(f, "USA", "liaison_keys_refused_total"), HANDSHAKES);
+    fed_raw_close(&fbi);
     assert_true(fed_log_count(f, "USA", "B-KEY-REFUSED") <= BROKER_TEST_TABLE);
     assert_int_equal(fed_stop(f, "USA"), 0);
     /* The summaries still pending were written at stop. */
@@ -1052,11 +965,11 @@ test_badinput_partner_resend_answered_and_stored_once(void **state)
     char text[PROTO_TEXT_MAX], id_hex[33];
     proto_target t;
     proto_cmd cmd;
-    raw *can;
+    fed_raw *can;
 
     (void)state;
     fed_start(f, "USA");
-    can = raw_peer_open(f, "CAN", "USA");
+    can = fed_raw_peer(f, "CAN", "USA");
     assert_int_equal(proto_keyfile_read(fed_agency_get(f, "CAN/RCMP")->key, &rcmp, NULL),
                      PROTO_OK);
     seal(rcmp, "USA/FBI", now, now + 4000, &buf, &len); /* expires in 4 s */
@@ -1117,7 +1030,7 @@ test_badinput_partner_resend_answered_and_stored_once(void **state)
         usleep(100000);
     assert_int_equal(forward_code(can, 4, "CAN", "USA/FBI", buf, len, text, sizeof(text)), 0);
     free(buf);
-    raw_close(&can);
+    fed_raw_close(&can);
     proto_identity_destroy(&rcmp);
     assert_int_equal(fed_stop(f, "USA"), 0);
     assert_int_equal(audit_count(f, "USA", "received", id_hex), 1);

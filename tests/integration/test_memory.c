@@ -9,6 +9,7 @@
 
 #include "federation.h"
 #include "helpers.h"
+#include "raw.h"
 #include "liaison.h"
 #include "liaison_proto.h"
 
@@ -27,55 +28,22 @@ static unsigned max_message = MIB; /* bytes */
  * broker could read a byte of it; LIAISON_MEMORY_TEST_FRAMES to change. */
 static unsigned attack_frames = 256u; /* frames */
 
-/* A raw CURVE connection as one agency, to send what no client library would. */
-typedef struct raw {
-    void *ctx;                  /* ZeroMQ context */
-    void *sock;                 /* DEALER */
-    proto_identity *id;         /* the agency's keys */
-} raw;
-
-static raw *
-raw_open(fed *f, const char *agency)
+/* A raw connection as agency whose sends give up after 20 s, so that a
+ * broker that stops reading cannot hang the test. */
+static fed_raw *
+attacker_open(fed *f, const char *agency)
 {
-    raw *r = calloc(1, sizeof(*r));
-    proto_roster *roster = NULL;
-    proto_addr broker;
-    const proto_roster_entry *e;
-    int linger = 0, timeout = 20000;
+    fed_raw *r = fed_raw_agency(f, agency);
+    int timeout = 20000;
 
-    assert_non_null(r);
-    assert_int_equal(proto_keyfile_read(fed_agency_get(f, agency)->key, &r->id, NULL), PROTO_OK);
-    assert_int_equal(proto_roster_load(f->roster, &roster, NULL), PROTO_OK);
-    assert_int_equal(proto_addr_parse(r->id->addr.nation, &broker, NULL), PROTO_OK);
-    e = proto_roster_find(roster, &broker);
-    r->ctx = zmq_ctx_new();
-    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
-    zmq_setsockopt(r->sock, ZMQ_CURVE_SERVERKEY, e->card.curve_public, 32);
-    zmq_setsockopt(r->sock, ZMQ_CURVE_PUBLICKEY, r->id->curve_public, 32);
-    zmq_setsockopt(r->sock, ZMQ_CURVE_SECRETKEY, r->id->curve_secret, 32);
-    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(r->sock, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
-    assert_int_equal(zmq_connect(r->sock, fed_nation_get(f, r->id->addr.nation)->agency_endpoint), 0);
-    proto_roster_destroy(&roster);
     return r;
-}
-
-static void
-raw_close(raw **rp)
-{
-    raw *r = *rp;
-
-    zmq_close(r->sock);
-    zmq_ctx_term(r->ctx);
-    proto_identity_destroy(&r->id);
-    free(r);
-    *rp = NULL;
 }
 
 /* Queues one message of attack_frames frames of max_message bytes, every
  * frame pointing at the same buffer (no copy here). */
 static void
-raw_send_huge(raw *r, void *frame)
+raw_send_huge(fed_raw *r, void *frame)
 {
     for (unsigned i = 0; i < attack_frames; i++) {
         zmq_msg_t m;
@@ -163,17 +131,6 @@ good_send(liaison_client *c, size_t len)
     return rc;
 }
 
-static long
-metric(fed *f, const char *sample)
-{
-    static char text[1 << 20];
-    const char *p;
-
-    assert_int_equal(fed_metrics(f, "USA", text, sizeof(text)), 0);
-    p = strstr(text, sample);
-    return p != NULL ? strtol(p + strlen(sample), NULL, 10) : -1;
-}
-
 static void
 test_memory_bounded_under_huge_multipart(void **state)
 {
@@ -181,7 +138,7 @@ test_memory_bounded_under_huge_multipart(void **state)
     static const char *const who[ATTACKERS] = {"USA/CBP", "USA/TREASURY"};
     char limits[128];
     fed *f;
-    raw *attackers[ATTACKERS];
+    fed_raw *attackers[ATTACKERS];
     liaison_client *good;
     void *frame;
     long rss0, hwm0, rss1, hwm1, bound;
@@ -206,7 +163,7 @@ test_memory_bounded_under_huge_multipart(void **state)
 
     /* Each attacker sends two messages of 256 MiB: 1 GiB in all. */
     for (unsigned i = 0; i < ATTACKERS; i++)
-        attackers[i] = raw_open(f, who[i]);
+        attackers[i] = attacker_open(f, who[i]);
     for (unsigned round = 0; round < 2; round++) {
         for (unsigned i = 0; i < ATTACKERS; i++)
             raw_send_huge(attackers[i], frame);
@@ -217,7 +174,8 @@ test_memory_bounded_under_huge_multipart(void **state)
     }
     /* Let the attackers' libzmq push out what it holds; the guard cuts them
      * while it does. */
-    for (int i = 0; i < 40 && metric(f, "\nliaison_connections_cut_total ") < (long)(2 * ATTACKERS);
+    for (int i = 0;
+         i < 40 && fed_metric(f, "USA", "liaison_connections_cut_total") < 2 * ATTACKERS;
          i++)
         usleep(250000);
     assert_int_equal(good_send(good, 5), LIAISON_OK);
@@ -226,14 +184,14 @@ test_memory_bounded_under_huge_multipart(void **state)
     bound = bound_kib(max_message);
     printf("# broker memory: before VmRSS %ld KiB VmHWM %ld KiB; after %d x %u MiB from %u "
            "connections VmRSS %ld KiB VmHWM %ld KiB (+%ld KiB); bound +%ld KiB; "
-           "connections cut %ld\n",
+           "connections cut %lld\n",
            rss0, hwm0, 2 * ATTACKERS, attack_frames * (max_message / MIB), ATTACKERS, rss1, hwm1,
-           hwm1 - hwm0, bound, metric(f, "\nliaison_connections_cut_total "));
+           hwm1 - hwm0, bound, fed_metric(f, "USA", "liaison_connections_cut_total"));
     assert_true(hwm1 - rss0 < bound);
-    assert_true(metric(f, "\nliaison_connections_cut_total ") >= (long)ATTACKERS);
+    assert_true(fed_metric(f, "USA", "liaison_connections_cut_total") >= ATTACKERS);
     assert_true(fed_log_count(f, "USA", "id=B-CONN-CUT") >= ATTACKERS);
     for (unsigned i = 0; i < ATTACKERS; i++)
-        raw_close(&attackers[i]);
+        fed_raw_close(&attackers[i]);
     liaison_client_close(&good);
     free(frame);
     assert_int_equal(fed_stop(f, "USA"), 0);
@@ -267,7 +225,7 @@ seal(const proto_identity *from, const char *to, size_t len, uint8_t **buf, size
 
 /* Reads answers on r without waiting long; counts them and the busy ones. */
 static void
-drain_answers(raw *r, size_t *answers, size_t *busy, unsigned ms)
+drain_answers(fed_raw *r, size_t *answers, size_t *busy, unsigned ms)
 {
     zmq_pollitem_t item = {r->sock, 0, ZMQ_POLLIN, 0};
 
@@ -316,7 +274,7 @@ test_memory_bounded_under_pipelined_submits(void **state)
     static const char *const who[ATTACKERS] = {"USA/CBP", "USA/TREASURY"};
     enum { SUBMITS = 128 };
     fed *f = fed_new(one, 1, "limits:\n  max_message_bytes: 1048576\nverify_threads: 1\n");
-    raw *attackers[ATTACKERS];
+    fed_raw *attackers[ATTACKERS];
     uint8_t *envelopes[ATTACKERS][SUBMITS];
     size_t lens[ATTACKERS][SUBMITS], answers[ATTACKERS] = {0}, busy[ATTACKERS] = {0};
     long rss0, hwm0, rss1, hwm1, bound;
@@ -331,7 +289,7 @@ test_memory_bounded_under_pipelined_submits(void **state)
     assert_int_equal(good_send(good, 5), LIAISON_OK);
     memory_of(pid, &rss0, &hwm0);
     for (unsigned i = 0; i < ATTACKERS; i++) {
-        attackers[i] = raw_open(f, who[i]);
+        attackers[i] = attacker_open(f, who[i]);
         /* To USA/DOJ, which takes no watchlist kind: each is refused once
          * checked, so the store does not grow with them. */
         for (unsigned k = 0; k < SUBMITS; k++)
@@ -377,7 +335,7 @@ test_memory_bounded_under_pipelined_submits(void **state)
     for (unsigned i = 0; i < ATTACKERS; i++) {
         for (unsigned k = 0; k < SUBMITS; k++)
             free(envelopes[i][k]);
-        raw_close(&attackers[i]);
+        fed_raw_close(&attackers[i]);
     }
     liaison_client_close(&good);
     assert_int_equal(fed_stop(f, "USA"), 0);

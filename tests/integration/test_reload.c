@@ -158,18 +158,6 @@ cut_card(char *text, const char *identity)
     memmove(start, end + 4, strlen(end + 4) + 1);
 }
 
-/* Reads one counter sample ("name{labels}") from nation's metrics. */
-static long
-metric(fed *f, const char *nation, const char *sample)
-{
-    static char text[1 << 20];
-    const char *p;
-
-    assert_int_equal(fed_metrics(f, nation, text, sizeof(text)), 0);
-    p = strstr(text, sample);
-    assert_non_null(p);
-    return strtol(p + strlen(sample), NULL, 10);
-}
 
 static void
 audit_has(fed *f, const char *nation, const char *needle)
@@ -213,12 +201,12 @@ test_reload_refuses_another_nations_policy(void **state)
     assert_true(fed_log_count(f, "USA", "is the policy of CAN, not USA") >= 1);
     assert_true(fed_log_count(f, "USA", "kept the old policy") >= 1);
     assert_true(fed_log_count(f, "USA", "policy=kept") >= 1);
-    assert_int_equal(metric(f, "USA", "liaison_policy_reloads_total{result=\"failed\"} "), 1);
-    assert_int_equal(metric(f, "USA", "liaison_policy_reloads_total{result=\"ok\"} "), 0);
+    assert_int_equal(fed_metric(f, "USA", "liaison_policy_reloads_total{result=\"failed\"}"), 1);
+    assert_int_equal(fed_metric(f, "USA", "liaison_policy_reloads_total{result=\"ok\"}"), 0);
     /* USA's policy again: taken. */
     write_file(fed_nation_get(f, "USA")->policy, usa_text, usa_len);
     reload_usa(f);
-    assert_int_equal(metric(f, "USA", "liaison_policy_reloads_total{result=\"ok\"} "), 1);
+    assert_int_equal(fed_metric(f, "USA", "liaison_policy_reloads_total{result=\"ok\"}"), 1);
     assert_int_equal(try_send(fbi, "CAN/RCMP", "LES//REL TO CAN,USA", 10 * SECOND), LIAISON_OK);
     liaison_client_close(&fbi);
     free(usa_text);
@@ -266,7 +254,7 @@ test_reload_refuses_roster_without_own_or_peer_card(void **state)
     assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_OK);
     assert_true(fed_log_count(f, "USA", "has no active card matching") >= 1);
     assert_true(fed_log_count(f, "USA", "kept the old roster") >= 1);
-    assert_int_equal(metric(f, "USA", "liaison_roster_reloads_total{result=\"failed\"} "), 1);
+    assert_int_equal(fed_metric(f, "USA", "liaison_roster_reloads_total{result=\"failed\"}"), 1);
 
     /* Without the card of a peer. */
     {
@@ -279,12 +267,12 @@ test_reload_refuses_roster_without_own_or_peer_card(void **state)
     reload_usa(f);
     assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_OK);
     assert_true(fed_log_count(f, "USA", "no broker card for the peer CAN") >= 1);
-    assert_int_equal(metric(f, "USA", "liaison_roster_reloads_total{result=\"failed\"} "), 2);
+    assert_int_equal(fed_metric(f, "USA", "liaison_roster_reloads_total{result=\"failed\"}"), 2);
 
     /* The whole roster: taken, and USA/FBI is refused from then on. */
     write_file(f->roster, text, len);
     reload_usa(f);
-    assert_int_equal(metric(f, "USA", "liaison_roster_reloads_total{result=\"ok\"} "), 1);
+    assert_int_equal(fed_metric(f, "USA", "liaison_roster_reloads_total{result=\"ok\"}"), 1);
     assert_int_equal(send_fresh(f, "USA/FBI", "USA/CBP", "LES", 10 * SECOND), LIAISON_ERR_REFUSED);
     assert_int_equal(send_fresh(f, "USA/CBP", "CAN/RCMP", "LES//REL TO CAN,USA", 10 * SECOND), LIAISON_OK);
     free(text);

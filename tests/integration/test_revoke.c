@@ -59,20 +59,6 @@ write_file(const char *path, const uint8_t *data, size_t len)
     assert_int_equal(fclose(out), 0);
 }
 
-/* The value of counter name in nation's metrics, or -1. */
-static long
-metric(fed *f, const char *nation, const char *name)
-{
-    static char text[1 << 16];
-    char want[128];
-    const char *p;
-
-    if (fed_metrics(f, nation, text, sizeof(text)) != 0)
-        return -1;
-    snprintf(want, sizeof(want), "\n%s ", name);
-    p = strstr(text, want);
-    return p != NULL ? atol(p + strlen(want)) : -1;
-}
 
 typedef struct wait_ctx {
     fed *f;                 /* the federation */
@@ -93,7 +79,7 @@ metric_reached(void *ctx)
 {
     wait_ctx *w = ctx;
 
-    return metric(w->f, "USA", w->needle) >= w->count;
+    return fed_metric(w->f, "USA", w->needle) >= w->count;
 }
 
 /* ---- Item: an open session of a revoked key ---------------------------------------- */
@@ -157,8 +143,8 @@ test_revoke_reload_closes_open_session(void **state)
     assert_int_equal(err, LIAISON_ERR_REFUSED);
     assert_non_null(strstr(liaison_client_error(cbp), "revoked key of USA/CBP"));
     liaison_client_close(&cbp);
-    assert_int_equal(metric(f, "USA", "liaison_messages_delivered_total"), 1 + WINDOW);
-    assert_int_equal(metric(f, "USA", "liaison_messages_receipted_total"), 1);
+    assert_int_equal(fed_metric(f, "USA", "liaison_messages_delivered_total"), 1 + WINDOW);
+    assert_int_equal(fed_metric(f, "USA", "liaison_messages_receipted_total"), 1);
     /* Reinstated, CBP gets every message that stayed queued. */
     write_file(f->roster, saved, saved_len);
     fed_reload(f, "USA");
