@@ -368,6 +368,46 @@ expect_refused(fed *f, const char *key, const char *who)
     }
 }
 
+/* A partner whose broker card the roster already revokes when the broker
+ * starts is cut off as at a reload (not a configuration error): the broker
+ * starts, does not dial it, keeps what is for it queued, and forwards it
+ * once a reload reinstates the card. */
+static void
+test_revoke_partner_revoked_at_start(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    liaison_client *fbi, *rcmp;
+    uint8_t id[16];
+    uint8_t *saved;
+    size_t saved_len;
+    wait_ctx w = {f, "B-PEER-REVOKED", 1};
+
+    (void)state;
+    fed_start(f, "CAN");
+    saved = test_read_file(f->roster, &saved_len);
+    assert_non_null(saved);
+    /* CAN's own agency reads the roster before it names CAN revoked. */
+    rcmp = fed_client(f, "CAN/RCMP", true);
+    roster_revoke(f, "CAN");
+    fed_start(f, "USA");
+    assert_true(fed_wait_until(usa_logged, &w, 20 * SECOND));
+    fbi = fed_client(f, "USA/FBI", true);
+    send_partner(fbi, "CAN/RCMP", id);
+    assert_false(receive_id(rcmp, id, 4 * SECOND));
+    write_file(f->roster, saved, saved_len);
+    fed_reload(f, "USA");
+    w.needle = "B-PEER-REINSTATED";
+    assert_true(fed_wait_until(usa_logged, &w, 20 * SECOND));
+    assert_true(receive_id(rcmp, id, 60 * SECOND));
+    liaison_client_close(&fbi);
+    liaison_client_close(&rcmp);
+    free(saved);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    assert_int_equal(fed_stop(f, "CAN"), 0);
+    fed_destroy(&f);
+}
+
 static void
 test_revoke_cli_refused_key_exits_77(void **state)
 {
@@ -405,6 +445,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_revoke_reload_closes_open_session, fed_destroy_all),
         cmocka_unit_test_teardown(test_revoke_reload_closes_partner_connection, fed_destroy_all),
+        cmocka_unit_test_teardown(test_revoke_partner_revoked_at_start, fed_destroy_all),
         cmocka_unit_test_teardown(test_revoke_cli_refused_key_exits_77, fed_destroy_all),
     };
 
