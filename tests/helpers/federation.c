@@ -584,6 +584,31 @@ fed_metrics(fed *f, const char *nation, char *out, size_t out_len)
     return strstr(out, "200 OK") != NULL ? 0 : -1;
 }
 
+bool
+fed_wait_report(liaison_client *c, const uint8_t id[16], const char *recipient,
+                const char *state, liaison_event **report_out, unsigned ms)
+{
+    uint64_t deadline = liaison_now_ms() + ms;
+
+    for (;;) {
+        liaison_event *e = NULL;
+        bool hit;
+
+        if (liaison_receive(c, &e, deadline) != LIAISON_OK)
+            return false;
+        hit = e->type == LIAISON_EVENT_REPORT && memcmp(e->id, id, 16) == 0 &&
+              strcmp(e->recipient, recipient) == 0 && strcmp(e->state, state) == 0;
+        assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
+        if (hit && report_out != NULL) {
+            *report_out = e;
+            return true;
+        }
+        liaison_event_free(&e);
+        if (hit)
+            return true;
+    }
+}
+
 long long
 fed_metric(fed *f, const char *nation, const char *sample)
 {

@@ -96,6 +96,11 @@ void fed_assert_audit_verifies(fed *f, const char *nation);
 /* Counts lines of the broker's log containing needle. */
 size_t fed_log_count(fed *f, const char *nation, const char *needle);
 
+/* Takes c's events until a report about id for recipient in state arrives,
+ * receipting every event it takes, for at most ms: true if it came, and
+ * *report_out (may be NULL) then gets that report, the caller's to free. */
+bool fed_wait_report(liaison_client *c, const uint8_t id[16], const char *recipient,
+                     const char *state, liaison_event **report_out, unsigned ms);
 /* Fetches GET /metrics from nation's broker into out; 0 on success. */
 int fed_metrics(fed *f, const char *nation, char *out, size_t out_len);
 /* The value of one sample of nation's metrics, named whole as the

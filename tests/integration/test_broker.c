@@ -58,30 +58,6 @@ next_message(liaison_client *c, unsigned ms)
     }
 }
 
-/* Collects reports about id until one in state arrives; true if it did. */
-static bool
-wait_report(liaison_client *c, const uint8_t id[16], const char *recipient, const char *state,
-            char *rule_out, size_t rule_len, unsigned ms)
-{
-    uint64_t deadline = in_ms(ms);
-
-    for (;;) {
-        liaison_event *e = NULL;
-        bool hit;
-
-        if (liaison_receive(c, &e, deadline) != LIAISON_OK)
-            return false;
-        hit = e->type == LIAISON_EVENT_REPORT && memcmp(e->id, id, 16) == 0 &&
-              strcmp(e->recipient, recipient) == 0 && strcmp(e->state, state) == 0;
-        if (hit && rule_out != NULL)
-            snprintf(rule_out, rule_len, "%s", e->rule_id);
-        assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
-        liaison_event_free(&e);
-        if (hit)
-            return true;
-    }
-}
-
 static const char *
 state_of(liaison_client *c, const uint8_t id[16], const char *recipient, char *rule, size_t len)
 {
@@ -130,7 +106,7 @@ test_broker_agency_to_agency(void **state)
     assert_int_equal(liaison_receipt(cbp, e), LIAISON_OK);
     liaison_event_free(&e);
     /* The sender gets signed reports, and status says receipted. */
-    assert_true(wait_report(fbi, id, "USA/CBP", "receipted", NULL, 0, 10 * SECOND));
+    assert_true(fed_wait_report(fbi, id, "USA/CBP", "receipted", NULL, 10 * SECOND));
     assert_string_equal(state_of(fbi, id, "USA/CBP", NULL, 0), "receipted");
     /* Only the sender may ask. */
     {
@@ -250,7 +226,6 @@ test_broker_federated_withheld_portion(void **state)
     fed *f = fed_new(two, 2, NULL);
     liaison_client *fbi, *rcmp;
     liaison_event *e;
-    char rule[80];
     uint8_t id[16];
 
     (void)state;
@@ -275,9 +250,10 @@ test_broker_federated_withheld_portion(void **state)
     assert_int_equal(liaison_receipt(rcmp, e), LIAISON_OK);
     liaison_event_free(&e);
     /* The sender learns the withholding rule, then the partner's receipt. */
-    assert_true(wait_report(fbi, id, "CAN/RCMP", "withheld", rule, sizeof(rule), 10 * SECOND));
-    assert_string_equal(rule, "usa-can-watchlist");
-    assert_true(wait_report(fbi, id, "CAN/RCMP", "receipted", NULL, 0, 10 * SECOND));
+    assert_true(fed_wait_report(fbi, id, "CAN/RCMP", "withheld", &e, 10 * SECOND));
+    assert_string_equal(e->rule_id, "usa-can-watchlist");
+    liaison_event_free(&e);
+    assert_true(fed_wait_report(fbi, id, "CAN/RCMP", "receipted", NULL, 10 * SECOND));
     assert_string_equal(state_of(fbi, id, "CAN/RCMP", NULL, 0), "receipted");
     liaison_client_close(&fbi);
     liaison_client_close(&rcmp);
@@ -296,6 +272,7 @@ test_broker_denied_reported_with_rule(void **state)
     fed *f = fed_new(two, 2, NULL);
     liaison_client *fbi;
     liaison_message *m = NULL;
+    liaison_event *e = NULL;
     const char *text = "";
     char rule[80];
     uint8_t id[16];
@@ -324,8 +301,9 @@ test_broker_denied_reported_with_rule(void **state)
                      LIAISON_OK);
     assert_int_equal(liaison_send(fbi, m, id, in_ms(10 * SECOND)), LIAISON_OK);
     liaison_message_destroy(&m);
-    assert_true(wait_report(fbi, id, "CAN/RCMP", "denied", rule, sizeof(rule), 10 * SECOND));
-    assert_string_equal(rule, "usa-can-grand-jury");
+    assert_true(fed_wait_report(fbi, id, "CAN/RCMP", "denied", &e, 10 * SECOND));
+    assert_string_equal(e->rule_id, "usa-can-grand-jury");
+    liaison_event_free(&e);
     assert_string_equal(state_of(fbi, id, "CAN/RCMP", rule, sizeof(rule)), "denied");
     assert_string_equal(rule, "usa-can-grand-jury");
     assert_string_equal(state_of(fbi, id, "USA/CBP", NULL, 0), "queued");
@@ -692,7 +670,7 @@ test_broker_expiry_audited_and_reported(void **state)
     assert_int_equal(liaison_send(fbi, m, id, in_ms(5 * SECOND)), LIAISON_OK);
     liaison_message_destroy(&m);
     /* CBP never connects: the message expires, the sender hears of it. */
-    assert_true(wait_report(fbi, id, "USA/CBP", "expired", NULL, 0, 10 * SECOND));
+    assert_true(fed_wait_report(fbi, id, "USA/CBP", "expired", NULL, 10 * SECOND));
     /* The envelope is gone with its expiry; what was said about it stays in
      * the signed report above and in the audit log below. */
     liaison_client_close(&fbi);

@@ -159,30 +159,6 @@ state_of(liaison_client *c, const uint8_t id[16], const char *recipient)
     return "none";
 }
 
-/* Collects reports about id until one in state arrives; true if it did. */
-static bool
-wait_report(liaison_client *c, const uint8_t id[16], const char *recipient, const char *state,
-            char *detail_out, size_t detail_len, unsigned ms)
-{
-    uint64_t deadline = in_ms(ms);
-
-    for (;;) {
-        liaison_event *e = NULL;
-        bool hit;
-
-        if (liaison_receive(c, &e, deadline) != LIAISON_OK)
-            return false;
-        hit = e->type == LIAISON_EVENT_REPORT && memcmp(e->id, id, 16) == 0 &&
-              strcmp(e->recipient, recipient) == 0 && strcmp(e->state, state) == 0;
-        if (hit && detail_out != NULL)
-            snprintf(detail_out, detail_len, "%s", e->detail);
-        assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
-        liaison_event_free(&e);
-        if (hit)
-            return true;
-    }
-}
-
 /* Flips one byte, at offset `at` from the start of every copy of needle in
  * the file at path (LMDB may hold older copies of a page in free pages);
  * returns how many copies it changed. */
@@ -242,7 +218,8 @@ test_storage_damaged_envelope_not_delivered(void **state)
     uint8_t bad_id[16], meta_id[16], good_id[16], *bad_env = NULL, *meta_env = NULL,
         *good_env = NULL;
     size_t bad_len = 0, meta_len = 0, good_len = 0, messages = 0;
-    char path[1100], hex[33], detail[256] = "", metrics[65536];
+    char path[1100], hex[33], metrics[65536];
+    liaison_event *report = NULL;
     run_result r;
 
     (void)state;
@@ -291,11 +268,11 @@ test_storage_damaged_envelope_not_delivered(void **state)
 
     /* The sender learns it, signed, and status says so: not receipted. */
     fbi = fed_client(f, "USA/FBI", true);
-    assert_true(wait_report(fbi, bad_id, "USA/CBP", "damaged", detail, sizeof(detail),
-                            15 * SECOND));
-    assert_non_null(strstr(detail, "send it again"));
+    assert_true(fed_wait_report(fbi, bad_id, "USA/CBP", "damaged", &report, 15 * SECOND));
+    assert_non_null(strstr(report->detail, "send it again"));
+    liaison_event_free(&report);
     assert_string_equal(state_of(fbi, bad_id, "USA/CBP"), "damaged");
-    assert_true(wait_report(fbi, meta_id, "USA/CBP", "damaged", NULL, 0, 15 * SECOND));
+    assert_true(fed_wait_report(fbi, meta_id, "USA/CBP", "damaged", NULL, 15 * SECOND));
     assert_string_equal(state_of(fbi, good_id, "USA/CBP"), "receipted");
     assert_int_equal(fed_metrics(f, "USA", metrics, sizeof(metrics)), 0);
     assert_non_null(strstr(metrics, "liaison_messages_damaged_total 2\n"));
@@ -344,7 +321,7 @@ test_storage_damaged_envelope_not_forwarded(void **state)
     fed_start(f, "USA");
     fed_start(f, "CAN");
     fbi = fed_client(f, "USA/FBI", true);
-    assert_true(wait_report(fbi, id, "CAN/RCMP", "damaged", NULL, 0, 20 * SECOND));
+    assert_true(fed_wait_report(fbi, id, "CAN/RCMP", "damaged", NULL, 20 * SECOND));
     assert_string_equal(state_of(fbi, id, "CAN/RCMP"), "damaged");
     assert_int_equal(fed_metrics(f, "USA", metrics, sizeof(metrics)), 0);
     assert_non_null(strstr(metrics, "liaison_messages_damaged_total 1\n"));
