@@ -218,24 +218,6 @@ on_signal(int sig)
     _exit(128 + sig);
 }
 
-static bool
-port_open(const char *endpoint)
-{
-    struct sockaddr_in sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    const char *colon = strrchr(endpoint, ':');
-    bool ok;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)atoi(colon + 1));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 static size_t
 nation_index(const fed_nation *n)
 {
@@ -313,7 +295,7 @@ broker_wait(fed_nation *n, uint64_t ms, int *status_out)
             n->pid = 0;
             return BROKER_EXITED;
         }
-        if (port_open(n->agency_endpoint) && port_open(n->fed_endpoint))
+        if (fed_port_open(n->agency_endpoint) && fed_port_open(n->fed_endpoint))
             return BROKER_READY;
         if (now_ms() >= deadline)
             return BROKER_HUNG;

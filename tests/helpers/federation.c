@@ -243,8 +243,8 @@ broker_bin(void)
     return bin;
 }
 
-static bool
-port_open(const char *endpoint)
+bool
+fed_port_open(const char *endpoint)
 {
     struct sockaddr_in sa;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -358,7 +358,7 @@ fed_start(fed *f, const char *nation)
             fail_msg("broker %s exited at start with status %d; see %s", nation,
                      WIFEXITED(status) ? WEXITSTATUS(status) : -1, n->log);
         }
-        if (port_open(n->agency_endpoint) && port_open(n->fed_endpoint))
+        if (fed_port_open(n->agency_endpoint) && fed_port_open(n->fed_endpoint))
             return;
         usleep(50000);
     }

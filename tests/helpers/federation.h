@@ -101,6 +101,9 @@ size_t fed_log_count(fed *f, const char *nation, const char *needle);
  * *report_out (may be NULL) then gets that report, the caller's to free. */
 bool fed_wait_report(liaison_client *c, const uint8_t id[16], const char *recipient,
                      const char *state, liaison_event **report_out, unsigned ms);
+/* True if something accepts TCP connections at endpoint
+ * ("tcp://127.0.0.1:PORT"). */
+bool fed_port_open(const char *endpoint);
 /* Fetches GET /metrics from nation's broker into out; 0 on success. */
 int fed_metrics(fed *f, const char *nation, char *out, size_t out_len);
 /* The value of one sample of nation's metrics, named whole as the
