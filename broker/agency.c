@@ -448,12 +448,8 @@ static void
 audit_refused_command(broker *b, const proto_addr *from, const char *why)
 {
     char actor[PROTO_ADDR_TEXT_MAX + 1];
-    broker_op *op = broker_op_begin(b, BROKER_OP_PLAIN);
-
-    if (op != NULL && broker_audit(b, STORE_EV_REJECTED, NULL,
-                                   proto_addr_format(from, actor, sizeof(actor)), "", NULL, "",
-                                   NULL, why) != 0)
-        broker_op_abort(b);
+    broker_audit_item(b, STORE_EV_REJECTED, NULL, proto_addr_format(from, actor, sizeof(actor)),
+                      "", NULL, "", NULL, why);
 }
 
 void

@@ -86,6 +86,17 @@ broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
 }
 
 void
+broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *actor,
+                  const char *counterpart, const char *purpose, const char *rule_id,
+                  const uint8_t *envelope_hash, const char *detail)
+{
+    if (broker_op_begin(b, BROKER_OP_PLAIN) != NULL &&
+        broker_audit(b, event, id, actor, counterpart, purpose, rule_id, envelope_hash,
+                     detail) != 0)
+        broker_op_abort(b);
+}
+
+void
 broker_dirty(broker *b, const char *dest)
 {
     broker_commit *c = b->collecting;

@@ -410,6 +410,12 @@ void broker_op_abort(broker *b);
 int broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
                  const char *counterpart, const char *purpose, const char *rule_id,
                  const uint8_t *envelope_hash, const char *detail);
+/* One audit record as an item of its own that nobody waits on (a refusal,
+ * a reload, a partner coming or going); when it cannot be added, nothing
+ * is (the failure is logged by broker_audit). */
+void broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *actor,
+                       const char *counterpart, const char *purpose, const char *rule_id,
+                       const uint8_t *envelope_hash, const char *detail);
 /* Sets a state and queues the matching report toward the sender. */
 int broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
                  const proto_addr *recipient, uint8_t state, const char *rule_id,

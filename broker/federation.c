@@ -260,17 +260,14 @@ broker_peers_close(broker *b)
 static void
 peer_updown(broker *b, broker_peer *p, bool up)
 {
-    broker_op *op;
 
     p->up = up;
     peer_rewind(p);
     PROTO_LOG(up ? PROTO_LOG_INFO : PROTO_LOG_WARN, up ? "B-PEER-UP" : "B-PEER-DOWN",
               "peer=%s endpoint=%s", p->nation, p->endpoint);
     (void)broker_metrics_set_peer_up(b->metrics, p->nation, up);
-    op = broker_op_begin(b, BROKER_OP_PLAIN);
-    if (op != NULL && broker_audit(b, up ? STORE_EV_PEER_UP : STORE_EV_PEER_DOWN, NULL,
-                                   b->id->addr.nation, p->nation, NULL, "", NULL, p->endpoint) != 0)
-        broker_op_abort(b);
+    broker_audit_item(b, up ? STORE_EV_PEER_UP : STORE_EV_PEER_DOWN, NULL, b->id->addr.nation,
+                      p->nation, NULL, "", NULL, p->endpoint);
     broker_commit_kick(b);
     if (up)
         p->next_head_ms = 0; /* tell it our tree head now */
@@ -355,7 +352,6 @@ broker_peers_roster_changed(broker *b)
         const proto_roster_entry *e;
         proto_addr addr;
         bool active, same_key;
-        broker_op *op;
 
         if (proto_addr_parse(p->nation, &addr, NULL) != PROTO_OK)
             continue;
@@ -389,14 +385,11 @@ broker_peers_roster_changed(broker *b)
                   "commands not answered\"",
                   p->nation, p->endpoint, e == NULL ? "no card in the roster" : "revoked");
         broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
-        op = broker_op_begin(b, BROKER_OP_PLAIN);
-        if (op != NULL &&
-            broker_audit(b, STORE_EV_KEY_REFUSED, NULL, p->nation, b->id->addr.nation, NULL, "",
-                         NULL,
-                         e == NULL ? "partner connection closed at roster reload: no card in "
-                                     "the roster"
-                                   : "partner connection closed at roster reload: revoked key") != 0)
-            broker_op_abort(b);
+        broker_audit_item(b, STORE_EV_KEY_REFUSED, NULL, p->nation, b->id->addr.nation, NULL, "",
+                          NULL,
+                          e == NULL ? "partner connection closed at roster reload: no card in "
+                                      "the roster"
+                                    : "partner connection closed at roster reload: revoked key");
     }
 }
 

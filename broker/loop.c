@@ -59,10 +59,8 @@ reload_refused(broker *b, const char *what, const char *why)
     char detail[STORE_DETAIL_MAX + 1];
 
     snprintf(detail, sizeof(detail), "%.16s refused: %.200s", what, why);
-    if (broker_op_begin(b, BROKER_OP_PLAIN) != NULL &&
-        broker_audit(b, STORE_EV_POLICY_RELOADED, NULL, b->id->addr.nation, "", NULL, "", NULL,
-                     detail) != 0)
-        broker_op_abort(b);
+    broker_audit_item(b, STORE_EV_POLICY_RELOADED, NULL, b->id->addr.nation, "", NULL, "", NULL,
+                      detail);
 }
 
 /* Reloads policy and roster through the loaders start-up uses, so each
@@ -76,7 +74,6 @@ reload(broker *b)
     char why[768], detail[200], ph[17], rh[17];
     uint8_t hash[PROTO_HASH_BYTES];
     bool policy_ok = false, roster_ok = false;
-    broker_op *op;
 
     if (broker_policy_load(b, &pol, &rate, why, sizeof(why)) == EX_OK) {
         /* The main thread is the only one deciding, so the swap needs no lock. */
@@ -118,10 +115,8 @@ reload(broker *b)
              policy_ok ? "reloaded" : "kept", rh, roster_ok ? "reloaded" : "kept");
     PROTO_LOG(PROTO_LOG_INFO, "B-RELOAD", "policy=%s roster=%s policy_hash=%s roster_hash=%s",
               policy_ok ? "reloaded" : "kept", roster_ok ? "reloaded" : "kept", ph, rh);
-    op = broker_op_begin(b, BROKER_OP_PLAIN);
-    if (op != NULL && broker_audit(b, STORE_EV_POLICY_RELOADED, NULL, b->id->addr.nation, "",
-                                   NULL, policy_ok ? "reload" : "", NULL, detail) != 0)
-        broker_op_abort(b);
+    broker_audit_item(b, STORE_EV_POLICY_RELOADED, NULL, b->id->addr.nation, "", NULL,
+                      policy_ok ? "reload" : "", NULL, detail);
     broker_commit_kick(b);
 }
 
@@ -141,7 +136,6 @@ refusals_flush(broker *b, uint64_t now)
             const broker_refusal_count *c = &due[i];
             double last_s = (double)(c->last_ms - c->start_ms) / 1000.0;
             char detail[256];
-            broker_op *op;
 
             if (c->other) {
                 PROTO_LOG(PROTO_LOG_WARN, "B-KEY-REFUSALS",
@@ -169,10 +163,8 @@ refusals_flush(broker *b, uint64_t now)
                          c->domain, c->key, (unsigned long long)c->count,
                          BROKER_REFUSALS_INTERVAL_MS / 1000u, c->last_address, last_s, c->why);
             }
-            op = broker_op_begin(b, BROKER_OP_PLAIN);
-            if (op != NULL && broker_audit(b, STORE_EV_KEY_REFUSED, NULL, c->user,
-                                           b->id->addr.nation, NULL, "", NULL, detail) != 0)
-                broker_op_abort(b);
+            broker_audit_item(b, STORE_EV_KEY_REFUSED, NULL, c->user, b->id->addr.nation, NULL, "",
+                              NULL, detail);
         }
     } while (n == sizeof(due) / sizeof(due[0]));
     broker_commit_kick(b);

@@ -58,7 +58,6 @@ static void
 session_close(broker *b, broker_session *s, const char *why)
 {
     char detail[256];
-    broker_op *op;
 
     PROTO_LOG(PROTO_LOG_WARN, "B-SESSION-REVOKED",
               "agency=%s why=\"%s\" action=\"closed: no delivery, its commands refused\"", s->dest,
@@ -69,10 +68,8 @@ session_close(broker *b, broker_session *s, const char *why)
     s->keyed = false;
     broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
     snprintf(detail, sizeof(detail), "open session closed at roster reload: %s", why);
-    op = broker_op_begin(b, BROKER_OP_PLAIN);
-    if (op != NULL && broker_audit(b, STORE_EV_KEY_REFUSED, NULL, s->dest, b->id->addr.nation,
-                                   NULL, "", NULL, detail) != 0)
-        broker_op_abort(b);
+    broker_audit_item(b, STORE_EV_KEY_REFUSED, NULL, s->dest, b->id->addr.nation, NULL, "", NULL,
+                      detail);
 }
 
 void

@@ -190,17 +190,13 @@ refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
     broker_session *s = broker_session_find(b, &job->from);
     char actor[PROTO_ADDR_TEXT_MAX + 1];
     const uint8_t *id = job->decoded ? job->id : NULL;
-    broker_op *op;
 
     broker_agency_reject(b, job->rid, job->rid_len, job->corr, id, code, why);
     broker_metrics_inc_rejected(b->metrics, code);
     if (s != NULL && s->pending > 0)
         s->pending--;
-    op = broker_op_begin(b, BROKER_OP_PLAIN);
-    if (op != NULL &&
-        broker_audit(b, STORE_EV_REJECTED, id, proto_addr_format(&job->from, actor, sizeof(actor)),
-                     "", NULL, "", id != NULL ? job->envelope_hash : NULL, why) != 0)
-        broker_op_abort(b);
+    broker_audit_item(b, STORE_EV_REJECTED, id, proto_addr_format(&job->from, actor, sizeof(actor)),
+                      "", NULL, "", id != NULL ? job->envelope_hash : NULL, why);
     broker_job_free(&job);
 }
 
@@ -423,7 +419,6 @@ broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why
 {
     proto_cmd ack;
     char peer[PROTO_ADDR_TEXT_MAX + 1];
-    broker_op *op;
 
     memset(&ack, 0, sizeof(ack));
     ack.type = PROTO_CMD_FORWARD_ACK;
@@ -446,10 +441,8 @@ broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why
         broker_metrics_inc_rejected(b->metrics, code);
     }
     broker_fed_answer(b, job->rid, job->rid_len, &ack);
-    op = broker_op_begin(b, BROKER_OP_PLAIN);
-    if (op != NULL && broker_audit(b, STORE_EV_REJECTED, job->decoded ? job->id : NULL,
-                                   peer, b->id->addr.nation, NULL, "", NULL, why) != 0)
-        broker_op_abort(b);
+    broker_audit_item(b, STORE_EV_REJECTED, job->decoded ? job->id : NULL, peer,
+                      b->id->addr.nation, NULL, "", NULL, why);
     broker_job_free(&job);
 }
 

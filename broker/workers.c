@@ -40,7 +40,9 @@ static _Atomic uint64_t jobs_bytes;
 uint64_t
 broker_jobs_max(const broker_config *cfg)
 {
-    return BROKER_GUARD_MESSAGES * (cfg->limits.max_message_bytes + BROKER_MESSAGE_OVERHEAD);
+    /* The guard's budget for all connections: each job counts its message
+     * twice (the bytes and the decoded envelope), so half as many fit. */
+    return broker_guard_total_max(cfg);
 }
 
 void
