@@ -8,7 +8,6 @@
 
 #include "broker.h"
 
-/* Events of our DEALER that start or end a connection to the peer. */
 /* Events of a peer's DEALER: sessions for the window, descriptors for the
  * receive guard. */
 #define PEER_EVENTS                                                                              \
