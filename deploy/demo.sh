@@ -35,7 +35,7 @@ if $build; then
         -DLIAISON_WERROR=ON >/dev/null
     cmake --build "$bdir" --target liaison liaison-broker >/dev/null
 fi
-liaison=$bdir/client/liaison
+liaison=$bdir/client/tool/liaison
 broker=$bdir/broker/liaison-broker
 for bin in "$liaison" "$broker"; do
     [ -x "$bin" ] || { echo "demo: $bin is missing; build first" >&2; exit 69; }

@@ -12,12 +12,12 @@
 # DIR/roster        the federation roster
 # DIR/*.broker.yaml, DIR/*.policy.yaml   copied from deploy/examples
 #
-# LIAISON names the liaison tool (default: build/client/liaison).
+# LIAISON names the liaison tool (default: build/client/tool/liaison).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-liaison=${LIAISON:-$root/build/client/liaison}
+liaison=${LIAISON:-$root/build/client/tool/liaison}
 dir=${1:-}
 
 if [ -z "$dir" ] || [ "$dir" = "-h" ] || [ "$dir" = "--help" ]; then

@@ -37,7 +37,7 @@ if [ ! -x "$driver" ]; then
 fi
 LIAISON_TEST_DATA="$PWD/tests/data"
 LIAISON_BROKER_BIN="$PWD/$dir/broker/liaison-broker"
-LIAISON_TOOL_BIN="$PWD/$dir/client/liaison"
+LIAISON_TOOL_BIN="$PWD/$dir/client/tool/liaison"
 LIAISON_POWERLOSS_SHIM="$PWD/$dir/tests/faults/liaison_powerloss_shim.so"
 export LIAISON_TEST_DATA LIAISON_BROKER_BIN LIAISON_TOOL_BIN LIAISON_POWERLOSS_SHIM
 

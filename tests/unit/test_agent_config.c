@@ -1,4 +1,4 @@
-/* Unit tests of client/agent_config.c: defaults, resolved paths, and errors with file:line:column and field. */
+/* Unit tests of client/agent/agent_config.c: defaults, resolved paths, and errors with file:line:column and field. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

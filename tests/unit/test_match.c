@@ -1,4 +1,4 @@
-/* Unit tests of client/match.c: name folding, Jaro-Winkler, scoring, documents and dates. */
+/* Unit tests of client/agent/match.c: name folding, Jaro-Winkler, scoring, documents and dates. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

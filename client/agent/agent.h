@@ -1,4 +1,5 @@
-/* Private to the liaison agent: its configuration, its LMDB store, its records and its daemon. */
+/* The agent (client/agent): its configuration, its LMDB store, its records, its daemon and,
+ * through match.h, its matching; what the liaison tool's `agent` commands use.  Not installed. */
 #ifndef LIAISON_AGENT_H
 #define LIAISON_AGENT_H
 
@@ -9,6 +10,7 @@
 
 #include "liaison.h"
 #include "liaison_proto.h"
+#include "match.h"
 
 #if defined(__GNUC__)
 #define AGENT_MUST_CHECK __attribute__((warn_unused_result))

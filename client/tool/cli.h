@@ -1,4 +1,5 @@
-/* The liaison command-line tool: shared helpers of its subcommands. */
+/* The liaison command-line tool (client/tool): its subcommands, one per cli_<name>.c, and the
+ * helpers they all share. */
 #ifndef LIAISON_CLI_H
 #define LIAISON_CLI_H
 
@@ -15,7 +16,7 @@
  */
 typedef int (*cli_main_fn)(int argc, char **argv);
 
-/* Subcommands; each lives in its own client/cli_<name>.c. */
+/* Subcommands; each lives in its own client/tool/cli_<name>.c. */
 int cli_keygen_main(int argc, char **argv);
 int cli_send_main(int argc, char **argv);
 int cli_inbox_main(int argc, char **argv);

@@ -10,7 +10,6 @@
 
 #include "agent.h"
 #include "cli.h"
-#include "match.h"
 
 #define SUB "agent"
 
