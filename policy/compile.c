@@ -6,7 +6,7 @@
 
 #include "policy_int.h"
 
-/* Kinds of the Liaison message families (DESIGN.md), the default vocabulary. */
+/* The default vocabulary of kinds, for a policy that lists none (docs/policy.md). */
 static const char *const default_kinds[] = {
     "consent.grant",    "consent.request",  "freeze.ack",         "freeze.designation",
     "mlat.evidence",    "mlat.request",     "mlat.status",        "traveldoc.answer",
