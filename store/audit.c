@@ -375,25 +375,6 @@ store_audit_consistency(store_read *r, uint64_t first, uint64_t second,
 
 #define HEAD_VALUE_BYTES (8u + HB + 8u + PROTO_SIGNATURE_BYTES)
 
-void
-store_tree_head_signed_input(const store_tree_head *head, uint8_t out[STORE_HEAD_SIGNED_BYTES])
-{
-    memcpy(out, STORE_HEAD_CONTEXT, STORE_HEAD_CONTEXT_BYTES); /* with its NUL */
-    store_put_u64(out + STORE_HEAD_CONTEXT_BYTES, head->tree_size);
-    memcpy(out + STORE_HEAD_CONTEXT_BYTES + 8, head->root, HB);
-    store_put_u64(out + STORE_HEAD_CONTEXT_BYTES + 8 + HB, head->time_ms);
-}
-
-store_err
-store_tree_head_verify(const store_tree_head *head, const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES])
-{
-    uint8_t msg[STORE_HEAD_SIGNED_BYTES];
-
-    store_tree_head_signed_input(head, msg);
-    return sign_verify(sign_public, msg, sizeof(msg), head->signature) ? STORE_OK
-                                                                       : STORE_ERR_SIGNATURE;
-}
-
 static void
 head_encode(const store_tree_head *h, uint8_t out[HEAD_VALUE_BYTES])
 {

@@ -1,4 +1,5 @@
-/* Audit records: the canonical encoding (docs/audit.md), and RFC 9162 hashing and proofs. */
+/* Audit records: the canonical encoding (docs/audit.md), RFC 9162 hashing and proofs, and the
+ * signed tree head check; pure functions, no LMDB (libliaison links them to verify bundles). */
 #include "store_int.h"
 
 static const char *const event_names[STORE_EV_MAX + 1] = {
@@ -304,4 +305,25 @@ store_merkle_verify_consistency(uint64_t first, uint64_t second,
     if (!ct_equal(fr, first_root, PROTO_HASH_BYTES) || !ct_equal(sr, second_root, PROTO_HASH_BYTES))
         return STORE_ERR_PROOF;
     return STORE_OK;
+}
+
+/* ---- Signed tree heads ---------------------------------------------------- */
+
+void
+store_tree_head_signed_input(const store_tree_head *head, uint8_t out[STORE_HEAD_SIGNED_BYTES])
+{
+    memcpy(out, STORE_HEAD_CONTEXT, STORE_HEAD_CONTEXT_BYTES); /* with its NUL */
+    store_put_u64(out + STORE_HEAD_CONTEXT_BYTES, head->tree_size);
+    memcpy(out + STORE_HEAD_CONTEXT_BYTES + 8, head->root, PROTO_HASH_BYTES);
+    store_put_u64(out + STORE_HEAD_CONTEXT_BYTES + 8 + PROTO_HASH_BYTES, head->time_ms);
+}
+
+store_err
+store_tree_head_verify(const store_tree_head *head, const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES])
+{
+    uint8_t msg[STORE_HEAD_SIGNED_BYTES];
+
+    store_tree_head_signed_input(head, msg);
+    return sign_verify(sign_public, msg, sizeof(msg), head->signature) ? STORE_OK
+                                                                       : STORE_ERR_SIGNATURE;
 }

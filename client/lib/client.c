@@ -33,6 +33,8 @@ liaison_strerror(liaison_err code)
     case LIAISON_ERR_STATE: return "state directory cannot be used";
     case LIAISON_ERR_TOO_LARGE: return "message too large";
     case LIAISON_ERR_REFUSED: return "the broker refused this agency's key";
+    case LIAISON_ERR_BUNDLE: return "the evidence bundle does not verify";
+    case LIAISON_ERR_NOT_FOUND: return "no such file or directory, or it cannot be read";
     }
     return "unknown error";
 }

@@ -36,6 +36,8 @@ typedef enum liaison_err {
     LIAISON_ERR_TOO_LARGE = 11,  /* the message would exceed the format's limits */
     LIAISON_ERR_REFUSED = 12,    /* the broker refused this agency's key (unknown to its
                                     roster, or revoked); final for this client */
+    LIAISON_ERR_BUNDLE = 13,     /* an evidence bundle does not verify (see its report) */
+    LIAISON_ERR_NOT_FOUND = 14,  /* a file or directory named does not exist or cannot be read */
 } liaison_err;
 
 /* Returns a static string for code; never NULL. */
@@ -257,6 +259,140 @@ typedef struct liaison_answers {
 liaison_err liaison_query(liaison_client *client, liaison_message *query, uint64_t deadline_ms,
                           liaison_answers **answers_out);
 void liaison_answers_free(liaison_answers **answers);
+
+/* ---- Evidence bundles (docs/bundle.md) ------------------------------------------ */
+
+/*
+ * An MLAT evidence bundle is a directory that `liaison mlat export` writes
+ * and a court or a partner verifies offline, with no network and no secret
+ * key.  docs/bundle.md specifies it.  These functions keep no state between
+ * calls and share nothing: any thread may call them at any time, on
+ * distinct reports (a report belongs to one thread at a time).
+ */
+
+#define LIAISON_BUNDLE_SCHEMA "liaison.bundle/1"              /* manifest.json's "schema" */
+#define LIAISON_BUNDLE_SIGN_CONTEXT "liaison bundle v1"       /* first bytes the exporter's
+                                                                 signature covers */
+#define LIAISON_BUNDLE_CUSTODY_CONTEXT "liaison custody v1"   /* and those of a custody
+                                                                 signature */
+#define LIAISON_BUNDLE_NAME_MAX 200u                          /* bytes of an evidence file name */
+
+/* The result of verifying one bundle: opaque, read with the accessors below. */
+typedef struct liaison_bundle_report liaison_bundle_report;
+
+/* What a verification checked and found good. */
+typedef struct liaison_bundle_counts {
+    size_t envelopes;            /* envelope signatures that verified */
+    size_t files;                /* evidence files that matched their chunks and hashes */
+    size_t chunks;               /* chunks that matched their hashes */
+    size_t custody;              /* custody signatures that verified */
+    size_t proofs;               /* audit inclusion proofs that led to a signed tree head */
+} liaison_bundle_counts;
+
+/*
+ * Verifies the bundle in directory dir (in), offline, in the order of
+ * docs/bundle.md section 5: the bundle's roster (and, given trusted_roster,
+ * that every card it holds is the same in that roster); the exporter's
+ * signature over manifest.json; every listed file's SHA-256 (and that no
+ * file is unlisted); every envelope's sender signature; each evidence file
+ * against its chunks; every custody signature; every audit inclusion proof
+ * up to a tree head signed by its broker.  trusted_roster (in, may be NULL)
+ * is the path of a roster the caller obtained out of band.
+ * *report_out (out) receives the report, the caller's to free with
+ * liaison_bundle_report_destroy, both on LIAISON_OK and on
+ * LIAISON_ERR_BUNDLE.  Nothing depends on the current time.
+ * Returns LIAISON_OK when everything verifies; LIAISON_ERR_BUNDLE when
+ * something does not (the report lists each problem, naming its file);
+ * LIAISON_ERR_NOT_FOUND when dir is not a readable directory and
+ * LIAISON_ERR_ROSTER when trusted_roster cannot be read as a roster (then
+ * *report_out is NULL: nothing was verified); LIAISON_ERR_INVALID when dir
+ * or report_out is NULL; LIAISON_ERR_NOMEM.
+ */
+liaison_err liaison_bundle_verify(const char *dir, const char *trusted_roster,
+                                  liaison_bundle_report **report_out)
+    __attribute__((warn_unused_result));
+
+/* Frees a report and sets *report to NULL.  Accepts NULL and a NULL *report. */
+void liaison_bundle_report_destroy(liaison_bundle_report **report);
+
+/* True if the bundle verified: no problem was found. */
+bool liaison_bundle_report_ok(const liaison_bundle_report *report) __attribute__((nonnull));
+
+/* The case id manifest.json names, or NULL if the manifest could not be
+ * read (borrowed until the report is destroyed). */
+const char *liaison_bundle_report_case(const liaison_bundle_report *report)
+    __attribute__((nonnull));
+
+/* Copies the counts of what verified into *counts_out (out). */
+void liaison_bundle_report_counts(const liaison_bundle_report *report,
+                                  liaison_bundle_counts *counts_out) __attribute__((nonnull));
+
+/* Number of problems found (0 when the bundle verifies). */
+size_t liaison_bundle_report_problem_count(const liaison_bundle_report *report)
+    __attribute__((nonnull));
+
+/*
+ * Problem i (in, below the count) of report, in the order found:
+ * *file_out (out, may be NULL) the bundle path it names ("manifest.json",
+ * "files/statements.pdf", ...), *reason_out (out, may be NULL) one line
+ * saying what is wrong; both borrowed until the report is destroyed.
+ * LIAISON_ERR_INVALID when i is out of range (outputs unchanged).
+ */
+liaison_err liaison_bundle_report_problem(const liaison_bundle_report *report, size_t i,
+                                          const char **file_out, const char **reason_out)
+    __attribute__((nonnull(1)));
+
+/* Number of warnings: facts that do not fail the bundle (e.g. it holds no
+ * audit proofs). */
+size_t liaison_bundle_report_warning_count(const liaison_bundle_report *report)
+    __attribute__((nonnull));
+
+/* Warning i (below the count), borrowed until the report is destroyed; NULL
+ * when i is out of range. */
+const char *liaison_bundle_report_warning(const liaison_bundle_report *report, size_t i)
+    __attribute__((nonnull));
+
+/*
+ * Renders report as JSON text (what `liaison mlat verify-bundle --json`
+ * prints): {"ok", "case" (absent when unknown), "dir", "checked":
+ * {"envelopes", "files", "chunks", "custody", "proofs"}, "failures":
+ * [{"file", "message"}], "warnings": [text]}, indented by two spaces, no
+ * final newline.  *json_out (out) is the caller's, to free with free().
+ * Errors: LIAISON_ERR_NOMEM (*json_out unchanged).
+ */
+liaison_err liaison_bundle_report_json(const liaison_bundle_report *report, char **json_out)
+    __attribute__((nonnull, warn_unused_result));
+
+/*
+ * The bytes a custody entry's signature covers (docs/bundle.md 3.3):
+ * LIAISON_BUNDLE_CUSTODY_CONTEXT, then time, actor, action, file and
+ * sha256_hex (in, the entry's string values, UTF-8), each preceded by one
+ * 0x00 byte.  *buf_out (out) is malloc'd, the caller's to free(); *len_out
+ * (out) its length.  Errors: LIAISON_ERR_INVALID (an argument is NULL),
+ * LIAISON_ERR_NOMEM; outputs unchanged on error.
+ */
+liaison_err liaison_bundle_custody_input(const char *time, const char *actor, const char *action,
+                                         const char *file, const char *sha256_hex,
+                                         uint8_t **buf_out, size_t *len_out)
+    __attribute__((warn_unused_result));
+
+/*
+ * Checks a custody entry's signature (in: its six string values; signature
+ * in hex) with sign_public (in, the actor's 32-byte Ed25519 signing key,
+ * from a roster card).  Returns LIAISON_OK; LIAISON_ERR_INVALID when a value
+ * is NULL or signature_hex is not 128 hex digits; LIAISON_ERR_SIGNATURE when
+ * the signature does not verify; LIAISON_ERR_NOMEM.
+ */
+liaison_err liaison_bundle_custody_verify(const char *time, const char *actor,
+                                          const char *action, const char *file,
+                                          const char *sha256_hex, const char *signature_hex,
+                                          const uint8_t sign_public[32])
+    __attribute__((warn_unused_result));
+
+/* True if name can be an evidence file name in a bundle: 1 to
+ * LIAISON_BUNDLE_NAME_MAX bytes, no '/', no control byte (below 0x20, or
+ * 0x7f), not starting with '.'.  NULL is not. */
+bool liaison_bundle_name_ok(const char *name);
 
 /* Hex helpers for ids. */
 void liaison_id_to_hex(const uint8_t id[16], char out[33]);

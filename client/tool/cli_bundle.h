@@ -8,18 +8,20 @@
 #include <stdint.h>
 
 #include "casebook.h"
+#include "liaison.h"
 #include "liaison_proto.h"
 
 /*
  * Nothing here prints: every function that can fail returns a code and
- * writes a one-line reason into why (why_len bytes).  The bundle layout is
- * the one of docs/messages.md; docs/cli.md describes manifest.json.
+ * writes a one-line reason into why (why_len bytes).  docs/bundle.md
+ * specifies the bundle; libliaison verifies it (liaison_bundle_verify), and
+ * the custody and name rules below are the library's.
  */
 
-#define BUNDLE_CUSTODY_CONTEXT "liaison custody v1" /* first bytes a custody signature covers */
-#define BUNDLE_SIGN_CONTEXT "liaison bundle v1"     /* and those of the exporter's signature */
-#define BUNDLE_SCHEMA "liaison.bundle/1"            /* manifest.json's "schema" */
-#define BUNDLE_NAME_MAX 200u                        /* bytes of an evidence file name */
+#define BUNDLE_CUSTODY_CONTEXT LIAISON_BUNDLE_CUSTODY_CONTEXT /* first bytes a custody signature covers */
+#define BUNDLE_SIGN_CONTEXT LIAISON_BUNDLE_SIGN_CONTEXT       /* and those of the exporter's signature */
+#define BUNDLE_SCHEMA LIAISON_BUNDLE_SCHEMA                   /* manifest.json's "schema" */
+#define BUNDLE_NAME_MAX LIAISON_BUNDLE_NAME_MAX               /* bytes of an evidence file name */
 
 /* ---- Custody entries --------------------------------------------------------- */
 
@@ -99,7 +101,8 @@ int bundle_export(const bundle_export_args *a, json_t **summary_out, char *why, 
  * *report_out receives {ok, case, checked: {...}, failures: [{file,
  * message}], warnings: [...]}, the caller's.  Returns 0 when everything
  * verifies, 1 when something does not, 66 (EX_NOINPUT) when dir or
- * trusted_roster cannot be read.
+ * trusted_roster cannot be read (the report is then {ok, error}), 70
+ * (EX_SOFTWARE) when out of memory.  A thin use of liaison_bundle_verify.
  */
 int bundle_verify(const char *dir, const char *trusted_roster, json_t **report_out);
 
