@@ -121,6 +121,11 @@ def main(good, out, variant, keyfile):
             digest = hashlib.sha256(f.read()).hexdigest()
         manifest["files"][0]["sha256"] = digest
         save(out, manifest)
+    elif base == "file-two-chunks":
+        # Chunks 1 and 2 of ledger.csv changed, the manifest's hashes kept:
+        # reading stops at chunk 1, chunk 0 still counts.
+        flip(os.path.join(out, "files", "ledger.csv"), 600)
+        flip(os.path.join(out, "files", "ledger.csv"), 1100)
     elif base == "chunk-portion":
         ev["content"]["files"][0]["portion"] = 0
         save(out, manifest)
