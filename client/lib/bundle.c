@@ -521,7 +521,9 @@ vf_files(vf_state *v, vf_env *envs, size_t env_count)
         char hex[65], expect[80];
 
         if (!liaison_bundle_name_ok(name) || rel == NULL || strncmp(rel, "files/", 6) != 0 ||
-            strcmp(rel + 6, name) != 0 || !is_hex64(sha) || size < 0 || chunks < 1 ||
+            strcmp(rel + 6, name) != 0 || !is_hex64(sha) ||
+            !json_is_integer(json_object_get(f, "size")) ||
+            !json_is_integer(json_object_get(f, "chunks")) || size < 0 || chunks < 1 ||
             chunks > (json_int_t)CHUNKS_MAX || !json_is_array(hashes) ||
             json_array_size(hashes) != (size_t)chunks) {
             vf_fail(v, "manifest.json", "evidence file entry %zu is malformed", i);

@@ -70,7 +70,7 @@ grep -q 'FAIL files/ledger.csv:' "$tmp/tampered.py.txt" ||
 for v in envelope-byte envelope-byte-resigned custody-entry custody-entry-resigned \
          proof-hash proof-hash-resigned tree-head-resigned manifest-sig-byte \
          roster-swap roster-swap-resigned file-byte-resigned file-two-chunks-resigned chunk-portion-resigned \
-         proof-dropped-resigned unlisted-file; do
+         proof-dropped-resigned size-not-integer-resigned unlisted-file; do
     "$py" "$here/bundle_tamper.py" good "$tmp/$v" "$v" fed/keys/mex-fgr.key ||
         { fail "$v: could not make the copy"; continue; }
     run "$v" "$tmp/$v" 1 --roster trusted.roster

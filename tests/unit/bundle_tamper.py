@@ -132,6 +132,20 @@ def main(good, out, variant, keyfile):
     elif base == "proof-dropped":
         manifest["proofs"] = [p for p in manifest["proofs"] if p["message"] != ev["id"]]
         save(out, manifest)
+    elif base == "size-not-integer":
+        # 75 written as 75.0: a JSON number, not an integer (docs/bundle.md).
+        name = manifest["files"][1]["name"]
+        save(out, manifest)
+        path = os.path.join(out, "manifest.json")
+        with open(path) as f:
+            text = f.read()
+        size = manifest["files"][1]["size"]
+        old = '"name": "%s",' % name
+        at = text.index(old)
+        at = text.index('"size": %d' % size, at)
+        text = text[:at] + '"size": %d.0' % size + text[at + len('"size": %d' % size):]
+        with open(path, "w") as f:
+            f.write(text)
     elif base == "unlisted-file":
         with open(os.path.join(out, "files", "extra.txt"), "w") as f:
             f.write("not listed\n")
