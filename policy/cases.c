@@ -104,11 +104,11 @@ static const cyaml_schema_value_t cases_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, raw_cases, cases_fields),
 };
 
-static const cyaml_config_t base_cfg = {
-    .log_fn = pol_cy_log_fn,
-    .mem_fn = cyaml_mem,
-    .log_level = CYAML_LOG_ERROR,
-    .flags = CYAML_CFG_NO_ALIAS,
+static const liaison_yaml_spec cases_spec = {
+    .noun = "a cases file",
+    .file_noun = "a cases file",
+    .size_max = 16u * POLICY_FILE_MAX,
+    .nodes_max = POL_NODES_MAX,
 };
 
 void
@@ -119,8 +119,7 @@ policy_cases_destroy(policy_cases **cp)
     if (cp == NULL || *cp == NULL)
         return;
     c = *cp;
-    if (c->raw != NULL)
-        cyaml_free(&base_cfg, &cases_schema, c->raw, 0);
+    liaison_yaml_free(&cases_schema, c->raw);
     free(c->lines);
     free(c->now_ms);
     free(c);
@@ -128,7 +127,7 @@ policy_cases_destroy(policy_cases **cp)
 }
 
 static policy_err
-cases_check(policy_cases *c, const pol_positions *pp, policy_load_error *err)
+cases_check(policy_cases *c, const liaison_yaml_doc *pp, policy_load_error *err)
 {
     const raw_cases *raw = c->raw;
     uint64_t dflt = 0;
@@ -140,10 +139,10 @@ cases_check(policy_cases *c, const pol_positions *pp, policy_load_error *err)
     }
     for (unsigned i = 0; i < raw->cases_count; i++) {
         const raw_case *k = &raw->cases[i];
-        const pol_pos *pos;
+        const liaison_yaml_node *pos;
 
         snprintf(path, sizeof(path), "cases[%u]", i);
-        pos = pol_positions_find(pp, path);
+        pos = liaison_yaml_find(pp, path);
         c->lines[i] = pos != NULL ? pos->line : 0;
         c->now_ms[i] = dflt;
         if (k->now != NULL && policy_date_parse(k->now, &c->now_ms[i]) != POLICY_OK) {
@@ -167,16 +166,19 @@ cases_check(policy_cases *c, const pol_positions *pp, policy_load_error *err)
 policy_err
 policy_cases_load(const char *path, policy_cases **cases_out, policy_load_error *err)
 {
-    pol_positions pp = {NULL, 0, 0};
+    liaison_yaml_doc pp;
     policy_cases *c = NULL;
     uint8_t *buf = NULL;
     FILE *f = NULL;
     struct stat st;
-    cy_log log;
-    cyaml_config_t cfg = base_cfg;
+    liaison_yaml_log log;
+    liaison_yaml_error ye;
     size_t len;
     cyaml_err_t cerr;
+    liaison_yaml_err yrc;
     policy_err rc;
+
+    memset(&pp, 0, sizeof(pp));
 
     if (err != NULL) {
         memset(err, 0, sizeof(*err));
@@ -210,22 +212,24 @@ policy_cases_load(const char *path, policy_cases **cases_out, policy_load_error 
         rc = POLICY_ERR_SCHEMA;
         goto out;
     }
-    rc = pol_positions_scan(buf, len, &pp, err);
-    if (rc != POLICY_OK)
-        goto out;
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         rc = POLICY_ERR_NOMEM;
         goto out;
     }
-    memset(&log, 0, sizeof(log));
-    cfg.log_ctx = &log;
-    cerr = cyaml_load_data(buf, len, &cfg, &cases_schema, (cyaml_data_t **)&c->raw, NULL);
-    if (cerr != CYAML_OK || c->raw == NULL) {
-        c->raw = NULL;
-        rc = cerr != CYAML_OK ? pol_cy_error(&log, cerr, &pp, err) : POLICY_ERR_SCHEMA;
-        if (cerr == CYAML_OK)
-            pol_error_set(err, 1, 1, "cases file is empty");
+    yrc = liaison_yaml_load((const char *)buf, len, &cases_spec, &cases_schema, (void **)&c->raw,
+                            &pp, &log, &cerr, &ye);
+    if (yrc != LIAISON_YAML_OK && yrc != LIAISON_YAML_ERR_SCHEMA) {
+        rc = pol_yaml_refusal(yrc, &ye, err);
+        goto out;
+    }
+    if (yrc == LIAISON_YAML_ERR_SCHEMA && pp.count > 0) {
+        rc = pol_cy_error(&log, cerr, &pp, err);
+        goto out;
+    }
+    if (c->raw == NULL) {
+        pol_error_set(err, 1, 1, "cases file is empty");
+        rc = POLICY_ERR_SCHEMA;
         goto out;
     }
     c->lines = calloc(c->raw->cases_count, sizeof(uint32_t));
@@ -241,7 +245,7 @@ policy_cases_load(const char *path, policy_cases **cases_out, policy_load_error 
     c = NULL;
 out:
     policy_cases_destroy(&c);
-    pol_positions_free(&pp);
+    liaison_yaml_doc_clear(&pp);
     free(buf);
     if (f != NULL)
         fclose(f);

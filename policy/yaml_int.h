@@ -1,28 +1,15 @@
-/* Private to policy/: what load.c and cases.c share about libcyaml. */
+/* Private to policy/: what load.c and cases.c share about reading YAML through yaml/. */
 #ifndef LIAISON_POLICY_YAML_INT_H
 #define LIAISON_POLICY_YAML_INT_H
 
-#include <cyaml/cyaml.h>
-
 #include "policy_int.h"
 
-/* What libcyaml logged about its first error: message and backtrace. */
-typedef struct cy_log {
-    char message[PROTO_TEXT_MAX];  /* the first error line */
-    char path[PATH_MAX_LEN + 1];   /* the node path rebuilt from the backtrace */
-    uint32_t line;                 /* innermost backtrace position */
-    uint32_t column;               /* column of it */
-    bool have_message;             /* message is set */
-    bool in_backtrace;             /* lines now are backtrace entries */
-    char entries[DEPTH_MAX][PATH_MAX_LEN / 4]; /* backtrace components, innermost first */
-    size_t entry_count;            /* entries used */
-} cy_log;
+/* Turns what yaml/ refused (rc, e) into a policy error in *err. */
+policy_err pol_yaml_refusal(liaison_yaml_err rc, const liaison_yaml_error *e,
+                            policy_load_error *err);
 
-/* libcyaml log callback; ctx is a cy_log. */
-void pol_cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-    __attribute__((format(printf, 3, 0)));
-
-/* Turns what libcyaml logged into an error at the right position . */
-policy_err pol_cy_error(cy_log *log, cyaml_err_t cerr, const pol_positions *pp, policy_load_error *err);
+/* Turns what libcyaml logged into an error at the right position. */
+policy_err pol_cy_error(liaison_yaml_log *log, cyaml_err_t cerr, const liaison_yaml_doc *doc,
+                        policy_load_error *err);
 
 #endif
