@@ -197,17 +197,11 @@ fail_at(load_ctx *c, broker_config_err code, const char *path, const char *fmt, 
 static broker_config_err
 yaml_refusal(load_ctx *c, liaison_yaml_err rc, const liaison_yaml_error *e)
 {
-    broker_config_err code = BROKER_CONFIG_ERR_SYNTAX;
+    broker_config_err code = rc == LIAISON_YAML_ERR_NOMEM       ? BROKER_CONFIG_ERR_NOMEM
+                             : rc == LIAISON_YAML_ERR_DUPLICATE ? BROKER_CONFIG_ERR_DUPLICATE
+                             : liaison_yaml_err_limit(rc)       ? BROKER_CONFIG_ERR_TOO_LARGE
+                                                                : BROKER_CONFIG_ERR_SYNTAX;
 
-    switch (rc) {
-    case LIAISON_YAML_ERR_NOMEM: code = BROKER_CONFIG_ERR_NOMEM; break;
-    case LIAISON_YAML_ERR_SIZE:
-    case LIAISON_YAML_ERR_DEPTH:
-    case LIAISON_YAML_ERR_NODES:
-    case LIAISON_YAML_ERR_PATH: code = BROKER_CONFIG_ERR_TOO_LARGE; break;
-    case LIAISON_YAML_ERR_DUPLICATE: code = BROKER_CONFIG_ERR_DUPLICATE; break;
-    default: break;
-    }
     return fail_pos(c, code, e->line, e->column, e->field, "%s", e->what);
 }
 

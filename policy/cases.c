@@ -171,11 +171,7 @@ policy_cases_load(const char *path, policy_cases **cases_out, policy_load_error 
     uint8_t *buf = NULL;
     FILE *f = NULL;
     struct stat st;
-    liaison_yaml_log log;
-    liaison_yaml_error ye;
     size_t len;
-    cyaml_err_t cerr;
-    liaison_yaml_err yrc;
     policy_err rc;
 
     memset(&pp, 0, sizeof(pp));
@@ -217,21 +213,10 @@ policy_cases_load(const char *path, policy_cases **cases_out, policy_load_error 
         rc = POLICY_ERR_NOMEM;
         goto out;
     }
-    yrc = liaison_yaml_load((const char *)buf, len, &cases_spec, &cases_schema, (void **)&c->raw,
-                            &pp, &log, &cerr, &ye);
-    if (yrc != LIAISON_YAML_OK && yrc != LIAISON_YAML_ERR_SCHEMA) {
-        rc = pol_yaml_refusal(yrc, &ye, err);
+    rc = pol_yaml_load(buf, len, &cases_spec, &cases_schema, (void **)&c->raw, &pp,
+                       "cases file is empty", err);
+    if (rc != POLICY_OK)
         goto out;
-    }
-    if (yrc == LIAISON_YAML_ERR_SCHEMA && pp.count > 0) {
-        rc = pol_cy_error(&log, cerr, &pp, err);
-        goto out;
-    }
-    if (c->raw == NULL) {
-        pol_error_set(err, 1, 1, "cases file is empty");
-        rc = POLICY_ERR_SCHEMA;
-        goto out;
-    }
     c->lines = calloc(c->raw->cases_count, sizeof(uint32_t));
     c->now_ms = calloc(c->raw->cases_count, sizeof(uint64_t));
     if (c->lines == NULL || c->now_ms == NULL) {

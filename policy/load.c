@@ -157,8 +157,8 @@ pol_error_at(policy_load_error *err, const liaison_yaml_doc *doc, const char *pa
 
 /* Turns what yaml/ refused into a policy error; the text keeps the one
  * message shape, "FIELD: what" after the position. */
-policy_err
-pol_yaml_refusal(liaison_yaml_err rc, const liaison_yaml_error *e, policy_load_error *err)
+static policy_err
+yaml_refusal(liaison_yaml_err rc, const liaison_yaml_error *e, policy_load_error *err)
 {
     switch (rc) {
     case LIAISON_YAML_ERR_NOMEM:
@@ -179,12 +179,9 @@ pol_yaml_refusal(liaison_yaml_err rc, const liaison_yaml_error *e, policy_load_e
         pol_error_set(err, e->line, e->column, "%s: %s", e->field, e->what);
     else
         pol_error_set(err, e->line, e->column, "%s", e->what);
-    switch (rc) {
-    case LIAISON_YAML_ERR_SYNTAX:
-    case LIAISON_YAML_ERR_ALIAS: return POLICY_ERR_SYNTAX;
-    case LIAISON_YAML_ERR_KEY: return POLICY_ERR_SCHEMA;
-    default: return POLICY_ERR_LIMIT;
-    }
+    return rc == LIAISON_YAML_ERR_KEY ? POLICY_ERR_SCHEMA
+           : liaison_yaml_err_limit(rc) ? POLICY_ERR_LIMIT
+                                        : POLICY_ERR_SYNTAX;
 }
 
 /* ---- libcyaml's errors --------------------------------------------------- */
@@ -210,8 +207,8 @@ path_where(const char *path)
 }
 
 /* Turns libcyaml's error into a message at the right position. */
-policy_err
-pol_cy_error(liaison_yaml_log *log, cyaml_err_t cerr, const liaison_yaml_doc *pp,
+static policy_err
+cy_error(liaison_yaml_log *log, cyaml_err_t cerr, const liaison_yaml_doc *pp,
              policy_load_error *err)
 {
     const char *m = log->message;
@@ -278,6 +275,29 @@ pol_cy_error(liaison_yaml_log *log, cyaml_err_t cerr, const liaison_yaml_doc *pp
 /* ---- Loading ------------------------------------------------------------ */
 
 policy_err
+pol_yaml_load(const uint8_t *buf, size_t len, const liaison_yaml_spec *spec,
+              const cyaml_schema_value_t *schema, void **data_out, liaison_yaml_doc *doc,
+              const char *empty, policy_load_error *err)
+{
+    liaison_yaml_log log;
+    liaison_yaml_error ye;
+    cyaml_err_t cerr;
+    liaison_yaml_err rc;
+
+    rc = liaison_yaml_load((const char *)buf, len, spec, schema, data_out, doc, &log, &cerr, &ye);
+    if (rc == LIAISON_YAML_ERR_SCHEMA && doc->count > 0)
+        return cy_error(&log, cerr, doc, err);
+    if (rc != LIAISON_YAML_OK && rc != LIAISON_YAML_ERR_SCHEMA)
+        return yaml_refusal(rc, &ye, err);
+    if (*data_out == NULL) {
+        /* No document, or an empty one: libcyaml loads nothing. */
+        pol_error_set(err, 1, 1, "%s", empty);
+        return POLICY_ERR_SCHEMA;
+    }
+    return POLICY_OK;
+}
+
+policy_err
 policy_load_buffer(const uint8_t *buf, size_t len, const char *name, policy **policy_out,
                    policy_load_error *err)
 {
@@ -288,12 +308,8 @@ policy_load_buffer(const uint8_t *buf, size_t len, const char *name, policy **po
         .nodes_max = POL_NODES_MAX,
     };
     liaison_yaml_doc doc;
-    liaison_yaml_log log;
-    liaison_yaml_error ye;
     raw_policy *raw = NULL;
     policy *p = NULL;
-    cyaml_err_t cerr;
-    liaison_yaml_err yrc;
     policy_err rc;
 
     memset(&doc, 0, sizeof(doc));
@@ -311,22 +327,10 @@ policy_load_buffer(const uint8_t *buf, size_t len, const char *name, policy **po
         pol_error_set(err, 0, 0, "policy file contains a NUL byte (is it a text file?)");
         return POLICY_ERR_SYNTAX;
     }
-    yrc = liaison_yaml_load((const char *)buf, len, &spec, &policy_schema, (void **)&raw, &doc,
-                            &log, &cerr, &ye);
-    if (yrc != LIAISON_YAML_OK && yrc != LIAISON_YAML_ERR_SCHEMA) {
-        rc = pol_yaml_refusal(yrc, &ye, err);
+    rc = pol_yaml_load(buf, len, &spec, &policy_schema, (void **)&raw, &doc,
+                       "policy file is empty", err);
+    if (rc != POLICY_OK)
         goto out;
-    }
-    if (yrc == LIAISON_YAML_ERR_SCHEMA && doc.count > 0) {
-        rc = pol_cy_error(&log, cerr, &doc, err);
-        goto out;
-    }
-    if (raw == NULL) {
-        /* No document, or an empty one: libcyaml loads nothing. */
-        pol_error_set(err, 1, 1, "policy file is empty");
-        rc = POLICY_ERR_SCHEMA;
-        goto out;
-    }
     rc = pol_compile(raw, &doc, buf, len, &p, err);
     if (rc != POLICY_OK)
         goto out;

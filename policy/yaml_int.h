@@ -4,12 +4,16 @@
 
 #include "policy_int.h"
 
-/* Turns what yaml/ refused (rc, e) into a policy error in *err. */
-policy_err pol_yaml_refusal(liaison_yaml_err rc, const liaison_yaml_error *e,
-                            policy_load_error *err);
-
-/* Turns what libcyaml logged into an error at the right position. */
-policy_err pol_cy_error(liaison_yaml_log *log, cyaml_err_t cerr, const liaison_yaml_doc *doc,
-                        policy_load_error *err);
+/*
+ * Loads buf (len bytes) through schema with yaml/, into *data_out and the
+ * node table doc (which the caller clears with liaison_yaml_doc_clear, also
+ * on failure).  Every refusal is worded into *err at its position: what
+ * yaml/ refuses, what libcyaml refuses, and an empty document (the text
+ * empty is its message).  Returns POLICY_OK with *data_out set, or the error;
+ * *data_out is NULL after a failure.
+ */
+policy_err pol_yaml_load(const uint8_t *buf, size_t len, const liaison_yaml_spec *spec,
+                         const cyaml_schema_value_t *schema, void **data_out,
+                         liaison_yaml_doc *doc, const char *empty, policy_load_error *err);
 
 #endif

@@ -147,6 +147,9 @@ liaison_yaml_err liaison_yaml_load(const char *text, size_t len, const liaison_y
                                    cyaml_err_t *cyaml_err_out, liaison_yaml_error *err)
     __attribute__((warn_unused_result, nonnull(3, 4, 5, 6, 7, 9)));
 
+/* True if rc is a limit (SIZE, DEPTH, NODES, PATH): the file is too large. */
+bool liaison_yaml_err_limit(liaison_yaml_err rc);
+
 /* Frees what liaison_yaml_load loaded (data may be NULL). */
 void liaison_yaml_free(const cyaml_schema_value_t *schema, void *data);
 

@@ -582,6 +582,13 @@ liaison_yaml_load(const char *text, size_t len, const liaison_yaml_spec *spec,
     return LIAISON_YAML_OK;
 }
 
+bool
+liaison_yaml_err_limit(liaison_yaml_err rc)
+{
+    return rc == LIAISON_YAML_ERR_SIZE || rc == LIAISON_YAML_ERR_DEPTH ||
+           rc == LIAISON_YAML_ERR_NODES || rc == LIAISON_YAML_ERR_PATH;
+}
+
 void
 liaison_yaml_free(const cyaml_schema_value_t *schema, void *data)
 {

@@ -165,18 +165,13 @@ check_node(void *ctx, const liaison_yaml_doc *doc, const liaison_yaml_node *n)
 static agent_config_err
 yaml_refusal(load_ctx *c, liaison_yaml_err rc, const liaison_yaml_error *e)
 {
-    agent_config_err code = AGENT_CONFIG_ERR_SYNTAX;
+    agent_config_err code = rc == LIAISON_YAML_ERR_NOMEM       ? AGENT_CONFIG_ERR_NOMEM
+                            : rc == LIAISON_YAML_ERR_DUPLICATE ? AGENT_CONFIG_ERR_DUPLICATE
+                            : liaison_yaml_err_limit(rc)       ? AGENT_CONFIG_ERR_TOO_LARGE
+                                                               : AGENT_CONFIG_ERR_SYNTAX;
 
-    switch (rc) {
-    case LIAISON_YAML_ERR_REFUSED: return c->refused;
-    case LIAISON_YAML_ERR_NOMEM: code = AGENT_CONFIG_ERR_NOMEM; break;
-    case LIAISON_YAML_ERR_SIZE:
-    case LIAISON_YAML_ERR_DEPTH:
-    case LIAISON_YAML_ERR_NODES:
-    case LIAISON_YAML_ERR_PATH: code = AGENT_CONFIG_ERR_TOO_LARGE; break;
-    case LIAISON_YAML_ERR_DUPLICATE: code = AGENT_CONFIG_ERR_DUPLICATE; break;
-    default: break;
-    }
+    if (rc == LIAISON_YAML_ERR_REFUSED)
+        return c->refused;
     return fail_pos(c, code, e->line, e->column, e->field, "%s", e->what);
 }
 
