@@ -193,16 +193,30 @@ fail_at(load_ctx *c, broker_config_err code, const char *path, const char *fmt, 
     return fail_pos(c, code, n != NULL ? n->line : 0, n != NULL ? n->column : 0, path, "%s", what);
 }
 
+/* What the configuration allows; yaml/ reads and refuses by it. */
+static const liaison_yaml_spec config_spec = {
+    .noun = "a configuration",
+    .file_noun = "a configuration file",
+    .size_max = BROKER_CONFIG_MAX_BYTES,
+    .nodes_max = NODES_MAX,
+    .schema = &config_schema,
+};
+
+/* Our code for what yaml/ refused. */
+static broker_config_err
+yaml_code(liaison_yaml_err rc)
+{
+    return rc == LIAISON_YAML_ERR_NOMEM       ? BROKER_CONFIG_ERR_NOMEM
+           : rc == LIAISON_YAML_ERR_DUPLICATE ? BROKER_CONFIG_ERR_DUPLICATE
+           : liaison_yaml_err_limit(rc)       ? BROKER_CONFIG_ERR_TOO_LARGE
+                                              : BROKER_CONFIG_ERR_SYNTAX;
+}
+
 /* Turns what the shared loader refused into our code and message. */
 static broker_config_err
 yaml_refusal(load_ctx *c, liaison_yaml_err rc, const liaison_yaml_error *e)
 {
-    broker_config_err code = rc == LIAISON_YAML_ERR_NOMEM       ? BROKER_CONFIG_ERR_NOMEM
-                             : rc == LIAISON_YAML_ERR_DUPLICATE ? BROKER_CONFIG_ERR_DUPLICATE
-                             : liaison_yaml_err_limit(rc)       ? BROKER_CONFIG_ERR_TOO_LARGE
-                                                                : BROKER_CONFIG_ERR_SYNTAX;
-
-    return fail_pos(c, code, e->line, e->column, e->field, "%s", e->what);
+    return fail_pos(c, yaml_code(rc), e->line, e->column, e->field, "%s", e->what);
 }
 
 /* ---- libcyaml's errors --------------------------------------------------- */
@@ -747,13 +761,6 @@ broker_config_err
 broker_config_load_buffer(const char *text, size_t len, const char *path_for_messages,
                           broker_config **cfg_out, broker_config_detail *detail_r)
 {
-    static const liaison_yaml_spec spec = {
-        .noun = "a configuration",
-        .file_noun = "a configuration file",
-        .size_max = BROKER_CONFIG_MAX_BYTES,
-        .nodes_max = NODES_MAX,
-        .schema = &config_schema,
-    };
     broker_config_detail scratch;
     load_ctx c;
     liaison_yaml_log cap;
@@ -769,7 +776,7 @@ broker_config_load_buffer(const char *text, size_t len, const char *path_for_mes
     memset(c.detail, 0, sizeof(*c.detail));
     set_base(&c, path_for_messages);
 
-    rc = liaison_yaml_load(text, len, &spec, &config_schema, (void **)&raw, &c.doc, &cap, &e, &ye);
+    rc = liaison_yaml_load(text, len, &config_spec, &config_schema, (void **)&raw, &c.doc, &cap, &e, &ye);
     if (rc == LIAISON_YAML_ERR_SCHEMA) {
         err = explain_cyaml(&c, e, &cap);
         goto out;
@@ -797,6 +804,8 @@ broker_config_load(const char *path, broker_config **cfg_out, broker_config_deta
     broker_config_detail scratch;
     broker_config_detail *d = detail_r != NULL ? detail_r : &scratch;
     broker_config_err err;
+    liaison_yaml_error ye;
+    liaison_yaml_err rc;
     FILE *f = NULL;
     char *buf = NULL;
     size_t len = 0;
@@ -821,22 +830,10 @@ broker_config_load(const char *path, broker_config **cfg_out, broker_config_deta
             goto out;
         }
     }
-    buf = malloc(BROKER_CONFIG_MAX_BYTES + 1);
-    if (buf == NULL) {
-        snprintf(d->text, sizeof(d->text), "%s: out of memory", path);
-        err = BROKER_CONFIG_ERR_NOMEM;
-        goto out;
-    }
-    len = fread(buf, 1, BROKER_CONFIG_MAX_BYTES + 1, f);
-    if (ferror(f)) {
-        snprintf(d->text, sizeof(d->text), "%s: cannot read: %s", path, strerror(errno));
-        err = BROKER_CONFIG_ERR_IO;
-        goto out;
-    }
-    if (len > BROKER_CONFIG_MAX_BYTES) {
-        snprintf(d->text, sizeof(d->text), "%s: larger than %u bytes; not a configuration file",
-                 path, BROKER_CONFIG_MAX_BYTES);
-        err = BROKER_CONFIG_ERR_TOO_LARGE;
+    rc = liaison_yaml_read(f, &config_spec, &buf, &len, &ye);
+    if (rc != LIAISON_YAML_OK) {
+        liaison_yaml_message(d->text, sizeof(d->text), path, 0, 0, NULL, ye.what);
+        err = rc == LIAISON_YAML_ERR_IO ? BROKER_CONFIG_ERR_IO : yaml_code(rc);
         goto out;
     }
     err = broker_config_load_buffer(buf, len, path, cfg_out, d);

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "yaml_int.h"
 
@@ -169,40 +168,17 @@ policy_cases_load(const char *path, policy_cases **cases_out, policy_load_error 
     liaison_yaml_doc pp;
     policy_cases *c = NULL;
     uint8_t *buf = NULL;
-    FILE *f = NULL;
-    struct stat st;
-    size_t len;
+    size_t len = 0;
     policy_err rc;
 
     memset(&pp, 0, sizeof(pp));
-
     if (err != NULL) {
         memset(err, 0, sizeof(*err));
         snprintf(err->file, sizeof(err->file), "%s", path);
     }
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        pol_error_set(err, 0, 0, "cannot open: %s", strerror(errno));
-        rc = errno == ENOENT ? POLICY_ERR_NOFILE : POLICY_ERR_IO;
+    rc = pol_yaml_read(path, &cases_spec, NULL, &buf, &len, err);
+    if (rc != POLICY_OK)
         goto out;
-    }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > 16u * POLICY_FILE_MAX) {
-        pol_error_set(err, 0, 0, "not a regular file of at most %u bytes", 16u * POLICY_FILE_MAX);
-        rc = POLICY_ERR_IO;
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        rc = POLICY_ERR_NOMEM;
-        goto out;
-    }
-    len = fread(buf, 1, (size_t)st.st_size + 1, f);
-    if (ferror(f) || len > (size_t)st.st_size) {
-        pol_error_set(err, 0, 0, "cannot read (or the file changed while it was read)");
-        rc = POLICY_ERR_IO;
-        goto out;
-    }
     if (len == 0 || memchr(buf, '\0', len) != NULL) {
         pol_error_set(err, 1, 1, "cases file is empty or not text");
         rc = POLICY_ERR_SCHEMA;
@@ -232,8 +208,6 @@ out:
     policy_cases_destroy(&c);
     liaison_yaml_doc_clear(&pp);
     free(buf);
-    if (f != NULL)
-        fclose(f);
     return rc;
 }
 

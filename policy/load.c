@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "yaml_int.h"
 
@@ -117,6 +116,14 @@ static const cyaml_schema_value_t policy_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, raw_policy, policy_fields),
 };
 
+/* What a policy file allows; yaml/ reads and refuses by it. */
+static const liaison_yaml_spec policy_spec = {
+    .noun = "a policy file",
+    .file_noun = "a policy file",
+    .size_max = POLICY_FILE_MAX,
+    .nodes_max = POL_NODES_MAX,
+};
+
 /* ---- Errors ------------------------------------------------------------- */
 
 void
@@ -179,7 +186,8 @@ yaml_refusal(liaison_yaml_err rc, const liaison_yaml_error *e, policy_load_error
         pol_error_set(err, e->line, e->column, "%s: %s", e->field, e->what);
     else
         pol_error_set(err, e->line, e->column, "%s", e->what);
-    return rc == LIAISON_YAML_ERR_KEY ? POLICY_ERR_SCHEMA
+    return rc == LIAISON_YAML_ERR_KEY  ? POLICY_ERR_SCHEMA
+           : rc == LIAISON_YAML_ERR_IO ? POLICY_ERR_IO
            : liaison_yaml_err_limit(rc) ? POLICY_ERR_LIMIT
                                         : POLICY_ERR_SYNTAX;
 }
@@ -301,12 +309,6 @@ policy_err
 policy_load_buffer(const uint8_t *buf, size_t len, const char *name, policy **policy_out,
                    policy_load_error *err)
 {
-    static const liaison_yaml_spec spec = {
-        .noun = "a policy file",
-        .file_noun = "a policy file",
-        .size_max = POLICY_FILE_MAX,
-        .nodes_max = POL_NODES_MAX,
-    };
     liaison_yaml_doc doc;
     raw_policy *raw = NULL;
     policy *p = NULL;
@@ -327,7 +329,7 @@ policy_load_buffer(const uint8_t *buf, size_t len, const char *name, policy **po
         pol_error_set(err, 0, 0, "policy file contains a NUL byte (is it a text file?)");
         return POLICY_ERR_SYNTAX;
     }
-    rc = pol_yaml_load(buf, len, &spec, &policy_schema, (void **)&raw, &doc,
+    rc = pol_yaml_load(buf, len, &policy_spec, &policy_schema, (void **)&raw, &doc,
                        "policy file is empty", err);
     if (rc != POLICY_OK)
         goto out;
@@ -346,34 +348,23 @@ out:
 }
 
 policy_err
-policy_load(const char *path, policy **policy_out, policy_load_error *err)
+pol_yaml_read(const char *path, const liaison_yaml_spec *spec, const char *role, uint8_t **buf_out,
+              size_t *len_out, policy_load_error *err)
 {
     FILE *f = NULL;
-    uint8_t *buf = NULL;
-    struct stat st;
-    size_t got;
-    policy_err rc;
+    liaison_yaml_error ye;
+    liaison_yaml_err yrc;
+    policy_err rc = POLICY_OK;
 
-    if (err != NULL) {
-        memset(err, 0, sizeof(*err));
-        snprintf(err->file, sizeof(err->file), "%s", path);
-    }
+    *buf_out = NULL;
     f = fopen(path, "rb");
     if (f == NULL) {
         pol_error_set(err, 0, 0, "cannot open: %s", strerror(errno));
-        rc = errno == ENOENT ? POLICY_ERR_NOFILE : POLICY_ERR_IO;
-        goto out;
+        return errno == ENOENT ? POLICY_ERR_NOFILE : POLICY_ERR_IO;
     }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        pol_error_set(err, 0, 0, "not a regular file");
-        rc = POLICY_ERR_IO;
-        goto out;
-    }
-    /* The policy decides what leaves the nation: a file or directory others
-     * can write would let them change it. */
-    {
+    if (role != NULL) {
         proto_detail d = {{0}, {0}};
-        proto_err perr = proto_file_check_writers(fileno(f), path, "policy", &d);
+        proto_err perr = proto_file_check_writers(fileno(f), path, role, &d);
 
         if (perr != PROTO_OK) {
             pol_error_set(err, 0, 0, "%s", d.text);
@@ -381,27 +372,30 @@ policy_load(const char *path, policy **policy_out, policy_load_error *err)
             goto out;
         }
     }
-    if ((uint64_t)st.st_size > POLICY_FILE_MAX) {
-        pol_error_set(err, 0, 0, "%lld bytes; a policy file is at most %u",
-                      (long long)st.st_size, POLICY_FILE_MAX);
-        rc = POLICY_ERR_LIMIT;
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        rc = POLICY_ERR_NOMEM;
-        goto out;
-    }
-    got = fread(buf, 1, (size_t)st.st_size + 1, f);
-    if (ferror(f) || got > (size_t)st.st_size) {
-        pol_error_set(err, 0, 0, "cannot read (or the file changed while it was read)");
-        rc = POLICY_ERR_IO;
-        goto out;
-    }
-    rc = policy_load_buffer(buf, got, path, policy_out, err);
+    yrc = liaison_yaml_read(f, spec, (char **)buf_out, len_out, &ye);
+    if (yrc != LIAISON_YAML_OK)
+        rc = yaml_refusal(yrc, &ye, err);
 out:
+    fclose(f);
+    return rc;
+}
+
+policy_err
+policy_load(const char *path, policy **policy_out, policy_load_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    policy_err rc;
+
+    if (err != NULL) {
+        memset(err, 0, sizeof(*err));
+        snprintf(err->file, sizeof(err->file), "%s", path);
+    }
+    /* The policy decides what leaves the nation: a file or directory others
+     * can write would let them change it. */
+    rc = pol_yaml_read(path, &policy_spec, "policy", &buf, &len, err);
+    if (rc == POLICY_OK)
+        rc = policy_load_buffer(buf, len, path, policy_out, err);
     free(buf);
-    if (f != NULL)
-        fclose(f);
     return rc;
 }

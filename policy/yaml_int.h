@@ -16,4 +16,14 @@ policy_err pol_yaml_load(const uint8_t *buf, size_t len, const liaison_yaml_spec
                          const cyaml_schema_value_t *schema, void **data_out,
                          liaison_yaml_doc *doc, const char *empty, policy_load_error *err);
 
+/*
+ * Opens and reads the file at path whole for pol_yaml_load, refusing it (in
+ * *err) if it cannot be read, is no regular file, is larger than the spec
+ * allows or, when role is not NULL, can be written by others (role names
+ * the file in that message).  *buf_out is the caller's to free (NULL on
+ * failure).
+ */
+policy_err pol_yaml_read(const char *path, const liaison_yaml_spec *spec, const char *role,
+                         uint8_t **buf_out, size_t *len_out, policy_load_error *err);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cyaml/cyaml.h>
 
@@ -49,6 +50,7 @@ typedef enum liaison_yaml_err {
     LIAISON_YAML_ERR_PATH = 10,     /* a node path longer than LIAISON_YAML_PATH_MAX */
     LIAISON_YAML_ERR_REFUSED = 11,  /* the caller's check refused a node (its own error is set) */
     LIAISON_YAML_ERR_SCHEMA = 12,   /* libcyaml refused the document (see the log) */
+    LIAISON_YAML_ERR_IO = 13,       /* the file cannot be read, or is no regular file */
 } liaison_yaml_err;
 
 /* An error found by the loader, before the caller words it for its file. */
@@ -126,6 +128,20 @@ typedef struct liaison_yaml_spec {
     liaison_yaml_check_fn check;        /* called for each node; NULL: none */
     void *check_ctx;                    /* passed to check */
 } liaison_yaml_spec;
+
+/*
+ * Reads the open file f whole, refusing what the spec does not allow.
+ *   f           in: a file the caller opened (and checked); not closed here
+ *   spec        in: size_max and file_noun
+ *   text_out    out: the bytes, NUL-terminated; the caller's to free; NULL on failure
+ *   len_out     out: bytes at *text_out, without the NUL
+ *   err         out: what is wrong, at no position
+ * Returns LIAISON_YAML_OK, ERR_IO (not a regular file, a read error, a file
+ * that grew while it was read), ERR_SIZE or ERR_NOMEM.
+ */
+liaison_yaml_err liaison_yaml_read(FILE *f, const liaison_yaml_spec *spec, char **text_out,
+                                   size_t *len_out, liaison_yaml_error *err)
+    __attribute__((warn_unused_result, nonnull));
 
 /*
  * Loads text (len bytes, no NUL needed) through schema into *data_out.

@@ -1,7 +1,9 @@
 /* The one YAML loader: a libyaml pass for positions and limits, then libcyaml with its log captured. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -537,6 +539,47 @@ config_init(cyaml_config_t *cfg, liaison_yaml_log *log)
 }
 
 /* ---- Loading ------------------------------------------------------------- */
+
+liaison_yaml_err
+liaison_yaml_read(FILE *f, const liaison_yaml_spec *spec, char **text_out, size_t *len_out,
+                  liaison_yaml_error *err)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t got;
+
+    *text_out = NULL;
+    *len_out = 0;
+    memset(err, 0, sizeof(*err));
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        set_error(err, 0, 0, NULL, "not a regular file");
+        return LIAISON_YAML_ERR_IO;
+    }
+    if ((uint64_t)st.st_size > spec->size_max) {
+        set_error(err, 0, 0, NULL, "%lld bytes; %s is at most %zu", (long long)st.st_size,
+                  spec->file_noun, spec->size_max);
+        return LIAISON_YAML_ERR_SIZE;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        set_error(err, 0, 0, NULL, "out of memory");
+        return LIAISON_YAML_ERR_NOMEM;
+    }
+    /* One byte more than its size: a file that grows while it is read is refused. */
+    got = fread(buf, 1, (size_t)st.st_size + 1, f);
+    if (ferror(f) || got > (size_t)st.st_size) {
+        if (ferror(f))
+            set_error(err, 0, 0, NULL, "cannot read: %s", strerror(errno));
+        else
+            set_error(err, 0, 0, NULL, "cannot read: the file changed while it was read");
+        free(buf);
+        return LIAISON_YAML_ERR_IO;
+    }
+    buf[got] = '\0';
+    *text_out = buf;
+    *len_out = got;
+    return LIAISON_YAML_OK;
+}
 
 liaison_yaml_err
 liaison_yaml_load(const char *text, size_t len, const liaison_yaml_spec *spec,

@@ -66,6 +66,15 @@ static const cyaml_schema_value_t config_schema = {
 
 #define NODES_MAX 4096u /* YAML nodes in one file, as for the broker's configuration */
 
+/* What the configuration allows; yaml/ reads and refuses by it (load_buffer adds check_node). */
+static const liaison_yaml_spec config_spec = {
+    .noun = "a configuration",
+    .file_noun = "a configuration file",
+    .size_max = AGENT_CONFIG_MAX_BYTES,
+    .nodes_max = NODES_MAX,
+    .schema = &config_schema,
+};
+
 /* State of one load. */
 typedef struct load_ctx {
     const char *file;                 /* the name used in messages */
@@ -161,18 +170,23 @@ check_node(void *ctx, const liaison_yaml_doc *doc, const liaison_yaml_node *n)
     return true;
 }
 
+/* Our code for what yaml/ refused. */
+static agent_config_err
+yaml_code(liaison_yaml_err rc)
+{
+    return rc == LIAISON_YAML_ERR_NOMEM       ? AGENT_CONFIG_ERR_NOMEM
+           : rc == LIAISON_YAML_ERR_DUPLICATE ? AGENT_CONFIG_ERR_DUPLICATE
+           : liaison_yaml_err_limit(rc)       ? AGENT_CONFIG_ERR_TOO_LARGE
+                                              : AGENT_CONFIG_ERR_SYNTAX;
+}
+
 /* Turns what the shared loader refused into our code and message. */
 static agent_config_err
 yaml_refusal(load_ctx *c, liaison_yaml_err rc, const liaison_yaml_error *e)
 {
-    agent_config_err code = rc == LIAISON_YAML_ERR_NOMEM       ? AGENT_CONFIG_ERR_NOMEM
-                            : rc == LIAISON_YAML_ERR_DUPLICATE ? AGENT_CONFIG_ERR_DUPLICATE
-                            : liaison_yaml_err_limit(rc)       ? AGENT_CONFIG_ERR_TOO_LARGE
-                                                               : AGENT_CONFIG_ERR_SYNTAX;
-
     if (rc == LIAISON_YAML_ERR_REFUSED)
         return c->refused;
-    return fail_pos(c, code, e->line, e->column, e->field, "%s", e->what);
+    return fail_pos(c, yaml_code(rc), e->line, e->column, e->field, "%s", e->what);
 }
 
 /* ---- libcyaml's errors ------------------------------------------------------------ */
@@ -412,15 +426,7 @@ agent_config_load_buffer(const char *text, size_t len, const char *path_for_mess
 {
     agent_config_detail scratch;
     load_ctx c;
-    liaison_yaml_spec spec = {
-        .noun = "a configuration",
-        .file_noun = "a configuration file",
-        .size_max = AGENT_CONFIG_MAX_BYTES,
-        .nodes_max = NODES_MAX,
-        .schema = &config_schema,
-        .check = check_node,
-        .check_ctx = &c,
-    };
+    liaison_yaml_spec spec = config_spec;
     liaison_yaml_log cap;
     liaison_yaml_error ye;
     raw_config *raw = NULL;
@@ -429,6 +435,8 @@ agent_config_load_buffer(const char *text, size_t len, const char *path_for_mess
     agent_config_err err;
 
     memset(&c, 0, sizeof(c));
+    spec.check = check_node;
+    spec.check_ctx = &c;
     c.file = path_for_messages != NULL ? path_for_messages : "<config>";
     c.detail = detail_r != NULL ? detail_r : &scratch;
     memset(c.detail, 0, sizeof(*c.detail));
@@ -461,6 +469,8 @@ agent_config_load(const char *path, agent_config **cfg_out, agent_config_detail 
     agent_config_detail scratch;
     agent_config_detail *d = detail_r != NULL ? detail_r : &scratch;
     agent_config_err err;
+    liaison_yaml_error ye;
+    liaison_yaml_err rc;
     FILE *f = NULL;
     char *buf = NULL;
     size_t len;
@@ -472,22 +482,10 @@ agent_config_load(const char *path, agent_config **cfg_out, agent_config_detail 
         err = AGENT_CONFIG_ERR_IO;
         goto out;
     }
-    buf = malloc(AGENT_CONFIG_MAX_BYTES + 1);
-    if (buf == NULL) {
-        snprintf(d->text, sizeof(d->text), "%.300s: out of memory", path);
-        err = AGENT_CONFIG_ERR_NOMEM;
-        goto out;
-    }
-    len = fread(buf, 1, AGENT_CONFIG_MAX_BYTES + 1, f);
-    if (ferror(f)) {
-        snprintf(d->text, sizeof(d->text), "%.300s: cannot read: %s", path, strerror(errno));
-        err = AGENT_CONFIG_ERR_IO;
-        goto out;
-    }
-    if (len > AGENT_CONFIG_MAX_BYTES) {
-        snprintf(d->text, sizeof(d->text), "%.300s: larger than %u bytes; not a configuration file",
-                 path, AGENT_CONFIG_MAX_BYTES);
-        err = AGENT_CONFIG_ERR_TOO_LARGE;
+    rc = liaison_yaml_read(f, &config_spec, &buf, &len, &ye);
+    if (rc != LIAISON_YAML_OK) {
+        liaison_yaml_message(d->text, sizeof(d->text), path, 0, 0, NULL, ye.what);
+        err = rc == LIAISON_YAML_ERR_IO ? AGENT_CONFIG_ERR_IO : yaml_code(rc);
         goto out;
     }
     err = agent_config_load_buffer(buf, len, path, cfg_out, d);
