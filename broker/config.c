@@ -372,18 +372,6 @@ explain_cyaml(load_ctx *c, cyaml_err_t e, const liaison_yaml_log *cap)
 
 /* ---- Checks after loading ------------------------------------------------ */
 
-/* A copy of s, or NULL (the caller reports NOMEM). */
-static char *
-dup_text(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
-
 static broker_config_err
 nomem(load_ctx *c)
 {
@@ -408,26 +396,16 @@ check_nation(load_ctx *c, const char *path, const char *value, char out[PROTO_NA
 static broker_config_err
 check_path(load_ctx *c, const char *path, const char *value, char **out)
 {
-    size_t base_len = strlen(c->base), len;
-    bool slash;
+    liaison_yaml_err rc;
 
     if (value == NULL)
         return fail_at(c, BROKER_CONFIG_ERR_MISSING_FIELD, path, "has no value");
-    if (value[0] == '/' || c->base[0] == '\0') {
-        *out = dup_text(value);
-        return *out != NULL ? BROKER_CONFIG_OK : nomem(c);
-    }
-    slash = base_len > 0 && c->base[base_len - 1] == '/';
-    len = base_len + (slash ? 0 : 1) + strlen(value) + 1;
-    if (len > BROKER_CONFIG_PATH_MAX)
+    rc = liaison_yaml_resolve(c->base, value, BROKER_CONFIG_PATH_MAX, out);
+    if (rc == LIAISON_YAML_ERR_PATH)
         return fail_at(c, BROKER_CONFIG_ERR_INVALID, path,
                        "longer than %u bytes once resolved against %s", BROKER_CONFIG_PATH_MAX - 1,
                        c->base);
-    *out = malloc(len);
-    if (*out == NULL)
-        return nomem(c);
-    snprintf(*out, len, "%s%s%s", c->base, slash ? "" : "/", value);
-    return BROKER_CONFIG_OK;
+    return rc == LIAISON_YAML_OK ? BROKER_CONFIG_OK : nomem(c);
 }
 
 bool
@@ -537,7 +515,7 @@ check_endpoint(load_ctx *c, const char *path, const char *value, bool tcp, bool 
         return fail_at(c, BROKER_CONFIG_ERR_INVALID, path,
                        "'%s' names no host; '*' is only for endpoints this broker binds",
                        liaison_yaml_shown(value, text, sizeof(text)));
-    *out = dup_text(value);
+    *out = strdup(value);
     return *out != NULL ? BROKER_CONFIG_OK : nomem(c);
 }
 
@@ -646,7 +624,7 @@ build(load_ctx *c, const raw_config *raw, broker_config **cfg_out)
         err = nomem(c);
         goto out;
     }
-    cfg->source = dup_text(c->file);
+    cfg->source = strdup(c->file);
     if (cfg->source == NULL) {
         err = nomem(c);
         goto out;
@@ -720,41 +698,6 @@ out:
     return err;
 }
 
-/* The directory of file, absolute, into c->base ("" if it cannot be known). */
-static void
-set_base(load_ctx *c, const char *file)
-{
-    const char *slash = file != NULL ? strrchr(file, '/') : NULL;
-    char cwd[BROKER_CONFIG_PATH_MAX];
-    size_t dir_len;
-
-    c->base[0] = '\0';
-    if (slash != NULL && file[0] == '/') {
-        dir_len = slash == file ? 1 : (size_t)(slash - file);
-        if (dir_len < sizeof(c->base)) {
-            memcpy(c->base, file, dir_len);
-            c->base[dir_len] = '\0';
-        }
-        return;
-    }
-    if (getcwd(cwd, sizeof(cwd)) == NULL)
-        return;
-    if (slash == NULL) {
-        snprintf(c->base, sizeof(c->base), "%s", cwd);
-        return;
-    }
-    dir_len = (size_t)(slash - file);
-    if (dir_len == 1 && file[0] == '.') {
-        snprintf(c->base, sizeof(c->base), "%s", cwd);
-        return;
-    }
-    if (strlen(cwd) + 1 + dir_len >= sizeof(c->base))
-        return;
-    if (snprintf(c->base, sizeof(c->base), "%s%s%.*s", cwd, strcmp(cwd, "/") == 0 ? "" : "/",
-                 (int)dir_len, file) >= (int)sizeof(c->base))
-        c->base[0] = '\0';
-}
-
 /* ---- Public functions ------------------------------------------------------ */
 
 broker_config_err
@@ -774,7 +717,7 @@ broker_config_load_buffer(const char *text, size_t len, const char *path_for_mes
     c.file = path_for_messages != NULL ? path_for_messages : "<config>";
     c.detail = detail_r != NULL ? detail_r : &scratch;
     memset(c.detail, 0, sizeof(*c.detail));
-    set_base(&c, path_for_messages);
+    liaison_yaml_base_dir(path_for_messages, c.base, sizeof(c.base));
 
     rc = liaison_yaml_load(text, len, &config_spec, &config_schema, (void **)&raw, &c.doc, &cap, &e, &ye);
     if (rc == LIAISON_YAML_ERR_SCHEMA) {

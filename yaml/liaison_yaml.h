@@ -207,6 +207,23 @@ void liaison_yaml_message(char *text, size_t text_len, const char *file, uint32_
                           uint32_t column, const char *field, const char *what)
     __attribute__((nonnull(1, 3, 7)));
 
+/*
+ * The directory that relative paths in the file named file resolve against,
+ * made absolute, into base (base_len bytes); "" if it cannot be known (no
+ * working directory, or longer than base_len).
+ */
+void liaison_yaml_base_dir(const char *file, char *base, size_t base_len)
+    __attribute__((nonnull(2)));
+
+/*
+ * value resolved against base (from liaison_yaml_base_dir): value itself if
+ * it is absolute or base is "".  *out is the caller's to free.  Returns
+ * LIAISON_YAML_OK, ERR_PATH if the result would take more than max bytes
+ * with its NUL (*out NULL), or ERR_NOMEM.
+ */
+liaison_yaml_err liaison_yaml_resolve(const char *base, const char *value, size_t max, char **out)
+    __attribute__((warn_unused_result, nonnull));
+
 /* Replaces control bytes of s by '?' (a field or message is one line). */
 void liaison_yaml_one_line(char *s) __attribute__((nonnull));
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -75,6 +76,57 @@ liaison_yaml_shown(const char *text, char *buf, size_t buf_len)
     }
     buf[n] = '\0';
     return buf;
+}
+
+/* ---- Paths in a file ---------------------------------------------------- */
+
+void
+liaison_yaml_base_dir(const char *file, char *base, size_t base_len)
+{
+    const char *slash = file != NULL ? strrchr(file, '/') : NULL;
+    char cwd[4096];
+    size_t dir_len;
+
+    base[0] = '\0';
+    if (slash != NULL && file[0] == '/') {
+        dir_len = slash == file ? 1 : (size_t)(slash - file);
+        if (dir_len < base_len) {
+            memcpy(base, file, dir_len);
+            base[dir_len] = '\0';
+        }
+        return;
+    }
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return;
+    dir_len = slash != NULL ? (size_t)(slash - file) : 0;
+    if (dir_len == 1 && file[0] == '.')
+        dir_len = 0;
+    if (snprintf(base, base_len, "%s%s%.*s", cwd,
+                 dir_len == 0 || strcmp(cwd, "/") == 0 ? "" : "/", (int)dir_len,
+                 dir_len > 0 ? file : "") >= (int)base_len)
+        base[0] = '\0';
+}
+
+liaison_yaml_err
+liaison_yaml_resolve(const char *base, const char *value, size_t max, char **out)
+{
+    size_t base_len = strlen(base), len;
+    bool slash;
+
+    *out = NULL;
+    if (value[0] == '/' || base[0] == '\0') {
+        *out = strdup(value);
+        return *out != NULL ? LIAISON_YAML_OK : LIAISON_YAML_ERR_NOMEM;
+    }
+    slash = base[base_len - 1] == '/';
+    len = base_len + (slash ? 0 : 1) + strlen(value) + 1;
+    if (len > max)
+        return LIAISON_YAML_ERR_PATH;
+    *out = malloc(len);
+    if (*out == NULL)
+        return LIAISON_YAML_ERR_NOMEM;
+    snprintf(*out, len, "%s%s%s", base, slash ? "" : "/", value);
+    return LIAISON_YAML_OK;
 }
 
 /* ---- Schemas ------------------------------------------------------------- */

@@ -226,17 +226,6 @@ nomem(load_ctx *c)
     return fail_pos(c, AGENT_CONFIG_ERR_NOMEM, 0, 0, NULL, "out of memory");
 }
 
-static char *
-dup_text(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* A required value: present and not empty. */
 static agent_config_err
 need(load_ctx *c, const char *key, const char *value)
@@ -256,27 +245,19 @@ need(load_ctx *c, const char *key, const char *value)
 static agent_config_err
 check_path(load_ctx *c, const char *key, const char *value, char **out)
 {
-    size_t base_len = strlen(c->base), len;
     agent_config_err err = need(c, key, value);
+    liaison_yaml_err rc;
 
     if (err != AGENT_CONFIG_OK)
         return err;
     if (memchr(value, '\n', strlen(value)) != NULL)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, key, "a path cannot hold a line break");
-    if (value[0] == '/' || base_len == 0) {
-        *out = dup_text(value);
-        return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
-    }
-    len = base_len + 1 + strlen(value) + 1;
-    if (len > AGENT_CONFIG_PATH_MAX)
+    rc = liaison_yaml_resolve(c->base, value, AGENT_CONFIG_PATH_MAX, out);
+    if (rc == LIAISON_YAML_ERR_PATH)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, key,
                        "longer than %u bytes once resolved against %s",
                        AGENT_CONFIG_PATH_MAX - 1, c->base);
-    *out = malloc(len);
-    if (*out == NULL)
-        return nomem(c);
-    snprintf(*out, len, "%s%s%s", c->base, c->base[base_len - 1] == '/' ? "" : "/", value);
-    return AGENT_CONFIG_OK;
+    return rc == LIAISON_YAML_OK ? AGENT_CONFIG_OK : nomem(c);
 }
 
 /* "tcp://HOST:PORT" (port 1..65535) or "ipc://PATH". */
@@ -291,7 +272,7 @@ check_broker(load_ctx *c, const char *value, char **out)
     if (err != AGENT_CONFIG_OK)
         return err;
     if (strncmp(value, "ipc://", 6) == 0 && value[6] != '\0') {
-        *out = dup_text(value);
+        *out = strdup(value);
         return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
     }
     if (strncmp(value, "tcp://", 6) != 0)
@@ -308,7 +289,7 @@ check_broker(load_ctx *c, const char *value, char **out)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, "broker",
                        "'%s' is not tcp://HOST:PORT with a port from 1 to 65535",
                        liaison_yaml_shown(value, text, sizeof(text)));
-    *out = dup_text(value);
+    *out = strdup(value);
     return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
 }
 
@@ -357,7 +338,7 @@ check_labels(load_ctx *c, const char *value, char **out)
     if (proto_labels_parse(value, &l, &d) != PROTO_OK)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, "answer_labels", "'%s' do not parse: %s%s%s",
                        liaison_yaml_shown(value, text, sizeof(text)), d.field, d.field[0] ? ": " : "", d.text);
-    *out = dup_text(value);
+    *out = strdup(value);
     return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
 }
 
@@ -367,7 +348,7 @@ build(load_ctx *c, const raw_config *raw, agent_config **cfg_out)
     agent_config *cfg = calloc(1, sizeof(*cfg));
     agent_config_err err;
 
-    if (cfg == NULL || (cfg->source = dup_text(c->file)) == NULL) {
+    if (cfg == NULL || (cfg->source = strdup(c->file)) == NULL) {
         err = nomem(c);
         goto out;
     }
@@ -384,38 +365,6 @@ build(load_ctx *c, const raw_config *raw, agent_config **cfg_out)
 out:
     agent_config_destroy(&cfg);
     return err;
-}
-
-/* The directory of file, absolute, into c->base ("" if it cannot be known). */
-static void
-set_base(load_ctx *c, const char *file)
-{
-    const char *slash = file != NULL ? strrchr(file, '/') : NULL;
-    char cwd[AGENT_CONFIG_PATH_MAX];
-    size_t dir_len;
-
-    c->base[0] = '\0';
-    if (slash != NULL && file[0] == '/') {
-        dir_len = slash == file ? 1 : (size_t)(slash - file);
-        if (dir_len < sizeof(c->base)) {
-            memcpy(c->base, file, dir_len);
-            c->base[dir_len] = '\0';
-        }
-        return;
-    }
-    if (getcwd(cwd, sizeof(cwd)) == NULL)
-        return;
-    if (slash == NULL) {
-        snprintf(c->base, sizeof(c->base), "%s", cwd);
-        return;
-    }
-    dir_len = (size_t)(slash - file);
-    if (strlen(cwd) + 1 + dir_len >= sizeof(c->base))
-        return;
-    memcpy(c->base, cwd, strlen(cwd) + 1);
-    if (strcmp(cwd, "/") != 0)
-        strcat(c->base, "/");
-    strncat(c->base, file, dir_len);
 }
 
 /* ---- Public functions ------------------------------------------------------------------ */
@@ -440,7 +389,7 @@ agent_config_load_buffer(const char *text, size_t len, const char *path_for_mess
     c.file = path_for_messages != NULL ? path_for_messages : "<config>";
     c.detail = detail_r != NULL ? detail_r : &scratch;
     memset(c.detail, 0, sizeof(*c.detail));
-    set_base(&c, path_for_messages);
+    liaison_yaml_base_dir(path_for_messages, c.base, sizeof(c.base));
     rc = liaison_yaml_load(text, len, &spec, &config_schema, (void **)&raw, &c.doc, &cap, &e, &ye);
     if (rc == LIAISON_YAML_ERR_SCHEMA && c.doc.count > 0) {
         err = explain_cyaml(&c, e, &cap);
