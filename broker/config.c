@@ -9,7 +9,6 @@
 
 #include <cyaml/cyaml.h>
 #include "config.h"
-#include "liaison_yaml.h"
 
 /*
  * How it works.  yaml/ (liaison_yaml_load) reads the file: its libyaml
@@ -154,26 +153,12 @@ static broker_config_err
 fail_pos(load_ctx *c, broker_config_err code, unsigned line, unsigned col, const char *field,
          const char *fmt, ...)
 {
-    broker_config_detail *d = c->detail;
-    char what[512];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    liaison_yaml_detail_vset(c->detail, c->file, line, col, field, fmt, ap);
     va_end(ap);
-    d->line = line;
-    d->column = col;
-    snprintf(d->field, sizeof(d->field), "%s", field != NULL ? field : "");
-    liaison_yaml_one_line(d->field);
-    liaison_yaml_message(d->text, sizeof(d->text), c->file, line, col, field, what);
     return code;
-}
-
-/* The node at path, or NULL. */
-static const node *
-find_node(const load_ctx *c, const char *path)
-{
-    return liaison_yaml_find(&c->doc, path);
 }
 
 static broker_config_err fail_at(load_ctx *c, broker_config_err code, const char *path,
@@ -183,14 +168,12 @@ static broker_config_err fail_at(load_ctx *c, broker_config_err code, const char
 static broker_config_err
 fail_at(load_ctx *c, broker_config_err code, const char *path, const char *fmt, ...)
 {
-    const node *n = find_node(c, path);
-    char what[512];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    liaison_yaml_detail_vat(c->detail, c->file, &c->doc, path, fmt, ap);
     va_end(ap);
-    return fail_pos(c, code, n != NULL ? n->line : 0, n != NULL ? n->column : 0, path, "%s", what);
+    return code;
 }
 
 /* What the configuration allows; yaml/ reads and refuses by it. */
@@ -547,7 +530,7 @@ check_uint(load_ctx *c, const char *path, const uint64_t *value, uint64_t min, u
     }
     /* libcyaml reads integers with strtoull, which also takes "-1", "12abc",
      * "0x10" and "1.5"; only plain decimal digits are a number here. */
-    n = find_node(c, path);
+    n = liaison_yaml_find(&c->doc, path);
     if (n != NULL && !is_decimal(n->text, n->text_cut))
         return fail_at(c, BROKER_CONFIG_ERR_TYPE, path, "'%s' %s", liaison_yaml_shown(n->text, text, sizeof(text)),
                        NOT_A_NUMBER);
@@ -589,7 +572,7 @@ check_peers(load_ctx *c, const raw_config *raw, broker_config *cfg)
                 const node *n;
 
                 snprintf(first, sizeof(first), "peers[%u].nation", j);
-                n = find_node(c, first);
+                n = liaison_yaml_find(&c->doc, first);
                 return fail_at(c, BROKER_CONFIG_ERR_DUPLICATE, path,
                                "'%s' is listed twice (first as %s, line %u)", p->nation, first,
                                n != NULL ? n->line : 0);

@@ -94,8 +94,15 @@ typedef struct liaison_yaml_doc {
     liaison_yaml_node *nodes; /* the nodes; nodes[0] is the root */
     size_t count;             /* nodes in use */
     size_t cap;               /* nodes allocated */
-    int32_t last_child;       /* the pass's scratch: not for callers */
 } liaison_yaml_doc;
+
+/* Where and why a file was refused, in the one shape, ready to print. */
+typedef struct liaison_yaml_detail {
+    unsigned line;   /* 1-based line of the offending text; 0 when not known */
+    unsigned column; /* 1-based column of it; 0 when not known */
+    char field[128]; /* path of the field, e.g. "peers[1].nation"; empty if none */
+    char text[640];  /* the whole message: "usa.yaml:12:13: peers[1].nation: ..." */
+} liaison_yaml_detail;
 
 /* What libcyaml logged about its first error. */
 typedef struct liaison_yaml_log {
@@ -223,6 +230,21 @@ void liaison_yaml_base_dir(const char *file, char *base, size_t base_len)
  */
 liaison_yaml_err liaison_yaml_resolve(const char *base, const char *value, size_t max, char **out)
     __attribute__((warn_unused_result, nonnull));
+
+/*
+ * Fills d: line, column, field (NULL: none) and the message in the one
+ * shape, "FILE:LINE:COL: FIELD: what", what formatted from fmt and ap; both
+ * field and text are cut to fit and made one line.
+ */
+void liaison_yaml_detail_vset(liaison_yaml_detail *d, const char *file, unsigned line,
+                              unsigned column, const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0), nonnull(1, 2, 6)));
+
+/* As liaison_yaml_detail_vset, at the value of the node at path in doc
+ * (no position if there is none). */
+void liaison_yaml_detail_vat(liaison_yaml_detail *d, const char *file,
+                             const liaison_yaml_doc *doc, const char *path, const char *fmt,
+                             va_list ap) __attribute__((format(printf, 5, 0), nonnull));
 
 /* Replaces control bytes of s by '?' (a field or message is one line). */
 void liaison_yaml_one_line(char *s) __attribute__((nonnull));

@@ -59,6 +59,30 @@ liaison_yaml_message(char *text, size_t text_len, const char *file, uint32_t lin
     liaison_yaml_one_line(text);
 }
 
+void
+liaison_yaml_detail_vset(liaison_yaml_detail *d, const char *file, unsigned line,
+                         unsigned column, const char *field, const char *fmt, va_list ap)
+{
+    char what[LIAISON_YAML_WHAT_MAX];
+
+    vsnprintf(what, sizeof(what), fmt, ap);
+    d->line = line;
+    d->column = column;
+    snprintf(d->field, sizeof(d->field), "%s", field != NULL ? field : "");
+    liaison_yaml_one_line(d->field);
+    liaison_yaml_message(d->text, sizeof(d->text), file, line, column, field, what);
+}
+
+void
+liaison_yaml_detail_vat(liaison_yaml_detail *d, const char *file, const liaison_yaml_doc *doc,
+                        const char *path, const char *fmt, va_list ap)
+{
+    const liaison_yaml_node *n = liaison_yaml_find(doc, path);
+
+    liaison_yaml_detail_vset(d, file, n != NULL ? n->line : 0, n != NULL ? n->column : 0, path,
+                             fmt, ap);
+}
+
 const char *
 liaison_yaml_shown(const char *text, char *buf, size_t buf_len)
 {

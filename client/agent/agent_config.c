@@ -92,26 +92,12 @@ static agent_config_err
 fail_pos(load_ctx *c, agent_config_err code, unsigned line, unsigned col, const char *field,
          const char *fmt, ...)
 {
-    agent_config_detail *d = c->detail;
-    char what[400];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    liaison_yaml_detail_vset(c->detail, c->file, line, col, field, fmt, ap);
     va_end(ap);
-    d->line = line;
-    d->column = col;
-    snprintf(d->field, sizeof(d->field), "%s", field != NULL ? field : "");
-    liaison_yaml_one_line(d->field);
-    liaison_yaml_message(d->text, sizeof(d->text), c->file, line, col, d->field, what);
     return code;
-}
-
-/* The top-level field key, or NULL. */
-static const liaison_yaml_node *
-find_field(const load_ctx *c, const char *key)
-{
-    return liaison_yaml_find(&c->doc, key);
 }
 
 static agent_config_err fail_at(load_ctx *c, agent_config_err code, const char *key,
@@ -121,14 +107,12 @@ static agent_config_err fail_at(load_ctx *c, agent_config_err code, const char *
 static agent_config_err
 fail_at(load_ctx *c, agent_config_err code, const char *key, const char *fmt, ...)
 {
-    const liaison_yaml_node *f = find_field(c, key);
-    char what[400];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    liaison_yaml_detail_vat(c->detail, c->file, &c->doc, key, fmt, ap);
     va_end(ap);
-    return fail_pos(c, code, f != NULL ? f->line : 0, f != NULL ? f->column : 0, key, "%s", what);
+    return code;
 }
 
 /*
@@ -230,7 +214,7 @@ nomem(load_ctx *c)
 static agent_config_err
 need(load_ctx *c, const char *key, const char *value)
 {
-    const liaison_yaml_node *f = find_field(c, key);
+    const liaison_yaml_node *f = liaison_yaml_find(&c->doc, key);
 
     if (f == NULL)
         return fail_pos(c, AGENT_CONFIG_ERR_MISSING_FIELD, c->doc.nodes[0].line,
