@@ -44,18 +44,17 @@ liaison_yaml_message(char *text, size_t text_len, const char *file, uint32_t lin
                      uint32_t column, const char *field, const char *what)
 {
     char where[300];
-    int n;
+    int cut; /* a long file name, field or text is cut on purpose: no need to look */
 
     if (line > 0)
-        n = snprintf(where, sizeof(where), "%s:%u:%u", file, line, column);
+        cut = snprintf(where, sizeof(where), "%s:%u:%u", file, line, column);
     else
-        n = snprintf(where, sizeof(where), "%s", file);
-    (void)n; /* a long file name is cut on purpose */
+        cut = snprintf(where, sizeof(where), "%s", file);
     if (field != NULL && field[0] != '\0')
-        n = snprintf(text, text_len, "%s: %s: %s", where, field, what);
+        cut = snprintf(text, text_len, "%s: %s: %s", where, field, what);
     else
-        n = snprintf(text, text_len, "%s: %s", where, what);
-    (void)n;
+        cut = snprintf(text, text_len, "%s: %s", where, what);
+    (void)cut;
     liaison_yaml_one_line(text);
 }
 
@@ -311,13 +310,13 @@ on_key(pass *ps, frame *top, const yaml_event_t *ev, uint32_t line, uint32_t col
     for (int32_t i = top->last_child; i >= 0 && !top->key_cut; i = doc->nodes[i].prev) {
         const liaison_yaml_node *o = &doc->nodes[i];
         char path[LIAISON_YAML_PATH_MAX];
-        int n;
+        int cut; /* a long path is cut on purpose: the message names its start */
 
         if (o->key_cut || strcmp(o->key, top->key) != 0)
             continue;
-        n = snprintf(path, sizeof(path), "%s%s%s", parent, parent[0] != '\0' ? "." : "",
-                     top->key);
-        (void)n; /* cut on purpose: the message names the start of a long path */
+        cut = snprintf(path, sizeof(path), "%s%s%s", parent, parent[0] != '\0' ? "." : "",
+                       top->key);
+        (void)cut;
         set_error(ps->err, line, column, path, "given twice (first at line %u)", o->key_line);
         snprintf(ps->err->key, sizeof(ps->err->key), "%s", top->key);
         ps->err->first_line = o->key_line;
