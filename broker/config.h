@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "liaison_proto.h"
+#include "liaison_yaml.h"
 
 /*
  * A configuration is loaded once (and again on reload, into a new object);
@@ -39,13 +40,9 @@ typedef enum broker_config_err {
 /* Longest endpoint text, without its NUL. */
 #define BROKER_CONFIG_ENDPOINT_MAX 300u
 
-/* Where and why a configuration was refused. */
-typedef struct broker_config_detail {
-    unsigned line;     /* 1-based line of the offending text; 0 when not known */
-    unsigned column;   /* 1-based column of the offending text; 0 when not known */
-    char field[128];   /* YAML path of the field, e.g. "peers[1].nation"; empty if none */
-    char text[640];    /* the whole message: "usa.yaml:12:13: peers[1].nation: ..." */
-} broker_config_detail;
+/* Where and why a configuration was refused: line, column, field path and
+ * the whole message, "usa.yaml:12:13: peers[1].nation: ...". */
+typedef liaison_yaml_detail broker_config_detail;
 
 /* A peer broker this broker federates with. */
 typedef struct broker_config_peer {

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "yaml_int.h"
 
@@ -104,11 +103,11 @@ static const cyaml_schema_value_t cases_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, raw_cases, cases_fields),
 };
 
-static const cyaml_config_t base_cfg = {
-    .log_fn = pol_cy_log_fn,
-    .mem_fn = cyaml_mem,
-    .log_level = CYAML_LOG_ERROR,
-    .flags = CYAML_CFG_NO_ALIAS,
+static const liaison_yaml_spec cases_spec = {
+    .noun = "a cases file",
+    .file_noun = "a cases file",
+    .size_max = 16u * POLICY_FILE_MAX,
+    .nodes_max = POL_NODES_MAX,
 };
 
 void
@@ -119,8 +118,7 @@ policy_cases_destroy(policy_cases **cp)
     if (cp == NULL || *cp == NULL)
         return;
     c = *cp;
-    if (c->raw != NULL)
-        cyaml_free(&base_cfg, &cases_schema, c->raw, 0);
+    liaison_yaml_free(&cases_schema, c->raw);
     free(c->lines);
     free(c->now_ms);
     free(c);
@@ -128,7 +126,7 @@ policy_cases_destroy(policy_cases **cp)
 }
 
 static policy_err
-cases_check(policy_cases *c, const pol_positions *pp, policy_load_error *err)
+cases_check(policy_cases *c, const liaison_yaml_doc *pp, policy_load_error *err)
 {
     const raw_cases *raw = c->raw;
     uint64_t dflt = 0;
@@ -140,10 +138,10 @@ cases_check(policy_cases *c, const pol_positions *pp, policy_load_error *err)
     }
     for (unsigned i = 0; i < raw->cases_count; i++) {
         const raw_case *k = &raw->cases[i];
-        const pol_pos *pos;
+        const liaison_yaml_node *pos;
 
         snprintf(path, sizeof(path), "cases[%u]", i);
-        pos = pol_positions_find(pp, path);
+        pos = liaison_yaml_find(pp, path);
         c->lines[i] = pos != NULL ? pos->line : 0;
         c->now_ms[i] = dflt;
         if (k->now != NULL && policy_date_parse(k->now, &c->now_ms[i]) != POLICY_OK) {
@@ -167,67 +165,34 @@ cases_check(policy_cases *c, const pol_positions *pp, policy_load_error *err)
 policy_err
 policy_cases_load(const char *path, policy_cases **cases_out, policy_load_error *err)
 {
-    pol_positions pp = {NULL, 0, 0};
+    liaison_yaml_doc pp;
     policy_cases *c = NULL;
     uint8_t *buf = NULL;
-    FILE *f = NULL;
-    struct stat st;
-    cy_log log;
-    cyaml_config_t cfg = base_cfg;
-    size_t len;
-    cyaml_err_t cerr;
+    size_t len = 0;
     policy_err rc;
 
+    memset(&pp, 0, sizeof(pp));
     if (err != NULL) {
         memset(err, 0, sizeof(*err));
         snprintf(err->file, sizeof(err->file), "%s", path);
     }
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        pol_error_set(err, 0, 0, "cannot open: %s", strerror(errno));
-        rc = errno == ENOENT ? POLICY_ERR_NOFILE : POLICY_ERR_IO;
+    rc = pol_yaml_read(path, &cases_spec, NULL, &buf, &len, err);
+    if (rc != POLICY_OK)
         goto out;
-    }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > 16u * POLICY_FILE_MAX) {
-        pol_error_set(err, 0, 0, "not a regular file of at most %u bytes", 16u * POLICY_FILE_MAX);
-        rc = POLICY_ERR_IO;
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        rc = POLICY_ERR_NOMEM;
-        goto out;
-    }
-    len = fread(buf, 1, (size_t)st.st_size + 1, f);
-    if (ferror(f) || len > (size_t)st.st_size) {
-        pol_error_set(err, 0, 0, "cannot read (or the file changed while it was read)");
-        rc = POLICY_ERR_IO;
-        goto out;
-    }
     if (len == 0 || memchr(buf, '\0', len) != NULL) {
         pol_error_set(err, 1, 1, "cases file is empty or not text");
         rc = POLICY_ERR_SCHEMA;
         goto out;
     }
-    rc = pol_positions_scan(buf, len, &pp, err);
-    if (rc != POLICY_OK)
-        goto out;
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         rc = POLICY_ERR_NOMEM;
         goto out;
     }
-    memset(&log, 0, sizeof(log));
-    cfg.log_ctx = &log;
-    cerr = cyaml_load_data(buf, len, &cfg, &cases_schema, (cyaml_data_t **)&c->raw, NULL);
-    if (cerr != CYAML_OK || c->raw == NULL) {
-        c->raw = NULL;
-        rc = cerr != CYAML_OK ? pol_cy_error(&log, cerr, &pp, err) : POLICY_ERR_SCHEMA;
-        if (cerr == CYAML_OK)
-            pol_error_set(err, 1, 1, "cases file is empty");
+    rc = pol_yaml_load(buf, len, &cases_spec, &cases_schema, (void **)&c->raw, &pp,
+                       "cases file is empty", err);
+    if (rc != POLICY_OK)
         goto out;
-    }
     c->lines = calloc(c->raw->cases_count, sizeof(uint32_t));
     c->now_ms = calloc(c->raw->cases_count, sizeof(uint64_t));
     if (c->lines == NULL || c->now_ms == NULL) {
@@ -241,10 +206,8 @@ policy_cases_load(const char *path, policy_cases **cases_out, policy_load_error 
     c = NULL;
 out:
     policy_cases_destroy(&c);
-    pol_positions_free(&pp);
+    liaison_yaml_doc_clear(&pp);
     free(buf);
-    if (f != NULL)
-        fclose(f);
     return rc;
 }
 

@@ -30,7 +30,7 @@ static const struct {
 
 typedef struct ctx {
     const raw_policy *raw;         /* what libcyaml read */
-    const pol_positions *pp;       /* node positions */
+    const liaison_yaml_doc *pp;    /* node positions */
     policy_load_error *err;        /* where errors go */
     policy *p;                     /* being built */
     char path[256];                /* scratch for node paths */
@@ -497,11 +497,11 @@ rule_build(ctx *c, const raw_rule *r, const char *base, uint8_t dir, const char 
     const char *home = c->p->nation;
     const char *src = dir == POLICY_EGRESS ? home : partner;
     const char *dst = dir == POLICY_EGRESS ? partner : home;
-    const pol_pos *pos;
+    const liaison_yaml_node *pos;
     policy_err rc;
 
     snprintf(b, sizeof(b), "%s", base);
-    pos = pol_positions_find(c->pp, b);
+    pos = liaison_yaml_find(c->pp, b);
     if (pos != NULL) {
         out->line = pos->line;
         out->column = pos->column;
@@ -734,13 +734,13 @@ rule_ids_unique(ctx *c)
         if (strcmp(refs[i - 1].id, refs[i].id) == 0) {
             /* Report the later of the two, in file order. */
             const rule_ref *a = &refs[i - 1], *b = &refs[i];
-            const pol_pos *pa, *pb;
+            const liaison_yaml_node *pa, *pb;
             char path_a[128];
 
             snprintf(path_a, sizeof(path_a), "partners[%u].%s[%u].id", a->partner,
                      dir_names[a->dir], a->index);
-            pa = pol_positions_find(c->pp, path_a);
-            pb = pol_positions_find(c->pp, at(c, "partners[%u].%s[%u].id", b->partner,
+            pa = liaison_yaml_find(c->pp, path_a);
+            pb = liaison_yaml_find(c->pp, at(c, "partners[%u].%s[%u].id", b->partner,
                                               dir_names[b->dir], b->index));
             if (pa != NULL && pb != NULL && pa->line > pb->line) {
                 const rule_ref *t = a;
@@ -797,8 +797,8 @@ partners_build(ctx *c)
         }
         for (unsigned j = 0; j < i; j++) {
             if (strcmp(raw->partners[j].nation, n) == 0) {
-                const pol_pos *first =
-                    pol_positions_find(c->pp, at(c, "partners[%u].nation", j));
+                const liaison_yaml_node *first =
+                    liaison_yaml_find(c->pp, at(c, "partners[%u].nation", j));
                 uint32_t line = first != NULL ? first->line : 0;
 
                 pol_error_at(c->err, c->pp, at(c, "partners[%u].nation", i), false,
@@ -943,7 +943,7 @@ limits_build(ctx *c)
 }
 
 policy_err
-pol_compile(const raw_policy *raw, const pol_positions *pp, const uint8_t *bytes, size_t len,
+pol_compile(const raw_policy *raw, const liaison_yaml_doc *pp, const uint8_t *bytes, size_t len,
             policy **out, policy_load_error *err)
 {
     ctx c;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 
 #include "liaison_policy.h"
+#include "liaison_yaml.h"
 
 /* ---- The file as read (filled by libcyaml in load.c) -------------------- */
 
@@ -75,39 +76,13 @@ typedef struct raw_policy {
     unsigned rate_limits_count; /* entries in rate_limits */
 } raw_policy;
 
-/* ---- Positions of YAML nodes (libyaml pass in load.c) ------------------- */
+/* ---- Positions of YAML nodes (yaml/'s node table) ----------------------- */
 
-typedef struct pol_pos {
-    char *path;                /* "partners[0].egress[2].kinds[1]" */
-    uint32_t key_line;         /* where the key is (1-based); 0 for sequence items */
-    uint32_t key_column;       /* column of the key */
-    uint32_t line;             /* where the value starts (1-based) */
-    uint32_t column;           /* column of the value */
-} pol_pos;
-
-typedef struct pol_positions {
-    pol_pos *items;            /* in document order */
-    size_t count;              /* entries used */
-    size_t cap;                /* entries allocated */
-} pol_positions;
-
-/* Finds the position of path; NULL if absent. */
-const pol_pos *pol_positions_find(const pol_positions *pp, const char *path);
+#define POL_NODES_MAX (1u << 20) /* YAML nodes in a policy or cases file; more is refused */
 
 /* Records an error at path's value (or key, if at_key) position. */
-void pol_error_at(policy_load_error *err, const pol_positions *pp, const char *path, bool at_key,
-                  const char *fmt, ...) PROTO_PRINTF(5, 6);
-
-#define DEPTH_MAX 32u        /* nesting a policy or cases file may use */
-#define PATH_MAX_LEN 512u    /* characters of a node path */
-
-/* Walks the YAML events of buf, recording every node's position; refuses syntax
- * errors (with libyaml's mark), aliases, several documents and deep nesting. */
-policy_err pol_positions_scan(const uint8_t *buf, size_t len, pol_positions *pp,
-                              policy_load_error *err);
-
-/* Frees the table of positions. */
-void pol_positions_free(pol_positions *pp);
+void pol_error_at(policy_load_error *err, const liaison_yaml_doc *doc, const char *path,
+                  bool at_key, const char *fmt, ...) PROTO_PRINTF(5, 6);
 
 /* Records an error at a given position. */
 void pol_error_set(policy_load_error *err, uint32_t line, uint32_t column, const char *fmt, ...)
@@ -205,8 +180,8 @@ struct policy_rate {
     } *slots;                  /* one per limit slot */
 };
 
-/* compile.c: validates raw (positions in pp for errors) and builds *out. */
-policy_err pol_compile(const raw_policy *raw, const pol_positions *pp, const uint8_t *bytes,
+/* compile.c: validates raw (positions in doc for errors) and builds *out. */
+policy_err pol_compile(const raw_policy *raw, const liaison_yaml_doc *doc, const uint8_t *bytes,
                        size_t len, policy **out, policy_load_error *err);
 
 /* decide.c: the nation as an integer key. */

@@ -1,28 +1,29 @@
-/* Private to policy/: what load.c and cases.c share about libcyaml. */
+/* Private to policy/: what load.c and cases.c share about reading YAML through yaml/. */
 #ifndef LIAISON_POLICY_YAML_INT_H
 #define LIAISON_POLICY_YAML_INT_H
 
-#include <cyaml/cyaml.h>
-
 #include "policy_int.h"
 
-/* What libcyaml logged about its first error: message and backtrace. */
-typedef struct cy_log {
-    char message[PROTO_TEXT_MAX];  /* the first error line */
-    char path[PATH_MAX_LEN + 1];   /* the node path rebuilt from the backtrace */
-    uint32_t line;                 /* innermost backtrace position */
-    uint32_t column;               /* column of it */
-    bool have_message;             /* message is set */
-    bool in_backtrace;             /* lines now are backtrace entries */
-    char entries[DEPTH_MAX][PATH_MAX_LEN / 4]; /* backtrace components, innermost first */
-    size_t entry_count;            /* entries used */
-} cy_log;
+/*
+ * Loads buf (len bytes) through schema with yaml/, into *data_out and the
+ * node table doc (which the caller clears with liaison_yaml_doc_clear, also
+ * on failure).  Every refusal is worded into *err at its position: what
+ * yaml/ refuses, what libcyaml refuses, and an empty document (the text
+ * empty is its message).  Returns POLICY_OK with *data_out set, or the error;
+ * *data_out is NULL after a failure.
+ */
+policy_err pol_yaml_load(const uint8_t *buf, size_t len, const liaison_yaml_spec *spec,
+                         const cyaml_schema_value_t *schema, void **data_out,
+                         liaison_yaml_doc *doc, const char *empty, policy_load_error *err);
 
-/* libcyaml log callback; ctx is a cy_log. */
-void pol_cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-    __attribute__((format(printf, 3, 0)));
-
-/* Turns what libcyaml logged into an error at the right position . */
-policy_err pol_cy_error(cy_log *log, cyaml_err_t cerr, const pol_positions *pp, policy_load_error *err);
+/*
+ * Opens and reads the file at path whole for pol_yaml_load, refusing it (in
+ * *err) if it cannot be read, is no regular file, is larger than the spec
+ * allows or, when role is not NULL, can be written by others (role names
+ * the file in that message).  *buf_out is the caller's to free (NULL on
+ * failure).
+ */
+policy_err pol_yaml_read(const char *path, const liaison_yaml_spec *spec, const char *role,
+                         uint8_t **buf_out, size_t *len_out, policy_load_error *err);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "liaison.h"
 #include "liaison_proto.h"
+#include "liaison_yaml.h"
 #include "match.h"
 
 #if defined(__GNUC__)
@@ -51,13 +52,9 @@ typedef enum agent_config_err {
 #define AGENT_THRESHOLD_MIN 0.5
 #define AGENT_THRESHOLD_MAX 1.0
 
-/* Where and why a configuration was refused. */
-typedef struct agent_config_detail {
-    unsigned line;    /* 1-based line of the offending text; 0 when not known */
-    unsigned column;  /* 1-based column of it; 0 when not known */
-    char field[64];   /* the field, e.g. "name_threshold"; empty if none */
-    char text[640];   /* the whole message: "rcmp.yaml:4:17: name_threshold: ..." */
-} agent_config_detail;
+/* Where and why a configuration was refused: line, column, field and the
+ * whole message, "rcmp.yaml:4:17: name_threshold: ...". */
+typedef liaison_yaml_detail agent_config_detail;
 
 /* A loaded, checked configuration; paths are resolved, defaults filled in. */
 typedef struct agent_config {

@@ -7,19 +7,18 @@
 #include <unistd.h>
 
 #include <cyaml/cyaml.h>
-#include <yaml.h>
-
 #include "agent.h"
+#include "liaison_yaml.h"
 #include "match.h"
 
 /*
- * How it works (as broker/config.c does).  libcyaml 1.3 keeps no
- * positions, so a first pass with libyaml's event parser records each
- * top-level field (key and value positions, the value's kind and text),
- * refusing what libcyaml would take silently or place badly: unknown or
- * repeated fields, lists or mappings where a value belongs, aliases,
- * several documents.  libcyaml then loads the file through the schema, and
- * the checks after loading name their field by its recorded position.
+ * How it works (as broker/config.c does).  yaml/ (liaison_yaml_load) reads
+ * the file: its libyaml pass records each node's position and refuses what
+ * no Liaison file uses (aliases, several documents, repeated keys); the
+ * check_node below refuses, as each node is recorded, what libcyaml would
+ * take silently or place badly here: unknown fields and lists or mappings
+ * where a value belongs.  libcyaml then loads the file through the schema,
+ * and the checks after loading name their field by its recorded position.
  * Every message reads "FILE:LINE:COL: FIELD: what".
  */
 
@@ -63,46 +62,27 @@ static const cyaml_schema_value_t config_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, raw_config, config_fields),
 };
 
-/* ---- Positions ------------------------------------------------------------------ */
+/* ---- The load ------------------------------------------------------------------ */
 
-#define FIELDS_MAX 16u /* top-level fields recorded; the schema has 7 */
+#define NODES_MAX 4096u /* YAML nodes in one file, as for the broker's configuration */
 
-/* One top-level field as the libyaml pass saw it. */
-typedef struct field_pos {
-    char key[32];       /* its name (a known field's: longer names are refused first) */
-    unsigned key_line;  /* 1-based line of the key */
-    unsigned key_col;   /* 1-based column of the key */
-    unsigned line;      /* 1-based line of the value */
-    unsigned col;       /* 1-based column of the value */
-    bool scalar;        /* the value is a single value */
-    bool null;          /* the value is empty or null */
-} field_pos;
+/* What the configuration allows; yaml/ reads and refuses by it (load_buffer adds check_node). */
+static const liaison_yaml_spec config_spec = {
+    .noun = "a configuration",
+    .file_noun = "a configuration file",
+    .size_max = AGENT_CONFIG_MAX_BYTES,
+    .nodes_max = NODES_MAX,
+    .schema = &config_schema,
+};
 
 /* State of one load. */
 typedef struct load_ctx {
-    const char *file;                  /* the name used in messages */
-    const char *text;                  /* the YAML */
-    size_t len;                        /* bytes at text */
-    char base[AGENT_CONFIG_PATH_MAX];  /* directory relative paths resolve against */
-    field_pos fields[FIELDS_MAX];      /* the top-level fields, in file order */
-    size_t field_count;                /* entries used */
-    unsigned map_line;                 /* where the top-level mapping starts */
-    unsigned map_col;                  /* its column */
-    agent_config_detail *detail;       /* where the error goes; never NULL */
+    const char *file;                 /* the name used in messages */
+    char base[AGENT_CONFIG_PATH_MAX]; /* directory relative paths resolve against */
+    liaison_yaml_doc doc;             /* the nodes: the root mapping and its fields */
+    agent_config_err refused;         /* what check_node refused the file with */
+    agent_config_detail *detail;      /* where the error goes; never NULL */
 } load_ctx;
-
-static void cut_printf(char *dst, size_t cap, const char *fmt, ...) PROTO_PRINTF(3, 4);
-
-/* snprintf for text that may be cut on purpose (long paths, long messages). */
-static void
-cut_printf(char *dst, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(dst, cap, fmt, ap);
-    va_end(ap);
-}
 
 static agent_config_err fail_pos(load_ctx *c, agent_config_err code, unsigned line, unsigned col,
                                  const char *field, const char *fmt, ...) PROTO_PRINTF(6, 7);
@@ -112,43 +92,12 @@ static agent_config_err
 fail_pos(load_ctx *c, agent_config_err code, unsigned line, unsigned col, const char *field,
          const char *fmt, ...)
 {
-    agent_config_detail *d = c->detail;
-    char what[400], where[300];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    liaison_yaml_detail_vset(c->detail, c->file, line, col, field, fmt, ap);
     va_end(ap);
-    d->line = line;
-    d->column = col;
-    cut_printf(d->field, sizeof(d->field), "%s", field != NULL ? field : "");
-    if (line > 0)
-        cut_printf(where, sizeof(where), "%s:%u:%u", c->file, line, col);
-    else
-        cut_printf(where, sizeof(where), "%s", c->file);
-    if (d->field[0] != '\0')
-        cut_printf(d->text, sizeof(d->text), "%s: %s: %s", where, d->field, what);
-    else
-        cut_printf(d->text, sizeof(d->text), "%s: %s", where, what);
-    for (char *p = d->text; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    }
-    for (char *p = d->field; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    }
     return code;
-}
-
-static const field_pos *
-find_field(const load_ctx *c, const char *key)
-{
-    for (size_t i = 0; i < c->field_count; i++) {
-        if (strcmp(c->fields[i].key, key) == 0)
-            return &c->fields[i];
-    }
-    return NULL;
 }
 
 static agent_config_err fail_at(load_ctx *c, agent_config_err code, const char *key,
@@ -158,294 +107,96 @@ static agent_config_err fail_at(load_ctx *c, agent_config_err code, const char *
 static agent_config_err
 fail_at(load_ctx *c, agent_config_err code, const char *key, const char *fmt, ...)
 {
-    const field_pos *f = find_field(c, key);
-    char what[400];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    liaison_yaml_detail_vat(c->detail, c->file, &c->doc, key, fmt, ap);
     va_end(ap);
-    return fail_pos(c, code, f != NULL ? f->line : 0, f != NULL ? f->col : 0, key, "%s", what);
+    return code;
 }
 
-/* Text for a message: control bytes and quotes as '?', cut at 60 bytes. */
-static const char *
-shown(const char *text, char *buf, size_t buf_len)
-{
-    size_t n = 0;
-
-    for (const char *p = text; *p != '\0' && n + 4 < buf_len; p++) {
-        unsigned char ch = (unsigned char)*p;
-
-        if (n >= 60) {
-            memcpy(buf + n, "...", 3);
-            n += 3;
-            break;
-        }
-        buf[n++] = (ch < 0x20 || ch == 0x7f || ch == '\'') ? '?' : (char)ch;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-static const char *
-known_fields(void)
-{
-    return "key, roster, broker, store, name_threshold, answer_labels, log_level";
-}
-
+/*
+ * The loader's check of each node as the libyaml pass records it: the
+ * configuration is one mapping of known fields to single values, so what
+ * libcyaml would take silently or place badly is refused here, in file order.
+ */
 static bool
-is_known(const char *key)
+check_node(void *ctx, const liaison_yaml_doc *doc, const liaison_yaml_node *n)
 {
-    for (const cyaml_schema_field_t *f = config_fields; f->key != NULL; f++) {
-        if (strcmp(f->key, key) == 0)
-            return true;
+    load_ctx *c = ctx;
+    char names[200], text[80];
+
+    (void)doc;
+    if (n->parent < 0 && n->kind != LIAISON_YAML_MAPPING) {
+        bool empty = n->kind == LIAISON_YAML_SCALAR && n->text[0] == '\0' && !n->text_cut;
+
+        c->refused = fail_pos(c, empty ? AGENT_CONFIG_ERR_MISSING_FIELD : AGENT_CONFIG_ERR_TYPE,
+                              n->line, n->column, empty ? "key" : NULL, "%s",
+                              empty ? "required field is missing (the configuration is empty)"
+                                    : "a configuration is a mapping of 'field: value' lines");
+        return false;
     }
-    return false;
+    if (n->parent < 0)
+        return true;
+    if (n->unknown || n->key_cut) {
+        liaison_yaml_schema_names(&config_schema, names, sizeof(names));
+        c->refused = fail_pos(c, AGENT_CONFIG_ERR_UNKNOWN_FIELD, n->key_line, n->key_column, NULL,
+                              "unknown field '%s' (known: %s)",
+                              liaison_yaml_shown(n->key, text, sizeof(text)), names);
+        return false;
+    }
+    if (n->kind != LIAISON_YAML_SCALAR) {
+        c->refused = fail_pos(c, AGENT_CONFIG_ERR_TYPE, n->line, n->column, n->key,
+                              "expected a single value, found %s",
+                              n->kind == LIAISON_YAML_SEQUENCE ? "a list" : "a mapping");
+        return false;
+    }
+    return true;
 }
 
+/* Our code for what yaml/ refused. */
 static agent_config_err
-syntax_error(load_ctx *c, const yaml_parser_t *p)
+yaml_code(liaison_yaml_err rc)
 {
-    const char *problem = p->problem != NULL ? p->problem : "not well-formed";
-
-    if (p->error == YAML_MEMORY_ERROR)
-        return fail_pos(c, AGENT_CONFIG_ERR_NOMEM, 0, 0, NULL, "out of memory reading YAML");
-    if (p->error == YAML_READER_ERROR) {
-        unsigned line = 1, col = 1;
-
-        for (size_t i = 0; i < p->problem_offset && i < c->len; i++) {
-            if (c->text[i] == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
-        return fail_pos(c, AGENT_CONFIG_ERR_SYNTAX, line, col, NULL, "YAML syntax error: %s",
-                        problem);
-    }
-    return fail_pos(c, AGENT_CONFIG_ERR_SYNTAX, (unsigned)p->problem_mark.line + 1,
-                    (unsigned)p->problem_mark.column + 1, NULL, "YAML syntax error: %s", problem);
+    return rc == LIAISON_YAML_ERR_NOMEM       ? AGENT_CONFIG_ERR_NOMEM
+           : rc == LIAISON_YAML_ERR_DUPLICATE ? AGENT_CONFIG_ERR_DUPLICATE
+           : liaison_yaml_err_limit(rc)       ? AGENT_CONFIG_ERR_TOO_LARGE
+                                              : AGENT_CONFIG_ERR_SYNTAX;
 }
 
-/* Records one top-level field's key (ev is its key scalar). */
+/* Turns what the shared loader refused into our code and message. */
 static agent_config_err
-on_key(load_ctx *c, const yaml_event_t *ev)
+yaml_refusal(load_ctx *c, liaison_yaml_err rc, const liaison_yaml_error *e)
 {
-    unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
-    char key[64], text[80];
-    size_t n = ev->data.scalar.length;
-    field_pos *f;
-
-    if (n >= sizeof(key) || memchr(ev->data.scalar.value, '\0', n) != NULL) {
-        memcpy(key, ev->data.scalar.value, n < sizeof(key) - 1 ? n : sizeof(key) - 1);
-        key[n < sizeof(key) - 1 ? n : sizeof(key) - 1] = '\0';
-        return fail_pos(c, AGENT_CONFIG_ERR_UNKNOWN_FIELD, line, col, NULL,
-                        "unknown field '%s' (known: %s)", shown(key, text, sizeof(text)),
-                        known_fields());
-    }
-    memcpy(key, ev->data.scalar.value, n);
-    key[n] = '\0';
-    if (!is_known(key))
-        return fail_pos(c, AGENT_CONFIG_ERR_UNKNOWN_FIELD, line, col, NULL,
-                        "unknown field '%s' (known: %s)", shown(key, text, sizeof(text)),
-                        known_fields());
-    for (size_t i = 0; i < c->field_count; i++) {
-        if (strcmp(c->fields[i].key, key) == 0)
-            return fail_pos(c, AGENT_CONFIG_ERR_DUPLICATE, line, col, key,
-                            "given twice (first at line %u)", c->fields[i].key_line);
-    }
-    /* Known fields are distinct, so there are never more than the schema's. */
-    f = &c->fields[c->field_count++];
-    memset(f, 0, sizeof(*f));
-    cut_printf(f->key, sizeof(f->key), "%s", key);
-    f->key_line = line;
-    f->key_col = col;
-    return AGENT_CONFIG_OK;
-}
-
-/* The libyaml pass: top-level fields and their positions. */
-static agent_config_err
-map_positions(load_ctx *c)
-{
-    yaml_parser_t parser;
-    yaml_event_t ev;
-    unsigned documents = 0, depth = 0;
-    bool have_event = false, done = false, want_key = false, root_seen = false;
-    field_pos *pending = NULL;
-    agent_config_err err = AGENT_CONFIG_OK;
-
-    if (!yaml_parser_initialize(&parser))
-        return fail_pos(c, AGENT_CONFIG_ERR_NOMEM, 0, 0, NULL, "out of memory");
-    yaml_parser_set_input_string(&parser, (const unsigned char *)c->text, c->len);
-    while (!done) {
-        unsigned line, col;
-
-        if (!yaml_parser_parse(&parser, &ev)) {
-            err = syntax_error(c, &parser);
-            goto out;
-        }
-        have_event = true;
-        line = (unsigned)ev.start_mark.line + 1;
-        col = (unsigned)ev.start_mark.column + 1;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++documents > 1) {
-                err = fail_pos(c, AGENT_CONFIG_ERR_SYNTAX, line, col, NULL,
-                               "a second YAML document starts here; a configuration is one document");
-                goto out;
-            }
-            break;
-        case YAML_ALIAS_EVENT:
-            err = fail_pos(c, AGENT_CONFIG_ERR_SYNTAX, line, col, NULL,
-                           "YAML aliases (*name) are not allowed in a configuration");
-            goto out;
-        case YAML_SCALAR_EVENT:
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (depth == 0) {
-                root_seen = true;
-                if (ev.type != YAML_MAPPING_START_EVENT) {
-                    bool empty = ev.type == YAML_SCALAR_EVENT && ev.data.scalar.length == 0;
-
-                    err = fail_pos(c, empty ? AGENT_CONFIG_ERR_MISSING_FIELD : AGENT_CONFIG_ERR_TYPE,
-                                   line, col, empty ? "key" : NULL, "%s",
-                                   empty ? "required field is missing (the configuration is empty)"
-                                         : "a configuration is a mapping of 'field: value' lines");
-                    goto out;
-                }
-                c->map_line = line;
-                c->map_col = col;
-                depth = 1;
-                want_key = true;
-                break;
-            }
-            if (depth == 1 && want_key) {
-                if (ev.type != YAML_SCALAR_EVENT) {
-                    err = fail_pos(c, AGENT_CONFIG_ERR_SYNTAX, line, col, NULL,
-                                   "a field name must be a plain word, not a list or mapping");
-                    goto out;
-                }
-                if ((err = on_key(c, &ev)) != AGENT_CONFIG_OK)
-                    goto out;
-                pending = &c->fields[c->field_count - 1];
-                want_key = false;
-                break;
-            }
-            if (depth == 1 && pending != NULL) {
-                pending->line = line;
-                pending->col = col;
-                pending->scalar = ev.type == YAML_SCALAR_EVENT;
-                pending->null = pending->scalar &&
-                                (ev.data.scalar.length == 0 ||
-                                 (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                                  (strcmp((const char *)ev.data.scalar.value, "null") == 0 ||
-                                   strcmp((const char *)ev.data.scalar.value, "~") == 0)));
-                if (!pending->scalar) {
-                    err = fail_pos(c, AGENT_CONFIG_ERR_TYPE, line, col, pending->key,
-                                   "expected a single value, found %s",
-                                   ev.type == YAML_SEQUENCE_START_EVENT ? "a list" : "a mapping");
-                    goto out;
-                }
-                pending = NULL;
-                want_key = true;
-            }
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            if (depth > 0)
-                depth--;
-            break;
-        default:
-            break;
-        }
-        yaml_event_delete(&ev);
-        have_event = false;
-    }
-    if (!root_seen)
-        err = fail_pos(c, AGENT_CONFIG_ERR_MISSING_FIELD, 1, 1, "key",
-                       "required field is missing (the configuration is empty)");
-out:
-    if (have_event)
-        yaml_event_delete(&ev);
-    yaml_parser_delete(&parser);
-    return err;
+    if (rc == LIAISON_YAML_ERR_REFUSED)
+        return c->refused;
+    return fail_pos(c, yaml_code(rc), e->line, e->column, e->field, "%s", e->what);
 }
 
 /* ---- libcyaml's errors ------------------------------------------------------------ */
 
-/* What libcyaml logged during one load. */
-typedef struct cyaml_capture {
-    char message[256];  /* its first error line, without "Load: " */
-    unsigned line;      /* innermost backtrace position; 0 if none */
-    unsigned column;    /* its column */
-    bool in_backtrace;  /* the backtrace has begun */
-} cyaml_capture;
-
-static void capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-    PROTO_PRINTF(3, 0);
-
-static void
-capture_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
-{
-    cyaml_capture *cap = ctx;
-    char line[512];
-    const char *s = line;
-    size_t n;
-
-    if (level < CYAML_LOG_ERROR)
-        return;
-    vsnprintf(line, sizeof(line), fmt, args);
-    n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
-        line[--n] = '\0';
-    if (strncmp(s, "Load: ", 6) == 0)
-        s += 6;
-    while (*s == ' ')
-        s++;
-    if (strncmp(s, "Backtrace:", 10) == 0) {
-        cap->in_backtrace = true;
-    } else if (cap->in_backtrace) {
-        const char *pos = strstr(s, "(line: ");
-
-        if (cap->line == 0 && pos != NULL &&
-            sscanf(pos, "(line: %u, column: %u)", &cap->line, &cap->column) != 2)
-            cap->line = 0;
-    } else if (cap->message[0] == '\0') {
-        cut_printf(cap->message, sizeof(cap->message), "%s", s);
-    }
-}
-
-/* Turns a libcyaml failure into our error; the libyaml pass refused most
- * shapes already, so what is left are bad values of a known field. */
 static agent_config_err
-explain_cyaml(load_ctx *c, cyaml_err_t e, const cyaml_capture *cap)
+explain_cyaml(load_ctx *c, cyaml_err_t e, const liaison_yaml_log *cap)
 {
-    const field_pos *f = NULL;
+    const liaison_yaml_node *root = &c->doc.nodes[0]; /* check_node saw a root mapping */
+    const liaison_yaml_node *f;
 
     if (e == CYAML_ERR_OOM)
         return fail_pos(c, AGENT_CONFIG_ERR_NOMEM, 0, 0, NULL, "out of memory");
     if (e == CYAML_ERR_MAPPING_FIELD_MISSING) {
         const char *name = strrchr(cap->message, ' ');
 
-        return fail_pos(c, AGENT_CONFIG_ERR_MISSING_FIELD, c->map_line, c->map_col,
+        return fail_pos(c, AGENT_CONFIG_ERR_MISSING_FIELD, root->line, root->column,
                         name != NULL ? name + 1 : NULL, "required field is missing");
     }
-    for (size_t i = 0; i < c->field_count && cap->line > 0; i++) {
-        if (c->fields[i].line == cap->line && c->fields[i].col == cap->column)
-            f = &c->fields[i];
-    }
+    f = liaison_yaml_find_at(&c->doc, cap->line, cap->column);
     if (f != NULL && strcmp(f->key, "log_level") == 0)
-        return fail_pos(c, AGENT_CONFIG_ERR_INVALID, f->line, f->col, f->key,
+        return fail_pos(c, AGENT_CONFIG_ERR_INVALID, f->line, f->column, f->key,
                         "not one of: error, warn, info, debug");
     if (f != NULL && e == CYAML_ERR_STRING_LENGTH_MAX)
-        return fail_pos(c, AGENT_CONFIG_ERR_INVALID, f->line, f->col, f->key, "too long");
+        return fail_pos(c, AGENT_CONFIG_ERR_INVALID, f->line, f->column, f->key, "too long");
     if (f != NULL)
-        return fail_pos(c, AGENT_CONFIG_ERR_TYPE, f->line, f->col, f->key, "%s",
+        return fail_pos(c, AGENT_CONFIG_ERR_TYPE, f->line, f->column, f->key, "%s",
                         cap->message[0] != '\0' ? cap->message : cyaml_strerror(e));
     return fail_pos(c, AGENT_CONFIG_ERR_INVALID, cap->line, cap->column, NULL, "%s",
                     cap->message[0] != '\0' ? cap->message : cyaml_strerror(e));
@@ -459,25 +210,15 @@ nomem(load_ctx *c)
     return fail_pos(c, AGENT_CONFIG_ERR_NOMEM, 0, 0, NULL, "out of memory");
 }
 
-static char *
-dup_text(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* A required value: present and not empty. */
 static agent_config_err
 need(load_ctx *c, const char *key, const char *value)
 {
-    const field_pos *f = find_field(c, key);
+    const liaison_yaml_node *f = liaison_yaml_find(&c->doc, key);
 
     if (f == NULL)
-        return fail_pos(c, AGENT_CONFIG_ERR_MISSING_FIELD, c->map_line, c->map_col, key,
+        return fail_pos(c, AGENT_CONFIG_ERR_MISSING_FIELD, c->doc.nodes[0].line,
+                        c->doc.nodes[0].column, key,
                         "required field is missing");
     if (value == NULL || value[0] == '\0')
         return fail_at(c, AGENT_CONFIG_ERR_MISSING_FIELD, key, "has no value");
@@ -488,27 +229,19 @@ need(load_ctx *c, const char *key, const char *value)
 static agent_config_err
 check_path(load_ctx *c, const char *key, const char *value, char **out)
 {
-    size_t base_len = strlen(c->base), len;
     agent_config_err err = need(c, key, value);
+    liaison_yaml_err rc;
 
     if (err != AGENT_CONFIG_OK)
         return err;
     if (memchr(value, '\n', strlen(value)) != NULL)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, key, "a path cannot hold a line break");
-    if (value[0] == '/' || base_len == 0) {
-        *out = dup_text(value);
-        return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
-    }
-    len = base_len + 1 + strlen(value) + 1;
-    if (len > AGENT_CONFIG_PATH_MAX)
+    rc = liaison_yaml_resolve(c->base, value, AGENT_CONFIG_PATH_MAX, out);
+    if (rc == LIAISON_YAML_ERR_PATH)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, key,
                        "longer than %u bytes once resolved against %s",
                        AGENT_CONFIG_PATH_MAX - 1, c->base);
-    *out = malloc(len);
-    if (*out == NULL)
-        return nomem(c);
-    snprintf(*out, len, "%s%s%s", c->base, c->base[base_len - 1] == '/' ? "" : "/", value);
-    return AGENT_CONFIG_OK;
+    return rc == LIAISON_YAML_OK ? AGENT_CONFIG_OK : nomem(c);
 }
 
 /* "tcp://HOST:PORT" (port 1..65535) or "ipc://PATH". */
@@ -523,13 +256,13 @@ check_broker(load_ctx *c, const char *value, char **out)
     if (err != AGENT_CONFIG_OK)
         return err;
     if (strncmp(value, "ipc://", 6) == 0 && value[6] != '\0') {
-        *out = dup_text(value);
+        *out = strdup(value);
         return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
     }
     if (strncmp(value, "tcp://", 6) != 0)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, "broker",
                        "'%s' is not an endpoint of the form tcp://HOST:PORT",
-                       shown(value, text, sizeof(text)));
+                       liaison_yaml_shown(value, text, sizeof(text)));
     colon = strrchr(value + 6, ':');
     port = colon != NULL ? colon + 1 : "";
     if (colon == NULL || colon == value + 6 || port[0] == '\0' || port[0] == '0' ||
@@ -539,8 +272,8 @@ check_broker(load_ctx *c, const char *value, char **out)
             strlen(value + 6))
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, "broker",
                        "'%s' is not tcp://HOST:PORT with a port from 1 to 65535",
-                       shown(value, text, sizeof(text)));
-    *out = dup_text(value);
+                       liaison_yaml_shown(value, text, sizeof(text)));
+    *out = strdup(value);
     return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
 }
 
@@ -565,11 +298,11 @@ check_threshold(load_ctx *c, const char *value, double *out)
     if (digits == 0 || rest[0] != '\0' || strlen(value) > 12)
         return fail_at(c, AGENT_CONFIG_ERR_TYPE, "name_threshold",
                        "'%s' is not a decimal number such as 0.88",
-                       shown(value, text, sizeof(text)));
+                       liaison_yaml_shown(value, text, sizeof(text)));
     *out = strtod(value, NULL);
     if (*out < AGENT_THRESHOLD_MIN || *out > AGENT_THRESHOLD_MAX)
         return fail_at(c, AGENT_CONFIG_ERR_RANGE, "name_threshold",
-                       "%s is out of range (%.2f .. %.2f)", shown(value, text, sizeof(text)),
+                       "%s is out of range (%.2f .. %.2f)", liaison_yaml_shown(value, text, sizeof(text)),
                        AGENT_THRESHOLD_MIN, AGENT_THRESHOLD_MAX);
     return AGENT_CONFIG_OK;
 }
@@ -588,8 +321,8 @@ check_labels(load_ctx *c, const char *value, char **out)
                        "has no value (leave the field out for the default)");
     if (proto_labels_parse(value, &l, &d) != PROTO_OK)
         return fail_at(c, AGENT_CONFIG_ERR_INVALID, "answer_labels", "'%s' do not parse: %s%s%s",
-                       shown(value, text, sizeof(text)), d.field, d.field[0] ? ": " : "", d.text);
-    *out = dup_text(value);
+                       liaison_yaml_shown(value, text, sizeof(text)), d.field, d.field[0] ? ": " : "", d.text);
+    *out = strdup(value);
     return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
 }
 
@@ -599,7 +332,7 @@ build(load_ctx *c, const raw_config *raw, agent_config **cfg_out)
     agent_config *cfg = calloc(1, sizeof(*cfg));
     agent_config_err err;
 
-    if (cfg == NULL || (cfg->source = dup_text(c->file)) == NULL) {
+    if (cfg == NULL || (cfg->source = strdup(c->file)) == NULL) {
         err = nomem(c);
         goto out;
     }
@@ -618,38 +351,6 @@ out:
     return err;
 }
 
-/* The directory of file, absolute, into c->base ("" if it cannot be known). */
-static void
-set_base(load_ctx *c, const char *file)
-{
-    const char *slash = file != NULL ? strrchr(file, '/') : NULL;
-    char cwd[AGENT_CONFIG_PATH_MAX];
-    size_t dir_len;
-
-    c->base[0] = '\0';
-    if (slash != NULL && file[0] == '/') {
-        dir_len = slash == file ? 1 : (size_t)(slash - file);
-        if (dir_len < sizeof(c->base)) {
-            memcpy(c->base, file, dir_len);
-            c->base[dir_len] = '\0';
-        }
-        return;
-    }
-    if (getcwd(cwd, sizeof(cwd)) == NULL)
-        return;
-    if (slash == NULL) {
-        snprintf(c->base, sizeof(c->base), "%s", cwd);
-        return;
-    }
-    dir_len = (size_t)(slash - file);
-    if (strlen(cwd) + 1 + dir_len >= sizeof(c->base))
-        return;
-    memcpy(c->base, cwd, strlen(cwd) + 1);
-    if (strcmp(cwd, "/") != 0)
-        strcat(c->base, "/");
-    strncat(c->base, file, dir_len);
-}
-
 /* ---- Public functions ------------------------------------------------------------------ */
 
 agent_config_err
@@ -658,49 +359,40 @@ agent_config_load_buffer(const char *text, size_t len, const char *path_for_mess
 {
     agent_config_detail scratch;
     load_ctx c;
-    cyaml_capture cap;
-    cyaml_config_t cc;
+    liaison_yaml_spec spec = config_spec;
+    liaison_yaml_log cap;
+    liaison_yaml_error ye;
     raw_config *raw = NULL;
     cyaml_err_t e;
+    liaison_yaml_err rc;
     agent_config_err err;
 
     memset(&c, 0, sizeof(c));
-    memset(&cap, 0, sizeof(cap));
-    memset(&cc, 0, sizeof(cc));
-    cc.log_fn = capture_log;
-    cc.log_ctx = &cap;
-    cc.mem_fn = cyaml_mem;
-    cc.log_level = CYAML_LOG_ERROR;
-    cc.flags = CYAML_CFG_NO_ALIAS;
+    spec.check = check_node;
+    spec.check_ctx = &c;
     c.file = path_for_messages != NULL ? path_for_messages : "<config>";
-    c.text = text != NULL ? text : "";
-    c.len = text != NULL ? len : 0;
     c.detail = detail_r != NULL ? detail_r : &scratch;
     memset(c.detail, 0, sizeof(*c.detail));
-    set_base(&c, path_for_messages);
-    if (c.len > AGENT_CONFIG_MAX_BYTES) {
-        err = fail_pos(&c, AGENT_CONFIG_ERR_TOO_LARGE, 0, 0, NULL,
-                       "%zu bytes; a configuration file is at most %u", c.len,
-                       AGENT_CONFIG_MAX_BYTES);
-        goto out;
-    }
-    if ((err = map_positions(&c)) != AGENT_CONFIG_OK)
-        goto out;
-    e = cyaml_load_data((const uint8_t *)c.text, c.len, &cc, &config_schema,
-                        (cyaml_data_t **)&raw, NULL);
-    if (e != CYAML_OK) {
+    liaison_yaml_base_dir(path_for_messages, c.base, sizeof(c.base));
+    rc = liaison_yaml_load(text, len, &spec, &config_schema, (void **)&raw, &c.doc, &cap, &e, &ye);
+    if (rc == LIAISON_YAML_ERR_SCHEMA && c.doc.count > 0) {
         err = explain_cyaml(&c, e, &cap);
         goto out;
     }
+    if (rc != LIAISON_YAML_OK && rc != LIAISON_YAML_ERR_SCHEMA) {
+        err = yaml_refusal(&c, rc, &ye);
+        goto out;
+    }
     if (raw == NULL) {
+        /* No document, or an empty one: libcyaml loads nothing. */
         err = fail_pos(&c, AGENT_CONFIG_ERR_MISSING_FIELD, 1, 1, "key",
                        "required field is missing (the configuration is empty)");
         goto out;
     }
     err = build(&c, raw, cfg_out);
 out:
-    if (raw != NULL)
-        cyaml_free(&cc, &config_schema, raw, 0);
+    liaison_yaml_free(&config_schema, raw);
+    liaison_yaml_doc_clear(&c.doc);
     return err;
 }
 
@@ -710,6 +402,8 @@ agent_config_load(const char *path, agent_config **cfg_out, agent_config_detail 
     agent_config_detail scratch;
     agent_config_detail *d = detail_r != NULL ? detail_r : &scratch;
     agent_config_err err;
+    liaison_yaml_error ye;
+    liaison_yaml_err rc;
     FILE *f = NULL;
     char *buf = NULL;
     size_t len;
@@ -721,22 +415,10 @@ agent_config_load(const char *path, agent_config **cfg_out, agent_config_detail 
         err = AGENT_CONFIG_ERR_IO;
         goto out;
     }
-    buf = malloc(AGENT_CONFIG_MAX_BYTES + 1);
-    if (buf == NULL) {
-        snprintf(d->text, sizeof(d->text), "%.300s: out of memory", path);
-        err = AGENT_CONFIG_ERR_NOMEM;
-        goto out;
-    }
-    len = fread(buf, 1, AGENT_CONFIG_MAX_BYTES + 1, f);
-    if (ferror(f)) {
-        snprintf(d->text, sizeof(d->text), "%.300s: cannot read: %s", path, strerror(errno));
-        err = AGENT_CONFIG_ERR_IO;
-        goto out;
-    }
-    if (len > AGENT_CONFIG_MAX_BYTES) {
-        snprintf(d->text, sizeof(d->text), "%.300s: larger than %u bytes; not a configuration file",
-                 path, AGENT_CONFIG_MAX_BYTES);
-        err = AGENT_CONFIG_ERR_TOO_LARGE;
+    rc = liaison_yaml_read(f, &config_spec, &buf, &len, &ye);
+    if (rc != LIAISON_YAML_OK) {
+        liaison_yaml_message(d->text, sizeof(d->text), path, 0, 0, NULL, ye.what);
+        err = rc == LIAISON_YAML_ERR_IO ? AGENT_CONFIG_ERR_IO : yaml_code(rc);
         goto out;
     }
     err = agent_config_load_buffer(buf, len, path, cfg_out, d);
