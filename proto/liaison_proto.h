@@ -295,6 +295,23 @@ void proto_id_new(uint64_t created_ms, uint8_t id_out[PROTO_ID_BYTES]) PROTO_NON
 /* True if all PROTO_ID_BYTES bytes of id are zero. */
 bool proto_id_is_zero(const uint8_t id[PROTO_ID_BYTES]) PROTO_NONNULL(1);
 
+/* ---- Times (time.c) ---------------------------------------------------- */
+
+/* Bytes of a time as text, with its NUL ("2026-11-25T19:17:50Z" is 20). */
+#define PROTO_TIME_TEXT_BYTES 32u
+
+/* Writes ms (Unix milliseconds) as RFC 3339 UTC to the second,
+ * "2026-11-25T19:17:50Z", into buf and returns buf ("?" if the time cannot
+ * be shown).  Thread-safe. */
+char *proto_time_format(uint64_t ms, char buf[PROTO_TIME_TEXT_BYTES]) PROTO_NONNULL(2);
+/* The same, the date only: "2026-11-25". */
+char *proto_date_format(uint64_t ms, char buf[PROTO_TIME_TEXT_BYTES]) PROTO_NONNULL(2);
+/* Parses a date, "2026-11-25" (midnight UTC), or an RFC 3339 UTC time,
+ * "2026-11-25T19:17:50Z" (a fraction and a "+00:00" offset allowed), from
+ * 1970 on, into Unix ms (*ms_out, out).  False, and *ms_out unchanged, if
+ * text (may be NULL) is neither. */
+bool proto_time_parse(const char *text, uint64_t *ms_out) PROTO_NONNULL(2);
+
 /* ---- Envelopes ---------------------------------------------------------- */
 
 /*

@@ -149,7 +149,7 @@ outbox_settle(agent *a, const uint8_t key[AGENT_OUTBOX_KEY_BYTES], json_t *meta,
     agent_store_err err;
 
     json_object_set_new(meta, "state", json_string(state));
-    json_object_set_new(meta, "settled", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+    json_object_set_new(meta, "settled", json_string(proto_time_format(liaison_now_ms(), now)));
     if (reason != NULL)
         json_object_set_new(meta, "reason", json_string(reason));
     err = agent_store_begin(a->st, true, &t);
@@ -240,7 +240,7 @@ outbox_send(agent *a, const uint8_t key[AGENT_OUTBOX_KEY_BYTES], liaison_message
         json_object_set_new(meta, "message", json_string(hex));
         json_object_set_new(meta, "what", json_string(what));
         json_object_set_new(meta, "state", json_string("sealed"));
-        json_object_set_new(meta, "sealed", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+        json_object_set_new(meta, "sealed", json_string(proto_time_format(liaison_now_ms(), now)));
         if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK ||
             (err = agent_blob_put(t, AGENT_T_OUTBOX, key, AGENT_OUTBOX_KEY_BYTES, meta, sealed,
                                   sealed_len)) != AGENT_STORE_OK ||
@@ -306,7 +306,7 @@ keep(agent *a, const liaison_event *e, const char *reason)
     json_object_set_new(meta, "from", json_string(e->sender));
     json_object_set_new(meta, "message", json_string(e->id_hex));
     json_object_set_new(meta, "labels", json_string(e->labels));
-    json_object_set_new(meta, "received", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+    json_object_set_new(meta, "received", json_string(proto_time_format(liaison_now_ms(), now)));
     json_object_set_new(meta, "reason", json_string(reason));
     if (e->case_id[0] != '\0')
         json_object_set_new(meta, "case", json_string(e->case_id));
@@ -527,7 +527,7 @@ on_designation(agent *a, const liaison_event *e, const json_t *in)
         json_object_set_new(rec, "from", json_string(e->sender));
         json_object_set_new(rec, "message", json_string(e->id_hex));
         json_object_set_new(rec, "case", json_string(e->case_id));
-        json_object_set_new(rec, "received", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+        json_object_set_new(rec, "received", json_string(proto_time_format(liaison_now_ms(), now)));
         json_object_set_new(rec, "ack", json_string("received"));
         if ((err = agent_json_put(t, AGENT_T_DESIGNATIONS, key, rec)) != AGENT_STORE_OK)
             goto out;
@@ -559,7 +559,7 @@ on_publish(agent *a, const liaison_event *e, const json_t *in)
 
     if (!json_is_array(entries))
         return keep(a, e, "watchlist.publish without entries");
-    agent_time_text(liaison_now_ms(), now, sizeof(now));
+    proto_time_format(liaison_now_ms(), now);
     if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
         goto out;
     json_array_foreach(entries, i, v) {
@@ -640,7 +640,7 @@ on_report(agent *a, const liaison_event *e, const json_t *in)
     }
     snprintf(key, sizeof(key), "%s %s", e->sender, json_string_value(json_object_get(report, "ref")));
     rec = json_pack("{s:s, s:s, s:s, s:o}", "from", e->sender, "received",
-                    agent_time_text(liaison_now_ms(), now, sizeof(now)), "message", e->id_hex,
+                    proto_time_format(liaison_now_ms(), now), "message", e->id_hex,
                     "report", report);
     if (rec == NULL ||
         (err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK ||
@@ -791,7 +791,7 @@ implement_settle(agent *a, const char *key, const char *state, const char *reaso
     if (agent_json_get(t, AGENT_T_DESIGNATIONS, key, &rec) == AGENT_STORE_OK) {
         if (state != NULL) {
             json_object_set_new(rec, "ack", json_string(state));
-            json_object_set_new(rec, "implemented", json_string(agent_time_text(liaison_now_ms(), now, sizeof(now))));
+            json_object_set_new(rec, "implemented", json_string(proto_time_format(liaison_now_ms(), now)));
             json_object_del(rec, "implement_error");
         } else {
             json_object_set_new(rec, "implement_error", json_string(reason));

@@ -231,9 +231,6 @@ agent_store_err agent_blob_get(agent_txn *txn, agent_table table, const void *ke
                                json_t **meta_out, const uint8_t **data_out,
                                size_t *len_out) AGENT_MUST_CHECK;
 
-/* An RFC 3339 UTC time ("2026-11-25T19:17:50Z") of ms into buf (at least 21 bytes). */
-char *agent_time_text(uint64_t ms, char *buf, size_t buf_len);
-
 /* The key of a designation version: "FROM DESIGNATION VERSION" with the
  * version zero-padded to ten digits, so versions sort in order. */
 void agent_designation_key(const char *from, const char *designation, uint32_t version,

@@ -14,17 +14,6 @@
 
 /* ---- Small helpers ----------------------------------------------------------------- */
 
-char *
-agent_time_text(uint64_t ms, char *buf, size_t buf_len)
-{
-    time_t t = (time_t)(ms / 1000u);
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(buf, buf_len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, buf_len, "?");
-    return buf;
-}
-
 void
 agent_designation_key(const char *from, const char *designation, uint32_t version, char *buf,
                       size_t buf_len)
@@ -325,8 +314,7 @@ agent_doc_check(const json_t *report, char *why, size_t why_len)
     }
     json_object_del(r, "schema");
     if (v == NULL) {
-        agent_time_text(liaison_now_ms(), today, sizeof(today));
-        today[10] = '\0';
+        proto_date_format(liaison_now_ms(), today);
         json_object_set_new(r, "reported", json_string(today));
     }
     return r;

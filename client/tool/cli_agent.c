@@ -295,7 +295,7 @@ store_records(agent_store *st, agent_table table, json_t *records, bool json)
     char now[32];
     agent_store_err err;
 
-    agent_time_text(liaison_now_ms(), now, sizeof(now));
+    proto_time_format(liaison_now_ms(), now);
     if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK)
         goto out;
     json_array_foreach(records, i, r) {
@@ -735,7 +735,7 @@ cmd_implement(int argc, char **argv)
     already = json_is_string(json_object_get(rec, "ack")) &&
               strcmp(json_string_value(json_object_get(rec, "ack")), "implemented") == 0;
     if (!already) {
-        agent_time_text(liaison_now_ms(), now, sizeof(now));
+        proto_time_format(liaison_now_ms(), now);
         req = json_pack("{s:s, s:s}", "requested", now, "note", note);
         json_object_set_new(rec, "implement_requested", json_string(now));
         json_object_del(rec, "implement_error");

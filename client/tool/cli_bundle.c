@@ -36,16 +36,6 @@ say(char *why, size_t why_len, const char *fmt, ...)
     va_end(ap);
 }
 
-static char *
-time_text(uint64_t ms, char buf[32])
-{
-    time_t t = (time_t)(ms / 1000u);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 static char *
 sha256_hex(const uint8_t *data, size_t len, char out[65])
@@ -76,7 +66,7 @@ bundle_custody_new(const proto_identity *signer, uint64_t time_ms, const char *a
     uint8_t sig[PROTO_SIGNATURE_BYTES], *input = NULL;
     size_t len;
 
-    time_text(time_ms, t);
+    proto_time_format(time_ms, t);
     proto_addr_format(&signer->addr, actor, sizeof(actor));
     if (bundle_custody_input(t, actor, action, file, sha256_hex, &input, &len) != 0)
         return NULL;
@@ -645,7 +635,7 @@ ex_proofs(ex_state *s, const bundle_export_args *a, const char *dir, json_t *pro
             say(why, why_len, "the latest signed tree head of %s (size %llu, %s) does not cover "
                               "evidence message %s yet: the broker signs one every "
                               "tree_head_interval_s; try again later",
-                a->audit_data, (unsigned long long)head.tree_size, time_text(head.time_ms, t), id);
+                a->audit_data, (unsigned long long)head.tree_size, proto_time_format(head.time_ms, t), id);
             rc = EX_TEMPFAIL;
             goto out;
         }
@@ -912,7 +902,7 @@ bundle_export(const bundle_export_args *a, json_t **summary_out, char *why, size
         if ((rc = ex_write_listed(&s, tmp, rel, e->raw, e->raw_len, why, why_len)) != EX_OK)
             goto out;
         row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "id", id, "kind", e->kind, "sender",
-                        e->peer, "case", e->case_id, "created", time_text(e->created_ms, t),
+                        e->peer, "case", e->case_id, "created", proto_time_format(e->created_ms, t),
                         "envelope", rel, "content", body_json(e));
         if (e->has_reply_to)
             json_object_set_new(row, "in_reply_to", json_string(proto_id_format(e->in_reply_to, rt)));
@@ -946,7 +936,7 @@ bundle_export(const bundle_export_args *a, json_t **summary_out, char *why, size
     manifest = json_object();
     json_object_set_new(manifest, "schema", json_string(BUNDLE_SCHEMA));
     json_object_set_new(manifest, "case", json_string(a->case_id));
-    json_object_set_new(manifest, "exported", json_string(time_text(a->now_ms, t)));
+    json_object_set_new(manifest, "exported", json_string(proto_time_format(a->now_ms, t)));
     json_object_set_new(manifest, "exporter", json_string(me_text));
     json_object_set_new(manifest, "request", request != NULL ? body_json(request) : json_null());
     if (request != NULL) {

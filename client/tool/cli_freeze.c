@@ -204,7 +204,7 @@ parse(int argc, char **argv, const char *usage, bool positional, fz_opts *o)
         case 't': list = o->to; n = &o->to_count; break;
         case 'b': o->legal_basis = optarg; break;
         case 'e':
-            if (strlen(optarg) != 10 || !cli_time_parse(optarg, &ms)) {
+            if (strlen(optarg) != 10 || !proto_time_parse(optarg, &ms)) {
                 cli_error(SUB, "%s: --effective takes a date, YYYY-MM-DD", argv[0]);
                 return EX_USAGE;
             }
@@ -424,7 +424,7 @@ send_version(const char *sub, fz_opts *o, const char *action)
     body = json_pack("{s:s, s:s, s:i, s:s, s:s, s:O}", "schema", "freeze.designation/1",
                      "designation", o->designation, "version", version, "action", action,
                      "effective",
-                     o->effective != NULL ? o->effective : cli_date_format(liaison_now_ms(), today),
+                     o->effective != NULL ? o->effective : proto_date_format(liaison_now_ms(), today),
                      "entity", entity);
     if (o->legal_basis != NULL)
         json_object_set_new(body, "legal_basis", json_string(o->legal_basis));
@@ -591,7 +591,7 @@ time_json(uint64_t ms)
 {
     char t[32];
 
-    return ms == 0 ? json_null() : json_string(cli_time_format(ms, t));
+    return ms == 0 ? json_null() : json_string(proto_time_format(ms, t));
 }
 
 static int
@@ -759,9 +759,9 @@ cmd_status(int argc, char **argv)
                     bool acked = cell->received_ms != 0 || cell->implemented_ms != 0;
 
                     if (cell->received_ms)
-                        cli_time_format(cell->received_ms, r);
+                        proto_time_format(cell->received_ms, r);
                     if (cell->implemented_ms)
-                        cli_time_format(cell->implemented_ms, im);
+                        proto_time_format(cell->implemented_ms, im);
                     printf("%-14s%-4d%-8s%-22s%-22s%s%s%s\n", units[u].addr,
                            fc.versions[v].version, fc.versions[v].action, r, im,
                            cell->delivery[0] ? cell->delivery : "-",

@@ -63,13 +63,6 @@ int cli_read_file(const char *path, uint8_t **data_out, size_t *len_out);
 
 struct casebook;
 
-/* Writes ms as an RFC 3339 UTC time, "2026-11-25T19:17:50Z", into buf (32 bytes). */
-char *cli_time_format(uint64_t ms, char buf[32]);
-/* Writes the date part only, "2026-11-25". */
-char *cli_date_format(uint64_t ms, char buf[32]);
-/* Parses "2026-11-25" (midnight UTC) or "2026-11-25T19:17:50Z" (fractions and
- * a "+00:00" offset allowed) into Unix ms.  False if it is neither. */
-bool cli_time_parse(const char *text, uint64_t *ms_out);
 
 /* Opens the casebook of conn->state; prints why and returns a sysexits code
  * (EX_USAGE without a state directory) on failure. */

@@ -459,7 +459,7 @@ case_load(const char *sub, casebook *cb, const char *id, bool with_raw, const cl
     } else {
         snprintf(mc->peer, sizeof(mc->peer), "%s", mc->request->peer);
     }
-    if (!cli_time_parse(json_string_value(json_object_get(mc->body, "submitted")), &mc->submitted_ms))
+    if (!proto_time_parse(json_string_value(json_object_get(mc->body, "submitted")), &mc->submitted_ms))
         mc->submitted_ms = mc->request->sent ? mc->request->time_ms : mc->request->created_ms;
     return EX_OK;
 }
@@ -527,7 +527,7 @@ cmd_submit(int argc, char **argv)
                      "case", o.case_id, "treaty", o.treaty, "offences",
                      json_array(), "requesting", liaison_client_address(c), "requested", o.to,
                      "summary", o.summary, "assistance", json_array(), "submitted",
-                     cli_time_format(now, submitted));
+                     proto_time_format(now, submitted));
     for (size_t i = 0; i < o.offence_count; i++)
         json_array_append_new(json_object_get(body, "offences"), json_string(o.offences[i]));
     for (size_t i = 0; i < o.assistance_count; i++)
@@ -547,8 +547,8 @@ cmd_submit(int argc, char **argv)
     if ((rc = cli_outgoing_send("mlat submit", c, cb, &out, m, &o.conn, o.json, id)) != EX_OK)
         goto done;
     liaison_id_to_hex(id, hex);
-    cli_date_format(now + (uint64_t)o.decide_days * DAY_MS, d1);
-    cli_date_format(now + (uint64_t)o.execute_days * DAY_MS, d2);
+    proto_date_format(now + (uint64_t)o.decide_days * DAY_MS, d1);
+    proto_date_format(now + (uint64_t)o.execute_days * DAY_MS, d2);
     if (o.json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", hex, "case", o.case_id, "to", o.to,
                               "result", "accepted", "submitted", submitted);
@@ -608,10 +608,10 @@ deadline_json(const ml_deadline *d, const char *what, long days)
 {
     char t[32];
     json_t *o = json_pack("{s:s, s:i, s:s, s:b}", "what", what, "days", (int)days, "due",
-                          cli_time_format(d->due_ms, t), "overdue", d->overdue);
+                          proto_time_format(d->due_ms, t), "overdue", d->overdue);
 
     if (d->met_ms != 0) {
-        json_object_set_new(o, "met", json_string(cli_time_format(d->met_ms, t)));
+        json_object_set_new(o, "met", json_string(proto_time_format(d->met_ms, t)));
         json_object_set_new(o, "met_by", json_string(d->met_by));
         json_object_set_new(o, "late", json_boolean(d->met_ms > d->due_ms));
     }
@@ -625,10 +625,10 @@ deadline_print(const ml_deadline *d, const char *what, long days, uint64_t now)
 {
     char due[32], met[32];
 
-    cli_date_format(d->due_ms, due);
+    proto_date_format(d->due_ms, due);
     printf("  %-8s within %3ld days, by %s: ", what, days, due);
     if (d->met_ms != 0)
-        printf("%s %s%s\n", d->met_by, cli_time_format(d->met_ms, met),
+        printf("%s %s%s\n", d->met_by, proto_time_format(d->met_ms, met),
                d->met_ms > d->due_ms ? " (LATE)" : "");
     else if (d->closed)
         printf("not needed (case closed)\n");
@@ -657,7 +657,7 @@ cmd_status(int argc, char **argv)
     memset(&mc, 0, sizeof(mc));
     if ((rc = parse(argc, argv, usage_status, true, &o)) != EX_OK)
         goto done;
-    if (o.now != NULL && !cli_time_parse(o.now, &now)) {
+    if (o.now != NULL && !proto_time_parse(o.now, &now)) {
         cli_error(SUB, "status: --now takes YYYY-MM-DD or an RFC 3339 UTC time");
         rc = EX_USAGE;
         goto done;
@@ -781,7 +781,7 @@ cmd_status(int argc, char **argv)
         } else {
             snprintf(what, sizeof(what), "%s", e->kind);
         }
-        row = json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", cli_time_format(when, t), "kind",
+        row = json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", proto_time_format(when, t), "kind",
                         e->kind, "from", e->sent ? "" : e->peer, "event", what, "id", hex);
         json_object_set_new(row, "sent", json_boolean(e->sent));
         json_array_append_new(timeline, row);
@@ -811,9 +811,9 @@ cmd_status(int argc, char **argv)
                       mc.requester ? "requesting" : "requested", "peer", mc.peer, "treaty",
                       json_object_get(mc.body, "treaty"), "offences",
                       json_object_get(mc.body, "offences"), "status", current, "submitted",
-                      cli_time_format(mc.submitted_ms, t), "timeline", timeline, "evidence",
+                      proto_time_format(mc.submitted_ms, t), "timeline", timeline, "evidence",
                       evidence);
-        json_object_set_new(j, "now", json_string(cli_time_format(now, t)));
+        json_object_set_new(j, "now", json_string(proto_time_format(now, t)));
         json_object_set_new(j, "deadlines",
                             json_pack("{s:o, s:o}", "decide",
                                       deadline_json(&decide, "decide", o.decide_days), "execute",
@@ -830,7 +830,7 @@ cmd_status(int argc, char **argv)
                    (unsigned long long)files[f].size, (unsigned long long)files[f].seen,
                    (unsigned long long)files[f].chunks,
                    files[f].seen >= files[f].chunks ? " (complete)" : "", files[f].sha256);
-        printf("DEADLINES (as of %s)\n", cli_time_format(now, t));
+        printf("DEADLINES (as of %s)\n", proto_time_format(now, t));
         deadline_print(&decide, "decide", o.decide_days, now);
         deadline_print(&execute, "execute", o.execute_days, now);
         if (decide.overdue || execute.overdue)

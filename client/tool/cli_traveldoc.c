@@ -8,6 +8,7 @@
 #include "casebook.h"
 #include "cli.h"
 #include "cli_int.h"
+#include "liaison_proto.h"
 
 #define SUB "traveldoc"
 #define TO_MAX 64
@@ -215,13 +216,13 @@ cmd_report(int argc, char **argv)
         cli_error(SUB, "report: --status is stolen, lost, forged or fraudulently-used");
         return EX_USAGE;
     }
-    if (o.reported != NULL && (strlen(o.reported) != 10 || !cli_time_parse(o.reported, &ms))) {
+    if (o.reported != NULL && (strlen(o.reported) != 10 || !proto_time_parse(o.reported, &ms))) {
         cli_error(SUB, "report: --reported takes a date, YYYY-MM-DD");
         return EX_USAGE;
     }
     body = json_pack("{s:s, s:s, s:o, s:s, s:s}", "schema", "traveldoc.report/1", "ref", o.ref,
                      "document", document(&o), "status", o.status, "reported",
-                     o.reported != NULL ? o.reported : cli_date_format(liaison_now_ms(), today));
+                     o.reported != NULL ? o.reported : proto_date_format(liaison_now_ms(), today));
     memset(&out, 0, sizeof(out));
     out.kind = "traveldoc.report";
     out.ttl_s = CLI_LONG_TTL_S;

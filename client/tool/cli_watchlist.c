@@ -9,6 +9,7 @@
 #include "casebook.h"
 #include "cli.h"
 #include "cli_int.h"
+#include "liaison_proto.h"
 
 #define SUB "watchlist"
 #define TO_MAX 64
@@ -257,7 +258,7 @@ cmd_query(int argc, char **argv)
                                                     : "--name or --passport is required");
         return EX_USAGE;
     }
-    if (o.born != NULL && (strlen(o.born) != 10 || !cli_time_parse(o.born, &born_ms))) {
+    if (o.born != NULL && (strlen(o.born) != 10 || !proto_time_parse(o.born, &born_ms))) {
         cli_error(SUB, "query: --born takes a date, YYYY-MM-DD");
         return EX_USAGE;
     }

@@ -121,6 +121,34 @@ teardown(void **state)
 
 /* Text from the wire comes out printable: escapes, quotes, cuts. */
 static void
+test_proto_time_parse_and_format(void **state)
+{
+    char buf[PROTO_TIME_TEXT_BYTES];
+    uint64_t ms = 7;
+
+    (void)state;
+    assert_true(proto_time_parse("2026-11-25T19:17:50Z", &ms));
+    assert_int_equal(ms, 1795634270000ull);
+    assert_string_equal(proto_time_format(ms, buf), "2026-11-25T19:17:50Z");
+    assert_string_equal(proto_date_format(ms, buf), "2026-11-25");
+    assert_true(proto_time_parse("2026-11-25T19:17:50.250+00:00", &ms));
+    assert_int_equal(ms, 1795634270250ull);
+    assert_true(proto_time_parse("2026-11-25", &ms));
+    assert_int_equal(ms, 1795564800000ull);
+    assert_true(proto_time_parse("2024-02-29", &ms));
+    assert_string_equal(proto_time_format(0, buf), "1970-01-01T00:00:00Z");
+    ms = 7;
+    assert_false(proto_time_parse("2026-02-29", &ms));          /* not a leap year */
+    assert_false(proto_time_parse("2026-11-25T19:17:50", &ms)); /* no zone */
+    assert_false(proto_time_parse("2026-11-25T19:17:50+01:00", &ms));
+    assert_false(proto_time_parse("2026-13-01", &ms));
+    assert_false(proto_time_parse("1969-12-31", &ms));
+    assert_false(proto_time_parse("2026-11-25 ", &ms));
+    assert_false(proto_time_parse(NULL, &ms));
+    assert_int_equal(ms, 7);
+}
+
+static void
 test_proto_text_escape(void **state)
 {
     static const uint8_t in[] = {'A', 0x00, 0x01, 0x1f, ' ', '~', 0x7f, 0x80, 0xff, '"', '\\', 'z'};
@@ -1836,6 +1864,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_proto_addr_valid),
+        cmocka_unit_test(test_proto_time_parse_and_format),
         cmocka_unit_test(test_proto_text_escape),
         cmocka_unit_test(test_proto_detail_printable),
         cmocka_unit_test(test_proto_addr_invalid),
