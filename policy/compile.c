@@ -8,6 +8,8 @@
 
 /* The default vocabulary of kinds, for a policy that lists none (docs/policy.md). */
 static const char *const default_kinds[] = {
+    "cargo.ack",        "cargo.alert",      "cargo.donotload",    "cargo.request",
+    "cargo.result",
     "consent.grant",    "consent.request",  "freeze.ack",         "freeze.designation",
     "mlat.evidence",    "mlat.request",     "mlat.status",        "traveldoc.answer",
     "traveldoc.check",  "traveldoc.report", "watchlist.answer",   "watchlist.publish",

@@ -1,5 +1,6 @@
 /* The agent (client/agent): its configuration, its LMDB store, its records, its daemon and,
- * through match.h, its matching; what the liaison tool's `agent` commands use.  Not installed. */
+ * through match.h and cargo.h, its matching and the cargo family's checks; what the liaison
+ * tool's commands use.  Not installed. */
 #ifndef LIAISON_AGENT_H
 #define LIAISON_AGENT_H
 
@@ -11,6 +12,7 @@
 #include "liaison.h"
 #include "liaison_proto.h"
 #include "liaison_yaml.h"
+#include "cargo.h"
 #include "match.h"
 
 #if defined(__GNUC__)
