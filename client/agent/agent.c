@@ -656,6 +656,150 @@ out:
     return OUTCOME_DONE;
 }
 
+/* ---- The cargo family ---------------------------------------------------------------------- */
+
+/* A cargo id usable in a store key: 1..64 printable characters without spaces. */
+static bool
+cargo_id_ok(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] <= ' ' || s[i] > '~')
+            return false;
+    }
+    return true;
+}
+
+/* The request id an acknowledgement names: the request's own, else its case id. */
+static const char *
+cargo_request_id(const liaison_event *e, const json_t *in)
+{
+    const char *request = json_string_value(json_object_get(in, "request"));
+
+    if (cargo_id_ok(request))
+        return request;
+    return cargo_id_ok(e->case_id) ? e->case_id : e->id_hex;
+}
+
+static bool
+build_cargo_ack(agent *a, const liaison_event *e, const json_t *in, reply *out)
+{
+    cargo_detail d;
+    char note[400] = "";
+    bool good = cargo_message_check("cargo.request", in, 0, &d) == CARGO_OK;
+
+    (void)a;
+    if (!good)
+        snprintf(note, sizeof(note), "%s: %s", d.field, d.text);
+    out->kind = "cargo.ack";
+    out->body = json_pack("{s:s, s:s, s:s, s:s}", "schema", "cargo.ack/1", "request",
+                          cargo_request_id(e, in), "status", good ? "received" : "declined",
+                          "note", note);
+    return out->body != NULL;
+}
+
+/*
+ * A cargo.request, cargo.alert or cargo.donotload: checked as the sender
+ * checks it (without the clock: a request may arrive after its deadline),
+ * recorded in the cargo table, kept as received, and, for a request,
+ * acknowledged (received, or declined naming the field).  A request
+ * delivered again keeps its first record; a do-not-load record holds the
+ * latest action of its recommendation.  Other cargo kinds (an ack or a
+ * result sent to this agency) are only kept.
+ */
+static outcome
+on_cargo(agent *a, const liaison_event *e, const json_t *in)
+{
+    const char *what, *field, *id;
+    char key[AGENT_STORE_KEY_MAX], now[32], note[400] = "";
+    cargo_detail d;
+    cargo_err cerr;
+    agent_txn *t = NULL;
+    json_t *rec = NULL, *old = NULL;
+    agent_store_err err;
+    bool is_request = strcmp(e->kind, "cargo.request") == 0;
+
+    if (is_request) {
+        what = "request";
+        field = "request";
+    } else if (strcmp(e->kind, "cargo.alert") == 0) {
+        what = "alert";
+        field = "alert";
+    } else if (strcmp(e->kind, "cargo.donotload") == 0) {
+        what = "donotload";
+        field = "recommendation";
+    } else {
+        return keep(a, e, "cargo message kept as received");
+    }
+    cerr = cargo_message_check(e->kind, in, 0, &d);
+    if (cerr != CARGO_OK) {
+        snprintf(note, sizeof(note), "%s: %s", d.field, d.text);
+        PROTO_LOG(PROTO_LOG_WARN, "A-CARGO-DECLINED", "message=%s kind=%s from=%s field=%s "
+                  "reason=\"%s\"", e->id_hex, e->kind, e->sender, d.field, d.text);
+        if (!is_request)
+            return keep(a, e, note);
+    }
+    id = json_string_value(json_object_get(in, field));
+    if (!cargo_id_ok(id))
+        id = e->id_hex;
+    agent_cargo_key(e->sender, what, id, key, sizeof(key));
+    if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
+        goto out;
+    err = agent_json_get(t, AGENT_T_CARGO, key, &old);
+    if (err == AGENT_STORE_OK && (is_request || strcmp(e->kind, "cargo.alert") == 0 ||
+                                  (uint64_t)json_integer_value(json_object_get(old, "created")) >
+                                      e->created_ms)) {
+        /* Kept as first recorded (or a newer action of the recommendation is). */
+        err = AGENT_STORE_OK;
+    } else if (err == AGENT_STORE_OK || err == AGENT_STORE_ERR_NOT_FOUND ||
+               err == AGENT_STORE_ERR_INVALID) {
+        rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O, s:s, s:s}", "kind", e->kind,
+                        "id", id, "from", e->sender, "message", e->id_hex, "case", e->case_id,
+                        "created", (json_int_t)e->created_ms, "received",
+                        proto_time_format(liaison_now_ms(), now), "body", in, "labels",
+                        e->labels, "note", note);
+        if (rec == NULL) {
+            err = AGENT_STORE_ERR_NOMEM;
+            goto out;
+        }
+        if (is_request)
+            json_object_set_new(rec, "ack", json_string(cerr == CARGO_OK ? "received" : "declined"));
+        if ((err = agent_json_put(t, AGENT_T_CARGO, key, rec)) != AGENT_STORE_OK)
+            goto out;
+    } else {
+        goto out;
+    }
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    json_decref(rec);
+    json_decref(old);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "cargo", err, false);
+    if (is_request)
+        PROTO_LOG(PROTO_LOG_INFO, "A-CARGO-REQUEST", "request=%s from=%s container=%s deadline=%s "
+                  "ack=%s", id, e->sender,
+                  json_string_value(json_object_get(json_object_get(in, "shipment"), "container"))
+                      ? json_string_value(json_object_get(json_object_get(in, "shipment"), "container"))
+                      : "-",
+                  json_string_value(json_object_get(in, "deadline"))
+                      ? json_string_value(json_object_get(in, "deadline"))
+                      : "-",
+                  cerr == CARGO_OK ? "received" : "declined");
+    else
+        PROTO_LOG(PROTO_LOG_INFO, "A-CARGO-KEPT", "kind=%s id=%s from=%s%s%s", e->kind, id,
+                  e->sender, strcmp(what, "donotload") == 0 ? " action=" : "",
+                  strcmp(what, "donotload") == 0
+                      ? json_string_value(json_object_get(in, "action"))
+                      : "");
+    if (keep(a, e, is_request ? "cargo.request: acknowledged" : "cargo: recorded") == OUTCOME_RETRY)
+        return OUTCOME_RETRY;
+    return is_request ? respond(a, e, in, build_cargo_ack) : OUTCOME_DONE;
+}
+
 /* The kinds the agent acts upon, with the schema each must carry. */
 static const struct {
     const char *kind;     /* envelope kind */
@@ -683,7 +827,7 @@ on_message(agent *a, const liaison_event *e)
 
     for (k = 0; k < n && strcmp(handled_kinds[k].kind, e->kind) != 0; k++)
         ;
-    if (k == n)
+    if (k == n && !cargo_kind(e->kind))
         return keep(a, e, "not a kind the agent acts upon");
     if (e->portion_count == 0 || !e->portions[0].readable)
         return keep(a, e, "portion 0 is withheld or not readable by this agency");
@@ -692,6 +836,11 @@ on_message(agent *a, const liaison_event *e)
     if (!json_is_object(in)) {
         json_decref(in);
         return keep(a, e, "portion 0 is not a JSON object");
+    }
+    if (k == n) {
+        /* The cargo checks name a wrong schema as the field it is. */
+        o = on_cargo(a, e, in);
+        goto out;
     }
     schema = json_string_value(json_object_get(in, "schema"));
     if (schema == NULL || strcmp(schema, handled_kinds[k].schema) != 0) {
@@ -906,6 +1055,206 @@ implement_pending(agent *a)
         implement_one(a, p.keys[i]);
 }
 
+/* ---- Cargo results recorded by officers ------------------------------------------------------- */
+
+/* Marks the result under key sent (or refused, with reason); its files are
+ * no longer kept, the sealed envelope in the outbox had them. */
+static void
+cargo_result_settle(agent *a, const char *key, const char *state, const char *reason)
+{
+    agent_txn *t = NULL;
+    json_t *meta = NULL;
+    const uint8_t *data;
+    size_t len;
+    char now[32];
+    agent_store_err err;
+
+    if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK ||
+        (err = agent_blob_get(t, AGENT_T_CARGO_RESULTS, key, strlen(key), &meta, &data, &len)) !=
+            AGENT_STORE_OK)
+        goto out;
+    json_object_set_new(meta, "state", json_string(state));
+    json_object_set_new(meta, strcmp(state, "sent") == 0 ? "sent" : "settled",
+                        json_string(proto_time_format(liaison_now_ms(), now)));
+    if (reason != NULL)
+        json_object_set_new(meta, "reason", json_string(reason));
+    if ((err = agent_blob_put(t, AGENT_T_CARGO_RESULTS, key, strlen(key), meta,
+                              strcmp(state, "sent") == 0 ? NULL : data,
+                              strcmp(state, "sent") == 0 ? 0 : len)) != AGENT_STORE_OK)
+        goto out;
+    err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    json_decref(meta);
+    if (err != AGENT_STORE_OK)
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "cargo=\"%s\" op=result error=\"%s\"", key,
+                  agent_store_strerror(err));
+}
+
+/* The cargo.result of body to the requester `to`, in reply to request
+ * message in_reply_to: portion 0 the body, then each file's bytes (taken
+ * in order from data) in the portion its entry names.  NULL on failure. */
+static liaison_message *
+cargo_result_message(agent *a, const char *to, const uint8_t in_reply_to[16], const char *case_id,
+                     const char *request_labels, const json_t *body, const uint8_t *data,
+                     size_t len)
+{
+    liaison_message *m = NULL;
+    char labels[PROTO_LABELS_TEXT_MAX];
+    char *text = json_dumps(body, JSON_COMPACT);
+    const json_t *files = json_object_get(body, "files"), *f;
+    size_t i, off = 0;
+    bool ok;
+
+    ok = text != NULL && answer_labels(a, to, request_labels, labels, sizeof(labels)) &&
+         liaison_message_new("cargo.result", &m) == LIAISON_OK &&
+         liaison_message_add_recipient(m, to) == LIAISON_OK &&
+         liaison_message_set_labels(m, labels) == LIAISON_OK &&
+         liaison_message_set_case(m, case_id) == LIAISON_OK &&
+         liaison_message_set_in_reply_to(m, in_reply_to) == LIAISON_OK &&
+         liaison_message_add_portion(m, labels, text, strlen(text), NULL) == LIAISON_OK;
+    json_array_foreach(files, i, f) {
+        size_t size = (size_t)json_integer_value(json_object_get(f, "size"));
+
+        /* The tool wrote portions 1, 2, ... in file order; anything else is damage. */
+        if (!ok || json_integer_value(json_object_get(f, "portion")) != (json_int_t)(i + 1) ||
+            size > len - off) {
+            ok = false;
+            break;
+        }
+        ok = liaison_message_add_portion(m, labels, data + off, size, NULL) == LIAISON_OK;
+        off += size;
+    }
+    free(text);
+    if (!ok || off != len)
+        liaison_message_destroy(&m);
+    return m;
+}
+
+static void
+cargo_result_one(agent *a, const char *key)
+{
+    agent_txn *t = NULL;
+    json_t *meta = NULL, *req = NULL;
+    const uint8_t *bytes;
+    uint8_t *data = NULL, msg_id[16], okey[AGENT_OUTBOX_KEY_BYTES];
+    size_t len = 0;
+    liaison_message *m = NULL;
+    const char *from, *state, *id;
+    char reason[600], what[200];
+    agent_store_err err;
+    sent s;
+
+    if ((err = agent_store_begin(a->st, false, &t)) != AGENT_STORE_OK)
+        goto out;
+    err = agent_blob_get(t, AGENT_T_CARGO_RESULTS, key, strlen(key), &meta, &bytes, &len);
+    if (err == AGENT_STORE_OK && len > 0) {
+        data = malloc(len);
+        if (data == NULL)
+            err = AGENT_STORE_ERR_NOMEM;
+        else
+            memcpy(data, bytes, len);
+    }
+    if (err == AGENT_STORE_OK)
+        err = agent_json_get(t, AGENT_T_CARGO, key, &req);
+    agent_store_abort(&t);
+    if (err != AGENT_STORE_OK) {
+        PROTO_LOG(PROTO_LOG_WARN, "A-CARGO-RESULT", "request=\"%s\" error=\"%s\"", key,
+                  agent_store_strerror(err));
+        if (err == AGENT_STORE_ERR_NOT_FOUND || err == AGENT_STORE_ERR_INVALID)
+            cargo_result_settle(a, key, "rejected", "no such request in the store");
+        goto out;
+    }
+    state = json_string_value(json_object_get(meta, "state"));
+    if (state == NULL || strcmp(state, "recorded") != 0)
+        goto out;
+    from = json_string_value(json_object_get(req, "from"));
+    id = json_string_value(json_object_get(req, "id"));
+    if (from == NULL || id == NULL ||
+        liaison_id_from_hex(json_string_value(json_object_get(req, "message")), msg_id) !=
+            LIAISON_OK) {
+        cargo_result_settle(a, key, "rejected", "the request record is damaged");
+        goto out;
+    }
+    outbox_key(msg_id, AGENT_ROLE_CARGO_RESULT, okey);
+    m = cargo_result_message(a, from, msg_id, id,
+                             json_string_value(json_object_get(req, "labels")),
+                             json_object_get(meta, "body"), data, len);
+    snprintf(what, sizeof(what), "cargo.result %.64s to %s", id, from);
+    s = outbox_send(a, okey, &m, what, reason, sizeof(reason));
+    if (s == SENT_ACCEPTED) {
+        cargo_result_settle(a, key, "sent", NULL);
+        PROTO_LOG(PROTO_LOG_INFO, "A-CARGO-RESULT-SENT", "request=%s to=%s outcome=%s files=%zu",
+                  id, from, json_string_value(json_object_get(json_object_get(meta, "body"),
+                                                              "outcome")),
+                  json_array_size(json_object_get(json_object_get(meta, "body"), "files")));
+    } else if (s == SENT_REJECTED) {
+        /* A later `cargo result` records it again and the agent makes a fresh message. */
+        agent_txn *w = NULL;
+
+        if (agent_store_begin(a->st, true, &w) == AGENT_STORE_OK) {
+            agent_store_err d = agent_store_del(w, AGENT_T_OUTBOX, okey, sizeof(okey));
+
+            if ((d == AGENT_STORE_OK || d == AGENT_STORE_ERR_NOT_FOUND) &&
+                agent_store_commit(&w) != AGENT_STORE_OK)
+                PROTO_LOG(PROTO_LOG_WARN, "A-STORE", "table=outbox op=drop cargo=\"%s\"", key);
+        }
+        agent_store_abort(&w);
+        PROTO_LOG(PROTO_LOG_WARN, "A-CARGO-RESULT-REJECTED", "request=%s to=%s reason=\"%s\"", id,
+                  from, reason);
+        cargo_result_settle(a, key, "rejected", reason);
+    }
+out:
+    liaison_message_destroy(&m);
+    free(data);
+    json_decref(meta);
+    json_decref(req);
+}
+
+/* Keys of results recorded and not sent yet. */
+static int
+collect_recorded(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    pending_list *p = ctx;
+    json_t *meta = NULL;
+
+    /* The state sits in the blob's JSON head; decode only that. */
+    if (val_len >= 4) {
+        size_t jlen = ((size_t)((const uint8_t *)val)[0] << 24) |
+                      ((size_t)((const uint8_t *)val)[1] << 16) |
+                      ((size_t)((const uint8_t *)val)[2] << 8) | ((const uint8_t *)val)[3];
+
+        if (jlen <= val_len - 4)
+            meta = json_loadb((const char *)val + 4, jlen, 0, NULL);
+    }
+    if (key_len < AGENT_STORE_KEY_MAX && json_is_string(json_object_get(meta, "state")) &&
+        strcmp(json_string_value(json_object_get(meta, "state")), "recorded") == 0) {
+        memcpy(p->keys[p->count], key, key_len);
+        p->keys[p->count][key_len] = '\0';
+        p->count++;
+    }
+    json_decref(meta);
+    return p->count == 64 ? 1 : 0;
+}
+
+static void
+cargo_results_pending(agent *a)
+{
+    pending_list p;
+    agent_txn *t = NULL;
+    size_t n = 0;
+
+    if (agent_store_begin(a->st, false, &t) != AGENT_STORE_OK)
+        return;
+    p.count = 0;
+    if (agent_store_count(t, AGENT_T_CARGO_RESULTS, &n) == AGENT_STORE_OK && n > 0 &&
+        agent_store_each(t, AGENT_T_CARGO_RESULTS, NULL, collect_recorded, &p) != AGENT_STORE_OK)
+        p.count = 0;
+    agent_store_abort(&t);
+    for (size_t i = 0; i < p.count && !stop_requested; i++)
+        cargo_result_one(a, p.keys[i]);
+}
+
 /* ---- The loop ------------------------------------------------------------------------------- */
 
 static void
@@ -933,6 +1282,7 @@ loop(agent *a)
 
         if (now >= a->next_implement_ms) {
             implement_pending(a);
+            cargo_results_pending(a);
             a->next_implement_ms = liaison_now_ms() + IMPLEMENT_POLL_MS;
         }
         if (a->held != NULL) {

@@ -115,7 +115,10 @@ typedef enum agent_table {
     AGENT_T_OUTBOX = 6,          /* sealed answers, by the id they answer and a role byte */
     AGENT_T_KEPT = 7,            /* messages kept as received (MLAT, designations, others) */
     AGENT_T_META = 8,            /* the store's format version */
-    AGENT_T_COUNT = 9,           /* number of tables */
+    AGENT_T_CARGO = 9,           /* cargo requests, alerts and do-not-loads received, by
+                                    "FROM request|alert|donotload ID" */
+    AGENT_T_CARGO_RESULTS = 10,  /* cargo results recorded by officers, by the request's key */
+    AGENT_T_COUNT = 11,          /* number of tables */
 } agent_table;
 
 /* Longest key, in bytes. */
@@ -241,8 +244,13 @@ void agent_designation_key(const char *from, const char *designation, uint32_t v
 /* Outbox roles: what the kept message is to the message it answers. */
 #define AGENT_ROLE_ANSWER 'A'       /* the answer or acknowledgement on receipt */
 #define AGENT_ROLE_IMPLEMENTED 'I'  /* freeze.ack implemented */
+#define AGENT_ROLE_CARGO_RESULT 'R' /* cargo.result recorded by an officer */
 /* Bytes of an outbox key: the id answered, then the role. */
 #define AGENT_OUTBOX_KEY_BYTES 17u
+
+/* The key of a cargo record: "FROM WHAT ID" (what: request, alert, donotload). */
+void agent_cargo_key(const char *from, const char *what, const char *id, char *buf,
+                     size_t buf_len);
 
 /* ---- The daemon and the operator commands (agent.c, cli_agent.c) ------------ */
 

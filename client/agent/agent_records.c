@@ -567,3 +567,9 @@ out:
     json_decref(s.hits);
     return err;
 }
+
+void
+agent_cargo_key(const char *from, const char *what, const char *id, char *buf, size_t buf_len)
+{
+    snprintf(buf, buf_len, "%s %s %s", from, what, id);
+}
