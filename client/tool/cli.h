@@ -30,6 +30,7 @@ int cli_watchlist_main(int argc, char **argv);
 int cli_traveldoc_main(int argc, char **argv);
 int cli_freeze_main(int argc, char **argv);
 int cli_mlat_main(int argc, char **argv);
+int cli_cargo_main(int argc, char **argv);
 
 /* True if argv[1..] asks for help ("--help" or "-h" anywhere). */
 bool cli_wants_help(int argc, char **argv);

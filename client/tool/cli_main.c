@@ -28,6 +28,7 @@ static const struct {
     {"traveldoc", cli_traveldoc_main, "report and check lost, stolen or forged documents"},
     {"freeze", cli_freeze_main, "asset-freeze designations and who implemented them"},
     {"mlat", cli_mlat_main, "MLAT requests, status and deadlines, evidence bundles"},
+    {"cargo", cli_cargo_main, "container screening requests, results and do-not-load"},
     {NULL, NULL, NULL},
 };
 
