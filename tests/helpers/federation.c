@@ -26,13 +26,14 @@ static const struct {
     {"USA/FBI", "watchlist.* traveldoc.* mlat.* consent.*"},
     {"USA/TREASURY", "freeze.*"},
     {"USA/DOJ", "mlat.*"},
-    {"USA/CBP", "watchlist.* traveldoc.*"},
+    {"USA/CBP", "watchlist.* traveldoc.* cargo.*"},
     {"CAN/RCMP", "watchlist.* traveldoc.* mlat.* consent.*"},
     {"CAN/FINTRAC", "freeze.*"},
     {"CAN/CBSA", "watchlist.* traveldoc.*"},
     {"MEX/FGR", "mlat.* consent.*"},
     {"MEX/AIC", "watchlist.* traveldoc.*"},
     {"MEX/UIF", "freeze.*"},
+    {"MEX/ANAM", "cargo.*"},
 };
 
 static void
