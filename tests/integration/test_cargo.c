@@ -217,6 +217,17 @@ test_cargo_request_result_overdue_donotload(void **state)
     proto_time_format(now + 2 * 86400000ull, deadline);
     fed_agent_start(F, "MEX/ANAM");
 
+    /* 0. An alert to every service that accepts cargo.*, with the enforcement note. */
+    {
+        const char *args[] = {"cargo", "alert", "--alert", "CBP-ALERT-2026-0001", "--shipment",
+                              good, "--risk", "high", "--indicator", "consignee first import",
+                              "--indicator", "transshipment via high-risk port", "--note",
+                              "consignee linked to an open investigation", NULL};
+
+        assert_int_equal(tool(true, args), 0);
+        assert_non_null(strstr(out, "accepted: cargo.alert CBP-ALERT-2026-0001"));
+    }
+
     /* 1. A request CBP sends is acknowledged received by ANAM's agent. */
     {
         const char *args[] = {"cargo", "request", "--request", "CBP-CSR-2026-0001", "--to",
@@ -378,6 +389,7 @@ test_cargo_request_result_overdue_donotload(void **state)
         assert_non_null(strstr(first, "OVERDUE"));
         assert_int_equal(tool(false, reqs), 0);
         assert_non_null(strstr(out, "OVERDUE"));
+        assert_non_null(strstr(out, "alert CBP-ALERT-2026-0001 from USA/CBP: CSQU3054383 risk high"));
     }
 
     /* 6. A do-not-load recommendation shows, and its lifting clears it. */
