@@ -298,8 +298,8 @@ parse(int argc, char **argv, const char *usage, unsigned mask, bool positional, 
         }
         if (opt >= CLI_OPT_KEY && opt <= CLI_OPT_TIMEOUT) {
             if (!(mask & O_CONN)) {
-                cli_error(SUB, "%s: '%s' is not an option of this command (see --help)", argv[0],
-                          argv[optind - 2 >= 0 ? optind - 2 : 0]);
+                cli_error(SUB, "%s: the connection options are not options of this command (it "
+                               "works on the agent's store: --config)", argv[0]);
                 return EX_USAGE;
             }
             (void)cli_conn_option(&o->conn, opt, optarg);
@@ -999,17 +999,8 @@ cmd_status(int argc, char **argv)
         json_decref(b);
         if (!want)
             continue;
-        if (o.id != NULL) {
-            /* The timeline needs the envelopes, to check the files. */
-            casebook_entry *full = NULL;
-
-            if (casebook_get(cb, true, reqs->entries[i]->id, false, &full) != CASEBOOK_OK)
-                continue;
-            v = request_view(cb, full, by_dnl, o.now_ms, true, me, roster);
-            casebook_entry_free(&full);
-        } else {
-            v = request_view(cb, reqs->entries[i], by_dnl, o.now_ms, false, me, roster);
-        }
+        /* With ID, the timeline: request_view reads the replies' envelopes to check the files. */
+        v = request_view(cb, reqs->entries[i], by_dnl, o.now_ms, o.id != NULL, me, roster);
         if (v != NULL)
             json_array_append_new(views, v);
     }
