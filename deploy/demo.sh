@@ -1,7 +1,7 @@
 #!/bin/bash
 # The Liaison demo: a three-nation federation (USA, CAN, MEX) on loopback,
 # with fresh keys, the example policies and the agents of the partner units,
-# playing the four user stories with a narrative.  It installs what is
+# playing the five user stories with a narrative.  It installs what is
 # missing (Debian 12), builds, stops every process it started, and exits 0
 # only if every story succeeded.
 #
@@ -81,6 +81,35 @@ as() {
     return 0
 }
 
+# officer COMMAND...: runs a port officer's command (it names the agent's
+# configuration itself), output to $out.
+officer() {
+    printf '%s$ liaison %s%s\n' "$bold" "$*" "$plain" | sed "s|$demo/||g"
+    set +e
+    "$liaison" "$@" >"$out" 2>&1
+    rc=$?
+    set -e
+    sed 's/^/   /' "$out"
+    return 0
+}
+
+# poll PATTERN AGENCY COMMAND...: runs the command as the agency, quietly,
+# once a second for up to 15 s until its output contains the pattern, then
+# once more as `as` does, showing the output.
+poll() {
+    pattern=$1
+    shift
+    p=$(lower "$1")
+    for _ in $(seq 1 15); do
+        LIAISON_KEY=$demo/keys/$p.key LIAISON_ROSTER=$demo/roster \
+            LIAISON_BROKER=tcp://127.0.0.1:$(port_of "$1") LIAISON_STATE=$demo/state/$p \
+            "$liaison" "${@:2}" >"$out" 2>&1 || true
+        grep -q -- "$pattern" "$out" && break
+        sleep 1
+    done
+    as "$@"
+}
+
 cleanup() {
     for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in $pids; do
@@ -107,7 +136,7 @@ wait_port() {
 
 # ---- The federation ------------------------------------------------------------
 
-story "Key ceremony: fresh keys for 3 brokers and 10 agencies, and the roster"
+story "Key ceremony: fresh keys for 3 brokers and 11 agencies, and the roster"
 LIAISON=$liaison "$root/deploy/key-ceremony.sh" "$demo" | sed 's/^/   /'
 # Sign audit tree heads every 5 s rather than every minute, so that the
 # evidence bundle of story 3 can prove its records without a long wait.
@@ -134,7 +163,7 @@ for port in 7001 7002 7003 7101 7102 7103; do wait_port $port; done
 say "brokers up: USA :7001, CAN :7002, MEX :7003 (federation :7101-7103, metrics :9101-9103)"
 
 story "Starting the agents that answer for the partner units"
-for agency in CAN/RCMP CAN/CBSA CAN/FINTRAC MEX/AIC MEX/UIF; do
+for agency in CAN/RCMP CAN/CBSA CAN/FINTRAC MEX/AIC MEX/UIF MEX/ANAM; do
     a=$(lower "$agency")
     cat >"$demo/agents/$a.yaml" <<EOF
 key: ../keys/$a.key
@@ -281,6 +310,102 @@ as USA/CBP traveldoc check --to 'CAN/*' --to 'MEX/*' --number ZZ9999999 \
 if grep -q "HIT" "$out"; then fail "a never-reported number got a hit"; else ok "no-hit from every partner"; fi
 check "MEX answered too" "MEX/AIC" "$out"
 
+# ---- Story 5 ---------------------------------------------------------------------
+
+story "Story 5: CBP targets a container loading in a Mexican port"
+# The vessel sails in 10 minutes; CBP wants the scan 5 minutes before.
+departure=$(date -u -d '+10 minutes' +%Y-%m-%dT%H:%M:%SZ)
+deadline=$(date -u -d '+5 minutes' +%Y-%m-%dT%H:%M:%SZ)
+cat >"$demo/shipment.json" <<EOF
+{"container": "CSQU3054383", "seals": ["MX0048812"],
+ "bill_of_lading": "MEDUMX123456",
+ "vessel": {"name": "MSC ALINA", "imo": "9461867", "voyage": "0412N"},
+ "port_of_loading": "MXZLO", "port_of_discharge": "USLGB",
+ "shipper": {"name": "Autopartes del Pacifico SA", "country": "MEX"},
+ "consignee": {"name": "Lakeside Distribution LLC", "country": "USA"},
+ "goods": "auto parts, HS 8708", "departure": "$departure"}
+EOF
+note='informant reporting: the consignee is a front for a smuggling network'
+say "container CSQU3054383 on the MSC ALINA, Manzanillo (MXZLO) to Long Beach (USLGB), sails at $departure"
+say "CBP alerts the partner customs services; the enforcement note goes to CBSA, not to ANAM"
+as USA/CBP cargo alert --alert CBP-ALERT-2026-0001 --shipment "$demo/shipment.json" --risk high \
+    --indicator 'consignee first import' --indicator 'transshipment via high-risk port' --note "$note"
+[ "$rc" -eq 0 ] && ok "alert sent to every service that accepts cargo.*" || fail "cargo alert exited $rc"
+say "CBP asks ANAM, the customs service of the port of loading, to scan it before it sails"
+as USA/CBP cargo request --request CBP-CSR-2026-0001 --alert CBP-ALERT-2026-0001 --to MEX/ANAM \
+    --shipment "$demo/shipment.json" --indicator 'consignee first import' \
+    --indicator 'transshipment via high-risk port' --examination scan --deadline "$deadline" --note "$note"
+[ "$rc" -eq 0 ] && ok "request sent, deadline $deadline, before the departure" || fail "cargo request exited $rc"
+say "the USA broker's audit log: what went to CBSA whole, and what it withheld toward ANAM"
+set +e
+"$liaison" audit log --data "$demo/data/usa" >"$out" 2>&1
+set -e
+grep -E "rule=usa-(can|mex)-cargo" "$out" | sed 's/^/   /' || true
+check "the alert went to CBSA whole, note included" "released *USA/CBP -> CAN/CBSA .*rule=usa-can-cargo" "$out"
+check "the note was withheld toward ANAM" "withheld *USA/CBP -> MEX/ANAM .*rule=usa-mex-cargo" "$out"
+say "ANAM's agent checks the request and acknowledges it at once"
+poll "CBP-CSR-2026-0001.*received" USA/CBP cargo status
+check "CBP sees ANAM's acknowledgement" "CBP-CSR-2026-0001.*received" "$out"
+say "the port's view at Manzanillo"
+officer cargo requests --config "$demo/agents/mex-anam.yaml"
+check "ANAM lists CBP's request" "CBP-CSR-2026-0001" "$out"
+check "... for CSQU3054383" "CSQU3054383" "$out"
+if grep -q "smuggling network" "$out"; then
+    fail "ANAM's view shows the enforcement note"
+else
+    ok "ANAM never received the enforcement note"
+fi
+say "an ANAM officer scans the container and records the result with the scan image"
+# A 1x1 grey PNG, byte by byte (nothing is downloaded).
+printf '\211PNG\r\n\032\n\000\000\000\rIHDR\000\000\000\001\000\000\000\001\010\000\000\000\000\072\176\233\125\000\000\000\nIDAT\170\332\143\150\000\000\000\202\000\201\332\105\010\073\000\000\000\000IEND\256\102\140\202' \
+    >"$demo/scan-0412.png"
+png_sha=$(sha256sum "$demo/scan-0412.png" | cut -c1-8)
+officer cargo result CBP-CSR-2026-0001 --config "$demo/agents/mex-anam.yaml" --outcome scanned \
+    --anomaly --findings 'density anomaly behind the front wall' --seal-after MX0051177 \
+    --officer ANAM-MZO-4411 --file "$demo/scan-0412.png"
+[ "$rc" -eq 0 ] && ok "result recorded in the port agent's store; the agent sends it" || fail "cargo result exited $rc"
+poll "CBP-CSR-2026-0001.*result: scanned" USA/CBP cargo status
+check "CBP sees the result" "CBP-CSR-2026-0001.*result: scanned" "$out"
+check "... with the anomaly" "CBP-CSR-2026-0001.*ANOMALY" "$out"
+as USA/CBP cargo status CBP-CSR-2026-0001
+check "the findings" "density anomaly behind the front wall" "$out"
+check "the officer" "ANAM-MZO-4411" "$out"
+check "the scan image, by its SHA-256" "$png_sha" "$out"
+say "CBP recommends that the container not be loaded, then lifts it after the physical examination"
+as USA/CBP cargo donotload --recommend --recommendation CBP-DNL-2026-0001 --container CSQU3054383 \
+    --bl MEDUMX123456 --request CBP-CSR-2026-0001 --reason 'anomaly found by MEX/ANAM scan' --to MEX/ANAM
+[ "$rc" -eq 0 ] && ok "do-not-load recommendation sent" || fail "cargo donotload --recommend exited $rc"
+as USA/CBP cargo status
+check "the request shows the active recommendation" "CBP-CSR-2026-0001.*DO-NOT-LOAD" "$out"
+as USA/CBP cargo donotload --lift --recommendation CBP-DNL-2026-0001 --container CSQU3054383 \
+    --request CBP-CSR-2026-0001 --reason 'physical examination: auto parts only' --to MEX/ANAM
+[ "$rc" -eq 0 ] && ok "recommendation lifted" || fail "cargo donotload --lift exited $rc"
+say "a second request, whose deadline passes in seconds without an answer"
+sed -e 's/CSQU3054383/MSCU7182048/' -e 's/MEDUMX123456/MEDUMX123457/' \
+    "$demo/shipment.json" >"$demo/shipment-2.json"
+soon=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
+as USA/CBP cargo request --request CBP-CSR-2026-0002 --to MEX/ANAM --shipment "$demo/shipment-2.json" \
+    --indicator 'seal number out of sequence' --examination physical --deadline "$soon"
+[ "$rc" -eq 0 ] && ok "second request sent, deadline $soon" || fail "second cargo request exited $rc"
+sleep 6
+as USA/CBP cargo status
+check "the unanswered request is flagged overdue" "CBP-CSR-2026-0002.*OVERDUE" "$out"
+if grep "CBP-CSR-2026-0001" "$out" | grep -q "OVERDUE"; then
+    fail "the answered request is flagged overdue"
+else
+    ok "the answered request is not overdue"
+fi
+if grep "CBP-CSR-2026-0001" "$out" | grep -q "DO-NOT-LOAD"; then
+    fail "the lifted recommendation still shows"
+else
+    ok "the lifted recommendation no longer shows"
+fi
+say "a request whose deadline is after the departure is refused before it leaves"
+as USA/CBP cargo request --request CBP-CSR-2026-0003 --to MEX/ANAM --shipment "$demo/shipment.json" \
+    --indicator 'consignee first import' --examination scan \
+    --deadline "$(date -u -d '+20 minutes' +%Y-%m-%dT%H:%M:%SZ)"
+[ "$rc" -eq 65 ] && ok "refused: $(head -n 1 "$out")" || fail "a deadline after departure was not refused (exit $rc)"
+
 # ---- The audit trail ----------------------------------------------------------------
 
 story "Every broker's audit log verifies, and partners cross-checked each other's heads"
@@ -294,7 +419,7 @@ done
 "$liaison" audit log --data "$demo/data/usa" --event received | grep -m 1 "purpose=" | sed 's/^/   /' || true
 
 if [ "$failures" -eq 0 ]; then
-    story "All four stories succeeded."
+    story "All five stories succeeded."
     exit 0
 fi
 story "$failures check(s) failed; logs are in $demo/logs"

@@ -43,13 +43,14 @@ agencies="
 USA/FBI       watchlist.* traveldoc.* mlat.*
 USA/TREASURY  freeze.*
 USA/DOJ       mlat.*
-USA/CBP       watchlist.* traveldoc.*
+USA/CBP       watchlist.* traveldoc.* cargo.*
 CAN/RCMP      watchlist.* traveldoc.* mlat.*
 CAN/FINTRAC   freeze.*
-CAN/CBSA      traveldoc.*
+CAN/CBSA      traveldoc.* cargo.*
 MEX/FGR       mlat.*
 MEX/AIC       watchlist.* traveldoc.*
 MEX/UIF       freeze.*
+MEX/ANAM      cargo.*
 "
 
 lower() { echo "$1" | tr 'A-Z/' 'a-z-'; }
