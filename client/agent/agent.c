@@ -1037,24 +1037,6 @@ out:
     json_decref(req);
 }
 
-static void
-implement_pending(agent *a)
-{
-    pending_list p;
-    agent_txn *t = NULL;
-    size_t n = 0;
-
-    if (agent_store_begin(a->st, false, &t) != AGENT_STORE_OK)
-        return;
-    p.count = 0;
-    if (agent_store_count(t, AGENT_T_IMPLEMENT, &n) == AGENT_STORE_OK && n > 0 &&
-        agent_store_each(t, AGENT_T_IMPLEMENT, NULL, collect_pending, &p) != AGENT_STORE_OK)
-        p.count = 0;
-    agent_store_abort(&t);
-    for (size_t i = 0; i < p.count && !stop_requested; i++)
-        implement_one(a, p.keys[i]);
-}
-
 /* ---- Cargo results recorded by officers ------------------------------------------------------- */
 
 /* Marks the result under key sent (or refused, with reason); its files are
@@ -1237,8 +1219,11 @@ collect_recorded(void *ctx, const void *key, size_t key_len, const void *val, si
     return p->count == 64 ? 1 : 0;
 }
 
+/* Runs one(a, key) for each key of table that collect picks (a pass takes at most
+ * as many as a pending_list holds; the next pass takes the rest). */
 static void
-cargo_results_pending(agent *a)
+run_pending(agent *a, agent_table table, agent_store_fn collect,
+            void (*one)(agent *a, const char *key))
 {
     pending_list p;
     agent_txn *t = NULL;
@@ -1247,12 +1232,12 @@ cargo_results_pending(agent *a)
     if (agent_store_begin(a->st, false, &t) != AGENT_STORE_OK)
         return;
     p.count = 0;
-    if (agent_store_count(t, AGENT_T_CARGO_RESULTS, &n) == AGENT_STORE_OK && n > 0 &&
-        agent_store_each(t, AGENT_T_CARGO_RESULTS, NULL, collect_recorded, &p) != AGENT_STORE_OK)
+    if (agent_store_count(t, table, &n) == AGENT_STORE_OK && n > 0 &&
+        agent_store_each(t, table, NULL, collect, &p) != AGENT_STORE_OK)
         p.count = 0;
     agent_store_abort(&t);
     for (size_t i = 0; i < p.count && !stop_requested; i++)
-        cargo_result_one(a, p.keys[i]);
+        one(a, p.keys[i]);
 }
 
 /* ---- The loop ------------------------------------------------------------------------------- */
@@ -1281,8 +1266,8 @@ loop(agent *a)
         uint64_t now = liaison_now_ms();
 
         if (now >= a->next_implement_ms) {
-            implement_pending(a);
-            cargo_results_pending(a);
+            run_pending(a, AGENT_T_IMPLEMENT, collect_pending, implement_one);
+            run_pending(a, AGENT_T_CARGO_RESULTS, collect_recorded, cargo_result_one);
             a->next_implement_ms = liaison_now_ms() + IMPLEMENT_POLL_MS;
         }
         if (a->held != NULL) {
