@@ -35,6 +35,8 @@ if $build; then
         -DLIAISON_WERROR=ON >/dev/null
     cmake --build "$bdir" --target liaison liaison-broker >/dev/null
 fi
+# The stories run in the demo's own directory: name the binaries absolutely.
+case "$bdir" in /*) ;; *) bdir=$(cd "$bdir" && pwd) || exit 69 ;; esac
 liaison=$bdir/client/tool/liaison
 broker=$bdir/broker/liaison-broker
 for bin in "$liaison" "$broker"; do
