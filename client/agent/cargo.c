@@ -517,6 +517,7 @@ static cargo_err
 result_files(const json_t *doc, cargo_detail *d)
 {
     json_t *files = json_object_get(doc, "files"), *custody = json_object_get(doc, "custody"), *f;
+    uint64_t total = 0;
     size_t i;
 
     if (files == NULL) {
@@ -550,6 +551,12 @@ result_files(const json_t *doc, cargo_detail *d)
                  CARGO_FILE_MAX);
             return CARGO_ERR_INVALID;
         }
+        total += (uint64_t)json_integer_value(size);
+    }
+    if (total > CARGO_FILES_TOTAL_MAX) {
+        fail(d, "files", "%llu bytes in all; a result carries at most %u",
+             (unsigned long long)total, CARGO_FILES_TOTAL_MAX);
+        return CARGO_ERR_INVALID;
     }
     if (!json_is_array(custody) || json_array_size(custody) == 0) {
         fail(d, "custody", "files need their custody entries");

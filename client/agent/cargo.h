@@ -17,6 +17,8 @@
 #define CARGO_CONTAINER_BYTES 12u   /* "CSQU3054383" and its NUL */
 #define CARGO_FILES_MAX 8u          /* files a cargo.result carries */
 #define CARGO_FILE_MAX (4u << 20)   /* bytes of one such file */
+#define CARGO_FILES_TOTAL_MAX (12u << 20) /* bytes of all of them: a result fits a broker's
+                                             default 16 MiB message limit */
 #define CARGO_SEALS_MAX 16u         /* seal numbers of a shipment or a result */
 #define CARGO_INDICATORS_MAX 32u    /* risk indicators of an alert or a request */
 

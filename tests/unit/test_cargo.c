@@ -272,6 +272,22 @@ test_cargo_result_rules(void **state)
     expect("cargo.result", j, 0, CARGO_ERR_INVALID, "files[0]");
     json_decref(j);
     j = parse(result_text);
+    {
+        json_t *files = json_object_get(j, "files"), *f = json_array_get(files, 0);
+
+        /* Three files of 4 MiB are over the 12 MiB a result carries in all. */
+        json_object_set_new(f, "size", json_integer(CARGO_FILE_MAX));
+        json_array_append_new(files, json_deep_copy(f));
+        json_array_append_new(files, json_deep_copy(f));
+        expect("cargo.result", j, 0, CARGO_OK, NULL);
+        json_object_set_new(json_array_get(files, 2), "size", json_integer(CARGO_FILE_MAX + 1));
+        expect("cargo.result", j, 0, CARGO_ERR_INVALID, "files[2]");
+        json_object_set_new(json_array_get(files, 2), "size", json_integer(CARGO_FILE_MAX));
+        json_array_append_new(files, json_deep_copy(f));
+        expect("cargo.result", j, 0, CARGO_ERR_INVALID, "files");
+        while (json_array_size(files) > 1)
+            json_array_remove(files, 1);
+    }
     json_object_set_new(json_array_get(json_object_get(j, "files"), 0), "name", json_string("../x"));
     expect("cargo.result", j, 0, CARGO_ERR_INVALID, "files[0]");
     json_object_del(j, "files");
