@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cargo.h"
 #include "federation.h"
 #include "helpers.h"
 #include "liaison.h"
@@ -207,7 +208,7 @@ static void
 test_cargo_request_result_overdue_donotload(void **state)
 {
     uint64_t now = liaison_now_ms();
-    char deadline[32], soon[32], scan[1100], image[4096];
+    char deadline[32], soon[32], scan[1100], xray[2][1100], image[4096];
     const char *good = shipment("msc-alina.json", "CSQU3054383", now + 3 * 86400000ull);
     const char *anam = fed_agent_config(F, "MEX/ANAM", NULL)->config;
     json_t *v;
@@ -321,13 +322,27 @@ test_cargo_request_result_overdue_donotload(void **state)
     for (size_t i = 0; i < sizeof(image); i++)
         image[i] = (char)(i * 7 + 3);
     write_file(scan, image, sizeof(image));
+    /* Two X-ray images of the largest size a file may have: the result is then near
+     * its 12 MiB in all, and must still pass the brokers' default message limit. */
+    {
+        char *big = malloc(CARGO_FILE_MAX);
+
+        assert_non_null(big);
+        for (size_t k = 0; k < 2; k++) {
+            for (size_t i = 0; i < CARGO_FILE_MAX; i++)
+                big[i] = (char)(i * 13 + k);
+            snprintf(xray[k], sizeof(xray[k]), "%s/xray-%zu.tif", F->dir, k + 1);
+            write_file(xray[k], big, CARGO_FILE_MAX);
+        }
+        free(big);
+    }
     assert_int_equal(kill(fed_agent_config(F, "MEX/ANAM", NULL)->pid, SIGSTOP), 0);
     {
         const char *args[] = {"cargo", "result", "CBP-CSR-2026-0001", "--config", anam,
                               "--outcome", "scanned", "--findings",
                               "density anomaly behind the front wall", "--anomaly",
                               "--seal-after", "MX0051177", "--officer", "ANAM-MZO-4411",
-                              "--file", scan, NULL};
+                              "--file", scan, "--file", xray[0], "--file", xray[1], NULL};
         const char *reqs[] = {"cargo", "requests", "--config", anam, "--json", NULL};
 
         assert_int_equal(tool(false, args), 0);
@@ -348,6 +363,13 @@ test_cargo_request_result_overdue_donotload(void **state)
     assert_true(json_is_true(json_object_get(file, "hash_ok")));
     assert_true(json_is_true(json_object_get(file, "custody_ok")));
     assert_int_equal(json_integer_value(json_object_get(file, "custody")), 2);
+    assert_int_equal(json_array_size(json_object_get(timeline_event(v, "cargo.result"), "files")), 3);
+    for (size_t k = 1; k < 3; k++) {
+        file = json_array_get(json_object_get(timeline_event(v, "cargo.result"), "files"), k);
+        assert_int_equal(json_integer_value(json_object_get(file, "size")), CARGO_FILE_MAX);
+        assert_true(json_is_true(json_object_get(file, "hash_ok")));
+        assert_true(json_is_true(json_object_get(file, "custody_ok")));
+    }
     json_decref(v);
     /* Exactly once: wait a little more, the casebook holds one result. */
     sleep(2);
