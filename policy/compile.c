@@ -12,8 +12,8 @@ static const char *const default_kinds[] = {
     "cargo.result",
     "consent.grant",    "consent.request",  "freeze.ack",         "freeze.designation",
     "mlat.evidence",    "mlat.request",     "mlat.status",        "traveldoc.answer",
-    "traveldoc.check",  "traveldoc.report", "watchlist.answer",   "watchlist.publish",
-    "watchlist.query",  "watchlist.withdraw",
+    "traveldoc.check",  "traveldoc.report", "watchlist.answer",   "watchlist.details",
+    "watchlist.publish", "watchlist.query", "watchlist.request",  "watchlist.withdraw",
 };
 
 /* Markings a rule may name besides the vocabulary's caveats. */
