@@ -459,6 +459,17 @@ proto_card_format(const proto_card *card, char *buf, size_t buf_len)
     return n < 0 || (size_t)n >= buf_len ? PROTO_ERR_LIMIT : PROTO_OK;
 }
 
+void
+proto_card_fingerprint(const proto_card *card, uint8_t out[PROTO_HASH_BYTES])
+{
+    char text[512];
+
+    /* Five lines of bounded length: 512 bytes always hold them. */
+    if (proto_card_format(card, text, sizeof(text)) != PROTO_OK)
+        text[0] = '\0';
+    proto_sha256((const uint8_t *)text, strlen(text), out);
+}
+
 proto_err
 proto_card_parse(const char *text, proto_card *card_out, proto_detail *detail)
 {

@@ -174,6 +174,10 @@ proto_err proto_keyfile_read(const char *path, proto_identity **id_out,
 proto_err proto_card_format(const proto_card *card, char *buf,
                             size_t buf_len) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
 
+/* The card's fingerprint (docs/protocol.md 5.2): SHA-256 of its text form as
+ * proto_card_format writes it, what operators compare out of band. */
+void proto_card_fingerprint(const proto_card *card, uint8_t out[PROTO_HASH_BYTES]) PROTO_NONNULL(1, 2);
+
 /* Parses the text form of a card.  Errors: PROTO_ERR_KEYFILE with the line. */
 proto_err proto_card_parse(const char *text, proto_card *card_out,
                            proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;

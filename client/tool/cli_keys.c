@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_int.h"
 #include "liaison_proto.h"
 
 static void
@@ -141,13 +142,18 @@ roster_usage(FILE *out)
             "    liaison roster show ROSTER [--json]\n"
             "    liaison roster add ROSTER CARD [--accepts 'PATTERN ...']\n"
             "    liaison roster revoke ROSTER ADDRESS --reason TEXT\n"
-            "    liaison roster verify ROSTER\n\n"
+            "    liaison roster verify ROSTER\n"
+            "    liaison roster fingerprint CARD|ROSTER [ADDRESS]\n\n"
             "DESCRIPTION\n"
             "    The roster lists every identity of the federation with its public keys,\n"
             "    the message kinds it accepts (agencies) and revocations (docs/protocol.md,\n"
             "    \"Roster\").  add appends a card (creating the roster if it does not exist);\n"
             "    revoke marks the identity's active card revoked, so that brokers refuse its\n"
-            "    keys once they reload (SIGHUP).  Files are replaced atomically.\n\n"
+            "    keys once they reload (SIGHUP).  Files are replaced atomically.\n"
+            "    fingerprint prints the SHA-256 of a card (a card file, or the cards of a\n"
+            "    roster, or those of ADDRESS in it) in groups of four hex digits: read it\n"
+            "    to the card's owner over another channel, at the key ceremony, before\n"
+            "    adding the card (docs/protocol.md 5.2).\n\n"
             "OPTIONS\n"
             "    --accepts 'P ...'  kind patterns the agency accepts: watchlist.query,\n"
             "                       mlat.*, or * (space separated)\n"
@@ -354,6 +360,80 @@ roster_revoke(const char *path, const char *who, const char *reason)
     return rc;
 }
 
+/* Prints "IDENTITY  SHA256 xxxx xxxx ..." (16 groups of 4 hex digits) for card. */
+static void
+print_fingerprint(const proto_card *card, const char *note)
+{
+    uint8_t fp[PROTO_HASH_BYTES];
+    char addr[PROTO_ADDR_TEXT_MAX + 1], hex[2 * PROTO_HASH_BYTES + 1];
+
+    proto_card_fingerprint(card, fp);
+    proto_hex(fp, sizeof(fp), hex);
+    printf("%-16s SHA256", proto_addr_format(&card->addr, addr, sizeof(addr)));
+    for (size_t i = 0; i < sizeof(hex) - 1; i += 4)
+        printf(" %.4s", hex + i);
+    printf("%s\n", note);
+}
+
+/*
+ * The fingerprint of a card file, or of the cards of a roster (all, or the
+ * one of address, with its revoked cards): what two operators read to each
+ * other to know they hold the same keys.
+ */
+static int
+roster_fingerprint(const char *path, const char *address)
+{
+    proto_roster *r = NULL;
+    proto_addr addr;
+    proto_detail d = {{0}, {0}};
+    uint8_t *text = NULL;
+    size_t len = 0, shown = 0;
+    int rc;
+
+    if (address != NULL && proto_addr_parse(address, &addr, &d) != PROTO_OK) {
+        cli_error("roster", "'%s': %s", address, d.text);
+        return EX_USAGE;
+    }
+    if (cli_read_file(path, &text, &len) != 0) {
+        cli_error("roster", "%s: %s", path, strerror(errno));
+        return EX_NOINPUT;
+    }
+    text[len] = '\0';
+    if (strncmp((const char *)text, "liaison-card 1\n", 15) == 0) {
+        proto_card card;
+
+        rc = EX_OK;
+        if (proto_card_parse((const char *)text, &card, &d) != PROTO_OK) {
+            cli_error("roster", "%s: %s", path, d.text);
+            rc = EX_DATAERR;
+        } else if (address != NULL && !proto_addr_equal(&card.addr, &addr)) {
+            cli_error("roster", "%s is the card of another identity", path);
+            rc = EX_DATAERR;
+        } else {
+            print_fingerprint(&card, "");
+        }
+        free(text);
+        return rc;
+    }
+    free(text);
+    if ((rc = load_roster(path, &r, false)) != EX_OK)
+        return rc;
+    for (size_t i = 0; i < proto_roster_count(r); i++) {
+        const proto_roster_entry *e = proto_roster_at(r, i);
+
+        if (address != NULL && !proto_addr_equal(&e->card.addr, &addr))
+            continue;
+        print_fingerprint(&e->card, e->revoked ? "  (revoked)" : "");
+        shown++;
+    }
+    proto_roster_destroy(&r);
+    if (address != NULL && shown == 0) {
+        cli_error("roster", "%s has no card of %s", path, address);
+        return EX_DATAERR;
+    }
+    return EX_OK;
+}
+
 int
 cli_roster_main(int argc, char **argv)
 {
@@ -393,6 +473,8 @@ cli_roster_main(int argc, char **argv)
         proto_roster_destroy(&r);
         return rc;
     }
+    if (strcmp(sub, "fingerprint") == 0 && (rest == 2 || rest == 3))
+        return roster_fingerprint(argv[optind + 1], rest == 3 ? argv[optind + 2] : NULL);
     if (strcmp(sub, "add") == 0 && rest == 3)
         return roster_add(argv[optind + 1], argv[optind + 2], accepts);
     if (strcmp(sub, "revoke") == 0 && rest == 3) {
@@ -402,6 +484,7 @@ cli_roster_main(int argc, char **argv)
         }
         return roster_revoke(argv[optind + 1], argv[optind + 2], reason);
     }
-    cli_error("roster", "expected show, add, revoke or verify with their arguments (see --help)");
+    cli_error("roster",
+              "expected show, add, revoke, verify or fingerprint with their arguments (see --help)");
     return EX_USAGE;
 }

@@ -121,6 +121,30 @@ teardown(void **state)
 
 /* Text from the wire comes out printable: escapes, quotes, cuts. */
 static void
+test_proto_card_fingerprint_vector(void **state)
+{
+    proto_card card;
+    uint8_t fp[PROTO_HASH_BYTES];
+    char hex[2 * PROTO_HASH_BYTES + 1];
+
+    (void)state;
+    /* docs/protocol.md 5.2: the card of CAN/RCMP whose keys are all 0x11, 0x22, 0x33. */
+    memset(&card, 0, sizeof(card));
+    assert_int_equal(proto_addr_parse("CAN/RCMP", &card.addr, NULL), PROTO_OK);
+    memset(card.sign_public, 0x11, sizeof(card.sign_public));
+    memset(card.box_public, 0x22, sizeof(card.box_public));
+    memset(card.curve_public, 0x33, sizeof(card.curve_public));
+    proto_card_fingerprint(&card, fp);
+    assert_string_equal(proto_hex(fp, sizeof(fp), hex),
+                        "60e176c3f86b94ead8db5b076215d1d23ce479fc23a354d14b8eab639a762da5");
+    /* One key bit changes it. */
+    card.curve_public[31] ^= 1;
+    proto_card_fingerprint(&card, fp);
+    assert_string_not_equal(proto_hex(fp, sizeof(fp), hex),
+                            "60e176c3f86b94ead8db5b076215d1d23ce479fc23a354d14b8eab639a762da5");
+}
+
+static void
 test_proto_time_parse_and_format(void **state)
 {
     char buf[PROTO_TIME_TEXT_BYTES];
@@ -1864,6 +1888,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_proto_addr_valid),
+        cmocka_unit_test(test_proto_card_fingerprint_vector),
         cmocka_unit_test(test_proto_time_parse_and_format),
         cmocka_unit_test(test_proto_text_escape),
         cmocka_unit_test(test_proto_detail_printable),
