@@ -1360,8 +1360,8 @@ agent_run(const agent_config *cfg)
     memset(&a, 0, sizeof(a));
     a.cfg = cfg;
     proto_log_configure(NULL, NULL, cfg->log_level);
-    if (mkdir(cfg->store, 0700) != 0 && errno != EEXIST) {
-        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "dir=%s error=\"%s\"", cfg->store, strerror(errno));
+    if (agent_store_dir_make(cfg->store, why, sizeof(why)) != 0) {
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "dir=%s error=\"%s\"", cfg->store, why);
         return EX_CANTCREAT;
     }
     lock = store_lock(cfg, true, &held);

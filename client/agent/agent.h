@@ -93,6 +93,10 @@ const char *agent_config_strerror(agent_config_err code);
 
 /* ---- Store (agent_store.c: the only file that calls LMDB) ----------------------- */
 
+/* Creates directory path and those missing above it (mode 0700), as the
+ * agent's store directory is made on first use.  0, or -1 with why. */
+int agent_store_dir_make(const char *path, char *why, size_t why_len);
+
 /* Errors of the store.  Codes are appended, never renumbered. */
 typedef enum agent_store_err {
     AGENT_STORE_OK = 0,

@@ -60,6 +60,35 @@ from_mdb(int rc)
     }
 }
 
+int
+agent_store_dir_make(const char *path, char *why, size_t why_len)
+{
+    char p[AGENT_CONFIG_PATH_MAX];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(p)) {
+        snprintf(why, why_len, "cannot create '%.80s': the path is empty or too long", path);
+        return -1;
+    }
+    memcpy(p, path, n + 1);
+    /* Each missing directory on the way, then the last one. */
+    for (char *c = p + 1; ; c++) {
+        if (*c != '/' && *c != '\0')
+            continue;
+        char saved = *c;
+
+        *c = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            snprintf(why, why_len, "cannot create %s: %s", p, strerror(errno));
+            return -1;
+        }
+        *c = saved;
+        if (saved == '\0')
+            break;
+    }
+    return 0;
+}
+
 agent_store_err
 agent_store_open(const char *dir, agent_store **st_out, char *why, size_t why_len)
 {

@@ -242,8 +242,8 @@ open_store(const agent_config *cfg, agent_store **st_out)
     char dir[AGENT_CONFIG_PATH_MAX + 16], why[512];
     agent_store_err err;
 
-    if (mkdir(cfg->store, 0700) != 0 && errno != EEXIST) {
-        cli_error(SUB, "cannot create %s: %s", cfg->store, strerror(errno));
+    if (agent_store_dir_make(cfg->store, why, sizeof(why)) != 0) {
+        cli_error(SUB, "%s", why);
         return EX_CANTCREAT;
     }
     snprintf(dir, sizeof(dir), "%s/agent", cfg->store);

@@ -1,7 +1,8 @@
-/* Unit tests of client/agent/agent_config.c: defaults, resolved paths, and errors with file:line:column and field. */
+/* Unit tests of client/agent/agent_config.c (defaults, resolved paths, errors with file:line:column and field) and of making the store directory. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 #include "helpers.h"
@@ -124,6 +125,35 @@ test_agent_config_file_errors(void **state)
     assert_string_equal(agent_config_strerror((agent_config_err)999), "unknown error");
 }
 
+/* The store directory is made with the directories missing above it, each 0700. */
+static void
+test_agent_config_store_dir_made_with_parents(void **state)
+{
+    char dir[512], path[700], file[700], why[256];
+    struct stat sb;
+
+    (void)state;
+    test_scratch_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/var/lib/agent-rcmp", dir);
+    assert_int_equal(agent_store_dir_make(path, why, sizeof(why)), 0);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    snprintf(file, sizeof(file), "%s/var", dir);
+    assert_int_equal(stat(file, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    /* Again: it exists, nothing to do. */
+    assert_int_equal(agent_store_dir_make(path, why, sizeof(why)), 0);
+    /* A regular file on the way: refused, naming it. */
+    snprintf(file, sizeof(file), "%s/plain", dir);
+    fclose(fopen(file, "w"));
+    snprintf(path, sizeof(path), "%s/plain/agent", dir);
+    assert_int_equal(agent_store_dir_make(path, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "plain"));
+    assert_int_equal(agent_store_dir_make("", why, sizeof(why)), -1);
+    test_scratch_remove(dir);
+}
+
 int
 main(void)
 {
@@ -132,6 +162,7 @@ main(void)
         cmocka_unit_test(test_agent_config_every_field),
         cmocka_unit_test(test_agent_config_errors_name_position_and_field),
         cmocka_unit_test(test_agent_config_file_errors),
+        cmocka_unit_test(test_agent_config_store_dir_made_with_parents),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
