@@ -66,13 +66,14 @@ static const char usage_check[] =
     "                            --purpose TEXT [--deadline SECONDS] [--labels LABELS]\n"
     "                            [--json] [connection options]\n\n"
     "DESCRIPTION\n"
-    "    Sends one traveldoc.check (default to *: every partner agency that accepts\n"
+    "    Sends one traveldoc.check (by default to every agency of every partner\n"
+    "    nation, NATION/* for each broker of the roster but your own, that accepts\n"
     "    traveldoc.*) and waits until each partner nation has answered or the\n"
     "    deadline passes; prints HIT with the report's reference, status and date, or\n"
     "    no-hit, per answering agency, then the partners that did not answer.  The\n"
     "    --purpose is required: it travels in the labels and every broker audits it.\n\n"
     "OPTIONS\n"
-    "    --to SELECTOR      recipients (default *)\n"
+    "    --to SELECTOR      recipients (default: every partner nation's agencies)\n"
     "    --number N         the document number (partners compare it upper-cased,\n"
     "                       letters and digits only)\n"
     "    --country C        the issuing nation\n"
@@ -105,6 +106,7 @@ typedef struct td_opts {
     const char *labels;            /* --labels */
     long deadline_s;               /* --deadline */
     bool json;                     /* --json */
+    bool to_default;               /* no --to given: to holds the default */
 } td_opts;
 
 static int
@@ -173,8 +175,49 @@ parse(int argc, char **argv, const char *usage, td_opts *o)
         cli_error(SUB, "%s: unexpected argument '%s' (see --help)", argv[0], argv[optind]);
         return EX_USAGE;
     }
+    o->to_default = o->to_count == 0;
     if (o->to_count == 0)
         o->to[o->to_count++] = "*";
+    return EX_OK;
+}
+
+/*
+ * The default recipients of a check: every agency of every partner nation
+ * (a NATION selector, written NATION then a slash and a star, for each broker
+ * card of the roster that is not revoked and not of the asking agency's own
+ * nation, me), so that the officer's own agencies, which hold nothing a
+ * border check needs from partners, are not asked and waited for.  sel holds
+ * the selectors' text.
+ */
+static int
+partner_selectors(const cli_conn *conn, const char *me, char sel[][PROTO_NATION_LEN + 3],
+                  const char **to, size_t *to_count)
+{
+    proto_roster *r = NULL;
+    proto_detail d = {{0}, {0}};
+    size_t n = 0;
+
+    if (proto_roster_load(conn->roster, &r, &d) != PROTO_OK) {
+        cli_error(SUB, "check: %s", d.text);
+        return EX_NOINPUT;
+    }
+    for (size_t i = 0; i < proto_roster_count(r) && n < TO_MAX; i++) {
+        const proto_roster_entry *e = proto_roster_at(r, i);
+        size_t len = strlen(e->card.addr.nation);
+
+        if (e->card.addr.kind != PROTO_ADDR_BROKER || e->revoked ||
+            (strncmp(me, e->card.addr.nation, len) == 0 && me[len] == '/'))
+            continue;
+        snprintf(sel[n], sizeof(sel[n]), "%s/*", e->card.addr.nation);
+        to[n] = sel[n];
+        n++;
+    }
+    proto_roster_destroy(&r);
+    if (n == 0) {
+        cli_error(SUB, "check: the roster names no partner nation; name recipients with --to");
+        return EX_DATAERR;
+    }
+    *to_count = n;
     return EX_OK;
 }
 
@@ -266,7 +309,7 @@ cmd_check(int argc, char **argv)
     casebook *cb = NULL;
     json_t *body = NULL;
     cli_outgoing out;
-    char labels[2048];
+    char labels[2048], partners[TO_MAX][PROTO_NATION_LEN + 3];
     int rc;
 
     if ((rc = parse(argc, argv, usage_check, &o)) != EX_OK)
@@ -279,6 +322,14 @@ cmd_check(int argc, char **argv)
     }
     body = json_pack("{s:s, s:o}", "schema", "traveldoc.check/1", "document", document(&o));
     snprintf(labels, sizeof(labels), "%s//PURPOSE:%s", o.labels, o.purpose);
+    if (o.conn.state != NULL && (rc = cli_casebook_open("traveldoc check", &o.conn, &cb)) != EX_OK)
+        goto done;
+    if ((rc = cli_connect("traveldoc check", &o.conn, true, &c)) != EX_OK)
+        goto done;
+    if (o.to_default &&
+        (rc = partner_selectors(&o.conn, liaison_client_address(c), partners, o.to,
+                                &o.to_count)) != EX_OK)
+        goto done;
     memset(&out, 0, sizeof(out));
     out.kind = "traveldoc.check";
     out.to = o.to;
@@ -287,10 +338,6 @@ cmd_check(int argc, char **argv)
     out.portion_labels = o.labels;
     out.body = body;
     if ((rc = cli_outgoing_build("traveldoc check", &out, &m)) != EX_OK)
-        goto done;
-    if (o.conn.state != NULL && (rc = cli_casebook_open("traveldoc check", &o.conn, &cb)) != EX_OK)
-        goto done;
-    if ((rc = cli_connect("traveldoc check", &o.conn, true, &c)) != EX_OK)
         goto done;
     rc = cli_query_run("traveldoc check", c, cb, &o.conn, &out, m,
                        liaison_now_ms() + (uint64_t)o.deadline_s * 1000u, "traveldoc.answer/1",

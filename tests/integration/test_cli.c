@@ -389,7 +389,9 @@ test_cli_traveldoc_report_and_check(void **state)
     assert_int_equal(liaison_receipt(fgr, e), LIAISON_OK);
     liaison_event_free(&e);
 
-    /* A border officer checks the number: CAN's border unit answers with the report's reference. */
+    /* A border officer checks the number: CAN's border unit answers with the report's reference.
+     * Without --to the check goes to the partner nations' agencies only: USA/FBI, which
+     * accepts traveldoc.* too, is not asked (and, running no agent, not waited for). */
     cbsa = fed_client(F, "CAN/CBSA", true);
     fbi = fed_client(F, "USA/FBI", true);
     {
@@ -400,12 +402,11 @@ test_cli_traveldoc_report_and_check(void **state)
         run_start(&r, "USA/CBP", NULL, check);
         answer_check(cbsa, "AB123456", hit_json);
         answer_check(fgr, NULL, NULL);
-        answer_check(fbi, NULL, NULL);
         assert_rc(run_wait(&r), 0);
     }
     j = out_json();
     answers = json_object_get(j, "answers");
-    assert_int_equal(json_array_size(answers), 3);
+    assert_int_equal(json_array_size(answers), 2);
     assert_int_equal(json_array_size(json_object_get(j, "silent")), 0);
     json_array_foreach(answers, i, a) {
         const char *from = json_string_value(json_object_get(a, "from"));
@@ -431,7 +432,6 @@ test_cli_traveldoc_report_and_check(void **state)
         run_start(&r, "USA/CBP", NULL, check);
         answer_check(cbsa, "ab 123-456", hit_json);
         answer_check(fgr, NULL, NULL);
-        answer_check(fbi, NULL, NULL);
         assert_rc(run_wait(&r), 0);
         assert_non_null(strstr(out, "CAN/CBSA       HIT"));
         assert_non_null(strstr(out, "CBSA-TD-2026-0007  status=stolen  reported=2026-11-20"));
@@ -446,13 +446,22 @@ test_cli_traveldoc_report_and_check(void **state)
         run_start(&r, "USA/CBP", NULL, check);
         answer_check(cbsa, "AB123456", hit_json);
         answer_check(fgr, NULL, NULL);
-        answer_check(fbi, NULL, NULL);
         assert_rc(run_wait(&r), 0);
         assert_null(strstr(out, "HIT"));
         assert_non_null(strstr(out, "CAN/CBSA"));
         assert_non_null(strstr(out, "MEX/AIC"));
-        assert_non_null(strstr(out, "USA/FBI"));
+        assert_null(strstr(out, "USA/FBI"));
         assert_null(strstr(out, "NO ANSWER"));
+    }
+    /* USA/FBI was asked none of the three checks (it got the report, sent to *). */
+    {
+        liaison_event *ev = NULL;
+
+        while (liaison_receive(fbi, &ev, liaison_now_ms() + 500) == LIAISON_OK) {
+            assert_string_not_equal(ev->kind, "traveldoc.check");
+            assert_int_equal(liaison_receipt(fbi, ev), LIAISON_OK);
+            liaison_event_free(&ev);
+        }
     }
     liaison_client_close(&cbsa);
     liaison_client_close(&fgr);
