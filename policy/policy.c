@@ -230,48 +230,13 @@ policy_direction_name(uint8_t direction)
                                                                                : "unknown";
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 policy_err
 policy_date_parse(const char *s, uint64_t *ms_out)
 {
     size_t n = strlen(s);
 
-    if (n == 10 && s[4] == '-' && s[7] == '-') {
-        static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        unsigned y = 0, m = 0, d = 0;
-        int64_t days;
-
-        for (size_t i = 0; i < 10; i++) {
-            if (i == 4 || i == 7)
-                continue;
-            if (s[i] < '0' || s[i] > '9')
-                return POLICY_ERR_DATES;
-        }
-        y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'));
-        m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-        d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-        if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-            return POLICY_ERR_DATES;
-        if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-            return POLICY_ERR_DATES;
-        days = days_from_civil(y, m, d);
-        *ms_out = (uint64_t)days * 86400000ull;
-        return POLICY_OK;
-    }
+    if (n == 10)
+        return proto_time_parse(s, ms_out) ? POLICY_OK : POLICY_ERR_DATES;
     if (n > 0 && n <= 19) {
         uint64_t v = 0;
 

@@ -960,6 +960,25 @@ out:
                   agent_store_strerror(err));
 }
 
+/* Drops the sealed message under okey from the outbox after the broker
+ * rejected it, so that the officer's next command makes a fresh one; what
+ * and key name it in the log if the drop cannot be committed. */
+static void
+outbox_drop(agent *a, const uint8_t okey[AGENT_OUTBOX_KEY_BYTES], const char *what,
+            const char *key)
+{
+    agent_txn *w = NULL;
+
+    if (agent_store_begin(a->st, true, &w) == AGENT_STORE_OK) {
+        agent_store_err d = agent_store_del(w, AGENT_T_OUTBOX, okey, AGENT_OUTBOX_KEY_BYTES);
+
+        if ((d == AGENT_STORE_OK || d == AGENT_STORE_ERR_NOT_FOUND) &&
+            agent_store_commit(&w) != AGENT_STORE_OK)
+            PROTO_LOG(PROTO_LOG_WARN, "A-STORE", "table=outbox op=drop %s=\"%s\"", what, key);
+    }
+    agent_store_abort(&w);
+}
+
 static void
 implement_one(agent *a, const char *key)
 {
@@ -1018,16 +1037,7 @@ implement_one(agent *a, const char *key)
                   (long long)json_integer_value(json_object_get(rec, "version")), from);
     } else if (s == SENT_REJECTED) {
         /* A later `agent implement` tries again with a fresh message. */
-        agent_txn *w = NULL;
-
-        if (agent_store_begin(a->st, true, &w) == AGENT_STORE_OK) {
-            agent_store_err d = agent_store_del(w, AGENT_T_OUTBOX, okey, sizeof(okey));
-
-            if ((d == AGENT_STORE_OK || d == AGENT_STORE_ERR_NOT_FOUND) &&
-                agent_store_commit(&w) != AGENT_STORE_OK)
-                PROTO_LOG(PROTO_LOG_WARN, "A-STORE", "table=outbox op=drop designation=\"%s\"", key);
-        }
-        agent_store_abort(&w);
+        outbox_drop(a, okey, "designation", key);
         implement_settle(a, key, NULL, reason);
     }
 out:
@@ -1172,16 +1182,7 @@ cargo_result_one(agent *a, const char *key)
                   json_array_size(json_object_get(json_object_get(meta, "body"), "files")));
     } else if (s == SENT_REJECTED) {
         /* A later `cargo result` records it again and the agent makes a fresh message. */
-        agent_txn *w = NULL;
-
-        if (agent_store_begin(a->st, true, &w) == AGENT_STORE_OK) {
-            agent_store_err d = agent_store_del(w, AGENT_T_OUTBOX, okey, sizeof(okey));
-
-            if ((d == AGENT_STORE_OK || d == AGENT_STORE_ERR_NOT_FOUND) &&
-                agent_store_commit(&w) != AGENT_STORE_OK)
-                PROTO_LOG(PROTO_LOG_WARN, "A-STORE", "table=outbox op=drop cargo=\"%s\"", key);
-        }
-        agent_store_abort(&w);
+        outbox_drop(a, okey, "cargo", key);
         PROTO_LOG(PROTO_LOG_WARN, "A-CARGO-RESULT-REJECTED", "request=%s to=%s reason=\"%s\"", id,
                   from, reason);
         cargo_result_settle(a, key, "rejected", reason);
