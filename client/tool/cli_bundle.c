@@ -36,7 +36,6 @@ say(char *why, size_t why_len, const char *fmt, ...)
     va_end(ap);
 }
 
-
 static char *
 sha256_hex(const uint8_t *data, size_t len, char out[65])
 {
@@ -48,16 +47,6 @@ sha256_hex(const uint8_t *data, size_t len, char out[65])
 
 /* ---- Custody entries ------------------------------------------------------------ */
 
-int
-bundle_custody_input(const char *time, const char *actor, const char *action, const char *file,
-                     const char *sha256_hex, uint8_t **buf_out, size_t *len_out)
-{
-    return liaison_bundle_custody_input(time, actor, action, file, sha256_hex, buf_out, len_out) ==
-                   LIAISON_OK
-               ? 0
-               : -1;
-}
-
 json_t *
 bundle_custody_new(const proto_identity *signer, uint64_t time_ms, const char *action,
                    const char *file, const char *sha256_hex)
@@ -68,7 +57,8 @@ bundle_custody_new(const proto_identity *signer, uint64_t time_ms, const char *a
 
     proto_time_format(time_ms, t);
     proto_addr_format(&signer->addr, actor, sizeof(actor));
-    if (bundle_custody_input(t, actor, action, file, sha256_hex, &input, &len) != 0)
+    if (liaison_bundle_custody_input(t, actor, action, file, sha256_hex, &input, &len) !=
+        LIAISON_OK)
         return NULL;
     proto_sign_detached(signer, input, len, sig);
     free(input);
@@ -165,12 +155,6 @@ out:
         fclose(f);
     free(buf);
     return rc;
-}
-
-bool
-bundle_name_ok(const char *name)
-{
-    return liaison_bundle_name_ok(name);
 }
 
 uint64_t
@@ -371,7 +355,7 @@ ex_read_manifest(ex_state *s, size_t mi, const proto_identity *me, char *why, si
         ex_file *ef;
         ex_chunk *c;
 
-        if (!bundle_name_ok(name) || !is_hex64(sha) || !is_hex64(csha) || size < 0 ||
+        if (!liaison_bundle_name_ok(name) || !is_hex64(sha) || !is_hex64(csha) || size < 0 ||
             chunks < 1 || chunk < 0 || chunk >= chunks || portion < 1 ||
             portion >= (json_int_t)m->env->portion_count) {
             say(why, why_len, "evidence message %zu: file entry %zu is malformed (name, hashes, "

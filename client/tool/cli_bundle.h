@@ -25,15 +25,6 @@
 
 /* ---- Custody entries --------------------------------------------------------- */
 
-/*
- * The bytes a custody signature covers: "liaison custody v1" 0x00 time 0x00
- * actor 0x00 action 0x00 file 0x00 sha256 (the JSON string values, UTF-8).
- * *buf_out is malloc'd, the caller's.  Returns 0, or -1 when out of memory.
- */
-int bundle_custody_input(const char *time, const char *actor, const char *action,
-                         const char *file, const char *sha256_hex, uint8_t **buf_out,
-                         size_t *len_out);
-
 /* Makes a signed custody entry {time, actor, action, file, sha256,
  * signature} by signer at time_ms.  NULL when out of memory. */
 json_t *bundle_custody_new(const proto_identity *signer, uint64_t time_ms, const char *action,
@@ -54,10 +45,6 @@ typedef void (*bundle_progress_fn)(void *ctx, uint64_t done);
  * set (errno text in why). */
 int bundle_file_sha256(const char *path, uint64_t *size_out, char hex_out[65],
                        bundle_progress_fn progress, void *ctx, char *why, size_t why_len);
-
-/* True if name can be a file name in a bundle: 1..BUNDLE_NAME_MAX bytes,
- * no '/', no NUL or control byte, not "." or "..", not starting with '.'. */
-bool bundle_name_ok(const char *name);
 
 /* Number of chunks of a file of size bytes (an empty file has one, empty). */
 uint64_t bundle_chunk_count(uint64_t size, uint64_t chunk_size);

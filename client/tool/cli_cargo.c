@@ -1115,7 +1115,7 @@ read_result_file(const char *path, cg_file *f)
     int rc;
 
     snprintf(f->name, sizeof(f->name), "%s", slash != NULL ? slash + 1 : path);
-    if (!bundle_name_ok(f->name)) {
+    if (!liaison_bundle_name_ok(f->name)) {
         cli_error(SUB, "result: %s: the file name cannot travel (no leading '.', no control "
                        "characters, at most %u bytes)", path, BUNDLE_NAME_MAX);
         return EX_USAGE;

@@ -1020,7 +1020,7 @@ cmd_evidence(int argc, char **argv)
 
         files[i].path = o.files[i];
         files[i].name = slash != NULL ? slash + 1 : o.files[i];
-        if (!bundle_name_ok(files[i].name)) {
+        if (!liaison_bundle_name_ok(files[i].name)) {
             cli_error(SUB, "evidence: '%s' cannot name a file of a case (no leading '.', no "
                            "control characters, at most %u bytes)", files[i].name, BUNDLE_NAME_MAX);
             rc = EX_USAGE;

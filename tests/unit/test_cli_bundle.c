@@ -95,9 +95,9 @@ test_cli_bundle_custody_input_layout(void **state)
     size_t len = 0;
 
     (void)state;
-    assert_int_equal(bundle_custody_input("2026-11-26T10:00:00Z", "USA/DOJ", "collected",
-                                          "statements.pdf", "abcd", &buf, &len),
-                     0);
+    assert_int_equal(liaison_bundle_custody_input("2026-11-26T10:00:00Z", "USA/DOJ", "collected",
+                                                  "statements.pdf", "abcd", &buf, &len),
+                     LIAISON_OK);
     /* docs/messages.md: context, then the five values, each separated by one NUL. */
     assert_int_equal(len, sizeof(want) - 1);
     assert_memory_equal(buf, want, len);
@@ -155,21 +155,21 @@ test_cli_bundle_names_and_chunks(void **state)
     char longname[BUNDLE_NAME_MAX + 2];
 
     (void)state;
-    assert_true(bundle_name_ok("statements.pdf"));
-    assert_true(bundle_name_ok("bank records 2025.pdf"));
-    assert_false(bundle_name_ok(""));
-    assert_false(bundle_name_ok(NULL));
-    assert_false(bundle_name_ok("."));
-    assert_false(bundle_name_ok(".."));
-    assert_false(bundle_name_ok(".hidden"));
-    assert_false(bundle_name_ok("../etc/passwd"));
-    assert_false(bundle_name_ok("a/b"));
-    assert_false(bundle_name_ok("tab\there"));
+    assert_true(liaison_bundle_name_ok("statements.pdf"));
+    assert_true(liaison_bundle_name_ok("bank records 2025.pdf"));
+    assert_false(liaison_bundle_name_ok(""));
+    assert_false(liaison_bundle_name_ok(NULL));
+    assert_false(liaison_bundle_name_ok("."));
+    assert_false(liaison_bundle_name_ok(".."));
+    assert_false(liaison_bundle_name_ok(".hidden"));
+    assert_false(liaison_bundle_name_ok("../etc/passwd"));
+    assert_false(liaison_bundle_name_ok("a/b"));
+    assert_false(liaison_bundle_name_ok("tab\there"));
     memset(longname, 'x', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
-    assert_false(bundle_name_ok(longname));
+    assert_false(liaison_bundle_name_ok(longname));
     longname[BUNDLE_NAME_MAX] = '\0';
-    assert_true(bundle_name_ok(longname));
+    assert_true(liaison_bundle_name_ok(longname));
 
     assert_int_equal(bundle_chunk_count(0, 4u << 20), 1);
     assert_int_equal(bundle_chunk_count(1, 4u << 20), 1);
