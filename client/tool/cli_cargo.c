@@ -434,7 +434,6 @@ read_shipment(const char *path, json_t **out)
     uint8_t *data = NULL;
     size_t len = 0;
     json_error_t jerr;
-    int rc;
 
     if (stat(path, &sb) != 0) {
         cli_error(SUB, "%s: %s", path, strerror(errno));
@@ -444,8 +443,10 @@ read_shipment(const char *path, json_t **out)
         cli_error(SUB, "%s: a shipment file is at most %u bytes", path, SHIPMENT_MAX);
         return EX_DATAERR;
     }
-    if ((rc = cli_read_file(path, &data, &len)) != EX_OK)
-        return rc;
+    if (cli_read_file(path, &data, &len) != 0) {
+        cli_error(SUB, "%s: %s", path, strerror(errno));
+        return EX_NOINPUT;
+    }
     *out = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
     free(data);
     if (*out == NULL || !json_is_object(*out)) {
@@ -481,11 +482,17 @@ enforcement_labels(const char *labels, char *out, size_t out_len)
         cli_error(SUB, "--labels: %s", d.text);
         return EX_USAGE;
     }
-    if (l.caveat_count < PROTO_CAVEATS_MAX) {
+    {
         bool have = false;
 
         for (size_t i = 0; i < l.caveat_count; i++)
             have = have || strcmp(l.caveats[i], "ENFORCEMENT") == 0;
+        /* Without its caveat the note would go wherever portion 0 goes. */
+        if (!have && l.caveat_count == PROTO_CAVEATS_MAX) {
+            cli_error(SUB, "--labels: %u caveats already; no room for ENFORCEMENT on the note",
+                      (unsigned)PROTO_CAVEATS_MAX);
+            return EX_USAGE;
+        }
         if (!have)
             snprintf(l.caveats[l.caveat_count++], sizeof(l.caveats[0]), "ENFORCEMENT");
     }

@@ -266,6 +266,19 @@ test_cargo_request_result_overdue_donotload(void **state)
         assert_int_equal(tool(true, args), 65);
         assert_non_null(strstr(err, "liaison: cargo: deadline:"));
     }
+    /* A note that could not carry its ENFORCEMENT caveat (eight caveats already) is
+     * refused, not sent without it. */
+    {
+        const char *args[] = {"cargo", "request", "--request", "CBP-CSR-2026-0011", "--to",
+                              "MEX/ANAM", "--shipment", good, "--indicator", "x",
+                              "--examination", "scan", "--deadline", deadline, "--note", "n",
+                              "--labels", "LES//A1//A2//A3//A4//A5//A6//A7//A8", NULL};
+        const char *st[] = {"cargo", "status", "CBP-CSR-2026-0011", NULL};
+
+        assert_int_equal(tool(true, args), 64);
+        assert_non_null(strstr(err, "no room for ENFORCEMENT"));
+        assert_int_equal(tool(true, st), 66);
+    }
 
     /* 3. A bad request forged past the tool is acknowledged declined, naming the field. */
     {
