@@ -58,10 +58,14 @@
 #define BROKER_GUARD_MESSAGES 16u
 
 
-/* The roster, shared with the ZAP and verify threads; swapped on SIGHUP. */
+/* The roster, shared with the ZAP and verify threads; swapped on SIGHUP,
+ * with the partner nations the federation socket admits (the `peers:` of
+ * the configuration in force, which a reload may change too). */
 typedef struct broker_roster {
     pthread_rwlock_t lock;          /* readers: lookups; writer: the swap */
     proto_roster *roster;           /* current roster */
+    char peers[BROKER_PEERS_MAX][PROTO_NATION_LEN + 1]; /* configured partner nations */
+    size_t peer_count;              /* entries in peers */
 } broker_roster;
 
 /* A connected agency of this nation. */
@@ -275,14 +279,20 @@ typedef struct broker {
 /* ---- main.c / loop.c -------------------------------------------------- */
 
 uint64_t broker_now_ms(void);
-/* Loads the roster file of the configuration and checks it against the
- * configuration and the broker's key: it holds an active card with the
- * broker's own keys, and an active card for every peer.  Start-up and every
- * reload run this same function, so a reload takes nothing that start-up
- * would refuse.  On success *roster_out is the caller's; on failure it is
+/* Loads the roster file of the configuration b started with and checks it
+ * against the broker's key and the peers of cfg (b->cfg at start, the
+ * configuration just read at a reload): it holds an active card with the
+ * broker's own keys, and a card for every peer.  Start-up and every reload
+ * run this same function, so a reload takes nothing that start-up would
+ * refuse.  On success *roster_out is the caller's; on failure it is
  * unchanged and why (why_len bytes) holds "file: reason" (with the line
  * where the roster has one).  Returns EX_OK or EX_CONFIG. */
-int broker_roster_load(const broker *b, proto_roster **roster_out, char *why, size_t why_len);
+int broker_roster_load(const broker *b, const broker_config *cfg, proto_roster **roster_out,
+                       char *why, size_t why_len);
+/* Checks that cfg's peers fit the broker (at most BROKER_PEERS_MAX, none of
+ * them this broker's own nation); why gets the reason when not.  Returns
+ * EX_OK or EX_CONFIG. */
+int broker_peers_check(const broker *b, const broker_config *cfg, char *why, size_t why_len);
 /* Loads the policy file of the configuration, checks that it is this
  * nation's policy, and makes its rate-limit state: the same for start-up
  * and reloads.  On success *pol_out and *rate_out are the caller's; on
@@ -485,6 +495,15 @@ void broker_sessions_tick(broker *b, uint64_t now);
 
 int broker_peers_open(broker *b);
 void broker_peers_close(broker *b);
+/* At a reload whose roster loaded: makes the partners those of cfg's
+ * `peers:`.  A new partner is dialled; one no longer listed is closed (its
+ * queue stays, and waits for a configuration that lists it again); one whose
+ * endpoint changed is dialled at the new one; every other is not touched.
+ * Each change is logged and audited.  The roster already in force must hold
+ * a card for every peer of cfg (broker_roster_load checked it). */
+void broker_peers_reload(broker *b, const broker_config *cfg);
+/* True if nation is a partner of the configuration in force.  Main thread. */
+bool broker_peer_configured(const broker *b, const char *nation);
 void broker_fed_readable(broker *b);
 void broker_peer_readable(broker *b, broker_peer *p);
 /* Reads p's connection events (its monitor socket): a connection that

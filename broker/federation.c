@@ -222,31 +222,126 @@ peer_card_revoked(broker *b, const broker_peer *p)
     return revoked;
 }
 
+static void peer_updown(broker *b, broker_peer *p, bool up);
+
+/* Fills p for partner nation at endpoint, as nothing sent yet. */
+static void
+peer_init(broker_peer *p, const char *nation, const char *endpoint)
+{
+    memset(p, 0, sizeof(*p));
+    memcpy(p->nation, nation, sizeof(p->nation));
+    snprintf(p->endpoint, sizeof(p->endpoint), "%s", endpoint);
+    memcpy(p->dest, "peer:", 5);
+    memcpy(p->dest + 5, p->nation, sizeof(p->nation));
+}
+
+/* Dials p unless the roster holds only a revoked card for it.  -1 when the
+ * dial failed. */
+static int
+peer_open(broker *b, broker_peer *p)
+{
+    if (peer_card_revoked(b, p)) {
+        /* Cut off by the roster: not dialled until a reload reinstates it. */
+        p->revoked = true;
+        PROTO_LOG(PROTO_LOG_WARN, "B-PEER-REVOKED",
+                  "peer=%s endpoint=%s why=\"revoked\" action=\"not dialled: nothing "
+                  "forwarded, its commands not answered\"",
+                  p->nation, p->endpoint);
+        return 0;
+    }
+    return peer_dial(b, p, broker_now_ms());
+}
+
 int
 broker_peers_open(broker *b)
 {
     for (size_t i = 0; i < b->cfg->peer_count; i++) {
         broker_peer *p = &b->peers[b->peer_count];
 
-        memset(p, 0, sizeof(*p));
-        memcpy(p->nation, b->cfg->peers[i].nation, sizeof(p->nation));
-        snprintf(p->endpoint, sizeof(p->endpoint), "%s", b->cfg->peers[i].endpoint);
-        memcpy(p->dest, "peer:", 5);
-        memcpy(p->dest + 5, p->nation, sizeof(p->nation));
+        peer_init(p, b->cfg->peers[i].nation, b->cfg->peers[i].endpoint);
         b->peer_count++;
-        if (peer_card_revoked(b, p)) {
-            /* Cut off by the roster: not dialled until a reload reinstates it. */
-            p->revoked = true;
-            PROTO_LOG(PROTO_LOG_WARN, "B-PEER-REVOKED",
-                      "peer=%s endpoint=%s why=\"revoked\" action=\"not dialled: nothing "
-                      "forwarded, its commands not answered\"",
-                      p->nation, p->endpoint);
-            continue;
-        }
-        if (peer_dial(b, p, broker_now_ms()) != 0)
+        if (peer_open(b, p) != 0)
             return -1;
     }
     return 0;
+}
+
+bool
+broker_peer_configured(const broker *b, const char *nation)
+{
+    for (size_t i = 0; i < b->peer_count; i++) {
+        if (strcmp(b->peers[i].nation, nation) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Logs and audits one change of the partners at a reload: change ("added",
+ * "removed", "endpoint changed") and what the broker did about it. */
+static void
+peer_change(broker *b, const char *id, const char *nation, const char *change,
+            const char *action, const char *endpoint)
+{
+    char detail[STORE_DETAIL_MAX + 1];
+
+    PROTO_LOG(PROTO_LOG_INFO, id, "peer=%s endpoint=%s action=\"%s\"", nation, endpoint, action);
+    snprintf(detail, sizeof(detail), "peer %s %s at reload (%.200s): %s", nation, change,
+             endpoint, action);
+    broker_audit_item(b, STORE_EV_POLICY_RELOADED, NULL, b->id->addr.nation, nation, NULL, "",
+                      NULL, detail);
+}
+
+void
+broker_peers_reload(broker *b, const broker_config *cfg)
+{
+    /* Partners no longer listed: closed, their queues kept. */
+    for (size_t i = 0; i < b->peer_count;) {
+        broker_peer *p = &b->peers[i];
+
+        if (broker_config_peer_find(cfg, p->nation) != NULL) {
+            i++;
+            continue;
+        }
+        peer_hangup(p);
+        if (p->up)
+            peer_updown(b, p, false);
+        (void)broker_metrics_set_peer_inflight(b->metrics, p->nation, 0);
+        peer_change(b, "B-PEER-REMOVED", p->nation, "removed",
+                    "closed; what is queued for it waits", p->endpoint);
+        memmove(p, p + 1, (b->peer_count - i - 1) * sizeof(*p));
+        b->peer_count--;
+    }
+    for (size_t i = 0; i < cfg->peer_count; i++) {
+        const broker_config_peer *c = &cfg->peers[i];
+        broker_peer *p = NULL;
+
+        for (size_t k = 0; k < b->peer_count && p == NULL; k++) {
+            if (strcmp(b->peers[k].nation, c->nation) == 0)
+                p = &b->peers[k];
+        }
+        if (p != NULL && strcmp(p->endpoint, c->endpoint) == 0)
+            continue; /* untouched: its connection and window go on */
+        if (p != NULL) {
+            /* Moved: what was in flight on the old connection is resent on
+             * the new one (the partner answers a duplicate as such). */
+            peer_hangup(p);
+            if (p->up)
+                peer_updown(b, p, false);
+            snprintf(p->endpoint, sizeof(p->endpoint), "%s", c->endpoint);
+            peer_change(b, "B-PEER-MOVED", p->nation, "endpoint changed",
+                        "dialled at the new endpoint", p->endpoint);
+        } else {
+            /* broker_peers_check kept the count within BROKER_PEERS_MAX. */
+            assert(b->peer_count < BROKER_PEERS_MAX);
+            p = &b->peers[b->peer_count++];
+            peer_init(p, c->nation, c->endpoint);
+            peer_change(b, "B-PEER-ADDED", p->nation, "added", "dialled", p->endpoint);
+        }
+        p->revoked = false;
+        if (peer_open(b, p) != 0)
+            p->dialed_ms = broker_now_ms(); /* dialled again after BROKER_PEER_REDIAL_MS */
+    }
+    broker_commit_kick(b);
 }
 
 void
@@ -819,6 +914,12 @@ broker_fed_readable(broker *b)
             if (!broker_key_admitted(b, &frames[1], &peer, NULL, why, sizeof(why))) {
                 broker_metrics_inc(b->metrics, BROKER_METRICS_KEYS_REFUSED, 1);
                 PROTO_LOG(PROTO_LOG_DEBUG, "B-REVOKED-COMMAND", "peer=%s why=\"%s\"", user, why);
+                goto next;
+            }
+            /* Nor is a partner a reload removed from the peers: its
+             * connection opened before stays open, unanswered. */
+            if (!broker_peer_configured(b, peer.nation)) {
+                PROTO_LOG(PROTO_LOG_DEBUG, "B-UNCONFIGURED-COMMAND", "peer=%s", user);
                 goto next;
             }
         }

@@ -63,11 +63,59 @@ reload_refused(broker *b, const char *what, const char *why)
                       detail);
 }
 
-/* Reloads policy and roster through the loaders start-up uses, so each
- * passes the same checks; a file refused leaves the one in force. */
+/* Logs each field of cfg, read at a reload, that differs from the
+ * configuration the broker started with: only `peers:` is taken at a
+ * reload, the rest at the next start. */
+static void
+restart_fields(const broker *b, const broker_config *cfg)
+{
+    const broker_config *o = b->cfg;
+    struct {
+        const char *name; /* the field */
+        bool changed;     /* cfg differs from o */
+    } f[] = {
+        {"nation", strcmp(o->nation, cfg->nation) != 0},
+        {"identity", strcmp(o->identity, cfg->identity) != 0},
+        {"roster", strcmp(o->roster, cfg->roster) != 0},
+        {"policy", strcmp(o->policy, cfg->policy) != 0},
+        {"data_dir", strcmp(o->data_dir, cfg->data_dir) != 0},
+        {"agency_endpoint", strcmp(o->agency_endpoint, cfg->agency_endpoint) != 0},
+        {"federation_endpoint", strcmp(o->federation_endpoint, cfg->federation_endpoint) != 0},
+        {"metrics_endpoint",
+         (o->metrics_endpoint == NULL) != (cfg->metrics_endpoint == NULL) ||
+             (o->metrics_endpoint != NULL &&
+              strcmp(o->metrics_endpoint, cfg->metrics_endpoint) != 0)},
+        {"limits.max_message_bytes", o->limits.max_message_bytes != cfg->limits.max_message_bytes},
+        {"limits.max_in_flight", o->limits.max_in_flight != cfg->limits.max_in_flight},
+        {"limits.max_queue_depth", o->limits.max_queue_depth != cfg->limits.max_queue_depth},
+        {"limits.max_pending_per_client",
+         o->limits.max_pending_per_client != cfg->limits.max_pending_per_client},
+        {"tree_head_interval_s", o->tree_head_interval_s != cfg->tree_head_interval_s},
+        {"expiry_sweep_interval_s", o->expiry_sweep_interval_s != cfg->expiry_sweep_interval_s},
+        {"verify_signatures", o->verify_signatures != cfg->verify_signatures},
+        {"verify_threads", o->verify_threads != cfg->verify_threads},
+        {"log_level", o->log_level != cfg->log_level},
+    };
+
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        if (f[i].changed)
+            PROTO_LOG(PROTO_LOG_WARN, "B-RELOAD-RESTART",
+                      "field=%s action=\"changed in %s: not applied, takes effect at the next "
+                      "start\"",
+                      f[i].name, b->config_path);
+    }
+}
+
+/* Reloads the configuration's peers, the policy and the roster through the
+ * loaders start-up uses, so each passes the same checks.  A configuration
+ * that does not load leaves everything in force; a policy or roster refused
+ * leaves the one in force; the peers change only with a roster that loaded
+ * (it must hold a card for each of them). */
 static void
 reload(broker *b)
 {
+    broker_config *cfg = NULL;
+    broker_config_detail cd;
     policy *pol = NULL;
     policy_rate *rate = NULL;
     proto_roster *roster = NULL, *old_roster;
@@ -75,36 +123,58 @@ reload(broker *b)
     uint8_t hash[PROTO_HASH_BYTES];
     bool policy_ok = false, roster_ok = false;
 
-    if (broker_policy_load(b, &pol, &rate, why, sizeof(why)) == EX_OK) {
-        /* The main thread is the only one deciding, so the swap needs no lock. */
-        policy_rate_destroy(&b->rate);
-        policy_destroy(&b->pol);
-        b->pol = pol;
-        b->rate = rate;
-        policy_ok = true;
-        broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_OK, 1);
-    } else {
-        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-POLICY",
-                  "result=refused error=\"%s\" action=\"kept the old policy\"", why);
-        broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_FAILED, 1);
-        reload_refused(b, "policy", why);
+    memset(&cd, 0, sizeof(cd));
+    if (broker_config_load(b->config_path, &cfg, &cd) != BROKER_CONFIG_OK) {
+        snprintf(why, sizeof(why), "%s", cd.text);
+    } else if (broker_peers_check(b, cfg, why, sizeof(why)) != EX_OK) {
+        broker_config_destroy(&cfg);
     }
-    if (broker_roster_load(b, &roster, why, sizeof(why)) == EX_OK) {
-        pthread_rwlock_wrlock(&b->roster.lock);
-        old_roster = b->roster.roster;
-        b->roster.roster = roster;
-        pthread_rwlock_unlock(&b->roster.lock);
-        proto_roster_destroy(&old_roster);
-        roster_ok = true;
-        broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_OK, 1);
-        /* Before the reload is logged: once it is, a revoked key has no
-         * open session left. */
-        broker_revoke_sessions(b);
+    if (cfg == NULL) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-CONFIG",
+                  "result=refused error=\"%s\" action=\"kept the configuration, policy and "
+                  "roster in force\"",
+                  why);
+        reload_refused(b, "configuration", why);
     } else {
-        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-ROSTER",
-                  "result=refused error=\"%s\" action=\"kept the old roster\"", why);
-        broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_FAILED, 1);
-        reload_refused(b, "roster", why);
+        restart_fields(b, cfg);
+        if (broker_policy_load(b, &pol, &rate, why, sizeof(why)) == EX_OK) {
+            /* The main thread is the only one deciding, so the swap needs no lock. */
+            policy_rate_destroy(&b->rate);
+            policy_destroy(&b->pol);
+            b->pol = pol;
+            b->rate = rate;
+            policy_ok = true;
+            broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_OK, 1);
+        } else {
+            PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-POLICY",
+                      "result=refused error=\"%s\" action=\"kept the old policy\"", why);
+            broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_FAILED, 1);
+            reload_refused(b, "policy", why);
+        }
+        if (broker_roster_load(b, cfg, &roster, why, sizeof(why)) == EX_OK) {
+            pthread_rwlock_wrlock(&b->roster.lock);
+            old_roster = b->roster.roster;
+            b->roster.roster = roster;
+            b->roster.peer_count = 0;
+            for (size_t i = 0; i < cfg->peer_count; i++)
+                memcpy(b->roster.peers[b->roster.peer_count++], cfg->peers[i].nation,
+                       PROTO_NATION_LEN + 1);
+            pthread_rwlock_unlock(&b->roster.lock);
+            proto_roster_destroy(&old_roster);
+            roster_ok = true;
+            broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_OK, 1);
+            broker_peers_reload(b, cfg);
+            /* Before the reload is logged: once it is, a revoked key has no
+             * open session left. */
+            broker_revoke_sessions(b);
+        } else {
+            PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-ROSTER",
+                      "result=refused error=\"%s\" action=\"kept the old roster and peers\"",
+                      why);
+            broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_FAILED, 1);
+            reload_refused(b, "roster", why);
+        }
+        broker_config_destroy(&cfg);
     }
     proto_hex(policy_hash(b->pol), 8, ph);
     pthread_rwlock_rdlock(&b->roster.lock);
@@ -113,8 +183,10 @@ reload(broker *b)
     proto_hex(hash, 8, rh);
     snprintf(detail, sizeof(detail), "policy %s (%s) roster %s (%s)", ph,
              policy_ok ? "reloaded" : "kept", rh, roster_ok ? "reloaded" : "kept");
-    PROTO_LOG(PROTO_LOG_INFO, "B-RELOAD", "policy=%s roster=%s policy_hash=%s roster_hash=%s",
-              policy_ok ? "reloaded" : "kept", roster_ok ? "reloaded" : "kept", ph, rh);
+    PROTO_LOG(PROTO_LOG_INFO, "B-RELOAD",
+              "policy=%s roster=%s policy_hash=%s roster_hash=%s peers=%zu",
+              policy_ok ? "reloaded" : "kept", roster_ok ? "reloaded" : "kept", ph, rh,
+              b->peer_count);
     broker_audit_item(b, STORE_EV_POLICY_RELOADED, NULL, b->id->addr.nation, "", NULL,
                       policy_ok ? "reload" : "", NULL, detail);
     broker_commit_kick(b);

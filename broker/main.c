@@ -34,8 +34,12 @@ usage(FILE *out)
             "                        the broker only opens a store that exists\n"
             "    -h, --help          print this page\n\n"
             "SIGNALS\n"
-            "    SIGHUP   reload the policy and the roster; a file that does not load is\n"
-            "             refused and the old one stays in force\n"
+            "    SIGHUP   reload the policy, the roster and the configuration's peers:\n"
+            "             partners added are dialled, partners removed are closed (their\n"
+            "             queues kept), the others are not touched.  A file that does not\n"
+            "             load is refused and the old one stays in force; a configuration\n"
+            "             that does not load leaves everything in force.  Other fields of\n"
+            "             the configuration take effect at the next start\n"
             "    SIGTERM  stop reading new work, commit and answer what is in flight, exit\n\n"
             "EXIT STATUS\n"
             "    0 clean exit; 64 bad usage; 65 the store is damaged (its data file is\n"
@@ -49,7 +53,26 @@ usage(FILE *out)
 }
 
 int
-broker_roster_load(const broker *b, proto_roster **roster_out, char *why, size_t why_len)
+broker_peers_check(const broker *b, const broker_config *cfg, char *why, size_t why_len)
+{
+    if (cfg->peer_count > BROKER_PEERS_MAX) {
+        snprintf(why, why_len, "%s lists %zu peers; a broker has at most %u", cfg->source,
+                 cfg->peer_count, BROKER_PEERS_MAX);
+        return EX_CONFIG;
+    }
+    for (size_t i = 0; i < cfg->peer_count; i++) {
+        if (strcmp(cfg->peers[i].nation, b->cfg->nation) == 0) {
+            snprintf(why, why_len, "%s lists its own nation %s as a peer", cfg->source,
+                     cfg->nation);
+            return EX_CONFIG;
+        }
+    }
+    return EX_OK;
+}
+
+int
+broker_roster_load(const broker *b, const broker_config *cfg, proto_roster **roster_out,
+                   char *why, size_t why_len)
 {
     proto_detail d = {{0}, {0}};
     proto_roster *r = NULL;
@@ -68,15 +91,15 @@ broker_roster_load(const broker *b, proto_roster **roster_out, char *why, size_t
                  b->cfg->identity);
         goto out;
     }
-    for (size_t i = 0; i < b->cfg->peer_count; i++) {
+    for (size_t i = 0; i < cfg->peer_count; i++) {
         proto_addr peer;
 
-        if (proto_addr_parse(b->cfg->peers[i].nation, &peer, NULL) != PROTO_OK ||
+        if (proto_addr_parse(cfg->peers[i].nation, &peer, NULL) != PROTO_OK ||
             (e = proto_roster_find(r, &peer)) == NULL) {
             /* A revoked card is an operator's decision (the partner is cut
              * off); no card at all is a roster that lost a partner. */
             snprintf(why, why_len, "%s has no broker card for the peer %s", b->cfg->roster,
-                     b->cfg->peers[i].nation);
+                     cfg->peers[i].nation);
             goto out;
         }
     }
@@ -138,11 +161,21 @@ load_files(broker *b)
                 b->cfg->identity, b->cfg->nation);
         return EX_CONFIG;
     }
-    rc = broker_roster_load(b, &b->roster.roster, why, sizeof(why));
+    rc = broker_peers_check(b, b->cfg, why, sizeof(why));
+    if (rc != EX_OK) {
+        fprintf(stderr, "liaison-broker: peers: %s\n", why);
+        return rc;
+    }
+    rc = broker_roster_load(b, b->cfg, &b->roster.roster, why, sizeof(why));
     if (rc != EX_OK) {
         fprintf(stderr, "liaison-broker: roster: %s\n", why);
         return rc;
     }
+    /* The ZAP handler admits these partners from the moment the federation
+     * endpoint is bound, before their DEALERs are opened. */
+    for (size_t i = 0; i < b->cfg->peer_count; i++)
+        memcpy(b->roster.peers[b->roster.peer_count++], b->cfg->peers[i].nation,
+               PROTO_NATION_LEN + 1);
     rc = broker_policy_load(b, &b->pol, &b->rate, why, sizeof(why));
     if (rc != EX_OK) {
         fprintf(stderr, "liaison-broker: policy: %s\n", why);

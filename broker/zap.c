@@ -66,14 +66,15 @@ reply(void *sock, const char *req_id, int req_id_len, const char *status, const 
     zmq_send(sock, meta, meta_len, 0);
 }
 
-/* True if nation is one of the configuration's peers.  The configuration,
- * not the peer sockets: those are opened after the federation endpoint is
- * bound, and a peer that connects in between must not be refused. */
+/* True if nation is one of the configured peers (the caller holds the
+ * roster lock).  The configuration's list, not the peer sockets: those are
+ * opened after the federation endpoint is bound, and a peer that connects in
+ * between must not be refused.  A reload changes the list with the roster. */
 static bool
 configured_peer(const broker *b, const char *nation)
 {
-    for (size_t i = 0; i < b->cfg->peer_count; i++) {
-        if (strcmp(b->cfg->peers[i].nation, nation) == 0)
+    for (size_t i = 0; i < b->roster.peer_count; i++) {
+        if (strcmp(b->roster.peers[i], nation) == 0)
             return true;
     }
     return false;
