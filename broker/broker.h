@@ -228,7 +228,9 @@ typedef struct broker_commit {
 
 /* The daemon. */
 typedef struct broker {
-    broker_config *cfg;                 /* configuration, as loaded */
+    broker_config *cfg;                 /* configuration, as loaded at start */
+    broker_config *peers_cfg;           /* main thread: the configuration whose peers: are in
+                                         * force: cfg, or one a reload took (then owned) */
     char config_path[4096];             /* for reloads */
     proto_identity *id;                 /* this broker's identity */
     broker_roster roster;               /* shared with ZAP and workers */

@@ -107,15 +107,18 @@ restart_fields(const broker *b, const broker_config *cfg)
 }
 
 /* Reloads the configuration's peers, the policy and the roster through the
- * loaders start-up uses, so each passes the same checks.  A configuration
- * that does not load leaves everything in force; a policy or roster refused
- * leaves the one in force; the peers change only with a roster that loaded
- * (it must hold a card for each of them). */
+ * loaders start-up uses, so each passes the same checks, and each is taken
+ * or refused on its own: a configuration that does not load leaves the
+ * peers (and every other field) in force, a policy or roster refused leaves
+ * the one in force.  The roster is checked against the peers it will serve
+ * (the new ones, or those in force), so the peers change only with a roster
+ * that loaded. */
 static void
 reload(broker *b)
 {
     broker_config *cfg = NULL;
     broker_config_detail cd;
+    const broker_config *peers;
     policy *pol = NULL;
     policy_rate *rate = NULL;
     proto_roster *roster = NULL, *old_roster;
@@ -124,58 +127,63 @@ reload(broker *b)
     bool policy_ok = false, roster_ok = false;
 
     memset(&cd, 0, sizeof(cd));
-    if (broker_config_load(b->config_path, &cfg, &cd) != BROKER_CONFIG_OK) {
+    if (broker_config_load(b->config_path, &cfg, &cd) != BROKER_CONFIG_OK)
         snprintf(why, sizeof(why), "%s", cd.text);
-    } else if (broker_peers_check(b, cfg, why, sizeof(why)) != EX_OK) {
+    else if (broker_peers_check(b, cfg, why, sizeof(why)) != EX_OK)
         broker_config_destroy(&cfg);
-    }
     if (cfg == NULL) {
         PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-CONFIG",
-                  "result=refused error=\"%s\" action=\"kept the configuration, policy and "
-                  "roster in force\"",
+                  "result=refused error=\"%s\" action=\"kept the configuration and peers in "
+                  "force\"",
                   why);
         reload_refused(b, "configuration", why);
     } else {
         restart_fields(b, cfg);
-        if (broker_policy_load(b, &pol, &rate, why, sizeof(why)) == EX_OK) {
-            /* The main thread is the only one deciding, so the swap needs no lock. */
-            policy_rate_destroy(&b->rate);
-            policy_destroy(&b->pol);
-            b->pol = pol;
-            b->rate = rate;
-            policy_ok = true;
-            broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_OK, 1);
-        } else {
-            PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-POLICY",
-                      "result=refused error=\"%s\" action=\"kept the old policy\"", why);
-            broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_FAILED, 1);
-            reload_refused(b, "policy", why);
-        }
-        if (broker_roster_load(b, cfg, &roster, why, sizeof(why)) == EX_OK) {
-            pthread_rwlock_wrlock(&b->roster.lock);
-            old_roster = b->roster.roster;
-            b->roster.roster = roster;
-            b->roster.peer_count = 0;
-            for (size_t i = 0; i < cfg->peer_count; i++)
-                memcpy(b->roster.peers[b->roster.peer_count++], cfg->peers[i].nation,
-                       PROTO_NATION_LEN + 1);
-            pthread_rwlock_unlock(&b->roster.lock);
-            proto_roster_destroy(&old_roster);
-            roster_ok = true;
-            broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_OK, 1);
-            broker_peers_reload(b, cfg);
-            /* Before the reload is logged: once it is, a revoked key has no
-             * open session left. */
-            broker_revoke_sessions(b);
-        } else {
-            PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-ROSTER",
-                      "result=refused error=\"%s\" action=\"kept the old roster and peers\"",
-                      why);
-            broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_FAILED, 1);
-            reload_refused(b, "roster", why);
-        }
-        broker_config_destroy(&cfg);
     }
+    peers = cfg != NULL ? cfg : b->peers_cfg;
+    if (broker_policy_load(b, &pol, &rate, why, sizeof(why)) == EX_OK) {
+        /* The main thread is the only one deciding, so the swap needs no lock. */
+        policy_rate_destroy(&b->rate);
+        policy_destroy(&b->pol);
+        b->pol = pol;
+        b->rate = rate;
+        policy_ok = true;
+        broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_OK, 1);
+    } else {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-POLICY",
+                  "result=refused error=\"%s\" action=\"kept the old policy\"", why);
+        broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_FAILED, 1);
+        reload_refused(b, "policy", why);
+    }
+    if (broker_roster_load(b, peers, &roster, why, sizeof(why)) == EX_OK) {
+        pthread_rwlock_wrlock(&b->roster.lock);
+        old_roster = b->roster.roster;
+        b->roster.roster = roster;
+        b->roster.peer_count = 0;
+        for (size_t i = 0; i < peers->peer_count; i++)
+            memcpy(b->roster.peers[b->roster.peer_count++], peers->peers[i].nation,
+                   PROTO_NATION_LEN + 1);
+        pthread_rwlock_unlock(&b->roster.lock);
+        proto_roster_destroy(&old_roster);
+        roster_ok = true;
+        broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_OK, 1);
+        if (cfg != NULL) {
+            broker_peers_reload(b, cfg);
+            if (b->peers_cfg != b->cfg)
+                broker_config_destroy(&b->peers_cfg);
+            b->peers_cfg = cfg;
+            cfg = NULL;
+        }
+        /* Before the reload is logged: once it is, a revoked key has no
+         * open session left. */
+        broker_revoke_sessions(b);
+    } else {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-ROSTER",
+                  "result=refused error=\"%s\" action=\"kept the old roster and peers\"", why);
+        broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_FAILED, 1);
+        reload_refused(b, "roster", why);
+    }
+    broker_config_destroy(&cfg);
     proto_hex(policy_hash(b->pol), 8, ph);
     pthread_rwlock_rdlock(&b->roster.lock);
     proto_roster_hash(b->roster.roster, hash);

@@ -37,9 +37,9 @@ usage(FILE *out)
             "    SIGHUP   reload the policy, the roster and the configuration's peers:\n"
             "             partners added are dialled, partners removed are closed (their\n"
             "             queues kept), the others are not touched.  A file that does not\n"
-            "             load is refused and the old one stays in force; a configuration\n"
-            "             that does not load leaves everything in force.  Other fields of\n"
-            "             the configuration take effect at the next start\n"
+            "             load is refused and the old one stays in force (for a\n"
+            "             configuration: its peers).  Other fields of the configuration\n"
+            "             take effect at the next start\n"
             "    SIGTERM  stop reading new work, commit and answer what is in flight, exit\n\n"
             "EXIT STATUS\n"
             "    0 clean exit; 64 bad usage; 65 the store is damaged (its data file is\n"
@@ -357,6 +357,9 @@ stop(broker *b)
     policy_destroy(&b->pol);
     proto_roster_destroy(&b->roster.roster);
     proto_identity_destroy(&b->id);
+    if (b->peers_cfg != b->cfg)
+        broker_config_destroy(&b->peers_cfg);
+    b->peers_cfg = NULL;
     broker_config_destroy(&b->cfg);
 }
 
@@ -425,6 +428,7 @@ main(int argc, char **argv)
         return cerr == BROKER_CONFIG_ERR_IO ? EX_NOINPUT : EX_CONFIG;
     }
     proto_log_configure(NULL, NULL, b.cfg->log_level);
+    b.peers_cfg = b.cfg;
     snprintf(b.config_path, sizeof(b.config_path), "%s", config);
     pthread_rwlock_init(&b.roster.lock, NULL);
     b.signal_fd = -1;
