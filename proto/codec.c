@@ -397,6 +397,9 @@ proto_wire_code_name(uint16_t code)
         [PROTO_WIRE_REVOKED] = "revoked",
         [PROTO_WIRE_LOOP] = "loop",
         [PROTO_WIRE_COMMAND] = "bad-command",
+        [PROTO_WIRE_STALE] = "stale",
+        [PROTO_WIRE_UNSIGNED_MODE] = "unsigned-mode",
+        [PROTO_WIRE_ROSTER_CONFLICT] = "roster-conflict",
     };
 
     if (code == 0)

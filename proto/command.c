@@ -24,8 +24,10 @@ static const struct {
     [PROTO_CMD_TREE_HEAD] = {"tree-head", 1},
     [PROTO_CMD_CONSISTENCY_REQ] = {"consistency-request", 3},
     [PROTO_CMD_CONSISTENCY] = {"consistency", 4},
+    [PROTO_CMD_ROSTER] = {"roster", 2},
+    [PROTO_CMD_ROSTER_ACK] = {"roster-ack", 4},
 };
-#define COMMAND_LAST PROTO_CMD_CONSISTENCY
+#define COMMAND_LAST PROTO_CMD_ROSTER_ACK
 
 const char *
 proto_cmd_name(uint8_t type)
@@ -154,6 +156,24 @@ proto_cmd_build(const proto_cmd *cmd, proto_wire *wire, proto_detail *detail)
 
         u64_frame(wire, &used, cmd->type == PROTO_CMD_REJECTED ? cmd->corr : cmd->seq);
         small_frame(wire, &used, cmd->id, PROTO_ID_BYTES);
+        small_frame(wire, &used, code, sizeof(code));
+        small_frame(wire, &used, cmd->text, text_len);
+        break;
+    }
+    case PROTO_CMD_ROSTER:
+        if (cmd->roster.len == 0 || cmd->roster.len > PROTO_ROSTER_SECTION_MAX) {
+            proto_detail_set(detail, "roster", "roster text of 1 to %u bytes, not %zu",
+                             PROTO_ROSTER_SECTION_MAX, cmd->roster.len);
+            return PROTO_ERR_LIMIT;
+        }
+        u64_frame(wire, &used, cmd->corr);
+        big_frame(wire, cmd->roster);
+        break;
+    case PROTO_CMD_ROSTER_ACK: {
+        uint8_t code[2] = {(uint8_t)(cmd->code >> 8), (uint8_t)cmd->code};
+
+        u64_frame(wire, &used, cmd->corr);
+        u64_frame(wire, &used, cmd->serial);
         small_frame(wire, &used, code, sizeof(code));
         small_frame(wire, &used, cmd->text, text_len);
         break;
@@ -649,6 +669,15 @@ proto_cmd_parse(const proto_frame *frames, size_t count, proto_cmd *cmd_out, pro
     case PROTO_CMD_FORWARD_ACK:
         if ((err = get_u64(&f[0], "seq", &cmd.seq, detail)) == PROTO_OK &&
             (err = get_id(&f[1], cmd.id, false, detail)) == PROTO_OK)
+            err = get_code_text(&f[2], &f[3], &cmd, detail);
+        break;
+    case PROTO_CMD_ROSTER:
+        if ((err = get_u64(&f[0], "corr", &cmd.corr, detail)) == PROTO_OK)
+            err = get_nonempty(&f[1], PROTO_ROSTER_SECTION_MAX, "roster", &cmd.roster, detail);
+        break;
+    case PROTO_CMD_ROSTER_ACK:
+        if ((err = get_u64(&f[0], "corr", &cmd.corr, detail)) == PROTO_OK &&
+            (err = get_u64(&f[1], "serial", &cmd.serial, detail)) == PROTO_OK)
             err = get_code_text(&f[2], &f[3], &cmd, detail);
         break;
     case PROTO_CMD_DELIVER:

@@ -38,6 +38,7 @@
 #define PROTO_REPORTS_MAX        64u       /* reports one report command carries */
 #define PROTO_DELIVERIES_MAX     64u       /* envelopes one deliver command carries */
 #define PROTO_TREE_HEAD_BYTES    112u      /* size, root, time, signature */
+#define PROTO_ROSTER_SECTION_MAX (1u << 20) /* bytes of the roster text a roster command carries */
 #define PROTO_PROOF_HASHES_MAX   64u       /* hashes in a consistency proof */
 
 /* Sizes of hashes, keys and signatures (libsodium's, named for Liaison). */
@@ -297,8 +298,11 @@ typedef enum proto_wire_code {
     PROTO_WIRE_REVOKED = 12,    /* the sender's key is revoked */
     PROTO_WIRE_LOOP = 13,       /* forwarded message would loop */
     PROTO_WIRE_COMMAND = 14,    /* unknown command or wrong frame count */
+    PROTO_WIRE_STALE = 15,      /* roster-ack: a section older than the one held */
+    PROTO_WIRE_UNSIGNED_MODE = 16, /* roster-ack: the broker runs without nation keys */
+    PROTO_WIRE_ROSTER_CONFLICT = 17, /* roster-ack: the merged roster would break a rule */
 } proto_wire_code;
-#define PROTO_WIRE_CODE_MAX 14u
+#define PROTO_WIRE_CODE_MAX 17u
 
 /* Wire commands (the one-byte command frame).  Appended, never renumbered. */
 typedef enum proto_cmd_type {
@@ -317,6 +321,8 @@ typedef enum proto_cmd_type {
     PROTO_CMD_TREE_HEAD = 0x0D,    /* broker -> broker: its latest signed audit tree head */
     PROTO_CMD_CONSISTENCY_REQ = 0x0E, /* broker -> broker: corr, first size, second size */
     PROTO_CMD_CONSISTENCY = 0x0F,  /* broker -> broker: corr, first, second, proof hashes */
+    PROTO_CMD_ROSTER = 0x10,       /* broker -> broker: corr, its own signed roster section */
+    PROTO_CMD_ROSTER_ACK = 0x11,   /* broker -> broker: corr, serial, code, text */
 } proto_cmd_type;
 
 /* The most frames any command has, signature and command frames included. */
@@ -355,6 +361,8 @@ typedef struct proto_cmd {
     uint64_t second;                    /* CONSISTENCY*: the newer tree size */
     proto_slice head;                   /* TREE_HEAD: PROTO_TREE_HEAD_BYTES */
     proto_slice path;                   /* CONSISTENCY: n * 32 bytes of proof hashes */
+    proto_slice roster;                 /* ROSTER: roster text, 1 .. PROTO_ROSTER_SECTION_MAX bytes */
+    uint64_t serial;                    /* ROSTER_ACK: the serial the receiver holds for that nation */
 } proto_cmd;
 
 /* Frames of a built command, with room for their small frames. */

@@ -44,6 +44,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             n > PROTO_STATUS_ENTRIES_MAX)
             abort();
     }
+    if (cmd.type == PROTO_CMD_ROSTER) {
+        /* What a broker does first with a partner's roster command. */
+        proto_roster *r = NULL;
+
+        if (proto_roster_parse((const char *)cmd.roster.data, cmd.roster.len, &r, &detail) ==
+                PROTO_OK &&
+            r == NULL)
+            abort();
+        proto_roster_destroy(&r);
+    }
+    if (cmd.type == PROTO_CMD_ROSTER_ACK && cmd.text[strlen(cmd.text)] != '\0')
+        abort();
     if (cmd.type == PROTO_CMD_REPORT) {
         proto_tagged item;
         proto_report report;

@@ -1030,7 +1030,7 @@ static void
 test_proto_cmd_roundtrip(void **state)
 {
     fixture *f = *state;
-    proto_cmd cmds[16];
+    proto_cmd cmds[20];
     size_t n = 0;
     static const uint8_t head[PROTO_TREE_HEAD_BYTES] = {1, 2, 3};
     static const uint8_t path[64] = {9};
@@ -1104,6 +1104,14 @@ test_proto_cmd_roundtrip(void **state)
     cmds[n].type = PROTO_CMD_FORWARD_ACK;
     cmds[n].seq = 77;
     memset(cmds[n++].id, 9, PROTO_ID_BYTES);
+    cmds[n].type = PROTO_CMD_ROSTER;
+    cmds[n].corr = 4;
+    cmds[n++].roster = (proto_slice){(const uint8_t *)"liaison-roster 1\n", 17};
+    cmds[n].type = PROTO_CMD_ROSTER_ACK;
+    cmds[n].corr = 4;
+    cmds[n].serial = 12;
+    cmds[n].code = PROTO_WIRE_STALE;
+    snprintf(cmds[n++].text, PROTO_TEXT_MAX, "serial 11 is older than the 12 held");
     for (size_t i = 0; i < n; i++) {
         proto_wire wire;
         proto_cmd back;
@@ -1879,7 +1887,7 @@ test_proto_strerror_complete(void **state)
         assert_string_not_equal(proto_strerror((proto_err)e), "unknown error");
     for (uint16_t c = 1; c <= PROTO_WIRE_CODE_MAX; c++)
         assert_string_not_equal(proto_wire_code_name(c), "unknown");
-    for (uint8_t t = PROTO_CMD_SUBMIT; t <= PROTO_CMD_CONSISTENCY; t++)
+    for (uint8_t t = PROTO_CMD_SUBMIT; t <= PROTO_CMD_ROSTER_ACK; t++)
         assert_string_not_equal(proto_cmd_name(t), "unknown");
 }
 
