@@ -292,8 +292,9 @@ uint64_t broker_now_ms(void);
 int broker_roster_load(const broker *b, const broker_config *cfg, proto_roster **roster_out,
                        char *why, size_t why_len);
 /* Checks that cfg's peers fit the broker (at most BROKER_PEERS_MAX, none of
- * them this broker's own nation); why gets the reason when not.  Returns
- * EX_OK or EX_CONFIG. */
+ * them this broker's own nation, nation keys given exactly when the broker
+ * runs with them); why gets the reason when not.  Returns EX_OK or
+ * EX_CONFIG. */
 int broker_peers_check(const broker *b, const broker_config *cfg, char *why, size_t why_len);
 /* Loads the policy file of the configuration, checks that it is this
  * nation's policy, and makes its rate-limit state: the same for start-up

@@ -25,8 +25,9 @@
 
 /* A peer as libcyaml loads it. */
 typedef struct raw_peer {
-    char *nation;   /* NULL if given as null or empty */
-    char *endpoint; /* NULL if given as null or empty */
+    char *nation;     /* NULL if given as null or empty */
+    char *endpoint;   /* NULL if given as null or empty */
+    char *nation_key; /* optional: the peer's pinned nation key, 64 hex digits */
 } raw_peer;
 
 /* The limits block as libcyaml loads it; NULL pointers are absent fields. */
@@ -55,6 +56,7 @@ typedef struct raw_config {
     int *verify_signatures;            /* optional; 1 or 0 */
     uint64_t *verify_threads;          /* optional */
     int *log_level;                    /* optional; a proto_log_level */
+    char *nation_key;                  /* optional: this nation's nation key, 64 hex digits */
 } raw_config;
 
 /* Strings may be null or empty in YAML; the loader then names the field. */
@@ -62,6 +64,7 @@ typedef struct raw_config {
 #define REQ_STR_FLAGS CYAML_FLAG_POINTER_NULL_STR
 #define OPT_FLAGS (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
 #define NATION_TEXT_MAX 64u /* longer is refused by libcyaml, shorter by our check */
+#define NATION_KEY_TEXT_MAX 256u /* likewise for a nation key */
 #define NOT_A_NUMBER "is not a whole number (decimal digits, no sign or leading zero)"
 
 static const cyaml_strval_t bool_strings[] = {
@@ -79,6 +82,7 @@ static const cyaml_schema_field_t peer_fields[] = {
     CYAML_FIELD_STRING_PTR("nation", REQ_STR_FLAGS, raw_peer, nation, 0, NATION_TEXT_MAX),
     CYAML_FIELD_STRING_PTR("endpoint", REQ_STR_FLAGS, raw_peer, endpoint, 0,
                            BROKER_CONFIG_ENDPOINT_MAX),
+    CYAML_FIELD_STRING_PTR("nation_key", STR_FLAGS, raw_peer, nation_key, 0, NATION_KEY_TEXT_MAX),
     CYAML_FIELD_END,
 };
 
@@ -121,6 +125,8 @@ static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_UINT_PTR("verify_threads", OPT_FLAGS, raw_config, verify_threads),
     CYAML_FIELD_ENUM_PTR("log_level", OPT_FLAGS | CYAML_FLAG_STRICT, raw_config, log_level,
                          level_strings, CYAML_ARRAY_LEN(level_strings)),
+    CYAML_FIELD_STRING_PTR("nation_key", STR_FLAGS, raw_config, nation_key, 0,
+                           NATION_KEY_TEXT_MAX),
     CYAML_FIELD_END,
 };
 
@@ -542,6 +548,68 @@ check_uint(load_ctx *c, const char *path, const uint64_t *value, uint64_t min, u
     return BROKER_CONFIG_OK;
 }
 
+/* Reads a nation key (64 hex digits) at path into key. */
+static broker_config_err
+check_nation_key(load_ctx *c, const char *path, const char *value,
+                 uint8_t key[PROTO_SIGN_PUBLIC_BYTES])
+{
+    char text[80];
+
+    if (strlen(value) != 2u * PROTO_SIGN_PUBLIC_BYTES ||
+        strspn(value, "0123456789abcdefABCDEF") != 2u * PROTO_SIGN_PUBLIC_BYTES ||
+        proto_unhex(value, key, PROTO_SIGN_PUBLIC_BYTES) != PROTO_OK)
+        return fail_at(c, BROKER_CONFIG_ERR_INVALID, path,
+                       "'%s' is not a nation key: 64 hex digits (the sign-public of a nation "
+                       "card)",
+                       liaison_yaml_shown(value, text, sizeof(text)));
+    return BROKER_CONFIG_OK;
+}
+
+/*
+ * Nation keys are all or nothing: when the top-level one or any peer's is
+ * given, each must be ("signed mode"); the message names the first one
+ * missing and one that was given.
+ */
+static broker_config_err
+check_nation_keys(load_ctx *c, const raw_config *raw, broker_config *cfg)
+{
+    const char *given = raw->nation_key != NULL ? "nation_key" : NULL;
+    char path[64], given_path[64];
+    broker_config_err err;
+
+    for (unsigned i = 0; i < raw->peers_count && given == NULL; i++) {
+        if (raw->peers[i].nation_key != NULL) {
+            snprintf(given_path, sizeof(given_path), "peers[%u].nation_key", i);
+            given = given_path;
+        }
+    }
+    if (given == NULL)
+        return BROKER_CONFIG_OK;
+    if (raw->nation_key == NULL)
+        return fail_at(c, BROKER_CONFIG_ERR_MISSING_FIELD, given,
+                       "given without the top-level nation_key, which is missing: nation keys "
+                       "are all or nothing");
+    if ((err = check_nation_key(c, "nation_key", raw->nation_key, cfg->nation_key)) !=
+        BROKER_CONFIG_OK)
+        return err;
+    for (unsigned i = 0; i < raw->peers_count; i++) {
+        snprintf(path, sizeof(path), "peers[%u].nation_key", i);
+        if (raw->peers[i].nation_key == NULL) {
+            snprintf(path, sizeof(path), "peers[%u]", i);
+            return fail_at(c, BROKER_CONFIG_ERR_MISSING_FIELD, path,
+                           "nation_key of peer %s is missing: %s is given, and nation keys are "
+                           "all or nothing",
+                           cfg->peers[i].nation, given);
+        }
+        if ((err = check_nation_key(c, path, raw->peers[i].nation_key,
+                                    cfg->peers[i].nation_key)) != BROKER_CONFIG_OK)
+            return err;
+        cfg->peers[i].has_nation_key = true;
+    }
+    cfg->nation_keys = true;
+    return BROKER_CONFIG_OK;
+}
+
 static broker_config_err
 check_peers(load_ctx *c, const raw_config *raw, broker_config *cfg)
 {
@@ -641,6 +709,9 @@ build(load_ctx *c, const raw_config *raw, broker_config **cfg_out)
         }
     }
     err = check_peers(c, raw, cfg);
+    if (err != BROKER_CONFIG_OK)
+        goto out;
+    err = check_nation_keys(c, raw, cfg);
     if (err != BROKER_CONFIG_OK)
         goto out;
 

@@ -48,6 +48,8 @@ typedef liaison_yaml_detail broker_config_detail;
 typedef struct broker_config_peer {
     char nation[PROTO_NATION_LEN + 1]; /* the peer's nation, e.g. "CAN" */
     char *endpoint;                    /* its federation endpoint, "tcp://host:port" */
+    uint8_t nation_key[PROTO_SIGN_PUBLIC_BYTES]; /* its pinned nation key, when nation_keys */
+    bool has_nation_key;               /* nation_key holds a key (exactly when nation_keys) */
 } broker_config_peer;
 
 /* Resource limits; every one has a default (docs/operations.md). */
@@ -77,6 +79,8 @@ typedef struct broker_config {
     bool verify_signatures;             /* check envelope signatures before accepting */
     uint32_t verify_threads;            /* signature threads; 0 = one per online core */
     proto_log_level log_level;          /* highest log level written */
+    bool nation_keys;                   /* signed mode: nation_key and every peer's are given */
+    uint8_t nation_key[PROTO_SIGN_PUBLIC_BYTES]; /* this nation's nation key, when nation_keys */
 } broker_config;
 
 /*

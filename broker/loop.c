@@ -95,6 +95,7 @@ restart_fields(const broker *b, const broker_config *cfg)
         {"verify_signatures", o->verify_signatures != cfg->verify_signatures},
         {"verify_threads", o->verify_threads != cfg->verify_threads},
         {"log_level", o->log_level != cfg->log_level},
+        {"nation_key", memcmp(o->nation_key, cfg->nation_key, sizeof(o->nation_key)) != 0},
     };
 
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {

@@ -60,6 +60,14 @@ broker_peers_check(const broker *b, const broker_config *cfg, char *why, size_t 
                  cfg->peer_count, BROKER_PEERS_MAX);
         return EX_CONFIG;
     }
+    /* A reload does not switch between signed and unsigned roster mode:
+     * the broker's own section and what it accepted were judged by it. */
+    if (cfg->nation_keys != b->cfg->nation_keys) {
+        snprintf(why, why_len, "%s %s nation keys, and the broker runs %s them: a restart "
+                 "changes the roster mode", cfg->source, cfg->nation_keys ? "gives" : "gives no",
+                 b->cfg->nation_keys ? "with" : "without");
+        return EX_CONFIG;
+    }
     for (size_t i = 0; i < cfg->peer_count; i++) {
         if (strcmp(cfg->peers[i].nation, b->cfg->nation) == 0) {
             snprintf(why, why_len, "%s lists its own nation %s as a peer", cfg->source,

@@ -285,7 +285,7 @@ test_broker_config_unknown_field(void **state)
                  "usa.yaml:8:1: verify_signature: unknown field (known here: nation, identity, "
                  "roster, policy, data_dir, agency_endpoint, federation_endpoint, metrics_endpoint, "
                  "peers, limits, tree_head_interval_s, expiry_sweep_interval_s, verify_signatures, "
-                 "verify_threads, log_level)");
+                 "verify_threads, log_level, nation_key)");
     expect_error(BASE "limits:\n  max_inflight: 3\n", BROKER_CONFIG_ERR_UNKNOWN_FIELD, 9, 3,
                  "limits.max_inflight",
                  "usa.yaml:9:3: limits.max_inflight: unknown field (known here: max_message_bytes, "
@@ -297,7 +297,8 @@ test_broker_config_unknown_field(void **state)
                       "    endpoint: tcp://127.0.0.1:7103\n"
                       "    weight: 2\n",
                  BROKER_CONFIG_ERR_UNKNOWN_FIELD, 13, 5, "peers[1].weight",
-                 "usa.yaml:13:5: peers[1].weight: unknown field (known here: nation, endpoint)");
+                 "usa.yaml:13:5: peers[1].weight: unknown field (known here: nation, endpoint, "
+                 "nation_key)");
 }
 
 static void
@@ -694,6 +695,55 @@ test_broker_config_strerror_complete(void **state)
     assert_string_equal(broker_config_strerror((broker_config_err)999), "unknown error");
 }
 
+/* Nation keys: all or nothing, 64 hex digits each. */
+static void
+test_broker_config_nation_keys(void **state)
+{
+    broker_config *cfg;
+
+    (void)state;
+    /* None: unsigned mode. */
+    cfg = expect_ok(BASE "peers:\n  - nation: CAN\n    endpoint: tcp://127.0.0.1:7102\n");
+    assert_false(cfg->nation_keys);
+    assert_false(cfg->peers[0].has_nation_key);
+    broker_config_destroy(&cfg);
+    /* All: signed mode, keys read (hex in either case). */
+    cfg = expect_ok(BASE "nation_key: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+                         "peers:\n  - nation: CAN\n    endpoint: tcp://127.0.0.1:7102\n"
+                         "    nation_key: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+                         "  - nation: MEX\n    endpoint: tcp://127.0.0.1:7103\n"
+                         "    nation_key: BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n");
+    assert_true(cfg->nation_keys);
+    assert_int_equal(cfg->nation_key[0], 0xaa);
+    assert_true(cfg->peers[0].has_nation_key);
+    assert_int_equal(cfg->peers[0].nation_key[0], 0x01);
+    assert_int_equal(cfg->peers[0].nation_key[31], 0xef);
+    assert_int_equal(cfg->peers[1].nation_key[5], 0xbb);
+    broker_config_destroy(&cfg);
+    /* Only the own one, no peers: signed mode too. */
+    cfg = expect_ok(BASE "nation_key: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n");
+    assert_true(cfg->nation_keys);
+    broker_config_destroy(&cfg);
+    /* A peer's without the own one. */
+    expect_error(BASE "peers:\n  - nation: CAN\n    endpoint: tcp://127.0.0.1:7102\n"
+                      "    nation_key: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+                 BROKER_CONFIG_ERR_MISSING_FIELD, 11, 17, "peers[0].nation_key",
+                 "usa.yaml:11:17: peers[0].nation_key: given without the top-level nation_key, "
+                 "which is missing: nation keys are all or nothing");
+    /* The own one, and one peer without. */
+    expect_error(BASE "nation_key: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+                      "peers:\n  - nation: CAN\n    endpoint: tcp://127.0.0.1:7102\n"
+                      "    nation_key: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+                      "  - nation: MEX\n    endpoint: tcp://127.0.0.1:7103\n",
+                 BROKER_CONFIG_ERR_MISSING_FIELD, 13, 5, "peers[1]",
+                 "usa.yaml:13:5: peers[1]: nation_key of peer MEX is missing: nation_key is "
+                 "given, and nation keys are all or nothing");
+    /* Not 64 hex digits. */
+    expect_error(BASE "nation_key: abc\n", BROKER_CONFIG_ERR_INVALID, 8, 13, "nation_key",
+                 "usa.yaml:8:13: nation_key: 'abc' is not a nation key: 64 hex digits (the "
+                 "sign-public of a nation card)");
+}
+
 int
 main(void)
 {
@@ -704,6 +754,7 @@ main(void)
         cmocka_unit_test(test_broker_config_relative_paths_follow_the_file),
         cmocka_unit_test(test_broker_config_load_reads_a_file),
         cmocka_unit_test(test_broker_config_unknown_field),
+        cmocka_unit_test(test_broker_config_nation_keys),
         cmocka_unit_test(test_broker_config_missing_field),
         cmocka_unit_test(test_broker_config_wrong_type),
         cmocka_unit_test(test_broker_config_out_of_range),
