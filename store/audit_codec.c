@@ -21,6 +21,7 @@ static const char *const event_names[STORE_EV_MAX + 1] = {
     [STORE_EV_CONSISTENCY_FAILED] = "consistency-failed",
     [STORE_EV_REFUSED] = "refused",
     [STORE_EV_DAMAGED] = "damaged",
+    [STORE_EV_ROSTER_UPDATED] = "roster-updated",
 };
 
 const char *

@@ -164,8 +164,9 @@ typedef enum store_audit_event {
     STORE_EV_CONSISTENCY_FAILED = 16, /* a partner's log failed a consistency check */
     STORE_EV_REFUSED = 17,            /* a partner refused it (its ingress policy) */
     STORE_EV_DAMAGED = 18,            /* its stored envelope no longer matched its hash */
+    STORE_EV_ROSTER_UPDATED = 19,     /* a partner's signed roster section was applied */
 } store_audit_event;
-#define STORE_EV_MAX 18u
+#define STORE_EV_MAX 19u
 
 /* One audit record, decoded.  Text fields hold no NUL and no plaintext content. */
 typedef struct store_audit_record {
