@@ -87,6 +87,12 @@ write("command", "garbage", b"\x00\x01\x02")
 write("command", "tree-head", frames(sig, b"\x0d", bytes(112)))
 write("command", "consistency-request", frames(sig, b"\x0e", corr, struct.pack(">Q", 1), struct.pack(">Q", 2)))
 write("command", "consistency", frames(sig, b"\x0f", corr, struct.pack(">Q", 1), struct.pack(">Q", 2), bytes(32)))
+# A partner's roster section (the frame takes the rest), and the answer to it.
+section = (b"liaison-roster 1\nnation CAN\nserial 2\ncard\nidentity CAN\nsign-public " + b"11" * 32 +
+           b"\nbox-public " + b"22" * 32 + b"\ncurve-public " + b"33" * 32 + b"\nend\nsignature " +
+           b"44" * 64 + b"\n")
+write("command", "roster", frames(sig, b"\x10", corr) + bytes([255]) + section)
+write("command", "roster-ack", frames(sig, b"\x11", corr, struct.pack(">Q", 2), b"\x00\x0f", b"stale"))
 
 # The broker's frame handling sees the same frames as the command parser.
 for name in os.listdir(os.path.join(HERE, "corpus", "command")):
