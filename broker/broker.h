@@ -131,6 +131,11 @@ typedef struct broker_peer {
     uint64_t heads_sent;                /* tree heads sent, for logs */
     uint8_t key[PROTO_CURVE_KEY_BYTES]; /* its CURVE key our DEALER was dialled with */
     bool revoked;                       /* its card is gone or revoked: not dialled */
+    uint8_t nation_key[PROTO_SIGN_PUBLIC_BYTES]; /* its pinned nation key (signed mode) */
+    bool roster_due;                    /* our section is to be sent to it when it is up */
+    uint64_t roster_corr;               /* corr of the last roster command sent to it */
+    uint64_t roster_sent;               /* serial of our section sent last */
+    uint64_t roster_acked;              /* serial of our section it acknowledged, 0: none */
 } broker_peer;
 
 /* Work passing through the verify pool: a submit, an incoming forward, or a
@@ -276,6 +281,9 @@ typedef struct broker {
     broker_route routes[BROKER_ROUTES_MAX];          /* queries and answers noted */
     size_t answers_noted;                            /* routes with answer set */
     broker_receiver receivers[BROKER_RECEIVERS_MAX]; /* receiving connections */
+    char *own_section;                  /* signed mode: our nation's section as sent to peers */
+    size_t own_section_len;             /* bytes at own_section */
+    uint64_t own_serial;                /* its serial, 0: none */
 } broker;
 
 /* ---- main.c / loop.c -------------------------------------------------- */
@@ -522,6 +530,29 @@ void broker_fed_answer(broker *b, const uint8_t *rid, size_t rid_len, const prot
 void broker_peers_roster_changed(broker *b);
 /* Files a partner's report that the pool decoded (and checked); frees job. */
 void broker_fed_report(broker *b, broker_job *job);
+
+/* ---- sections.c -------------------------------------------------------------- */
+
+/* In signed roster mode (b->cfg->nation_keys), checks a roster just loaded
+ * for the peers of cfg: no card outside a section, every section this
+ * broker's nation's or a peer's, each verifying with its pinned nation key;
+ * then replaces each peer's section with the one it sent (data_dir/rosters/)
+ * when that one's serial is higher and it verifies.  Without nation keys
+ * it does nothing.  EX_OK, or EX_CONFIG with why naming nation and reason. */
+int broker_roster_signed_check(const broker *b, const broker_config *cfg, proto_roster *r,
+                               char *why, size_t why_len);
+/* After the roster in force changed (start, reload, a partner's section):
+ * writes it to data_dir/roster and, in signed mode, makes our section ready
+ * to send; when its serial changed, every partner is sent it again. */
+void broker_roster_publish(broker *b);
+/* Sends p our section if it is due and p is up. */
+void broker_roster_send(broker *b, broker_peer *p);
+/* A roster-ack from p, answering our section. */
+void broker_peer_roster_ack(broker *b, broker_peer *p, const proto_cmd *cmd);
+/* A roster command from partner peer on connection rid: checked, stored,
+ * audited and applied as docs/protocol.md 7.6 says, and answered. */
+void broker_fed_roster(broker *b, const proto_addr *peer, const uint8_t *rid, size_t rid_len,
+                       const proto_cmd *cmd);
 
 /* ---- Reports (batch.c) -------------------------------------------------------- */
 

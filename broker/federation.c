@@ -224,13 +224,14 @@ peer_card_revoked(broker *b, const broker_peer *p)
 
 static void peer_updown(broker *b, broker_peer *p, bool up);
 
-/* Fills p for partner nation at endpoint, as nothing sent yet. */
+/* Fills p for partner c, as nothing sent yet. */
 static void
-peer_init(broker_peer *p, const char *nation, const char *endpoint)
+peer_init(broker_peer *p, const broker_config_peer *c)
 {
     memset(p, 0, sizeof(*p));
-    memcpy(p->nation, nation, sizeof(p->nation));
-    snprintf(p->endpoint, sizeof(p->endpoint), "%s", endpoint);
+    memcpy(p->nation, c->nation, sizeof(p->nation));
+    snprintf(p->endpoint, sizeof(p->endpoint), "%s", c->endpoint);
+    memcpy(p->nation_key, c->nation_key, sizeof(p->nation_key));
     memcpy(p->dest, "peer:", 5);
     memcpy(p->dest + 5, p->nation, sizeof(p->nation));
 }
@@ -258,7 +259,7 @@ broker_peers_open(broker *b)
     for (size_t i = 0; i < b->cfg->peer_count; i++) {
         broker_peer *p = &b->peers[b->peer_count];
 
-        peer_init(p, b->cfg->peers[i].nation, b->cfg->peers[i].endpoint);
+        peer_init(p, &b->cfg->peers[i]);
         b->peer_count++;
         if (peer_open(b, p) != 0)
             return -1;
@@ -319,6 +320,13 @@ broker_peers_reload(broker *b, const broker_config *cfg)
             if (strcmp(b->peers[k].nation, c->nation) == 0)
                 p = &b->peers[k];
         }
+        if (p != NULL && memcmp(p->nation_key, c->nation_key, sizeof(p->nation_key)) != 0) {
+            /* A new pin checks what it sends from now on; the sections held
+             * were checked by the reload's roster (broker_roster_load). */
+            memcpy(p->nation_key, c->nation_key, sizeof(p->nation_key));
+            PROTO_LOG(PROTO_LOG_INFO, "B-PEER-PIN", "peer=%s action=\"nation key changed\"",
+                      p->nation);
+        }
         if (p != NULL && strcmp(p->endpoint, c->endpoint) == 0)
             continue; /* untouched: its connection and window go on */
         if (p != NULL) {
@@ -334,7 +342,8 @@ broker_peers_reload(broker *b, const broker_config *cfg)
             /* broker_peers_check kept the count within BROKER_PEERS_MAX. */
             assert(b->peer_count < BROKER_PEERS_MAX);
             p = &b->peers[b->peer_count++];
-            peer_init(p, c->nation, c->endpoint);
+            peer_init(p, c);
+            p->roster_due = b->own_section != NULL;
             peer_change(b, "B-PEER-ADDED", p->nation, "added", "dialled", p->endpoint);
         }
         p->revoked = false;
@@ -363,8 +372,11 @@ peer_updown(broker *b, broker_peer *p, bool up)
     broker_audit_item(b, up ? STORE_EV_PEER_UP : STORE_EV_PEER_DOWN, NULL, b->id->addr.nation,
                       p->nation, NULL, "", NULL, p->endpoint);
     broker_commit_kick(b);
-    if (up)
+    if (up) {
         p->next_head_ms = 0; /* tell it our tree head now */
+        /* And our roster section, until it acknowledges this serial. */
+        p->roster_due = b->own_section != NULL && p->roster_acked < b->own_serial;
+    }
 }
 
 void
@@ -412,6 +424,7 @@ broker_peers_tick(broker *b, uint64_t now)
             (void)broker_send(p->sock, NULL, 0, &ping); /* fails quietly while it is down */
             p->next_ping_ms = now + BROKER_PEER_PING_MS;
         }
+        broker_roster_send(b, p);
         if (p->up && now >= p->next_head_ms) {
             store_read *rd = NULL;
             store_tree_head h;
@@ -744,6 +757,9 @@ broker_peer_readable(broker *b, broker_peer *p)
             case PROTO_CMD_CONSISTENCY_REQ:
                 on_consistency_req(b, p->sock, NULL, 0, &cmd);
                 break;
+            case PROTO_CMD_ROSTER_ACK:
+                broker_peer_roster_ack(b, p, &cmd);
+                break;
             case PROTO_CMD_PONG:
             case PROTO_CMD_PING:
                 break;
@@ -977,6 +993,9 @@ broker_fed_readable(broker *b)
             break;
         case PROTO_CMD_CONSISTENCY:
             on_consistency(b, &peer, &cmd);
+            break;
+        case PROTO_CMD_ROSTER:
+            broker_fed_roster(b, &peer, rid, rid_len, &cmd);
             break;
         case PROTO_CMD_PING: {
             proto_cmd pong;

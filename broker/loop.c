@@ -178,6 +178,7 @@ reload(broker *b)
         /* Before the reload is logged: once it is, a revoked key has no
          * open session left. */
         broker_revoke_sessions(b);
+        broker_roster_publish(b);
     } else {
         PROTO_LOG(PROTO_LOG_ERROR, "B-RELOAD-ROSTER",
                   "result=refused error=\"%s\" action=\"kept the old roster and peers\"", why);

@@ -91,6 +91,8 @@ broker_roster_load(const broker *b, const broker_config *cfg, proto_roster **ros
         snprintf(why, why_len, "%s", d.text);
         goto out;
     }
+    if (broker_roster_signed_check(b, cfg, r, why, why_len) != EX_OK)
+        goto out;
     e = proto_roster_find(r, &b->id->addr);
     if (e == NULL || e->revoked ||
         memcmp(e->card.curve_public, b->id->curve_public, PROTO_CURVE_KEY_BYTES) != 0 ||
@@ -338,6 +340,12 @@ start(broker *b)
         return EX_OSERR;
     b->next_sweep_ms = broker_now_ms() + 1000u;
     b->next_head_ms = broker_now_ms();
+    if (!b->cfg->nation_keys)
+        PROTO_LOG(PROTO_LOG_WARN, "B-ROSTER-UNSIGNED",
+                  "roster=%s action=\"unsigned roster mode: no nation keys are pinned, so roster "
+                  "changes are copied by hand to every broker; roster commands are refused\"",
+                  b->cfg->roster);
+    broker_roster_publish(b);
     return EX_OK;
 }
 
@@ -364,6 +372,8 @@ stop(broker *b)
     policy_rate_destroy(&b->rate);
     policy_destroy(&b->pol);
     proto_roster_destroy(&b->roster.roster);
+    free(b->own_section);
+    b->own_section = NULL;
     proto_identity_destroy(&b->id);
     if (b->peers_cfg != b->cfg)
         broker_config_destroy(&b->peers_cfg);
