@@ -28,12 +28,12 @@ write_durably(const char *dir, const char *name, const char *text, size_t len, c
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(why, why_len, "%s: %s", dir, strerror(errno));
+        snprintf(why, why_len, "%.300s: %.150s", dir, strerror(errno));
         goto out;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
+        snprintf(why, why_len, "%.300s: %.150s", tmp, strerror(errno));
         goto out;
     }
     while (done < len) {
@@ -42,24 +42,24 @@ write_durably(const char *dir, const char *name, const char *text, size_t len, c
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            snprintf(why, why_len, "%s: %s", tmp, n < 0 ? strerror(errno) : "short write");
+            snprintf(why, why_len, "%.300s: %.150s", tmp, n < 0 ? strerror(errno) : "short write");
             goto out;
         }
         done += (size_t)n;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
         fd = -1;
-        snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
+        snprintf(why, why_len, "%.300s: %.150s", tmp, strerror(errno));
         goto out;
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
-        snprintf(why, why_len, "%s: %s", path, strerror(errno));
+        snprintf(why, why_len, "%.300s: %.150s", path, strerror(errno));
         goto out;
     }
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) != 0) {
-        snprintf(why, why_len, "%s: %s", dir, strerror(errno));
+        snprintf(why, why_len, "%.300s: %.150s", dir, strerror(errno));
         goto out;
     }
     rc = 0;

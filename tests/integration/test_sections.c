@@ -393,6 +393,7 @@ test_sections_partner_update_applied(void **state)
     fed_start(f, "MEX");
     /* Every broker sends its section at link-up; each partner holds it. */
     wait_log(f, "CAN", "id=B-ROSTER-ACKED", 2, 20 * SECOND);
+    wait_log(f, "USA", "id=B-READY", 1, 10 * SECOND);
     assert_int_equal(fed_log_count(f, "USA", "id=B-ROSTER-UNSIGNED"), 0);
     assert_int_equal(fed_log_count(f, "USA", "id=B-ROSTER-UPDATED"), 0);
 
@@ -517,6 +518,27 @@ test_sections_partner_update_applied(void **state)
     fed_destroy(&f);
 }
 
+/* Runs USA's broker with --check: it must refuse the configuration (78)
+ * with needle in its message. */
+static void
+check_refused(fed *f, const char *needle)
+{
+    fed_nation *usa = fed_nation_get(f, "USA");
+    const char *bin = getenv("LIAISON_BROKER_BIN");
+    char out[4096], cmd[3000];
+    FILE *p;
+    int rc;
+
+    assert_non_null(bin);
+    snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --check 2>&1", bin, usa->config);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    out[fread(out, 1, sizeof(out) - 1, p)] = '\0';
+    rc = pclose(p);
+    if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 78 || strstr(out, needle) == NULL)
+        fail_msg("--check: status %d, no '%s' in: %s", rc, needle, out);
+}
+
 /* In signed mode the broker refuses a roster with unsigned cards, or with
  * a section of a nation it has no key for; without keys it warns at start
  * and answers roster commands with unsigned-mode. */
@@ -533,7 +555,7 @@ test_sections_signed_mode_checks(void **state)
     (void)state;
     /* Unsigned mode first. */
     fed_start(f, "USA");
-    assert_int_equal(fed_log_count(f, "USA", "id=B-ROSTER-UNSIGNED"), 1);
+    wait_log(f, "USA", "id=B-ROSTER-UNSIGNED", 1, 10 * SECOND);
     raw = fed_raw_peer(f, "CAN", "USA");
     text = (char *)test_read_file(f->roster, &len);
     assert_non_null(text);
@@ -550,41 +572,62 @@ test_sections_signed_mode_checks(void **state)
     text = (char *)test_read_file(f->roster, &len);
     assert_non_null(text);
     {
-        char out[65536], ident[1100];
+        char out[65536], gbr_key[1100], gbr_card[1100];
         proto_identity *id = NULL;
         proto_addr addr;
         proto_card c;
         char card[512];
 
-        assert_int_equal(proto_addr_parse("CAN/EXTRA", &addr, NULL), PROTO_OK);
+        assert_int_equal(proto_addr_parse("GBR/NCA", &addr, NULL), PROTO_OK);
         assert_int_equal(proto_identity_generate(&addr, &id), PROTO_OK);
         proto_identity_card(id, &c);
         assert_int_equal(proto_card_format(&c, card, sizeof(card)), PROTO_OK);
         proto_identity_destroy(&id);
-        snprintf(ident, sizeof(ident), "%s", strchr(card, '\n') + 1);
-        snprintf(out, sizeof(out), "%s\ncard\n%send\n", text, ident);
+        snprintf(out, sizeof(out), "%s\ncard\n%send\n", text, strchr(card, '\n') + 1);
         write_file(f->roster, out, strlen(out));
-    }
-    {
-        fed_nation *usa = fed_nation_get(f, "USA");
-        char args_out[4096];
-        const char *bin = getenv("LIAISON_BROKER_BIN");
-        char cmd[3000];
-        FILE *p;
-        int rc;
+        check_refused(f, "cards outside any section");
+        /* Signed by GBR's own key: a section of a nation USA has no key for. */
+        snprintf(gbr_key, sizeof(gbr_key), "%s/gbr.nation-key", f->dir);
+        snprintf(gbr_card, sizeof(gbr_card), "%s/gbr.nation-card", f->dir);
+        {
+            const char *args[] = {"keygen", "GBR", "--nation", "--key", gbr_key, "--card",
+                                  gbr_card, NULL};
 
-        assert_non_null(bin);
-        snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --check 2>&1", bin, usa->config);
-        p = popen(cmd, "r");
-        assert_non_null(p);
-        args_out[fread(args_out, 1, sizeof(args_out) - 1, p)] = '\0';
-        rc = pclose(p);
-        assert_int_equal(WEXITSTATUS(rc), 78);
-        if (strstr(args_out, "cards outside any section") == NULL)
-            fail_msg("unexpected: %s", args_out);
+            tool(args);
+        }
+        {
+            const char *args[] = {"roster", "sign", f->roster, "--key", gbr_key, NULL};
+
+            tool(args);
+        }
+        check_refused(f, "section of GBR, which is neither this broker's nation nor a peer's");
     }
+    /* CAN's section signed again by a key that is not CAN's pinned one. */
+    write_file(f->roster, text, len);
+    {
+        proto_roster *r = NULL;
+        proto_nation_key *other = NULL;
+        proto_detail d = {{0}, {0}};
+        char *out = NULL;
+        size_t out_len = 0;
+
+        assert_int_equal(proto_roster_load(f->roster, &r, &d), PROTO_OK);
+        assert_int_equal(proto_nation_key_generate("CAN", &other), PROTO_OK);
+        assert_int_equal(proto_roster_section_sign(r, other, &d), PROTO_OK);
+        assert_int_equal(proto_roster_format(r, &out, &out_len), PROTO_OK);
+        write_file(f->roster, out, out_len);
+        free(out);
+        proto_nation_key_destroy(&other);
+        proto_roster_destroy(&r);
+    }
+    check_refused(f, "section of CAN: its signature does not verify with the pinned nation key");
+    /* The signed roster as made: taken. */
     write_file(f->roster, text, len);
     free(text);
+    fed_start(f, "USA");
+    wait_log(f, "USA", "id=B-READY", 2, 10 * SECOND);
+    assert_int_equal(fed_log_count(f, "USA", "id=B-ROSTER-UNSIGNED"), 1); /* the first start's */
+    assert_int_equal(fed_stop(f, "USA"), 0);
     fed_destroy(&f);
 }
 
