@@ -300,7 +300,9 @@ proto_err proto_nation_card_format(const proto_nation_card *card,
 proto_err proto_nation_card_parse(const char *text, size_t len, proto_nation_card *card_out,
                                   proto_detail *detail_r) PROTO_NONNULL(1, 3) PROTO_MUST_CHECK;
 
-/* Reads and parses a nation card file (PROTO_ERR_IO if it cannot be read). */
+/* Reads and parses a nation card file: PROTO_ERR_IO if it cannot be read,
+ * PROTO_ERR_PERMISSION if others could change it (proto_file_check_writers),
+ * PROTO_ERR_KEYFILE (detail_r names the file and line). */
 proto_err proto_nation_card_load(const char *path, proto_nation_card *card_out,
                                  proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
 

@@ -311,6 +311,13 @@ proto_nation_card_load(const char *path, proto_nation_card *card_out, proto_deta
         proto_detail_set(detail, path, "cannot open nation card %s: %s", path, strerror(errno));
         return PROTO_ERR_IO;
     }
+    /* A pinned nation key decides whose sections are believed: a card others
+     * could replace would let them sign for a nation. */
+    err = proto_file_check_writers(fileno(fp), path, "nation card", detail);
+    if (err != PROTO_OK) {
+        fclose(fp);
+        return err;
+    }
     len = fread(buf, 1, sizeof(buf), fp);
     if (ferror(fp)) {
         proto_detail_set(detail, path, "cannot read nation card %s: %s", path, strerror(errno));

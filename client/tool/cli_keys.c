@@ -224,8 +224,8 @@ static const roster_sub roster_subs[] = {
      "    Checks that ROSTER parses and keeps every rule, lists each section (nation,\n"
      "    serial, cards, signature good, BAD or unchecked) and the unsigned cards.\n"
      "    With --nation-card, exits 1 if the section of a card's nation does not\n"
-     "    verify with it, if a card is unsigned, or if a section's nation has no\n"
-     "    card given.\n"},
+     "    verify with it or is missing, if a card is unsigned, or if a section's\n"
+     "    nation has no card given.\n"},
     {"fingerprint", "liaison roster fingerprint CARD|NATION-CARD|ROSTER [ADDRESS]",
      "    Prints the SHA-256 of a card (a card file, or the cards of a roster, or\n"
      "    those of ADDRESS in it) or of a nation card, in groups of four hex digits:\n"
