@@ -356,12 +356,13 @@ proto_roster_parse(const char *text, size_t len, proto_roster **roster_out, prot
         return PROTO_ERR_SYNTAX;
     }
     r = proto_alloc(sizeof(*r));
+    if (r != NULL)
+        memset(r, 0, sizeof(*r)); /* before anything can fail: out destroys it */
     copy = proto_alloc(len + 1);
     if (r == NULL || copy == NULL) {
         err = PROTO_ERR_NOMEM;
         goto out;
     }
-    memset(r, 0, sizeof(*r));
     memcpy(copy, text, len);
     copy[len] = '\0';
     proto_sha256((const uint8_t *)text, len, r->hash);
