@@ -608,6 +608,77 @@ test_nation_section_replace(void **state)
     free(text);
 }
 
+/* Allocation failures one at a time: replace, sign and parse fail with
+ * PROTO_ERR_NOMEM and leave the roster as it was. */
+static void
+test_nation_alloc_failures(void **state)
+{
+    fixture *f = *state;
+    char *text = two_nations(f), newer[16384] = "liaison-roster 1\n", *before = NULL;
+    proto_roster *dst = parse_ok(text), *src;
+    proto_detail d = {0};
+    size_t len, failed = 0;
+
+    card_lines(f->can, NULL, newer, sizeof(newer));
+    src = parse_ok(newer);
+    assert_proto_ok(proto_roster_section_sign(src, f->can_nk, &d), &d);
+    assert_proto_ok(proto_roster_section_sign(src, f->can_nk, &d), &d);
+    assert_int_equal(proto_roster_format(dst, &before, &len), PROTO_OK);
+    for (int n = 0;; n++) {
+        proto_err err;
+        char *after = NULL;
+
+        proto_fault_alloc_after(n);
+        err = proto_roster_section_replace(dst, src, "CAN", &d);
+        proto_fault_alloc_after(-1);
+        if (err == PROTO_OK)
+            break;
+        assert_int_equal(err, PROTO_ERR_NOMEM);
+        failed++;
+        assert_int_equal(proto_roster_format(dst, &after, &len), PROTO_OK);
+        assert_string_equal(after, before);
+        free(after);
+    }
+    assert_true(failed >= 1);
+    assert_true(proto_roster_section_find(dst, "CAN", NULL, NULL));
+    assert_int_equal(proto_roster_section_verify(dst, "CAN", f->can_nk->sign_public), PROTO_OK);
+    for (int n = 0;; n++) {
+        proto_err err;
+        uint64_t serial = 0;
+
+        proto_fault_alloc_after(n);
+        err = proto_roster_section_sign(dst, f->usa_nk, &d);
+        proto_fault_alloc_after(-1);
+        assert_true(proto_roster_section_find(dst, "USA", &serial, NULL));
+        if (err == PROTO_OK) {
+            assert_int_equal(serial, 2);
+            break;
+        }
+        assert_int_equal(err, PROTO_ERR_NOMEM);
+        assert_int_equal(serial, 1);
+        assert_int_equal(proto_roster_section_verify(dst, "USA", f->usa_nk->sign_public),
+                         PROTO_OK);
+    }
+    for (int n = 0;; n++) {
+        proto_roster *r = NULL;
+        proto_err err;
+
+        proto_fault_alloc_after(n);
+        err = proto_roster_parse(text, strlen(text), &r, &d);
+        proto_fault_alloc_after(-1);
+        if (err == PROTO_OK) {
+            proto_roster_destroy(&r);
+            break;
+        }
+        assert_int_equal(err, PROTO_ERR_NOMEM);
+        assert_null(r);
+    }
+    proto_roster_destroy(&src);
+    proto_roster_destroy(&dst);
+    free(before);
+    free(text);
+}
+
 /* docs/protocol.md 5.5: nation key USA from a seed of 32 bytes 0x05, the
  * section of USA holding the card of USA/FBI (seed 0x01, accepts
  * "watchlist.* traveldoc.check"), serial 1. */
@@ -663,6 +734,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_nation_section_change_needs_signing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_nation_section_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nation_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nation_vector, setup, teardown),
     };
 
