@@ -8,8 +8,10 @@
 #   deploy/key-ceremony.sh DIR
 #
 # DIR/keys/*.key    secret key files (mode 0600, directory 0700)
+# DIR/keys/<n>.nation-key   each nation's nation key, which signs its section
 # DIR/cards/*.card  public cards, as operators would exchange them
-# DIR/roster        the federation roster
+# DIR/cards/<n>.nation-card the nation cards partners pin
+# DIR/roster        the federation roster, one signed section per nation
 # DIR/*.broker.yaml, DIR/*.policy.yaml   copied from deploy/examples
 #
 # LIAISON names the liaison tool (default: build/client/tool/liaison).
@@ -21,7 +23,7 @@ liaison=${LIAISON:-$root/build/client/tool/liaison}
 dir=${1:-}
 
 if [ -z "$dir" ] || [ "$dir" = "-h" ] || [ "$dir" = "--help" ]; then
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     [ -n "$dir" ] && exit 0
     exit 64
 fi
@@ -66,8 +68,18 @@ echo "$agencies" | while read -r agency accepts; do
     "$liaison" keygen "$agency" --key "$dir/keys/$a.key" --card "$dir/cards/$a.card" >/dev/null
     "$liaison" roster add "$dir/roster" "$dir/cards/$a.card" --accepts "$accepts"
 done
+# Each nation signs its own section of the roster with its nation key
+# (docs/protocol.md 5.5); partners pin the nation cards.
+set --
+for nation in USA CAN MEX; do
+    n=$(lower "$nation")
+    "$liaison" keygen "$nation" --nation --key "$dir/keys/$n.nation-key" \
+        --card "$dir/cards/$n.nation-card" >/dev/null
+    "$liaison" roster sign "$dir/roster" --key "$dir/keys/$n.nation-key"
+    set -- "$@" --nation-card "$dir/cards/$n.nation-card"
+done
 for n in usa can mex; do
     cp "$here/examples/$n.broker.yaml" "$here/examples/$n.policy.yaml" "$dir/"
 done
-"$liaison" roster verify "$dir/roster"
+"$liaison" roster verify "$dir/roster" "$@"
 echo "key-ceremony: keys in $dir/keys (0600), roster in $dir/roster"

@@ -375,6 +375,8 @@ proto_strerror(proto_err code)
     case PROTO_ERR_FRAMES: return "wrong frame count";
     case PROTO_ERR_CRYPTO: return "cryptographic library failure";
     case PROTO_ERR_EXISTS: return "file exists";
+    case PROTO_ERR_NOT_FOUND: return "no such roster section";
+    case PROTO_ERR_UNSIGNED: return "roster section changed and not signed again";
     }
     return "unknown error";
 }

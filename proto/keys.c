@@ -13,7 +13,7 @@
 
 #include "proto_int.h"
 
-#define KEYFILE_MAX 4096u
+#define KEYFILE_MAX PROTO_SECRET_FILE_MAX
 #define SECRET_HEADER "liaison-secret-key 1"
 #define CARD_HEADER "liaison-card 1"
 #define KDF_CONTEXT "LSNKEYS1"
@@ -191,8 +191,7 @@ proto_keyfile_write(const proto_identity *id, const char *path, proto_detail *de
     char addr[PROTO_ADDR_TEXT_MAX + 1];
     char h[6][65];
     char *text = NULL;
-    size_t cap = KEYFILE_MAX, len = 0, off = 0;
-    int fd = -1;
+    size_t cap = KEYFILE_MAX, len = 0;
     proto_err err = PROTO_OK;
     int n;
 
@@ -217,11 +216,24 @@ proto_keyfile_write(const proto_identity *id, const char *path, proto_detail *de
         goto out;
     }
     len = (size_t)n;
+    err = proto_secret_file_write(path, text, len, detail);
+out:
+    proto_secret_free(text);
+    return err;
+}
+
+proto_err
+proto_secret_file_write(const char *path, const char *text, size_t len, proto_detail *detail)
+{
+    size_t off = 0;
+    int fd;
+    proto_err err = PROTO_OK;
+
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         err = errno == EEXIST ? PROTO_ERR_EXISTS : PROTO_ERR_IO;
         proto_detail_set(detail, path, "cannot create %s: %s", path, strerror(errno));
-        goto out;
+        return err;
     }
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
@@ -231,22 +243,20 @@ proto_keyfile_write(const proto_identity *id, const char *path, proto_detail *de
         if (w <= 0) {
             err = PROTO_ERR_IO;
             proto_detail_set(detail, path, "cannot write %s: %s", path, strerror(errno));
-            goto out;
+            break;
         }
         off += (size_t)w;
     }
-    if (fsync(fd) != 0) {
+    if (err == PROTO_OK && fsync(fd) != 0) {
         err = PROTO_ERR_IO;
         proto_detail_set(detail, path, "cannot sync %s: %s", path, strerror(errno));
     }
-out:
-    if (fd >= 0 && close(fd) != 0 && err == PROTO_OK) {
+    if (close(fd) != 0 && err == PROTO_OK) {
         err = PROTO_ERR_IO;
         proto_detail_set(detail, path, "cannot close %s: %s", path, strerror(errno));
     }
-    if (err != PROTO_OK && fd >= 0)
+    if (err != PROTO_OK)
         unlink(path);
-    proto_secret_free(text);
     return err;
 }
 
@@ -360,22 +370,15 @@ read_all(int fd, char *buf, const char *path, proto_detail *detail)
 }
 
 proto_err
-proto_keyfile_read(const char *path, proto_identity **id_out, proto_detail *detail)
+proto_secret_file_read(const char *path, const char *what, char *buf, proto_detail *detail)
 {
-    struct {
-        uint8_t sign_public[32], sign_seed[32], box_public[32], box_secret[32];
-        uint8_t curve_public[32], curve_secret[32];
-        char text[KEYFILE_MAX + 1];
-    } *s = NULL;
-    proto_identity *id = NULL;
-    proto_addr addr;
     struct stat st;
-    int fd = -1;
+    int fd;
     proto_err err;
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        proto_detail_set(detail, path, "cannot open key file %s: %s", path, strerror(errno));
+        proto_detail_set(detail, path, "cannot open %s %s: %s", what, path, strerror(errno));
         return PROTO_ERR_IO;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -385,21 +388,36 @@ proto_keyfile_read(const char *path, proto_identity **id_out, proto_detail *deta
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         proto_detail_set(detail, path,
-                         "key file %s has mode %04o: group and others must have no access "
+                         "%s %s has mode %04o: group and others must have no access "
                          "(chmod 600 %s)",
-                         path, (unsigned)(st.st_mode & 07777), path);
+                         what, path, (unsigned)(st.st_mode & 07777), path);
         err = PROTO_ERR_PERMISSION;
         goto out;
     }
-    err = proto_file_check_writers(fd, path, "key file", detail);
-    if (err != PROTO_OK)
-        goto out;
+    err = proto_file_check_writers(fd, path, what, detail);
+    if (err == PROTO_OK)
+        err = read_all(fd, buf, path, detail);
+out:
+    close(fd);
+    return err;
+}
+
+proto_err
+proto_keyfile_read(const char *path, proto_identity **id_out, proto_detail *detail)
+{
+    struct {
+        uint8_t sign_public[32], sign_seed[32], box_public[32], box_secret[32];
+        uint8_t curve_public[32], curve_secret[32];
+        char text[KEYFILE_MAX + 1];
+    } *s = NULL;
+    proto_identity *id = NULL;
+    proto_addr addr;
+    proto_err err;
+
     s = proto_secret_alloc(sizeof(*s));
-    if (s == NULL) {
-        err = PROTO_ERR_NOMEM;
-        goto out;
-    }
-    err = read_all(fd, s->text, path, detail);
+    if (s == NULL)
+        return PROTO_ERR_NOMEM;
+    err = proto_secret_file_read(path, "key file", s->text, detail);
     if (err != PROTO_OK)
         goto out;
     {
@@ -438,8 +456,6 @@ proto_keyfile_read(const char *path, proto_identity **id_out, proto_detail *deta
 out:
     proto_identity_destroy(&id);
     proto_secret_free(s);
-    if (fd >= 0)
-        close(fd);
     return err;
 }
 

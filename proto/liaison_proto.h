@@ -226,17 +226,150 @@ bool proto_kind_matches(const char *pattern, const char *kind) PROTO_NONNULL(1, 
 /* SHA-256 of the text the roster was parsed from. */
 void proto_roster_hash(const proto_roster *r, uint8_t out[PROTO_HASH_BYTES]) PROTO_NONNULL(1, 2);
 
-/* Writes the roster's text (canonical layout) into a malloc'd *text_out. */
+/* Writes the roster's text (canonical layout) into a malloc'd *text_out:
+ * unsigned cards first, then each section.  PROTO_ERR_UNSIGNED if a section
+ * changed since it was signed (see proto_roster_section_sign). */
 proto_err proto_roster_format(const proto_roster *r, char **text_out,
                               size_t *len_out) PROTO_NONNULL(1, 2, 3) PROTO_MUST_CHECK;
 
-/* Appends a card; refused (roster unchanged) if it breaks a roster rule. */
+/* Appends a card; refused (roster unchanged) if it breaks a roster rule.
+ * A card of a nation with a section goes into it and drops its signature. */
 proto_err proto_roster_add(proto_roster *r, const proto_roster_entry *e,
                            proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
 
-/* Revokes the active card of addr.  PROTO_ERR_INVALID if there is none. */
+/* Revokes the active card of addr.  PROTO_ERR_INVALID if there is none.
+ * A card in a section drops the section's signature. */
 proto_err proto_roster_revoke(proto_roster *r, const proto_addr *addr, uint64_t when_ms,
                               const char *reason) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* ---- Nation keys and signed roster sections (docs/protocol.md 5.5) ----- */
+
+/*
+ * A roster may group the cards of a nation in a section that the nation
+ * signs with its nation key.  Membership follows the nation: when nation X
+ * has a section, every card of X (identity "X" or "X/...") is in it; cards
+ * of a nation without a section are "unsigned cards".  Parsing does not
+ * check signatures (it has no keys); proto_roster_section_verify does.
+ *
+ * proto_roster_add and proto_roster_revoke on a card whose nation has a
+ * section succeed and drop that section's signature: the section is then
+ * unsigned until proto_roster_section_sign signs it again, and
+ * proto_roster_format and proto_roster_section_text refuse
+ * (PROTO_ERR_UNSIGNED) while any section is, so a section whose signature
+ * no longer matches its cards is never written.
+ */
+
+/* Generates a nation key for nation (three upper-case letters).
+ * *key_out is the caller's, to free with proto_nation_key_destroy.
+ * Errors: PROTO_ERR_INVALID (not a nation), PROTO_ERR_NOMEM, PROTO_ERR_CRYPTO. */
+proto_err proto_nation_key_generate(const char *nation,
+                                    proto_nation_key **key_out) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* The same from a 32-byte seed, derived as 5.4 derives an identity's
+ * signing key (subkey 1), for test vectors. */
+proto_err proto_nation_key_from_seed(const char *nation, const uint8_t seed[32],
+                                     proto_nation_key **key_out) PROTO_NONNULL(1, 2, 3) PROTO_MUST_CHECK;
+
+/* Wipes and frees *key, and sets *key to NULL.  Accepts NULL and *key == NULL. */
+void proto_nation_key_destroy(proto_nation_key **key);
+
+/* Writes key as a secret nation key file at path, mode 0600, created
+ * exclusively and synced.  Errors: PROTO_ERR_EXISTS, PROTO_ERR_IO (detail_r
+ * has the errno text); nothing is left at path after an error. */
+proto_err proto_nation_key_save(const char *path, const proto_nation_key *key,
+                                proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Reads a secret nation key file.  Refuses it as proto_keyfile_read refuses
+ * a key file: PROTO_ERR_PERMISSION (group or others may access it or change
+ * its directory), PROTO_ERR_KEYFILE (a line does not parse, or sign-public
+ * does not match sign-seed; detail_r names the file and line), PROTO_ERR_IO. */
+proto_err proto_nation_key_load(const char *path, proto_nation_key **key_out,
+                                proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* The public half of key. */
+void proto_nation_key_card(const proto_nation_key *key,
+                           proto_nation_card *card_out) PROTO_NONNULL(1, 2);
+
+/* Writes the text form of a nation card (three lines) into a malloc'd
+ * *text_out, the caller's to free.  Errors: PROTO_ERR_NOMEM. */
+proto_err proto_nation_card_format(const proto_nation_card *card,
+                                   char **text_out) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* Parses len bytes of a nation card.  Errors: PROTO_ERR_KEYFILE (detail_r
+ * names the line and the reason); *card_out unchanged then. */
+proto_err proto_nation_card_parse(const char *text, size_t len, proto_nation_card *card_out,
+                                  proto_detail *detail_r) PROTO_NONNULL(1, 3) PROTO_MUST_CHECK;
+
+/* Reads and parses a nation card file: PROTO_ERR_IO if it cannot be read,
+ * PROTO_ERR_PERMISSION if others could change it (proto_file_check_writers),
+ * PROTO_ERR_KEYFILE (detail_r names the file and line). */
+proto_err proto_nation_card_load(const char *path, proto_nation_card *card_out,
+                                 proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* The nation card's fingerprint: SHA-256 of its three-line text form. */
+void proto_nation_card_fingerprint(const proto_nation_card *card,
+                                   uint8_t out[PROTO_HASH_BYTES]) PROTO_NONNULL(1, 2);
+
+/* Number of sections, in roster order. */
+size_t proto_roster_section_count(const proto_roster *r) PROTO_NONNULL(1);
+
+/* Section i: its nation (4 bytes with the NUL), serial and whether it holds
+ * a signature (false after a change not yet signed again).  Any out may be
+ * NULL.  false past the end. */
+bool proto_roster_section_at(const proto_roster *r, size_t i, char nation_out[4],
+                             uint64_t *serial_out, bool *signed_out) PROTO_NONNULL(1);
+
+/* The section of nation: true if there is one, with its serial and whether
+ * it holds a signature (either out may be NULL). */
+bool proto_roster_section_find(const proto_roster *r, const char *nation, uint64_t *serial_out,
+                               bool *signed_out) PROTO_NONNULL(1, 2);
+
+/* Number of cards in the section of nation (0 if none). */
+size_t proto_roster_section_cards(const proto_roster *r, const char *nation) PROTO_NONNULL(1, 2);
+
+/* SHA-256 of the section's canonical text (5.5), what its signature covers.
+ * PROTO_ERR_NOT_FOUND, PROTO_ERR_NOMEM, PROTO_ERR_LIMIT. */
+proto_err proto_roster_section_hash(const proto_roster *r, const char *nation,
+                                    uint8_t out[PROTO_HASH_BYTES]) PROTO_NONNULL(1, 2, 3) PROTO_MUST_CHECK;
+
+/* Checks the section of nation against the nation key sign_public.
+ * PROTO_OK; PROTO_ERR_SIGNATURE (does not verify, or changed and not signed
+ * again); PROTO_ERR_NOT_FOUND (no section); PROTO_ERR_NOMEM.  Read-only:
+ * any number of threads may verify one roster at once. */
+proto_err proto_roster_section_verify(const proto_roster *r, const char *nation,
+                                      const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES]) PROTO_NONNULL(1, 2, 3) PROTO_MUST_CHECK;
+
+/* Signs the section of key's nation: makes one (serial 1) if there is none,
+ * which takes every card of that nation, else raises its serial by one;
+ * then signs its canonical text.  Errors: PROTO_ERR_LIMIT (serial at
+ * PROTO_ROSTER_SERIAL_MAX), PROTO_ERR_NOMEM; r unchanged then. */
+proto_err proto_roster_section_sign(proto_roster *r, const proto_nation_key *key,
+                                    proto_detail *detail_r) PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* A standalone roster text holding only the section of nation ("liaison-roster
+ * 1", the section), malloc'd into *text_out (*len_out bytes, NUL after), the
+ * caller's to free: what a broker sends a partner.  Errors:
+ * PROTO_ERR_NOT_FOUND, PROTO_ERR_UNSIGNED, PROTO_ERR_NOMEM, PROTO_ERR_LIMIT. */
+proto_err proto_roster_section_text(const proto_roster *r, const char *nation, char **text_out,
+                                    size_t *len_out) PROTO_NONNULL(1, 2, 3, 4) PROTO_MUST_CHECK;
+
+/* Replaces the section of nation in dst, and every card of nation, with
+ * those of src (dst gets the section if it had none; dst's unsigned cards
+ * of that nation go).  Signatures are not checked here.  Errors:
+ * PROTO_ERR_NOT_FOUND (src has no section of nation), PROTO_ERR_UNSIGNED
+ * (src's section is not signed), PROTO_ERR_SYNTAX (the result would break a
+ * roster rule, such as a key on two cards; detail_r says which),
+ * PROTO_ERR_LIMIT, PROTO_ERR_NOMEM.  dst is unchanged after any error. */
+proto_err proto_roster_section_replace(proto_roster *dst, const proto_roster *src,
+                                       const char *nation,
+                                       proto_detail *detail_r) PROTO_NONNULL(1, 2, 3) PROTO_MUST_CHECK;
+
+/* True when some card is outside any section. */
+bool proto_roster_has_unsigned(const proto_roster *r) PROTO_NONNULL(1);
+
+/* True when the card e (of roster r) is inside a section. */
+bool proto_roster_entry_signed(const proto_roster *r,
+                               const proto_roster_entry *e) PROTO_NONNULL(1, 2);
 
 /* ---- Detached signatures -------------------------------------------------- */
 

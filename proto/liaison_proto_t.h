@@ -79,6 +79,8 @@ typedef enum proto_err {
     PROTO_ERR_FRAMES = 18,      /* wrong number of frames for a command */
     PROTO_ERR_CRYPTO = 19,      /* libsodium refused an operation */
     PROTO_ERR_EXISTS = 20,      /* a file to create exists already */
+    PROTO_ERR_NOT_FOUND = 21,   /* no such roster section */
+    PROTO_ERR_UNSIGNED = 22,    /* a signed roster section changed and must be signed again */
 } proto_err;
 
 /* Detail of an error: which field, and what is wrong with it. */
@@ -231,6 +233,26 @@ typedef struct proto_roster_entry {
 
 /* A parsed roster; opaque. */
 typedef struct proto_roster proto_roster;
+
+#define PROTO_ROSTER_SERIAL_MAX 0x7fffffffffffffffull /* highest section serial */
+
+/*
+ * A nation key: signs the roster section of one nation (docs/protocol.md
+ * 5.5).  Lives in sodium_malloc memory; made by proto_nation_key_generate,
+ * proto_nation_key_from_seed or proto_nation_key_load, freed by
+ * proto_nation_key_destroy.
+ */
+typedef struct proto_nation_key {
+    char nation[PROTO_NATION_LEN + 1];            /* "USA" */
+    uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES]; /* Ed25519, on the nation card */
+    uint8_t sign_secret[PROTO_SIGN_SECRET_BYTES]; /* Ed25519, seed || public */
+} proto_nation_key;
+
+/* The public half of a nation key: what partners pin. */
+typedef struct proto_nation_card {
+    char nation[PROTO_NATION_LEN + 1];            /* "USA" */
+    uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES]; /* verifies the nation's section */
+} proto_nation_card;
 
 /* Fills buf with len random bytes; ctx is the caller's.  Tests only. */
 typedef void (*proto_rng_fn)(void *ctx, uint8_t *buf, size_t len);

@@ -140,6 +140,19 @@ void *proto_alloc(size_t len);
 /* Guarded memory for keys; proto_secret_free wipes and accepts NULL. */
 void *proto_secret_alloc(size_t len);
 void proto_secret_free(void *p);
+/* Secret files (key files, nation key files): at most this many bytes. */
+#define PROTO_SECRET_FILE_MAX 4096u
+/* Creates path exclusively with mode 0600, writes len bytes of text and
+ * syncs; nothing is left at path after an error.  PROTO_ERR_EXISTS,
+ * PROTO_ERR_IO. */
+proto_err proto_secret_file_write(const char *path, const char *text, size_t len,
+                                  proto_detail *detail);
+/* Reads a secret file into buf (PROTO_SECRET_FILE_MAX + 1 bytes, the
+ * caller's guarded memory), NUL-terminated, after refusing a file group or
+ * others may access or change (what names it: "key file").  PROTO_ERR_IO,
+ * PROTO_ERR_PERMISSION, PROTO_ERR_KEYFILE (too large, a NUL byte). */
+proto_err proto_secret_file_read(const char *path, const char *what, char *buf,
+                                 proto_detail *detail);
 /* Constant-time comparison. */
 bool proto_equal(const void *a, const void *b, size_t len);
 

@@ -140,6 +140,9 @@ def parse_roster(data):
     cards = []
     card = None
     header = False
+    section = None          # the nation whose section is open
+    sections = set()        # nations that have a section
+    expect_serial = False   # after "nation X"
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if stripped == "" or stripped.startswith("#"):
@@ -151,6 +154,26 @@ def parse_roster(data):
             header = True
             continue
         if card is None:
+            # Nation sections (docs/protocol.md 5.5) group cards; their
+            # signatures are the nations' business, not the bundle's.
+            if expect_serial:
+                if (len(words) != 2 or words[0] != "serial" or not words[1].isdigit()
+                        or words[1].startswith("0")):
+                    raise RosterError("line %d: 'serial N' expected" % number)
+                expect_serial = False
+                continue
+            if len(words) == 2 and words[0] == "nation" and section is None:
+                if not re.fullmatch(r"[A-Z]{3}", words[1]) or words[1] in sections:
+                    raise RosterError("line %d: bad or repeated section" % number)
+                section = words[1]
+                sections.add(section)
+                expect_serial = True
+                continue
+            if len(words) == 2 and words[0] == "signature" and section is not None:
+                if not re.fullmatch(r"[0-9a-fA-F]{128}", words[1]):
+                    raise RosterError("line %d: bad signature" % number)
+                section = None
+                continue
             if words != ["card"]:
                 raise RosterError("line %d: 'card' expected" % number)
             card = {}
@@ -187,6 +210,8 @@ def parse_roster(data):
         raise RosterError("empty roster")
     if card is not None:
         raise RosterError("last card has no 'end'")
+    if section is not None or expect_serial:
+        raise RosterError("section %s has no 'signature'" % section)
     live = {}
     keys = set()
     for c in cards:

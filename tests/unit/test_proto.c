@@ -1883,7 +1883,7 @@ static void
 test_proto_strerror_complete(void **state)
 {
     (void)state;
-    for (int e = 0; e <= PROTO_ERR_EXISTS; e++)
+    for (int e = 0; e <= PROTO_ERR_UNSIGNED; e++)
         assert_string_not_equal(proto_strerror((proto_err)e), "unknown error");
     for (uint16_t c = 1; c <= PROTO_WIRE_CODE_MAX; c++)
         assert_string_not_equal(proto_wire_code_name(c), "unknown");
