@@ -12,7 +12,8 @@
 # DIR/cards/*.card  public cards, as operators would exchange them
 # DIR/cards/<n>.nation-card the nation cards partners pin
 # DIR/roster        the federation roster, one signed section per nation
-# DIR/*.broker.yaml, DIR/*.policy.yaml   copied from deploy/examples
+# DIR/*.broker.yaml, DIR/*.policy.yaml   copied from deploy/examples, each
+#                   broker configuration with the nation keys pinned
 #
 # LIAISON names the liaison tool (default: build/client/tool/liaison).
 set -eu
@@ -23,7 +24,7 @@ liaison=${LIAISON:-$root/build/client/tool/liaison}
 dir=${1:-}
 
 if [ -z "$dir" ] || [ "$dir" = "-h" ] || [ "$dir" = "--help" ]; then
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     [ -n "$dir" ] && exit 0
     exit 64
 fi
@@ -78,8 +79,21 @@ for nation in USA CAN MEX; do
     "$liaison" roster sign "$dir/roster" --key "$dir/keys/$n.nation-key"
     set -- "$@" --nation-card "$dir/cards/$n.nation-card"
 done
+# The brokers run in signed roster mode: each configuration pins its own
+# nation key and every peer's (the sign-public of each nation card), after
+# its `nation:` line and after each peer's `- nation:` line.
+pin() {
+    sed -n 's/^sign-public //p' "$dir/cards/$(lower "$1").nation-card"
+}
+pins="USA $(pin USA) CAN $(pin CAN) MEX $(pin MEX)"
 for n in usa can mex; do
-    cp "$here/examples/$n.broker.yaml" "$here/examples/$n.policy.yaml" "$dir/"
+    cp "$here/examples/$n.policy.yaml" "$dir/"
+    awk -v pins="$pins" '
+        BEGIN { k = split(pins, a, " "); for (i = 1; i < k; i += 2) key[a[i]] = a[i + 1] }
+        { print }
+        /^nation: [A-Z][A-Z][A-Z]/ { print "nation_key: " key[$2] "     # this nation'"'"'s nation card, sign-public" }
+        /^  - nation: [A-Z][A-Z][A-Z]/ { print "    nation_key: " key[$3] }
+    ' "$here/examples/$n.broker.yaml" >"$dir/$n.broker.yaml"
 done
 "$liaison" roster verify "$dir/roster" "$@"
 echo "key-ceremony: keys in $dir/keys (0600), roster in $dir/roster"
