@@ -441,7 +441,6 @@ broker_fed_roster(broker *b, const proto_addr *peer, const uint8_t *rid, size_t 
     b->roster.roster = merged;
     merged = NULL;
     pthread_rwlock_unlock(&b->roster.lock);
-    broker_metrics_inc(b->metrics, BROKER_METRICS_ROSTER_RELOAD_OK, 1);
     broker_revoke_sessions(b);
     broker_roster_publish(b);
     answer(b, rid, rid_len, cmd->corr, serial, 0, "");
