@@ -392,6 +392,28 @@ test_peers_reload_refusals_and_restart_fields(void **state)
     reload(f, "USA");
     assert_int_equal(fed_log_count(f, "USA", "id=B-RELOAD-CONFIG"), 1);
     assert_int_equal(fed_log_count(f, "USA", "peers=1"), 2); /* B-READY and B-RELOAD */
+    /* Nation keys given to a broker that started without them: the roster
+     * mode changes only at a restart, so the configuration is refused. */
+    {
+        char text[8192];
+
+        snprintf(text, sizeof(text), "%snation_key: %064d\n", good, 0);
+        /* The peer's too, so that the file itself loads. */
+        {
+            static const char pin[] = "    nation_key: "
+                                      "1111111111111111111111111111111111111111111111111111111111111111\n";
+            char *at = strstr(text, "    endpoint: ");
+
+            assert_non_null(at);
+            at = strchr(at, '\n') + 1;
+            memmove(at + strlen(pin), at, strlen(at) + 1);
+            memcpy(at, pin, strlen(pin));
+        }
+        write_file(usa->config, text);
+    }
+    reload(f, "USA");
+    assert_int_equal(fed_log_count(f, "USA", "a restart changes the roster mode"), 1);
+    assert_int_equal(fed_log_count(f, "USA", "id=B-RELOAD-CONFIG"), 2);
     /* A peer the roster has no card for: the roster is refused with the new
      * peers, and the peers stay as they were. */
     {
