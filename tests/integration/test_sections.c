@@ -518,6 +518,46 @@ test_sections_partner_update_applied(void **state)
     fed_destroy(&f);
 }
 
+/* A section changed while the partner is down reaches it at the next
+ * link-up: the sender sends again until it is acknowledged. */
+static void
+test_sections_sent_at_link_up(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    char can_roster[1100], key[1100], card[1100], path[1100];
+
+    (void)state;
+    sign_federation(f, can_roster, sizeof(can_roster));
+    fed_start(f, "CAN");
+    wait_log(f, "CAN", "id=B-READY", 1, 10 * SECOND);
+    snprintf(key, sizeof(key), "%s/can-csis.key", f->dir);
+    snprintf(card, sizeof(card), "%s/can-csis.card", f->dir);
+    snprintf(path, sizeof(path), "%s/can.nation-key", f->dir);
+    {
+        const char *args[] = {"keygen", "CAN/CSIS", "--key", key, "--card", card, NULL};
+
+        tool(args);
+    }
+    {
+        const char *args[] = {"roster", "add", can_roster, card, "--accepts", "watchlist.*",
+                              "--sign", path, NULL};
+
+        tool(args);
+    }
+    fed_reload(f, "CAN");
+    wait_log(f, "CAN", "id=B-RELOAD ", 1, 10 * SECOND);
+    /* USA was not there to take it: it comes when the link comes up. */
+    assert_int_equal(fed_log_count(f, "CAN", "id=B-ROSTER-SENT"), 0);
+    fed_start(f, "USA");
+    wait_log(f, "USA", "id=B-ROSTER-UPDATED", 1, 20 * SECOND);
+    assert_int_equal(fed_log_count(f, "USA", "serial=2 previous=1"), 1);
+    wait_log(f, "CAN", "id=B-ROSTER-ACKED", 1, 10 * SECOND);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    audit_has(f, "USA", "roster-updated", "serial 2 (was 1)");
+    fed_destroy(&f);
+}
+
 /* Runs USA's broker with --check: it must refuse the configuration (78)
  * with needle in its message. */
 static void
@@ -636,6 +676,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sections_partner_update_applied, fed_destroy_all),
+        cmocka_unit_test_teardown(test_sections_sent_at_link_up, fed_destroy_all),
         cmocka_unit_test_teardown(test_sections_signed_mode_checks, fed_destroy_all),
     };
 
