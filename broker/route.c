@@ -236,17 +236,36 @@ note_set(size_t i, const char *nation, const char *rule)
     notes[i] = note_text[i];
 }
 
+/* The rule that withheld portion i from every released target of
+ * scratch[from..to), or NULL when they differ (or none is known). */
+static const char *
+common_rule(size_t from, size_t to, size_t i)
+{
+    const char *rule = NULL;
+
+    for (size_t k = from; k < to; k++) {
+        const char *r = scratch[k].portion_rule[i];
+
+        if (scratch[k].action == POLICY_DENY)
+            continue;
+        if (r == NULL || (rule != NULL && strcmp(rule, r) != 0))
+            return NULL;
+        rule = r;
+    }
+    return rule;
+}
+
 /* Adds every foreign target of partner nation (scratch[from..to)) as one
  * queue entry toward it: the copy drops portions withheld from all of them,
- * each noted with this nation and the rule that withheld it from the first
- * of them. */
+ * each noted with this nation and the rule that withheld it, when one rule
+ * withheld it from all of them (else the nation alone). */
 static int
 enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_t from, size_t to)
 {
     proto_target targets[BROKER_TARGETS_MAX];
     uint8_t buf[1 + BROKER_TARGETS_MAX * (1 + PROTO_ADDR_TEXT_MAX + 8)];
     uint64_t common = ~(uint64_t)0;
-    size_t n = 0, len, first = to;
+    size_t n = 0, len;
     char dest[16];
 
     for (size_t i = from; i < to; i++) {
@@ -257,8 +276,6 @@ enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_
         targets[n].agency = scratch[i].addr;
         targets[n].withheld = scratch[i].withheld;
         common &= scratch[i].withheld;
-        if (first == to)
-            first = i;
         n++;
     }
     if (n == 0)
@@ -268,7 +285,7 @@ enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_
     for (size_t i = 0; i < PROTO_PORTIONS_MAX; i++) {
         notes[i] = NULL;
         if (common >> i & 1)
-            note_set(i, b->id->addr.nation, scratch[first].portion_rule[i]);
+            note_set(i, b->id->addr.nation, common_rule(from, to, i));
     }
     if (proto_targets_encode(targets, n, buf, sizeof(buf), &len) != PROTO_OK)
         return -1;
