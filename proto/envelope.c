@@ -869,8 +869,8 @@ proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask, uint8_t
     return proto_envelope_redact_noted(env, withhold_mask, NULL, buf_out, len_out);
 }
 
-/* The note portion p gets when withheld as withhold says: its own when it
- * came with one, else notes[i] ("" for none, state 2). */
+/* The note withheld portion i (p) is written with: the one it came with,
+ * else notes[i] (empty: none, so state 2). */
 static proto_slice
 note_of(const proto_portion *p, const char *const *notes, size_t i)
 {
