@@ -315,7 +315,7 @@ receipt_one(broker *b, broker_session *s, store_read *rd, const proto_ack *r)
     ok = store_batch_dequeue(b->collecting->batch, s->dest, e.seq) == STORE_OK;
     if (ok)
         broker_reply_done(b, s, e.id);
-    if (ok && e.extra.len > 0 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
+    if (ok && broker_entry_is_message(e.extra)) {
         broker_entry_msg m;
         proto_addr sender;
 

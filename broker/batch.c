@@ -298,14 +298,48 @@ broker_commit_done(broker *b)
     broker_commit_kick(b);
 }
 
+bool
+broker_entry_is_message(proto_slice extra)
+{
+    return extra.len > 0 &&
+           (extra.data[0] == BROKER_ENTRY_MESSAGE || extra.data[0] == BROKER_ENTRY_NOTED);
+}
+
+/* Writes the notes of mask's portions as str8s at out (room bytes); their
+ * length, or 0 when they do not fit or none of them says anything. */
+static size_t
+notes_encode(uint64_t mask, const char *const *notes, uint8_t *out, size_t room)
+{
+    size_t len = 0;
+    bool any = false;
+
+    for (size_t i = 0; i < PROTO_PORTIONS_MAX; i++) {
+        const char *note = notes[i];
+        size_t n;
+
+        if (!(mask >> i & 1))
+            continue;
+        if (note == NULL || proto_note_check(note, strlen(note), NULL) != PROTO_OK)
+            note = "";
+        n = strlen(note);
+        if (len + 1 + n > room)
+            return 0;
+        out[len++] = (uint8_t)n;
+        memcpy(out + len, note, n);
+        len += n;
+        any = any || n > 0;
+    }
+    return any ? len : 0;
+}
+
 int
 broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
                        uint64_t mask, const uint8_t hash[PROTO_HASH_BYTES], const proto_addr *sender,
-                       const uint8_t *targets, size_t targets_len)
+                       const char *const *notes, const uint8_t *targets, size_t targets_len)
 {
     uint8_t extra[STORE_QUEUE_EXTRA_MAX];
     char text[PROTO_ADDR_TEXT_MAX + 1];
-    size_t len = 1 + 8 + PROTO_HASH_BYTES, n;
+    size_t len = 1 + 8 + PROTO_HASH_BYTES, n, noted = 0;
 
     proto_addr_format(sender, text, sizeof(text));
     n = strlen(text);
@@ -317,6 +351,12 @@ broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BY
     extra[len++] = (uint8_t)n;
     memcpy(extra + len, text, n);
     len += n;
+    if (notes != NULL && mask != 0)
+        noted = notes_encode(mask, notes, extra + len, sizeof(extra) - len - targets_len);
+    if (noted > 0) {
+        extra[0] = BROKER_ENTRY_NOTED;
+        len += noted;
+    }
     if (targets_len > 0) {
         memcpy(extra + len, targets, targets_len);
         len += targets_len;
@@ -331,9 +371,9 @@ broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BY
 int
 broker_entry_message_parse(proto_slice extra, broker_entry_msg *out)
 {
-    size_t n;
+    size_t n, at;
 
-    if (extra.len < 1 + 8 + PROTO_HASH_BYTES + 1 || extra.data[0] != BROKER_ENTRY_MESSAGE)
+    if (extra.len < 1 + 8 + PROTO_HASH_BYTES + 1 || !broker_entry_is_message(extra))
         return -1;
     out->mask = proto_be64(extra.data + 1);
     out->hash = extra.data + 9;
@@ -342,9 +382,44 @@ broker_entry_message_parse(proto_slice extra, broker_entry_msg *out)
         return -1;
     memcpy(out->sender, extra.data + 10 + PROTO_HASH_BYTES, n);
     out->sender[n] = '\0';
-    out->targets = (proto_slice){extra.data + 10 + PROTO_HASH_BYTES + n,
-                                 extra.len - 10 - PROTO_HASH_BYTES - n};
+    at = 10 + PROTO_HASH_BYTES + n;
+    out->notes = (proto_slice){NULL, 0};
+    if (extra.data[0] == BROKER_ENTRY_NOTED) {
+        size_t start = at;
+
+        for (size_t i = 0; i < PROTO_PORTIONS_MAX; i++) {
+            if (!(out->mask >> i & 1))
+                continue;
+            if (at >= extra.len || extra.len - at - 1 < extra.data[at])
+                return -1;
+            at += 1 + (size_t)extra.data[at];
+        }
+        out->notes = (proto_slice){extra.data + start, at - start};
+    }
+    out->targets = (proto_slice){extra.data + at, extra.len - at};
     return 0;
+}
+
+/* The notes of entry m as redaction takes them: notes[i] for each bit i of
+ * the mask, NUL-terminated in text (main thread only, like the caller). */
+static void
+notes_decode(const broker_entry_msg *m, const char *notes[PROTO_PORTIONS_MAX],
+             char text[PROTO_PORTIONS_MAX][PROTO_NOTE_MAX + 1])
+{
+    const uint8_t *p = m->notes.data;
+
+    for (size_t i = 0; i < PROTO_PORTIONS_MAX; i++) {
+        notes[i] = NULL;
+        if (!(m->mask >> i & 1) || p == NULL)
+            continue;
+        /* Parse checked that each note lies within the entry. */
+        if (p[0] <= PROTO_NOTE_MAX) {
+            memcpy(text[i], p + 1, p[0]);
+            text[i][p[0]] = '\0';
+            notes[i] = text[i];
+        }
+        p += 1 + p[0];
+    }
 }
 
 int
@@ -373,8 +448,12 @@ broker_entry_envelope(store_read *rd, const store_queue_entry *e, broker_entry_m
     if (memcmp(h, m->hash, PROTO_HASH_BYTES) != 0)
         return BROKER_ENTRY_DAMAGED;
     if (m->mask != 0) {
+        static char text[PROTO_PORTIONS_MAX][PROTO_NOTE_MAX + 1];
+        const char *notes[PROTO_PORTIONS_MAX];
+
+        notes_decode(m, notes, text);
         if (proto_envelope_decode(bytes->data, bytes->len, &env, NULL) != PROTO_OK ||
-            proto_envelope_redact(&env, m->mask, owned, &owned_len) != PROTO_OK)
+            proto_envelope_redact_noted(&env, m->mask, notes, owned, &owned_len) != PROTO_OK)
             return 1;
         *bytes = (proto_slice){*owned, owned_len};
     }

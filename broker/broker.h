@@ -442,18 +442,28 @@ int broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *
                  const proto_addr *recipient, uint8_t state, const char *rule_id,
                  const char *detail, const uint8_t envelope_hash[PROTO_HASH_BYTES]);
 /* What a message entry of a queue carries besides the message id:
- * 'M' | u64 withheld mask | 32-byte envelope hash | str8 sender | targets. */
+ * 'M' | u64 withheld mask | 32-byte envelope hash | str8 sender | targets,
+ * or 'N' | the same up to the sender | str8 note for each bit of the mask,
+ * lowest first ("" for none) | targets. */
 typedef struct broker_entry_msg {
     uint64_t mask;                           /* portions withheld from this destination */
     const uint8_t *hash;                     /* SHA-256 of the envelope as accepted */
     char sender[PROTO_ADDR_TEXT_MAX + 1];    /* who wrote it: reports go there */
+    proto_slice notes;                       /* 'N': the encoded notes, else empty */
     proto_slice targets;                     /* peer queues: encoded targets */
 } broker_entry_msg;
 
-/* Enqueues a message entry. */
+/* True if a queue entry's extra bytes are a message entry ('M' or 'N'). */
+bool broker_entry_is_message(proto_slice extra);
+/* Enqueues a message entry.  notes (NULL for none) holds, for each bit i
+ * set in mask, the withholding note portion i gets when it is redacted
+ * (docs/protocol.md section 6.5; NULL or "" for none); a note that breaks
+ * the note grammar is left out, and when the notes do not fit in the entry
+ * beside the targets, all are (the portions go out as state 2). */
 int broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
                            uint64_t mask, const uint8_t hash[PROTO_HASH_BYTES],
-                           const proto_addr *sender, const uint8_t *targets, size_t targets_len);
+                           const proto_addr *sender, const char *const *notes,
+                           const uint8_t *targets, size_t targets_len);
 /* Reads a message entry's extra bytes; -1 if they are not one. */
 int broker_entry_message_parse(proto_slice extra, broker_entry_msg *out);
 /* The envelope of message entry e as its destination gets it: redacted as

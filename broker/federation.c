@@ -649,7 +649,7 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
         store_read_end(&rd);
         return;
     }
-    if (e.extra.len > 0 && e.extra.data[0] == BROKER_ENTRY_MESSAGE) {
+    if (broker_entry_is_message(e.extra)) {
         static proto_target targets[BROKER_TARGETS_MAX];
         broker_entry_msg m;
         proto_addr sender;

@@ -13,8 +13,13 @@ typedef struct resolved {
     uint8_t action;                         /* a policy_action */
     uint64_t withheld;                      /* portions withheld from it */
     bool own_withheld;                      /* our own rules withheld some (ingress) */
+    uint64_t partner_withheld;              /* portions the forwarding partner withheld */
     char rule[PROTO_RULE_ID_MAX + 1];       /* the rule that decided */
     char reason[POLICY_REASON_MAX];         /* one line */
+    const char *portion_rule[PROTO_PORTIONS_MAX]; /* the rule that withheld each portion, or
+                                               NULL; borrowed from the policy, which is
+                                               swapped only between two events of the main
+                                               loop, so valid for this routing call */
 } resolved;
 
 /* Scratch for one routing decision; main thread only, so static. */
@@ -109,6 +114,10 @@ verdict_copy(resolved *r, const policy_decision *d)
 {
     r->action = d->action;
     r->withheld = d->action == POLICY_WITHHOLD ? d->withheld : 0;
+    for (size_t i = 0; i < PROTO_PORTIONS_MAX; i++)
+        r->portion_rule[i] = (r->withheld >> i & 1) && i < d->portion_count
+                                 ? d->portions[i].rule_id
+                                 : NULL;
     snprintf(r->rule, sizeof(r->rule), "%s", d->verdict.rule_id != NULL ? d->verdict.rule_id : "");
     policy_reason(&d->verdict, r->reason, sizeof(r->reason));
     /* For a partial release, say which portion went and why: that is what the
@@ -211,8 +220,45 @@ queue_full(broker *b, store_read *rd, const char *dest)
     return depth >= b->cfg->limits.max_queue_depth;
 }
 
+/* Notes for redaction (docs/protocol.md section 6.5), and the pointers to
+ * them that broker_enqueue_message takes; main thread only. */
+static char note_text[PROTO_PORTIONS_MAX][PROTO_NOTE_MAX + 1];
+static const char *notes[PROTO_PORTIONS_MAX];
+
+/* Notes portion i as withheld by nation, by rule when rule is not NULL. */
+static void
+note_set(size_t i, const char *nation, const char *rule)
+{
+    if (rule != NULL && rule[0] != '\0')
+        snprintf(note_text[i], sizeof(note_text[i]), "%s %.*s", nation, PROTO_RULE_ID_MAX, rule);
+    else
+        snprintf(note_text[i], sizeof(note_text[i]), "%s", nation);
+    notes[i] = note_text[i];
+}
+
+/* The rule that withheld portion i from every released target of
+ * scratch[from..to), or NULL when they differ (or none is known). */
+static const char *
+common_rule(size_t from, size_t to, size_t i)
+{
+    const char *rule = NULL;
+
+    for (size_t k = from; k < to; k++) {
+        const char *r = scratch[k].portion_rule[i];
+
+        if (scratch[k].action == POLICY_DENY)
+            continue;
+        if (r == NULL || (rule != NULL && strcmp(rule, r) != 0))
+            return NULL;
+        rule = r;
+    }
+    return rule;
+}
+
 /* Adds every foreign target of partner nation (scratch[from..to)) as one
- * queue entry toward it: the copy drops portions withheld from all of them. */
+ * queue entry toward it: the copy drops portions withheld from all of them,
+ * each noted with this nation and the rule that withheld it, when one rule
+ * withheld it from all of them (else the nation alone). */
 static int
 enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_t from, size_t to)
 {
@@ -236,10 +282,15 @@ enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_
         return 0;
     if (env->portion_count < 64)
         common &= ((uint64_t)1 << env->portion_count) - 1;
+    for (size_t i = 0; i < PROTO_PORTIONS_MAX; i++) {
+        notes[i] = NULL;
+        if (common >> i & 1)
+            note_set(i, b->id->addr.nation, common_rule(from, to, i));
+    }
     if (proto_targets_encode(targets, n, buf, sizeof(buf), &len) != PROTO_OK)
         return -1;
     snprintf(dest, sizeof(dest), "peer:%s", scratch[from].addr.nation);
-    return broker_enqueue_message(b, dest, env->id, common, hash, &env->sender, buf, len);
+    return broker_enqueue_message(b, dest, env->id, common, hash, &env->sender, notes, buf, len);
 }
 
 /* Adds the item of an accepted submit; -1 if the batch refused an operation. */
@@ -285,7 +336,8 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
             return -1;
         if (broker_state(b, env->id, NULL, &r->addr, PROTO_STATE_QUEUED, r->rule, "", h) != 0)
             return -1;
-        if (r->local && broker_enqueue_message(b, r->text, env->id, 0, h, &env->sender, NULL, 0) != 0)
+        if (r->local &&
+            broker_enqueue_message(b, r->text, env->id, 0, h, &env->sender, NULL, NULL, 0) != 0)
             return -1;
         if (r->local)
             broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
@@ -446,6 +498,28 @@ broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why
     broker_job_free(&job);
 }
 
+/*
+ * Notes what r gets withheld of a forwarded message: what the partner
+ * withheld (its targets' mask, or a portion that came withheld without a
+ * note) names the partner's nation alone, since the rule is the partner's;
+ * what our own ingress rules withheld names our nation and the rule.  A
+ * portion that came with a note keeps it (redaction copies it).
+ */
+static void
+forward_notes(const proto_envelope *env, const resolved *r, const char *partner,
+              const char *own)
+{
+    for (size_t i = 0; i < PROTO_PORTIONS_MAX; i++) {
+        notes[i] = NULL;
+        if (!(r->withheld >> i & 1) || i >= env->portion_count)
+            continue;
+        if (r->partner_withheld >> i & 1)
+            note_set(i, partner, NULL);
+        else
+            note_set(i, own, r->portion_rule[i]);
+    }
+}
+
 static int
 build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
 {
@@ -481,12 +555,14 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
             continue;
         }
         released++;
+        forward_notes(env, r, job->from.nation, b->id->addr.nation);
         if (broker_audit(b, r->own_withheld ? STORE_EV_WITHHELD : STORE_EV_RELEASED, env->id,
                          sender, r->text, env->labels.purpose, r->rule, h, r->reason) != 0 ||
             broker_state(b, env->id, &env->sender, &r->addr,
                          r->own_withheld ? PROTO_STATE_WITHHELD : PROTO_STATE_ACCEPTED, r->rule,
                          r->own_withheld ? r->reason : "", h) != 0 ||
-            broker_enqueue_message(b, r->text, env->id, r->withheld, h, &env->sender, NULL, 0) != 0)
+            broker_enqueue_message(b, r->text, env->id, r->withheld, h, &env->sender, notes, NULL,
+                                   0) != 0)
             return -1;
         broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
     }
@@ -650,7 +726,8 @@ broker_route_forward(broker *b, broker_job *job)
         /* What the partner withheld stays withheld, on top of our own rules;
          * own_withheld says whether our ingress rules withheld anything. */
         scratch[i].own_withheld = scratch[i].withheld != 0;
-        scratch[i].withheld |= asked | proto_envelope_withheld_mask(env);
+        scratch[i].partner_withheld = asked | proto_envelope_withheld_mask(env);
+        scratch[i].withheld |= scratch[i].partner_withheld;
         if (scratch[i].action != POLICY_DENY && env->portion_count < 64 &&
             scratch[i].withheld == ((uint64_t)1 << env->portion_count) - 1) {
             scratch[i].action = POLICY_DENY;

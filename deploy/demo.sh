@@ -352,6 +352,8 @@ say "the port's view at Manzanillo"
 officer cargo requests --config "$demo/agents/mex-anam.yaml"
 check "ANAM lists CBP's request" "CBP-CSR-2026-0001" "$out"
 check "... for CSQU3054383" "CSQU3054383" "$out"
+check "... told that USA's rule withheld the note (the broker's note)" \
+    "portion 1 (.*ENFORCEMENT.*) withheld by USA policy rule usa-mex-cargo, as the broker states" "$out"
 if grep -q "smuggling network" "$out"; then
     fail "ANAM's view shows the enforcement note"
 else

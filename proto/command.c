@@ -81,8 +81,8 @@ utf8_valid(const uint8_t *s, size_t n)
     return true;
 }
 
-static bool
-rule_id_valid(const char *s, size_t n)
+bool
+proto_rule_id_valid(const char *s, size_t n)
 {
     if (n > PROTO_RULE_ID_MAX)
         return false;
@@ -777,7 +777,7 @@ proto_entry_check(const proto_status_entry *e, proto_detail *detail, const char 
         proto_detail_set(detail, field, "%s: unknown state %u", field, e->state);
         return PROTO_ERR_LIMIT;
     }
-    if (rule_len == sizeof(e->rule_id) || !rule_id_valid(e->rule_id, rule_len)) {
+    if (rule_len == sizeof(e->rule_id) || !proto_rule_id_valid(e->rule_id, rule_len)) {
         proto_detail_set(detail, field, "%s: rule id must be at most %u of A-Z a-z 0-9 . _ : -",
                          field, PROTO_RULE_ID_MAX);
         return PROTO_ERR_SYNTAX;

@@ -506,6 +506,9 @@ decode_header(proto_rd *rd, proto_envelope *env)
     return PROTO_OK;
 }
 
+static proto_err note_check(const char *note, size_t len, proto_detail *detail,
+                            const char *field);
+
 static proto_err
 decode_portion(proto_rd *rd, proto_envelope *env, uint8_t index)
 {
@@ -519,14 +522,21 @@ decode_portion(proto_rd *rd, proto_envelope *env, uint8_t index)
     record = rd->p;
     if ((err = proto_rd_u8(rd, field, &p->state)) != PROTO_OK)
         return err;
-    if (p->state == PROTO_PORTION_WITHHELD) {
+    p->note = (proto_slice){NULL, 0};
+    if (p->state == PROTO_PORTION_WITHHELD || p->state == PROTO_PORTION_NOTED) {
         if ((err = proto_rd_bytes(rd, field, PROTO_HASH_BYTES, &hash)) != PROTO_OK)
             return err;
         memcpy(p->leaf_hash, hash, PROTO_HASH_BYTES);
         p->nonce = p->commitment = NULL;
         p->ciphertext = p->seals = (proto_slice){NULL, 0};
         p->seal_count = 0;
-        return PROTO_OK;
+        if (p->state == PROTO_PORTION_WITHHELD)
+            return PROTO_OK;
+        snprintf(field, sizeof(field), "portions[%u].note", index);
+        /* One byte past the limit, so that a long note is named as such. */
+        if ((err = proto_rd_str8(rd, field, 255, &p->note)) != PROTO_OK)
+            return err;
+        return note_check((const char *)p->note.data, p->note.len, rd->detail, field);
     }
     if (p->state != PROTO_PORTION_PRESENT) {
         proto_detail_set(rd->detail, field, "%s: unknown portion state %u", field, p->state);
@@ -665,10 +675,80 @@ proto_envelope_withheld_mask(const proto_envelope *env)
     uint64_t mask = 0;
 
     for (size_t i = 0; i < env->portion_count; i++) {
-        if (env->portions[i].state == PROTO_PORTION_WITHHELD)
+        if (proto_envelope_portion_withheld(env, i))
             mask |= (uint64_t)1 << i;
     }
     return mask;
+}
+
+bool
+proto_envelope_portion_withheld(const proto_envelope *env, size_t index)
+{
+    return index < env->portion_count &&
+           (env->portions[index].state == PROTO_PORTION_WITHHELD ||
+            env->portions[index].state == PROTO_PORTION_NOTED);
+}
+
+/* ---- Withholding notes --------------------------------------------------- */
+
+/* proto_note_check, naming field in the detail. */
+static proto_err
+note_check(const char *note, size_t len, proto_detail *detail, const char *field)
+{
+    char shown[PROTO_ESCAPED_MAX(PROTO_NOTE_MAX)];
+    bool ok;
+
+    if (len > PROTO_NOTE_MAX) {
+        proto_detail_set(detail, field, "%s: withholding note of %zu bytes, at most %u", field,
+                         len, PROTO_NOTE_MAX);
+        return PROTO_ERR_LIMIT;
+    }
+    ok = note != NULL && len >= PROTO_NATION_LEN;
+    for (size_t i = 0; ok && i < PROTO_NATION_LEN; i++)
+        ok = note[i] >= 'A' && note[i] <= 'Z';
+    if (ok && len > PROTO_NATION_LEN)
+        ok = len > PROTO_NATION_LEN + 1 && note[PROTO_NATION_LEN] == ' ' &&
+             proto_rule_id_valid(note + PROTO_NATION_LEN + 1, len - PROTO_NATION_LEN - 1);
+    if (!ok) {
+        /* The bytes came from a peer: quote them escaped. */
+        proto_text_escape(note != NULL ? note : "", note != NULL ? len : 0, shown, sizeof(shown));
+        proto_detail_set(detail, field,
+                         "%s: withholding note '%s' is not a nation (3 of A-Z), optionally a "
+                         "space and a rule id (1-%u of A-Z a-z 0-9 . _ : -)",
+                         field, shown, PROTO_RULE_ID_MAX);
+        return PROTO_ERR_SYNTAX;
+    }
+    return PROTO_OK;
+}
+
+proto_err
+proto_note_check(const char *note, size_t len, proto_detail *detail)
+{
+    return note_check(note, len, detail, "note");
+}
+
+bool
+proto_envelope_portion_note(const proto_envelope *env, size_t index,
+                            char nation_out[PROTO_NATION_LEN + 1],
+                            char rule_out[PROTO_RULE_ID_MAX + 1])
+{
+    const proto_portion *p;
+
+    nation_out[0] = rule_out[0] = '\0';
+    if (index >= env->portion_count)
+        return false;
+    p = &env->portions[index];
+    /* Decode checked the grammar; check the length again before copying. */
+    if (p->state != PROTO_PORTION_NOTED || p->note.len < PROTO_NATION_LEN ||
+        p->note.len > PROTO_NOTE_MAX)
+        return false;
+    memcpy(nation_out, p->note.data, PROTO_NATION_LEN);
+    nation_out[PROTO_NATION_LEN] = '\0';
+    if (p->note.len > PROTO_NATION_LEN + 1) {
+        memcpy(rule_out, p->note.data + PROTO_NATION_LEN + 1, p->note.len - PROTO_NATION_LEN - 1);
+        rule_out[p->note.len - PROTO_NATION_LEN - 1] = '\0';
+    }
+    return true;
 }
 
 size_t
@@ -747,7 +827,7 @@ proto_envelope_open(const proto_envelope *env, size_t index, const proto_identit
     if (index >= env->portion_count)
         return PROTO_ERR_INVALID;
     p = &env->portions[index];
-    if (p->state == PROTO_PORTION_WITHHELD)
+    if (p->state != PROTO_PORTION_PRESENT)
         return PROTO_ERR_WITHHELD;
     sealed = find_seal(p, &reader->addr);
     if (sealed == NULL)
@@ -786,6 +866,25 @@ proto_err
 proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask, uint8_t **buf_out,
                       size_t *len_out)
 {
+    return proto_envelope_redact_noted(env, withhold_mask, NULL, buf_out, len_out);
+}
+
+/* The note withheld portion i (p) is written with: the one it came with,
+ * else notes[i] (empty: none, so state 2). */
+static proto_slice
+note_of(const proto_portion *p, const char *const *notes, size_t i)
+{
+    if (p->state == PROTO_PORTION_NOTED)
+        return p->note;
+    if (notes == NULL || notes[i] == NULL)
+        return (proto_slice){NULL, 0};
+    return (proto_slice){(const uint8_t *)notes[i], strlen(notes[i])};
+}
+
+proto_err
+proto_envelope_redact_noted(const proto_envelope *env, uint64_t withhold_mask,
+                            const char *const *notes, uint8_t **buf_out, size_t *len_out)
+{
     proto_wr wr = {0};
     size_t total = env->header_block.len + PROTO_SIGNATURE_BYTES;
 
@@ -793,11 +892,15 @@ proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask, uint8_t
         return PROTO_ERR_INVALID;
     for (size_t i = 0; i < env->portion_count; i++) {
         const proto_portion *p = &env->portions[i];
+        proto_slice note = note_of(p, notes, i);
 
-        if (p->state == PROTO_PORTION_WITHHELD || (withhold_mask >> i & 1))
-            total += 1 + PROTO_HASH_BYTES;
-        else
+        if (p->state == PROTO_PORTION_PRESENT && !(withhold_mask >> i & 1)) {
             total += record_len(p);
+            continue;
+        }
+        if (note.len > 0 && proto_note_check((const char *)note.data, note.len, NULL) != PROTO_OK)
+            return PROTO_ERR_INVALID;
+        total += 1 + PROTO_HASH_BYTES + (note.len > 0 ? 1 + note.len : 0);
     }
     wr.p = proto_alloc(total);
     wr.cap = total;
@@ -806,12 +909,17 @@ proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask, uint8_t
     proto_wr_bytes(&wr, env->header_block.data, env->header_block.len);
     for (size_t i = 0; i < env->portion_count; i++) {
         const proto_portion *p = &env->portions[i];
+        proto_slice note = note_of(p, notes, i);
 
-        if (p->state == PROTO_PORTION_WITHHELD || (withhold_mask >> i & 1)) {
+        if (p->state == PROTO_PORTION_PRESENT && !(withhold_mask >> i & 1)) {
+            proto_wr_bytes(&wr, p->nonce - 1, record_len(p));
+        } else if (note.len > 0) {
+            proto_wr_u8(&wr, PROTO_PORTION_NOTED);
+            proto_wr_bytes(&wr, p->leaf_hash, PROTO_HASH_BYTES);
+            proto_wr_str8(&wr, (const char *)note.data, note.len);
+        } else {
             proto_wr_u8(&wr, PROTO_PORTION_WITHHELD);
             proto_wr_bytes(&wr, p->leaf_hash, PROTO_HASH_BYTES);
-        } else {
-            proto_wr_bytes(&wr, p->nonce - 1, record_len(p));
         }
     }
     proto_wr_bytes(&wr, env->signature, PROTO_SIGNATURE_BYTES);

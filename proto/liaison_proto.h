@@ -493,6 +493,29 @@ proto_err proto_envelope_portion_labels(const proto_envelope *env, size_t index,
 bool proto_envelope_has_seal(const proto_envelope *env, size_t index,
                              const proto_addr *reader) PROTO_NONNULL(1, 3);
 
+/* True if portion index was withheld by a broker (state 2 or 3). */
+bool proto_envelope_portion_withheld(const proto_envelope *env, size_t index) PROTO_NONNULL(1);
+
+/*
+ * Reads the note of portion index (state 3): the withholding broker's nation
+ * into nation_out and the rule id into rule_out ("" when the note names the
+ * nation alone).  False, with both set to "", when the portion carries no
+ * note (present, state 2, or index out of range).  The note is the broker's
+ * statement, not signed by the sender: show it as such.
+ */
+bool proto_envelope_portion_note(const proto_envelope *env, size_t index,
+                                 char nation_out[PROTO_NATION_LEN + 1],
+                                 char rule_out[PROTO_RULE_ID_MAX + 1]) PROTO_NONNULL(1, 3, 4);
+
+/*
+ * Checks len bytes at note against the grammar of a withholding note: a
+ * nation (3 of A-Z), then optionally one space and a rule id (1 to
+ * PROTO_RULE_ID_MAX of A-Z a-z 0-9 . _ : -); PROTO_NOTE_MAX bytes at most.
+ * Errors: PROTO_ERR_SYNTAX, PROTO_ERR_LIMIT (too long); detail_r says why.
+ */
+proto_err proto_note_check(const char *note, size_t len,
+                           proto_detail *detail_r) PROTO_MUST_CHECK;
+
 /* Plaintext bytes portion index opens to (0 when withheld). */
 size_t proto_envelope_plain_len(const proto_envelope *env, size_t index) PROTO_NONNULL(1);
 
@@ -509,13 +532,28 @@ proto_err proto_envelope_open(const proto_envelope *env, size_t index,
 
 /*
  * Makes a redacted copy: each portion whose bit is set in withhold_mask
- * (bit i for portion i) keeps only its leaf hash, dropping its ciphertext
- * and key seals.  The sender's signature stays valid, and the reader sees
- * which portions were withheld.  *buf_out is the caller's to free.
- * Errors: PROTO_ERR_INVALID (a bit beyond the last portion), PROTO_ERR_NOMEM.
+ * (bit i for portion i) keeps only its leaf hash (state 2), dropping its
+ * ciphertext and key seals.  The sender's signature stays valid, and the
+ * reader sees which portions were withheld.  *buf_out is the caller's to
+ * free.  Errors: PROTO_ERR_INVALID (a bit beyond the last portion),
+ * PROTO_ERR_NOMEM.
  */
 proto_err proto_envelope_redact(const proto_envelope *env, uint64_t withhold_mask,
                                 uint8_t **buf_out, size_t *len_out) PROTO_NONNULL(1, 3, 4) PROTO_MUST_CHECK;
+
+/*
+ * The same, with notes: a portion withheld here (its bit set in
+ * withhold_mask) or that came withheld without a note (state 2) is written
+ * as state 3 with notes[i] when notes is not NULL and notes[i] is neither
+ * NULL nor "", else as state 2.  A portion that came with a note (state 3)
+ * is copied as it came.  notes, when not NULL, has env->portion_count
+ * entries, each valid for proto_note_check.  Errors: PROTO_ERR_INVALID (a
+ * bit beyond the last portion, or a note that breaks its grammar),
+ * PROTO_ERR_NOMEM.
+ */
+proto_err proto_envelope_redact_noted(const proto_envelope *env, uint64_t withhold_mask,
+                                      const char *const *notes, uint8_t **buf_out,
+                                      size_t *len_out) PROTO_NONNULL(1, 4, 5) PROTO_MUST_CHECK;
 
 /* The bitmask of withheld portions of env. */
 uint64_t proto_envelope_withheld_mask(const proto_envelope *env) PROTO_NONNULL(1);

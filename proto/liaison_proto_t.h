@@ -29,6 +29,8 @@
 #define PROTO_PURPOSE_MAX        200u      /* characters of a stated purpose */
 #define PROTO_LABELS_TEXT_MAX    1400u     /* canonical label text, with its NUL */
 #define PROTO_RULE_ID_MAX        64u       /* characters of a policy rule id */
+#define PROTO_NOTE_MAX           (PROTO_NATION_LEN + 1u + PROTO_RULE_ID_MAX) /* bytes of a
+                                              withholding note: "USA usa-orcon-mex" */
 #define PROTO_TEXT_MAX           256u      /* bytes of an error or detail text */
 #define PROTO_HOPS_MAX           8u        /* brokers a forwarded message may cross */
 #define PROTO_TARGETS_MAX        255u      /* target agencies of one forward */
@@ -154,6 +156,7 @@ typedef struct proto_slice {
 typedef enum proto_portion_state {
     PROTO_PORTION_PRESENT = 1,  /* ciphertext and key seals are here */
     PROTO_PORTION_WITHHELD = 2, /* a broker dropped it; only its hash is left */
+    PROTO_PORTION_NOTED = 3,    /* the same, with the broker's note of who withheld it */
 } proto_portion_state;
 
 /* One portion of a decoded envelope; pointers borrow the envelope's bytes. */
@@ -166,6 +169,8 @@ typedef struct proto_portion {
     uint8_t seal_count;                /* key seals, when present */
     proto_slice seals;                 /* the encoded seal list, when present */
     uint8_t leaf_hash[PROTO_HASH_BYTES]; /* Merkle leaf hash of this portion */
+    proto_slice note;                  /* state 3: the broker's note, validated by decode;
+                                          not signed by the sender; else empty */
 } proto_portion;
 
 /*

@@ -701,6 +701,28 @@ build_cargo_ack(agent *a, const liaison_event *e, const json_t *in, reply *out)
     return out->body != NULL;
 }
 
+/* The portions of e a broker withheld, each with who withheld it as the
+ * withholding broker's note states (not signed by the sender): [{portion,
+ * labels, by, rule}], by and rule null where the note says nothing. */
+static json_t *
+withheld_json(const liaison_event *e)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < e->portion_count; i++) {
+        const liaison_portion *p = &e->portions[i];
+
+        if (!p->withheld)
+            continue;
+        json_array_append_new(
+            list, json_pack("{s:I, s:s, s:o, s:o}", "portion", (json_int_t)i, "labels", p->labels,
+                            "by", p->withheld_by[0] ? json_string(p->withheld_by) : json_null(),
+                            "rule",
+                            p->withheld_rule[0] ? json_string(p->withheld_rule) : json_null()));
+    }
+    return list;
+}
+
 /*
  * A cargo.request, cargo.alert or cargo.donotload: checked as the sender
  * checks it (without the clock: a request may arrive after its deadline),
@@ -767,6 +789,14 @@ on_cargo(agent *a, const liaison_event *e, const json_t *in)
         }
         if (is_request)
             json_object_set_new(rec, "ack", json_string(cerr == CARGO_OK ? "received" : "declined"));
+        {
+            json_t *withheld = withheld_json(e);
+
+            if (json_array_size(withheld) > 0)
+                json_object_set_new(rec, "withheld", withheld);
+            else
+                json_decref(withheld);
+        }
         if ((err = agent_json_put(t, AGENT_T_CARGO, key, rec)) != AGENT_STORE_OK)
             goto out;
     } else {
@@ -829,8 +859,20 @@ on_message(agent *a, const liaison_event *e)
         ;
     if (k == n && !cargo_kind(e->kind))
         return keep(a, e, "not a kind the agent acts upon");
+    if (e->portion_count > 0 && e->portions[0].withheld) {
+        const liaison_portion *p = &e->portions[0];
+
+        /* The note is the withholding broker's word, not the sender's. */
+        if (p->withheld_by[0] != '\0')
+            snprintf(reason, sizeof(reason), "portion 0 was withheld by %s policy%s%s, as the "
+                     "broker states", p->withheld_by, p->withheld_rule[0] ? " rule " : "",
+                     p->withheld_rule);
+        else
+            snprintf(reason, sizeof(reason), "portion 0 was withheld by a broker");
+        return keep(a, e, reason);
+    }
     if (e->portion_count == 0 || !e->portions[0].readable)
-        return keep(a, e, "portion 0 is withheld or not readable by this agency");
+        return keep(a, e, "portion 0 is not readable by this agency");
     in = json_loadb((const char *)e->portions[0].data, e->portions[0].len, JSON_REJECT_DUPLICATES,
                     &jerr);
     if (!json_is_object(in)) {

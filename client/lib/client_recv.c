@@ -103,7 +103,12 @@ open_into(liaison_client *c, const proto_tagged *item, liaison_event **event_out
         if (proto_envelope_portion_labels(env, i, &l) != PROTO_OK ||
             proto_labels_format(&l, p->labels, sizeof(p->labels)) != PROTO_OK)
             p->labels[0] = '\0';
-        p->withheld = env->portions[i].state == PROTO_PORTION_WITHHELD;
+        p->withheld = proto_envelope_portion_withheld(env, i);
+        _Static_assert(sizeof(p->withheld_by) == PROTO_NATION_LEN + 1 &&
+                           sizeof(p->withheld_rule) == PROTO_RULE_ID_MAX + 1,
+                       "liaison_portion holds a note's nation and rule");
+        /* The note's grammar (checked by decode) needs no escaping. */
+        (void)proto_envelope_portion_note(env, i, p->withheld_by, p->withheld_rule);
         if (p->withheld || !proto_envelope_has_seal(env, i, &c->id->addr))
             continue;
         n = proto_envelope_plain_len(env, i);

@@ -155,6 +155,14 @@ typedef struct liaison_portion {
     bool readable;            /* this agency holds a key to it */
     uint8_t *data;            /* its bytes when readable, else NULL */
     size_t len;               /* bytes at data */
+    /* Who withheld it, as the withholding broker states in its note: not
+     * signed by the sender, so show it as the broker's word (the sender's
+     * own record is its signed delivery reports).  Both "" when the portion
+     * is not withheld or the broker left no note.  Appended fields: the
+     * library allocates every liaison_portion, so code built against the
+     * earlier layout reads the fields it knows unchanged. */
+    char withheld_by[4];      /* the withholding broker's nation, "USA", or "" */
+    char withheld_rule[65];   /* the policy rule that withheld it, or "" (the nation alone) */
 } liaison_portion;
 
 /* What the broker delivers: a message, or a signed delivery report. */

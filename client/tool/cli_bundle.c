@@ -369,9 +369,21 @@ ex_read_manifest(ex_state *s, size_t mi, const proto_identity *me, char *why, si
             say(why, why_len, "evidence file %s: chunk %lld arrived twice", name, (long long)chunk);
             return EX_DATAERR;
         }
-        if (m->env->portions[portion].state != PROTO_PORTION_PRESENT ||
-            !proto_envelope_has_seal(m->env, (size_t)portion, &me->addr)) {
-            say(why, why_len, "evidence file %s: chunk %lld was withheld or is not readable", name,
+        if (proto_envelope_portion_withheld(m->env, (size_t)portion)) {
+            char nation[PROTO_NATION_LEN + 1], rule[PROTO_RULE_ID_MAX + 1];
+
+            /* The note is the withholding broker's word, not the sender's. */
+            if (proto_envelope_portion_note(m->env, (size_t)portion, nation, rule))
+                say(why, why_len, "evidence file %s: chunk %lld (portion %lld) was withheld by "
+                                  "%s policy%s%s, as the broker states", name, (long long)chunk,
+                    (long long)portion, nation, rule[0] != '\0' ? " rule " : "", rule);
+            else
+                say(why, why_len, "evidence file %s: chunk %lld (portion %lld) was withheld by a "
+                                  "broker", name, (long long)chunk, (long long)portion);
+            return EX_DATAERR;
+        }
+        if (!proto_envelope_has_seal(m->env, (size_t)portion, &me->addr)) {
+            say(why, why_len, "evidence file %s: chunk %lld is not sealed to this agency", name,
                 (long long)chunk);
             return EX_DATAERR;
         }

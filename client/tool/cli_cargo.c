@@ -747,9 +747,19 @@ result_files(const casebook_entry *e, const json_t *result, const proto_identity
                           (json_int_t)n == json_integer_value(json_object_get(f, "size"));
                 if (!hash_ok)
                     snprintf(why, sizeof(why), "the bytes received hash to %.16s...", hex);
+            } else if (proto_envelope_portion_withheld(env, (size_t)portion)) {
+                char nation[PROTO_NATION_LEN + 1], rule[PROTO_RULE_ID_MAX + 1];
+
+                /* The note is the withholding broker's word, not the sender's. */
+                if (!proto_envelope_portion_note(env, (size_t)portion, nation, rule))
+                    snprintf(why, sizeof(why), "portion %lld withheld by a broker",
+                             (long long)portion);
+                else
+                    snprintf(why, sizeof(why), "portion %lld withheld by %s policy%s%s, as the "
+                             "broker states", (long long)portion, nation,
+                             rule[0] != '\0' ? " rule " : "", rule);
             } else {
-                snprintf(why, sizeof(why), "portion %lld cannot be opened (withheld?)",
-                         (long long)portion);
+                snprintf(why, sizeof(why), "portion %lld cannot be opened", (long long)portion);
             }
             free(plain);
         } else {
@@ -1342,6 +1352,28 @@ result_state(agent_txn *t, const char *key, json_t **meta_out)
     return str_of(*meta_out, "state");
 }
 
+/* Prints, under a request of the port's view, each portion a broker
+ * withheld from it and who did, as the withholding broker's note states
+ * (the agent recorded them; the note is not signed by the sender). */
+static void
+print_withheld(const json_t *v)
+{
+    size_t k;
+    json_t *w;
+
+    json_array_foreach(json_object_get(v, "withheld"), k, w) {
+        const char *by = str_of(w, "by"), *rule = str_of(w, "rule");
+
+        if (by[0] == '\0')
+            printf("  portion %lld (%s) withheld by a broker\n",
+                   (long long)json_integer_value(json_object_get(w, "portion")), str_of(w, "labels"));
+        else
+            printf("  portion %lld (%s) withheld by %s policy%s%s, as the broker states\n",
+                   (long long)json_integer_value(json_object_get(w, "portion")), str_of(w, "labels"),
+                   by, rule[0] ? " rule " : "", rule);
+    }
+}
+
 static int
 cmd_requests(int argc, char **argv)
 {
@@ -1390,6 +1422,8 @@ cmd_requests(int argc, char **argv)
                               deadline != 0 && o.now_ms > deadline);
             if (str_of(r, "note")[0])
                 json_object_set_new(v, "note", json_string(str_of(r, "note")));
+            if (json_is_array(json_object_get(r, "withheld")))
+                json_object_set(v, "withheld", json_object_get(r, "withheld"));
             if (meta != NULL && str_of(meta, "reason")[0])
                 json_object_set_new(v, "result_error", json_string(str_of(meta, "reason")));
             json_decref(meta);
@@ -1429,6 +1463,7 @@ cmd_requests(int argc, char **argv)
                        str_of(v, "from"), str_of(v, "container"), str_of(v, "vessel"),
                        str_of(v, "departure"), str_of(v, "deadline"), str_of(v, "ack"),
                        str_of(v, "result"), over ? "  OVERDUE" : "");
+                print_withheld(v);
             }
         }
         json_array_foreach(dnl, i, v)

@@ -361,6 +361,32 @@ cli_body_parse(const char *text, const char *schema, char why[128])
     return o;
 }
 
+/* The portions of e that a broker withheld, beyond portion 0 (which
+ * cli_event_body names): into row as "withheld" when row is not NULL, else
+ * printed one a line unless json. */
+static void
+withheld_rows(const liaison_event *e, json_t *row, bool json)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 1; i < e->portion_count; i++) {
+        const liaison_portion *p = &e->portions[i];
+        char text[512];
+
+        if (!p->withheld)
+            continue;
+        cli_withheld_text(p, i, text, sizeof(text));
+        if (row == NULL && !json)
+            printf("  %s\n", text);
+        json_array_append_new(list, json_pack("{s:I, s:s, s:o, s:s}", "portion", (json_int_t)i,
+                                              "labels", p->labels, "withheld_by",
+                                              cli_withheld_json(p), "notice", text));
+    }
+    if (row != NULL && json_array_size(list) > 0)
+        json_object_set_new(row, "withheld", json_incref(list));
+    json_decref(list);
+}
+
 json_t *
 cli_event_body(const liaison_event *e, const char *schema, char why[128])
 {
@@ -368,9 +394,10 @@ cli_event_body(const liaison_event *e, const char *schema, char why[128])
     char *text;
 
     if (e->portion_count == 0 || !e->portions[0].readable) {
-        snprintf(why, 128, e->portion_count > 0 && e->portions[0].withheld
-                               ? "portion 0 was withheld by a broker"
-                               : "portion 0 is not readable");
+        if (e->portion_count > 0 && e->portions[0].withheld)
+            cli_withheld_text(&e->portions[0], 0, why, 128);
+        else
+            snprintf(why, 128, "portion 0 is not readable");
         return NULL;
     }
     text = malloc(e->portions[0].len + 1);
@@ -546,12 +573,14 @@ cli_query_run(const char *sub, liaison_client *c, casebook *cb, const cli_conn *
         if (body == NULL)
             json_object_set_new(row, "reason", json_string(why));
         json_object_set_new(row, "hits", json_is_array(hits) ? json_incref(hits) : json_array());
+        withheld_rows(e, row, json);
         if (!json) {
             printf("%-14s %-8s", e->sender,
                    result == NULL ? "UNREADABLE" : strcmp(result, "hit") == 0 ? "HIT" : result);
             if (body == NULL)
                 printf(" (%s)", why);
             printf("  answer %s\n", e->id_hex);
+            withheld_rows(e, NULL, false);
             if (json_is_array(hits)) {
                 size_t k;
                 json_t *h;

@@ -54,6 +54,15 @@ int cli_exit_for(liaison_err err);
 uint64_t cli_deadline(const cli_conn *conn);
 
 json_t *cli_event_json(const liaison_event *e);
+/* Says in out (len bytes) who withheld portion index, p, as the withholding
+ * broker's note states: "portion 1 (LES//ORCON) withheld by USA policy rule
+ * usa-orcon-mex, as the broker states", "... withheld by USA policy, as the
+ * broker states", or, without a note, "... withheld by a broker".  The
+ * labels are cut to fit.  Returns out. */
+char *cli_withheld_text(const liaison_portion *p, size_t index, char *out, size_t len);
+/* The same as JSON: {"by": "USA", "rule": "usa-orcon-mex"} (null for what
+ * the note does not say), or NULL when p was not withheld. */
+json_t *cli_withheld_json(const liaison_portion *p);
 void cli_print_json(json_t *o, bool line);
 
 /* Reads a whole file into a malloc'd buffer (at most 64 MiB). */

@@ -85,13 +85,53 @@ cli_deadline(const cli_conn *conn)
 
 /* ---- Events as JSON ---------------------------------------------------------- */
 
+char *
+cli_withheld_text(const liaison_portion *p, size_t index, char *out, size_t len)
+{
+    char who[128];
+
+    /* The note's grammar (A-Z, a space, a rule id of A-Z a-z 0-9 . _ : -)
+     * was checked by the library: nothing in it needs escaping. */
+    if (p->withheld_by[0] != '\0' && p->withheld_rule[0] != '\0')
+        snprintf(who, sizeof(who), "%s policy rule %s, as the broker states", p->withheld_by,
+                 p->withheld_rule);
+    else if (p->withheld_by[0] != '\0')
+        snprintf(who, sizeof(who), "%s policy, as the broker states", p->withheld_by);
+    else
+        snprintf(who, sizeof(who), "a broker");
+    {
+        int room = (int)len - (int)strlen(who) - 40;
+
+        snprintf(out, len, "portion %zu (%.*s) withheld by %s", index, room > 8 ? room : 8,
+                 p->labels, who);
+    }
+    return out;
+}
+
+json_t *
+cli_withheld_json(const liaison_portion *p)
+{
+    if (!p->withheld)
+        return NULL;
+    return json_pack("{s:o, s:o}", "by",
+                     p->withheld_by[0] != '\0' ? json_string(p->withheld_by) : json_null(), "rule",
+                     p->withheld_rule[0] != '\0' ? json_string(p->withheld_rule) : json_null());
+}
+
 static json_t *
-portion_json(const liaison_portion *p)
+portion_json(const liaison_portion *p, size_t index)
 {
     json_t *o = json_object();
 
     json_object_set_new(o, "labels", json_string(p->labels));
     json_object_set_new(o, "withheld", json_boolean(p->withheld));
+    if (p->withheld) {
+        char text[512];
+
+        json_object_set_new(o, "withheld_by", cli_withheld_json(p));
+        json_object_set_new(o, "notice", json_string(cli_withheld_text(p, index, text,
+                                                                        sizeof(text))));
+    }
     json_object_set_new(o, "readable", json_boolean(p->readable));
     if (p->readable) {
         bool text = true;
@@ -152,7 +192,7 @@ cli_event_json(const liaison_event *e)
         json_t *arr = json_array();
 
         for (size_t i = 0; i < e->portion_count; i++)
-            json_array_append_new(arr, portion_json(&e->portions[i]));
+            json_array_append_new(arr, portion_json(&e->portions[i], i));
         json_object_set_new(o, "portions", arr);
     }
     return o;

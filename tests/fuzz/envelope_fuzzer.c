@@ -35,5 +35,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcmp(again.portions_root, env.portions_root, PROTO_HASH_BYTES) != 0)
         abort();
     free(copy);
+    copy = NULL;
+    /* So must a copy redacted with notes; a note that came keeps its words. */
+    {
+        static const char *notes[PROTO_PORTIONS_MAX];
+        char nation[PROTO_NATION_LEN + 1], rule[PROTO_RULE_ID_MAX + 1];
+        char nation2[PROTO_NATION_LEN + 1], rule2[PROTO_RULE_ID_MAX + 1];
+
+        for (size_t i = 0; i < env.portion_count; i++)
+            notes[i] = i % 2 == 0 ? "USA usa-fuzz" : "CAN";
+        if (proto_envelope_redact_noted(&env, 1, notes, &copy, &copy_len) != PROTO_OK)
+            abort();
+        if (proto_envelope_decode(copy, copy_len, &again, &detail) != PROTO_OK ||
+            memcmp(again.portions_root, env.portions_root, PROTO_HASH_BYTES) != 0 ||
+            !proto_envelope_portion_note(&again, 0, nation, rule))
+            abort();
+        for (size_t i = 0; i < env.portion_count; i++) {
+            if (proto_envelope_portion_note(&env, i, nation, rule) &&
+                (!proto_envelope_portion_note(&again, i, nation2, rule2) ||
+                 strcmp(nation, nation2) != 0 || strcmp(rule, rule2) != 0))
+                abort();
+        }
+        free(copy);
+    }
     return 0;
 }

@@ -40,6 +40,7 @@ v = vectors()
 env, red = v["envelope"], v["redacted envelope"]
 write("envelope", "vector", env)
 write("envelope", "redacted", red)
+write("envelope", "noted", v["noted envelope"])
 write("envelope", "truncated-header", env[:60])
 write("envelope", "no-signature", env[:-64])
 write("envelope", "empty", b"")

@@ -247,6 +247,11 @@ test_broker_federated_withheld_portion(void **state)
     assert_false(e->portions[1].readable);
     assert_null(e->portions[1].data);
     assert_string_equal(e->portions[1].labels, "LES//HUMINT");
+    /* The USA broker withheld it at egress and said so in its note. */
+    assert_string_equal(e->portions[1].withheld_by, "USA");
+    assert_string_equal(e->portions[1].withheld_rule, "usa-can-watchlist");
+    assert_string_equal(e->portions[0].withheld_by, "");
+    assert_string_equal(e->portions[0].withheld_rule, "");
     assert_int_equal(liaison_receipt(rcmp, e), LIAISON_OK);
     liaison_event_free(&e);
     /* The sender learns the withholding rule, then the partner's receipt. */
@@ -257,6 +262,111 @@ test_broker_federated_withheld_portion(void **state)
     assert_string_equal(state_of(fbi, id, "CAN/RCMP", NULL, 0), "receipted");
     liaison_client_close(&fbi);
     liaison_client_close(&rcmp);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    assert_int_equal(fed_stop(f, "CAN"), 0);
+    fed_assert_audit_verifies(f, "USA");
+    fed_assert_audit_verifies(f, "CAN");
+    fed_destroy(&f);
+}
+
+/* Who withheld what, as each recipient reads it in the notes: the sending
+ * nation at egress (with its rule, when one rule withheld the portion from
+ * every target of the copy), the sending nation alone where the receiving
+ * broker applies a target's withheld mask, and the receiving nation with
+ * its rule at ingress. */
+static void
+test_broker_federated_withheld_notes(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    static const char usa_policy[] =
+        "nation: USA\n"
+        "vocabulary: {caveats: [HUMINT, FININT, YOUTH]}\n"
+        "partners:\n"
+        "  - nation: CAN\n"
+        "    egress:\n"
+        "      - {id: usa-can-rcmp, kinds: [watchlist.*], to: [CAN/RCMP], action: withhold,\n"
+        "         withhold: [HUMINT]}\n"
+        "      - {id: usa-can-wl, kinds: [watchlist.*], action: withhold, withhold: [HUMINT, YOUTH]}\n"
+        "    ingress:\n"
+        "      - {id: can-usa-in, kinds: [\"*\"], action: release}\n";
+    static const char can_policy[] =
+        "nation: CAN\n"
+        "vocabulary: {caveats: [HUMINT, FININT, YOUTH]}\n"
+        "partners:\n"
+        "  - nation: USA\n"
+        "    egress:\n"
+        "      - {id: can-usa-wl, kinds: [watchlist.*], action: release}\n"
+        "    ingress:\n"
+        "      - {id: usa-can-in-finint, kinds: [watchlist.*], action: withhold,\n"
+        "         withhold: [FININT]}\n";
+    static const char *const portions[] = {"LES", "subject: John DOE",
+                                           "LES//NOFORN", "USA only",
+                                           "LES//HUMINT", "source CANARY reports...",
+                                           "LES//YOUTH", "a youth record",
+                                           "LES//FININT", "account 12345"};
+    static const struct {
+        const char *addr;          /* the recipient */
+        const char *by[5];         /* withheld_by of each portion; NULL: readable */
+        const char *rule[5];       /* withheld_rule of each portion */
+    } want[] = {
+        {"CAN/CBSA",
+         {NULL, "USA", "USA", "USA", "CAN"},
+         {"", "builtin:noforn", "", "", "usa-can-in-finint"}},
+        {"CAN/RCMP",
+         {NULL, "USA", "USA", NULL, "CAN"},
+         {"", "builtin:noforn", "", "", "usa-can-in-finint"}},
+    };
+    fed *f = fed_new(two, 2, NULL);
+    liaison_client *fbi;
+    uint8_t id[16];
+    FILE *out;
+
+    (void)state;
+    out = fopen(fed_nation_get(f, "USA")->policy, "w");
+    assert_non_null(out);
+    fputs(usa_policy, out);
+    assert_int_equal(fclose(out), 0);
+    out = fopen(fed_nation_get(f, "CAN")->policy, "w");
+    assert_non_null(out);
+    fputs(can_policy, out);
+    assert_int_equal(fclose(out), 0);
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    fbi = fed_client(f, "USA/FBI", true);
+    /* NOFORN is withheld from both by one rule (the built-in); HUMINT from
+     * both, by two rules (usa-can-rcmp, usa-can-wl), so the note names the
+     * nation alone; YOUTH from CBSA only, so the copy carries it and the CAN
+     * broker withholds it from CBSA on USA's word; FININT by CAN's ingress. */
+    send_text(fbi, "watchlist.publish", "CAN/*", "LES//REL TO CAN,USA", portions, 5, id);
+    for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+        liaison_client *c = fed_client(f, want[w].addr, true);
+        liaison_event *e = next_message(c, 15 * SECOND);
+
+        if (e == NULL)
+            fail_msg("%s received nothing", want[w].addr);
+        assert_memory_equal(e->id, id, 16);
+        assert_int_equal(e->portion_count, 5);
+        for (size_t i = 0; i < 5; i++) {
+            const liaison_portion *p = &e->portions[i];
+
+            if (want[w].by[i] == NULL) {
+                assert_false(p->withheld);
+                assert_true(p->readable);
+                assert_string_equal(p->withheld_by, "");
+                continue;
+            }
+            if (!p->withheld || strcmp(p->withheld_by, want[w].by[i]) != 0 ||
+                strcmp(p->withheld_rule, want[w].rule[i]) != 0)
+                fail_msg("%s portion %zu: withheld %d by '%s' rule '%s', want by '%s' rule '%s'",
+                         want[w].addr, i, p->withheld, p->withheld_by, p->withheld_rule,
+                         want[w].by[i], want[w].rule[i]);
+            assert_false(p->readable);
+        }
+        assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
+        liaison_event_free(&e);
+        liaison_client_close(&c);
+    }
+    liaison_client_close(&fbi);
     assert_int_equal(fed_stop(f, "USA"), 0);
     assert_int_equal(fed_stop(f, "CAN"), 0);
     fed_assert_audit_verifies(f, "USA");
@@ -848,6 +958,7 @@ main(void)
         cmocka_unit_test_teardown(test_broker_agency_to_agency, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_backlog_receipted_together, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_federated_withheld_portion, fed_destroy_all),
+        cmocka_unit_test_teardown(test_broker_federated_withheld_notes, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_denied_reported_with_rule, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_unknown_and_revoked_keys_refused, fed_destroy_all),
         cmocka_unit_test_teardown(test_broker_peer_down_then_catches_up_in_order, fed_destroy_all),

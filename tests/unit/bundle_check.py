@@ -42,6 +42,9 @@ KIND = re.compile(r"[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+\Z|[a-z][a-z0-9-]*\Z")
 CASE_ID = re.compile(r"[A-Za-z0-9._:/-]{0,64}\Z")
 CAVEAT = re.compile(r"[A-Z]([A-Z0-9-]{0,22}[A-Z0-9])?\Z")
 BASIS = re.compile(r"([A-Z0-9][A-Z0-9._-]*)?\Z")
+# A withholding note (state 3): the broker's nation, optionally a space and
+# a rule id; at most 68 bytes (docs/protocol.md section 6).
+WITHHOLDING_NOTE = re.compile(r"[A-Z]{3}( [A-Za-z0-9._:-]{1,64})?\Z")
 RESERVED_CAVEATS = set("UNCLASSIFIED RESTRICTED CONFIDENTIAL SECRET TOP LES ORCON "
                        "NOFORN REL HANDLING RESTRICT EVAL ORIGIN BASIS OFFENCE "
                        "PURPOSE".split())
@@ -439,6 +442,15 @@ def decode_envelope(data):
         elif state == 2:
             leaves.append(rd.take(32))
             portions.append({"present": False})
+        elif state == 3:
+            # Withheld with the broker's note: the note is not signed by
+            # the sender and enters no hash.
+            leaves.append(rd.take(32))
+            raw = rd.str8()
+            note = _ascii(raw, "withholding note")
+            if len(raw) > 68 or not WITHHOLDING_NOTE.match(note):
+                raise DecodeError("bad withholding note")
+            portions.append({"present": False, "note": note})
         else:
             raise DecodeError("bad portion state %d" % state)
     signature = rd.take(64)

@@ -79,6 +79,50 @@ done
 # the swapped keys still break the sender's signatures.
 run roster-swap-resigned-alone "$tmp/roster-swap-resigned" 1
 
+# The verifier's envelope decoder (docs/protocol.md section 6) takes every
+# portion state: the wire vectors' envelope, its redaction (state 2) and the
+# same with the broker's note (state 3) decode, the note reads as written,
+# and the sender's signature verifies over each; a note that breaks its
+# grammar, or a state 4, is refused.
+echo "== envelope vectors: bundle_check.py's decoder"
+"$py" - "$here" "$src/tests/data/proto/vectors.txt" <<'PY' || fail "bundle_check.py's envelope decoder"
+import re, sys
+sys.path.insert(0, sys.argv[1])
+import bundle_check as b
+
+v, name = {}, None
+for line in open(sys.argv[2]):
+    m = re.match(r"# (.*) \((\d+) bytes\)", line)
+    if m:
+        name = m.group(1)
+        v[name] = b""
+    elif not line.startswith("#") and name:
+        v[name] += bytes.fromhex(line.strip())
+key = v["USA/FBI sign public"]
+for name, states in (("envelope", [True, True]), ("redacted envelope", [True, False]),
+                     ("noted envelope", [True, False])):
+    env = b.decode_envelope(v[name])
+    assert [p["present"] for p in env["portions"]] == states, name
+    assert b.ed25519_ok(key, env["signed"], env["signature"]), name
+assert b.decode_envelope(v["noted envelope"])["portions"][1]["note"] == "USA usa-orcon-mex"
+noted = v["noted envelope"]
+note_at = len(noted) - 64 - len(b"USA usa-orcon-mex")
+for bad in (b"usa usa-orcon-mex", b"USA usa orcon mex", b"USA ", b"USA usa-orcon-mex!"):
+    data = noted[:note_at - 1] + bytes([len(bad)]) + bad + noted[-64:]
+    try:
+        b.decode_envelope(data)
+        raise SystemExit("a bad note %r decoded" % bad)
+    except b.DecodeError:
+        pass
+state_at = note_at - 1 - 32 - 1
+try:
+    b.decode_envelope(noted[:state_at] + b"\x04" + noted[state_at + 1:note_at - 1] + noted[-64:])
+    raise SystemExit("portion state 4 decoded")
+except b.DecodeError:
+    pass
+print("  envelope, redacted (state 2) and noted (state 3) decode and verify")
+PY
+
 if [ "$fails" -ne 0 ]; then
     echo "$fails check(s) failed"
     exit 1

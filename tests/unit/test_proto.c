@@ -704,6 +704,183 @@ test_proto_envelope_redacted_verifies(void **state)
     free(buf);
 }
 
+/* Redacting with a note: state 3 carries the withholding broker's nation and
+ * rule, outside what the sender signed, so the signature still verifies. */
+static void
+test_proto_envelope_redacted_with_note(void **state)
+{
+    fixture *f = *state;
+    static const char *const notes[2] = {NULL, "USA usa-orcon-mex"};
+    static const char *const other[2] = {"CAN", "MEX mex-in"};
+    proto_envelope env, red, again;
+    uint8_t *buf = NULL, *buf2 = NULL, plain[64];
+    size_t len, len2, n;
+    char nation[PROTO_NATION_LEN + 1], rule[PROTO_RULE_ID_MAX + 1];
+    proto_detail d = {0};
+
+    assert_int_equal(proto_envelope_decode(f->buf, f->len, &env, NULL), PROTO_OK);
+    assert_int_equal(proto_envelope_redact_noted(&env, 2, notes, &buf, &len), PROTO_OK);
+    assert_proto_ok(proto_envelope_decode(buf, len, &red, &d), &d);
+    assert_int_equal(proto_envelope_verify(&red, f->fbi->sign_public), PROTO_OK);
+    assert_int_equal(red.portions[1].state, PROTO_PORTION_NOTED);
+    assert_true(proto_envelope_portion_withheld(&red, 1));
+    assert_false(proto_envelope_portion_withheld(&red, 0));
+    assert_int_equal(proto_envelope_withheld_mask(&red), 2);
+    assert_memory_equal(red.portions[1].leaf_hash, env.portions[1].leaf_hash, PROTO_HASH_BYTES);
+    assert_true(proto_envelope_portion_note(&red, 1, nation, rule));
+    assert_string_equal(nation, "USA");
+    assert_string_equal(rule, "usa-orcon-mex");
+    assert_false(proto_envelope_portion_note(&red, 0, nation, rule));
+    assert_string_equal(nation, "");
+    assert_string_equal(rule, "");
+    assert_false(proto_envelope_portion_note(&red, 7, nation, rule));
+    assert_int_equal(proto_envelope_open(&red, 1, f->rcmp, plain, &n), PROTO_ERR_WITHHELD);
+    assert_int_equal(proto_envelope_plain_len(&red, 1), 0);
+    assert_false(proto_envelope_has_seal(&red, 1, &f->rcmp->addr));
+    assert_int_equal(proto_envelope_open(&red, 0, f->rcmp, plain, &n), PROTO_OK);
+    assert_memory_equal(plain, plain0, n);
+    /* The wire form is 03 || leaf hash || str8 note, and ends the portions. */
+    assert_int_equal(len, f->len - (f->len - PROTO_SIGNATURE_BYTES -
+                                    (size_t)(env.portions[1].nonce - 1 - f->buf)) +
+                              1 + PROTO_HASH_BYTES + 1 + strlen(notes[1]));
+    assert_int_equal(buf[len - PROTO_SIGNATURE_BYTES - 1 - strlen(notes[1])], strlen(notes[1]));
+    assert_memory_equal(buf + len - PROTO_SIGNATURE_BYTES - strlen(notes[1]), notes[1],
+                        strlen(notes[1]));
+    /* Redacting again keeps the note it came with; a portion that came as
+     * state 2 gets the note given; the nation alone is a note too. */
+    assert_int_equal(proto_envelope_redact_noted(&red, 3, other, &buf2, &len2), PROTO_OK);
+    assert_proto_ok(proto_envelope_decode(buf2, len2, &again, &d), &d);
+    assert_int_equal(proto_envelope_verify(&again, f->fbi->sign_public), PROTO_OK);
+    assert_true(proto_envelope_portion_note(&again, 0, nation, rule));
+    assert_string_equal(nation, "CAN");
+    assert_string_equal(rule, "");
+    assert_true(proto_envelope_portion_note(&again, 1, nation, rule));
+    assert_string_equal(nation, "USA");
+    assert_string_equal(rule, "usa-orcon-mex");
+    free(buf2);
+    buf2 = NULL;
+    {
+        uint8_t *plain2 = NULL;
+        size_t plain2_len;
+        proto_envelope e2;
+
+        /* Without notes a state-2 portion stays state 2, a state-3 one stays 3. */
+        assert_int_equal(proto_envelope_redact(&red, 1, &plain2, &plain2_len), PROTO_OK);
+        assert_proto_ok(proto_envelope_decode(plain2, plain2_len, &e2, &d), &d);
+        assert_int_equal(e2.portions[0].state, PROTO_PORTION_WITHHELD);
+        assert_int_equal(e2.portions[1].state, PROTO_PORTION_NOTED);
+        assert_int_equal(proto_envelope_verify(&e2, f->fbi->sign_public), PROTO_OK);
+        free(plain2);
+    }
+    /* A note that breaks its grammar is refused before anything is made. */
+    {
+        static const char *const bad[] = {"usa", "US", "USA ", "USA  rule", "USA rule!",
+                                          "USAX rule", "", "USA\trule"};
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            const char *notes_bad[2] = {NULL, bad[i]};
+
+            buf2 = NULL;
+            if (bad[i][0] == '\0')
+                continue; /* "" is no note: state 2 */
+            assert_int_equal(proto_envelope_redact_noted(&env, 2, notes_bad, &buf2, &len2),
+                             PROTO_ERR_INVALID);
+            assert_null(buf2);
+            assert_int_equal(proto_note_check(bad[i], strlen(bad[i]), NULL), PROTO_ERR_SYNTAX);
+        }
+        assert_int_equal(proto_note_check("", 0, NULL), PROTO_ERR_SYNTAX);
+        assert_int_equal(proto_note_check("MEX builtin:orcon", 17, NULL), PROTO_OK);
+        assert_int_equal(proto_note_check("MEX", 3, NULL), PROTO_OK);
+    }
+    /* The note is not signed: changing it still verifies, which is why a
+     * reader shows it as the broker's word. */
+    buf[len - PROTO_SIGNATURE_BYTES - 1] = 'x';
+    assert_int_equal(proto_envelope_decode(buf, len, &red, NULL), PROTO_OK);
+    assert_int_equal(proto_envelope_verify(&red, f->fbi->sign_public), PROTO_OK);
+    free(buf);
+}
+
+/* Copies the envelope of f with portion 1 replaced by raw bytes rec. */
+static uint8_t *
+with_portion1(const fixture *f, const proto_envelope *env, const uint8_t *rec, size_t rec_len,
+              size_t *len_out)
+{
+    size_t head = (size_t)(env->portions[1].nonce - 1 - f->buf);
+    uint8_t *out = malloc(head + rec_len + PROTO_SIGNATURE_BYTES);
+
+    assert_non_null(out);
+    memcpy(out, f->buf, head);
+    memcpy(out + head, rec, rec_len);
+    memcpy(out + head + rec_len, f->buf + f->len - PROTO_SIGNATURE_BYTES, PROTO_SIGNATURE_BYTES);
+    *len_out = head + rec_len + PROTO_SIGNATURE_BYTES;
+    return out;
+}
+
+/* Decode refuses a state-3 note that breaks its grammar or is too long,
+ * and a portion state beyond 3. */
+static void
+test_proto_envelope_bad_notes_refused(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *note;      /* the note written after the hash */
+        proto_err want;        /* what decode answers */
+    } cases[] = {
+        {"USA usa-orcon-mex", PROTO_OK},
+        {"USA", PROTO_OK},
+        {"USA builtin:orcon", PROTO_OK},
+        {"", PROTO_ERR_SYNTAX},
+        {"usa", PROTO_ERR_SYNTAX},
+        {"USA ", PROTO_ERR_SYNTAX},
+        {"USA  x", PROTO_ERR_SYNTAX},
+        {"USA x y", PROTO_ERR_SYNTAX},
+        {"USA x\x80", PROTO_ERR_SYNTAX},
+        {"USAx", PROTO_ERR_SYNTAX},
+        /* 3 + 1 + 64 = 68 bytes is the most; 69 is one too many. */
+        {"USA 0123456789012345678901234567890123456789012345678901234567890123", PROTO_OK},
+        {"USA 01234567890123456789012345678901234567890123456789012345678901234",
+         PROTO_ERR_LIMIT},
+    };
+    proto_envelope env, got;
+    uint8_t rec[1 + PROTO_HASH_BYTES + 1 + 255];
+    proto_detail d = {0};
+
+    assert_int_equal(proto_envelope_decode(f->buf, f->len, &env, NULL), PROTO_OK);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = strlen(cases[i].note), len;
+        uint8_t *buf;
+        proto_err err;
+
+        rec[0] = PROTO_PORTION_NOTED;
+        memcpy(rec + 1, env.portions[1].leaf_hash, PROTO_HASH_BYTES);
+        rec[1 + PROTO_HASH_BYTES] = (uint8_t)n;
+        memcpy(rec + 2 + PROTO_HASH_BYTES, cases[i].note, n);
+        buf = with_portion1(f, &env, rec, 2 + PROTO_HASH_BYTES + n, &len);
+        memset(&d, 0, sizeof(d));
+        err = proto_envelope_decode(buf, len, &got, &d);
+        if (err != cases[i].want)
+            fail_msg("note '%s': decode answered %d, want %d (%s)", cases[i].note, err,
+                     cases[i].want, d.text);
+        if (err == PROTO_OK)
+            assert_int_equal(proto_envelope_verify(&got, f->fbi->sign_public), PROTO_OK);
+        else
+            assert_non_null(strstr(d.field, "portions[1]"));
+        free(buf);
+    }
+    /* State 4 is no state at all. */
+    {
+        size_t len;
+        uint8_t *buf;
+
+        rec[0] = 4;
+        memcpy(rec + 1, env.portions[1].leaf_hash, PROTO_HASH_BYTES);
+        buf = with_portion1(f, &env, rec, 1 + PROTO_HASH_BYTES, &len);
+        assert_int_equal(proto_envelope_decode(buf, len, &got, &d), PROTO_ERR_SYNTAX);
+        assert_non_null(strstr(d.text, "unknown portion state 4"));
+        free(buf);
+    }
+}
+
 /* Every single-byte change of a signed envelope is refused by decode or verify. */
 static void
 test_proto_envelope_every_byte_change_fails(void **state)
@@ -872,9 +1049,9 @@ test_proto_envelope_noncanonical(void **state)
     memset(b + 9 + 16, 0, 16);
     assert_int_equal(proto_envelope_decode(b, f->len, &bad, &d), PROTO_ERR_SYNTAX);
     assert_string_equal(d.field, "header.id");
-    /* An unknown portion state. */
+    /* An unknown portion state (3 is withheld with a note). */
     memcpy(b, f->buf, f->len);
-    b[env.header_block.len] = 3;
+    b[env.header_block.len] = 4;
     assert_int_equal(proto_envelope_decode(b, f->len, &bad, &d), PROTO_ERR_SYNTAX);
     assert_string_equal(d.field, "portions[0]");
     free(b);
@@ -1915,6 +2092,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_proto_envelope_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_wrong_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_redacted_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_redacted_with_note, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_bad_notes_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_every_byte_change_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_malformed_table, setup, teardown),

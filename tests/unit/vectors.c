@@ -215,6 +215,19 @@ vectors_write(FILE *out)
     fprintf(out, "# The same envelope with portion 1 withheld (for MEX); the signature\n"
                  "# above still verifies.\n");
     put_hex(out, "redacted envelope", red, red_len);
+    {
+        static const char *const notes[2] = {NULL, "USA usa-orcon-mex"};
+        uint8_t *noted = NULL;
+        size_t noted_len;
+
+        if (proto_envelope_redact_noted(&env, 2, notes, &noted, &noted_len) != PROTO_OK)
+            goto out;
+        fprintf(out, "# The same with a note (state 3): portion 1 withheld by broker USA's\n"
+                     "# rule usa-orcon-mex, the note \"USA usa-orcon-mex\" after its leaf hash;\n"
+                     "# the note is not signed, and the signature above still verifies.\n");
+        put_hex(out, "noted envelope", noted, noted_len);
+        free(noted);
+    }
     if (report_vectors(out, &env, buf, len) != 0)
         goto out;
     {
