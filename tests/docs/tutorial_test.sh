@@ -317,7 +317,7 @@ for s in $steps; do
         TUT_ROOT=$root timeout 100 bash "$step/script" >"$step/output" 2>&1
         status=$?
         printf 'tutorial: %s:%s on %s, %.1f s\n' "$doc" "$(cat "$step/line")" "$host" \
-            "$(echo "$(date +%s.%N) - $started" | bc)"
+            "$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')"
         want=0
         [ -f "$step/status" ] && want=$(cat "$step/status")
         if [ "$status" -ne "$want" ]; then
