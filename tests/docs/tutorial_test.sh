@@ -170,15 +170,23 @@ unit_start() {
     return 1
 }
 
-unit_stop() {
-    local pid
-    pid=$(unit_pid "$1") || return 0
-    kill -TERM "$pid" 2>/dev/null
+# stop UNIT...: SIGTERM to each, then wait for all, as systemd stops the units of
+# one command together.
+units_stop() {
+    local unit pid waiting
+    for unit in "$@"; do
+        pid=$(unit_pid "$unit") && kill -TERM "$pid" 2>/dev/null
+    done
     for _ in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$TUT_ROOT/pids/$(unit_key "$1")"; return 0; }
+        waiting=0
+        for unit in "$@"; do
+            pid=$(unit_pid "$unit") || continue
+            if kill -0 "$pid" 2>/dev/null; then waiting=1; else rm -f "$TUT_ROOT/pids/$(unit_key "$unit")"; fi
+        done
+        [ "$waiting" = 0 ] && return 0
         sleep 0.1
     done
-    echo "systemctl: $1 did not stop within 30 s" >&2
+    echo "systemctl: $* did not stop within 30 s" >&2
     return 1
 }
 
@@ -206,11 +214,12 @@ systemctl() {
     start | stop | reload | restart) ;;
     *) echo "systemctl: $verb is not stood in for" >&2; return 1 ;;
     esac
+    case "$verb" in
+    stop) units_stop "$@"; return ;;
+    restart) units_stop "$@" || return 1; verb=start ;;
+    esac
     for unit in "$@"; do
-        case "$verb" in
-        restart) unit_stop "$unit" && unit_start "$unit" ;;
-        *) "unit_$verb" "$unit" ;;
-        esac || return 1
+        "unit_$verb" "$unit" || return 1
     done
 }
 
