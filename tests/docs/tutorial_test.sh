@@ -13,6 +13,8 @@
 #   <!-- file: HOST PATH -->      the next block is written to PATH on HOST
 #   <!-- expect: REGEX -->        after a run block: its output matches REGEX
 #   <!-- expect-fail: STATUS -->  after a run block: it exits with STATUS
+#   <!-- save: NAME -->           after a run block: keep its output as NAME
+#   <!-- expect-saved: NAME -->   after a run block: it prints every line of NAME
 # On a failure it prints the block, its output and the command that failed.
 # It stops every process it started and removes its directory.
 # TUTORIAL_KEEP=1 keeps the directory (and says where).
@@ -256,6 +258,10 @@ pending != "" {
     if (!afterrun) fail("expect: not after a run block")
     s = $0; sub(/^<!-- expect: /, "", s); sub(/ -->$/, "", s); print s > (dir "/expect"); next
 }
+/^<!-- (save|expect-saved): [a-z0-9-]+ -->$/ {
+    if (!afterrun) fail("save and expect-saved: not after a run block")
+    split($0, w, " "); print w[3] > (dir "/" (w[2] == "save:" ? "save" : "saved")); next
+}
 /^<!-- expect-fail: [0-9]+ -->$/ {
     if (!afterrun) fail("expect-fail: not after a run block")
     split($0, w, " "); print w[3] > (dir "/status"); next
@@ -317,7 +323,7 @@ for s in $steps; do
             echo ". '$hostdir/.env'"
             # What an operator's shell keeps from block to block: the directory
             # and the LIAISON_* variables exported.
-            echo "trap 'rc=\$?; set +e; { export -p | grep \" LIAISON_\"; echo \"cd \\\"\$PWD\\\"\"; } >\"$hostdir/.env\"; exit \$rc' EXIT"
+            echo "trap 'rc=\$?; set +e; trap - ERR; { export -p | grep \" LIAISON_\"; echo \"cd \\\"\$PWD\\\"\"; } >\"$hostdir/.env\"; exit \$rc' EXIT"
             echo "trap 'echo \"\$BASH_COMMAND\" >\"$step/failed\"' ERR"
             echo "set -eE -o pipefail"
             substitute "$host" <"$step/body"
@@ -340,6 +346,20 @@ for s in $steps; do
                 exit 1
             fi
         done <"$step/expect"
+        for name in $(cat "$step/saved" 2>/dev/null); do
+            saved=$root/saved/$name
+            [ -f "$saved" ] || { show_failure "$step" "no block before it saved $name"; exit 1; }
+            while IFS= read -r l; do
+                if ! grep -F -x -q -- "$l" "$step/output"; then
+                    show_failure "$step" "it does not print '$l', as the block saved as $name did"
+                    exit 1
+                fi
+            done <"$saved"
+        done
+        if [ -f "$step/save" ]; then
+            mkdir -p "$root/saved"
+            cp "$step/output" "$root/saved/$(cat "$step/save")"
+        fi
         ;;
     esac
 done
