@@ -67,10 +67,11 @@ EOF
 )
 subst=$root/subst.sed
 {
+    # shellcheck disable=SC2086
     set -- $free_ports
     for p in $documented_ports; do
         for h in "broker\.[a-z]*\.example" "\*" "127\.0\.0\.1"; do
-            echo "s|$h:$p\\b|127.0.0.1:$1|g"
+            printf 's|%s:%s\\b|127.0.0.1:%s|g\n' "$h" "$p" "$1"
         done
         shift
     done
@@ -149,7 +150,9 @@ unit_start() {
             { echo "systemctl: $unit: --check failed:" >&2; tail -n 5 "$log" >&2; return 1; }
         cmd=(liaison-broker --config "$hostdir/etc/liaison/$name.broker.yaml") ;;
     liaison-agent@*)
-        mkdir -p -m 0700 "$hostdir/var/lib/liaison-agent/$name"   # StateDirectory=
+        # StateDirectory=: the unit's own directory, mode 0700.
+        mkdir -p "$hostdir/var/lib/liaison-agent/$name"
+        chmod 0700 "$hostdir/var/lib/liaison-agent/$name"
         cmd=(liaison agent --config "$hostdir/etc/liaison/agents/$name.yaml") ;;
     *) echo "systemctl: unknown unit $unit" >&2; return 1 ;;
     esac
@@ -311,7 +314,7 @@ for s in $steps; do
     count=$((count + 1))
     case $(cat "$step/kind") in
     file)
-        path=$(cat "$step/path" | substitute "$host")
+        path=$(substitute "$host" <"$step/path")
         mkdir -p "$(dirname "$path")"
         substitute "$host" <"$step/body" >"$path"
         chmod 0644 "$path"
@@ -346,7 +349,8 @@ for s in $steps; do
                 exit 1
             fi
         done <"$step/expect"
-        for name in $(cat "$step/saved" 2>/dev/null); do
+        [ -f "$step/saved" ] || : >"$step/saved"
+        while IFS= read -r name; do
             saved=$root/saved/$name
             [ -f "$saved" ] || { show_failure "$step" "no block before it saved $name"; exit 1; }
             while IFS= read -r l; do
@@ -355,7 +359,7 @@ for s in $steps; do
                     exit 1
                 fi
             done <"$saved"
-        done
+        done <"$step/saved"
         if [ -f "$step/save" ]; then
             mkdir -p "$root/saved"
             cp "$step/output" "$root/saved/$(cat "$step/save")"
