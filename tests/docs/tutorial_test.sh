@@ -269,7 +269,7 @@ pending != "" {
     if (!afterrun) fail("expect-fail: not after a run block")
     split($0, w, " "); print w[3] > (dir "/status"); next
 }
-/^<!-- (run|file|expect)/ { fail("a mark this test does not know: " $0) }
+/^<!-- (run|file|expect|save)/ { fail("a mark this test does not know: " $0) }
 /^[ \t]*$/ { next }
 { afterrun = 0 }
 END { if (!bad && (inblock || pending != "")) { print FILENAME ": a block is not closed" > "/dev/stderr"; exit 1 } }
