@@ -17,7 +17,9 @@
 #   <!-- expect-saved: NAME -->   after a run block: it prints every line of NAME
 # On a failure it prints the block, its output and the command that failed.
 # It stops every process it started and removes its directory.
-# TUTORIAL_KEEP=1 keeps the directory (and says where).
+# TUTORIAL_KEEP=1 keeps the directory (and says where).  The whole run must
+# end within TUTORIAL_DEADLINE seconds (default 170, below ctest's timeout,
+# so that a run that hangs still stops what it started).
 set -u
 umask 022
 
@@ -305,6 +307,7 @@ show_failure() {
 }
 
 count=0
+deadline=$(($(date +%s) + ${TUTORIAL_DEADLINE:-170}))
 for s in $steps; do
     step=$root/steps/$s
     host=$(cat "$step/host")
@@ -332,13 +335,20 @@ for s in $steps; do
             substitute "$host" <"$step/body"
         } >"$step/script"
         started=$(date +%s.%N)
-        TUT_ROOT=$root timeout 100 bash "$step/script" >"$step/output" 2>&1
+        left=$((deadline - $(date +%s)))
+        if [ "$left" -le 0 ]; then
+            show_failure "$step" "the run took more than ${TUTORIAL_DEADLINE:-170} s before this block"
+            exit 1
+        fi
+        TUT_ROOT=$root timeout "$left" bash "$step/script" >"$step/output" 2>&1
         status=$?
         printf 'tutorial: %s:%s on %s, %.1f s\n' "$doc" "$(cat "$step/line")" "$host" \
             "$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')"
         want=0
         [ -f "$step/status" ] && want=$(cat "$step/status")
         if [ "$status" -ne "$want" ]; then
+            [ "$status" -eq 124 ] && [ "$(date +%s)" -ge "$deadline" ] &&
+                status="124: stopped, the run reached its ${TUTORIAL_DEADLINE:-170} s"
             show_failure "$step" "exit status $status, expected $want"
             exit 1
         fi
