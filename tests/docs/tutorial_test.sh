@@ -35,18 +35,24 @@ mkdir -p "$root/bin" "$root/pids" "$root/logs" "$root/steps" "$root/h"
 ln -s "$(cd "$(dirname "$liaison")" && pwd)/$(basename "$liaison")" "$root/bin/liaison"
 ln -s "$(cd "$(dirname "$broker")" && pwd)/$(basename "$broker")" "$root/bin/liaison-broker"
 
+# ours PID: the process runs one of this test's configurations (a PID recorded
+# for a process that has exited may have been given to another since).
+ours() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -F "$root/"; }
+
 # Stop every process a step started (by the PIDs recorded when it started
 # them), then remove the directory.
 cleanup() {
+    local f pid
     for f in "$root"/pids/*; do
         [ -f "$f" ] || continue
-        kill -TERM "$(cat "$f")" 2>/dev/null
+        pid=$(cat "$f")
+        ours "$pid" && kill -TERM "$pid" 2>/dev/null
     done
     for f in "$root"/pids/*; do
         [ -f "$f" ] || continue
         pid=$(cat "$f")
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
+        for _ in $(seq 1 100); do ours "$pid" || break; sleep 0.1; done
+        ours "$pid" && kill -KILL "$pid" 2>/dev/null
     done
     if [ "${TUTORIAL_KEEP:-0}" = 1 ]; then echo "tutorial: kept $root"; else rm -rf "$root"; fi
 }
@@ -138,7 +144,14 @@ scp() {
 
 unit_key() { echo "$TUT_HOST-$1"; }
 unit_log() { echo "$TUT_ROOT/logs/$(unit_key "$1").log"; }
-unit_pid() { cat "$TUT_ROOT/pids/$(unit_key "$1")" 2>/dev/null; }
+# The PID of a unit's process, if that process is still the one started (its
+# command line names this test's directory).
+unit_pid() {
+    local pid
+    pid=$(cat "$TUT_ROOT/pids/$(unit_key "$1")" 2>/dev/null) || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -F "$TUT_ROOT/" || return 1
+    echo "$pid"
+}
 unit_alive() { local p; p=$(unit_pid "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
 unit_start() {
