@@ -328,6 +328,16 @@ for s in $steps; do
     mkdir -p "$hostdir/etc" "$hostdir/var/lib" "$hostdir/home/officer"
     [ -f "$hostdir/.env" ] || echo "cd '$hostdir'" >"$hostdir/.env"
     count=$((count + 1))
+    # A reader does not see the marks: each run block's first line names
+    # its host's nation, and a YAML file's its path, and they must agree.
+    first=$(head -n 1 "$step/body")
+    nation=$(echo "$host" | tr '[:lower:]' '[:upper:]')
+    case "$(cat "$step/kind"):$first" in
+    run:"# on host "*"($nation)"*) ;;
+    run:*) show_failure "$step" "its first line does not say it runs on the host of $nation"; exit 1 ;;
+    file:"# $(cat "$step/path"), on host "*"($nation)"*) ;;
+    file:"#"*) show_failure "$step" "its first line does not name $(cat "$step/path") and $nation"; exit 1 ;;
+    esac
     case $(cat "$step/kind") in
     file)
         path=$(substitute "$host" <"$step/path")
