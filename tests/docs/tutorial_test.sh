@@ -128,7 +128,8 @@ install() {
     command install "${args[@]}"
 }
 
-# scp SOURCE... [USER@]broker.NATION.example:PATH: a copy into that host's tree.
+# scp SOURCE... [USER@]HOST:PATH: a copy into that host's tree, where HOST is
+# broker.NATION.example (host NATION) or keeper.NATION.example (NATION-keeper).
 scp() {
     local dest=${!#} n=$(($# - 1)) remote path
     remote=${dest%%:*}
@@ -136,6 +137,7 @@ scp() {
     path=${dest#*:}
     case "$remote" in
     broker.*.example) remote=${remote#broker.}; remote=${remote%.example} ;;
+    keeper.*.example) remote=${remote#keeper.}; remote=${remote%.example}-keeper ;;
     *) echo "scp: unknown host $remote" >&2; return 1 ;;
     esac
     path=$TUT_ROOT/h/$remote/${path#"$hostdir"/}
@@ -270,8 +272,8 @@ pending != "" {
     if (pending == "run" && $0 !~ /^```sh[ \t]*$/) fail("a run block must be ```sh")
     kind = pending; pending = ""; inblock = 1; next
 }
-/^<!-- run: [a-z]+ -->$/ { split($0, w, " "); newstep("run", w[3], ""); pending = "run"; afterrun = 0; next }
-/^<!-- file: [a-z]+ [^ ]+ -->$/ { split($0, w, " "); newstep("file", w[3], w[4]); pending = "file"; afterrun = 0; next }
+/^<!-- run: [a-z]+(-keeper)? -->$/ { split($0, w, " "); newstep("run", w[3], ""); pending = "run"; afterrun = 0; next }
+/^<!-- file: [a-z]+(-keeper)? [^ ]+ -->$/ { split($0, w, " "); newstep("file", w[3], w[4]); pending = "file"; afterrun = 0; next }
 /^<!-- expect: .* -->$/ {
     if (!afterrun) fail("expect: not after a run block")
     s = $0; sub(/^<!-- expect: /, "", s); sub(/ -->$/, "", s); print s > (dir "/expect"); next
@@ -331,11 +333,14 @@ for s in $steps; do
     # A reader does not see the marks: each run block's first line names
     # its host's nation, and a YAML file's its path, and they must agree.
     first=$(head -n 1 "$step/body")
-    nation=$(echo "$host" | tr '[:lower:]' '[:upper:]')
+    nation=$(echo "${host%-keeper}" | tr '[:lower:]' '[:upper:]')
+    # A keeper's machine (host NATION-keeper) is named "the keeper's machine".
+    machine="host "
+    [ "$host" = "${host%-keeper}" ] || machine="the keeper's machine "
     case "$(cat "$step/kind"):$first" in
-    run:"# on host "*"($nation)"*) ;;
+    run:"# on $machine"*"($nation)"*) ;;
     run:*) show_failure "$step" "its first line does not say it runs on the host of $nation"; exit 1 ;;
-    file:"# $(cat "$step/path"), on host "*"($nation)"*) ;;
+    file:"# $(cat "$step/path"), on $machine"*"($nation)"*) ;;
     file:"#"*) show_failure "$step" "its first line does not name $(cat "$step/path") and $nation"; exit 1 ;;
     esac
     case $(cat "$step/kind") in
