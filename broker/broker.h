@@ -135,7 +135,6 @@ typedef struct broker_peer {
     bool roster_due;                    /* our section is to be sent to it when it is up */
     uint64_t roster_corr;               /* corr of the last roster command sent to it */
     uint64_t roster_sent;               /* serial of our section sent last */
-    uint64_t roster_acked;              /* serial of our section it acknowledged, 0: none */
 } broker_peer;
 
 /* Work passing through the verify pool: a submit, an incoming forward, or a

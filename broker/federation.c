@@ -144,6 +144,9 @@ broker_peer_events(broker *b, broker_peer *p)
             p->connected = true;
             peer_rewind(p);
             p->send_due = true;
+            /* A new session may be a partner that restarted, and perhaps
+             * lost our section: it is sent again (see peer_updown). */
+            p->roster_due = b->own_section != NULL;
         }
         (void)broker_metrics_set_peer_inflight(b->metrics, p->nation, 0);
     }
@@ -374,8 +377,11 @@ peer_updown(broker *b, broker_peer *p, bool up)
     broker_commit_kick(b);
     if (up) {
         p->next_head_ms = 0; /* tell it our tree head now */
-        /* And our roster section, until it acknowledges this serial. */
-        p->roster_due = b->own_section != NULL && p->roster_acked < b->own_serial;
+        /* And our roster section, at every link-up even when it
+         * acknowledged this serial before: a partner that came back may have
+         * lost it (a new data directory after a broker key rotation, a
+         * restored backup) and would keep an older section for good. */
+        p->roster_due = b->own_section != NULL;
     }
 }
 

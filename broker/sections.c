@@ -254,7 +254,6 @@ broker_peer_roster_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
     if (cmd->corr != p->roster_corr)
         return; /* the answer to an older send */
     if (cmd->code == 0 && cmd->serial >= p->roster_sent) {
-        p->roster_acked = p->roster_sent;
         PROTO_LOG(PROTO_LOG_INFO, "B-ROSTER-ACKED", "peer=%s serial=%llu", p->nation,
                   (unsigned long long)cmd->serial);
         return;

@@ -558,6 +558,51 @@ test_sections_sent_at_link_up(void **state)
     fed_destroy(&f);
 }
 
+/* A partner that acknowledged a section and then lost it (it came back on
+ * a new data directory, as after a broker key rotation, or a restored
+ * backup) gets it again at the next link-up: the sender sends its section
+ * at every link-up, not only until the first acknowledgement. */
+static void
+test_sections_sent_again_to_partner_that_lost_it(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    fed *f = fed_new(two, 2, NULL);
+    char can_roster[1100], key[1100], card[1100], path[1100], stored[1100];
+
+    (void)state;
+    sign_federation(f, can_roster, sizeof(can_roster));
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    wait_log(f, "CAN", "id=B-ROSTER-ACKED", 1, 20 * SECOND);
+    snprintf(key, sizeof(key), "%s/can-csis.key", f->dir);
+    snprintf(card, sizeof(card), "%s/can-csis.card", f->dir);
+    snprintf(path, sizeof(path), "%s/can.nation-key", f->dir);
+    {
+        const char *args[] = {"keygen", "CAN/CSIS", "--key", key, "--card", card, NULL};
+
+        tool(args);
+    }
+    {
+        const char *args[] = {"roster", "add", can_roster, card, "--accepts", "watchlist.*",
+                              "--sign", path, NULL};
+
+        tool(args);
+    }
+    fed_reload(f, "CAN");
+    wait_log(f, "USA", "id=B-ROSTER-UPDATED", 1, 20 * SECOND);
+    wait_log(f, "CAN", "roster_ack peer=USA serial=2", 1, 10 * SECOND);
+    /* USA loses what it stored: its configured roster holds CAN's serial 1. */
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    snprintf(stored, sizeof(stored), "%s/rosters/CAN.roster", fed_nation_get(f, "USA")->data);
+    assert_int_equal(unlink(stored), 0);
+    fed_start(f, "USA");
+    wait_log(f, "USA", "id=B-ROSTER-UPDATED", 2, 20 * SECOND);
+    assert_int_equal(fed_log_count(f, "USA", "serial=2 previous=1"), 2);
+    wait_log(f, "CAN", "roster_ack peer=USA serial=2", 2, 10 * SECOND);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_destroy(&f);
+}
+
 /* Runs USA's broker with --check: it must refuse the configuration (78)
  * with needle in its message. */
 static void
@@ -677,6 +722,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sections_partner_update_applied, fed_destroy_all),
         cmocka_unit_test_teardown(test_sections_sent_at_link_up, fed_destroy_all),
+        cmocka_unit_test_teardown(test_sections_sent_again_to_partner_that_lost_it,
+                                  fed_destroy_all),
         cmocka_unit_test_teardown(test_sections_signed_mode_checks, fed_destroy_all),
     };
 
