@@ -37,7 +37,7 @@ ln -s "$(cd "$(dirname "$broker")" && pwd)/$(basename "$broker")" "$root/bin/lia
 
 # ours PID: the process runs one of this test's configurations (a PID recorded
 # for a process that has exited may have been given to another since).
-ours() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -F "$root/"; }
+ours() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -q -F "$root/"; }
 
 # Stop every process a step started (by the PIDs recorded when it started
 # them), then remove the directory.
@@ -151,7 +151,7 @@ unit_log() { echo "$TUT_ROOT/logs/$(unit_key "$1").log"; }
 unit_pid() {
     local pid
     pid=$(cat "$TUT_ROOT/pids/$(unit_key "$1")" 2>/dev/null) || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -F "$TUT_ROOT/" || return 1
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -F "$TUT_ROOT/" || return 1
     echo "$pid"
 }
 unit_alive() { local p; p=$(unit_pid "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
