@@ -318,8 +318,12 @@ store_records(agent_store *st, agent_table table, json_t *records, bool json)
                       (json_int_t)replaced, "refs", refs);
         print_json(o);
     } else {
+        bool entries = table == AGENT_T_ENTRIES;
+
         printf("%zu %s added, %zu replaced\n", added,
-               table == AGENT_T_ENTRIES ? "entries" : "document reports", replaced);
+               entries ? (added == 1 ? "entry" : "entries")
+                       : (added == 1 ? "document report" : "document reports"),
+               replaced);
     }
 out:
     agent_store_abort(&t);
