@@ -323,6 +323,9 @@ int broker_run(broker *b);
  * bound in the context.  Must run before any CURVE socket binds. */
 int broker_zap_start(broker *b);
 void broker_zap_stop(broker *b);
+/* Sets the partner nations the federation socket admits to cfg's peers.
+ * The caller holds the roster write lock, or runs before the ZAP thread. */
+void broker_zap_peers_set(broker *b, const broker_config *cfg);
 /* Refusals the ZAP handler could not pass to the main thread (its pipe was
  * full) since the last call; they are counted, not lost.  Any thread. */
 uint64_t broker_zap_lost_take(void);
@@ -522,8 +525,8 @@ void broker_peers_close(broker *b);
  * Each change is logged and audited.  The roster already in force must hold
  * a card for every peer of cfg (broker_roster_load checked it). */
 void broker_peers_reload(broker *b, const broker_config *cfg);
-/* True if nation is a partner of the configuration in force.  Main thread. */
-bool broker_peer_configured(const broker *b, const char *nation);
+/* The partner of nation in the configuration in force, or NULL.  Main thread. */
+broker_peer *broker_peer_find(broker *b, const char *nation);
 void broker_fed_readable(broker *b);
 void broker_peer_readable(broker *b, broker_peer *p);
 /* Reads p's connection events (its monitor socket): a connection that

@@ -270,14 +270,14 @@ broker_peers_open(broker *b)
     return 0;
 }
 
-bool
-broker_peer_configured(const broker *b, const char *nation)
+broker_peer *
+broker_peer_find(broker *b, const char *nation)
 {
     for (size_t i = 0; i < b->peer_count; i++) {
         if (strcmp(b->peers[i].nation, nation) == 0)
-            return true;
+            return &b->peers[i];
     }
-    return false;
+    return NULL;
 }
 
 /* Logs and audits one change of the partners at a reload: change ("added",
@@ -940,7 +940,7 @@ broker_fed_readable(broker *b)
             }
             /* Nor is a partner a reload removed from the peers: its
              * connection opened before stays open, unanswered. */
-            if (!broker_peer_configured(b, peer.nation)) {
+            if (broker_peer_find(b, peer.nation) == NULL) {
                 PROTO_LOG(PROTO_LOG_DEBUG, "B-UNCONFIGURED-COMMAND", "peer=%s", user);
                 goto next;
             }

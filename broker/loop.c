@@ -160,10 +160,7 @@ reload(broker *b)
         pthread_rwlock_wrlock(&b->roster.lock);
         old_roster = b->roster.roster;
         b->roster.roster = roster;
-        b->roster.peer_count = 0;
-        for (size_t i = 0; i < peers->peer_count; i++)
-            memcpy(b->roster.peers[b->roster.peer_count++], peers->peers[i].nation,
-                   PROTO_NATION_LEN + 1);
+        broker_zap_peers_set(b, peers);
         pthread_rwlock_unlock(&b->roster.lock);
         proto_roster_destroy(&old_roster);
         roster_ok = true;

@@ -183,9 +183,7 @@ load_files(broker *b)
     }
     /* The ZAP handler admits these partners from the moment the federation
      * endpoint is bound, before their DEALERs are opened. */
-    for (size_t i = 0; i < b->cfg->peer_count; i++)
-        memcpy(b->roster.peers[b->roster.peer_count++], b->cfg->peers[i].nation,
-               PROTO_NATION_LEN + 1);
+    broker_zap_peers_set(b, b->cfg);
     rc = broker_policy_load(b, &b->pol, &b->rate, why, sizeof(why));
     if (rc != EX_OK) {
         fprintf(stderr, "liaison-broker: policy: %s\n", why);

@@ -338,10 +338,7 @@ broker_fed_roster(broker *b, const proto_addr *peer, const uint8_t *rid, size_t 
     const proto_roster_entry *e;
     proto_err err;
 
-    for (size_t i = 0; i < b->peer_count && p == NULL; i++) {
-        if (strcmp(b->peers[i].nation, peer->nation) == 0)
-            p = &b->peers[i];
-    }
+    p = broker_peer_find(b, peer->nation);
     pthread_rwlock_rdlock(&b->roster.lock);
     (void)proto_roster_section_find(b->roster.roster, peer->nation, &held, NULL);
     pthread_rwlock_unlock(&b->roster.lock);

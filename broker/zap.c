@@ -66,6 +66,15 @@ reply(void *sock, const char *req_id, int req_id_len, const char *status, const 
     zmq_send(sock, meta, meta_len, 0);
 }
 
+void
+broker_zap_peers_set(broker *b, const broker_config *cfg)
+{
+    b->roster.peer_count = 0;
+    for (size_t i = 0; i < cfg->peer_count; i++)
+        memcpy(b->roster.peers[b->roster.peer_count++], cfg->peers[i].nation,
+               PROTO_NATION_LEN + 1);
+}
+
 /* True if nation is one of the configured peers (the caller holds the
  * roster lock).  The configuration's list, not the peer sockets: those are
  * opened after the federation endpoint is bound, and a peer that connects in
