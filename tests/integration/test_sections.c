@@ -482,6 +482,50 @@ test_sections_partner_update_applied(void **state)
     mex = section_of(f->roster, "MEX", &mex_len);
     assert_int_equal(roster_code(raw, 12, mex, mex_len, why, sizeof(why), &serial),
                      PROTO_WIRE_SENDER);
+    /* Malformed roster commands: text that is no roster, two sections, and
+     * a section with cards outside it.  Each is refused with its reason and
+     * changes nothing; the broker goes on answering. */
+    {
+        static const char garbage[] = "liaison-roster 1\nnation CAN\nserial x\n";
+        size_t can_len, two_len = 0, loose_len = 0;
+        char *can = section_of(can_roster, "CAN", &can_len);
+        char *two = test_malloc(can_len + mex_len + 1), *loose = test_malloc(can_len + mex_len + 1);
+        const char *line = mex, *mex_body = strchr(mex, '\n') + 1; /* after its header */
+
+        /* two: CAN's section, then MEX's. */
+        memcpy(two, can, can_len);
+        memcpy(two + can_len, mex_body, (size_t)(mex + mex_len - mex_body));
+        two_len = can_len + (size_t)(mex + mex_len - mex_body);
+        /* loose: CAN's section, then MEX's cards without nation, serial and signature. */
+        memcpy(loose, can, can_len);
+        loose_len = can_len;
+        while (line < mex + mex_len) {
+            const char *end = strchr(line, '\n');
+            size_t n = end != NULL ? (size_t)(end - line) + 1 : strlen(line);
+
+            if (strncmp(line, "liaison-roster ", 15) != 0 && strncmp(line, "nation ", 7) != 0 &&
+                strncmp(line, "serial ", 7) != 0 && strncmp(line, "signature ", 10) != 0) {
+                memcpy(loose + loose_len, line, n);
+                loose_len += n;
+            }
+            line += n;
+        }
+        assert_int_equal(roster_code(raw, 20, garbage, sizeof(garbage) - 1, why, sizeof(why),
+                                     &serial),
+                         PROTO_WIRE_MALFORMED);
+        assert_non_null(strstr(why, "does not parse"));
+        assert_int_equal(serial, 3);
+        assert_int_equal(roster_code(raw, 21, two, two_len, why, sizeof(why), &serial),
+                         PROTO_WIRE_MALFORMED);
+        assert_non_null(strstr(why, "exactly one section"));
+        assert_int_equal(roster_code(raw, 22, loose, loose_len, why, sizeof(why), &serial),
+                         PROTO_WIRE_MALFORMED);
+        assert_non_null(strstr(why, "unsigned cards"));
+        assert_int_equal(serial, 3);
+        test_free(two);
+        test_free(loose);
+        free(can);
+    }
     /* The one held again: taken as held, nothing changes. */
     {
         size_t len;
@@ -492,7 +536,7 @@ test_sections_partner_update_applied(void **state)
         free(now);
     }
     assert_int_equal(fed_log_count(f, "USA", "id=B-ROSTER-UPDATED"), 1);
-    assert_int_equal(fed_log_count(f, "USA", "id=B-ROSTER-REFUSED"), 3);
+    assert_int_equal(fed_log_count(f, "USA", "id=B-ROSTER-REFUSED"), 6);
     fed_raw_close(&raw);
     liaison_client_close(&fbi);
 
@@ -502,6 +546,7 @@ test_sections_partner_update_applied(void **state)
     audit_has(f, "USA", "rejected", "roster section refused (bad-signature)");
     audit_has(f, "USA", "rejected", "roster section refused (stale)");
     audit_has(f, "USA", "rejected", "roster section refused (wrong-sender)");
+    audit_has(f, "USA", "rejected", "roster section refused (malformed)");
     fed_start(f, "USA");
     assert_true(fed_log_count(f, "USA", "id=B-ROSTER-STORED") >= 1);
     fbi = client_with(f, "USA/FBI", fed_agency_get(f, "USA/FBI")->key, usa_roster, false);
