@@ -122,7 +122,10 @@ typedef enum agent_table {
     AGENT_T_CARGO = 9,           /* cargo requests, alerts and do-not-loads received, by
                                     "FROM request|alert|donotload ID" */
     AGENT_T_CARGO_RESULTS = 10,  /* cargo results recorded by officers, by the request's key */
-    AGENT_T_COUNT = 11,          /* number of tables */
+    AGENT_T_OWN_DESIGNATIONS = 11, /* the agency's own designations: the latest version sent of
+                                      each, by designation id (what freeze.query is answered
+                                      from) */
+    AGENT_T_COUNT = 12,          /* number of tables */
 } agent_table;
 
 /* Longest key, in bytes. */

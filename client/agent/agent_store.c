@@ -15,7 +15,7 @@
 
 static const char *const table_names[AGENT_T_COUNT] = {
     "entries", "docs", "partner_entries", "partner_docs", "designations",
-    "implement", "outbox", "kept", "meta", "cargo", "cargo_results",
+    "implement", "outbox", "kept", "meta", "cargo", "cargo_results", "own_designations",
 };
 
 struct agent_store {
