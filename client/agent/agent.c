@@ -502,16 +502,15 @@ on_designation(agent *a, const liaison_event *e, const json_t *in)
     const char *designation = json_string_value(json_object_get(in, "designation"));
     const char *action = json_string_value(json_object_get(in, "action"));
     json_int_t version = json_integer_value(json_object_get(in, "version"));
-    char key[AGENT_STORE_KEY_MAX], now[32];
+    char key[AGENT_STORE_KEY_MAX], now[32], why[200], reason[240];
     agent_txn *t = NULL;
     json_t *rec = NULL;
     agent_store_err err;
 
-    if (!is_text(json_object_get(in, "designation"), 64) || strchr(designation, ' ') != NULL ||
-        !json_is_integer(json_object_get(in, "version")) || version < 1 || version > 1000000000 ||
-        action == NULL ||
-        (strcmp(action, "add") != 0 && strcmp(action, "amend") != 0 && strcmp(action, "delist") != 0))
-        return keep(a, e, "freeze.designation without a valid designation, version and action");
+    if (!agent_designation_check(in, why, sizeof(why))) {
+        snprintf(reason, sizeof(reason), "freeze.designation refused: %s", why);
+        return keep(a, e, reason);
+    }
     agent_designation_key(e->sender, designation, (uint32_t)version, key, sizeof(key));
     if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
         goto out;

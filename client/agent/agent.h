@@ -248,6 +248,20 @@ agent_store_err agent_blob_get(agent_txn *txn, agent_table table, const void *ke
 void agent_designation_key(const char *from, const char *designation, uint32_t version,
                            char *buf, size_t buf_len);
 
+/*
+ * Checks a freeze.designation version (its portion 0, "schema" aside)
+ * against the members and bounds of docs/messages.md (freeze.*): the
+ * designation id, version, action, dates, and the entity's texts and list
+ * lengths.  Returns true if it may be stored and acknowledged; otherwise
+ * false with the member and the reason in why ("entity.aliases[3].quality:
+ * not strong, weak, good or low").  Members it does not know are ignored.
+ */
+bool agent_designation_check(const json_t *body, char *why, size_t why_len);
+
+/* True if s is a date of birth as a designation gives it: YYYY-MM-DD,
+ * YYYY-MM, YYYY, or a range of years YYYY..YYYY (first not after last). */
+bool agent_born_valid(const char *s);
+
 /* Outbox roles: what the kept message is to the message it answers. */
 #define AGENT_ROLE_ANSWER 'A'       /* the answer or acknowledgement on receipt */
 #define AGENT_ROLE_IMPLEMENTED 'I'  /* freeze.ack implemented */
