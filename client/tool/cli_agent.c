@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "cli_int.h"
 
 #define SUB "agent"
 
@@ -219,37 +220,37 @@ print_json(const json_t *o)
     fflush(stdout);
 }
 
-static int
-load_config(const char *path, agent_config **cfg_out)
+int
+cli_agent_config_load(const char *sub, const char *path, agent_config **cfg_out)
 {
     agent_config_detail d;
     agent_config_err err;
 
     if (path == NULL) {
-        cli_error(SUB, "--config FILE is required");
+        cli_error(sub, "--config FILE is required");
         return EX_USAGE;
     }
     err = agent_config_load(path, cfg_out, &d);
     if (err == AGENT_CONFIG_OK)
         return EX_OK;
-    cli_error(SUB, "%s", d.text);
+    cli_error(sub, "%s", d.text);
     return err == AGENT_CONFIG_ERR_IO ? EX_NOINPUT : EX_CONFIG;
 }
 
-static int
-open_store(const agent_config *cfg, agent_store **st_out)
+int
+cli_agent_store_open(const char *sub, const agent_config *cfg, agent_store **st_out)
 {
     char dir[AGENT_CONFIG_PATH_MAX + 16], why[512];
     agent_store_err err;
 
     if (agent_store_dir_make(cfg->store, why, sizeof(why)) != 0) {
-        cli_error(SUB, "%s", why);
+        cli_error(sub, "%s", why);
         return EX_CANTCREAT;
     }
     snprintf(dir, sizeof(dir), "%s/agent", cfg->store);
     err = agent_store_open(dir, st_out, why, sizeof(why));
     if (err != AGENT_STORE_OK) {
-        cli_error(SUB, "%s", why);
+        cli_error(sub, "%s", why);
         return EX_IOERR;
     }
     return EX_OK;
@@ -396,7 +397,7 @@ cmd_add_watchlist(int argc, char **argv)
         cli_error(SUB, "add-watchlist: --file ENTRIES.json is required (see --help)");
         return EX_USAGE;
     }
-    if ((rc = load_config(config, &cfg)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK)
         goto out;
     if ((doc = load_json_file(file, &rc)) == NULL)
         goto out;
@@ -421,7 +422,7 @@ cmd_add_watchlist(int argc, char **argv)
         goto out;
     }
     if ((rc = check_all(file, list, agent_entry_check, &checked)) != EX_OK ||
-        (rc = open_store(cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     rc = store_records(st, AGENT_T_ENTRIES, checked, json);
 out:
@@ -480,7 +481,7 @@ cmd_add_traveldoc(int argc, char **argv)
                        "(see --help)");
         return EX_USAGE;
     }
-    if ((rc = load_config(config, &cfg)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK)
         goto out;
     if (file != NULL) {
         if ((doc = load_json_file(file, &rc)) == NULL)
@@ -506,7 +507,7 @@ cmd_add_traveldoc(int argc, char **argv)
         file = "arguments";
     }
     if ((rc = check_all(file, list, agent_doc_check, &checked)) != EX_OK ||
-        (rc = open_store(cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     rc = store_records(st, AGENT_T_DOCS, checked, json);
 out:
@@ -550,7 +551,7 @@ cmd_remove(int argc, char **argv)
         cli_error(SUB, "remove: --ref REF is required (see --help)");
         return EX_USAGE;
     }
-    if ((rc = load_config(config, &cfg)) != EX_OK || (rc = open_store(cfg, &st)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK || (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK) {
         rc = store_failed(err);
@@ -708,7 +709,7 @@ cmd_implement(int argc, char **argv)
         return EX_USAGE;
     }
     s.designation = argv[optind];
-    if ((rc = load_config(config, &cfg)) != EX_OK || (rc = open_store(cfg, &st)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK || (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK ||
         (err = agent_store_each(t, AGENT_T_DESIGNATIONS, NULL, each_designation, &s)) !=
@@ -976,7 +977,7 @@ cmd_list(int argc, char **argv)
         fputs(usage_list, stderr);
         goto out;
     }
-    if ((rc = load_config(config, &cfg)) != EX_OK || (rc = open_store(cfg, &st)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK || (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, false, &t)) != AGENT_STORE_OK)
         goto out;
@@ -1062,7 +1063,7 @@ cmd_lookup(int argc, char **argv)
             goto out;
         }
     }
-    if ((rc = load_config(config, &cfg)) != EX_OK || (rc = open_store(cfg, &st)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK || (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     json_object_set(subject, "names", names);
     if (born != NULL)
@@ -1166,7 +1167,7 @@ cmd_run(int argc, char **argv)
         cli_error(SUB, "unexpected '%s' (see liaison agent --help)", argv[optind]);
         return EX_USAGE;
     }
-    if ((rc = load_config(config, &cfg)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK)
         return rc;
     rc = agent_run(cfg);
     agent_config_destroy(&cfg);

@@ -8,6 +8,7 @@
 #include "casebook.h"
 #include "cli.h"
 #include "cli_int.h"
+#include "agent.h"
 #include "liaison_proto.h"
 
 #define SUB "freeze"
@@ -20,9 +21,8 @@ static const char usage_freeze[] =
     "NAME\n"
     "    liaison freeze - broadcast asset-freeze designations and follow them up\n\n"
     "SYNOPSIS\n"
-    "    liaison freeze designate --designation ID --name NAME [--alias A]...\n"
-    "                             [--id TYPE=VALUE]... [--legal-basis TEXT] [options]\n"
-    "    liaison freeze amend ID [--name NAME] [--alias A]... [--id TYPE=VALUE]... [options]\n"
+    "    liaison freeze designate --designation ID --name NAME [designation options]\n"
+    "    liaison freeze amend ID [designation options]\n"
     "    liaison freeze delist ID [--note TEXT] [options]\n"
     "    liaison freeze status ID [--wait SECONDS] [--json] [options]\n\n"
     "DESCRIPTION\n"
@@ -36,29 +36,66 @@ static const char usage_freeze[] =
     "    69 broker unreachable; 75 no answer from the broker in time.\n"
     "    77 the broker refused the agency's key (unknown or revoked).\n";
 
+#define FZ_ENTITY_SYNOPSIS                                                                   \
+    "                             [--type individual|entity|vessel|aircraft]\n"                  \
+    "                             [--original-name NAME] [--alias A]... [--weak-alias A]...\n"   \
+    "                             [--id TYPE=VALUE]... [--born DATE]... [--birth-place P]...\n"  \
+    "                             [--nationality C]... [--document TYPE:NUMBER[:COUNTRY]]...\n" \
+    "                             [--address KEY=VALUE[;KEY=VALUE]...]...\n"                    \
+    "                             [--list L --reference R] [--programme P]...\n"                \
+    "                             [--listed DATE] [--amended DATE] [--reasons TEXT]\n"          \
+    "                             [--legal-basis TEXT]\n"
+
+#define FZ_ENTITY_OPTIONS                                                                       \
+    "    --type T           individual, entity (the default), vessel or aircraft\n"              \
+    "    --original-name N  the name in its original script\n"                                \
+    "    --alias ALIAS      another name (quality strong); repeat for several\n"              \
+    "    --weak-alias ALIAS a weak alias (a nickname, a low-quality spelling)\n"              \
+    "    --id TYPE=VALUE    an identifier, e.g. registration=DE-12345; repeatable\n"          \
+    "    --born DATE        a date of birth: YYYY-MM-DD, YYYY-MM, YYYY or YYYY..YYYY\n"        \
+    "    --birth-place P    a place of birth as published, e.g. 'Baghdad, Iraq'\n"           \
+    "    --nationality C    a nationality: ISO 3166-1 alpha-3 code or country name\n"        \
+    "    --document TYPE:NUMBER[:COUNTRY]  an identity document, e.g. passport:A123:IRQ\n"   \
+    "    --address KEY=VALUE;...  an address; KEY street, city, region, postal_code,\n"     \
+    "                       country, e.g. 'city=Limassol;country=Cyprus'\n"                  \
+    "    --list L           the list it belongs to (UN-SC, OFAC-SDN, or your own)\n"        \
+    "    --reference R      its reference in that list, e.g. QDi.001\n"                      \
+    "    --programme P      a regime or programme it is listed under; repeatable\n"         \
+    "    --listed DATE      when it was first listed, --amended DATE last amended\n"         \
+    "    --reasons TEXT     the narrative summary of the reasons for listing\n"              \
+    "    --legal-basis TEXT the legal basis, e.g. 'EO 13224'\n"
+
+#define FZ_AGENT_OPTION                                                                         \
+    "    --agent-config F   also record the version in the own designations of the\n"         \
+    "                       agency's agent (configuration F, or $LIAISON_AGENT_CONFIG),\n"   \
+    "                       which answers partners' freeze.query from them\n"
+
 static const char usage_designate[] =
     "NAME\n"
     "    liaison freeze designate - designate an entity for an asset freeze (version 1)\n\n"
     "SYNOPSIS\n"
-    "    liaison freeze designate --designation ID --name NAME [--alias ALIAS]...\n"
-    "                             [--id TYPE=VALUE]... [--legal-basis TEXT]\n"
+    "    liaison freeze designate --designation ID --name NAME\n"
+    FZ_ENTITY_SYNOPSIS
     "                             [--effective YYYY-MM-DD] [--note TEXT] [--to SELECTOR...]\n"
-    "                             [--labels LABELS] [--json] --state DIR [connection options]\n\n"
+    "                             [--labels LABELS] [--agent-config F] [--json] --state DIR\n"
+    "                             [connection options]\n\n"
     "DESCRIPTION\n"
     "    Sends version 1 (action add) of designation ID to every partner unit that\n"
     "    accepts freeze.* (--to *, the default), with ID as the envelope's case id,\n"
     "    and records it in the casebook.  Each unit's agent acknowledges it\n"
-    "    (received), and later its operator (implemented): see freeze status.\n\n"
+    "    (received), and later its operator (implemented): see freeze status.  The\n"
+    "    members and their bounds are those of docs/messages.md (freeze.*); a\n"
+    "    designation that breaks one is refused before anything is sent.\n\n"
     "OPTIONS\n"
-    "    --designation ID   your designation id, e.g. TREAS-2026-0007 (at most 64)\n"
-    "    --name NAME        the entity's name\n"
-    "    --alias ALIAS      another name; repeat for several\n"
-    "    --id TYPE=VALUE    an identifier, e.g. registration=DE-12345; repeatable\n"
-    "    --legal-basis TEXT the legal basis, e.g. 'EO 13224'\n"
+    "    --designation ID   your designation id, e.g. TREAS-2026-0007 (at most 64 of\n"
+    "                       A-Z a-z 0-9 . _ : / -)\n"
+    "    --name NAME        the entity's name, in Latin script\n"
+    FZ_ENTITY_OPTIONS
     "    --effective DATE   when the freeze takes effect (default today, UTC)\n"
     "    --note TEXT        a note for the receiving units\n"
     "    --to SELECTOR      recipients (default *)\n"
     "    --labels LABELS    message labels (default LES)\n"
+    FZ_AGENT_OPTION
     "    --json             print {id, designation, version, action, result}\n\n"
     CLI_CONN_HELP
     "EXIT STATUS\n"
@@ -69,20 +106,25 @@ static const char usage_designate[] =
     "EXAMPLES\n"
     "    liaison freeze designate --designation TREAS-2026-0007 \\\n"
     "        --name 'Northwind Trading LLC' --alias 'Northwind Trade' \\\n"
-    "        --id registration=DE-12345 --legal-basis 'EO 13224'\n";
+    "        --id registration=DE-12345 --legal-basis 'EO 13224' \\\n"
+    "        --address 'city=Limassol;country=Cyprus' --programme SDGT\n";
 
 static const char usage_amend[] =
     "NAME\n"
     "    liaison freeze amend - send a new version of a designation\n\n"
     "SYNOPSIS\n"
-    "    liaison freeze amend ID [--name NAME] [--alias ALIAS]... [--id TYPE=VALUE]...\n"
-    "                         [--legal-basis TEXT] [--effective DATE] [--note TEXT]\n"
-    "                         [--to SELECTOR...] [--json] --state DIR [connection options]\n\n"
+    "    liaison freeze amend ID [--name NAME]\n"
+    FZ_ENTITY_SYNOPSIS
+    "                         [--effective DATE] [--note TEXT] [--to SELECTOR...]\n"
+    "                         [--agent-config F] [--json] --state DIR [connection options]\n\n"
     "DESCRIPTION\n"
     "    Sends version n+1 (action amend) of designation ID, where n is the last\n"
     "    version the casebook holds, to the recipients of the last version (or\n"
-    "    --to).  The entity data replace the previous version's: what is not given\n"
-    "    is copied from it (--alias and --id, when given, replace the whole list).\n\n"
+    "    --to).  The designation's data replace the previous version's: what is not\n"
+    "    given is copied from it, and a repeatable option, when given, replaces the\n"
+    "    whole list (--alias and --weak-alias together replace the aliases).\n\n"
+    "OPTIONS\n"
+    "    As for freeze designate (liaison freeze designate --help).\n\n"
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker; 64 bad usage; 65 the designation was\n"
@@ -95,7 +137,7 @@ static const char usage_delist[] =
     "    liaison freeze delist - lift a designation\n\n"
     "SYNOPSIS\n"
     "    liaison freeze delist ID [--note TEXT] [--effective DATE] [--to SELECTOR...]\n"
-    "                          [--json] --state DIR [connection options]\n\n"
+    "                          [--agent-config F] [--json] --state DIR [connection options]\n\n"
     "DESCRIPTION\n"
     "    Sends version n+1 (action delist) of designation ID with the last version's\n"
     "    entity data.  No version can follow a delisting.\n\n"
@@ -109,7 +151,7 @@ static const char usage_status[] =
     "NAME\n"
     "    liaison freeze status - partner-by-status table of a designation\n\n"
     "SYNOPSIS\n"
-    "    liaison freeze status ID [--wait SECONDS] [--json] --state DIR\n"
+    "    liaison freeze status ID [--wait SECONDS] [--agent-config F] [--json] --state DIR\n"
     "                          [connection options]\n\n"
     "DESCRIPTION\n"
     "    First receives what the broker holds for this agency into the casebook\n"
@@ -121,6 +163,8 @@ static const char usage_status[] =
     "    Units that have not acknowledged a version are marked NOT ACKNOWLEDGED.\n\n"
     "OPTIONS\n"
     "    --wait SECS   stop receiving after this long without a message (default 2)\n"
+    "    --agent-config F  first record the agency's own designations in its agent's\n"
+    "                  store (as freeze designate --agent-config does)\n"
     "    --json        print {designation, entity, versions, units: [{unit,\n"
     "                  versions: [{version, action, received, implemented,\n"
     "                  delivery}]}], latest}\n\n"
@@ -141,19 +185,50 @@ typedef struct fz_opts {
     cli_conn conn;                    /* connection */
     const char *designation;          /* --designation or the positional ID */
     const char *name;                 /* --name */
-    const char *aliases[LIST_MAX];    /* --alias */
+    const char *aliases[LIST_MAX];    /* --alias (quality strong) */
     size_t alias_count;               /* entries in aliases */
+    const char *weak[LIST_MAX];       /* --weak-alias */
+    size_t weak_count;                /* entries in weak */
     const char *ids[LIST_MAX];        /* --id TYPE=VALUE */
     size_t id_count;                  /* entries in ids */
+    const char *born[LIST_MAX];       /* --born */
+    size_t born_count;                /* entries in born */
+    const char *places[LIST_MAX];     /* --birth-place */
+    size_t place_count;               /* entries in places */
+    const char *nationalities[LIST_MAX]; /* --nationality */
+    size_t nationality_count;         /* entries in nationalities */
+    const char *documents[LIST_MAX];  /* --document TYPE:NUMBER[:COUNTRY] */
+    size_t document_count;            /* entries in documents */
+    const char *addresses[LIST_MAX];  /* --address KEY=VALUE;... */
+    size_t address_count;             /* entries in addresses */
+    const char *programmes[LIST_MAX]; /* --programme */
+    size_t programme_count;           /* entries in programmes */
     const char *to[LIST_MAX];         /* --to */
     size_t to_count;                  /* entries in to */
+    const char *type;                 /* --type */
+    const char *original_name;        /* --original-name */
+    const char *list;                 /* --list */
+    const char *reference;            /* --reference */
+    const char *listed;               /* --listed */
+    const char *amended;              /* --amended */
+    const char *reasons;              /* --reasons */
     const char *legal_basis;          /* --legal-basis */
     const char *effective;            /* --effective */
     const char *note;                 /* --note */
     const char *labels;               /* --labels */
+    const char *agent_config;         /* --agent-config or $LIAISON_AGENT_CONFIG */
     long wait_s;                      /* --wait */
     bool json;                        /* --json */
 } fz_opts;
+
+/* True if text is a date, YYYY-MM-DD. */
+static bool
+is_date(const char *text)
+{
+    uint64_t ms;
+
+    return strlen(text) == 10 && proto_time_parse(text, &ms);
+}
 
 static int
 parse(int argc, char **argv, const char *usage, bool positional, fz_opts *o)
@@ -163,29 +238,47 @@ parse(int argc, char **argv, const char *usage, bool positional, fz_opts *o)
         {"designation", required_argument, NULL, 'D'},
         {"name", required_argument, NULL, 'n'},
         {"alias", required_argument, NULL, 'a'},
+        {"weak-alias", required_argument, NULL, 'W'},
         {"id", required_argument, NULL, 'i'},
+        {"born", required_argument, NULL, 'B'},
+        {"birth-place", required_argument, NULL, 'P'},
+        {"nationality", required_argument, NULL, 'C'},
+        {"document", required_argument, NULL, 'd'},
+        {"address", required_argument, NULL, 'A'},
+        {"programme", required_argument, NULL, 'p'},
+        {"type", required_argument, NULL, 'T'},
+        {"original-name", required_argument, NULL, 'O'},
+        {"list", required_argument, NULL, 'L'},
+        {"reference", required_argument, NULL, 'R'},
+        {"listed", required_argument, NULL, 's'},
+        {"amended", required_argument, NULL, 'm'},
+        {"reasons", required_argument, NULL, 'r'},
         {"to", required_argument, NULL, 't'},
         {"legal-basis", required_argument, NULL, 'b'},
         {"effective", required_argument, NULL, 'e'},
         {"note", required_argument, NULL, 'N'},
         {"labels", required_argument, NULL, 'l'},
+        {"agent-config", required_argument, NULL, 'G'},
         {"wait", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int opt;
-    uint64_t ms;
 
     memset(o, 0, sizeof(*o));
     cli_conn_defaults(&o->conn);
     o->labels = "LES";
     o->wait_s = DEFAULT_WAIT_S;
+    o->agent_config = getenv("LIAISON_AGENT_CONFIG");
+    if (o->agent_config != NULL && o->agent_config[0] == '\0')
+        o->agent_config = NULL;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         const char **list = NULL;
         size_t *n = NULL;
+        const char **date = NULL;
 
         if (cli_conn_option(&o->conn, opt, optarg))
             continue;
@@ -193,6 +286,7 @@ parse(int argc, char **argv, const char *usage, bool positional, fz_opts *o)
         case 'D': o->designation = optarg; break;
         case 'n': o->name = optarg; break;
         case 'a': list = o->aliases; n = &o->alias_count; break;
+        case 'W': list = o->weak; n = &o->weak_count; break;
         case 'i':
             if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
                 cli_error(SUB, "%s: --id takes TYPE=VALUE, e.g. registration=DE-12345", argv[0]);
@@ -201,17 +295,33 @@ parse(int argc, char **argv, const char *usage, bool positional, fz_opts *o)
             list = o->ids;
             n = &o->id_count;
             break;
-        case 't': list = o->to; n = &o->to_count; break;
-        case 'b': o->legal_basis = optarg; break;
-        case 'e':
-            if (strlen(optarg) != 10 || !proto_time_parse(optarg, &ms)) {
-                cli_error(SUB, "%s: --effective takes a date, YYYY-MM-DD", argv[0]);
+        case 'B':
+            if (!agent_born_valid(optarg)) {
+                cli_error(SUB, "%s: --born '%s' is not YYYY-MM-DD, YYYY-MM, YYYY or YYYY..YYYY",
+                          argv[0], optarg);
                 return EX_USAGE;
             }
-            o->effective = optarg;
+            list = o->born;
+            n = &o->born_count;
             break;
+        case 'P': list = o->places; n = &o->place_count; break;
+        case 'C': list = o->nationalities; n = &o->nationality_count; break;
+        case 'd': list = o->documents; n = &o->document_count; break;
+        case 'A': list = o->addresses; n = &o->address_count; break;
+        case 'p': list = o->programmes; n = &o->programme_count; break;
+        case 'T': o->type = optarg; break;
+        case 'O': o->original_name = optarg; break;
+        case 'L': o->list = optarg; break;
+        case 'R': o->reference = optarg; break;
+        case 's': date = &o->listed; break;
+        case 'm': date = &o->amended; break;
+        case 'r': o->reasons = optarg; break;
+        case 't': list = o->to; n = &o->to_count; break;
+        case 'b': o->legal_basis = optarg; break;
+        case 'e': date = &o->effective; break;
         case 'N': o->note = optarg; break;
         case 'l': o->labels = optarg; break;
+        case 'G': o->agent_config = optarg; break;
         case 'w':
             o->wait_s = atol(optarg);
             if (o->wait_s <= 0) {
@@ -226,9 +336,17 @@ parse(int argc, char **argv, const char *usage, bool positional, fz_opts *o)
                       argv[optind - 1]);
             return EX_USAGE;
         }
+        if (date != NULL) {
+            if (!is_date(optarg)) {
+                cli_error(SUB, "%s: %s takes a date, YYYY-MM-DD", argv[0], argv[optind - 2]);
+                return EX_USAGE;
+            }
+            *date = optarg;
+        }
         if (list != NULL) {
             if (*n == LIST_MAX) {
-                cli_error(SUB, "%s: too many of %s", argv[0], argv[optind - 2]);
+                cli_error(SUB, "%s: too many of %s (at most %d)", argv[0], argv[optind - 2],
+                          LIST_MAX);
                 return EX_USAGE;
             }
             list[(*n)++] = optarg;
@@ -362,6 +480,206 @@ split_recipients(const char *text, char *buf, size_t len, const char **to, size_
     return n;
 }
 
+/* Aliases of quality strong, then weak, as docs/messages.md gives them. */
+static json_t *
+aliases_json(const fz_opts *o)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < o->alias_count; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s}", "name", o->aliases[i], "quality",
+                                           "strong"));
+    for (size_t i = 0; i < o->weak_count; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s}", "name", o->weak[i], "quality", "weak"));
+    return a;
+}
+
+/* --document TYPE:NUMBER[:COUNTRY] into {type, number, country}; NULL if malformed. */
+static json_t *
+documents_json(const char *sub, const fz_opts *o)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < o->document_count; i++) {
+        const char *t = o->documents[i], *c1 = strchr(t, ':');
+        const char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+        size_t number_len = c1 == NULL ? 0 : (c2 != NULL ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1));
+
+        if (c1 == NULL || c1 == t || number_len == 0 || (c2 != NULL && strchr(c2 + 1, ':'))) {
+            cli_error(sub, "--document '%s' is not TYPE:NUMBER or TYPE:NUMBER:COUNTRY "
+                      "(passport:A1234567:IRQ)", t);
+            json_decref(a);
+            return NULL;
+        }
+        json_array_append_new(a, json_pack("{s:s%, s:s%, s:s}", "type", t, (size_t)(c1 - t),
+                                           "number", c1 + 1, number_len, "country",
+                                           c2 != NULL ? c2 + 1 : ""));
+    }
+    return a;
+}
+
+/* --address 'street=...;city=...;postal_code=...;country=...' into an object; NULL if malformed. */
+static json_t *
+addresses_json(const char *sub, const fz_opts *o)
+{
+    static const char *const keys[] = {"street", "city", "region", "postal_code", "country", NULL};
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < o->address_count; i++) {
+        json_t *addr = json_object();
+        char buf[1024], *save = NULL;
+
+        snprintf(buf, sizeof(buf), "%s", o->addresses[i]);
+        for (char *kv = strtok_r(buf, ";", &save); kv != NULL; kv = strtok_r(NULL, ";", &save)) {
+            char *eq = strchr(kv, '=');
+            size_t k = 0;
+
+            while (eq != NULL && keys[k] != NULL &&
+                   (strlen(keys[k]) != (size_t)(eq - kv) || strncmp(kv, keys[k], (size_t)(eq - kv))))
+                k++;
+            if (eq == NULL || keys[k] == NULL) {
+                cli_error(sub, "--address '%s': '%s' is not KEY=VALUE with KEY street, city, "
+                          "region, postal_code or country", o->addresses[i], kv);
+                json_decref(addr);
+                json_decref(a);
+                return NULL;
+            }
+            json_object_set_new(addr, keys[k], json_string(eq + 1));
+        }
+        if (json_object_size(addr) == 0) {
+            cli_error(sub, "--address is empty");
+            json_decref(addr);
+            json_decref(a);
+            return NULL;
+        }
+        json_array_append_new(a, addr);
+    }
+    return a;
+}
+
+/* Sets member of o to value when given (it replaces), else keeps the previous
+ * version's (from prev, may be NULL), else sets fallback (may be NULL: leave it out).
+ * Takes value and fallback over. */
+static void
+carry(json_t *o, const char *member, json_t *value, const json_t *prev, json_t *fallback)
+{
+    const json_t *old = prev != NULL ? json_object_get(prev, member) : NULL;
+
+    if (value != NULL)
+        json_object_set_new(o, member, value);
+    else if (old != NULL)
+        json_object_set(o, member, (json_t *)(uintptr_t)old);
+    else if (fallback != NULL)
+        json_object_set_new(o, member, fallback);
+    if (value != NULL || old != NULL)
+        json_decref(fallback);
+}
+
+/* A text option as JSON, or NULL when it was not given. */
+static json_t *
+opt_string(const char *text)
+{
+    return text != NULL ? json_string(text) : NULL;
+}
+
+/* A repeatable option as a JSON list, or NULL when it was not given. */
+static json_t *
+opt_list(const char *const *items, size_t n)
+{
+    return n > 0 ? str_array(items, n) : NULL;
+}
+
+/*
+ * Builds version `version` (action) of the designation: the previous
+ * version's members (last, may be NULL), with what the options give
+ * replacing them (a repeatable option, when given, replaces the whole
+ * list), checked against docs/messages.md.  *body_out is the caller's.
+ */
+static int
+build_body(const char *sub, const fz_opts *o, const fz_version *last, int version,
+           const char *action, json_t **body_out)
+{
+    const json_t *prev = last != NULL ? last->body : NULL;
+    const json_t *prev_entity = prev != NULL ? json_object_get(prev, "entity") : NULL;
+    json_t *body = NULL, *entity = json_object(), *docs = NULL, *addrs = NULL;
+    char today[32], why[200];
+
+    *body_out = NULL;
+    if (o->document_count > 0 && (docs = documents_json(sub, o)) == NULL)
+        goto usage;
+    if (o->address_count > 0 && (addrs = addresses_json(sub, o)) == NULL)
+        goto usage;
+    /* Members of a previous version that this tool does not set are kept as they were. */
+    if (json_is_object(prev_entity))
+        json_object_update(entity, (json_t *)(uintptr_t)prev_entity);
+    carry(entity, "type", opt_string(o->type), prev_entity, NULL);
+    carry(entity, "name", opt_string(o->name), prev_entity, NULL);
+    carry(entity, "original_name", opt_string(o->original_name), prev_entity, NULL);
+    carry(entity, "aliases", o->alias_count + o->weak_count > 0 ? aliases_json(o) : NULL,
+          prev_entity, json_array());
+    carry(entity, "identifiers", o->id_count > 0 ? identifiers(o->ids, o->id_count) : NULL,
+          prev_entity, json_array());
+    carry(entity, "born", opt_list(o->born, o->born_count), prev_entity, NULL);
+    carry(entity, "birth_places", opt_list(o->places, o->place_count), prev_entity, NULL);
+    carry(entity, "nationalities", opt_list(o->nationalities, o->nationality_count), prev_entity,
+          NULL);
+    carry(entity, "documents", docs, prev_entity, NULL);
+    docs = NULL;
+    carry(entity, "addresses", addrs, prev_entity, NULL);
+    addrs = NULL;
+    if (!json_is_string(json_object_get(entity, "name"))) {
+        cli_error(sub, "--name is required");
+        goto usage;
+    }
+    body = json_pack("{s:s, s:s, s:i, s:s, s:s, s:O}", "schema", "freeze.designation/1",
+                     "designation", o->designation, "version", version, "action", action,
+                     "effective",
+                     o->effective != NULL ? o->effective : proto_date_format(liaison_now_ms(), today),
+                     "entity", entity);
+    carry(body, "list", opt_string(o->list), prev, NULL);
+    carry(body, "reference", opt_string(o->reference), prev, NULL);
+    carry(body, "programmes", opt_list(o->programmes, o->programme_count), prev, NULL);
+    carry(body, "listed", opt_string(o->listed), prev, NULL);
+    carry(body, "amended", opt_string(o->amended), prev, NULL);
+    carry(body, "reasons", opt_string(o->reasons), prev, NULL);
+    carry(body, "legal_basis", opt_string(o->legal_basis), prev, NULL);
+    if (o->note != NULL)
+        json_object_set_new(body, "note", json_string(o->note));
+    if (!agent_designation_check(body, why, sizeof(why))) {
+        cli_error(sub, "the designation cannot be sent: %s (docs/messages.md, freeze.*)", why);
+        goto usage;
+    }
+    json_decref(entity);
+    *body_out = body;
+    return EX_OK;
+usage:
+    json_decref(docs);
+    json_decref(addrs);
+    json_decref(entity);
+    json_decref(body);
+    return EX_USAGE;
+}
+
+/* With --agent-config, records the agency's own designations in its agent's
+ * store (cli_freeze_own_record); a failure is reported as such, since the
+ * message itself was sent (a later freeze command records it). */
+static int
+record_own(const char *sub, const fz_opts *o, casebook *cb)
+{
+    size_t n = 0;
+    int rc;
+
+    if (o->agent_config == NULL)
+        return EX_OK;
+    rc = cli_freeze_own_record(sub, cb, o->agent_config, &n);
+    if (rc != EX_OK)
+        cli_error(sub, "the designation was sent, but not recorded in the agent's store; any "
+                  "freeze command with --agent-config %s records it", o->agent_config);
+    else if (!o->json && n > 0)
+        printf("recorded in the agent's own designations (%s): %zu\n", o->agent_config, n);
+    return rc;
+}
+
 static int
 send_version(const char *sub, fz_opts *o, const char *action)
 {
@@ -369,10 +687,10 @@ send_version(const char *sub, fz_opts *o, const char *action)
     liaison_message *m = NULL;
     casebook *cb = NULL;
     fz_case fc;
-    json_t *body = NULL, *entity = NULL;
+    json_t *body = NULL;
     const fz_version *last = NULL;
     const char *to[LIST_MAX];
-    char today[32], hex[33], rbuf[2048];
+    char hex[33], rbuf[2048];
     cli_outgoing out;
     uint8_t id[16];
     size_t to_count;
@@ -404,34 +722,8 @@ send_version(const char *sub, fz_opts *o, const char *action)
         goto done;
     }
     version = last != NULL ? last->version + 1 : 1;
-    /* The entity: the previous version's, with what is given replacing it. */
-    entity = last != NULL ? json_deep_copy(json_object_get(last->body, "entity")) : NULL;
-    if (!json_is_object(entity)) {
-        json_decref(entity);
-        entity = json_object();
-    }
-    if (o->name != NULL)
-        json_object_set_new(entity, "name", json_string(o->name));
-    if (o->alias_count > 0 || json_object_get(entity, "aliases") == NULL)
-        json_object_set_new(entity, "aliases", str_array(o->aliases, o->alias_count));
-    if (o->id_count > 0 || json_object_get(entity, "identifiers") == NULL)
-        json_object_set_new(entity, "identifiers", identifiers(o->ids, o->id_count));
-    if (!json_is_string(json_object_get(entity, "name"))) {
-        cli_error(sub, "--name is required");
-        rc = EX_USAGE;
+    if ((rc = build_body(sub, o, last, version, action, &body)) != EX_OK)
         goto done;
-    }
-    body = json_pack("{s:s, s:s, s:i, s:s, s:s, s:O}", "schema", "freeze.designation/1",
-                     "designation", o->designation, "version", version, "action", action,
-                     "effective",
-                     o->effective != NULL ? o->effective : proto_date_format(liaison_now_ms(), today),
-                     "entity", entity);
-    if (o->legal_basis != NULL)
-        json_object_set_new(body, "legal_basis", json_string(o->legal_basis));
-    else if (last != NULL && json_is_string(json_object_get(last->body, "legal_basis")))
-        json_object_set(body, "legal_basis", json_object_get(last->body, "legal_basis"));
-    if (o->note != NULL)
-        json_object_set_new(body, "note", json_string(o->note));
     if (o->to_count > 0) {
         memcpy(to, o->to, o->to_count * sizeof(to[0]));
         to_count = o->to_count;
@@ -465,9 +757,9 @@ send_version(const char *sub, fz_opts *o, const char *action)
         printf("%s accepted: designation %s version %d (%s)\n", hex, o->designation, version,
                action);
     }
+    rc = record_own(sub, o, cb);
 done:
     json_decref(body);
-    json_decref(entity);
     case_free(&fc);
     liaison_client_close(&c);
     liaison_message_destroy(&m);
@@ -509,8 +801,13 @@ cmd_delist(int argc, char **argv)
 
     if (rc != EX_OK)
         return rc < 0 ? EX_OK : rc;
-    if (o.name != NULL || o.alias_count > 0 || o.id_count > 0) {
-        cli_error(SUB, "delist: the entity cannot change in a delisting (use amend first)");
+    if (o.name != NULL || o.alias_count + o.weak_count + o.id_count + o.born_count +
+                              o.place_count + o.nationality_count + o.document_count +
+                              o.address_count + o.programme_count > 0 ||
+        o.type != NULL || o.original_name != NULL || o.list != NULL || o.reference != NULL ||
+        o.listed != NULL || o.amended != NULL || o.reasons != NULL) {
+        cli_error(SUB, "delist: the designation's data cannot change in a delisting (use amend "
+                       "first)");
         return EX_USAGE;
     }
     return send_version("freeze delist", &o, "delist");
@@ -624,6 +921,8 @@ cmd_status(int argc, char **argv)
     if ((rc = cli_drain("freeze status", c, cb, (unsigned)o.wait_s * 1000u, NULL)) != EX_OK)
         goto done;
     if ((rc = case_load("freeze status", cb, o.designation, &fc)) != EX_OK)
+        goto done;
+    if (o.agent_config != NULL && (rc = record_own("freeze status", &o, cb)) != EX_OK)
         goto done;
     if (fc.version_count == 0) {
         cli_error(SUB, "status: designation %s is not in the casebook at %s (it is kept where "

@@ -173,6 +173,28 @@ int cli_query_run(const char *sub, liaison_client *c, struct casebook *cb, const
                   const char *answer_schema, bool json, uint8_t id_out[16],
                   liaison_answers **answers_out);
 
+/* The agent's configuration and store, for the commands that read or write
+ * an agent's store (liaison agent ..., freeze screen, the freeze commands'
+ * --agent-config).  Each prints why and returns a sysexits code on failure:
+ * a configuration that cannot be read is EX_NOINPUT, a bad one EX_CONFIG;
+ * a store that cannot be made EX_CANTCREAT, or opened EX_IOERR. */
+struct agent_config;
+struct agent_store;
+int cli_agent_config_load(const char *sub, const char *path, struct agent_config **cfg_out);
+int cli_agent_store_open(const char *sub, const struct agent_config *cfg,
+                         struct agent_store **st_out);
+
+/*
+ * Records the agency's own designations, the latest version of each that
+ * the casebook cb holds as sent, in the own_designations table of the
+ * agent configured at config_path (docs/agent.md), in one transaction:
+ * what the agent answers freeze.query from.  Versions recorded already are
+ * not written again; *recorded_out gets how many were.  Prints why and
+ * returns a sysexits code on failure (nothing recorded).
+ */
+int cli_freeze_own_record(const char *sub, struct casebook *cb, const char *config_path,
+                          size_t *recorded_out);
+
 /* Family entry points are declared in cli.h. */
 
 #endif
