@@ -164,9 +164,10 @@ static const char usage_list[] =
     "DESCRIPTION\n"
     "    Lists the agency's own watchlist entries and document reports, the\n"
     "    designations received with their acknowledgement state (received,\n"
-    "    implement requested, implemented), the MLAT requests received, the\n"
-    "    entries and reports partners shared, and how many other messages are\n"
-    "    kept as received.\n"
+    "    implement requested, implemented), the agency's own designations (the\n"
+    "    latest version of each, as the freeze commands recorded it with\n"
+    "    --agent-config), the MLAT requests received, the entries and reports\n"
+    "    partners shared, and how many other messages are kept as received.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 listed; 64 bad usage; 74 the store cannot be used; 78 bad configuration.\n";
@@ -551,7 +552,8 @@ cmd_remove(int argc, char **argv)
         cli_error(SUB, "remove: --ref REF is required (see --help)");
         return EX_USAGE;
     }
-    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK || (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
+        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK) {
         rc = store_failed(err);
@@ -709,7 +711,8 @@ cmd_implement(int argc, char **argv)
         return EX_USAGE;
     }
     s.designation = argv[optind];
-    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK || (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
+        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK ||
         (err = agent_store_each(t, AGENT_T_DESIGNATIONS, NULL, each_designation, &s)) !=
@@ -907,6 +910,11 @@ print_list(const json_t *o)
                    : "",
                json_object_get(r, "implement_error") != NULL ? "  (failed: see --json)" : "");
     }
+    printf("OWN DESIGNATIONS (%zu)\n", json_array_size(json_object_get(o, "own_designations")));
+    json_array_foreach(json_object_get(o, "own_designations"), i, r)
+        printf("  %-20s v%-3lld %-7s sent %s  %s\n", str_of(r, "designation"),
+               (long long)json_integer_value(json_object_get(r, "version")), str_of(r, "action"),
+               str_of(r, "sent"), str_of(json_object_get(r, "entity"), "name"));
     printf("MLAT REQUESTS RECEIVED (%zu)\n", json_array_size(json_object_get(o, "mlat_requests")));
     json_array_foreach(json_object_get(o, "mlat_requests"), i, r)
         printf("  %-24s from %-14s received %s\n", str_of(r, "case"), str_of(r, "from"),
@@ -951,6 +959,7 @@ cmd_list(int argc, char **argv)
         {"entries", AGENT_T_ENTRIES},
         {"documents", AGENT_T_DOCS},
         {"designations", AGENT_T_DESIGNATIONS},
+        {"own_designations", AGENT_T_OWN_DESIGNATIONS},
         {"partner_entries", AGENT_T_PARTNER_ENTRIES},
         {"partner_documents", AGENT_T_PARTNER_DOCS},
     };
@@ -977,7 +986,8 @@ cmd_list(int argc, char **argv)
         fputs(usage_list, stderr);
         goto out;
     }
-    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK || (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
+        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, false, &t)) != AGENT_STORE_OK)
         goto out;
@@ -1063,7 +1073,8 @@ cmd_lookup(int argc, char **argv)
             goto out;
         }
     }
-    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK || (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
+        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
         goto out;
     json_object_set(subject, "names", names);
     if (born != NULL)

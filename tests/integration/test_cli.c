@@ -622,6 +622,142 @@ test_cli_freeze(void **state)
     liaison_client_close(&uif);
 }
 
+/* ---- Structured designations, and the agency's own designations in its agent's store ------- */
+
+/* Writes an agent configuration for agency (its key, the roster, its broker) with its
+ * store under the federation's directory; path gets the file's name. */
+static void
+agent_config_write(const char *agency, const char *name, char *path, size_t len)
+{
+    fed_agency *a = fed_agency_get(F, agency);
+    fed_nation *nat = fed_nation_get(F, (char[4]){agency[0], agency[1], agency[2], 0});
+    FILE *f;
+
+    snprintf(path, len, "%s/%s.agent.yaml", F->dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "key: %s\nroster: %s\nbroker: %s\nstore: %s/agent-%s\n", a->key, F->roster,
+            nat->agency_endpoint, F->dir, name);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The own designation id in `liaison agent list --json` of the agent at config, or NULL. */
+static json_t *
+own_designation(const char *config, const char *id)
+{
+    const char *args[] = {"agent", "list", "--config", config, "--json", NULL};
+    json_t *j, *r, *found = NULL;
+    size_t i;
+
+    assert_rc(cli(NULL, NULL, args), 0);
+    j = out_json();
+    json_array_foreach(json_object_get(j, "own_designations"), i, r) {
+        if (strcmp(json_string_value(json_object_get(r, "designation")), id) == 0)
+            found = json_incref(r);
+    }
+    json_decref(j);
+    return found;
+}
+
+static void
+test_cli_freeze_structured(void **state)
+{
+    char config[1200];
+    const char *designate[] = {
+        "freeze", "designate", "--designation", "OFAC-SDN:9001", "--name",
+        "Caspian Maritime Holdings", "--type", "entity", "--original-name",
+        "\xd0\x9a\xd0\xb0\xd1\x81\xd0\xbf\xd0\xb8\xd0\xb9", "--alias", "Caspian Maritime",
+        "--weak-alias", "CMH", "--id", "IMO=9312345", "--address",
+        "street=4 Harbour Road;city=Limassol;postal_code=3035;country=Cyprus", "--list",
+        "OFAC-SDN", "--reference", "9001", "--programme", "SDGT", "--programme", "IRAN",
+        "--listed", "2024-03-01", "--reasons", "owned by a designated person",
+        "--agent-config", config, "--json", NULL};
+    const char *amend[] = {"freeze", "amend", "OFAC-SDN:9001", "--programme", "SDGT",
+                           "--agent-config", config, NULL};
+    static const struct {
+        const char *option;
+        const char *value;
+        const char *says;
+    } bad[] = {
+        {"--born", "31/01/1970", "--born '31/01/1970'"},
+        {"--document", "passport", "--document 'passport'"},
+        {"--address", "town=Limassol", "'town=Limassol'"},
+        {"--type", "ship", "entity.type"},
+        {"--listed", "2024-3-1", "--listed takes a date"},
+    };
+    liaison_client *fintrac;
+    liaison_event *e;
+    json_t *body, *ent, *own;
+
+    (void)state;
+    agent_config_write("USA/TREASURY", "treasury", config, sizeof(config));
+    assert_rc(cli("USA/TREASURY", "treasury", designate), 0);
+    /* The receiving unit gets every member as given. */
+    fintrac = fed_client(F, "CAN/FINTRAC", true);
+    e = next_kind(fintrac, "freeze.designation", 10 * SECOND);
+    assert_string_equal(e->case_id, "OFAC-SDN:9001");
+    body = body_of(e);
+    ent = json_object_get(body, "entity");
+    assert_string_equal(json_string_value(json_object_get(body, "list")), "OFAC-SDN");
+    assert_string_equal(json_string_value(json_object_get(body, "reference")), "9001");
+    assert_int_equal(json_array_size(json_object_get(body, "programmes")), 2);
+    assert_string_equal(json_string_value(json_object_get(body, "listed")), "2024-03-01");
+    assert_string_equal(json_string_value(json_object_get(ent, "type")), "entity");
+    assert_string_equal(json_string_value(json_object_get(ent, "original_name")),
+                        "\xd0\x9a\xd0\xb0\xd1\x81\xd0\xbf\xd0\xb8\xd0\xb9");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(ent, "aliases"), 1), "quality")),
+                        "weak");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(ent, "addresses"), 0), "city")),
+                        "Limassol");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(ent, "identifiers"), 0), "type")),
+                        "IMO");
+    json_decref(body);
+    assert_int_equal(liaison_receipt(fintrac, e), LIAISON_OK);
+    liaison_event_free(&e);
+    /* The agency's own agent now holds version 1 among its own designations. */
+    own = own_designation(config, "OFAC-SDN:9001");
+    assert_non_null(own);
+    assert_int_equal(json_integer_value(json_object_get(own, "version")), 1);
+    assert_string_equal(json_string_value(json_object_get(own, "action")), "add");
+    json_decref(own);
+
+    /* Amend one list: the others are carried over from version 1. */
+    assert_rc(cli("USA/TREASURY", "treasury", amend), 0);
+    assert_non_null(strstr(out, "version 2 (amend)"));
+    assert_non_null(strstr(out, "recorded in the agent's own designations"));
+    e = next_kind(fintrac, "freeze.designation", 10 * SECOND);
+    body = body_of(e);
+    ent = json_object_get(body, "entity");
+    assert_int_equal(json_integer_value(json_object_get(body, "version")), 2);
+    assert_int_equal(json_array_size(json_object_get(body, "programmes")), 1);
+    assert_int_equal(json_array_size(json_object_get(ent, "aliases")), 2);
+    assert_int_equal(json_array_size(json_object_get(ent, "addresses")), 1);
+    assert_string_equal(json_string_value(json_object_get(body, "reference")), "9001");
+    json_decref(body);
+    assert_int_equal(liaison_receipt(fintrac, e), LIAISON_OK);
+    liaison_event_free(&e);
+    own = own_designation(config, "OFAC-SDN:9001");
+    assert_int_equal(json_integer_value(json_object_get(own, "version")), 2);
+    json_decref(own);
+
+    /* Bad members are refused before anything is sent: the casebook knows nothing of them. */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *args[] = {"freeze", "designate", "--designation", "TREAS-BAD-1", "--name",
+                              "Somebody", bad[i].option, bad[i].value, NULL};
+        const char *status[] = {"freeze", "status", "TREAS-BAD-1", "--wait", "1", NULL};
+
+        assert_rc(cli("USA/TREASURY", "treasury", args), 64);
+        if (strstr(err, bad[i].says) == NULL)
+            fail_msg("%s %s: stderr does not say '%s': %s", bad[i].option, bad[i].value,
+                     bad[i].says, err);
+        assert_rc(cli("USA/TREASURY", "treasury", status), 66);
+    }
+    liaison_client_close(&fintrac);
+}
+
 /* ---- Story 3: an MLAT request, its statuses, evidence, the bundle ------------------------- */
 
 static void
@@ -877,6 +1013,7 @@ main(void)
         cmocka_unit_test(test_cli_watchlist_query_and_request),
         cmocka_unit_test(test_cli_traveldoc_report_and_check),
         cmocka_unit_test(test_cli_freeze),
+        cmocka_unit_test(test_cli_freeze_structured),
         cmocka_unit_test(test_cli_mlat),
     };
 
