@@ -832,6 +832,15 @@ typedef struct kept_summary {
     json_t *other;         /* metadata of the others, except designations */
 } kept_summary;
 
+/* The reason a kept message's metadata gives, or "". */
+static const char *
+str_reason(const json_t *meta)
+{
+    const char *s = json_string_value(json_object_get(meta, "reason"));
+
+    return s != NULL ? s : "";
+}
+
 static int
 collect_kept(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
 {
@@ -851,8 +860,9 @@ collect_kept(void *ctx, const void *key, size_t key_len, const void *val, size_t
     kind = json_string_value(json_object_get(meta, "kind"));
     if (kind != NULL && strcmp(kind, "mlat.request") == 0)
         json_array_append_new(k->mlat, meta);
-    else if (kind != NULL && strcmp(kind, "freeze.designation") == 0)
-        json_decref(meta);
+    else if (kind != NULL && strcmp(kind, "freeze.designation") == 0 &&
+             strncmp(str_reason(meta), "freeze.designation refused", 26) != 0)
+        json_decref(meta); /* listed under designations; a refused one is listed here */
     else
         json_array_append_new(k->other, meta);
     return 0;

@@ -589,7 +589,30 @@ test_agent_freeze_acknowledgements(void **state)
     args[2] = NULL;
     assert_int_equal(agent_tool(f, "CAN/FINTRAC", args, out, sizeof(out)), 65);
 
-    /* Nothing was acknowledged twice. */
+    /* A version that breaks the bounds of docs/messages.md is kept with the
+     * member and the reason, and acknowledged by nobody. */
+    {
+        static const char *const to[] = {"*", NULL};
+        liaison_message *m = compose(
+            "freeze.designation", to, "LES//REL TO USA,CAN,MEX", "TREAS-2026-0666",
+            "{\"schema\": \"freeze.designation/1\", \"designation\": \"TREAS-2026-0666\", "
+            "\"version\": 1, \"action\": \"add\", \"entity\": {\"name\": \"Caspian\", "
+            "\"type\": \"ship\"}}");
+
+        send_message(treasury, m, NULL);
+        liaison_message_destroy(&m);
+        for (int i = 0; i < 200 && fed_agent_log_count(f, "CAN/FINTRAC", "entity.type") == 0; i++)
+            usleep(50000);
+        assert_int_equal(fed_agent_log_count(f, "CAN/FINTRAC", "entity.type"), 1);
+        args[0] = "list";
+        args[1] = "--json";
+        args[2] = NULL;
+        assert_int_equal(agent_tool(f, "CAN/FINTRAC", args, out, sizeof(out)), 0);
+        assert_non_null(strstr(out, "freeze.designation refused: entity.type: not individual, "
+                                    "entity, vessel or aircraft"));
+    }
+
+    /* Nothing was acknowledged twice, nor the refused version. */
     assert_int_equal(json_array_size(acks_seen), 0);
     assert_null(next_message(treasury, SECOND));
     json_decref(acks_seen);
