@@ -546,6 +546,65 @@ out:
     return respond(a, e, in, build_freeze_received);
 }
 
+/*
+ * A partner unit's acknowledgement of one of the agency's own designations:
+ * filed in freeze_acks, where `liaison freeze status --agent-config` finds
+ * it (the agent receives what is addressed to its agency, so the tool's own
+ * drain may never see it), and kept as received.
+ */
+static outcome
+on_freeze_ack(agent *a, const liaison_event *e, const json_t *in)
+{
+    const char *designation = json_string_value(json_object_get(in, "designation"));
+    const char *status = json_string_value(json_object_get(in, "status"));
+    json_int_t version = json_integer_value(json_object_get(in, "version"));
+    char key[AGENT_STORE_KEY_MAX], now[32], created[32], hex[33];
+    agent_txn *t = NULL;
+    json_t *rec = NULL, *have = NULL;
+    agent_store_err err;
+
+    if (!is_text(json_object_get(in, "designation"), 64) || strchr(designation, ' ') != NULL ||
+        !json_is_integer(json_object_get(in, "version")) || version < 1 ||
+        version > 1000000000 || !is_text(json_object_get(in, "status"), 32) ||
+        strchr(status, ' ') != NULL ||
+        (json_object_get(in, "note") != NULL && !json_is_string(json_object_get(in, "note"))))
+        return keep(a, e, "freeze.ack without a valid designation, version and status");
+    snprintf(key, sizeof(key), "%s %010u %s %s", designation, (unsigned)version, e->sender,
+             status);
+    rec = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "designation", designation,
+                    "version", version, "status", status, "note",
+                    json_is_string(json_object_get(in, "note"))
+                        ? json_string_value(json_object_get(in, "note")) : "",
+                    "from", e->sender, "message", e->id_hex, "created",
+                    proto_time_format(e->created_ms, created), "received",
+                    proto_time_format(liaison_now_ms(), now));
+    if (rec == NULL) {
+        err = AGENT_STORE_ERR_NOMEM;
+        goto out;
+    }
+    if (e->has_reply_to) {
+        liaison_id_to_hex(e->in_reply_to, hex);
+        json_object_set_new(rec, "in_reply_to", json_string(hex));
+    }
+    if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
+        goto out;
+    /* The first acknowledgement of a status stands; a repeat changes nothing. */
+    err = agent_json_get(t, AGENT_T_FREEZE_ACKS, key, &have);
+    if (err == AGENT_STORE_ERR_NOT_FOUND)
+        err = agent_json_put(t, AGENT_T_FREEZE_ACKS, key, rec);
+    if (err == AGENT_STORE_OK)
+        err = agent_store_commit(&t);
+out:
+    agent_store_abort(&t);
+    json_decref(rec);
+    json_decref(have);
+    if (err != AGENT_STORE_OK)
+        return store_failure(e, "freeze.ack", err, false);
+    PROTO_LOG(PROTO_LOG_INFO, "A-FREEZE-ACK", "designation=%s version=%lld status=%s from=%s",
+              designation, (long long)version, status, e->sender);
+    return keep(a, e, "freeze.ack: filed for freeze status");
+}
+
 static outcome
 on_publish(agent *a, const liaison_event *e, const json_t *in)
 {
@@ -838,6 +897,7 @@ static const struct {
     {"watchlist.request", "watchlist.request/1"},
     {"traveldoc.check", "traveldoc.check/1"},
     {"freeze.designation", "freeze.designation/1"},
+    {"freeze.ack", "freeze.ack/1"},
     {"mlat.request", "mlat.request/1"},
     {"watchlist.publish", "watchlist.publish/1"},
     {"watchlist.withdraw", "watchlist.withdraw/1"},
@@ -906,6 +966,8 @@ on_message(agent *a, const liaison_event *e)
                 : keep(a, e, "traveldoc.check without a document number");
     } else if (strcmp(e->kind, "freeze.designation") == 0) {
         o = on_designation(a, e, in);
+    } else if (strcmp(e->kind, "freeze.ack") == 0) {
+        o = on_freeze_ack(a, e, in);
     } else if (strcmp(e->kind, "mlat.request") == 0) {
         o = keep(a, e, "mlat.request: acknowledged received; the rest is the operator's");
         if (o == OUTCOME_DONE)

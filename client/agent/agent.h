@@ -125,7 +125,10 @@ typedef enum agent_table {
     AGENT_T_OWN_DESIGNATIONS = 11, /* the agency's own designations: the latest version sent of
                                       each, by designation id (what freeze.query is answered
                                       from) */
-    AGENT_T_COUNT = 12,          /* number of tables */
+    AGENT_T_FREEZE_ACKS = 12,    /* freeze.ack received about the agency's own designations,
+                                    by "DESIGNATION VERSION FROM STATUS" (version as in
+                                    agent_designation_key) */
+    AGENT_T_COUNT = 13,          /* number of tables */
 } agent_table;
 
 /* Longest key, in bytes. */

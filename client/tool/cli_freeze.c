@@ -883,6 +883,37 @@ resolve_units(const proto_roster *roster, const char *self, const char *recipien
     }
 }
 
+/* Enters one freeze.ack (its body ack, from peer, in reply to reply_to
+ * when not NULL, made at t) in the cell of its unit and version. */
+static void
+apply_ack(const fz_case *fc, fz_unit *units, size_t *unit_count, const char *peer,
+          const json_t *ack, const uint8_t *reply_to, uint64_t t)
+{
+    int version = (int)json_integer_value(json_object_get(ack, "version"));
+    const char *status = json_string_value(json_object_get(ack, "status"));
+    const char *note = json_string_value(json_object_get(ack, "note"));
+    fz_cell *cell;
+    size_t v;
+    int u;
+
+    for (v = 0; v < fc->version_count; v++) {
+        if (version != 0 ? fc->versions[v].version == version
+                         : reply_to != NULL && memcmp(reply_to, fc->versions[v].id, 16) == 0)
+            break;
+    }
+    if (peer == NULL || status == NULL || v == fc->version_count)
+        return;
+    if ((u = unit_index(units, unit_count, peer, fc->version_count)) < 0)
+        return;
+    cell = &units[u].cells[v];
+    if (strcmp(status, "received") == 0 && (cell->received_ms == 0 || t < cell->received_ms))
+        cell->received_ms = t;
+    if (strcmp(status, "implemented") == 0 && (cell->implemented_ms == 0 || t < cell->implemented_ms))
+        cell->implemented_ms = t;
+    if (note != NULL && note[0] != '\0')
+        snprintf(cell->note, sizeof(cell->note), "%s", note);
+}
+
 static json_t *
 time_json(uint64_t ms)
 {
@@ -933,14 +964,12 @@ cmd_status(int argc, char **argv)
     for (size_t v = 0; v < fc.version_count; v++)
         resolve_units(roster, self, fc.versions[v].recipients, units, &unit_count,
                       fc.version_count);
-    /* Acknowledgements. */
+    /* Acknowledgements: those the tool's drains filed in the casebook, and,
+     * with --agent-config, those the agency's agent received. */
     for (size_t i = 0; i < fc.list->count; i++) {
         casebook_entry *e = fc.list->entries[i];
         char why[128];
         json_t *ack;
-        const char *status, *note;
-        int version = 0, u;
-        size_t v;
 
         if (e->sent || strcmp(e->kind, "freeze.ack") != 0)
             continue;
@@ -949,28 +978,30 @@ cmd_status(int argc, char **argv)
             cli_error(SUB, "status: an acknowledgement from %s is ignored: %s", e->peer, why);
             continue;
         }
-        version = (int)json_integer_value(json_object_get(ack, "version"));
-        for (v = 0; v < fc.version_count; v++) {
-            if (version != 0 ? fc.versions[v].version == version
-                             : e->has_reply_to && memcmp(e->in_reply_to, fc.versions[v].id, 16) == 0)
-                break;
-        }
-        status = json_string_value(json_object_get(ack, "status"));
-        note = json_string_value(json_object_get(ack, "note"));
-        u = unit_index(units, &unit_count, e->peer, fc.version_count);
-        if (v < fc.version_count && u >= 0 && status != NULL) {
-            fz_cell *cell = &units[u].cells[v];
-            uint64_t t = e->created_ms != 0 ? e->created_ms : e->time_ms;
-
-            if (strcmp(status, "received") == 0 && (cell->received_ms == 0 || t < cell->received_ms))
-                cell->received_ms = t;
-            if (strcmp(status, "implemented") == 0 &&
-                (cell->implemented_ms == 0 || t < cell->implemented_ms))
-                cell->implemented_ms = t;
-            if (note != NULL && note[0] != '\0')
-                snprintf(cell->note, sizeof(cell->note), "%s", note);
-        }
+        apply_ack(&fc, units, &unit_count, e->peer, ack, e->has_reply_to ? e->in_reply_to : NULL,
+                  e->created_ms != 0 ? e->created_ms : e->time_ms);
         json_decref(ack);
+    }
+    if (o.agent_config != NULL) {
+        json_t *acks = NULL, *ack;
+        size_t i;
+
+        if ((rc = cli_freeze_agent_acks("freeze status", o.agent_config, o.designation, &acks)) !=
+            EX_OK)
+            goto done;
+        json_array_foreach(acks, i, ack) {
+            uint8_t reply_to[16];
+            const char *hex = json_string_value(json_object_get(ack, "in_reply_to"));
+            bool has_reply_to = hex != NULL && liaison_id_from_hex(hex, reply_to) == LIAISON_OK;
+            const char *created = json_string_value(json_object_get(ack, "created"));
+            uint64_t t = 0;
+
+            if (created == NULL || !proto_time_parse(created, &t))
+                t = 0;
+            apply_ack(&fc, units, &unit_count, json_string_value(json_object_get(ack, "from")), ack,
+                      has_reply_to ? reply_to : NULL, t);
+        }
+        json_decref(acks);
     }
     /* The brokers' signed delivery reports, when any came back. */
     for (size_t v = 0; v < fc.version_count; v++) {

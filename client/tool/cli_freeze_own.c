@@ -1,4 +1,5 @@
-/* The agency's own designations in its agent's store: what its agent answers freeze.query from. */
+/* The agency's own designations in its agent's store (what its agent answers freeze.query from),
+ * and the acknowledgements its agent received for them. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,5 +100,52 @@ out:
     agent_store_close(&st);
     agent_config_destroy(&cfg);
     json_decref(latest);
+    return rc;
+}
+
+/* Collects the records of a freeze_acks table into an array. */
+static int
+collect_ack(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    json_t *rec = agent_json_load(val, val_len);
+
+    (void)key;
+    (void)key_len;
+    if (rec != NULL)
+        json_array_append_new(ctx, rec);
+    return 0;
+}
+
+int
+cli_freeze_agent_acks(const char *sub, const char *config_path, const char *designation,
+                      json_t **acks_out)
+{
+    agent_config *cfg = NULL;
+    agent_store *st = NULL;
+    agent_txn *t = NULL;
+    json_t *acks = json_array();
+    agent_store_err err = AGENT_STORE_OK;
+    char prefix[80];
+    int rc;
+
+    *acks_out = NULL;
+    snprintf(prefix, sizeof(prefix), "%.64s ", designation);
+    if ((rc = cli_agent_config_load(sub, config_path, &cfg)) != EX_OK ||
+        (rc = cli_agent_store_open(sub, cfg, &st)) != EX_OK)
+        goto out;
+    if ((err = agent_store_begin(st, false, &t)) == AGENT_STORE_OK)
+        err = agent_store_each(t, AGENT_T_FREEZE_ACKS, prefix, collect_ack, acks);
+    if (err != AGENT_STORE_OK) {
+        cli_error(sub, "the agent's store of %s: %s", config_path, agent_store_strerror(err));
+        rc = EX_IOERR;
+        goto out;
+    }
+    *acks_out = acks;
+    acks = NULL;
+out:
+    agent_store_abort(&t);
+    agent_store_close(&st);
+    agent_config_destroy(&cfg);
+    json_decref(acks);
     return rc;
 }

@@ -195,6 +195,16 @@ int cli_agent_store_open(const char *sub, const struct agent_config *cfg,
 int cli_freeze_own_record(const char *sub, struct casebook *cb, const char *config_path,
                           size_t *recorded_out);
 
+/*
+ * The freeze.ack messages about designation that the agency's agent
+ * (configured at config_path) received and filed (docs/agent.md, table
+ * freeze_acks): *acks_out gets a new array of {designation, version,
+ * status, note, from, message, in_reply_to, created, received}.  Prints why
+ * and returns a sysexits code on failure.
+ */
+int cli_freeze_agent_acks(const char *sub, const char *config_path, const char *designation,
+                          json_t **acks_out);
+
 /* Family entry points are declared in cli.h. */
 
 #endif

@@ -624,23 +624,6 @@ test_cli_freeze(void **state)
 
 /* ---- Structured designations, and the agency's own designations in its agent's store ------- */
 
-/* Writes an agent configuration for agency (its key, the roster, its broker) with its
- * store under the federation's directory; path gets the file's name. */
-static void
-agent_config_write(const char *agency, const char *name, char *path, size_t len)
-{
-    fed_agency *a = fed_agency_get(F, agency);
-    fed_nation *nat = fed_nation_get(F, (char[4]){agency[0], agency[1], agency[2], 0});
-    FILE *f;
-
-    snprintf(path, len, "%s/%s.agent.yaml", F->dir, name);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "key: %s\nroster: %s\nbroker: %s\nstore: %s/agent-%s\n", a->key, F->roster,
-            nat->agency_endpoint, F->dir, name);
-    assert_int_equal(fclose(f), 0);
-}
-
 /* The own designation id in `liaison agent list --json` of the agent at config, or NULL. */
 static json_t *
 own_designation(const char *config, const char *id)
@@ -662,7 +645,7 @@ own_designation(const char *config, const char *id)
 static void
 test_cli_freeze_structured(void **state)
 {
-    char config[1200];
+    const char *config = fed_agent_config(F, "USA/TREASURY", NULL)->config;
     const char *designate[] = {
         "freeze", "designate", "--designation", "OFAC-SDN:9001", "--name",
         "Caspian Maritime Holdings", "--type", "entity", "--original-name",
@@ -674,6 +657,8 @@ test_cli_freeze_structured(void **state)
         "--agent-config", config, "--json", NULL};
     const char *amend[] = {"freeze", "amend", "OFAC-SDN:9001", "--programme", "SDGT",
                            "--agent-config", config, NULL};
+    const char *status[] = {"freeze", "status", "OFAC-SDN:9001", "--wait", "1", "--json",
+                            "--agent-config", config, NULL};
     static const struct {
         const char *option;
         const char *value;
@@ -690,8 +675,9 @@ test_cli_freeze_structured(void **state)
     json_t *body, *ent, *own;
 
     (void)state;
-    agent_config_write("USA/TREASURY", "treasury", config, sizeof(config));
     assert_rc(cli("USA/TREASURY", "treasury", designate), 0);
+    /* USA/TREASURY's agent runs from now on: it receives the acknowledgements. */
+    fed_agent_start(F, "USA/TREASURY");
     /* The receiving unit gets every member as given. */
     fintrac = fed_client(F, "CAN/FINTRAC", true);
     e = next_kind(fintrac, "freeze.designation", 10 * SECOND);
@@ -715,8 +701,22 @@ test_cli_freeze_structured(void **state)
                             json_array_get(json_object_get(ent, "identifiers"), 0), "type")),
                         "IMO");
     json_decref(body);
+    reply(fintrac, e, "freeze.ack", "LES",
+          "{\"schema\": \"freeze.ack/1\", \"designation\": \"OFAC-SDN:9001\", \"version\": 1, "
+          "\"status\": \"received\", \"note\": \"\"}");
     assert_int_equal(liaison_receipt(fintrac, e), LIAISON_OK);
     liaison_event_free(&e);
+    /* The agent files the acknowledgement; freeze status finds it there. */
+    for (int i = 0; i < 100 && fed_agent_log_count(F, "USA/TREASURY", "A-FREEZE-ACK") == 0; i++)
+        usleep(50000);
+    assert_rc(cli("USA/TREASURY", "treasury", status), 0);
+    {
+        json_t *j = out_json(), *c = cell(j, "CAN/FINTRAC", 1);
+
+        assert_non_null(c);
+        assert_true(json_is_string(json_object_get(c, "received")));
+        json_decref(j);
+    }
     /* The agency's own agent now holds version 1 among its own designations. */
     own = own_designation(config, "OFAC-SDN:9001");
     assert_non_null(own);
@@ -747,15 +747,16 @@ test_cli_freeze_structured(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *args[] = {"freeze", "designate", "--designation", "TREAS-BAD-1", "--name",
                               "Somebody", bad[i].option, bad[i].value, NULL};
-        const char *status[] = {"freeze", "status", "TREAS-BAD-1", "--wait", "1", NULL};
+        const char *unknown[] = {"freeze", "status", "TREAS-BAD-1", "--wait", "1", NULL};
 
         assert_rc(cli("USA/TREASURY", "treasury", args), 64);
         if (strstr(err, bad[i].says) == NULL)
             fail_msg("%s %s: stderr does not say '%s': %s", bad[i].option, bad[i].value,
                      bad[i].says, err);
-        assert_rc(cli("USA/TREASURY", "treasury", status), 66);
+        assert_rc(cli("USA/TREASURY", "treasury", unknown), 66);
     }
     liaison_client_close(&fintrac);
+    assert_int_equal(fed_agent_stop(F, "USA/TREASURY"), 0);
 }
 
 /* ---- Story 3: an MLAT request, its statuses, evidence, the bundle ------------------------- */
