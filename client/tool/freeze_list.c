@@ -955,19 +955,61 @@ walk(rd *r, freeze_list_entry_fn fn, void *arg)
     return FREEZE_LIST_OK;
 }
 
+/* Reads with reader (taken over, freed here), named path in messages, size bytes long. */
+static freeze_list_err
+read_with(xmlTextReaderPtr reader, const char *path, long size, freeze_list_format fmt,
+          freeze_list_entry_fn fn, void *arg, size_t *count_out, char *why, size_t why_len)
+{
+    rd *r = NULL;
+    freeze_list_err err;
+
+    if (reader == NULL) {
+        snprintf(why, why_len, "%s: cannot open the file as XML", path);
+        return FREEZE_LIST_ERR_NOINPUT;
+    }
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
+        xmlFreeTextReader(reader);
+        return FREEZE_LIST_ERR_NOMEM;
+    }
+    r->fmt = fmt;
+    r->size = size;
+    r->path = path;
+    r->why = why;
+    r->why_len = why_len;
+    r->reader = reader;
+    xmlTextReaderSetStructuredErrorHandler(r->reader, on_xml_error, r);
+    err = walk(r, fn, arg);
+    if (count_out != NULL)
+        *count_out = r->count;
+    json_decref(r->m);
+    xmlFreeTextReader(r->reader);
+    refset_free(&r->refs);
+    free(r);
+    return err;
+}
+
+/* No network, no DTD loaded, no entity substituted (XML_PARSE_NOENT is not given); line
+ * numbers past 65535 kept. */
+#define READER_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES)
+
+static bool
+args_ok(const char *path, freeze_list_format fmt, freeze_list_entry_fn fn, char *why,
+        size_t why_len)
+{
+    return path != NULL && fn != NULL && why != NULL && why_len > 0 &&
+           (fmt == FREEZE_LIST_UN_XML || fmt == FREEZE_LIST_OFAC_XML);
+}
+
 freeze_list_err
 freeze_list_read(const char *path, freeze_list_format fmt, freeze_list_entry_fn fn, void *arg,
                  size_t *count_out, char *why, size_t why_len)
 {
-    rd *r = NULL;
-    freeze_list_err err;
     FILE *probe;
     long size;
 
     if (count_out != NULL)
         *count_out = 0;
-    if (path == NULL || fn == NULL || why == NULL || why_len == 0 ||
-        (fmt != FREEZE_LIST_UN_XML && fmt != FREEZE_LIST_OFAC_XML))
+    if (!args_ok(path, fmt, fn, why, why_len))
         return FREEZE_LIST_ERR_INVALID;
     why[0] = '\0';
     if ((probe = fopen(path, "rb")) == NULL) {
@@ -976,31 +1018,22 @@ freeze_list_read(const char *path, freeze_list_format fmt, freeze_list_entry_fn 
     }
     size = fseek(probe, 0, SEEK_END) == 0 ? ftell(probe) : -1;
     fclose(probe);
-    if ((r = calloc(1, sizeof(*r))) == NULL)
-        return FREEZE_LIST_ERR_NOMEM;
-    r->fmt = fmt;
-    r->size = size;
-    r->path = path;
-    r->why = why;
-    r->why_len = why_len;
-    /* No network, no DTD loaded, no entity substituted (XML_PARSE_NOENT is not given). */
-    r->reader = xmlReaderForFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES);
-    if (r->reader == NULL) {
-        snprintf(why, why_len, "%s: cannot open the file as XML", path);
-        err = FREEZE_LIST_ERR_NOINPUT;
-        goto done;
-    }
-    xmlTextReaderSetStructuredErrorHandler(r->reader, on_xml_error, r);
-    err = walk(r, fn, arg);
+    return read_with(xmlReaderForFile(path, NULL, READER_OPTIONS), path, size, fmt, fn, arg,
+                     count_out, why, why_len);
+}
+
+freeze_list_err
+freeze_list_read_memory(const char *data, size_t len, const char *name, freeze_list_format fmt,
+                        freeze_list_entry_fn fn, void *arg, size_t *count_out, char *why,
+                        size_t why_len)
+{
     if (count_out != NULL)
-        *count_out = r->count;
-done:
-    json_decref(r->m);
-    if (r->reader != NULL)
-        xmlFreeTextReader(r->reader);
-    refset_free(&r->refs);
-    free(r);
-    return err;
+        *count_out = 0;
+    if (data == NULL || len > (size_t)INT32_MAX || !args_ok(name, fmt, fn, why, why_len))
+        return FREEZE_LIST_ERR_INVALID;
+    why[0] = '\0';
+    return read_with(xmlReaderForMemory(data, (int)len, name, NULL, READER_OPTIONS), name,
+                     (long)len, fmt, fn, arg, count_out, why, why_len);
 }
 
 json_t *

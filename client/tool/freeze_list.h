@@ -80,6 +80,12 @@ freeze_list_err freeze_list_read(const char *path, freeze_list_format fmt, freez
                                  void *arg, size_t *count_out, char *why,
                                  size_t why_len) FREEZE_LIST_MUST_CHECK;
 
+/* The same, from len bytes at data (borrowed), named name in messages. */
+freeze_list_err freeze_list_read_memory(const char *data, size_t len, const char *name,
+                                        freeze_list_format fmt, freeze_list_entry_fn fn, void *arg,
+                                        size_t *count_out, char *why,
+                                        size_t why_len) FREEZE_LIST_MUST_CHECK;
+
 /*
  * A new object holding only the list-derived members of body (a
  * designation, or members as freeze_list_read gives them): list,
