@@ -60,12 +60,15 @@ static const char usage_import[] =
     "    66 FILE cannot be read; 69 broker unreachable; 75 no answer in time.\n"
     "    77 the broker refused the agency's key (unknown or revoked).\n\n"
     "EXAMPLES\n"
-    "    $ liaison freeze import --format un-xml consolidated.xml --dry-run\n"
-    "    UN-SC consolidated.xml: 712 entries: 1 added, 1 amended, 1 delisted, 709 unchanged\n"
-    "    added     UN-SC:QDi.431  Abu Example\n"
-    "    amended   UN-SC:QDe.010  Example Trading Company\n"
-    "    delisted  UN-SC:QDi.092  Another Example\n"
-    "    dry run: nothing sent\n";
+    "    $ liaison freeze import --format un-xml un_v2.xml --dry-run\n"
+    "    UN-SC un_v2.xml: 5 entries: 1 added, 1 amended, 1 delisted, 3 unchanged\n"
+    "    added     UN-SC:QDe.911  EASTERLY HAWALA NETWORK\n"
+    "    amended   UN-SC:QDi.901  KARIM ABDULLAH AL-MUSTAQIL\n"
+    "    delisted  UN-SC:TAi.950  MOHAMMAD NAZIR\n"
+    "    dry run: nothing sent\n"
+    "    $ liaison freeze import --format ofac-xml sdn.xml --json\n"
+    "    {\"list\": \"OFAC-SDN\", ..., \"added\": [\"9005\"], \"amended\": [\"9002\"],\n"
+    "     \"delisted\": [\"9003\"], ..., \"sent\": 3, \"result\": \"sent\"}\n";
 
 /* Options of freeze import. */
 typedef struct imp_opts {
