@@ -108,6 +108,7 @@ typedef struct imp_last {
     int version;                   /* the latest version */
     bool delisted;                 /* that version is a delisting */
     size_t index;                  /* its entry in the casebook list */
+    uint8_t hash[HASH_BYTES];      /* hash of the list-derived members of that version */
     bool in_file;                  /* the file holds its reference */
 } imp_last;
 
@@ -345,6 +346,11 @@ load_lasts(imp *m)
         m->lasts[n].version = (int)json_integer_value(json_object_get(body, "version"));
         m->lasts[n].delisted = action != NULL && strcmp(action, "delist") == 0;
         m->lasts[n].index = i;
+        if (!members_hash(body, m->lasts[n].hash)) {
+            json_decref(body);
+            cli_error(SUB, "out of memory");
+            return EX_OSERR;
+        }
         n++;
         json_decref(body);
     }
@@ -391,21 +397,10 @@ diff(imp *m)
             e->last_version = l->version;
             continue;
         }
-        {
-            json_t *body = last_body(m, l);
-            uint8_t h[HASH_BYTES];
-
-            if (body == NULL || !members_hash(body, h)) {
-                json_decref(body);
-                cli_error(SUB, "casebook: the last version of %s is unreadable", id);
-                return EX_SOFTWARE;
-            }
-            json_decref(body);
-            if (memcmp(h, e->hash, HASH_BYTES) != 0) {
-                e->action = IMP_AMEND;
-                e->version = l->version + 1;
-                m->to_send++;
-            }
+        if (memcmp(l->hash, e->hash, HASH_BYTES) != 0) {
+            e->action = IMP_AMEND;
+            e->version = l->version + 1;
+            m->to_send++;
         }
     }
     for (size_t i = 0; i < m->last_count; i++) {
