@@ -104,10 +104,10 @@ typedef struct imp_entry {
 
 /* The latest version sent of a designation of the list. */
 typedef struct imp_last {
-    const char *id;                /* its designation id (borrowed from the casebook list) */
+    char *id;                      /* its designation id (owned) */
     int version;                   /* the latest version */
     bool delisted;                 /* that version is a delisting */
-    size_t index;                  /* its entry in the casebook list */
+    uint8_t msg[16];               /* the message id of that version, in the casebook */
     uint8_t hash[HASH_BYTES];      /* hash of the list-derived members of that version */
     bool in_file;                  /* the file holds its reference */
 } imp_last;
@@ -120,9 +120,10 @@ typedef struct imp {
     size_t count;                  /* entries */
     size_t cap;                    /* allocated */
     casebook *cb;                  /* the casebook */
-    casebook_list *sent;           /* every freeze.designation sent */
     imp_last *lasts;               /* the list's designations, sorted by id */
     size_t last_count;             /* entries in lasts */
+    size_t last_cap;               /* allocated */
+    int load_rc;                   /* why reading the casebook stopped, or 0 */
     liaison_client *client;        /* the one connection (pass 2) */
     size_t to_send;                /* versions to send */
     size_t sent_count;             /* versions sent */
@@ -311,68 +312,96 @@ last_find(imp *m, const char *id)
     return NULL;
 }
 
-/* The designations of the list the casebook holds as sent: the latest version of each. */
+/* Keeps one version sent of a designation of the list (the latest is chosen later). */
+static int
+on_sent(void *arg, const casebook_entry *e)
+{
+    imp *m = arg;
+    size_t plen = strlen(m->list);
+    imp_last *l;
+    json_t *body;
+    const char *action;
+    char why[128];
+
+    if (strncmp(e->case_id, m->list, plen) != 0 || e->case_id[plen] != ':' || e->body == NULL)
+        return 0;
+    if ((body = cli_body_parse(e->body, "freeze.designation/1", why)) == NULL)
+        return 0;
+    if (m->last_count == m->last_cap) {
+        size_t cap = m->last_cap == 0 ? 1024 : m->last_cap * 2;
+        imp_last *grown = realloc(m->lasts, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            goto nomem;
+        m->lasts = grown;
+        m->last_cap = cap;
+    }
+    l = &m->lasts[m->last_count];
+    memset(l, 0, sizeof(*l));
+    action = json_string_value(json_object_get(body, "action"));
+    l->version = (int)json_integer_value(json_object_get(body, "version"));
+    l->delisted = action != NULL && strcmp(action, "delist") == 0;
+    memcpy(l->msg, e->id, sizeof(l->msg));
+    if ((l->id = strdup(e->case_id)) == NULL || !members_hash(body, l->hash)) {
+        free(l->id);
+        goto nomem;
+    }
+    m->last_count++;
+    json_decref(body);
+    progress(m, "casebook: versions", m->last_count, 0);
+    return 0;
+nomem:
+    json_decref(body);
+    m->load_rc = EX_OSERR;
+    return 1;
+}
+
+/* The designations of the list the casebook holds as sent: the latest version of each.  The
+ * casebook is read one message at a time; what is kept per version is its id, number, message
+ * id and hash. */
 static int
 load_lasts(imp *m)
 {
-    char prefix[16];
-    size_t plen, n = 0;
     casebook_err err;
+    size_t n;
 
-    if ((err = casebook_list_kind(m->cb, true, "freeze.designation", false, &m->sent)) !=
-        CASEBOOK_OK) {
+    err = casebook_each_kind(m->cb, true, "freeze.designation", on_sent, m);
+    progress_end(m);
+    if (err != CASEBOOK_OK) {
         cli_error(SUB, "casebook: %s", casebook_strerror(err));
         return EX_IOERR;
     }
-    snprintf(prefix, sizeof(prefix), "%s:", m->list);
-    plen = strlen(prefix);
-    m->lasts = calloc(m->sent->count > 0 ? m->sent->count : 1, sizeof(*m->lasts));
-    if (m->lasts == NULL) {
-        cli_error(SUB, "out of memory");
-        return EX_OSERR;
+    if (m->load_rc != 0) {
+        cli_error(SUB, "out of memory reading the casebook");
+        return m->load_rc;
     }
-    for (size_t i = 0; i < m->sent->count; i++) {
-        const casebook_entry *e = m->sent->entries[i];
-        json_t *body;
-        const char *action;
-        char why[128];
-
-        if (strncmp(e->case_id, prefix, plen) != 0 || e->body == NULL)
-            continue;
-        if ((body = cli_body_parse(e->body, "freeze.designation/1", why)) == NULL)
-            continue;
-        action = json_string_value(json_object_get(body, "action"));
-        m->lasts[n].id = e->case_id;
-        m->lasts[n].version = (int)json_integer_value(json_object_get(body, "version"));
-        m->lasts[n].delisted = action != NULL && strcmp(action, "delist") == 0;
-        m->lasts[n].index = i;
-        if (!members_hash(body, m->lasts[n].hash)) {
-            json_decref(body);
-            cli_error(SUB, "out of memory");
-            return EX_OSERR;
-        }
-        n++;
-        json_decref(body);
-    }
-    qsort(m->lasts, n, sizeof(*m->lasts), by_id_version);
+    qsort(m->lasts, m->last_count, sizeof(*m->lasts), by_id_version);
     /* Keep the latest version of each designation. */
+    n = m->last_count;
     m->last_count = 0;
     for (size_t i = 0; i < n; i++) {
-        if (m->last_count > 0 && strcmp(m->lasts[m->last_count - 1].id, m->lasts[i].id) == 0)
+        if (m->last_count > 0 && strcmp(m->lasts[m->last_count - 1].id, m->lasts[i].id) == 0) {
+            free(m->lasts[m->last_count - 1].id);
             m->lasts[m->last_count - 1] = m->lasts[i];
-        else
+        } else {
             m->lasts[m->last_count++] = m->lasts[i];
+        }
     }
     return EX_OK;
 }
 
-/* The members of the latest version sent of l, the caller's; NULL if unreadable. */
+/* The body of the latest version sent of l, the caller's; NULL if unreadable. */
 static json_t *
 last_body(imp *m, const imp_last *l)
 {
+    casebook_entry *e = NULL;
+    json_t *body = NULL;
     char why[128];
 
-    return cli_body_parse(m->sent->entries[l->index]->body, "freeze.designation/1", why);
+    if (casebook_get(m->cb, true, l->msg, false, &e) == CASEBOOK_OK)
+        body = cli_body_parse(e->body, "freeze.designation/1", why);
+    casebook_entry_free(&e);
+    return body;
 }
 
 /* Decides what to do with every entry and every designation of the list. */
@@ -702,8 +731,9 @@ done:
         free(m.entries[i].name);
     }
     free(m.entries);
+    for (size_t i = 0; i < m.last_count; i++)
+        free(m.lasts[i].id);
     free(m.lasts);
-    casebook_list_free(&m.sent);
     liaison_client_close(&m.client);
     casebook_close(&m.cb);
     xmlCleanupParser();
