@@ -124,8 +124,15 @@ fault(rd *r, long line, const char *fmt, ...)
     return FREEZE_LIST_ERR_DATA;
 }
 
+/* libxml2 2.12 made the error argument const. */
+#if LIBXML_VERSION >= 21200
+typedef const xmlError *xml_error_arg;
+#else
+typedef xmlErrorPtr xml_error_arg;
+#endif
+
 static void
-on_xml_error(void *arg, xmlErrorPtr e)
+on_xml_error(void *arg, xml_error_arg e)
 {
     rd *r = arg;
     size_t n;
