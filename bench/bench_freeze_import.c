@@ -135,6 +135,8 @@ main(int argc, char **argv)
         setenv("LIAISON_TOOL_BIN", LIAISON_TOOL_BIN_DEFAULT, 0);
     if (getenv("LIAISON_BROKER_BIN") == NULL)
         setenv("LIAISON_BROKER_BIN", LIAISON_BROKER_BIN_DEFAULT, 0);
+    if (getenv("LIAISON_TEST_DATA") == NULL)
+        setenv("LIAISON_TEST_DATA", LIAISON_SOURCE_DIR "/tests/data", 0);
     if (proto_init() != PROTO_OK)
         return 1;
     test_quiet_logs();
