@@ -655,6 +655,22 @@ ofac_is_document(const char *type)
     return false;
 }
 
+/* True for an OFAC id type that describes the entry rather than identifies it (a gender, a
+ * sanctions note); such ids are not carried. */
+static bool
+ofac_is_note(const char *type)
+{
+    static const char *const prefixes[] = {"gender", "secondary sanctions risk",
+                                           "additional sanctions information",
+                                           "transactions prohibited"};
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        if (strncasecmp(type, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    }
+    return false;
+}
+
 static freeze_list_err
 ofac_leaf1(rd *r, const char *name, const char *text)
 {
@@ -735,7 +751,7 @@ ofac_group_end(rd *r, const char *name)
     if (strcmp(name, "id") == 0) {
         const char *type = gf(r, "idType"), *number = gf(r, "idNumber");
 
-        if (number[0] == '\0')
+        if (number[0] == '\0' || ofac_is_note(type))
             return FREEZE_LIST_OK;
         if (ofac_is_document(type))
             return push(r, r->entity, "documents",

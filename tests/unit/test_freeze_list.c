@@ -278,6 +278,9 @@ test_freeze_list_ofac_fields(void **state)
     assert_json(json_object_get(ent, "born"), "[\"1975-03\", \"1976\"]");
     assert_string_equal(str(json_array_get(json_object_get(ent, "documents"), 0), "type"),
                         "C.U.R.P.");
+    /* A gender given as an id is not carried. */
+    assert_int_equal(json_array_size(json_object_get(ent, "documents")), 1);
+    assert_json(json_object_get(ent, "identifiers"), "[]");
     seen_free(&s);
 }
 
