@@ -525,6 +525,48 @@ out:
     return CASEBOOK_OK;
 }
 
+casebook_err
+casebook_each_kind(casebook *cb, bool sent, const char *kind, casebook_each_fn fn, void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+    casebook_err err = CASEBOOK_OK;
+
+    if (cb == NULL || kind == NULL || fn == NULL)
+        return CASEBOOK_ERR_INVALID;
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, sent ? cb->sent : cb->received, &cur)) != 0) {
+        err = from_mdb(rc);
+        goto out;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        casebook_entry *e = NULL;
+        int stop;
+
+        if (k.mv_size != CASEBOOK_ID_BYTES) {
+            err = CASEBOOK_ERR_CORRUPT;
+            goto out;
+        }
+        if ((err = decode(sent, k.mv_data, v.mv_data, v.mv_size, false, &e)) != CASEBOOK_OK)
+            goto out;
+        stop = strcmp(e->kind, kind) == 0 ? fn(arg, e) : 0;
+        casebook_entry_free(&e);
+        if (stop != 0)
+            goto out;
+    }
+    if (rc != MDB_NOTFOUND)
+        err = from_mdb(rc);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return err;
+}
+
 /* ---- Reports ---------------------------------------------------------------- */
 
 static size_t

@@ -125,6 +125,17 @@ casebook_err casebook_list_case(casebook *cb, const char *family, const char *ca
 casebook_err casebook_list_kind(casebook *cb, bool sent, const char *kind, bool with_raw,
                                 casebook_list **list_out) CASEBOOK_MUST_CHECK;
 
+/* Called by casebook_each_kind with one message; e is borrowed until it returns.  Returns 0 to
+ * go on, anything else to stop. */
+typedef int (*casebook_each_fn)(void *arg, const casebook_entry *e);
+
+/* Calls fn for every message of kind (exact) sent (sent true) or received, in no particular
+ * order, one at a time (without the envelope bytes), so that memory does not grow with the
+ * casebook.  Returns CASEBOOK_OK, also when fn stopped it; CASEBOOK_ERR_CORRUPT,
+ * CASEBOOK_ERR_IO, CASEBOOK_ERR_NOMEM or CASEBOOK_ERR_INVALID otherwise. */
+casebook_err casebook_each_kind(casebook *cb, bool sent, const char *kind, casebook_each_fn fn,
+                                void *arg) CASEBOOK_MUST_CHECK;
+
 /* Stores a delivery report (one per message, recipient and state; a
  * repeat changes nothing). */
 casebook_err casebook_put_report(casebook *cb, const casebook_report *r) CASEBOOK_MUST_CHECK;

@@ -24,7 +24,8 @@ static const char usage_freeze[] =
     "    liaison freeze designate --designation ID --name NAME [designation options]\n"
     "    liaison freeze amend ID [designation options]\n"
     "    liaison freeze delist ID [--note TEXT] [options]\n"
-    "    liaison freeze status ID [--wait SECONDS] [--json] [options]\n\n"
+    "    liaison freeze status ID [--wait SECONDS] [--json] [options]\n"
+    "    liaison freeze import --format un-xml|ofac-xml FILE [--dry-run] [--json] [options]\n\n"
     "DESCRIPTION\n"
     "    Messages of the freeze.* family (docs/messages.md).  Every version of a\n"
     "    designation and every freeze.ack received is kept in the casebook under\n"
@@ -1125,6 +1126,7 @@ cli_freeze_main(int argc, char **argv)
         {"amend", cmd_amend},
         {"delist", cmd_delist},
         {"status", cmd_status},
+        {"import", cli_freeze_import},
     };
 
     if (argc < 2) {
