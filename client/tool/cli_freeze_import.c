@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "casebook.h"
 #include "cli.h"
 #include "cli_int.h"
@@ -25,8 +26,8 @@ static const char usage_import[] =
     "    liaison freeze import - send what changed in a published sanctions list\n\n"
     "SYNOPSIS\n"
     "    liaison freeze import --format un-xml|ofac-xml FILE [--dry-run] [--json]\n"
-    "                          [--to SELECTOR]... [--labels LABELS] --state DIR\n"
-    "                          [connection options]\n\n"
+    "                          [--to SELECTOR]... [--labels LABELS] [--agent-config F]\n"
+    "                          --state DIR [connection options]\n\n"
     "DESCRIPTION\n"
     "    Reads FILE, the UN Security Council Consolidated List (--format un-xml) or\n"
     "    OFAC's SDN list (--format ofac-xml) in its published XML form, and compares\n"
@@ -52,7 +53,10 @@ static const char usage_import[] =
     "                      relisted, unchanged, dry_run, to_send, sent, result}\n"
     "                      (added, amended, delisted, relisted: references)\n"
     "    --to SELECTOR     recipients (default *); repeatable\n"
-    "    --labels LABELS   message labels (default LES)\n\n"
+    "    --labels LABELS   message labels (default LES)\n"
+    "    --agent-config F  then record the agency's designations in the own designations\n"
+    "                      of the agency's agent (F, or $LIAISON_AGENT_CONFIG), which\n"
+    "                      answers partners' freeze.query from them\n\n"
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 done (or nothing to send); 2 a version was rejected by the broker;\n"
@@ -81,6 +85,7 @@ typedef struct imp_opts {
     const char *to[TO_MAX];        /* --to */
     size_t to_count;               /* entries in to */
     const char *labels;            /* --labels */
+    const char *agent_config;      /* --agent-config or $LIAISON_AGENT_CONFIG */
 } imp_opts;
 
 /* What the import does with one entry or designation. */
@@ -128,6 +133,7 @@ typedef struct imp {
     size_t to_send;                /* versions to send */
     size_t sent_count;             /* versions sent */
     char failed[96];               /* the designation not sent, when the import stopped */
+    char refused[512];             /* FILE:LINE: why an entry breaks docs/messages.md */
     int rc;                        /* the send's exit status, when it stopped */
     bool changed;                  /* pass 2 found the file changed */
     char today[32];                /* effective date of what is sent */
@@ -145,6 +151,7 @@ parse(int argc, char **argv, imp_opts *o)
         {"json", no_argument, NULL, 'j'},
         {"to", required_argument, NULL, 't'},
         {"labels", required_argument, NULL, 'l'},
+        {"agent-config", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -153,6 +160,9 @@ parse(int argc, char **argv, imp_opts *o)
     memset(o, 0, sizeof(*o));
     cli_conn_defaults(&o->conn);
     o->labels = "LES";
+    o->agent_config = getenv("LIAISON_AGENT_CONFIG");
+    if (o->agent_config != NULL && o->agent_config[0] == '\0')
+        o->agent_config = NULL;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -176,6 +186,7 @@ parse(int argc, char **argv, imp_opts *o)
             o->to[o->to_count++] = optarg;
             break;
         case 'l': o->labels = optarg; break;
+        case 'G': o->agent_config = optarg; break;
         case 'h': fputs(usage_import, stdout); return -1;
         default:
             cli_error(SUB, "unknown option or missing value '%s' (see --help)", argv[optind - 1]);
@@ -242,8 +253,23 @@ on_entry_pass1(void *arg, json_t *members, long line)
 {
     imp *m = arg;
     imp_entry *e;
+    json_t *body;
+    char why[200];
+    bool ok;
 
-    (void)line;
+    /* The check every receiving agent applies (docs/messages.md), so that
+     * nothing is sent that a partner would refuse. */
+    body = json_deep_copy(members);
+    json_object_set_new(body, "designation", json_string("LIST:REFERENCE"));
+    json_object_set_new(body, "version", json_integer(1));
+    json_object_set_new(body, "action", json_string("add"));
+    ok = body != NULL && agent_designation_check(body, why, sizeof(why));
+    json_decref(body);
+    if (!ok) {
+        snprintf(m->refused, sizeof(m->refused), "%s:%ld: %s", m->o->file, line,
+                 body != NULL ? why : "out of memory");
+        return 1;
+    }
     if (m->count == m->cap) {
         size_t cap = m->cap == 0 ? 1024 : m->cap * 2;
         imp_entry *grown = realloc(m->entries, cap * sizeof(*grown));
@@ -650,6 +676,27 @@ json_result(imp *m, const char *result)
     return j;
 }
 
+/* With --agent-config, records the agency's own designations in its agent's
+ * store (cli_freeze_own_record); says so on stderr, so that --json's output
+ * stays one object. */
+static int
+record_own(imp *m)
+{
+    size_t n = 0;
+    int rc;
+
+    if (m->o->agent_config == NULL)
+        return EX_OK;
+    rc = cli_freeze_own_record(SUB, m->cb, m->o->agent_config, &n);
+    if (rc != EX_OK)
+        cli_error(SUB, "what was sent is not recorded in the agent's store; run the import "
+                       "again with --agent-config %s to record it", m->o->agent_config);
+    else if (n > 0)
+        fprintf(stderr, "recorded in the agent's own designations (%s): %zu\n",
+                m->o->agent_config, n);
+    return rc;
+}
+
 /* ---- The command ------------------------------------------------------------------------- */
 
 int
@@ -679,13 +726,15 @@ cli_freeze_import(int argc, char **argv)
     ferr = freeze_list_read(o.file, o.fmt, on_entry_pass1, &m, NULL, why, sizeof(why));
     progress_end(&m);
     if (ferr != FREEZE_LIST_OK) {
-        if (ferr == FREEZE_LIST_ERR_STOPPED)
+        if (ferr == FREEZE_LIST_ERR_STOPPED && m.refused[0] != '\0')
+            cli_error(SUB, "%s; nothing sent", m.refused);
+        else if (ferr == FREEZE_LIST_ERR_STOPPED)
             cli_error(SUB, "out of memory reading %s", o.file);
         else
             cli_error(SUB, "%s; nothing sent", why[0] ? why : freeze_list_strerror(ferr));
-        rc = ferr == FREEZE_LIST_ERR_NOINPUT ? EX_NOINPUT
-             : ferr == FREEZE_LIST_ERR_DATA  ? EX_DATAERR
-                                             : EX_OSERR;
+        rc = ferr == FREEZE_LIST_ERR_NOINPUT                        ? EX_NOINPUT
+             : ferr == FREEZE_LIST_ERR_DATA || m.refused[0] != '\0' ? EX_DATAERR
+                                                                     : EX_OSERR;
         goto done;
     }
     qsort(m.entries, m.count, sizeof(*m.entries), by_ref);
@@ -702,7 +751,7 @@ cli_freeze_import(int argc, char **argv)
         } else {
             puts(o.dry_run ? "dry run: nothing sent" : "nothing to send");
         }
-        rc = EX_OK;
+        rc = o.dry_run ? EX_OK : record_own(&m);
         goto done;
     }
     /* Pass 2: the file again, sending what changed, on one connection. */
@@ -724,6 +773,12 @@ cli_freeze_import(int argc, char **argv)
         json_decref(j);
     } else if (rc == EX_OK) {
         printf("sent %zu version%s\n", m.sent_count, m.sent_count == 1 ? "" : "s");
+    }
+    /* What was sent is recorded even when the import stopped part way. */
+    if (m.sent_count > 0) {
+        int record_rc = record_own(&m);
+
+        rc = rc != EX_OK ? rc : record_rc;
     }
 done:
     for (size_t i = 0; i < m.count; i++) {

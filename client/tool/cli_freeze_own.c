@@ -11,43 +11,59 @@
 #include "cli_int.h"
 #include "liaison_proto.h"
 
-/* The latest version sent of each designation in the casebook, as the
- * own_designations table keeps it: the body without "schema", plus
- * "message" (its id) and "sent".  A new object keyed by designation id. */
+/* What recording walks through: the agent's write transaction and the counts. */
+typedef struct own_walk {
+    agent_txn *t;                  /* the agent store's write transaction */
+    agent_store_err err;           /* the first store error, or AGENT_STORE_OK */
+    size_t recorded;               /* versions written */
+} own_walk;
+
+/*
+ * One designation version the casebook holds as sent: written to
+ * own_designations (the body without "schema", plus "message" and "sent")
+ * unless the table holds that version or a later one already.  The
+ * casebook gives versions in no particular order, so the comparison keeps
+ * the latest.
+ */
 static int
-latest_versions(const char *sub, casebook *cb, json_t **latest_out)
+record_one(void *arg, const casebook_entry *e)
 {
-    casebook_list *l = NULL;
-    json_t *latest = json_object();
-    casebook_err err;
+    own_walk *w = arg;
+    char why[128], hex[33], sent[32];
+    json_t *body = cli_body_parse(e->body, "freeze.designation/1", why), *have = NULL;
+    const char *id = json_string_value(json_object_get(body, "designation"));
+    json_int_t version = json_integer_value(json_object_get(body, "version"));
+    agent_store_err err;
 
-    *latest_out = NULL;
-    if ((err = casebook_list_kind(cb, true, "freeze.designation", false, &l)) != CASEBOOK_OK) {
-        cli_error(sub, "casebook: %s", casebook_strerror(err));
-        json_decref(latest);
-        return EX_IOERR;
+    if (id == NULL || strlen(id) > AGENT_STORE_KEY_MAX) {
+        json_decref(body);
+        return 0;
     }
-    for (size_t i = 0; i < l->count; i++) {
-        const casebook_entry *e = l->entries[i];
-        char why[128], hex[33], sent[32];
-        json_t *body = cli_body_parse(e->body, "freeze.designation/1", why);
-        const char *id = json_string_value(json_object_get(body, "designation"));
-        const json_t *have = id != NULL ? json_object_get(latest, id) : NULL;
-
-        if (id == NULL || (have != NULL && json_integer_value(json_object_get(have, "version")) >=
-                                               json_integer_value(json_object_get(body, "version")))) {
-            json_decref(body);
-            continue;
-        }
-        liaison_id_to_hex(e->id, hex);
-        json_object_del(body, "schema");
-        json_object_set_new(body, "message", json_string(hex));
-        json_object_set_new(body, "sent", json_string(proto_time_format(e->time_ms, sent)));
-        json_object_set_new(latest, id, body);
+    err = agent_json_get(w->t, AGENT_T_OWN_DESIGNATIONS, id, &have);
+    if (err == AGENT_STORE_OK &&
+        json_integer_value(json_object_get(have, "version")) >= version) {
+        json_decref(have);
+        json_decref(body);
+        return 0;
     }
-    casebook_list_free(&l);
-    *latest_out = latest;
-    return EX_OK;
+    json_decref(have);
+    if (err != AGENT_STORE_OK && err != AGENT_STORE_ERR_NOT_FOUND && err != AGENT_STORE_ERR_INVALID) {
+        w->err = err;
+        json_decref(body);
+        return 1;
+    }
+    liaison_id_to_hex(e->id, hex);
+    json_object_del(body, "schema");
+    json_object_set_new(body, "message", json_string(hex));
+    json_object_set_new(body, "sent", json_string(proto_time_format(e->time_ms, sent)));
+    if ((err = agent_json_put(w->t, AGENT_T_OWN_DESIGNATIONS, id, body)) != AGENT_STORE_OK) {
+        w->err = err;
+        json_decref(body);
+        return 1;
+    }
+    w->recorded++;
+    json_decref(body);
+    return 0;
 }
 
 int
@@ -56,50 +72,32 @@ cli_freeze_own_record(const char *sub, casebook *cb, const char *config_path,
 {
     agent_config *cfg = NULL;
     agent_store *st = NULL;
-    agent_txn *t = NULL;
-    json_t *latest = NULL, *rec;
-    agent_store_err err = AGENT_STORE_OK;
-    const char *id;
-    size_t recorded = 0;
+    own_walk w = {NULL, AGENT_STORE_OK, 0};
+    casebook_err cerr;
     int rc;
 
     *recorded_out = 0;
-    if ((rc = latest_versions(sub, cb, &latest)) != EX_OK ||
-        (rc = cli_agent_config_load(sub, config_path, &cfg)) != EX_OK ||
+    if ((rc = cli_agent_config_load(sub, config_path, &cfg)) != EX_OK ||
         (rc = cli_agent_store_open(sub, cfg, &st)) != EX_OK)
         goto out;
-    if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK)
+    if ((w.err = agent_store_begin(st, true, &w.t)) != AGENT_STORE_OK)
         goto out;
-    json_object_foreach(latest, id, rec) {
-        json_t *have = NULL;
-
-        if (strlen(id) > AGENT_STORE_KEY_MAX)
-            continue;
-        err = agent_json_get(t, AGENT_T_OWN_DESIGNATIONS, id, &have);
-        if (err != AGENT_STORE_OK && err != AGENT_STORE_ERR_NOT_FOUND && err != AGENT_STORE_ERR_INVALID)
-            goto out;
-        /* A record of the same message is there already: nothing to write. */
-        if (err == AGENT_STORE_OK && json_equal(json_object_get(have, "message"),
-                                                json_object_get(rec, "message"))) {
-            json_decref(have);
-            continue;
-        }
-        json_decref(have);
-        if ((err = agent_json_put(t, AGENT_T_OWN_DESIGNATIONS, id, rec)) != AGENT_STORE_OK)
-            goto out;
-        recorded++;
+    cerr = casebook_each_kind(cb, true, "freeze.designation", record_one, &w);
+    if (cerr != CASEBOOK_OK) {
+        cli_error(sub, "casebook: %s", casebook_strerror(cerr));
+        rc = EX_IOERR;
+        goto out;
     }
-    if ((err = agent_store_commit(&t)) == AGENT_STORE_OK)
-        *recorded_out = recorded;
+    if (w.err == AGENT_STORE_OK && (w.err = agent_store_commit(&w.t)) == AGENT_STORE_OK)
+        *recorded_out = w.recorded;
 out:
-    if (rc == EX_OK && err != AGENT_STORE_OK) {
-        cli_error(sub, "the agent's store of %s: %s", config_path, agent_store_strerror(err));
+    if (rc == EX_OK && w.err != AGENT_STORE_OK) {
+        cli_error(sub, "the agent's store of %s: %s", config_path, agent_store_strerror(w.err));
         rc = EX_IOERR;
     }
-    agent_store_abort(&t);
+    agent_store_abort(&w.t);
     agent_store_close(&st);
     agent_config_destroy(&cfg);
-    json_decref(latest);
     return rc;
 }
 

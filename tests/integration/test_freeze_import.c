@@ -419,6 +419,40 @@ test_freeze_import_ofac_resumes(void **state)
     assert_int_equal(integer(j, "sent"), 0);
     assert_int_equal(integer(j, "to_send"), 0);
     json_decref(j);
+
+    /* With --agent-config the agency's designations, as last sent, become the own designations
+     * of USA/TREASURY's agent (what it answers freeze.query from), even with nothing to send. */
+    {
+        const char *config = fed_agent_config(F, "USA/TREASURY", NULL)->config;
+        const char *args[] = {"freeze", "import", "--format", "ofac-xml", fixture("ofac_v2.xml"),
+                              "--agent-config", config, NULL};
+        const char *list[] = {"agent", "list", "--config", config, "--json", NULL};
+        json_t *own, *d;
+        size_t i, ofac = 0;
+
+        assert_rc(tool(true, args), 0);
+        assert_non_null(strstr(err, "recorded in the agent's own designations"));
+        assert_rc(tool(false, list), 0);
+        j = out_json();
+        own = json_object_get(j, "own_designations");
+        json_array_foreach(own, i, d) {
+            const char *id = json_string_value(json_object_get(d, "designation"));
+
+            ofac += strncmp(id, "OFAC-SDN:", 9) == 0;
+
+            if (strcmp(id, "OFAC-SDN:9003") == 0)
+                assert_string_equal(json_string_value(json_object_get(d, "action")), "delist");
+            if (strcmp(id, "OFAC-SDN:9002") == 0)
+                assert_int_equal(integer(d, "version"), 2);
+        }
+        /* Every own designation the casebook holds: the UN list's of the test before, too. */
+        assert_int_equal(ofac, 5);
+        assert_int_equal(json_array_size(own), 5 + 6);
+        json_decref(j);
+        /* A second run records nothing new. */
+        assert_rc(tool(true, args), 0);
+        assert_null(strstr(err, "recorded in the agent's own designations"));
+    }
 }
 
 int
