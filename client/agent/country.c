@@ -770,12 +770,12 @@ code_of(const char *text, char code[4])
     for (const char *p = text + start; *p != '\0' && *p != ' ' && *p != '\t'; p++, n++) {
         char ch = *p;
 
-        if (n == 3)
-            return;
         if (ch >= 'a' && ch <= 'z')
             ch = (char)(ch - 'a' + 'A');
-        if (!(ch >= 'A' && ch <= 'Z'))
+        if (n == 3 || !(ch >= 'A' && ch <= 'Z')) {
+            code[0] = '\0';
             return;
+        }
         code[n] = ch;
     }
     if (text[start + n + strspn(text + start + n, " \t")] != '\0' || n < 2) {

@@ -511,30 +511,47 @@ screen_set_load(agent_txn *txn, unsigned sources, screen_set *set)
  * pairs of its first three characters: "nor" gives "no", "nr" and "or", so
  * that one typo, a transposition, a dropped or an added letter among the
  * first three characters still leaves a shared key.  Tokens of one
- * character (initials) give none.  A document number or identifier gives
- * its normalised whole.  Keys are 64-bit: a tag in the top two bits, then
- * the two code points (21 bits each) or a hash of the number.
+ * character (initials) give none.  The same pairs of the last three
+ * characters of the name's last token, under their own tag.  A document
+ * number or identifier gives its normalised whole.  Keys are 64-bit: a tag
+ * in the top two bits, then the two code points (21 bits each) or a hash of
+ * the number.
  */
 #define KEY_PAIR ((uint64_t)1 << 62)
 #define KEY_DOC ((uint64_t)2 << 62)
-/* Keys of one name at most: 3 per token. */
-#define NAME_KEYS_MAX (3u * MATCH_TOKENS_MAX)
+#define KEY_END ((uint64_t)3 << 62)
+/* Keys of one name at most: 3 per token, and 3 of the last token's end. */
+#define NAME_KEYS_MAX (3u * MATCH_TOKENS_MAX + 3u)
+
+/* The pairs of three characters a, b, c under tag: ab, ac, bc (ab only when c is 0). */
+static size_t
+pair_keys(uint64_t tag, uint32_t a, uint32_t b, uint32_t c, uint64_t *keys)
+{
+    keys[0] = tag | (uint64_t)a << 21 | b;
+    if (c == 0)
+        return 1;
+    keys[1] = tag | (uint64_t)a << 21 | c;
+    keys[2] = tag | (uint64_t)b << 21 | c;
+    return 3;
+}
 
 static size_t
 name_keys(const match_name *m, uint64_t *keys)
 {
-    size_t n = 0;
+    size_t n = 0, last;
 
     for (size_t t = 0; t < m->count; t++) {
         const uint32_t *c = m->tokens[t];
 
-        if (m->lens[t] < 2)
-            continue;
-        keys[n++] = KEY_PAIR | (uint64_t)c[0] << 21 | c[1];
-        if (m->lens[t] >= 3) {
-            keys[n++] = KEY_PAIR | (uint64_t)c[0] << 21 | c[2];
-            keys[n++] = KEY_PAIR | (uint64_t)c[1] << 21 | c[2];
-        }
+        if (m->lens[t] >= 2)
+            n += pair_keys(KEY_PAIR, c[0], c[1], m->lens[t] >= 3 ? c[2] : 0, keys + n);
+    }
+    /* The end of the name (its last token's last three characters): names compared run
+     * together ("Vkda Baham" against "Dabaham") may share nothing else. */
+    if (m->count > 0 && (last = m->lens[m->count - 1]) >= 3) {
+        const uint32_t *c = m->tokens[m->count - 1];
+
+        n += pair_keys(KEY_END, c[last - 3], c[last - 2], c[last - 1], keys + n);
     }
     return n;
 }
