@@ -964,7 +964,7 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
             memset(set->marks, 0, set->count * sizeof(uint32_t));
             set->run = 1;
         }
-        for (size_t k = 0; k < n_keys; k++) {
+        for (size_t k = 0; k < n_keys && set->slot_count > 0; k++) {
             const posting *ps = &set->slots[slot_of(set, keys[k])];
 
             if (ps->key != keys[k])

@@ -268,6 +268,20 @@ test_screen_document_and_identifier(void **state)
 }
 
 static void
+test_screen_empty_set(void **state)
+{
+    screen_set *s = set_of(NULL, 0);
+    screen_subject q = {.name = "Northwind Trading", .document = "X1"};
+    json_t *c;
+
+    (void)state;
+    c = run(s, &q, 0.5);
+    assert_int_equal(json_array_size(c), 0);
+    json_decref(c);
+    screen_set_destroy(&s);
+}
+
+static void
 test_screen_type_and_delisted(void **state)
 {
     const char *const recs[] = {northwind, delisted, mueller};
@@ -662,6 +676,7 @@ main(void)
         cmocka_unit_test(test_screen_nationality_by_name_or_code),
         cmocka_unit_test(test_screen_document_and_identifier),
         cmocka_unit_test(test_screen_type_and_delisted),
+        cmocka_unit_test(test_screen_empty_set),
         cmocka_unit_test(test_screen_index_equals_exhaustive),
         cmocka_unit_test(test_screen_in_force_from_store),
         cmocka_unit_test(test_screen_subject_from_json),
