@@ -38,6 +38,9 @@ static const char *const name_kind_text[] = {"name", "original_name", "alias", "
 typedef struct sname {
     const char *text;    /* as published */
     enum name_kind kind; /* how it is known */
+    uint8_t count;       /* tokens after normalisation (match_name_parse) */
+    uint8_t lens[MATCH_TOKENS_MAX]; /* code points of each token */
+    const uint32_t *cps; /* the tokens' code points, one after the other */
 } sname;
 
 /* A text as published with its country index (COUNTRY_NONE when unknown). */
@@ -247,6 +250,45 @@ keep_str(screen_set *s, const char *src, const char **dst)
     return *dst != NULL;
 }
 
+/* Parses names[k].text once and keeps its tokens in the arena; false when out of memory. */
+static bool
+keep_parsed(screen_set *s, sname *n)
+{
+    match_name m;
+    size_t total = 0;
+    uint32_t *cps;
+
+    match_name_parse(n->text, &m);
+    for (size_t t = 0; t < m.count; t++)
+        total += m.lens[t];
+    cps = arena_alloc(s, (total + 1) * sizeof(uint32_t));
+    if (cps == NULL)
+        return false;
+    n->count = (uint8_t)m.count;
+    total = 0;
+    for (size_t t = 0; t < m.count; t++) {
+        n->lens[t] = (uint8_t)m.lens[t];
+        memcpy(cps + total, m.tokens[t], m.lens[t] * sizeof(uint32_t));
+        total += m.lens[t];
+    }
+    n->cps = cps;
+    return true;
+}
+
+/* The parsed form of n into *m (only what match.h's scoring reads is filled in). */
+static void
+unpack(const sname *n, match_name *m)
+{
+    size_t off = 0;
+
+    m->count = n->count;
+    for (size_t t = 0; t < n->count; t++) {
+        m->lens[t] = n->lens[t];
+        memcpy(m->tokens[t], n->cps + off, n->lens[t] * sizeof(uint32_t));
+        off += n->lens[t];
+    }
+}
+
 /* The entry for rec, its strings in the arena; false when out of memory. */
 static bool
 entry_build(screen_set *s, const json_t *rec, const char *from, sentry *e)
@@ -290,7 +332,9 @@ entry_build(screen_set *s, const json_t *rec, const char *from, sentry *e)
     if (e->names == NULL || e->born == NULL || e->nationalities == NULL || e->places == NULL ||
         e->docs == NULL)
         return false;
-    e->names[e->name_count++] = (sname){e->name, NAME_PRIMARY};
+    memset(e->names, 0, (2 + n_alias) * sizeof(sname));
+    e->names[e->name_count].text = e->name;
+    e->names[e->name_count++].kind = NAME_PRIMARY;
     if ((str = text_of(entity, "original_name")) != NULL) {
         if (!keep_str(s, str, &e->names[e->name_count].text))
             return false;
@@ -350,6 +394,10 @@ entry_build(screen_set *s, const json_t *rec, const char *from, sentry *e)
         if (!keep_str(s, what, &e->docs[e->doc_count].text))
             return false;
         e->doc_count++;
+    }
+    for (size_t k = 0; k < e->name_count; k++) {
+        if (!keep_parsed(s, &e->names[k]))
+            return false;
     }
     return true;
 }
@@ -507,32 +555,62 @@ screen_set_load(agent_txn *txn, unsigned sources, screen_set *set)
 /* ---- The index ------------------------------------------------------------------------------ */
 
 /*
- * Blocking keys.  For each token of a name (after match.h's folding), the
- * pairs of its first three characters: "nor" gives "no", "nr" and "or", so
- * that one typo, a transposition, a dropped or an added letter among the
- * first three characters still leaves a shared key.  Tokens of one
- * character (initials) give none.  The same pairs of the last three
- * characters of the name's last token, under their own tag.  A document
- * number or identifier gives its normalised whole.  Keys are 64-bit: a tag
- * in the top two bits, then the two code points (21 bits each) or a hash of
- * the number.
+ * Blocking keys.  For each token of a name (after match.h's folding), its
+ * deletion neighbourhood over the first four characters: "nort" gives
+ * "ort", "nrt", "not" and "nor", so that one typo, a transposition, a
+ * dropped or an added letter among the first four characters still leaves
+ * a shared key ("notr" gives "nor" and "not" too).  A token of two or three
+ * characters also gives itself whole; tokens of one character (initials)
+ * give none.  The same keys of the last four characters of the name's last
+ * token, under their own tag, catch names compared run together ("Vkda
+ * Baham" against "Dabaham").  A document number or identifier gives its
+ * normalised whole.  Keys are 64-bit hashes (FNV-1a) with a tag in the top
+ * two bits; a collision only adds a candidate, it never loses one.
  */
 #define KEY_PAIR ((uint64_t)1 << 62)
 #define KEY_DOC ((uint64_t)2 << 62)
 #define KEY_END ((uint64_t)3 << 62)
-/* Keys of one name at most: 3 per token, and 3 of the last token's end. */
-#define NAME_KEYS_MAX (3u * MATCH_TOKENS_MAX + 3u)
+#define KEY_TAG_MASK ((uint64_t)3 << 62)
+/* Keys of one token at most, and of one name: 4 per token and 4 of its end. */
+#define TOKEN_KEYS_MAX 4u
+#define NAME_KEYS_MAX (TOKEN_KEYS_MAX * MATCH_TOKENS_MAX + TOKEN_KEYS_MAX)
 
-/* The pairs of three characters a, b, c under tag: ab, ac, bc (ab only when c is 0). */
-static size_t
-pair_keys(uint64_t tag, uint32_t a, uint32_t b, uint32_t c, uint64_t *keys)
+static uint64_t
+hash_key(uint64_t tag, const uint32_t *c, size_t n)
 {
-    keys[0] = tag | (uint64_t)a << 21 | b;
-    if (c == 0)
-        return 1;
-    keys[1] = tag | (uint64_t)a << 21 | c;
-    keys[2] = tag | (uint64_t)b << 21 | c;
-    return 3;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the code points */
+
+    for (size_t i = 0; i < n; i++) {
+        for (int b = 0; b < 3; b++) {
+            h ^= (c[i] >> (8 * b)) & 0xFF;
+            h *= 1099511628211ull;
+        }
+    }
+    return (h & ~KEY_TAG_MASK) | tag;
+}
+
+/* The keys of the n characters c (n <= 4) into keys; returns how many. */
+static size_t
+token_keys(uint64_t tag, const uint32_t *c, size_t n, uint64_t *keys)
+{
+    uint32_t buf[4];
+    size_t count = 0;
+
+    if (n < 2)
+        return 0;
+    if (n <= 3)
+        keys[count++] = hash_key(tag, c, n);
+    for (size_t d = 0; d < n && count < TOKEN_KEYS_MAX; d++) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            if (i != d)
+                buf[k++] = c[i];
+        }
+        if (k >= 2)
+            keys[count++] = hash_key(tag, buf, k);
+    }
+    return count;
 }
 
 static size_t
@@ -540,19 +618,10 @@ name_keys(const match_name *m, uint64_t *keys)
 {
     size_t n = 0, last;
 
-    for (size_t t = 0; t < m->count; t++) {
-        const uint32_t *c = m->tokens[t];
-
-        if (m->lens[t] >= 2)
-            n += pair_keys(KEY_PAIR, c[0], c[1], m->lens[t] >= 3 ? c[2] : 0, keys + n);
-    }
-    /* The end of the name (its last token's last three characters): names compared run
-     * together ("Vkda Baham" against "Dabaham") may share nothing else. */
-    if (m->count > 0 && (last = m->lens[m->count - 1]) >= 3) {
-        const uint32_t *c = m->tokens[m->count - 1];
-
-        n += pair_keys(KEY_END, c[last - 3], c[last - 2], c[last - 1], keys + n);
-    }
+    for (size_t t = 0; t < m->count; t++)
+        n += token_keys(KEY_PAIR, m->tokens[t], m->lens[t] < 4 ? m->lens[t] : 4, keys + n);
+    if (m->count > 0 && (last = m->lens[m->count - 1]) >= 4)
+        n += token_keys(KEY_END, m->tokens[m->count - 1] + last - 4, 4, keys + n);
     return n;
 }
 
@@ -641,7 +710,7 @@ screen_set_index(screen_set *set)
         for (size_t k = 0; k < e->name_count; k++) {
             size_t n;
 
-            match_name_parse(e->names[k].text, &m);
+            unpack(&e->names[k], &m);
             n = name_keys(&m, keys);
             for (size_t j = 0; j < n; j++) {
                 if (!index_put(set, keys[j], (uint32_t)i)) {
@@ -774,7 +843,7 @@ name_score(const psubject *p, const sentry *e, size_t *best_out, double *raw_out
     for (size_t k = 0; k < e->name_count; k++) {
         double raw, weighted;
 
-        match_name_parse(e->names[k].text, &m);
+        unpack(&e->names[k], &m);
         raw = match_name_score_parsed(&p->name, &m);
         weighted = e->names[k].kind == NAME_WEAK ? raw * SCREEN_WEAK_ALIAS_FACTOR : raw;
         if (weighted > best) {
