@@ -71,15 +71,34 @@ pick(const char *const *list, size_t n)
     return list[(size_t)rand_r(&seed) % n];
 }
 
-/* A surname of 2 or 3 syllables, capitalised. */
+/* A syllable: onset, vowel and (half the time) a coda, about 1 000 kinds. */
+static void
+syllable(char *out, size_t len)
+{
+    static const char *const onset[] = {"b", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r",
+                                        "s", "t", "v", "z", "sh", "kh", "ch", "j", "y", "w", "dr"};
+    static const char *const vowel[] = {"a", "e", "i", "o", "u", "ai", "ou"};
+    static const char *const coda[] = {"n", "r", "l", "m", "s", "k", "t", "v"};
+
+    append(out, len, pick(onset, N_OF(onset)), len);
+    append(out, len, pick(vowel, N_OF(vowel)), len);
+    if (rand_r(&seed) % 2 == 0)
+        append(out, len, pick(coda, N_OF(coda)), len);
+}
+
+/* A surname of 2 or 3 syllables (a quarter of them from a list of common ones), capitalised. */
 static void
 surname(char *out, size_t len)
 {
     size_t n = 2 + (size_t)(rand_r(&seed) % 2);
 
     out[0] = '\0';
-    for (size_t i = 0; i < n; i++)
-        append(out, len, pick(syl, N_OF(syl)), len);
+    for (size_t i = 0; i < n; i++) {
+        if (rand_r(&seed) % 4 == 0)
+            append(out, len, pick(syl, N_OF(syl)), len);
+        else
+            syllable(out, len);
+    }
     out[0] = (char)(out[0] >= 'a' && out[0] <= 'z' ? out[0] - 'a' + 'A' : out[0]);
 }
 
