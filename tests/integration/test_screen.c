@@ -250,9 +250,12 @@ test_screen_export_and_query(void **state)
     static const char *const amend_a[] = {"freeze", "amend", "TREAS-2026-A", "--alias",
                                           "Northwind Trade", "--alias", "NW Trading Co", NULL};
     static const char *const delist_c[] = {"freeze", "delist", "TREAS-2026-C", NULL};
+    static const char *const designate_d[] = {"freeze", "designate", "--designation",
+                                              "TREAS-2026-D", "--name",
+                                              "=cmd|' /C calc'!A0, \"Quoted\" Ltd", NULL};
     const char *config = fed_agent_config(F, "CAN/FINTRAC", NULL)->config;
     const char *customers, *none, *bad, *export_path;
-    size_t versions = 5;
+    size_t versions = 6;
     json_t *j;
     const json_t *c, *a;
     char path[1200];
@@ -263,8 +266,9 @@ test_screen_export_and_query(void **state)
     assert_rc(cli("USA/TREASURY", "treasury", designate_c), 0);
     assert_rc(cli("USA/TREASURY", "treasury", amend_a), 0);
     assert_rc(cli("USA/TREASURY", "treasury", delist_c), 0);
+    assert_rc(cli("USA/TREASURY", "treasury", designate_d), 0);
     if (!fed_wait_until(all_received, &versions, 20 * SECOND))
-        fail_msg("CAN/FINTRAC's agent did not store the 5 versions");
+        fail_msg("CAN/FINTRAC's agent did not store the 6 versions");
 
     /* Screening: a variant spelling, word order, the delisted one, hostile text. */
     customers = write_file("customers.csv",
@@ -281,7 +285,7 @@ test_screen_export_and_query(void **state)
     }
     j = out_json();
     assert_int_equal(json_integer_value(json_object_get(j, "rows")), 5);
-    assert_int_equal(json_integer_value(json_object_get(j, "designations")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "designations")), 3);
     c = candidate(j, "C-001");
     assert_string_equal(json_string_value(json_object_get(c, "designation")), "TREAS-2026-A");
     assert_int_equal(json_integer_value(json_object_get(c, "version")), 2);
@@ -301,7 +305,7 @@ test_screen_export_and_query(void **state)
         assert_rc(cli(NULL, NULL, text), 0);
         assert_non_null(strstr(out, "TREAS-2026-A"));
         assert_non_null(strstr(out, "name: 'Nortwind Tradeing' ~ alias 'Northwind Trade'"));
-        assert_non_null(strstr(out, "5 rows screened against 2 designations in force"));
+        assert_non_null(strstr(out, "5 rows screened against 3 designations in force"));
         assert_null(strstr(out, "\x1b"));
         assert_rc(cli(NULL, NULL, csv), 0);
         assert_non_null(strstr(out, "line,customer_id,customer_name,rank,score,from,"));
@@ -345,7 +349,7 @@ test_screen_export_and_query(void **state)
 
         assert_rc(cli(NULL, NULL, json_args), 0);
         j = out_json();
-        assert_int_equal(json_array_size(j), 2);
+        assert_int_equal(json_array_size(j), 3);
         assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "designation")),
                             "TREAS-2026-A");
         assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "version")), 2);
@@ -365,6 +369,8 @@ test_screen_export_and_query(void **state)
         assert_non_null(strstr(out, "USA,USA/TREASURY,,,TREAS-2026-A,2,entity,Northwind Trading LLC,"));
         assert_non_null(strstr(out, "Northwind Trade; NW Trading Co"));
         assert_null(strstr(out, "TREAS-2026-C"));
+        /* A hostile name: quoted, quotes doubled, the formula neutralised. */
+        assert_non_null(strstr(out, ",\"'=cmd|' /C calc'!A0, \"\"Quoted\"\" Ltd\","));
     }
 
     /* freeze.query: USA/TREASURY's agent answers from its own designations only. */
