@@ -294,7 +294,7 @@ read_customers(const char *path, char **text_out, size_t *len_out)
 
     if (f == NULL) {
         cli_error(SUB, "screen: cannot read %s: %s", path, strerror(errno));
-        return errno == ENOENT || errno == ENOTDIR ? EX_NOINPUT : EX_NOINPUT;
+        return EX_NOINPUT;
     }
     if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
