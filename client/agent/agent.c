@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "match.h"
+#include "screen.h"
 
 /*
  * Each message is handled in the same order of steps: what must be durable
@@ -461,6 +462,58 @@ build_watchlist_details(agent *a, const liaison_event *e, const json_t *in, repl
     return out->body != NULL;
 }
 
+/*
+ * A freeze.answer from the agency's own designations in force only (never
+ * what partners designated: the third-party rule), scored as screening
+ * scores (screen.h), at most AGENT_HITS_MAX hits, best first.
+ */
+static bool
+build_freeze_answer(agent *a, const liaison_event *e, const json_t *in, reply *out)
+{
+    screen_subject subject;
+    screen_set *set = screen_set_new();
+    agent_txn *t = NULL;
+    json_t *cands = NULL, *hits = json_array();
+    agent_store_err err = AGENT_STORE_ERR_NOMEM;
+    char why[200];
+    size_t i;
+    const json_t *c;
+    bool ok = false;
+
+    (void)e;
+    if (!screen_subject_from_json(json_object_get(in, "subject"), &subject, why, sizeof(why)) ||
+        set == NULL || hits == NULL)
+        goto out;
+    if ((err = agent_store_begin(a->st, false, &t)) != AGENT_STORE_OK ||
+        (err = screen_set_load(t, SCREEN_OWN, set)) != AGENT_STORE_OK) {
+        PROTO_LOG(PROTO_LOG_ERROR, "A-STORE", "op=screen error=\"%s\"", agent_store_strerror(err));
+        goto out;
+    }
+    agent_store_abort(&t);
+    if (!screen_subject_run(set, &subject, a->cfg->name_threshold, AGENT_HITS_MAX, false, &cands,
+                            NULL))
+        goto out;
+    json_array_foreach(cands, i, c) {
+        json_array_append_new(
+            hits, json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "designation",
+                            json_object_get(c, "designation"), "list", json_object_get(c, "list"),
+                            "reference", json_object_get(c, "reference"), "version",
+                            json_object_get(c, "version"), "name", json_object_get(c, "name"),
+                            "score", json_object_get(c, "score"), "reasons",
+                            json_object_get(c, "reasons")));
+    }
+    out->kind = "freeze.answer";
+    out->body = json_pack("{s:s, s:s, s:O}", "schema", "freeze.answer/1", "result",
+                          json_array_size(hits) > 0 ? "hit" : "no-hit", "hits", hits);
+    ok = out->body != NULL;
+out:
+    agent_store_abort(&t);
+    screen_set_destroy(&set);
+    json_decref(cands);
+    json_decref(hits);
+    return ok;
+}
+
 static bool
 build_freeze_received(agent *a, const liaison_event *e, const json_t *in, reply *out)
 {
@@ -898,6 +951,7 @@ static const struct {
     {"traveldoc.check", "traveldoc.check/1"},
     {"freeze.designation", "freeze.designation/1"},
     {"freeze.ack", "freeze.ack/1"},
+    {"freeze.query", "freeze.query/1"},
     {"mlat.request", "mlat.request/1"},
     {"watchlist.publish", "watchlist.publish/1"},
     {"watchlist.withdraw", "watchlist.withdraw/1"},
@@ -964,6 +1018,16 @@ on_message(agent *a, const liaison_event *e)
         o = json_is_object(d) && is_text(json_object_get(d, "number"), 256)
                 ? respond(a, e, in, build_traveldoc_answer)
                 : keep(a, e, "traveldoc.check without a document number");
+    } else if (strcmp(e->kind, "freeze.query") == 0) {
+        screen_subject subject;
+        char why[160];
+
+        if (screen_subject_from_json(json_object_get(in, "subject"), &subject, why, sizeof(why))) {
+            o = respond(a, e, in, build_freeze_answer);
+        } else {
+            snprintf(reason, sizeof(reason), "freeze.query without a usable subject: %s", why);
+            o = keep(a, e, reason);
+        }
     } else if (strcmp(e->kind, "freeze.designation") == 0) {
         o = on_designation(a, e, in);
     } else if (strcmp(e->kind, "freeze.ack") == 0) {

@@ -7,6 +7,7 @@
 
 #include "casebook.h"
 #include "cli.h"
+#include "cli_freeze_screen.h"
 #include "cli_int.h"
 #include "agent.h"
 #include "liaison_proto.h"
@@ -25,7 +26,10 @@ static const char usage_freeze[] =
     "    liaison freeze amend ID [designation options]\n"
     "    liaison freeze delist ID [--note TEXT] [options]\n"
     "    liaison freeze status ID [--wait SECONDS] [--json] [options]\n"
-    "    liaison freeze import --format un-xml|ofac-xml FILE [--dry-run] [--json] [options]\n\n"
+    "    liaison freeze import --format un-xml|ofac-xml FILE [--dry-run] [--json] [options]\n"
+    "    liaison freeze screen --config AGENT.yaml FILE.csv [--format text|csv|json] [options]\n"
+    "    liaison freeze export --config AGENT.yaml [--format csv|json] [--output FILE]\n"
+    "    liaison freeze query --name NAME [--to SELECTOR]... --purpose P [options]\n\n"
     "DESCRIPTION\n"
     "    Messages of the freeze.* family (docs/messages.md).  Every version of a\n"
     "    designation and every freeze.ack received is kept in the casebook under\n"
@@ -1127,6 +1131,9 @@ cli_freeze_main(int argc, char **argv)
         {"delist", cmd_delist},
         {"status", cmd_status},
         {"import", cli_freeze_import},
+        {"screen", cli_freeze_screen},
+        {"export", cli_freeze_export},
+        {"query", cli_freeze_query},
     };
 
     if (argc < 2) {
