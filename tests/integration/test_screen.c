@@ -367,7 +367,7 @@ test_screen_export_and_query(void **state)
         slurp(export_path, out, sizeof(out));
         assert_non_null(strstr(out, "nation,from,list,reference,designation,version,type,name,"));
         assert_non_null(strstr(out, "USA,USA/TREASURY,,,TREAS-2026-A,2,entity,Northwind Trading LLC,"));
-        assert_non_null(strstr(out, "Northwind Trade; NW Trading Co"));
+        assert_non_null(strstr(out, "Northwind Trade (strong); NW Trading Co (strong)"));
         assert_null(strstr(out, "TREAS-2026-C"));
         /* A hostile name: quoted, quotes doubled, the formula neutralised. */
         assert_non_null(strstr(out, ",\"'=cmd|' /C calc'!A0, \"\"Quoted\"\" Ltd\","));
