@@ -1,7 +1,7 @@
 #!/bin/bash
 # The Liaison demo: a three-nation federation (USA, CAN, MEX) on loopback,
 # with fresh keys, the example policies and the agents of the partner units,
-# playing the five user stories with a narrative.  It installs what is
+# playing the six user stories with a narrative.  It installs what is
 # missing (Debian 12), builds, stops every process it started, and exits 0
 # only if every story succeeded.
 #
@@ -73,10 +73,14 @@ as() {
     shift
     a=$(lower "$agency")
     printf '%s$ liaison %s%s\n' "$bold" "$*" "$plain" | sed "s|$demo/||g"
+    # An agency whose agent runs names it, so that the freeze commands record
+    # its own designations there and count the acknowledgements it received.
+    agent_config=""
+    [ -f "$demo/agents/$a.yaml" ] && agent_config=$demo/agents/$a.yaml
     set +e
     LIAISON_KEY=$demo/keys/$a.key LIAISON_ROSTER=$demo/roster \
         LIAISON_BROKER=tcp://127.0.0.1:$(port_of "$agency") LIAISON_STATE=$demo/state/$a \
-        "$liaison" "$@" >"$out" 2>&1
+        LIAISON_AGENT_CONFIG=$agent_config "$liaison" "$@" >"$out" 2>&1
     rc=$?
     set -e
     sed 's/^/   /' "$out"
@@ -105,6 +109,7 @@ poll() {
     for _ in $(seq 1 15); do
         LIAISON_KEY=$demo/keys/$p.key LIAISON_ROSTER=$demo/roster \
             LIAISON_BROKER=tcp://127.0.0.1:$(port_of "$1") LIAISON_STATE=$demo/state/$p \
+            LIAISON_AGENT_CONFIG=$([ -f "$demo/agents/$p.yaml" ] && echo "$demo/agents/$p.yaml") \
             "$liaison" "${@:2}" >"$out" 2>&1 || true
         grep -q -- "$pattern" "$out" && break
         sleep 1
@@ -165,7 +170,9 @@ for port in 7001 7002 7003 7101 7102 7103; do wait_port $port; done
 say "brokers up: USA :7001, CAN :7002, MEX :7003 (federation :7101-7103, metrics :9101-9103)"
 
 story "Starting the agents that answer for the partner units"
-for agency in CAN/RCMP CAN/CBSA CAN/FINTRAC MEX/AIC MEX/UIF MEX/ANAM; do
+# USA/TREASURY's agent answers partners' freeze.query from its own
+# designations and files their acknowledgements for `freeze status`.
+for agency in USA/TREASURY CAN/RCMP CAN/CBSA CAN/FINTRAC MEX/AIC MEX/UIF MEX/ANAM; do
     a=$(lower "$agency")
     cat >"$demo/agents/$a.yaml" <<EOF
 key: ../keys/$a.key
@@ -410,6 +417,46 @@ as USA/CBP cargo request --request CBP-CSR-2026-0003 --to MEX/ANAM --shipment "$
     --deadline "$(date -u -d '+20 minutes' +%Y-%m-%dT%H:%M:%SZ)"
 [ "$rc" -eq 65 ] && ok "refused: $(head -n 1 "$out")" || fail "a deadline after departure was not refused (exit $rc)"
 
+# ---- Story 6 ---------------------------------------------------------------------
+
+story "Story 6: USA Treasury imports OFAC's SDN list; CAN's FIU screens its customers"
+# A small list in the published form of OFAC's sdn.xml, every name invented.
+sdn1=$root/tests/data/freeze/ofac_v1.xml sdn2=$root/tests/data/freeze/ofac_v2.xml
+say "the list of 1 November, first as a dry run: what would be sent"
+as USA/TREASURY freeze import --format ofac-xml "$sdn1" --dry-run
+check "4 entries to add, nothing sent" "dry run: nothing sent" "$out"
+as USA/TREASURY freeze import --format ofac-xml "$sdn1"
+[ "$rc" -eq 0 ] && ok "4 designations sent to every unit that accepts freeze.*" || fail "import exited $rc"
+say "the list of 30 November: one entry added, one amended, one removed"
+as USA/TREASURY freeze import --format ofac-xml "$sdn2" --json
+check "the addition" '"added": \["9005"\]' "$out"
+check "the amendment" '"amended": \["9002"\]' "$out"
+check "the removal, sent as a delisting" '"delisted": \["9003"\]' "$out"
+check "only the three changes were sent" '"sent": 3' "$out"
+as USA/TREASURY freeze import --format ofac-xml "$sdn2"
+check "the same list again sends nothing" "nothing to send" "$out"
+sleep 2
+say "CAN's FIU holds the three changes; its operators export what is in force for the banks"
+officer freeze export --config "$demo/agents/can-fintrac.yaml" --format csv
+check "the amended entry at version 2" "OFAC-SDN:9002,2," "$out"
+check "the added entry" "OFAC-SDN:9005,1," "$out"
+if grep -q "OFAC-SDN:9003" "$out"; then fail "the delisted vessel is still in force"; else ok "the delisted vessel is not in force"; fi
+cat >"$demo/fintrac-customers.csv" <<'EOF'
+id,name,born,nationality,country,type
+C-1001,Nortwind Tradng L.L.C.,,,CY,entity
+C-1002,Maria Elena Gonzalez,1975-04-02,MEX,MEX,individual
+C-1003,Ocean Fiction,,,PA,entity
+EOF
+say "the FIU screens a file of customers against every designation in force"
+officer freeze screen --config "$demo/agents/can-fintrac.yaml" "$demo/fintrac-customers.csv"
+[ "$rc" -eq 0 ] && ok "a customer matched (exit 0)" || fail "freeze screen exited $rc"
+check "the designated entity, under a variant spelling" "OFAC-SDN:9002" "$out"
+if grep -q "OFAC-SDN:9003" "$out"; then fail "the delisted vessel matched"; else ok "the delisted vessel matches nobody"; fi
+say "MEX's FIU asks USA Treasury whether a person is designated by the USA"
+as MEX/UIF freeze query --to USA/TREASURY --name 'Ivan Petrovski' --born 1960-01-12 \
+    --purpose 'customer due diligence UIF-2026-0117' --deadline 20
+check "USA Treasury's agent answers hit from its own designations" "OFAC-SDN:9001" "$out"
+
 # ---- The audit trail ----------------------------------------------------------------
 
 story "Every broker's audit log verifies, and partners cross-checked each other's heads"
@@ -423,7 +470,7 @@ done
 "$liaison" audit log --data "$demo/data/usa" --event received | grep -m 1 "purpose=" | sed 's/^/   /' || true
 
 if [ "$failures" -eq 0 ]; then
-    story "All five stories succeeded."
+    story "All six stories succeeded."
     exit 0
 fi
 story "$failures check(s) failed; logs are in $demo/logs"
