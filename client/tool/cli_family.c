@@ -481,17 +481,19 @@ value_text(json_t *v, char *buf, size_t len)
     }
 }
 
+/* One hit: its lead field (a watchlist or document "ref", a freeze.answer's
+ * "designation"), then the others as key=value. */
 static void
 print_hit(json_t *hit)
 {
-    const char *key;
+    const char *key, *lead = json_object_get(hit, "ref") != NULL ? "ref" : "designation";
     json_t *v;
     char text[256];
 
-    value_text(json_object_get(hit, "ref"), text, sizeof(text));
+    value_text(json_object_get(hit, lead), text, sizeof(text));
     printf("  %s", text);
     json_object_foreach(hit, key, v) {
-        if (strcmp(key, "ref") == 0)
+        if (strcmp(key, lead) == 0)
             continue;
         value_text(v, text, sizeof(text));
         printf("  %s=%s", key, text);
