@@ -239,16 +239,21 @@ cli_agent_config_load(const char *sub, const char *path, agent_config **cfg_out)
 }
 
 int
-cli_agent_store_open(const char *sub, const agent_config *cfg, agent_store **st_out)
+cli_agent_store_open(const char *sub, const agent_config *cfg, bool create, agent_store **st_out)
 {
     char dir[AGENT_CONFIG_PATH_MAX + 16], why[512];
     agent_store_err err;
+    struct stat sb;
 
-    if (agent_store_dir_make(cfg->store, why, sizeof(why)) != 0) {
+    snprintf(dir, sizeof(dir), "%s/agent", cfg->store);
+    if (!create && stat(dir, &sb) != 0) {
+        cli_error(sub, "no agent store at %s (has the agent run?)", dir);
+        return EX_NOINPUT;
+    }
+    if (create && agent_store_dir_make(cfg->store, why, sizeof(why)) != 0) {
         cli_error(sub, "%s", why);
         return EX_CANTCREAT;
     }
-    snprintf(dir, sizeof(dir), "%s/agent", cfg->store);
     err = agent_store_open(dir, st_out, why, sizeof(why));
     if (err != AGENT_STORE_OK) {
         cli_error(sub, "%s", why);
@@ -423,7 +428,7 @@ cmd_add_watchlist(int argc, char **argv)
         goto out;
     }
     if ((rc = check_all(file, list, agent_entry_check, &checked)) != EX_OK ||
-        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(SUB, cfg, true, &st)) != EX_OK)
         goto out;
     rc = store_records(st, AGENT_T_ENTRIES, checked, json);
 out:
@@ -508,7 +513,7 @@ cmd_add_traveldoc(int argc, char **argv)
         file = "arguments";
     }
     if ((rc = check_all(file, list, agent_doc_check, &checked)) != EX_OK ||
-        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(SUB, cfg, true, &st)) != EX_OK)
         goto out;
     rc = store_records(st, AGENT_T_DOCS, checked, json);
 out:
@@ -553,7 +558,7 @@ cmd_remove(int argc, char **argv)
         return EX_USAGE;
     }
     if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
-        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(SUB, cfg, true, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK) {
         rc = store_failed(err);
@@ -712,7 +717,7 @@ cmd_implement(int argc, char **argv)
     }
     s.designation = argv[optind];
     if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
-        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(SUB, cfg, true, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK ||
         (err = agent_store_each(t, AGENT_T_DESIGNATIONS, NULL, each_designation, &s)) !=
@@ -997,7 +1002,7 @@ cmd_list(int argc, char **argv)
         goto out;
     }
     if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
-        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(SUB, cfg, true, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, false, &t)) != AGENT_STORE_OK)
         goto out;
@@ -1084,7 +1089,7 @@ cmd_lookup(int argc, char **argv)
         }
     }
     if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
-        (rc = cli_agent_store_open(SUB, cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(SUB, cfg, true, &st)) != EX_OK)
         goto out;
     json_object_set(subject, "names", names);
     if (born != NULL)

@@ -78,7 +78,7 @@ cli_freeze_own_record(const char *sub, casebook *cb, const char *config_path,
 
     *recorded_out = 0;
     if ((rc = cli_agent_config_load(sub, config_path, &cfg)) != EX_OK ||
-        (rc = cli_agent_store_open(sub, cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(sub, cfg, true, &st)) != EX_OK)
         goto out;
     if ((w.err = agent_store_begin(st, true, &w.t)) != AGENT_STORE_OK)
         goto out;
@@ -129,7 +129,7 @@ cli_freeze_agent_acks(const char *sub, const char *config_path, const char *desi
     *acks_out = NULL;
     snprintf(prefix, sizeof(prefix), "%.64s ", designation);
     if ((rc = cli_agent_config_load(sub, config_path, &cfg)) != EX_OK ||
-        (rc = cli_agent_store_open(sub, cfg, &st)) != EX_OK)
+        (rc = cli_agent_store_open(sub, cfg, false, &st)) != EX_OK)
         goto out;
     if ((err = agent_store_begin(st, false, &t)) == AGENT_STORE_OK)
         err = agent_store_each(t, AGENT_T_FREEZE_ACKS, prefix, collect_ack, acks);

@@ -62,8 +62,8 @@ static const char usage_screen[] =
     "    the fields screened) and 65536 bytes a row.\n\n"
     "EXIT STATUS\n"
     "    0 at least one candidate; 1 no candidate; 64 bad usage; 65 the file was\n"
-    "    refused (FILE:LINE: reason) or the configuration is bad; 66 no such file;\n"
-    "    74 the agent's store cannot be read.\n\n"
+    "    refused (FILE:LINE: reason); 66 no such file, or no agent store; 74 the\n"
+    "    agent's store cannot be read; 78 bad configuration.\n\n"
     "EXAMPLES\n"
     "    liaison freeze screen --config /etc/liaison/agents/can-fintrac.yaml customers.csv\n"
     "    liaison freeze screen --config can-fintrac.yaml customers.csv --format csv > out.csv\n";
@@ -89,7 +89,7 @@ static const char usage_export[] =
     "    --format F      csv (default) or json\n"
     "    --output FILE   write there (mode 0600) instead of standard output\n\n"
     "EXIT STATUS\n"
-    "    0 written; 64 bad usage; 65 bad configuration; 66 no agent store;\n"
+    "    0 written; 64 bad usage; 78 bad configuration; 66 no agent store;\n"
     "    73 the output file cannot be written; 74 the agent's store cannot be read.\n";
 
 static const char usage_query[] =
@@ -133,30 +133,17 @@ static const char usage_query[] =
 static int
 open_agent(const char *what, const char *config, agent_config **cfg_out, agent_store **st_out)
 {
-    agent_config_detail d;
-    agent_config_err cerr;
-    char dir[AGENT_CONFIG_PATH_MAX + 16], why[512];
-    struct stat sb;
+    char sub[32];
+    int rc;
 
+    snprintf(sub, sizeof(sub), "%s %s", SUB, what);
     if (config == NULL) {
-        cli_error(SUB, "%s: --config AGENT.yaml is required (see --help)", what);
+        cli_error(sub, "--config AGENT.yaml is required (see --help)");
         return EX_USAGE;
     }
-    cerr = agent_config_load(config, cfg_out, &d);
-    if (cerr != AGENT_CONFIG_OK) {
-        cli_error(SUB, "%s: %s", what, d.text);
-        return cerr == AGENT_CONFIG_ERR_IO ? EX_NOINPUT : EX_DATAERR;
-    }
-    snprintf(dir, sizeof(dir), "%s/agent", (*cfg_out)->store);
-    if (stat(dir, &sb) != 0) {
-        cli_error(SUB, "%s: no agent store at %s (has the agent run?)", what, dir);
-        return EX_NOINPUT;
-    }
-    if (agent_store_open(dir, st_out, why, sizeof(why)) != AGENT_STORE_OK) {
-        cli_error(SUB, "%s: %s", what, why);
-        return EX_IOERR;
-    }
-    return EX_OK;
+    if ((rc = cli_agent_config_load(sub, config, cfg_out)) != EX_OK)
+        return rc;
+    return cli_agent_store_open(sub, *cfg_out, false, st_out);
 }
 
 static const char *

@@ -174,14 +174,16 @@ int cli_query_run(const char *sub, liaison_client *c, struct casebook *cb, const
                   liaison_answers **answers_out);
 
 /* The agent's configuration and store, for the commands that read or write
- * an agent's store (liaison agent ..., freeze screen, the freeze commands'
- * --agent-config).  Each prints why and returns a sysexits code on failure:
- * a configuration that cannot be read is EX_NOINPUT, a bad one EX_CONFIG;
- * a store that cannot be made EX_CANTCREAT, or opened EX_IOERR. */
+ * an agent's store (liaison agent ..., freeze screen and export, the freeze
+ * commands' --agent-config).  Each prints why and returns a sysexits code on
+ * failure: a configuration that cannot be read is EX_NOINPUT, a bad one
+ * EX_CONFIG; a store that cannot be made EX_CANTCREAT, or opened EX_IOERR.
+ * Without create, a store that does not exist yet is EX_NOINPUT (a command
+ * that only reads does not make one). */
 struct agent_config;
 struct agent_store;
 int cli_agent_config_load(const char *sub, const char *path, struct agent_config **cfg_out);
-int cli_agent_store_open(const char *sub, const struct agent_config *cfg,
+int cli_agent_store_open(const char *sub, const struct agent_config *cfg, bool create,
                          struct agent_store **st_out);
 
 /*
