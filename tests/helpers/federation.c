@@ -767,3 +767,92 @@ fed_agent_log_count(fed *f, const char *addr, const char *needle)
         fclose(fp);
     return count;
 }
+
+/* ---- The liaison tool as a process ---------------------------------------------------- */
+
+void
+fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const char *const *args)
+{
+    static int seq;
+    const char *bin = getenv("LIAISON_TOOL_BIN");
+    char *argv[96], sdir[1100];
+    size_t n = 0;
+
+    if (bin == NULL)
+        fail_msg("LIAISON_TOOL_BIN is not set");
+    snprintf(r->out_path, sizeof(r->out_path), "%s/run-%d.out", f->dir, seq);
+    snprintf(r->err_path, sizeof(r->err_path), "%s/run-%d.err", f->dir, seq++);
+    argv[n++] = (char *)(uintptr_t) "liaison";
+    for (size_t i = 0; args[i] != NULL; i++) {
+        if (n == 80)
+            fail_msg("fed_tool_start: too many arguments");
+        argv[n++] = (char *)(uintptr_t)args[i];
+    }
+    if (agency != NULL) {
+        fed_agency *a = fed_agency_get(f, agency);
+        fed_nation *nat = fed_nation_get(f, (char[4]){agency[0], agency[1], agency[2], 0});
+
+        argv[n++] = (char *)(uintptr_t) "--key";
+        argv[n++] = a->key;
+        argv[n++] = (char *)(uintptr_t) "--roster";
+        argv[n++] = f->roster;
+        argv[n++] = (char *)(uintptr_t) "--broker";
+        argv[n++] = nat->agency_endpoint;
+    }
+    if (state != NULL) {
+        snprintf(sdir, sizeof(sdir), "%s/state-%s", f->dir, state);
+        argv[n++] = (char *)(uintptr_t) "--state";
+        argv[n++] = sdir;
+    }
+    argv[n] = NULL;
+    r->pid = fork();
+    if (r->pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    if (r->pid == 0) {
+        int o = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+        if (o < 0 || e < 0)
+            _exit(126);
+        dup2(o, STDOUT_FILENO);
+        dup2(e, STDERR_FILENO);
+        close(o);
+        close(e);
+        execv(bin, argv);
+        _exit(127);
+    }
+}
+
+/* Reads the file at path into buf (len bytes, NUL-terminated; "" if absent). */
+static void
+slurp(const char *path, char *buf, size_t len)
+{
+    FILE *fp = fopen(path, "r");
+    size_t n = fp != NULL ? fread(buf, 1, len - 1, fp) : 0;
+
+    buf[n] = '\0';
+    if (fp != NULL)
+        fclose(fp);
+}
+
+int
+fed_tool_wait(fed_run *r, char *out, char *err, size_t len)
+{
+    int status;
+
+    if (waitpid(r->pid, &status, 0) != r->pid)
+        fail_msg("waitpid: %s", strerror(errno));
+    slurp(r->out_path, out, len);
+    slurp(r->err_path, err, len);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int
+fed_tool(fed *f, const char *agency, const char *state, const char *const *args, char *out,
+         char *err, size_t len)
+{
+    fed_run r;
+
+    fed_tool_start(f, &r, agency, state, args);
+    return fed_tool_wait(&r, out, err, len);
+}

@@ -135,4 +135,28 @@ void fed_agent_kill(fed *f, const char *addr);
 /* Counts lines of the agent's log containing needle. */
 size_t fed_agent_log_count(fed *f, const char *addr, const char *needle);
 
+/* ---- The liaison tool as a process ---------------------------------------------------- */
+
+/* A run of the liaison tool (LIAISON_TOOL_BIN) in the background. */
+typedef struct fed_run {
+    pid_t pid;                  /* the process */
+    char out_path[1100];        /* its stdout, a file under the federation's directory */
+    char err_path[1100];        /* its stderr */
+} fed_run;
+
+/*
+ * Starts `liaison args...` (args NULL-terminated) with the connection options
+ * of agency (--key, --roster, --broker of its nation; agency NULL: none) and,
+ * when state is not NULL, --state <dir>/state-<state>.  Fails the test if it
+ * cannot.
+ */
+void fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state,
+                    const char *const *args);
+/* Waits for the run; its stdout lands in out and its stderr in err (len bytes
+ * each, NUL-terminated).  Returns its exit status (128 + the signal if killed). */
+int fed_tool_wait(fed_run *r, char *out, char *err, size_t len);
+/* fed_tool_start then fed_tool_wait. */
+int fed_tool(fed *f, const char *agency, const char *state, const char *const *args, char *out,
+             char *err, size_t len);
+
 #endif

@@ -51,69 +51,12 @@ write_file(const char *path, const void *data, size_t len)
     assert_int_equal(fclose(fp), 0);
 }
 
-static void
-slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f != NULL ? fread(buf, 1, len - 1, f) : 0;
-
-    buf[n] = '\0';
-    if (f != NULL)
-        fclose(f);
-}
-
 /* Runs `liaison args...`, as USA/CBP with its state directory when cbp; the
  * output lands in out and err.  Returns the exit status. */
 static int
 tool(bool cbp, const char *const *args)
 {
-    static int seq;
-    const char *bin = getenv("LIAISON_TOOL_BIN");
-    char *argv[80], sdir[1100], op[1100], ep[1100];
-    size_t n = 0;
-    int status;
-    pid_t pid;
-
-    if (bin == NULL)
-        fail_msg("LIAISON_TOOL_BIN is not set");
-    snprintf(op, sizeof(op), "%s/run-%d.out", F->dir, seq);
-    snprintf(ep, sizeof(ep), "%s/run-%d.err", F->dir, seq++);
-    snprintf(sdir, sizeof(sdir), "%s/state-cbp", F->dir);
-    argv[n++] = (char *)(uintptr_t) "liaison";
-    for (size_t i = 0; args[i] != NULL && n < 60; i++)
-        argv[n++] = (char *)(uintptr_t)args[i];
-    if (cbp) {
-        argv[n++] = (char *)(uintptr_t) "--key";
-        argv[n++] = fed_agency_get(F, "USA/CBP")->key;
-        argv[n++] = (char *)(uintptr_t) "--roster";
-        argv[n++] = F->roster;
-        argv[n++] = (char *)(uintptr_t) "--broker";
-        argv[n++] = fed_nation_get(F, "USA")->agency_endpoint;
-        argv[n++] = (char *)(uintptr_t) "--state";
-        argv[n++] = sdir;
-    }
-    argv[n] = NULL;
-    pid = fork();
-    if (pid < 0)
-        fail_msg("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int o = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-        if (o < 0 || e < 0)
-            _exit(126);
-        dup2(o, STDOUT_FILENO);
-        dup2(e, STDERR_FILENO);
-        close(o);
-        close(e);
-        execv(bin, argv);
-        _exit(127);
-    }
-    if (waitpid(pid, &status, 0) != pid)
-        fail_msg("waitpid: %s", strerror(errno));
-    slurp(op, out, sizeof(out));
-    slurp(ep, err, sizeof(err));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return fed_tool(F, cbp ? "USA/CBP" : NULL, cbp ? "cbp" : NULL, args, out, err, sizeof(out));
 }
 
 static json_t *

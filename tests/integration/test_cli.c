@@ -27,103 +27,27 @@ static char err[OUT_MAX];      /* and its stderr */
 /* ---- Running the tool ------------------------------------------------------------- */
 
 /* A run of the liaison tool in the background. */
-typedef struct run {
-    pid_t pid;                 /* the process */
-    char out_path[1100];       /* its stdout */
-    char err_path[1100];       /* its stderr */
-} run;
-
-static void
-state_dir(const char *name, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/state-%s", F->dir, name);
-}
+typedef fed_run run;
 
 /* Starts `liaison args...` with agency's connection options (agency NULL: none),
  * and --state <dir>/state-<state> when state is not NULL. */
 static void
 run_start(run *r, const char *agency, const char *state, const char *const *args)
 {
-    static int seq;
-    const char *bin = getenv("LIAISON_TOOL_BIN");
-    char *argv[80], sdir[1100];
-    size_t n = 0;
-
-    if (bin == NULL)
-        fail_msg("LIAISON_TOOL_BIN is not set");
-    snprintf(r->out_path, sizeof(r->out_path), "%s/run-%d.out", F->dir, seq);
-    snprintf(r->err_path, sizeof(r->err_path), "%s/run-%d.err", F->dir, seq++);
-    argv[n++] = (char *)(uintptr_t) "liaison";
-    for (size_t i = 0; args[i] != NULL && n < 60; i++)
-        argv[n++] = (char *)(uintptr_t)args[i];
-    if (agency != NULL) {
-        fed_agency *a = fed_agency_get(F, agency);
-        fed_nation *nat = fed_nation_get(F, (char[4]){agency[0], agency[1], agency[2], 0});
-
-        argv[n++] = (char *)(uintptr_t) "--key";
-        argv[n++] = a->key;
-        argv[n++] = (char *)(uintptr_t) "--roster";
-        argv[n++] = F->roster;
-        argv[n++] = (char *)(uintptr_t) "--broker";
-        argv[n++] = nat->agency_endpoint;
-    }
-    if (state != NULL) {
-        state_dir(state, sdir, sizeof(sdir));
-        argv[n++] = (char *)(uintptr_t) "--state";
-        argv[n++] = sdir;
-    }
-    argv[n] = NULL;
-    r->pid = fork();
-    if (r->pid < 0)
-        fail_msg("fork: %s", strerror(errno));
-    if (r->pid == 0) {
-        int o = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-        if (o < 0 || e < 0) {
-            fprintf(stderr, "cannot open %s: %s\n", r->out_path, strerror(errno));
-            _exit(126);
-        }
-        dup2(o, STDOUT_FILENO);
-        dup2(e, STDERR_FILENO);
-        close(o);
-        close(e);
-        execv(bin, argv);
-        _exit(127);
-    }
-}
-
-static void
-slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f != NULL ? fread(buf, 1, len - 1, f) : 0;
-
-    buf[n] = '\0';
-    if (f != NULL)
-        fclose(f);
+    fed_tool_start(F, r, agency, state, args);
 }
 
 /* Waits for the run; its output lands in out and err.  Returns its exit status. */
 static int
 run_wait(run *r)
 {
-    int status;
-
-    if (waitpid(r->pid, &status, 0) != r->pid)
-        fail_msg("waitpid: %s", strerror(errno));
-    slurp(r->out_path, out, sizeof(out));
-    slurp(r->err_path, err, sizeof(err));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return fed_tool_wait(r, out, err, sizeof(out));
 }
 
 static int
 cli(const char *agency, const char *state, const char *const *args)
 {
-    run r;
-
-    run_start(&r, agency, state, args);
-    return run_wait(&r);
+    return fed_tool(F, agency, state, args, out, err, sizeof(out));
 }
 
 /* Runs until the exit status is want (every 500 ms, up to ms); returns the last status. */

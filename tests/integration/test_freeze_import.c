@@ -22,68 +22,13 @@ static fed *F;                 /* USA, CAN, MEX */
 static char out[OUT_MAX];      /* the last run's stdout */
 static char err[OUT_MAX];      /* and its stderr */
 
-static void
-slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f != NULL ? fread(buf, 1, len - 1, f) : 0;
-
-    buf[n] = '\0';
-    if (f != NULL)
-        fclose(f);
-}
-
 /* Runs `liaison args...` as USA/TREASURY (--state <dir>/state-treasury) when treasury is true;
  * returns its exit status; stdout in out, stderr in err. */
 static int
 tool(bool treasury, const char *const *args)
 {
-    const char *bin = getenv("LIAISON_TOOL_BIN");
-    char *argv[64], sdir[1100], out_path[1100], err_path[1100];
-    size_t n = 0;
-    int status;
-    pid_t pid;
-
-    if (bin == NULL)
-        fail_msg("LIAISON_TOOL_BIN is not set");
-    snprintf(out_path, sizeof(out_path), "%s/tool.out", F->dir);
-    snprintf(err_path, sizeof(err_path), "%s/tool.err", F->dir);
-    snprintf(sdir, sizeof(sdir), "%s/state-treasury", F->dir);
-    argv[n++] = (char *)(uintptr_t) "liaison";
-    for (size_t i = 0; args[i] != NULL && n < 50; i++)
-        argv[n++] = (char *)(uintptr_t)args[i];
-    if (treasury) {
-        argv[n++] = (char *)(uintptr_t) "--key";
-        argv[n++] = fed_agency_get(F, "USA/TREASURY")->key;
-        argv[n++] = (char *)(uintptr_t) "--roster";
-        argv[n++] = F->roster;
-        argv[n++] = (char *)(uintptr_t) "--broker";
-        argv[n++] = fed_nation_get(F, "USA")->agency_endpoint;
-        argv[n++] = (char *)(uintptr_t) "--state";
-        argv[n++] = sdir;
-    }
-    argv[n] = NULL;
-    pid = fork();
-    if (pid < 0)
-        fail_msg("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-        if (o < 0 || e < 0)
-            _exit(126);
-        dup2(o, STDOUT_FILENO);
-        dup2(e, STDERR_FILENO);
-        close(o);
-        close(e);
-        execv(bin, argv);
-        _exit(127);
-    }
-    if (waitpid(pid, &status, 0) != pid)
-        fail_msg("waitpid: %s", strerror(errno));
-    slurp(out_path, out, sizeof(out));
-    slurp(err_path, err, sizeof(err));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return fed_tool(F, treasury ? "USA/TREASURY" : NULL, treasury ? "treasury" : NULL, args, out,
+                    err, sizeof(out));
 }
 
 #define assert_rc(got, want)                                                               \

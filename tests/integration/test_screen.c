@@ -41,58 +41,7 @@ slurp(const char *path, char *buf, size_t len)
 static int
 cli(const char *agency, const char *state, const char *const *args)
 {
-    static int seq;
-    const char *bin = getenv("LIAISON_TOOL_BIN");
-    char *argv[80], sdir[1100], out_path[1100], err_path[1100];
-    size_t n = 0;
-    int status;
-    pid_t pid;
-
-    if (bin == NULL)
-        fail_msg("LIAISON_TOOL_BIN is not set");
-    snprintf(out_path, sizeof(out_path), "%s/run-%d.out", F->dir, seq);
-    snprintf(err_path, sizeof(err_path), "%s/run-%d.err", F->dir, seq++);
-    argv[n++] = (char *)(uintptr_t) "liaison";
-    for (size_t i = 0; args[i] != NULL && n < 60; i++)
-        argv[n++] = (char *)(uintptr_t)args[i];
-    if (agency != NULL) {
-        fed_agency *a = fed_agency_get(F, agency);
-        fed_nation *nat = fed_nation_get(F, (char[4]){agency[0], agency[1], agency[2], 0});
-
-        argv[n++] = (char *)(uintptr_t) "--key";
-        argv[n++] = a->key;
-        argv[n++] = (char *)(uintptr_t) "--roster";
-        argv[n++] = F->roster;
-        argv[n++] = (char *)(uintptr_t) "--broker";
-        argv[n++] = nat->agency_endpoint;
-    }
-    if (state != NULL) {
-        snprintf(sdir, sizeof(sdir), "%s/state-%s", F->dir, state);
-        argv[n++] = (char *)(uintptr_t) "--state";
-        argv[n++] = sdir;
-    }
-    argv[n] = NULL;
-    pid = fork();
-    if (pid < 0)
-        fail_msg("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-        if (o < 0 || e < 0)
-            _exit(126);
-        dup2(o, STDOUT_FILENO);
-        dup2(e, STDERR_FILENO);
-        close(o);
-        close(e);
-        execv(bin, argv);
-        _exit(127);
-    }
-    if (waitpid(pid, &status, 0) != pid)
-        fail_msg("waitpid: %s", strerror(errno));
-    slurp(out_path, out, sizeof(out));
-    slurp(err_path, err, sizeof(err));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return fed_tool(F, agency, state, args, out, err, sizeof(out));
 }
 
 #define assert_rc(call, want)                                                              \
