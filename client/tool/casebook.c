@@ -473,25 +473,29 @@ out:
     return CASEBOOK_OK;
 }
 
-casebook_err
-casebook_list_kind(casebook *cb, bool sent, const char *kind, bool with_raw,
-                   casebook_list **list_out)
+/* Called by walk_kind with each message of the kind; it may take *e over
+ * (and set it to NULL).  Returns a casebook error to stop with it, or
+ * WALK_STOP to stop without one, or CASEBOOK_OK to go on. */
+#define WALK_STOP (-1)
+typedef int (*walk_fn)(void *arg, casebook_entry **e);
+
+/* Calls fn for every message of kind (exact) sent (sent true) or received,
+ * in key order, each decoded (with its envelope bytes when with_raw). */
+static casebook_err
+walk_kind(casebook *cb, bool sent, const char *kind, bool with_raw, walk_fn fn, void *arg)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
-    casebook_list *l = calloc(1, sizeof(*l));
     MDB_val k, v;
-    int rc;
+    int rc, got = CASEBOOK_OK;
     casebook_err err = CASEBOOK_OK;
 
-    if (l == NULL)
-        return CASEBOOK_ERR_NOMEM;
     if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
         (rc = mdb_cursor_open(txn, sent ? cb->sent : cb->received, &cur)) != 0) {
         err = from_mdb(rc);
         goto out;
     }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && got == CASEBOOK_OK;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         casebook_entry *e = NULL;
 
@@ -501,21 +505,38 @@ casebook_list_kind(casebook *cb, bool sent, const char *kind, bool with_raw,
         }
         if ((err = decode(sent, k.mv_data, v.mv_data, v.mv_size, with_raw, &e)) != CASEBOOK_OK)
             goto out;
-        if (strcmp(e->kind, kind) != 0) {
-            casebook_entry_free(&e);
-            continue;
-        }
-        if ((err = list_add(l, &e)) != CASEBOOK_OK)
-            goto out;
+        if (strcmp(e->kind, kind) == 0)
+            got = fn(arg, &e);
+        casebook_entry_free(&e);
     }
-    if (rc != MDB_NOTFOUND)
+    if (got != CASEBOOK_OK)
+        err = got == WALK_STOP ? CASEBOOK_OK : (casebook_err)got;
+    else if (rc != MDB_NOTFOUND)
         err = from_mdb(rc);
 out:
     if (cur != NULL)
         mdb_cursor_close(cur);
     if (txn != NULL)
         mdb_txn_abort(txn);
-    if (err != CASEBOOK_OK) {
+    return err;
+}
+
+static int
+walk_list_add(void *arg, casebook_entry **e)
+{
+    return (int)list_add(arg, e);
+}
+
+casebook_err
+casebook_list_kind(casebook *cb, bool sent, const char *kind, bool with_raw,
+                   casebook_list **list_out)
+{
+    casebook_list *l = calloc(1, sizeof(*l));
+    casebook_err err;
+
+    if (l == NULL)
+        return CASEBOOK_ERR_NOMEM;
+    if ((err = walk_kind(cb, sent, kind, with_raw, walk_list_add, l)) != CASEBOOK_OK) {
         casebook_list_free(&l);
         return err;
     }
@@ -525,46 +546,28 @@ out:
     return CASEBOOK_OK;
 }
 
+/* casebook_each_kind's function and its argument, for walk_kind. */
+typedef struct each_call {
+    casebook_each_fn fn;         /* the caller's function */
+    void *arg;                   /* and its argument */
+} each_call;
+
+static int
+walk_each(void *arg, casebook_entry **e)
+{
+    const each_call *c = arg;
+
+    return c->fn(c->arg, *e) != 0 ? WALK_STOP : CASEBOOK_OK;
+}
+
 casebook_err
 casebook_each_kind(casebook *cb, bool sent, const char *kind, casebook_each_fn fn, void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    int rc;
-    casebook_err err = CASEBOOK_OK;
+    each_call c = {fn, arg};
 
     if (cb == NULL || kind == NULL || fn == NULL)
         return CASEBOOK_ERR_INVALID;
-    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
-        (rc = mdb_cursor_open(txn, sent ? cb->sent : cb->received, &cur)) != 0) {
-        err = from_mdb(rc);
-        goto out;
-    }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        casebook_entry *e = NULL;
-        int stop;
-
-        if (k.mv_size != CASEBOOK_ID_BYTES) {
-            err = CASEBOOK_ERR_CORRUPT;
-            goto out;
-        }
-        if ((err = decode(sent, k.mv_data, v.mv_data, v.mv_size, false, &e)) != CASEBOOK_OK)
-            goto out;
-        stop = strcmp(e->kind, kind) == 0 ? fn(arg, e) : 0;
-        casebook_entry_free(&e);
-        if (stop != 0)
-            goto out;
-    }
-    if (rc != MDB_NOTFOUND)
-        err = from_mdb(rc);
-out:
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    return err;
+    return walk_kind(cb, sent, kind, false, walk_each, &c);
 }
 
 /* ---- Reports ---------------------------------------------------------------- */
