@@ -251,6 +251,14 @@ agent_store_err agent_blob_get(agent_txn *txn, agent_table table, const void *ke
 void agent_designation_key(const char *from, const char *designation, uint32_t version,
                            char *buf, size_t buf_len);
 
+/* Writes the reason (printf-style) into why (why_len bytes) and returns
+ * false, so that a check reads `return agent_why(why, len, "...")`. */
+bool agent_why(char *why, size_t why_len, const char *fmt, ...) PROTO_PRINTF(3, 4);
+
+/* True if v is a JSON string of min to max bytes of UTF-8 without control
+ * characters (and without a NUL inside). */
+bool agent_text_valid(const json_t *v, size_t min, size_t max);
+
 /*
  * Checks a freeze.designation version (its portion 0, "schema" aside)
  * against the members and bounds of docs/messages.md (freeze.*): the

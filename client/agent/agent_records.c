@@ -105,11 +105,8 @@ agent_blob_get(agent_txn *txn, agent_table table, const void *key, size_t key_le
 
 /* ---- Checks ----------------------------------------------------------------------- */
 
-static bool fail(char *why, size_t why_len, const char *fmt, ...) PROTO_PRINTF(3, 4);
-
-/* Writes the reason into why; returns false for the caller to return. */
-static bool
-fail(char *why, size_t why_len, const char *fmt, ...)
+bool
+agent_why(char *why, size_t why_len, const char *fmt, ...)
 {
     va_list ap;
 
@@ -119,9 +116,8 @@ fail(char *why, size_t why_len, const char *fmt, ...)
     return false;
 }
 
-/* A string member of at most max bytes without control characters; NULL member is absent. */
-static bool
-text_ok(const json_t *v, size_t max)
+bool
+agent_text_valid(const json_t *v, size_t min, size_t max)
 {
     const char *s;
     size_t n;
@@ -130,13 +126,20 @@ text_ok(const json_t *v, size_t max)
         return false;
     s = json_string_value(v);
     n = json_string_length(v);
-    if (n == 0 || n > max || strlen(s) != n)
+    if (n < min || n > max || strlen(s) != n)
         return false;
     for (size_t i = 0; i < n; i++) {
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
     }
     return true;
+}
+
+/* A string member of 1 to max bytes without control characters. */
+static bool
+text_ok(const json_t *v, size_t max)
+{
+    return agent_text_valid(v, 1, max);
 }
 
 static bool
@@ -146,7 +149,7 @@ optional_text(const json_t *o, const char *member, size_t max, char *why, size_t
 
     if (v == NULL || text_ok(v, max))
         return true;
-    return fail(why, why_len, "\"%s\" must be a non-empty string without control characters", member);
+    return agent_why(why, why_len, "\"%s\" must be a non-empty string without control characters", member);
 }
 
 static bool
@@ -171,10 +174,10 @@ document_ok(const json_t *d, char *why, size_t why_len)
     char norm[MATCH_DOC_MAX];
 
     if (!json_is_object(d))
-        return fail(why, why_len, "a document must be an object {type, number, country}");
+        return agent_why(why, why_len, "a document must be an object {type, number, country}");
     if (!text_ok(json_object_get(d, "number"), TEXT_FIELD_MAX) ||
         !match_doc_normalise(json_string_value(json_object_get(d, "number")), norm, sizeof(norm)))
-        return fail(why, why_len, "a document needs a \"number\" with letters or digits (at most %u "
+        return agent_why(why, why_len, "a document needs a \"number\" with letters or digits (at most %u "
                     "once normalised)", MATCH_DOC_MAX - 1);
     return optional_text(d, "type", 64, why, why_len) &&
            optional_text(d, "country", 64, why, why_len);
@@ -188,17 +191,17 @@ agent_entry_check(const json_t *entry, char *why, size_t why_len)
     size_t i;
 
     if (!json_is_object(entry)) {
-        fail(why, why_len, "an entry must be a JSON object");
+        agent_why(why, why_len, "an entry must be a JSON object");
         return NULL;
     }
     if (!text_ok(json_object_get(entry, "ref"), AGENT_REF_MAX)) {
-        fail(why, why_len, "an entry needs a \"ref\" (1 to %u bytes, no control characters)", AGENT_REF_MAX);
+        agent_why(why, why_len, "an entry needs a \"ref\" (1 to %u bytes, no control characters)", AGENT_REF_MAX);
         return NULL;
     }
     ref = json_string_value(json_object_get(entry, "ref"));
     e = json_deep_copy(entry);
     if (e == NULL) {
-        fail(why, why_len, "out of memory");
+        agent_why(why, why_len, "out of memory");
         return NULL;
     }
     json_object_del(e, "details_portion");
@@ -208,7 +211,7 @@ agent_entry_check(const json_t *entry, char *why, size_t why_len)
         goto bad;
     if ((v = json_object_get(e, "name")) != NULL) {
         if (json_object_get(e, "names") != NULL) {
-            fail(why, why_len, "entry %s: give \"names\" or \"name\", not both", ref);
+            agent_why(why, why_len, "entry %s: give \"names\" or \"name\", not both", ref);
             goto bad;
         }
         names = json_array();
@@ -218,32 +221,32 @@ agent_entry_check(const json_t *entry, char *why, size_t why_len)
     }
     names = json_object_get(e, "names");
     if (!json_is_array(names) || json_array_size(names) == 0 || json_array_size(names) > NAMES_MAX) {
-        fail(why, why_len, "entry %s: \"names\" must list 1 to 16 names", ref);
+        agent_why(why, why_len, "entry %s: \"names\" must list 1 to 16 names", ref);
         goto bad;
     }
     json_array_foreach(names, i, v) {
         match_name m;
 
         if (!text_ok(v, TEXT_FIELD_MAX)) {
-            fail(why, why_len, "entry %s: each name must be a non-empty string", ref);
+            agent_why(why, why_len, "entry %s: each name must be a non-empty string", ref);
             goto bad;
         }
         match_name_parse(json_string_value(v), &m);
         if (m.count == 0) {
-            fail(why, why_len, "entry %s: a name has no letters or digits", ref);
+            agent_why(why, why_len, "entry %s: a name has no letters or digits", ref);
             goto bad;
         }
     }
     if ((v = json_object_get(e, "born")) != NULL &&
         (!json_is_string(v) || !date_ok(json_string_value(v)))) {
-        fail(why, why_len, "entry %s: \"born\" must be YYYY-MM-DD, YYYY-MM or YYYY", ref);
+        agent_why(why, why_len, "entry %s: \"born\" must be YYYY-MM-DD, YYYY-MM or YYYY", ref);
         goto bad;
     }
     if ((v = json_object_get(e, "documents")) != NULL) {
         json_t *d;
 
         if (!json_is_array(v) || json_array_size(v) > DOCUMENTS_MAX) {
-            fail(why, why_len, "entry %s: \"documents\" must be a list of at most 16", ref);
+            agent_why(why, why_len, "entry %s: \"documents\" must be a list of at most 16", ref);
             goto bad;
         }
         json_array_foreach(v, i, d) {
@@ -256,14 +259,14 @@ agent_entry_check(const json_t *entry, char *why, size_t why_len)
         }
     }
     if ((v = json_object_get(e, "details")) != NULL && !json_is_string(v) && !json_is_object(v)) {
-        fail(why, why_len, "entry %s: \"details\" must be a string or an object", ref);
+        agent_why(why, why_len, "entry %s: \"details\" must be a string or an object", ref);
         goto bad;
     }
     if ((v = json_object_get(e, "details_labels")) != NULL) {
         proto_labels l;
 
         if (!json_is_string(v) || proto_labels_parse(json_string_value(v), &l, NULL) != PROTO_OK) {
-            fail(why, why_len, "entry %s: \"details_labels\" do not parse as labels", ref);
+            agent_why(why, why_len, "entry %s: \"details_labels\" do not parse as labels", ref);
             goto bad;
         }
     }
@@ -288,28 +291,28 @@ agent_doc_check(const json_t *report, char *why, size_t why_len)
     char today[32];
 
     if (!json_is_object(report)) {
-        fail(why, why_len, "a report must be a JSON object");
+        agent_why(why, why_len, "a report must be a JSON object");
         return NULL;
     }
     if (!text_ok(json_object_get(report, "ref"), AGENT_REF_MAX)) {
-        fail(why, why_len, "a report needs a \"ref\" (1 to %u bytes, no control characters)", AGENT_REF_MAX);
+        agent_why(why, why_len, "a report needs a \"ref\" (1 to %u bytes, no control characters)", AGENT_REF_MAX);
         return NULL;
     }
     if (!document_ok(json_object_get(report, "document"), why, why_len))
         return NULL;
     v = json_object_get(report, "status");
     if (!json_is_string(v) || !status_ok(json_string_value(v))) {
-        fail(why, why_len, "\"status\" must be one of stolen, lost, forged, fraudulently-used");
+        agent_why(why, why_len, "\"status\" must be one of stolen, lost, forged, fraudulently-used");
         return NULL;
     }
     v = json_object_get(report, "reported");
     if (v != NULL && (!json_is_string(v) || !date_ok(json_string_value(v)))) {
-        fail(why, why_len, "\"reported\" must be a date YYYY-MM-DD");
+        agent_why(why, why_len, "\"reported\" must be a date YYYY-MM-DD");
         return NULL;
     }
     r = json_deep_copy(report);
     if (r == NULL) {
-        fail(why, why_len, "out of memory");
+        agent_why(why, why_len, "out of memory");
         return NULL;
     }
     json_object_del(r, "schema");

@@ -17,35 +17,11 @@
 #define PROGRAMMES_MAX 32u
 #define VERSION_MAX 1000000000
 
-/* Says why into why and returns false, so a check reads "return refuse(...)". */
-static bool __attribute__((format(printf, 3, 4)))
-refuse(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
-/* True if s is UTF-8 text of at most max bytes without control characters.
- * jansson has checked the UTF-8; a NUL inside would shorten strlen. */
+/* Text of at most max bytes without control characters (empty allowed: optional members). */
 static bool
 text_ok(const json_t *v, size_t max)
 {
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
-
-    if (s == NULL || len > max || strlen(s) != len)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    }
-    return true;
+    return agent_text_valid(v, 0, max);
 }
 
 /* True if the two digits at s make a number from lo to hi. */
@@ -110,10 +86,10 @@ opt_text(const json_t *o, const char *where, const char *name, size_t max, bool 
     if (v == NULL || json_is_null(v))
         return true;
     if (!text_ok(v, max))
-        return refuse(why, why_len, "%s%s: not text of at most %zu bytes without control "
+        return agent_why(why, why_len, "%s%s: not text of at most %zu bytes without control "
                       "characters", where, name, max);
     if (date && json_string_length(v) > 0 && !date_ok(json_string_value(v)))
-        return refuse(why, why_len, "%s%s: '%s' is not a date YYYY-MM-DD", where, name,
+        return agent_why(why, why_len, "%s%s: '%s' is not a date YYYY-MM-DD", where, name,
                       json_string_value(v));
     return true;
 }
@@ -130,9 +106,9 @@ opt_array(const json_t *o, const char *where, const char *name, size_t max,
     if (v == NULL || json_is_null(v))
         return true;
     if (!json_is_array(v))
-        return refuse(why, why_len, "%s%s: not a list", where, name);
+        return agent_why(why, why_len, "%s%s: not a list", where, name);
     if (json_array_size(v) > max)
-        return refuse(why, why_len, "%s%s: %zu entries, at most %zu", where, name,
+        return agent_why(why, why_len, "%s%s: %zu entries, at most %zu", where, name,
                       json_array_size(v), max);
     *arr_out = v;
     return true;
@@ -150,7 +126,7 @@ text_list(const json_t *o, const char *where, const char *name, size_t max, char
         return false;
     json_array_foreach(arr, i, v) {
         if (!text_ok(v, TEXT_MAX) || json_string_length(v) == 0)
-            return refuse(why, why_len, "%s%s[%zu]: not text of 1 to %u bytes", where, name, i,
+            return agent_why(why, why_len, "%s%s[%zu]: not text of 1 to %u bytes", where, name, i,
                           TEXT_MAX);
     }
     return true;
@@ -171,13 +147,13 @@ object_list(const json_t *o, const char *where, const char *name, size_t max,
     json_array_foreach(arr, i, v) {
         snprintf(at, sizeof(at), "%s%s[%zu].", where, name, i);
         if (!json_is_object(v))
-            return refuse(why, why_len, "%s%s[%zu]: not an object", where, name, i);
+            return agent_why(why, why_len, "%s%s[%zu]: not an object", where, name, i);
         for (size_t m = 0; members[m] != NULL; m++) {
             if (!opt_text(v, at, members[m], TEXT_MAX, false, why, why_len))
                 return false;
         }
         if (required != NULL && json_string_length(json_object_get(v, required)) == 0)
-            return refuse(why, why_len, "%s%s: required", at, required);
+            return agent_why(why, why_len, "%s%s: required", at, required);
     }
     return true;
 }
@@ -197,13 +173,13 @@ aliases_ok(const json_t *entity, char *why, size_t why_len)
         bool known = quality == NULL;
 
         if (!text_ok(name, TEXT_MAX) || json_string_length(name) == 0)
-            return refuse(why, why_len, "entity.aliases[%zu]: not a name of 1 to %u bytes (a "
+            return agent_why(why, why_len, "entity.aliases[%zu]: not a name of 1 to %u bytes (a "
                           "text, or an object with name and quality)", i, TEXT_MAX);
         if (json_is_object(v) && json_object_get(v, "quality") != NULL) {
             for (size_t q = 0; qualities[q] != NULL && quality != NULL; q++)
                 known = known || strcmp(quality, qualities[q]) == 0;
             if (quality == NULL || !known)
-                return refuse(why, why_len, "entity.aliases[%zu].quality: not strong, weak, "
+                return agent_why(why, why_len, "entity.aliases[%zu].quality: not strong, weak, "
                               "good or low", i);
         }
     }
@@ -223,10 +199,10 @@ entity_ok(const json_t *entity, char *why, size_t why_len)
     size_t i;
 
     if (!json_is_object(entity))
-        return refuse(why, why_len, "entity: missing or not an object");
+        return agent_why(why, why_len, "entity: missing or not an object");
     if (!text_ok(json_object_get(entity, "name"), TEXT_MAX) ||
         json_string_length(json_object_get(entity, "name")) == 0)
-        return refuse(why, why_len, "entity.name: missing, or not text of 1 to %u bytes",
+        return agent_why(why, why_len, "entity.name: missing, or not text of 1 to %u bytes",
                       TEXT_MAX);
     if (json_object_get(entity, "type") != NULL) {
         bool known = false;
@@ -234,7 +210,7 @@ entity_ok(const json_t *entity, char *why, size_t why_len)
         for (size_t t = 0; types[t] != NULL && type != NULL; t++)
             known = known || strcmp(type, types[t]) == 0;
         if (!known)
-            return refuse(why, why_len, "entity.type: not individual, entity, vessel or "
+            return agent_why(why, why_len, "entity.type: not individual, entity, vessel or "
                           "aircraft");
     }
     if (!opt_text(entity, "entity.", "original_name", TEXT_MAX, false, why, why_len) ||
@@ -250,7 +226,7 @@ entity_ok(const json_t *entity, char *why, size_t why_len)
         return false;
     json_array_foreach(born, i, v) {
         if (!text_ok(v, 16) || !agent_born_valid(json_string_value(v)))
-            return refuse(why, why_len, "entity.born[%zu]: not YYYY-MM-DD, YYYY-MM, YYYY or "
+            return agent_why(why, why_len, "entity.born[%zu]: not YYYY-MM-DD, YYYY-MM, YYYY or "
                           "YYYY..YYYY", i);
     }
     return true;
@@ -285,18 +261,18 @@ agent_designation_check(const json_t *body, char *why, size_t why_len)
     bool known = false;
 
     if (!json_is_object(body))
-        return refuse(why, why_len, "not a JSON object");
+        return agent_why(why, why_len, "not a JSON object");
     if (!text_ok(designation, 64) || !designation_id_ok(json_string_value(designation)))
-        return refuse(why, why_len, "designation: missing, or not 1 to 64 characters of "
+        return agent_why(why, why_len, "designation: missing, or not 1 to 64 characters of "
                       "A-Z a-z 0-9 . _ : / -");
     if (!json_is_integer(version) || json_integer_value(version) < 1 ||
         json_integer_value(version) > VERSION_MAX)
-        return refuse(why, why_len, "version: missing, or not a number from 1 to %d",
+        return agent_why(why, why_len, "version: missing, or not a number from 1 to %d",
                       VERSION_MAX);
     for (size_t i = 0; actions[i] != NULL && action != NULL; i++)
         known = known || strcmp(action, actions[i]) == 0;
     if (!known)
-        return refuse(why, why_len, "action: missing, or not add, amend or delist");
+        return agent_why(why, why_len, "action: missing, or not add, amend or delist");
     return opt_text(body, "", "effective", 10, true, why, why_len) &&
            opt_text(body, "", "list", 64, false, why, why_len) &&
            opt_text(body, "", "reference", 128, false, why, why_len) &&
