@@ -305,6 +305,8 @@ entry_find(imp *m, const char *ref)
     imp_entry key;
 
     key.ref = (char *)(uintptr_t)ref;
+    if (m->count == 0)
+        return NULL;
     return bsearch(&key, m->entries, m->count, sizeof(key), by_ref);
 }
 
@@ -401,7 +403,8 @@ load_lasts(imp *m)
         cli_error(SUB, "out of memory reading the casebook");
         return m->load_rc;
     }
-    qsort(m->lasts, m->last_count, sizeof(*m->lasts), by_id_version);
+    if (m->last_count > 1)
+        qsort(m->lasts, m->last_count, sizeof(*m->lasts), by_id_version);
     /* Keep the latest version of each designation. */
     n = m->last_count;
     m->last_count = 0;
@@ -737,7 +740,8 @@ cli_freeze_import(int argc, char **argv)
                                                                      : EX_OSERR;
         goto done;
     }
-    qsort(m.entries, m.count, sizeof(*m.entries), by_ref);
+    if (m.count > 1)
+        qsort(m.entries, m.count, sizeof(*m.entries), by_ref);
     if ((rc = load_lasts(&m)) != EX_OK || (rc = diff(&m)) != EX_OK)
         goto done;
     if (!o.json)
