@@ -574,11 +574,14 @@ screen_set_load(agent_txn *txn, unsigned sources, screen_set *set)
  * dropped or an added letter among the first four characters still leaves
  * a shared key ("notr" gives "nor" and "not" too).  A token of two or three
  * characters also gives itself whole; tokens of one character (initials)
- * give none.  The same keys of the last four characters of the name's last
- * token, under their own tag, catch names compared run together ("Vkda
- * Baham" against "Dabaham").  A document number or identifier gives its
- * normalised whole.  Keys are 64-bit hashes (FNV-1a) with a tag in the top
- * two bits; a collision only adds a candidate, it never loses one.
+ * give none.  The same keys of the last four characters of each token of
+ * four or more, under their own tag ("peli" against "vopeli").  The same
+ * keys of the first four characters of the name run together (its head),
+ * under their own tag: names compared run together score on their common
+ * beginning.  A document number or identifier gives its normalised whole.
+ * Keys are 64-bit hashes (FNV-1a) with a tag in the top two bits; a
+ * collision only adds a candidate, it never loses one.  Name keys are
+ * posted per name, so that a run counts which subject tokens hit each name.
  */
 #define KEY_HEAD ((uint64_t)0 << 62)
 #define KEY_PAIR ((uint64_t)1 << 62)

@@ -341,6 +341,19 @@ typo(unsigned *seed, const char *name, char *out, size_t len)
     }
 }
 
+/* name with its first token moved to the end ("SURNAME Given" order), or with drop its middle
+ * token dropped when it has three. */
+static void
+reorder(const char *name, bool drop, char *out, size_t len)
+{
+    const char *first_end = strchr(name, ' '), *last = strrchr(name, ' ');
+
+    if (drop && first_end != last)
+        snprintf(out, len, "%.*s%s", (int)(first_end - name), name, last);
+    else
+        snprintf(out, len, "%s %.*s", first_end + 1, (int)(first_end - name), name);
+}
+
 /* The candidate of designation id in list, or NULL. */
 static const json_t *
 candidate_of(const json_t *list, const char *id)
@@ -393,6 +406,8 @@ test_screen_index_equals_exhaustive(void **state)
 
         if (q % 2 == 0)
             typo(&seed, names[from], name, sizeof(name));
+        else if (q % 4 == 1)
+            reorder(names[from], q % 8 == 1, name, sizeof(name));
         else
             snprintf(name, sizeof(name), "%s", names[from]);
         snprintf(from_id, sizeof(from_id), "SYN-%05zu", from);
@@ -422,7 +437,8 @@ test_screen_index_equals_exhaustive(void **state)
             /* A variant of a designation's name finds that designation exactly as
              * scoring everything does.  Other designations that score at the threshold
              * against it through one shared token and a second token only similar
-             * (Jaro-Winkler of 0.7 to 0.8) may be left out; they are counted. */
+             * (Jaro-Winkler of 0.7 to 0.8) may be left out; they are counted.  Variants
+             * are typos, the name reordered, a middle token dropped, the name as is. */
             if (!json_equal(candidate_of(fast, from_id), candidate_of(slow, from_id)) ||
                 candidate_of(slow, from_id) == NULL)
                 fail_msg("the index and scoring everything differ on %s for '%s'", from_id,
@@ -439,7 +455,7 @@ test_screen_index_equals_exhaustive(void **state)
                   "threshold against a variant left out\n", examined_total / Q, N, hits,
                   lookalike_misses, Q / 5, cohit_misses, cohits);
     assert_true(lookalike_misses <= Q / 5 / 20);
-    assert_true(cohit_misses * 4 <= cohits);
+    assert_true(cohit_misses * 10 <= cohits);
     assert_true(examined_total / Q < N / 2);
     assert_true(hits >= Q / 2);
     screen_set_destroy(&s);
