@@ -637,13 +637,15 @@ token_keys(uint64_t tag, const uint32_t *c, size_t n, uint64_t *keys)
     return count;
 }
 
-/* The keys of name m into keys, grouped by token (the end keys last, with the last token's);
- * when owner is not NULL, owner[i] gets the index of the token that gave keys[i].  Returns
- * how many. */
+/* The keys of name m into keys: those of each token's start, of each token's end, then of the
+ * head; when owner is not NULL, owner[i] gets the index of the token that gave keys[i]
+ * (OWNER_HEAD for the head).  A run counts a name's hits when the owner changes: a count of
+ * two or more is then two distinct tokens or more, which is all the rule needs.  Returns how
+ * many. */
 static size_t
 name_keys(const match_name *m, uint64_t *keys, uint8_t *owner)
 {
-    size_t n = 0, last, from;
+    size_t n = 0, last, from = 0;
 
     for (size_t t = 0; t < m->count; t++) {
         from = n;
@@ -659,6 +661,7 @@ name_keys(const match_name *m, uint64_t *keys, uint8_t *owner)
         for (size_t i = from; owner != NULL && i < n; i++)
             owner[i] = (uint8_t)t;
     }
+    from = n;
     if (m->count > 1 && m->lens[0] < 4) {
         /* The head of the name run together spans its first tokens. */
         uint32_t head[4];
@@ -667,10 +670,8 @@ name_keys(const match_name *m, uint64_t *keys, uint8_t *owner)
         for (size_t t = 0; t < m->count && h < 4; t++)
             for (size_t i = 0; i < m->lens[t] && h < 4; i++)
                 head[h++] = m->tokens[t][i];
-        from = n;
         n += token_keys(KEY_HEAD, head, h, keys + n);
     } else if (m->count > 0) {
-        from = n;
         n += token_keys(KEY_HEAD, m->tokens[0], m->lens[0] < 4 ? m->lens[0] : 4, keys + n);
     }
     for (size_t i = from; owner != NULL && i < n; i++)
