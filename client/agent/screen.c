@@ -84,12 +84,22 @@ typedef struct chunk {
     char data[];        /* its bytes */
 } chunk;
 
-/* A posting list: the designations that carry one key. */
+/* A posting list: the names (or, for a document key, the designations) that carry one key. */
 typedef struct posting {
     uint64_t key;  /* the key (0: slot unused) */
-    uint32_t *ids; /* designation indexes, ascending */
+    uint32_t *ids; /* name indexes (entry indexes for a document key), ascending */
     uint32_t count, cap; /* used, allocated */
 } posting;
+
+/* One name of the set as the index sees it, with the scratch counts of a run. */
+typedef struct iname {
+    uint32_t entry; /* the designation it belongs to */
+    uint32_t run;   /* the run that last counted it */
+    uint8_t keyed;  /* its tokens that give keys (two characters or more) */
+    uint8_t last;   /* the subject token that last hit it in that run */
+    uint8_t hits;   /* distinct subject tokens that hit it in that run */
+    uint16_t joined; /* code points of its tokens run together */
+} iname;
 
 struct screen_set {
     sentry *entries;       /* the designations */
@@ -100,6 +110,8 @@ struct screen_set {
     size_t slot_count;     /* a power of two, or 0 without an index */
     size_t keys, postings; /* distinct keys, key-designation pairs */
     bool indexed;          /* the index covers every entry */
+    iname *inames;         /* every name of every entry, in entry order */
+    size_t iname_count;    /* entries in inames */
     uint32_t *marks;       /* per entry, the run that last took it as a candidate */
     uint32_t run;          /* the current run's mark */
     uint32_t *cands;       /* candidate indexes of the current run */
@@ -174,6 +186,7 @@ screen_set_destroy(screen_set **set)
         s->arena = next;
     }
     free(s->entries);
+    free(s->inames);
     free(s->marks);
     free(s->cands);
     free(s);
@@ -190,7 +203,7 @@ void
 screen_set_stats(const screen_set *set, size_t *keys_out, size_t *postings_out, size_t *bytes_out)
 {
     size_t bytes = set->arena_bytes + set->cap * sizeof(sentry) + set->slot_count * sizeof(posting) +
-                   set->cap * 2 * sizeof(uint32_t);
+                   set->cap * 2 * sizeof(uint32_t) + set->iname_count * sizeof(iname);
 
     for (size_t i = 0; i < set->slot_count; i++)
         bytes += set->slots[i].cap * sizeof(uint32_t);
@@ -561,19 +574,29 @@ screen_set_load(agent_txn *txn, unsigned sources, screen_set *set)
  * dropped or an added letter among the first four characters still leaves
  * a shared key ("notr" gives "nor" and "not" too).  A token of two or three
  * characters also gives itself whole; tokens of one character (initials)
- * give none.  The same keys of the last four characters of the name's last
- * token, under their own tag, catch names compared run together ("Vkda
- * Baham" against "Dabaham").  A document number or identifier gives its
- * normalised whole.  Keys are 64-bit hashes (FNV-1a) with a tag in the top
- * two bits; a collision only adds a candidate, it never loses one.
+ * give none.  The same keys of the last four characters of each token of
+ * four or more, under their own tag ("peli" against "vopeli").  The same
+ * keys of the first four characters of the name run together (its head),
+ * under their own tag: names compared run together score on their common
+ * beginning.  A document number or identifier gives its normalised whole.
+ * Keys are 64-bit hashes (FNV-1a) with a tag in the top two bits; a
+ * collision only adds a candidate, it never loses one.  Name keys are
+ * posted per name, so that a run counts which subject tokens hit each name.
  */
+#define KEY_HEAD ((uint64_t)0 << 62)
 #define KEY_PAIR ((uint64_t)1 << 62)
 #define KEY_DOC ((uint64_t)2 << 62)
 #define KEY_END ((uint64_t)3 << 62)
 #define KEY_TAG_MASK ((uint64_t)3 << 62)
-/* Keys of one token at most, and of one name: 4 per token and 4 of its end. */
+/* Keys of one token at most, and of one name: 4 of each token's start, 4 of each token's end,
+ * and 4 of the name's head. */
 #define TOKEN_KEYS_MAX 4u
-#define NAME_KEYS_MAX (TOKEN_KEYS_MAX * MATCH_TOKENS_MAX + TOKEN_KEYS_MAX)
+#define NAME_KEYS_MAX (2 * TOKEN_KEYS_MAX * MATCH_TOKENS_MAX + TOKEN_KEYS_MAX)
+/* owner of a head key: it is not one token's. */
+#define OWNER_HEAD 0xFFu
+/* match.c compares names run together only when the shorter is at least this fraction of the
+ * longer (its JOINED_LENGTH_RATIO); a head key makes a candidate only under the same rule. */
+#define HEAD_LENGTH_RATIO 0.75
 
 static uint64_t
 hash_key(uint64_t tag, const uint32_t *c, size_t n)
@@ -586,7 +609,8 @@ hash_key(uint64_t tag, const uint32_t *c, size_t n)
             h *= 1099511628211ull;
         }
     }
-    return (h & ~KEY_TAG_MASK) | tag;
+    h = (h & ~KEY_TAG_MASK) | tag;
+    return h != 0 ? h : 1; /* 0 marks an unused slot */
 }
 
 /* The keys of the n characters c (n <= 4) into keys; returns how many. */
@@ -613,15 +637,67 @@ token_keys(uint64_t tag, const uint32_t *c, size_t n, uint64_t *keys)
     return count;
 }
 
+/* The keys of name m into keys: those of each token's start, of each token's end, then of the
+ * head; when owner is not NULL, owner[i] gets the index of the token that gave keys[i]
+ * (OWNER_HEAD for the head).  A run counts a name's hits when the owner changes: a count of
+ * two or more is then two distinct tokens or more, which is all the rule needs.  Returns how
+ * many. */
 static size_t
-name_keys(const match_name *m, uint64_t *keys)
+name_keys(const match_name *m, uint64_t *keys, uint8_t *owner)
 {
-    size_t n = 0, last;
+    size_t n = 0, last, from = 0;
+
+    for (size_t t = 0; t < m->count; t++) {
+        from = n;
+        n += token_keys(KEY_PAIR, m->tokens[t], m->lens[t] < 4 ? m->lens[t] : 4, keys + n);
+        for (size_t i = from; owner != NULL && i < n; i++)
+            owner[i] = (uint8_t)t;
+    }
+    for (size_t t = 0; t < m->count; t++) {
+        if ((last = m->lens[t]) < 4)
+            continue;
+        from = n;
+        n += token_keys(KEY_END, m->tokens[t] + last - 4, 4, keys + n);
+        for (size_t i = from; owner != NULL && i < n; i++)
+            owner[i] = (uint8_t)t;
+    }
+    from = n;
+    if (m->count > 1 && m->lens[0] < 4) {
+        /* The head of the name run together spans its first tokens. */
+        uint32_t head[4];
+        size_t h = 0;
+
+        for (size_t t = 0; t < m->count && h < 4; t++)
+            for (size_t i = 0; i < m->lens[t] && h < 4; i++)
+                head[h++] = m->tokens[t][i];
+        n += token_keys(KEY_HEAD, head, h, keys + n);
+    } else if (m->count > 0) {
+        n += token_keys(KEY_HEAD, m->tokens[0], m->lens[0] < 4 ? m->lens[0] : 4, keys + n);
+    }
+    for (size_t i = from; owner != NULL && i < n; i++)
+        owner[i] = OWNER_HEAD;
+    return n;
+}
+
+/* The code points of m's tokens run together. */
+static size_t
+joined_length(const match_name *m)
+{
+    size_t n = 0;
 
     for (size_t t = 0; t < m->count; t++)
-        n += token_keys(KEY_PAIR, m->tokens[t], m->lens[t] < 4 ? m->lens[t] : 4, keys + n);
-    if (m->count > 0 && (last = m->lens[m->count - 1]) >= 4)
-        n += token_keys(KEY_END, m->tokens[m->count - 1] + last - 4, 4, keys + n);
+        n += m->lens[t];
+    return n;
+}
+
+/* The tokens of m that give keys: those of two characters or more. */
+static size_t
+keyed_tokens(const match_name *m)
+{
+    size_t n = 0;
+
+    for (size_t t = 0; t < m->count; t++)
+        n += m->lens[t] >= 2;
     return n;
 }
 
@@ -696,24 +772,36 @@ screen_set_index(screen_set *set)
     match_name m;
     uint64_t keys[NAME_KEYS_MAX];
 
+    size_t total = 0, g = 0;
+
     index_free(set);
     free(set->marks);
     free(set->cands);
+    free(set->inames);
+    set->inames = NULL;
+    set->iname_count = 0;
+    for (size_t i = 0; i < set->count; i++)
+        total += set->entries[i].name_count;
     set->marks = calloc(set->count + 1, sizeof(uint32_t));
     set->cands = malloc((set->count + 1) * sizeof(uint32_t));
+    set->inames = calloc(total + 1, sizeof(iname));
     set->run = 0;
-    if (set->marks == NULL || set->cands == NULL)
+    if (set->marks == NULL || set->cands == NULL || set->inames == NULL || total > UINT32_MAX)
         return false;
+    set->iname_count = total;
     for (size_t i = 0; i < set->count; i++) {
         const sentry *e = &set->entries[i];
 
-        for (size_t k = 0; k < e->name_count; k++) {
+        for (size_t k = 0; k < e->name_count; k++, g++) {
             size_t n;
 
             unpack(&e->names[k], &m);
-            n = name_keys(&m, keys);
+            set->inames[g].entry = (uint32_t)i;
+            set->inames[g].keyed = (uint8_t)keyed_tokens(&m);
+            set->inames[g].joined = (uint16_t)joined_length(&m);
+            n = name_keys(&m, keys, NULL);
             for (size_t j = 0; j < n; j++) {
-                if (!index_put(set, keys[j], (uint32_t)i)) {
+                if (!index_put(set, keys[j], (uint32_t)g)) {
                     index_free(set);
                     return false;
                 }
@@ -1007,7 +1095,8 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
                    bool exhaustive, json_t **candidates_out, size_t *examined_out)
 {
     psubject p;
-    uint64_t keys[NAME_KEYS_MAX + 1];
+    uint64_t keys[NAME_KEYS_MAX];
+    uint8_t owner[NAME_KEYS_MAX];
     size_t n_keys, n_cands = 0, n_hits = 0;
     scored *hits = NULL;
     json_t *list = NULL;
@@ -1026,19 +1115,64 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
     if (exhaustive || set->cands == NULL) {
         n_cands = set->count;
     } else {
-        n_keys = name_keys(&p.name, keys);
-        if (p.doc[0] != '\0')
-            keys[n_keys++] = doc_key(p.doc);
+        size_t subject_keyed = keyed_tokens(&p.name);
+        double joined = (double)joined_length(&p.name);
+
+        n_keys = name_keys(&p.name, keys, owner);
         if (++set->run == 0) {
             memset(set->marks, 0, set->count * sizeof(uint32_t));
+            for (size_t g = 0; g < set->iname_count; g++)
+                set->inames[g].run = 0;
             set->run = 1;
         }
+        /* A name is a candidate's once as many distinct tokens of the subject as
+         * min(2, the subject's keyed tokens, the name's) have hit it. */
         for (size_t k = 0; k < n_keys && set->slot_count > 0; k++) {
             const posting *ps = &set->slots[slot_of(set, keys[k])];
 
             if (ps->key != keys[k])
                 continue;
             for (uint32_t j = 0; j < ps->count; j++) {
+                iname *in = &set->inames[ps->ids[j]];
+                size_t need = subject_keyed < 2 ? subject_keyed : 2;
+
+                if (owner[k] == OWNER_HEAD) {
+                    /* The names may score run together: their heads agree and their
+                     * lengths are close enough for match.c to compare them so. */
+                    double other = (double)in->joined;
+
+                    if ((joined < other ? joined : other) <
+                            HEAD_LENGTH_RATIO * (joined < other ? other : joined) ||
+                        set->marks[in->entry] == set->run)
+                        continue;
+                    set->marks[in->entry] = set->run;
+                    set->cands[n_cands++] = in->entry;
+                    continue;
+                }
+                if (in->run != set->run) {
+                    in->run = set->run;
+                    in->last = owner[k];
+                    in->hits = 1;
+                } else if (in->last != owner[k]) {
+                    in->last = owner[k];
+                    in->hits++;
+                } else {
+                    continue;
+                }
+                if (in->keyed < need)
+                    need = in->keyed;
+                if (in->hits >= need && set->marks[in->entry] != set->run) {
+                    set->marks[in->entry] = set->run;
+                    set->cands[n_cands++] = in->entry;
+                }
+            }
+        }
+        /* A document number or identifier makes a candidate on its own. */
+        if (p.doc[0] != '\0' && set->slot_count > 0) {
+            uint64_t key = doc_key(p.doc);
+            const posting *ps = &set->slots[slot_of(set, key)];
+
+            for (uint32_t j = 0; ps->key == key && j < ps->count; j++) {
                 if (set->marks[ps->ids[j]] != set->run) {
                     set->marks[ps->ids[j]] = set->run;
                     set->cands[n_cands++] = ps->ids[j];

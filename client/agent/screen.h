@@ -13,8 +13,8 @@
  * A screen_set holds the designations to screen against, in a compact form
  * (names, dates of birth, countries as ISO 3166-1 indexes, normalised
  * document numbers and identifiers) with an index from blocking keys to
- * designations, so that one subject is scored against the few designations
- * that share a key with it, not against all.  A set belongs to one thread
+ * names, so that one subject is scored against the few designations whose
+ * keys it shares (docs/agent.md, "The index"), not against all.  A set belongs to one thread
  * (screening writes its scratch marks).
  */
 
@@ -106,7 +106,9 @@ void screen_set_stats(const screen_set *set, size_t *keys_out, size_t *postings_
  * "matched_name", "matched_as", "reasons"}; "matched_as" is "name",
  * "original_name", "alias" or "weak alias", "reasons" a list of sentences.
  * With exhaustive, every designation is scored (no index); otherwise only
- * those sharing a blocking key with the subject.  *examined_out (may be
+ * the candidates of the index (a name sharing keys with min(2, its tokens,
+ * the subject's) distinct tokens of the subject, or its head, or a
+ * document), which score as they would when every one is scored.  *examined_out (may be
  * NULL) gets the number of designations scored.  Returns false when out of
  * memory.
  */
