@@ -22,7 +22,6 @@
 #define TO_MAX 64
 #define DEFAULT_DEADLINE_S 30
 /* Largest customer file read, in bytes. */
-#define FILE_MAX (64L << 20)
 
 static const char usage_screen[] =
     "NAME\n"
@@ -275,36 +274,26 @@ screen_parse(int argc, char **argv, screen_opts *o)
 static int
 read_customers(const char *path, char **text_out, size_t *len_out)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
+    uint8_t *data = NULL;
 
-    if (f == NULL) {
+    if (cli_read_file(path, &data, len_out) == 0) {
+        *text_out = (char *)data;
+        return EX_OK;
+    }
+    switch (errno) {
+    case EFBIG:
+        cli_error(SUB, "screen: %s: larger than %ld bytes", path, CLI_FILE_MAX);
+        return EX_DATAERR;
+    case EISDIR:
+        cli_error(SUB, "screen: %s: cannot be read as a file", path);
+        return EX_NOINPUT;
+    case EIO:
+        cli_error(SUB, "screen: %s: cannot be read", path);
+        return EX_IOERR;
+    default:
         cli_error(SUB, "screen: cannot read %s: %s", path, strerror(errno));
         return EX_NOINPUT;
     }
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        cli_error(SUB, "screen: %s: cannot be read as a file", path);
-        return EX_NOINPUT;
-    }
-    if (n > FILE_MAX) {
-        fclose(f);
-        cli_error(SUB, "screen: %s: larger than %ld bytes", path, FILE_MAX);
-        return EX_DATAERR;
-    }
-    buf = malloc((size_t)n + 1);
-    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        cli_error(SUB, "screen: %s: cannot be read", path);
-        return EX_IOERR;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *text_out = buf;
-    *len_out = (size_t)n;
-    return EX_OK;
 }
 
 /* The column index of each screened field in the header (-1 when absent); a sysexits code. */

@@ -65,7 +65,13 @@ char *cli_withheld_text(const liaison_portion *p, size_t index, char *out, size_
 json_t *cli_withheld_json(const liaison_portion *p);
 void cli_print_json(json_t *o, bool line);
 
-/* Reads a whole file into a malloc'd buffer (at most 64 MiB). */
+/* The largest file cli_read_file reads, in bytes. */
+#define CLI_FILE_MAX (64L << 20)
+
+/* Reads a whole file into a malloc'd buffer (at most CLI_FILE_MAX bytes),
+ * with a NUL after its *len_out bytes.  0, or -1 with errno: the open's
+ * error, EISDIR when it cannot be read as a file, EFBIG when it is larger
+ * than CLI_FILE_MAX, EIO when reading it failed or memory was short. */
 int cli_read_file(const char *path, uint8_t **data_out, size_t *len_out);
 
 /* ---- Message families (cli_family.c) -------------------------------------- */

@@ -57,16 +57,24 @@ cli_read_file(const char *path, uint8_t **data_out, size_t *len_out)
 
     if (f == NULL)
         return -1;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > (64L << 20) ||
-        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL ||
-        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        errno = EISDIR; /* a directory, a pipe: nothing to read as a whole */
+        return -1;
+    }
+    if (n > CLI_FILE_MAX) {
+        fclose(f);
+        errno = EFBIG;
+        return -1;
+    }
+    if ((buf = malloc((size_t)n + 1)) == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
         free(buf);
         fclose(f);
-        if (errno == 0)
-            errno = EFBIG;
+        errno = EIO;
         return -1;
     }
     fclose(f);
+    buf[n] = '\0';
     *data_out = buf;
     *len_out = (size_t)n;
     return 0;
