@@ -310,6 +310,15 @@ cli_outgoing_send(const char *sub, liaison_client *c, casebook *cb, const cli_ou
 
 /* ---- Checks and bodies ------------------------------------------------------------ */
 
+const char *
+cli_labels_with_purpose(const char *labels, const char *purpose, char *buf, size_t len)
+{
+    if (purpose == NULL || purpose[0] == '\0')
+        return labels;
+    snprintf(buf, len, "%s//PURPOSE:%s", labels, purpose);
+    return buf;
+}
+
 int
 cli_purpose_check(const char *sub, const char *purpose)
 {

@@ -869,8 +869,7 @@ cli_freeze_query(int argc, char **argv)
     out.kind = "freeze.query";
     out.to = to_count > 0 ? to : all;
     out.to_count = to_count > 0 ? to_count : 1;
-    snprintf(label_buf, sizeof(label_buf), "%s//PURPOSE:%s", labels, purpose);
-    out.labels = label_buf;
+    out.labels = cli_labels_with_purpose(labels, purpose, label_buf, sizeof(label_buf));
     out.portion_labels = labels;
     out.body = body;
     if ((rc = cli_outgoing_build("freeze query", &out, &m)) != EX_OK)

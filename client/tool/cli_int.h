@@ -146,6 +146,11 @@ void cli_rejection_rule(const char *text, char rule[65]);
  * prints why and returns EX_USAGE if it is missing or unusable. */
 int cli_purpose_check(const char *sub, const char *purpose);
 
+/* Labels plus "//PURPOSE:<purpose>" into buf (len bytes) when there is a
+ * purpose; returns buf, or labels itself when purpose is NULL or "". */
+const char *cli_labels_with_purpose(const char *labels, const char *purpose, char *buf,
+                                    size_t len);
+
 /* Parses text as a JSON object whose "schema" is schema ("watchlist.answer/1");
  * NULL if it is not (why, 128 bytes, says what is wrong). */
 json_t *cli_body_parse(const char *text, const char *schema, char why[128]);

@@ -321,7 +321,6 @@ cmd_check(int argc, char **argv)
         return EX_USAGE;
     }
     body = json_pack("{s:s, s:o}", "schema", "traveldoc.check/1", "document", document(&o));
-    snprintf(labels, sizeof(labels), "%s//PURPOSE:%s", o.labels, o.purpose);
     if (o.conn.state != NULL && (rc = cli_casebook_open("traveldoc check", &o.conn, &cb)) != EX_OK)
         goto done;
     if ((rc = cli_connect("traveldoc check", &o.conn, true, &c)) != EX_OK)
@@ -334,7 +333,7 @@ cmd_check(int argc, char **argv)
     out.kind = "traveldoc.check";
     out.to = o.to;
     out.to_count = o.to_count;
-    out.labels = labels;
+    out.labels = cli_labels_with_purpose(o.labels, o.purpose, labels, sizeof(labels));
     out.portion_labels = o.labels;
     out.body = body;
     if ((rc = cli_outgoing_build("traveldoc check", &out, &m)) != EX_OK)

@@ -224,16 +224,6 @@ parse(int argc, char **argv, const char *usage, wl_opts *o)
     return EX_OK;
 }
 
-/* Labels plus "//PURPOSE:<purpose>" when there is one, into buf. */
-static const char *
-with_purpose(const char *labels, const char *purpose, char *buf, size_t len)
-{
-    if (purpose == NULL || purpose[0] == '\0')
-        return labels;
-    snprintf(buf, len, "%s//PURPOSE:%s", labels, purpose);
-    return buf;
-}
-
 /* ---- query ---------------------------------------------------------------------- */
 
 static int
@@ -284,7 +274,7 @@ cmd_query(int argc, char **argv)
     out.kind = "watchlist.query";
     out.to = o.to;
     out.to_count = o.to_count;
-    out.labels = with_purpose(o.labels, o.purpose, labels, sizeof(labels));
+    out.labels = cli_labels_with_purpose(o.labels, o.purpose, labels, sizeof(labels));
     out.portion_labels = o.labels;
     out.body = body;
     if ((rc = cli_outgoing_build("watchlist query", &out, &m)) != EX_OK)
@@ -384,7 +374,7 @@ cmd_request(int argc, char **argv)
     out.kind = "watchlist.request";
     out.to = o.to;
     out.to_count = 1;
-    out.labels = with_purpose(o.labels, purpose, labels, sizeof(labels));
+    out.labels = cli_labels_with_purpose(o.labels, purpose, labels, sizeof(labels));
     out.portion_labels = o.labels;
     out.reply_to = o.reply_to != NULL ? reply : NULL;
     out.body = body;
