@@ -63,12 +63,19 @@ trap 'exit 130' INT TERM
 
 documented_ports="7001 7002 7003 7101 7102 7103 9101 9102 9103"
 # shellcheck disable=SC2086
+# Drawn below the kernel's ephemeral range (32768 and up by default), as
+# tests/helpers does: a port the kernel hands to a bind to port 0 may also
+# become an outgoing connection's source port before a broker binds it.
 free_ports=$(python3 - $documented_ports <<'EOF'
-import socket, sys
+import random, socket, sys
 socks = []
-for _ in sys.argv[1:]:
+while len(socks) < len(sys.argv) - 1:
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    try:
+        s.bind(("127.0.0.1", random.randint(10000, 32767)))
+    except OSError:
+        s.close()
+        continue
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF

@@ -38,9 +38,36 @@ test_scratch_remove(const char *path)
         nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Ports handed out are drawn below the kernel's ephemeral range
+ * (net.ipv4.ip_local_port_range, 32768 and up by default): a port the
+ * kernel picks for a bind to port 0 is also one it may give any outgoing
+ * connection as its source port, between the test choosing it and a broker
+ * binding it ("Address already in use"). */
+#define PORT_LOW 10000
+#define PORT_HIGH 32767
+
+/* True if a socket can bind 127.0.0.1:port now. */
+static int
+port_free(int port)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+    if (fd < 0)
+        fail_msg("cannot make a socket: %s", strerror(errno));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)port);
+    ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
 /* A port no other socket holds now, never one this process handed out
- * before: the kernel may offer the same free port to two calls in a row,
- * and a broker refuses a configuration whose endpoints share a port. */
+ * before (a broker refuses a configuration whose endpoints share a port),
+ * drawn at random below the ephemeral range so that two test processes
+ * rarely draw the same one. */
 int
 test_free_port(void)
 {
@@ -48,23 +75,14 @@ test_free_port(void)
     static int given[REMEMBERED];
     static size_t given_count, next;
 
-    for (int attempt = 0; attempt < 64; attempt++) {
-        struct sockaddr_in sa;
-        socklen_t len = sizeof(sa);
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        int port, seen = 0;
+    if (sodium_init() < 0)
+        fail_msg("libsodium cannot start");
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        int port = PORT_LOW + (int)randombytes_uniform(PORT_HIGH - PORT_LOW + 1), seen = 0;
 
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-            getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-            fail_msg("cannot find a free port: %s", strerror(errno));
-        port = ntohs(sa.sin_port);
-        close(fd);
         for (size_t i = 0; i < given_count; i++)
             seen |= given[i] == port;
-        if (seen)
+        if (seen || !port_free(port))
             continue;
         given[next] = port;
         next = (next + 1) % REMEMBERED;
