@@ -10,8 +10,10 @@
 static const char *const default_kinds[] = {
     "cargo.ack",        "cargo.alert",      "cargo.donotload",    "cargo.request",
     "cargo.result",
-    "consent.grant",    "consent.request",  "freeze.ack",         "freeze.designation",
-    "mlat.evidence",    "mlat.request",     "mlat.status",        "traveldoc.answer",
+    "consent.deny",     "consent.grant",    "consent.request",    "freeze.ack",
+    "freeze.designation",
+    "mlat.evidence",    "mlat.request",     "mlat.status",        "recall.ack",
+    "recall.request",   "traveldoc.answer",
     "traveldoc.check",  "traveldoc.report", "watchlist.answer",   "watchlist.details",
     "watchlist.publish", "watchlist.query", "watchlist.request",  "watchlist.withdraw",
 };

@@ -422,6 +422,7 @@ static const char *const state_names[] = {
     [PROTO_STATE_EXPIRED] = "expired",
     [PROTO_STATE_ACCEPTED] = "accepted",
     [PROTO_STATE_DAMAGED] = "damaged",
+    [PROTO_STATE_RECALLED] = "recalled",
 };
 
 const char *

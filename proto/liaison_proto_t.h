@@ -306,8 +306,9 @@ typedef enum proto_state {
     PROTO_STATE_EXPIRED = 8,    /* expired before it could be delivered */
     PROTO_STATE_ACCEPTED = 9,   /* a broker committed it durably */
     PROTO_STATE_DAMAGED = 10,   /* the broker's stored copy was damaged: not delivered */
+    PROTO_STATE_RECALLED = 11,  /* its originator recalled it before it was delivered */
 } proto_state;
-#define PROTO_STATE_MAX 10u
+#define PROTO_STATE_MAX 11u
 
 /* Codes of the wire's "rejected" command.  Appended, never renumbered. */
 typedef enum proto_wire_code {

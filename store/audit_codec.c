@@ -22,6 +22,9 @@ static const char *const event_names[STORE_EV_MAX + 1] = {
     [STORE_EV_REFUSED] = "refused",
     [STORE_EV_DAMAGED] = "damaged",
     [STORE_EV_ROSTER_UPDATED] = "roster-updated",
+    [STORE_EV_RECALLED] = "recalled",
+    [STORE_EV_DELETED] = "deleted",
+    [STORE_EV_HELD] = "held",
 };
 
 const char *

@@ -165,8 +165,12 @@ typedef enum store_audit_event {
     STORE_EV_REFUSED = 17,            /* a partner refused it (its ingress policy) */
     STORE_EV_DAMAGED = 18,            /* its stored envelope no longer matched its hash */
     STORE_EV_ROSTER_UPDATED = 19,     /* a partner's signed roster section was applied */
+    STORE_EV_RECALLED = 20,           /* its originator recalled it: removed from a queue, or
+                                         the recall passed on toward a recipient */
+    STORE_EV_DELETED = 21,            /* deleted when its retention ended (hashes kept here) */
+    STORE_EV_HELD = 22,               /* its retention ended, but a hold keeps it */
 } store_audit_event;
-#define STORE_EV_MAX 19u
+#define STORE_EV_MAX 22u
 
 /* One audit record, decoded.  Text fields hold no NUL and no plaintext content. */
 typedef struct store_audit_record {
