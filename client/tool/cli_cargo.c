@@ -269,7 +269,9 @@ parse(int argc, char **argv, const char *usage, unsigned mask, bool positional, 
         {"file", 1, O_FILE}, {"wait", 1, O_WAIT},
     };
     enum { N = sizeof(table) / sizeof(table[0]) };
-    struct option options[N + 7];
+    const struct option conn[] = {CLI_CONN_OPTIONS, {"help", no_argument, NULL, 'h'}};
+    /* The table, the connection options and --help, and getopt's all-zero end. */
+    struct option options[N + sizeof(conn) / sizeof(conn[0]) + 1];
     const char *name;
     int opt, idx;
     uint64_t ms;
@@ -285,11 +287,7 @@ parse(int argc, char **argv, const char *usage, unsigned mask, bool positional, 
         options[i].has_arg = table[i].has_arg ? required_argument : no_argument;
         options[i].val = 2000 + (int)i;
     }
-    {
-        const struct option conn[] = {CLI_CONN_OPTIONS, {"help", no_argument, NULL, 'h'}};
-
-        memcpy(&options[N], conn, sizeof(conn));
-    }
+    memcpy(&options[N], conn, sizeof(conn));
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "h", options, &idx)) != -1) {
@@ -297,7 +295,7 @@ parse(int argc, char **argv, const char *usage, unsigned mask, bool positional, 
             fputs(usage, stdout);
             return -1;
         }
-        if (opt >= CLI_OPT_KEY && opt <= CLI_OPT_TIMEOUT) {
+        if (opt >= CLI_OPT_KEY && opt <= CLI_OPT_ACTOR) {
             if (!(mask & O_CONN)) {
                 cli_error(SUB, "%s: the connection options are not options of this command (it "
                                "works on the agent's store: --config)", argv[0]);
