@@ -60,7 +60,7 @@ broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
     rec.event = event;
     if (id != NULL)
         memcpy(rec.id, id, PROTO_ID_BYTES);
-    snprintf(rec.actor, sizeof(rec.actor), "%s", actor != NULL ? actor : "");
+    snprintf(rec.party, sizeof(rec.party), "%s", actor != NULL ? actor : "");
     snprintf(rec.counterpart, sizeof(rec.counterpart), "%s", counterpart != NULL ? counterpart : "");
     snprintf(rec.purpose, sizeof(rec.purpose), "%s", purpose != NULL ? purpose : "");
     snprintf(rec.rule_id, sizeof(rec.rule_id), "%s", rule_id != NULL ? rule_id : "");

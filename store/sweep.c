@@ -110,7 +110,8 @@ expire_one(kv_txn *txn, sweep_ctx *c, const uint8_t key[8 + ID])
         rec.time_ms = c->now;
         rec.event = STORE_EV_EXPIRED;
         memcpy(rec.id, id, ID);
-        snprintf(rec.actor, sizeof(rec.actor), "%s", info.sender);
+        snprintf(rec.party, sizeof(rec.party), "%s", info.sender);
+        snprintf(rec.kind, sizeof(rec.kind), "%s", info.kind);
         proto_addr_format(&x->recipient, rec.counterpart, sizeof(rec.counterpart));
         memcpy(rec.envelope_hash, env_hash, PROTO_HASH_BYTES);
         snprintf(rec.detail, sizeof(rec.detail), "expired before delivery");

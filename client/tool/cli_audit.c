@@ -672,7 +672,7 @@ cmd_log(int argc, char **argv)
         if (o.json) {
             json_t *j = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "index", (json_int_t)i,
                                   "time_ms", (json_int_t)rec.time_ms, "event", name, "id",
-                                  proto_id_is_zero(rec.id) ? "" : id, "actor", rec.actor,
+                                  proto_id_is_zero(rec.id) ? "" : id, "party", rec.party,
                                   "counterpart", rec.counterpart);
 
             if (rec.purpose[0])
@@ -692,7 +692,7 @@ cmd_log(int argc, char **argv)
         } else {
             format_time(rec.time_ms, when, sizeof(when));
             printf("%-8llu %s %-19s %s%s%s%s%s%s%s%s%s%s%s\n", (unsigned long long)i, when,
-                   name, rec.actor, rec.counterpart[0] ? " -> " : "", rec.counterpart,
+                   name, rec.party, rec.counterpart[0] ? " -> " : "", rec.counterpart,
                    proto_id_is_zero(rec.id) ? "" : " id=", proto_id_is_zero(rec.id) ? "" : id,
                    rec.rule_id[0] ? " rule=" : "", rec.rule_id, rec.purpose[0] ? " purpose=" : "",
                    rec.purpose, rec.detail[0] ? " | " : "", rec.detail);
