@@ -429,14 +429,51 @@ void broker_commit_done(broker *b);
 broker_op *broker_op_begin(broker *b, uint8_t type);
 /* Drops the item started last (its operations are not committed). */
 void broker_op_abort(broker *b);
-/* Audit helper: appends one record to the current item. */
-int broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
+/*
+ * What an audit record says about the message it concerns (docs/audit.md):
+ * its id, kind, actor (the officer or system the envelope names), purpose
+ * and envelope hash.  Every field may be NULL when unknown (an envelope too
+ * broken to decode, a version-1 envelope without an actor).  The pointers
+ * are borrowed for the call that takes the struct.  Fill one with
+ * broker_about_envelope from a decoded envelope, or broker_about_entry from
+ * a message queue entry, which carries them so that delivery, receipt,
+ * forwarding and the partner's answers are audited without decoding.
+ */
+typedef struct broker_about {
+    const uint8_t *id;            /* message id (16 bytes) */
+    const char *kind;             /* message kind */
+    const char *actor;            /* officer or system that sent it */
+    const char *purpose;          /* its PURPOSE label */
+    const uint8_t *envelope_hash; /* SHA-256 of the envelope as accepted */
+} broker_about;
+
+/* Audit helper: appends one record about a message to the current item of
+ * the collecting batch.  event is a store_audit_event; about (in, NULL for
+ * none) names the message; party is the agency or peer on this side (the
+ * sender agency, "peer:CAN"), counterpart the recipient or peer, rule_id the
+ * policy rule that decided ("" or NULL for none; the current policy's hash
+ * goes with it), detail a short reason; NULL text is "".  Text longer than
+ * its field is cut; a detail with control characters is escaped whole.
+ * 0, or -1 when the store refused the record (logged): abort the item. */
+int broker_audit_msg(broker *b, uint8_t event, const broker_about *about, const char *party,
+                     const char *counterpart, const char *rule_id, const char *detail);
+/* The same as an item of its own that nobody waits on (a refusal, a
+ * partner's answer); when it cannot be added, nothing is (logged). */
+void broker_audit_msg_item(broker *b, uint8_t event, const broker_about *about,
+                           const char *party, const char *counterpart, const char *rule_id,
+                           const char *detail);
+/* Fills *about from env (decoded; borrowed while *about is used) and its
+ * envelope hash h (NULL for none). */
+void broker_about_envelope(broker_about *about, const proto_envelope *env, const uint8_t *h);
+/* Audit helper for a record that concerns no message, or whose kind and
+ * actor are unknown: broker_audit_msg with only id, purpose and hash. */
+int broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *party,
                  const char *counterpart, const char *purpose, const char *rule_id,
                  const uint8_t *envelope_hash, const char *detail);
 /* One audit record as an item of its own that nobody waits on (a refusal,
  * a reload, a partner coming or going); when it cannot be added, nothing
  * is (the failure is logged by broker_audit). */
-void broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *actor,
+void broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *party,
                        const char *counterpart, const char *purpose, const char *rule_id,
                        const uint8_t *envelope_hash, const char *detail);
 /* Sets a state and queues the matching report toward the sender. */
@@ -446,28 +483,36 @@ int broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *
 /* What a message entry of a queue carries besides the message id:
  * 'M' | u64 withheld mask | 32-byte envelope hash | str8 sender | targets,
  * or 'N' | the same up to the sender | str8 note for each bit of the mask,
- * lowest first ("" for none) | targets. */
+ * lowest first ("" for none) | targets; 'A' and 'B' are 'M' and 'N' with
+ * str8 kind | str8 actor | str8 purpose right after the sender (what the
+ * audit records of the entry's delivery, receipt or forward name; entries
+ * queued before they existed are 'M' or 'N' and parse with them empty). */
 typedef struct broker_entry_msg {
     uint64_t mask;                           /* portions withheld from this destination */
     const uint8_t *hash;                     /* SHA-256 of the envelope as accepted */
     char sender[PROTO_ADDR_TEXT_MAX + 1];    /* who wrote it: reports go there */
-    proto_slice notes;                       /* 'N': the encoded notes, else empty */
+    char kind[PROTO_KIND_MAX + 1];           /* its kind, "" in an 'M' or 'N' entry */
+    char actor[STORE_ACTOR_MAX + 1];         /* its actor, "" when none */
+    char purpose[PROTO_PURPOSE_MAX + 1];     /* its purpose, "" when none */
+    proto_slice notes;                       /* 'N', 'B': the encoded notes, else empty */
     proto_slice targets;                     /* peer queues: encoded targets */
 } broker_entry_msg;
 
-/* True if a queue entry's extra bytes are a message entry ('M' or 'N'). */
+/* True if a queue entry's extra bytes are a message entry ('M', 'N', 'A', 'B'). */
 bool broker_entry_is_message(proto_slice extra);
-/* Enqueues a message entry.  notes (NULL for none) holds, for each bit i
- * set in mask, the withholding note portion i gets when it is redacted
- * (docs/protocol.md section 6.5; NULL or "" for none); a note that breaks
- * the note grammar is left out, and when the notes do not fit in the entry
- * beside the targets, all are (the portions go out as state 2). */
-int broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
-                           uint64_t mask, const uint8_t hash[PROTO_HASH_BYTES],
-                           const proto_addr *sender, const char *const *notes,
+/* Enqueues a message entry for about's message (id and hash required; its
+ * kind, actor and purpose go into the entry).  notes (NULL for none) holds,
+ * for each bit i set in mask, the withholding note portion i gets when it is
+ * redacted (docs/protocol.md section 6.5; NULL or "" for none); a note that
+ * breaks the note grammar is left out, and when the notes do not fit in the
+ * entry beside the targets, all are (the portions go out as state 2). */
+int broker_enqueue_message(broker *b, const char *dest, const broker_about *about,
+                           uint64_t mask, const proto_addr *sender, const char *const *notes,
                            const uint8_t *targets, size_t targets_len);
 /* Reads a message entry's extra bytes; -1 if they are not one. */
 int broker_entry_message_parse(proto_slice extra, broker_entry_msg *out);
+/* Fills *about from entry m of message id (both borrowed while *about is used). */
+void broker_about_entry(broker_about *about, const uint8_t *id, const broker_entry_msg *m);
 /* The envelope of message entry e as its destination gets it: redacted as
  * the entry says (*owned then holds the copy, the caller's to free), else
  * borrowed from rd.  *m receives the entry.  0, or 1 when it is no longer

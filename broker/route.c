@@ -204,8 +204,12 @@ refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
     broker_metrics_inc_rejected(b->metrics, code);
     if (s != NULL && s->pending > 0)
         s->pending--;
-    broker_audit_item(b, STORE_EV_REJECTED, id, proto_addr_format(&job->from, actor, sizeof(actor)),
-                      "", NULL, "", id != NULL ? job->envelope_hash : NULL, why);
+    broker_about about = {id, NULL, NULL, NULL, id != NULL ? job->envelope_hash : NULL};
+
+    if (job->decoded && job->env != NULL)
+        broker_about_envelope(&about, job->env, job->envelope_hash);
+    broker_audit_msg_item(b, STORE_EV_REJECTED, &about,
+                          proto_addr_format(&job->from, actor, sizeof(actor)), "", "", why);
     broker_job_free(&job);
 }
 
@@ -267,6 +271,7 @@ enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_
     uint64_t common = ~(uint64_t)0;
     size_t n = 0, len;
     char dest[16];
+    broker_about about;
 
     for (size_t i = from; i < to; i++) {
         if (scratch[i].action == POLICY_DENY)
@@ -290,7 +295,8 @@ enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_
     if (proto_targets_encode(targets, n, buf, sizeof(buf), &len) != PROTO_OK)
         return -1;
     snprintf(dest, sizeof(dest), "peer:%s", scratch[from].addr.nation);
-    return broker_enqueue_message(b, dest, env->id, common, hash, &env->sender, notes, buf, len);
+    broker_about_envelope(&about, env, hash);
+    return broker_enqueue_message(b, dest, &about, common, &env->sender, notes, buf, len);
 }
 
 /* Adds the item of an accepted submit; -1 if the batch refused an operation. */
@@ -301,7 +307,9 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
     store_envelope_info info;
     char sender[PROTO_ADDR_TEXT_MAX + 1];
     const uint8_t *h = job->envelope_hash;
+    broker_about about;
 
+    broker_about_envelope(&about, env, h);
     memset(&info, 0, sizeof(info));
     memcpy(info.id, env->id, PROTO_ID_BYTES);
     info.received_ms = now;
@@ -312,8 +320,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
     snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
-        broker_audit(b, STORE_EV_RECEIVED, env->id, sender, "", env->labels.purpose, "", h,
-                     env->kind) != 0)
+        broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, "", "", env->kind) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];
@@ -321,8 +328,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
                         : r->action == POLICY_WITHHOLD ? STORE_EV_WITHHELD
                                                        : STORE_EV_RELEASED;
 
-        if (broker_audit(b, event, env->id, sender, r->text, env->labels.purpose, r->rule, h,
-                         r->reason) != 0)
+        if (broker_audit_msg(b, event, &about, sender, r->text, r->rule, r->reason) != 0)
             return -1;
         if (r->action == POLICY_DENY) {
             if (broker_state(b, env->id, &env->sender, &r->addr, PROTO_STATE_DENIED, r->rule,
@@ -337,7 +343,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
         if (broker_state(b, env->id, NULL, &r->addr, PROTO_STATE_QUEUED, r->rule, "", h) != 0)
             return -1;
         if (r->local &&
-            broker_enqueue_message(b, r->text, env->id, 0, h, &env->sender, NULL, NULL, 0) != 0)
+            broker_enqueue_message(b, r->text, &about, 0, &env->sender, NULL, NULL, 0) != 0)
             return -1;
         if (r->local)
             broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
@@ -351,8 +357,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
             return -1;
         i = j;
     }
-    return broker_audit(b, STORE_EV_ACCEPTED, env->id, sender, "", env->labels.purpose, "", h,
-                        NULL);
+    return broker_audit_msg(b, STORE_EV_ACCEPTED, &about, sender, "", "", NULL);
 }
 
 void
@@ -493,8 +498,13 @@ broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why
         broker_metrics_inc_rejected(b->metrics, code);
     }
     broker_fed_answer(b, job->rid, job->rid_len, &ack);
-    broker_audit_item(b, STORE_EV_REJECTED, job->decoded ? job->id : NULL, peer,
-                      b->id->addr.nation, NULL, "", NULL, why);
+    {
+        broker_about about = {job->decoded ? job->id : NULL, NULL, NULL, NULL, NULL};
+
+        if (job->decoded && job->env != NULL)
+            broker_about_envelope(&about, job->env, job->envelope_hash);
+        broker_audit_msg_item(b, STORE_EV_REJECTED, &about, peer, b->id->addr.nation, "", why);
+    }
     broker_job_free(&job);
 }
 
@@ -528,7 +538,9 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
     store_envelope_info info;
     char sender[PROTO_ADDR_TEXT_MAX + 1], peer[PROTO_ADDR_TEXT_MAX + 1];
     size_t released = 0;
+    broker_about about;
 
+    broker_about_envelope(&about, env, h);
     memset(&info, 0, sizeof(info));
     memcpy(info.id, env->id, PROTO_ID_BYTES);
     info.received_ms = now;
@@ -540,15 +552,14 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
     snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
-        broker_audit(b, STORE_EV_RECEIVED, env->id, sender, peer, env->labels.purpose, "", h,
-                     env->kind) != 0)
+        broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, peer, "", env->kind) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];
 
         if (r->action == POLICY_DENY) {
-            if (broker_audit(b, STORE_EV_DENIED, env->id, sender, r->text, env->labels.purpose,
-                             r->rule, h, r->reason) != 0 ||
+            if (broker_audit_msg(b, STORE_EV_DENIED, &about, sender, r->text, r->rule,
+                                 r->reason) != 0 ||
                 broker_state(b, env->id, &env->sender, &r->addr, PROTO_STATE_REFUSED, r->rule,
                              r->reason, h) != 0)
                 return -1;
@@ -556,18 +567,18 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
         }
         released++;
         forward_notes(env, r, job->from.nation, b->id->addr.nation);
-        if (broker_audit(b, r->own_withheld ? STORE_EV_WITHHELD : STORE_EV_RELEASED, env->id,
-                         sender, r->text, env->labels.purpose, r->rule, h, r->reason) != 0 ||
+        if (broker_audit_msg(b, r->own_withheld ? STORE_EV_WITHHELD : STORE_EV_RELEASED, &about,
+                             sender, r->text, r->rule, r->reason) != 0 ||
             broker_state(b, env->id, &env->sender, &r->addr,
                          r->own_withheld ? PROTO_STATE_WITHHELD : PROTO_STATE_ACCEPTED, r->rule,
                          r->own_withheld ? r->reason : "", h) != 0 ||
-            broker_enqueue_message(b, r->text, env->id, r->withheld, h, &env->sender, notes, NULL,
+            broker_enqueue_message(b, r->text, &about, r->withheld, &env->sender, notes, NULL,
                                    0) != 0)
             return -1;
         broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
     }
-    return broker_audit(b, released > 0 ? STORE_EV_ACCEPTED : STORE_EV_REFUSED, env->id, sender,
-                        peer, env->labels.purpose, "", h, NULL);
+    return broker_audit_msg(b, released > 0 ? STORE_EV_ACCEPTED : STORE_EV_REFUSED, &about,
+                            sender, peer, "", NULL);
 }
 
 /*
