@@ -451,8 +451,8 @@ on_submit(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len, zmq_
 static void
 audit_refused_command(broker *b, const proto_addr *from, const char *why)
 {
-    char actor[PROTO_ADDR_TEXT_MAX + 1];
-    broker_audit_item(b, STORE_EV_REJECTED, NULL, proto_addr_format(from, actor, sizeof(actor)),
+    char party[PROTO_ADDR_TEXT_MAX + 1];
+    broker_audit_item(b, STORE_EV_REJECTED, NULL, proto_addr_format(from, party, sizeof(party)),
                       "", NULL, "", NULL, why);
 }
 

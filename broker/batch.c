@@ -104,7 +104,7 @@ broker_about_envelope(broker_about *about, const proto_envelope *env, const uint
     memset(about, 0, sizeof(*about));
     about->id = env->id;
     about->kind = env->kind;
-    about->actor = NULL;
+    about->actor = env->actor;
     about->purpose = env->labels.purpose;
     about->envelope_hash = h;
 }

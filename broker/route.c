@@ -197,7 +197,7 @@ static void
 refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
 {
     broker_session *s = broker_session_find(b, &job->from);
-    char actor[PROTO_ADDR_TEXT_MAX + 1];
+    char party[PROTO_ADDR_TEXT_MAX + 1];
     const uint8_t *id = job->decoded ? job->id : NULL;
 
     broker_agency_reject(b, job->rid, job->rid_len, job->corr, id, code, why);
@@ -209,7 +209,7 @@ refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
     if (job->decoded && job->env != NULL)
         broker_about_envelope(&about, job->env, job->envelope_hash);
     broker_audit_msg_item(b, STORE_EV_REJECTED, &about,
-                          proto_addr_format(&job->from, actor, sizeof(actor)), "", "", why);
+                          proto_addr_format(&job->from, party, sizeof(party)), "", "", why);
     broker_job_free(&job);
 }
 

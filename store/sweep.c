@@ -125,8 +125,10 @@ expire_one(kv_txn *txn, sweep_ctx *c, const uint8_t key[8 + ID])
         snprintf(rec.party, sizeof(rec.party), "%s", info.sender);
         snprintf(rec.kind, sizeof(rec.kind), "%s", info.kind);
         proto_addr_format(&x->recipient, rec.counterpart, sizeof(rec.counterpart));
-        if (env != NULL)
+        if (env != NULL) {
             snprintf(rec.purpose, sizeof(rec.purpose), "%s", env->labels.purpose);
+            snprintf(rec.actor, sizeof(rec.actor), "%s", env->actor);
+        }
         memcpy(rec.envelope_hash, env_hash, PROTO_HASH_BYTES);
         snprintf(rec.detail, sizeof(rec.detail), "expired before delivery");
         if ((err = store_audit_encode(&rec, rec_buf, sizeof(rec_buf), &rec_len, NULL)) !=
