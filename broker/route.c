@@ -192,6 +192,21 @@ decide_egress(broker *b, const proto_envelope *env, size_t count, uint64_t now)
     }
 }
 
+/* The detail of a message's `received` record: the message it answers
+ * ("in reply to <32 hex>"), so that an audit report links answers to what
+ * they answer; "" when it answers none. */
+static const char *
+received_detail(const proto_envelope *env, char *buf, size_t len)
+{
+    char id[2 * PROTO_ID_BYTES + 1];
+
+    if (proto_id_is_zero(env->in_reply_to))
+        return "";
+    proto_id_format(env->in_reply_to, id);
+    snprintf(buf, len, "in reply to %s", id);
+    return buf;
+}
+
 /* Answers a submit that will not be committed, and audits the refusal. */
 static void
 refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
@@ -305,7 +320,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
 {
     const proto_envelope *env = job->env;
     store_envelope_info info;
-    char sender[PROTO_ADDR_TEXT_MAX + 1];
+    char sender[PROTO_ADDR_TEXT_MAX + 1], reply[48];
     const uint8_t *h = job->envelope_hash;
     broker_about about;
 
@@ -320,7 +335,8 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
     snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
-        broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, "", "", env->kind) != 0)
+        broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, "", "",
+                         received_detail(env, reply, sizeof(reply))) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];
@@ -536,7 +552,7 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
     const proto_envelope *env = job->env;
     const uint8_t *h = job->envelope_hash;
     store_envelope_info info;
-    char sender[PROTO_ADDR_TEXT_MAX + 1], peer[PROTO_ADDR_TEXT_MAX + 1];
+    char sender[PROTO_ADDR_TEXT_MAX + 1], peer[PROTO_ADDR_TEXT_MAX + 1], reply[48];
     size_t released = 0;
     broker_about about;
 
@@ -552,7 +568,8 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
     snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
-        broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, peer, "", env->kind) != 0)
+        broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, peer, "",
+                         received_detail(env, reply, sizeof(reply))) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];

@@ -1,4 +1,5 @@
 /* liaison audit: inspect, prove and verify a broker's audit log offline. */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -24,6 +25,16 @@ typedef struct audit_opts {
     uint64_t to;           /* --to N */
     uint64_t count;        /* --count N (log) */
     const char *event;     /* --event NAME (log) */
+    const char *actor;     /* --actor REF (log, report): exact */
+    const char *purpose;   /* --purpose TEXT (log): substring, any case */
+    const char *kind;      /* --kind PATTERN (log): kind, family.* or * */
+    const char *counterpart; /* --counterpart ADDR (log): an address or a nation's */
+    const char *party;     /* --party ADDR (log): as counterpart */
+    const char *since;     /* --since WHEN (log, report) as given */
+    const char *until;     /* --until WHEN (log, report) as given */
+    uint64_t since_ms;     /* --since in Unix ms; 0 when not given */
+    uint64_t until_ms;     /* --until in Unix ms (exclusive); UINT64_MAX when not given */
+    const char *format;    /* --format text|csv|json (report) */
 } audit_opts;
 
 static const char usage_audit[] =
@@ -34,7 +45,11 @@ static const char usage_audit[] =
     "    liaison audit verify --data DIR [--key FILE] [--json]\n"
     "    liaison audit proof --data DIR --leaf N [--size M] [--json]\n"
     "    liaison audit consistency --data DIR --from M [--to N] [--json]\n"
-    "    liaison audit log --data DIR [--from N] [--count N] [--event NAME] [--json]\n\n"
+    "    liaison audit log --data DIR [--from N] [--count N] [--event NAME] [--actor REF]\n"
+    "            [--purpose TEXT] [--kind PATTERN] [--counterpart ADDR] [--party ADDR]\n"
+    "            [--since WHEN] [--until WHEN] [--json]\n"
+    "    liaison audit report --data DIR --since WHEN --until WHEN [--actor REF]\n"
+    "            [--format text|csv|json]\n\n"
     "DESCRIPTION\n"
     "    Reads the audit log in the broker data directory DIR without taking the\n"
     "    broker's lock, so it works while the broker runs. The log is an RFC 9162\n"
@@ -142,12 +157,263 @@ parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* Reads exactly n decimal digits at *p into *v and advances *p. */
+static bool
+digits(const char **p, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return false;
+        *v = *v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int y, int m, int d)
+{
+    int64_t era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/*
+ * Parses when: a date YYYY-MM-DD (UTC) or an RFC 3339 time
+ * YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM) into Unix ms.  A bare
+ * date means its start, or with end_of_day its end (the next day's start,
+ * for an exclusive bound).  False with why when it is neither.
+ */
+static bool
+parse_when(const char *when, bool end_of_day, uint64_t *ms_out, const char **why)
+{
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = when;
+    int y, mo, d, h = 0, mi = 0, sec = 0, off = 0, oh, om, ms = 0;
+    int64_t t;
+
+    *why = "not a date (2026-12-06) or an RFC 3339 time (2026-12-06T17:00:00Z)";
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d))
+        return false;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) {
+        *why = "no such date";
+        return false;
+    }
+    if (*p == '\0') {
+        t = days_from_civil(y, mo, d) + (end_of_day ? 1 : 0);
+        *ms_out = (uint64_t)t * 86400000u;
+        return true;
+    }
+    if ((*p != 'T' && *p != 't') || (p++, !digits(&p, 2, &h)) || *p++ != ':' ||
+        !digits(&p, 2, &mi) || *p++ != ':' || !digits(&p, 2, &sec))
+        return false;
+    if (*p == '.') {
+        int n = 0;
+
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            if (n < 3)
+                ms = ms * 10 + (*p - '0');
+            n++;
+            p++;
+        }
+        if (n == 0)
+            return false;
+        for (; n < 3; n++)
+            ms *= 10;
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1;
+
+        if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 || om > 59)
+            return false;
+        off = sign * (oh * 60 + om);
+    } else {
+        *why = "an RFC 3339 time needs its offset (Z or +HH:MM)";
+        return false;
+    }
+    if (*p != '\0')
+        return false;
+    if (h > 23 || mi > 59 || sec > 59) {
+        *why = "no such time of day";
+        return false;
+    }
+    t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60;
+    if (t < 0) {
+        *why = "before 1970";
+        return false;
+    }
+    *ms_out = (uint64_t)t * 1000u + (uint64_t)ms;
+    return true;
+}
+
+/* True if kind matches pattern: a kind, a family (watchlist.*) or *. */
+static bool
+kind_matches(const char *pattern, const char *kind)
+{
+    size_t n = strlen(pattern);
+
+    if (strcmp(pattern, "*") == 0)
+        return true;
+    if (n >= 2 && strcmp(pattern + n - 2, ".*") == 0)
+        return strncmp(kind, pattern, n - 1) == 0;
+    return strcmp(kind, pattern) == 0;
+}
+
+/* True if pattern is a kind pattern kind_matches takes. */
+static bool
+kind_pattern_ok(const char *pattern)
+{
+    size_t n = strlen(pattern), body = n;
+
+    if (strcmp(pattern, "*") == 0)
+        return true;
+    if (n >= 2 && strcmp(pattern + n - 2, ".*") == 0)
+        body = n - 2;
+    if (body == 0 || body > PROTO_KIND_MAX)
+        return false;
+    for (size_t i = 0; i < body; i++) {
+        char c = pattern[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* True if addr (an agency "CAN/RCMP", a peer "peer:CAN" or "") matches
+ * pattern: the same text, or a nation selector (CAN/ followed by a star) for
+ * every agency of that nation and its peer. */
+static bool
+addr_matches(const char *pattern, const char *addr)
+{
+    size_t n = strlen(pattern);
+
+    if (n == 5 && strcmp(pattern + 3, "/*") == 0)
+        return strncmp(addr, pattern, 4) == 0 ||
+               (strncmp(addr, "peer:", 5) == 0 && strncmp(addr + 5, pattern, 3) == 0 &&
+                addr[8] == '\0');
+    return strcmp(addr, pattern) == 0;
+}
+
+/* True if pattern is an address pattern addr_matches takes. */
+static bool
+addr_pattern_ok(const char *pattern)
+{
+    proto_addr a;
+
+    if (strncmp(pattern, "peer:", 5) == 0) {
+        for (size_t i = 0; i < PROTO_NATION_LEN; i++) {
+            if (pattern[5 + i] < 'A' || pattern[5 + i] > 'Z')
+                return false;
+        }
+        return pattern[5 + PROTO_NATION_LEN] == '\0';
+    }
+    return proto_addr_parse(pattern, &a, NULL) == PROTO_OK && a.kind != PROTO_ADDR_ALL;
+}
+
+/* True if s contains needle, ignoring ASCII case. */
+static bool
+contains_nocase(const char *s, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (; *s != '\0'; s++) {
+        size_t i = 0;
+
+        while (i < n && s[i] != '\0' && tolower((unsigned char)s[i]) ==
+                                             tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return n == 0;
+}
+
+/* Checks the filter options and turns the dates into ms: EX_USAGE with
+ * what and why when one is malformed. */
+static int
+check_filters(const char *sub, audit_opts *o)
+{
+    const char *why = NULL;
+
+    if (o->since != NULL && !parse_when(o->since, false, &o->since_ms, &why)) {
+        cli_error(SUB, "%s: --since '%s': %s", sub, o->since, why);
+        return EX_USAGE;
+    }
+    if (o->until != NULL && !parse_when(o->until, true, &o->until_ms, &why)) {
+        cli_error(SUB, "%s: --until '%s': %s", sub, o->until, why);
+        return EX_USAGE;
+    }
+    if (o->since != NULL && o->until != NULL && o->since_ms >= o->until_ms) {
+        cli_error(SUB, "%s: --since '%s' is not before --until '%s'", sub, o->since, o->until);
+        return EX_USAGE;
+    }
+    if (o->actor != NULL && !proto_actor_valid(o->actor)) {
+        cli_error(SUB, "%s: --actor '%s': an actor is 1 to %u of A-Z a-z 0-9 . _ : @ -", sub,
+                  o->actor, PROTO_ACTOR_MAX);
+        return EX_USAGE;
+    }
+    if (o->kind != NULL && !kind_pattern_ok(o->kind)) {
+        cli_error(SUB, "%s: --kind '%s': a kind (watchlist.query), a family (watchlist.*) or *",
+                  sub, o->kind);
+        return EX_USAGE;
+    }
+    if (o->counterpart != NULL && !addr_pattern_ok(o->counterpart)) {
+        cli_error(SUB, "%s: --counterpart '%s': an agency (CAN/RCMP), a nation's agencies "
+                  "(CAN/*) or a partner (peer:CAN)", sub, o->counterpart);
+        return EX_USAGE;
+    }
+    if (o->party != NULL && !addr_pattern_ok(o->party)) {
+        cli_error(SUB, "%s: --party '%s': an agency (USA/FBI), a nation's agencies (USA/*) or "
+                  "a partner (peer:CAN)", sub, o->party);
+        return EX_USAGE;
+    }
+    if (o->purpose != NULL && (o->purpose[0] == '\0' || strlen(o->purpose) > PROTO_PURPOSE_MAX)) {
+        cli_error(SUB, "%s: --purpose: give 1 to %u bytes of the purpose to look for", sub,
+                  PROTO_PURPOSE_MAX);
+        return EX_USAGE;
+    }
+    if (o->format != NULL && strcmp(o->format, "text") != 0 && strcmp(o->format, "csv") != 0 &&
+        strcmp(o->format, "json") != 0) {
+        cli_error(SUB, "%s: --format '%s': text, csv or json", sub, o->format);
+        return EX_USAGE;
+    }
+    return EX_OK;
+}
+
+/* True if rec passes every filter of o (they combine with AND). */
+static bool
+record_selected(const audit_opts *o, const store_audit_record *rec)
+{
+    return (o->event == NULL || strcmp(store_audit_event_name(rec->event), o->event) == 0) &&
+           rec->time_ms >= o->since_ms && rec->time_ms < o->until_ms &&
+           (o->actor == NULL || strcmp(rec->actor, o->actor) == 0) &&
+           (o->purpose == NULL || contains_nocase(rec->purpose, o->purpose)) &&
+           (o->kind == NULL || (rec->kind[0] != '\0' && kind_matches(o->kind, rec->kind))) &&
+           (o->counterpart == NULL || addr_matches(o->counterpart, rec->counterpart)) &&
+           (o->party == NULL || addr_matches(o->party, rec->party));
+}
+
 /* Parses the options; allowed names which options this subcommand takes. */
 static int
 parse_opts(int argc, char **argv, const char *allowed, audit_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->leaf = o->size = o->from = o->to = o->count = UINT64_MAX;
+    o->until_ms = UINT64_MAX;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -173,6 +439,23 @@ parse_opts(int argc, char **argv, const char *allowed, audit_opts *o)
             num = &o->count;
         } else if (strcmp(a, "--event") == 0 && v != NULL && strstr(allowed, "event")) {
             o->event = v;
+        } else if (strcmp(a, "--actor") == 0 && v != NULL && strstr(allowed, "actor")) {
+            o->actor = v;
+        } else if (strcmp(a, "--purpose") == 0 && v != NULL && strstr(allowed, "purpose")) {
+            o->purpose = v;
+        } else if (strcmp(a, "--kind") == 0 && v != NULL && strstr(allowed, "kind")) {
+            o->kind = v;
+        } else if (strcmp(a, "--counterpart") == 0 && v != NULL &&
+                   strstr(allowed, "counterpart")) {
+            o->counterpart = v;
+        } else if (strcmp(a, "--party") == 0 && v != NULL && strstr(allowed, " party")) {
+            o->party = v;
+        } else if (strcmp(a, "--since") == 0 && v != NULL && strstr(allowed, "since")) {
+            o->since = v;
+        } else if (strcmp(a, "--until") == 0 && v != NULL && strstr(allowed, "until")) {
+            o->until = v;
+        } else if (strcmp(a, "--format") == 0 && v != NULL && strstr(allowed, "format")) {
+            o->format = v;
         } else {
             cli_error(SUB, "%s: unknown option or missing value '%s' (see --help)", argv[0], a);
             return EX_USAGE;
@@ -187,7 +470,7 @@ parse_opts(int argc, char **argv, const char *allowed, audit_opts *o)
         cli_error(SUB, "%s: --data DIR is required (see --help)", argv[0]);
         return EX_USAGE;
     }
-    return EX_OK;
+    return check_filters(argv[0], o);
 }
 
 /* Exit code for a store error. */
@@ -610,17 +893,32 @@ static const char usage_log[] =
     "NAME\n"
     "    liaison audit log - print audit records\n\n"
     "SYNOPSIS\n"
-    "    liaison audit log --data DIR [--from N] [--count N] [--event NAME] [--json]\n\n"
+    "    liaison audit log --data DIR [--from N] [--count N] [--event NAME] [--actor REF]\n"
+    "            [--purpose TEXT] [--kind PATTERN] [--counterpart ADDR] [--party ADDR]\n"
+    "            [--since WHEN] [--until WHEN] [--json]\n\n"
     "DESCRIPTION\n"
     "    Prints the records of the audit log from index N (default 0), at most\n"
-    "    --count of them, only those of one event if --event is given (received,\n"
-    "    accepted, rejected, released, withheld, denied, forwarded, delivered,\n"
-    "    receipted, expired, policy-reloaded, peer-up, peer-down, key-refused,\n"
-    "    tree-head-exchanged, consistency-failed, refused).  One line per record;\n"
-    "    with --json, one JSON object per line.  Records hold metadata and hashes,\n"
-    "    never message content.\n\n"
+    "    --count of them, only those that pass every filter given (they combine\n"
+    "    with AND). One line per record; with --json, one JSON object per line.\n"
+    "    Records hold metadata and hashes, never message content.\n\n"
+    "OPTIONS\n"
+    "    --event NAME        one event: received, accepted, rejected, released,\n"
+    "                        withheld, denied, forwarded, delivered, receipted,\n"
+    "                        expired, policy-reloaded, peer-up, peer-down,\n"
+    "                        key-refused, tree-head-exchanged, consistency-failed,\n"
+    "                        refused, damaged, roster-updated, recalled, deleted, held\n"
+    "    --actor REF         the officer or system the message named (exactly)\n"
+    "    --purpose TEXT      purposes that contain TEXT, in any case\n"
+    "    --kind PATTERN      a kind (watchlist.query), a family (watchlist.*) or *\n"
+    "    --counterpart ADDR  the recipient or partner: CAN/RCMP, CAN/* (every CAN\n"
+    "                        agency and peer:CAN) or peer:CAN\n"
+    "    --party ADDR        the sender agency or partner, as --counterpart\n"
+    "    --since WHEN        records at or after WHEN: a date (2026-12-06, UTC) or an\n"
+    "                        RFC 3339 time (2026-12-06T17:00:00Z)\n"
+    "    --until WHEN        records before WHEN; a date means the end of that day\n\n"
     "EXIT STATUS\n"
-    "    0 printed; 64 bad usage; 65 damaged data; 66 no such data directory.\n";
+    "    0 printed (also when no record matched); 64 bad usage, a bad date or\n"
+    "    pattern; 65 damaged data; 66 no such data directory.\n";
 
 static int
 cmd_log(int argc, char **argv)
@@ -636,7 +934,9 @@ cmd_log(int argc, char **argv)
         fputs(usage_log, stdout);
         return EX_OK;
     }
-    if ((rc = parse_opts(argc, argv, "json from count event", &o)) != EX_OK)
+    if ((rc = parse_opts(argc, argv,
+                         "json from count event actor purpose kind counterpart party since until",
+                         &o)) != EX_OK)
         return rc;
     if (o.event != NULL) {
         bool known = false;
@@ -665,7 +965,7 @@ cmd_log(int argc, char **argv)
             goto out;
         }
         name = store_audit_event_name(rec.event);
-        if (o.event != NULL && strcmp(name, o.event) != 0)
+        if (!record_selected(&o, &rec))
             continue;
         shown++;
         proto_id_format(rec.id, id);
@@ -675,6 +975,10 @@ cmd_log(int argc, char **argv)
                                   proto_id_is_zero(rec.id) ? "" : id, "party", rec.party,
                                   "counterpart", rec.counterpart);
 
+            if (rec.kind[0])
+                json_object_set_new(j, "kind", json_string(rec.kind));
+            if (rec.actor[0])
+                json_object_set_new(j, "actor", json_string(rec.actor));
             if (rec.purpose[0])
                 json_object_set_new(j, "purpose", json_string(rec.purpose));
             if (rec.rule_id[0]) {
@@ -691,9 +995,11 @@ cmd_log(int argc, char **argv)
             json_decref(j);
         } else {
             format_time(rec.time_ms, when, sizeof(when));
-            printf("%-8llu %s %-19s %s%s%s%s%s%s%s%s%s%s%s\n", (unsigned long long)i, when,
-                   name, rec.party, rec.counterpart[0] ? " -> " : "", rec.counterpart,
-                   proto_id_is_zero(rec.id) ? "" : " id=", proto_id_is_zero(rec.id) ? "" : id,
+            printf("%-8llu %s %-19s " "%s%s%s%s%s%s%s%s" "%s%s%s%s%s%s%s%s\n",
+                   (unsigned long long)i, when, name, rec.party, rec.actor[0] ? " (" : "",
+                   rec.actor, rec.actor[0] ? ")" : "", rec.counterpart[0] ? " -> " : "",
+                   rec.counterpart, proto_id_is_zero(rec.id) ? "" : " id=",
+                   proto_id_is_zero(rec.id) ? "" : id, rec.kind[0] ? " kind=" : "", rec.kind,
                    rec.rule_id[0] ? " rule=" : "", rec.rule_id, rec.purpose[0] ? " purpose=" : "",
                    rec.purpose, rec.detail[0] ? " | " : "", rec.detail);
         }
