@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "csv.h"
 #include "liaison_proto.h"
 #include "liaison_store.h"
 
@@ -1010,6 +1011,538 @@ out:
     return rc;
 }
 
+/* ---- report ---------------------------------------------------------------- */
+
+static const char usage_report[] =
+    "NAME\n"
+    "    liaison audit report - who sent or consulted what, why, and what happened\n\n"
+    "SYNOPSIS\n"
+    "    liaison audit report --data DIR --since WHEN --until WHEN [--actor REF]\n"
+    "            [--format text|csv|json]\n\n"
+    "DESCRIPTION\n"
+    "    A report for a data-protection officer from the audit log in DIR. For\n"
+    "    each actor (the officer or system the messages named) and agency: the\n"
+    "    messages it sent or consulted with (kind, id, purpose, time), and for\n"
+    "    each counterpart the policy's decision (released, withheld, denied, with\n"
+    "    the rule) and what became of it (forwarded, delivered, receipted,\n"
+    "    refused, expired, recalled); the answers that came back to it; the\n"
+    "    messages that arrived from partners, with their actor; then the recalls,\n"
+    "    deletions and holds of the period. A message is in the report when this\n"
+    "    broker received it within the period; what happened to it is what the\n"
+    "    log says now, later records included.\n\n"
+    "OPTIONS\n"
+    "    --since WHEN   the period's start: a date (2026-12-06, UTC) or an RFC 3339\n"
+    "                   time (2026-12-06T17:00:00Z)\n"
+    "    --until WHEN   the period's end (exclusive); a date means the end of that day\n"
+    "    --actor REF    only this actor's messages, recalls, deletions and holds\n"
+    "    --format F     text (default), csv (RFC 4180; a field that a spreadsheet\n"
+    "                   would run as a formula starts with an apostrophe) or json\n\n"
+    "EXIT STATUS\n"
+    "    0 printed; 64 bad usage, a bad date; 65 damaged data; 66 no such data\n"
+    "    directory.\n";
+
+/* Progress of a message toward one counterpart, as the report ranks it:
+ * the highest rank seen is what happened. */
+static int
+outcome_rank(uint8_t event)
+{
+    switch (event) {
+    case STORE_EV_FORWARDED: return 1;
+    case STORE_EV_DELIVERED: return 2;
+    case STORE_EV_RECEIPTED: return 3;
+    case STORE_EV_REFUSED:
+    case STORE_EV_EXPIRED:
+    case STORE_EV_DAMAGED: return 4;
+    case STORE_EV_RECALLED: return 5;
+    case STORE_EV_DELETED: return 6;
+    default: return 0;
+    }
+}
+
+/* The report's model, built in one pass over the log. */
+typedef struct report {
+    json_t *msgs;     /* id hex -> message object, for every message tracked */
+    json_t *order;    /* ids of the messages received in the period, in log order */
+    json_t *dp;       /* recalled, deleted and held records of the period */
+} report;
+
+/* The counterpart object of message m for cp, made on first use. */
+static json_t *
+counterpart_of(json_t *m, const char *cp)
+{
+    json_t *cps = json_object_get(m, "counterparts"), *c = json_object_get(cps, cp);
+
+    if (c == NULL) {
+        c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "counterpart", cp, "decision", "",
+                      "rule", "", "reason", "", "outcome", "", "outcome_time", "", "rank", 0);
+        json_object_set_new(cps, cp, c);
+    }
+    return c;
+}
+
+/* A new message object for rec, the first record of its message. */
+static json_t *
+message_new(const store_audit_record *rec, const char *id, const char *when)
+{
+    const char *reply = "";
+    char h[2 * HB + 1];
+
+    if (strncmp(rec->detail, "in reply to ", 12) == 0 && strlen(rec->detail + 12) == 32)
+        reply = rec->detail + 12;
+    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id",
+                     id, "time", when, "time_ms", (json_int_t)rec->time_ms, "direction",
+                     strncmp(rec->party, "peer:", 5) == 0 ||
+                             strncmp(rec->counterpart, "peer:", 5) == 0
+                         ? "received"
+                         : "sent",
+                     "kind", rec->kind, "actor", rec->actor, "agency", rec->party, "purpose",
+                     rec->purpose, "in_reply_to", reply, "envelope_hash",
+                     hex(rec->envelope_hash, HB, h), "rejected", "", "counterparts",
+                     json_object(), "answers", json_array());
+}
+
+/* Adds rec to the model. */
+static void
+report_add(report *rp, const audit_opts *o, const store_audit_record *rec)
+{
+    char id[33], when[40];
+    bool in_period = rec->time_ms >= o->since_ms && rec->time_ms < o->until_ms;
+    bool actor_ok = o->actor == NULL || strcmp(rec->actor, o->actor) == 0;
+    json_t *m;
+
+    proto_id_format(rec->id, id);
+    format_time(rec->time_ms, when, sizeof(when));
+    if ((rec->event == STORE_EV_RECALLED || rec->event == STORE_EV_DELETED ||
+         rec->event == STORE_EV_HELD) &&
+        in_period && actor_ok) {
+        json_array_append_new(
+            rp->dp, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "event",
+                              store_audit_event_name(rec->event), "time", when, "id",
+                              proto_id_is_zero(rec->id) ? "" : id, "kind", rec->kind, "actor",
+                              rec->actor, "agency", rec->party, "counterpart", rec->counterpart,
+                              "rule", rec->rule_id, "detail", rec->detail));
+    }
+    if (proto_id_is_zero(rec->id))
+        return;
+    m = json_object_get(rp->msgs, id);
+    if (m == NULL) {
+        /* A message is tracked from its first record: received (or a
+         * rejection, when it never got that far).  Those of the period (and
+         * the actor) are reported; answers are tracked whenever they came,
+         * to be listed under what they answer. */
+        bool first = rec->event == STORE_EV_RECEIVED || rec->event == STORE_EV_REJECTED;
+        bool answer = rec->event == STORE_EV_RECEIVED &&
+                      strncmp(rec->detail, "in reply to ", 12) == 0;
+
+        if (!first || (!(in_period && actor_ok) && !answer))
+            return;
+        m = message_new(rec, id, when);
+        json_object_set_new(rp->msgs, id, m);
+        if (in_period && actor_ok)
+            json_array_append_new(rp->order, json_string(id));
+        if (rec->event == STORE_EV_REJECTED)
+            json_object_set_new(m, "rejected", json_string(rec->detail));
+        return;
+    }
+    switch (rec->event) {
+    case STORE_EV_RELEASED:
+    case STORE_EV_WITHHELD:
+    case STORE_EV_DENIED: {
+        json_t *c = counterpart_of(m, rec->counterpart);
+
+        json_object_set_new(c, "decision", json_string(store_audit_event_name(rec->event)));
+        json_object_set_new(c, "rule", json_string(rec->rule_id));
+        json_object_set_new(c, "reason", json_string(rec->detail));
+        break;
+    }
+    case STORE_EV_REJECTED:
+        json_object_set_new(m, "rejected", json_string(rec->detail));
+        break;
+    default: {
+        int rank = outcome_rank(rec->event);
+        json_t *c;
+
+        if (rank == 0 || rec->counterpart[0] == '\0' ||
+            strncmp(rec->counterpart, "peer:", 5) == 0)
+            break;
+        c = counterpart_of(m, rec->counterpart);
+        if (rank >= json_integer_value(json_object_get(c, "rank"))) {
+            json_object_set_new(c, "outcome", json_string(store_audit_event_name(rec->event)));
+            json_object_set_new(c, "outcome_time", json_string(when));
+            json_object_set_new(c, "rank", json_integer(rank));
+        }
+        break;
+    }
+    }
+}
+
+/* Turns each message's counterparts into a sorted array without ranks, and
+ * hangs each answer under the message it answers. */
+static void
+report_finish(report *rp)
+{
+    const char *key;
+    json_t *m;
+
+    json_object_foreach(rp->msgs, key, m) {
+        json_t *cps = json_object_get(m, "counterparts"), *arr = json_array(), *c;
+        const char *cp;
+
+        json_object_foreach(cps, cp, c) {
+            json_object_del(c, "rank");
+            json_array_append(arr, c);
+        }
+        json_object_set_new(m, "counterparts", arr);
+    }
+    /* An answer goes under what it answers as a summary of its own (never
+     * the object itself: ids from the log could make a loop). */
+    json_object_foreach(rp->msgs, key, m) {
+        const char *reply = json_string_value(json_object_get(m, "in_reply_to"));
+        json_t *parent = reply[0] != '\0' ? json_object_get(rp->msgs, reply) : NULL;
+        json_t *c0 = json_array_get(json_object_get(m, "counterparts"), 0);
+
+        if (parent == NULL)
+            continue;
+        json_array_append_new(
+            json_object_get(parent, "answers"),
+            json_pack("{s:O, s:O, s:O, s:O, s:O, s:s, s:s}", "id", json_object_get(m, "id"),
+                      "time", json_object_get(m, "time"), "kind", json_object_get(m, "kind"),
+                      "from", json_object_get(m, "agency"), "actor", json_object_get(m, "actor"),
+                      "to", c0 != NULL ? json_string_value(json_object_get(c0, "counterpart")) : "",
+                      "outcome",
+                      c0 != NULL ? json_string_value(json_object_get(c0, "outcome")) : ""));
+    }
+}
+
+/* Compares two C strings for qsort. */
+static int
+cmp_str(const void *a, const void *b)
+{
+    const char *const *x = a, *const *y = b;
+
+    return strcmp(*x, *y);
+}
+
+/* Compares two counterpart objects by name for qsort. */
+static int
+cmp_cp(const void *a, const void *b)
+{
+    json_t *const *x = a, *const *y = b;
+
+    return strcmp(json_string_value(json_object_get(*x, "counterpart")),
+                  json_string_value(json_object_get(*y, "counterpart")));
+}
+
+/* The report's JSON document: actors in order of name then agency, their
+ * messages in log order. */
+static json_t *
+report_json(const report *rp, const audit_opts *o)
+{
+    json_t *doc, *actors = json_array(), *recalls = json_array(), *deletions = json_array(),
+                 *holds = json_array(), *byactor = json_object(), *v;
+    char since[40], until[40];
+    size_t i;
+
+    json_array_foreach(rp->order, i, v) {
+        json_t *m = json_object_get(rp->msgs, json_string_value(v)), *a, *slim, *cps;
+        char key[2 * STORE_PARTY_MAX + 4];
+        const char *direction = json_string_value(json_object_get(m, "direction"));
+        json_t **list;
+        size_t n = 0, k;
+        json_t *c;
+
+        snprintf(key, sizeof(key), "%s\n%s", json_string_value(json_object_get(m, "actor")),
+                 json_string_value(json_object_get(m, "agency")));
+        a = json_object_get(byactor, key);
+        if (a == NULL) {
+            a = json_pack("{s:O, s:O, s:[], s:[]}", "actor", json_object_get(m, "actor"),
+                          "agency", json_object_get(m, "agency"), "sent", "received");
+            json_object_set_new(byactor, key, a);
+        }
+        /* Counterparts sorted by name, so that reports compare. */
+        cps = json_object_get(m, "counterparts");
+        list = malloc((json_array_size(cps) + 1) * sizeof(*list));
+        if (list == NULL)
+            abort(); /* the tool cannot go on without memory; nothing half-printed */
+        json_array_foreach(cps, k, c)
+            list[n++] = c;
+        qsort(list, n, sizeof(list[0]), cmp_cp);
+        slim = json_deep_copy(m);
+        json_object_del(slim, "direction");
+        json_object_del(slim, "actor");
+        json_object_del(slim, "agency");
+        json_object_set_new(slim, "counterparts", json_array());
+        for (k = 0; k < n; k++)
+            json_array_append(json_object_get(slim, "counterparts"), list[k]);
+        free(list);
+        json_array_append_new(json_object_get(a, strcmp(direction, "sent") == 0 ? "sent"
+                                                                               : "received"),
+                              slim);
+    }
+    {
+        const char *key;
+        const char **keys = malloc((json_object_size(byactor) + 1) * sizeof(*keys));
+        size_t n = 0;
+
+        if (keys == NULL)
+            abort();
+        json_object_foreach(byactor, key, v)
+            keys[n++] = key;
+        qsort(keys, n, sizeof(keys[0]), cmp_str);
+        for (size_t k = 0; k < n; k++)
+            json_array_append(actors, json_object_get(byactor, keys[k]));
+        free(keys);
+    }
+    json_array_foreach(rp->dp, i, v) {
+        const char *ev = json_string_value(json_object_get(v, "event"));
+
+        json_array_append(strcmp(ev, "recalled") == 0  ? recalls
+                          : strcmp(ev, "deleted") == 0 ? deletions
+                                                       : holds,
+                          v);
+    }
+    format_time(o->since_ms, since, sizeof(since));
+    format_time(o->until_ms, until, sizeof(until));
+    doc = json_pack("{s:s, s:s, s:s*, s:o, s:o, s:o, s:o}", "since", since, "until", until,
+                    "actor", o->actor, "actors", actors, "recalls", recalls, "deletions",
+                    deletions, "holds", holds);
+    json_decref(byactor);
+    return doc;
+}
+
+/* One line per counterpart: decision (rule): reason; outcome. */
+static void
+text_counterparts(json_t *cps)
+{
+    size_t k;
+    json_t *c;
+
+    json_array_foreach(cps, k, c) {
+        const char *dec = json_string_value(json_object_get(c, "decision"));
+        const char *rule = json_string_value(json_object_get(c, "rule"));
+        const char *why = json_string_value(json_object_get(c, "reason"));
+        const char *out = json_string_value(json_object_get(c, "outcome"));
+
+        printf("      %-16s %s%s%s%s%s%s%s%s\n", json_string_value(json_object_get(c, "counterpart")),
+               dec[0] ? dec : "(no decision here)", rule[0] ? " by " : "", rule,
+               why[0] ? ": " : "", why, out[0] ? "; " : "", out,
+               out[0] ? "" : (strcmp(dec, "denied") == 0 ? "" : "; not delivered yet"));
+    }
+}
+
+static void
+report_text(json_t *doc, const char *data)
+{
+    size_t i, k;
+    json_t *a, *v;
+    static const char *const sections[] = {"recalls", "deletions", "holds"};
+
+    printf("Audit report of %s\nPeriod from %s up to (not including) %s", data,
+           json_string_value(json_object_get(doc, "since")),
+           json_string_value(json_object_get(doc, "until")));
+    if (json_object_get(doc, "actor") != NULL)
+        printf(", actor %s", json_string_value(json_object_get(doc, "actor")));
+    printf("\n");
+    if (json_array_size(json_object_get(doc, "actors")) == 0)
+        printf("\nNo message in the period.\n");
+    json_array_foreach(json_object_get(doc, "actors"), i, a) {
+        const char *actor = json_string_value(json_object_get(a, "actor"));
+
+        printf("\n%s (%s): %zu sent or consulted, %zu received\n",
+               actor[0] ? actor : "(no actor named)",
+               json_string_value(json_object_get(a, "agency")),
+               json_array_size(json_object_get(a, "sent")),
+               json_array_size(json_object_get(a, "received")));
+        for (int dir = 0; dir < 2; dir++) {
+            json_array_foreach(json_object_get(a, dir == 0 ? "sent" : "received"), k, v) {
+                const char *purpose = json_string_value(json_object_get(v, "purpose"));
+                const char *rejected = json_string_value(json_object_get(v, "rejected"));
+                const char *reply = json_string_value(json_object_get(v, "in_reply_to"));
+                size_t j;
+                json_t *ans;
+
+                printf("  %s %s %s %s\n", json_string_value(json_object_get(v, "time")),
+                       dir == 0 ? "sent" : "received",
+                       json_string_value(json_object_get(v, "kind"))[0]
+                           ? json_string_value(json_object_get(v, "kind"))
+                           : "(kind not recorded)",
+                       json_string_value(json_object_get(v, "id")));
+                printf("      purpose: %s\n", purpose[0] ? purpose : "(none given)");
+                if (reply[0])
+                    printf("      in reply to %s\n", reply);
+                if (rejected[0])
+                    printf("      rejected: %s\n", rejected);
+                text_counterparts(json_object_get(v, "counterparts"));
+                json_array_foreach(json_object_get(v, "answers"), j, ans) {
+                    const char *aa = json_string_value(json_object_get(ans, "actor"));
+                    const char *out = json_string_value(json_object_get(ans, "outcome"));
+
+                    printf("      answer %s %s from %s%s%s%s at %s%s%s\n",
+                           json_string_value(json_object_get(ans, "kind")),
+                           json_string_value(json_object_get(ans, "id")),
+                           json_string_value(json_object_get(ans, "from")), aa[0] ? " (" : "",
+                           aa, aa[0] ? ")" : "", json_string_value(json_object_get(ans, "time")),
+                           out[0] ? ": " : "", out);
+                }
+            }
+        }
+    }
+    for (size_t s = 0; s < 3; s++) {
+        json_t *list = json_object_get(doc, sections[s]);
+
+        printf("\n%c%s in the period: %zu\n", sections[s][0] - 'a' + 'A', sections[s] + 1,
+               json_array_size(list));
+        json_array_foreach(list, i, v) {
+            const char *actor = json_string_value(json_object_get(v, "actor"));
+            const char *cp = json_string_value(json_object_get(v, "counterpart"));
+            const char *rule = json_string_value(json_object_get(v, "rule"));
+            const char *detail = json_string_value(json_object_get(v, "detail"));
+
+            printf("  %s %s %s %s%s%s%s%s%s%s%s%s%s\n", json_string_value(json_object_get(v, "time")),
+                   json_string_value(json_object_get(v, "kind")),
+                   json_string_value(json_object_get(v, "id")),
+                   json_string_value(json_object_get(v, "agency")), actor[0] ? " (" : "", actor,
+                   actor[0] ? ")" : "", cp[0] ? " -> " : "", cp, rule[0] ? " rule " : "", rule,
+                   detail[0] ? ": " : "", detail);
+        }
+    }
+}
+
+/* Writes one CSV row of n fields, neutralised, ended by CRLF (RFC 4180). */
+static void
+csv_line(const char *const *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            fputc(',', stdout);
+        csv_field_write(stdout, fields[i], true);
+    }
+    fputs("\r\n", stdout);
+}
+
+#define STR(o, k) json_string_value(json_object_get((o), (k)))
+
+static void
+report_csv(json_t *doc)
+{
+    static const char *const header[] = {"record", "time", "actor", "agency", "kind",
+                                         "message", "in_reply_to", "purpose", "counterpart",
+                                         "decision", "rule", "outcome", "detail"};
+    static const char *const sections[] = {"recalls", "deletions", "holds"};
+    size_t i, k, j;
+    json_t *a, *v, *c;
+
+    csv_line(header, 13);
+    json_array_foreach(json_object_get(doc, "actors"), i, a) {
+        for (int dir = 0; dir < 2; dir++) {
+            json_array_foreach(json_object_get(a, dir == 0 ? "sent" : "received"), k, v) {
+                json_t *cps = json_object_get(v, "counterparts");
+                json_t *ans;
+
+                if (json_array_size(cps) == 0) {
+                    const char *row[] = {dir == 0 ? "sent" : "received", STR(v, "time"),
+                                         STR(a, "actor"), STR(a, "agency"), STR(v, "kind"),
+                                         STR(v, "id"), STR(v, "in_reply_to"), STR(v, "purpose"),
+                                         "", STR(v, "rejected")[0] ? "rejected" : "", "", "",
+                                         STR(v, "rejected")};
+
+                    csv_line(row, 13);
+                }
+                json_array_foreach(cps, j, c) {
+                    const char *row[] = {dir == 0 ? "sent" : "received", STR(v, "time"),
+                                         STR(a, "actor"), STR(a, "agency"), STR(v, "kind"),
+                                         STR(v, "id"), STR(v, "in_reply_to"), STR(v, "purpose"),
+                                         STR(c, "counterpart"), STR(c, "decision"),
+                                         STR(c, "rule"), STR(c, "outcome"), STR(c, "reason")};
+
+                    csv_line(row, 13);
+                }
+                json_array_foreach(json_object_get(v, "answers"), j, ans) {
+                    const char *row[] = {"answer", STR(ans, "time"), STR(ans, "actor"),
+                                         STR(ans, "from"), STR(ans, "kind"), STR(ans, "id"),
+                                         STR(v, "id"), "", STR(ans, "to"), "", "",
+                                         STR(ans, "outcome"), ""};
+
+                    csv_line(row, 13);
+                }
+            }
+        }
+    }
+    for (size_t s = 0; s < 3; s++) {
+        json_array_foreach(json_object_get(doc, sections[s]), i, v) {
+            const char *row[] = {STR(v, "event"), STR(v, "time"), STR(v, "actor"),
+                                 STR(v, "agency"), STR(v, "kind"), STR(v, "id"), "", "",
+                                 STR(v, "counterpart"), "", STR(v, "rule"), "",
+                                 STR(v, "detail")};
+
+            csv_line(row, 13);
+        }
+    }
+}
+
+#undef STR
+
+static int
+cmd_report(int argc, char **argv)
+{
+    audit_opts o;
+    store *s = NULL;
+    store_read *r = NULL;
+    uint64_t size = 0;
+    report rp = {json_object(), json_array(), json_array()};
+    json_t *doc = NULL;
+    int rc;
+    store_err err;
+
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage_report, stdout);
+        rc = EX_OK;
+        goto out;
+    }
+    if ((rc = parse_opts(argc, argv, "since until actor format", &o)) != EX_OK)
+        goto out;
+    if (o.since == NULL || o.until == NULL) {
+        cli_error(SUB, "report: --since and --until are required: the report covers a period "
+                       "(see --help)");
+        rc = EX_USAGE;
+        goto out;
+    }
+    if ((rc = open_read(&o, "report", &s, &r)) != EX_OK)
+        goto out;
+    if ((err = store_audit_size(r, &size)) != STORE_OK) {
+        rc = exit_for(err);
+        goto out;
+    }
+    for (uint64_t i = 0; i < size; i++) {
+        store_audit_record rec;
+
+        if ((err = store_audit_get(r, i, &rec)) != STORE_OK) {
+            cli_error(SUB, "report: record %llu: %s", (unsigned long long)i, store_strerror(err));
+            rc = exit_for(err);
+            goto out;
+        }
+        report_add(&rp, &o, &rec);
+    }
+    report_finish(&rp);
+    doc = report_json(&rp, &o);
+    if (o.format == NULL || strcmp(o.format, "text") == 0)
+        report_text(doc, o.data);
+    else if (strcmp(o.format, "csv") == 0)
+        report_csv(doc);
+    else
+        rc = print_json(json_incref(doc));
+    if (fflush(stdout) != 0)
+        rc = EX_IOERR;
+out:
+    json_decref(doc);
+    json_decref(rp.msgs);
+    json_decref(rp.order);
+    json_decref(rp.dp);
+    store_read_end(&r);
+    store_close(&s);
+    return rc;
+}
+
 int
 cli_audit_main(int argc, char **argv)
 {
@@ -1022,6 +1555,7 @@ cli_audit_main(int argc, char **argv)
         {"proof", cmd_proof},
         {"consistency", cmd_consistency},
         {"log", cmd_log},
+        {"report", cmd_report},
     };
 
     /* Logs would mix with the output; the commands report errors themselves. */
