@@ -207,24 +207,34 @@ received_detail(const proto_envelope *env, char *buf, size_t len)
     return buf;
 }
 
-/* Answers a submit that will not be committed, and audits the refusal. */
+/* Answers a submit that will not be committed, and audits the refusal: a
+ * `rejected` record, preceded, when egress policy denied it to every
+ * recipient (denials, the count of scratch, else 0), by each recipient's
+ * `denied` record with its rule, as for a message denied to some of them. */
 static void
-refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
+refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why, size_t denials)
 {
     broker_session *s = broker_session_find(b, &job->from);
     char party[PROTO_ADDR_TEXT_MAX + 1];
     const uint8_t *id = job->decoded ? job->id : NULL;
+    broker_about about = {id, NULL, NULL, NULL, id != NULL ? job->envelope_hash : NULL};
+    bool ok;
 
     broker_agency_reject(b, job->rid, job->rid_len, job->corr, id, code, why);
     broker_metrics_inc_rejected(b->metrics, code);
     if (s != NULL && s->pending > 0)
         s->pending--;
-    broker_about about = {id, NULL, NULL, NULL, id != NULL ? job->envelope_hash : NULL};
-
     if (job->decoded && job->env != NULL)
         broker_about_envelope(&about, job->env, job->envelope_hash);
-    broker_audit_msg_item(b, STORE_EV_REJECTED, &about,
-                          proto_addr_format(&job->from, party, sizeof(party)), "", "", why);
+    proto_addr_format(&job->from, party, sizeof(party));
+    if (broker_op_begin(b, BROKER_OP_PLAIN) != NULL) {
+        ok = true;
+        for (size_t i = 0; i < denials && ok; i++)
+            ok = broker_audit_msg(b, STORE_EV_DENIED, &about, party, scratch[i].text,
+                                  scratch[i].rule, scratch[i].reason) == 0;
+        if (!ok || broker_audit_msg(b, STORE_EV_REJECTED, &about, party, "", "", why) != 0)
+            broker_op_abort(b);
+    }
     broker_job_free(&job);
 }
 
@@ -395,24 +405,24 @@ broker_route_submit(broker *b, broker_job *job)
         snprintf(why, sizeof(why), "envelope sender %s is not the authenticated agency %s",
                  proto_addr_format(&env->sender, a, sizeof(a)),
                  proto_addr_format(&job->from, c, sizeof(c)));
-        refuse_submit(b, job, PROTO_WIRE_SENDER, why);
+        refuse_submit(b, job, PROTO_WIRE_SENDER, why, 0);
         return;
     }
     if (job->result != PROTO_OK) {
-        refuse_submit(b, job, job->wire_code, job->why);
+        refuse_submit(b, job, job->wire_code, job->why, 0);
         return;
     }
     if (env->expires_ms <= now) {
-        refuse_submit(b, job, PROTO_WIRE_EXPIRED, "the message expired before it arrived");
+        refuse_submit(b, job, PROTO_WIRE_EXPIRED, "the message expired before it arrived", 0);
         return;
     }
     if (env->created_ms > now + BROKER_CLOCK_SKEW_MS) {
         refuse_submit(b, job, PROTO_WIRE_EXPIRED,
-                      "the message is created more than 5 minutes in the future");
+                      "the message is created more than 5 minutes in the future", 0);
         return;
     }
     if (store_read_begin(b->st, &rd) != STORE_OK) {
-        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read");
+        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read", 0);
         return;
     }
     if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
@@ -455,17 +465,17 @@ broker_route_submit(broker *b, broker_job *job)
         broker_metrics_inc(b->metrics, BROKER_METRICS_DENIED, count);
     }
     if (code != 0) {
-        refuse_submit(b, job, code, why);
+        refuse_submit(b, job, code, why, code == PROTO_WIRE_DENIED ? count : 0);
         return;
     }
     op = broker_op_begin(b, BROKER_OP_SUBMIT);
     if (op == NULL) {
-        refuse_submit(b, job, PROTO_WIRE_BUSY, "the broker is committing too much; retry");
+        refuse_submit(b, job, PROTO_WIRE_BUSY, "the broker is committing too much; retry", 0);
         return;
     }
     if (build_submit_item(b, job, count, now) != 0) {
         broker_op_abort(b);
-        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the message could not be queued");
+        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the message could not be queued", 0);
         return;
     }
     for (size_t i = 0; i < count; i++) {

@@ -301,11 +301,17 @@ static bool
 addr_matches(const char *pattern, const char *addr)
 {
     size_t n = strlen(pattern);
+    const char *peer = strncmp(addr, "peer:", 5) == 0 ? addr + 5 : addr;
 
-    if (n == 5 && strcmp(pattern + 3, "/*") == 0)
-        return strncmp(addr, pattern, 4) == 0 ||
-               (strncmp(addr, "peer:", 5) == 0 && strncmp(addr + 5, pattern, 3) == 0 &&
-                addr[8] == '\0');
+    /* A partner broker appears as its nation ("CAN") or as "peer:CAN". */
+    if (n == PROTO_NATION_LEN)
+        return strcmp(peer, pattern) == 0;
+    if (strncmp(pattern, "peer:", 5) == 0)
+        return strcmp(peer, pattern + 5) == 0;
+    if (n == PROTO_NATION_LEN + 2 && strcmp(pattern + PROTO_NATION_LEN, "/*") == 0)
+        return strncmp(addr, pattern, PROTO_NATION_LEN + 1) == 0 ||
+               (strlen(peer) == PROTO_NATION_LEN &&
+                strncmp(peer, pattern, PROTO_NATION_LEN) == 0);
     return strcmp(addr, pattern) == 0;
 }
 
@@ -313,14 +319,15 @@ addr_matches(const char *pattern, const char *addr)
 static bool
 addr_pattern_ok(const char *pattern)
 {
+    const char *nation = strncmp(pattern, "peer:", 5) == 0 ? pattern + 5 : pattern;
     proto_addr a;
 
-    if (strncmp(pattern, "peer:", 5) == 0) {
+    if (strlen(nation) == PROTO_NATION_LEN || nation != pattern) {
         for (size_t i = 0; i < PROTO_NATION_LEN; i++) {
-            if (pattern[5 + i] < 'A' || pattern[5 + i] > 'Z')
+            if (nation[i] < 'A' || nation[i] > 'Z')
                 return false;
         }
-        return pattern[5 + PROTO_NATION_LEN] == '\0';
+        return nation[PROTO_NATION_LEN] == '\0';
     }
     return proto_addr_parse(pattern, &a, NULL) == PROTO_OK && a.kind != PROTO_ADDR_ALL;
 }
@@ -374,12 +381,12 @@ check_filters(const char *sub, audit_opts *o)
     }
     if (o->counterpart != NULL && !addr_pattern_ok(o->counterpart)) {
         cli_error(SUB, "%s: --counterpart '%s': an agency (CAN/RCMP), a nation's agencies "
-                  "(CAN/*) or a partner (peer:CAN)", sub, o->counterpart);
+                  "and broker (CAN/*) or a partner broker (CAN)", sub, o->counterpart);
         return EX_USAGE;
     }
     if (o->party != NULL && !addr_pattern_ok(o->party)) {
-        cli_error(SUB, "%s: --party '%s': an agency (USA/FBI), a nation's agencies (USA/*) or "
-                  "a partner (peer:CAN)", sub, o->party);
+        cli_error(SUB, "%s: --party '%s': an agency (USA/FBI), a nation's agencies and broker "
+                  "(USA/*) or a partner broker (USA)", sub, o->party);
         return EX_USAGE;
     }
     if (o->purpose != NULL && (o->purpose[0] == '\0' || strlen(o->purpose) > PROTO_PURPOSE_MAX)) {
@@ -911,8 +918,9 @@ static const char usage_log[] =
     "    --actor REF         the officer or system the message named (exactly)\n"
     "    --purpose TEXT      purposes that contain TEXT, in any case\n"
     "    --kind PATTERN      a kind (watchlist.query), a family (watchlist.*) or *\n"
-    "    --counterpart ADDR  the recipient or partner: CAN/RCMP, CAN/* (every CAN\n"
-    "                        agency and peer:CAN) or peer:CAN\n"
+    "    --counterpart ADDR  the recipient or partner: an agency (CAN/RCMP), every\n"
+    "                        agency of a nation and its broker (CAN/*), or a\n"
+    "                        partner broker (CAN)\n"
     "    --party ADDR        the sender agency or partner, as --counterpart\n"
     "    --since WHEN        records at or after WHEN: a date (2026-12-06, UTC) or an\n"
     "                        RFC 3339 time (2026-12-06T17:00:00Z)\n"
@@ -1091,10 +1099,8 @@ message_new(const store_audit_record *rec, const char *id, const char *when)
         reply = rec->detail + 12;
     return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id",
                      id, "time", when, "time_ms", (json_int_t)rec->time_ms, "direction",
-                     strncmp(rec->party, "peer:", 5) == 0 ||
-                             strncmp(rec->counterpart, "peer:", 5) == 0
-                         ? "received"
-                         : "sent",
+                     rec->event != STORE_EV_DENIED && rec->counterpart[0] != '\0' ? "received"
+                                                                                   : "sent",
                      "kind", rec->kind, "actor", rec->actor, "agency", rec->party, "purpose",
                      rec->purpose, "in_reply_to", reply, "envelope_hash",
                      hex(rec->envelope_hash, HB, h), "rejected", "", "counterparts",
@@ -1126,11 +1132,12 @@ report_add(report *rp, const audit_opts *o, const store_audit_record *rec)
         return;
     m = json_object_get(rp->msgs, id);
     if (m == NULL) {
-        /* A message is tracked from its first record: received (or a
-         * rejection, when it never got that far).  Those of the period (and
-         * the actor) are reported; answers are tracked whenever they came,
-         * to be listed under what they answer. */
-        bool first = rec->event == STORE_EV_RECEIVED || rec->event == STORE_EV_REJECTED;
+        /* A message is tracked from its first record: received, or, for a
+         * submission refused whole, its denials or its rejection.  Those of
+         * the period (and the actor) are reported; answers are tracked
+         * whenever they came, to be listed under what they answer. */
+        bool first = rec->event == STORE_EV_RECEIVED || rec->event == STORE_EV_REJECTED ||
+                     rec->event == STORE_EV_DENIED;
         bool answer = rec->event == STORE_EV_RECEIVED &&
                       strncmp(rec->detail, "in reply to ", 12) == 0;
 
@@ -1140,15 +1147,18 @@ report_add(report *rp, const audit_opts *o, const store_audit_record *rec)
         json_object_set_new(rp->msgs, id, m);
         if (in_period && actor_ok)
             json_array_append_new(rp->order, json_string(id));
-        if (rec->event == STORE_EV_REJECTED)
-            json_object_set_new(m, "rejected", json_string(rec->detail));
-        return;
+        if (rec->event == STORE_EV_RECEIVED)
+            return;
     }
     switch (rec->event) {
     case STORE_EV_RELEASED:
     case STORE_EV_WITHHELD:
     case STORE_EV_DENIED: {
-        json_t *c = counterpart_of(m, rec->counterpart);
+        json_t *c;
+
+        if (strchr(rec->counterpart, '/') == NULL)
+            break;
+        c = counterpart_of(m, rec->counterpart);
 
         json_object_set_new(c, "decision", json_string(store_audit_event_name(rec->event)));
         json_object_set_new(c, "rule", json_string(rec->rule_id));
@@ -1162,8 +1172,8 @@ report_add(report *rp, const audit_opts *o, const store_audit_record *rec)
         int rank = outcome_rank(rec->event);
         json_t *c;
 
-        if (rank == 0 || rec->counterpart[0] == '\0' ||
-            strncmp(rec->counterpart, "peer:", 5) == 0)
+        /* Counterparts are agencies; a partner's answer as a whole is not. */
+        if (rank == 0 || strchr(rec->counterpart, '/') == NULL)
             break;
         c = counterpart_of(m, rec->counterpart);
         if (rank >= json_integer_value(json_object_get(c, "rank"))) {
