@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "entry.h"
 #include "liaison_policy.h"
 #include "liaison_proto.h"
 #include "liaison_store.h"
@@ -429,24 +430,6 @@ void broker_commit_done(broker *b);
 broker_op *broker_op_begin(broker *b, uint8_t type);
 /* Drops the item started last (its operations are not committed). */
 void broker_op_abort(broker *b);
-/*
- * What an audit record says about the message it concerns (docs/audit.md):
- * its id, kind, actor (the officer or system the envelope names), purpose
- * and envelope hash.  Every field may be NULL when unknown (an envelope too
- * broken to decode, a version-1 envelope without an actor).  The pointers
- * are borrowed for the call that takes the struct.  Fill one with
- * broker_about_envelope from a decoded envelope, or broker_about_entry from
- * a message queue entry, which carries them so that delivery, receipt,
- * forwarding and the partner's answers are audited without decoding.
- */
-typedef struct broker_about {
-    const uint8_t *id;            /* message id (16 bytes) */
-    const char *kind;             /* message kind */
-    const char *actor;            /* officer or system that sent it */
-    const char *purpose;          /* its PURPOSE label */
-    const uint8_t *envelope_hash; /* SHA-256 of the envelope as accepted */
-} broker_about;
-
 /* Audit helper: appends one record about a message to the current item of
  * the collecting batch.  event is a store_audit_event; about (in, NULL for
  * none) names the message; party is the agency or peer on this side (the
@@ -480,26 +463,6 @@ void broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *
 int broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
                  const proto_addr *recipient, uint8_t state, const char *rule_id,
                  const char *detail, const uint8_t envelope_hash[PROTO_HASH_BYTES]);
-/* What a message entry of a queue carries besides the message id:
- * 'M' | u64 withheld mask | 32-byte envelope hash | str8 sender | targets,
- * or 'N' | the same up to the sender | str8 note for each bit of the mask,
- * lowest first ("" for none) | targets; 'A' and 'B' are 'M' and 'N' with
- * str8 kind | str8 actor | str8 purpose right after the sender (what the
- * audit records of the entry's delivery, receipt or forward name; entries
- * queued before they existed are 'M' or 'N' and parse with them empty). */
-typedef struct broker_entry_msg {
-    uint64_t mask;                           /* portions withheld from this destination */
-    const uint8_t *hash;                     /* SHA-256 of the envelope as accepted */
-    char sender[PROTO_ADDR_TEXT_MAX + 1];    /* who wrote it: reports go there */
-    char kind[PROTO_KIND_MAX + 1];           /* its kind, "" in an 'M' or 'N' entry */
-    char actor[STORE_ACTOR_MAX + 1];         /* its actor, "" when none */
-    char purpose[PROTO_PURPOSE_MAX + 1];     /* its purpose, "" when none */
-    proto_slice notes;                       /* 'N', 'B': the encoded notes, else empty */
-    proto_slice targets;                     /* peer queues: encoded targets */
-} broker_entry_msg;
-
-/* True if a queue entry's extra bytes are a message entry ('M', 'N', 'A', 'B'). */
-bool broker_entry_is_message(proto_slice extra);
 /* Enqueues a message entry for about's message (id and hash required; its
  * kind, actor and purpose go into the entry).  notes (NULL for none) holds,
  * for each bit i set in mask, the withholding note portion i gets when it is
@@ -509,10 +472,7 @@ bool broker_entry_is_message(proto_slice extra);
 int broker_enqueue_message(broker *b, const char *dest, const broker_about *about,
                            uint64_t mask, const proto_addr *sender, const char *const *notes,
                            const uint8_t *targets, size_t targets_len);
-/* Reads a message entry's extra bytes; -1 if they are not one. */
-int broker_entry_message_parse(proto_slice extra, broker_entry_msg *out);
-/* Fills *about from entry m of message id (both borrowed while *about is used). */
-void broker_about_entry(broker_about *about, const uint8_t *id, const broker_entry_msg *m);
+
 /* The envelope of message entry e as its destination gets it: redacted as
  * the entry says (*owned then holds the copy, the caller's to free), else
  * borrowed from rd.  *m receives the entry.  0, or 1 when it is no longer

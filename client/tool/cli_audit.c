@@ -927,7 +927,11 @@ static const char usage_log[] =
     "    --until WHEN        records before WHEN; a date means the end of that day\n\n"
     "EXIT STATUS\n"
     "    0 printed (also when no record matched); 64 bad usage, a bad date or\n"
-    "    pattern; 65 damaged data; 66 no such data directory.\n";
+    "    pattern; 65 damaged data; 66 no such data directory.\n\n"
+    "EXAMPLES\n"
+    "    liaison audit log --data /var/lib/liaison --actor fbi.jdoe --since 2026-12-01\n"
+    "    liaison audit log --data /var/lib/liaison --kind 'watchlist.*' --event denied \\\n"
+    "            --counterpart 'MEX/*' --json\n";
 
 static int
 cmd_log(int argc, char **argv)
@@ -1047,7 +1051,11 @@ static const char usage_report[] =
     "                   would run as a formula starts with an apostrophe) or json\n\n"
     "EXIT STATUS\n"
     "    0 printed; 64 bad usage, a bad date; 65 damaged data; 66 no such data\n"
-    "    directory.\n";
+    "    directory.\n\n"
+    "EXAMPLES\n"
+    "    liaison audit report --data /var/lib/liaison --since 2026-12-01 --until 2026-12-31\n"
+    "    liaison audit report --data /var/lib/liaison --since 2026-12-06 --until 2026-12-06 \\\n"
+    "            --actor fbi.jdoe --format csv > jdoe.csv\n";
 
 /* Progress of a message toward one counterpart, as the report ranks it:
  * the highest rank seen is what happened. */
