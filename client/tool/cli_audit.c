@@ -415,6 +415,19 @@ record_selected(const audit_opts *o, const store_audit_record *rec)
            (o->party == NULL || addr_matches(o->party, rec->party));
 }
 
+/* True if allowed (names separated by spaces) holds name as a whole word. */
+static bool
+allows(const char *allowed, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = strstr(allowed, name); p != NULL; p = strstr(p + 1, name)) {
+        if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 /* Parses the options; allowed names which options this subcommand takes. */
 static int
 parse_opts(int argc, char **argv, const char *allowed, audit_opts *o)
@@ -427,42 +440,42 @@ parse_opts(int argc, char **argv, const char *allowed, audit_opts *o)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t *num = NULL;
 
-        if (strcmp(a, "--json") == 0 && strstr(allowed, "json")) {
+        if (strcmp(a, "--json") == 0 && allows(allowed, "json")) {
             o->json = true;
             continue;
         }
         if (strcmp(a, "--data") == 0 && v != NULL) {
             o->data = v;
-        } else if (strcmp(a, "--key") == 0 && v != NULL && strstr(allowed, "key")) {
+        } else if (strcmp(a, "--key") == 0 && v != NULL && allows(allowed, "key")) {
             o->key = v;
-        } else if (strcmp(a, "--leaf") == 0 && strstr(allowed, "leaf")) {
+        } else if (strcmp(a, "--leaf") == 0 && allows(allowed, "leaf")) {
             num = &o->leaf;
-        } else if (strcmp(a, "--size") == 0 && strstr(allowed, "size")) {
+        } else if (strcmp(a, "--size") == 0 && allows(allowed, "size")) {
             num = &o->size;
-        } else if (strcmp(a, "--from") == 0 && strstr(allowed, "from")) {
+        } else if (strcmp(a, "--from") == 0 && allows(allowed, "from")) {
             num = &o->from;
-        } else if (strcmp(a, "--to") == 0 && strstr(allowed, "to")) {
+        } else if (strcmp(a, "--to") == 0 && allows(allowed, "to")) {
             num = &o->to;
-        } else if (strcmp(a, "--count") == 0 && strstr(allowed, "count")) {
+        } else if (strcmp(a, "--count") == 0 && allows(allowed, "count")) {
             num = &o->count;
-        } else if (strcmp(a, "--event") == 0 && v != NULL && strstr(allowed, "event")) {
+        } else if (strcmp(a, "--event") == 0 && v != NULL && allows(allowed, "event")) {
             o->event = v;
-        } else if (strcmp(a, "--actor") == 0 && v != NULL && strstr(allowed, "actor")) {
+        } else if (strcmp(a, "--actor") == 0 && v != NULL && allows(allowed, "actor")) {
             o->actor = v;
-        } else if (strcmp(a, "--purpose") == 0 && v != NULL && strstr(allowed, "purpose")) {
+        } else if (strcmp(a, "--purpose") == 0 && v != NULL && allows(allowed, "purpose")) {
             o->purpose = v;
-        } else if (strcmp(a, "--kind") == 0 && v != NULL && strstr(allowed, "kind")) {
+        } else if (strcmp(a, "--kind") == 0 && v != NULL && allows(allowed, "kind")) {
             o->kind = v;
         } else if (strcmp(a, "--counterpart") == 0 && v != NULL &&
-                   strstr(allowed, "counterpart")) {
+                   allows(allowed, "counterpart")) {
             o->counterpart = v;
-        } else if (strcmp(a, "--party") == 0 && v != NULL && strstr(allowed, " party")) {
+        } else if (strcmp(a, "--party") == 0 && v != NULL && allows(allowed, "party")) {
             o->party = v;
-        } else if (strcmp(a, "--since") == 0 && v != NULL && strstr(allowed, "since")) {
+        } else if (strcmp(a, "--since") == 0 && v != NULL && allows(allowed, "since")) {
             o->since = v;
-        } else if (strcmp(a, "--until") == 0 && v != NULL && strstr(allowed, "until")) {
+        } else if (strcmp(a, "--until") == 0 && v != NULL && allows(allowed, "until")) {
             o->until = v;
-        } else if (strcmp(a, "--format") == 0 && v != NULL && strstr(allowed, "format")) {
+        } else if (strcmp(a, "--format") == 0 && v != NULL && allows(allowed, "format")) {
             o->format = v;
         } else {
             cli_error(SUB, "%s: unknown option or missing value '%s' (see --help)", argv[0], a);
