@@ -132,6 +132,7 @@ static void
 mark_delivered(broker *b, broker_session *s, const store_queue_entry *e)
 {
     broker_entry_msg m;
+    broker_about about;
     proto_addr sender;
     broker_op *op;
 
@@ -141,8 +142,9 @@ mark_delivered(broker *b, broker_session *s, const store_queue_entry *e)
     op = broker_op_begin(b, BROKER_OP_PLAIN);
     if (op == NULL)
         return;
+    broker_about_entry(&about, e->id, &m);
     if (broker_state(b, e->id, &sender, &s->addr, PROTO_STATE_DELIVERED, "", "", m.hash) != 0 ||
-        broker_audit(b, STORE_EV_DELIVERED, e->id, m.sender, s->dest, NULL, "", m.hash, NULL) != 0)
+        broker_audit_msg(b, STORE_EV_DELIVERED, &about, m.sender, s->dest, "", NULL) != 0)
         broker_op_abort(b);
     broker_metrics_inc(b->metrics, BROKER_METRICS_DELIVERED, 1);
 }
@@ -317,14 +319,16 @@ receipt_one(broker *b, broker_session *s, store_read *rd, const proto_ack *r)
         broker_reply_done(b, s, e.id);
     if (ok && broker_entry_is_message(e.extra)) {
         broker_entry_msg m;
+        broker_about about;
         proto_addr sender;
 
         if (broker_entry_message_parse(e.extra, &m) == 0 &&
             proto_addr_parse(m.sender, &sender, NULL) == PROTO_OK) {
+            broker_about_entry(&about, e.id, &m);
             ok = broker_state(b, e.id, &sender, &s->addr, PROTO_STATE_RECEIPTED, "", "",
                               m.hash) == 0 &&
-                 broker_audit(b, STORE_EV_RECEIPTED, e.id, m.sender, s->dest, NULL, "", m.hash,
-                              NULL) == 0;
+                 broker_audit_msg(b, STORE_EV_RECEIPTED, &about, m.sender, s->dest, "",
+                                  NULL) == 0;
             broker_metrics_inc(b->metrics, BROKER_METRICS_RECEIPTED, 1);
         }
     }
@@ -447,8 +451,8 @@ on_submit(broker *b, broker_session *s, const uint8_t *rid, size_t rid_len, zmq_
 static void
 audit_refused_command(broker *b, const proto_addr *from, const char *why)
 {
-    char actor[PROTO_ADDR_TEXT_MAX + 1];
-    broker_audit_item(b, STORE_EV_REJECTED, NULL, proto_addr_format(from, actor, sizeof(actor)),
+    char party[PROTO_ADDR_TEXT_MAX + 1];
+    broker_audit_item(b, STORE_EV_REJECTED, NULL, proto_addr_format(from, party, sizeof(party)),
                       "", NULL, "", NULL, why);
 }
 

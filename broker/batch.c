@@ -48,27 +48,31 @@ broker_op_abort(broker *b)
 }
 
 int
-broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
-             const char *counterpart, const char *purpose, const char *rule_id,
-             const uint8_t *envelope_hash, const char *detail)
+broker_audit_msg(broker *b, uint8_t event, const broker_about *about, const char *party,
+                 const char *counterpart, const char *rule_id, const char *detail)
 {
+    static const broker_about none;
     store_audit_record rec;
     proto_detail d;
 
+    if (about == NULL)
+        about = &none;
     memset(&rec, 0, sizeof(rec));
     rec.time_ms = broker_now_ms();
     rec.event = event;
-    if (id != NULL)
-        memcpy(rec.id, id, PROTO_ID_BYTES);
-    snprintf(rec.actor, sizeof(rec.actor), "%s", actor != NULL ? actor : "");
+    if (about->id != NULL)
+        memcpy(rec.id, about->id, PROTO_ID_BYTES);
+    snprintf(rec.party, sizeof(rec.party), "%s", party != NULL ? party : "");
     snprintf(rec.counterpart, sizeof(rec.counterpart), "%s", counterpart != NULL ? counterpart : "");
-    snprintf(rec.purpose, sizeof(rec.purpose), "%s", purpose != NULL ? purpose : "");
+    snprintf(rec.purpose, sizeof(rec.purpose), "%s", about->purpose != NULL ? about->purpose : "");
     snprintf(rec.rule_id, sizeof(rec.rule_id), "%s", rule_id != NULL ? rule_id : "");
     if (rule_id != NULL && rule_id[0] != '\0')
         memcpy(rec.policy_hash, policy_hash(b->pol), PROTO_HASH_BYTES);
-    if (envelope_hash != NULL)
-        memcpy(rec.envelope_hash, envelope_hash, PROTO_HASH_BYTES);
+    if (about->envelope_hash != NULL)
+        memcpy(rec.envelope_hash, about->envelope_hash, PROTO_HASH_BYTES);
     snprintf(rec.detail, sizeof(rec.detail), "%s", detail != NULL ? detail : "");
+    snprintf(rec.kind, sizeof(rec.kind), "%s", about->kind != NULL ? about->kind : "");
+    snprintf(rec.actor, sizeof(rec.actor), "%s", about->actor != NULL ? about->actor : "");
     /* The store refuses control characters, and a record must never be lost
      * for what a peer wrote: a detail with any is escaped whole. */
     for (const char *p = rec.detail; *p != '\0'; p++) {
@@ -86,14 +90,43 @@ broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
 }
 
 void
-broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *actor,
+broker_audit_msg_item(broker *b, uint8_t event, const broker_about *about, const char *party,
+                      const char *counterpart, const char *rule_id, const char *detail)
+{
+    if (broker_op_begin(b, BROKER_OP_PLAIN) != NULL &&
+        broker_audit_msg(b, event, about, party, counterpart, rule_id, detail) != 0)
+        broker_op_abort(b);
+}
+
+void
+broker_about_envelope(broker_about *about, const proto_envelope *env, const uint8_t *h)
+{
+    memset(about, 0, sizeof(*about));
+    about->id = env->id;
+    about->kind = env->kind;
+    about->actor = env->actor;
+    about->purpose = env->labels.purpose;
+    about->envelope_hash = h;
+}
+
+int
+broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *party,
+             const char *counterpart, const char *purpose, const char *rule_id,
+             const uint8_t *envelope_hash, const char *detail)
+{
+    broker_about about = {id, NULL, NULL, purpose, envelope_hash};
+
+    return broker_audit_msg(b, event, &about, party, counterpart, rule_id, detail);
+}
+
+void
+broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *party,
                   const char *counterpart, const char *purpose, const char *rule_id,
                   const uint8_t *envelope_hash, const char *detail)
 {
-    if (broker_op_begin(b, BROKER_OP_PLAIN) != NULL &&
-        broker_audit(b, event, id, actor, counterpart, purpose, rule_id, envelope_hash,
-                     detail) != 0)
-        broker_op_abort(b);
+    broker_about about = {id, NULL, NULL, purpose, envelope_hash};
+
+    broker_audit_msg_item(b, event, &about, party, counterpart, rule_id, detail);
 }
 
 void
@@ -298,105 +331,20 @@ broker_commit_done(broker *b)
     broker_commit_kick(b);
 }
 
-bool
-broker_entry_is_message(proto_slice extra)
-{
-    return extra.len > 0 &&
-           (extra.data[0] == BROKER_ENTRY_MESSAGE || extra.data[0] == BROKER_ENTRY_NOTED);
-}
-
-/* Writes the notes of mask's portions as str8s at out (room bytes); their
- * length, or 0 when they do not fit or none of them says anything. */
-static size_t
-notes_encode(uint64_t mask, const char *const *notes, uint8_t *out, size_t room)
-{
-    size_t len = 0;
-    bool any = false;
-
-    for (size_t i = 0; i < PROTO_PORTIONS_MAX; i++) {
-        const char *note = notes[i];
-        size_t n;
-
-        if (!(mask >> i & 1))
-            continue;
-        if (note == NULL || proto_note_check(note, strlen(note), NULL) != PROTO_OK)
-            note = "";
-        n = strlen(note);
-        if (len + 1 + n > room)
-            return 0;
-        out[len++] = (uint8_t)n;
-        memcpy(out + len, note, n);
-        len += n;
-        any = any || n > 0;
-    }
-    return any ? len : 0;
-}
-
 int
-broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
-                       uint64_t mask, const uint8_t hash[PROTO_HASH_BYTES], const proto_addr *sender,
-                       const char *const *notes, const uint8_t *targets, size_t targets_len)
+broker_enqueue_message(broker *b, const char *dest, const broker_about *about, uint64_t mask,
+                       const proto_addr *sender, const char *const *notes, const uint8_t *targets,
+                       size_t targets_len)
 {
     uint8_t extra[STORE_QUEUE_EXTRA_MAX];
-    char text[PROTO_ADDR_TEXT_MAX + 1];
-    size_t len = 1 + 8 + PROTO_HASH_BYTES, n, noted = 0;
+    size_t len = 0;
 
-    proto_addr_format(sender, text, sizeof(text));
-    n = strlen(text);
-    if (targets_len > sizeof(extra) - len - 1 - n)
-        return -1;
-    extra[0] = BROKER_ENTRY_MESSAGE;
-    proto_put_be64(extra + 1, mask);
-    memcpy(extra + 9, hash, PROTO_HASH_BYTES);
-    extra[len++] = (uint8_t)n;
-    memcpy(extra + len, text, n);
-    len += n;
-    if (notes != NULL && mask != 0)
-        noted = notes_encode(mask, notes, extra + len, sizeof(extra) - len - targets_len);
-    if (noted > 0) {
-        extra[0] = BROKER_ENTRY_NOTED;
-        len += noted;
-    }
-    if (targets_len > 0) {
-        memcpy(extra + len, targets, targets_len);
-        len += targets_len;
-    }
-    if (store_batch_enqueue(b->collecting->batch, dest, id, broker_now_ms(), extra, len) !=
-        STORE_OK)
+    if (broker_entry_message_encode(about, mask, sender, notes, targets, targets_len, extra,
+                                    sizeof(extra), &len) != 0 ||
+        store_batch_enqueue(b->collecting->batch, dest, about->id, broker_now_ms(), extra, len) !=
+            STORE_OK)
         return -1;
     broker_dirty(b, dest);
-    return 0;
-}
-
-int
-broker_entry_message_parse(proto_slice extra, broker_entry_msg *out)
-{
-    size_t n, at;
-
-    if (extra.len < 1 + 8 + PROTO_HASH_BYTES + 1 || !broker_entry_is_message(extra))
-        return -1;
-    out->mask = proto_be64(extra.data + 1);
-    out->hash = extra.data + 9;
-    n = extra.data[9 + PROTO_HASH_BYTES];
-    if (extra.len < 10 + PROTO_HASH_BYTES + n || n > PROTO_ADDR_TEXT_MAX)
-        return -1;
-    memcpy(out->sender, extra.data + 10 + PROTO_HASH_BYTES, n);
-    out->sender[n] = '\0';
-    at = 10 + PROTO_HASH_BYTES + n;
-    out->notes = (proto_slice){NULL, 0};
-    if (extra.data[0] == BROKER_ENTRY_NOTED) {
-        size_t start = at;
-
-        for (size_t i = 0; i < PROTO_PORTIONS_MAX; i++) {
-            if (!(out->mask >> i & 1))
-                continue;
-            if (at >= extra.len || extra.len - at - 1 < extra.data[at])
-                return -1;
-            at += 1 + (size_t)extra.data[at];
-        }
-        out->notes = (proto_slice){extra.data + start, at - start};
-    }
-    out->targets = (proto_slice){extra.data + at, extra.len - at};
     return 0;
 }
 
@@ -470,8 +418,10 @@ broker_entry_damaged(broker *b, const char *dest, const store_queue_entry *e,
     proto_addr sender;
     size_t count = 1;
     char idhex[PROTO_ID_BYTES * 2 + 1], hhex[PROTO_HASH_BYTES * 2 + 1];
+    broker_about about;
     bool ok;
 
+    broker_about_entry(&about, e->id, m);
     proto_id_format(e->id, idhex);
     proto_hex(m->hash, PROTO_HASH_BYTES, hhex);
     PROTO_LOG(PROTO_LOG_ERROR, "B-ENVELOPE-DAMAGED",
@@ -497,8 +447,8 @@ broker_entry_damaged(broker *b, const char *dest, const store_queue_entry *e,
         proto_addr_format(&targets[i].agency, rtext, sizeof(rtext));
         ok = broker_state(b, e->id, &sender, &targets[i].agency, PROTO_STATE_DAMAGED, "", why,
                           m->hash) == 0 &&
-             broker_audit(b, STORE_EV_DAMAGED, e->id, m->sender, rtext, NULL, "", m->hash,
-                          "stored envelope does not match its hash") == 0;
+             broker_audit_msg(b, STORE_EV_DAMAGED, &about, m->sender, rtext, "",
+                              "stored envelope does not match its hash") == 0;
     }
     if (!ok) {
         broker_op_abort(b);

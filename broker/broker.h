@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "entry.h"
 #include "liaison_policy.h"
 #include "liaison_proto.h"
 #include "liaison_store.h"
@@ -429,45 +430,49 @@ void broker_commit_done(broker *b);
 broker_op *broker_op_begin(broker *b, uint8_t type);
 /* Drops the item started last (its operations are not committed). */
 void broker_op_abort(broker *b);
-/* Audit helper: appends one record to the current item. */
-int broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *actor,
+/* Audit helper: appends one record about a message to the current item of
+ * the collecting batch.  event is a store_audit_event; about (in, NULL for
+ * none) names the message; party is the agency or peer on this side (the
+ * sender agency, "peer:CAN"), counterpart the recipient or peer, rule_id the
+ * policy rule that decided ("" or NULL for none; the current policy's hash
+ * goes with it), detail a short reason; NULL text is "".  Text longer than
+ * its field is cut; a detail with control characters is escaped whole.
+ * 0, or -1 when the store refused the record (logged): abort the item. */
+int broker_audit_msg(broker *b, uint8_t event, const broker_about *about, const char *party,
+                     const char *counterpart, const char *rule_id, const char *detail);
+/* The same as an item of its own that nobody waits on (a refusal, a
+ * partner's answer); when it cannot be added, nothing is (logged). */
+void broker_audit_msg_item(broker *b, uint8_t event, const broker_about *about,
+                           const char *party, const char *counterpart, const char *rule_id,
+                           const char *detail);
+/* Fills *about from env (decoded; borrowed while *about is used) and its
+ * envelope hash h (NULL for none). */
+void broker_about_envelope(broker_about *about, const proto_envelope *env, const uint8_t *h);
+/* Audit helper for a record that concerns no message, or whose kind and
+ * actor are unknown: broker_audit_msg with only id, purpose and hash. */
+int broker_audit(broker *b, uint8_t event, const uint8_t *id, const char *party,
                  const char *counterpart, const char *purpose, const char *rule_id,
                  const uint8_t *envelope_hash, const char *detail);
 /* One audit record as an item of its own that nobody waits on (a refusal,
  * a reload, a partner coming or going); when it cannot be added, nothing
  * is (the failure is logged by broker_audit). */
-void broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *actor,
+void broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *party,
                        const char *counterpart, const char *purpose, const char *rule_id,
                        const uint8_t *envelope_hash, const char *detail);
 /* Sets a state and queues the matching report toward the sender. */
 int broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
                  const proto_addr *recipient, uint8_t state, const char *rule_id,
                  const char *detail, const uint8_t envelope_hash[PROTO_HASH_BYTES]);
-/* What a message entry of a queue carries besides the message id:
- * 'M' | u64 withheld mask | 32-byte envelope hash | str8 sender | targets,
- * or 'N' | the same up to the sender | str8 note for each bit of the mask,
- * lowest first ("" for none) | targets. */
-typedef struct broker_entry_msg {
-    uint64_t mask;                           /* portions withheld from this destination */
-    const uint8_t *hash;                     /* SHA-256 of the envelope as accepted */
-    char sender[PROTO_ADDR_TEXT_MAX + 1];    /* who wrote it: reports go there */
-    proto_slice notes;                       /* 'N': the encoded notes, else empty */
-    proto_slice targets;                     /* peer queues: encoded targets */
-} broker_entry_msg;
-
-/* True if a queue entry's extra bytes are a message entry ('M' or 'N'). */
-bool broker_entry_is_message(proto_slice extra);
-/* Enqueues a message entry.  notes (NULL for none) holds, for each bit i
- * set in mask, the withholding note portion i gets when it is redacted
- * (docs/protocol.md section 6.5; NULL or "" for none); a note that breaks
- * the note grammar is left out, and when the notes do not fit in the entry
- * beside the targets, all are (the portions go out as state 2). */
-int broker_enqueue_message(broker *b, const char *dest, const uint8_t id[PROTO_ID_BYTES],
-                           uint64_t mask, const uint8_t hash[PROTO_HASH_BYTES],
-                           const proto_addr *sender, const char *const *notes,
+/* Enqueues a message entry for about's message (id and hash required; its
+ * kind, actor and purpose go into the entry).  notes (NULL for none) holds,
+ * for each bit i set in mask, the withholding note portion i gets when it is
+ * redacted (docs/protocol.md section 6.5; NULL or "" for none); a note that
+ * breaks the note grammar is left out, and when the notes do not fit in the
+ * entry beside the targets, all are (the portions go out as state 2). */
+int broker_enqueue_message(broker *b, const char *dest, const broker_about *about,
+                           uint64_t mask, const proto_addr *sender, const char *const *notes,
                            const uint8_t *targets, size_t targets_len);
-/* Reads a message entry's extra bytes; -1 if they are not one. */
-int broker_entry_message_parse(proto_slice extra, broker_entry_msg *out);
+
 /* The envelope of message entry e as its destination gets it: redacted as
  * the entry says (*owned then holds the copy, the caller's to free), else
  * borrowed from rd.  *m receives the entry.  0, or 1 when it is no longer

@@ -667,12 +667,14 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
             proto_targets_decode(m.targets.data, m.targets.len, targets, BROKER_TARGETS_MAX,
                                  &count, NULL) == PROTO_OK) {
             const uint8_t *h = m.hash;
+            broker_about about;
             bool ok = true;
             /* The partner's reason is text from the wire: escaped before it
              * reaches a status entry, a report or the audit log. */
             char why[PROTO_TEXT_MAX];
 
             proto_text_escape(cmd->text, strlen(cmd->text), why, sizeof(why));
+            broker_about_entry(&about, e.id, &m);
 
             for (size_t i = 0; i < count && ok; i++) {
                 char rtext[PROTO_ADDR_TEXT_MAX + 1];
@@ -682,9 +684,9 @@ on_forward_ack(broker *b, broker_peer *p, const proto_cmd *cmd)
                 proto_addr_format(&targets[i].agency, rtext, sizeof(rtext));
                 ok = (!advance || broker_state(b, e.id, &sender, &targets[i].agency, state, "",
                                                cmd->code == 0 ? "" : why, h) == 0) &&
-                     broker_audit(b, cmd->code == 0 ? STORE_EV_FORWARDED : STORE_EV_REFUSED, e.id,
-                                  m.sender, rtext, NULL, "", h,
-                                  cmd->code == 0 ? p->nation : why) == 0;
+                     broker_audit_msg(b, cmd->code == 0 ? STORE_EV_FORWARDED : STORE_EV_REFUSED,
+                                      &about, m.sender, rtext, "",
+                                      cmd->code == 0 ? p->nation : why) == 0;
                 broker_metrics_inc(b->metrics, cmd->code == 0 ? BROKER_METRICS_FORWARDED
                                                               : BROKER_METRICS_REFUSED, 1);
             }
@@ -833,9 +835,17 @@ broker_fed_report(broker *b, broker_job *job)
         if (store_batch_enqueue(b->collecting->batch, info.sender, r->id, broker_now_ms(), extra,
                                 1 + len) == STORE_OK)
             broker_dirty(b, info.sender);
-        if (r->entry.state == PROTO_STATE_REFUSED)
-            broker_audit(b, STORE_EV_REFUSED, r->id, info.sender, rtext, NULL, r->entry.rule_id,
-                         r->envelope_hash, r->entry.detail);
+        if (r->entry.state == PROTO_STATE_REFUSED) {
+            /* The stored envelope names the actor and purpose (it decoded
+             * when it was accepted); the kind is in its info anyway. */
+            static proto_envelope env; /* the main thread's */
+            broker_about about = {r->id, info.kind, NULL, NULL, r->envelope_hash};
+
+            if (proto_envelope_decode(bytes.data, bytes.len, &env, NULL) == PROTO_OK)
+                broker_about_envelope(&about, &env, r->envelope_hash);
+            broker_audit_msg(b, STORE_EV_REFUSED, &about, info.sender, rtext, r->entry.rule_id,
+                             r->entry.detail);
+        }
     }
     store_read_end(&rd);
     broker_job_free(&job);

@@ -13,6 +13,8 @@
 /* Kinds of queue entries (first byte of a queue entry's extra data). */
 #define BROKER_ENTRY_MESSAGE 'M'    /* a message: mask, envelope hash, sender, targets (peers) */
 #define BROKER_ENTRY_NOTED   'N'    /* the same, with a note for each withheld portion */
+#define BROKER_ENTRY_ABOUT   'A'    /* 'M' with the kind, actor and purpose after the sender */
+#define BROKER_ENTRY_ABOUT_NOTED 'B' /* 'N' with the kind, actor and purpose after the sender */
 #define BROKER_ENTRY_REPORT  'R'    /* a report this broker makes, signed when sent */
 #define BROKER_ENTRY_SIGNED  'S'    /* a report another broker signed, relayed as is */
 

@@ -192,20 +192,49 @@ decide_egress(broker *b, const proto_envelope *env, size_t count, uint64_t now)
     }
 }
 
-/* Answers a submit that will not be committed, and audits the refusal. */
+/* The detail of a message's `received` record: the message it answers
+ * ("in reply to <32 hex>"), so that an audit report links answers to what
+ * they answer; "" when it answers none. */
+static const char *
+received_detail(const proto_envelope *env, char *buf, size_t len)
+{
+    char id[2 * PROTO_ID_BYTES + 1];
+
+    if (proto_id_is_zero(env->in_reply_to))
+        return "";
+    proto_id_format(env->in_reply_to, id);
+    snprintf(buf, len, "in reply to %s", id);
+    return buf;
+}
+
+/* Answers a submit that will not be committed, and audits the refusal: a
+ * `rejected` record, preceded, when egress policy denied it to every
+ * recipient (denials, the count of scratch, else 0), by each recipient's
+ * `denied` record with its rule, as for a message denied to some of them. */
 static void
-refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why)
+refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why, size_t denials)
 {
     broker_session *s = broker_session_find(b, &job->from);
-    char actor[PROTO_ADDR_TEXT_MAX + 1];
+    char party[PROTO_ADDR_TEXT_MAX + 1];
     const uint8_t *id = job->decoded ? job->id : NULL;
+    broker_about about = {id, NULL, NULL, NULL, id != NULL ? job->envelope_hash : NULL};
+    bool ok;
 
     broker_agency_reject(b, job->rid, job->rid_len, job->corr, id, code, why);
     broker_metrics_inc_rejected(b->metrics, code);
     if (s != NULL && s->pending > 0)
         s->pending--;
-    broker_audit_item(b, STORE_EV_REJECTED, id, proto_addr_format(&job->from, actor, sizeof(actor)),
-                      "", NULL, "", id != NULL ? job->envelope_hash : NULL, why);
+    if (job->decoded && job->env != NULL)
+        broker_about_envelope(&about, job->env, job->envelope_hash);
+    proto_addr_format(&job->from, party, sizeof(party));
+    if (broker_op_begin(b, BROKER_OP_PLAIN) != NULL) {
+        ok = true;
+        for (size_t i = 0; i < denials && ok; i++)
+            ok = broker_audit_msg(b, STORE_EV_DENIED, &about, party, scratch[i].text,
+                                  scratch[i].rule, scratch[i].reason) == 0;
+        if (!ok || broker_audit_msg(b, STORE_EV_REJECTED, &about, party, "", "", why) != 0)
+            broker_op_abort(b);
+    }
     broker_job_free(&job);
 }
 
@@ -267,6 +296,7 @@ enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_
     uint64_t common = ~(uint64_t)0;
     size_t n = 0, len;
     char dest[16];
+    broker_about about;
 
     for (size_t i = from; i < to; i++) {
         if (scratch[i].action == POLICY_DENY)
@@ -290,7 +320,8 @@ enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_
     if (proto_targets_encode(targets, n, buf, sizeof(buf), &len) != PROTO_OK)
         return -1;
     snprintf(dest, sizeof(dest), "peer:%s", scratch[from].addr.nation);
-    return broker_enqueue_message(b, dest, env->id, common, hash, &env->sender, notes, buf, len);
+    broker_about_envelope(&about, env, hash);
+    return broker_enqueue_message(b, dest, &about, common, &env->sender, notes, buf, len);
 }
 
 /* Adds the item of an accepted submit; -1 if the batch refused an operation. */
@@ -299,9 +330,11 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
 {
     const proto_envelope *env = job->env;
     store_envelope_info info;
-    char sender[PROTO_ADDR_TEXT_MAX + 1];
+    char sender[PROTO_ADDR_TEXT_MAX + 1], reply[48];
     const uint8_t *h = job->envelope_hash;
+    broker_about about;
 
+    broker_about_envelope(&about, env, h);
     memset(&info, 0, sizeof(info));
     memcpy(info.id, env->id, PROTO_ID_BYTES);
     info.received_ms = now;
@@ -312,8 +345,8 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
     snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
-        broker_audit(b, STORE_EV_RECEIVED, env->id, sender, "", env->labels.purpose, "", h,
-                     env->kind) != 0)
+        broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, "", "",
+                         received_detail(env, reply, sizeof(reply))) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];
@@ -321,8 +354,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
                         : r->action == POLICY_WITHHOLD ? STORE_EV_WITHHELD
                                                        : STORE_EV_RELEASED;
 
-        if (broker_audit(b, event, env->id, sender, r->text, env->labels.purpose, r->rule, h,
-                         r->reason) != 0)
+        if (broker_audit_msg(b, event, &about, sender, r->text, r->rule, r->reason) != 0)
             return -1;
         if (r->action == POLICY_DENY) {
             if (broker_state(b, env->id, &env->sender, &r->addr, PROTO_STATE_DENIED, r->rule,
@@ -337,7 +369,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
         if (broker_state(b, env->id, NULL, &r->addr, PROTO_STATE_QUEUED, r->rule, "", h) != 0)
             return -1;
         if (r->local &&
-            broker_enqueue_message(b, r->text, env->id, 0, h, &env->sender, NULL, NULL, 0) != 0)
+            broker_enqueue_message(b, r->text, &about, 0, &env->sender, NULL, NULL, 0) != 0)
             return -1;
         if (r->local)
             broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
@@ -351,8 +383,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
             return -1;
         i = j;
     }
-    return broker_audit(b, STORE_EV_ACCEPTED, env->id, sender, "", env->labels.purpose, "", h,
-                        NULL);
+    return broker_audit_msg(b, STORE_EV_ACCEPTED, &about, sender, "", "", NULL);
 }
 
 void
@@ -374,24 +405,24 @@ broker_route_submit(broker *b, broker_job *job)
         snprintf(why, sizeof(why), "envelope sender %s is not the authenticated agency %s",
                  proto_addr_format(&env->sender, a, sizeof(a)),
                  proto_addr_format(&job->from, c, sizeof(c)));
-        refuse_submit(b, job, PROTO_WIRE_SENDER, why);
+        refuse_submit(b, job, PROTO_WIRE_SENDER, why, 0);
         return;
     }
     if (job->result != PROTO_OK) {
-        refuse_submit(b, job, job->wire_code, job->why);
+        refuse_submit(b, job, job->wire_code, job->why, 0);
         return;
     }
     if (env->expires_ms <= now) {
-        refuse_submit(b, job, PROTO_WIRE_EXPIRED, "the message expired before it arrived");
+        refuse_submit(b, job, PROTO_WIRE_EXPIRED, "the message expired before it arrived", 0);
         return;
     }
     if (env->created_ms > now + BROKER_CLOCK_SKEW_MS) {
         refuse_submit(b, job, PROTO_WIRE_EXPIRED,
-                      "the message is created more than 5 minutes in the future");
+                      "the message is created more than 5 minutes in the future", 0);
         return;
     }
     if (store_read_begin(b->st, &rd) != STORE_OK) {
-        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read");
+        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the store cannot be read", 0);
         return;
     }
     if (store_dup_seen(rd, env->id, now, &seen) == STORE_OK && seen) {
@@ -434,17 +465,17 @@ broker_route_submit(broker *b, broker_job *job)
         broker_metrics_inc(b->metrics, BROKER_METRICS_DENIED, count);
     }
     if (code != 0) {
-        refuse_submit(b, job, code, why);
+        refuse_submit(b, job, code, why, code == PROTO_WIRE_DENIED ? count : 0);
         return;
     }
     op = broker_op_begin(b, BROKER_OP_SUBMIT);
     if (op == NULL) {
-        refuse_submit(b, job, PROTO_WIRE_BUSY, "the broker is committing too much; retry");
+        refuse_submit(b, job, PROTO_WIRE_BUSY, "the broker is committing too much; retry", 0);
         return;
     }
     if (build_submit_item(b, job, count, now) != 0) {
         broker_op_abort(b);
-        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the message could not be queued");
+        refuse_submit(b, job, PROTO_WIRE_INTERNAL, "the message could not be queued", 0);
         return;
     }
     for (size_t i = 0; i < count; i++) {
@@ -493,8 +524,13 @@ broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why
         broker_metrics_inc_rejected(b->metrics, code);
     }
     broker_fed_answer(b, job->rid, job->rid_len, &ack);
-    broker_audit_item(b, STORE_EV_REJECTED, job->decoded ? job->id : NULL, peer,
-                      b->id->addr.nation, NULL, "", NULL, why);
+    {
+        broker_about about = {job->decoded ? job->id : NULL, NULL, NULL, NULL, NULL};
+
+        if (job->decoded && job->env != NULL)
+            broker_about_envelope(&about, job->env, job->envelope_hash);
+        broker_audit_msg_item(b, STORE_EV_REJECTED, &about, peer, b->id->addr.nation, "", why);
+    }
     broker_job_free(&job);
 }
 
@@ -526,9 +562,11 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
     const proto_envelope *env = job->env;
     const uint8_t *h = job->envelope_hash;
     store_envelope_info info;
-    char sender[PROTO_ADDR_TEXT_MAX + 1], peer[PROTO_ADDR_TEXT_MAX + 1];
+    char sender[PROTO_ADDR_TEXT_MAX + 1], peer[PROTO_ADDR_TEXT_MAX + 1], reply[48];
     size_t released = 0;
+    broker_about about;
 
+    broker_about_envelope(&about, env, h);
     memset(&info, 0, sizeof(info));
     memcpy(info.id, env->id, PROTO_ID_BYTES);
     info.received_ms = now;
@@ -540,15 +578,15 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
     snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
-        broker_audit(b, STORE_EV_RECEIVED, env->id, sender, peer, env->labels.purpose, "", h,
-                     env->kind) != 0)
+        broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, peer, "",
+                         received_detail(env, reply, sizeof(reply))) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];
 
         if (r->action == POLICY_DENY) {
-            if (broker_audit(b, STORE_EV_DENIED, env->id, sender, r->text, env->labels.purpose,
-                             r->rule, h, r->reason) != 0 ||
+            if (broker_audit_msg(b, STORE_EV_DENIED, &about, sender, r->text, r->rule,
+                                 r->reason) != 0 ||
                 broker_state(b, env->id, &env->sender, &r->addr, PROTO_STATE_REFUSED, r->rule,
                              r->reason, h) != 0)
                 return -1;
@@ -556,18 +594,18 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
         }
         released++;
         forward_notes(env, r, job->from.nation, b->id->addr.nation);
-        if (broker_audit(b, r->own_withheld ? STORE_EV_WITHHELD : STORE_EV_RELEASED, env->id,
-                         sender, r->text, env->labels.purpose, r->rule, h, r->reason) != 0 ||
+        if (broker_audit_msg(b, r->own_withheld ? STORE_EV_WITHHELD : STORE_EV_RELEASED, &about,
+                             sender, r->text, r->rule, r->reason) != 0 ||
             broker_state(b, env->id, &env->sender, &r->addr,
                          r->own_withheld ? PROTO_STATE_WITHHELD : PROTO_STATE_ACCEPTED, r->rule,
                          r->own_withheld ? r->reason : "", h) != 0 ||
-            broker_enqueue_message(b, r->text, env->id, r->withheld, h, &env->sender, notes, NULL,
+            broker_enqueue_message(b, r->text, &about, r->withheld, &env->sender, notes, NULL,
                                    0) != 0)
             return -1;
         broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
     }
-    return broker_audit(b, released > 0 ? STORE_EV_ACCEPTED : STORE_EV_REFUSED, env->id, sender,
-                        peer, env->labels.purpose, "", h, NULL);
+    return broker_audit_msg(b, released > 0 ? STORE_EV_ACCEPTED : STORE_EV_REFUSED, &about,
+                            sender, peer, "", NULL);
 }
 
 /*

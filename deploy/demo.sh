@@ -362,8 +362,8 @@ set +e
 "$liaison" audit log --data "$demo/data/usa" >"$out" 2>&1
 set -e
 grep -E "rule=usa-(can|mex)-cargo" "$out" | sed 's/^/   /' || true
-check "the alert went to CBSA whole, note included" "released *USA/CBP -> CAN/CBSA .*rule=usa-can-cargo" "$out"
-check "the note was withheld toward ANAM" "withheld *USA/CBP -> MEX/ANAM .*rule=usa-mex-cargo" "$out"
+check "the alert went to CBSA whole, note included" "released *USA/CBP ([^)]*) -> CAN/CBSA .*kind=cargo\\.[a-z]* rule=usa-can-cargo" "$out"
+check "the note was withheld toward ANAM" "withheld *USA/CBP ([^)]*) -> MEX/ANAM .*kind=cargo\\.[a-z]* rule=usa-mex-cargo" "$out"
 say "ANAM's agent checks the request and acknowledges it at once"
 poll "CBP-CSR-2026-0001.*received" USA/CBP cargo status
 check "CBP sees ANAM's acknowledgement" "CBP-CSR-2026-0001.*received" "$out"

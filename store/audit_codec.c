@@ -41,11 +41,13 @@ typedef struct text_field {
     size_t max;        /* bytes */
 } text_field;
 
-static const text_field f_actor = {"actor", STORE_PARTY_MAX};
+static const text_field f_party = {"party", STORE_PARTY_MAX};
 static const text_field f_counterpart = {"counterpart", STORE_PARTY_MAX};
 static const text_field f_purpose = {"purpose", STORE_PURPOSE_MAX};
 static const text_field f_rule = {"rule_id", STORE_RULE_MAX};
 static const text_field f_detail = {"detail", STORE_DETAIL_MAX};
+static const text_field f_kind = {"kind", STORE_KIND_MAX};
+static const text_field f_actor = {"actor", STORE_ACTOR_MAX};
 
 /* Text is bytes 0x20..0x7E and 0x80..0xFF: no control characters, so that
  * records print safely; UTF-8 is not checked. */
@@ -87,18 +89,26 @@ store_audit_encode(const store_audit_record *rec, uint8_t *buf, size_t cap, size
     uint8_t tmp[STORE_AUDIT_RECORD_MAX];
     size_t pos = 0;
     store_err err;
+    bool v1;
 
     if (store_audit_event_name(rec->event) == NULL) {
         store_detail_set(detail, "event", "unknown audit event %u", rec->event);
         return STORE_ERR_INVALID;
     }
-    tmp[pos++] = STORE_AUDIT_VERSION;
+    /* A record read from a version-1 leaf encodes back to the same bytes; any
+     * other record is written as version 2. */
+    v1 = rec->version == STORE_AUDIT_VERSION_1;
+    if (v1 && (rec->kind[0] != '\0' || rec->actor[0] != '\0')) {
+        store_detail_set(detail, "version", "a version-1 record has no kind and no actor");
+        return STORE_ERR_INVALID;
+    }
+    tmp[pos++] = v1 ? STORE_AUDIT_VERSION_1 : STORE_AUDIT_VERSION;
     store_put_u64(tmp + pos, rec->time_ms);
     pos += 8;
     tmp[pos++] = rec->event;
     memcpy(tmp + pos, rec->id, PROTO_ID_BYTES);
     pos += PROTO_ID_BYTES;
-    if ((err = put_text(tmp, &pos, rec->actor, sizeof(rec->actor), &f_actor, detail)) != STORE_OK ||
+    if ((err = put_text(tmp, &pos, rec->party, sizeof(rec->party), &f_party, detail)) != STORE_OK ||
         (err = put_text(tmp, &pos, rec->counterpart, sizeof(rec->counterpart), &f_counterpart,
                         detail)) != STORE_OK ||
         (err = put_text(tmp, &pos, rec->purpose, sizeof(rec->purpose), &f_purpose, detail)) !=
@@ -110,6 +120,10 @@ store_audit_encode(const store_audit_record *rec, uint8_t *buf, size_t cap, size
     memcpy(tmp + pos, rec->envelope_hash, PROTO_HASH_BYTES);
     pos += PROTO_HASH_BYTES;
     if ((err = put_text(tmp, &pos, rec->detail, sizeof(rec->detail), &f_detail, detail)) != STORE_OK)
+        return err;
+    if (!v1 &&
+        ((err = put_text(tmp, &pos, rec->kind, sizeof(rec->kind), &f_kind, detail)) != STORE_OK ||
+         (err = put_text(tmp, &pos, rec->actor, sizeof(rec->actor), &f_actor, detail)) != STORE_OK))
         return err;
     if (pos > cap) {
         store_detail_set(detail, "record", "record needs %zu bytes, buffer has %zu", pos, cap);
@@ -183,7 +197,7 @@ store_audit_decode(const uint8_t *buf, size_t len, store_audit_record *rec_out,
         store_detail_set(detail, "version", "empty record");
         return STORE_ERR_DECODE;
     }
-    if (version != STORE_AUDIT_VERSION) {
+    if (version != STORE_AUDIT_VERSION_1 && version != STORE_AUDIT_VERSION) {
         store_detail_set(detail, "version", "unknown record version %u", version);
         return STORE_ERR_DECODE;
     }
@@ -192,12 +206,13 @@ store_audit_decode(const uint8_t *buf, size_t len, store_audit_record *rec_out,
         store_detail_set(detail, "header", "record ends inside its header");
         return STORE_ERR_DECODE;
     }
+    rec.version = version;
     rec.time_ms = store_get_u64(time_be);
     if (store_audit_event_name(rec.event) == NULL) {
         store_detail_set(detail, "event", "unknown audit event %u", rec.event);
         return STORE_ERR_DECODE;
     }
-    if ((err = rd_text(&r, &f_actor, rec.actor, detail)) != STORE_OK ||
+    if ((err = rd_text(&r, &f_party, rec.party, detail)) != STORE_OK ||
         (err = rd_text(&r, &f_counterpart, rec.counterpart, detail)) != STORE_OK ||
         (err = rd_text(&r, &f_purpose, rec.purpose, detail)) != STORE_OK ||
         (err = rd_text(&r, &f_rule, rec.rule_id, detail)) != STORE_OK)
@@ -208,6 +223,11 @@ store_audit_decode(const uint8_t *buf, size_t len, store_audit_record *rec_out,
         return STORE_ERR_DECODE;
     }
     if ((err = rd_text(&r, &f_detail, rec.detail, detail)) != STORE_OK)
+        return err;
+    /* Version 1 ends here; version 2 appends the kind and the actor. */
+    if (version == STORE_AUDIT_VERSION &&
+        ((err = rd_text(&r, &f_kind, rec.kind, detail)) != STORE_OK ||
+         (err = rd_text(&r, &f_actor, rec.actor, detail)) != STORE_OK))
         return err;
     if (r.left != 0) {
         store_detail_set(detail, "record", "%zu unexpected bytes after the last field", r.left);

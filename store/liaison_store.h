@@ -346,15 +346,19 @@ store_err store_tree_head_verify(const store_tree_head *head,
 
 /*
  * Encodes rec canonically (docs/audit.md) into buf (cap bytes;
- * STORE_AUDIT_RECORD_MAX suffice).  Errors: STORE_ERR_INVALID (unknown
- * event, NUL-free text required) or STORE_ERR_LIMIT (a field too long), with
- * the field in detail_r.
+ * STORE_AUDIT_RECORD_MAX suffice): as version 2, unless rec->version is 1 (a
+ * record decoded from a version-1 leaf, which has no kind and no actor and
+ * encodes back to the same bytes).  Errors: STORE_ERR_INVALID (unknown
+ * event, a control character in text, a version-1 record with a kind or an
+ * actor) or STORE_ERR_LIMIT (a field too long), with the field in detail_r.
  */
 store_err store_audit_encode(const store_audit_record *rec, uint8_t *buf, size_t cap,
                              size_t *len_out, proto_detail *detail_r) STORE_NONNULL(1, 2, 4) STORE_MUST_CHECK;
 
-/* Decodes exactly len bytes; refuses an unknown version or event, over-long
- * fields, NUL bytes in text and trailing bytes.  Error: STORE_ERR_DECODE. */
+/* Decodes exactly len bytes of a version-1 or version-2 record (a version-1
+ * record decodes with version 1 and an empty kind and actor); refuses an
+ * unknown version or event, over-long fields, control bytes in text and
+ * trailing bytes.  Error: STORE_ERR_DECODE. */
 store_err store_audit_decode(const uint8_t *buf, size_t len, store_audit_record *rec_out,
                              proto_detail *detail_r) STORE_NONNULL(3) STORE_MUST_CHECK;
 

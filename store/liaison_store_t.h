@@ -11,7 +11,9 @@
 /* ---- Limits ------------------------------------------------------------- */
 
 #define STORE_DEST_MAX        64u   /* bytes of a destination name ("CAN/RCMP", "peer:CAN") */
-#define STORE_PARTY_MAX       64u   /* bytes of an audit actor or counterpart */
+#define STORE_PARTY_MAX       64u   /* bytes of an audit party or counterpart */
+#define STORE_KIND_MAX        PROTO_KIND_MAX /* bytes of an audit message kind (64) */
+#define STORE_ACTOR_MAX       64u   /* bytes of an audit actor (the envelope's officer or system) */
 #define STORE_PURPOSE_MAX     PROTO_PURPOSE_MAX /* bytes of an audit purpose (200) */
 #define STORE_RULE_MAX        PROTO_RULE_ID_MAX /* bytes of a policy rule id (64) */
 #define STORE_DETAIL_MAX      255u  /* bytes of an audit detail */
@@ -21,11 +23,15 @@
 #define STORE_PROOF_MAX       128u  /* hashes a proof may hold (64 suffice below 2^64 leaves) */
 #define STORE_HASH_BYTES      PROTO_HASH_BYTES /* SHA-256 */
 
-/* Bytes of the longest canonical audit record (see docs/audit.md). */
-#define STORE_AUDIT_RECORD_MAX                                                         \
+/* Bytes of the longest canonical audit record of version 1 and of version 2
+ * (see docs/audit.md); version 2 appends the kind and the actor. */
+#define STORE_AUDIT_RECORD_V1_MAX                                                      \
     (1u + 8u + 1u + PROTO_ID_BYTES + (1u + STORE_PARTY_MAX) * 2u + (1u + STORE_PURPOSE_MAX) + \
      (1u + STORE_RULE_MAX) + 2u * PROTO_HASH_BYTES + (1u + STORE_DETAIL_MAX))
-#define STORE_AUDIT_VERSION   1u    /* first byte of every audit record */
+#define STORE_AUDIT_RECORD_MAX \
+    (STORE_AUDIT_RECORD_V1_MAX + (1u + STORE_KIND_MAX) + (1u + STORE_ACTOR_MAX))
+#define STORE_AUDIT_VERSION_1 1u    /* first byte of a record of the first version */
+#define STORE_AUDIT_VERSION   2u    /* first byte of every record written now */
 
 /* Signed tree heads: what is signed is the context (with its NUL), the tree
  * size (u64 BE), the root and the time (u64 BE ms). */
@@ -177,13 +183,17 @@ typedef struct store_audit_record {
     uint64_t time_ms;                        /* when the event happened, Unix ms */
     uint8_t event;                           /* a store_audit_event */
     uint8_t id[PROTO_ID_BYTES];              /* message id, all zero when none */
-    char actor[STORE_PARTY_MAX + 1];         /* sender agency or peer, "" when none */
+    uint8_t version;                         /* record version read (1 or 2); encode writes 2 */
+    char party[STORE_PARTY_MAX + 1];         /* sender agency or peer, "" when none */
     char counterpart[STORE_PARTY_MAX + 1];   /* recipient or peer, "" when none */
     char purpose[STORE_PURPOSE_MAX + 1];     /* the purpose the sender gave, "" when none */
     char rule_id[STORE_RULE_MAX + 1];        /* policy rule that decided, "" when none */
     uint8_t policy_hash[PROTO_HASH_BYTES];   /* policy version that decided, zero when none */
     uint8_t envelope_hash[PROTO_HASH_BYTES]; /* SHA-256 of the envelope, zero when none */
     char detail[STORE_DETAIL_MAX + 1];       /* short reason, "" when none */
+    char kind[STORE_KIND_MAX + 1];           /* message kind, "" when none (version 2) */
+    char actor[STORE_ACTOR_MAX + 1];         /* officer or system the envelope names, "" when
+                                                none or unknown (version 2) */
 } store_audit_record;
 
 /* A signed tree head. */

@@ -1,5 +1,6 @@
 /* The expiry sweep: expired messages leave their queues, and old duplicate-index entries go. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "store_int.h"
 
@@ -72,6 +73,7 @@ expire_one(kv_txn *txn, sweep_ctx *c, const uint8_t key[8 + ID])
     uint8_t env_hash[PROTO_HASH_BYTES] = {0}, rec_buf[STORE_AUDIT_RECORD_MAX];
     bool have_env;
     size_t removed, rec_len;
+    proto_envelope *env = NULL;
     store_err err;
 
     err = kv_get(txn, DB_ENVELOPE, id, ID, &v);
@@ -83,13 +85,23 @@ expire_one(kv_txn *txn, sweep_ctx *c, const uint8_t key[8 + ID])
         if ((err = msg_env_decode(id, v, &info, &bytes)) != STORE_OK)
             return err;
         proto_sha256(bytes.data, bytes.len, env_hash);
+        /* The envelope decoded when it was accepted; its purpose and actor go
+         * into the audit records.  Without memory for it, or should it no
+         * longer decode, the records name the kind alone. */
+        env = malloc(sizeof(*env));
+        if (env != NULL && proto_envelope_decode(bytes.data, bytes.len, env, NULL) != PROTO_OK) {
+            free(env);
+            env = NULL;
+        }
     }
     c->pending = 0;
     c->overflow = false;
     if ((err = msg_states_each(txn, id, collect, c)) != STORE_OK)
-        return err;
-    if (c->overflow)
-        return c->count == 0 ? STORE_ERR_LIMIT : STORE_ERR_DUPLICATE; /* DUPLICATE: stop here */
+        goto out;
+    if (c->overflow) {
+        err = c->count == 0 ? STORE_ERR_LIMIT : STORE_ERR_DUPLICATE; /* DUPLICATE: stop here */
+        goto out;
+    }
     for (size_t i = 0; i < c->pending; i++) {
         store_expired *x = &c->out[c->count + i];
         proto_status_entry e;
@@ -105,28 +117,34 @@ expire_one(kv_txn *txn, sweep_ctx *c, const uint8_t key[8 + ID])
         e.time_ms = c->now;
         snprintf(e.detail, sizeof(e.detail), "expired before delivery");
         if ((err = msg_state_put(txn, id, &e)) != STORE_OK)
-            return err;
+            goto out;
         memset(&rec, 0, sizeof(rec));
         rec.time_ms = c->now;
         rec.event = STORE_EV_EXPIRED;
         memcpy(rec.id, id, ID);
-        snprintf(rec.actor, sizeof(rec.actor), "%s", info.sender);
+        snprintf(rec.party, sizeof(rec.party), "%s", info.sender);
+        snprintf(rec.kind, sizeof(rec.kind), "%s", info.kind);
         proto_addr_format(&x->recipient, rec.counterpart, sizeof(rec.counterpart));
+        if (env != NULL) {
+            snprintf(rec.purpose, sizeof(rec.purpose), "%s", env->labels.purpose);
+            snprintf(rec.actor, sizeof(rec.actor), "%s", env->actor);
+        }
         memcpy(rec.envelope_hash, env_hash, PROTO_HASH_BYTES);
         snprintf(rec.detail, sizeof(rec.detail), "expired before delivery");
-        if ((err = store_audit_encode(&rec, rec_buf, sizeof(rec_buf), &rec_len, NULL)) != STORE_OK)
-            return err;
-        if ((err = audit_append_leaf(txn, &c->f, rec_buf, rec_len)) != STORE_OK)
-            return err;
+        if ((err = store_audit_encode(&rec, rec_buf, sizeof(rec_buf), &rec_len, NULL)) !=
+                STORE_OK ||
+            (err = audit_append_leaf(txn, &c->f, rec_buf, rec_len)) != STORE_OK)
+            goto out;
     }
-    if ((err = msg_dequeue_all(txn, id, NULL, 0, &removed)) != STORE_OK)
-        return err;
-    if (have_env && (err = kv_del(txn, DB_ENVELOPE, id, ID)) != STORE_OK)
-        return err;
-    if ((err = kv_del(txn, DB_EXPIRY, key, 8 + ID)) != STORE_OK)
-        return err;
+    if ((err = msg_dequeue_all(txn, id, NULL, 0, &removed)) != STORE_OK ||
+        (have_env && (err = kv_del(txn, DB_ENVELOPE, id, ID)) != STORE_OK) ||
+        (err = kv_del(txn, DB_EXPIRY, key, 8 + ID)) != STORE_OK)
+        goto out;
     c->count += c->pending;
-    return STORE_OK;
+    err = STORE_OK;
+out:
+    free(env);
+    return err;
 }
 
 /* Drops one duplicate-index entry whose window ended, with the states. */

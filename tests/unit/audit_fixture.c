@@ -70,10 +70,19 @@ make(const char *dir, uint64_t n)
             rec.time_ms = 1700000000000ull + i;
             rec.event = (uint8_t)(1 + i % 10);
             rec.id[15] = (uint8_t)i;
-            strcpy(rec.actor, "USA/FBI");
+            strcpy(rec.party, "USA/FBI");
             strcpy(rec.counterpart, "CAN/RCMP");
             strcpy(rec.purpose, "fugitive inquiry");
             snprintf(rec.detail, sizeof(rec.detail), "record %llu", (unsigned long long)i);
+            /* The first half as a broker wrote them before records named the
+             * kind and the actor (version 1), the rest as version 2: one log
+             * holds both, as after an upgrade. */
+            if (i < n / 2) {
+                rec.version = STORE_AUDIT_VERSION_1;
+            } else {
+                strcpy(rec.kind, i % 3 == 0 ? "traveldoc.check" : "watchlist.query");
+                strcpy(rec.actor, i % 2 == 0 ? "fbi.jdoe" : "fbi.asmith");
+            }
             if (store_audit_append(b, &rec, &d) != STORE_OK)
                 return 70;
         }

@@ -485,14 +485,15 @@ def decode_envelope(data):
 # Audit records (docs/audit.md) and RFC 9162 inclusion proofs.
 
 def decode_audit_record(data):
-    if len(data) > 742:
-        raise DecodeError("longer than 742 bytes")
+    if len(data) > 872:
+        raise DecodeError("longer than 872 bytes")
     rd = Reader(data)
-    if rd.u8() != 1:
-        raise DecodeError("version is not 1")
+    version = rd.u8()
+    if version not in (1, 2):
+        raise DecodeError("version is not 1 or 2")
     rd.u64()
     event = rd.u8()
-    if not 1 <= event <= 18:
+    if not 1 <= event <= 22:
         raise DecodeError("unknown event %d" % event)
     message_id = rd.take(16)
     for limit in (64, 64, 200, 64):
@@ -504,6 +505,11 @@ def decode_audit_record(data):
     raw = rd.str8()
     if any(b < 0x20 or b == 0x7F for b in raw):
         raise DecodeError("bad detail")
+    if version == 2:
+        for limit in (64, 64):  # kind, actor
+            raw = rd.str8()
+            if len(raw) > limit or any(b < 0x20 or b == 0x7F for b in raw):
+                raise DecodeError("bad kind or actor")
     if rd.pos != len(data):
         raise DecodeError("trailing bytes")
     return {"event": event, "id": message_id.hex(), "envelope_hash": envelope_hash}

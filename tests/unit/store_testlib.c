@@ -74,7 +74,10 @@ tl_record(uint64_t i, store_audit_record *rec)
     rec->event = (uint8_t)(1 + i % STORE_EV_MAX);
     rec->id[0] = 0x11;
     memcpy(rec->id + 8, &i, sizeof(i));
-    snprintf(rec->actor, sizeof(rec->actor), "USA/FBI");
+    rec->version = STORE_AUDIT_VERSION;
+    snprintf(rec->party, sizeof(rec->party), "USA/FBI");
+    snprintf(rec->kind, sizeof(rec->kind), "watchlist.query");
+    snprintf(rec->actor, sizeof(rec->actor), "fbi.agent-%llu", (unsigned long long)(i % 4));
     snprintf(rec->counterpart, sizeof(rec->counterpart), "CAN/RCMP");
     snprintf(rec->detail, sizeof(rec->detail), "r%llu", (unsigned long long)i);
     if (i % 3 == 0)

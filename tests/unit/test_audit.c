@@ -130,27 +130,55 @@ example_record(store_audit_record *rec)
     rec->event = STORE_EV_RELEASED;
     for (int i = 0; i < 16; i++)
         rec->id[i] = (uint8_t)(0xA0 + i);
-    strcpy(rec->actor, "USA/FBI");
+    strcpy(rec->party, "USA/FBI");
     strcpy(rec->counterpart, "CAN/RCMP");
     strcpy(rec->purpose, "fugitive");
     strcpy(rec->rule_id, "can-1");
     memset(rec->policy_hash, 0x11, HB);
     memset(rec->envelope_hash, 0x22, HB);
     strcpy(rec->detail, "ok");
+    strcpy(rec->kind, "watchlist.query");
+    strcpy(rec->actor, "fbi.jdoe");
+    rec->version = STORE_AUDIT_VERSION;
 }
 
-static const char example_hex[] =
-    "01"                                 /* version */
+/* The same record as version 1 wrote it (no kind, no actor). */
+static void
+example_record_v1(store_audit_record *rec)
+{
+    example_record(rec);
+    memset(rec->kind, 0, sizeof(rec->kind));
+    memset(rec->actor, 0, sizeof(rec->actor));
+    rec->version = STORE_AUDIT_VERSION_1;
+}
+
+static const char example_v1_hex[] =
+    "01"                                 /* version 1 */
     "0000018bcfe5687b"                   /* time_ms 1700000000123 */
     "04"                                 /* event released */
     "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"   /* message id */
-    "075553412f464249"                   /* actor "USA/FBI" */
+    "075553412f464249"                   /* party "USA/FBI" */
     "0843414e2f52434d50"                 /* counterpart "CAN/RCMP" */
     "086675676974697665"                 /* purpose "fugitive" */
     "0563616e2d31"                       /* rule id "can-1" */
     "1111111111111111111111111111111111111111111111111111111111111111"
     "2222222222222222222222222222222222222222222222222222222222222222"
     "026f6b";                            /* detail "ok" */
+
+static const char example_hex[] =
+    "02"                                 /* version */
+    "0000018bcfe5687b"                   /* time_ms 1700000000123 */
+    "04"                                 /* event released */
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"   /* message id */
+    "075553412f464249"                   /* party "USA/FBI" */
+    "0843414e2f52434d50"                 /* counterpart "CAN/RCMP" */
+    "086675676974697665"                 /* purpose "fugitive" */
+    "0563616e2d31"                       /* rule id "can-1" */
+    "1111111111111111111111111111111111111111111111111111111111111111"
+    "2222222222222222222222222222222222222222222222222222222222222222"
+    "026f6b"                             /* detail "ok" */
+    "0f77617463686c6973742e7175657279"   /* kind "watchlist.query" */
+    "086662692e6a646f65";                /* actor "fbi.jdoe" */
 
 static void
 test_audit_encode_known_answer(void **state)
@@ -179,8 +207,60 @@ test_audit_encode_known_answer(void **state)
         assert_memory_equal(leaf, want, HB);
         /* As printed in docs/audit.md. */
         assert_string_equal(proto_hex(leaf, HB, hex),
-                            "4234baf68458c0d5ffe8c29ff130ab910644b0756d5d3788a2323f19f767c394");
+                            "6e36960301991e046c7746f8015c290f194ea36e6853ae4ec08ce3473690db7b");
     }
+}
+
+/* A version-1 leaf (written before kind and actor existed) still decodes,
+ * encodes back to the same bytes and keeps its leaf hash; a version-1
+ * record cannot carry a kind or an actor. */
+static void
+test_audit_decode_version_1(void **state)
+{
+    store_audit_record rec, back;
+    uint8_t raw[STORE_AUDIT_RECORD_MAX], buf[STORE_AUDIT_RECORD_MAX], leaf[HB];
+    char hex[2 * STORE_AUDIT_RECORD_MAX + 1];
+    size_t raw_len = (sizeof(example_v1_hex) - 1) / 2, len = 0;
+    proto_detail d = {0};
+
+    (void)state;
+    for (size_t i = 0; i < raw_len; i++)
+        sscanf(example_v1_hex + 2 * i, "%2hhx", &raw[i]);
+    assert_store_ok(store_audit_decode(raw, raw_len, &back, &d), &d);
+    example_record_v1(&rec);
+    assert_memory_equal(&rec, &back, sizeof(rec));
+    assert_int_equal(back.version, 1);
+    assert_string_equal(back.party, "USA/FBI");
+    assert_string_equal(back.kind, "");
+    assert_string_equal(back.actor, "");
+    assert_store_ok(store_audit_encode(&back, buf, sizeof(buf), &len, &d), &d);
+    assert_int_equal(len, raw_len);
+    assert_memory_equal(buf, raw, raw_len);
+    /* The leaf hash docs/audit.md printed for version 1 is unchanged. */
+    store_merkle_leaf_hash(raw, raw_len, leaf);
+    assert_string_equal(proto_hex(leaf, HB, hex),
+                        "4234baf68458c0d5ffe8c29ff130ab910644b0756d5d3788a2323f19f767c394");
+    /* Version 1 ends at the detail: a version-1 record with the version-2
+     * fields appended is refused, and so is a version-2 record without them. */
+    memcpy(buf, raw, raw_len);
+    buf[raw_len] = 0;
+    buf[raw_len + 1] = 0;
+    assert_int_equal(store_audit_decode(buf, raw_len + 2, &back, NULL), STORE_ERR_DECODE);
+    buf[0] = STORE_AUDIT_VERSION;
+    assert_store_ok(store_audit_decode(buf, raw_len + 2, &back, &d), &d);
+    assert_int_equal(back.version, 2);
+    assert_int_equal(store_audit_decode(buf, raw_len, &back, &d), STORE_ERR_DECODE);
+    assert_string_equal(d.field, "kind");
+    /* Encoding a version-1 record with a kind or an actor is an error. */
+    example_record_v1(&rec);
+    strcpy(rec.actor, "fbi.jdoe");
+    assert_int_equal(store_audit_encode(&rec, buf, sizeof(buf), &len, &d), STORE_ERR_INVALID);
+    assert_string_equal(d.field, "version");
+    /* A record that names no version is written as version 2. */
+    example_record(&rec);
+    rec.version = 0;
+    assert_store_ok(store_audit_encode(&rec, buf, sizeof(buf), &len, &d), &d);
+    assert_int_equal(buf[0], 2);
 }
 
 static void
@@ -194,11 +274,13 @@ test_audit_encode_limits(void **state)
     (void)state;
     /* Every field at its maximum fits STORE_AUDIT_RECORD_MAX exactly. */
     example_record(&rec);
-    memset(rec.actor, 'A', STORE_PARTY_MAX);
+    memset(rec.party, 'A', STORE_PARTY_MAX);
     memset(rec.counterpart, 'B', STORE_PARTY_MAX);
     memset(rec.purpose, 'p', STORE_PURPOSE_MAX);
     memset(rec.rule_id, 'r', STORE_RULE_MAX);
     memset(rec.detail, 'd', STORE_DETAIL_MAX);
+    memset(rec.kind, 'k', STORE_KIND_MAX);
+    memset(rec.actor, 'a', STORE_ACTOR_MAX);
     assert_store_ok(store_audit_encode(&rec, buf, sizeof(buf), &len, &d), &d);
     assert_int_equal(len, STORE_AUDIT_RECORD_MAX);
     assert_store_ok(store_audit_decode(buf, len, &back, &d), &d);
@@ -214,6 +296,15 @@ test_audit_encode_limits(void **state)
     strcpy(rec.detail, "line\nbreak");
     assert_int_equal(store_audit_encode(&rec, buf, sizeof(buf), &len, &d), STORE_ERR_INVALID);
     assert_string_equal(d.field, "detail");
+    /* The new fields have their own limits and refuse control bytes too. */
+    example_record(&rec);
+    strcpy(rec.actor, "fbi\x7fjdoe");
+    assert_int_equal(store_audit_encode(&rec, buf, sizeof(buf), &len, &d), STORE_ERR_INVALID);
+    assert_string_equal(d.field, "actor");
+    example_record(&rec);
+    strcpy(rec.kind, "watch\tlist");
+    assert_int_equal(store_audit_encode(&rec, buf, sizeof(buf), &len, &d), STORE_ERR_INVALID);
+    assert_string_equal(d.field, "kind");
 }
 
 static void
@@ -236,7 +327,9 @@ test_audit_decode_rejects(void **state)
     assert_int_equal(store_audit_decode(buf, len + 1, &back, &d), STORE_ERR_DECODE);
     /* Unknown version and unknown events. */
     memcpy(bad, buf, len);
-    bad[0] = 2;
+    bad[0] = 3;
+    assert_int_equal(store_audit_decode(bad, len, &back, NULL), STORE_ERR_DECODE);
+    bad[0] = 0;
     assert_int_equal(store_audit_decode(bad, len, &back, NULL), STORE_ERR_DECODE);
     memcpy(bad, buf, len);
     bad[9] = 0;
@@ -256,7 +349,28 @@ test_audit_decode_rejects(void **state)
         memcpy(big + n, buf + actor_len_at + 1 + 7, len - (actor_len_at + 1 + 7));
         n += len - (actor_len_at + 1 + 7);
         assert_int_equal(store_audit_decode(big, n, &back, &d), STORE_ERR_DECODE);
+        assert_string_equal(d.field, "party");
+    }
+    /* An over-long actor at the end (65 bytes) is refused too. */
+    {
+        uint8_t big[STORE_AUDIT_RECORD_MAX + 100];
+        size_t n = len - (1 + 8); /* up to the actor's length byte */
+
+        memcpy(big, buf, n);
+        big[n++] = STORE_ACTOR_MAX + 1;
+        memset(big + n, 'a', STORE_ACTOR_MAX + 1);
+        n += STORE_ACTOR_MAX + 1;
+        assert_int_equal(store_audit_decode(big, n, &back, &d), STORE_ERR_DECODE);
         assert_string_equal(d.field, "actor");
+        /* A control byte in the kind or the actor is refused. */
+        memcpy(bad, buf, len);
+        bad[len - 2] = 0x1b;
+        assert_int_equal(store_audit_decode(bad, len, &back, &d), STORE_ERR_DECODE);
+        assert_string_equal(d.field, "actor");
+        memcpy(bad, buf, len);
+        bad[len - 9 - 3] = 0x7f;
+        assert_int_equal(store_audit_decode(bad, len, &back, &d), STORE_ERR_DECODE);
+        assert_string_equal(d.field, "kind");
     }
     /* A NUL or control byte inside text is refused. */
     memcpy(bad, buf, len);
@@ -789,6 +903,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_audit_encode_known_answer),
+        cmocka_unit_test(test_audit_decode_version_1),
         cmocka_unit_test(test_audit_encode_limits),
         cmocka_unit_test(test_audit_decode_rejects),
         cmocka_unit_test(test_audit_rfc9162_roots),

@@ -1014,7 +1014,7 @@ test_store_sweep_expires_and_reports(void **state)
         assert_int_equal(rec.event, STORE_EV_EXPIRED);
         assert_memory_equal(rec.id, id1, PROTO_ID_BYTES);
         assert_string_equal(rec.counterpart, "CAN/RCMP");
-        assert_string_equal(rec.actor, "USA/FBI");
+        assert_string_equal(rec.party, "USA/FBI");
     }
     store_read_end(&r);
     /* Only id3 is left in the queues. */
