@@ -321,6 +321,60 @@ test_recall_ack_only_to_the_recall_sender(void **state)
     fed_destroy(&f);
 }
 
+/*
+ * A recall addressed with a selector covers the agencies of its nation
+ * whatever kinds their cards accept (none accepts recall.*), at home and in
+ * the partner's forward check, but only those the original reached:
+ * CAN/RCMP and CAN/CBSA get it, CAN/FINTRAC (freeze.* only) gets nothing.
+ * A recall that names no message is malformed.
+ */
+static void
+test_recall_selector_covers_what_the_original_reached(void **state)
+{
+    fed *f = fed_new(three, 2, NULL);
+    liaison_client *fbi, *c;
+    liaison_event *e;
+    uint8_t original[16], recall[16], other[16];
+    static const char *const agencies[] = {"CAN/RCMP", "CAN/CBSA", "CAN/FINTRAC"};
+    liaison_err err;
+
+    (void)state;
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    fbi = fed_client(f, "USA/FBI", false);
+    send_original(fbi, "CAN/*", original, NULL);
+    assert_true(status_is(fbi, original, "CAN/CBSA", "forwarded", 20 * SECOND));
+    err = send_to(fbi, "recall.request", "CAN/*", "LES//REL TO CAN,USA", "LES//REL TO CAN,USA",
+                  "{}", NULL, other, NULL);
+    assert_rejected(fbi, err, "in_reply_to", NULL);
+    if (send_recall(fbi, original, "CAN/*", "LES//REL TO CAN,USA", recall) != LIAISON_OK)
+        fail_msg("recall: %s", liaison_client_error(fbi));
+    assert_true(status_is(fbi, recall, "CAN/CBSA", "forwarded", 20 * SECOND));
+    assert_true(status_is(fbi, original, "CAN/RCMP", "recalled", 20 * SECOND));
+    assert_true(status_is(fbi, original, "CAN/CBSA", "recalled", 20 * SECOND));
+    for (size_t k = 0; k < 3; k++) {
+        c = fed_client(f, agencies[k], true);
+        e = next_message(c, in_ms(k < 2 ? 20 * SECOND : 3 * SECOND));
+        if (k == 2) {
+            if (e != NULL)
+                fail_msg("CAN/FINTRAC, which never got the original, got %s", e->kind);
+            liaison_client_close(&c);
+            continue;
+        }
+        if (e == NULL)
+            fail_msg("%s got no recall", agencies[k]);
+        assert_string_equal(e->kind, "recall.request");
+        assert_memory_equal(e->id, recall, 16);
+        assert_int_equal(liaison_receipt(c, e), LIAISON_OK);
+        liaison_event_free(&e);
+        liaison_client_close(&c);
+    }
+    liaison_client_close(&fbi);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    assert_int_equal(fed_stop(f, "CAN"), 0);
+    fed_destroy(&f);
+}
+
 /* A receiving agency for the race: writes "<kind> <id> <in_reply_to>" per
  * message, receipts it, and runs until killed; it takes pause_ms over each
  * message (a slow application: its queue grows beyond what is in flight). */
@@ -562,6 +616,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_recall_queued_never_delivered, fed_destroy_all),
         cmocka_unit_test_teardown(test_recall_ack_only_to_the_recall_sender, fed_destroy_all),
+        cmocka_unit_test_teardown(test_recall_selector_covers_what_the_original_reached,
+                                  fed_destroy_all),
         cmocka_unit_test_teardown(test_recall_races_delivery, fed_destroy_all),
         cmocka_unit_test_teardown(test_recall_partner_down, fed_destroy_all),
     };
