@@ -47,14 +47,16 @@ broker_frames_check(const proto_frame *frames, size_t count, size_t max_message,
 }
 
 uint16_t
-broker_envelope_check(const uint8_t *data, size_t len, proto_envelope *env, char *why,
-                      size_t why_len)
+broker_envelope_check(const uint8_t *data, size_t len, bool submitted, proto_envelope *env,
+                      char *why, size_t why_len)
 {
     proto_detail d = {{0}, {0}};
     proto_err err = proto_envelope_decode(data, len, env, &d);
 
-    /* Stored version-1 envelopes stay valid, but a new one must name its actor. */
-    if (err == PROTO_OK && env->version < 2) {
+    /* Stored version-1 envelopes stay valid, but a new one must name its
+     * actor.  A partner may still forward one its broker accepted before it
+     * was upgraded: refusing it would lose a message that broker accepted. */
+    if (err == PROTO_OK && env->version < 2 && submitted) {
         snprintf(why, why_len, "envelope version 1 names no actor");
         return PROTO_WIRE_MALFORMED;
     }

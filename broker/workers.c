@@ -151,7 +151,8 @@ verify_job(broker *b, broker_job *job)
         job_fail(job, PROTO_ERR_NOMEM, PROTO_WIRE_INTERNAL, "out of memory");
         return;
     }
-    job->wire_code = broker_envelope_check(data, len, job->env, job->why, sizeof(job->why));
+    job->wire_code = broker_envelope_check(data, len, job->type == PROTO_CMD_SUBMIT, job->env,
+                                           job->why, sizeof(job->why));
     if (job->wire_code != 0) {
         job->result = PROTO_ERR_SYNTAX;
         return;

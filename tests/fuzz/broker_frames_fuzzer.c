@@ -47,7 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cmd.type == PROTO_CMD_SUBMIT) {
         if (cmd.envelope.len > max_message || corr != cmd.corr)
             abort();
-        code = broker_envelope_check(cmd.envelope.data, cmd.envelope.len, &env, why, sizeof(why));
+        code = broker_envelope_check(cmd.envelope.data, cmd.envelope.len, true, &env, why,
+                                      sizeof(why));
         if (code != 0 && code != PROTO_WIRE_MALFORMED && code != PROTO_WIRE_TOO_LARGE)
             abort();
     }
