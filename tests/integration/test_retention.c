@@ -1,0 +1,201 @@
+/* Integration tests of retention at the broker: a policy whose retention is
+ * a few seconds (the `Ns` form, which exists for tests) deletes a delivered
+ * message and a queued one, audits each with its envelope hash, keeps one a
+ * hold covers (audited once as held), and still deletes after a kill -9 and
+ * restart. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "federation.h"
+#include "helpers.h"
+#include "liaison.h"
+#include "liaison_proto.h"
+
+#define SECOND 1000u
+#define HELD_CASE "USA-FBI-2026-0007"
+
+static uint64_t
+in_ms(unsigned ms)
+{
+    return liaison_now_ms() + ms;
+}
+
+/* Sends a traveldoc.check from c to `to` (in case_id when not NULL). */
+static void
+send_check(liaison_client *c, const char *to, const char *case_id, const char *text,
+           uint8_t id[16])
+{
+    liaison_message *m = NULL;
+
+    assert_int_equal(liaison_message_new("traveldoc.check", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, to), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, "UNCLASSIFIED//LES"), LIAISON_OK);
+    if (case_id != NULL)
+        assert_int_equal(liaison_message_set_case(m, case_id), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, "LES", text, strlen(text), NULL), LIAISON_OK);
+    if (liaison_send(c, m, id, in_ms(10 * SECOND)) != LIAISON_OK)
+        fail_msg("send to %s: %s", to, liaison_client_error(c));
+    liaison_message_destroy(&m);
+}
+
+static const char *
+state_of(liaison_client *c, const uint8_t id[16], const char *recipient)
+{
+    static liaison_status_entry entries[64];
+    size_t n = 0;
+
+    liaison_err err = liaison_status(c, id, entries, 64, &n, in_ms(5 * SECOND));
+
+    /* What the broker answers for a message it no longer holds. */
+    if (err == LIAISON_ERR_REJECTED &&
+        strncmp(liaison_client_error(c), "unknown-message", 15) == 0)
+        return "unknown-message";
+    if (err != LIAISON_OK)
+        return "?";
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(entries[i].recipient, recipient) == 0)
+            return entries[i].state;
+    }
+    return "none";
+}
+
+/* `liaison audit log --data DIR --event EVENT --json` into out. */
+static void
+audit_log(fed_nation *n, const char *event, char *out, size_t len)
+{
+    const char *args[] = {"audit", "log", "--data", n->data, "--event", event, "--json", NULL};
+
+    assert_int_equal(fed_run_tool(args, out, len), 0);
+}
+
+/* Lines of `audit log --event EVENT` that name the message id. */
+static size_t
+audit_count(fed_nation *n, const char *event, const uint8_t id[16])
+{
+    static char out[65536];
+    char hex[33], *p = out;
+    size_t count = 0;
+
+    proto_id_format(id, hex);
+    audit_log(n, event, out, sizeof(out));
+    while ((p = strstr(p, hex)) != NULL) {
+        count++;
+        p += 32;
+    }
+    return count;
+}
+
+typedef struct wait_deleted {
+    fed_nation *n;            /* the broker */
+    const uint8_t *id;        /* the message */
+} wait_deleted;
+
+static bool
+deleted_audited(void *ctx)
+{
+    wait_deleted *w = ctx;
+
+    return audit_count(w->n, "deleted", w->id) >= 1;
+}
+
+static void
+test_retention_broker_deletes_holds_and_survives_kill(void **state)
+{
+    static const char *const one[] = {"USA"};
+    static const char retention[] = "retention:\n"
+                                    "  - id: checks-short\n"
+                                    "    kinds: [traveldoc.check]\n"
+                                    "    keep: 3s\n"
+                                    "holds:\n"
+                                    "  - id: hold-inquiry\n"
+                                    "    case: " HELD_CASE "\n"
+                                    "    reason: \"inquiry 2026/7 (order of the court)\"\n";
+    fed *f = fed_new(one, 1, "expiry_sweep_interval_s: 1\n");
+    fed_nation *usa = fed_nation_get(f, "USA");
+    liaison_client *fbi, *cbp, *doj;
+    uint8_t delivered[16], queued[16], held[16], late[16];
+    liaison_event *e = NULL;
+    char out[65536], hex[33];
+    wait_deleted w = {usa, NULL};
+    FILE *fp;
+
+    (void)state;
+    fp = fopen(usa->policy, "a");
+    assert_non_null(fp);
+    fputs(retention, fp);
+    fclose(fp);
+    fed_start(f, "USA");
+    fbi = fed_client(f, "USA/FBI", true);
+    cbp = fed_client(f, "USA/CBP", true);
+    /* One delivered (CBP is online), one queued for USA/DOJ (offline),
+     * one queued in a case a hold covers. */
+    send_check(fbi, "USA/CBP", NULL, "is passport X1234567 known?", delivered);
+    send_check(fbi, "USA/DOJ", NULL, "is passport Y7654321 known?", queued);
+    send_check(fbi, "USA/DOJ", HELD_CASE, "is passport Z1111111 known?", held);
+    assert_int_equal(liaison_receive(cbp, &e, in_ms(10 * SECOND)), LIAISON_OK);
+    assert_memory_equal(e->id, delivered, 16);
+    liaison_event_free(&e);
+    assert_string_equal(state_of(fbi, queued, "USA/DOJ"), "queued");
+
+    /* Within a few seconds both are deleted: audited with their envelope hashes. */
+    w.id = delivered;
+    assert_true(fed_wait_until(deleted_audited, &w, 20 * SECOND));
+    w.id = queued;
+    assert_true(fed_wait_until(deleted_audited, &w, 20 * SECOND));
+    audit_log(usa, "deleted", out, sizeof(out));
+    proto_id_format(queued, hex);
+    assert_non_null(strstr(out, hex));
+    assert_non_null(strstr(out, "\"envelope_hash\""));
+    assert_non_null(strstr(out, "retention checks-short: created "));
+    assert_non_null(strstr(out, "kept 3s"));
+    /* The broker no longer knows them. */
+    assert_string_equal(state_of(fbi, queued, "USA/DOJ"), "unknown-message");
+    assert_string_equal(state_of(fbi, delivered, "USA/CBP"), "unknown-message");
+    /* The held one stays, audited once as held whatever the sweeps since. */
+    usleep(2500 * 1000);
+    assert_string_equal(state_of(fbi, held, "USA/DOJ"), "queued");
+    assert_int_equal(audit_count(usa, "held", held), 1);
+    audit_log(usa, "held", out, sizeof(out));
+    assert_non_null(strstr(out, "hold hold-inquiry: inquiry 2026/7 (order of the court)"));
+    assert_int_equal(audit_count(usa, "deleted", held), 0);
+
+    /* One more, and the broker dies (kill -9) before its retention ends. */
+    send_check(fbi, "USA/DOJ", NULL, "is passport W2222222 known?", late);
+    liaison_client_close(&fbi);
+    liaison_client_close(&cbp);
+    fed_kill(f, "USA");
+    usleep(3500 * 1000);
+    fed_start(f, "USA");
+    w.id = late;
+    assert_true(fed_wait_until(deleted_audited, &w, 20 * SECOND));
+    assert_int_equal(audit_count(usa, "held", held), 1);
+
+    /* DOJ, online at last, receives only the held message. */
+    doj = fed_client(f, "USA/DOJ", true);
+    assert_int_equal(liaison_receive(doj, &e, in_ms(10 * SECOND)), LIAISON_OK);
+    assert_memory_equal(e->id, held, 16);
+    liaison_event_free(&e);
+    assert_int_equal(liaison_receive(doj, &e, in_ms(2 * SECOND)), LIAISON_ERR_TIMEOUT);
+    liaison_client_close(&doj);
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_assert_audit_verifies(f, "USA");
+    fed_destroy(&f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_retention_broker_deletes_holds_and_survives_kill,
+                                  fed_destroy_all),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    if (proto_init() != PROTO_OK)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
