@@ -186,12 +186,124 @@ test_retention_broker_deletes_holds_and_survives_kill(void **state)
     fed_destroy(&f);
 }
 
+/* Writes a policy of CAN (the example) with retention appended, mode 0600. */
+static void
+policy_with(fed *f, const char *path, const char *retention)
+{
+    char cmd[2400];
+    FILE *fp;
+
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 600 '%s'", fed_nation_get(f, "CAN")->policy,
+             path, path);
+    assert_int_equal(system(cmd), 0);
+    fp = fopen(path, "a");
+    assert_non_null(fp);
+    fputs(retention, fp);
+    fclose(fp);
+}
+
+/* The casebook deletes what its retention ends, as `retention sweep` and
+ * on every open while LIAISON_POLICY is set, and journals each deletion. */
+static void
+test_retention_casebook_sweep_and_journal(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    static const char *const report1[] = {"traveldoc", "report", "--number", "AB123456",
+                                          "--country", "CAN", "--status", "stolen", "--ref",
+                                          "CBSA-TD-2026-0007", NULL};
+    static const char *const report2[] = {"traveldoc", "report", "--number", "CD765432",
+                                          "--country", "CAN", "--status", "lost", "--ref",
+                                          "CBSA-TD-2026-0008", NULL};
+    static const char *const report3[] = {"traveldoc", "report", "--number", "EF111111",
+                                          "--country", "CAN", "--status", "lost", "--ref",
+                                          "CBSA-TD-2026-0009", NULL};
+    fed *f = fed_new(two, 2, NULL);
+    char dir[700], pol_day[800], pol_short[800], out[16384], err[16384];
+    const char *sweep_dry[] = {"retention", "sweep", "--state", dir, "--policy", pol_day,
+                               "--dry-run", NULL};
+    const char *sweep_future[] = {"retention", "sweep", "--state", dir, "--policy", pol_day,
+                                  "--now", "2099-01-01", "--json", NULL};
+    const char *journal[] = {"retention", "journal", "--state", dir, NULL};
+    const char *explain[] = {"retention", "explain", "--policy", pol_day, "--kind",
+                             "traveldoc.report", "--created", "2026-01-01", "--now",
+                             "2026-01-03", NULL};
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/state-cbsa", f->dir);
+    snprintf(pol_day, sizeof(pol_day), "%s/retain-day.yaml", f->dir);
+    snprintf(pol_short, sizeof(pol_short), "%s/retain-short.yaml", f->dir);
+    policy_with(f, pol_day,
+                "retention:\n  - id: reports-1d\n    kinds: [traveldoc.report]\n    keep: 1d\n");
+    policy_with(f, pol_short,
+                "retention:\n  - id: reports-short\n    kinds: [traveldoc.report]\n"
+                "    keep: 2s\n");
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    assert_int_equal(fed_tool(f, "CAN/CBSA", "cbsa", report1, out, err, sizeof(out)), 0);
+
+    /* explain: the rule and when it ends. */
+    assert_int_equal(fed_tool(f, NULL, NULL, explain, out, err, sizeof(out)), 0);
+    assert_non_null(strstr(out, "rule reports-1d: kept until 2026-01-02T00:00:00Z (ended)"));
+    /* A dry run deletes nothing (the report is not a day old). */
+    assert_int_equal(fed_tool(f, NULL, NULL, sweep_dry, out, err, sizeof(out)), 0);
+    assert_non_null(strstr(err, "0 messages would be deleted"));
+    {
+        const char *dry[] = {"retention", "sweep", "--state", dir, "--policy", pol_day, "--now",
+                             "2099-01-01", "--dry-run", NULL};
+
+        assert_int_equal(fed_tool(f, NULL, NULL, dry, out, err, sizeof(out)), 0);
+        assert_non_null(strstr(out, "would delete"));
+        assert_non_null(strstr(out, "traveldoc.report"));
+    }
+    assert_int_equal(fed_tool(f, NULL, NULL, journal, out, err, sizeof(out)), 0);
+    assert_string_equal(out, "");
+    /* As of 2099 its day has passed: deleted and journalled, once. */
+    assert_int_equal(fed_tool(f, NULL, NULL, sweep_future, out, err, sizeof(out)), 0);
+    assert_non_null(strstr(out, "\"rule\":\"reports-1d\""));
+    assert_non_null(strstr(out, "\"direction\":\"sent\""));
+    assert_int_equal(fed_tool(f, NULL, NULL, sweep_future, out, err, sizeof(out)), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(fed_tool(f, NULL, NULL, journal, out, err, sizeof(out)), 0);
+    assert_non_null(strstr(out, "traveldoc.report"));
+    assert_non_null(strstr(out, "reports-1d"));
+
+    /* With LIAISON_POLICY set, every open of the casebook applies it. */
+    setenv("LIAISON_POLICY", pol_short, 1);
+    assert_int_equal(fed_tool(f, "CAN/CBSA", "cbsa", report2, out, err, sizeof(out)), 0);
+    usleep(2500 * 1000);
+    assert_int_equal(fed_tool(f, "CAN/CBSA", "cbsa", report3, out, err, sizeof(out)), 0);
+    unsetenv("LIAISON_POLICY");
+    assert_int_equal(fed_tool(f, NULL, NULL, journal, out, err, sizeof(out)), 0);
+    assert_non_null(strstr(out, "reports-short"));
+    {
+        /* The second report went; the third, just sent, stays. */
+        const char *later[] = {"retention", "sweep", "--state", dir, "--policy", pol_short,
+                               "--dry-run", NULL};
+
+        assert_int_equal(fed_tool(f, NULL, NULL, later, out, err, sizeof(out)), 0);
+        assert_null(strstr(out, "would delete"));
+    }
+    /* A policy that does not load is refused, with its position. */
+    {
+        char bad[800];
+        const char *sweep_bad[] = {"retention", "sweep", "--state", dir, "--policy", bad, NULL};
+
+        snprintf(bad, sizeof(bad), "%s/retain-bad.yaml", f->dir);
+        policy_with(f, bad,
+                    "retention:\n  - id: r\n    kinds: [traveldoc.report]\n    keep: 6mo\n");
+        assert_int_equal(fed_tool(f, NULL, NULL, sweep_bad, out, err, sizeof(out)), 65);
+        assert_non_null(strstr(err, "keep '6mo' is not a duration"));
+    }
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_retention_broker_deletes_holds_and_survives_kill,
                                   fed_destroy_all),
+        cmocka_unit_test_teardown(test_retention_casebook_sweep_and_journal, fed_destroy_all),
     };
 
     signal(SIGPIPE, SIG_IGN);
