@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent.h"
 #include "casebook.h"
 #include "cli.h"
 #include "cli_int.h"
@@ -19,9 +20,9 @@ static const char usage_retention[] =
     "    liaison retention - delete what the casebook keeps once its retention ends\n"
     "\n"
     "SYNOPSIS\n"
-    "    liaison retention sweep [--state DIR] [--policy FILE] [--now DATE] [--dry-run]\n"
-    "                            [--json]\n"
-    "    liaison retention journal [--state DIR] [--json]\n"
+    "    liaison retention sweep [--state DIR | --agent CONFIG] [--policy FILE]\n"
+    "                            [--now DATE] [--dry-run] [--json]\n"
+    "    liaison retention journal [--state DIR | --agent CONFIG] [--json]\n"
     "    liaison retention explain --policy FILE --kind KIND [--labels LABELS]\n"
     "                              [--case ID] [--id HEX] [--created DATE] [--now DATE]\n"
     "                              [--json]\n"
@@ -32,8 +33,10 @@ static const char usage_retention[] =
     "    message is kept (docs/policy.md).  The casebook applies them every time\n"
     "    a command opens it while LIAISON_POLICY names the policy file; `sweep`\n"
     "    applies them now.  Each deletion is written to the casebook's deletion\n"
-    "    journal (`journal`).  `explain` shows which rule and hold apply to a\n"
-    "    message and when it is deleted.\n"
+    "    journal (`journal`).  With --agent, the same for the store of the agent\n"
+    "    of CONFIG (its kept messages; the agent applies its policy: at start and\n"
+    "    every hour).  `explain` shows which rule and hold apply to a message\n"
+    "    and when it is deleted.\n"
     "\n"
     "ENVIRONMENT\n"
     "    LIAISON_STATE   the state directory (default of --state)\n"
@@ -48,8 +51,8 @@ static const char usage_sweep[] =
     "    liaison retention sweep - delete the messages whose retention ended\n"
     "\n"
     "SYNOPSIS\n"
-    "    liaison retention sweep [--state DIR] [--policy FILE] [--now DATE] [--dry-run]\n"
-    "                            [--json]\n"
+    "    liaison retention sweep [--state DIR | --agent CONFIG] [--policy FILE]\n"
+    "                            [--now DATE] [--dry-run] [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Deletes from the casebook of DIR every message, sent or received, whose\n"
@@ -62,7 +65,10 @@ static const char usage_sweep[] =
     "\n"
     "OPTIONS\n"
     "    --state DIR    the state directory (default: $LIAISON_STATE)\n"
-    "    --policy FILE  the policy file (default: $LIAISON_POLICY)\n"
+    "    --agent CONFIG the agent store of this agent configuration instead: the\n"
+    "                   messages it kept as received, counted from their receipt\n"
+    "    --policy FILE  the policy file (default: $LIAISON_POLICY; with --agent,\n"
+    "                   the configuration's policy:)\n"
     "    --now DATE     decide as of DATE, YYYY-MM-DD, RFC 3339 or ms (default: now)\n"
     "    --dry-run      print what would be deleted; delete nothing\n"
     "    --json         one JSON object per line\n"
@@ -76,7 +82,7 @@ static const char usage_journal[] =
     "    liaison retention journal - list what retention deleted from the casebook\n"
     "\n"
     "SYNOPSIS\n"
-    "    liaison retention journal [--state DIR] [--json]\n"
+    "    liaison retention journal [--state DIR | --agent CONFIG] [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Prints the casebook's deletion journal, oldest first: when, the message\n"
@@ -84,8 +90,9 @@ static const char usage_journal[] =
     "    rule, and the SHA-256 of the envelope as received (received messages).\n"
     "\n"
     "OPTIONS\n"
-    "    --state DIR  the state directory (default: $LIAISON_STATE)\n"
-    "    --json       one JSON object per line\n"
+    "    --state DIR      the state directory (default: $LIAISON_STATE)\n"
+    "    --agent CONFIG   the journal of this agent's store instead\n"
+    "    --json           one JSON object per line\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success; 64 bad usage; 73 the casebook cannot be opened; 74 I/O error.\n";
@@ -318,6 +325,67 @@ print_deletion(void *arg, const casebook_deletion *d)
            d->has_hash ? " envelope sha256:" : "", hash);
 }
 
+static void
+print_agent_deletion(void *arg, const agent_deletion *d)
+{
+    const printer *pr = arg;
+    char created[PROTO_TIME_TEXT_BYTES], deleted[PROTO_TIME_TEXT_BYTES];
+
+    proto_time_format(d->created_ms, created);
+    proto_time_format(d->deleted_ms, deleted);
+    if (pr->json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", d->id,
+                              "direction", "received", "kind", d->kind, "counterpart",
+                              d->counterpart, "case", d->case_id, "created", created, "deleted",
+                              deleted, "rule", d->rule, "envelope_hash", d->envelope_hash);
+
+        if (o != NULL && pr->dry_run)
+            json_object_set_new(o, "dry_run", json_true());
+        cli_print_json(o, true);
+        json_decref(o);
+        return;
+    }
+    printf("%s %s received from     %-20s %-18s created %s rule %s envelope sha256:%s\n",
+           pr->dry_run ? "would delete" : deleted, d->id, d->counterpart, d->kind, created,
+           d->rule, d->envelope_hash);
+}
+
+/* Sweeps, or lists the journal of, the agent store of the configuration at
+ * config (policy: file, else the configuration's policy). */
+static int
+agent_run_cmd(const char *sub, const char *config, const char *file, bool journal, uint64_t now,
+              printer *pr)
+{
+    agent_config *cfg = NULL;
+    agent_store *st = NULL;
+    policy *pol = NULL;
+    size_t count = 0;
+    agent_store_err err;
+    int rc;
+
+    if ((rc = cli_agent_config_load(sub, config, &cfg)) != EX_OK)
+        return rc;
+    if (!journal && (rc = load_policy(sub, file != NULL ? file : cfg->policy, &pol)) != EX_OK)
+        goto out;
+    if ((rc = cli_agent_store_open(sub, cfg, false, &st)) != EX_OK)
+        goto out;
+    err = journal ? agent_journal_each(st, print_agent_deletion, pr)
+                  : agent_retention_sweep(st, pol, now, pr->dry_run, print_agent_deletion, pr,
+                                          &count);
+    if (err != AGENT_STORE_OK) {
+        cli_error(sub, "%s", agent_store_strerror(err));
+        rc = EX_IOERR;
+    } else if (!journal && !pr->json) {
+        fprintf(stderr, "%zu message%s %s\n", count, count == 1 ? "" : "s",
+                pr->dry_run ? "would be deleted" : "deleted");
+    }
+out:
+    agent_store_close(&st);
+    policy_destroy(&pol);
+    agent_config_destroy(&cfg);
+    return rc;
+}
+
 /* ---- Commands ----------------------------------------------------------------- */
 
 static int
@@ -334,6 +402,7 @@ static int
 cmd_sweep(int argc, char **argv)
 {
     const char *state = getenv("LIAISON_STATE"), *file = getenv("LIAISON_POLICY");
+    const char *agent = NULL, *file_arg = NULL;
     uint64_t now = now_ms();
     printer pr = {false, false};
     policy *pol = NULL;
@@ -356,7 +425,9 @@ cmd_sweep(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(a, "--state") == 0) {
             state = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--policy") == 0) {
-            file = argv[++i];
+            file = file_arg = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--agent") == 0) {
+            agent = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--now") == 0) {
             if (!proto_time_parse(argv[++i], &now)) {
                 cli_error(SUB, "sweep: --now '%s' is not a date (YYYY-MM-DD, RFC 3339)", argv[i]);
@@ -367,6 +438,9 @@ cmd_sweep(int argc, char **argv)
             return EX_USAGE;
         }
     }
+    if (agent != NULL)
+        return agent_run_cmd(SUB " sweep", agent, file_arg != NULL ? file_arg : NULL, false, now,
+                             &pr);
     if ((rc = load_policy(SUB " sweep", file, &pol)) != EX_OK)
         return rc;
     if ((rc = open_casebook(SUB " sweep", state, &cb)) != EX_OK) {
@@ -389,7 +463,7 @@ cmd_sweep(int argc, char **argv)
 static int
 cmd_journal(int argc, char **argv)
 {
-    const char *state = getenv("LIAISON_STATE");
+    const char *state = getenv("LIAISON_STATE"), *agent = NULL;
     printer pr = {false, false};
     casebook *cb = NULL;
     casebook_err err;
@@ -404,11 +478,15 @@ cmd_journal(int argc, char **argv)
             pr.json = true;
         } else if (i + 1 < argc && strcmp(argv[i], "--state") == 0) {
             state = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--agent") == 0) {
+            agent = argv[++i];
         } else {
             cli_error(SUB, "journal: unexpected argument '%s' (see --help)", argv[i]);
             return EX_USAGE;
         }
     }
+    if (agent != NULL)
+        return agent_run_cmd(SUB " journal", agent, NULL, true, 0, &pr);
     if ((rc = open_casebook(SUB " journal", state, &cb)) != EX_OK)
         return rc;
     err = casebook_journal_each(cb, print_deletion, &pr);
