@@ -297,6 +297,97 @@ test_retention_casebook_sweep_and_journal(void **state)
     fed_destroy(&f);
 }
 
+typedef struct agent_wait {
+    fed *f;                   /* the federation */
+    const char *addr;         /* the agent */
+    const char *needle;       /* what its log must show */
+} agent_wait;
+
+static bool
+agent_logged(void *ctx)
+{
+    agent_wait *w = ctx;
+
+    return fed_agent_log_count(w->f, w->addr, w->needle) >= 1;
+}
+
+/* The agent applies its configuration's policy: to what it kept, at start
+ * (and every hour), journals it, and `retention journal --agent` shows it. */
+static void
+test_retention_agent_deletes_kept_and_journals(void **state)
+{
+    static const char *const one[] = {"USA"};
+    static const char body[] = "{\"schema\": \"watchlist.publish/1\"}";
+    fed *f = fed_new(one, 1, NULL);
+    char pol[800], extra[900], out[16384], err[16384], hex[33];
+    fed_agent *ag;
+    liaison_client *fbi;
+    liaison_message *m = NULL;
+    uint8_t id[16];
+    agent_wait w = {f, "USA/CBP", "A-KEPT"};
+
+    (void)state;
+    snprintf(pol, sizeof(pol), "%s/usa-retain.yaml", f->dir);
+    {
+        char cmd[4096];
+        FILE *fp;
+
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 600 '%s'",
+                 fed_nation_get(f, "USA")->policy, pol, pol);
+        assert_int_equal(system(cmd), 0);
+        fp = fopen(pol, "a");
+        assert_non_null(fp);
+        fputs("retention:\n  - id: publish-short\n    kinds: [watchlist.publish]\n"
+              "    keep: 2s\n",
+              fp);
+        fclose(fp);
+    }
+    snprintf(extra, sizeof(extra), "policy: %s\n", pol);
+    ag = fed_agent_config(f, "USA/CBP", extra);
+    fed_start(f, "USA");
+    fed_agent_start(f, "USA/CBP");
+    fbi = fed_client(f, "USA/FBI", true);
+    /* A publish without entries: the agent keeps it as received. */
+    assert_int_equal(liaison_message_new("watchlist.publish", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, "USA/CBP"), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, "UNCLASSIFIED//LES"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, "LES", body, strlen(body), NULL), LIAISON_OK);
+    assert_int_equal(liaison_send(fbi, m, id, in_ms(10 * SECOND)), LIAISON_OK);
+    liaison_message_destroy(&m);
+    liaison_client_close(&fbi);
+    assert_true(fed_wait_until(agent_logged, &w, 20 * SECOND));
+    assert_int_equal(fed_agent_stop(f, "USA/CBP"), 0);
+    {
+        const char *journal[] = {"retention", "journal", "--agent", ag->config, NULL};
+
+        assert_int_equal(fed_tool(f, NULL, NULL, journal, out, err, sizeof(out)), 0);
+        assert_string_equal(out, "");
+    }
+    /* Started again past its retention: it deletes the message at once. */
+    usleep(2500 * 1000);
+    fed_agent_start(f, "USA/CBP");
+    w.needle = "A-DELETED";
+    assert_true(fed_wait_until(agent_logged, &w, 20 * SECOND));
+    assert_int_equal(fed_agent_stop(f, "USA/CBP"), 0);
+    {
+        const char *journal[] = {"retention", "journal", "--agent", ag->config, "--json", NULL};
+        const char *dry[] = {"retention", "sweep", "--agent", ag->config, "--now", "2099-01-01",
+                             "--dry-run", NULL};
+
+        assert_int_equal(fed_tool(f, NULL, NULL, journal, out, err, sizeof(out)), 0);
+        proto_id_format(id, hex);
+        assert_non_null(strstr(out, hex));
+        assert_non_null(strstr(out, "\"rule\":\"publish-short\""));
+        assert_non_null(strstr(out, "\"counterpart\":\"USA/FBI\""));
+        assert_non_null(strstr(out, "\"envelope_hash\":\""));
+        /* Nothing of it is left to delete. */
+        assert_int_equal(fed_tool(f, NULL, NULL, dry, out, err, sizeof(out)), 0);
+        assert_null(strstr(out, hex));
+    }
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -304,6 +395,7 @@ main(void)
         cmocka_unit_test_teardown(test_retention_broker_deletes_holds_and_survives_kill,
                                   fed_destroy_all),
         cmocka_unit_test_teardown(test_retention_casebook_sweep_and_journal, fed_destroy_all),
+        cmocka_unit_test_teardown(test_retention_agent_deletes_kept_and_journals, fed_destroy_all),
     };
 
     signal(SIGPIPE, SIG_IGN);
