@@ -388,6 +388,69 @@ test_retention_agent_deletes_kept_and_journals(void **state)
     fed_destroy(&f);
 }
 
+/* Sends kind with body to `to`, in case_id. */
+static void
+send_json(liaison_client *c, const char *kind, const char *to, const char *case_id,
+          const char *body)
+{
+    liaison_message *m = NULL;
+
+    assert_int_equal(liaison_message_new(kind, &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, to), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, "UNCLASSIFIED//LES"), LIAISON_OK);
+    assert_int_equal(liaison_message_set_case(m, case_id), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, "LES", body, strlen(body), NULL), LIAISON_OK);
+    if (liaison_send(c, m, NULL, in_ms(10 * SECOND)) != LIAISON_OK)
+        fail_msg("send %s: %s", kind, liaison_client_error(c));
+    liaison_message_destroy(&m);
+}
+
+/* keep: case deletes the messages of a case once an mlat.status closes it. */
+static void
+test_retention_casebook_keep_case(void **state)
+{
+    static const char *const one[] = {"USA"};
+    fed *f = fed_new(one, 1, NULL);
+    char dir[700], pol[800], out[16384], err[16384], cmd[4096];
+    const char *drain[] = {"mlat", "status", "USA-FBI-2026-0001", "--wait", "3", "--json", NULL};
+    const char *dry[] = {"retention", "sweep", "--state", dir, "--policy", pol, "--dry-run",
+                         "--json", NULL};
+    liaison_client *fbi;
+    FILE *fp;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/state-doj", f->dir);
+    snprintf(pol, sizeof(pol), "%s/usa-case.yaml", f->dir);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 600 '%s'", fed_nation_get(f, "USA")->policy,
+             pol, pol);
+    assert_int_equal(system(cmd), 0);
+    fp = fopen(pol, "a");
+    assert_non_null(fp);
+    fputs("retention:\n  - id: mlat-case-life\n    kinds: [mlat.*]\n    keep: case\n", fp);
+    fclose(fp);
+    fed_start(f, "USA");
+    fbi = fed_client(f, "USA/FBI", true);
+    send_json(fbi, "mlat.request", "USA/DOJ", "USA-FBI-2026-0001",
+              "{\"schema\": \"mlat.request/1\", \"case\": \"USA-FBI-2026-0001\"}");
+    send_json(fbi, "mlat.status", "USA/DOJ", "USA-FBI-2026-0001",
+              "{\"schema\": \"mlat.status/1\", \"case\": \"USA-FBI-2026-0001\", "
+              "\"status\": \"closed\", \"note\": \"\", \"grounds\": \"\"}");
+    send_json(fbi, "mlat.request", "USA/DOJ", "USA-FBI-2026-0002",
+              "{\"schema\": \"mlat.request/1\", \"case\": \"USA-FBI-2026-0002\"}");
+    liaison_client_close(&fbi);
+    /* USA/DOJ's tool drains its inbox into its casebook. */
+    (void)fed_tool(f, "USA/DOJ", "doj", drain, out, err, sizeof(out));
+    assert_int_equal(fed_tool(f, NULL, NULL, dry, out, err, sizeof(out)), 0);
+    /* The closed case's two messages would go; the open case's stays. */
+    assert_non_null(strstr(out, "\"kind\":\"mlat.request\""));
+    assert_non_null(strstr(out, "\"kind\":\"mlat.status\""));
+    assert_non_null(strstr(out, "\"case\":\"USA-FBI-2026-0001\""));
+    assert_null(strstr(out, "USA-FBI-2026-0002"));
+    assert_non_null(strstr(out, "\"rule\":\"mlat-case-life\""));
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -396,6 +459,7 @@ main(void)
                                   fed_destroy_all),
         cmocka_unit_test_teardown(test_retention_casebook_sweep_and_journal, fed_destroy_all),
         cmocka_unit_test_teardown(test_retention_agent_deletes_kept_and_journals, fed_destroy_all),
+        cmocka_unit_test_teardown(test_retention_casebook_keep_case, fed_destroy_all),
     };
 
     signal(SIGPIPE, SIG_IGN);
