@@ -1126,6 +1126,59 @@ test_store_retention_bounded_per_sweep(void **state)
     store_batch_destroy(&b);
 }
 
+
+/* Every write of the retention sweep failing in turn leaves the store as it
+ * was (nothing deleted, nothing audited); then the sweep completes and the
+ * audit log verifies. */
+static void
+test_store_retention_survives_io_faults(void **state)
+{
+    fixture *f = *state;
+    static const char *const dests[] = {"CAN/RCMP", "MEX/FGR"};
+    const uint64_t t0 = tl_clock_now;
+    store_batch *b = NULL;
+    proto_detail d = {0};
+    uint8_t id[PROTO_ID_BYTES];
+    uint64_t leaves;
+    size_t deleted = 0, held = 0;
+    bool more;
+    long n;
+    store_err err;
+
+    f->s = tl_open(f->dir);
+    assert_store_ok(store_batch_new(f->s, &b), &d);
+    for (uint32_t i = 0; i < 3; i++) {
+        make_id(id, 9, i);
+        add_message(b, id, dests, 2, 0, t0 + 1000000);
+        add_retention(b, id, t0, 1000);
+    }
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    store_batch_destroy(&b);
+    leaves = audit_size(f->s);
+    for (n = 0;; n++) {
+        store_fault_io(n);
+        err = store_retention_sweep(f->s, t0 + 1000, NULL, NULL, &deleted, &held, &more, &d);
+        store_fault_io(-1);
+        if (err == STORE_OK)
+            break;
+        assert_int_equal(err, STORE_ERR_IO);
+        assert_int_equal(audit_size(f->s), leaves);
+        assert_int_equal(depth(f->s, "CAN/RCMP"), 3);
+    }
+    assert_true(n > 3);
+    assert_int_equal(deleted, 3);
+    assert_int_equal(audit_size(f->s), leaves + 3);
+    assert_int_equal(depth(f->s, "CAN/RCMP"), 0);
+    assert_int_equal(depth(f->s, "MEX/FGR"), 0);
+    store_close(&f->s);
+    {
+        store_verify_report rep;
+
+        tl_verify(f->dir, &rep);
+        assert_int_equal(rep.failure, STORE_VERIFY_OK);
+    }
+}
+
 /* ---- Expiry --------------------------------------------------------------- */
 
 static void
@@ -1889,6 +1942,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_sweep_expires_and_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_retention_deletes_and_holds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_retention_bounded_per_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_retention_survives_io_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_commit_survives_io_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_large_batch_commits_in_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_ordered_ids_fill_pages, setup, teardown),
