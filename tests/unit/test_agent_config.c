@@ -29,6 +29,7 @@ test_agent_config_defaults_and_paths(void **state)
     assert_true(fabs(cfg->name_threshold - MATCH_DEFAULT_THRESHOLD) < 1e-12);
     assert_null(cfg->answer_labels);
     assert_int_equal(cfg->log_level, PROTO_LOG_INFO);
+    assert_null(cfg->policy);
     agent_config_destroy(&cfg);
     assert_null(cfg);
     agent_config_destroy(&cfg);
@@ -41,7 +42,8 @@ test_agent_config_every_field(void **state)
                                "key: k\nroster: r\nbroker: ipc:///run/liaison/can\nstore: s\n"
                                "name_threshold: 0.92\n"
                                "answer_labels: \"LES//REL TO CAN,USA,MEX\"\n"
-                               "log_level: debug\n";
+                               "log_level: debug\n"
+                               "policy: ../policy/can.policy.yaml\n";
     agent_config *cfg = NULL;
 
     (void)state;
@@ -51,6 +53,7 @@ test_agent_config_every_field(void **state)
     assert_string_equal(cfg->answer_labels, "LES//REL TO CAN,USA,MEX");
     assert_string_equal(cfg->broker, "ipc:///run/liaison/can");
     assert_int_equal(cfg->log_level, PROTO_LOG_DEBUG);
+    assert_string_equal(cfg->policy, "/a/../policy/can.policy.yaml");
     agent_config_destroy(&cfg);
 }
 
