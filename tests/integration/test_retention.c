@@ -1,4 +1,4 @@
-/* Integration tests of retention at the broker: a policy whose retention is
+/* Integration tests of retention, at brokers and in the local stores.  A policy whose retention is
  * a few seconds (the `Ns` form, which exists for tests) deletes a delivered
  * message and a queued one, audits each with its envelope hash, keeps one a
  * hold covers (audited once as held), and still deletes after a kill -9 and
@@ -451,6 +451,86 @@ test_retention_casebook_keep_case(void **state)
     fed_destroy(&f);
 }
 
+/* The envelope_hash of the first record of `audit log --event EVENT --json`
+ * that names id, into out (65 bytes); false if none. */
+static bool
+audit_hash(fed_nation *n, const char *event, const uint8_t id[16], char out[65])
+{
+    static char log[65536];
+    char hex[33], *p, *h;
+
+    proto_id_format(id, hex);
+    audit_log(n, event, log, sizeof(log));
+    if ((p = strstr(log, hex)) == NULL)
+        return false;
+    while (p > log && p[-1] != '\n')
+        p--;
+    if ((h = strstr(p, "\"envelope_hash\":")) == NULL)
+        return false;
+    h = strchr(h + 16, '"');
+    if (h == NULL)
+        return false;
+    memcpy(out, h + 1, 64);
+    out[64] = '\0';
+    return true;
+}
+
+/* Three brokers: CAN's policy keeps traveldoc.check two seconds, MEX's and
+ * USA's keep it as before.  What USA forwarded is deleted at CAN (audited
+ * there with the hash USA recorded) and never reaches CAN/CBSA, while
+ * MEX/AIC still gets its copy. */
+static void
+test_retention_partner_deletes_its_copy(void **state)
+{
+    static const char *const three[] = {"USA", "CAN", "MEX"};
+    static const char text[] = "is passport X1234567 known?";
+    fed *f = fed_new(three, 3, "expiry_sweep_interval_s: 1\n");
+    fed_nation *usa = fed_nation_get(f, "USA"), *can = fed_nation_get(f, "CAN");
+    liaison_client *fbi, *cbsa, *aic;
+    liaison_message *m = NULL;
+    liaison_event *e = NULL;
+    uint8_t id[16];
+    char usa_hash[65], can_hash[65];
+    wait_deleted w = {can, id};
+    FILE *fp;
+
+    (void)state;
+    fp = fopen(can->policy, "a");
+    assert_non_null(fp);
+    fputs("retention:\n  - id: checks-2s\n    kinds: [traveldoc.check]\n    keep: 2s\n", fp);
+    fclose(fp);
+    fed_start(f, "USA");
+    fed_start(f, "CAN");
+    fed_start(f, "MEX");
+    fbi = fed_client(f, "USA/FBI", true);
+    assert_int_equal(liaison_message_new("traveldoc.check", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, "CAN/CBSA"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, "MEX/AIC"), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, "UNCLASSIFIED//LES"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, "LES", text, strlen(text), NULL), LIAISON_OK);
+    if (liaison_send(fbi, m, id, in_ms(10 * SECOND)) != LIAISON_OK)
+        fail_msg("send: %s", liaison_client_error(fbi));
+    liaison_message_destroy(&m);
+    assert_true(fed_wait_until(deleted_audited, &w, 30 * SECOND));
+    /* CAN's record carries the hash of the envelope USA received. */
+    assert_true(audit_hash(usa, "received", id, usa_hash));
+    assert_true(audit_hash(can, "deleted", id, can_hash));
+    assert_string_equal(can_hash, usa_hash);
+    assert_int_equal(audit_count(usa, "deleted", id), 0);
+    assert_int_equal(audit_count(fed_nation_get(f, "MEX"), "deleted", id), 0);
+    /* CAN/CBSA never gets it; MEX/AIC does. */
+    cbsa = fed_client(f, "CAN/CBSA", true);
+    assert_int_equal(liaison_receive(cbsa, &e, in_ms(3 * SECOND)), LIAISON_ERR_TIMEOUT);
+    aic = fed_client(f, "MEX/AIC", true);
+    assert_int_equal(liaison_receive(aic, &e, in_ms(10 * SECOND)), LIAISON_OK);
+    assert_memory_equal(e->id, id, 16);
+    liaison_event_free(&e);
+    liaison_client_close(&cbsa);
+    liaison_client_close(&aic);
+    liaison_client_close(&fbi);
+    fed_destroy(&f);
+}
+
 int
 main(void)
 {
@@ -460,6 +540,7 @@ main(void)
         cmocka_unit_test_teardown(test_retention_casebook_sweep_and_journal, fed_destroy_all),
         cmocka_unit_test_teardown(test_retention_agent_deletes_kept_and_journals, fed_destroy_all),
         cmocka_unit_test_teardown(test_retention_casebook_keep_case, fed_destroy_all),
+        cmocka_unit_test_teardown(test_retention_partner_deletes_its_copy, fed_destroy_all),
     };
 
     signal(SIGPIPE, SIG_IGN);
