@@ -1,8 +1,10 @@
-/* Integration tests of retention, at brokers and in the local stores.  A policy whose retention is
- * a few seconds (the `Ns` form, which exists for tests) deletes a delivered
- * message and a queued one, audits each with its envelope hash, keeps one a
- * hold covers (audited once as held), and still deletes after a kill -9 and
- * restart. */
+/* Integration tests of retention, at brokers and in the local stores.  A
+ * policy whose retention is a few seconds (the `Ns` form, which exists for
+ * tests) makes the time pass honestly: brokers delete a delivered message
+ * and a queued one, audit each with its envelope hash, keep one a hold
+ * covers (audited once as held), and still delete after a kill -9 and
+ * restart; a partner deletes its forwarded copy; the casebook and the agent
+ * store delete and journal. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
