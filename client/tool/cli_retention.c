@@ -44,7 +44,11 @@ static const char usage_retention[] =
     "\n"
     "EXIT STATUS\n"
     "    0 success; 64 bad usage; 65 bad policy or argument value; 66 missing\n"
-    "    policy file; 73 the casebook cannot be opened; 74 I/O error.\n";
+    "    policy file; 73 the casebook cannot be opened; 74 I/O error.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    liaison retention sweep --state ~/.liaison --policy usa.policy.yaml --dry-run\n"
+    "    liaison retention journal --agent /etc/liaison/agents/usa-fbi.yaml\n";
 
 static const char usage_sweep[] =
     "NAME\n"
@@ -75,7 +79,10 @@ static const char usage_sweep[] =
     "\n"
     "EXIT STATUS\n"
     "    0 success; 64 bad usage; 65 bad policy or date; 66 missing policy file;\n"
-    "    73 the casebook cannot be opened; 74 I/O error.\n";
+    "    73 the casebook cannot be opened; 74 I/O error.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    liaison retention sweep --policy usa.policy.yaml --now 2027-01-01 --dry-run\n";
 
 static const char usage_journal[] =
     "NAME\n"
@@ -95,7 +102,10 @@ static const char usage_journal[] =
     "    --json           one JSON object per line\n"
     "\n"
     "EXIT STATUS\n"
-    "    0 success; 64 bad usage; 73 the casebook cannot be opened; 74 I/O error.\n";
+    "    0 success; 64 bad usage; 73 the casebook cannot be opened; 74 I/O error.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    liaison retention journal --state ~/.liaison --json\n";
 
 static const char usage_explain[] =
     "NAME\n"
@@ -122,7 +132,11 @@ static const char usage_explain[] =
     "    --json          print one JSON object\n"
     "\n"
     "EXIT STATUS\n"
-    "    0 success; 64 bad usage; 65 bad policy or argument value; 66 missing file.\n";
+    "    0 success; 64 bad usage; 65 bad policy or argument value; 66 missing file.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    liaison retention explain --policy usa.policy.yaml --kind watchlist.answer \\\n"
+    "        --labels 'LES' --case MEX-FGR-2026-0099 --created 2026-06-01\n";
 
 static uint64_t
 now_ms(void)
