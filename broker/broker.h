@@ -251,6 +251,8 @@ typedef struct broker {
     proto_identity *id;                 /* this broker's identity */
     broker_roster roster;               /* shared with ZAP and workers */
     policy *pol;                        /* current release policy */
+    pthread_mutex_t pol_lock;           /* held by the committer while it asks pol about holds,
+                                         * and by the main thread to swap pol */
     policy_rate *rate;                  /* rate-limit state of pol */
     store *st;                          /* the data directory */
     broker_metrics *metrics;            /* counters for the metrics endpoint */

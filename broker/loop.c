@@ -143,10 +143,13 @@ reload(broker *b)
     }
     peers = cfg != NULL ? cfg : b->peers_cfg;
     if (broker_policy_load(b, &pol, &rate, why, sizeof(why)) == EX_OK) {
-        /* The main thread is the only one deciding, so the swap needs no lock. */
+        /* The main thread is the only one deciding; the committer asks the
+         * policy about holds under pol_lock, so the swap takes it. */
         policy_rate_destroy(&b->rate);
+        pthread_mutex_lock(&b->pol_lock);
         policy_destroy(&b->pol);
         b->pol = pol;
+        pthread_mutex_unlock(&b->pol_lock);
         b->rate = rate;
         policy_ok = true;
         broker_metrics_inc(b->metrics, BROKER_METRICS_POLICY_RELOAD_OK, 1);

@@ -447,6 +447,7 @@ main(int argc, char **argv)
     b.peers_cfg = b.cfg;
     snprintf(b.config_path, sizeof(b.config_path), "%s", config);
     pthread_rwlock_init(&b.roster.lock, NULL);
+    pthread_mutex_init(&b.pol_lock, NULL);
     b.signal_fd = -1;
     rc = load_files(&b);
     if (rc == EX_OK && check) {
@@ -459,6 +460,7 @@ main(int argc, char **argv)
         rc = open_store(&b, true);
         stop(&b);
         pthread_rwlock_destroy(&b.roster.lock);
+        pthread_mutex_destroy(&b.pol_lock);
         return rc;
     }
     if (rc == EX_OK)
@@ -467,5 +469,6 @@ main(int argc, char **argv)
         rc = broker_run(&b) == 0 ? EX_OK : EX_SOFTWARE;
     stop(&b);
     pthread_rwlock_destroy(&b.roster.lock);
+    pthread_mutex_destroy(&b.pol_lock);
     return rc;
 }

@@ -543,6 +543,37 @@ enqueue_partner(broker *b, const proto_envelope *env, const uint8_t *hash, size_
     return broker_enqueue_message(b, dest, &about, common, &env->sender, notes, buf, len);
 }
 
+/* Adds to the current item the message's retention at this broker, when a
+ * retention rule keeps it for a time (docs/policy.md); "case" and no rule
+ * mean the broker keeps it as before. */
+static int
+add_retention(broker *b, const proto_envelope *env, const uint8_t *hash, const char *sender)
+{
+    policy_retention_query q;
+    policy_retention pr;
+    store_retention r;
+
+    memset(&q, 0, sizeof(q));
+    q.kind = env->kind;
+    q.labels = &env->labels;
+    q.case_id = env->case_id;
+    q.id = env->id;
+    q.created_ms = env->created_ms;
+    if (policy_retention_lookup(b->pol, &q, 0, &pr) != POLICY_OK || pr.keep != POLICY_KEEP_FOR)
+        return 0;
+    memset(&r, 0, sizeof(r));
+    memcpy(r.id, env->id, PROTO_ID_BYTES);
+    r.due_ms = pr.until_ms;
+    r.created_ms = env->created_ms;
+    r.keep_ms = pr.keep_ms;
+    memcpy(r.envelope_hash, hash, PROTO_HASH_BYTES);
+    snprintf(r.kind, sizeof(r.kind), "%s", env->kind);
+    snprintf(r.case_id, sizeof(r.case_id), "%s", env->case_id);
+    snprintf(r.rule, sizeof(r.rule), "%s", pr.rule);
+    snprintf(r.sender, sizeof(r.sender), "%s", sender);
+    return store_batch_retain(b->collecting->batch, &r) == STORE_OK ? 0 : -1;
+}
+
 /* Adds the item of an accepted submit; -1 if the batch refused an operation. */
 static int
 build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
@@ -564,6 +595,7 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
     snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
+        add_retention(b, env, h, sender) != 0 ||
         broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, "", "",
                          received_detail(env, reply, sizeof(reply))) != 0 ||
         recall_item(b, env, count) != 0)
@@ -803,6 +835,7 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
     snprintf(info.kind, sizeof(info.kind), "%s", env->kind);
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
+        add_retention(b, env, h, sender) != 0 ||
         broker_audit_msg(b, STORE_EV_RECEIVED, &about, sender, peer, "",
                          received_detail(env, reply, sizeof(reply))) != 0 ||
         recall_item(b, env, count) != 0)

@@ -322,6 +322,51 @@ mono_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Asks the policy in force whether a hold keeps r (the committer's, under pol_lock). */
+static void
+hold_lookup(void *ctx, const store_retention *r, uint64_t now_ms, store_hold *out)
+{
+    broker *b = ctx;
+    policy_retention_query q;
+    policy_retention pr;
+
+    memset(&q, 0, sizeof(q));
+    q.kind = r->kind;
+    q.case_id = r->case_id;
+    q.id = r->id;
+    q.created_ms = r->created_ms;
+    if (policy_retention_lookup(b->pol, &q, now_ms, &pr) != POLICY_OK || !pr.held)
+        return;
+    out->held = true;
+    snprintf(out->id, sizeof(out->id), "%s", pr.hold);
+    snprintf(out->reason, sizeof(out->reason), "%s", pr.hold_reason);
+    out->until_ms = pr.hold_until_ms;
+}
+
+/* Runs the retention sweep after the expiry sweep; true if work is left. */
+static bool
+retention_sweep(broker *b, uint64_t now_ms)
+{
+    size_t deleted = 0, held = 0;
+    bool more = false;
+    proto_detail detail;
+    store_err e;
+
+    memset(&detail, 0, sizeof(detail));
+    pthread_mutex_lock(&b->pol_lock);
+    e = store_retention_sweep(b->st, now_ms, hold_lookup, b, &deleted, &held, &more, &detail);
+    pthread_mutex_unlock(&b->pol_lock);
+    if (e != STORE_OK) {
+        PROTO_LOG(PROTO_LOG_ERROR, "B-RETAIN", "error=\"%s\" detail=\"%s\"", store_strerror(e),
+                  detail.text);
+        return false;
+    }
+    if (deleted > 0 || held > 0)
+        PROTO_LOG(PROTO_LOG_INFO, "B-RETAIN", "deleted=%zu held=%zu more=%d", deleted, held,
+                  more);
+    return more;
+}
+
 static void *
 committer_main(void *arg)
 {
@@ -361,6 +406,8 @@ committer_main(void *arg)
                 c->expired_count = 0;
             }
             c->sweep_more = more;
+            if (retention_sweep(b, c->sweep_now_ms))
+                c->sweep_more = true;
         }
         if (c->sign_head)
             c->head_err = store_audit_head_sign(b->st, &c->head, NULL);

@@ -946,6 +946,182 @@ limits_build(ctx *c)
     return POLICY_OK;
 }
 
+/* ---- Retention and holds ------------------------------------------------- */
+
+static bool
+case_text_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > PROTO_CASE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == ':' || ch == '/' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Joins list into out as "a, b, c" (cut short if it does not fit). */
+static void
+join_list(char *const *list, unsigned count, char *out, size_t cap)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (unsigned i = 0; i < count && used < cap; i++) {
+        int n = snprintf(out + used, cap - used, "%s%s", i > 0 ? ", " : "", list[i]);
+
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static policy_err
+retention_build(ctx *c)
+{
+    const raw_policy *raw = c->raw;
+    policy *p = c->p;
+    policy_err rc;
+
+    if (raw->retention_count == 0)
+        return POLICY_OK;
+    p->retention = calloc(raw->retention_count, sizeof(pol_retention));
+    if (p->retention == NULL)
+        return POLICY_ERR_NOMEM;
+    for (unsigned i = 0; i < raw->retention_count; i++) {
+        const raw_retention *r = &raw->retention[i];
+        pol_retention *out = &p->retention[p->retention_count++];
+        const liaison_yaml_node *pos = liaison_yaml_find(c->pp, at(c, "retention[%u]", i));
+
+        if (pos != NULL)
+            out->info.line = pos->line;
+        if (!rule_id_valid(r->id)) {
+            pol_error_at(c->err, c->pp, at(c, "retention[%u].id", i), false,
+                         "retention rule id '%s' must be 1-%u of A-Z, a-z, 0-9, '-', '_', '.', "
+                         "':' and may not start with 'builtin:'",
+                         r->id, PROTO_RULE_ID_MAX);
+            return POLICY_ERR_VALUE;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(raw->retention[j].id, r->id) == 0) {
+                pol_error_at(c->err, c->pp, at(c, "retention[%u].id", i), false,
+                             "retention rule id '%s' is declared twice (first as retention[%u])",
+                             r->id, j);
+                return POLICY_ERR_DUPLICATE;
+            }
+        }
+        snprintf(out->info.id, sizeof(out->info.id), "%s", r->id);
+        if (policy_keep_parse(r->keep, &out->info.keep, &out->info.keep_ms) != POLICY_OK) {
+            pol_error_at(c->err, c->pp, at(c, "retention[%u].keep", i), false,
+                         "keep '%s' is not a duration (Nd days, Nw weeks, Ny years of 365 days, "
+                         "Ns seconds for tests; N from 1, at most %u years) nor \"case\"",
+                         r->keep, POLICY_KEEP_YEARS_MAX);
+            return POLICY_ERR_VALUE;
+        }
+        snprintf(out->info.keep_text, sizeof(out->info.keep_text), "%s", r->keep);
+        rc = kindset_build(c, r->kinds, r->kinds_count, at(c, "retention[%u].kinds", i),
+                           &out->kinds);
+        if (rc != POLICY_OK)
+            return rc;
+        rc = marks_build(c, r->require, r->require_count, at(c, "retention[%u].require", i),
+                         &out->require);
+        if (rc != POLICY_OK)
+            return rc;
+        join_list(r->kinds, r->kinds_count, out->info.kinds, sizeof(out->info.kinds));
+        join_list(r->require, r->require_count, out->info.require, sizeof(out->info.require));
+    }
+    return POLICY_OK;
+}
+
+static policy_err
+holds_build(ctx *c)
+{
+    const raw_policy *raw = c->raw;
+    policy *p = c->p;
+
+    if (raw->holds_count == 0)
+        return POLICY_OK;
+    p->holds = calloc(raw->holds_count, sizeof(policy_hold_info));
+    if (p->holds == NULL)
+        return POLICY_ERR_NOMEM;
+    for (unsigned i = 0; i < raw->holds_count; i++) {
+        const raw_hold *h = &raw->holds[i];
+        policy_hold_info *out = &p->holds[p->hold_count++];
+        const liaison_yaml_node *pos = liaison_yaml_find(c->pp, at(c, "holds[%u]", i));
+
+        if (pos != NULL)
+            out->line = pos->line;
+        if (!rule_id_valid(h->id)) {
+            pol_error_at(c->err, c->pp, at(c, "holds[%u].id", i), false,
+                         "hold id '%s' must be 1-%u of A-Z, a-z, 0-9, '-', '_', '.', ':' and "
+                         "may not start with 'builtin:'",
+                         h->id, PROTO_RULE_ID_MAX);
+            return POLICY_ERR_VALUE;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(raw->holds[j].id, h->id) == 0) {
+                pol_error_at(c->err, c->pp, at(c, "holds[%u].id", i), false,
+                             "hold id '%s' is declared twice (first as holds[%u])", h->id, j);
+                return POLICY_ERR_DUPLICATE;
+            }
+        }
+        snprintf(out->id, sizeof(out->id), "%s", h->id);
+        if ((h->case_id == NULL) == (h->message == NULL)) {
+            pol_error_at(c->err, c->pp, at(c, "holds[%u]", i), false,
+                         "hold '%s' must name exactly one of case or message", h->id);
+            return POLICY_ERR_SCHEMA;
+        }
+        if (h->case_id != NULL) {
+            if (!case_text_valid(h->case_id)) {
+                pol_error_at(c->err, c->pp, at(c, "holds[%u].case", i), false,
+                             "case '%s' is not a case id (1-%u of A-Z, a-z, 0-9, '.', '_', ':', "
+                             "'/', '-')",
+                             h->case_id, PROTO_CASE_ID_MAX);
+                return POLICY_ERR_VALUE;
+            }
+            snprintf(out->case_id, sizeof(out->case_id), "%s", h->case_id);
+        } else {
+            if (strlen(h->message) != 2u * PROTO_ID_BYTES ||
+                proto_id_parse(h->message, out->message) != PROTO_OK) {
+                pol_error_at(c->err, c->pp, at(c, "holds[%u].message", i), false,
+                             "message '%s' is not a message id (32 hex digits)", h->message);
+                return POLICY_ERR_VALUE;
+            }
+            out->has_message = true;
+        }
+        out->until_ms = UINT64_MAX;
+        if (h->until != NULL) {
+            uint64_t day;
+
+            if (policy_date_parse(h->until, &day) != POLICY_OK) {
+                pol_error_at(c->err, c->pp, at(c, "holds[%u].until", i), false,
+                             "until '%s' is not a date (YYYY-MM-DD)", h->until);
+                return POLICY_ERR_DATES;
+            }
+            out->until_ms = day + 86400000ull; /* inclusive: the whole day */
+        }
+        if (strlen(h->reason) == 0 || strlen(h->reason) > POLICY_HOLD_REASON_MAX) {
+            pol_error_at(c->err, c->pp, at(c, "holds[%u].reason", i), false,
+                         "reason must be 1-%u bytes", POLICY_HOLD_REASON_MAX);
+            return POLICY_ERR_VALUE;
+        }
+        for (const char *q = h->reason; *q != '\0'; q++) {
+            if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+                pol_error_at(c->err, c->pp, at(c, "holds[%u].reason", i), false,
+                             "reason may not hold control characters");
+                return POLICY_ERR_VALUE;
+            }
+        }
+        snprintf(out->reason, sizeof(out->reason), "%s", h->reason);
+    }
+    return POLICY_OK;
+}
+
 policy_err
 pol_compile(const raw_policy *raw, const liaison_yaml_doc *pp, const uint8_t *bytes, size_t len,
             policy **out, policy_load_error *err)
@@ -974,7 +1150,8 @@ pol_compile(const raw_policy *raw, const liaison_yaml_doc *pp, const uint8_t *by
         (rc = vocab_caveats(&c, raw->vocabulary)) != POLICY_OK ||
         (rc = vocab_kinds(&c, raw->vocabulary)) != POLICY_OK ||
         (rc = treaties_build(&c)) != POLICY_OK || (rc = partners_build(&c)) != POLICY_OK ||
-        (rc = limits_build(&c)) != POLICY_OK)
+        (rc = limits_build(&c)) != POLICY_OK ||
+        (rc = retention_build(&c)) != POLICY_OK || (rc = holds_build(&c)) != POLICY_OK)
         goto out;
     qsort(c.p->partners, c.p->partner_count, sizeof(pol_partner), cmp_partner);
     *out = c.p;

@@ -213,8 +213,8 @@ treaty_allows(const pol_partner *pt, const policy_request *req, policy_verdict *
 }
 
 /* The marking bits of labels: flags, then OTHER or vocabulary caveats. */
-static uint64_t
-marks_of(const policy *p, const proto_labels *l)
+uint64_t
+pol_marks_of(const policy *p, const proto_labels *l)
 {
     uint64_t m = l->flags & PROTO_LABEL_FLAGS_ALL;
 
@@ -346,7 +346,7 @@ policy_decide(const policy *p, const policy_request *req, policy_rate *rate, pol
         goto all_withheld;
 
     /* 3. The partner's rules in order; the first that matches decides. */
-    marks = marks_of(p, l);
+    marks = pol_marks_of(p, l);
     if (req->recipient != NULL) {
         recipient = req->recipient;
     } else {
@@ -393,7 +393,7 @@ policy_decide(const policy *p, const policy_request *req, policy_rate *rate, pol
             v->level = pl->classification;
             v->ceiling = rule->ceiling;
             d->withheld |= 1ull << i;
-        } else if (rule->withhold != 0 && (hit = marks_of(p, pl) & rule->withhold) != 0) {
+        } else if (rule->withhold != 0 && (hit = pol_marks_of(p, pl) & rule->withhold) != 0) {
             verdict_set(v, POLICY_WHY_RULE_WITHHOLD, rule->id, dir, req->partner);
             v->token = mark_name(p, hit);
             d->withheld |= 1ull << i;

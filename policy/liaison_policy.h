@@ -118,6 +118,34 @@ policy_err policy_rate_new(const policy *p, policy_rate **rate_out) PROTO_NONNUL
 /* Frees *rate and sets *rate to NULL.  Accepts NULL and *rate == NULL. */
 void policy_rate_destroy(policy_rate **rate);
 
+/* ---- Retention and holds ------------------------------------------------ */
+
+/*
+ * Which retention rule applies to the message q describes (the first whose
+ * kinds match and whose required markings it all carries) and whether a
+ * hold covers it at now_ms (a hold naming its case id or its id, whose
+ * until has not passed).  Writes *out in every case but POLICY_ERR_INVALID
+ * (no kind).  Pure: no I/O, no allocation; thread-safe.
+ */
+policy_err policy_retention_lookup(const policy *p, const policy_retention_query *q,
+                                   uint64_t now_ms,
+                                   policy_retention *out) PROTO_NONNULL(1, 2, 4) PROTO_MUST_CHECK;
+
+/* The index-th retention rule (file order); false if out of range. */
+bool policy_retention_at(const policy *p, size_t index,
+                         policy_retention_info *info_out) PROTO_NONNULL(1, 3);
+
+/* The index-th hold (file order); false if out of range. */
+bool policy_hold_at(const policy *p, size_t index, policy_hold_info *info_out) PROTO_NONNULL(1, 3);
+
+/*
+ * Parses a keep value: "Nd" (days), "Nw" (weeks), "Ny" (years of 365 days),
+ * "Ns" (seconds; for tests and demonstrations) with N from 1, up to 100
+ * years; or "case".  POLICY_ERR_VALUE otherwise.
+ */
+policy_err policy_keep_parse(const char *text, uint8_t *keep_out,
+                             uint64_t *ms_out) PROTO_NONNULL(1, 2, 3) PROTO_MUST_CHECK;
+
 /* ---- Requests in text form, and files of test cases ------------------------ */
 
 /* A request in text form, as `liaison policy explain` and case files give it. */

@@ -18,6 +18,10 @@
 #define POLICY_LIMITS_MAX      1024u      /* rate limits one policy declares */
 #define POLICY_PER_MINUTE_MAX  10000u     /* highest per_minute of a rate limit */
 #define POLICY_REASON_MAX      256u       /* bytes of a formatted one-line reason, NUL included */
+#define POLICY_RETENTION_MAX   256u       /* retention rules one policy declares */
+#define POLICY_HOLDS_MAX       1024u      /* holds one policy declares */
+#define POLICY_HOLD_REASON_MAX 200u       /* bytes of a hold's reason */
+#define POLICY_KEEP_YEARS_MAX  100u       /* the longest keep: 100 years (365 d each) */
 
 /* Errors of the policy library.  Codes are appended, never renumbered. */
 typedef enum policy_err {
@@ -149,7 +153,62 @@ typedef struct policy_info {
     size_t kind_count;                 /* kinds in the vocabulary */
     size_t caveat_count;               /* caveats in the vocabulary */
     uint8_t hash[PROTO_HASH_BYTES];    /* SHA-256 of the file bytes */
+    size_t retention_count;            /* retention rules declared */
+    size_t hold_count;                 /* holds declared */
 } policy_info;
+
+/* ---- Retention and holds ------------------------------------------------- */
+
+/* What a retention rule keeps (docs/policy.md, "Retention and holds"). */
+typedef enum policy_keep {
+    POLICY_KEEP_FOREVER = 0,  /* no rule matched: kept as before (not deleted by retention) */
+    POLICY_KEEP_FOR = 1,      /* kept for keep_ms after it was created */
+    POLICY_KEEP_CASE = 2,     /* kept for the life of its case */
+} policy_keep;
+
+/* One retention rule, as `liaison policy` shows it. */
+typedef struct policy_retention_info {
+    char id[PROTO_RULE_ID_MAX + 1];    /* rule id */
+    uint8_t keep;                      /* a policy_keep (FOR or CASE) */
+    uint64_t keep_ms;                  /* with POLICY_KEEP_FOR: how long */
+    char keep_text[16];                /* as the file wrote it: "183d", "case" */
+    char kinds[256];                   /* kind patterns, comma-separated */
+    char require[256];                 /* required markings, comma-separated, "" when none */
+    uint32_t line;                     /* where it is defined */
+} policy_retention_info;
+
+/* One hold, as `liaison policy` shows it. */
+typedef struct policy_hold_info {
+    char id[PROTO_RULE_ID_MAX + 1];    /* hold id */
+    char case_id[PROTO_CASE_ID_MAX + 1]; /* the case it covers, "" when it names a message */
+    bool has_message;                  /* it covers one message */
+    uint8_t message[PROTO_ID_BYTES];   /* that message's id */
+    uint64_t until_ms;                 /* it ends then (the day after `until`); UINT64_MAX: open */
+    char reason[POLICY_HOLD_REASON_MAX + 1]; /* why */
+    uint32_t line;                     /* where it is defined */
+} policy_hold_info;
+
+/* A message, as the retention lookup sees it. */
+typedef struct policy_retention_query {
+    const char *kind;                  /* its kind; required */
+    const proto_labels *labels;        /* its message labels; NULL: none */
+    const char *case_id;               /* its case id; NULL or "": none */
+    const uint8_t *id;                 /* its id (PROTO_ID_BYTES); NULL: unknown */
+    uint64_t created_ms;               /* when it was created */
+} policy_retention_query;
+
+/* What the retention rules and holds say of one message at one time. */
+typedef struct policy_retention {
+    uint8_t keep;                      /* a policy_keep */
+    char rule[PROTO_RULE_ID_MAX + 1];  /* the rule that matched, "" when none */
+    uint64_t keep_ms;                  /* with POLICY_KEEP_FOR: how long */
+    uint64_t until_ms;                 /* created + keep (FOR); UINT64_MAX otherwise */
+    bool ended;                        /* FOR and until_ms <= now */
+    bool held;                         /* a hold covers it now */
+    char hold[PROTO_RULE_ID_MAX + 1];  /* the first hold that covers it */
+    char hold_reason[POLICY_HOLD_REASON_MAX + 1]; /* its reason */
+    uint64_t hold_until_ms;            /* when that hold ends; UINT64_MAX: open */
+} policy_retention;
 
 /* A summary of one partner's section. */
 typedef struct policy_partner_info {

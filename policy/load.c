@@ -97,6 +97,31 @@ static const cyaml_schema_field_t vocabulary_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t retention_fields[] = {
+    STR_FIELD("id", CYAML_FLAG_DEFAULT, raw_retention, id),
+    CYAML_FIELD_SEQUENCE("kinds", CYAML_FLAG_POINTER, raw_retention, kinds, &string_entry, 1, 64),
+    LIST_FIELD("require", CYAML_FLAG_OPTIONAL, raw_retention, require, 64),
+    STR_FIELD("keep", CYAML_FLAG_DEFAULT, raw_retention, keep),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t retention_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, raw_retention, retention_fields),
+};
+
+static const cyaml_schema_field_t hold_fields[] = {
+    STR_FIELD("id", CYAML_FLAG_DEFAULT, raw_hold, id),
+    STR_FIELD("case", CYAML_FLAG_OPTIONAL, raw_hold, case_id),
+    STR_FIELD("message", CYAML_FLAG_OPTIONAL, raw_hold, message),
+    STR_FIELD("until", CYAML_FLAG_OPTIONAL, raw_hold, until),
+    STR_FIELD("reason", CYAML_FLAG_DEFAULT, raw_hold, reason),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t hold_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, raw_hold, hold_fields),
+};
+
 static const cyaml_schema_field_t policy_fields[] = {
     STR_FIELD("nation", CYAML_FLAG_DEFAULT, raw_policy, nation),
     CYAML_FIELD_STRING_PTR("description", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, raw_policy,
@@ -109,6 +134,10 @@ static const cyaml_schema_field_t policy_fields[] = {
                          POLICY_PARTNERS_MAX),
     CYAML_FIELD_SEQUENCE("rate_limits", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, raw_policy,
                          rate_limits, &limit_entry, 0, POLICY_LIMITS_MAX),
+    CYAML_FIELD_SEQUENCE("retention", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, raw_policy,
+                         retention, &retention_entry, 0, POLICY_RETENTION_MAX),
+    CYAML_FIELD_SEQUENCE("holds", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, raw_policy, holds,
+                         &hold_entry, 0, POLICY_HOLDS_MAX),
     CYAML_FIELD_END,
 };
 

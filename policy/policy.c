@@ -103,6 +103,10 @@ policy_destroy(policy **pp)
         free(p->treaties[i].offences);
     free(p->treaties);
     free(p->slot_sizes);
+    for (size_t i = 0; i < p->retention_count; i++)
+        pol_kindset_free(&p->retention[i].kinds);
+    free(p->retention);
+    free(p->holds);
     free(p);
     *pp = NULL;
 }
@@ -156,6 +160,8 @@ policy_info_get(const policy *p, policy_info *info)
     info->kind_count = p->kind_count;
     info->caveat_count = p->caveat_count;
     memcpy(info->hash, p->hash, sizeof(info->hash));
+    info->retention_count = p->retention_count;
+    info->hold_count = p->hold_count;
 }
 
 bool

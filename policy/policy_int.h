@@ -64,6 +64,23 @@ typedef struct raw_vocabulary {
     unsigned kinds_count;      /* entries in kinds */
 } raw_vocabulary;
 
+typedef struct raw_retention {
+    char *id;                  /* rule id, unique among retention rules */
+    char **kinds;              /* kind patterns */
+    unsigned kinds_count;      /* entries in kinds */
+    char **require;            /* markings the message must all carry */
+    unsigned require_count;    /* entries in require */
+    char *keep;                /* "183d", "26w", "7y", "30s" or "case" */
+} raw_retention;
+
+typedef struct raw_hold {
+    char *id;                  /* hold id, unique among holds */
+    char *case_id;             /* the case it covers, or NULL */
+    char *message;             /* the message it covers (32 hex), or NULL */
+    char *until;               /* YYYY-MM-DD, inclusive, or NULL: until removed */
+    char *reason;              /* why (court order, trial) */
+} raw_hold;
+
 typedef struct raw_policy {
     char *nation;              /* this nation */
     char *description;         /* free text, or NULL */
@@ -74,6 +91,10 @@ typedef struct raw_policy {
     unsigned partners_count;   /* entries in partners */
     raw_limit *rate_limits;    /* rate limits */
     unsigned rate_limits_count; /* entries in rate_limits */
+    raw_retention *retention;  /* retention rules */
+    unsigned retention_count;  /* entries in retention */
+    raw_hold *holds;           /* holds */
+    unsigned holds_count;      /* entries in holds */
 } raw_policy;
 
 /* ---- Positions of YAML nodes (yaml/'s node table) ----------------------- */
@@ -151,6 +172,12 @@ typedef struct pol_partner {
     size_t limit_count;        /* entries in limits */
 } pol_partner;
 
+typedef struct pol_retention {
+    policy_retention_info info; /* id, keep, texts, line */
+    pol_kindset kinds;         /* kinds it matches */
+    uint64_t require;          /* marking bits the message must all carry */
+} pol_retention;
+
 struct policy {
     char nation[PROTO_NATION_LEN + 1]; /* this nation */
     uint8_t hash[PROTO_HASH_BYTES];    /* SHA-256 of the file */
@@ -166,6 +193,10 @@ struct policy {
     size_t slot_count;         /* rate-limit slots (limits after expansion) */
     uint32_t *slot_sizes;      /* per_minute of each slot */
     size_t rule_total;         /* rules in every list */
+    pol_retention *retention;  /* retention rules, in file order */
+    size_t retention_count;    /* entries in retention */
+    policy_hold_info *holds;   /* holds, in file order */
+    size_t hold_count;         /* entries in holds */
 };
 
 struct policy_rate {
@@ -183,6 +214,9 @@ struct policy_rate {
 /* compile.c: validates raw (positions in doc for errors) and builds *out. */
 policy_err pol_compile(const raw_policy *raw, const liaison_yaml_doc *doc, const uint8_t *bytes,
                        size_t len, policy **out, policy_load_error *err);
+
+/* decide.c: the marking bits of labels. */
+uint64_t pol_marks_of(const policy *p, const proto_labels *l);
 
 /* decide.c: the nation as an integer key. */
 static inline uint32_t

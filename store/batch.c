@@ -342,6 +342,25 @@ store_batch_meta_delete(store_batch *b, const char *key)
     return STORE_OK;
 }
 
+store_err
+store_batch_retain(store_batch *b, const store_retention *r)
+{
+    uint8_t val[RETAIN_VALUE_MAX];
+    size_t vlen = retain_encode(r, val, sizeof(val));
+    batch_op *op;
+    store_err err;
+
+    if (vlen == 0)
+        return STORE_ERR_INVALID;
+    if ((err = op_add(b, OP_RETAIN, 8 + PROTO_ID_BYTES, vlen, 0, &op)) != STORE_OK)
+        return err;
+    memcpy(op->id, r->id, PROTO_ID_BYTES);
+    store_put_u64(b->arena + op->a_off, r->due_ms);
+    memcpy(b->arena + op->a_off + 8, r->id, PROTO_ID_BYTES);
+    memcpy(b->arena + op->b_off, val, vlen);
+    return STORE_OK;
+}
+
 /* ---- Committing ------------------------------------------------------------- */
 
 /* True if an operation of this kind can refuse an item (a duplicate, or an

@@ -235,6 +235,37 @@ store_err store_sweep(store *s, uint64_t now_ms, store_expired *out, size_t cap,
                       size_t *count_out, bool *more_out,
                       proto_detail *detail_r) STORE_NONNULL(1, 3, 5, 6) STORE_MUST_CHECK;
 
+/* ---- Retention ------------------------------------------------------------ */
+
+/*
+ * Adds to the current item the retention of message r->id: from r->due_ms
+ * on, store_retention_sweep deletes what the store holds of it.  r is
+ * copied.  A message has at most one retention; a second one for the same
+ * id and due time replaces it.  Errors: STORE_ERR_INVALID (no item, text
+ * fields not NUL-terminated within their sizes), STORE_ERR_LIMIT,
+ * STORE_ERR_NOMEM.
+ */
+store_err store_batch_retain(store_batch *b, const store_retention *r) STORE_NONNULL(1, 2) STORE_MUST_CHECK;
+
+/*
+ * Runs, in one durable transaction, the retention of at most
+ * STORE_RETAIN_SWEEP_MAX messages whose due_ms <= now_ms, oldest due first.
+ * For each, held (may be NULL: no holds) says whether a hold keeps it: then
+ * it stays, is looked at again when the hold ends (a day from now for a hold
+ * without end), and the first time a given hold keeps it a `held` audit
+ * record is appended (hold id and reason in the detail).  Otherwise its
+ * envelope, expiry entry, queue entries and delivery states are deleted and
+ * a `deleted` audit record is appended (rule, envelope hash, created time
+ * and how long it was kept in the detail).  Its duplicate-index entry stays
+ * until its window ends, so a resend of the id is still a duplicate.
+ * *deleted_out and *held_out count what it did; *more_out is true when
+ * more work is due now.  Errors: STORE_ERR_READONLY, STORE_ERR_IO,
+ * STORE_ERR_MAP_FULL, STORE_ERR_CORRUPT, STORE_ERR_NOMEM.
+ */
+store_err store_retention_sweep(store *s, uint64_t now_ms, store_hold_fn held, void *ctx,
+                                size_t *deleted_out, size_t *held_out, bool *more_out,
+                                proto_detail *detail_r) STORE_NONNULL(1, 5, 6, 7) STORE_MUST_CHECK;
+
 /* ---- Reading ------------------------------------------------------------ */
 
 /* Starts a read-only snapshot of s.  Slices returned through it are

@@ -154,6 +154,38 @@ typedef struct store_expired {
     uint64_t expires_ms;                    /* the message's expiry time */
 } store_expired;
 
+/* ---- Retention ------------------------------------------------------------ */
+
+#define STORE_HOLD_REASON_MAX 200u  /* bytes of a hold's reason */
+#define STORE_RETAIN_SWEEP_MAX 256u /* messages one retention sweep looks at, at most */
+
+/* What the retention sweep knows of a message whose retention will end. */
+typedef struct store_retention {
+    uint8_t id[PROTO_ID_BYTES];              /* the message */
+    uint64_t due_ms;                         /* the sweep deletes it from then on */
+    uint64_t created_ms;                     /* when its sender created it */
+    uint64_t keep_ms;                        /* how long the rule keeps it */
+    uint8_t envelope_hash[PROTO_HASH_BYTES]; /* SHA-256 of its envelope */
+    char kind[PROTO_KIND_MAX + 1];           /* its kind */
+    char case_id[PROTO_CASE_ID_MAX + 1];     /* its case id, "" when none */
+    char rule[STORE_RULE_MAX + 1];           /* the retention rule that set due_ms */
+    char sender[PROTO_ADDR_TEXT_MAX + 1];    /* its sender agency, as text */
+    char held[STORE_RULE_MAX + 1];           /* the hold last audited as keeping it, "" none */
+} store_retention;
+
+/* Whether a hold keeps a message whose retention ended. */
+typedef struct store_hold {
+    bool held;                               /* a hold covers it now */
+    char id[STORE_RULE_MAX + 1];             /* the hold */
+    char reason[STORE_HOLD_REASON_MAX + 1];  /* its reason */
+    uint64_t until_ms;                       /* when it ends; UINT64_MAX: until removed */
+} store_hold;
+
+/* Asks the caller whether a hold covers r at now_ms; fills *out (zeroed
+ * first).  Called by the committing thread during store_retention_sweep. */
+typedef void (*store_hold_fn)(void *ctx, const store_retention *r, uint64_t now_ms,
+                              store_hold *out);
+
 /* ---- Audit log ---------------------------------------------------------- */
 
 /* Audit event codes (one byte in a record).  Appended, never renumbered. */

@@ -15,6 +15,7 @@
 struct kv_env {
     MDB_env *env;                 /* the LMDB environment */
     MDB_dbi dbi[DB_COUNT];        /* handles of the named databases */
+    bool absent[DB_COUNT];        /* read-only open: a database the store does not have yet */
     pthread_rwlock_t resize;      /* read: a transaction is live; write: the map is resized */
     bool resize_init;             /* resize was initialised */
     bool readonly;                /* opened MDB_RDONLY */
@@ -36,6 +37,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_QUEUE_INDEX] = "msg.queue_index",
     [DB_DEPTH] = "msg.depth",
     [DB_STATE] = "msg.states",
+    [DB_RETAIN] = "msg.retention",
 };
 
 /* Translates an LMDB or errno code at the edge. */
@@ -176,6 +178,9 @@ walk_pages(kv_env *e, const char *path, proto_detail *detail)
         MDB_dbi dbi = i < 0 ? (MDB_dbi)(i + 2) : e->dbi[i];
         const char *name = i == -2 ? "(free pages)" : i == -1 ? "(names)" : db_names[i];
 
+        if (i >= 0 && e->absent[i])
+            continue;
+
         rc = mdb_cursor_open(txn, dbi, &cur);
         while (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
             entries++;
@@ -218,6 +223,13 @@ open_dbis(kv_env *e, proto_detail *detail)
     }
     for (int i = 0; i < DB_COUNT; i++) {
         rc = mdb_dbi_open(txn, db_names[i], e->readonly ? 0 : MDB_CREATE, &e->dbi[i]);
+        if (rc == MDB_NOTFOUND && e->readonly && i == DB_RETAIN) {
+            /* A store no writable open has seen since retention came: only
+             * the retention sweep, which writes, reads this database. */
+            e->absent[i] = true;
+            rc = 0;
+            continue;
+        }
         if (rc != 0) {
             store_detail_set(detail, db_names[i], "cannot open database %s: %s", db_names[i],
                              mdb_strerror(rc));

@@ -427,6 +427,8 @@ msg_apply(kv_txn *txn, const batch_op *op, const uint8_t *arena, uint64_t now)
     case OP_META_DELETE:
         err = kv_del(txn, DB_KV, a, op->a_len);
         return err == STORE_ERR_NOT_FOUND ? STORE_OK : err;
+    case OP_RETAIN:
+        return kv_put(txn, DB_RETAIN, a, op->a_len, arena + op->b_off, op->b_len, 0);
     default:
         return STORE_ERR_INVALID;
     }

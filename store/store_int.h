@@ -83,6 +83,7 @@ typedef enum store_db {
     DB_QUEUE_INDEX,    /* id || u8 len || dest || u64 seq -> "" */
     DB_DEPTH,          /* dest -> u64 next_seq || u64 depth */
     DB_STATE,          /* id || recipient text -> state record */
+    DB_RETAIN,         /* u64 due_ms || id -> retention record (retain.c) */
     DB_COUNT
 } store_db;
 
@@ -253,6 +254,7 @@ typedef enum batch_op_kind {
     OP_META_PUT,           /* set a broker meta key */
     OP_META_DELETE,        /* delete a broker meta key */
     OP_DEQUEUE_IF,         /* remove a queue entry by seq, if it is there */
+    OP_RETAIN,             /* put a retention index entry (key, value in the arena) */
 } batch_op_kind;
 
 /* One operation; variable bytes live in the batch's arena. */
@@ -292,6 +294,12 @@ store_err msg_states_each(kv_txn *txn, const uint8_t id[PROTO_ID_BYTES],
 store_err msg_states_delete(kv_txn *txn, const uint8_t id[PROTO_ID_BYTES]);
 /* Sets one state of id. */
 store_err msg_state_put(kv_txn *txn, const uint8_t id[PROTO_ID_BYTES], const proto_status_entry *e);
+
+/* ---- Retention (retain.c) ------------------------------------------------ */
+
+#define RETAIN_VALUE_MAX (8u + 8u + PROTO_HASH_BYTES + 5u * 256u)
+/* Encodes r's value; 0 if a text field is too long. */
+size_t retain_encode(const store_retention *r, uint8_t *buf, size_t cap);
 
 /* ---- Write transactions (store.c) ---------------------------------------- */
 

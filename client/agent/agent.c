@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "liaison_policy.h"
 #include "match.h"
 #include "screen.h"
 
@@ -28,6 +29,7 @@
 #define SEND_WAIT_MS 5000u     /* longest wait for the broker to accept an answer */
 #define RETRY_MS 1000u         /* pause before an answer the broker did not take is tried again */
 #define IMPLEMENT_POLL_MS 500u /* how often implement requests are looked for */
+#define RETAIN_EVERY_MS 3600000u /* how often retention runs (and once at start) */
 
 /* What became of a message or an outbox entry. */
 typedef enum outcome {
@@ -45,6 +47,8 @@ typedef struct agent {
     liaison_event *held;                     /* an event whose answer waits for the broker */
     uint64_t retry_ms;                       /* when held is tried again */
     uint64_t next_implement_ms;              /* when implement requests are looked at next */
+    policy *pol;                             /* the policy whose retention applies, or NULL */
+    uint64_t next_retain_ms;                 /* when retention runs next */
     bool refused;                            /* the broker refused its key: stopped */
 } agent;
 
@@ -1433,6 +1437,16 @@ loop(agent *a)
     while (!stop_requested) {
         uint64_t now = liaison_now_ms();
 
+        if (a->pol != NULL && now >= a->next_retain_ms) {
+            size_t n = 0;
+            agent_store_err err = agent_retention_sweep(a->st, a->pol, now, false, NULL, NULL, &n);
+
+            if (err != AGENT_STORE_OK)
+                PROTO_LOG(PROTO_LOG_ERROR, "A-RETAIN", "error=\"%s\"", agent_store_strerror(err));
+            else if (n > 0)
+                PROTO_LOG(PROTO_LOG_INFO, "A-RETAIN", "deleted=%zu", n);
+            a->next_retain_ms = now + RETAIN_EVERY_MS;
+        }
         if (now >= a->next_implement_ms) {
             run_pending(a, AGENT_T_IMPLEMENT, collect_pending, implement_one);
             run_pending(a, AGENT_T_CARGO_RESULTS, collect_recorded, cargo_result_one);
@@ -1545,6 +1559,16 @@ agent_run(const agent_config *cfg)
         rc = EX_CANTCREAT;
         goto out;
     }
+    if (cfg->policy != NULL) {
+        policy_load_error pe;
+
+        if (policy_load(cfg->policy, &a.pol, &pe) != POLICY_OK) {
+            PROTO_LOG(PROTO_LOG_ERROR, "A-POLICY", "error=\"%s\"",
+                      policy_load_error_format(&pe, why, sizeof(why)));
+            rc = EX_CONFIG;
+            goto out;
+        }
+    }
     memset(&lc, 0, sizeof(lc));
     lc.key_file = cfg->key;
     lc.roster_file = cfg->roster;
@@ -1581,6 +1605,7 @@ out:
     liaison_event_free(&a.held);
     liaison_client_close(&a.c);
     agent_store_close(&a.st);
+    policy_destroy(&a.pol);
     close(lock);
     return rc;
 }

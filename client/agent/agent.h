@@ -72,6 +72,7 @@ typedef struct agent_config {
     char *answer_labels;         /* labels of every answer; NULL: computed per answer */
     char *actor;                 /* actor of every message it sends (AGENT_ACTOR_DEFAULT) */
     proto_log_level log_level;   /* highest level logged */
+    char *policy;                /* policy file whose retention applies; NULL: none */
 } agent_config;
 
 /*
@@ -132,7 +133,8 @@ typedef enum agent_table {
     AGENT_T_FREEZE_ACKS = 12,    /* freeze.ack received about the agency's own designations,
                                     by "DESIGNATION VERSION FROM STATUS" (version as in
                                     agent_designation_key) */
-    AGENT_T_COUNT = 13,          /* number of tables */
+    AGENT_T_JOURNAL = 13,        /* deletions by retention, by u64 time and message id */
+    AGENT_T_COUNT = 14,          /* number of tables */
 } agent_table;
 
 /* Longest key, in bytes. */
@@ -287,6 +289,38 @@ bool agent_born_valid(const char *s);
 /* The key of a cargo record: "FROM WHAT ID" (what: request, alert, donotload). */
 void agent_cargo_key(const char *from, const char *what, const char *id, char *buf,
                      size_t buf_len);
+
+/* ---- Retention (agent_retain.c) ------------------------------------------------ */
+
+struct policy;
+
+/* One message of the kept table that retention deleted (the journal). */
+typedef struct agent_deletion {
+    char id[33];                  /* message id, hex */
+    char kind[PROTO_KIND_MAX + 1];/* its kind */
+    char counterpart[40];         /* its sender */
+    char case_id[PROTO_CASE_ID_MAX + 1]; /* its case, "" when none */
+    char envelope_hash[65];       /* SHA-256 of the envelope as received, hex */
+    uint64_t created_ms;          /* when it was received here (the agent's count starts then) */
+    uint64_t deleted_ms;          /* when it was deleted */
+    char rule[PROTO_RULE_ID_MAX + 1]; /* the retention rule */
+} agent_deletion;
+
+typedef void (*agent_deleted_fn)(void *arg, const agent_deletion *d);
+
+/*
+ * Deletes from the kept table every message whose retention under pol has
+ * ended at now_ms (counted from when it was received) and that no hold
+ * covers, and writes each to the journal table, in one transaction; with
+ * dry_run, only reports.  report (may be NULL) hears of each; *count_out
+ * (may be NULL) gets how many.
+ */
+agent_store_err agent_retention_sweep(agent_store *st, const struct policy *pol, uint64_t now_ms,
+                                      bool dry_run, agent_deleted_fn report, void *arg,
+                                      size_t *count_out) AGENT_MUST_CHECK;
+
+/* Calls fn with every journal entry, oldest first. */
+agent_store_err agent_journal_each(agent_store *st, agent_deleted_fn fn, void *arg) AGENT_MUST_CHECK;
 
 /* ---- The daemon and the operator commands (agent.c, cli_agent.c) ------------ */
 

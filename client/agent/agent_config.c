@@ -34,6 +34,7 @@ typedef struct raw_config {
     char *answer_labels;  /* optional */
     char *actor;          /* optional; the actor grammar */
     int *log_level;       /* optional; a proto_log_level */
+    char *policy;         /* optional; the policy file whose retention applies */
 } raw_config;
 
 #define REQ_STR CYAML_FLAG_POINTER_NULL_STR
@@ -57,6 +58,7 @@ static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_STRING_PTR("actor", OPT_STR, raw_config, actor, 0, TEXT_MAX),
     CYAML_FIELD_ENUM_PTR("log_level", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
                          raw_config, log_level, level_strings, CYAML_ARRAY_LEN(level_strings)),
+    CYAML_FIELD_STRING_PTR("policy", OPT_STR, raw_config, policy, 0, TEXT_MAX),
     CYAML_FIELD_END,
 };
 
@@ -360,7 +362,9 @@ build(load_ctx *c, const raw_config *raw, agent_config **cfg_out)
         (err = check_path(c, "store", raw->store, &cfg->store)) != AGENT_CONFIG_OK ||
         (err = check_threshold(c, raw->name_threshold, &cfg->name_threshold)) != AGENT_CONFIG_OK ||
         (err = check_labels(c, raw->answer_labels, &cfg->answer_labels)) != AGENT_CONFIG_OK ||
-        (err = check_actor(c, raw->actor, &cfg->actor)) != AGENT_CONFIG_OK)
+        (err = check_actor(c, raw->actor, &cfg->actor)) != AGENT_CONFIG_OK ||
+        (raw->policy != NULL &&
+         (err = check_path(c, "policy", raw->policy, &cfg->policy)) != AGENT_CONFIG_OK))
         goto out;
     cfg->log_level = raw->log_level != NULL ? (proto_log_level)*raw->log_level : PROTO_LOG_INFO;
     *cfg_out = cfg;
@@ -463,6 +467,7 @@ agent_config_destroy(agent_config **cfgp)
     free(cfg->store);
     free(cfg->answer_labels);
     free(cfg->actor);
+    free(cfg->policy);
     free(cfg);
     *cfgp = NULL;
 }

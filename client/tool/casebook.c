@@ -16,6 +16,7 @@
  *   received id (16 bytes)              -> record
  *   cases    "<family>/<case>" (dupsort) -> direction byte ('s' or 'r') || id
  *   reports  id || recipient || 0 || state -> report JSON
+ *   journal  u64 deleted_ms || direction byte || id -> deletion JSON
  * A record is a 4-byte big-endian length, that many bytes of JSON
  * metadata, then the raw envelope bytes (received messages only).
  */
@@ -29,6 +30,7 @@ struct casebook {
     MDB_dbi received;    /* messages received */
     MDB_dbi cases;       /* index by family and case */
     MDB_dbi reports;     /* delivery reports */
+    MDB_dbi journal;     /* deletions by retention */
 };
 
 const char *
@@ -92,7 +94,8 @@ casebook_open(const char *state_dir, casebook **cb_out, char *why, size_t why_le
         (rc = mdb_dbi_open(txn, "sent", MDB_CREATE, &cb->sent)) != 0 ||
         (rc = mdb_dbi_open(txn, "received", MDB_CREATE, &cb->received)) != 0 ||
         (rc = mdb_dbi_open(txn, "cases", MDB_CREATE | MDB_DUPSORT, &cb->cases)) != 0 ||
-        (rc = mdb_dbi_open(txn, "reports", MDB_CREATE, &cb->reports)) != 0)
+        (rc = mdb_dbi_open(txn, "reports", MDB_CREATE, &cb->reports)) != 0 ||
+        (rc = mdb_dbi_open(txn, "journal", MDB_CREATE, &cb->journal)) != 0)
         goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
@@ -668,4 +671,265 @@ out:
         mdb_txn_abort(txn);
     *count_out = n;
     return from_mdb(rc);
+}
+
+/* ---- Retention ------------------------------------------------------------- */
+
+typedef struct doomed {
+    casebook_deletion *d;      /* deletions found */
+    size_t count;              /* entries in d */
+    size_t cap;                /* allocated */
+} doomed;
+
+static casebook_err
+doomed_add(doomed *list, const casebook_entry *e, uint64_t now, const char *rule)
+{
+    casebook_deletion *d;
+
+    if (list->count == list->cap) {
+        size_t cap = list->cap == 0 ? 64 : list->cap * 2;
+        casebook_deletion *grown = realloc(list->d, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return CASEBOOK_ERR_NOMEM;
+        list->d = grown;
+        list->cap = cap;
+    }
+    d = &list->d[list->count++];
+    memset(d, 0, sizeof(*d));
+    d->sent = e->sent;
+    memcpy(d->id, e->id, CASEBOOK_ID_BYTES);
+    snprintf(d->kind, sizeof(d->kind), "%s", e->kind);
+    snprintf(d->case_id, sizeof(d->case_id), "%s", e->case_id);
+    if (e->sent && e->recipients != NULL)
+        snprintf(d->counterpart, sizeof(d->counterpart), "%.*s",
+                 (int)strcspn(e->recipients, " "), e->recipients);
+    else
+        snprintf(d->counterpart, sizeof(d->counterpart), "%s", e->peer);
+    if (e->raw != NULL && e->raw_len > 0) {
+        proto_sha256(e->raw, e->raw_len, d->envelope_hash);
+        d->has_hash = true;
+    }
+    d->created_ms = e->created_ms;
+    d->deleted_ms = now;
+    snprintf(d->rule, sizeof(d->rule), "%s", rule);
+    return CASEBOOK_OK;
+}
+
+/* Finds the messages of one direction that decide deletes. */
+static casebook_err
+find_doomed(casebook *cb, bool sent, uint64_t now, casebook_retain_fn decide, void *arg,
+            doomed *list)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+    casebook_err err = CASEBOOK_OK;
+
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, sent ? cb->sent : cb->received, &cur)) != 0) {
+        err = from_mdb(rc);
+        goto out;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        casebook_entry *e = NULL;
+        char rule[65] = "";
+
+        if (k.mv_size != CASEBOOK_ID_BYTES) {
+            err = CASEBOOK_ERR_CORRUPT;
+            goto out;
+        }
+        if ((err = decode(sent, k.mv_data, v.mv_data, v.mv_size, true, &e)) != CASEBOOK_OK)
+            goto out;
+        if (decide(arg, e, now, rule))
+            err = doomed_add(list, e, now, rule);
+        casebook_entry_free(&e);
+        if (err != CASEBOOK_OK)
+            goto out;
+    }
+    if (rc != MDB_NOTFOUND)
+        err = from_mdb(rc);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return err;
+}
+
+static json_t *
+deletion_json(const casebook_deletion *d)
+{
+    char hex[33], hash[65];
+
+    proto_id_format(d->id, hex);
+    if (d->has_hash)
+        proto_hex(d->envelope_hash, 32, hash);
+    else
+        hash[0] = '\0';
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "id", hex, "direction",
+                     d->sent ? "sent" : "received", "kind", d->kind, "counterpart",
+                     d->counterpart, "case", d->case_id, "envelope_hash", hash, "created_ms",
+                     (json_int_t)d->created_ms, "deleted_ms", (json_int_t)d->deleted_ms, "rule",
+                     d->rule);
+}
+
+/* Deletes one message's record, case index entry and reports, and journals it. */
+static int
+delete_doomed(casebook *cb, MDB_txn *txn, const casebook_deletion *d)
+{
+    MDB_val k = {CASEBOOK_ID_BYTES, (void *)(uintptr_t)d->id}, v;
+    uint8_t jkey[8 + 1 + CASEBOOK_ID_BYTES];
+    char key[INDEX_KEY_MAX];
+    MDB_cursor *cur = NULL;
+    json_t *o;
+    char *text;
+    int rc;
+
+    rc = mdb_del(txn, d->sent ? cb->sent : cb->received, &k, NULL);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc; /* deleted meanwhile by another process */
+    if (d->case_id[0] != '\0' && index_key(d->kind, d->case_id, key)) {
+        uint8_t ref[1 + CASEBOOK_ID_BYTES];
+        MDB_val ik = {strlen(key), key}, iv = {sizeof(ref), ref};
+
+        ref[0] = d->sent ? 's' : 'r';
+        memcpy(ref + 1, d->id, CASEBOOK_ID_BYTES);
+        rc = mdb_del(txn, cb->cases, &ik, &iv);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    if (d->sent) {
+        MDB_val rk = {CASEBOOK_ID_BYTES, (void *)(uintptr_t)d->id}, rv;
+
+        if ((rc = mdb_cursor_open(txn, cb->reports, &cur)) != 0)
+            return rc;
+        /* The first report at or after the id, again after each deletion. */
+        for (;;) {
+            rk.mv_size = CASEBOOK_ID_BYTES;
+            rk.mv_data = (void *)(uintptr_t)d->id;
+            rc = mdb_cursor_get(cur, &rk, &rv, MDB_SET_RANGE);
+            if (rc != 0 || rk.mv_size < CASEBOOK_ID_BYTES ||
+                memcmp(rk.mv_data, d->id, CASEBOOK_ID_BYTES) != 0 ||
+                (rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+        }
+        mdb_cursor_close(cur);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    for (int i = 0; i < 8; i++)
+        jkey[i] = (uint8_t)(d->deleted_ms >> (56 - 8 * i));
+    jkey[8] = d->sent ? 's' : 'r';
+    memcpy(jkey + 9, d->id, CASEBOOK_ID_BYTES);
+    o = deletion_json(d);
+    text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return ENOMEM;
+    k.mv_size = sizeof(jkey);
+    k.mv_data = jkey;
+    v.mv_size = strlen(text);
+    v.mv_data = text;
+    rc = mdb_put(txn, cb->journal, &k, &v, 0);
+    free(text);
+    return rc;
+}
+
+casebook_err
+casebook_retention_sweep(casebook *cb, uint64_t now_ms, bool dry_run, casebook_retain_fn decide,
+                         void *arg, casebook_deleted_fn report, void *report_arg,
+                         size_t *count_out)
+{
+    doomed list = {0};
+    MDB_txn *txn = NULL;
+    int rc = 0;
+    casebook_err err;
+
+    if ((err = find_doomed(cb, true, now_ms, decide, arg, &list)) != CASEBOOK_OK ||
+        (err = find_doomed(cb, false, now_ms, decide, arg, &list)) != CASEBOOK_OK)
+        goto out;
+    if (!dry_run && list.count > 0) {
+        if ((rc = mdb_txn_begin(cb->env, NULL, 0, &txn)) != 0)
+            goto fail;
+        for (size_t i = 0; i < list.count && rc == 0; i++)
+            rc = delete_doomed(cb, txn, &list.d[i]);
+        if (rc != 0)
+            goto fail;
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc != 0)
+            goto fail;
+    }
+    for (size_t i = 0; report != NULL && i < list.count; i++)
+        report(report_arg, &list.d[i]);
+    if (count_out != NULL)
+        *count_out = list.count;
+    goto out;
+fail:
+    err = from_mdb(rc);
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    free(list.d);
+    return err;
+}
+
+static void
+json_text(json_t *o, const char *key, char *out, size_t cap)
+{
+    const char *t = json_string_value(json_object_get(o, key));
+
+    snprintf(out, cap, "%s", t != NULL ? t : "");
+}
+
+casebook_err
+casebook_journal_each(casebook *cb, casebook_deleted_fn fn, void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+    casebook_err err = CASEBOOK_OK;
+
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, cb->journal, &cur)) != 0) {
+        err = from_mdb(rc);
+        goto out;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        casebook_deletion d;
+        json_t *o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        char hex[65];
+
+        if (o == NULL || k.mv_size != 8 + 1 + CASEBOOK_ID_BYTES) {
+            json_decref(o);
+            err = CASEBOOK_ERR_CORRUPT;
+            goto out;
+        }
+        memset(&d, 0, sizeof(d));
+        d.sent = ((const uint8_t *)k.mv_data)[8] == 's';
+        memcpy(d.id, (const uint8_t *)k.mv_data + 9, CASEBOOK_ID_BYTES);
+        json_text(o, "kind", d.kind, sizeof(d.kind));
+        json_text(o, "counterpart", d.counterpart, sizeof(d.counterpart));
+        json_text(o, "case", d.case_id, sizeof(d.case_id));
+        json_text(o, "rule", d.rule, sizeof(d.rule));
+        json_text(o, "envelope_hash", hex, sizeof(hex));
+        d.has_hash = strlen(hex) == 64 && proto_unhex(hex, d.envelope_hash, 32) == PROTO_OK;
+        d.created_ms = (uint64_t)json_integer_value(json_object_get(o, "created_ms"));
+        d.deleted_ms = (uint64_t)json_integer_value(json_object_get(o, "deleted_ms"));
+        json_decref(o);
+        fn(arg, &d);
+    }
+    if (rc != MDB_NOTFOUND)
+        err = from_mdb(rc);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return err;
 }

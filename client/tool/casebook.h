@@ -145,6 +145,47 @@ casebook_err casebook_reports(casebook *cb, const uint8_t id[CASEBOOK_ID_BYTES],
                               casebook_report *out, size_t cap,
                               size_t *count_out) CASEBOOK_MUST_CHECK;
 
+/* ---- Retention ------------------------------------------------------------- */
+
+/* One message the casebook deleted when its retention ended (its journal). */
+typedef struct casebook_deletion {
+    bool sent;                              /* this agency sent it (else received it) */
+    uint8_t id[CASEBOOK_ID_BYTES];          /* message id */
+    char kind[CASEBOOK_KIND_MAX];           /* its kind */
+    char counterpart[CASEBOOK_ADDR_MAX];    /* received: the sender; sent: first recipient */
+    char case_id[CASEBOOK_CASE_MAX];        /* its case, "" when none */
+    uint8_t envelope_hash[32];              /* SHA-256 of the envelope kept (received); zero */
+    bool has_hash;                          /* envelope_hash is set */
+    uint64_t created_ms;                    /* when its sender made it */
+    uint64_t deleted_ms;                    /* when it was deleted */
+    char rule[65];                          /* the retention rule */
+} casebook_deletion;
+
+/* Decides whether to delete e now: true, with the rule's id copied into
+ * rule (65 bytes), to delete it.  e is borrowed for the call. */
+typedef bool (*casebook_retain_fn)(void *arg, const casebook_entry *e, uint64_t now_ms,
+                                   char rule[65]);
+
+/* Called with each deletion made (or, in a dry run, that would be made). */
+typedef void (*casebook_deleted_fn)(void *arg, const casebook_deletion *d);
+
+/*
+ * Asks decide about every message sent and received, then, unless dry_run,
+ * deletes in one transaction those it names: the record (envelope bytes
+ * included), its case index entry and its delivery reports, and writes one
+ * journal entry each (casebook_journal_each).  report (may be NULL) hears
+ * of each.  *count_out (may be NULL) gets how many.  Errors:
+ * CASEBOOK_ERR_IO, CASEBOOK_ERR_FULL, CASEBOOK_ERR_CORRUPT, CASEBOOK_ERR_NOMEM.
+ */
+casebook_err casebook_retention_sweep(casebook *cb, uint64_t now_ms, bool dry_run,
+                                      casebook_retain_fn decide, void *arg,
+                                      casebook_deleted_fn report, void *report_arg,
+                                      size_t *count_out) CASEBOOK_MUST_CHECK;
+
+/* Calls fn with every journal entry, oldest deletion first. */
+casebook_err casebook_journal_each(casebook *cb, casebook_deleted_fn fn,
+                                   void *arg) CASEBOOK_MUST_CHECK;
+
 /* Frees an entry and sets *e to NULL.  Accepts NULL. */
 void casebook_entry_free(casebook_entry **e);
 

@@ -20,6 +20,16 @@
 int
 cli_casebook_open(const char *sub, const cli_conn *conn, casebook **cb_out)
 {
+    int rc = cli_casebook_open_plain(sub, conn, cb_out);
+
+    if (rc == EX_OK && (rc = cli_retention_apply(sub, *cb_out)) != EX_OK)
+        casebook_close(cb_out);
+    return rc;
+}
+
+int
+cli_casebook_open_plain(const char *sub, const cli_conn *conn, casebook **cb_out)
+{
     char why[512];
 
     if (conn->state == NULL) {

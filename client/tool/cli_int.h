@@ -89,6 +89,12 @@ struct casebook;
 /* Opens the casebook of conn->state; prints why and returns a sysexits code
  * (EX_USAGE without a state directory) on failure. */
 int cli_casebook_open(const char *sub, const cli_conn *conn, struct casebook **cb_out);
+/* The same, without applying retention: cli_casebook_open, when LIAISON_POLICY
+ * names a policy file, deletes what its retention ends (cli_retention.c). */
+int cli_casebook_open_plain(const char *sub, const cli_conn *conn, struct casebook **cb_out);
+/* Applies the retention of the policy $LIAISON_POLICY names (if any) to cb;
+ * prints why and returns a sysexits code on failure. */
+int cli_retention_apply(const char *sub, struct casebook *cb);
 
 /*
  * Receives every event the broker has for this agency and stores it in the

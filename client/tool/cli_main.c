@@ -23,6 +23,7 @@ static const struct {
     {"status", cli_status_main, "the state of a message you sent, per recipient"},
     {"audit", cli_audit_main, "inspect and verify a broker's audit log (offline)"},
     {"policy", cli_policy_main, "check, explain and test release policies"},
+    {"retention", cli_retention_main, "delete what the casebook keeps once its retention ends"},
     {"agent", cli_agent_main, "answer queries and acknowledge designations for an agency"},
     {"watchlist", cli_watchlist_main, "share watchlist entries, query partners, ask for details"},
     {"traveldoc", cli_traveldoc_main, "report and check lost, stolen or forged documents"},

@@ -170,6 +170,61 @@ load_policy(const char *path, bool json, policy **out)
 
 /* ---- check ---------------------------------------------------------------- */
 
+/* The retention rules and holds, under the summary (nothing when there are none). */
+static void
+print_retention(const policy *p)
+{
+    policy_retention_info ri;
+    policy_hold_info hi;
+    char until[PROTO_TIME_TEXT_BYTES + 16], hex[33], hex2[PROTO_TIME_TEXT_BYTES];
+
+    for (size_t i = 0; policy_retention_at(p, i, &ri); i++) {
+        if (i == 0)
+            printf("  retention   (first match decides; none: kept)\n");
+        printf("    %-20s keep %-8s kinds %s%s%s (line %u)\n", ri.id, ri.keep_text, ri.kinds,
+               ri.require[0] ? " require " : "", ri.require, ri.line);
+    }
+    for (size_t i = 0; policy_hold_at(p, i, &hi); i++) {
+        if (i == 0)
+            printf("  holds\n");
+        if (hi.until_ms == UINT64_MAX)
+            snprintf(until, sizeof(until), "until removed");
+        else
+            snprintf(until, sizeof(until), "before %s", proto_time_format(hi.until_ms, hex2));
+        printf("    %-20s %s %s, %s: %s (line %u)\n", hi.id, hi.has_message ? "message" : "case",
+               hi.has_message ? proto_id_format(hi.message, hex) : hi.case_id, until, hi.reason,
+               hi.line);
+    }
+}
+
+static void
+retention_json(const policy *p, json_t *o)
+{
+    json_t *rules = json_array(), *holds = json_array();
+    policy_retention_info ri;
+    policy_hold_info hi;
+    char hex[33];
+
+    for (size_t i = 0; policy_retention_at(p, i, &ri); i++)
+        json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ri.id, "keep",
+                                               ri.keep_text, "kinds", ri.kinds, "require",
+                                               ri.require, "line", (json_int_t)ri.line));
+    for (size_t i = 0; policy_hold_at(p, i, &hi); i++) {
+        json_t *h = json_pack("{s:s, s:s, s:I}", "id", hi.id, "reason", hi.reason, "line",
+                              (json_int_t)hi.line);
+
+        if (hi.has_message)
+            json_object_set_new(h, "message", json_string(proto_id_format(hi.message, hex)));
+        else
+            json_object_set_new(h, "case", json_string(hi.case_id));
+        if (hi.until_ms != UINT64_MAX)
+            json_object_set_new(h, "until_ms", json_integer((json_int_t)hi.until_ms));
+        json_array_append_new(holds, h);
+    }
+    json_object_set_new(o, "retention", rules);
+    json_object_set_new(o, "holds", holds);
+}
+
 static int
 cmd_check(int argc, char **argv)
 {
@@ -213,11 +268,15 @@ cmd_check(int argc, char **argv)
                                     (json_int_t)pi.egress_rules, "ingress_rules",
                                     (json_int_t)pi.ingress_rules, "treaties",
                                     (json_int_t)pi.treaties, "rate_limits", (json_int_t)pi.limits));
-        print_json(json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "ok", 1, "file", file,
-                             "nation", info.nation, "hash", hex, "rules",
-                             (json_int_t)info.rule_count, "treaties",
-                             (json_int_t)info.treaty_count, "kinds", (json_int_t)info.kind_count,
-                             "caveats", (json_int_t)info.caveat_count, "partners", partners));
+        json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "ok", 1, "file",
+                              file, "nation", info.nation, "hash", hex, "rules",
+                              (json_int_t)info.rule_count, "treaties",
+                              (json_int_t)info.treaty_count, "kinds", (json_int_t)info.kind_count,
+                              "caveats", (json_int_t)info.caveat_count, "partners", partners);
+
+        if (o != NULL && (info.retention_count > 0 || info.hold_count > 0))
+            retention_json(p, o);
+        print_json(o);
     } else {
         policy_partner_info pi;
 
@@ -229,6 +288,7 @@ cmd_check(int argc, char **argv)
         for (size_t i = 0; policy_partner_at(p, i, &pi); i++)
             printf("    %s  %zu egress rules, %zu ingress rules, %zu treaties, %zu rate limits\n",
                    pi.nation, pi.egress_rules, pi.ingress_rules, pi.treaties, pi.limits);
+        print_retention(p);
     }
     policy_destroy(&p);
     return EX_OK;

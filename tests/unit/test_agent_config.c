@@ -30,6 +30,7 @@ test_agent_config_defaults_and_paths(void **state)
     assert_null(cfg->answer_labels);
     assert_string_equal(cfg->actor, "system:liaison-agent");
     assert_int_equal(cfg->log_level, PROTO_LOG_INFO);
+    assert_null(cfg->policy);
     agent_config_destroy(&cfg);
     assert_null(cfg);
     agent_config_destroy(&cfg);
@@ -43,7 +44,8 @@ test_agent_config_every_field(void **state)
                                "name_threshold: 0.92\n"
                                "answer_labels: \"LES//REL TO CAN,USA,MEX\"\n"
                                "actor: system:rcmp-agent-2\n"
-                               "log_level: debug\n";
+                               "log_level: debug\n"
+                               "policy: ../policy/can.policy.yaml\n";
     agent_config *cfg = NULL;
 
     (void)state;
@@ -54,6 +56,7 @@ test_agent_config_every_field(void **state)
     assert_string_equal(cfg->actor, "system:rcmp-agent-2");
     assert_string_equal(cfg->broker, "ipc:///run/liaison/can");
     assert_int_equal(cfg->log_level, PROTO_LOG_DEBUG);
+    assert_string_equal(cfg->policy, "/a/../policy/can.policy.yaml");
     agent_config_destroy(&cfg);
 }
 

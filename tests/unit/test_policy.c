@@ -882,6 +882,203 @@ test_policy_random_invariants(void **state)
     free(buf);
 }
 
+/* ---- Retention and holds -------------------------------------------------- */
+
+#define RET_HEAD "nation: USA\npartners:\n  - nation: MEX\n"
+
+static void
+test_policy_retention_errors(void **state)
+{
+    static const struct {
+        const char *text;
+        policy_err err;
+        uint32_t line;
+        const char *msg;
+    } cases[] = {
+        {RET_HEAD "retention:\n  - id: r\n    kinds: [watchlist.answer]\n    keep: 6mo\n",
+         POLICY_ERR_VALUE, 7, "keep '6mo' is not a duration"},
+        {RET_HEAD "retention:\n  - id: r\n    kinds: [watchlist.answer]\n    keep: 0d\n",
+         POLICY_ERR_VALUE, 7, "keep '0d'"},
+        {RET_HEAD "retention:\n  - id: r\n    kinds: [watchlist.answer]\n    keep: 101y\n",
+         POLICY_ERR_VALUE, 7, "at most 100 years"},
+        {RET_HEAD "retention:\n  - id: r\n    kinds: [watchlist.answr]\n    keep: 1d\n",
+         POLICY_ERR_VOCABULARY, 6, "unknown kind 'watchlist.answr'"},
+        {RET_HEAD "retention:\n  - id: r\n    kinds: ['*']\n    require: [HUMNIT]\n    keep: 1d\n",
+         POLICY_ERR_VOCABULARY, 7, "unknown caveat 'HUMNIT'"},
+        {RET_HEAD "retention:\n  - id: r\n    kinds: ['*']\n    keep: 1d\n  - id: r\n    kinds: "
+                  "['*']\n    keep: 2d\n",
+         POLICY_ERR_DUPLICATE, 8, "retention rule id 'r' is declared twice"},
+        {RET_HEAD "retention:\n  - id: r\n    kinds: ['*']\n    keap: 1d\n", POLICY_ERR_SCHEMA, 7,
+         "keap"},
+        {RET_HEAD "holds:\n  - id: h\n    reason: x\n", POLICY_ERR_SCHEMA, 5,
+         "exactly one of case or message"},
+        {RET_HEAD "holds:\n  - id: h\n    case: A\n    message: 00\n    reason: x\n",
+         POLICY_ERR_SCHEMA, 5, "exactly one of case or message"},
+        {RET_HEAD "holds:\n  - id: h\n    message: 0123\n    reason: x\n", POLICY_ERR_VALUE, 6,
+         "not a message id"},
+        {RET_HEAD "holds:\n  - id: h\n    case: 'A B'\n    reason: x\n", POLICY_ERR_VALUE, 6,
+         "not a case id"},
+        {RET_HEAD "holds:\n  - id: h\n    case: A\n    until: 2027-02-30\n    reason: x\n",
+         POLICY_ERR_DATES, 7, "until '2027-02-30' is not a date"},
+        {RET_HEAD "holds:\n  - id: h\n    case: A\n    reason: x\n  - id: h\n    case: B\n    "
+                  "reason: y\n",
+         POLICY_ERR_DUPLICATE, 8, "hold id 'h' is declared twice"},
+        {RET_HEAD "holds:\n  - id: h\n    case: A\n", POLICY_ERR_SCHEMA, 5, "reason"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        policy *p = NULL;
+        policy_load_error e;
+        policy_err rc = policy_load_buffer((const uint8_t *)cases[i].text,
+                                           strlen(cases[i].text), "t.yaml", &p, &e);
+
+        if (rc != cases[i].err || strstr(e.message, cases[i].msg) == NULL ||
+            e.line != cases[i].line)
+            fail_msg("case %zu: got %s %u '%s', want %s %u '%s'", i, policy_strerror(rc),
+                     e.line, e.message, policy_strerror(cases[i].err), cases[i].line,
+                     cases[i].msg);
+        assert_null(p);
+    }
+}
+
+static void
+test_policy_keep_parse(void **state)
+{
+    uint8_t keep;
+    uint64_t ms;
+
+    (void)state;
+    assert_int_equal(policy_keep_parse("183d", &keep, &ms), POLICY_OK);
+    assert_int_equal(keep, POLICY_KEEP_FOR);
+    assert_int_equal(ms, 183ull * 86400000ull);
+    assert_int_equal(policy_keep_parse("2w", &keep, &ms), POLICY_OK);
+    assert_int_equal(ms, 14ull * 86400000ull);
+    assert_int_equal(policy_keep_parse("7y", &keep, &ms), POLICY_OK);
+    assert_int_equal(ms, 7ull * 365ull * 86400000ull);
+    assert_int_equal(policy_keep_parse("30s", &keep, &ms), POLICY_OK);
+    assert_int_equal(ms, 30000ull);
+    assert_int_equal(policy_keep_parse("100y", &keep, &ms), POLICY_OK);
+    assert_int_equal(policy_keep_parse("case", &keep, &ms), POLICY_OK);
+    assert_int_equal(keep, POLICY_KEEP_CASE);
+    assert_int_equal(policy_keep_parse("5215w", &keep, &ms), POLICY_ERR_VALUE);
+    assert_int_equal(policy_keep_parse("d", &keep, &ms), POLICY_ERR_VALUE);
+    assert_int_equal(policy_keep_parse("01d", &keep, &ms), POLICY_ERR_VALUE);
+    assert_int_equal(policy_keep_parse("1m", &keep, &ms), POLICY_ERR_VALUE);
+    assert_int_equal(policy_keep_parse("-1d", &keep, &ms), POLICY_ERR_VALUE);
+    assert_int_equal(policy_keep_parse("99999999999d", &keep, &ms), POLICY_ERR_VALUE);
+    assert_int_equal(policy_keep_parse("Case", &keep, &ms), POLICY_ERR_VALUE);
+}
+
+static void
+test_policy_retention_lookup(void **state)
+{
+    static const char text[] =
+        RET_HEAD "retention:\n"
+                 "  - id: answers-les\n    kinds: [watchlist.answer, traveldoc.answer]\n"
+                 "    require: [LES]\n    keep: 183d\n"
+                 "  - id: answers\n    kinds: [watchlist.answer]\n    keep: 30d\n"
+                 "  - id: mlat-case-life\n    kinds: [mlat.*]\n    keep: case\n"
+                 "holds:\n"
+                 "  - id: hold-trial\n    case: MEX-FGR-2026-0099\n    until: 2027-06-30\n"
+                 "    reason: trial (court order 2026/441)\n"
+                 "  - id: hold-one\n    message: 000102030405060708090a0b0c0d0e0f\n"
+                 "    reason: inquiry\n";
+    static const uint8_t held_id[PROTO_ID_BYTES] = {0, 1, 2, 3, 4, 5, 6, 7,
+                                                    8, 9, 10, 11, 12, 13, 14, 15};
+    uint8_t other_id[PROTO_ID_BYTES] = {1};
+    const uint64_t day = 86400000ull, t0 = D_2024;
+    policy *p = NULL;
+    policy_load_error e;
+    policy_info info;
+    policy_retention_info ri;
+    policy_hold_info hi;
+    proto_labels les, plain;
+    policy_retention r;
+    policy_retention_query q;
+
+    (void)state;
+    assert_int_equal(policy_load_buffer((const uint8_t *)text, strlen(text), "t", &p, &e),
+                     POLICY_OK);
+    policy_info_get(p, &info);
+    assert_int_equal(info.retention_count, 3);
+    assert_int_equal(info.hold_count, 2);
+    assert_true(policy_retention_at(p, 0, &ri));
+    assert_string_equal(ri.id, "answers-les");
+    assert_string_equal(ri.kinds, "watchlist.answer, traveldoc.answer");
+    assert_string_equal(ri.require, "LES");
+    assert_string_equal(ri.keep_text, "183d");
+    assert_int_equal(ri.line, 5);
+    assert_false(policy_retention_at(p, 3, &ri));
+    assert_true(policy_hold_at(p, 0, &hi));
+    assert_string_equal(hi.case_id, "MEX-FGR-2026-0099");
+    assert_string_equal(hi.reason, "trial (court order 2026/441)");
+    assert_true(policy_hold_at(p, 1, &hi));
+    assert_true(hi.has_message);
+    assert_memory_equal(hi.message, held_id, PROTO_ID_BYTES);
+    assert_int_equal(hi.until_ms, UINT64_MAX);
+    assert_false(policy_hold_at(p, 2, &hi));
+
+    assert_int_equal(proto_labels_parse("UNCLASSIFIED//LES", &les, NULL), PROTO_OK);
+    assert_int_equal(proto_labels_parse("UNCLASSIFIED", &plain, NULL), PROTO_OK);
+    memset(&q, 0, sizeof(q));
+    q.kind = "watchlist.answer";
+    q.labels = &les;
+    q.id = other_id;
+    q.created_ms = t0;
+    /* First match wins: LES answers keep 183 days. */
+    assert_int_equal(policy_retention_lookup(p, &q, t0 + 182 * day, &r), POLICY_OK);
+    assert_string_equal(r.rule, "answers-les");
+    assert_int_equal(r.keep, POLICY_KEEP_FOR);
+    assert_int_equal(r.until_ms, t0 + 183 * day);
+    assert_false(r.ended);
+    assert_int_equal(policy_retention_lookup(p, &q, t0 + 183 * day, &r), POLICY_OK);
+    assert_true(r.ended);
+    assert_false(r.held);
+    /* Without LES the second rule applies. */
+    q.labels = &plain;
+    assert_int_equal(policy_retention_lookup(p, &q, t0 + 31 * day, &r), POLICY_OK);
+    assert_string_equal(r.rule, "answers");
+    assert_true(r.ended);
+    /* A traveldoc answer without LES matches nothing: kept. */
+    q.kind = "traveldoc.answer";
+    assert_int_equal(policy_retention_lookup(p, &q, t0 + 9999 * day, &r), POLICY_OK);
+    assert_int_equal(r.keep, POLICY_KEEP_FOREVER);
+    assert_string_equal(r.rule, "");
+    assert_false(r.ended);
+    /* keep: case never ends by time. */
+    q.kind = "mlat.request";
+    assert_int_equal(policy_retention_lookup(p, &q, t0 + 9999 * day, &r), POLICY_OK);
+    assert_int_equal(r.keep, POLICY_KEEP_CASE);
+    assert_string_equal(r.rule, "mlat-case-life");
+    assert_false(r.ended);
+    /* A hold by case covers until the end of its until day. */
+    q.kind = "watchlist.answer";
+    q.case_id = "MEX-FGR-2026-0099";
+    assert_int_equal(policy_retention_lookup(p, &q, t0 + 31 * day, &r), POLICY_OK);
+    assert_true(r.ended);
+    assert_true(r.held);
+    assert_string_equal(r.hold, "hold-trial");
+    assert_string_equal(r.hold_reason, "trial (court order 2026/441)");
+    assert_int_equal(policy_date_parse("2027-07-01", &hi.until_ms), POLICY_OK);
+    assert_int_equal(r.hold_until_ms, hi.until_ms);
+    assert_int_equal(policy_retention_lookup(p, &q, hi.until_ms - 1, &r), POLICY_OK);
+    assert_true(r.held);
+    assert_int_equal(policy_retention_lookup(p, &q, hi.until_ms, &r), POLICY_OK);
+    assert_false(r.held);
+    q.case_id = "MEX-FGR-2026-0098";
+    assert_int_equal(policy_retention_lookup(p, &q, t0 + 31 * day, &r), POLICY_OK);
+    assert_false(r.held);
+    /* A hold by message id. */
+    q.id = held_id;
+    assert_int_equal(policy_retention_lookup(p, &q, t0 + 31 * day, &r), POLICY_OK);
+    assert_true(r.held);
+    assert_string_equal(r.hold, "hold-one");
+    q.kind = NULL;
+    assert_int_equal(policy_retention_lookup(p, &q, t0, &r), POLICY_ERR_INVALID);
+    policy_destroy(&p);
+}
+
 int
 main(void)
 {
@@ -899,6 +1096,9 @@ main(void)
         cmocka_unit_test(test_policy_cases_file),
         cmocka_unit_test(test_policy_examples_load),
         cmocka_unit_test(test_policy_random_invariants),
+        cmocka_unit_test(test_policy_retention_errors),
+        cmocka_unit_test(test_policy_keep_parse),
+        cmocka_unit_test(test_policy_retention_lookup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1006,6 +1006,257 @@ test_store_map_grows_when_full(void **state)
     }
 }
 
+
+/* ---- Retention ------------------------------------------------------------- */
+
+typedef struct hold_ctx {
+    uint8_t id[PROTO_ID_BYTES];   /* the message a hold keeps */
+    uint64_t until_ms;            /* until then */
+    unsigned calls;               /* times asked */
+} hold_ctx;
+
+static void
+hold_one(void *ctx, const store_retention *r, uint64_t now_ms, store_hold *out)
+{
+    hold_ctx *h = ctx;
+
+    h->calls++;
+    if (memcmp(r->id, h->id, PROTO_ID_BYTES) == 0 && now_ms < h->until_ms) {
+        out->held = true;
+        strcpy(out->id, "hold-trial");
+        strcpy(out->reason, "trial (court order 2026/441)");
+        out->until_ms = h->until_ms;
+    }
+}
+
+static void
+add_retention(store_batch *b, const uint8_t id[PROTO_ID_BYTES], uint64_t created, uint64_t keep)
+{
+    store_retention r;
+    proto_detail d = {0};
+
+    memset(&r, 0, sizeof(r));
+    memcpy(r.id, id, PROTO_ID_BYTES);
+    r.created_ms = created;
+    r.keep_ms = keep;
+    r.due_ms = created + keep;
+    memset(r.envelope_hash, 0xab, PROTO_HASH_BYTES);
+    strcpy(r.kind, "watchlist.answer");
+    strcpy(r.case_id, "MEX-FGR-2026-0099");
+    strcpy(r.rule, "answers-6mo");
+    strcpy(r.sender, "USA/FBI");
+    assert_store_ok(store_batch_retain(b, &r), &d);
+}
+
+static void
+test_store_retention_deletes_and_holds(void **state)
+{
+    fixture *f = *state;
+    static const char *const dests[] = {"CAN/RCMP", "MEX/FGR"};
+    const uint64_t day = 86400000ull, t0 = tl_clock_now;
+    store_batch *b = NULL;
+    store_read *r = NULL;
+    store_envelope_info info;
+    store_audit_record rec;
+    proto_status_entry st[4];
+    proto_slice bytes;
+    proto_detail d = {0};
+    hold_ctx h;
+    uint8_t id1[PROTO_ID_BYTES], id2[PROTO_ID_BYTES], id3[PROTO_ID_BYTES];
+    uint64_t leaves;
+    size_t deleted, held, n;
+    bool more, seen;
+
+    f->s = tl_open(f->dir);
+    make_id(id1, 7, 1);
+    make_id(id2, 7, 2);
+    make_id(id3, 7, 3);
+    memset(&h, 0, sizeof(h));
+    memcpy(h.id, id2, PROTO_ID_BYTES);
+    h.until_ms = t0 + 10 * day;
+    assert_store_ok(store_batch_new(f->s, &b), &d);
+    /* id1: delivered to CAN/RCMP (dequeued), still queued for MEX/FGR. */
+    add_message(b, id1, dests, 2, 0, t0 + 100 * day);
+    add_retention(b, id1, t0, 2 * day);
+    add_message(b, id2, dests, 1, 0, t0 + 100 * day);
+    add_retention(b, id2, t0, 2 * day);
+    add_message(b, id3, dests, 1, 0, t0 + 100 * day);
+    add_retention(b, id3, t0, 30 * day);
+    assert_store_ok(store_batch_add_item(b, NULL), &d);
+    make_state(&st[0], "CAN/RCMP", PROTO_STATE_DELIVERED);
+    assert_store_ok(store_batch_set_state(b, id1, &st[0]), &d);
+    assert_store_ok(store_batch_dequeue_id(b, "CAN/RCMP", id1), &d);
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    leaves = audit_size(f->s);
+
+    /* Not due yet: nothing happens, and holds are not even asked. */
+    assert_store_ok(store_retention_sweep(f->s, t0 + 2 * day - 1, hold_one, &h, &deleted, &held,
+                                          &more, &d),
+                    &d);
+    assert_int_equal(deleted + held, 0);
+    assert_int_equal(h.calls, 0);
+    assert_int_equal(audit_size(f->s), leaves);
+
+    /* Due: id1 is deleted, id2 is held and audited once. */
+    assert_store_ok(store_retention_sweep(f->s, t0 + 2 * day, hold_one, &h, &deleted, &held,
+                                          &more, &d),
+                    &d);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(held, 1);
+    assert_false(more);
+    assert_int_equal(audit_size(f->s), leaves + 2);
+    assert_store_ok(store_read_begin(f->s, &r), &d);
+    assert_int_equal(store_envelope_get(r, id1, &info, &bytes), STORE_ERR_NOT_FOUND);
+    assert_store_ok(store_state_list(r, id1, st, 4, &n), &d);
+    assert_int_equal(n, 0);
+    /* The duplicate index still knows the id: a resend stays a duplicate. */
+    assert_store_ok(store_dup_seen(r, id1, t0 + 2 * day, &seen), &d);
+    assert_true(seen);
+    assert_store_ok(store_envelope_get(r, id2, &info, &bytes), &d);
+    assert_store_ok(store_audit_get(r, leaves, &rec), &d);
+    assert_int_equal(rec.event, STORE_EV_DELETED);
+    assert_memory_equal(rec.id, id1, PROTO_ID_BYTES);
+    assert_string_equal(rec.rule_id, "answers-6mo");
+    assert_string_equal(rec.actor, "USA/FBI");
+    assert_int_equal(rec.envelope_hash[0], 0xab);
+    assert_non_null(strstr(rec.detail, "retention answers-6mo: created "));
+    assert_non_null(strstr(rec.detail, ", kept 2d"));
+    assert_store_ok(store_audit_get(r, leaves + 1, &rec), &d);
+    assert_int_equal(rec.event, STORE_EV_HELD);
+    assert_memory_equal(rec.id, id2, PROTO_ID_BYTES);
+    assert_string_equal(rec.rule_id, "hold-trial");
+    assert_string_equal(rec.detail, "hold hold-trial: trial (court order 2026/441)");
+    store_read_end(&r);
+    assert_int_equal(depth(f->s, "MEX/FGR"), 0); /* id1's undelivered entry is gone */
+    assert_int_equal(depth(f->s, "CAN/RCMP"), 2); /* id2 and id3 */
+
+    /* The hold is looked at again only when it ends: no second `held`. */
+    h.calls = 0;
+    assert_store_ok(store_retention_sweep(f->s, t0 + 5 * day, hold_one, &h, &deleted, &held,
+                                          &more, &d),
+                    &d);
+    assert_int_equal(deleted + held + h.calls, 0);
+    assert_int_equal(audit_size(f->s), leaves + 2);
+
+    /* Across a close and open, the rest is deleted when due. */
+    store_batch_destroy(&b);
+    store_close(&f->s);
+    f->s = tl_open(f->dir);
+    assert_store_ok(store_retention_sweep(f->s, t0 + 30 * day, hold_one, &h, &deleted, &held,
+                                          &more, &d),
+                    &d);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(held, 0);
+    assert_int_equal(depth(f->s, "CAN/RCMP"), 0);
+    assert_int_equal(audit_size(f->s), leaves + 4);
+    assert_store_ok(store_read_begin(f->s, &r), &d);
+    assert_int_equal(store_envelope_get(r, id2, &info, &bytes), STORE_ERR_NOT_FOUND);
+    assert_int_equal(store_envelope_get(r, id3, &info, &bytes), STORE_ERR_NOT_FOUND);
+    /* The expiry sweep later finds nothing of them to expire. */
+    store_read_end(&r);
+    {
+        store_expired x[4];
+
+        assert_store_ok(store_sweep(f->s, t0 + 101 * day, x, 4, &n, &more, &d), &d);
+        assert_int_equal(n, 0);
+    }
+    /* Nothing left to do. */
+    assert_store_ok(store_retention_sweep(f->s, t0 + 400 * day, NULL, NULL, &deleted, &held,
+                                          &more, &d),
+                    &d);
+    assert_int_equal(deleted + held, 0);
+    assert_int_equal(store_retention_sweep(f->s, t0, NULL, NULL, &deleted, &held, &more, &d),
+                     STORE_OK);
+}
+
+static void
+test_store_retention_bounded_per_sweep(void **state)
+{
+    fixture *f = *state;
+    static const char *const dests[] = {"CAN/RCMP"};
+    const uint64_t t0 = tl_clock_now;
+    const uint32_t total = STORE_RETAIN_SWEEP_MAX + 10;
+    store_batch *b = NULL;
+    proto_detail d = {0};
+    uint8_t id[PROTO_ID_BYTES];
+    size_t deleted, held;
+    bool more;
+
+    f->s = tl_open(f->dir);
+    assert_store_ok(store_batch_new(f->s, &b), &d);
+    for (uint32_t i = 0; i < total; i++) {
+        make_id(id, 8, i);
+        add_message(b, id, dests, 1, 0, t0 + 1000000);
+        add_retention(b, id, t0, 1000);
+    }
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    assert_store_ok(store_retention_sweep(f->s, t0 + 1000, NULL, NULL, &deleted, &held, &more,
+                                          &d),
+                    &d);
+    assert_int_equal(deleted, STORE_RETAIN_SWEEP_MAX);
+    assert_true(more);
+    assert_store_ok(store_retention_sweep(f->s, t0 + 1000, NULL, NULL, &deleted, &held, &more,
+                                          &d),
+                    &d);
+    assert_int_equal(deleted, 10);
+    assert_false(more);
+    assert_int_equal(depth(f->s, "CAN/RCMP"), 0);
+    store_batch_destroy(&b);
+}
+
+
+/* Every write of the retention sweep failing in turn leaves the store as it
+ * was (nothing deleted, nothing audited); then the sweep completes and the
+ * audit log verifies. */
+static void
+test_store_retention_survives_io_faults(void **state)
+{
+    fixture *f = *state;
+    static const char *const dests[] = {"CAN/RCMP", "MEX/FGR"};
+    const uint64_t t0 = tl_clock_now;
+    store_batch *b = NULL;
+    proto_detail d = {0};
+    uint8_t id[PROTO_ID_BYTES];
+    uint64_t leaves;
+    size_t deleted = 0, held = 0;
+    bool more;
+    long n;
+    store_err err;
+
+    f->s = tl_open(f->dir);
+    assert_store_ok(store_batch_new(f->s, &b), &d);
+    for (uint32_t i = 0; i < 3; i++) {
+        make_id(id, 9, i);
+        add_message(b, id, dests, 2, 0, t0 + 1000000);
+        add_retention(b, id, t0, 1000);
+    }
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    store_batch_destroy(&b);
+    leaves = audit_size(f->s);
+    for (n = 0;; n++) {
+        store_fault_io(n);
+        err = store_retention_sweep(f->s, t0 + 1000, NULL, NULL, &deleted, &held, &more, &d);
+        store_fault_io(-1);
+        if (err == STORE_OK)
+            break;
+        assert_int_equal(err, STORE_ERR_IO);
+        assert_int_equal(audit_size(f->s), leaves);
+        assert_int_equal(depth(f->s, "CAN/RCMP"), 3);
+    }
+    assert_true(n > 3);
+    assert_int_equal(deleted, 3);
+    assert_int_equal(audit_size(f->s), leaves + 3);
+    assert_int_equal(depth(f->s, "CAN/RCMP"), 0);
+    assert_int_equal(depth(f->s, "MEX/FGR"), 0);
+    store_close(&f->s);
+    {
+        store_verify_report rep;
+
+        tl_verify(f->dir, &rep);
+        assert_int_equal(rep.failure, STORE_VERIFY_OK);
+    }
+}
+
 /* ---- Expiry --------------------------------------------------------------- */
 
 static void
@@ -1768,6 +2019,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_queue_extra_and_drop_item, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_map_grows_when_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_sweep_expires_and_reports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_retention_deletes_and_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_retention_bounded_per_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_retention_survives_io_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_commit_survives_io_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_large_batch_commits_in_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_ordered_ids_fill_pages, setup, teardown),
