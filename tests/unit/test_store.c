@@ -1117,7 +1117,8 @@ test_store_retention_deletes_and_holds(void **state)
     assert_int_equal(rec.event, STORE_EV_DELETED);
     assert_memory_equal(rec.id, id1, PROTO_ID_BYTES);
     assert_string_equal(rec.rule_id, "answers-6mo");
-    assert_string_equal(rec.actor, "USA/FBI");
+    assert_string_equal(rec.party, "USA/FBI");
+    assert_string_equal(rec.kind, "watchlist.answer");
     assert_int_equal(rec.envelope_hash[0], 0xab);
     assert_non_null(strstr(rec.detail, "retention answers-6mo: created "));
     assert_non_null(strstr(rec.detail, ", kept 2d"));
