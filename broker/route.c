@@ -109,6 +109,24 @@ resolve(broker *b, const proto_envelope *env, size_t *count, char *why, size_t w
     return code;
 }
 
+/* Appends to r's reason the consent grant decision d used, if any: the
+ * audit record of the release names it. */
+static void
+grant_note(resolved *r, const policy_decision *d, const policy_request *req)
+{
+    char id[2 * PROTO_ID_BYTES + 1], who[PROTO_ADDR_TEXT_MAX + 1], until[PROTO_TIME_TEXT_BYTES];
+    char reason[sizeof(r->reason)];
+    const proto_grant *g;
+
+    if (d->grant < 0 || (size_t)d->grant >= req->grant_count || d->action == POLICY_DENY)
+        return;
+    g = &req->grants[d->grant];
+    memcpy(reason, r->reason, sizeof(reason));
+    snprintf(r->reason, sizeof(r->reason), "%.120s; consent grant %s by %s until %s", reason,
+             proto_hex(g->id, PROTO_ID_BYTES, id), proto_addr_format(&g->grantor, who, sizeof(who)),
+             proto_time_format(g->until_ms, until));
+}
+
 static void
 verdict_copy(resolved *r, const policy_decision *d)
 {
@@ -138,7 +156,8 @@ verdict_copy(resolved *r, const policy_decision *d)
 
 /* Fills the policy request shared by every decision on env. */
 static int
-request_init(const proto_envelope *env, uint8_t direction, policy_request *req, uint64_t now)
+request_init(const broker_job *job, const proto_envelope *env, uint8_t direction,
+             policy_request *req, uint64_t now)
 {
     memset(req, 0, sizeof(*req));
     for (size_t i = 0; i < env->portion_count; i++) {
@@ -154,17 +173,20 @@ request_init(const proto_envelope *env, uint8_t direction, policy_request *req, 
     req->portions = portion_labels;
     req->portion_count = env->portion_count;
     req->now_ms = now;
+    req->grants = job->grants;
+    req->grant_count = job->grant_count;
     return 0;
 }
 
 /* Egress decisions for every foreign recipient; local ones are released. */
 static void
-decide_egress(broker *b, const proto_envelope *env, size_t count, uint64_t now)
+decide_egress(broker *b, const broker_job *job, const proto_envelope *env, size_t count,
+              uint64_t now)
 {
     policy_request req;
     char last_partner[PROTO_NATION_LEN + 1] = "";
 
-    if (request_init(env, POLICY_EGRESS, &req, now) != 0)
+    if (request_init(job, env, POLICY_EGRESS, &req, now) != 0)
         return;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];
@@ -189,6 +211,7 @@ decide_egress(broker *b, const proto_envelope *env, size_t count, uint64_t now)
             continue;
         }
         verdict_copy(r, &d);
+        grant_note(r, &d, &req);
     }
 }
 
@@ -410,7 +433,7 @@ broker_route_submit(broker *b, broker_job *job)
     }
     code = resolve(b, env, &count, why, sizeof(why));
     if (code == 0) {
-        decide_egress(b, env, count, now);
+        decide_egress(b, job, env, count, now);
         for (size_t i = 0; i < count && code == 0; i++) {
             char dest[16];
 
@@ -704,7 +727,7 @@ broker_route_forward(broker *b, broker_job *job)
         count++;
     }
     pthread_rwlock_unlock(&b->roster.lock);
-    if (request_init(env, POLICY_INGRESS, &req, now) != 0) {
+    if (request_init(job, env, POLICY_INGRESS, &req, now) != 0) {
         broker_refuse_partner(b, job, PROTO_WIRE_MALFORMED, "portion labels do not decode");
         return;
     }
@@ -723,6 +746,7 @@ broker_route_forward(broker *b, broker_job *job)
             continue;
         }
         verdict_copy(&scratch[i], &d);
+        grant_note(&scratch[i], &d, &req);
         /* What the partner withheld stays withheld, on top of our own rules;
          * own_withheld says whether our ingress rules withheld anything. */
         scratch[i].own_withheld = scratch[i].withheld != 0;

@@ -134,7 +134,7 @@ typedef struct policy_request {
 } policy_request;
 
 /* The most grants one request may list (an envelope carries at most 4). */
-#define POLICY_GRANTS_MAX 4u
+#define POLICY_GRANTS_MAX PROTO_GRANTS_MAX
 
 /* Why a grant does not apply to a piece of content (policy_grant_check). */
 typedef enum policy_grant_fit {

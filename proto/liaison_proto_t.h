@@ -270,10 +270,10 @@ typedef struct proto_nation_card {
  * agency's signed permission that one agency pass one message's content on
  * to named agencies or nations, in named kinds of message, until a time.
  */
-#define PROTO_GRANT_TOKEN_MAX    1024u     /* bytes of an encoded grant token */
+#define PROTO_GRANT_TOKEN_MAX    PROTO_GRANT_MAX /* bytes of an encoded grant token */
 #define PROTO_GRANT_TO_MAX       16u       /* entries of its to list */
 #define PROTO_GRANT_KINDS_MAX    8u        /* kinds that may carry the content */
-#define PROTO_GRANT_ACTOR_MAX    64u       /* characters of the deciding officer's reference */
+#define PROTO_GRANT_ACTOR_MAX    PROTO_ACTOR_MAX /* characters of the deciding officer's reference */
 #define PROTO_GRANT_COND_MAX     200u      /* bytes of the conditions text */
 
 typedef struct proto_grant {
