@@ -313,6 +313,28 @@ test_consent_story(void **state)
         assert_non_null(strstr(out, "wrong grantee: it lets CAN/CBSA pass the content on"));
     }
 
+    /* watchlist publish passes entries on with a grant too: the kind must be granted. */
+    {
+        char entries[1100], pub_grant[1100];
+        const char *entries_json = "[{\"ref\": \"USA-0042\", \"type\": \"person\"}]";
+        const char *args[] = {"watchlist", "publish", "--to", "MEX/FGR", "--labels",
+                              "LES//ORIGIN:USA", "--file", entries, "--grant", NULL, NULL};
+
+        snprintf(entries, sizeof(entries), "%s/entries.json", F->dir);
+        write_file(entries, entries_json, strlen(entries_json));
+        args[9] = grant_id; /* granted for watchlist.details only */
+        assert_int_equal(tool("CAN/RCMP", "rcmp", args), 2);
+        assert_non_null(strstr(err, "builtin:third-party"));
+        grant_base(&g, content);
+        g.kind_count = 2;
+        strcpy(g.kinds[1], "watchlist.publish");
+        snprintf(pub_grant, sizeof(pub_grant), "%s/publish.tok", F->dir);
+        forge("USA/FBI", &g, pub_grant);
+        args[9] = pub_grant;
+        if (tool("CAN/RCMP", "rcmp", args) != 0)
+            fail_msg("publish with a grant: %s %s", out, err);
+    }
+
     /* 7. A second request, denied: consent list shows the denial. */
     {
         const char *args[] = {"consent", "request", content, "--to", "MEX/*", "--kind",
