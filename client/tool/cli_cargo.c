@@ -269,7 +269,8 @@ parse(int argc, char **argv, const char *usage, unsigned mask, bool positional, 
         {"file", 1, O_FILE}, {"wait", 1, O_WAIT},
     };
     enum { N = sizeof(table) / sizeof(table[0]) };
-    struct option options[N + 7];
+    /* The table, the connection options and --help, and a zeroed end. */
+    struct option options[N + 16];
     const char *name;
     int opt, idx;
     uint64_t ms;
@@ -288,6 +289,7 @@ parse(int argc, char **argv, const char *usage, unsigned mask, bool positional, 
     {
         const struct option conn[] = {CLI_CONN_OPTIONS, {"help", no_argument, NULL, 'h'}};
 
+        _Static_assert(sizeof(conn) / sizeof(conn[0]) < 16, "room for the options' end");
         memcpy(&options[N], conn, sizeof(conn));
     }
     optind = 1;
@@ -297,7 +299,7 @@ parse(int argc, char **argv, const char *usage, unsigned mask, bool positional, 
             fputs(usage, stdout);
             return -1;
         }
-        if (opt >= CLI_OPT_KEY && opt <= CLI_OPT_TIMEOUT) {
+        if (opt >= CLI_OPT_KEY && opt <= CLI_OPT_ACTOR) {
             if (!(mask & O_CONN)) {
                 cli_error(SUB, "%s: the connection options are not options of this command (it "
                                "works on the agent's store: --config)", argv[0]);

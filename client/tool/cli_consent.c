@@ -629,7 +629,7 @@ cli_grant_load(const char *sub, const cli_conn *conn, const char *arg, uint8_t *
 {
     uint8_t *data = NULL, *token = NULL;
     size_t len = 0;
-    uint8_t id[16];
+    uint8_t id[16], want[16];
 
     /* A grant id received in a consent.grant: from the casebook. */
     if (strlen(arg) == 32 && liaison_id_from_hex(arg, id) == LIAISON_OK) {
@@ -648,7 +648,9 @@ cli_grant_load(const char *sub, const cli_conn *conn, const char *arg, uint8_t *
                 const char *gid = json_string_value(json_object_get(b, "id"));
                 const char *text = json_string_value(json_object_get(b, "grant"));
 
-                if (gid != NULL && text != NULL && strcmp(gid, arg) == 0) {
+                if (gid != NULL && text != NULL && strlen(gid) == 32 &&
+                    liaison_id_from_hex(gid, want) == LIAISON_OK &&
+                    memcmp(want, id, sizeof(id)) == 0) {
                     token = malloc(PROTO_GRANT_TOKEN_MAX);
                     if (token != NULL &&
                         b64_decode(text, token, PROTO_GRANT_TOKEN_MAX, &len) != 0) {
