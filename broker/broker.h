@@ -160,6 +160,9 @@ typedef struct broker_job {
     char why[PROTO_TEXT_MAX];           /* worker: reason when result fails */
     proto_envelope *env;                /* worker: the decoded envelope; freed once routed */
     proto_report *report;               /* worker: the decoded report (a report job) */
+    proto_grant *grants;                /* worker: the envelope's consent grants, decoded and
+                                           verified with their grantors' cards; malloc'd */
+    uint8_t grant_count;                /* worker: entries in grants */
     uint8_t id[PROTO_ID_BYTES];         /* the message id, kept after env is freed */
     uint8_t envelope_hash[PROTO_HASH_BYTES]; /* worker: SHA-256 of the envelope */
 } broker_job;

@@ -111,6 +111,24 @@ resolve(broker *b, const proto_envelope *env, bool any_kind, size_t *count, char
     return code;
 }
 
+/* Appends to r's reason the consent grant decision d used, if any: the
+ * audit record of the release names it. */
+static void
+grant_note(resolved *r, const policy_decision *d, const policy_request *req)
+{
+    char id[2 * PROTO_ID_BYTES + 1], who[PROTO_ADDR_TEXT_MAX + 1], until[PROTO_TIME_TEXT_BYTES];
+    char reason[sizeof(r->reason)];
+    const proto_grant *g;
+
+    if (d->grant < 0 || (size_t)d->grant >= req->grant_count || d->action == POLICY_DENY)
+        return;
+    g = &req->grants[d->grant];
+    memcpy(reason, r->reason, sizeof(reason));
+    snprintf(r->reason, sizeof(r->reason), "%.120s; consent grant %s by %s until %s", reason,
+             proto_hex(g->id, PROTO_ID_BYTES, id), proto_addr_format(&g->grantor, who, sizeof(who)),
+             proto_time_format(g->until_ms, until));
+}
+
 static void
 verdict_copy(resolved *r, const policy_decision *d)
 {
@@ -140,7 +158,8 @@ verdict_copy(resolved *r, const policy_decision *d)
 
 /* Fills the policy request shared by every decision on env. */
 static int
-request_init(const proto_envelope *env, uint8_t direction, policy_request *req, uint64_t now)
+request_init(const broker_job *job, const proto_envelope *env, uint8_t direction,
+             policy_request *req, uint64_t now)
 {
     memset(req, 0, sizeof(*req));
     for (size_t i = 0; i < env->portion_count; i++) {
@@ -156,17 +175,20 @@ request_init(const proto_envelope *env, uint8_t direction, policy_request *req, 
     req->portions = portion_labels;
     req->portion_count = env->portion_count;
     req->now_ms = now;
+    req->grants = job->grants;
+    req->grant_count = job->grant_count;
     return 0;
 }
 
 /* Egress decisions for every foreign recipient; local ones are released. */
 static void
-decide_egress(broker *b, const proto_envelope *env, size_t count, uint64_t now)
+decide_egress(broker *b, const broker_job *job, const proto_envelope *env, size_t count,
+              uint64_t now)
 {
     policy_request req;
     char last_partner[PROTO_NATION_LEN + 1] = "";
 
-    if (request_init(env, POLICY_EGRESS, &req, now) != 0)
+    if (request_init(job, env, POLICY_EGRESS, &req, now) != 0)
         return;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];
@@ -191,6 +213,7 @@ decide_egress(broker *b, const proto_envelope *env, size_t count, uint64_t now)
             continue;
         }
         verdict_copy(r, &d);
+        grant_note(r, &d, &req);
     }
 }
 
@@ -696,7 +719,7 @@ broker_route_submit(broker *b, broker_job *job)
     } else {
         code = resolve(b, env, false, &count, why, sizeof(why));
         if (code == 0)
-            decide_egress(b, env, count, now);
+            decide_egress(b, job, env, count, now);
     }
     if (code == 0) {
         for (size_t i = 0; i < count && code == 0; i++) {
@@ -929,7 +952,7 @@ decide_ingress(broker *b, const broker_job *job, size_t count, uint64_t now)
     const proto_envelope *env = job->env;
     policy_request req;
 
-    if (request_init(env, POLICY_INGRESS, &req, now) != 0)
+    if (request_init(job, env, POLICY_INGRESS, &req, now) != 0)
         return -1;
     memcpy(req.partner, job->from.nation, sizeof(req.partner));
     for (size_t i = 0; i < count; i++) {
@@ -946,6 +969,7 @@ decide_ingress(broker *b, const broker_job *job, size_t count, uint64_t now)
             continue;
         }
         verdict_copy(&scratch[i], &d);
+        grant_note(&scratch[i], &d, &req);
         /* What the partner withheld stays withheld, on top of our own rules;
          * own_withheld says whether our ingress rules withheld anything. */
         scratch[i].own_withheld = scratch[i].withheld != 0;

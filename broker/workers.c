@@ -59,6 +59,7 @@ broker_job_free(broker_job **job)
         zmq_msg_close(&j->msg);
         free(j->env);
         free(j->report);
+        free(j->grants);
         free(j->targets);
         free(j);
     }
@@ -137,6 +138,51 @@ verify_report_job(broker *b, broker_job *job, proto_report_cache *cache)
     job->wire_code = 0;
 }
 
+/* Decodes the consent grants the envelope carries and checks each with its
+ * grantor's card (docs/protocol.md section 11): one that does not decode, or
+ * whose grantor is unknown or revoked, or whose signature does not verify,
+ * refuses the whole message (malformed or bad-signature). */
+static void
+verify_grants(broker *b, broker_job *job)
+{
+    const proto_envelope *env = job->env;
+    char who[PROTO_ADDR_TEXT_MAX + 1], id[2 * PROTO_ID_BYTES + 1];
+
+    if (env->grant_count == 0)
+        return;
+    job->grants = calloc(env->grant_count, sizeof(*job->grants));
+    if (job->grants == NULL) {
+        job_fail(job, PROTO_ERR_NOMEM, PROTO_WIRE_INTERNAL, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < env->grant_count; i++) {
+        proto_grant *g = &job->grants[i];
+        uint8_t key[PROTO_SIGN_PUBLIC_BYTES];
+        bool revoked = false;
+        proto_detail d;
+
+        if (proto_grant_decode(env->grants[i].data, env->grants[i].len, g, &d) != PROTO_OK) {
+            job_fail(job, PROTO_ERR_SYNTAX, PROTO_WIRE_MALFORMED,
+                     "consent grant %zu does not decode: %.200s", i + 1, d.text);
+            return;
+        }
+        proto_addr_format(&g->grantor, who, sizeof(who));
+        proto_hex(g->id, PROTO_ID_BYTES, id);
+        if (!signing_key(b, &g->grantor, key, &revoked) || revoked) {
+            job_fail(job, PROTO_ERR_SIGNATURE, PROTO_WIRE_SIGNATURE,
+                     "consent grant %s: its grantor %s is %s", id, who,
+                     revoked ? "revoked" : "not in the roster");
+            return;
+        }
+        if (job->verify && proto_grant_verify(g, key) != PROTO_OK) {
+            job_fail(job, PROTO_ERR_SIGNATURE, PROTO_WIRE_SIGNATURE,
+                     "consent grant %s does not verify with the key of its grantor %s", id, who);
+            return;
+        }
+        job->grant_count++;
+    }
+}
+
 /* Decodes the envelope, finds its sender in the roster, checks the signature. */
 static void
 verify_job(broker *b, broker_job *job)
@@ -169,9 +215,12 @@ verify_job(broker *b, broker_job *job)
                  revoked ? "revoked" : "not in the roster");
         return;
     }
-    if (job->verify && proto_envelope_verify(job->env, sign_public) != PROTO_OK)
+    if (job->verify && proto_envelope_verify(job->env, sign_public) != PROTO_OK) {
         job_fail(job, PROTO_ERR_SIGNATURE, PROTO_WIRE_SIGNATURE,
                  "the sender's signature does not verify");
+        return;
+    }
+    verify_grants(b, job);
 }
 
 typedef struct worker_arg {

@@ -121,27 +121,81 @@ typedef struct route {
     const policy_request *req;    /* the request */
 } route;
 
+policy_grant_fit
+policy_grant_check(const policy *p, const policy_request *req, const proto_grant *g,
+                   const char *origin)
+{
+    const char *dst = req->direction == POLICY_EGRESS ? req->partner : p->nation;
+
+    if (!nation_eq(g->grantor.nation, origin))
+        return POLICY_GRANT_GRANTOR;
+    if (!proto_addr_equal(&g->grantee, req->sender))
+        return POLICY_GRANT_GRANTEE;
+    if (!proto_grant_has_kind(g, req->kind))
+        return POLICY_GRANT_KIND;
+    if (req->recipient != NULL && req->recipient->kind == PROTO_ADDR_AGENCY
+            ? !proto_grant_covers(g, req->recipient)
+            : !proto_grant_covers_nation(g, req->recipient != NULL ? req->recipient->nation : dst))
+        return POLICY_GRANT_RECIPIENT;
+    if (req->now_ms < g->issued_ms)
+        return POLICY_GRANT_NOT_YET;
+    if (req->now_ms >= g->until_ms)
+        return POLICY_GRANT_EXPIRED;
+    return POLICY_GRANT_FITS;
+}
+
+/* The first grant of the request that lets content of origin reach the
+ * recipient, or -1. */
+static int
+grant_find(const policy *p, const policy_request *req, const char *origin)
+{
+    for (size_t i = 0; i < req->grant_count; i++) {
+        if (policy_grant_check(p, req, &req->grants[i], origin) == POLICY_GRANT_FITS)
+            return (int)i;
+    }
+    return -1;
+}
+
 /*
  * The built-in semantics for content with labels l whose origin is origin.
- * Returns true if it may reach rt->dst; otherwise fills v.
+ * Returns true if it may reach rt->dst; otherwise fills v.  Content of a
+ * third nation (neither the source nor the destination) needs that
+ * nation's consent: its REL TO listing the destination counts as consent
+ * given in advance unless it is ORCON or NO-ONWARD; otherwise a grant of
+ * the request must fit (policy_grant_check), and *grant_used is then its
+ * index.  A grant never lifts NOFORN.
  */
 static bool
-builtin_allows(const route *rt, const proto_labels *l, const char *origin, policy_verdict *v)
+builtin_allows(const policy *p, const route *rt, const proto_labels *l, const char *origin,
+               policy_verdict *v, int *grant_used)
 {
     const char *dst = rt->dst;
     bool at_home = nation_eq(dst, origin);
+    bool third = !nation_eq(origin, rt->src) && !at_home;
+    int grant = -1;
 
     if ((l->flags & PROTO_LABEL_NOFORN) && !at_home) {
         verdict_set(v, POLICY_WHY_NOFORN, POLICY_BUILTIN_NOFORN, rt->req->direction, dst);
         goto fail;
     }
+    if (third) {
+        bool in_advance = rel_to_lists(l, dst) && !(l->flags & PROTO_LABEL_NO_ONWARD);
+
+        grant = grant_find(p, rt->req, origin);
+        if (grant >= 0) {
+            if (*grant_used < 0)
+                *grant_used = grant;
+            return true; /* consent of the origin: REL TO, third-party and ORCON are met */
+        }
+        if (!in_advance) {
+            verdict_set(v, POLICY_WHY_THIRD_PARTY, POLICY_BUILTIN_THIRD_PARTY,
+                        rt->req->direction, dst);
+            v->number = (uint32_t)rt->req->grant_count;
+            goto fail;
+        }
+    }
     if (l->rel_to_count > 0 && !at_home && !rel_to_lists(l, dst)) {
         verdict_set(v, POLICY_WHY_REL_TO, POLICY_BUILTIN_REL_TO, rt->req->direction, dst);
-        goto fail;
-    }
-    if (!nation_eq(origin, rt->src) && !at_home && !rel_to_lists(l, dst)) {
-        verdict_set(v, POLICY_WHY_THIRD_PARTY, POLICY_BUILTIN_THIRD_PARTY, rt->req->direction,
-                    dst);
         goto fail;
     }
     if ((l->flags & PROTO_LABEL_ORCON) && !at_home) {
@@ -289,6 +343,7 @@ request_valid(const policy *p, const policy_request *req)
            req->portion_count <= PROTO_PORTIONS_MAX &&
            (req->portion_count == 0 || req->portions != NULL) &&
            (req->recipient_count == 0 || req->recipients != NULL) &&
+           req->grant_count <= POLICY_GRANTS_MAX && (req->grant_count == 0 || req->grants != NULL) &&
            proto_nation_valid(req->partner) && !nation_eq(req->partner, p->nation);
 }
 
@@ -304,13 +359,14 @@ policy_decide(const policy *p, const policy_request *req, policy_rate *rate, pol
     proto_addr partner_broker;
     const proto_addr *recipient;
     uint64_t all_mask, marks;
-    int kind_index;
+    int kind_index, grant_used = -1;
     route rt;
 
     if (!request_valid(p, req) || (rate != NULL && rate->owner != p))
         return POLICY_ERR_INVALID;
     d->action = POLICY_DENY;
     d->withheld = 0;
+    d->grant = -1;
     d->portion_count = (uint8_t)req->portion_count;
     all_mask = req->portion_count == 64 ? UINT64_MAX : (1ull << req->portion_count) - 1;
 
@@ -323,7 +379,7 @@ policy_decide(const policy *p, const policy_request *req, policy_rate *rate, pol
     kind_token = kind_index >= 0 ? p->kinds[kind_index] : NULL;
 
     /* 1. Built-ins on the message as a whole: a violation denies all of it. */
-    if (!builtin_allows(&rt, l, msg_origin, &d->verdict))
+    if (!builtin_allows(p, &rt, l, msg_origin, &d->verdict, &grant_used))
         goto deny_all;
     pt = partner_find(p, req->partner);
     if (pt == NULL) {
@@ -339,7 +395,7 @@ policy_decide(const policy *p, const policy_request *req, policy_rate *rate, pol
         const proto_labels *pl = &req->portions[i];
         const char *origin = pl->origin[0] != '\0' ? pl->origin : msg_origin;
 
-        if (!builtin_allows(&rt, pl, origin, &d->portions[i]))
+        if (!builtin_allows(p, &rt, pl, origin, &d->portions[i], &grant_used))
             d->withheld |= 1ull << i;
     }
     if (req->portion_count > 0 && d->withheld == all_mask)
@@ -419,6 +475,7 @@ policy_decide(const policy *p, const policy_request *req, policy_rate *rate, pol
     verdict_set(&d->verdict, POLICY_WHY_RULE_RELEASE, rule->id, dir, req->partner);
     d->verdict.token = kind_token;
     d->action = d->withheld != 0 ? POLICY_WITHHOLD : POLICY_RELEASE;
+    d->grant = (int8_t)grant_used;
     return POLICY_OK;
 
 all_withheld: {

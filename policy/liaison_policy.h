@@ -90,6 +90,25 @@ bool policy_rule_position(const policy *p, const char *rule_id, uint32_t *line_o
 policy_err policy_decide(const policy *p, const policy_request *req, policy_rate *rate,
                          policy_decision *decision_out) PROTO_NONNULL(1, 2, 4) PROTO_MUST_CHECK;
 
+/*
+ * Whether consent grant g lets content of nation origin reach the
+ * recipient of req (req->recipient; with none, the whole destination
+ * nation, which needs the nation's selector in `to`) at req->now_ms:
+ * grantor of nation origin, grantee the sender, req->kind among its kinds,
+ * the recipient covered by its `to`, issued_ms <= now < until_ms.  It does
+ * not check the signature: the caller verified it.  Returns the first
+ * reason it does not fit, or POLICY_GRANT_FITS.  Thread-safe.
+ */
+policy_grant_fit policy_grant_check(const policy *p, const policy_request *req,
+                                    const proto_grant *g, const char *origin)
+    PROTO_NONNULL(1, 2, 3, 4);
+
+/* One line saying why a grant does not apply ("its grantee is CAN/RCMP, not
+ * the sender MEX/FGR"), or that it applies; into buf, returned. */
+char *policy_grant_fit_text(policy_grant_fit fit, const policy_request *req,
+                            const proto_grant *g, const char *origin, char *buf,
+                            size_t buf_len) PROTO_NONNULL(2, 3, 4, 5);
+
 /* Writes the one-line reason of a verdict into buf (POLICY_REASON_MAX suffices); returns buf. */
 char *policy_reason(const policy_verdict *v, char *buf, size_t buf_len) PROTO_NONNULL(1, 2);
 

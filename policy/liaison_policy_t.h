@@ -131,8 +131,26 @@ typedef struct policy_request {
     size_t recipient_count;            /* entries in recipients */
     const proto_labels *portions;      /* each portion's labels; may be NULL when portion_count is 0 */
     size_t portion_count;              /* at most PROTO_PORTIONS_MAX */
-    uint64_t now_ms;                   /* Unix time in ms: treaties in force, rate windows */
+    uint64_t now_ms;                   /* Unix time in ms: treaties in force, rate windows, grants */
+    const proto_grant *grants;         /* consent grants the envelope carries, each decoded and its
+                                          signature verified with its grantor's card (not revoked)
+                                          by the caller; may be NULL when grant_count is 0 */
+    size_t grant_count;                /* entries in grants, at most POLICY_GRANTS_MAX */
 } policy_request;
+
+/* The most grants one request may list (an envelope carries at most 4). */
+#define POLICY_GRANTS_MAX PROTO_GRANTS_MAX
+
+/* Why a grant does not apply to a piece of content (policy_grant_check). */
+typedef enum policy_grant_fit {
+    POLICY_GRANT_FITS = 0,          /* it applies */
+    POLICY_GRANT_GRANTOR = 1,       /* its grantor is not of the content's origin nation */
+    POLICY_GRANT_GRANTEE = 2,       /* its grantee is not the sender */
+    POLICY_GRANT_KIND = 3,          /* the message's kind is not among its kinds */
+    POLICY_GRANT_RECIPIENT = 4,     /* its `to` does not cover the recipient (or the nation) */
+    POLICY_GRANT_NOT_YET = 5,       /* issued after the decision time */
+    POLICY_GRANT_EXPIRED = 6,       /* its until is at or before the decision time */
+} policy_grant_fit;
 
 /* What policy_decide answers. */
 typedef struct policy_decision {
@@ -141,6 +159,8 @@ typedef struct policy_decision {
     uint64_t withheld;                 /* bit i set: portion i is withheld */
     uint8_t portion_count;             /* entries in portions */
     policy_verdict portions[PROTO_PORTIONS_MAX]; /* why each portion is released or withheld */
+    int8_t grant;                      /* index in the request's grants of the consent grant that
+                                          released content (the first, if several did); -1: none */
 } policy_decision;
 
 /* A summary of a loaded policy, for `liaison policy check`. */

@@ -305,8 +305,9 @@ policy_reason(const policy_verdict *v, char *buf, size_t len)
                  "not to %s", v->origin, v->origin, v->nation);
         break;
     case POLICY_WHY_THIRD_PARTY:
-        snprintf(buf, len, "third-party rule: content of %s is not released to %s by its labels",
-                 v->origin, v->nation);
+        snprintf(buf, len, "third-party rule: content of %s is not released to %s: no consent "
+                 "grant from %s%s", v->origin, v->nation, v->origin,
+                 v->number > 0 ? " fits (see policy explain --grant)" : "");
         break;
     case POLICY_WHY_NO_TREATY:
         if (v->text[0] == '\0')
@@ -339,6 +340,53 @@ policy_reason(const policy_verdict *v, char *buf, size_t len)
         break;
     default:
         snprintf(buf, len, "unknown reason");
+        break;
+    }
+    return buf;
+}
+
+char *
+policy_grant_fit_text(policy_grant_fit fit, const policy_request *req, const proto_grant *g,
+                      const char *origin, char *buf, size_t len)
+{
+    char a[PROTO_ADDR_TEXT_MAX + 1], b[PROTO_ADDR_TEXT_MAX + 1], t[PROTO_TIME_TEXT_BYTES];
+    char n[PROTO_TIME_TEXT_BYTES];
+
+    switch (fit) {
+    case POLICY_GRANT_FITS:
+        snprintf(buf, len, "consent grant applies: by %s until %s",
+                 proto_addr_format(&g->grantor, a, sizeof(a)), proto_time_format(g->until_ms, t));
+        break;
+    case POLICY_GRANT_GRANTOR:
+        snprintf(buf, len, "its grantor %s is not of %s, the nation the content came from",
+                 proto_addr_format(&g->grantor, a, sizeof(a)), origin);
+        break;
+    case POLICY_GRANT_GRANTEE:
+        snprintf(buf, len, "wrong grantee: it lets %s pass the content on, not the sender %s",
+                 proto_addr_format(&g->grantee, a, sizeof(a)),
+                 proto_addr_format(req->sender, b, sizeof(b)));
+        break;
+    case POLICY_GRANT_KIND:
+        snprintf(buf, len, "out of scope: kind %s is not among the kinds it allows", req->kind);
+        break;
+    case POLICY_GRANT_RECIPIENT:
+        if (req->recipient != NULL)
+            snprintf(buf, len, "out of scope: its recipients do not cover %s",
+                     proto_addr_format(req->recipient, a, sizeof(a)));
+        else
+            snprintf(buf, len, "out of scope: its recipients do not cover every agency of %s "
+                     "(%s/*)", req->partner, req->partner);
+        break;
+    case POLICY_GRANT_NOT_YET:
+        snprintf(buf, len, "not yet valid: issued %s, after the decision time %s",
+                 proto_time_format(g->issued_ms, t), proto_time_format(req->now_ms, n));
+        break;
+    case POLICY_GRANT_EXPIRED:
+        snprintf(buf, len, "expired: valid until %s, the decision time is %s",
+                 proto_time_format(g->until_ms, t), proto_time_format(req->now_ms, n));
+        break;
+    default:
+        snprintf(buf, len, "unknown");
         break;
     }
     return buf;

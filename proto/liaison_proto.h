@@ -719,6 +719,45 @@ proto_err proto_report_verify_cached(const uint8_t *buf, size_t len,
                                      const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES],
                                      proto_report_cache *cache) PROTO_NONNULL(3, 4) PROTO_MUST_CHECK;
 
+/* ---- Consent grants (grant.c) -------------------------------------------- */
+
+/*
+ * Encodes grant g (every field but hash and signature) and signs it with
+ * grantor's Ed25519 key; grantor->addr must be g->grantor.  On success
+ * *buf_out (malloc'd, the caller's to free) holds *len_out bytes of token.
+ * Errors: PROTO_ERR_INVALID (the signer is not the grantor), PROTO_ERR_SYNTAX,
+ * PROTO_ERR_LIMIT (detail_r names the field), PROTO_ERR_NOMEM.  Any thread.
+ */
+proto_err proto_grant_sign(const proto_grant *g, const proto_identity *grantor,
+                           uint8_t **buf_out, size_t *len_out,
+                           proto_detail *detail_r) PROTO_NONNULL(1, 2, 3, 4) PROTO_MUST_CHECK;
+
+/*
+ * Decodes len bytes of token at buf into *g_out (caller's storage) and
+ * computes g_out->hash; checks every bound, the grammar of each field and
+ * the one canonical encoding, not the signature (proto_grant_verify).
+ * Errors: PROTO_ERR_TRUNCATED, PROTO_ERR_TRAILING, PROTO_ERR_MAGIC,
+ * PROTO_ERR_VERSION, PROTO_ERR_LIMIT, PROTO_ERR_SYNTAX,
+ * PROTO_ERR_NONCANONICAL; *g_out is then unspecified.  Any thread.
+ */
+proto_err proto_grant_decode(const uint8_t *buf, size_t len, proto_grant *g_out,
+                             proto_detail *detail_r) PROTO_NONNULL(3) PROTO_MUST_CHECK;
+
+/* Checks a decoded grant's signature with the grantor's public key (from
+ * its card).  PROTO_OK or PROTO_ERR_SIGNATURE. */
+proto_err proto_grant_verify(const proto_grant *g,
+                             const uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES])
+    PROTO_NONNULL(1, 2) PROTO_MUST_CHECK;
+
+/* True if one of g's `to` entries is agency, or its nation selector. */
+bool proto_grant_covers(const proto_grant *g, const proto_addr *agency) PROTO_NONNULL(1, 2);
+
+/* True if g's `to` has the selector of every agency of nation. */
+bool proto_grant_covers_nation(const proto_grant *g, const char *nation) PROTO_NONNULL(1, 2);
+
+/* True if kind is one of g's kinds. */
+bool proto_grant_has_kind(const proto_grant *g, const char *kind) PROTO_NONNULL(1, 2);
+
 /* ---- Logging ------------------------------------------------------------ */
 
 typedef enum proto_log_level {

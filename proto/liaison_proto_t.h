@@ -265,6 +265,34 @@ typedef struct proto_nation_card {
     uint8_t sign_public[PROTO_SIGN_PUBLIC_BYTES]; /* verifies the nation's section */
 } proto_nation_card;
 
+/*
+ * A consent grant (docs/protocol.md, "Consent grants"): the originating
+ * agency's signed permission that one agency pass one message's content on
+ * to named agencies or nations, in named kinds of message, until a time.
+ */
+#define PROTO_GRANT_TOKEN_MAX    PROTO_GRANT_MAX /* bytes of an encoded grant token */
+#define PROTO_GRANT_TO_MAX       16u       /* entries of its to list */
+#define PROTO_GRANT_KINDS_MAX    8u        /* kinds that may carry the content */
+#define PROTO_GRANT_ACTOR_MAX    PROTO_ACTOR_MAX /* characters of the deciding officer's reference */
+#define PROTO_GRANT_COND_MAX     200u      /* bytes of the conditions text */
+
+typedef struct proto_grant {
+    uint8_t id[PROTO_ID_BYTES];                 /* grant id, non-zero */
+    proto_addr grantor;                         /* agency of the originating nation; signs */
+    char grantor_actor[PROTO_GRANT_ACTOR_MAX + 1]; /* who decided, actor grammar */
+    proto_addr grantee;                         /* the agency that may pass the content on */
+    uint8_t content[PROTO_ID_BYTES];            /* the grantor's message whose content may pass */
+    uint8_t to_count;                           /* entries in to, 1..PROTO_GRANT_TO_MAX */
+    proto_addr to[PROTO_GRANT_TO_MAX];          /* agencies or nation selectors, ascending */
+    uint8_t kind_count;                         /* entries in kinds, 1..PROTO_GRANT_KINDS_MAX */
+    char kinds[PROTO_GRANT_KINDS_MAX][PROTO_KIND_MAX + 1]; /* exact kinds, strictly ascending */
+    uint64_t issued_ms;                         /* when it was granted, Unix ms */
+    uint64_t until_ms;                          /* first instant it no longer holds, > issued_ms */
+    char conditions[PROTO_GRANT_COND_MAX + 1];  /* printable ASCII, "" when none */
+    uint8_t hash[PROTO_HASH_BYTES];             /* decode: SHA-256 of magic .. conditions */
+    uint8_t signature[PROTO_SIGNATURE_BYTES];   /* decode: the grantor's Ed25519 signature */
+} proto_grant;
+
 /* Fills buf with len random bytes; ctx is the caller's.  Tests only. */
 typedef void (*proto_rng_fn)(void *ctx, uint8_t *buf, size_t len);
 

@@ -231,6 +231,16 @@ int cli_freeze_own_record(const char *sub, struct casebook *cb, const char *conf
 int cli_freeze_agent_acks(const char *sub, const char *config_path, const char *designation,
                           json_t **acks_out);
 
+/*
+ * The consent grant token `--grant ARG` names (cli_consent.c): a grant id
+ * received in a consent.grant (from the casebook of conn's state
+ * directory), or a token file (its bytes, or their base64).  *token_out
+ * (malloc'd, the caller's) gets *len_out bytes.  Prints why and returns a
+ * sysexits code on failure.
+ */
+int cli_grant_load(const char *sub, const cli_conn *conn, const char *arg, uint8_t **token_out,
+                   size_t *len_out);
+
 /* Family entry points are declared in cli.h. */
 
 #endif

@@ -30,6 +30,7 @@ static const struct {
     {"freeze", cli_freeze_main, "asset-freeze designations and who implemented them"},
     {"mlat", cli_mlat_main, "MLAT requests, status and deadlines, evidence bundles"},
     {"cargo", cli_cargo_main, "container screening requests, results and do-not-load"},
+    {"consent", cli_consent_main, "ask for, grant, deny and list onward-sharing consent"},
     {NULL, NULL, NULL},
 };
 

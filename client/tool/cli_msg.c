@@ -235,13 +235,17 @@ send_usage(FILE *out)
             "SYNOPSIS\n"
             "    liaison send --kind KIND --to ADDRESS... --labels LABELS\n"
             "                 (--portion LABELS (--text TEXT | --file PATH))...\n"
-            "                 [--case ID] [--reply-to ID] [--ttl SECONDS] [--json]\n"
+            "                 [--case ID] [--reply-to ID] [--ttl SECONDS]\n"
+            "                 [--grant GRANT-ID|FILE]... [--json]\n"
             "                 [connection options]\n\n"
             "DESCRIPTION\n"
             "    Each --portion starts a portion with its own labels; the --text or --file\n"
             "    that follows is its content.  Each portion is sealed to the recipients\n"
             "    whose nation its labels release to.  The message is accepted once the home\n"
-            "    broker has committed it to disk; the id is printed.\n\n"
+            "    broker has committed it to disk; the id is printed.  --grant attaches a\n"
+            "    consent grant (docs/policy.md, the third-party rule): the id of one\n"
+            "    received in a consent.grant (from the casebook of --state), or a token\n"
+            "    file (liaison consent grant --out); at most four.\n\n"
             "%s"
             "EXIT STATUS\n"
             "    0 accepted; 2 rejected by the broker; 64 bad usage; 65 bad key or roster;\n"
@@ -264,10 +268,13 @@ cli_send_main(int argc, char **argv)
         {"case", required_argument, NULL, 'c'},
         {"reply-to", required_argument, NULL, 'r'},
         {"ttl", required_argument, NULL, 'e'},
+        {"grant", required_argument, NULL, 'g'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    const char *grants[LIAISON_GRANTS_MAX];
+    size_t grant_count = 0;
     cli_conn conn;
     liaison_client *c = NULL;
     liaison_message *m = NULL;
@@ -377,6 +384,13 @@ cli_send_main(int argc, char **argv)
             (void)liaison_message_set_expiry(m, liaison_now_ms() + (uint64_t)ttl * 1000u);
             break;
         }
+        case 'g':
+            if (grant_count == LIAISON_GRANTS_MAX) {
+                cli_error("send", "at most %u --grant", LIAISON_GRANTS_MAX);
+                goto out;
+            }
+            grants[grant_count++] = optarg;
+            break;
         case 'j':
             json = true;
             break;
@@ -390,6 +404,21 @@ cli_send_main(int argc, char **argv)
                                         : "each --portion needs a --text or --file");
         goto out;
     }
+    for (size_t i = 0; i < grant_count; i++) {
+        uint8_t *token = NULL;
+        size_t token_len = 0;
+
+        if ((rc = cli_grant_load("send", &conn, grants[i], &token, &token_len)) != EX_OK)
+            goto out;
+        err = liaison_message_add_grant(m, token, token_len);
+        free(token);
+        if (err != LIAISON_OK) {
+            cli_error("send", "--grant %s cannot be attached", grants[i]);
+            rc = EX_USAGE;
+            goto out;
+        }
+    }
+    rc = EX_USAGE;
     if ((rc = cli_actor_require("send", &conn)) != EX_OK ||
         (rc = cli_connect("send", &conn, false, &c)) != EX_OK)
         goto out;

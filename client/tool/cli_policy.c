@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_int.h"
 #include "liaison_policy.h"
 
 #define SUB "policy"
@@ -59,7 +60,7 @@ static const char usage_explain[] =
     "    liaison policy explain --policy FILE --partner NATION --kind KIND\n"
     "                           --labels LABELS [--portion LABELS]... [--from ADDR]\n"
     "                           [--to ADDR] [--recipients ADDR,...] [--origin NATION]\n"
-    "                           [--ingress] [--now DATE] [--json]\n"
+    "                           [--ingress] [--now DATE] [--grant FILE]... [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Decides whether a message with these labels may leave toward NATION\n"
@@ -82,6 +83,12 @@ static const char usage_explain[] =
     "                       carry ORIGIN: (default: the sender's nation)\n"
     "    --ingress          explain the ingress side: accepting from NATION\n"
     "    --now DATE         decision time, YYYY-MM-DD or ms since 1970 (default: now)\n"
+    "    --grant FILE       a consent grant token the message carries (liaison consent\n"
+    "                       grant --out, or a grant id received, from the casebook of\n"
+    "                       $LIAISON_STATE); up to four.  Shows whether each applies\n"
+    "                       and, if not, why (wrong grantee, expired, out of scope).\n"
+    "                       Its signature is not checked here: brokers check it\n"
+    "                       against the grantor's card\n"
     "    --json             print one JSON object instead of text\n"
     "\n"
     "EXIT STATUS\n"
@@ -313,6 +320,10 @@ cmd_explain(int argc, char **argv)
 {
     const char *file = NULL, *recipients_arg = NULL, *now_arg = NULL;
     const char *portions[PROTO_PORTIONS_MAX];
+    const char *grant_args[PROTO_GRANTS_MAX];
+    size_t grant_arg_count = 0;
+    proto_grant grants[PROTO_GRANTS_MAX];
+    char origin[PROTO_NATION_LEN + 1];
     char *recip_copy = NULL;
     const char *recips[PROTO_RECIPIENTS_MAX];
     policy_text_request t;
@@ -360,7 +371,13 @@ cmd_explain(int argc, char **argv)
             slot = &recipients_arg;
         else if (strcmp(a, "--now") == 0)
             slot = &now_arg;
-        else if (strcmp(a, "--portion") == 0) {
+        else if (strcmp(a, "--grant") == 0) {
+            if (grant_arg_count == PROTO_GRANTS_MAX) {
+                cli_error(SUB, "explain: at most %u grants", PROTO_GRANTS_MAX);
+                return EX_USAGE;
+            }
+            slot = &grant_args[grant_arg_count++];
+        } else if (strcmp(a, "--portion") == 0) {
             if (t.portion_count == PROTO_PORTIONS_MAX) {
                 cli_error(SUB, "explain: at most %u portions", PROTO_PORTIONS_MAX);
                 return EX_USAGE;
@@ -419,6 +436,39 @@ cmd_explain(int argc, char **argv)
         rc = EX_DATAERR;
         goto out;
     }
+    for (size_t i = 0; i < grant_arg_count; i++) {
+        cli_conn conn;
+        uint8_t *token = NULL;
+        size_t len = 0;
+        proto_detail detail;
+        proto_err perr;
+
+        cli_conn_defaults(&conn);
+        if ((rc = cli_grant_load("policy explain", &conn, grant_args[i], &token, &len)) != EX_OK)
+            goto out;
+        perr = proto_grant_decode(token, len, &grants[i], &detail);
+        free(token);
+        if (perr != PROTO_OK) {
+            cli_error(SUB, "explain: --grant %s is not a valid consent grant: %s", grant_args[i],
+                      detail.text);
+            rc = EX_DATAERR;
+            goto out;
+        }
+    }
+    store->req.grants = grants;
+    store->req.grant_count = grant_arg_count;
+    /* The origin grants are weighed against: the message's, else the first
+     * portion's that names one, else the sender's nation. */
+    snprintf(origin, sizeof(origin), "%s",
+             store->req.labels->origin[0] != '\0' ? store->req.labels->origin
+             : store->req.sender->nation[0] != '\0' ? store->req.sender->nation
+                                                    : policy_nation(p));
+    for (size_t i = 0; store->req.labels->origin[0] == '\0' && i < store->req.portion_count; i++) {
+        if (store->req.portions[i].origin[0] != '\0') {
+            snprintf(origin, sizeof(origin), "%s", store->req.portions[i].origin);
+            break;
+        }
+    }
     if (policy_decide(p, &store->req, NULL, d) != POLICY_OK) {
         cli_error(SUB, "explain: the request is not valid");
         rc = EX_SOFTWARE;
@@ -449,6 +499,25 @@ cmd_explain(int argc, char **argv)
                         "withheld", withheld, "portions", ports);
         if (policy_rule_position(p, d->verdict.rule_id, &line, &column))
             json_object_set_new(obj, "rule_line", json_integer((json_int_t)line));
+        if (grant_arg_count > 0) {
+            json_t *ga = json_array();
+
+            for (size_t i = 0; i < grant_arg_count; i++) {
+                policy_grant_fit fit = policy_grant_check(p, &store->req, &grants[i], origin);
+                char gid[2 * PROTO_ID_BYTES + 1], who[PROTO_ADDR_TEXT_MAX + 1];
+                char until[PROTO_TIME_TEXT_BYTES], fit_text[256];
+
+                json_array_append_new(
+                    ga, json_pack("{s:s, s:s, s:s, s:b, s:b, s:s}", "id",
+                                  proto_hex(grants[i].id, PROTO_ID_BYTES, gid), "grantor",
+                                  proto_addr_format(&grants[i].grantor, who, sizeof(who)),
+                                  "until", proto_time_format(grants[i].until_ms, until),
+                                  "applies", fit == POLICY_GRANT_FITS, "used", d->grant == (int)i,
+                                  "why", policy_grant_fit_text(fit, &store->req, &grants[i], origin,
+                                                               fit_text, sizeof(fit_text))));
+            }
+            json_object_set_new(obj, "grants", ga);
+        }
         print_json(obj);
     } else {
         printf("decision:  %s\n", policy_action_name(d->action));
@@ -464,6 +533,16 @@ cmd_explain(int argc, char **argv)
 
             printf("portion %zu: %-8s %s: %s\n", i, w ? "withheld" : "released",
                    d->portions[i].rule_id, policy_reason(&d->portions[i], why, sizeof(why)));
+        }
+        for (size_t i = 0; i < grant_arg_count; i++) {
+            policy_grant_fit fit = policy_grant_check(p, &store->req, &grants[i], origin);
+            char gid[2 * PROTO_ID_BYTES + 1], who[PROTO_ADDR_TEXT_MAX + 1], fit_text[256];
+
+            printf("grant %s by %s: %s%s\n", proto_hex(grants[i].id, PROTO_ID_BYTES, gid),
+                   proto_addr_format(&grants[i].grantor, who, sizeof(who)),
+                   d->grant == (int)i ? "used: " : fit == POLICY_GRANT_FITS ? "not needed: " : "",
+                   policy_grant_fit_text(fit, &store->req, &grants[i], origin, fit_text,
+                                         sizeof(fit_text)));
         }
     }
     rc = EX_OK;

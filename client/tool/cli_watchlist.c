@@ -102,12 +102,15 @@ static const char usage_publish[] =
     "    liaison watchlist publish - share watchlist entries with partners\n\n"
     "SYNOPSIS\n"
     "    liaison watchlist publish --to SELECTOR... --file ENTRIES.json [--labels LABELS]\n"
-    "                              [--json] [connection options]\n\n"
+    "                              [--grant GRANT-ID|FILE]... [--json] [connection options]\n\n"
     "DESCRIPTION\n"
     "    ENTRIES.json holds an array of entries, or an object with an \"entries\"\n"
     "    array, each as in docs/messages.md (ref, type, names, born, nationality,\n"
     "    documents, reason).  Every entry needs a \"ref\".  They are sent in one\n"
-    "    watchlist.publish message.\n\n"
+    "    watchlist.publish message.  Entries another nation originated (labels with\n"
+    "    ORIGIN:) go on to a third nation only with its consent: --grant attaches a\n"
+    "    consent grant, by the id of one received (from the casebook of --state) or\n"
+    "    a token file (liaison consent --help).\n\n"
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 accepted; 2 rejected by the broker; 64 bad usage; 65 the file is not valid\n"
@@ -145,6 +148,8 @@ typedef struct wl_opts {
     const char *reply_to;          /* --reply-to */
     long deadline_s;               /* --deadline */
     bool json;                     /* --json */
+    const char *grants[LIAISON_GRANTS_MAX]; /* --grant (publish) */
+    size_t grant_count;            /* entries in grants */
 } wl_opts;
 
 static int
@@ -164,6 +169,7 @@ parse(int argc, char **argv, const char *usage, wl_opts *o)
         {"file", required_argument, NULL, 'f'},
         {"reply-to", required_argument, NULL, 'R'},
         {"deadline", required_argument, NULL, 'd'},
+        {"grant", required_argument, NULL, 'g'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -193,6 +199,15 @@ parse(int argc, char **argv, const char *usage, wl_opts *o)
             list[(*n)++] = optarg;
             break;
         }
+        case 'g':
+            if (usage != usage_publish || o->grant_count == LIAISON_GRANTS_MAX) {
+                cli_error(SUB, "%s: %s", argv[0],
+                          usage != usage_publish ? "--grant is an option of publish only"
+                                                 : "at most 4 of --grant");
+                return EX_USAGE;
+            }
+            o->grants[o->grant_count++] = optarg;
+            break;
         case 'n': o->name = optarg; break;
         case 'b': o->born = optarg; break;
         case 'p': o->passport = optarg; break;
@@ -469,6 +484,21 @@ send_one(const char *sub, wl_opts *o, cli_outgoing *out, const char *what)
 
     if ((rc = cli_outgoing_build(sub, out, &m)) != EX_OK)
         return rc;
+    for (size_t i = 0; i < o->grant_count; i++) {
+        uint8_t *token = NULL;
+        size_t len = 0;
+        liaison_err err;
+
+        if ((rc = cli_grant_load(sub, &o->conn, o->grants[i], &token, &len)) != EX_OK)
+            goto done;
+        err = liaison_message_add_grant(m, token, len);
+        free(token);
+        if (err != LIAISON_OK) {
+            cli_error(sub, "--grant %s cannot be attached", o->grants[i]);
+            rc = EX_USAGE;
+            goto done;
+        }
+    }
     if (o->conn.state != NULL && (rc = cli_casebook_open(sub, &o->conn, &cb)) != EX_OK)
         goto done;
     if ((rc = cli_connect(sub, &o->conn, false, &c)) != EX_OK)

@@ -6,11 +6,12 @@ import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = os.path.join(HERE, "..", "data", "proto", "vectors.txt")
+GRANT_VECTOR = os.path.join(HERE, "..", "data", "proto", "grant_vector.txt")
 
 
-def vectors():
+def vectors(path=VECTORS):
     out, name = {}, None
-    for line in open(VECTORS):
+    for line in open(path):
         m = re.match(r"# (.*) \((\d+) bytes\)", line)
         if m:
             name = m.group(1)
@@ -37,6 +38,14 @@ def write(target, name, data):
 
 
 v = vectors()
+# Consent grants: the test vector's token, and damaged copies.
+grant = vectors(GRANT_VECTOR)["grant token"]
+write("grant", "vector", grant)
+write("grant", "no-signature", grant[:-64])
+write("grant", "truncated", grant[:40])
+write("grant", "version-2", grant[:4] + b"\x02" + grant[5:])
+write("grant", "trailing", grant + b"\x00")
+write("grant", "empty", b"")
 env, red = v["envelope"], v["redacted envelope"]
 write("envelope", "vector", env)
 write("envelope", "redacted", red)

@@ -193,14 +193,39 @@ test_cli_actor(void **state)
     static const char *const wl[] = {"watchlist", "query", "--to", "CAN/*", "--name", "Jon Doe",
                                      "--purpose", "fugitive investigation 2026-0042", NULL};
     static const char *const inbox[] = {"inbox", "--wait", "0", NULL};
-    static const uint8_t grant[5] = {'L', 'S', 'N', 'G', 1};
+    static const uint8_t too_long[LIAISON_GRANT_MAX + 1];
     const char *with_actor[16], *bad_actor[16];
+    uint8_t *grant = NULL;
+    size_t grant_len = 0;
     liaison_client *rcmp = fed_client(F, "CAN/RCMP", true), *fbi = fed_client(F, "USA/FBI", false);
     liaison_message *m = NULL;
     liaison_event *e;
     size_t n = 0;
 
     (void)state;
+    /* A consent grant token USA/FBI signs (brokers decode and verify every
+     * grant an envelope carries: a blob that is not one is refused). */
+    {
+        proto_identity *id = NULL;
+        proto_grant g;
+
+        memset(&g, 0, sizeof(g));
+        proto_id_new(liaison_now_ms(), g.id);
+        assert_int_equal(proto_addr_parse("USA/FBI", &g.grantor, NULL), PROTO_OK);
+        strcpy(g.grantor_actor, "usa.fbi.officer");
+        assert_int_equal(proto_addr_parse("CAN/RCMP", &g.grantee, NULL), PROTO_OK);
+        memset(g.content, 0x11, sizeof(g.content));
+        g.to_count = 1;
+        assert_int_equal(proto_addr_parse("MEX/*", &g.to[0], NULL), PROTO_OK);
+        g.kind_count = 1;
+        strcpy(g.kinds[0], "watchlist.publish");
+        g.issued_ms = liaison_now_ms();
+        g.until_ms = g.issued_ms + 86400000ull;
+        assert_int_equal(proto_keyfile_read(fed_agency_get(F, "USA/FBI")->key, &id, NULL),
+                         PROTO_OK);
+        assert_int_equal(proto_grant_sign(&g, id, &grant, &grant_len, NULL), PROTO_OK);
+        proto_identity_destroy(&id);
+    }
     for (n = 0; send[n] != NULL; n++)
         with_actor[n] = bad_actor[n] = send[n];
     with_actor[n] = bad_actor[n] = "--actor";
@@ -239,17 +264,18 @@ test_cli_actor(void **state)
     assert_int_equal(liaison_message_set_actor(m, "j doe"), LIAISON_ERR_INVALID);
     assert_int_equal(liaison_message_set_actor(m, "system:case-tool"), LIAISON_OK);
     assert_int_equal(liaison_message_add_grant(m, grant, 0), LIAISON_ERR_INVALID);
-    assert_int_equal(liaison_message_add_grant(m, grant, LIAISON_GRANT_MAX + 1),
+    assert_int_equal(liaison_message_add_grant(m, too_long, sizeof(too_long)),
                      LIAISON_ERR_INVALID);
-    assert_int_equal(liaison_message_add_grant(m, grant, sizeof(grant)), LIAISON_OK);
+    assert_int_equal(liaison_message_add_grant(m, grant, grant_len), LIAISON_OK);
     if (liaison_send(fbi, m, NULL, liaison_now_ms() + 10 * SECOND) != LIAISON_OK)
         fail_msg("send: %s", liaison_client_error(fbi));
     liaison_message_destroy(&m);
     e = next_kind(rcmp, "watchlist.publish", 10 * SECOND);
     assert_string_equal(e->actor, "system:case-tool");
     assert_int_equal(e->grant_count, 1);
-    assert_int_equal(e->grants[0].len, sizeof(grant));
-    assert_memory_equal(e->grants[0].data, grant, sizeof(grant));
+    assert_int_equal(e->grants[0].len, grant_len);
+    assert_memory_equal(e->grants[0].data, grant, grant_len);
+    free(grant);
     assert_int_equal(liaison_receipt(rcmp, e), LIAISON_OK);
     liaison_event_free(&e);
     /* The inbox shows it in JSON. */

@@ -340,6 +340,119 @@ test_policy_decide_table(void **state)
     assert_null(p);
 }
 
+/* Decides a USA/FBI watchlist.query to CAN/RCMP of content with labels,
+ * carrying the given grants (rules.yaml: wl-query-fbi releases it). */
+static void
+decide_with_grants(const policy *p, const char *labels, const proto_grant *grants, size_t n,
+                   policy_decision *d, policy_request_store *s)
+{
+    policy_text_request t;
+    char why[256];
+
+    memset(&t, 0, sizeof(t));
+    t.direction = POLICY_EGRESS;
+    t.partner = "CAN";
+    t.kind = "watchlist.query";
+    t.labels = labels;
+    t.from = "USA/FBI";
+    t.to = "CAN/RCMP";
+    t.now_ms = D_2024;
+    if (policy_request_from_text(p, &t, s, why, sizeof(why)) != POLICY_OK)
+        fail_msg("%s", why);
+    s->req.grants = grants;
+    s->req.grant_count = n;
+    assert_int_equal(policy_decide(p, &s->req, NULL, d), POLICY_OK);
+}
+
+static void
+test_policy_decide_grants(void **state)
+{
+    policy *p = load_data("policy/rules.yaml");
+    policy_request_store *s = calloc(1, sizeof(*s));
+    policy_decision d;
+    proto_grant g, other[2];
+    char reason[POLICY_REASON_MAX], text[256];
+
+    (void)state;
+    assert_non_null(s);
+    memset(&g, 0, sizeof(g));
+    memset(g.id, 0x47, sizeof(g.id));
+    assert_int_equal(proto_addr_parse("MEX/FGR", &g.grantor, NULL), PROTO_OK);
+    assert_int_equal(proto_addr_parse("USA/FBI", &g.grantee, NULL), PROTO_OK);
+    g.to_count = 1;
+    assert_int_equal(proto_addr_parse("CAN/RCMP", &g.to[0], NULL), PROTO_OK);
+    g.kind_count = 1;
+    strcpy(g.kinds[0], "watchlist.query");
+    g.issued_ms = D_2024 - 86400000ull;
+    g.until_ms = D_2024 + 86400000ull;
+
+    /* Without a grant: the third-party rule, with the reason a user reads. */
+    decide_with_grants(p, "LES//ORIGIN:MEX", NULL, 0, &d, s);
+    assert_int_equal(d.action, POLICY_DENY);
+    assert_string_equal(d.verdict.rule_id, POLICY_BUILTIN_THIRD_PARTY);
+    assert_int_equal(d.grant, -1);
+    assert_string_equal(policy_reason(&d.verdict, reason, sizeof(reason)),
+                        "third-party rule: content of MEX is not released to CAN: no consent "
+                        "grant from MEX");
+    /* REL TO CAN with NO-ONWARD is no consent in advance. */
+    decide_with_grants(p, "LES//HANDLING:NO-ONWARD//ORIGIN:MEX//REL TO CAN", NULL, 0, &d, s);
+    assert_string_equal(d.verdict.rule_id, POLICY_BUILTIN_THIRD_PARTY);
+    /* With the grant: released by the partner's rule, the decision names the grant. */
+    decide_with_grants(p, "LES//ORIGIN:MEX", &g, 1, &d, s);
+    assert_int_equal(d.action, POLICY_RELEASE);
+    assert_string_equal(d.verdict.rule_id, "wl-query-fbi");
+    assert_int_equal(d.grant, 0);
+    /* It also meets REL TO, NO-ONWARD and ORCON for MEX's content ... */
+    decide_with_grants(p, "LES//ORCON//HANDLING:NO-ONWARD//ORIGIN:MEX//REL TO USA", &g, 1, &d, s);
+    assert_int_equal(d.action, POLICY_RELEASE);
+    assert_int_equal(d.grant, 0);
+    /* ... never NOFORN. */
+    decide_with_grants(p, "LES//NOFORN//ORIGIN:MEX", &g, 1, &d, s);
+    assert_int_equal(d.action, POLICY_DENY);
+    assert_string_equal(d.verdict.rule_id, POLICY_BUILTIN_NOFORN);
+    /* The sender's own content needs no grant and uses none. */
+    decide_with_grants(p, "LES", &g, 1, &d, s);
+    assert_int_equal(d.action, POLICY_RELEASE);
+    assert_int_equal(d.grant, -1);
+
+    /* Grants that do not fit, each for its own reason; the second of two fits. */
+    other[0] = g;
+    assert_int_equal(proto_addr_parse("USA/DEA", &other[0].grantee, NULL), PROTO_OK);
+    other[1] = g;
+    decide_with_grants(p, "LES//ORIGIN:MEX", other, 2, &d, s);
+    assert_int_equal(d.grant, 1);
+    decide_with_grants(p, "LES//ORIGIN:MEX", other, 1, &d, s);
+    assert_string_equal(d.verdict.rule_id, POLICY_BUILTIN_THIRD_PARTY);
+    assert_int_equal(policy_grant_check(p, &s->req, &other[0], "MEX"), POLICY_GRANT_GRANTEE);
+    policy_grant_fit_text(POLICY_GRANT_GRANTEE, &s->req, &other[0], "MEX", text, sizeof(text));
+    assert_string_equal(text, "wrong grantee: it lets USA/DEA pass the content on, not the "
+                              "sender USA/FBI");
+    other[0] = g;
+    assert_int_equal(proto_addr_parse("CAN/GRC", &other[0].grantor, NULL), PROTO_OK);
+    assert_int_equal(policy_grant_check(p, &s->req, &other[0], "MEX"), POLICY_GRANT_GRANTOR);
+    other[0] = g;
+    strcpy(other[0].kinds[0], "watchlist.publish");
+    assert_int_equal(policy_grant_check(p, &s->req, &other[0], "MEX"), POLICY_GRANT_KIND);
+    other[0] = g;
+    assert_int_equal(proto_addr_parse("CAN/CBSA", &other[0].to[0], NULL), PROTO_OK);
+    assert_int_equal(policy_grant_check(p, &s->req, &other[0], "MEX"), POLICY_GRANT_RECIPIENT);
+    assert_int_equal(proto_addr_parse("CAN/*", &other[0].to[0], NULL), PROTO_OK);
+    assert_int_equal(policy_grant_check(p, &s->req, &other[0], "MEX"), POLICY_GRANT_FITS);
+    other[0] = g;
+    other[0].until_ms = D_2024;
+    assert_int_equal(policy_grant_check(p, &s->req, &other[0], "MEX"), POLICY_GRANT_EXPIRED);
+    decide_with_grants(p, "LES//ORIGIN:MEX", other, 1, &d, s);
+    assert_string_equal(d.verdict.rule_id, POLICY_BUILTIN_THIRD_PARTY);
+    other[0].issued_ms = D_2024 + 1;
+    other[0].until_ms = D_2024 + 2;
+    assert_int_equal(policy_grant_check(p, &s->req, &other[0], "MEX"), POLICY_GRANT_NOT_YET);
+    /* A partner-level decision (no recipient) needs the nation's selector. */
+    s->req.recipient = NULL;
+    assert_int_equal(policy_grant_check(p, &s->req, &g, "MEX"), POLICY_GRANT_RECIPIENT);
+    free(s);
+    policy_destroy(&p);
+}
+
 static void
 test_policy_decide_portion_reasons(void **state)
 {
@@ -713,19 +826,48 @@ listed(const proto_labels *l, const char *n)
     return false;
 }
 
+/* Whether grant g lets content of origin reach the request's recipient
+ * (written again here from docs/policy.md, not with policy_grant_check). */
+static bool
+grant_fits(const proto_grant *g, const char *origin, const char *dst, const policy_request *req)
+{
+    bool kind = false, to = false;
+
+    for (size_t i = 0; i < g->kind_count; i++)
+        kind |= strcmp(g->kinds[i], req->kind) == 0;
+    for (size_t i = 0; i < g->to_count; i++) {
+        if (req->recipient != NULL && req->recipient->kind == PROTO_ADDR_AGENCY)
+            to |= strcmp(g->to[i].nation, req->recipient->nation) == 0 &&
+                  (g->to[i].kind == PROTO_ADDR_NATION_ALL ||
+                   strcmp(g->to[i].agency, req->recipient->agency) == 0);
+        else
+            to |= g->to[i].kind == PROTO_ADDR_NATION_ALL && strcmp(g->to[i].nation, dst) == 0;
+    }
+    return strcmp(g->grantor.nation, origin) == 0 && proto_addr_equal(&g->grantee, req->sender) &&
+           kind && to && g->issued_ms <= req->now_ms && req->now_ms < g->until_ms;
+}
+
 /* The invariants every released piece of content must satisfy, whatever the rules. */
 static void
 check_content(const proto_labels *l, const char *origin, const char *src, const char *dst,
               const char *sender_nation, const policy_request *req, const char *what)
 {
     bool home = strcmp(origin, dst) == 0;
+    bool consent = false;
 
+    for (size_t i = 0; i < req->grant_count; i++)
+        consent |= grant_fits(&req->grants[i], origin, dst, req);
     if ((l->flags & PROTO_LABEL_NOFORN) && !home)
         fail_msg("%s: NOFORN content of %s released to %s", what, origin, dst);
+    if (strcmp(origin, src) != 0 && !home) {
+        if (consent)
+            return; /* the origin's grant: REL TO, third-party and ORCON are met */
+        if (!listed(l, dst) || (l->flags & PROTO_LABEL_NO_ONWARD))
+            fail_msg("%s: third-party content of %s released to %s without consent", what,
+                     origin, dst);
+    }
     if (l->rel_to_count > 0 && !home && !listed(l, dst))
         fail_msg("%s: REL TO content released to unlisted %s", what, dst);
-    if (strcmp(origin, src) != 0 && !home && !listed(l, dst))
-        fail_msg("%s: third-party content of %s released to %s", what, origin, dst);
     if ((l->flags & PROTO_LABEL_ORCON) && !home) {
         bool named = false;
 
@@ -740,13 +882,46 @@ check_content(const proto_labels *l, const char *origin, const char *src, const 
     }
 }
 
+/* Random grants, some of which fit the request and most of which do not. */
+static size_t
+gen_grants(rng *r, proto_grant *grants, const char *src, const char *dst,
+           const proto_addr *sender, const char *kind, uint64_t now_ms)
+{
+    static const char *const grantors[] = {"USA", "CAN", "MEX", "GBR", "FRA"};
+    size_t n = rnd(r, 3);
+
+    for (size_t i = 0; i < n; i++) {
+        proto_grant *g = &grants[i];
+
+        memset(g, 0, sizeof(*g));
+        g->grantor.kind = PROTO_ADDR_AGENCY;
+        memcpy(g->grantor.nation, grantors[rnd(r, 5)], 4);
+        memcpy(g->grantor.agency, "GR", 3);
+        g->grantee = *sender;
+        if (rnd(r, 4) == 0)
+            memcpy(g->grantee.nation, rnd(r, 2) ? src : "GBR", 4);
+        if (rnd(r, 6) == 0)
+            memcpy(g->grantee.agency, "OTHER", 6);
+        g->kind_count = 1;
+        snprintf(g->kinds[0], sizeof(g->kinds[0]), "%s", rnd(r, 4) ? kind : "watchlist.details");
+        g->to_count = 1;
+        g->to[0].kind = rnd(r, 3) ? PROTO_ADDR_NATION_ALL : PROTO_ADDR_AGENCY;
+        memcpy(g->to[0].nation, rnd(r, 4) ? dst : grantors[rnd(r, 5)], 4);
+        if (g->to[0].kind == PROTO_ADDR_AGENCY)
+            memcpy(g->to[0].agency, rnd(r, 2) ? "AG" : "ZZ", 3);
+        g->issued_ms = now_ms - rnd(r, 4) * 86400000ull + 43200000ull;
+        g->until_ms = g->issued_ms + (1 + rnd(r, 3)) * 86400000ull - 43200000ull * rnd(r, 2);
+    }
+    return n;
+}
+
 static void
 test_policy_random_invariants(void **state)
 {
     rng r = {0x9E3779B97F4A7C15ull};
     char *buf = malloc(1 << 16);
     proto_labels *portions = calloc(PROTO_PORTIONS_MAX, sizeof(proto_labels));
-    size_t decisions = 0, released = 0, policies = 0, shadowed = 0;
+    size_t decisions = 0, released = 0, policies = 0, shadowed = 0, granted = 0;
     size_t why_count[32] = {0};
 
     (void)state;
@@ -773,7 +948,8 @@ test_policy_random_invariants(void **state)
         for (int k = 0; k < 3000; k++, decisions++) {
             static const char *const partners[] = {"CAN", "MEX", "GBR", "FRA", "DEU", "BRA"};
             proto_labels l;
-            proto_addr sender, recipients[2];
+            proto_addr sender, recipients[2], recipient;
+            proto_grant grants[POLICY_GRANTS_MAX];
             policy_request req;
             policy_decision d;
             const char *src, *dst, *msg_origin, *sender_nation;
@@ -815,8 +991,22 @@ test_policy_random_invariants(void **state)
             req.portions = portions;
             req.portion_count = np;
             req.now_ms = (uint64_t)(1990 + rnd(&r, 60) - 1970) * 31557600000ull;
+            if (rnd(&r, 3) == 0) {
+                memset(&recipient, 0, sizeof(recipient));
+                recipient.kind = PROTO_ADDR_AGENCY;
+                memcpy(recipient.nation, dst, 4);
+                memcpy(recipient.agency, "AG", 3);
+                req.recipient = &recipient;
+            }
+            req.grants = grants;
+            req.grant_count = gen_grants(&r, grants, src, dst, &sender, req.kind, req.now_ms);
             assert_int_equal(policy_decide(p, &req, rnd(&r, 2) ? rate : NULL, &d), POLICY_OK);
             why_count[d.verdict.why & 31]++;
+            if (d.grant >= 0) {
+                granted++;
+                assert_true((size_t)d.grant < req.grant_count);
+                assert_int_not_equal(d.action, POLICY_DENY);
+            }
             if (d.action == POLICY_DENY) {
                 assert_int_equal(d.withheld, np == 64 ? UINT64_MAX : (1ull << np) - 1);
                 continue;
@@ -871,8 +1061,9 @@ test_policy_random_invariants(void **state)
         policy_rate_destroy(&rate);
         policy_destroy(&p);
     }
-    print_message("%zu decisions over %zu policies (%zu shadowed drafts refused), %zu released\n",
-                  decisions, policies, shadowed, released);
+    print_message("%zu decisions over %zu policies (%zu shadowed drafts refused), %zu released, "
+                  "%zu by a consent grant\n", decisions, policies, shadowed, released, granted);
+    assert_true(granted > 100);
     for (size_t w = 0; w < 32; w++) {
         if (why_count[w] > 0)
             print_message("  reason %zu: %zu\n", w, why_count[w]);
@@ -1088,6 +1279,7 @@ main(void)
         cmocka_unit_test(test_policy_refuses_writable_file),
         cmocka_unit_test(test_policy_strerror_every_code),
         cmocka_unit_test(test_policy_decide_table),
+        cmocka_unit_test(test_policy_decide_grants),
         cmocka_unit_test(test_policy_decide_portion_reasons),
         cmocka_unit_test(test_policy_decide_invalid_request),
         cmocka_unit_test(test_policy_rate_limit_window),
