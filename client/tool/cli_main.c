@@ -29,6 +29,7 @@ static const struct {
     {"freeze", cli_freeze_main, "asset-freeze designations and who implemented them"},
     {"mlat", cli_mlat_main, "MLAT requests, status and deadlines, evidence bundles"},
     {"cargo", cli_cargo_main, "container screening requests, results and do-not-load"},
+    {"recall", cli_recall_main, "recall or rectify a message you sent; follow the recall"},
     {NULL, NULL, NULL},
 };
 
