@@ -113,6 +113,17 @@ int cli_store_event(struct casebook *cb, const liaison_event *e);
 int cli_recall_apply(const char *sub, liaison_client *c, struct casebook *cb,
                      const liaison_event *e);
 
+/*
+ * Sends the recall of msgid (32 hex), a message this agency sent and keeps in
+ * the casebook of conn->state, with reason and, when record_count > 0, only
+ * those records; with rectify (a file of JSON), first the replacement.
+ * Prints the recall's id (or JSON).  Returns a sysexits code (EX_USAGE for a
+ * bad id or reason, EX_DATAERR when msgid is not in the casebook as sent).
+ */
+int cli_recall_send(const char *sub, const cli_conn *conn, const char *msgid, const char *reason,
+                    const char *const *records, size_t record_count, const char *rectify,
+                    bool json);
+
 /* labels without its PURPOSE marking, into out (len bytes): what a recall carries. */
 void cli_labels_without_purpose(const char *labels, char *out, size_t len);
 

@@ -245,8 +245,9 @@ send_like(const char *sub, liaison_client *c, casebook *cb, const rc_opts *o,
     return rc;
 }
 
-static int
-cmd_recall(int argc, char **argv)
+int
+cli_recall_send(const char *sub, const cli_conn *conn, const char *msgid, const char *reason,
+                const char *const *recs, size_t record_count, const char *rectify, bool json)
 {
     rc_opts o;
     casebook *cb = NULL;
@@ -257,69 +258,71 @@ cmd_recall(int argc, char **argv)
     char hex[33], rhex[33], phex[33], labels[CASEBOOK_LABELS_MAX];
     int rc;
 
-    if ((rc = parse(argc, argv, &o)) != EX_OK)
-        return rc < 0 ? EX_OK : rc;
-    if (!reason_ok(o.reason)) {
-        cli_error(SUB, o.reason == NULL ? "--reason TEXT is required: partners see why"
-                                        : "--reason takes 1 to %d printable characters",
+    memset(&o, 0, sizeof(o));
+    o.conn = *conn;
+    o.msgid = msgid;
+    o.json = json;
+    if (!reason_ok(reason)) {
+        cli_error(sub, reason == NULL ? "--reason TEXT is required: partners see why"
+                                      : "--reason takes 1 to %d printable characters",
                   REASON_MAX);
         return EX_USAGE;
     }
-    if (o.rectify != NULL) {
+    if (rectify != NULL) {
         uint8_t *data = NULL;
         size_t len = 0;
         json_error_t je;
 
-        if (cli_read_file(o.rectify, &data, &len) != 0) {
-            cli_error(SUB, "cannot read %s: %s", o.rectify, strerror(errno));
+        if (cli_read_file(rectify, &data, &len) != 0) {
+            cli_error(sub, "cannot read %s: %s", rectify, strerror(errno));
             return EX_NOINPUT;
         }
         fixed = json_loadb((const char *)data, len, 0, &je);
         free(data);
         if (!json_is_object(fixed)) {
-            cli_error(SUB, "%s: not a JSON object (line %d: %s)", o.rectify, je.line,
+            cli_error(sub, "%s: not a JSON object (line %d: %s)", rectify, je.line,
                       fixed == NULL ? je.text : "not an object");
             json_decref(fixed);
             return EX_DATAERR;
         }
     }
-    if ((rc = cli_casebook_open(SUB, &o.conn, &cb)) != EX_OK)
+    if ((rc = cli_casebook_open(sub, &o.conn, &cb)) != EX_OK)
         goto out;
-    if ((rc = load_original(SUB, cb, &o, id, &orig)) != EX_OK)
+    if ((rc = load_original(sub, cb, &o, id, &orig)) != EX_OK)
         goto out;
     if (orig->recipients == NULL || orig->recipients[0] == '\0') {
-        cli_error(SUB, "%s: the casebook does not name its recipients", o.msgid);
+        cli_error(sub, "%s: the casebook does not name its recipients", msgid);
         rc = EX_DATAERR;
         goto out;
     }
-    if ((rc = cli_connect(SUB, &o.conn, false, &c)) != EX_OK)
+    if ((rc = cli_connect(sub, &o.conn, false, &c)) != EX_OK)
         goto out;
     proto_id_format(id, hex);
     cli_labels_without_purpose(orig->labels, labels, sizeof(labels));
     if (fixed != NULL) {
-        rc = send_like(SUB, c, cb, &o, orig, orig->kind,
+        rc = send_like(sub, c, cb, &o, orig, orig->kind,
                        orig->has_reply_to ? orig->in_reply_to : NULL, orig->labels, fixed, repl);
         if (rc != EX_OK)
             goto out;
     }
     body = json_pack("{s:s, s:s, s:s, s:s}", "schema", "recall.request/1", "message", hex,
-                     "action", fixed != NULL ? "rectify" : "recall", "reason", o.reason);
+                     "action", fixed != NULL ? "rectify" : "recall", "reason", reason);
     if (body == NULL) {
         rc = EX_SOFTWARE;
         goto out;
     }
-    if (o.record_count > 0) {
+    if (record_count > 0) {
         records = json_array();
-        for (size_t i = 0; i < o.record_count; i++)
-            json_array_append_new(records, json_string(o.records[i]));
+        for (size_t i = 0; i < record_count; i++)
+            json_array_append_new(records, json_string(recs[i]));
         json_object_set_new(body, "records", records);
     }
     if (fixed != NULL)
         json_object_set_new(body, "replacement", json_string(proto_id_format(repl, phex)));
-    if ((rc = send_like(SUB, c, cb, &o, orig, "recall.request", id, labels, body, rid)) != EX_OK)
+    if ((rc = send_like(sub, c, cb, &o, orig, "recall.request", id, labels, body, rid)) != EX_OK)
         goto out;
     proto_id_format(rid, rhex);
-    if (o.json) {
+    if (json) {
         json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "id", rhex, "kind", "recall.request",
                               "result", "accepted", "message", hex);
 
@@ -339,6 +342,18 @@ out:
     casebook_entry_free(&orig);
     casebook_close(&cb);
     return rc;
+}
+
+static int
+cmd_recall(int argc, char **argv)
+{
+    rc_opts o;
+    int rc;
+
+    if ((rc = parse(argc, argv, &o)) != EX_OK)
+        return rc < 0 ? EX_OK : rc;
+    return cli_recall_send(SUB, &o.conn, o.msgid, o.reason, o.records, o.record_count,
+                           o.rectify, o.json);
 }
 
 /* ---- status -------------------------------------------------------------------- */
