@@ -27,7 +27,7 @@ static const char usage_recall[] =
     "    liaison recall MSGID --reason TEXT [--record REF]... [--rectify FILE] [--json]\n"
     "                   [connection options]\n"
     "    liaison recall status MSGID [--wait SECONDS] [--json] [connection options]\n"
-    "    liaison recall deleted [--json] --state DIR\n\n"
+    "    liaison recall deleted [--wait SECONDS] [--offline] [--json] [connection options]\n\n"
     "DESCRIPTION\n"
     "    Sends a recall.request (docs/messages.md, recall.*) for MSGID, a message this\n"
     "    agency sent and keeps in its casebook (--state): to the same recipients, with\n"
@@ -41,14 +41,16 @@ static const char usage_recall[] =
     "    replacement and delete the original.\n\n"
     "    recall status MSGID shows, per recipient of the original, the original's state,\n"
     "    the recall's state and the recall.ack (result and time) or pending.\n"
-    "    recall deleted lists what this agency deleted on others' recalls (tombstones:\n"
-    "    id, kind, sender, envelope hash, recall, reason, time).\n\n"
+    "    recall deleted receives what the broker holds first (applying the recalls among\n"
+    "    it), then lists what this agency deleted on others' recalls (tombstones: id,\n"
+    "    kind, sender, envelope hash, recall, reason, time).\n\n"
     "OPTIONS\n"
     "    --reason TEXT    why (1 to 500 printable characters; partners see it)\n"
     "    --record REF     recall only this record of the message (repeatable), e.g. one\n"
     "                     watchlist entry\n"
     "    --rectify FILE   the corrected content, sent first as the replacement\n"
-    "    --wait SECS      status: receive for this long first (default 2)\n"
+    "    --wait SECS      status, deleted: receive for this long first (default 2)\n"
+    "    --offline        deleted: do not receive first\n"
     "    --json           print JSON\n\n"
     CLI_CONN_HELP
     "EXIT STATUS\n"
@@ -70,6 +72,7 @@ typedef struct rc_opts {
     const char *rectify;                /* --rectify FILE */
     long wait_s;                        /* --wait */
     bool json;                          /* --json */
+    bool offline;                       /* --offline: no drain first */
 } rc_opts;
 
 static int
@@ -82,6 +85,7 @@ parse(int argc, char **argv, rc_opts *o)
         {"rectify", required_argument, NULL, 'f'},
         {"wait", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
+        {"offline", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -118,6 +122,7 @@ parse(int argc, char **argv, rc_opts *o)
             }
             break;
         case 'j': o->json = true; break;
+        case 'o': o->offline = true; break;
         case 'h': fputs(usage_recall, stdout); return -1;
         default:
             cli_error(SUB, "unknown option or missing value '%s' (see --help)", argv[optind - 1]);
@@ -559,6 +564,7 @@ cmd_deleted(int argc, char **argv)
     rc_opts o;
     casebook *cb = NULL;
     casebook_tombstone *t = NULL;
+    liaison_client *c = NULL;
     size_t n = 0;
     json_t *arr = NULL;
     int rc;
@@ -571,6 +577,15 @@ cmd_deleted(int argc, char **argv)
     }
     if ((rc = cli_casebook_open("recall deleted", &o.conn, &cb)) != EX_OK)
         return rc;
+    if (!o.offline) {
+        if ((rc = cli_connect("recall deleted", &o.conn, true, &c)) == EX_OK)
+            rc = cli_drain("recall deleted", c, cb, (unsigned)o.wait_s * 1000u, NULL);
+        liaison_client_close(&c);
+        if (rc != EX_OK) {
+            casebook_close(&cb);
+            return rc;
+        }
+    }
     if (casebook_tombstones(cb, &t, &n) != CASEBOOK_OK) {
         cli_error("recall deleted", "the casebook cannot be read");
         casebook_close(&cb);
