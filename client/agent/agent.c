@@ -779,6 +779,7 @@ typedef struct recall_scan {
     json_t *keys;              /* keys to delete */
     json_t *refs;              /* their references */
     const char *foreign;       /* a record of the message from another sender: that sender */
+    size_t found;              /* records of the message found */
     char foreign_buf[40];      /* its storage */
 } recall_scan;
 
@@ -807,7 +808,9 @@ recall_each(void *ctx, const void *key, size_t key_len, const void *val, size_t 
         if (ref != NULL && json_is_string(x) && strcmp(json_string_value(x), ref) == 0)
             named = true;
     }
-    if (named) {
+    if (named)
+        sc->found++;
+    if (named && sc->keys != NULL) {
         json_array_append_new(sc->keys, json_stringn(key, key_len));
         if (ref != NULL)
             json_array_append_new(sc->refs, json_string(ref));
@@ -828,6 +831,32 @@ static const struct {
     {AGENT_T_DESIGNATIONS, NULL, "designation"},
     {AGENT_T_CARGO, NULL, "id"},
 };
+
+/*
+ * True if the store holds records of message hex (a rectification's
+ * replacement) from sender: a replacement that carried the same references
+ * took the original's place already, so the original was rectified.
+ */
+static bool
+replacement_held(agent_txn *t, const char *sender, const char *hex)
+{
+    size_t found = 0;
+
+    if (hex == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof(recall_tables) / sizeof(recall_tables[0]); i++) {
+        recall_scan sc;
+
+        memset(&sc, 0, sizeof(sc));
+        sc.hex = hex;
+        sc.sender = sender;
+        sc.holder = recall_tables[i].holder;
+        sc.ref_field = recall_tables[i].ref_field;
+        if (agent_store_each(t, recall_tables[i].table, NULL, recall_each, &sc) == AGENT_STORE_OK)
+            found += sc.found;
+    }
+    return found > 0;
+}
 
 static bool
 build_recall_ack(agent *a, const liaison_event *e, const json_t *in, reply *out)
@@ -948,6 +977,8 @@ on_recall(agent *a, const liaison_event *e, const json_t *in)
         o = keep(a, e, reason);
         goto done;
     }
+    if (!held && strcmp(action, "rectify") == 0)
+        held = replacement_held(t, e->sender, json_string_value(json_object_get(in, "replacement")));
     ackin = json_pack("{s:s, s:s, s:O}", "message", hex, "result",
                       !held ? "not-held" : strcmp(action, "rectify") == 0 ? "rectified" : "deleted",
                       "deleted", refs);
