@@ -393,6 +393,7 @@ seal_load(run *r, const proto_identity *from, const proto_roster *roster, const 
         p.readers = &reader;
         p.reader_count = 1;
         d.kind = "watchlist.publish";
+        d.actor = "badge-4411";
         if (random_ids) {
             do
                 randombytes_buf(d.id, sizeof(d.id));

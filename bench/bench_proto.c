@@ -46,6 +46,7 @@ seal(bench *b, size_t size, size_t readers, uint8_t **buf, size_t *len)
     p.readers = b->cards;
     p.reader_count = readers;
     d.kind = "watchlist.publish";
+    d.actor = "badge-4411";
     d.expires_ms = UINT64_MAX;
     d.recipients = &to;
     d.recipient_count = 1;

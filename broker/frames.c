@@ -53,6 +53,11 @@ broker_envelope_check(const uint8_t *data, size_t len, proto_envelope *env, char
     proto_detail d = {{0}, {0}};
     proto_err err = proto_envelope_decode(data, len, env, &d);
 
+    /* Stored version-1 envelopes stay valid, but a new one must name its actor. */
+    if (err == PROTO_OK && env->version < 2) {
+        snprintf(why, why_len, "envelope version 1 names no actor");
+        return PROTO_WIRE_MALFORMED;
+    }
     if (err == PROTO_OK)
         return 0;
     snprintf(why, why_len, "%.40s: %.200s", d.field, d.text);

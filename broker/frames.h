@@ -17,7 +17,8 @@
 uint16_t broker_frames_check(const proto_frame *frames, size_t count, size_t max_message,
                              proto_cmd *cmd_out, uint64_t *corr_out, char *why, size_t why_len);
 
-/* Decodes a submitted envelope into *env: 0, or a wire code and why. */
+/* Decodes a submitted or forwarded envelope into *env: 0, or a wire code and
+ * why.  A version-1 envelope (no actor) is refused as malformed. */
 uint16_t broker_envelope_check(const uint8_t *data, size_t len, proto_envelope *env, char *why,
                                size_t why_len);
 

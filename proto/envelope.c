@@ -60,6 +60,27 @@ case_id_valid(const char *s, size_t n)
     return true;
 }
 
+static bool
+actor_valid_n(const char *s, size_t n)
+{
+    if (n == 0 || n > PROTO_ACTOR_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '@' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool
+proto_actor_valid(const char *actor)
+{
+    return actor != NULL && actor_valid_n(actor, strnlen(actor, PROTO_ACTOR_MAX + 1));
+}
+
 static int
 addr_cmp(const proto_addr *a, const proto_addr *b)
 {
@@ -148,6 +169,28 @@ check_draft(const proto_draft *d, const proto_identity *signer, proto_addr *sort
     err = proto_kind_check(d->kind, detail);
     if (err != PROTO_OK)
         return err;
+    if (d->actor == NULL || d->actor[0] == '\0') {
+        proto_detail_set(detail, "actor", "no actor: name the officer or system that sends");
+        return PROTO_ERR_INVALID;
+    }
+    if (!proto_actor_valid(d->actor)) {
+        proto_detail_set(detail, "actor", "actor must be 1 to %u of A-Z a-z 0-9 . _ : @ -",
+                         PROTO_ACTOR_MAX);
+        return PROTO_ERR_INVALID;
+    }
+    if (d->grant_count > PROTO_GRANTS_MAX || (d->grant_count > 0 && d->grants == NULL)) {
+        proto_detail_set(detail, "header.grants", "0 to %u consent grants, not %zu",
+                         PROTO_GRANTS_MAX, d->grant_count);
+        return PROTO_ERR_LIMIT;
+    }
+    for (size_t i = 0; i < d->grant_count; i++) {
+        if (d->grants[i].len == 0 || d->grants[i].len > PROTO_GRANT_MAX ||
+            d->grants[i].data == NULL) {
+            proto_detail_set(detail, "header.grants", "grant %zu has %zu bytes, 1 to %u allowed",
+                             i, d->grants[i].len, PROTO_GRANT_MAX);
+            return PROTO_ERR_LIMIT;
+        }
+    }
     if (d->recipient_count == 0 || d->recipient_count > PROTO_RECIPIENTS_MAX) {
         proto_detail_set(detail, "header.recipients", "1 to %u recipients, not %zu",
                          PROTO_RECIPIENTS_MAX, d->recipient_count);
@@ -338,13 +381,17 @@ proto_envelope_seal(const proto_draft *d, const proto_identity *signer, uint8_t 
         char t[PROTO_ADDR_TEXT_MAX + 1];
 
         header_len = 1 + strlen(d->kind) + PROTO_ID_BYTES + 8 + 8 + 1 +
-                     strlen(proto_addr_format(&signer->addr, t, sizeof(t))) + 1;
+                     strlen(proto_addr_format(&signer->addr, t, sizeof(t))) + 1 +
+                     strlen(d->actor) + 1;
         for (size_t i = 0; i < d->recipient_count; i++)
             header_len += 1 + strlen(proto_addr_format(&sorted[i], t, sizeof(t)));
     }
     header_len += 1 + case_len + PROTO_ID_BYTES + proto_labels_encoded_len(&d->labels) + 1;
     for (size_t i = 0; i < d->portion_count; i++)
         header_len += proto_labels_encoded_len(&d->portions[i].labels);
+    header_len += 1;
+    for (size_t i = 0; i < d->grant_count; i++)
+        header_len += 2 + d->grants[i].len;
     total = HEADER_PREFIX_BYTES + header_len + PROTO_SIGNATURE_BYTES;
     for (size_t i = 0; i < d->portion_count; i++)
         total += portion_size(&d->portions[i]);
@@ -359,13 +406,14 @@ proto_envelope_seal(const proto_draft *d, const proto_identity *signer, uint8_t 
         return PROTO_ERR_NOMEM;
 
     proto_wr_bytes(&wr, PROTO_ENVELOPE_MAGIC, 4);
-    proto_wr_u8(&wr, PROTO_FORMAT_VERSION);
+    proto_wr_u8(&wr, PROTO_ENVELOPE_VERSION);
     proto_wr_u32(&wr, (uint32_t)header_len);
     proto_wr_str8(&wr, d->kind, strlen(d->kind));
     proto_wr_bytes(&wr, id, sizeof(id));
     proto_wr_u64(&wr, created);
     proto_wr_u64(&wr, d->expires_ms);
     proto_addr_write(&wr, &signer->addr);
+    proto_wr_str8(&wr, d->actor, strlen(d->actor));
     proto_wr_u8(&wr, (uint8_t)d->recipient_count);
     for (size_t i = 0; i < d->recipient_count; i++)
         proto_addr_write(&wr, &sorted[i]);
@@ -375,6 +423,11 @@ proto_envelope_seal(const proto_draft *d, const proto_identity *signer, uint8_t 
     proto_wr_u8(&wr, (uint8_t)d->portion_count);
     for (size_t i = 0; i < d->portion_count; i++)
         proto_labels_encode(&wr, &d->portions[i].labels);
+    proto_wr_u8(&wr, (uint8_t)d->grant_count);
+    for (size_t i = 0; i < d->grant_count; i++) {
+        proto_wr_u16(&wr, (uint16_t)d->grants[i].len);
+        proto_wr_bytes(&wr, d->grants[i].data, d->grants[i].len);
+    }
     if (wr.overflow || wr.len != HEADER_PREFIX_BYTES + header_len) {
         err = PROTO_ERR_INVALID;
         goto fail;
@@ -452,6 +505,18 @@ decode_header(proto_rd *rd, proto_envelope *env)
         proto_detail_set(rd->detail, "header.sender", "sender must be an agency NATION/AGENCY");
         return PROTO_ERR_SYNTAX;
     }
+    env->actor[0] = '\0';
+    if (env->version >= 2) {
+        if ((err = proto_rd_str8(rd, "header.actor", PROTO_ACTOR_MAX, &s)) != PROTO_OK)
+            return err;
+        if (!actor_valid_n((const char *)s.data, s.len)) {
+            proto_detail_set(rd->detail, "header.actor",
+                             "actor must be 1 to %u of A-Z a-z 0-9 . _ : @ -", PROTO_ACTOR_MAX);
+            return PROTO_ERR_SYNTAX;
+        }
+        memcpy(env->actor, s.data, s.len);
+        env->actor[s.len] = '\0';
+    }
     if ((err = proto_rd_u8(rd, "header.recipient_count", &env->recipient_count)) != PROTO_OK)
         return err;
     if (env->recipient_count == 0 || env->recipient_count > PROTO_RECIPIENTS_MAX) {
@@ -502,6 +567,31 @@ decode_header(proto_rd *rd, proto_envelope *env)
             return err;
         env->portions[i].labels.data = start;
         env->portions[i].labels.len = (size_t)(rd->p - start);
+    }
+    env->grant_count = 0;
+    if (env->version < 2)
+        return PROTO_OK;
+    if ((err = proto_rd_u8(rd, "header.grant_count", &env->grant_count)) != PROTO_OK)
+        return err;
+    if (env->grant_count > PROTO_GRANTS_MAX) {
+        proto_detail_set(rd->detail, "header.grant_count", "%u consent grants, 0 to %u allowed",
+                         env->grant_count, PROTO_GRANTS_MAX);
+        return PROTO_ERR_LIMIT;
+    }
+    for (size_t i = 0; i < env->grant_count; i++) {
+        uint16_t glen;
+
+        snprintf(field, sizeof(field), "header.grants[%zu]", i);
+        if ((err = proto_rd_u16(rd, field, &glen)) != PROTO_OK)
+            return err;
+        if (glen == 0 || glen > PROTO_GRANT_MAX) {
+            proto_detail_set(rd->detail, field, "grant of %u bytes, 1 to %u allowed", glen,
+                             PROTO_GRANT_MAX);
+            return PROTO_ERR_LIMIT;
+        }
+        if ((err = proto_rd_bytes(rd, field, glen, &p)) != PROTO_OK)
+            return err;
+        env->grants[i] = (proto_slice){p, glen};
     }
     return PROTO_OK;
 }
@@ -613,9 +703,9 @@ proto_envelope_decode(const uint8_t *buf, size_t len, proto_envelope *env, proto
     }
     if ((err = proto_rd_u8(&rd, "version", &env->version)) != PROTO_OK)
         return err;
-    if (env->version != PROTO_FORMAT_VERSION) {
-        proto_detail_set(detail, "version", "envelope version %u is not known (this is %u)",
-                         env->version, PROTO_FORMAT_VERSION);
+    if (env->version != 1 && env->version != PROTO_ENVELOPE_VERSION) {
+        proto_detail_set(detail, "version", "envelope version %u is not known (1 and %u are)",
+                         env->version, PROTO_ENVELOPE_VERSION);
         return PROTO_ERR_VERSION;
     }
     if ((err = proto_rd_u32(&rd, "header_len", &header_len)) != PROTO_OK)

@@ -82,6 +82,10 @@ bool proto_addr_matches(const proto_addr *selector, const proto_addr *agency) PR
 /* True if nation is three upper-case ASCII letters. */
 bool proto_nation_valid(const char *nation) PROTO_NONNULL(1);
 
+/* True if actor (may be NULL: false) is an actor reference: 1 to
+ * PROTO_ACTOR_MAX of A-Z a-z 0-9 . _ : @ - (docs/protocol.md section 6). */
+bool proto_actor_valid(const char *actor);
+
 /* ---- Labels ------------------------------------------------------------- */
 
 /* Sets labels to the empty (unclassified, unrestricted) value. */
@@ -452,9 +456,10 @@ bool proto_time_parse(const char *text, uint64_t *ms_out) PROTO_NONNULL(2);
 /* ---- Envelopes ---------------------------------------------------------- */
 
 /*
- * Encrypts and signs a message.  Each portion gets a fresh key and nonce;
- * the key is sealed to each of the portion's readers.  The sender is
- * signer->addr.  On success *buf_out (malloc'd, the caller's to free) holds
+ * Encrypts and signs a message, in envelope version 2.  Each portion gets a
+ * fresh key and nonce; the key is sealed to each of the portion's readers.
+ * The sender is signer->addr; draft->actor (required) names who sends, and
+ * draft->grants travel opaque in the signed header.  On success *buf_out (malloc'd, the caller's to free) holds
  * *len_out bytes of envelope.  Errors: PROTO_ERR_INVALID, PROTO_ERR_LIMIT,
  * PROTO_ERR_SYNTAX (detail_r names the field), PROTO_ERR_NOMEM.
  */

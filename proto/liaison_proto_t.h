@@ -42,6 +42,9 @@
 #define PROTO_TREE_HEAD_BYTES    112u      /* size, root, time, signature */
 #define PROTO_ROSTER_SECTION_MAX (1u << 20) /* bytes of the roster text a roster command carries */
 #define PROTO_PROOF_HASHES_MAX   64u       /* hashes in a consistency proof */
+#define PROTO_ACTOR_MAX          64u       /* characters of an actor reference */
+#define PROTO_GRANTS_MAX         4u        /* consent grant tokens an envelope carries */
+#define PROTO_GRANT_MAX          1024u     /* bytes of one consent grant token */
 
 /* Sizes of hashes, keys and signatures (libsodium's, named for Liaison). */
 #define PROTO_ID_BYTES           16u       /* message id */
@@ -181,12 +184,13 @@ typedef struct proto_portion {
 typedef struct proto_envelope {
     proto_slice bytes;                       /* the whole encoded envelope */
     proto_slice header_block;                /* magic .. end of header: what header_hash covers */
-    uint8_t version;                         /* format version, 1 */
+    uint8_t version;                         /* format version, 1 or 2 */
     char kind[PROTO_KIND_MAX + 1];           /* "watchlist.query" */
     uint8_t id[PROTO_ID_BYTES];              /* message id */
     uint64_t created_ms;                     /* Unix time of creation, ms */
     uint64_t expires_ms;                     /* Unix time after which it is dropped, ms */
     proto_addr sender;                       /* the agency that wrote and signed it */
+    char actor[PROTO_ACTOR_MAX + 1];         /* officer or system that sent it; "" in version 1 */
     uint8_t recipient_count;                 /* entries in recipients */
     proto_addr recipients[PROTO_RECIPIENTS_MAX]; /* addresses and selectors */
     char case_id[PROTO_CASE_ID_MAX + 1];     /* "" when none */
@@ -194,6 +198,8 @@ typedef struct proto_envelope {
     proto_labels labels;                     /* message labels */
     uint8_t portion_count;                   /* entries in portions */
     proto_portion portions[PROTO_PORTIONS_MAX]; /* content */
+    uint8_t grant_count;                     /* entries in grants; 0 in version 1 */
+    proto_slice grants[PROTO_GRANTS_MAX];    /* consent grant tokens, opaque here */
     uint8_t header_hash[PROTO_HASH_BYTES];   /* SHA-256 of header_block */
     uint8_t portions_root[PROTO_HASH_BYTES]; /* Merkle root of the portion leaf hashes */
     const uint8_t *signature;                /* PROTO_SIGNATURE_BYTES, last in bytes */
@@ -283,6 +289,7 @@ typedef struct proto_draft {
     uint8_t id[PROTO_ID_BYTES];              /* all zero: draw a random id */
     uint64_t created_ms;                     /* 0: now */
     uint64_t expires_ms;                     /* must be after created_ms */
+    const char *actor;                       /* who sends: proto_actor_valid; required */
     const proto_addr *recipients;            /* borrowed */
     size_t recipient_count;                  /* entries in recipients */
     const char *case_id;                     /* NULL or "" for none */
@@ -290,6 +297,8 @@ typedef struct proto_draft {
     proto_labels labels;                     /* message labels */
     const proto_draft_portion *portions;     /* borrowed */
     size_t portion_count;                    /* entries in portions */
+    const proto_slice *grants;               /* consent grant tokens, borrowed; NULL if none */
+    size_t grant_count;                      /* entries in grants, 0..PROTO_GRANTS_MAX */
     proto_rng_fn rng;                        /* NULL: the system CSPRNG */
     void *rng_ctx;                           /* passed to rng */
 } proto_draft;

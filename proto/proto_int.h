@@ -11,7 +11,8 @@
 /* Magic numbers and context strings of the formats (see docs/protocol.md). */
 #define PROTO_ENVELOPE_MAGIC "LSNE"
 #define PROTO_REPORT_MAGIC "LSNR"
-#define PROTO_FORMAT_VERSION 1u
+#define PROTO_FORMAT_VERSION 1u   /* delivery reports; envelope version 1 */
+#define PROTO_ENVELOPE_VERSION 2u /* what the envelope encoder writes */
 #define PROTO_SIGN_CONTEXT "liaison envelope v1" /* 19 bytes + NUL = 20 signed */
 #define PROTO_REPORT_CONTEXT "liaison report v1"
 #define PROTO_COMMIT_CONTEXT "liaison key commit v1"

@@ -1802,6 +1802,7 @@ agent_run(const agent_config *cfg)
     lc.endpoint = cfg->broker;
     lc.state_dir = state;
     lc.receive = true;
+    lc.actor = cfg->actor;
     lerr = liaison_client_open(&lc, &a.c, why, sizeof(why));
     if (lerr != LIAISON_OK) {
         PROTO_LOG(PROTO_LOG_ERROR, "A-CONNECT", "error=\"%s\"", why);

@@ -58,6 +58,9 @@ typedef enum agent_config_err {
  * whole message, "rcmp.yaml:4:17: name_threshold: ...". */
 typedef liaison_yaml_detail agent_config_detail;
 
+/* The actor of what the agent sends when its configuration names none. */
+#define AGENT_ACTOR_DEFAULT "system:liaison-agent"
+
 /* A loaded, checked configuration; paths are resolved, defaults filled in. */
 typedef struct agent_config {
     char *source;                /* the file it came from, as named to the loader */
@@ -67,6 +70,7 @@ typedef struct agent_config {
     char *store;                 /* the agent's directory: STORE/agent (LMDB), STORE/client */
     double name_threshold;       /* a name score at or above this is a hit */
     char *answer_labels;         /* labels of every answer; NULL: computed per answer */
+    char *actor;                 /* actor of every message it sends (AGENT_ACTOR_DEFAULT) */
     proto_log_level log_level;   /* highest level logged */
 } agent_config;
 

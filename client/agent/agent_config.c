@@ -32,6 +32,7 @@ typedef struct raw_config {
     char *store;          /* required */
     char *name_threshold; /* optional; a decimal number, checked here */
     char *answer_labels;  /* optional */
+    char *actor;          /* optional; the actor grammar */
     int *log_level;       /* optional; a proto_log_level */
 } raw_config;
 
@@ -53,6 +54,7 @@ static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_STRING_PTR("store", REQ_STR, raw_config, store, 0, TEXT_MAX),
     CYAML_FIELD_STRING_PTR("name_threshold", OPT_STR, raw_config, name_threshold, 0, 32),
     CYAML_FIELD_STRING_PTR("answer_labels", OPT_STR, raw_config, answer_labels, 0, TEXT_MAX),
+    CYAML_FIELD_STRING_PTR("actor", OPT_STR, raw_config, actor, 0, TEXT_MAX),
     CYAML_FIELD_ENUM_PTR("log_level", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
                          raw_config, log_level, level_strings, CYAML_ARRAY_LEN(level_strings)),
     CYAML_FIELD_END,
@@ -327,6 +329,22 @@ check_labels(load_ctx *c, const char *value, char **out)
 }
 
 static agent_config_err
+check_actor(load_ctx *c, const char *value, char **out)
+{
+    char text[80];
+
+    if (value == NULL)
+        value = AGENT_ACTOR_DEFAULT;
+    if (!proto_actor_valid(value))
+        return fail_at(c, AGENT_CONFIG_ERR_INVALID, "actor",
+                       "'%s' is not an actor: 1 to %u of A-Z a-z 0-9 . _ : @ - "
+                       "(\"system:liaison-agent\")",
+                       liaison_yaml_shown(value, text, sizeof(text)), PROTO_ACTOR_MAX);
+    *out = strdup(value);
+    return *out != NULL ? AGENT_CONFIG_OK : nomem(c);
+}
+
+static agent_config_err
 build(load_ctx *c, const raw_config *raw, agent_config **cfg_out)
 {
     agent_config *cfg = calloc(1, sizeof(*cfg));
@@ -341,7 +359,8 @@ build(load_ctx *c, const raw_config *raw, agent_config **cfg_out)
         (err = check_broker(c, raw->broker, &cfg->broker)) != AGENT_CONFIG_OK ||
         (err = check_path(c, "store", raw->store, &cfg->store)) != AGENT_CONFIG_OK ||
         (err = check_threshold(c, raw->name_threshold, &cfg->name_threshold)) != AGENT_CONFIG_OK ||
-        (err = check_labels(c, raw->answer_labels, &cfg->answer_labels)) != AGENT_CONFIG_OK)
+        (err = check_labels(c, raw->answer_labels, &cfg->answer_labels)) != AGENT_CONFIG_OK ||
+        (err = check_actor(c, raw->actor, &cfg->actor)) != AGENT_CONFIG_OK)
         goto out;
     cfg->log_level = raw->log_level != NULL ? (proto_log_level)*raw->log_level : PROTO_LOG_INFO;
     *cfg_out = cfg;
@@ -443,6 +462,7 @@ agent_config_destroy(agent_config **cfgp)
     free(cfg->broker);
     free(cfg->store);
     free(cfg->answer_labels);
+    free(cfg->actor);
     free(cfg);
     *cfgp = NULL;
 }

@@ -127,6 +127,14 @@ liaison_client_open(const liaison_config *cfg, liaison_client **client_out, char
     if (c == NULL)
         return LIAISON_ERR_NOMEM;
     c->receive = cfg->receive;
+    if (cfg->actor != NULL && cfg->actor[0] != '\0') {
+        if (!proto_actor_valid(cfg->actor)) {
+            say(why, why_len, "actor '%.80s' is not 1 to 64 of A-Z a-z 0-9 . _ : @ -", cfg->actor);
+            err = LIAISON_ERR_INVALID;
+            goto fail;
+        }
+        snprintf(c->actor, sizeof(c->actor), "%s", cfg->actor);
+    }
     if (proto_keyfile_read(cfg->key_file, &c->id, &d) != PROTO_OK) {
         say(why, why_len, "%s", d.text);
         err = LIAISON_ERR_KEY;
@@ -640,6 +648,9 @@ liaison_event_free(liaison_event **ep)
         }
     }
     free(e->portions);
+    for (size_t i = 0; i < e->grant_count; i++)
+        free(e->grants[i].data);
+    free(e->grants);
     free(e->raw);
     free(e);
     *ep = NULL;

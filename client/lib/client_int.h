@@ -37,6 +37,7 @@ struct liaison_client {
     bool refused;                   /* the broker refused our key: every call fails */
     char refusal[600];              /* what the refusal said, one line */
     bool receive;                   /* this connection asks for deliveries */
+    char actor[PROTO_ACTOR_MAX + 1]; /* default actor of what it sends, "" for none */
     uint64_t next_corr;             /* next request correlation */
     uint64_t next_ping_ms;          /* next keepalive */
     client_queued *queue_head;      /* events not yet returned */

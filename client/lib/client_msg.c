@@ -22,6 +22,10 @@ struct liaison_message {
     size_t recipient_count;                     /* entries in recipients */
     proto_labels labels;                        /* message labels */
     char case_id[PROTO_CASE_ID_MAX + 1];        /* "" for none */
+    char actor[PROTO_ACTOR_MAX + 1];            /* "": the client's default actor */
+    uint8_t *grants[PROTO_GRANTS_MAX];          /* consent grant tokens (owned) */
+    size_t grant_lens[PROTO_GRANTS_MAX];        /* bytes of each */
+    size_t grant_count;                         /* entries in grants */
     uint8_t in_reply_to[PROTO_ID_BYTES];        /* zero for none */
     uint64_t expires_ms;                        /* 0: now + default */
     draft_portion portions[PROTO_PORTIONS_MAX]; /* content */
@@ -63,6 +67,8 @@ liaison_message_destroy(liaison_message **mp)
         }
         free(m->portions[i].readers);
     }
+    for (size_t i = 0; i < m->grant_count; i++)
+        free(m->grants[i]);
     free(m->sealed);
     free(m);
     *mp = NULL;
@@ -109,6 +115,33 @@ liaison_message_set_case(liaison_message *m, const char *case_id)
     if (case_id == NULL || strlen(case_id) > PROTO_CASE_ID_MAX)
         return LIAISON_ERR_INVALID;
     snprintf(m->case_id, sizeof(m->case_id), "%s", case_id);
+    return unseal(m);
+}
+
+liaison_err
+liaison_message_set_actor(liaison_message *m, const char *actor)
+{
+    if (m == NULL || !proto_actor_valid(actor))
+        return LIAISON_ERR_INVALID;
+    snprintf(m->actor, sizeof(m->actor), "%s", actor);
+    return unseal(m);
+}
+
+liaison_err
+liaison_message_add_grant(liaison_message *m, const void *token, size_t len)
+{
+    uint8_t *copy;
+
+    if (m == NULL || token == NULL || len == 0 || len > PROTO_GRANT_MAX ||
+        m->grant_count >= PROTO_GRANTS_MAX)
+        return LIAISON_ERR_INVALID;
+    copy = malloc(len);
+    if (copy == NULL)
+        return LIAISON_ERR_NOMEM;
+    memcpy(copy, token, len);
+    m->grants[m->grant_count] = copy;
+    m->grant_lens[m->grant_count] = len;
+    m->grant_count++;
     return unseal(m);
 }
 
@@ -209,6 +242,7 @@ seal(liaison_client *c, liaison_message *m)
     const proto_roster_entry **agencies = NULL;
     proto_reader (*readers)[PROTO_SEALS_MAX] = NULL;
     proto_draft_portion portions[PROTO_PORTIONS_MAX];
+    proto_slice grants[PROTO_GRANTS_MAX];
     proto_draft d;
     proto_detail det = {{0}, {0}};
     size_t count;
@@ -219,6 +253,10 @@ seal(liaison_client *c, liaison_message *m)
         return client_fail(c, LIAISON_ERR_INVALID, "the message has no recipient");
     if (m->portion_count == 0)
         return client_fail(c, LIAISON_ERR_INVALID, "the message has no portion");
+    if (m->actor[0] == '\0' && c->actor[0] == '\0')
+        return client_fail(c, LIAISON_ERR_INVALID,
+                           "no actor: name the officer or system that sends (docs/protocol.md "
+                           "section 6)");
     agencies = calloc(READERS_MAX, sizeof(*agencies));
     readers = calloc(m->portion_count, sizeof(*readers));
     if (agencies == NULL || readers == NULL) {
@@ -266,6 +304,11 @@ seal(liaison_client *c, liaison_message *m)
         portions[i].reader_count = n;
     }
     d.kind = m->kind;
+    d.actor = m->actor[0] != '\0' ? m->actor : c->actor;
+    for (size_t i = 0; i < m->grant_count; i++)
+        grants[i] = (proto_slice){m->grants[i], m->grant_lens[i]};
+    d.grants = m->grant_count > 0 ? grants : NULL;
+    d.grant_count = m->grant_count;
     d.created_ms = liaison_now_ms();
     d.expires_ms = m->expires_ms != 0 ? m->expires_ms : d.created_ms + 24ull * 3600u * 1000u;
     d.recipients = m->recipients;
@@ -331,6 +374,7 @@ liaison_message_from_envelope(const void *data, size_t len, liaison_message **ms
     m->sealed_len = len;
     memcpy(m->id, env->id, PROTO_ID_BYTES);
     snprintf(m->kind, sizeof(m->kind), "%s", env->kind);
+    snprintf(m->actor, sizeof(m->actor), "%s", env->actor);
     proto_labels_clear(&m->labels);
     if (id_out != NULL)
         memcpy(id_out, m->id, PROTO_ID_BYTES);

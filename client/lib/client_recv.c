@@ -81,6 +81,7 @@ open_into(liaison_client *c, const proto_tagged *item, liaison_event **event_out
     proto_id_format(env->id, e->id_hex);
     snprintf(e->kind, sizeof(e->kind), "%s", env->kind);
     proto_addr_format(&env->sender, e->sender, sizeof(e->sender));
+    snprintf(e->actor, sizeof(e->actor), "%s", env->actor);
     snprintf(e->case_id, sizeof(e->case_id), "%s", env->case_id);
     memcpy(e->in_reply_to, env->in_reply_to, PROTO_ID_BYTES);
     e->has_reply_to = !proto_id_is_zero(env->in_reply_to);
@@ -95,6 +96,19 @@ open_into(liaison_client *c, const proto_tagged *item, liaison_event **event_out
         goto fail;
     memcpy(e->raw, item->bytes.data, item->bytes.len);
     e->raw_len = item->bytes.len;
+    if (env->grant_count > 0) {
+        e->grants = calloc(env->grant_count, sizeof(*e->grants));
+        if (e->grants == NULL)
+            goto fail;
+        for (size_t i = 0; i < env->grant_count; i++) {
+            e->grants[i].data = malloc(env->grants[i].len);
+            if (e->grants[i].data == NULL)
+                goto fail;
+            memcpy(e->grants[i].data, env->grants[i].data, env->grants[i].len);
+            e->grants[i].len = env->grants[i].len;
+            e->grant_count = i + 1;
+        }
+    }
     for (size_t i = 0; i < env->portion_count; i++) {
         liaison_portion *p = &e->portions[i];
         proto_labels l;

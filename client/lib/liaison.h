@@ -56,6 +56,9 @@ typedef struct liaison_config {
                                     so that no message reaches the application twice across
                                     restarts */
     bool receive;                /* announce this connection for deliveries */
+    const char *actor;           /* NULL, or the default actor of every message this client
+                                    sends: the officer or system, 1..64 of A-Z a-z 0-9
+                                    . _ : @ - ("jdoe@fbi", "system:liaison-agent") */
 } liaison_config;
 
 /*
@@ -97,6 +100,21 @@ liaison_err liaison_message_set_labels(liaison_message *msg, const char *labels)
 liaison_err liaison_message_set_case(liaison_message *msg, const char *case_id);
 liaison_err liaison_message_set_in_reply_to(liaison_message *msg, const uint8_t id[16]);
 liaison_err liaison_message_set_expiry(liaison_message *msg, uint64_t expires_ms);
+/*
+ * Names who sends this message (the officer or system), overriding the
+ * client's liaison_config.actor.  A message needs an actor from one or the
+ * other: sealing one without fails with LIAISON_ERR_INVALID.  Errors:
+ * LIAISON_ERR_INVALID if actor is not 1..64 of A-Z a-z 0-9 . _ : @ -.
+ */
+liaison_err liaison_message_set_actor(liaison_message *msg, const char *actor);
+/*
+ * Attaches a consent grant token (len 1..LIAISON_GRANT_MAX bytes, copied),
+ * at most LIAISON_GRANTS_MAX a message.  The envelope carries it in its
+ * signed header; brokers check it.  Errors: LIAISON_ERR_INVALID.
+ */
+#define LIAISON_GRANTS_MAX 4u    /* grant tokens a message carries */
+#define LIAISON_GRANT_MAX 1024u  /* bytes of one grant token */
+liaison_err liaison_message_add_grant(liaison_message *msg, const void *token, size_t len);
 /*
  * Adds a portion: its labels (text form), its bytes (copied), and who may
  * read it.  readers NULL: every resolved recipient agency whose nation the
@@ -171,6 +189,12 @@ typedef enum liaison_event_type {
     LIAISON_EVENT_REPORT = 2,   /* a broker's signed report about a message this agency sent */
 } liaison_event_type;
 
+/* A consent grant token carried by a message, as received (not verified here). */
+typedef struct liaison_grant_blob {
+    uint8_t *data;               /* the token's bytes, owned by the event */
+    size_t len;                  /* bytes at data */
+} liaison_grant_blob;
+
 typedef struct liaison_event {
     uint8_t type;                /* a liaison_event_type */
     uint8_t id[16];              /* message id */
@@ -196,6 +220,10 @@ typedef struct liaison_event {
     uint8_t *raw;                /* the signed report or envelope, as received */
     size_t raw_len;              /* bytes at raw */
     uint64_t tag;                /* the broker's delivery tag, for liaison_receipt */
+    /* Messages, appended: */
+    char actor[65];              /* who sent it at its agency, "" from an envelope version 1 */
+    size_t grant_count;          /* entries in grants */
+    liaison_grant_blob *grants;  /* consent grant tokens it carries, owned by the event */
 } liaison_event;
 
 /*

@@ -261,10 +261,14 @@ cli_outgoing_send(const char *sub, liaison_client *c, casebook *cb, const cli_ou
 {
     uint8_t id[16];
     char hex[33], rule[65];
-    liaison_err err = liaison_send(c, msg, id, cli_deadline(conn));
+    liaison_err err;
     const char *text = "";
     uint16_t code;
+    int need = cli_actor_require(sub, conn);
 
+    if (need != EX_OK)
+        return need;
+    err = liaison_send(c, msg, id, cli_deadline(conn));
     liaison_id_to_hex(id, hex);
     if (id_out != NULL)
         memcpy(id_out, id, 16);

@@ -19,6 +19,7 @@ enum {
     CLI_OPT_BROKER,
     CLI_OPT_STATE,
     CLI_OPT_TIMEOUT,
+    CLI_OPT_ACTOR,
 };
 
 #define CLI_CONN_OPTIONS                                                  \
@@ -26,7 +27,8 @@ enum {
     {"roster", required_argument, NULL, CLI_OPT_ROSTER},                  \
     {"broker", required_argument, NULL, CLI_OPT_BROKER},                  \
     {"state", required_argument, NULL, CLI_OPT_STATE},                    \
-    {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT}
+    {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},                \
+    {"actor", required_argument, NULL, CLI_OPT_ACTOR}
 
 #define CLI_CONN_HELP                                                              \
     "CONNECTION OPTIONS\n"                                                        \
@@ -34,7 +36,8 @@ enum {
     "    --roster FILE    the federation roster (or $LIAISON_ROSTER)\n"          \
     "    --broker URL     the home broker, tcp://host:port (or $LIAISON_BROKER)\n" \
     "    --state DIR      keep received ids here durably (or $LIAISON_STATE)\n"   \
-    "    --timeout SECS   how long to wait for the broker (default 10)\n\n"
+    "    --timeout SECS   how long to wait for the broker (default 10)\n"         \
+    "    --actor REF      who sends: the officer or system (or $LIAISON_ACTOR)\n\n"
 
 /* Where to connect, from options or the environment. */
 typedef struct cli_conn {
@@ -43,6 +46,7 @@ typedef struct cli_conn {
     const char *broker;     /* broker endpoint */
     const char *state;      /* state directory, or NULL */
     int timeout_s;          /* seconds to wait for answers */
+    const char *actor;      /* who sends (officer or system), or NULL */
 } cli_conn;
 
 void cli_conn_defaults(cli_conn *c);
@@ -51,6 +55,9 @@ bool cli_conn_option(cli_conn *c, int opt, const char *arg);
 /* Opens a client; prints the reason and returns a sysexits code on failure. */
 int cli_connect(const char *sub, const cli_conn *conn, bool receive, liaison_client **client_out);
 int cli_exit_for(liaison_err err);
+/* A command that sends needs an actor: prints "no actor: ..." and returns
+ * EX_USAGE when conn has none, EX_OK otherwise. */
+int cli_actor_require(const char *sub, const cli_conn *conn);
 uint64_t cli_deadline(const cli_conn *conn);
 
 json_t *cli_event_json(const liaison_event *e);

@@ -21,6 +21,7 @@ cli_conn_defaults(cli_conn *c)
     c->roster = getenv("LIAISON_ROSTER");
     c->broker = getenv("LIAISON_BROKER");
     c->state = getenv("LIAISON_STATE");
+    c->actor = getenv("LIAISON_ACTOR");
     c->timeout_s = 10;
 }
 
@@ -33,6 +34,7 @@ cli_conn_option(cli_conn *c, int opt, const char *arg)
     case CLI_OPT_BROKER: c->broker = arg; return true;
     case CLI_OPT_STATE: c->state = arg; return true;
     case CLI_OPT_TIMEOUT: c->timeout_s = atoi(arg); return c->timeout_s > 0;
+    case CLI_OPT_ACTOR: c->actor = arg; return true;
     default: return false;
     }
 }
@@ -55,12 +57,24 @@ cli_connect(const char *sub, const cli_conn *conn, bool receive, liaison_client 
     cfg.endpoint = conn->broker;
     cfg.state_dir = receive ? conn->state : NULL;
     cfg.receive = receive;
+    cfg.actor = conn->actor;
     err = liaison_client_open(&cfg, client_out, why, sizeof(why));
     if (err != LIAISON_OK) {
         cli_error(sub, "%s", why);
-        return err == LIAISON_ERR_KEY || err == LIAISON_ERR_ROSTER ? EX_DATAERR : EX_UNAVAILABLE;
+        return err == LIAISON_ERR_KEY || err == LIAISON_ERR_ROSTER ? EX_DATAERR
+               : err == LIAISON_ERR_INVALID                        ? EX_USAGE
+                                                                   : EX_UNAVAILABLE;
     }
     return EX_OK;
+}
+
+int
+cli_actor_require(const char *sub, const cli_conn *conn)
+{
+    if (conn->actor != NULL && conn->actor[0] != '\0')
+        return EX_OK;
+    cli_error(sub, "no actor: give --actor or set LIAISON_ACTOR");
+    return EX_USAGE;
 }
 
 int
@@ -372,7 +386,8 @@ cli_send_main(int argc, char **argv)
                                         : "each --portion needs a --text or --file");
         goto out;
     }
-    if ((rc = cli_connect("send", &conn, false, &c)) != EX_OK)
+    if ((rc = cli_actor_require("send", &conn)) != EX_OK ||
+        (rc = cli_connect("send", &conn, false, &c)) != EX_OK)
         goto out;
     err = liaison_send(c, m, id, cli_deadline(&conn));
     liaison_id_to_hex(id, hex);

@@ -410,7 +410,7 @@ open_client(const char *addr, bool receive)
 {
     fed_agency *a = fed_agency_get(F, addr);
     fed_nation *n = fed_nation_get(F, (char[4]){addr[0], addr[1], addr[2], 0});
-    liaison_config cfg = {a->key, F->roster, n->agency_endpoint, NULL, receive};
+    liaison_config cfg = {a->key, F->roster, n->agency_endpoint, NULL, receive, "system:fault-driver"};
     liaison_client *c = NULL;
     char why[512];
 

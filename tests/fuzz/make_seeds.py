@@ -44,6 +44,8 @@ write("envelope", "noted", v["noted envelope"])
 write("envelope", "truncated-header", env[:60])
 write("envelope", "no-signature", env[:-64])
 write("envelope", "empty", b"")
+write("envelope", "granted", v["granted envelope"])
+write("envelope", "legacy-v1", v["version 1 envelope"])
 
 # Delivery reports: the three of the vectors' batch, and damaged copies.
 for i in range(3):

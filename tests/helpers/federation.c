@@ -1,5 +1,6 @@
 /* Test federations with real broker processes on loopback. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -442,6 +443,17 @@ fed_destroy(fed **fp)
     *fp = NULL;
 }
 
+char *
+fed_actor_of(const char *addr, char buf[FED_ACTOR_BYTES])
+{
+    size_t n = 0;
+
+    for (const char *p = addr; *p != '\0' && n + 9 < FED_ACTOR_BYTES; p++)
+        buf[n++] = *p == '/' ? '.' : (char)tolower((unsigned char)*p);
+    snprintf(buf + n, FED_ACTOR_BYTES - n, ".officer");
+    return buf;
+}
+
 liaison_client *
 fed_client(fed *f, const char *addr, bool receive)
 {
@@ -449,7 +461,7 @@ fed_client(fed *f, const char *addr, bool receive)
     fed_nation *n = a != NULL ? fed_nation_get(f, (char[4]){addr[0], addr[1], addr[2], 0}) : NULL;
     liaison_config cfg;
     liaison_client *c = NULL;
-    char why[512];
+    char why[512], actor[FED_ACTOR_BYTES];
 
     if (a == NULL || n == NULL)
         fail_msg("no agency %s in the test federation", addr);
@@ -458,6 +470,7 @@ fed_client(fed *f, const char *addr, bool receive)
     cfg.roster_file = f->roster;
     cfg.endpoint = n->agency_endpoint;
     cfg.receive = receive;
+    cfg.actor = fed_actor_of(addr, actor);
     if (liaison_client_open(&cfg, &c, why, sizeof(why)) != LIAISON_OK)
         fail_msg("client %s: %s", addr, why);
     return c;
@@ -483,6 +496,7 @@ fed_run_tool(const char *const *args, char *out, size_t out_len)
         dup2(pipefd[1], STDOUT_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
+        setenv("LIAISON_ACTOR", "test.officer", 0);
         argv[n++] = (char *)(uintptr_t)"liaison";
         while (args[n - 1] != NULL && n < 63) {
             argv[n] = (char *)(uintptr_t)args[n - 1];
@@ -818,6 +832,11 @@ fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const 
         dup2(e, STDERR_FILENO);
         close(o);
         close(e);
+        if (agency != NULL) {
+            char actor[FED_ACTOR_BYTES];
+
+            setenv("LIAISON_ACTOR", fed_actor_of(agency, actor), 0);
+        }
         execv(bin, argv);
         _exit(127);
     }

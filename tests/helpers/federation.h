@@ -89,6 +89,12 @@ liaison_client *fed_client(fed *f, const char *addr, bool receive);
  * its stdout in out (out_len bytes, may be NULL). */
 int fed_run_tool(const char *const *args, char *out, size_t out_len);
 
+/* The actor the harness gives agency addr's clients and tools ("USA/FBI" ->
+ * "usa.fbi.officer"), into buf; returns buf.  fed_tool_start sets it as
+ * LIAISON_ACTOR unless the environment has one (set "" to test without). */
+#define FED_ACTOR_BYTES 65u
+char *fed_actor_of(const char *addr, char buf[FED_ACTOR_BYTES]);
+
 /* Runs `liaison audit verify` on a stopped broker's data; fails the test
  * unless it passes. */
 void fed_assert_audit_verifies(fed *f, const char *nation);

@@ -101,6 +101,7 @@ seal(const proto_identity *from, const char *to, uint64_t created, uint64_t expi
     p.plain = (const uint8_t *)"payload";
     p.plain_len = 7;
     d.kind = "watchlist.publish";
+    d.actor = "badge-4411";
     d.created_ms = created;
     d.expires_ms = expires;
     d.recipients = &rcpt;

@@ -461,6 +461,7 @@ test_broker_unknown_and_revoked_keys_refused(void **state)
     cfg.key_file = key;
     cfg.roster_file = f->roster;
     cfg.endpoint = fed_nation_get(f, "USA")->agency_endpoint;
+    cfg.actor = "badge-4411";
     assert_int_equal(liaison_client_open(&cfg, &stranger, why, sizeof(why)), LIAISON_OK);
     assert_int_equal(liaison_message_new("watchlist.query", &m), LIAISON_OK);
     assert_int_equal(liaison_message_add_recipient(m, "USA/CBP"), LIAISON_OK);

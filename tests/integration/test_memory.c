@@ -215,6 +215,7 @@ seal(const proto_identity *from, const char *to, size_t len, uint8_t **buf, size
     p.plain = text;
     p.plain_len = len;
     d.kind = "watchlist.publish";
+    d.actor = "badge-4411";
     d.expires_ms = liaison_now_ms() + 3600 * SECOND;
     d.recipients = &rcpt;
     d.recipient_count = 1;

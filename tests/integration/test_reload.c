@@ -103,6 +103,7 @@ send_fresh(fed *f, const char *addr, const char *to, const char *labels, unsigne
     cfg.key_file = key;
     cfg.roster_file = roster;
     cfg.endpoint = fed_nation_get(f, "USA")->agency_endpoint;
+    cfg.actor = "badge-4411";
     if (liaison_client_open(&cfg, &c, why, sizeof(why)) != LIAISON_OK)
         fail_msg("client %s: %s", addr, why);
     rc = try_send(c, to, labels, ms);

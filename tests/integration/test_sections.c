@@ -175,6 +175,7 @@ client_with(fed *f, const char *addr, const char *key, const char *roster, bool 
     cfg.key_file = key;
     cfg.roster_file = roster;
     cfg.endpoint = fed_nation_get(f, (char[4]){addr[0], addr[1], addr[2], 0})->agency_endpoint;
+    cfg.actor = "badge-4411";
     cfg.receive = receive;
     if (liaison_client_open(&cfg, &c, why, sizeof(why)) != LIAISON_OK)
         fail_msg("client %s: %s", addr, why);
@@ -316,6 +317,7 @@ forward_code(fed_raw *r, uint64_t seq, const proto_identity *from, char *why, si
     p.plain = (const uint8_t *)"payload";
     p.plain_len = 7;
     d.kind = "watchlist.publish";
+    d.actor = "badge-4411";
     d.created_ms = now;
     d.expires_ms = now + 60000;
     d.recipients = &rcpt;

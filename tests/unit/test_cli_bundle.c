@@ -233,6 +233,7 @@ evidence(fixture *f, const char *name, const uint8_t *data, size_t len, size_t c
     portions[0].reader_count = 1;
     assert_int_equal(proto_addr_parse("MEX/FGR", &to, NULL), PROTO_OK);
     d.kind = "mlat.evidence";
+    d.actor = "badge-4411";
     d.created_ms = 1764151200000ull;
     d.expires_ms = d.created_ms + 86400000ull;
     d.recipients = &to;

@@ -74,6 +74,7 @@ seal_standard(fixture *f, uint8_t **buf, size_t *len)
     portions[1].readers = readers;
     portions[1].reader_count = 1;
     d.kind = "watchlist.query";
+    d.actor = "badge-4411";
     d.created_ms = 1767225600000ull;
     d.expires_ms = d.created_ms + 3600000ull;
     d.recipients = recipients;
@@ -904,6 +905,7 @@ test_proto_envelope_every_byte_change_fails(void **state)
     portion.readers = &reader;
     portion.reader_count = 1;
     d.kind = "watchlist.answer";
+    d.actor = "badge-4411";
     d.expires_ms = UINT64_MAX;
     d.recipients = &to;
     d.recipient_count = 1;
@@ -958,10 +960,10 @@ test_proto_envelope_malformed_table(void **state)
     } cases[] = {
         {"empty", SIZE_MAX, 0, -(long)f->len, PROTO_ERR_TRUNCATED, "magic"},
         {"bad magic", 0, 'X', 0, PROTO_ERR_MAGIC, "magic"},
-        {"version 2", 4, 2, 0, PROTO_ERR_VERSION, "version"},
+        {"version 3", 4, 3, 0, PROTO_ERR_VERSION, "version"},
         {"version 0", 4, 0, 0, PROTO_ERR_VERSION, "version"},
         {"header longer than input", 5, 0x7f, 0, PROTO_ERR_TRUNCATED, "header_len"},
-        {"header one byte short", 8, (uint8_t)(hl - 1), 0, PROTO_ERR_TRUNCATED, "labels.purpose"},
+        {"header one byte short", 8, (uint8_t)(hl - 1), 0, PROTO_ERR_TRUNCATED, "header.grant_count"},
         {"header one byte long", 8, (uint8_t)(hl + 1), 0, PROTO_ERR_TRAILING, "header"},
         {"kind too long", kind_at, 200, 0, PROTO_ERR_LIMIT, "header.kind"},
         {"kind upper case", kind_at + 1, 'W', 0, PROTO_ERR_SYNTAX, "header.kind"},
@@ -1015,7 +1017,8 @@ test_proto_envelope_noncanonical(void **state)
         size_t at = 1 + h[0] + 16 + 8 + 8;  /* after kind, id, times */
         size_t r0, r1, sender_len = h[at];
 
-        at += 1 + sender_len + 1;            /* sender, recipient count */
+        at += 1 + sender_len;                /* sender */
+        at += 1 + h[at] + 1;                 /* actor, recipient count */
         r0 = at;
         r1 = r0 + 1 + h[r0];
         assert_int_equal(h[r0], 8);          /* "CAN/RCMP" */
@@ -1076,6 +1079,7 @@ test_proto_envelope_draft_errors(void **state)
     p.plain = (const uint8_t *)"x";
     p.plain_len = 1;
     d.kind = "watchlist.query";
+    d.actor = "badge-4411";
     d.expires_ms = UINT64_MAX;
     d.recipients = to;
     d.recipient_count = 1;
@@ -1154,6 +1158,7 @@ test_proto_envelope_large_portion(void **state)
     p.readers = &r;
     p.reader_count = 1;
     d.kind = "mlat.evidence";
+    d.actor = "badge-4411";
     d.expires_ms = UINT64_MAX;
     d.recipients = &to;
     d.recipient_count = 1;
@@ -1858,6 +1863,7 @@ test_proto_alloc_failures(void **state)
                 portions[i].reader_count = 2;
             }
             d.kind = "watchlist.query";
+            d.actor = "badge-4411";
             d.expires_ms = UINT64_MAX;
             d.recipients = &to;
             d.recipient_count = 1;

@@ -42,6 +42,72 @@ identity(const char *addr_text, uint8_t seed_byte, proto_identity **id_out)
     return proto_identity_from_seed(&addr, seed, id_out) == PROTO_OK ? 0 : -1;
 }
 
+/*
+ * The envelope of format version 1 that these vectors carried before version
+ * 2 (the same draft, no actor): encoders no longer write it, decoders still
+ * read and verify it, so stored envelopes and exported bundles stay valid.
+ */
+static const char legacy_v1_hex[] =
+    "4c534e4501000000c00f77617463686c6973742e717565727900112233445566"
+    "778899aabbccddeeff0000019b76daa8000000019b7c010400075553412f4642"
+    "49020843414e2f52434d50054d45582f2a0e434153452d323032362d30303031"
+    "0000000000000000000000000000000000010000000000000343414e4d455855"
+    "53410000000016467567697469766520696e7665737469676174696f6e020001"
+    "0000000000000343414e4d455855534100000000000003000000000000024341"
+    "4e55534100000000000141414141414141414141414141414141414141414141"
+    "4141ac784e675834c23f7ac38af523a0b35c9f6afc39e2ea44d31a0eea174555"
+    "4f5200000037e74dec0fdc1ff16bd68f9c1bbaa6681ef1fa09338148ab16e2d1"
+    "cc8d5bae6cce92064007fc68a97bc06337ae47af7d08269fe9b565458f020843"
+    "414e2f52434d50cc4f2cdb695dd766f34118eb67b98652fed1d8bc49c330b119"
+    "bbfa8a6498937856cef7fb80a1d08580ff3cf5ee234abd603aa78b199af08885"
+    "9151d2a5c4d5cd2bc61faf7b4beac944cccfb45a035ea9074d45582f464752e6"
+    "db38861185a2f47216afb5e68409a1c32dc9cb73d6c538a537fb8ef5716852e5"
+    "dfb644dcf8fc5a26ba1560ead69a4e7b0c75071f7866dd5a203ce9c4f5aab2e1"
+    "34a253729e4976c6c21264696f309c0145454545454545454545454545454545"
+    "4545454545454545e390dc765fd67bed596fdec58eed2dc9ab63395c95dff0b5"
+    "fbab73d118f11b33000000258f24aa637ed7b7e967cbd16402aed74440e290e3"
+    "a3b8dd247ba3516b35147336c3eac42019010843414e2f52434d508f9db132b3"
+    "e06588583669b740d323dff45d5d10b3cfd27b8487c5563ab7416101c585ed14"
+    "4dab47935183fa16ca9b09e34b096130f658023351faf860936b2ce571e67ec5"
+    "722dbfa6d546256809749f0f67c7ce910552741f14798004c1ede568b8084da8"
+    "af9b0e7b6f95b7eca8442b28207a4fbb86079b0e3252d3858a9fa147cad527e2"
+    "c190e72314871cbae26209";
+
+static int
+hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The legacy envelope: decodes as version 1 with no actor and no grant,
+ * verifies with USA/FBI's key, and opens for MEX/FGR. */
+static int
+legacy_vector(FILE *out, const proto_identity *fbi, const proto_identity *fgr,
+              const char *p0)
+{
+    static proto_envelope env;
+    uint8_t buf[sizeof(legacy_v1_hex) / 2], plain[64];
+    size_t len = (sizeof(legacy_v1_hex) - 1) / 2, plain_len;
+
+    for (size_t i = 0; i < len; i++) {
+        int hi = hex_value(legacy_v1_hex[2 * i]), lo = hex_value(legacy_v1_hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return -1;
+        buf[i] = (uint8_t)(hi << 4 | lo);
+    }
+    if (proto_envelope_decode(buf, len, &env, NULL) != PROTO_OK || env.version != 1 ||
+        env.actor[0] != '\0' || env.grant_count != 0 ||
+        proto_envelope_verify(&env, fbi->sign_public) != PROTO_OK ||
+        proto_envelope_open(&env, 0, fgr, plain, &plain_len) != PROTO_OK ||
+        plain_len != strlen(p0) || memcmp(plain, p0, plain_len) != 0)
+        return -1;
+    fprintf(out, "# Legacy: the same message as an envelope of version 1 (no actor, no\n"
+                 "# grants), as written before version 2; it still decodes and verifies.\n");
+    put_hex(out, "version 1 envelope", buf, len);
+    return 0;
+}
+
 /* Three delivery reports about the envelope, signed together by broker USA. */
 static int
 report_vectors(FILE *out, const proto_envelope *env, const uint8_t *envelope, size_t envelope_len)
@@ -145,7 +211,7 @@ vectors_write(FILE *out)
     if (identity("USA/FBI", 0x01, &fbi) != 0 || identity("CAN/RCMP", 0x02, &rcmp) != 0 ||
         identity("MEX/FGR", 0x03, &fgr) != 0)
         goto out;
-    fprintf(out, "# Liaison wire format test vectors, format version 1.\n"
+    fprintf(out, "# Liaison wire format test vectors, envelope version 2.\n"
                  "# Identities are built from 32-byte seeds (all 0x01 for USA/FBI, 0x02 for\n"
                  "# CAN/RCMP, 0x03 for MEX/FGR); the derived keys follow.\n");
     put_hex(out, "USA/FBI sign seed", fbi->sign_secret, 32);
@@ -178,6 +244,7 @@ vectors_write(FILE *out)
     portions[1].readers = readers;
     portions[1].reader_count = 1;
     draft.kind = "watchlist.query";
+    draft.actor = "jdoe@fbi";
     if (proto_id_parse("00112233445566778899aabbccddeeff", draft.id) != PROTO_OK)
         goto out;
     draft.created_ms = 1767225600000ull; /* 2026-01-01T00:00:00Z */
@@ -240,6 +307,34 @@ vectors_write(FILE *out)
         fprintf(out, "# The redacted envelope delivered with tag 4: a deliver command's list.\n");
         put_hex(out, "deliveries frame", list, list_len);
     }
+    {
+        /* Opaque to the envelope: grant tokens are checked by brokers, not here. */
+        static const uint8_t blob[8] = {0x4c, 0x53, 0x4e, 0x47, 0x01, 0xa1, 0xa2, 0xa3};
+        proto_slice grant = {blob, sizeof(blob)};
+        uint8_t *granted = NULL;
+        size_t granted_len;
+        static proto_envelope genv;
+
+        d.k = 0;
+        draft.grants = &grant;
+        draft.grant_count = 1;
+        if (proto_envelope_seal(&draft, fbi, &granted, &granted_len, &detail) != PROTO_OK)
+            goto out;
+        if (proto_envelope_decode(granted, granted_len, &genv, &detail) != PROTO_OK ||
+            proto_envelope_verify(&genv, fbi->sign_public) != PROTO_OK || genv.grant_count != 1 ||
+            genv.grants[0].len != sizeof(blob)) {
+            free(granted);
+            goto out;
+        }
+        fprintf(out, "# The same draft carrying one grant blob of 8 bytes (4c534e4701a1a2a3,\n"
+                     "# opaque to the envelope), the draws restarted from 0x40.\n");
+        put_hex(out, "granted header block", genv.header_block.data, genv.header_block.len);
+        put_hex(out, "granted signature", genv.signature, PROTO_SIGNATURE_BYTES);
+        put_hex(out, "granted envelope", granted, granted_len);
+        free(granted);
+    }
+    if (legacy_vector(out, fbi, fgr, p0) != 0)
+        goto out;
     rc = 0;
 out:
     free(buf);
