@@ -295,6 +295,8 @@ cli_recall_send(const char *sub, const cli_conn *conn, const char *msgid, const 
         goto out;
     if ((rc = load_original(sub, cb, &o, id, &orig)) != EX_OK)
         goto out;
+    if ((rc = cli_actor_require(sub, &o.conn)) != EX_OK)
+        goto out;
     if (orig->recipients == NULL || orig->recipients[0] == '\0') {
         cli_error(sub, "%s: the casebook does not name its recipients", msgid);
         rc = EX_DATAERR;
@@ -780,6 +782,9 @@ cli_recall_apply(const char *sub, liaison_client *c, casebook *cb, const liaison
     out.ttl_s = CLI_LONG_TTL_S;
     out.body = ack;
     cli_conn_defaults(&conn);
+    /* The ack goes out under the client's own default actor (the officer or
+     * system that drains); without one, liaison_send refuses and says so. */
+    conn.actor = "client";
     if (ack == NULL || cli_outgoing_build(sub, &out, &m) != EX_OK ||
         cli_outgoing_send(sub, c, cb, &out, m, &conn, false, NULL) != EX_OK) {
         cli_error(sub, "recall %s: the recall.ack was not sent; the recall stays in the inbox",
