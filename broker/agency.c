@@ -223,6 +223,10 @@ broker_agency_deliver(broker *b, broker_session *s)
             if (bytes.data == NULL) {
                 broker_entry_msg m;
 
+                if (broker_recall_pending(b, s->dest, e->seq)) {
+                    s->cursor = e->seq; /* a recall removes it: never sent */
+                    continue;
+                }
                 kind = PROTO_CMD_DELIVER;
                 got = broker_entry_envelope(rd, e, &m, &bytes, &owned);
                 if (got == BROKER_ENTRY_DAMAGED &&

@@ -43,6 +43,7 @@ broker_op_abort(broker *b)
         return;
     store_batch_drop_item(c->batch);
     c->count--;
+    broker_recall_dropped(b, c, c->ops[c->count].item);
     if (c->ops[c->count].type != BROKER_OP_PLAIN)
         c->waited--;
 }
@@ -294,6 +295,9 @@ broker_commit_done(broker *b)
         broker_metrics_inc(b->metrics, BROKER_METRICS_EXPIRED, 1);
     }
     c->expired_count = 0;
+    /* Entries recalls removed are gone from the store now (or, if the
+     * commit failed, stay and go out after the next reconnect). */
+    broker_recall_committed(b, c);
     deliver_dirty(b, c);
     broker_commit_kick(b);
 }

@@ -230,6 +230,17 @@ typedef struct broker_commit {
  * id, a command's frames, and one more to see that there are too many. */
 #define BROKER_FRAMES_MAX (1 + PROTO_CMD_FRAMES_MAX + 1)
 
+/* A queue entry a recall removes in the collecting (or committing) batch:
+ * not sent meanwhile, though the store still holds it until that commit. */
+typedef struct broker_withdrawn {
+    char dest[STORE_DEST_MAX + 1];      /* its queue */
+    uint64_t seq;                       /* its seq there */
+    const broker_commit *commit;        /* the batch that removes it */
+    size_t item;                        /* its item there */
+} broker_withdrawn;
+
+#define BROKER_WITHDRAWN_MAX 1024u      /* entries removed by recalls not yet committed */
+
 /* The daemon. */
 typedef struct broker {
     broker_config *cfg;                 /* configuration, as loaded at start */
@@ -280,6 +291,8 @@ typedef struct broker {
     broker_route routes[BROKER_ROUTES_MAX];          /* queries and answers noted */
     size_t answers_noted;                            /* routes with answer set */
     broker_receiver receivers[BROKER_RECEIVERS_MAX]; /* receiving connections */
+    broker_withdrawn withdrawn[BROKER_WITHDRAWN_MAX]; /* recalled entries not yet committed */
+    size_t withdrawn_count;                          /* entries in withdrawn */
     char *own_section;                  /* signed mode: our nation's section as sent to peers */
     size_t own_section_len;             /* bytes at own_section */
     uint64_t own_serial;                /* its serial, 0: none */
@@ -497,6 +510,38 @@ void broker_route_forward(broker *b, broker_job *job);
 /* Refuses a partner's forward or report: a forward-ack with code and why,
  * a log line, a `rejected` audit record; frees job. */
 void broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why);
+
+/* ---- recall.c -------------------------------------------------------------- */
+
+#define BROKER_KIND_RECALL     "recall.request" /* a recall by the originator */
+#define BROKER_KIND_RECALL_ACK "recall.ack"     /* a recipient's answer to a recall */
+
+/* True for the kinds builtin:recall routes instead of the policy. */
+bool broker_recall_kind(const char *kind);
+/*
+ * Adds to the current item what recall (a recall.request by originator)
+ * takes back of message original for the agencies targets[0..n): every
+ * queue entry of original toward one of them that was not yet sent (an
+ * agency's queue; a partner queue entry not in the window, when the recall
+ * covers all its targets) is removed, its recipients' state becomes
+ * recalled (with a report toward the sender) and audited `recalled`; each
+ * other target is audited `recalled` as one the recall follows.
+ * original_hash (NULL when the original is no longer stored) names the
+ * original in the audit records.  rd is a snapshot of the store.  0, or -1
+ * when an operation could not be added (abort the item).  Main thread.
+ */
+int broker_recall_withdraw(broker *b, store_read *rd, const uint8_t original[PROTO_ID_BYTES],
+                           const uint8_t recall[PROTO_ID_BYTES], const proto_addr *targets,
+                           size_t n, const uint8_t *original_hash, const char *originator,
+                           const char *purpose);
+
+/* True if entry seq of queue dest is removed by a recall whose batch has
+ * not committed yet: it is skipped, not sent.  Main thread. */
+bool broker_recall_pending(const broker *b, const char *dest, uint64_t seq);
+/* Batch c committed (or failed): its removals are no longer pending. */
+void broker_recall_committed(broker *b, const broker_commit *c);
+/* Item item of batch c was dropped: its removals are not made. */
+void broker_recall_dropped(broker *b, const broker_commit *c, size_t item);
 
 /* ---- agency.c -------------------------------------------------------------- */
 

@@ -604,6 +604,10 @@ broker_peer_send(broker *b, broker_peer *p)
             }
             if ((rc = send_reports(p, &box)) != 0)
                 break;
+            if (broker_recall_pending(b, p->dest, e->seq)) {
+                p->cursor = e->seq; /* a recall removes it: never sent */
+                continue;
+            }
             rc = send_message(b, p, rd, e); /* 1: not a message, or expired: skipped */
             if (rc < 0)
                 break;

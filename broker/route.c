@@ -58,10 +58,12 @@ add_resolved(size_t *count, const proto_addr *a, const proto_addr *sender)
  * Resolves the envelope's recipients through the roster: an agency address
  * names itself (it must be in the roster and not revoked); NATION/ * and *
  * name every agency (of that nation, or of the federation) whose card
- * accepts the kind.  The sender never receives its own message.
+ * accepts the kind (any_kind: every agency, for the recall kinds that
+ * nobody may refuse).  The sender never receives its own message.
  */
 static uint16_t
-resolve(broker *b, const proto_envelope *env, size_t *count, char *why, size_t why_len)
+resolve(broker *b, const proto_envelope *env, bool any_kind, size_t *count, char *why,
+        size_t why_len)
 {
     const proto_roster *r;
     uint16_t code = 0;
@@ -91,7 +93,7 @@ resolve(broker *b, const proto_envelope *env, size_t *count, char *why, size_t w
 
             if (e->revoked || e->card.addr.kind != PROTO_ADDR_AGENCY ||
                 !proto_addr_matches(sel, &e->card.addr) ||
-                !proto_roster_accepts(e, env->kind))
+                (!any_kind && !proto_roster_accepts(e, env->kind)))
                 continue;
             if (add_resolved(count, &e->card.addr, &env->sender) != 0) {
                 snprintf(why, why_len, "recipients resolve to more than %u agencies",
@@ -190,6 +192,218 @@ decide_egress(broker *b, const proto_envelope *env, size_t count, uint64_t now)
         }
         verdict_copy(r, &d);
     }
+}
+
+/* True if message id names no message (all zero). */
+static bool
+id_zero(const uint8_t id[PROTO_ID_BYTES])
+{
+    for (size_t i = 0; i < PROTO_ID_BYTES; i++) {
+        if (id[i] != 0)
+            return false;
+    }
+    return true;
+}
+
+/* True if the delivery states of a message say it reached, or was queued
+ * for, agency a (not denied here, not refused by a partner). */
+static bool
+states_reached(const proto_status_entry *states, size_t n, const proto_addr *a)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (proto_addr_equal(&states[i].recipient, a))
+            return states[i].state != PROTO_STATE_DENIED &&
+                   states[i].state != PROTO_STATE_REFUSED;
+    }
+    return false;
+}
+
+/*
+ * builtin:recall, for a recall kind submitted here (docs/policy.md): checks
+ * it against what the store knows of the message it answers and fills
+ * scratch with its recipients, all released by the rule.  A recall.request
+ * is the original's sender's only, and goes to the agencies of its
+ * recipients (whatever kinds their cards accept) that the original reached
+ * or was queued for; a recall.ack goes only to the sender of the recall it
+ * answers.  0, or the wire code with why.
+ */
+static uint16_t
+recall_resolve(broker *b, store_read *rd, const proto_envelope *env, size_t *count, char *why,
+               size_t why_len)
+{
+    static proto_status_entry states[BROKER_RESOLVED_MAX];
+    store_envelope_info info;
+    proto_slice bytes;
+    char sender[PROTO_ADDR_TEXT_MAX + 1], hex[2 * PROTO_ID_BYTES + 1];
+    bool request = strcmp(env->kind, BROKER_KIND_RECALL) == 0, known;
+    size_t ns = 0, kept = 0;
+    uint16_t code;
+
+    *count = 0;
+    if (id_zero(env->in_reply_to)) {
+        snprintf(why, why_len, "a %s names the message it answers in in_reply_to", env->kind);
+        return PROTO_WIRE_MALFORMED;
+    }
+    proto_hex(env->in_reply_to, PROTO_ID_BYTES, hex);
+    proto_addr_format(&env->sender, sender, sizeof(sender));
+    known = store_envelope_get(rd, env->in_reply_to, &info, &bytes) == STORE_OK;
+    if (request) {
+        if (known && strcmp(info.sender, sender) != 0) {
+            snprintf(why, why_len, "denied by %s: only %s, the originator, may recall %s",
+                     POLICY_BUILTIN_RECALL, info.sender, hex);
+            return PROTO_WIRE_DENIED;
+        }
+        if (store_state_list(rd, env->in_reply_to, states, BROKER_RESOLVED_MAX, &ns) != STORE_OK)
+            ns = 0;
+    } else {
+        if (!known || strcmp(info.kind, BROKER_KIND_RECALL) != 0) {
+            snprintf(why, why_len, "denied by %s: %s answers no recall known here",
+                     POLICY_BUILTIN_RECALL, env->kind);
+            return PROTO_WIRE_DENIED;
+        }
+        for (size_t i = 0; i < env->recipient_count; i++) {
+            char text[PROTO_ADDR_TEXT_MAX + 1];
+
+            if (strcmp(proto_addr_format(&env->recipients[i], text, sizeof(text)), info.sender) !=
+                0) {
+                snprintf(why, why_len,
+                         "denied by %s: a recall.ack goes only to %s, the sender of recall %s",
+                         POLICY_BUILTIN_RECALL, info.sender, hex);
+                return PROTO_WIRE_DENIED;
+            }
+        }
+    }
+    if ((code = resolve(b, env, true, count, why, why_len)) != 0)
+        return code;
+    for (size_t i = 0; i < *count; i++) {
+        resolved *r = &scratch[i];
+
+        /* What the store says the original reached bounds the recall; a
+         * broker that no longer knows it goes by the recipients named. */
+        if (request && ns > 0 && !states_reached(states, ns, &r->addr))
+            continue;
+        if (kept != i)
+            scratch[kept] = *r;
+        r = &scratch[kept++];
+        r->local = strcmp(r->addr.nation, b->id->addr.nation) == 0;
+        r->action = POLICY_RELEASE;
+        snprintf(r->rule, sizeof(r->rule), "%s", POLICY_BUILTIN_RECALL);
+        snprintf(r->reason, sizeof(r->reason), request ? "recall of %s by its originator"
+                                                        : "answer to the recall of %s",
+                 hex);
+    }
+    *count = kept;
+    if (kept == 0) {
+        snprintf(why, why_len, "none of the recall's recipients received %s", hex);
+        return PROTO_WIRE_RECIPIENT;
+    }
+    return 0;
+}
+
+/*
+ * builtin:recall for a partner's forward of a recall kind, whose targets
+ * are scratch[0..count) (those the roster refuses already denied): the
+ * same checks as recall_resolve with what this broker knows, and each
+ * target released by the rule, or denied when this broker's states say the
+ * original never reached it.  0, or the wire code with why (the whole
+ * forward is refused).
+ */
+static uint16_t
+recall_forward(broker *b, const proto_envelope *env, size_t count, char *why, size_t why_len)
+{
+    static proto_status_entry states[BROKER_RESOLVED_MAX];
+    store_read *rd = NULL;
+    store_envelope_info info;
+    proto_slice bytes;
+    char sender[PROTO_ADDR_TEXT_MAX + 1], hex[2 * PROTO_ID_BYTES + 1];
+    bool request = strcmp(env->kind, BROKER_KIND_RECALL) == 0, known;
+    size_t ns = 0;
+    uint16_t code = 0;
+
+    if (id_zero(env->in_reply_to)) {
+        snprintf(why, why_len, "a %s names the message it answers in in_reply_to", env->kind);
+        return PROTO_WIRE_MALFORMED;
+    }
+    if (store_read_begin(b->st, &rd) != STORE_OK) {
+        snprintf(why, why_len, "the store cannot be read");
+        return PROTO_WIRE_INTERNAL;
+    }
+    proto_hex(env->in_reply_to, PROTO_ID_BYTES, hex);
+    proto_addr_format(&env->sender, sender, sizeof(sender));
+    known = store_envelope_get(rd, env->in_reply_to, &info, &bytes) == STORE_OK;
+    if (request && known && strcmp(info.sender, sender) != 0) {
+        snprintf(why, why_len, "denied by %s: only %s, the originator, may recall %s",
+                 POLICY_BUILTIN_RECALL, info.sender, hex);
+        code = PROTO_WIRE_DENIED;
+    } else if (!request && (!known || strcmp(info.kind, BROKER_KIND_RECALL) != 0)) {
+        snprintf(why, why_len, "denied by %s: %s answers no recall known here",
+                 POLICY_BUILTIN_RECALL, env->kind);
+        code = PROTO_WIRE_DENIED;
+    } else if (request &&
+               store_state_list(rd, env->in_reply_to, states, BROKER_RESOLVED_MAX, &ns) !=
+                   STORE_OK) {
+        ns = 0;
+    }
+    store_read_end(&rd);
+    for (size_t i = 0; i < count && code == 0; i++) {
+        resolved *r = &scratch[i];
+
+        if (r->action == POLICY_DENY)
+            continue;
+        if (!request && strcmp(r->text, info.sender) != 0) {
+            snprintf(why, why_len,
+                     "denied by %s: a recall.ack goes only to %s, the sender of recall %s",
+                     POLICY_BUILTIN_RECALL, info.sender, hex);
+            code = PROTO_WIRE_DENIED;
+            break;
+        }
+        snprintf(r->rule, sizeof(r->rule), "%s", POLICY_BUILTIN_RECALL);
+        if (request && ns > 0 && !states_reached(states, ns, &r->addr)) {
+            r->action = POLICY_DENY;
+            snprintf(r->reason, sizeof(r->reason), "%s never received %s", r->text, hex);
+            continue;
+        }
+        r->action = POLICY_RELEASE;
+        r->withheld = 0;
+        snprintf(r->reason, sizeof(r->reason), request ? "recall of %s by its originator"
+                                                        : "answer to the recall of %s",
+                 hex);
+    }
+    return code;
+}
+
+/* For a recall.request: adds to the current item what it takes back of
+ * the original for the released recipients in scratch[0..count). */
+static int
+recall_item(broker *b, const proto_envelope *env, size_t count)
+{
+    static proto_addr targets[BROKER_RESOLVED_MAX];
+    store_read *rd = NULL;
+    store_envelope_info info;
+    proto_slice bytes;
+    uint8_t hash[PROTO_HASH_BYTES];
+    const uint8_t *h = NULL;
+    char sender[PROTO_ADDR_TEXT_MAX + 1];
+    size_t n = 0;
+    int rc;
+
+    if (strcmp(env->kind, BROKER_KIND_RECALL) != 0)
+        return 0;
+    for (size_t i = 0; i < count; i++) {
+        if (scratch[i].action != POLICY_DENY)
+            targets[n++] = scratch[i].addr;
+    }
+    if (store_read_begin(b->st, &rd) != STORE_OK)
+        return -1;
+    if (store_envelope_get(rd, env->in_reply_to, &info, &bytes) == STORE_OK) {
+        proto_sha256(bytes.data, bytes.len, hash);
+        h = hash;
+    }
+    rc = broker_recall_withdraw(b, rd, env->in_reply_to, env->id, targets, n, h,
+                                proto_addr_format(&env->sender, sender, sizeof(sender)),
+                                env->labels.purpose);
+    store_read_end(&rd);
+    return rc;
 }
 
 /* Answers a submit that will not be committed, and audits the refusal. */
@@ -313,7 +527,8 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
         broker_audit(b, STORE_EV_RECEIVED, env->id, sender, "", env->labels.purpose, "", h,
-                     env->kind) != 0)
+                     env->kind) != 0 ||
+        recall_item(b, env, count) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];
@@ -408,9 +623,14 @@ broker_route_submit(broker *b, broker_job *job)
         broker_job_free(&job);
         return;
     }
-    code = resolve(b, env, &count, why, sizeof(why));
+    if (broker_recall_kind(env->kind)) {
+        code = recall_resolve(b, rd, env, &count, why, sizeof(why));
+    } else {
+        code = resolve(b, env, false, &count, why, sizeof(why));
+        if (code == 0)
+            decide_egress(b, env, count, now);
+    }
     if (code == 0) {
-        decide_egress(b, env, count, now);
         for (size_t i = 0; i < count && code == 0; i++) {
             char dest[16];
 
@@ -541,7 +761,8 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
     if (store_batch_put_envelope(b->collecting->batch, &info, zmq_msg_data(&job->msg),
                                  zmq_msg_size(&job->msg)) != STORE_OK ||
         broker_audit(b, STORE_EV_RECEIVED, env->id, sender, peer, env->labels.purpose, "", h,
-                     env->kind) != 0)
+                     env->kind) != 0 ||
+        recall_item(b, env, count) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         resolved *r = &scratch[i];
@@ -574,7 +795,8 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
  * Checks that every target of a partner's forward is one the sender signed
  * for: an agency of this nation that the envelope names, or that one of its
  * selectors (NATION/ *, *) matches and whose card accepts the kind, the way
- * resolve() picks the agencies of a submit.  A partner that lists any other
+ * resolve() picks the agencies of a submit (for a recall kind, whatever
+ * kinds its card accepts).  A partner that lists any other
  * target misroutes, so the whole forward is refused rather than the bad
  * targets dropped: 0, or PROTO_WIRE_RECIPIENT with why naming the target.
  * A named target that is missing from our roster or revoked is not refused
@@ -608,7 +830,8 @@ check_targets(broker *b, const broker_job *job, char *why, size_t why_len)
                 signed_for = proto_addr_equal(sel, t);
             else
                 signed_for = proto_addr_matches(sel, t) && e != NULL && !e->revoked &&
-                             proto_roster_accepts(e, env->kind);
+                             (broker_recall_kind(env->kind) ||
+                              proto_roster_accepts(e, env->kind));
         }
         if (!signed_for) {
             snprintf(why, why_len,
@@ -621,6 +844,47 @@ check_targets(broker *b, const broker_job *job, char *why, size_t why_len)
     return code;
 }
 
+/* Ingress decisions for the targets of a partner's forward in
+ * scratch[0..count) (those the roster refuses already denied).  -1 when
+ * the portion labels do not decode. */
+static int
+decide_ingress(broker *b, const broker_job *job, size_t count, uint64_t now)
+{
+    const proto_envelope *env = job->env;
+    policy_request req;
+
+    if (request_init(env, POLICY_INGRESS, &req, now) != 0)
+        return -1;
+    memcpy(req.partner, job->from.nation, sizeof(req.partner));
+    for (size_t i = 0; i < count; i++) {
+        policy_decision d;
+        uint64_t asked = scratch[i].withheld;
+
+        if (scratch[i].action == POLICY_DENY)
+            continue;
+        req.recipient = &scratch[i].addr;
+        if (policy_decide(b->pol, &req, i == 0 ? b->rate : NULL, &d) != POLICY_OK) {
+            scratch[i].action = POLICY_DENY;
+            snprintf(scratch[i].rule, sizeof(scratch[i].rule), "%s", POLICY_BUILTIN_DEFAULT_DENY);
+            snprintf(scratch[i].reason, sizeof(scratch[i].reason), "not evaluated");
+            continue;
+        }
+        verdict_copy(&scratch[i], &d);
+        /* What the partner withheld stays withheld, on top of our own rules;
+         * own_withheld says whether our ingress rules withheld anything. */
+        scratch[i].own_withheld = scratch[i].withheld != 0;
+        scratch[i].partner_withheld = asked | proto_envelope_withheld_mask(env);
+        scratch[i].withheld |= scratch[i].partner_withheld;
+        if (scratch[i].action != POLICY_DENY && env->portion_count < 64 &&
+            scratch[i].withheld == ((uint64_t)1 << env->portion_count) - 1) {
+            scratch[i].action = POLICY_DENY;
+            snprintf(scratch[i].rule, sizeof(scratch[i].rule), "%s", "builtin:all-withheld");
+            snprintf(scratch[i].reason, sizeof(scratch[i].reason), "every portion is withheld");
+        }
+    }
+    return 0;
+}
+
 void
 broker_route_forward(broker *b, broker_job *job)
 {
@@ -629,7 +893,6 @@ broker_route_forward(broker *b, broker_job *job)
     const char *nation = b->id->addr.nation;
     char why[PROTO_TEXT_MAX] = "";
     store_read *rd = NULL;
-    policy_request req;
     size_t count = 0;
     bool seen = false;
     broker_op *op;
@@ -704,36 +967,16 @@ broker_route_forward(broker *b, broker_job *job)
         count++;
     }
     pthread_rwlock_unlock(&b->roster.lock);
-    if (request_init(env, POLICY_INGRESS, &req, now) != 0) {
+    if (broker_recall_kind(env->kind)) {
+        uint16_t code = recall_forward(b, env, count, why, sizeof(why));
+
+        if (code != 0) {
+            broker_refuse_partner(b, job, code, why);
+            return;
+        }
+    } else if (decide_ingress(b, job, count, now) != 0) {
         broker_refuse_partner(b, job, PROTO_WIRE_MALFORMED, "portion labels do not decode");
         return;
-    }
-    memcpy(req.partner, job->from.nation, sizeof(req.partner));
-    for (size_t i = 0; i < count; i++) {
-        policy_decision d;
-        uint64_t asked = scratch[i].withheld;
-
-        if (scratch[i].action == POLICY_DENY)
-            continue;
-        req.recipient = &scratch[i].addr;
-        if (policy_decide(b->pol, &req, i == 0 ? b->rate : NULL, &d) != POLICY_OK) {
-            scratch[i].action = POLICY_DENY;
-            snprintf(scratch[i].rule, sizeof(scratch[i].rule), "%s", POLICY_BUILTIN_DEFAULT_DENY);
-            snprintf(scratch[i].reason, sizeof(scratch[i].reason), "not evaluated");
-            continue;
-        }
-        verdict_copy(&scratch[i], &d);
-        /* What the partner withheld stays withheld, on top of our own rules;
-         * own_withheld says whether our ingress rules withheld anything. */
-        scratch[i].own_withheld = scratch[i].withheld != 0;
-        scratch[i].partner_withheld = asked | proto_envelope_withheld_mask(env);
-        scratch[i].withheld |= scratch[i].partner_withheld;
-        if (scratch[i].action != POLICY_DENY && env->portion_count < 64 &&
-            scratch[i].withheld == ((uint64_t)1 << env->portion_count) - 1) {
-            scratch[i].action = POLICY_DENY;
-            snprintf(scratch[i].rule, sizeof(scratch[i].rule), "%s", "builtin:all-withheld");
-            snprintf(scratch[i].reason, sizeof(scratch[i].reason), "every portion is withheld");
-        }
     }
     op = broker_op_begin(b, BROKER_OP_FORWARD_IN);
     if (op == NULL) {

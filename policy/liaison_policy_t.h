@@ -90,6 +90,7 @@ typedef enum policy_why {
 #define POLICY_BUILTIN_MLAT_TREATY  "builtin:mlat-treaty"
 #define POLICY_BUILTIN_DEFAULT_DENY "builtin:default-deny"
 #define POLICY_BUILTIN_RATE_LIMIT   "builtin:rate-limit"
+#define POLICY_BUILTIN_RECALL       "builtin:recall" /* recall.request and recall.ack: the broker routes them */
 
 /*
  * One verdict, on the message or on a portion.  rule_id and token are

@@ -255,6 +255,12 @@ store_batch_dequeue(store_batch *b, const char *dest, uint64_t seq)
 }
 
 store_err
+store_batch_dequeue_if(store_batch *b, const char *dest, uint64_t seq)
+{
+    return dest_op(b, OP_DEQUEUE_IF, dest, NULL, seq);
+}
+
+store_err
 store_batch_dequeue_id(store_batch *b, const char *dest, const uint8_t id[PROTO_ID_BYTES])
 {
     return dest_op(b, OP_DEQUEUE_ID, dest, id, 0);

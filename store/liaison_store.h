@@ -153,6 +153,11 @@ store_err store_batch_dequeue(store_batch *b, const char *dest, uint64_t seq) ST
 store_err store_batch_dequeue_id(store_batch *b, const char *dest,
                                  const uint8_t id[PROTO_ID_BYTES]) STORE_NONNULL(1, 2, 3) STORE_MUST_CHECK;
 
+/* Removes the entry seq from the queue of dest if it is still there; when
+ * it is not (taken meanwhile), nothing happens and the item still commits.
+ * Errors (now): STORE_ERR_INVALID, STORE_ERR_LIMIT, STORE_ERR_NOMEM. */
+store_err store_batch_dequeue_if(store_batch *b, const char *dest, uint64_t seq) STORE_NONNULL(1, 2) STORE_MUST_CHECK;
+
 /* Sets the delivery state of message id for entry->recipient (replacing the
  * previous one).  entry is copied.  Errors: STORE_ERR_INVALID. */
 store_err store_batch_set_state(store_batch *b, const uint8_t id[PROTO_ID_BYTES],
@@ -255,6 +260,15 @@ store_err store_dup_seen(store_read *r, const uint8_t id[PROTO_ID_BYTES], uint64
 store_err store_queue_peek(store_read *r, const char *dest, uint64_t after_seq,
                            store_queue_entry *entries, size_t cap,
                            size_t *count_out) STORE_NONNULL(1, 2, 4, 6) STORE_MUST_CHECK;
+
+/* Lists up to cap queue entries of message id, in every queue (agencies'
+ * queues, partner queues, report queues), in queue-name then seq order,
+ * from the queue index: no queue is scanned.  *count_out is how many were
+ * filled; *more_out is true when there were more than cap.  Errors:
+ * STORE_ERR_CORRUPT, STORE_ERR_IO. */
+store_err store_queue_find(store_read *r, const uint8_t id[PROTO_ID_BYTES], store_queue_hit *hits,
+                           size_t cap, size_t *count_out,
+                           bool *more_out) STORE_NONNULL(1, 2, 3, 5, 6) STORE_MUST_CHECK;
 
 /* Entries in the queue of dest (a counter; 0 for an unknown dest). */
 store_err store_queue_depth(store_read *r, const char *dest, uint64_t *depth_out) STORE_NONNULL(1, 2, 3) STORE_MUST_CHECK;

@@ -126,6 +126,12 @@ typedef struct store_queue_entry {
     proto_slice extra;              /* the caller's bytes queued with it; borrowed until store_read_end */
 } store_queue_entry;
 
+/* A queue entry found by its message id: its queue and the entry. */
+typedef struct store_queue_hit {
+    char dest[STORE_DEST_MAX + 1];  /* the queue that holds it */
+    store_queue_entry entry;        /* the entry; extra borrowed until store_read_end */
+} store_queue_hit;
+
 /* A destination and how many entries wait in its queue. */
 typedef struct store_dest_depth {
     char dest[STORE_DEST_MAX + 1];  /* "CAN/RCMP" or "peer:CAN" */

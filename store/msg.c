@@ -410,6 +410,9 @@ msg_apply(kv_txn *txn, const batch_op *op, const uint8_t *arena, uint64_t now)
         return apply_enqueue(txn, a, op->a_len, op->id, op->num, arena + op->b_off, op->b_len);
     case OP_DEQUEUE:
         return queue_remove(txn, a, op->a_len, op->num, NULL);
+    case OP_DEQUEUE_IF:
+        err = queue_remove(txn, a, op->a_len, op->num, NULL);
+        return err == STORE_ERR_NOT_FOUND ? STORE_OK : err;
     case OP_DEQUEUE_ID:
         err = msg_dequeue_all(txn, op->id, a, op->a_len, &removed);
         if (err == STORE_OK && removed == 0)
@@ -555,6 +558,63 @@ store_queue_peek(store_read *r, const char *dest, uint64_t after_seq, store_queu
         entries[n].extra = (proto_slice){v.len > ID + 8 ? v.data + ID + 8 : NULL, v.len - ID - 8};
         n++;
         err = kv_cursor_next(&c, &k, &v);
+    }
+    kv_cursor_close(&c);
+    if (err != STORE_OK && err != STORE_ERR_NOT_FOUND)
+        return err;
+    *count_out = n;
+    return STORE_OK;
+}
+
+store_err
+store_queue_find(store_read *r, const uint8_t id[PROTO_ID_BYTES], store_queue_hit *hits, size_t cap,
+                 size_t *count_out, bool *more_out)
+{
+    kv_cursor c;
+    proto_slice k, v;
+    size_t n = 0;
+    store_err err;
+
+    *more_out = false;
+    if ((err = kv_cursor_open(&r->txn, DB_QUEUE_INDEX, &c)) != STORE_OK)
+        return err;
+    err = kv_cursor_seek(&c, id, ID, &k, NULL);
+    while (err == STORE_OK) {
+        size_t dlen;
+
+        if (k.len < ID || memcmp(k.data, id, ID) != 0)
+            break;
+        if (n == cap) {
+            *more_out = true;
+            break;
+        }
+        dlen = k.len > ID ? k.data[ID] : 0;
+        if (dlen == 0 || dlen > STORE_DEST_MAX || k.len != ID + 1 + dlen + 8) {
+            err = STORE_ERR_CORRUPT;
+            break;
+        }
+        err = kv_get(&r->txn, DB_QUEUE, k.data + ID, k.len - ID, &v);
+        if (err == STORE_ERR_NOT_FOUND) {
+            /* An index entry without its queue entry: nothing queued there. */
+            err = kv_cursor_next(&c, &k, NULL);
+            continue;
+        }
+        if (err != STORE_OK)
+            break;
+        if (v.len < ID + 8 || v.len > ID + 8 + STORE_QUEUE_EXTRA_MAX ||
+            memcmp(v.data, id, ID) != 0) {
+            err = STORE_ERR_CORRUPT;
+            break;
+        }
+        memcpy(hits[n].dest, k.data + ID + 1, dlen);
+        hits[n].dest[dlen] = '\0';
+        hits[n].entry.seq = store_get_u64(k.data + ID + 1 + dlen);
+        memcpy(hits[n].entry.id, id, ID);
+        hits[n].entry.enqueued_ms = store_get_u64(v.data + ID);
+        hits[n].entry.extra =
+            (proto_slice){v.len > ID + 8 ? v.data + ID + 8 : NULL, v.len - ID - 8};
+        n++;
+        err = kv_cursor_next(&c, &k, NULL);
     }
     kv_cursor_close(&c);
     if (err != STORE_OK && err != STORE_ERR_NOT_FOUND)

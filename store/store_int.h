@@ -252,6 +252,7 @@ typedef enum batch_op_kind {
     OP_AUDIT,              /* append an audit record */
     OP_META_PUT,           /* set a broker meta key */
     OP_META_DELETE,        /* delete a broker meta key */
+    OP_DEQUEUE_IF,         /* remove a queue entry by seq, if it is there */
 } batch_op_kind;
 
 /* One operation; variable bytes live in the batch's arena. */

@@ -692,6 +692,84 @@ test_store_envelope_queue_state(void **state)
     store_batch_destroy(&b);
 }
 
+/* A recall's view of the queues: store_queue_find lists a message's entries
+ * in every queue from the index, and store_batch_dequeue_if removes an
+ * entry that is there and lets its item commit when it is gone. */
+static void
+test_store_queue_find_and_dequeue_if(void **state)
+{
+    fixture *f = *state;
+    static const char *const dests[] = {"CAN/RCMP", "peer:MEX"};
+    store_batch *b = NULL;
+    store_read *r = NULL;
+    store_queue_hit hits[4];
+    proto_detail d = {0};
+    uint8_t id[3][PROTO_ID_BYTES], unknown[PROTO_ID_BYTES];
+    size_t n = 0;
+    bool more = false;
+
+    f->s = tl_open(f->dir);
+    assert_store_ok(store_batch_new(f->s, &b), &d);
+    for (uint32_t i = 0; i < 3; i++) {
+        make_id(id[i], 7, i);
+        add_message(b, id[i], dests, i == 1 ? 1 : 2, 1, tl_clock_now + 60000);
+    }
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    make_id(unknown, 7, 99);
+
+    assert_store_ok(store_read_begin(f->s, &r), &d);
+    assert_store_ok(store_queue_find(r, id[2], hits, 4, &n, &more), &d);
+    assert_int_equal(n, 2);
+    assert_false(more);
+    assert_string_equal(hits[0].dest, "CAN/RCMP");
+    assert_int_equal(hits[0].entry.seq, 3);
+    assert_memory_equal(hits[0].entry.id, id[2], PROTO_ID_BYTES);
+    assert_string_equal(hits[1].dest, "peer:MEX");
+    assert_int_equal(hits[1].entry.seq, 2);
+    /* Fewer slots than entries: the first ones, and more says so. */
+    assert_store_ok(store_queue_find(r, id[2], hits, 1, &n, &more), &d);
+    assert_int_equal(n, 1);
+    assert_true(more);
+    assert_string_equal(hits[0].dest, "CAN/RCMP");
+    assert_store_ok(store_queue_find(r, unknown, hits, 4, &n, &more), &d);
+    assert_int_equal(n, 0);
+    assert_false(more);
+    store_read_end(&r);
+
+    /* One item removes an entry that is there; the next names one that is
+     * not (taken meanwhile) and still commits its other operations. */
+    store_batch_reset(b);
+    assert_store_ok(store_batch_add_item(b, NULL), &d);
+    assert_store_ok(store_batch_dequeue_if(b, "CAN/RCMP", 3), &d);
+    assert_store_ok(store_batch_add_item(b, NULL), &d);
+    assert_store_ok(store_batch_dequeue_if(b, "peer:MEX", 99), &d);
+    assert_store_ok(store_batch_enqueue(b, "peer:MEX", id[1], tl_clock_now, NULL, 0), &d);
+    assert_int_equal(store_batch_dequeue_if(b, "bad dest", 1), STORE_ERR_INVALID);
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    assert_int_equal(store_batch_result(b, 0)->status, STORE_ITEM_DURABLE);
+    assert_int_equal(store_batch_result(b, 1)->status, STORE_ITEM_DURABLE);
+    assert_int_equal(depth(f->s, "CAN/RCMP"), 2);
+    assert_int_equal(depth(f->s, "peer:MEX"), 3);
+    assert_store_ok(store_read_begin(f->s, &r), &d);
+    assert_store_ok(store_queue_find(r, id[2], hits, 4, &n, &more), &d);
+    assert_int_equal(n, 1);
+    assert_string_equal(hits[0].dest, "peer:MEX");
+    assert_store_ok(store_queue_find(r, id[1], hits, 4, &n, &more), &d);
+    assert_int_equal(n, 2);
+    assert_string_equal(hits[1].dest, "peer:MEX");
+    assert_int_equal(hits[1].entry.seq, 3);
+    store_read_end(&r);
+
+    /* The same entry again, now gone: still no refusal. */
+    store_batch_reset(b);
+    assert_store_ok(store_batch_add_item(b, NULL), &d);
+    assert_store_ok(store_batch_dequeue_if(b, "CAN/RCMP", 3), &d);
+    assert_store_ok(store_batch_commit(b, &d), &d);
+    assert_int_equal(store_batch_result(b, 0)->status, STORE_ITEM_DURABLE);
+    assert_int_equal(depth(f->s, "CAN/RCMP"), 2);
+    store_batch_destroy(&b);
+}
+
 static void
 test_store_duplicate_item_skipped(void **state)
 {
@@ -1683,6 +1761,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_map_full_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_envelope_queue_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_queue_find_and_dequeue_if, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_duplicate_item_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_batch_argument_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_meta_put_get, setup, teardown),
