@@ -73,6 +73,7 @@ import(const char *fmt, const char *file, const char *extra, const char *state)
             _exit(126);
         dup2(o, STDOUT_FILENO);
         close(o);
+        setenv("LIAISON_ACTOR", "bench.officer", 0);
         execv(bin, argv);
         _exit(127);
     }

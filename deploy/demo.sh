@@ -64,6 +64,15 @@ check() {
 }
 
 lower() { echo "$1" | tr 'A-Z/' 'a-z-'; }
+# actor_of AGENCY: the officer who works the tool for that agency in the
+# demo, as the agency would name them ("usa.fbi.jdoe"); every message sent
+# carries it, and every broker audits it.
+actor_of() {
+    case "$1" in
+    USA/FBI) echo usa.fbi.jdoe ;;
+    *) echo "$(echo "$1" | tr 'A-Z/' 'a-z.').duty-officer" ;;
+    esac
+}
 port_of() { case "$1" in USA*) echo 7001 ;; CAN*) echo 7002 ;; MEX*) echo 7003 ;; esac; }
 
 # as AGENCY COMMAND...: runs the liaison tool as that agency, output to $out.
@@ -80,6 +89,7 @@ as() {
     set +e
     LIAISON_KEY=$demo/keys/$a.key LIAISON_ROSTER=$demo/roster \
         LIAISON_BROKER=tcp://127.0.0.1:$(port_of "$agency") LIAISON_STATE=$demo/state/$a \
+        LIAISON_ACTOR=$(actor_of "$agency") \
         LIAISON_AGENT_CONFIG=$agent_config "$liaison" "$@" >"$out" 2>&1
     rc=$?
     set -e
@@ -88,11 +98,11 @@ as() {
 }
 
 # officer COMMAND...: runs a port officer's command (it names the agent's
-# configuration itself), output to $out.
+# configuration itself), output to $out; the officer is ANAM's at Manzanillo.
 officer() {
     printf '%s$ liaison %s%s\n' "$bold" "$*" "$plain" | sed "s|$demo/||g"
     set +e
-    "$liaison" "$@" >"$out" 2>&1
+    LIAISON_ACTOR=mex.anam.mzo-4411 "$liaison" "$@" >"$out" 2>&1
     rc=$?
     set -e
     sed 's/^/   /' "$out"
@@ -109,6 +119,7 @@ poll() {
     for _ in $(seq 1 15); do
         LIAISON_KEY=$demo/keys/$p.key LIAISON_ROSTER=$demo/roster \
             LIAISON_BROKER=tcp://127.0.0.1:$(port_of "$1") LIAISON_STATE=$demo/state/$p \
+            LIAISON_ACTOR=$(actor_of "$1") \
             LIAISON_AGENT_CONFIG=$([ -f "$demo/agents/$p.yaml" ] && echo "$demo/agents/$p.yaml") \
             "$liaison" "${@:2}" >"$out" 2>&1 || true
         grep -q -- "$pattern" "$out" && break
@@ -205,6 +216,7 @@ as USA/FBI watchlist query --to 'CAN/*' --to 'MEX/*' --name 'Jon Doe' --born 198
 check "CAN answers with a hit despite the different spelling" "CAN/RCMP *HIT" "$out"
 check "the hit carries a reference for a follow-up" "RCMP-WL-2026-0007" "$out"
 check "MEX answers no-hit" "MEX/AIC *no-hit" "$out"
+check "each answer names who sent it: the partner's agent" "by system:liaison-agent" "$out"
 [ "$rc" -eq 0 ] && ok "every partner answered within the deadline" || fail "a partner stayed silent (exit $rc)"
 say "a query without a stated purpose is refused before it leaves"
 as USA/FBI watchlist query --to 'CAN/*' --name 'Jon Doe'

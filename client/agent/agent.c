@@ -1315,8 +1315,8 @@ on_event(agent *a, const liaison_event *e)
                   e->detail[0] ? " detail=\"" : "", e->detail, e->detail[0] ? "\"" : "");
         return OUTCOME_DONE;
     }
-    PROTO_LOG(PROTO_LOG_INFO, "A-RECEIVED", "message=%s kind=%s from=%s", e->id_hex, e->kind,
-              e->sender);
+    PROTO_LOG(PROTO_LOG_INFO, "A-RECEIVED", "message=%s kind=%s from=%s actor=%s", e->id_hex,
+              e->kind, e->sender, e->actor[0] != '\0' ? e->actor : "-");
     return on_message(a, e);
 }
 
@@ -1821,8 +1821,8 @@ agent_run(const agent_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    PROTO_LOG(PROTO_LOG_INFO, "A-START", "agency=%s broker=%s store=%s threshold=%.2f", a.address,
-              cfg->broker, cfg->store, cfg->name_threshold);
+    PROTO_LOG(PROTO_LOG_INFO, "A-START", "agency=%s actor=%s broker=%s store=%s threshold=%.2f",
+              a.address, cfg->actor, cfg->broker, cfg->store, cfg->name_threshold);
     loop(&a);
     if (a.refused)
         rc = EX_NOPERM;

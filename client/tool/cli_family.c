@@ -584,6 +584,8 @@ cli_query_run(const char *sub, liaison_client *c, casebook *cb, const cli_conn *
         if (cb != NULL && cli_store_event(cb, e) != 0)
             cli_error(sub, "answer %s could not be recorded in the casebook", e->id_hex);
         json_object_set_new(row, "from", json_string(e->sender));
+        if (e->actor[0])
+            json_object_set_new(row, "actor", json_string(e->actor));
         json_object_set_new(row, "id", json_string(e->id_hex));
         json_object_set_new(row, "result", json_string(result != NULL ? result : "unreadable"));
         if (body == NULL)
@@ -595,7 +597,7 @@ cli_query_run(const char *sub, liaison_client *c, casebook *cb, const cli_conn *
                    result == NULL ? "UNREADABLE" : strcmp(result, "hit") == 0 ? "HIT" : result);
             if (body == NULL)
                 printf(" (%s)", why);
-            printf("  answer %s\n", e->id_hex);
+            printf("  answer %s%s%s\n", e->id_hex, e->actor[0] ? " by " : "", e->actor);
             withheld_rows(e, NULL, false);
             if (json_is_array(hits)) {
                 size_t k;

@@ -192,7 +192,11 @@ cli_event_json(const liaison_event *e)
     json_object_set_new(o, "type", json_string("message"));
     json_object_set_new(o, "kind", json_string(e->kind));
     json_object_set_new(o, "from", json_string(e->sender));
+    if (e->actor[0])
+        json_object_set_new(o, "actor", json_string(e->actor));
     json_object_set_new(o, "labels", json_string(e->labels));
+    if (e->grant_count > 0)
+        json_object_set_new(o, "grants", json_integer((json_int_t)e->grant_count));
     if (e->case_id[0])
         json_object_set_new(o, "case", json_string(e->case_id));
     if (e->has_reply_to) {

@@ -91,7 +91,8 @@ int fed_run_tool(const char *const *args, char *out, size_t out_len);
 
 /* The actor the harness gives agency addr's clients and tools ("USA/FBI" ->
  * "usa.fbi.officer"), into buf; returns buf.  fed_tool_start sets it as
- * LIAISON_ACTOR unless the environment has one (set "" to test without). */
+ * LIAISON_ACTOR ("test.officer" without an agency), fed_run_tool sets
+ * "test.officer", unless the environment has one (set "" to test without). */
 #define FED_ACTOR_BYTES 65u
 char *fed_actor_of(const char *addr, char buf[FED_ACTOR_BYTES]);
 

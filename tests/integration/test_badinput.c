@@ -127,6 +127,96 @@ submit_code(fed_raw *r, const uint8_t *buf, size_t len, uint64_t corr)
     return ans.type == PROTO_CMD_ACCEPTED ? 0 : ans.code;
 }
 
+/*
+ * Rewrites the version-2 envelope at buf as version 1 (no actor, no grants),
+ * signed again by from: what a client of an older release would send.
+ */
+static void
+as_version_1(const proto_identity *from, const uint8_t *buf, size_t len, uint8_t **v1_out,
+             size_t *v1_len_out)
+{
+    static proto_envelope env;
+    uint8_t input[20 + 2 * PROTO_HASH_BYTES], sig[PROTO_SIGNATURE_BYTES];
+    size_t hl, actor_at, actor_len, rest, v1_hl, n = 0;
+    uint8_t *v1;
+
+    assert_int_equal(proto_envelope_decode(buf, len, &env, NULL), PROTO_OK);
+    assert_int_equal(env.version, 2);
+    assert_int_equal(env.grant_count, 0);
+    hl = env.header_block.len - 9;
+    actor_at = 9 + 1 + buf[9] + 16 + 8 + 8;           /* kind, id, times */
+    actor_at += 1 + buf[actor_at];                     /* sender */
+    actor_len = 1 + buf[actor_at];
+    rest = env.header_block.len - 1 - (actor_at + actor_len); /* up to grant_count */
+    v1_hl = hl - actor_len - 1;
+    v1 = malloc(len);
+    assert_non_null(v1);
+    memcpy(v1, buf, 4);
+    v1[4] = 1;
+    v1[5] = (uint8_t)(v1_hl >> 24);
+    v1[6] = (uint8_t)(v1_hl >> 16);
+    v1[7] = (uint8_t)(v1_hl >> 8);
+    v1[8] = (uint8_t)v1_hl;
+    n = 9;
+    memcpy(v1 + n, buf + 9, actor_at - 9);
+    n += actor_at - 9;
+    memcpy(v1 + n, buf + actor_at + actor_len, rest);
+    n += rest;
+    memcpy(v1 + n, buf + env.header_block.len, len - env.header_block.len - PROTO_SIGNATURE_BYTES);
+    n += len - env.header_block.len - PROTO_SIGNATURE_BYTES;
+    memcpy(input, "liaison envelope v1", 20);
+    proto_sha256(v1, 9 + v1_hl, input + 20);
+    memcpy(input + 20 + PROTO_HASH_BYTES, env.portions_root, PROTO_HASH_BYTES);
+    proto_sign_detached(from, input, sizeof(input), sig);
+    memcpy(v1 + n, sig, sizeof(sig));
+    n += sizeof(sig);
+    /* It is a valid, signed version-1 envelope: only its version is refused. */
+    assert_int_equal(proto_envelope_decode(v1, n, &env, NULL), PROTO_OK);
+    assert_int_equal(env.version, 1);
+    assert_string_equal(env.actor, "");
+    assert_int_equal(proto_envelope_verify(&env, from->sign_public), PROTO_OK);
+    *v1_out = v1;
+    *v1_len_out = n;
+}
+
+/* A new envelope of version 1 names no actor: refused as malformed, with
+ * that reason; the same message in version 2 is accepted. */
+static void
+test_badinput_version_1_refused(void **state)
+{
+    static const char *const one[] = {"USA"};
+    fed *f = fed_new(one, 1, NULL);
+    proto_identity *fbi_id = NULL;
+    uint64_t now = liaison_now_ms();
+    uint8_t *buf = NULL, *v1 = NULL;
+    size_t len, v1_len;
+    proto_cmd cmd, ans;
+    fed_raw *r;
+
+    (void)state;
+    fed_start(f, "USA");
+    r = fed_raw_agency(f, "USA/FBI");
+    assert_int_equal(proto_keyfile_read(fed_agency_get(f, "USA/FBI")->key, &fbi_id, NULL),
+                     PROTO_OK);
+    seal(fbi_id, "USA/CBP", now, now + 3600000, &buf, &len);
+    as_version_1(fbi_id, buf, len, &v1, &v1_len);
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = PROTO_CMD_SUBMIT;
+    cmd.corr = 41;
+    cmd.envelope = (proto_slice){v1, v1_len};
+    raw_send_cmd(r, &cmd);
+    assert_true(raw_answer(r, &ans, 10000));
+    assert_int_equal(ans.type, PROTO_CMD_REJECTED);
+    assert_int_equal(ans.corr, 41);
+    assert_int_equal(ans.code, PROTO_WIRE_MALFORMED);
+    if (strstr(ans.text, "envelope version 1 names no actor") == NULL)
+        fail_msg("rejected with '%s'", ans.text);
+    assert_int_equal(submit_code(r, buf, len, 42), 0);
+    free(buf);
+    free(v1);
+    proto_identity_destroy(&fbi_id);
+}
+
 static void
 test_badinput_each_rejected_with_its_code(void **state)
 {
@@ -1045,6 +1135,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_badinput_each_rejected_with_its_code, fed_destroy_all),
+        cmocka_unit_test_teardown(test_badinput_version_1_refused, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_oversize_frame_closes_only_that_connection, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_flood_does_not_starve_others, fed_destroy_all),
         cmocka_unit_test_teardown(test_badinput_federation_forwards, fed_destroy_all),

@@ -177,6 +177,94 @@ test_cli_query_needs_purpose(void **state)
     assert_non_null(strstr(out, "EXIT STATUS"));
 }
 
+/* ---- Every message names its actor --------------------------------------------------------- */
+
+/* Without --actor or LIAISON_ACTOR a command that sends exits 64 before it
+ * connects; a command that only reads needs none; the receiving agency sees
+ * the actor the sender named, by option, by environment or through the
+ * library (with a grant blob too). */
+static void
+test_cli_actor(void **state)
+{
+    static const char *const send[] = {"send", "--kind", "watchlist.publish", "--to", "CAN/RCMP",
+                                       "--labels", "LES", "--portion", "LES", "--text",
+                                       "{\"schema\": \"watchlist.publish/1\", \"entries\": []}",
+                                       NULL};
+    static const char *const wl[] = {"watchlist", "query", "--to", "CAN/*", "--name", "Jon Doe",
+                                     "--purpose", "fugitive investigation 2026-0042", NULL};
+    static const char *const inbox[] = {"inbox", "--wait", "0", NULL};
+    static const uint8_t grant[5] = {'L', 'S', 'N', 'G', 1};
+    const char *with_actor[16], *bad_actor[16];
+    liaison_client *rcmp = fed_client(F, "CAN/RCMP", true), *fbi = fed_client(F, "USA/FBI", false);
+    liaison_message *m = NULL;
+    liaison_event *e;
+    size_t n = 0;
+
+    (void)state;
+    for (n = 0; send[n] != NULL; n++)
+        with_actor[n] = bad_actor[n] = send[n];
+    with_actor[n] = bad_actor[n] = "--actor";
+    with_actor[n + 1] = "badge-4411";
+    bad_actor[n + 1] = "badge 4411";
+    with_actor[n + 2] = bad_actor[n + 2] = NULL;
+
+    setenv("LIAISON_ACTOR", "", 1);
+    assert_rc(cli("USA/FBI", NULL, send), 64);
+    assert_non_null(strstr(err, "liaison: send: no actor: give --actor or set LIAISON_ACTOR"));
+    assert_rc(cli("USA/FBI", NULL, wl), 64);
+    assert_non_null(strstr(err, "liaison: watchlist query: no actor: give --actor or set "
+                                "LIAISON_ACTOR"));
+    assert_rc(cli("USA/FBI", NULL, bad_actor), 64);
+    assert_non_null(strstr(err, "actor"));
+    assert_rc(cli("USA/CBP", NULL, inbox), 0);
+    /* --actor names the officer. */
+    assert_rc(cli("USA/FBI", NULL, with_actor), 0);
+    unsetenv("LIAISON_ACTOR");
+    e = next_kind(rcmp, "watchlist.publish", 10 * SECOND);
+    assert_string_equal(e->actor, "badge-4411");
+    assert_string_equal(e->sender, "USA/FBI");
+    assert_int_equal(e->grant_count, 0);
+    assert_int_equal(liaison_receipt(rcmp, e), LIAISON_OK);
+    liaison_event_free(&e);
+    /* LIAISON_ACTOR, as the harness sets it for the tool. */
+    assert_rc(cli("USA/FBI", NULL, send), 0);
+    e = next_kind(rcmp, "watchlist.publish", 10 * SECOND);
+    assert_string_equal(e->actor, "usa.fbi.officer");
+    assert_int_equal(liaison_receipt(rcmp, e), LIAISON_OK);
+    liaison_event_free(&e);
+    /* The library: the client's actor, one message's own, and a grant blob. */
+    assert_int_equal(liaison_message_new("watchlist.publish", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, "CAN/RCMP"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, "LES", "{}", 2, NULL), LIAISON_OK);
+    assert_int_equal(liaison_message_set_actor(m, "j doe"), LIAISON_ERR_INVALID);
+    assert_int_equal(liaison_message_set_actor(m, "system:case-tool"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_grant(m, grant, 0), LIAISON_ERR_INVALID);
+    assert_int_equal(liaison_message_add_grant(m, grant, LIAISON_GRANT_MAX + 1),
+                     LIAISON_ERR_INVALID);
+    assert_int_equal(liaison_message_add_grant(m, grant, sizeof(grant)), LIAISON_OK);
+    if (liaison_send(fbi, m, NULL, liaison_now_ms() + 10 * SECOND) != LIAISON_OK)
+        fail_msg("send: %s", liaison_client_error(fbi));
+    liaison_message_destroy(&m);
+    e = next_kind(rcmp, "watchlist.publish", 10 * SECOND);
+    assert_string_equal(e->actor, "system:case-tool");
+    assert_int_equal(e->grant_count, 1);
+    assert_int_equal(e->grants[0].len, sizeof(grant));
+    assert_memory_equal(e->grants[0].data, grant, sizeof(grant));
+    assert_int_equal(liaison_receipt(rcmp, e), LIAISON_OK);
+    liaison_event_free(&e);
+    /* The inbox shows it in JSON. */
+    assert_rc(cli("USA/FBI", NULL, send), 0);
+    {
+        const char *in[] = {"inbox", "--wait", "3", "--max", "1", "--kind", "watchlist.publish",
+                            NULL};
+
+        assert_rc(cli("CAN/RCMP", NULL, in), 0);
+        assert_non_null(strstr(out, "\"actor\":\"usa.fbi.officer\""));
+    }
+    liaison_client_close(&fbi);
+    liaison_client_close(&rcmp);
+}
+
 /* ---- Story 1: a Flying Squad asks CAN and MEX, then follows a hit up --------------------- */
 
 static void
@@ -196,6 +284,7 @@ test_cli_watchlist_query_and_request(void **state)
     run_start(&r, "USA/FBI", "fbi", query);
     q = next_kind(rcmp, "watchlist.query", 10 * SECOND);
     assert_non_null(strstr(q->labels, "PURPOSE:fugitive investigation 2026-0042"));
+    assert_string_equal(q->actor, "usa.fbi.officer");
     body = body_of(q);
     assert_string_equal(json_string_value(json_object_get(json_object_get(body, "subject"), "name")),
                         "Jon Doe");
@@ -213,6 +302,8 @@ test_cli_watchlist_query_and_request(void **state)
     assert_int_equal(json_array_size(answers), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(answers, 0), "from")),
                         "CAN/RCMP");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(answers, 0), "actor")),
+                        "can.rcmp.officer");
     assert_string_equal(json_string_value(json_object_get(json_array_get(answers, 0), "result")),
                         "hit");
     assert_string_equal(json_string_value(json_object_get(
@@ -935,6 +1026,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_query_needs_purpose),
+        cmocka_unit_test(test_cli_actor),
         cmocka_unit_test(test_cli_watchlist_query_and_request),
         cmocka_unit_test(test_cli_traveldoc_report_and_check),
         cmocka_unit_test(test_cli_freeze),

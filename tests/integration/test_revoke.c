@@ -311,6 +311,7 @@ run_timed(fed *f, const char *const *args, uint64_t *ms_out, char *err_out, size
         for (size_t i = 0; args[i] != NULL && n < 31; i++)
             argv[n++] = (char *)(uintptr_t)args[i];
         argv[n] = NULL;
+        setenv("LIAISON_ACTOR", "test.officer", 0);
         execv(bin, argv);
         _exit(127);
     }

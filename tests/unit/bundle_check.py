@@ -40,6 +40,7 @@ BROKER_ADDR = re.compile(NATION + r"\Z")
 SELECTOR = re.compile(NATION + r"/\*\Z|\*\Z")
 KIND = re.compile(r"[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+\Z|[a-z][a-z0-9-]*\Z")
 CASE_ID = re.compile(r"[A-Za-z0-9._:/-]{0,64}\Z")
+ACTOR = re.compile(r"[A-Za-z0-9._:@-]{1,64}\Z")
 CAVEAT = re.compile(r"[A-Z]([A-Z0-9-]{0,22}[A-Z0-9])?\Z")
 BASIS = re.compile(r"([A-Z0-9][A-Z0-9._-]*)?\Z")
 # A withholding note (state 3): the broker's nation, optionally a space and
@@ -256,6 +257,9 @@ class Reader:
     def u8(self):
         return self.take(1)[0]
 
+    def u16(self):
+        return struct.unpack(">H", self.take(2))[0]
+
     def u32(self):
         return struct.unpack(">I", self.take(4))[0]
 
@@ -368,8 +372,9 @@ def decode_envelope(data):
     rd = Reader(data)
     if rd.take(4) != b"LSNE":
         raise DecodeError("wrong magic")
-    if rd.u8() != 1:
-        raise DecodeError("version is not 1")
+    version = rd.u8()
+    if version not in (1, 2):
+        raise DecodeError("version is not 1 or 2")
     header_len = rd.u32()
     header_end = rd.pos + header_len
     if header_end > len(data):
@@ -388,6 +393,11 @@ def decode_envelope(data):
     sender = _ascii(hd.str8(), "sender")
     if len(sender) > 36 or not AGENCY_ADDR.match(sender):
         raise DecodeError("bad sender")
+    actor = ""
+    if version == 2:
+        actor = _ascii(hd.str8(), "actor")
+        if not ACTOR.match(actor):
+            raise DecodeError("bad actor")
     count = hd.u8()
     if not 1 <= count <= 64:
         raise DecodeError("bad recipient count")
@@ -410,6 +420,16 @@ def decode_envelope(data):
         raise DecodeError("bad portion count")
     for _ in range(portion_count):
         decode_labels(hd)
+    grants = 0
+    if version == 2:
+        grants = hd.u8()
+        if grants > 4:
+            raise DecodeError("more than 4 consent grants")
+        for _ in range(grants):
+            grant_len = hd.u16()
+            if not 1 <= grant_len <= 1024:
+                raise DecodeError("bad consent grant length")
+            hd.take(grant_len)
     if hd.pos != header_end:
         raise DecodeError("bytes after the header's last field")
     header_block = data[:header_end]
@@ -457,8 +477,8 @@ def decode_envelope(data):
     if rd.pos != len(data):
         raise DecodeError("bytes after the signature")
     signed = (b"liaison envelope v1\x00" + sha256(header_block) + mth(leaves))
-    return {"kind": kind, "id": message_id.hex(), "sender": sender, "case": case_id,
-            "portions": portions, "signed": signed, "signature": signature}
+    return {"kind": kind, "id": message_id.hex(), "sender": sender, "actor": actor,
+            "case": case_id, "grants": grants, "portions": portions, "signed": signed, "signature": signature}
 
 
 # --------------------------------------------------------------------------

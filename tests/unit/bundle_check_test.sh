@@ -104,6 +104,12 @@ for name, states in (("envelope", [True, True]), ("redacted envelope", [True, Fa
     env = b.decode_envelope(v[name])
     assert [p["present"] for p in env["portions"]] == states, name
     assert b.ed25519_ok(key, env["signed"], env["signature"]), name
+for name, version_actor_grants in (("envelope", ("jdoe@fbi", 0)),
+                                   ("granted envelope", ("jdoe@fbi", 1)),
+                                   ("version 1 envelope", ("", 0))):
+    env = b.decode_envelope(v[name])
+    assert (env["actor"], env["grants"]) == version_actor_grants, name
+    assert b.ed25519_ok(key, env["signed"], env["signature"]), name
 assert b.decode_envelope(v["noted envelope"])["portions"][1]["note"] == "USA usa-orcon-mex"
 noted = v["noted envelope"]
 note_at = len(noted) - 64 - len(b"USA usa-orcon-mex")

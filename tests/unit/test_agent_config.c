@@ -28,6 +28,7 @@ test_agent_config_defaults_and_paths(void **state)
     assert_string_equal(cfg->store, "/srv/can/../var/agent");
     assert_true(fabs(cfg->name_threshold - MATCH_DEFAULT_THRESHOLD) < 1e-12);
     assert_null(cfg->answer_labels);
+    assert_string_equal(cfg->actor, "system:liaison-agent");
     assert_int_equal(cfg->log_level, PROTO_LOG_INFO);
     agent_config_destroy(&cfg);
     assert_null(cfg);
@@ -41,6 +42,7 @@ test_agent_config_every_field(void **state)
                                "key: k\nroster: r\nbroker: ipc:///run/liaison/can\nstore: s\n"
                                "name_threshold: 0.92\n"
                                "answer_labels: \"LES//REL TO CAN,USA,MEX\"\n"
+                               "actor: system:rcmp-agent-2\n"
                                "log_level: debug\n";
     agent_config *cfg = NULL;
 
@@ -49,6 +51,7 @@ test_agent_config_every_field(void **state)
                      AGENT_CONFIG_OK);
     assert_true(fabs(cfg->name_threshold - 0.92) < 1e-12);
     assert_string_equal(cfg->answer_labels, "LES//REL TO CAN,USA,MEX");
+    assert_string_equal(cfg->actor, "system:rcmp-agent-2");
     assert_string_equal(cfg->broker, "ipc:///run/liaison/can");
     assert_int_equal(cfg->log_level, PROTO_LOG_DEBUG);
     agent_config_destroy(&cfg);
@@ -84,6 +87,10 @@ static const struct {
      "t.yaml:5:12: log_level: not one of: error, warn, info, debug"},
     {"key: k\nroster: r\nbroker: tcp://h:1\nstore: s\nanswer_labels: \"LES//REL TO usa\"\n",
      AGENT_CONFIG_ERR_INVALID, "t.yaml:5:16: answer_labels: 'LES//REL TO usa' do not parse"},
+    {"key: k\nroster: r\nbroker: tcp://h:1\nstore: s\nactor: j doe\n", AGENT_CONFIG_ERR_INVALID,
+     "t.yaml:5:8: actor: 'j doe' is not an actor: 1 to 64 of"},
+    {"key: k\nroster: r\nbroker: tcp://h:1\nstore: s\nactor: usa/fbi\n", AGENT_CONFIG_ERR_INVALID,
+     "t.yaml:5:8: actor: 'usa/fbi' is not an actor"},
     {"key: k\nroster: &a r\nbroker: *a\n", AGENT_CONFIG_ERR_SYNTAX,
      "t.yaml:3:9: YAML aliases (*name) are not allowed"},
     {"key: k\n---\nkey: k\n", AGENT_CONFIG_ERR_SYNTAX, "t.yaml:2:1: a second YAML document"},

@@ -1130,6 +1130,274 @@ test_proto_envelope_draft_errors(void **state)
     assert_null(buf);
 }
 
+/* ---- Actor and grants (envelope version 2) -------------------------------- */
+
+static void
+test_proto_actor_grammar(void **state)
+{
+    char longest[PROTO_ACTOR_MAX + 2];
+
+    (void)state;
+    assert_true(proto_actor_valid("badge-4411"));
+    assert_true(proto_actor_valid("jdoe@fbi"));
+    assert_true(proto_actor_valid("system:liaison-agent"));
+    assert_true(proto_actor_valid("usa.fbi.J_Doe"));
+    assert_true(proto_actor_valid("x"));
+    assert_false(proto_actor_valid(NULL));
+    assert_false(proto_actor_valid(""));
+    assert_false(proto_actor_valid("j doe"));
+    assert_false(proto_actor_valid("usa/fbi"));
+    assert_false(proto_actor_valid("jdoe\n"));
+    assert_false(proto_actor_valid("jd\xc3\xb6" "e"));
+    memset(longest, 'a', PROTO_ACTOR_MAX);
+    longest[PROTO_ACTOR_MAX] = '\0';
+    assert_true(proto_actor_valid(longest));
+    longest[PROTO_ACTOR_MAX] = 'a';
+    longest[PROTO_ACTOR_MAX + 1] = '\0';
+    assert_false(proto_actor_valid(longest));
+}
+
+/* A draft with grants of the given lengths (bytes 0x47), sealed or refused. */
+static proto_err
+seal_with_grants(fixture *f, const char *actor, const size_t *lens, size_t count, uint8_t **buf,
+                 size_t *len, proto_detail *det)
+{
+    static uint8_t blob[PROTO_GRANT_MAX + 1];
+    proto_slice grants[8];
+    proto_draft_portion p;
+    proto_reader r;
+    proto_addr to;
+    proto_draft d;
+
+    memset(blob, 0x47, sizeof(blob));
+    memset(&d, 0, sizeof(d));
+    memset(&p, 0, sizeof(p));
+    reader_of(f->rcmp, &r);
+    assert_int_equal(proto_addr_parse("CAN/RCMP", &to, NULL), PROTO_OK);
+    for (size_t i = 0; i < count; i++)
+        grants[i] = (proto_slice){blob, lens[i]};
+    p.plain = (const uint8_t *)"x";
+    p.plain_len = 1;
+    p.readers = &r;
+    p.reader_count = 1;
+    d.kind = "watchlist.query";
+    d.actor = actor;
+    d.expires_ms = UINT64_MAX;
+    d.recipients = &to;
+    d.recipient_count = 1;
+    d.portions = &p;
+    d.portion_count = 1;
+    d.grants = count > 0 ? grants : NULL;
+    d.grant_count = count;
+    memset(det, 0, sizeof(*det));
+    return proto_envelope_seal(&d, f->fbi, buf, len, det);
+}
+
+/* The sealer writes version 2 with the actor and the grants, and refuses a
+ * draft without an actor or with grants beyond the limits. */
+static void
+test_proto_envelope_actor_and_grants_sealed(void **state)
+{
+    fixture *f = *state;
+    static proto_envelope env;
+    static const size_t four[4] = {1, 8, PROTO_GRANT_MAX, 300};
+    static const size_t five[5] = {1, 1, 1, 1, 1};
+    static const size_t zero[1] = {0};
+    static const size_t over[1] = {PROTO_GRANT_MAX + 1};
+    char long_actor[PROTO_ACTOR_MAX + 2];
+    uint8_t *buf = NULL, plain[8];
+    size_t len, plain_len;
+    proto_detail det;
+
+    /* The standard envelope: version 2, its actor, no grant. */
+    assert_int_equal(proto_envelope_decode(f->buf, f->len, &env, NULL), PROTO_OK);
+    assert_int_equal(env.version, 2);
+    assert_string_equal(env.actor, "badge-4411");
+    assert_int_equal(env.grant_count, 0);
+    /* Four grants of 1, 8, 1024 and 300 bytes come back as they went. */
+    assert_int_equal(seal_with_grants(f, "jdoe@fbi", four, 4, &buf, &len, &det), PROTO_OK);
+    assert_int_equal(proto_envelope_decode(buf, len, &env, NULL), PROTO_OK);
+    assert_string_equal(env.actor, "jdoe@fbi");
+    assert_int_equal(env.grant_count, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(env.grants[i].len, four[i]);
+        assert_int_equal(env.grants[i].data[0], 0x47);
+        /* Inside the signed header block. */
+        assert_true(env.grants[i].data + env.grants[i].len <=
+                    env.header_block.data + env.header_block.len);
+    }
+    assert_int_equal(proto_envelope_verify(&env, f->fbi->sign_public), PROTO_OK);
+    assert_int_equal(proto_envelope_open(&env, 0, f->rcmp, plain, &plain_len), PROTO_OK);
+    free(buf);
+    buf = NULL;
+    /* No actor, an empty one, one of 65 characters, a bad character. */
+    assert_int_equal(seal_with_grants(f, NULL, NULL, 0, &buf, &len, &det), PROTO_ERR_INVALID);
+    assert_string_equal(det.field, "actor");
+    assert_non_null(strstr(det.text, "no actor"));
+    assert_int_equal(seal_with_grants(f, "", NULL, 0, &buf, &len, &det), PROTO_ERR_INVALID);
+    assert_string_equal(det.field, "actor");
+    memset(long_actor, 'a', PROTO_ACTOR_MAX + 1);
+    long_actor[PROTO_ACTOR_MAX + 1] = '\0';
+    assert_int_equal(seal_with_grants(f, long_actor, NULL, 0, &buf, &len, &det),
+                     PROTO_ERR_INVALID);
+    assert_string_equal(det.field, "actor");
+    long_actor[PROTO_ACTOR_MAX] = '\0';
+    assert_int_equal(seal_with_grants(f, long_actor, NULL, 0, &buf, &len, &det), PROTO_OK);
+    free(buf);
+    buf = NULL;
+    assert_int_equal(seal_with_grants(f, "j doe", NULL, 0, &buf, &len, &det), PROTO_ERR_INVALID);
+    assert_string_equal(det.field, "actor");
+    /* Five grants; a grant of 0 bytes; one of 1025. */
+    assert_int_equal(seal_with_grants(f, "jdoe", five, 5, &buf, &len, &det), PROTO_ERR_LIMIT);
+    assert_string_equal(det.field, "header.grants");
+    assert_int_equal(seal_with_grants(f, "jdoe", zero, 1, &buf, &len, &det), PROTO_ERR_LIMIT);
+    assert_int_equal(seal_with_grants(f, "jdoe", over, 1, &buf, &len, &det), PROTO_ERR_LIMIT);
+    assert_null(buf);
+}
+
+/* One edit of a version-2 envelope and the error it must give. */
+typedef struct grant_case {
+    const char *name;   /* what is wrong */
+    size_t at;          /* byte to change */
+    uint8_t value;      /* its new value */
+    proto_err err;      /* expected */
+    const char *field;  /* expected field */
+} grant_case;
+
+/* The decoder refuses a version-2 header whose actor or grants break their
+ * limits, and lengths that run past the header. */
+static void
+test_proto_envelope_actor_and_grants_decoded(void **state)
+{
+    fixture *f = *state;
+    static proto_envelope env;
+    static const size_t one[1] = {8};
+    uint8_t *buf = NULL, *b;
+    size_t len, hb, count_at, actor_at;
+    proto_detail det;
+    grant_case cases[8];
+    size_t n = 0;
+
+    assert_int_equal(seal_with_grants(f, "jdoe@fbi", one, 1, &buf, &len, &det), PROTO_OK);
+    assert_int_equal(proto_envelope_decode(buf, len, &env, NULL), PROTO_OK);
+    hb = env.header_block.len;
+    count_at = hb - 8 - 2 - 1;                  /* grant_count, u16 length, 8 bytes */
+    actor_at = 9 + 1 + buf[9] + 16 + 8 + 8;     /* after kind, id, times */
+    actor_at += 1 + buf[actor_at];              /* after the sender */
+    assert_int_equal(buf[actor_at], 8);         /* "jdoe@fbi" */
+    assert_int_equal(buf[count_at], 1);
+    cases[n++] = (grant_case){"five grants", count_at, 5, PROTO_ERR_LIMIT,
+                                    "header.grant_count"};
+    cases[n++] = (grant_case){"grant of 0 bytes", count_at + 2, 0, PROTO_ERR_LIMIT,
+                                    "header.grants[0]"};
+    cases[n++] = (grant_case){"grant of 1025 bytes", count_at + 1, 4, PROTO_ERR_LIMIT,
+                                    "header.grants[0]"};
+    cases[n++] = (grant_case){"grant past the header", count_at + 2, 9,
+                                    PROTO_ERR_TRUNCATED, "header.grants[0]"};
+    cases[n++] = (grant_case){"two grants, one there", count_at, 2, PROTO_ERR_TRUNCATED,
+                                    "header.grants[1]"};
+    cases[n++] = (grant_case){"empty actor", actor_at, 0, PROTO_ERR_SYNTAX, "header.actor"};
+    cases[n++] = (grant_case){"actor of 65", actor_at, 65, PROTO_ERR_LIMIT, "header.actor"};
+    cases[n++] = (grant_case){"actor with a space", actor_at + 5, ' ', PROTO_ERR_SYNTAX,
+                                    "header.actor"};
+    b = malloc(len);
+    assert_non_null(b);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(b, buf, len);
+        b[cases[i].at] = cases[i].value;
+        memset(&det, 0, sizeof(det));
+        if (proto_envelope_decode(b, len, &env, &det) != cases[i].err)
+            fail_msg("%s: expected %s, got '%s: %s'", cases[i].name,
+                     proto_strerror(cases[i].err), det.field, det.text);
+        if (strcmp(det.field, cases[i].field) != 0)
+            fail_msg("%s: field '%s' is not '%s'", cases[i].name, det.field, cases[i].field);
+    }
+    /* Dropping the grants (count 0, header 10 bytes shorter) leaves a valid
+     * envelope whose signature no longer verifies. */
+    {
+        uint32_t hl = (uint32_t)(hb - 9 - 10);
+        size_t m = 0;
+
+        memcpy(b, buf, count_at);
+        b[5] = (uint8_t)(hl >> 24);
+        b[6] = (uint8_t)(hl >> 16);
+        b[7] = (uint8_t)(hl >> 8);
+        b[8] = (uint8_t)hl;
+        b[count_at] = 0;
+        m = count_at + 1;
+        memcpy(b + m, buf + hb, len - hb);
+        m += len - hb;
+        assert_int_equal(proto_envelope_decode(b, m, &env, &det), PROTO_OK);
+        assert_int_equal(env.grant_count, 0);
+        assert_int_equal(proto_envelope_verify(&env, f->fbi->sign_public), PROTO_ERR_SIGNATURE);
+    }
+    free(b);
+    free(buf);
+}
+
+/* Reads the hex bytes of vector name from tests/data/proto/vectors.txt into
+ * out (cap bytes); returns how many. */
+static size_t
+vector_bytes(const char *name, uint8_t *out, size_t cap)
+{
+    char path[1024], head[128];
+    size_t n = 0, text_len;
+    uint8_t *text;
+    const char *p, *end;
+
+    test_data_path("proto/vectors.txt", path, sizeof(path));
+    text = test_read_file(path, &text_len);
+    assert_non_null(text);
+    snprintf(head, sizeof(head), "# %s (", name);
+    p = strstr((const char *)text, head);
+    assert_non_null(p);
+    p = strchr(p, '\n') + 1;
+    end = (const char *)text + text_len;
+    while (p < end && *p != '#') {
+        unsigned v;
+
+        if (*p == '\n') {
+            p++;
+            continue;
+        }
+        assert_int_equal(sscanf(p, "%2x", &v), 1);
+        assert_true(n < cap);
+        out[n++] = (uint8_t)v;
+        p += 2;
+    }
+    free(text);
+    return n;
+}
+
+/* Version 1 still decodes and verifies: the legacy vector has no actor and
+ * no grants; a version-2 envelope relabelled 1 does not decode. */
+static void
+test_proto_envelope_version_1_decodes(void **state)
+{
+    fixture *f = *state;
+    static proto_envelope env;
+    static uint8_t v1[2048];
+    uint8_t key[PROTO_SIGN_PUBLIC_BYTES], *b = malloc(f->len);
+    size_t n = vector_bytes("version 1 envelope", v1, sizeof(v1));
+    proto_detail det;
+
+    assert_int_equal(vector_bytes("USA/FBI sign public", key, sizeof(key)), sizeof(key));
+    assert_int_equal(proto_envelope_decode(v1, n, &env, &det), PROTO_OK);
+    assert_int_equal(env.version, 1);
+    assert_string_equal(env.actor, "");
+    assert_int_equal(env.grant_count, 0);
+    assert_string_equal(env.kind, "watchlist.query");
+    assert_int_equal(proto_envelope_verify(&env, key), PROTO_OK);
+    v1[n - 1] ^= 1;
+    assert_int_equal(proto_envelope_decode(v1, n, &env, &det), PROTO_OK);
+    assert_int_equal(proto_envelope_verify(&env, key), PROTO_ERR_SIGNATURE);
+    assert_non_null(b);
+    memcpy(b, f->buf, f->len);
+    b[4] = 1;
+    assert_int_not_equal(proto_envelope_decode(b, f->len, &env, &det), PROTO_OK);
+    free(b);
+}
+
 /* Large content: a 1 MiB portion round-trips. */
 static void
 test_proto_envelope_large_portion(void **state)
@@ -2104,6 +2372,10 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_malformed_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_noncanonical, setup, teardown),
+        cmocka_unit_test(test_proto_actor_grammar),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_actor_and_grants_sealed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_actor_and_grants_decoded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_envelope_version_1_decodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_draft_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_envelope_large_portion, setup, teardown),
         cmocka_unit_test(test_proto_vectors_match),
