@@ -442,6 +442,25 @@ case_load(const char *sub, casebook *cb, const char *id, bool with_raw, const cl
             mc->request = mc->list->entries[i];
     }
     if (mc->request == NULL) {
+        casebook_tombstone *t = NULL;
+        size_t n = 0;
+
+        /* A request its sender recalled is gone for good: say so. */
+        if (casebook_tombstones(cb, &t, &n) == CASEBOOK_OK) {
+            for (size_t i = 0; i < n; i++) {
+                char idh[33], at[PROTO_TIME_TEXT_BYTES];
+
+                if (strcmp(t[i].kind, "mlat.request") != 0 || strcmp(t[i].case_id, id) != 0)
+                    continue;
+                cli_error(sub, "case %s: its mlat.request %s was recalled by %s and deleted here "
+                               "on %s (reason: %s); nothing of it is kept",
+                          id, proto_id_format(t[i].id, idh), t[i].peer,
+                          proto_time_format(t[i].time_ms, at), t[i].reason);
+                free(t);
+                return EX_NOINPUT;
+            }
+        }
+        free(t);
         cli_error(sub, "case %s: no mlat.request is in the casebook at %s (submitted from another "
                        "--state, or not received yet?)", id, conn->state);
         return EX_NOINPUT;

@@ -412,6 +412,104 @@ test_recall_bad_input(void **state)
     fed_destroy(&F);
 }
 
+/* MLAT: a status recalled by the requested side is named, not exported, in the requester's
+ * bundle; a request recalled by its requester is gone from the requested side's case. */
+static void
+test_recall_mlat(void **state)
+{
+    static const char *const submit[] = {
+        "mlat", "submit", "--to", "USA/DOJ", "--case", "MEX-FGR-2026-0099", "--treaty",
+        "USA-MEX-MLAT-1987", "--offence", "DRUG-TRAFFICKING", "--summary",
+        "proceeds of cocaine sales moved through US accounts", "--assistance",
+        "bank records of account 1234", "--json", NULL};
+    static const char *const received[] = {"mlat", "respond", "MEX-FGR-2026-0099", "--status",
+                                           "received", "--wait", "1", "--json", NULL};
+    static const char *const accepted[] = {"mlat", "respond", "MEX-FGR-2026-0099", "--status",
+                                           "accepted", "--wait", "1", NULL};
+    char req[33], st[33], bundle[1100];
+    int rc = -1;
+
+    (void)state;
+    F = fed_new(three, 3, NULL);
+    fed_start(F, "USA");
+    fed_start(F, "MEX");
+    assert_rc(cli("MEX/FGR", "fgr", submit), 0);
+    snprintf(req, sizeof(req), "%s", json_id());
+    for (int i = 0; i < 30 && (rc = cli("USA/DOJ", "doj", received)) != 0; i++)
+        usleep(500000);
+    assert_rc(rc, 0);
+    snprintf(st, sizeof(st), "%s", json_id());
+    assert_rc(cli("USA/DOJ", "doj", accepted), 0);
+    {
+        const char *args[] = {"mlat", "evidence", "MEX-FGR-2026-0099", "--file",
+                              write_file("summary.txt", "Account 1234: statements.\n"),
+                              "--custody", "collected by FBI SA 123", "--wait", "1", NULL};
+
+        assert_rc(cli("USA/DOJ", "doj", args), 0);
+    }
+    /* The requester takes both statuses and the evidence in. */
+    {
+        const char *args[] = {"mlat", "status", "MEX-FGR-2026-0099", "--wait", "1", "--json", NULL};
+        bool in = false;
+
+        for (int i = 0; i < 20 && !in; i++) {
+            json_t *j;
+
+            assert_rc(cli("MEX/FGR", "fgr", args), 0);
+            j = json_loads(out, 0, NULL);
+            in = j != NULL &&
+                 strcmp(json_string_value(json_object_get(j, "status")), "accepted") == 0 &&
+                 json_array_size(json_object_get(j, "evidence")) == 1;
+            json_decref(j);
+            if (!in)
+                usleep(500000);
+        }
+        assert_true(in);
+    }
+    {
+        const char *args[] = {"recall", st, "--reason", "sent in error", NULL};
+
+        assert_rc(cli("USA/DOJ", "doj", args), 0);
+    }
+    {
+        const char *args[] = {"mlat", "export", "MEX-FGR-2026-0099", "--out", bundle, "--wait",
+                              "1", NULL};
+        bool named = false;
+
+        for (int i = 0; i < 20 && !named; i++) {
+            snprintf(bundle, sizeof(bundle), "%s/bundle-%d", F->dir, i);
+            assert_rc(cli("MEX/FGR", "fgr", args), 0);
+            named = strstr(out, "recalled, not exported: mlat.status") != NULL;
+            if (!named)
+                usleep(500000);
+        }
+        if (!named) {
+            const char *del[] = {"recall", "deleted", "--json", "--offline", NULL};
+            char keep[4096];
+
+            snprintf(keep, sizeof(keep), "%.2000s / %.2000s", out, err);
+            (void)cli("MEX/FGR", "fgr", del);
+            fail_msg("export does not name the recalled status: %s\ndeleted: %s\n%s", keep, out,
+                     err);
+        }
+        assert_non_null(strstr(out, st));
+        assert_non_null(strstr(out, "sent in error"));
+    }
+    /* The requester recalls its request: the requested side keeps nothing of it. */
+    {
+        const char *args[] = {"recall", req, "--reason", "request withdrawn", NULL};
+        const char *status[] = {"mlat", "status", "MEX-FGR-2026-0099", "--wait", "1", NULL};
+
+        assert_rc(cli("MEX/FGR", "fgr", args), 0);
+        for (int i = 0; i < 20 && (rc = cli("USA/DOJ", "doj", status)) == 0; i++)
+            usleep(500000);
+        assert_rc(rc, 66);
+        assert_non_null(strstr(err, "was recalled by MEX/FGR"));
+        assert_non_null(strstr(err, "request withdrawn"));
+    }
+    fed_destroy(&F);
+}
+
 int
 main(void)
 {
@@ -420,6 +518,7 @@ main(void)
         cmocka_unit_test_teardown(test_recall_watchlist_record_and_rectify, teardown),
         cmocka_unit_test_teardown(test_recall_traveldoc_withdraw, teardown),
         cmocka_unit_test_teardown(test_recall_forged, teardown),
+        cmocka_unit_test_teardown(test_recall_mlat, teardown),
     };
 
     if (proto_init() != PROTO_OK)
