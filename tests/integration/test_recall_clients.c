@@ -339,14 +339,9 @@ test_recall_forged(void **state)
     assert_int_equal(liaison_message_add_portion(m, "LES", body, strlen(body), NULL), LIAISON_OK);
     e = liaison_send(rcmp, m, id, liaison_now_ms() + 10 * SECOND);
     liaison_message_destroy(&m);
-    if (e == LIAISON_OK) {
-        /* CAN's broker never saw the original, so it cannot judge; the agent
-         * refuses to act if it is delivered. */
-        fprintf(stderr, "forged recall from CAN accepted by CAN's broker\n");
-    } else {
-        fprintf(stderr, "forged recall from CAN refused: %s\n", liaison_client_error(rcmp));
-        assert_int_equal(e, LIAISON_ERR_REJECTED);
-    }
+    /* CAN's broker never saw the original, so it cannot judge and passes it on;
+     * MEX's broker, or else MEX/AIC's agent, refuses it. */
+    assert_true(e == LIAISON_OK || e == LIAISON_ERR_REJECTED);
     /* Another agency of the originator's own nation: USA's broker knows the
      * original and refuses (builtin:recall). */
     {
@@ -510,6 +505,95 @@ test_recall_mlat(void **state)
     fed_destroy(&F);
 }
 
+/* Sends kind with body from c to one agency; id_out gets its id. */
+static void
+send_one(liaison_client *c, const char *kind, const char *to, const char *labels,
+         const char *case_id, const uint8_t *reply_to, const char *body, uint8_t id_out[16])
+{
+    liaison_message *m = NULL;
+
+    assert_int_equal(liaison_message_new(kind, &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, to), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, labels), LIAISON_OK);
+    if (case_id != NULL)
+        assert_int_equal(liaison_message_set_case(m, case_id), LIAISON_OK);
+    if (reply_to != NULL)
+        assert_int_equal(liaison_message_set_in_reply_to(m, reply_to), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, labels, body, strlen(body), NULL), LIAISON_OK);
+    if (liaison_send(c, m, id_out, liaison_now_ms() + 10 * SECOND) != LIAISON_OK)
+        fail_msg("send %s: %s", kind, liaison_client_error(c));
+    liaison_message_destroy(&m);
+}
+
+/* An application recalls a designation: the partner's agent deletes the designation it
+ * received (and its pending implement request) and acknowledges. */
+static void
+test_recall_designation(void **state)
+{
+    const char *list[] = {"agent", "list", "--config", NULL, "--json", NULL};
+    liaison_client *treasury;
+    liaison_event *e = NULL;
+    uint8_t id[16], rid[16];
+    char hex[33], body[512];
+    json_t *o;
+
+    (void)state;
+    F = fed_new(three, 3, NULL);
+    fed_start(F, "USA");
+    fed_start(F, "CAN");
+    fed_agent_start(F, "CAN/FINTRAC");
+    list[3] = fed_agent_config(F, "CAN/FINTRAC", NULL)->config;
+    treasury = fed_client(F, "USA/TREASURY", true);
+    send_one(treasury, "freeze.designation", "CAN/FINTRAC", "LES//REL TO USA,CAN",
+             "TREAS-2026-0007", NULL,
+             "{\"schema\": \"freeze.designation/1\", \"designation\": \"TREAS-2026-0007\", "
+             "\"version\": 1, \"action\": \"add\", \"effective\": \"2026-11-25\", "
+             "\"entity\": {\"name\": \"Northwind Trading LLC\"}, \"legal_basis\": \"EO 13224\", "
+             "\"note\": \"\"}", id);
+    wait_agent_log("CAN/FINTRAC", "id=A-DESIGNATION", 1);
+    assert_int_equal(fed_run_tool(list, out, sizeof(out)), 0);
+    o = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(o, "designations")), 1);
+    json_decref(o);
+
+    liaison_id_to_hex(id, hex);
+    snprintf(body, sizeof(body),
+             "{\"schema\": \"recall.request/1\", \"message\": \"%s\", \"action\": \"recall\","
+             " \"reason\": \"designated in error\"}", hex);
+    send_one(treasury, "recall.request", "CAN/FINTRAC", "LES//REL TO USA,CAN", "TREAS-2026-0007",
+             id, body, rid);
+    wait_agent_log("CAN/FINTRAC", "id=A-RECALLED", 1);
+    assert_int_equal(fed_run_tool(list, out, sizeof(out)), 0);
+    o = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(o, "designations")), 0);
+    json_decref(o);
+    /* The ack comes back to the recall's sender, in reply to the recall. */
+    for (uint64_t end = liaison_now_ms() + 15 * SECOND; liaison_now_ms() < end;) {
+        if (liaison_receive(treasury, &e, end) != LIAISON_OK)
+            break;
+        (void)liaison_receipt(treasury, e);
+        if (e->type == LIAISON_EVENT_MESSAGE && strcmp(e->kind, "recall.ack") == 0)
+            break;
+        liaison_event_free(&e);
+    }
+    assert_non_null(e);
+    assert_string_equal(e->kind, "recall.ack");
+    assert_memory_equal(e->in_reply_to, rid, 16);
+    assert_string_equal(e->case_id, "TREAS-2026-0007");
+    {
+        json_t *b = json_loadb((const char *)e->portions[0].data, e->portions[0].len, 0, NULL);
+
+        assert_string_equal(json_string_value(json_object_get(b, "schema")), "recall.ack/1");
+        assert_string_equal(json_string_value(json_object_get(b, "message")), hex);
+        assert_string_equal(json_string_value(json_object_get(b, "result")), "deleted");
+        json_decref(b);
+    }
+    liaison_event_free(&e);
+    liaison_client_close(&treasury);
+    assert_int_equal(fed_agent_stop(F, "CAN/FINTRAC"), 0);
+    fed_destroy(&F);
+}
+
 int
 main(void)
 {
@@ -519,6 +603,7 @@ main(void)
         cmocka_unit_test_teardown(test_recall_traveldoc_withdraw, teardown),
         cmocka_unit_test_teardown(test_recall_forged, teardown),
         cmocka_unit_test_teardown(test_recall_mlat, teardown),
+        cmocka_unit_test_teardown(test_recall_designation, teardown),
     };
 
     if (proto_init() != PROTO_OK)
