@@ -21,9 +21,11 @@
  * indexes both by "<family>/<case id>" ("mlat/MEX-FGR-2026-0099",
  * "freeze/TREAS-2026-0007": a designation id is the case id of its
  * messages).  It also keeps the signed delivery reports the broker sent
- * about the agency's messages.  Records are never changed once written;
- * writing the same message twice is a no-op, so a message delivered again
- * after a crash is stored once.
+ * about the agency's messages.  Records are never changed once written,
+ * except by a recall of a received message (casebook_recall), which
+ * deletes it or some of its records and keeps a tombstone; writing the
+ * same message twice is a no-op, so a message delivered again after a
+ * crash is stored once.
  *
  * Thread-safety: one casebook per thread.  Several processes may open the
  * same casebook (LMDB serialises writers).
