@@ -771,6 +771,254 @@ out:
     return OUTCOME_DONE;
 }
 
+/* ---- Recall --------------------------------------------------------------------------------- */
+
+/* What one table holds of a recalled message. */
+typedef struct recall_scan {
+    const char *hex;           /* the recalled message's id */
+    const char *sender;        /* the recall's sender */
+    const json_t *records;     /* the named records, or NULL for all */
+    const char *holder;        /* the member holding the record ("entry", "report"), or NULL */
+    const char *ref_field;     /* the record's reference inside it ("ref", "designation", "id") */
+    json_t *keys;              /* keys to delete */
+    json_t *refs;              /* their references */
+    const char *foreign;       /* a record of the message from another sender: that sender */
+    size_t found;              /* records of the message found */
+    char foreign_buf[40];      /* its storage */
+} recall_scan;
+
+static int
+recall_each(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    recall_scan *sc = ctx;
+    json_t *rec = agent_json_load(val, val_len), *holder;
+    const char *msg = json_string_value(json_object_get(rec, "message"));
+    const char *from = json_string_value(json_object_get(rec, "from"));
+    const char *ref;
+    bool named = sc->records == NULL;
+    size_t i;
+    json_t *x;
+
+    if (rec == NULL || msg == NULL || strcmp(msg, sc->hex) != 0)
+        goto out;
+    if (from == NULL || strcmp(from, sc->sender) != 0) {
+        snprintf(sc->foreign_buf, sizeof(sc->foreign_buf), "%s", from != NULL ? from : "?");
+        sc->foreign = sc->foreign_buf;
+        goto out;
+    }
+    holder = sc->holder != NULL ? json_object_get(rec, sc->holder) : rec;
+    ref = json_string_value(json_object_get(holder, sc->ref_field));
+    json_array_foreach(sc->records, i, x) {
+        if (ref != NULL && json_is_string(x) && strcmp(json_string_value(x), ref) == 0)
+            named = true;
+    }
+    if (named)
+        sc->found++;
+    if (named && sc->keys != NULL) {
+        json_array_append_new(sc->keys, json_stringn(key, key_len));
+        if (ref != NULL)
+            json_array_append_new(sc->refs, json_string(ref));
+    }
+out:
+    json_decref(rec);
+    return 0;
+}
+
+/* The tables that hold records filed from a partner's message. */
+static const struct {
+    agent_table table;         /* the table */
+    const char *holder;        /* the member holding the record, or NULL */
+    const char *ref_field;     /* its reference */
+} recall_tables[] = {
+    {AGENT_T_PARTNER_ENTRIES, "entry", "ref"},
+    {AGENT_T_PARTNER_DOCS, "report", "ref"},
+    {AGENT_T_DESIGNATIONS, NULL, "designation"},
+    {AGENT_T_CARGO, NULL, "id"},
+};
+
+/*
+ * True if the store holds records of message hex (a rectification's
+ * replacement) from sender: a replacement that carried the same references
+ * took the original's place already, so the original was rectified.
+ */
+static bool
+replacement_held(agent_txn *t, const char *sender, const char *hex)
+{
+    size_t found = 0;
+
+    if (hex == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof(recall_tables) / sizeof(recall_tables[0]); i++) {
+        recall_scan sc;
+
+        memset(&sc, 0, sizeof(sc));
+        sc.hex = hex;
+        sc.sender = sender;
+        sc.holder = recall_tables[i].holder;
+        sc.ref_field = recall_tables[i].ref_field;
+        if (agent_store_each(t, recall_tables[i].table, NULL, recall_each, &sc) == AGENT_STORE_OK)
+            found += sc.found;
+    }
+    return found > 0;
+}
+
+static bool
+build_recall_ack(agent *a, const liaison_event *e, const json_t *in, reply *out)
+{
+    char now[32];
+
+    (void)a;
+    (void)e;
+    out->kind = "recall.ack";
+    out->body = json_pack("{s:s, s:O, s:O, s:O, s:s}", "schema", "recall.ack/1", "message",
+                          json_object_get(in, "message"), "result", json_object_get(in, "result"),
+                          "deleted", json_object_get(in, "deleted"), "at",
+                          proto_time_format(liaison_now_ms(), now));
+    return out->body != NULL;
+}
+
+/*
+ * A recall.request: deletes every record filed from the recalled message (or
+ * only the named records) and keeps the recall with its result, in one
+ * transaction; then answers recall.ack through the outbox.  A recall of a
+ * message that came from another sender than the recall's is kept and not
+ * acted upon.  Delivered again (a restart before the receipt), it finds its
+ * result kept and sends the same ack.
+ */
+static outcome
+on_recall(agent *a, const liaison_event *e, const json_t *in)
+{
+    const char *hex = json_string_value(json_object_get(in, "message"));
+    const char *action = json_string_value(json_object_get(in, "action"));
+    const json_t *records = json_object_get(in, "records");
+    uint8_t id[16];
+    agent_txn *t = NULL;
+    json_t *meta = NULL, *ackin = NULL, *keys = json_array(), *refs = json_array();
+    const char *foreign = NULL;
+    const uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    char foreign_buf[40], now[32], reason[200];
+    bool held = false;
+    agent_store_err err;
+    outcome o = OUTCOME_RETRY;
+
+    if (hex == NULL || strlen(hex) != 32 || liaison_id_from_hex(hex, id) != LIAISON_OK ||
+        !e->has_reply_to || memcmp(id, e->in_reply_to, 16) != 0 || action == NULL ||
+        (strcmp(action, "recall") != 0 && strcmp(action, "rectify") != 0) ||
+        !agent_text_valid(json_object_get(in, "reason"), 1, 500) ||
+        (records != NULL && (!json_is_array(records) || json_array_size(records) == 0))) {
+        o = keep(a, e, "recall.request that does not check: not applied");
+        goto done;
+    }
+    if ((err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK)
+        goto store;
+    /* Applied before: the same ack again. */
+    if (agent_blob_get(t, AGENT_T_KEPT, e->id, 16, &meta, &raw, &raw_len) == AGENT_STORE_OK &&
+        json_is_string(json_object_get(meta, "result"))) {
+        agent_store_abort(&t);
+        ackin = json_pack("{s:s, s:O, s:O}", "message", hex, "result",
+                          json_object_get(meta, "result"), "deleted",
+                          json_is_array(json_object_get(meta, "deleted"))
+                              ? json_object_get(meta, "deleted") : refs);
+        goto answer;
+    }
+    json_decref(meta);
+    meta = NULL;
+    for (size_t i = 0; i < sizeof(recall_tables) / sizeof(recall_tables[0]); i++) {
+        recall_scan sc;
+
+        memset(&sc, 0, sizeof(sc));
+        sc.hex = hex;
+        sc.sender = e->sender;
+        sc.records = records;
+        sc.holder = recall_tables[i].holder;
+        sc.ref_field = recall_tables[i].ref_field;
+        sc.keys = json_array();
+        sc.refs = refs;
+        err = agent_store_each(t, recall_tables[i].table, NULL, recall_each, &sc);
+        if (sc.foreign != NULL) {
+            snprintf(foreign_buf, sizeof(foreign_buf), "%s", sc.foreign);
+            foreign = foreign_buf;
+        }
+        for (size_t k = 0; err == AGENT_STORE_OK && k < json_array_size(sc.keys); k++) {
+            const char *key = json_string_value(json_array_get(sc.keys, k));
+
+            held = true;
+            err = agent_store_del(t, recall_tables[i].table, key, strlen(key));
+            if (err == AGENT_STORE_OK && recall_tables[i].table == AGENT_T_DESIGNATIONS &&
+                (err = agent_store_del(t, AGENT_T_IMPLEMENT, key, strlen(key))) ==
+                    AGENT_STORE_ERR_NOT_FOUND)
+                err = AGENT_STORE_OK;
+        }
+        json_decref(sc.keys);
+        if (err != AGENT_STORE_OK)
+            goto store;
+    }
+    /* The message as received (kept: MLAT requests, designations, others). */
+    if ((err = agent_blob_get(t, AGENT_T_KEPT, id, 16, &meta, &raw, &raw_len)) == AGENT_STORE_OK) {
+        const char *from = json_string_value(json_object_get(meta, "from"));
+
+        if (from == NULL || strcmp(from, e->sender) != 0) {
+            snprintf(foreign_buf, sizeof(foreign_buf), "%s", from != NULL ? from : "?");
+            foreign = foreign_buf;
+        } else if (records == NULL || held) {
+            held = true;
+            err = agent_store_del(t, AGENT_T_KEPT, id, 16);
+        }
+    } else if (err == AGENT_STORE_ERR_NOT_FOUND) {
+        err = AGENT_STORE_OK;
+    }
+    json_decref(meta);
+    meta = NULL;
+    if (err != AGENT_STORE_OK)
+        goto store;
+    if (foreign != NULL) {
+        agent_store_abort(&t);
+        PROTO_LOG(PROTO_LOG_WARN, "A-RECALL-REFUSED",
+                  "message=%s recall=%s from=%s originator=%s", hex, e->id_hex, e->sender, foreign);
+        snprintf(reason, sizeof(reason), "recall.request refused: only %s, the sender of %.32s, "
+                 "may recall it", foreign, hex);
+        o = keep(a, e, reason);
+        goto done;
+    }
+    if (!held && strcmp(action, "rectify") == 0)
+        held = replacement_held(t, e->sender, json_string_value(json_object_get(in, "replacement")));
+    ackin = json_pack("{s:s, s:s, s:O}", "message", hex, "result",
+                      !held ? "not-held" : strcmp(action, "rectify") == 0 ? "rectified" : "deleted",
+                      "deleted", refs);
+    /* The recall itself is kept with its result: the tombstone of what it deleted. */
+    meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s}", "kind", e->kind,
+                     "from", e->sender, "message", e->id_hex, "labels", e->labels, "received",
+                     proto_time_format(liaison_now_ms(), now), "reason",
+                     json_string_value(json_object_get(in, "reason")), "recalled", hex,
+                     "result", json_object_get(ackin, "result"), "deleted", refs, "case",
+                     e->case_id);
+    if (ackin == NULL || meta == NULL) {
+        err = AGENT_STORE_ERR_NOMEM;
+        goto store;
+    }
+    if ((err = agent_blob_put(t, AGENT_T_KEPT, e->id, 16, meta, e->raw, e->raw_len)) !=
+            AGENT_STORE_OK ||
+        (err = agent_store_commit(&t)) != AGENT_STORE_OK)
+        goto store;
+    PROTO_LOG(PROTO_LOG_INFO, "A-RECALLED", "message=%s recall=%s from=%s action=%s result=%s "
+              "records=%zu", hex, e->id_hex, e->sender, action,
+              json_string_value(json_object_get(ackin, "result")), json_array_size(refs));
+answer:
+    o = respond(a, e, ackin, build_recall_ack);
+    goto done;
+store:
+    agent_store_abort(&t);
+    o = store_failure(e, "recall", err, false);
+done:
+    agent_store_abort(&t);
+    json_decref(meta);
+    json_decref(ackin);
+    json_decref(keys);
+    json_decref(refs);
+    return o;
+}
+
 /* ---- The cargo family ---------------------------------------------------------------------- */
 
 /* A cargo id usable in a store key: 1..64 printable characters without spaces. */
@@ -960,6 +1208,7 @@ static const struct {
     {"watchlist.publish", "watchlist.publish/1"},
     {"watchlist.withdraw", "watchlist.withdraw/1"},
     {"traveldoc.report", "traveldoc.report/1"},
+    {"recall.request", "recall.request/1"},
 };
 
 static outcome
@@ -1044,6 +1293,8 @@ on_message(agent *a, const liaison_event *e)
         o = on_publish(a, e, in);
     } else if (strcmp(e->kind, "watchlist.withdraw") == 0) {
         o = on_withdraw(a, e, in);
+    } else if (strcmp(e->kind, "recall.request") == 0) {
+        o = on_recall(a, e, in);
     } else {
         o = on_report(a, e, in);
     }

@@ -17,6 +17,7 @@
  *   cases    "<family>/<case>" (dupsort) -> direction byte ('s' or 'r') || id
  *   reports  id || recipient || 0 || state -> report JSON
  *   journal  u64 deleted_ms || direction byte || id -> deletion JSON
+ *   tombstones id || recall id      -> tombstone JSON (a recalled message)
  * A record is a 4-byte big-endian length, that many bytes of JSON
  * metadata, then the raw envelope bytes (received messages only).
  */
@@ -31,6 +32,7 @@ struct casebook {
     MDB_dbi cases;       /* index by family and case */
     MDB_dbi reports;     /* delivery reports */
     MDB_dbi journal;     /* deletions by retention */
+    MDB_dbi tombstones;  /* what is left of recalled messages */
 };
 
 const char *
@@ -95,7 +97,8 @@ casebook_open(const char *state_dir, casebook **cb_out, char *why, size_t why_le
         (rc = mdb_dbi_open(txn, "received", MDB_CREATE, &cb->received)) != 0 ||
         (rc = mdb_dbi_open(txn, "cases", MDB_CREATE | MDB_DUPSORT, &cb->cases)) != 0 ||
         (rc = mdb_dbi_open(txn, "reports", MDB_CREATE, &cb->reports)) != 0 ||
-        (rc = mdb_dbi_open(txn, "journal", MDB_CREATE, &cb->journal)) != 0)
+        (rc = mdb_dbi_open(txn, "journal", MDB_CREATE, &cb->journal)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tombstones", MDB_CREATE, &cb->tombstones)) != 0)
         goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
@@ -931,5 +934,328 @@ out:
         mdb_cursor_close(cur);
     if (txn != NULL)
         mdb_txn_abort(txn);
+    return err;
+}
+
+/* ---- Recall ------------------------------------------------------------------ */
+
+static char *
+tomb_encode(const casebook_tombstone *t)
+{
+    json_t *o = json_object();
+    char hex[65];
+    char *text;
+
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "kind", json_string(t->kind));
+    json_object_set_new(o, "peer", json_string(t->peer));
+    json_object_set_new(o, "case", json_string(t->case_id));
+    if (t->has_hash)
+        json_object_set_new(o, "hash", json_string(proto_hex(t->envelope_hash, 32, hex)));
+    json_object_set_new(o, "action", json_string(t->action));
+    json_object_set_new(o, "reason", json_string(t->reason));
+    json_object_set_new(o, "records", json_string(t->records));
+    json_object_set_new(o, "whole", json_boolean(t->whole));
+    if (t->has_replacement)
+        json_object_set_new(o, "replacement", json_string(proto_id_format(t->replacement, hex)));
+    json_object_set_new(o, "time_ms", json_integer((json_int_t)t->time_ms));
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+static casebook_err
+tomb_decode(const MDB_val *k, const MDB_val *v, casebook_tombstone *t)
+{
+    json_t *o;
+    const char *s;
+
+    if (k->mv_size != 2 * CASEBOOK_ID_BYTES)
+        return CASEBOOK_ERR_CORRUPT;
+    o = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return CASEBOOK_ERR_CORRUPT;
+    }
+    memset(t, 0, sizeof(*t));
+    memcpy(t->id, k->mv_data, CASEBOOK_ID_BYTES);
+    memcpy(t->recall, (const uint8_t *)k->mv_data + CASEBOOK_ID_BYTES, CASEBOOK_ID_BYTES);
+    copy_str(t->kind, sizeof(t->kind), o, "kind");
+    copy_str(t->peer, sizeof(t->peer), o, "peer");
+    copy_str(t->case_id, sizeof(t->case_id), o, "case");
+    copy_str(t->action, sizeof(t->action), o, "action");
+    copy_str(t->reason, sizeof(t->reason), o, "reason");
+    copy_str(t->records, sizeof(t->records), o, "records");
+    t->whole = json_is_true(json_object_get(o, "whole"));
+    if ((s = json_string_value(json_object_get(o, "hash"))) != NULL &&
+        proto_unhex(s, t->envelope_hash, 32) == PROTO_OK)
+        t->has_hash = true;
+    if ((s = json_string_value(json_object_get(o, "replacement"))) != NULL &&
+        proto_id_parse(s, t->replacement) == PROTO_OK)
+        t->has_replacement = true;
+    t->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
+    json_decref(o);
+    return CASEBOOK_OK;
+}
+
+static bool
+named(const char *ref, const char *const *records, size_t count)
+{
+    for (size_t i = 0; ref != NULL && i < count; i++) {
+        if (records[i] != NULL && strcmp(ref, records[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Appends ref to the space-separated list out (cap bytes), if it fits. */
+static void
+records_add(char *out, size_t cap, const char *ref)
+{
+    size_t n = strlen(out);
+
+    if (n + strlen(ref) + 2 <= cap)
+        snprintf(out + n, cap - n, "%s%s", n > 0 ? " " : "", ref);
+}
+
+/*
+ * Decides what a recall of records deletes from e: *whole_out true for the
+ * whole message; else *body_out (malloc'd) is the body without the named
+ * entries.  t->records gets the refs deleted.  CASEBOOK_ERR_NOT_FOUND when
+ * no named record is in it.
+ */
+static casebook_err
+recall_records(const casebook_entry *e, const char *const *records, size_t count,
+               casebook_tombstone *t, bool *whole_out, char **body_out)
+{
+    json_t *o = e->body != NULL ? json_loads(e->body, 0, NULL) : NULL;
+    json_t *entries = json_object_get(o, "entries"), *kept = NULL;
+    const char *ref = json_string_value(json_object_get(o, "ref"));
+    casebook_err err = CASEBOOK_ERR_NOT_FOUND;
+    size_t i;
+    json_t *x;
+
+    *whole_out = false;
+    *body_out = NULL;
+    t->records[0] = '\0';
+    if (json_is_array(entries)) {
+        if ((kept = json_array()) == NULL) {
+            err = CASEBOOK_ERR_NOMEM;
+            goto out;
+        }
+        json_array_foreach(entries, i, x) {
+            const char *r = json_string_value(json_object_get(x, "ref"));
+
+            if (named(r, records, count))
+                records_add(t->records, sizeof(t->records), r);
+            else
+                json_array_append(kept, x);
+        }
+        if (t->records[0] == '\0')
+            goto out;
+        err = CASEBOOK_OK;
+        if (json_array_size(kept) == 0) {
+            *whole_out = true;
+            goto out;
+        }
+        json_object_set(o, "entries", kept);
+        if ((*body_out = json_dumps(o, JSON_COMPACT)) == NULL)
+            err = CASEBOOK_ERR_NOMEM;
+    } else if (named(ref, records, count)) {
+        records_add(t->records, sizeof(t->records), ref);
+        *whole_out = true;
+        err = CASEBOOK_OK;
+    }
+out:
+    json_decref(kept);
+    json_decref(o);
+    return err;
+}
+
+casebook_err
+casebook_recall(casebook *cb, const char *const *records, size_t record_count,
+                casebook_tombstone *t)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k = {CASEBOOK_ID_BYTES, t->id}, v;
+    uint8_t tkey[2 * CASEBOOK_ID_BYTES];
+    MDB_val tk = {sizeof(tkey), tkey}, tv;
+    casebook_entry *e = NULL;
+    char *text = NULL, *body = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    bool whole = true;
+    int rc;
+    casebook_err err;
+
+    if (cb == NULL || t == NULL || (record_count > 0 && records == NULL))
+        return CASEBOOK_ERR_INVALID;
+    memcpy(tkey, t->id, CASEBOOK_ID_BYTES);
+    memcpy(tkey + CASEBOOK_ID_BYTES, t->recall, CASEBOOK_ID_BYTES);
+    if ((rc = mdb_txn_begin(cb->env, NULL, 0, &txn)) != 0)
+        return from_mdb(rc);
+    if ((rc = mdb_get(txn, cb->tombstones, &tk, &tv)) == 0) {
+        /* Applied before (the recall delivered again after a crash). */
+        err = tomb_decode(&tk, &tv, t);
+        goto out;
+    }
+    if (rc != MDB_NOTFOUND || (rc = mdb_get(txn, cb->received, &k, &v)) != 0) {
+        err = from_mdb(rc);
+        goto out;
+    }
+    if ((err = decode(false, t->id, v.mv_data, v.mv_size, true, &e)) != CASEBOOK_OK)
+        goto out;
+    snprintf(t->kind, sizeof(t->kind), "%s", e->kind);
+    snprintf(t->peer, sizeof(t->peer), "%s", e->peer);
+    snprintf(t->case_id, sizeof(t->case_id), "%s", e->case_id);
+    t->has_hash = e->raw != NULL && e->raw_len > 0;
+    if (t->has_hash)
+        proto_sha256(e->raw, e->raw_len, t->envelope_hash);
+    t->records[0] = '\0';
+    if (record_count > 0 &&
+        (err = recall_records(e, records, record_count, t, &whole, &body)) != CASEBOOK_OK)
+        goto out;
+    t->whole = whole;
+    err = CASEBOOK_ERR_NOMEM;
+    if ((text = tomb_encode(t)) == NULL)
+        goto out;
+    if (whole) {
+        char key[INDEX_KEY_MAX];
+
+        if ((rc = mdb_del(txn, cb->received, &k, NULL)) != 0)
+            goto mdb;
+        if (e->case_id[0] != '\0' && index_key(e->kind, e->case_id, key)) {
+            uint8_t ref[1 + CASEBOOK_ID_BYTES];
+            MDB_val ik = {strlen(key), key}, iv = {sizeof(ref), ref};
+
+            ref[0] = 'r';
+            memcpy(ref + 1, t->id, CASEBOOK_ID_BYTES);
+            if ((rc = mdb_del(txn, cb->cases, &ik, &iv)) != 0 && rc != MDB_NOTFOUND)
+                goto mdb;
+        }
+    } else {
+        /* Some records go: the body without them, and no envelope bytes. */
+        MDB_val nv;
+
+        if (e->body != NULL) {
+            proto_wipe(e->body, strlen(e->body));
+            free(e->body);
+        }
+        e->body = body;
+        body = NULL;
+        free(e->raw);
+        e->raw = NULL;
+        e->raw_len = 0;
+        if ((err = encode(e, &buf, &len)) != CASEBOOK_OK)
+            goto out;
+        nv.mv_size = len;
+        nv.mv_data = buf;
+        if ((rc = mdb_put(txn, cb->received, &k, &nv, 0)) != 0)
+            goto mdb;
+    }
+    tv.mv_size = strlen(text);
+    tv.mv_data = text;
+    if ((rc = mdb_put(txn, cb->tombstones, &tk, &tv, 0)) != 0)
+        goto mdb;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+mdb:
+    err = from_mdb(rc);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    free(text);
+    free(buf);
+    free(body);
+    casebook_entry_free(&e);
+    return err;
+}
+
+static int
+by_deletion(const void *a, const void *b)
+{
+    const casebook_tombstone *x = a, *y = b;
+
+    if (x->time_ms != y->time_ms)
+        return x->time_ms < y->time_ms ? -1 : 1;
+    return memcmp(x->id, y->id, CASEBOOK_ID_BYTES);
+}
+
+casebook_err
+casebook_tombstones(casebook *cb, casebook_tombstone **out, size_t *count_out)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    casebook_tombstone *list = NULL;
+    size_t n = 0;
+    int rc;
+    casebook_err err = CASEBOOK_OK;
+
+    *out = NULL;
+    *count_out = 0;
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, cb->tombstones, &cur)) != 0) {
+        err = from_mdb(rc);
+        goto out;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        casebook_tombstone *grown = realloc(list, (n + 1) * sizeof(*grown));
+
+        if (grown == NULL) {
+            err = CASEBOOK_ERR_NOMEM;
+            goto out;
+        }
+        list = grown;
+        if ((err = tomb_decode(&k, &v, &list[n])) != CASEBOOK_OK)
+            goto out;
+        n++;
+    }
+    if (rc != MDB_NOTFOUND)
+        err = from_mdb(rc);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (err != CASEBOOK_OK) {
+        free(list);
+        return err;
+    }
+    if (n > 1)
+        qsort(list, n, sizeof(*list), by_deletion);
+    *out = list;
+    *count_out = n;
+    return CASEBOOK_OK;
+}
+
+casebook_err
+casebook_tombstone_get(casebook *cb, const uint8_t id[CASEBOOK_ID_BYTES], casebook_tombstone *t)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k = {CASEBOOK_ID_BYTES, (void *)(uintptr_t)id}, v;
+    int rc;
+    casebook_err err;
+
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0)
+        return from_mdb(rc);
+    if ((rc = mdb_cursor_open(txn, cb->tombstones, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return from_mdb(rc);
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == 2 * CASEBOOK_ID_BYTES &&
+        memcmp(k.mv_data, id, CASEBOOK_ID_BYTES) == 0)
+        err = tomb_decode(&k, &v, t);
+    else
+        err = rc == 0 ? CASEBOOK_ERR_NOT_FOUND : from_mdb(rc);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
     return err;
 }

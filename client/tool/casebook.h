@@ -21,9 +21,11 @@
  * indexes both by "<family>/<case id>" ("mlat/MEX-FGR-2026-0099",
  * "freeze/TREAS-2026-0007": a designation id is the case id of its
  * messages).  It also keeps the signed delivery reports the broker sent
- * about the agency's messages.  Records are never changed once written;
- * writing the same message twice is a no-op, so a message delivered again
- * after a crash is stored once.
+ * about the agency's messages.  Records are never changed once written,
+ * except by a recall of a received message (casebook_recall), which
+ * deletes it or some of its records and keeps a tombstone; writing the
+ * same message twice is a no-op, so a message delivered again after a
+ * crash is stored once.
  *
  * Thread-safety: one casebook per thread.  Several processes may open the
  * same casebook (LMDB serialises writers).
@@ -185,6 +187,60 @@ casebook_err casebook_retention_sweep(casebook *cb, uint64_t now_ms, bool dry_ru
 /* Calls fn with every journal entry, oldest deletion first. */
 casebook_err casebook_journal_each(casebook *cb, casebook_deleted_fn fn,
                                    void *arg) CASEBOOK_MUST_CHECK;
+/* ---- Recall: deleting a received message, keeping a tombstone ---------------- */
+
+#define CASEBOOK_REASON_MAX 501u    /* bytes of a recall's reason, with its NUL */
+#define CASEBOOK_RECORDS_MAX 512u   /* bytes of the records deleted, space separated, with NUL */
+
+/* What is left of a received message its sender recalled: enough to show
+ * that it existed and was deleted, nothing of its content. */
+typedef struct casebook_tombstone {
+    uint8_t id[CASEBOOK_ID_BYTES];         /* the recalled message */
+    char kind[CASEBOOK_KIND_MAX];          /* its kind */
+    char peer[CASEBOOK_ADDR_MAX];          /* its sender (the originator) */
+    char case_id[CASEBOOK_CASE_MAX];       /* its case id, "" when none */
+    uint8_t envelope_hash[32];             /* SHA-256 of its envelope as received; zero if none */
+    bool has_hash;                         /* envelope_hash is set */
+    uint8_t recall[CASEBOOK_ID_BYTES];     /* the recall.request that deleted it */
+    char action[12];                       /* "recall" or "rectify" */
+    char reason[CASEBOOK_REASON_MAX];      /* the originator's reason */
+    char records[CASEBOOK_RECORDS_MAX];    /* records deleted, space separated; "" for all */
+    bool whole;                            /* the whole message was deleted (else some records) */
+    uint8_t replacement[CASEBOOK_ID_BYTES]; /* rectify: the corrected message */
+    bool has_replacement;                  /* replacement is set */
+    uint64_t time_ms;                      /* when it was deleted here */
+} casebook_tombstone;
+
+/*
+ * Deletes what the casebook holds of received message t->id, in one durable
+ * transaction, and keeps the tombstone t.  The caller fills t->id,
+ * t->recall, t->action, t->reason, t->replacement and t->time_ms; this fills
+ * kind, peer, case_id, envelope_hash, records and whole.
+ *
+ * With record_count 0 the whole message goes: its record (body and
+ * envelope bytes) and its place in the case index.  With records, only the
+ * entries of the body's "entries" array whose "ref" is named go, and the
+ * envelope bytes (which hold them) with them; when no entry is left, or the
+ * body names a single record ("ref") that is named, the whole message goes.
+ *
+ * Returns CASEBOOK_OK (also when the same recall was applied before: t
+ * then gets the tombstone kept then), CASEBOOK_ERR_NOT_FOUND when the
+ * casebook holds no such message or none of the named records (nothing
+ * changes), CASEBOOK_ERR_INVALID, CASEBOOK_ERR_IO, CASEBOOK_ERR_FULL,
+ * CASEBOOK_ERR_NOMEM, CASEBOOK_ERR_CORRUPT.
+ */
+casebook_err casebook_recall(casebook *cb, const char *const *records, size_t record_count,
+                             casebook_tombstone *t) CASEBOOK_MUST_CHECK;
+
+/* Reads every tombstone, oldest deletion first: *out gets a malloc'd array
+ * (the caller's to free) of *count_out entries. */
+casebook_err casebook_tombstones(casebook *cb, casebook_tombstone **out,
+                                 size_t *count_out) CASEBOOK_MUST_CHECK;
+
+/* Reads the first tombstone of message id into *t; CASEBOOK_ERR_NOT_FOUND
+ * if it was never recalled here. */
+casebook_err casebook_tombstone_get(casebook *cb, const uint8_t id[CASEBOOK_ID_BYTES],
+                                    casebook_tombstone *t) CASEBOOK_MUST_CHECK;
 
 /* Frees an entry and sets *e to NULL.  Accepts NULL. */
 void casebook_entry_free(casebook_entry **e);

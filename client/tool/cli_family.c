@@ -131,7 +131,7 @@ cli_drain(const char *sub, liaison_client *c, casebook *cb, unsigned idle_ms, si
                 rc = EX_NOPERM;
             break;
         }
-        if (cli_store_event(cb, e) != 0) {
+        if (cli_store_event(cb, e) != 0 || cli_recall_apply(sub, c, cb, e) != 0) {
             /* Not acknowledged: the broker delivers it again next time. */
             cli_error(sub, "cannot store %s %s in the casebook; it stays in the inbox",
                       e->type == LIAISON_EVENT_MESSAGE ? e->kind : "report", e->id_hex);
@@ -574,7 +574,8 @@ cli_query_run(const char *sub, liaison_client *c, casebook *cb, const cli_conn *
                     a->answers[a->count++] = e;
                     continue;
                 }
-            } else if (cb != NULL && cli_store_event(cb, e) == 0) {
+            } else if (cb != NULL && cli_store_event(cb, e) == 0 &&
+                       cli_recall_apply(sub, c, cb, e) == 0) {
                 (void)liaison_receipt(c, e);
             }
             /* Otherwise not acknowledged: the broker delivers it again later. */

@@ -112,6 +112,34 @@ int cli_drain(const char *sub, liaison_client *c, struct casebook *cb, unsigned 
 /* Stores one received event (message or report) in the casebook. */
 int cli_store_event(struct casebook *cb, const liaison_event *e);
 
+/*
+ * Applies a recall.request e (stored already by cli_store_event; any other
+ * event is left alone and 0 returned): when its sender is the sender of
+ * the message it recalls, deletes that message (or the records it names)
+ * from the casebook keeping a tombstone, then sends the recall.ack
+ * (deleted, rectified or not-held) back through c.  A recall from anyone
+ * else, or one that does not parse, is kept and said on stderr, not acted
+ * upon.  Returns 0 when the caller may acknowledge e to the broker, -1 when
+ * the deletion or the ack failed (e must stay in the inbox: applied again,
+ * it sends the same ack).
+ */
+int cli_recall_apply(const char *sub, liaison_client *c, struct casebook *cb,
+                     const liaison_event *e);
+
+/*
+ * Sends the recall of msgid (32 hex), a message this agency sent and keeps in
+ * the casebook of conn->state, with reason and, when record_count > 0, only
+ * those records; with rectify (a file of JSON), first the replacement.
+ * Prints the recall's id (or JSON).  Returns a sysexits code (EX_USAGE for a
+ * bad id or reason, EX_DATAERR when msgid is not in the casebook as sent).
+ */
+int cli_recall_send(const char *sub, const cli_conn *conn, const char *msgid, const char *reason,
+                    const char *const *records, size_t record_count, const char *rectify,
+                    bool json);
+
+/* labels without its PURPOSE marking, into out (len bytes): what a recall carries. */
+void cli_labels_without_purpose(const char *labels, char *out, size_t len);
+
 /* Expiry of what partners keep (designations, published entries, document
  * reports, MLAT messages): a partner offline for days still gets them. */
 #define CLI_LONG_TTL_S (30u * 86400u)

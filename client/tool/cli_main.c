@@ -31,6 +31,7 @@ static const struct {
     {"mlat", cli_mlat_main, "MLAT requests, status and deadlines, evidence bundles"},
     {"cargo", cli_cargo_main, "container screening requests, results and do-not-load"},
     {"consent", cli_consent_main, "ask for, grant, deny and list onward-sharing consent"},
+    {"recall", cli_recall_main, "recall or rectify a message you sent; follow the recall"},
     {NULL, NULL, NULL},
 };
 

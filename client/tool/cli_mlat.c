@@ -442,6 +442,25 @@ case_load(const char *sub, casebook *cb, const char *id, bool with_raw, const cl
             mc->request = mc->list->entries[i];
     }
     if (mc->request == NULL) {
+        casebook_tombstone *t = NULL;
+        size_t n = 0;
+
+        /* A request its sender recalled is gone for good: say so. */
+        if (casebook_tombstones(cb, &t, &n) == CASEBOOK_OK) {
+            for (size_t i = 0; i < n; i++) {
+                char idh[33], at[PROTO_TIME_TEXT_BYTES];
+
+                if (strcmp(t[i].kind, "mlat.request") != 0 || strcmp(t[i].case_id, id) != 0)
+                    continue;
+                cli_error(sub, "case %s: its mlat.request %s was recalled by %s and deleted here "
+                               "on %s (reason: %s); nothing of it is kept",
+                          id, proto_id_format(t[i].id, idh), t[i].peer,
+                          proto_time_format(t[i].time_ms, at), t[i].reason);
+                free(t);
+                return EX_NOINPUT;
+            }
+        }
+        free(t);
         cli_error(sub, "case %s: no mlat.request is in the casebook at %s (submitted from another "
                        "--state, or not received yet?)", id, conn->state);
         return EX_NOINPUT;
@@ -1205,6 +1224,37 @@ done:
 
 /* ---- export and verify-bundle ------------------------------------------------------------ */
 
+/* The messages of MLAT case case_id that were recalled and deleted here (the casebook's
+ * tombstones), as a JSON array of {message, kind, sender, recall, reason, deleted}: an export
+ * names them instead of resurrecting them.  NULL if the casebook cannot be read. */
+static json_t *
+recalled_of_case(casebook *cb, const char *case_id)
+{
+    casebook_tombstone *t = NULL;
+    size_t n = 0;
+    json_t *arr;
+
+    if (casebook_tombstones(cb, &t, &n) != CASEBOOK_OK || (arr = json_array()) == NULL) {
+        free(t);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char idh[33], rh[33], at[PROTO_TIME_TEXT_BYTES];
+
+        if (!t[i].whole || strcmp(t[i].case_id, case_id) != 0 ||
+            strncmp(t[i].kind, "mlat.", 5) != 0)
+            continue;
+        proto_time_format(t[i].time_ms, at);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "message",
+                                             proto_id_format(t[i].id, idh), "kind", t[i].kind,
+                                             "sender", t[i].peer, "recall",
+                                             proto_id_format(t[i].recall, rh), "reason",
+                                             t[i].reason, "deleted", at));
+    }
+    free(t);
+    return arr;
+}
+
 static int
 cmd_export(int argc, char **argv)
 {
@@ -1215,7 +1265,7 @@ cmd_export(int argc, char **argv)
     proto_detail d = {{0}, {0}};
     ml_case mc;
     bundle_export_args a;
-    json_t *summary = NULL;
+    json_t *summary = NULL, *recalled = NULL;
     char why[512];
     int rc;
 
@@ -1252,6 +1302,13 @@ cmd_export(int argc, char **argv)
         cli_error(SUB, "export: %s", why);
         goto done;
     }
+    recalled = recalled_of_case(cb, o.case_id);
+    if (recalled == NULL) {
+        cli_error(SUB, "export: the casebook's tombstones cannot be read");
+        rc = EX_IOERR;
+        goto done;
+    }
+    json_object_set(summary, "recalled", recalled);
     if (o.json) {
         cli_print_json(summary, false);
     } else {
@@ -1267,8 +1324,20 @@ cmd_export(int argc, char **argv)
             printf("no audit proofs: pass --audit-data with your broker's data directory to add "
                    "them\n");
         printf("check it with: liaison mlat verify-bundle %s\n", o.out);
+        for (size_t i = 0; i < json_array_size(recalled); i++) {
+            json_t *r = json_array_get(recalled, i);
+
+            printf("recalled, not exported: %s %s from %s, deleted %s (recall %s: %s)\n",
+                   json_string_value(json_object_get(r, "kind")),
+                   json_string_value(json_object_get(r, "message")),
+                   json_string_value(json_object_get(r, "sender")),
+                   json_string_value(json_object_get(r, "deleted")),
+                   json_string_value(json_object_get(r, "recall")),
+                   json_string_value(json_object_get(r, "reason")));
+        }
     }
 done:
+    json_decref(recalled);
     json_decref(summary);
     case_free(&mc);
     proto_identity_destroy(&me);

@@ -21,7 +21,8 @@ static const char usage_traveldoc[] =
     "    liaison traveldoc report [--to SELECTOR...] --number N --country C --status S\n"
     "                             --ref REF [--type T] [--reported DATE] [options]\n"
     "    liaison traveldoc check [--to SELECTOR...] --number N [--country C] [--type T]\n"
-    "                            --purpose TEXT [--deadline SECONDS] [options]\n\n"
+    "                            --purpose TEXT [--deadline SECONDS] [options]\n"
+    "    liaison traveldoc withdraw REF --reason TEXT [options]\n\n"
     "DESCRIPTION\n"
     "    Messages of the traveldoc.* family (docs/messages.md).  Each command has its\n"
     "    own page: liaison traveldoc <command> --help.\n\n"
@@ -91,7 +92,26 @@ static const char usage_check[] =
     "    liaison traveldoc check --number AB123456 --country CAN \\\n"
     "        --purpose 'secondary inspection, port of entry Blaine WA'\n";
 
-/* Options of both commands. */
+static const char usage_withdraw[] =
+    "NAME\n"
+    "    liaison traveldoc withdraw - withdraw a document report (the document was found)\n\n"
+    "SYNOPSIS\n"
+    "    liaison traveldoc withdraw REF --reason TEXT [--json] [connection options]\n\n"
+    "DESCRIPTION\n"
+    "    Recalls the traveldoc.report this agency sent with reference REF (found in the\n"
+    "    casebook at --state) with records [REF] (docs/messages.md, recall.*): every\n"
+    "    partner agency that received it deletes it and acknowledges, so that a later\n"
+    "    check of that document is a no-hit.  Prints the recall's id; follow it with\n"
+    "    liaison recall status ID-OF-THE-REPORT.\n\n"
+    "OPTIONS\n"
+    "    --reason TEXT      why (required; 1 to 500 characters), e.g. 'passport recovered'\n"
+    "    --json             print {id, kind, result, message}\n\n"
+    CLI_CONN_HELP
+    "EXIT STATUS\n"
+    "    0 sent; 2 rejected by the broker; 64 bad usage; 65 no report REF in the\n"
+    "    casebook; 69 broker unreachable; 75 no answer from the broker in time.\n";
+
+/* Options of the commands. */
 typedef struct td_opts {
     cli_conn conn;                 /* connection */
     const char *to[TO_MAX];        /* --to */
@@ -104,6 +124,7 @@ typedef struct td_opts {
     const char *reported;          /* --reported */
     const char *purpose;           /* --purpose */
     const char *labels;            /* --labels */
+    const char *reason;            /* --reason */
     long deadline_s;               /* --deadline */
     bool json;                     /* --json */
     bool to_default;               /* no --to given: to holds the default */
@@ -124,6 +145,7 @@ parse(int argc, char **argv, const char *usage, td_opts *o)
         {"purpose", required_argument, NULL, 'P'},
         {"labels", required_argument, NULL, 'l'},
         {"deadline", required_argument, NULL, 'd'},
+        {"reason", required_argument, NULL, 'W'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -156,6 +178,7 @@ parse(int argc, char **argv, const char *usage, td_opts *o)
         case 'D': o->reported = optarg; break;
         case 'P': o->purpose = optarg; break;
         case 'l': o->labels = optarg; break;
+        case 'W': o->reason = optarg; break;
         case 'd':
             o->deadline_s = atol(optarg);
             if (o->deadline_s <= 0) {
@@ -349,6 +372,82 @@ done:
     return rc;
 }
 
+/* Finds the newest traveldoc.report sent with reference ref. */
+typedef struct find_report {
+    const char *ref;               /* the reference */
+    uint8_t id[16];                /* the report found */
+    uint64_t at;                   /* when it was sent */
+    bool found;                    /* one was found */
+} find_report;
+
+static int
+each_report(void *arg, const casebook_entry *e)
+{
+    find_report *f = arg;
+    json_t *o = e->body != NULL ? json_loads(e->body, 0, NULL) : NULL;
+    const char *ref = json_string_value(json_object_get(o, "ref"));
+
+    if (ref != NULL && strcmp(ref, f->ref) == 0 && (!f->found || e->time_ms >= f->at)) {
+        memcpy(f->id, e->id, 16);
+        f->at = e->time_ms;
+        f->found = true;
+    }
+    json_decref(o);
+    return 0;
+}
+
+static int
+cmd_withdraw(int argc, char **argv)
+{
+    td_opts o;
+    casebook *cb = NULL;
+    find_report f;
+    char *args[64], hex[33];
+    const char *records[1];
+    const char *ref = NULL;
+    int n = 0, rc;
+
+    /* REF is the first argument that is not an option. */
+    for (int i = 0; i < argc && n < 63; i++) {
+        if (i > 0 && ref == NULL && argv[i][0] != '-' && argv[i - 1][0] != '-') {
+            ref = argv[i];
+            continue;
+        }
+        /* After a flag, or an option written --name=value, it is REF too. */
+        if (i > 0 && ref == NULL && argv[i][0] != '-' &&
+            (strchr(argv[i - 1], '=') != NULL || strcmp(argv[i - 1], "--json") == 0)) {
+            ref = argv[i];
+            continue;
+        }
+        args[n++] = argv[i];
+    }
+    args[n] = NULL;
+    if ((rc = parse(n, args, usage_withdraw, &o)) != EX_OK)
+        return rc < 0 ? EX_OK : rc;
+    if (ref == NULL && (ref = o.ref) == NULL) {
+        cli_error(SUB, "withdraw: name the report: REF (its --ref when it was reported)");
+        return EX_USAGE;
+    }
+    if ((rc = cli_casebook_open("traveldoc withdraw", &o.conn, &cb)) != EX_OK)
+        return rc;
+    memset(&f, 0, sizeof(f));
+    f.ref = ref;
+    if (casebook_each_kind(cb, true, "traveldoc.report", each_report, &f) != CASEBOOK_OK) {
+        cli_error(SUB, "withdraw: the casebook cannot be read");
+        casebook_close(&cb);
+        return EX_IOERR;
+    }
+    casebook_close(&cb);
+    if (!f.found) {
+        cli_error(SUB, "withdraw: no traveldoc.report with ref %s in the casebook at %s", ref,
+                  o.conn.state);
+        return EX_DATAERR;
+    }
+    records[0] = ref;
+    return cli_recall_send("traveldoc withdraw", &o.conn, proto_id_format(f.id, hex), o.reason,
+                           records, 1, NULL, o.json);
+}
+
 int
 cli_traveldoc_main(int argc, char **argv)
 {
@@ -365,6 +464,8 @@ cli_traveldoc_main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "withdraw") == 0)
+        return cmd_withdraw(argc - 1, argv + 1);
     cli_error(SUB, "unknown command '%s' (see liaison traveldoc --help)", argv[1]);
     return EX_USAGE;
 }
