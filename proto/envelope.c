@@ -60,8 +60,8 @@ case_id_valid(const char *s, size_t n)
     return true;
 }
 
-static bool
-actor_valid_n(const char *s, size_t n)
+bool
+proto_actor_valid_n(const char *s, size_t n)
 {
     if (n == 0 || n > PROTO_ACTOR_MAX)
         return false;
@@ -78,7 +78,7 @@ actor_valid_n(const char *s, size_t n)
 bool
 proto_actor_valid(const char *actor)
 {
-    return actor != NULL && actor_valid_n(actor, strnlen(actor, PROTO_ACTOR_MAX + 1));
+    return actor != NULL && proto_actor_valid_n(actor, strnlen(actor, PROTO_ACTOR_MAX + 1));
 }
 
 static int
@@ -509,7 +509,7 @@ decode_header(proto_rd *rd, proto_envelope *env)
     if (env->version >= 2) {
         if ((err = proto_rd_str8(rd, "header.actor", PROTO_ACTOR_MAX, &s)) != PROTO_OK)
             return err;
-        if (!actor_valid_n((const char *)s.data, s.len)) {
+        if (!proto_actor_valid_n((const char *)s.data, s.len)) {
             proto_detail_set(rd->detail, "header.actor",
                              "actor must be 1 to %u of A-Z a-z 0-9 . _ : @ -", PROTO_ACTOR_MAX);
             return PROTO_ERR_SYNTAX;

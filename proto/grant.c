@@ -9,22 +9,6 @@
 #define GRANT_CONTEXT "liaison consent grant v1" /* 24 bytes + NUL = 25 signed */
 #define GRANT_INPUT_BYTES (sizeof(GRANT_CONTEXT) + PROTO_HASH_BYTES)
 
-/* actor = 1*64 ( A-Z / a-z / 0-9 / "." / "_" / ":" / "@" / "-" ) */
-static bool
-actor_valid(const char *s, size_t n)
-{
-    if (n == 0 || n > PROTO_GRANT_ACTOR_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '@' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 static bool
 conditions_valid(const char *s, size_t n)
 {
@@ -68,7 +52,7 @@ grant_check(const proto_grant *g, proto_detail *detail)
         return PROTO_ERR_SYNTAX;
     }
     n = strnlen(g->grantor_actor, PROTO_GRANT_ACTOR_MAX + 1);
-    if (!actor_valid(g->grantor_actor, n)) {
+    if (!proto_actor_valid_n(g->grantor_actor, n)) {
         proto_detail_set(detail, "grant.grantor_actor",
                          "grantor_actor must be 1 to %u of A-Z a-z 0-9 . _ : @ -",
                          PROTO_GRANT_ACTOR_MAX);

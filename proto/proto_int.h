@@ -69,6 +69,10 @@ uint32_t proto_be32(const uint8_t *p);
 /* True if n bytes at s are 0..PROTO_RULE_ID_MAX of A-Z a-z 0-9 . _ : - */
 bool proto_rule_id_valid(const char *s, size_t n);
 
+/* True if n bytes at s are an actor: 1..PROTO_ACTOR_MAX of A-Z a-z 0-9 . _ : @ -
+ * (an envelope's, and a consent grant's grantor_actor). */
+bool proto_actor_valid_n(const char *s, size_t n);
+
 /* Validates an address's fields (as parse would have made them). */
 proto_err proto_addr_check(const proto_addr *addr, proto_detail *detail, const char *field);
 
