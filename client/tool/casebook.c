@@ -136,6 +136,26 @@ index_key(const char *kind, const char *case_id, char out[INDEX_KEY_MAX])
     return n > 0 && (size_t)n < INDEX_KEY_MAX;
 }
 
+/* Removes message id (sent or received) from the index of its case, in txn:
+ * 0, or an LMDB code (an entry already gone is not an error). */
+static int
+unindex(casebook *cb, MDB_txn *txn, bool sent, const uint8_t id[CASEBOOK_ID_BYTES],
+        const char *kind, const char *case_id)
+{
+    char key[INDEX_KEY_MAX];
+    uint8_t ref[1 + CASEBOOK_ID_BYTES];
+    MDB_val ik = {0, key}, iv = {sizeof(ref), ref};
+    int rc;
+
+    if (case_id[0] == '\0' || !index_key(kind, case_id, key))
+        return 0;
+    ik.mv_size = strlen(key);
+    ref[0] = sent ? 's' : 'r';
+    memcpy(ref + 1, id, CASEBOOK_ID_BYTES);
+    rc = mdb_del(txn, cb->cases, &ik, &iv);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* ---- Records ------------------------------------------------------------- */
 
 static casebook_err
@@ -785,7 +805,6 @@ delete_doomed(casebook *cb, MDB_txn *txn, const casebook_deletion *d)
 {
     MDB_val k = {CASEBOOK_ID_BYTES, (void *)(uintptr_t)d->id}, v;
     uint8_t jkey[8 + 1 + CASEBOOK_ID_BYTES];
-    char key[INDEX_KEY_MAX];
     MDB_cursor *cur = NULL;
     json_t *o;
     char *text;
@@ -794,16 +813,8 @@ delete_doomed(casebook *cb, MDB_txn *txn, const casebook_deletion *d)
     rc = mdb_del(txn, d->sent ? cb->sent : cb->received, &k, NULL);
     if (rc != 0)
         return rc == MDB_NOTFOUND ? 0 : rc; /* deleted meanwhile by another process */
-    if (d->case_id[0] != '\0' && index_key(d->kind, d->case_id, key)) {
-        uint8_t ref[1 + CASEBOOK_ID_BYTES];
-        MDB_val ik = {strlen(key), key}, iv = {sizeof(ref), ref};
-
-        ref[0] = d->sent ? 's' : 'r';
-        memcpy(ref + 1, d->id, CASEBOOK_ID_BYTES);
-        rc = mdb_del(txn, cb->cases, &ik, &iv);
-        if (rc != 0 && rc != MDB_NOTFOUND)
-            return rc;
-    }
+    if ((rc = unindex(cb, txn, d->sent, d->id, d->kind, d->case_id)) != 0)
+        return rc;
     if (d->sent) {
         MDB_val rk = {CASEBOOK_ID_BYTES, (void *)(uintptr_t)d->id}, rv;
 
@@ -1122,19 +1133,9 @@ casebook_recall(casebook *cb, const char *const *records, size_t record_count,
     if ((text = tomb_encode(t)) == NULL)
         goto out;
     if (whole) {
-        char key[INDEX_KEY_MAX];
-
-        if ((rc = mdb_del(txn, cb->received, &k, NULL)) != 0)
+        if ((rc = mdb_del(txn, cb->received, &k, NULL)) != 0 ||
+            (rc = unindex(cb, txn, false, t->id, e->kind, e->case_id)) != 0)
             goto mdb;
-        if (e->case_id[0] != '\0' && index_key(e->kind, e->case_id, key)) {
-            uint8_t ref[1 + CASEBOOK_ID_BYTES];
-            MDB_val ik = {strlen(key), key}, iv = {sizeof(ref), ref};
-
-            ref[0] = 'r';
-            memcpy(ref + 1, t->id, CASEBOOK_ID_BYTES);
-            if ((rc = mdb_del(txn, cb->cases, &ik, &iv)) != 0 && rc != MDB_NOTFOUND)
-                goto mdb;
-        }
     } else {
         /* Some records go: the body without them, and no envelope bytes. */
         MDB_val nv;
