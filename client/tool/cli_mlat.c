@@ -25,7 +25,7 @@
 
 static const char *const statuses[] = {
     "received", "accepted", "more-information-needed", "executing", "executed",
-    "partially-executed", "refused", "withdrawn",
+    "partially-executed", "refused", "withdrawn", "closed",
 };
 
 static const char usage_mlat[] =
@@ -125,9 +125,10 @@ static const char usage_respond[] =
     "DESCRIPTION\n"
     "    On the requested side: STATUS is received, accepted, more-information-needed,\n"
     "    executing, executed, partially-executed or refused (refused needs --grounds).\n"
-    "    On the requesting side: only withdrawn.  The request's id, its sender and\n"
-    "    its labels (BASIS, OFFENCE) come from the casebook, which first receives\n"
-    "    what the broker holds.\n\n"
+    "    On the requesting side: only withdrawn.  Either side: closed, when the case\n"
+    "    is over (what a retention rule keeps for the case's life may then go).  The\n"
+    "    request's id, its sender and its labels (BASIS, OFFENCE) come from the\n"
+    "    casebook, which first receives what the broker holds.\n\n"
     "OPTIONS\n"
     "    --status STATUS    the new status\n"
     "    --note TEXT        what happened, for the other side\n"
@@ -729,7 +730,8 @@ cmd_status(int argc, char **argv)
                     execute.met_ms = when;
                     execute.met_by = current;
                 }
-                if (strcmp(s, "refused") == 0 || strcmp(s, "withdrawn") == 0) {
+                if (strcmp(s, "refused") == 0 || strcmp(s, "withdrawn") == 0 ||
+                    strcmp(s, "closed") == 0) {
                     execute.closed = execute.met_ms == 0;
                     decide.closed = decide.met_ms == 0;
                 }
@@ -907,7 +909,7 @@ cmd_respond(int argc, char **argv)
         known = known || strcmp(o.status, statuses[k]) == 0;
     if (!known) {
         cli_error(SUB, "respond: --status is one of received, accepted, more-information-needed, "
-                       "executing, executed, partially-executed, refused, withdrawn");
+                       "executing, executed, partially-executed, refused, withdrawn, closed");
         return EX_USAGE;
     }
     if (strcmp(o.status, "refused") == 0 && (o.grounds == NULL || o.grounds[0] == '\0')) {
@@ -920,7 +922,7 @@ cmd_respond(int argc, char **argv)
     if ((rc = connect_drain("mlat respond", &o, cb, &c)) != EX_OK ||
         (rc = case_load("mlat respond", cb, o.case_id, false, &o.conn, &mc)) != EX_OK)
         goto done;
-    if (mc.requester != (strcmp(o.status, "withdrawn") == 0)) {
+    if (strcmp(o.status, "closed") != 0 && mc.requester != (strcmp(o.status, "withdrawn") == 0)) {
         cli_error(SUB, mc.requester ? "respond: on the requesting side the only status is "
                                       "withdrawn"
                                     : "respond: withdrawn is the requesting authority's to send");

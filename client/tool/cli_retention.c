@@ -63,7 +63,7 @@ static const char usage_sweep[] =
     "    retention under FILE has ended and that no hold covers: its record, the\n"
     "    envelope as received, its case index entry and its delivery reports.\n"
     "    A rule with keep: case deletes a message once its case is closed (an\n"
-    "    mlat.status with status closed or completed in the casebook).  Prints\n"
+    "    mlat.status with status closed in the casebook).  Prints\n"
     "    one line per deletion (id, kind, counterpart, created, rule) and writes\n"
     "    each to the deletion journal.\n"
     "\n"
@@ -182,7 +182,7 @@ cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Remembers the case of an mlat.status that closes it (closed or completed). */
+/* Remembers the case of an mlat.status that closes it (status closed). */
 static int
 collect_closed(void *arg, const casebook_entry *e)
 {
@@ -195,7 +195,7 @@ collect_closed(void *arg, const casebook_entry *e)
         return 0;
     body = json_loads(e->body, 0, NULL);
     status = json_string_value(json_object_get(body, "status"));
-    closes = status != NULL && (strcmp(status, "closed") == 0 || strcmp(status, "completed") == 0);
+    closes = status != NULL && strcmp(status, "closed") == 0;
     json_decref(body);
     if (!closes || d->closed_count >= CLOSED_MAX)
         return 0;

@@ -1045,6 +1045,24 @@ test_cli_mlat(void **state)
         assert_string_equal(json_string_value(json_object_get(j, "rule")), "builtin:mlat-treaty");
         json_decref(j);
     }
+
+    /* Either side closes a case once it is over; the other side's timeline shows it,
+     * and a status the tool does not know is refused. */
+    {
+        const char *closed[] = {"mlat", "respond", "MEX-FGR-2026-0099", "--status", "closed",
+                                "--note", "trial ended", "--wait", "1", NULL};
+        const char *bogus[] = {"mlat", "respond", "MEX-FGR-2026-0099", "--status", "completed",
+                               "--wait", "1", NULL};
+        const char *args[] = {"mlat", "status", "MEX-FGR-2026-0099", "--wait", "1", NULL};
+
+        assert_rc(cli("MEX/FGR", "fgr", closed), 0);
+        assert_rc(cli("MEX/FGR", "fgr", bogus), 64);
+        assert_non_null(strstr(err, "closed"));
+        for (int tries = 0; tries < 30 && (cli("USA/DOJ", "doj", args) != 0 ||
+                                   strstr(out, "closed: trial ended") == NULL); tries++)
+            usleep(500000);
+        assert_non_null(strstr(out, "closed: trial ended"));
+    }
 }
 
 int
