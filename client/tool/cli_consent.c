@@ -185,9 +185,6 @@ drain(const char *sub, consent_opts *o, casebook **cb_out)
         return rc;
     rc = cli_drain(sub, c, *cb_out, 500, NULL);
     liaison_client_close(&c);
-    if (rc == EX_OK)
-        rc = cli_agent_kept_file(sub, &o->conn, getenv("LIAISON_AGENT_CONFIG"), *cb_out,
-                                 "consent.");
     return rc;
 }
 
@@ -642,11 +639,6 @@ cli_grant_load(const char *sub, const cli_conn *conn, const char *arg, uint8_t *
 
         if ((rc = cli_casebook_open(sub, conn, &cb)) != EX_OK)
             return rc;
-        if ((rc = cli_agent_kept_file(sub, conn, getenv("LIAISON_AGENT_CONFIG"), cb,
-                                      "consent.")) != EX_OK) {
-            casebook_close(&cb);
-            return rc;
-        }
         rc = EX_DATAERR;
         if (casebook_list_kind(cb, false, "consent.grant", false, &l) == CASEBOOK_OK) {
             for (size_t i = 0; i < l->count && token == NULL; i++) {

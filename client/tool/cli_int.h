@@ -239,20 +239,6 @@ int cli_agent_store_open(const char *sub, const struct agent_config *cfg, bool c
                          struct agent_store **st_out);
 
 /*
- * Files into cb, as received, every message whose kind begins with prefix
- * ("consent.") that the agent configured at config_path kept without
- * acting on it: when an agency runs an agent, the agent receives its
- * deliveries, and the tool's commands read them from here.  Each is
- * verified with its sender's card in conn's roster and portion 0 opened
- * with conn's key; one that does not is named on stderr and left out.
- * config_path NULL or "": nothing to do.  EX_OK, or a sysexits code after
- * printing why (the configuration, store, key or roster cannot be used).
- */
-struct casebook;
-int cli_agent_kept_file(const char *sub, const cli_conn *conn, const char *config_path,
-                        struct casebook *cb, const char *prefix);
-
-/*
  * Records the agency's own designations, the latest version of each that
  * the casebook cb holds as sent, in the own_designations table of the
  * agent configured at config_path (docs/agent.md), in one transaction:
