@@ -29,6 +29,7 @@
 #define SEND_WAIT_MS 5000u     /* longest wait for the broker to accept an answer */
 #define RETRY_MS 1000u         /* pause before an answer the broker did not take is tried again */
 #define IMPLEMENT_POLL_MS 500u /* how often implement requests are looked for */
+#define KEPT_BODY_MAX 16384u      /* largest portion 0 kept in a kept message's metadata */
 #define RETAIN_EVERY_MS 3600000u /* how often retention runs (and once at start) */
 
 /* What became of a message or an outbox entry. */
@@ -298,6 +299,20 @@ store_failure(const liaison_event *e, const char *op, agent_store_err err, bool 
     return only_kept && err == AGENT_STORE_ERR_FULL ? OUTCOME_DONE : OUTCOME_RETRY;
 }
 
+/* The kinds kept with their portion 0 in their metadata. */
+static bool
+keeps_body(const char *kind)
+{
+    static const char *const kinds[] = {"mlat.status", "consent.request", "consent.grant",
+                                        "consent.deny", "recall.ack"};
+
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(kind, kinds[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Keeps e (its summary and its signed envelope) in the kept table. */
 static outcome
 keep(agent *a, const liaison_event *e, const char *reason)
@@ -315,14 +330,22 @@ keep(agent *a, const liaison_event *e, const char *reason)
     json_object_set_new(meta, "received", json_string(proto_time_format(liaison_now_ms(), now)));
     json_object_set_new(meta, "reason", json_string(reason));
     json_object_set_new(meta, "created_ms", json_integer((json_int_t)e->created_ms));
-    /* An mlat.status is kept with its status: a closed case ends keep: case. */
-    if (strcmp(e->kind, "mlat.status") == 0 && e->portion_count > 0 && e->portions[0].readable) {
-        json_t *in = json_loadb((const char *)e->portions[0].data, e->portions[0].len, 0, NULL);
+    /* Kinds kept with their portion 0, which the tool's commands read here
+     * when the agency runs an agent: a closed case ends keep: case; consent
+     * answers and recall acknowledgements are shown and used from it. */
+    if (keeps_body(e->kind) && e->portion_count > 0 && e->portions[0].readable &&
+        e->portions[0].len <= KEPT_BODY_MAX) {
+        json_t *in = json_loadb((const char *)e->portions[0].data, e->portions[0].len,
+                                JSON_REJECT_DUPLICATES, NULL);
         const char *status = json_string_value(json_object_get(in, "status"));
 
-        if (status != NULL && strlen(status) <= 64)
-            json_object_set_new(meta, "status", json_string(status));
-        json_decref(in);
+        if (json_is_object(in)) {
+            if (status != NULL && strlen(status) <= 64)
+                json_object_set_new(meta, "status", json_string(status));
+            json_object_set_new(meta, "body", in);
+        } else {
+            json_decref(in);
+        }
     }
     if (e->case_id[0] != '\0')
         json_object_set_new(meta, "case", json_string(e->case_id));
@@ -876,6 +899,11 @@ on_recall(agent *a, const liaison_event *e, const json_t *in)
         if (foreign_buf[0] != '\0')
             foreign = foreign_buf;
         held = found > 0;
+        /* All of it recalled: retention has nothing left to find of it. */
+        if (records == NULL && foreign == NULL &&
+            (err = agent_store_del(t, AGENT_T_FILED, id, 16)) != AGENT_STORE_OK &&
+            err != AGENT_STORE_ERR_NOT_FOUND)
+            goto store;
     }
     /* The message as received (kept: MLAT requests, designations, others). */
     if ((err = agent_blob_get(t, AGENT_T_KEPT, id, 16, &meta, &raw, &raw_len)) == AGENT_STORE_OK) {

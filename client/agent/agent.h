@@ -316,6 +316,29 @@ agent_store_err agent_records_of_message(agent_txn *txn, const char *hex, const 
  */
 agent_store_err agent_filed_put(agent_txn *txn, const liaison_event *e) AGENT_MUST_CHECK;
 
+/* Called with each kept message of a kind: its id and its JSON metadata
+ * (borrowed for the call); returns 0 to go on, 1 to stop. */
+typedef int (*agent_kept_fn)(void *arg, const uint8_t id[16], const json_t *meta);
+
+/*
+ * Calls fn for each message of kind in the kept table (as received: a
+ * consent.grant, a recall.ack, an mlat.status...), in id order.  The
+ * metadata holds "body", the message's portion 0, for the kinds whose
+ * content the tool's commands need (docs/agent.md, "What is stored").
+ */
+agent_store_err agent_kept_each_kind(agent_txn *txn, const char *kind, agent_kept_fn fn,
+                                     void *arg) AGENT_MUST_CHECK;
+
+/*
+ * What the store knows of a message received, by id: the metadata of the
+ * kept table, else of the filed table, else {from, message, case} of a
+ * record filed from it (records filed before the filed table).  *meta_out
+ * is the caller's and holds at least "from".  AGENT_STORE_ERR_NOT_FOUND if
+ * the store holds nothing of it.
+ */
+agent_store_err agent_message_meta(agent_txn *txn, const uint8_t id[16],
+                                   json_t **meta_out) AGENT_MUST_CHECK;
+
 /* ---- Retention (agent_retain.c) ------------------------------------------------ */
 
 struct policy;

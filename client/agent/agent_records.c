@@ -712,3 +712,99 @@ agent_filed_put(agent_txn *txn, const liaison_event *e)
     free(text);
     return err;
 }
+
+/* ---- Messages received, by kind or by id ------------------------------------------ */
+
+typedef struct kind_walk {
+    const char *kind;      /* the kind sought */
+    agent_kept_fn fn;      /* the caller's */
+    void *arg;             /* passed to it */
+} kind_walk;
+
+static int
+kept_one(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    kind_walk *w = ctx;
+    const uint8_t *v = val;
+    size_t mlen;
+    json_t *meta;
+    const char *kind;
+    int rc = 0;
+
+    if (key_len != 16 || val_len < 4)
+        return 0;
+    mlen = (size_t)v[0] << 24 | (size_t)v[1] << 16 | (size_t)v[2] << 8 | v[3];
+    if (mlen > val_len - 4 || (meta = agent_json_load(v + 4, mlen)) == NULL)
+        return 0;
+    kind = json_string_value(json_object_get(meta, "kind"));
+    if (kind != NULL && strcmp(kind, w->kind) == 0)
+        rc = w->fn(w->arg, key, meta);
+    json_decref(meta);
+    return rc;
+}
+
+agent_store_err
+agent_kept_each_kind(agent_txn *txn, const char *kind, agent_kept_fn fn, void *arg)
+{
+    kind_walk w = {kind, fn, arg};
+
+    return agent_store_each(txn, AGENT_T_KEPT, NULL, kept_one, &w);
+}
+
+typedef struct record_find {
+    const char *hex;       /* the message id sought */
+    json_t *found;         /* {from, message, case} of the first record filed from it */
+} record_find;
+
+static int
+record_one(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    record_find *f = ctx;
+    json_t *rec = agent_json_load(val, val_len);
+    const char *msg = json_string_value(json_object_get(rec, "message"));
+    const char *from = json_string_value(json_object_get(rec, "from"));
+    const char *case_id = json_string_value(json_object_get(rec, "case"));
+
+    (void)key;
+    (void)key_len;
+    if (msg != NULL && from != NULL && strcmp(msg, f->hex) == 0)
+        f->found = json_pack("{s:s, s:s, s:s}", "from", from, "message", msg, "case",
+                             case_id != NULL ? case_id : "");
+    json_decref(rec);
+    return f->found != NULL ? 1 : 0;
+}
+
+agent_store_err
+agent_message_meta(agent_txn *txn, const uint8_t id[16], json_t **meta_out)
+{
+    const uint8_t *raw;
+    size_t raw_len;
+    const void *val;
+    size_t len;
+    char hex[33];
+    record_find f;
+    agent_store_err err;
+
+    err = agent_blob_get(txn, AGENT_T_KEPT, id, 16, meta_out, &raw, &raw_len);
+    if (err != AGENT_STORE_ERR_NOT_FOUND)
+        return err;
+    err = agent_store_get(txn, AGENT_T_FILED, id, 16, &val, &len);
+    if (err == AGENT_STORE_OK)
+        return (*meta_out = agent_json_load(val, len)) != NULL ? AGENT_STORE_OK
+                                                              : AGENT_STORE_ERR_INVALID;
+    if (err != AGENT_STORE_ERR_NOT_FOUND)
+        return err;
+    proto_hex(id, 16, hex);
+    memset(&f, 0, sizeof(f));
+    f.hex = hex;
+    for (size_t i = 0; f.found == NULL && i < sizeof(filed_tables) / sizeof(filed_tables[0]);
+         i++) {
+        if ((err = agent_store_each(txn, filed_tables[i].table, NULL, record_one, &f)) !=
+            AGENT_STORE_OK)
+            return err;
+    }
+    if (f.found == NULL)
+        return AGENT_STORE_ERR_NOT_FOUND;
+    *meta_out = f.found;
+    return AGENT_STORE_OK;
+}

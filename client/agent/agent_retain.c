@@ -42,22 +42,17 @@ kept_meta(const uint8_t *v, size_t val_len, size_t *mlen_out)
 
 /* Remembers the case of a kept mlat.status that closes it (closed or completed). */
 static int
-closing(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+closing(void *ctx, const uint8_t id[16], const json_t *meta)
 {
     retain_walk *w = ctx;
-    size_t mlen;
-    json_t *meta = kept_meta(val, val_len, &mlen);
-    const char *kind = json_string_value(json_object_get(meta, "kind"));
     const char *status = json_string_value(json_object_get(meta, "status"));
     const char *case_id = json_string_value(json_object_get(meta, "case"));
 
-    (void)key;
-    (void)key_len;
-    if (kind != NULL && strcmp(kind, "mlat.status") == 0 && status != NULL && case_id != NULL &&
-        case_id[0] != '\0' && (strcmp(status, "closed") == 0 || strcmp(status, "completed") == 0) &&
+    (void)id;
+    if (status != NULL && case_id != NULL && case_id[0] != '\0' &&
+        (strcmp(status, "closed") == 0 || strcmp(status, "completed") == 0) &&
         json_object_set_new(w->closed, case_id, json_true()) != 0)
         w->failed = true;
-    json_decref(meta);
     return w->failed ? 1 : 0;
 }
 
@@ -264,7 +259,7 @@ agent_retention_sweep(agent_store *st, const policy *pol, uint64_t now_ms, bool 
         json_decref(w.closed);
         return err;
     }
-    err = agent_store_each(t, AGENT_T_KEPT, NULL, closing, &w);
+    err = agent_kept_each_kind(t, "mlat.status", closing, &w);
     if (err == AGENT_STORE_OK && !w.failed)
         err = agent_store_each(t, AGENT_T_KEPT, NULL, look_kept, &w);
     if (err == AGENT_STORE_OK && !w.failed)
