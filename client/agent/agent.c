@@ -29,7 +29,7 @@
 #define SEND_WAIT_MS 5000u     /* longest wait for the broker to accept an answer */
 #define RETRY_MS 1000u         /* pause before an answer the broker did not take is tried again */
 #define IMPLEMENT_POLL_MS 500u /* how often implement requests are looked for */
-#define KEPT_BODY_MAX 16384u      /* largest portion 0 kept in a kept message's metadata */
+#define KEPT_BODY_MAX 16384u   /* largest portion 0 kept in a kept message's metadata */
 #define RETAIN_EVERY_MS 3600000u /* how often retention runs (and once at start) */
 
 /* What became of a message or an outbox entry. */
@@ -319,7 +319,6 @@ keep(agent *a, const liaison_event *e, const char *reason)
 {
     agent_txn *t = NULL;
     json_t *meta = json_object();
-
     char now[32], hex[33];
     agent_store_err err;
 

@@ -339,6 +339,18 @@ agent_store_err agent_kept_each_kind(agent_txn *txn, const char *kind, agent_kep
 agent_store_err agent_message_meta(agent_txn *txn, const uint8_t id[16],
                                    json_t **meta_out) AGENT_MUST_CHECK;
 
+/*
+ * Calls fn for each record filed from a message that neither the filed nor
+ * the kept table knows (filed by an agent older than the filed table), with
+ * what the record tells of its message: {kind (by the table: watchlist.publish,
+ * traveldoc.report, freeze.designation, or the cargo record's kind), from,
+ * message, case, created_ms (the cargo record's created time, else when it
+ * was received)}; labels are not known.  Once per record, so a message may
+ * come more than once.
+ */
+agent_store_err agent_records_unindexed_each(agent_txn *txn, agent_kept_fn fn,
+                                             void *arg) AGENT_MUST_CHECK;
+
 /* ---- Retention (agent_retain.c) ------------------------------------------------ */
 
 struct policy;

@@ -635,11 +635,12 @@ static const struct {
     agent_table table;         /* the table */
     const char *holder;        /* the member holding the record, or NULL */
     const char *ref_field;     /* its reference */
+    const char *kind;          /* the kind of message it is filed from; NULL: the record's "kind" */
 } filed_tables[] = {
-    {AGENT_T_PARTNER_ENTRIES, "entry", "ref"},
-    {AGENT_T_PARTNER_DOCS, "report", "ref"},
-    {AGENT_T_DESIGNATIONS, NULL, "designation"},
-    {AGENT_T_CARGO, NULL, "id"},
+    {AGENT_T_PARTNER_ENTRIES, "entry", "ref", "watchlist.publish"},
+    {AGENT_T_PARTNER_DOCS, "report", "ref", "traveldoc.report"},
+    {AGENT_T_DESIGNATIONS, NULL, "designation", "freeze.designation"},
+    {AGENT_T_CARGO, NULL, "id", NULL},
 };
 
 agent_store_err
@@ -807,4 +808,62 @@ agent_message_meta(agent_txn *txn, const uint8_t id[16], json_t **meta_out)
         return AGENT_STORE_ERR_NOT_FOUND;
     *meta_out = f.found;
     return AGENT_STORE_OK;
+}
+
+typedef struct unindexed_walk {
+    agent_txn *txn;        /* the transaction */
+    const char *kind;      /* the table's kind, or NULL */
+    agent_kept_fn fn;      /* the caller's */
+    void *arg;             /* passed to it */
+} unindexed_walk;
+
+static int
+unindexed_one(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    unindexed_walk *w = ctx;
+    json_t *rec = agent_json_load(val, val_len), *meta = NULL;
+    const char *msg = json_string_value(json_object_get(rec, "message"));
+    const char *from = json_string_value(json_object_get(rec, "from"));
+    const char *kind = w->kind != NULL ? w->kind : json_string_value(json_object_get(rec, "kind"));
+    const char *case_id = json_string_value(json_object_get(rec, "case"));
+    const char *received = json_string_value(json_object_get(rec, "received"));
+    const void *v;
+    size_t len;
+    uint8_t id[16];
+    uint64_t created = 0;
+    int rc = 0;
+
+    (void)key;
+    (void)key_len;
+    if (msg == NULL || from == NULL || kind == NULL || strlen(msg) != 32 ||
+        proto_unhex(msg, id, 16) != PROTO_OK ||
+        agent_store_get(w->txn, AGENT_T_FILED, id, 16, &v, &len) != AGENT_STORE_ERR_NOT_FOUND ||
+        agent_store_get(w->txn, AGENT_T_KEPT, id, 16, &v, &len) != AGENT_STORE_ERR_NOT_FOUND)
+        goto out;
+    if (json_is_integer(json_object_get(rec, "created")))
+        created = (uint64_t)json_integer_value(json_object_get(rec, "created"));
+    else if (received == NULL || !proto_time_parse(received, &created))
+        goto out;
+    meta = json_pack("{s:s, s:s, s:s, s:s, s:I}", "kind", kind, "from", from, "message", msg,
+                     "case", case_id != NULL ? case_id : "", "created_ms", (json_int_t)created);
+    if (meta != NULL)
+        rc = w->fn(w->arg, id, meta);
+out:
+    json_decref(meta);
+    json_decref(rec);
+    return rc;
+}
+
+agent_store_err
+agent_records_unindexed_each(agent_txn *txn, agent_kept_fn fn, void *arg)
+{
+    agent_store_err err = AGENT_STORE_OK;
+
+    for (size_t i = 0; err == AGENT_STORE_OK && i < sizeof(filed_tables) / sizeof(filed_tables[0]);
+         i++) {
+        unindexed_walk w = {txn, filed_tables[i].kind, fn, arg};
+
+        err = agent_store_each(txn, filed_tables[i].table, NULL, unindexed_one, &w);
+    }
+    return err;
 }

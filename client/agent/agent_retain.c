@@ -174,6 +174,36 @@ look_filed(void *ctx, const void *key, size_t key_len, const void *val, size_t v
     return rc;
 }
 
+/*
+ * Looks at a message known only by a record filed from it (an older agent
+ * filed it before the filed table): its labels are not known, so it is
+ * decided only when the first rule for its kind requires no marking (the
+ * rule the labels could not change); otherwise it is kept.
+ */
+static int
+look_unindexed(void *ctx, const uint8_t id[16], const json_t *meta)
+{
+    retain_walk *w = ctx;
+    const char *kind = json_string_value(json_object_get(meta, "kind"));
+    policy_retention_info ri;
+
+    for (size_t i = 0; policy_retention_at(w->pol, i, &ri); i++) {
+        char kinds[sizeof(ri.kinds)], *save = NULL;
+        bool hit = false;
+
+        snprintf(kinds, sizeof(kinds), "%s", ri.kinds);
+        for (char *k = strtok_r(kinds, ", ", &save); k != NULL && !hit;
+             k = strtok_r(NULL, ", ", &save))
+            hit = proto_kind_matches(k, kind);
+        if (hit && ri.require[0] != '\0')
+            return 0;
+        if (hit)
+            break;
+    }
+    return decide(w, id, meta, (uint64_t)json_integer_value(json_object_get(meta, "created_ms")),
+                  "");
+}
+
 /* Deletes what d names: the records filed from it, its index entry and the
  * message as kept (either may be absent); notes the records in d. */
 static agent_store_err
@@ -264,6 +294,8 @@ agent_retention_sweep(agent_store *st, const policy *pol, uint64_t now_ms, bool 
         err = agent_store_each(t, AGENT_T_KEPT, NULL, look_kept, &w);
     if (err == AGENT_STORE_OK && !w.failed)
         err = agent_store_each(t, AGENT_T_FILED, NULL, look_filed, &w);
+    if (err == AGENT_STORE_OK && !w.failed)
+        err = agent_records_unindexed_each(t, look_unindexed, &w);
     if (err == AGENT_STORE_OK && w.failed)
         err = AGENT_STORE_ERR_NOMEM;
     for (size_t i = 0; err == AGENT_STORE_OK && i < w.count; i++) {

@@ -20,6 +20,7 @@
 #define MSG_C "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c" /* a designation, created 10 days ago, held */
 #define MSG_D "0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d" /* a traveldoc report in a case that closed */
 #define MSG_E "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e" /* the mlat.status that closed it */
+#define MSG_F "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f" /* a publish filed by an older agent: not indexed */
 
 static const char policy_text[] =
     "nation: CAN\npartners:\n  - nation: USA\n"
@@ -201,12 +202,57 @@ test_agent_retain_records_of_message(void **state)
     agent_store_close(&st);
 }
 
+/* A record filed before the filed table: reached through the record itself,
+ * counted from when it was received; kept when the first rule for its kind
+ * requires markings (its labels are not known). */
+static void
+test_agent_retain_unindexed_records(void **state)
+{
+    static const char marked[] =
+        "nation: CAN\npartners:\n  - nation: USA\n"
+        "retention:\n"
+        "  - id: les-long\n    kinds: [watchlist.publish]\n    require: [LES]\n    keep: 10y\n"
+        "  - id: all-short\n    kinds: ['*']\n    keep: 1d\n";
+    char dir[512], why[256], seen[4096] = "", received[PROTO_TIME_TEXT_BYTES], text[512];
+    agent_store *st = NULL;
+    agent_txn *t = NULL;
+    policy *pol = NULL, *pol2 = NULL;
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(policy_load_buffer((const uint8_t *)policy_text, strlen(policy_text), "t",
+                                        &pol, NULL), POLICY_OK);
+    assert_int_equal(policy_load_buffer((const uint8_t *)marked, strlen(marked), "m", &pol2,
+                                        NULL), POLICY_OK);
+    test_scratch_dir(dir, sizeof(dir));
+    assert_int_equal(agent_store_open(dir, &st, why, sizeof(why)), AGENT_STORE_OK);
+    assert_int_equal(agent_store_begin(st, true, &t), AGENT_STORE_OK);
+    proto_time_format(NOW - 10 * DAY, received);
+    snprintf(text, sizeof(text), "{\"from\": \"USA/FBI\", \"message\": \"" MSG_F "\", "
+             "\"received\": \"%s\", \"entry\": {\"ref\": \"W-9\"}}", received);
+    put(t, AGENT_T_PARTNER_ENTRIES, "USA/FBI W-9", text);
+    assert_int_equal(agent_store_commit(&t), AGENT_STORE_OK);
+    assert_int_equal(agent_retention_sweep(st, pol2, NOW, false, collect, seen, &n),
+                     AGENT_STORE_OK);
+    assert_int_equal(n, 0);
+    assert_true(has(st, AGENT_T_PARTNER_ENTRIES, "USA/FBI W-9"));
+    assert_int_equal(agent_retention_sweep(st, pol, NOW, false, collect, seen, &n),
+                     AGENT_STORE_OK);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(seen, MSG_F " watchlist.publish partner-lists-1w 1 [W-9]"));
+    assert_false(has(st, AGENT_T_PARTNER_ENTRIES, "USA/FBI W-9"));
+    agent_store_close(&st);
+    policy_destroy(&pol);
+    policy_destroy(&pol2);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agent_retain_deletes_filed_records),
         cmocka_unit_test(test_agent_retain_records_of_message),
+        cmocka_unit_test(test_agent_retain_unindexed_records),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
