@@ -23,8 +23,9 @@ static const char usage_consent[] =
     "                            [--until DATE] [--record REF]... [--agent-config F]\n"
     "                            [options]\n"
     "    liaison consent grant REQUEST-MSGID [--until DATE] [--to ADDR]... [--kind KIND]...\n"
-    "                          [--conditions TEXT] [--out FILE] [options]\n"
-    "    liaison consent deny REQUEST-MSGID --reason TEXT [options]\n"
+    "                          [--conditions TEXT] [--out FILE] [--agent-config F]\n"
+    "                          [options]\n"
+    "    liaison consent deny REQUEST-MSGID --reason TEXT [--agent-config F] [options]\n"
     "    liaison consent list [--json] [options]\n\n"
     "DESCRIPTION\n"
     "    Content a partner originated (ORIGIN of another nation) goes on to a third\n"
@@ -51,8 +52,9 @@ static const char usage_consent[] =
     "    --reason TEXT      why consent is refused (deny)\n"
     "    --labels LABELS    message labels (default LES)\n"
     "    --agent-config F   the agency's agent (or $LIAISON_AGENT_CONFIG): request looks\n"
-    "                       for CONTENT-MSGID in its store when the casebook does not\n"
-    "                       have it (the agent receives what comes to the agency)\n"
+    "                       for CONTENT-MSGID, grant and deny for REQUEST-MSGID, in its\n"
+    "                       store when the casebook does not have it (the agent\n"
+    "                       receives what comes to the agency)\n"
     "    --json             print JSON\n\n"
     CLI_CONN_HELP
     "EXIT STATUS\n"
@@ -197,20 +199,64 @@ drain(const char *sub, consent_opts *o, casebook **cb_out)
     return rc;
 }
 
-/* A received message of kind, from the casebook; prints why and returns
- * EX_DATAERR when there is none. */
+/*
+ * A message that the agency's agent (configured at config) received and
+ * kept with its portion 0, as a casebook entry (the caller's); EX_DATAERR
+ * (nothing printed) when the agent's store does not have it so.
+ */
 static int
-received(const char *sub, casebook *cb, const char *hex, const char *kind, casebook_entry **e_out)
+from_agent(const char *sub, const char *config, const uint8_t id[16], casebook_entry **e_out)
+{
+    json_t *meta = NULL;
+    const char *from, *kind, *case_id;
+    casebook_entry *e;
+    int rc;
+
+    if ((rc = cli_agent_message(sub, config, id, &meta)) != EX_OK)
+        return rc;
+    from = json_string_value(json_object_get(meta, "from"));
+    kind = json_string_value(json_object_get(meta, "kind"));
+    case_id = json_string_value(json_object_get(meta, "case"));
+    if (from == NULL || kind == NULL || !json_is_object(json_object_get(meta, "body")) ||
+        (e = calloc(1, sizeof(*e))) == NULL) {
+        json_decref(meta);
+        return EX_DATAERR;
+    }
+    memcpy(e->id, id, 16);
+    snprintf(e->kind, sizeof(e->kind), "%s", kind);
+    snprintf(e->peer, sizeof(e->peer), "%s", from);
+    snprintf(e->case_id, sizeof(e->case_id), "%s", case_id != NULL ? case_id : "");
+    e->body = json_dumps(json_object_get(meta, "body"), JSON_COMPACT);
+    json_decref(meta);
+    if (e->body == NULL) {
+        casebook_entry_free(&e);
+        return EX_DATAERR;
+    }
+    *e_out = e;
+    return EX_OK;
+}
+
+/* A received message of kind, from the casebook (or, with agent_config, the
+ * agency's agent); prints why and returns EX_DATAERR when there is none. */
+static int
+received(const char *sub, casebook *cb, const char *agent_config, const char *hex,
+         const char *kind, casebook_entry **e_out)
 {
     uint8_t id[16];
+    int rc;
 
     if (liaison_id_from_hex(hex, id) != LIAISON_OK) {
         cli_error(sub, "'%s' is not a message id (32 hex digits)", hex);
         return EX_USAGE;
     }
     if (casebook_get(cb, false, id, false, e_out) != CASEBOOK_OK) {
-        cli_error(sub, "no message %s received in the casebook", hex);
-        return EX_DATAERR;
+        rc = agent_config != NULL ? from_agent(sub, agent_config, id, e_out) : EX_DATAERR;
+        if (rc == EX_DATAERR)
+            cli_error(sub, "no message %s received in the casebook%s%s", hex,
+                      agent_config != NULL ? " or by the agent of " : "",
+                      agent_config != NULL ? agent_config : "");
+        if (rc != EX_OK)
+            return rc;
     }
     if (kind != NULL && strcmp((*e_out)->kind, kind) != 0) {
         cli_error(sub, "message %s is a %s, not a %s", hex, (*e_out)->kind, kind);
@@ -418,7 +464,7 @@ cmd_grant(int argc, char **argv)
         return EX_USAGE;
     }
     if ((rc = drain("consent grant", &o, &cb)) != EX_OK ||
-        (rc = received("consent grant", cb, o.arg, "consent.request", &req)) != EX_OK)
+        (rc = received("consent grant", cb, o.agent_config, o.arg, "consent.request", &req)) != EX_OK)
         goto out;
     rbody = cli_body_parse(req->body != NULL ? req->body : "", "consent.request/1", why);
     if (rbody == NULL || (content = json_string_value(json_object_get(rbody, "content"))) == NULL ||
@@ -550,7 +596,7 @@ cmd_deny(int argc, char **argv)
     }
     if ((rc = cli_actor_require("consent deny", &o.conn)) != EX_OK ||
         (rc = drain("consent deny", &o, &cb)) != EX_OK ||
-        (rc = received("consent deny", cb, o.arg, "consent.request", &req)) != EX_OK)
+        (rc = received("consent deny", cb, o.agent_config, o.arg, "consent.request", &req)) != EX_OK)
         goto out;
     body = json_pack("{s:s, s:s, s:s}", "schema", "consent.deny/1", "request", o.arg, "reason",
                      o.reason);

@@ -407,10 +407,11 @@ agent_logged(const char *addr, const char *needle)
     return false;
 }
 
-/* CAN/RCMP runs an agent: what comes to the agency reaches the agent, not the
- * tool's casebook.  A watchlist.publish of USA/FBI that the agent filed is
- * what CAN/RCMP asks consent for (consent request --agent-config), and the
- * grant USA/FBI answers with, which the agent received, is what the onward
+/* Both agencies run an agent: what comes to an agency reaches its agent, not
+ * the tool's casebook.  A watchlist.publish of USA/FBI that CAN/RCMP's agent
+ * filed is what CAN/RCMP asks consent for (consent request --agent-config);
+ * USA/FBI grants the request its agent received (consent grant
+ * --agent-config); the grant CAN/RCMP's agent received is what the onward
  * send attaches (send --grant ID --agent-config). */
 static void
 test_consent_through_agent(void **state)
@@ -418,13 +419,15 @@ test_consent_through_agent(void **state)
     static const char publish[] =
         "{\"schema\": \"watchlist.publish/1\", \"entries\": [{\"ref\": \"FBI-WL-2026-0777\","
         " \"names\": [\"Walter WHITE\"], \"born\": \"1958-09-07\", \"reason\": \"wanted\"}]}";
-    char content[33], request[33], grant_id[33], needle[80];
-    fed_agent *ag;
+    char content[33], request[33], grant_id[33], needle[160];
+    fed_agent *ag, *fbi;
     json_t *j;
 
     (void)state;
     ag = fed_agent_config(F, "CAN/RCMP", NULL);
+    fbi = fed_agent_config(F, "USA/FBI", NULL);
     fed_agent_start(F, "CAN/RCMP");
+    fed_agent_start(F, "USA/FBI");
     {
         const char *args[] = {"send", "--kind", "watchlist.publish", "--to", "CAN/RCMP",
                               "--labels", "LES//ORCON//REL TO CAN", "--portion",
@@ -460,16 +463,20 @@ test_consent_through_agent(void **state)
         assert_string_equal(json_string_value(json_object_get(j, "originator")), "USA/FBI");
         json_decref(j);
     }
-    /* USA/FBI (no agent) receives the request in its casebook and grants it. */
-    for (int i = 0; i < 40; i++) {
+    /* USA/FBI's agent receives the request; consent grant finds it there. */
+    snprintf(needle, sizeof(needle), "message=%s kind=consent.request from=CAN/RCMP", request);
+    assert_true(agent_logged("USA/FBI", needle));
+    {
         const char *args[] = {"consent", "grant", request, "--json", NULL};
-        int rc = tool("USA/FBI", "fbi", args);
 
-        if (rc == 0)
-            break;
-        if (i == 39)
-            fail_msg("consent grant: %d %s", rc, err);
-        usleep(250000);
+        assert_int_equal(tool("USA/FBI", "fbi", args), 65);
+        assert_non_null(strstr(err, "no message"));
+    }
+    {
+        const char *args[] = {"consent", "grant", request, "--agent-config", fbi->config,
+                              "--json", NULL};
+
+        assert_int_equal(tool("USA/FBI", "fbi", args), 0);
     }
     j = out_json();
     snprintf(grant_id, sizeof(grant_id), "%s", json_string_value(json_object_get(j, "grant")));
@@ -491,6 +498,7 @@ test_consent_through_agent(void **state)
         assert_true(mex_received(onward));
     }
     assert_int_equal(fed_agent_stop(F, "CAN/RCMP"), 0);
+    assert_int_equal(fed_agent_stop(F, "USA/FBI"), 0);
 }
 
 static void
