@@ -1,4 +1,4 @@
-/* Retention in the agent's store: kept messages whose retention ended are deleted and journalled. */
+/* Retention in the agent's store: messages whose retention ended, and the records filed from them, are deleted and journalled. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@ typedef struct retain_walk {
     const policy *pol;             /* the policy */
     uint64_t now;                  /* as of when */
     json_t *closed;                /* case ids closed by a kept mlat.status (object used as a set) */
+    json_t *listed;                /* ids (hex) of the deletions found (object used as a set) */
     agent_deletion *d;             /* deletions found */
     size_t count;                  /* entries in d */
     size_t cap;                    /* allocated */
@@ -56,16 +57,6 @@ closing(void *ctx, const uint8_t id[16], const json_t *meta)
     return w->failed ? 1 : 0;
 }
 
-static bool
-listed(const retain_walk *w, const char *hex)
-{
-    for (size_t i = 0; i < w->count; i++) {
-        if (strcmp(w->d[i].id, hex) == 0)
-            return true;
-    }
-    return false;
-}
-
 /*
  * Decides one message (described by meta: kind, from, labels, case) created
  * at created_ms: adds it to the deletions when its retention ended or its
@@ -86,7 +77,7 @@ decide(retain_walk *w, const uint8_t id[16], const json_t *meta, uint64_t create
     text_of(meta, "labels", label_text, sizeof(label_text));
     text_of(meta, "case", case_id, sizeof(case_id));
     proto_hex(id, 16, hex);
-    if (kind[0] == '\0' || listed(w, hex))
+    if (kind[0] == '\0' || json_object_get(w->listed, hex) != NULL)
         return 0;
     memset(&q, 0, sizeof(q));
     q.kind = kind;
@@ -109,6 +100,10 @@ decide(retain_walk *w, const uint8_t id[16], const json_t *meta, uint64_t create
         }
         w->d = grown;
         w->cap = cap;
+    }
+    if (json_object_set_new(w->listed, hex, json_true()) != 0) {
+        w->failed = true;
+        return 1;
     }
     d = &w->d[w->count++];
     memset(d, 0, sizeof(*d));
@@ -283,10 +278,15 @@ agent_retention_sweep(agent_store *st, const policy *pol, uint64_t now_ms, bool 
     memset(&w, 0, sizeof(w));
     w.pol = pol;
     w.now = now_ms;
-    if ((w.closed = json_object()) == NULL)
-        return AGENT_STORE_ERR_NOMEM;
-    if ((err = agent_store_begin(st, !dry_run, &t)) != AGENT_STORE_OK) {
+    w.closed = json_object();
+    w.listed = json_object();
+    if (w.closed == NULL || w.listed == NULL)
+        err = AGENT_STORE_ERR_NOMEM;
+    else
+        err = agent_store_begin(st, !dry_run, &t);
+    if (err != AGENT_STORE_OK) {
         json_decref(w.closed);
+        json_decref(w.listed);
         return err;
     }
     err = agent_kept_each_kind(t, "mlat.status", closing, &w);
@@ -316,6 +316,7 @@ agent_retention_sweep(agent_store *st, const policy *pol, uint64_t now_ms, bool 
                       w.d[i].record_count);
     }
     json_decref(w.closed);
+    json_decref(w.listed);
     free(w.d);
     return err;
 }
