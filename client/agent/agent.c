@@ -29,6 +29,7 @@
 #define SEND_WAIT_MS 5000u     /* longest wait for the broker to accept an answer */
 #define RETRY_MS 1000u         /* pause before an answer the broker did not take is tried again */
 #define IMPLEMENT_POLL_MS 500u /* how often implement requests are looked for */
+#define KEPT_BODY_MAX 16384u   /* largest portion 0 kept in a kept message's metadata */
 #define RETAIN_EVERY_MS 3600000u /* how often retention runs (and once at start) */
 
 /* What became of a message or an outbox entry. */
@@ -298,6 +299,20 @@ store_failure(const liaison_event *e, const char *op, agent_store_err err, bool 
     return only_kept && err == AGENT_STORE_ERR_FULL ? OUTCOME_DONE : OUTCOME_RETRY;
 }
 
+/* The kinds kept with their portion 0 in their metadata. */
+static bool
+keeps_body(const char *kind)
+{
+    static const char *const kinds[] = {"mlat.status", "consent.request", "consent.grant",
+                                        "consent.deny", "recall.ack"};
+
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(kind, kinds[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Keeps e (its summary and its signed envelope) in the kept table. */
 static outcome
 keep(agent *a, const liaison_event *e, const char *reason)
@@ -313,6 +328,24 @@ keep(agent *a, const liaison_event *e, const char *reason)
     json_object_set_new(meta, "labels", json_string(e->labels));
     json_object_set_new(meta, "received", json_string(proto_time_format(liaison_now_ms(), now)));
     json_object_set_new(meta, "reason", json_string(reason));
+    json_object_set_new(meta, "created_ms", json_integer((json_int_t)e->created_ms));
+    /* Kinds kept with their portion 0, which the tool's commands read here
+     * when the agency runs an agent: a closed case ends keep: case; consent
+     * answers and recall acknowledgements are shown and used from it. */
+    if (keeps_body(e->kind) && e->portion_count > 0 && e->portions[0].readable &&
+        e->portions[0].len <= KEPT_BODY_MAX) {
+        json_t *in = json_loadb((const char *)e->portions[0].data, e->portions[0].len,
+                                JSON_REJECT_DUPLICATES, NULL);
+        const char *status = json_string_value(json_object_get(in, "status"));
+
+        if (json_is_object(in)) {
+            if (status != NULL && strlen(status) <= 64)
+                json_object_set_new(meta, "status", json_string(status));
+            json_object_set_new(meta, "body", in);
+        } else {
+            json_decref(in);
+        }
+    }
     if (e->case_id[0] != '\0')
         json_object_set_new(meta, "case", json_string(e->case_id));
     if (e->has_reply_to) {
@@ -585,7 +618,8 @@ on_designation(agent *a, const liaison_event *e, const json_t *in)
         json_object_set_new(rec, "case", json_string(e->case_id));
         json_object_set_new(rec, "received", json_string(proto_time_format(liaison_now_ms(), now)));
         json_object_set_new(rec, "ack", json_string("received"));
-        if ((err = agent_json_put(t, AGENT_T_DESIGNATIONS, key, rec)) != AGENT_STORE_OK)
+        if ((err = agent_json_put(t, AGENT_T_DESIGNATIONS, key, rec)) != AGENT_STORE_OK ||
+            (err = agent_filed_put(t, e)) != AGENT_STORE_OK)
             goto out;
     } else if (err != AGENT_STORE_OK) {
         goto out;
@@ -695,6 +729,8 @@ on_publish(agent *a, const liaison_event *e, const json_t *in)
             goto out;
         stored++;
     }
+    if (stored > 0 && (err = agent_filed_put(t, e)) != AGENT_STORE_OK)
+        goto out;
     err = agent_store_commit(&t);
 out:
     agent_store_abort(&t);
@@ -759,7 +795,8 @@ on_report(agent *a, const liaison_event *e, const json_t *in)
                     "report", report);
     if (rec == NULL ||
         (err = agent_store_begin(a->st, true, &t)) != AGENT_STORE_OK ||
-        (err = agent_json_put(t, AGENT_T_PARTNER_DOCS, key, rec)) != AGENT_STORE_OK)
+        (err = agent_json_put(t, AGENT_T_PARTNER_DOCS, key, rec)) != AGENT_STORE_OK ||
+        (err = agent_filed_put(t, e)) != AGENT_STORE_OK)
         goto out;
     err = agent_store_commit(&t);
 out:
@@ -773,69 +810,6 @@ out:
 
 /* ---- Recall --------------------------------------------------------------------------------- */
 
-/* What one table holds of a recalled message. */
-typedef struct recall_scan {
-    const char *hex;           /* the recalled message's id */
-    const char *sender;        /* the recall's sender */
-    const json_t *records;     /* the named records, or NULL for all */
-    const char *holder;        /* the member holding the record ("entry", "report"), or NULL */
-    const char *ref_field;     /* the record's reference inside it ("ref", "designation", "id") */
-    json_t *keys;              /* keys to delete */
-    json_t *refs;              /* their references */
-    const char *foreign;       /* a record of the message from another sender: that sender */
-    size_t found;              /* records of the message found */
-    char foreign_buf[40];      /* its storage */
-} recall_scan;
-
-static int
-recall_each(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
-{
-    recall_scan *sc = ctx;
-    json_t *rec = agent_json_load(val, val_len), *holder;
-    const char *msg = json_string_value(json_object_get(rec, "message"));
-    const char *from = json_string_value(json_object_get(rec, "from"));
-    const char *ref;
-    bool named = sc->records == NULL;
-    size_t i;
-    json_t *x;
-
-    if (rec == NULL || msg == NULL || strcmp(msg, sc->hex) != 0)
-        goto out;
-    if (from == NULL || strcmp(from, sc->sender) != 0) {
-        snprintf(sc->foreign_buf, sizeof(sc->foreign_buf), "%s", from != NULL ? from : "?");
-        sc->foreign = sc->foreign_buf;
-        goto out;
-    }
-    holder = sc->holder != NULL ? json_object_get(rec, sc->holder) : rec;
-    ref = json_string_value(json_object_get(holder, sc->ref_field));
-    json_array_foreach(sc->records, i, x) {
-        if (ref != NULL && json_is_string(x) && strcmp(json_string_value(x), ref) == 0)
-            named = true;
-    }
-    if (named)
-        sc->found++;
-    if (named && sc->keys != NULL) {
-        json_array_append_new(sc->keys, json_stringn(key, key_len));
-        if (ref != NULL)
-            json_array_append_new(sc->refs, json_string(ref));
-    }
-out:
-    json_decref(rec);
-    return 0;
-}
-
-/* The tables that hold records filed from a partner's message. */
-static const struct {
-    agent_table table;         /* the table */
-    const char *holder;        /* the member holding the record, or NULL */
-    const char *ref_field;     /* its reference */
-} recall_tables[] = {
-    {AGENT_T_PARTNER_ENTRIES, "entry", "ref"},
-    {AGENT_T_PARTNER_DOCS, "report", "ref"},
-    {AGENT_T_DESIGNATIONS, NULL, "designation"},
-    {AGENT_T_CARGO, NULL, "id"},
-};
-
 /*
  * True if the store holds records of message hex (a rectification's
  * replacement) from sender: a replacement that carried the same references
@@ -846,20 +820,10 @@ replacement_held(agent_txn *t, const char *sender, const char *hex)
 {
     size_t found = 0;
 
-    if (hex == NULL)
-        return false;
-    for (size_t i = 0; i < sizeof(recall_tables) / sizeof(recall_tables[0]); i++) {
-        recall_scan sc;
-
-        memset(&sc, 0, sizeof(sc));
-        sc.hex = hex;
-        sc.sender = sender;
-        sc.holder = recall_tables[i].holder;
-        sc.ref_field = recall_tables[i].ref_field;
-        if (agent_store_each(t, recall_tables[i].table, NULL, recall_each, &sc) == AGENT_STORE_OK)
-            found += sc.found;
-    }
-    return found > 0;
+    return hex != NULL &&
+           agent_records_of_message(t, hex, sender, NULL, false, NULL, &found, NULL) ==
+               AGENT_STORE_OK &&
+           found > 0;
 }
 
 static bool
@@ -893,11 +857,11 @@ on_recall(agent *a, const liaison_event *e, const json_t *in)
     const json_t *records = json_object_get(in, "records");
     uint8_t id[16];
     agent_txn *t = NULL;
-    json_t *meta = NULL, *ackin = NULL, *keys = json_array(), *refs = json_array();
+    json_t *meta = NULL, *ackin = NULL, *refs = json_array();
     const char *foreign = NULL;
     const uint8_t *raw = NULL;
     size_t raw_len = 0;
-    char foreign_buf[40], now[32], reason[200];
+    char foreign_buf[40] = "", now[32], reason[200];
     bool held = false;
     agent_store_err err;
     outcome o = OUTCOME_RETRY;
@@ -924,34 +888,20 @@ on_recall(agent *a, const liaison_event *e, const json_t *in)
     }
     json_decref(meta);
     meta = NULL;
-    for (size_t i = 0; i < sizeof(recall_tables) / sizeof(recall_tables[0]); i++) {
-        recall_scan sc;
+    {
+        size_t found = 0;
 
-        memset(&sc, 0, sizeof(sc));
-        sc.hex = hex;
-        sc.sender = e->sender;
-        sc.records = records;
-        sc.holder = recall_tables[i].holder;
-        sc.ref_field = recall_tables[i].ref_field;
-        sc.keys = json_array();
-        sc.refs = refs;
-        err = agent_store_each(t, recall_tables[i].table, NULL, recall_each, &sc);
-        if (sc.foreign != NULL) {
-            snprintf(foreign_buf, sizeof(foreign_buf), "%s", sc.foreign);
-            foreign = foreign_buf;
-        }
-        for (size_t k = 0; err == AGENT_STORE_OK && k < json_array_size(sc.keys); k++) {
-            const char *key = json_string_value(json_array_get(sc.keys, k));
-
-            held = true;
-            err = agent_store_del(t, recall_tables[i].table, key, strlen(key));
-            if (err == AGENT_STORE_OK && recall_tables[i].table == AGENT_T_DESIGNATIONS &&
-                (err = agent_store_del(t, AGENT_T_IMPLEMENT, key, strlen(key))) ==
-                    AGENT_STORE_ERR_NOT_FOUND)
-                err = AGENT_STORE_OK;
-        }
-        json_decref(sc.keys);
+        err = agent_records_of_message(t, hex, e->sender, records, true, refs, &found,
+                                       foreign_buf);
         if (err != AGENT_STORE_OK)
+            goto store;
+        if (foreign_buf[0] != '\0')
+            foreign = foreign_buf;
+        held = found > 0;
+        /* All of it recalled: retention has nothing left to find of it. */
+        if (records == NULL && foreign == NULL &&
+            (err = agent_store_del(t, AGENT_T_FILED, id, 16)) != AGENT_STORE_OK &&
+            err != AGENT_STORE_ERR_NOT_FOUND)
             goto store;
     }
     /* The message as received (kept: MLAT requests, designations, others). */
@@ -1014,7 +964,6 @@ done:
     agent_store_abort(&t);
     json_decref(meta);
     json_decref(ackin);
-    json_decref(keys);
     json_decref(refs);
     return o;
 }
@@ -1160,7 +1109,8 @@ on_cargo(agent *a, const liaison_event *e, const json_t *in)
             else
                 json_decref(withheld);
         }
-        if ((err = agent_json_put(t, AGENT_T_CARGO, key, rec)) != AGENT_STORE_OK)
+        if ((err = agent_json_put(t, AGENT_T_CARGO, key, rec)) != AGENT_STORE_OK ||
+            (err = agent_filed_put(t, e)) != AGENT_STORE_OK)
             goto out;
     } else {
         goto out;

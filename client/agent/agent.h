@@ -134,7 +134,11 @@ typedef enum agent_table {
                                     by "DESIGNATION VERSION FROM STATUS" (version as in
                                     agent_designation_key) */
     AGENT_T_JOURNAL = 13,        /* deletions by retention, by u64 time and message id */
-    AGENT_T_COUNT = 14,          /* number of tables */
+    AGENT_T_FILED = 14,          /* messages that records were filed from (partner entries and
+                                    reports, designations, cargo), by message id: kind, sender,
+                                    labels, case, created time, envelope hash (what retention
+                                    decides by) */
+    AGENT_T_COUNT = 15,          /* number of tables */
 } agent_table;
 
 /* Longest key, in bytes. */
@@ -290,29 +294,94 @@ bool agent_born_valid(const char *s);
 void agent_cargo_key(const char *from, const char *what, const char *id, char *buf,
                      size_t buf_len);
 
+/*
+ * The records filed from message hex (32 hex digits) of sender: partner
+ * watchlist entries, partner travel-document reports, designations received
+ * (with their pending implement requests) and cargo records.  With records
+ * (a JSON array of refs; NULL: all of them) only those named.  With remove,
+ * deletes them in txn; otherwise only counts them.  The refs of what is (or
+ * would be) deleted are appended to refs (may be NULL); *found_out gets how
+ * many.  A record of that message id filed from another sender is not
+ * touched: foreign (40 bytes, may be NULL) gets that sender ("" when none).
+ * What recall and retention both delete.
+ */
+agent_store_err agent_records_of_message(agent_txn *txn, const char *hex, const char *sender,
+                                         const json_t *records, bool remove, json_t *refs,
+                                         size_t *found_out, char *foreign) AGENT_MUST_CHECK;
+
+/*
+ * Indexes message e's id in the filed table with what retention decides by
+ * (kind, sender, labels, case, created time, envelope hash); called in the
+ * transaction that files records from it.
+ */
+agent_store_err agent_filed_put(agent_txn *txn, const liaison_event *e) AGENT_MUST_CHECK;
+
+/* Called with each kept message of a kind: its id and its JSON metadata
+ * (borrowed for the call); returns 0 to go on, 1 to stop. */
+typedef int (*agent_kept_fn)(void *arg, const uint8_t id[16], const json_t *meta);
+
+/*
+ * Calls fn for each message of kind in the kept table (as received: a
+ * consent.grant, a recall.ack, an mlat.status...), in id order.  The
+ * metadata holds "body", the message's portion 0, for the kinds whose
+ * content the tool's commands need (docs/agent.md, "What is stored").
+ */
+agent_store_err agent_kept_each_kind(agent_txn *txn, const char *kind, agent_kept_fn fn,
+                                     void *arg) AGENT_MUST_CHECK;
+
+/*
+ * What the store knows of a message received, by id: the metadata of the
+ * kept table, else of the filed table, else {from, message, case} of a
+ * record filed from it (records filed before the filed table).  *meta_out
+ * is the caller's and holds at least "from".  AGENT_STORE_ERR_NOT_FOUND if
+ * the store holds nothing of it.
+ */
+agent_store_err agent_message_meta(agent_txn *txn, const uint8_t id[16],
+                                   json_t **meta_out) AGENT_MUST_CHECK;
+
+/*
+ * Calls fn for each record filed from a message that neither the filed nor
+ * the kept table knows (filed by an agent older than the filed table), with
+ * what the record tells of its message: {kind (by the table: watchlist.publish,
+ * traveldoc.report, freeze.designation, or the cargo record's kind), from,
+ * message, case, created_ms (the cargo record's created time, else when it
+ * was received)}; labels are not known.  Once per record, so a message may
+ * come more than once.
+ */
+agent_store_err agent_records_unindexed_each(agent_txn *txn, agent_kept_fn fn,
+                                             void *arg) AGENT_MUST_CHECK;
+
 /* ---- Retention (agent_retain.c) ------------------------------------------------ */
 
 struct policy;
 
-/* One message of the kept table that retention deleted (the journal). */
+/* Bytes of an agent_deletion's list of record refs, with its NUL. */
+#define AGENT_DELETION_REFS_MAX 1024u
+
+/* One message that retention deleted, with the records filed from it (the journal). */
 typedef struct agent_deletion {
     char id[33];                  /* message id, hex */
     char kind[PROTO_KIND_MAX + 1];/* its kind */
     char counterpart[40];         /* its sender */
     char case_id[PROTO_CASE_ID_MAX + 1]; /* its case, "" when none */
     char envelope_hash[65];       /* SHA-256 of the envelope as received, hex */
-    uint64_t created_ms;          /* when it was received here (the agent's count starts then) */
+    uint64_t created_ms;          /* when its sender created it (retention counts from then) */
     uint64_t deleted_ms;          /* when it was deleted */
     char rule[PROTO_RULE_ID_MAX + 1]; /* the retention rule */
+    size_t record_count;          /* records filed from it that were deleted with it */
+    char records[AGENT_DELETION_REFS_MAX]; /* their refs, separated by spaces; "..." ends a list
+                                             too long to hold */
 } agent_deletion;
 
 typedef void (*agent_deleted_fn)(void *arg, const agent_deletion *d);
 
 /*
- * Deletes from the kept table every message whose retention under pol has
- * ended at now_ms (counted from when it was received) and that no hold
- * covers, and writes each to the journal table, in one transaction; with
- * dry_run, only reports.  report (may be NULL) hears of each; *count_out
+ * Deletes every message whose retention under pol has ended at now_ms
+ * (counted from its created time) and that no hold covers: the message as
+ * kept, and every record filed from it (agent_records_of_message); a rule
+ * with keep: case deletes it once an mlat.status kept here closed its case
+ * (status closed or completed).  Writes each to the journal table, in one
+ * transaction; with dry_run, only reports.  report (may be NULL) hears of each; *count_out
  * (may be NULL) gets how many.
  */
 agent_store_err agent_retention_sweep(agent_store *st, const struct policy *pol, uint64_t now_ms,

@@ -576,3 +576,294 @@ agent_cargo_key(const char *from, const char *what, const char *id, char *buf, s
 {
     snprintf(buf, buf_len, "%s %s %s", from, what, id);
 }
+
+/* ---- Records filed from one message (recall and retention) ------------------------- */
+
+/* What one table holds of one message. */
+typedef struct recall_scan {
+    const char *hex;           /* the message's id */
+    const char *sender;        /* its sender */
+    const json_t *records;     /* the named records, or NULL for all */
+    const char *holder;        /* the member holding the record ("entry", "report"), or NULL */
+    const char *ref_field;     /* the record's reference inside it ("ref", "designation", "id") */
+    json_t *keys;              /* keys to delete */
+    json_t *refs;              /* their references */
+    const char *foreign;       /* a record of the message from another sender: that sender */
+    size_t found;              /* records of the message found */
+    char foreign_buf[40];      /* its storage */
+} recall_scan;
+
+static int
+recall_each(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    recall_scan *sc = ctx;
+    json_t *rec = agent_json_load(val, val_len), *holder;
+    const char *msg = json_string_value(json_object_get(rec, "message"));
+    const char *from = json_string_value(json_object_get(rec, "from"));
+    const char *ref;
+    bool named = sc->records == NULL;
+    size_t i;
+    json_t *x;
+
+    if (rec == NULL || msg == NULL || strcmp(msg, sc->hex) != 0)
+        goto out;
+    if (from == NULL || strcmp(from, sc->sender) != 0) {
+        snprintf(sc->foreign_buf, sizeof(sc->foreign_buf), "%s", from != NULL ? from : "?");
+        sc->foreign = sc->foreign_buf;
+        goto out;
+    }
+    holder = sc->holder != NULL ? json_object_get(rec, sc->holder) : rec;
+    ref = json_string_value(json_object_get(holder, sc->ref_field));
+    json_array_foreach(sc->records, i, x) {
+        if (ref != NULL && json_is_string(x) && strcmp(json_string_value(x), ref) == 0)
+            named = true;
+    }
+    if (named)
+        sc->found++;
+    if (named && sc->keys != NULL) {
+        json_array_append_new(sc->keys, json_stringn(key, key_len));
+        if (ref != NULL)
+            json_array_append_new(sc->refs, json_string(ref));
+    }
+out:
+    json_decref(rec);
+    return 0;
+}
+
+/* The tables that hold records filed from a partner's message. */
+static const struct {
+    agent_table table;         /* the table */
+    const char *holder;        /* the member holding the record, or NULL */
+    const char *ref_field;     /* its reference */
+    const char *kind;          /* the kind of message it is filed from; NULL: the record's "kind" */
+} filed_tables[] = {
+    {AGENT_T_PARTNER_ENTRIES, "entry", "ref", "watchlist.publish"},
+    {AGENT_T_PARTNER_DOCS, "report", "ref", "traveldoc.report"},
+    {AGENT_T_DESIGNATIONS, NULL, "designation", "freeze.designation"},
+    {AGENT_T_CARGO, NULL, "id", NULL},
+};
+
+agent_store_err
+agent_records_of_message(agent_txn *txn, const char *hex, const char *sender,
+                         const json_t *records, bool remove, json_t *refs, size_t *found_out,
+                         char *foreign)
+{
+    agent_store_err err = AGENT_STORE_OK;
+    size_t found = 0;
+
+    if (foreign != NULL)
+        foreign[0] = '\0';
+    for (size_t i = 0; err == AGENT_STORE_OK && i < sizeof(filed_tables) / sizeof(filed_tables[0]);
+         i++) {
+        recall_scan sc;
+
+        memset(&sc, 0, sizeof(sc));
+        sc.hex = hex;
+        sc.sender = sender;
+        sc.records = records;
+        sc.holder = filed_tables[i].holder;
+        sc.ref_field = filed_tables[i].ref_field;
+        sc.keys = json_array();
+        sc.refs = refs != NULL ? refs : json_array();
+        if (sc.keys == NULL || sc.refs == NULL)
+            err = AGENT_STORE_ERR_NOMEM;
+        if (err == AGENT_STORE_OK)
+            err = agent_store_each(txn, filed_tables[i].table, NULL, recall_each, &sc);
+        if (sc.foreign != NULL && foreign != NULL)
+            snprintf(foreign, 40, "%s", sc.foreign);
+        found += sc.found;
+        for (size_t k = 0; remove && err == AGENT_STORE_OK && k < json_array_size(sc.keys); k++) {
+            const char *key = json_string_value(json_array_get(sc.keys, k));
+
+            err = agent_store_del(txn, filed_tables[i].table, key, strlen(key));
+            /* A designation's pending implement request goes with it. */
+            if (err == AGENT_STORE_OK && filed_tables[i].table == AGENT_T_DESIGNATIONS &&
+                (err = agent_store_del(txn, AGENT_T_IMPLEMENT, key, strlen(key))) ==
+                    AGENT_STORE_ERR_NOT_FOUND)
+                err = AGENT_STORE_OK;
+        }
+        json_decref(sc.keys);
+        if (refs == NULL)
+            json_decref(sc.refs);
+    }
+    if (err == AGENT_STORE_OK && found_out != NULL)
+        *found_out = found;
+    return err;
+}
+
+agent_store_err
+agent_filed_put(agent_txn *txn, const liaison_event *e)
+{
+    uint8_t hash[PROTO_HASH_BYTES];
+    char hash_hex[2 * PROTO_HASH_BYTES + 1];
+    json_t *o;
+    char *text;
+    agent_store_err err;
+
+    proto_sha256(e->raw, e->raw_len, hash);
+    proto_hex(hash, PROTO_HASH_BYTES, hash_hex);
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "kind", e->kind, "from", e->sender,
+                  "message", e->id_hex, "labels", e->labels, "case", e->case_id, "created_ms",
+                  (json_int_t)e->created_ms, "envelope_hash", hash_hex);
+    text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return AGENT_STORE_ERR_NOMEM;
+    err = agent_store_put(txn, AGENT_T_FILED, e->id, 16, text, strlen(text));
+    free(text);
+    return err;
+}
+
+/* ---- Messages received, by kind or by id ------------------------------------------ */
+
+typedef struct kind_walk {
+    const char *kind;      /* the kind sought */
+    agent_kept_fn fn;      /* the caller's */
+    void *arg;             /* passed to it */
+} kind_walk;
+
+static int
+kept_one(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    kind_walk *w = ctx;
+    const uint8_t *v = val;
+    size_t mlen;
+    json_t *meta;
+    const char *kind;
+    int rc = 0;
+
+    if (key_len != 16 || val_len < 4)
+        return 0;
+    mlen = (size_t)v[0] << 24 | (size_t)v[1] << 16 | (size_t)v[2] << 8 | v[3];
+    if (mlen > val_len - 4 || (meta = agent_json_load(v + 4, mlen)) == NULL)
+        return 0;
+    kind = json_string_value(json_object_get(meta, "kind"));
+    if (kind != NULL && strcmp(kind, w->kind) == 0)
+        rc = w->fn(w->arg, key, meta);
+    json_decref(meta);
+    return rc;
+}
+
+agent_store_err
+agent_kept_each_kind(agent_txn *txn, const char *kind, agent_kept_fn fn, void *arg)
+{
+    kind_walk w = {kind, fn, arg};
+
+    return agent_store_each(txn, AGENT_T_KEPT, NULL, kept_one, &w);
+}
+
+typedef struct record_find {
+    const char *hex;       /* the message id sought */
+    json_t *found;         /* {from, message, case} of the first record filed from it */
+} record_find;
+
+static int
+record_one(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    record_find *f = ctx;
+    json_t *rec = agent_json_load(val, val_len);
+    const char *msg = json_string_value(json_object_get(rec, "message"));
+    const char *from = json_string_value(json_object_get(rec, "from"));
+    const char *case_id = json_string_value(json_object_get(rec, "case"));
+
+    (void)key;
+    (void)key_len;
+    if (msg != NULL && from != NULL && strcmp(msg, f->hex) == 0)
+        f->found = json_pack("{s:s, s:s, s:s}", "from", from, "message", msg, "case",
+                             case_id != NULL ? case_id : "");
+    json_decref(rec);
+    return f->found != NULL ? 1 : 0;
+}
+
+agent_store_err
+agent_message_meta(agent_txn *txn, const uint8_t id[16], json_t **meta_out)
+{
+    const uint8_t *raw;
+    size_t raw_len;
+    const void *val;
+    size_t len;
+    char hex[33];
+    record_find f;
+    agent_store_err err;
+
+    err = agent_blob_get(txn, AGENT_T_KEPT, id, 16, meta_out, &raw, &raw_len);
+    if (err != AGENT_STORE_ERR_NOT_FOUND)
+        return err;
+    err = agent_store_get(txn, AGENT_T_FILED, id, 16, &val, &len);
+    if (err == AGENT_STORE_OK)
+        return (*meta_out = agent_json_load(val, len)) != NULL ? AGENT_STORE_OK
+                                                              : AGENT_STORE_ERR_INVALID;
+    if (err != AGENT_STORE_ERR_NOT_FOUND)
+        return err;
+    proto_hex(id, 16, hex);
+    memset(&f, 0, sizeof(f));
+    f.hex = hex;
+    for (size_t i = 0; f.found == NULL && i < sizeof(filed_tables) / sizeof(filed_tables[0]);
+         i++) {
+        if ((err = agent_store_each(txn, filed_tables[i].table, NULL, record_one, &f)) !=
+            AGENT_STORE_OK)
+            return err;
+    }
+    if (f.found == NULL)
+        return AGENT_STORE_ERR_NOT_FOUND;
+    *meta_out = f.found;
+    return AGENT_STORE_OK;
+}
+
+typedef struct unindexed_walk {
+    agent_txn *txn;        /* the transaction */
+    const char *kind;      /* the table's kind, or NULL */
+    agent_kept_fn fn;      /* the caller's */
+    void *arg;             /* passed to it */
+} unindexed_walk;
+
+static int
+unindexed_one(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    unindexed_walk *w = ctx;
+    json_t *rec = agent_json_load(val, val_len), *meta = NULL;
+    const char *msg = json_string_value(json_object_get(rec, "message"));
+    const char *from = json_string_value(json_object_get(rec, "from"));
+    const char *kind = w->kind != NULL ? w->kind : json_string_value(json_object_get(rec, "kind"));
+    const char *case_id = json_string_value(json_object_get(rec, "case"));
+    const char *received = json_string_value(json_object_get(rec, "received"));
+    const void *v;
+    size_t len;
+    uint8_t id[16];
+    uint64_t created = 0;
+    int rc = 0;
+
+    (void)key;
+    (void)key_len;
+    if (msg == NULL || from == NULL || kind == NULL || strlen(msg) != 32 ||
+        proto_unhex(msg, id, 16) != PROTO_OK ||
+        agent_store_get(w->txn, AGENT_T_FILED, id, 16, &v, &len) != AGENT_STORE_ERR_NOT_FOUND ||
+        agent_store_get(w->txn, AGENT_T_KEPT, id, 16, &v, &len) != AGENT_STORE_ERR_NOT_FOUND)
+        goto out;
+    if (json_is_integer(json_object_get(rec, "created")))
+        created = (uint64_t)json_integer_value(json_object_get(rec, "created"));
+    else if (received == NULL || !proto_time_parse(received, &created))
+        goto out;
+    meta = json_pack("{s:s, s:s, s:s, s:s, s:I}", "kind", kind, "from", from, "message", msg,
+                     "case", case_id != NULL ? case_id : "", "created_ms", (json_int_t)created);
+    if (meta != NULL)
+        rc = w->fn(w->arg, id, meta);
+out:
+    json_decref(meta);
+    json_decref(rec);
+    return rc;
+}
+
+agent_store_err
+agent_records_unindexed_each(agent_txn *txn, agent_kept_fn fn, void *arg)
+{
+    agent_store_err err = AGENT_STORE_OK;
+
+    for (size_t i = 0; err == AGENT_STORE_OK && i < sizeof(filed_tables) / sizeof(filed_tables[0]);
+         i++) {
+        unindexed_walk w = {txn, filed_tables[i].kind, fn, arg};
+
+        err = agent_store_each(txn, filed_tables[i].table, NULL, unindexed_one, &w);
+    }
+    return err;
+}

@@ -16,7 +16,7 @@
 static const char *const table_names[AGENT_T_COUNT] = {
     "entries", "docs", "partner_entries", "partner_docs", "designations",
     "implement", "outbox", "kept", "meta", "cargo", "cargo_results", "own_designations",
-    "freeze_acks", "journal",
+    "freeze_acks", "journal", "filed",
 };
 
 struct agent_store {

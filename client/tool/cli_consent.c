@@ -20,16 +20,19 @@ static const char usage_consent[] =
     "    liaison consent - onward-sharing consent: request, grant, deny, list\n\n"
     "SYNOPSIS\n"
     "    liaison consent request CONTENT-MSGID --to ADDR... --kind KIND... --purpose P\n"
-    "                            [--until DATE] [--record REF]... [options]\n"
+    "                            [--until DATE] [--record REF]... [--agent-config F]\n"
+    "                            [options]\n"
     "    liaison consent grant REQUEST-MSGID [--until DATE] [--to ADDR]... [--kind KIND]...\n"
-    "                          [--conditions TEXT] [--out FILE] [options]\n"
-    "    liaison consent deny REQUEST-MSGID --reason TEXT [options]\n"
+    "                          [--conditions TEXT] [--out FILE] [--agent-config F]\n"
+    "                          [options]\n"
+    "    liaison consent deny REQUEST-MSGID --reason TEXT [--agent-config F] [options]\n"
     "    liaison consent list [--json] [options]\n\n"
     "DESCRIPTION\n"
     "    Content a partner originated (ORIGIN of another nation) goes on to a third\n"
     "    nation only with the originator's consent (docs/policy.md, the third-party\n"
     "    rule).  request sends a consent.request to the sender of CONTENT-MSGID (a\n"
-    "    message received, from the casebook): which recipients, in which kinds,\n"
+    "    message received, from the casebook, or, with --agent-config, one the\n"
+    "    agency's agent received): which recipients, in which kinds,\n"
     "    why and until when.  The originator's grant signs a consent grant token\n"
     "    (docs/protocol.md section 11) with the agency's key and sends it back in a\n"
     "    consent.grant; deny sends a consent.deny with the reason.  list receives\n"
@@ -48,6 +51,10 @@ static const char usage_consent[] =
     "    --out FILE         also write the grant token to FILE (grant)\n"
     "    --reason TEXT      why consent is refused (deny)\n"
     "    --labels LABELS    message labels (default LES)\n"
+    "    --agent-config F   the agency's agent (or $LIAISON_AGENT_CONFIG): request looks\n"
+    "                       for CONTENT-MSGID, grant and deny for REQUEST-MSGID, in its\n"
+    "                       store when the casebook does not have it (the agent\n"
+    "                       receives what comes to the agency)\n"
     "    --json             print JSON\n\n"
     CLI_CONN_HELP
     "EXIT STATUS\n"
@@ -71,6 +78,7 @@ typedef struct consent_opts {
     const char *labels;                 /* --labels */
     bool json;                          /* --json */
     const char *arg;                    /* the message id argument */
+    const char *agent_config;           /* --agent-config or $LIAISON_AGENT_CONFIG */
 } consent_opts;
 
 static int
@@ -88,6 +96,7 @@ parse(int argc, char **argv, bool want_arg, consent_opts *o)
         {"out", required_argument, NULL, 'o'},
         {"labels", required_argument, NULL, 'l'},
         {"json", no_argument, NULL, 'j'},
+        {"agent-config", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -95,6 +104,7 @@ parse(int argc, char **argv, bool want_arg, consent_opts *o)
 
     memset(o, 0, sizeof(*o));
     cli_conn_defaults(&o->conn);
+    o->agent_config = cli_agent_config_env();
     o->labels = "LES";
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -129,6 +139,7 @@ parse(int argc, char **argv, bool want_arg, consent_opts *o)
         case 'o': o->out = optarg; break;
         case 'l': o->labels = optarg; break;
         case 'j': o->json = true; break;
+        case 'G': o->agent_config = optarg; break;
         case 'h':
             fputs(usage_consent, stdout);
             return -1;
@@ -188,20 +199,64 @@ drain(const char *sub, consent_opts *o, casebook **cb_out)
     return rc;
 }
 
-/* A received message of kind, from the casebook; prints why and returns
- * EX_DATAERR when there is none. */
+/*
+ * A message that the agency's agent (configured at config) received and
+ * kept with its portion 0, as a casebook entry (the caller's); EX_DATAERR
+ * (nothing printed) when the agent's store does not have it so.
+ */
 static int
-received(const char *sub, casebook *cb, const char *hex, const char *kind, casebook_entry **e_out)
+from_agent(const char *sub, const char *config, const uint8_t id[16], casebook_entry **e_out)
+{
+    json_t *meta = NULL;
+    const char *from, *kind, *case_id;
+    casebook_entry *e;
+    int rc;
+
+    if ((rc = cli_agent_message(sub, config, id, &meta)) != EX_OK)
+        return rc;
+    from = json_string_value(json_object_get(meta, "from"));
+    kind = json_string_value(json_object_get(meta, "kind"));
+    case_id = json_string_value(json_object_get(meta, "case"));
+    if (from == NULL || kind == NULL || !json_is_object(json_object_get(meta, "body")) ||
+        (e = calloc(1, sizeof(*e))) == NULL) {
+        json_decref(meta);
+        return EX_DATAERR;
+    }
+    memcpy(e->id, id, 16);
+    snprintf(e->kind, sizeof(e->kind), "%s", kind);
+    snprintf(e->peer, sizeof(e->peer), "%s", from);
+    snprintf(e->case_id, sizeof(e->case_id), "%s", case_id != NULL ? case_id : "");
+    e->body = json_dumps(json_object_get(meta, "body"), JSON_COMPACT);
+    json_decref(meta);
+    if (e->body == NULL) {
+        casebook_entry_free(&e);
+        return EX_DATAERR;
+    }
+    *e_out = e;
+    return EX_OK;
+}
+
+/* A received message of kind, from the casebook (or, with agent_config, the
+ * agency's agent); prints why and returns EX_DATAERR when there is none. */
+static int
+received(const char *sub, casebook *cb, const char *agent_config, const char *hex,
+         const char *kind, casebook_entry **e_out)
 {
     uint8_t id[16];
+    int rc;
 
     if (liaison_id_from_hex(hex, id) != LIAISON_OK) {
         cli_error(sub, "'%s' is not a message id (32 hex digits)", hex);
         return EX_USAGE;
     }
     if (casebook_get(cb, false, id, false, e_out) != CASEBOOK_OK) {
-        cli_error(sub, "no message %s received in the casebook", hex);
-        return EX_DATAERR;
+        rc = agent_config != NULL ? from_agent(sub, agent_config, id, e_out) : EX_DATAERR;
+        if (rc == EX_DATAERR)
+            cli_error(sub, "no message %s received in the casebook%s%s", hex,
+                      agent_config != NULL ? " or by the agent of " : "",
+                      agent_config != NULL ? agent_config : "");
+        if (rc != EX_OK)
+            return rc;
     }
     if (kind != NULL && strcmp((*e_out)->kind, kind) != 0) {
         cli_error(sub, "message %s is a %s, not a %s", hex, (*e_out)->kind, kind);
@@ -254,10 +309,11 @@ cmd_request(int argc, char **argv)
     consent_opts o;
     casebook *cb = NULL;
     casebook_entry *content = NULL;
-    json_t *body = NULL, *to = NULL, *kinds = NULL;
+    json_t *body = NULL, *to = NULL, *kinds = NULL, *found = NULL;
     uint64_t until_ms = 0;
-    char hex[33], until[PROTO_TIME_TEXT_BYTES];
-    uint8_t id[16];
+    char hex[33], until[PROTO_TIME_TEXT_BYTES], originator[CASEBOOK_ADDR_MAX];
+    char case_id[PROTO_CASE_ID_MAX + 1];
+    uint8_t id[16], content_id[16];
     int rc;
 
     if ((rc = parse(argc, argv, true, &o)) != EX_OK)
@@ -293,9 +349,40 @@ cmd_request(int argc, char **argv)
         }
         json_array_append_new(kinds, json_string(o.kinds[i]));
     }
-    if ((rc = drain("consent request", &o, &cb)) != EX_OK ||
-        (rc = received("consent request", cb, o.arg, NULL, &content)) != EX_OK)
+    if ((rc = drain("consent request", &o, &cb)) != EX_OK)
         goto out;
+    if (liaison_id_from_hex(o.arg, content_id) != LIAISON_OK) {
+        cli_error(SUB, "request: '%s' is not a message id (32 hex digits)", o.arg);
+        rc = EX_USAGE;
+        goto out;
+    }
+    if (casebook_get(cb, false, content_id, false, &content) == CASEBOOK_OK) {
+        snprintf(originator, sizeof(originator), "%s", content->peer);
+        snprintf(case_id, sizeof(case_id), "%s", content->case_id);
+    } else if (o.agent_config != NULL &&
+               (rc = cli_agent_message("consent request", o.agent_config, content_id, &found)) !=
+                   EX_DATAERR) {
+        /* Received by the agency's agent (a partner's publish it filed). */
+        if (rc != EX_OK)
+            goto out;
+        if (!json_is_string(json_object_get(found, "from"))) {
+            cli_error("consent request", "the agent's store does not name the sender of %s",
+                      o.arg);
+            rc = EX_DATAERR;
+            goto out;
+        }
+        snprintf(originator, sizeof(originator), "%s",
+                 json_string_value(json_object_get(found, "from")));
+        snprintf(case_id, sizeof(case_id), "%s",
+                 json_is_string(json_object_get(found, "case"))
+                     ? json_string_value(json_object_get(found, "case")) : "");
+    } else {
+        cli_error("consent request", "no message %s received in the casebook%s%s", o.arg,
+                  o.agent_config != NULL ? " or by the agent of " : "",
+                  o.agent_config != NULL ? o.agent_config : "");
+        rc = EX_DATAERR;
+        goto out;
+    }
     body = json_pack("{s:s, s:s, s:O, s:O, s:s}", "schema", "consent.request/1", "content", o.arg,
                      "to", to, "kinds", kinds, "purpose", o.purpose);
     if (until_ms != 0)
@@ -307,23 +394,24 @@ cmd_request(int argc, char **argv)
             json_array_append_new(records, json_string(o.records[i]));
         json_object_set_new(body, "records", records);
     }
-    if ((rc = send_one("consent request", &o, cb, "consent.request", content->peer, content->id,
-                       content->case_id, body, id)) != EX_OK)
+    if ((rc = send_one("consent request", &o, cb, "consent.request", originator, content_id,
+                       case_id, body, id)) != EX_OK)
         goto out;
     liaison_id_to_hex(id, hex);
     if (o.json) {
         json_t *j = json_pack("{s:s, s:s, s:s}", "id", hex, "result", "accepted", "originator",
-                              content->peer);
+                              originator);
 
         cli_print_json(j, false);
         json_decref(j);
     } else {
-        printf("%s accepted: consent requested from %s for %s\n", hex, content->peer, o.arg);
+        printf("%s accepted: consent requested from %s for %s\n", hex, originator, o.arg);
     }
 out:
     json_decref(body);
     json_decref(to);
     json_decref(kinds);
+    json_decref(found);
     casebook_entry_free(&content);
     casebook_close(&cb);
     return rc;
@@ -376,7 +464,7 @@ cmd_grant(int argc, char **argv)
         return EX_USAGE;
     }
     if ((rc = drain("consent grant", &o, &cb)) != EX_OK ||
-        (rc = received("consent grant", cb, o.arg, "consent.request", &req)) != EX_OK)
+        (rc = received("consent grant", cb, o.agent_config, o.arg, "consent.request", &req)) != EX_OK)
         goto out;
     rbody = cli_body_parse(req->body != NULL ? req->body : "", "consent.request/1", why);
     if (rbody == NULL || (content = json_string_value(json_object_get(rbody, "content"))) == NULL ||
@@ -508,7 +596,7 @@ cmd_deny(int argc, char **argv)
     }
     if ((rc = cli_actor_require("consent deny", &o.conn)) != EX_OK ||
         (rc = drain("consent deny", &o, &cb)) != EX_OK ||
-        (rc = received("consent deny", cb, o.arg, "consent.request", &req)) != EX_OK)
+        (rc = received("consent deny", cb, o.agent_config, o.arg, "consent.request", &req)) != EX_OK)
         goto out;
     body = json_pack("{s:s, s:s, s:s}", "schema", "consent.deny/1", "request", o.arg, "reason",
                      o.reason);
@@ -623,49 +711,74 @@ out:
     return rc;
 }
 
+/* The token of the consent.grant whose body is b, if its grant id is id; NULL otherwise. */
+static uint8_t *
+grant_token(const json_t *b, const uint8_t id[16], size_t *len_out)
+{
+    const char *gid = json_string_value(json_object_get(b, "id"));
+    const char *text = json_string_value(json_object_get(b, "grant"));
+    uint8_t want[16], *token;
+
+    if (gid == NULL || text == NULL || strlen(gid) != 32 ||
+        liaison_id_from_hex(gid, want) != LIAISON_OK || memcmp(want, id, 16) != 0 ||
+        (token = malloc(PROTO_GRANT_TOKEN_MAX)) == NULL)
+        return NULL;
+    if (b64_decode(text, token, PROTO_GRANT_TOKEN_MAX, len_out) != 0) {
+        free(token);
+        return NULL;
+    }
+    return token;
+}
+
 int
-cli_grant_load(const char *sub, const cli_conn *conn, const char *arg, uint8_t **token_out,
-               size_t *len_out)
+cli_grant_load(const char *sub, const cli_conn *conn, const char *agent_config, const char *arg,
+               uint8_t **token_out, size_t *len_out)
 {
     uint8_t *data = NULL, *token = NULL;
     size_t len = 0;
-    uint8_t id[16], want[16];
+    uint8_t id[16];
 
-    /* A grant id received in a consent.grant: from the casebook. */
+    /* A grant id received in a consent.grant: from the casebook, then from
+     * what the agency's agent kept (it receives what comes to the agency). */
     if (strlen(arg) == 32 && liaison_id_from_hex(arg, id) == LIAISON_OK) {
         casebook *cb = NULL;
         casebook_list *l = NULL;
+        json_t *kept = NULL, *x;
+        size_t i;
         int rc;
 
         if ((rc = cli_casebook_open(sub, conn, &cb)) != EX_OK)
             return rc;
         rc = EX_DATAERR;
         if (casebook_list_kind(cb, false, "consent.grant", false, &l) == CASEBOOK_OK) {
-            for (size_t i = 0; i < l->count && token == NULL; i++) {
+            for (i = 0; i < l->count && token == NULL; i++) {
                 char why[128];
                 json_t *b = cli_body_parse(l->entries[i]->body ? l->entries[i]->body : "",
                                            "consent.grant/1", why);
-                const char *gid = json_string_value(json_object_get(b, "id"));
-                const char *text = json_string_value(json_object_get(b, "grant"));
 
-                if (gid != NULL && text != NULL && strlen(gid) == 32 &&
-                    liaison_id_from_hex(gid, want) == LIAISON_OK &&
-                    memcmp(want, id, sizeof(id)) == 0) {
-                    token = malloc(PROTO_GRANT_TOKEN_MAX);
-                    if (token != NULL &&
-                        b64_decode(text, token, PROTO_GRANT_TOKEN_MAX, &len) != 0) {
-                        free(token);
-                        token = NULL;
-                    }
-                }
+                token = grant_token(b, id, &len);
                 json_decref(b);
             }
         }
         casebook_list_free(&l);
         casebook_close(&cb);
+        if (token == NULL && agent_config != NULL) {
+            if ((rc = cli_agent_kept(sub, agent_config, "consent.grant", &kept)) != EX_OK)
+                return rc;
+            rc = EX_DATAERR;
+            json_array_foreach(kept, i, x) {
+                const json_t *b = json_object_get(x, "body");
+                const char *schema = json_string_value(json_object_get(b, "schema"));
+
+                if (token == NULL && schema != NULL && strcmp(schema, "consent.grant/1") == 0)
+                    token = grant_token(b, id, &len);
+            }
+            json_decref(kept);
+        }
         if (token == NULL) {
-            cli_error(sub, "--grant %s: no consent grant with that id received in the casebook",
-                      arg);
+            cli_error(sub, "--grant %s: no consent grant with that id received in the casebook%s%s",
+                      arg, agent_config != NULL ? " or by the agent of " : "",
+                      agent_config != NULL ? agent_config : "");
             return rc;
         }
         *token_out = token;

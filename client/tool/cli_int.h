@@ -238,6 +238,27 @@ int cli_agent_config_load(const char *sub, const char *path, struct agent_config
 int cli_agent_store_open(const char *sub, const struct agent_config *cfg, bool create,
                          struct agent_store **st_out);
 
+/* $LIAISON_AGENT_CONFIG when set and not empty, else NULL (borrowed). */
+const char *cli_agent_config_env(void);
+
+/*
+ * What the store of the agency's agent (configured at config) holds of
+ * message id, a message the agent received (kept, or records filed from
+ * it): *meta_out (the caller's) gets at least "from" and "case", and "kind"
+ * when known.  EX_DATAERR (nothing printed) when the store holds nothing of
+ * it; other failures print why and return a sysexits code.
+ */
+int cli_agent_message(const char *sub, const char *config, const uint8_t id[16],
+                      json_t **meta_out);
+
+/*
+ * The messages of kind that the agency's agent (configured at config) kept
+ * as received: *list_out (the caller's) gets an array of their metadata
+ * (docs/agent.md, table kept) with "id", and "body" (portion 0) for the
+ * kinds kept with it.  Prints why and returns a sysexits code on failure.
+ */
+int cli_agent_kept(const char *sub, const char *config, const char *kind, json_t **list_out);
+
 /*
  * Records the agency's own designations, the latest version of each that
  * the casebook cb holds as sent, in the own_designations table of the
@@ -262,12 +283,13 @@ int cli_freeze_agent_acks(const char *sub, const char *config_path, const char *
 /*
  * The consent grant token `--grant ARG` names (cli_consent.c): a grant id
  * received in a consent.grant (from the casebook of conn's state
- * directory), or a token file (its bytes, or their base64).  *token_out
+ * directory, then, with agent_config (may be NULL), from what the agency's
+ * agent kept), or a token file (its bytes, or their base64).  *token_out
  * (malloc'd, the caller's) gets *len_out bytes.  Prints why and returns a
  * sysexits code on failure.
  */
-int cli_grant_load(const char *sub, const cli_conn *conn, const char *arg, uint8_t **token_out,
-                   size_t *len_out);
+int cli_grant_load(const char *sub, const cli_conn *conn, const char *agent_config,
+                   const char *arg, uint8_t **token_out, size_t *len_out);
 
 /* Family entry points are declared in cli.h. */
 

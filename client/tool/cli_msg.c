@@ -236,7 +236,7 @@ send_usage(FILE *out)
             "    liaison send --kind KIND --to ADDRESS... --labels LABELS\n"
             "                 (--portion LABELS (--text TEXT | --file PATH))...\n"
             "                 [--case ID] [--reply-to ID] [--ttl SECONDS]\n"
-            "                 [--grant GRANT-ID|FILE]... [--json]\n"
+            "                 [--grant GRANT-ID|FILE]... [--agent-config F] [--json]\n"
             "                 [connection options]\n\n"
             "DESCRIPTION\n"
             "    Each --portion starts a portion with its own labels; the --text or --file\n"
@@ -244,8 +244,9 @@ send_usage(FILE *out)
             "    whose nation its labels release to.  The message is accepted once the home\n"
             "    broker has committed it to disk; the id is printed.  --grant attaches a\n"
             "    consent grant (docs/policy.md, the third-party rule): the id of one\n"
-            "    received in a consent.grant (from the casebook of --state), or a token\n"
-            "    file (liaison consent grant --out); at most four.\n\n"
+            "    received in a consent.grant (from the casebook of --state, then, with\n"
+            "    --agent-config F or $LIAISON_AGENT_CONFIG, from what the agency's agent\n"
+            "    received), or a token file (liaison consent grant --out); at most four.\n\n"
             "%s"
             "EXIT STATUS\n"
             "    0 accepted; 2 rejected by the broker; 64 bad usage; 65 bad key or roster;\n"
@@ -269,11 +270,12 @@ cli_send_main(int argc, char **argv)
         {"reply-to", required_argument, NULL, 'r'},
         {"ttl", required_argument, NULL, 'e'},
         {"grant", required_argument, NULL, 'g'},
+        {"agent-config", required_argument, NULL, 'G'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *grants[LIAISON_GRANTS_MAX];
+    const char *grants[LIAISON_GRANTS_MAX], *agent_config = cli_agent_config_env();
     size_t grant_count = 0;
     cli_conn conn;
     liaison_client *c = NULL;
@@ -391,6 +393,9 @@ cli_send_main(int argc, char **argv)
             }
             grants[grant_count++] = optarg;
             break;
+        case 'G':
+            agent_config = optarg;
+            break;
         case 'j':
             json = true;
             break;
@@ -408,7 +413,7 @@ cli_send_main(int argc, char **argv)
         uint8_t *token = NULL;
         size_t token_len = 0;
 
-        if ((rc = cli_grant_load("send", &conn, grants[i], &token, &token_len)) != EX_OK)
+        if ((rc = cli_grant_load("send", &conn, agent_config, grants[i], &token, &token_len)) != EX_OK)
             goto out;
         err = liaison_message_add_grant(m, token, token_len);
         free(token);

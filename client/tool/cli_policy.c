@@ -444,7 +444,8 @@ cmd_explain(int argc, char **argv)
         proto_err perr;
 
         cli_conn_defaults(&conn);
-        if ((rc = cli_grant_load("policy explain", &conn, grant_args[i], &token, &len)) != EX_OK)
+        if ((rc = cli_grant_load("policy explain", &conn, cli_agent_config_env(), grant_args[i], &token,
+                                 &len)) != EX_OK)
             goto out;
         perr = proto_grant_decode(token, len, &grants[i], &detail);
         free(token);

@@ -26,7 +26,8 @@ static const char usage_recall[] =
     "SYNOPSIS\n"
     "    liaison recall MSGID --reason TEXT [--record REF]... [--rectify FILE] [--json]\n"
     "                   [connection options]\n"
-    "    liaison recall status MSGID [--wait SECONDS] [--json] [connection options]\n"
+    "    liaison recall status MSGID [--wait SECONDS] [--agent-config F] [--json]\n"
+    "                          [connection options]\n"
     "    liaison recall deleted [--wait SECONDS] [--offline] [--json] [connection options]\n\n"
     "DESCRIPTION\n"
     "    Sends a recall.request (docs/messages.md, recall.*) for MSGID, a message this\n"
@@ -40,7 +41,9 @@ static const char usage_recall[] =
     "    with action rectify naming it as the replacement: receivers keep the\n"
     "    replacement and delete the original.\n\n"
     "    recall status MSGID shows, per recipient of the original, the original's state,\n"
-    "    the recall's state and the recall.ack (result and time) or pending.\n"
+    "    the recall's state and the recall.ack (result and time) or pending.  When\n"
+    "    the agency runs an agent, the agent receives the acks: with --agent-config F\n"
+    "    (or $LIAISON_AGENT_CONFIG) status also reads the acks it kept.\n"
     "    recall deleted receives what the broker holds first (applying the recalls among\n"
     "    it), then lists what this agency deleted on others' recalls (tombstones: id,\n"
     "    kind, sender, envelope hash, recall, reason, time).\n\n"
@@ -51,6 +54,7 @@ static const char usage_recall[] =
     "    --rectify FILE   the corrected content, sent first as the replacement\n"
     "    --wait SECS      status, deleted: receive for this long first (default 2)\n"
     "    --offline        deleted: do not receive first\n"
+    "    --agent-config F status: also the recall.acks the agency's agent received\n"
     "    --json           print JSON\n\n"
     CLI_CONN_HELP
     "EXIT STATUS\n"
@@ -73,6 +77,7 @@ typedef struct rc_opts {
     long wait_s;                        /* --wait */
     bool json;                          /* --json */
     bool offline;                       /* --offline: no drain first */
+    const char *agent_config;           /* --agent-config or $LIAISON_AGENT_CONFIG */
 } rc_opts;
 
 static int
@@ -86,6 +91,7 @@ parse(int argc, char **argv, rc_opts *o)
         {"wait", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
         {"offline", no_argument, NULL, 'o'},
+        {"agent-config", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -93,6 +99,7 @@ parse(int argc, char **argv, rc_opts *o)
 
     memset(o, 0, sizeof(*o));
     cli_conn_defaults(&o->conn);
+    o->agent_config = cli_agent_config_env();
     o->wait_s = 2;
     optind = 1;
     opterr = 0;
@@ -123,6 +130,7 @@ parse(int argc, char **argv, rc_opts *o)
             break;
         case 'j': o->json = true; break;
         case 'o': o->offline = true; break;
+        case 'G': o->agent_config = optarg; break;
         case 'h': fputs(usage_recall, stdout); return -1;
         default:
             cli_error(SUB, "unknown option or missing value '%s' (see --help)", argv[optind - 1]);
@@ -451,6 +459,43 @@ each_ack(void *arg, const casebook_entry *e)
     return 0;
 }
 
+/* Fills the ack column from the recall.acks in reply to rid that the agency's
+ * agent received and kept (with --agent-config: the agent, not the casebook,
+ * receives what comes to the agency). */
+static int
+agent_acks(const char *config, const uint8_t rid[16], rc_row *rows, size_t *n)
+{
+    json_t *kept = NULL, *x;
+    char rhex[33];
+    size_t i;
+    int rc;
+
+    if ((rc = cli_agent_kept("recall status", config, "recall.ack", &kept)) != EX_OK)
+        return rc;
+    proto_id_format(rid, rhex);
+    json_array_foreach(kept, i, x) {
+        const char *reply = json_string_value(json_object_get(x, "in_reply_to"));
+        const char *from = json_string_value(json_object_get(x, "from"));
+        const json_t *body = json_object_get(x, "body");
+        const char *result = json_string_value(json_object_get(body, "result"));
+        const char *at = json_string_value(json_object_get(body, "at"));
+        uint64_t at_ms = (uint64_t)json_integer_value(json_object_get(x, "created_ms"));
+        rc_row *row;
+
+        if (reply == NULL || from == NULL || result == NULL || strcmp(reply, rhex) != 0 ||
+            (row = row_for(rows, n, from)) == NULL)
+            continue;
+        if (at != NULL)
+            (void)proto_time_parse(at, &at_ms);
+        if (row->ack[0] != '\0' && at_ms < row->ack_ms)
+            continue;
+        snprintf(row->ack, sizeof(row->ack), "%s", result);
+        row->ack_ms = at_ms;
+    }
+    json_decref(kept);
+    return EX_OK;
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
@@ -500,6 +545,9 @@ cmd_status(int argc, char **argv)
             rc = EX_IOERR;
             goto out;
         }
+        if (o.agent_config != NULL &&
+            (rc = agent_acks(o.agent_config, fr.rid, rows, &n)) != EX_OK)
+            goto out;
         for (size_t i = 0; i < nrep; i++) {
             rc_row *row = row_for(rows, &n, reports[i].recipient);
 

@@ -352,6 +352,17 @@ print_agent_deletion(void *arg, const agent_deletion *d)
                               "direction", "received", "kind", d->kind, "counterpart",
                               d->counterpart, "case", d->case_id, "created", created, "deleted",
                               deleted, "rule", d->rule, "envelope_hash", d->envelope_hash);
+        json_t *records = json_array();
+        char refs[AGENT_DELETION_REFS_MAX], *save = NULL;
+
+        /* The refs of the records filed from the message that went with it. */
+        snprintf(refs, sizeof(refs), "%s", d->records);
+        for (char *r = strtok_r(refs, " ", &save); r != NULL; r = strtok_r(NULL, " ", &save))
+            json_array_append_new(records, json_string(r));
+        if (o != NULL)
+            json_object_set_new(o, "records", records);
+        else
+            json_decref(records);
 
         if (o != NULL && pr->dry_run)
             json_object_set_new(o, "dry_run", json_true());
@@ -359,9 +370,9 @@ print_agent_deletion(void *arg, const agent_deletion *d)
         json_decref(o);
         return;
     }
-    printf("%s %s received from     %-20s %-18s created %s rule %s envelope sha256:%s\n",
+    printf("%s %s received from     %-20s %-18s created %s rule %s envelope sha256:%s%s%s\n",
            pr->dry_run ? "would delete" : deleted, d->id, d->counterpart, d->kind, created,
-           d->rule, d->envelope_hash);
+           d->rule, d->envelope_hash, d->records[0] != '\0' ? " records " : "", d->records);
 }
 
 /* Sweeps, or lists the journal of, the agent store of the configuration at

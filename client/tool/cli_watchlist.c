@@ -489,7 +489,7 @@ send_one(const char *sub, wl_opts *o, cli_outgoing *out, const char *what)
         size_t len = 0;
         liaison_err err;
 
-        if ((rc = cli_grant_load(sub, &o->conn, o->grants[i], &token, &len)) != EX_OK)
+        if ((rc = cli_grant_load(sub, &o->conn, cli_agent_config_env(), o->grants[i], &token, &len)) != EX_OK)
             goto done;
         err = liaison_message_add_grant(m, token, len);
         free(token);

@@ -391,6 +391,116 @@ test_consent_story(void **state)
     fed_assert_audit_verifies(F, "MEX");
 }
 
+/* Waits until the agent of addr has logged needle; true if it did. */
+static bool
+agent_logged(const char *addr, const char *needle)
+{
+    char cmd[2048];
+
+    for (int i = 0; i < 80; i++) {
+        if (fed_agent_log_count(F, addr, needle) > 0)
+            return true;
+        usleep(250000);
+    }
+    snprintf(cmd, sizeof(cmd), "cat '%s' >&2", fed_agent_config(F, addr, NULL)->log);
+    (void)system(cmd);
+    return false;
+}
+
+/* Both agencies run an agent: what comes to an agency reaches its agent, not
+ * the tool's casebook.  A watchlist.publish of USA/FBI that CAN/RCMP's agent
+ * filed is what CAN/RCMP asks consent for (consent request --agent-config);
+ * USA/FBI grants the request its agent received (consent grant
+ * --agent-config); the grant CAN/RCMP's agent received is what the onward
+ * send attaches (send --grant ID --agent-config). */
+static void
+test_consent_through_agent(void **state)
+{
+    static const char publish[] =
+        "{\"schema\": \"watchlist.publish/1\", \"entries\": [{\"ref\": \"FBI-WL-2026-0777\","
+        " \"names\": [\"Walter WHITE\"], \"born\": \"1958-09-07\", \"reason\": \"wanted\"}]}";
+    char content[33], request[33], grant_id[33], needle[160];
+    fed_agent *ag, *fbi;
+    json_t *j;
+
+    (void)state;
+    ag = fed_agent_config(F, "CAN/RCMP", NULL);
+    fbi = fed_agent_config(F, "USA/FBI", NULL);
+    fed_agent_start(F, "CAN/RCMP");
+    fed_agent_start(F, "USA/FBI");
+    {
+        const char *args[] = {"send", "--kind", "watchlist.publish", "--to", "CAN/RCMP",
+                              "--labels", "LES//ORCON//REL TO CAN", "--portion",
+                              "LES//ORCON//REL TO CAN", "--text", publish, NULL};
+
+        assert_int_equal(tool("USA/FBI", "fbi", args), 0);
+        sent_id(content);
+    }
+    snprintf(needle, sizeof(needle), "message=%s from=USA/FBI entries=1", content);
+    if (!agent_logged("CAN/RCMP", needle)) {
+        const char *st[] = {"status", content, NULL};
+
+        (void)tool("USA/FBI", "fbi", st);
+        fail_msg("the agent did not file %s; its state at USA: %s %s", content, out, err);
+    }
+    /* The casebook never saw it: without the agent, nothing to ask consent for. */
+    {
+        const char *args[] = {"consent", "request", content, "--to", "MEX/FGR", "--kind",
+                              "watchlist.details", "--purpose", "joint investigation", NULL};
+
+        unsetenv("LIAISON_AGENT_CONFIG");
+        assert_int_equal(tool("CAN/RCMP", "rcmp", args), 65);
+        assert_non_null(strstr(err, "no message"));
+    }
+    {
+        const char *args[] = {"consent", "request", content, "--to", "MEX/FGR", "--kind",
+                              "watchlist.details", "--purpose", "joint investigation",
+                              "--agent-config", ag->config, "--json", NULL};
+
+        assert_int_equal(tool("CAN/RCMP", "rcmp", args), 0);
+        j = out_json();
+        snprintf(request, sizeof(request), "%s", json_string_value(json_object_get(j, "id")));
+        assert_string_equal(json_string_value(json_object_get(j, "originator")), "USA/FBI");
+        json_decref(j);
+    }
+    /* USA/FBI's agent receives the request; consent grant finds it there. */
+    snprintf(needle, sizeof(needle), "message=%s kind=consent.request from=CAN/RCMP", request);
+    assert_true(agent_logged("USA/FBI", needle));
+    {
+        const char *args[] = {"consent", "grant", request, "--json", NULL};
+
+        assert_int_equal(tool("USA/FBI", "fbi", args), 65);
+        assert_non_null(strstr(err, "no message"));
+    }
+    {
+        const char *args[] = {"consent", "grant", request, "--agent-config", fbi->config,
+                              "--json", NULL};
+
+        assert_int_equal(tool("USA/FBI", "fbi", args), 0);
+    }
+    j = out_json();
+    snprintf(grant_id, sizeof(grant_id), "%s", json_string_value(json_object_get(j, "grant")));
+    json_decref(j);
+    /* The grant reaches CAN/RCMP's agent, which keeps it. */
+    assert_true(agent_logged("CAN/RCMP", "kind=consent.grant from=USA/FBI"));
+    assert_int_equal(send_on(grant_id), 65);
+    assert_non_null(strstr(err, "no consent grant with that id received in the casebook"));
+    {
+        const char *args[] = {"send", "--kind", "watchlist.details", "--to", "MEX/FGR", "--labels",
+                              "LES//ORCON//ORIGIN:USA//REL TO CAN", "--portion",
+                              "LES//ORCON//ORIGIN:USA//REL TO CAN", "--text",
+                              "{\"schema\":\"watchlist.details/1\",\"entry\":\"FBI-WL-2026-0777\"}",
+                              "--grant", grant_id, "--agent-config", ag->config, NULL};
+        char onward[33];
+
+        assert_int_equal(tool("CAN/RCMP", "rcmp", args), 0);
+        sent_id(onward);
+        assert_true(mex_received(onward));
+    }
+    assert_int_equal(fed_agent_stop(F, "CAN/RCMP"), 0);
+    assert_int_equal(fed_agent_stop(F, "USA/FBI"), 0);
+}
+
 static void
 test_consent_usage(void **state)
 {
@@ -443,6 +553,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_consent_usage),
+        /* Before the story, which stops CAN and MEX at its end. */
+        cmocka_unit_test(test_consent_through_agent),
         cmocka_unit_test(test_consent_story),
     };
 

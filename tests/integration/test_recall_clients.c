@@ -251,6 +251,79 @@ test_recall_watchlist_record_and_rectify(void **state)
     fed_destroy(&F);
 }
 
+/* The originator runs an agent: the recall.ack reaches USA/FBI's agent, not the tool's
+ * casebook; recall status --agent-config reads the ack the agent kept. */
+static void
+test_recall_status_from_originators_agent(void **state)
+{
+    static const char *const two[] = {"USA", "CAN"};
+    const char *publish[] = {"watchlist", "publish", "--to", "CAN/RCMP", "--file", NULL, "--json",
+                             NULL};
+    char pub[33], needle[120];
+    json_t *j, *r;
+    size_t i;
+
+    (void)state;
+    F = fed_new(two, 2, NULL);
+    fed_start(F, "USA");
+    fed_start(F, "CAN");
+    fed_agent_start(F, "CAN/RCMP");
+    fed_agent_start(F, "USA/FBI");
+    publish[5] = write_file("entries.json", entries);
+    assert_rc(cli("USA/FBI", "fbi", publish), 0);
+    snprintf(pub, sizeof(pub), "%s", json_id());
+    wait_agent_log("CAN/RCMP", "id=A-PUBLISHED", 1);
+    {
+        const char *args[] = {"recall", pub, "--reason", "entered in error", NULL};
+
+        assert_rc(cli("USA/FBI", "fbi", args), 0);
+    }
+    wait_agent_log("CAN/RCMP", "id=A-RECALLED", 1);
+    assert_int_equal(lookup("CAN/RCMP", "--name", "Walter White"), 1);
+    snprintf(needle, sizeof(needle), "kind=recall.ack from=CAN/RCMP");
+    wait_agent_log("USA/FBI", needle, 1);
+    for (int with = 0; with < 2; with++) {
+        const char *args[] = {"recall", "status", pub, "--json", "--wait", "0",
+                              with ? "--agent-config" : NULL,
+                              fed_agent_config(F, "USA/FBI", NULL)->config, NULL};
+        bool seen = false;
+
+        assert_rc(cli("USA/FBI", "fbi", args), 0);
+        j = json_loads(out, 0, NULL);
+        assert_non_null(j);
+        json_array_foreach(json_object_get(j, "recipients"), i, r) {
+            json_t *ack = json_object_get(r, "ack");
+
+            if (strcmp(json_string_value(json_object_get(r, "recipient")), "CAN/RCMP") != 0)
+                continue;
+            seen = true;
+            if (with) {
+                assert_true(json_is_object(ack));
+                assert_string_equal(json_string_value(json_object_get(ack, "result")),
+                                    "deleted");
+                assert_non_null(json_string_value(json_object_get(ack, "at")));
+            } else {
+                /* The casebook never got it: pending. */
+                assert_true(json_is_null(ack));
+            }
+        }
+        if (with)
+            assert_true(seen);
+        json_decref(j);
+    }
+    {
+        const char *args[] = {"recall", "status", pub, "--wait", "0", "--agent-config",
+                              fed_agent_config(F, "USA/FBI", NULL)->config, NULL};
+
+        assert_rc(cli("USA/FBI", "fbi", args), 0);
+        assert_non_null(strstr(out, "CAN/RCMP"));
+        assert_non_null(strstr(out, "deleted"));
+    }
+    assert_int_equal(fed_agent_stop(F, "CAN/RCMP"), 0);
+    assert_int_equal(fed_agent_stop(F, "USA/FBI"), 0);
+    fed_destroy(&F);
+}
+
 /* A travel-document report withdrawn: partners' agents delete it; and the tool inbox of an
  * agency without an agent deletes its copy, keeping a tombstone. */
 static void
@@ -600,6 +673,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_recall_bad_input, teardown),
         cmocka_unit_test_teardown(test_recall_watchlist_record_and_rectify, teardown),
+        cmocka_unit_test_teardown(test_recall_status_from_originators_agent, teardown),
         cmocka_unit_test_teardown(test_recall_traveldoc_withdraw, teardown),
         cmocka_unit_test_teardown(test_recall_forged, teardown),
         cmocka_unit_test_teardown(test_recall_mlat, teardown),

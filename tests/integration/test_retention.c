@@ -390,6 +390,91 @@ test_retention_agent_deletes_kept_and_journals(void **state)
     fed_destroy(&f);
 }
 
+/* The agent's retention deletes what it filed from a message (a partner's
+ * watchlist entry), not only what it kept: a lookup no longer hits the entry
+ * and the journal names the message, its rule and the entry. */
+static void
+test_retention_agent_deletes_filed_entries(void **state)
+{
+    static const char *const one[] = {"USA"};
+    static const char body[] =
+        "{\"schema\": \"watchlist.publish/1\", \"entries\": [{\"ref\": \"FBI-WL-7001\","
+        " \"names\": [\"Walter WHITE\"], \"born\": \"1958-09-07\", \"reason\": \"wanted\"}]}";
+    fed *f = fed_new(one, 1, NULL);
+    char pol[800], extra[900], out[16384], err[16384], hex[33];
+    fed_agent *ag;
+    liaison_client *fbi;
+    liaison_message *m = NULL;
+    uint8_t id[16];
+    agent_wait w = {f, "USA/CBP", "A-PUBLISHED"};
+
+    (void)state;
+    snprintf(pol, sizeof(pol), "%s/usa-retain.yaml", f->dir);
+    {
+        char cmd[4096];
+        FILE *fp;
+
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 600 '%s'",
+                 fed_nation_get(f, "USA")->policy, pol, pol);
+        assert_int_equal(system(cmd), 0);
+        fp = fopen(pol, "a");
+        assert_non_null(fp);
+        fputs("retention:\n  - id: partner-lists-short\n    kinds: [watchlist.publish]\n"
+              "    keep: 3s\n",
+              fp);
+        fclose(fp);
+    }
+    snprintf(extra, sizeof(extra), "policy: %s\n", pol);
+    ag = fed_agent_config(f, "USA/CBP", extra);
+    fed_start(f, "USA");
+    fed_agent_start(f, "USA/CBP");
+    fbi = fed_client(f, "USA/FBI", true);
+    assert_int_equal(liaison_message_new("watchlist.publish", &m), LIAISON_OK);
+    assert_int_equal(liaison_message_add_recipient(m, "USA/CBP"), LIAISON_OK);
+    assert_int_equal(liaison_message_set_labels(m, "UNCLASSIFIED//LES"), LIAISON_OK);
+    assert_int_equal(liaison_message_add_portion(m, "LES", body, strlen(body), NULL), LIAISON_OK);
+    assert_int_equal(liaison_send(fbi, m, id, in_ms(10 * SECOND)), LIAISON_OK);
+    liaison_message_destroy(&m);
+    liaison_client_close(&fbi);
+    proto_id_format(id, hex);
+    assert_true(fed_wait_until(agent_logged, &w, 20 * SECOND));
+    assert_int_equal(fed_agent_stop(f, "USA/CBP"), 0);
+    {
+        const char *lookup[] = {"agent", "lookup", "--config", ag->config, "--name",
+                                "Walter White", "--json", NULL};
+
+        /* Filed, not kept: the entry is there for local lookups. */
+        assert_int_equal(fed_tool(f, NULL, NULL, lookup, out, err, sizeof(out)), 0);
+        assert_non_null(strstr(out, "FBI-WL-7001"));
+    }
+    /* Started again past its retention (3 s from when FBI created it). */
+    usleep(3500 * 1000);
+    fed_agent_start(f, "USA/CBP");
+    w.needle = "A-DELETED";
+    assert_true(fed_wait_until(agent_logged, &w, 20 * SECOND));
+    assert_int_equal(fed_agent_stop(f, "USA/CBP"), 0);
+    {
+        const char *lookup[] = {"agent", "lookup", "--config", ag->config, "--name",
+                                "Walter White", "--json", NULL};
+        const char *journal[] = {"retention", "journal", "--agent", ag->config, "--json", NULL};
+        const char *text[] = {"retention", "journal", "--agent", ag->config, NULL};
+
+        /* Exit 1: no hit. */
+        assert_int_equal(fed_tool(f, NULL, NULL, lookup, out, err, sizeof(out)), 1);
+        assert_null(strstr(out, "FBI-WL-7001"));
+        assert_int_equal(fed_tool(f, NULL, NULL, journal, out, err, sizeof(out)), 0);
+        assert_non_null(strstr(out, hex));
+        assert_non_null(strstr(out, "\"kind\":\"watchlist.publish\""));
+        assert_non_null(strstr(out, "\"rule\":\"partner-lists-short\""));
+        assert_non_null(strstr(out, "\"counterpart\":\"USA/FBI\""));
+        assert_non_null(strstr(out, "\"records\":[\"FBI-WL-7001\"]"));
+        assert_int_equal(fed_tool(f, NULL, NULL, text, out, err, sizeof(out)), 0);
+        assert_non_null(strstr(out, "records FBI-WL-7001"));
+    }
+    assert_int_equal(fed_stop(f, "USA"), 0);
+    fed_destroy(&f);
+}
+
 /* Sends kind with body to `to`, in case_id. */
 static void
 send_json(liaison_client *c, const char *kind, const char *to, const char *case_id,
@@ -541,6 +626,7 @@ main(void)
                                   fed_destroy_all),
         cmocka_unit_test_teardown(test_retention_casebook_sweep_and_journal, fed_destroy_all),
         cmocka_unit_test_teardown(test_retention_agent_deletes_kept_and_journals, fed_destroy_all),
+        cmocka_unit_test_teardown(test_retention_agent_deletes_filed_entries, fed_destroy_all),
         cmocka_unit_test_teardown(test_retention_casebook_keep_case, fed_destroy_all),
         cmocka_unit_test_teardown(test_retention_partner_deletes_its_copy, fed_destroy_all),
     };
