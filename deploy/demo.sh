@@ -1,7 +1,7 @@
 #!/bin/bash
 # The Liaison demo: a three-nation federation (USA, CAN, MEX) on loopback,
 # with fresh keys, the example policies and the agents of the partner units,
-# playing the six user stories with a narrative.  It installs what is
+# playing the seven user stories with a narrative.  It installs what is
 # missing (Debian 12), builds, stops every process it started, and exits 0
 # only if every story succeeded.
 #
@@ -470,6 +470,65 @@ as MEX/UIF freeze query --to USA/TREASURY --name 'Ivan Petrovski' --born 1960-01
     --purpose 'customer due diligence UIF-2026-0117' --deadline 20
 check "USA Treasury's agent answers hit from its own designations" "OFAC-SDN:9001" "$out"
 
+# ---- Story 7: consent and recall --------------------------------------------------------
+
+story "Story 7: CAN passes on a USA watchlist entry to MEX with USA's consent; USA recalls it"
+cat >"$demo/fbi-entry.json" <<'EOF2'
+{"entries": [{"ref": "FBI-WL-2026-0101", "type": "person", "names": ["Marco VIDAL"],
+  "born": "1975-03-14", "nationality": "MEX", "reason": "wanted: arms trafficking"}]}
+EOF2
+say "USA/FBI shares an entry with CAN's units only (REL TO CAN); CAN/RCMP's agent files it"
+as USA/FBI watchlist publish --to CAN/RCMP --to CAN/CBSA --labels 'LES//REL TO CAN,USA' \
+    --file "$demo/fbi-entry.json"
+entry_msg=$(grep -o '[0-9a-f]\{32\}' "$out" | head -n 1)
+[ -n "$entry_msg" ] && ok "published as $entry_msg" || fail "watchlist publish printed no id"
+poll "FBI-WL-2026-0101" CAN/RCMP agent lookup --config "$demo/agents/can-rcmp.yaml" --name 'Marco Vidal'
+check "CAN/RCMP's agent holds it" "FBI-WL-2026-0101" "$out"
+say "CAN/RCMP passes it on to MEX/AIC: USA's content, which USA never released to MEX"
+as CAN/RCMP watchlist publish --to MEX/AIC --labels 'LES//ORIGIN:USA' --file "$demo/fbi-entry.json"
+[ "$rc" -eq 2 ] && ok "CAN's broker refused it (exit 2)" || fail "the onward publish exited $rc"
+check "the third-party rule, naming the missing consent" "no consent grant from USA" "$out"
+say "CAN/RCMP asks USA/FBI for consent; USA/FBI grants it for MEX/AIC, in this kind"
+as CAN/RCMP consent request "$entry_msg" --to MEX/AIC --kind watchlist.publish \
+    --purpose 'joint investigation RCMP-2026-0311 with AIC'
+request_msg=$(grep -o '[0-9a-f]\{32\}' "$out" | head -n 1)
+check "the request goes to the originator" "consent requested from USA/FBI" "$out"
+poll "$request_msg" USA/FBI consent list
+as USA/FBI consent grant "$request_msg" --conditions 'for investigation RCMP-2026-0311 only'
+grant_id=$(sed -n 's/.*consent grant \([0-9a-f]\{32\}\).*/\1/p' "$out" | head -n 1)
+[ -n "$grant_id" ] && ok "grant $grant_id, signed by USA/FBI" || fail "consent grant printed no grant id"
+poll "$grant_id" CAN/RCMP consent list
+check "CAN/RCMP holds the grant" "$grant_id" "$out"
+as CAN/RCMP watchlist publish --to MEX/AIC --labels 'LES//ORIGIN:USA' --file "$demo/fbi-entry.json" \
+    --grant "$grant_id"
+onward_msg=$(grep -o '[0-9a-f]\{32\}' "$out" | head -n 1)
+[ "$rc" -eq 0 ] && ok "released with USA's grant" || fail "the publish with the grant exited $rc"
+poll "FBI-WL-2026-0101" MEX/AIC agent lookup --config "$demo/agents/mex-aic.yaml" --name 'Marco Vidal'
+check "MEX/AIC's agent holds it, from CAN/RCMP" "FBI-WL-2026-0101" "$out"
+"$liaison" audit log --data "$demo/data/mex" --event released | grep -m 1 "consent grant" |
+    sed 's/^/   /' || true
+say "USA/FBI recalls the entry: the identity was confirmed as another person's"
+as USA/FBI recall "$entry_msg" --reason 'identity confirmed as another person'
+recall_msg=$(grep -o '[0-9a-f]\{32\}' "$out" | tail -n 1)
+poll "CBSA.*deleted" USA/FBI recall status "$entry_msg"
+check "CAN/RCMP's agent deleted it and acknowledged" "CAN/RCMP .*deleted" "$out"
+check "CAN/CBSA's agent deleted it and acknowledged" "CAN/CBSA .*deleted" "$out"
+say "CAN/RCMP recalls its onward copy; MEX/AIC's agent deletes it and acknowledges"
+as CAN/RCMP recall "$onward_msg" --reason "recalled by its originator USA/FBI (recall $recall_msg)"
+poll "MEX/AIC .*deleted" CAN/RCMP recall status "$onward_msg"
+check "CAN/RCMP sees MEX/AIC's acknowledgement" "MEX/AIC .*deleted" "$out"
+for agency in CAN/RCMP CAN/CBSA MEX/AIC; do
+    as "$agency" agent lookup --config "$demo/agents/$(lower "$agency").yaml" --name 'Marco Vidal'
+    [ "$rc" -eq 1 ] && ok "the entry is gone from $agency's agent" ||
+        fail "$agency's agent still finds it (exit $rc)"
+done
+"$liaison" audit log --data "$demo/data/usa" --event recalled | head -n 2 | sed 's/^/   /' || true
+say "the officer who asked for consent, and why, in CAN's data-protection report"
+"$liaison" audit report --data "$demo/data/can" --actor "$(actor_of CAN/RCMP)" --since 2000-01-01 \
+    --until 2100-01-01 >"$out" 2>&1 || true
+grep -m 6 -e "consent" -e "$(actor_of CAN/RCMP)" "$out" | sed 's/^/   /' || true
+check "the report names the officer and the purpose" "joint investigation RCMP-2026-0311" "$out"
+
 # ---- The audit trail ----------------------------------------------------------------
 
 story "Every broker's audit log verifies, and partners cross-checked each other's heads"
@@ -483,7 +542,7 @@ done
 "$liaison" audit log --data "$demo/data/usa" --event received | grep -m 1 "purpose=" | sed 's/^/   /' || true
 
 if [ "$failures" -eq 0 ]; then
-    story "All six stories succeeded."
+    story "All seven stories succeeded."
     exit 0
 fi
 story "$failures check(s) failed; logs are in $demo/logs"
