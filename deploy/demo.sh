@@ -495,10 +495,15 @@ request_msg=$(grep -o '[0-9a-f]\{32\}' "$out" | head -n 1)
 check "the request goes to the originator" "consent requested from USA/FBI" "$out"
 poll "$request_msg" USA/FBI consent list
 as USA/FBI consent grant "$request_msg" --conditions 'for investigation RCMP-2026-0311 only'
+grant_msg=$(grep -o '[0-9a-f]\{32\}' "$out" | head -n 1)
 grant_id=$(sed -n 's/.*consent grant \([0-9a-f]\{32\}\).*/\1/p' "$out" | head -n 1)
 [ -n "$grant_id" ] && ok "grant $grant_id, signed by USA/FBI" || fail "consent grant printed no grant id"
-poll "$grant_id" CAN/RCMP consent list
-check "CAN/RCMP holds the grant" "$grant_id" "$out"
+for _ in $(seq 1 15); do
+    "$liaison" agent list --config "$demo/agents/can-rcmp.yaml" --json >"$out" 2>&1 || true
+    grep -q "$grant_msg" "$out" && break
+    sleep 1
+done
+check "CAN/RCMP's agent received the grant, and keeps it for the tool" "$grant_msg" "$out"
 as CAN/RCMP watchlist publish --to MEX/AIC --labels 'LES//ORIGIN:USA' --file "$demo/fbi-entry.json" \
     --grant "$grant_id"
 onward_msg=$(grep -o '[0-9a-f]\{32\}' "$out" | head -n 1)

@@ -275,13 +275,18 @@ send_one(const char *sub, consent_opts *o, casebook *cb, const char *kind, const
     liaison_message *m = NULL;
     cli_outgoing out;
     const char *recipients[1] = {to};
+    char labels[2048];
     int rc;
 
     memset(&out, 0, sizeof(out));
     out.kind = kind;
     out.to = recipients;
     out.to_count = 1;
-    out.labels = o->labels;
+    /* A request states its purpose in the labels too, so that every broker
+     * audits it with the actor, as for a query. */
+    out.labels = o->purpose != NULL
+                     ? cli_labels_with_purpose(o->labels, o->purpose, labels, sizeof(labels))
+                     : o->labels;
     out.reply_to = reply_to;
     out.case_id = case_id != NULL && case_id[0] != '\0' ? case_id : NULL;
     out.ttl_s = CLI_LONG_TTL_S;
