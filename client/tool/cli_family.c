@@ -650,3 +650,38 @@ out:
     json_decref(o);
     return rc;
 }
+
+/* What cli_newest_sent looks for, and what it found. */
+typedef struct newest_sent {
+    const char *member;   /* the member of portion 0 compared */
+    const char *value;    /* the value it must have */
+    uint8_t *id;          /* the newest match's id */
+    uint64_t at;          /* when it was sent */
+    bool *found;          /* one matched */
+} newest_sent;
+
+static int
+each_newest(void *arg, const casebook_entry *e)
+{
+    newest_sent *n = arg;
+    json_t *o = e->body != NULL ? json_loads(e->body, 0, NULL) : NULL;
+    const char *v = json_string_value(json_object_get(o, n->member));
+
+    if (v != NULL && strcmp(v, n->value) == 0 && (!*n->found || e->time_ms >= n->at)) {
+        memcpy(n->id, e->id, 16);
+        n->at = e->time_ms;
+        *n->found = true;
+    }
+    json_decref(o);
+    return 0;
+}
+
+int
+cli_newest_sent(casebook *cb, const char *kind, const char *member, const char *value,
+                uint8_t id_out[16], bool *found_out)
+{
+    newest_sent n = {member, value, id_out, 0, found_out};
+
+    *found_out = false;
+    return casebook_each_kind(cb, true, kind, each_newest, &n) == CASEBOOK_OK ? 0 : -1;
+}

@@ -192,6 +192,13 @@ int cli_purpose_check(const char *sub, const char *purpose);
 const char *cli_labels_with_purpose(const char *labels, const char *purpose, char *buf,
                                     size_t len);
 
+/* Finds, among the messages of kind this agency sent (cb), the newest whose
+ * portion 0 has member equal to value (a traveldoc.report's "ref", a
+ * recall.request's "message"): *found_out, and its id in id_out.  0, or -1
+ * when the casebook cannot be read. */
+int cli_newest_sent(struct casebook *cb, const char *kind, const char *member, const char *value,
+                    uint8_t id_out[16], bool *found_out);
+
 /* Parses text as a JSON object whose "schema" is schema ("watchlist.answer/1");
  * NULL if it is not (why, 128 bytes, says what is wrong). */
 json_t *cli_body_parse(const char *text, const char *schema, char why[128]);

@@ -408,30 +408,6 @@ note_state(char *state, uint64_t *at, const casebook_report *r)
     }
 }
 
-/* The newest recall.request this agency sent about message hex, into rid. */
-typedef struct find_recall {
-    const char *hex;      /* the original's id */
-    uint8_t rid[16];      /* the newest recall found */
-    uint64_t at;          /* its time */
-    bool found;           /* one was found */
-} find_recall;
-
-static int
-each_recall(void *arg, const casebook_entry *e)
-{
-    find_recall *f = arg;
-    json_t *o = e->body != NULL ? json_loads(e->body, 0, NULL) : NULL;
-    const char *m = json_string_value(json_object_get(o, "message"));
-
-    if (m != NULL && strcmp(m, f->hex) == 0 && (!f->found || e->time_ms >= f->at)) {
-        memcpy(f->rid, e->id, 16);
-        f->at = e->time_ms;
-        f->found = true;
-    }
-    json_decref(o);
-    return 0;
-}
-
 /* Fills the ack column from the recall.acks received in reply to rid. */
 typedef struct find_acks {
     const uint8_t *rid;   /* the recall */
@@ -508,7 +484,8 @@ cmd_status(int argc, char **argv)
     size_t n = 0, nrep = 0;
     uint8_t id[16];
     char hex[33], rhex[33];
-    find_recall fr;
+    uint8_t rid[16];
+    bool recalled;
     int rc;
 
     if ((rc = parse(argc, argv, &o)) != EX_OK)
@@ -531,22 +508,20 @@ cmd_status(int argc, char **argv)
         if (row != NULL)
             note_state(row->orig, &row->orig_ms, &reports[i]);
     }
-    memset(&fr, 0, sizeof(fr));
-    fr.hex = hex;
-    if (casebook_each_kind(cb, true, "recall.request", each_recall, &fr) != CASEBOOK_OK) {
+    if (cli_newest_sent(cb, "recall.request", "message", hex, rid, &recalled) != 0) {
         rc = EX_IOERR;
         goto out;
     }
-    if (fr.found) {
-        find_acks fa = {fr.rid, rows, &n};
+    if (recalled) {
+        find_acks fa = {rid, rows, &n};
 
-        if (casebook_reports(cb, fr.rid, reports, ROWS_MAX, &nrep) != CASEBOOK_OK ||
+        if (casebook_reports(cb, rid, reports, ROWS_MAX, &nrep) != CASEBOOK_OK ||
             casebook_each_kind(cb, false, "recall.ack", each_ack, &fa) != CASEBOOK_OK) {
             rc = EX_IOERR;
             goto out;
         }
         if (o.agent_config != NULL &&
-            (rc = agent_acks(o.agent_config, fr.rid, rows, &n)) != EX_OK)
+            (rc = agent_acks(o.agent_config, rid, rows, &n)) != EX_OK)
             goto out;
         for (size_t i = 0; i < nrep; i++) {
             rc_row *row = row_for(rows, &n, reports[i].recipient);
@@ -554,14 +529,14 @@ cmd_status(int argc, char **argv)
             if (row != NULL)
                 note_state(row->recall, &row->recall_ms, &reports[i]);
         }
-        proto_id_format(fr.rid, rhex);
+        proto_id_format(rid, rhex);
     }
     if (o.json) {
         json_t *out = json_object(), *arr = json_array();
 
         json_object_set_new(out, "message", json_string(hex));
         json_object_set_new(out, "kind", json_string(orig->kind));
-        json_object_set_new(out, "recall", fr.found ? json_string(rhex) : json_null());
+        json_object_set_new(out, "recall", recalled ? json_string(rhex) : json_null());
         for (size_t i = 0; i < n; i++) {
             char at[32];
             json_t *r = json_pack("{s:s, s:s, s:s}", "recipient", rows[i].who, "original",
@@ -582,7 +557,7 @@ cmd_status(int argc, char **argv)
         json_decref(out);
     } else {
         printf("%s %s", orig->kind, hex);
-        if (fr.found)
+        if (recalled)
             printf("  recall %s", rhex);
         else
             printf("  (not recalled)");
@@ -594,8 +569,8 @@ cmd_status(int argc, char **argv)
                 rfc3339(rows[i].ack_ms, at);
             printf("%-24s %-12s %-12s %s%s%s\n", rows[i].who,
                    rows[i].orig[0] ? rows[i].orig : "unknown",
-                   rows[i].recall[0] ? rows[i].recall : (fr.found ? "pending" : "-"),
-                   rows[i].ack[0] ? rows[i].ack : (fr.found ? "pending" : "-"),
+                   rows[i].recall[0] ? rows[i].recall : (recalled ? "pending" : "-"),
+                   rows[i].ack[0] ? rows[i].ack : (recalled ? "pending" : "-"),
                    at[0] ? " " : "", at);
         }
     }

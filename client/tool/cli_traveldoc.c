@@ -372,36 +372,13 @@ done:
     return rc;
 }
 
-/* Finds the newest traveldoc.report sent with reference ref. */
-typedef struct find_report {
-    const char *ref;               /* the reference */
-    uint8_t id[16];                /* the report found */
-    uint64_t at;                   /* when it was sent */
-    bool found;                    /* one was found */
-} find_report;
-
-static int
-each_report(void *arg, const casebook_entry *e)
-{
-    find_report *f = arg;
-    json_t *o = e->body != NULL ? json_loads(e->body, 0, NULL) : NULL;
-    const char *ref = json_string_value(json_object_get(o, "ref"));
-
-    if (ref != NULL && strcmp(ref, f->ref) == 0 && (!f->found || e->time_ms >= f->at)) {
-        memcpy(f->id, e->id, 16);
-        f->at = e->time_ms;
-        f->found = true;
-    }
-    json_decref(o);
-    return 0;
-}
-
 static int
 cmd_withdraw(int argc, char **argv)
 {
     td_opts o;
     casebook *cb = NULL;
-    find_report f;
+    uint8_t id[16];
+    bool found;
     char *args[64], hex[33];
     const char *records[1];
     const char *ref = NULL;
@@ -430,21 +407,19 @@ cmd_withdraw(int argc, char **argv)
     }
     if ((rc = cli_casebook_open("traveldoc withdraw", &o.conn, &cb)) != EX_OK)
         return rc;
-    memset(&f, 0, sizeof(f));
-    f.ref = ref;
-    if (casebook_each_kind(cb, true, "traveldoc.report", each_report, &f) != CASEBOOK_OK) {
+    if (cli_newest_sent(cb, "traveldoc.report", "ref", ref, id, &found) != 0) {
         cli_error(SUB, "withdraw: the casebook cannot be read");
         casebook_close(&cb);
         return EX_IOERR;
     }
     casebook_close(&cb);
-    if (!f.found) {
+    if (!found) {
         cli_error(SUB, "withdraw: no traveldoc.report with ref %s in the casebook at %s", ref,
                   o.conn.state);
         return EX_DATAERR;
     }
     records[0] = ref;
-    return cli_recall_send("traveldoc withdraw", &o.conn, proto_id_format(f.id, hex), o.reason,
+    return cli_recall_send("traveldoc withdraw", &o.conn, proto_id_format(id, hex), o.reason,
                            records, 1, NULL, o.json);
 }
 
