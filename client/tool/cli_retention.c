@@ -3,12 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent.h"
 #include "casebook.h"
 #include "cli.h"
 #include "cli_int.h"
+#include "liaison.h"
 #include "liaison_policy.h"
 #include "liaison_proto.h"
 
@@ -137,15 +137,6 @@ static const char usage_explain[] =
     "EXAMPLES\n"
     "    liaison retention explain --policy usa.policy.yaml --kind watchlist.answer \\\n"
     "        --labels 'LES' --case MEX-FGR-2026-0099 --created 2026-06-01\n";
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Loads path; prints why and returns a sysexits code on failure. */
 static int
@@ -291,7 +282,7 @@ cli_retention_apply(const char *sub, casebook *cb)
         return EX_OK;
     if ((rc = load_policy(sub, path, &pol)) != EX_OK)
         return rc;
-    err = sweep(cb, pol, now_ms(), false, NULL, NULL, NULL);
+    err = sweep(cb, pol, liaison_now_ms(), false, NULL, NULL, NULL);
     policy_destroy(&pol);
     if (err != CASEBOOK_OK) {
         cli_error(sub, "retention of the casebook: %s", casebook_strerror(err));
@@ -428,7 +419,7 @@ cmd_sweep(int argc, char **argv)
 {
     const char *state = getenv("LIAISON_STATE"), *file = getenv("LIAISON_POLICY");
     const char *agent = NULL, *file_arg = NULL;
-    uint64_t now = now_ms();
+    uint64_t now = liaison_now_ms();
     printer pr = {false, false};
     policy *pol = NULL;
     casebook *cb = NULL;
@@ -528,7 +519,7 @@ cmd_explain(int argc, char **argv)
 {
     const char *file = getenv("LIAISON_POLICY"), *kind = NULL, *labels_text = NULL;
     const char *case_id = NULL, *id_text = NULL;
-    uint64_t now = now_ms(), created;
+    uint64_t now = liaison_now_ms(), created;
     bool json = false;
     policy_retention_query q;
     policy_retention r;
