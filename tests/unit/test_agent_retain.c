@@ -87,7 +87,7 @@ fill(agent_store *st)
     uint8_t id[16];
     const char meta[] = "{\"kind\": \"mlat.status\", \"from\": \"USA/DOJ\", \"message\": \"" MSG_E
                         "\", \"labels\": \"UNCLASSIFIED\", \"case\": \"CASE-9\", \"status\": "
-                        "\"completed\", \"received\": \"2027-01-15T08:00:00Z\"}";
+                        "\"closed\", \"received\": \"2027-01-15T08:00:00Z\"}";
     json_t *m = json_loads(meta, 0, NULL);
 
     assert_int_equal(agent_store_begin(st, true, &t), AGENT_STORE_OK);
