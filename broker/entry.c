@@ -49,7 +49,8 @@ put_str8(uint8_t *buf, size_t *len, size_t cap, const char *s, size_t max)
     if (cap - *len < 1 + n)
         return false;
     buf[(*len)++] = (uint8_t)n;
-    memcpy(buf + *len, s, n);
+    if (n > 0) /* s may be NULL, and memcpy takes no null pointer even for 0 bytes */
+        memcpy(buf + *len, s, n);
     *len += n;
     return true;
 }

@@ -262,7 +262,8 @@ sweep(casebook *cb, const policy *pol, uint64_t now, bool dry_run, casebook_dele
         if (d.failed) {
             err = CASEBOOK_ERR_NOMEM;
         } else {
-            qsort(d.closed, d.closed_count, sizeof(char *), cmp_str);
+            if (d.closed_count > 1) /* qsort takes no null base, even for nothing */
+                qsort(d.closed, d.closed_count, sizeof(char *), cmp_str);
             err = casebook_retention_sweep(cb, now, dry_run, decide, &d, report, arg, count);
         }
     }

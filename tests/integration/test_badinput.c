@@ -212,6 +212,7 @@ test_badinput_version_1_refused(void **state)
     if (strstr(ans.text, "envelope version 1 names no actor") == NULL)
         fail_msg("rejected with '%s'", ans.text);
     assert_int_equal(submit_code(r, buf, len, 42), 0);
+    fed_raw_close(&r);
     free(buf);
     free(v1);
     proto_identity_destroy(&fbi_id);
