@@ -572,8 +572,14 @@ fed_wait_until(bool (*fn)(void *ctx), void *ctx, unsigned ms)
 int
 fed_metrics(fed *f, const char *nation, char *out, size_t out_len)
 {
+    return fed_http_get(f, nation, "/metrics", out, out_len);
+}
+
+int
+fed_http_get(fed *f, const char *nation, const char *path, char *out, size_t out_len)
+{
     fed_nation *n = fed_nation_get(f, nation);
-    static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    char req[256];
     struct sockaddr_in sa;
     size_t used = 0;
     ssize_t r;
@@ -581,13 +587,14 @@ fed_metrics(fed *f, const char *nation, char *out, size_t out_len)
 
     if (n == NULL || out_len == 0)
         return -1;
+    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
     fd = socket(AF_INET, SOCK_STREAM, 0);
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)n->metrics_port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+        write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
         if (fd >= 0)
             close(fd);
         return -1;
