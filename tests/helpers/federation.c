@@ -791,8 +791,10 @@ fed_agent_log_count(fed *f, const char *addr, const char *needle)
 
 /* ---- The liaison tool as a process ---------------------------------------------------- */
 
-void
-fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const char *const *args)
+/* fed_tool_start, with the child's stderr on err_fd when it is not -1. */
+static void
+tool_spawn(fed *f, fed_run *r, const char *agency, const char *state, const char *const *args,
+           int err_fd)
 {
     static int seq;
     const char *bin = getenv("LIAISON_TOOL_BIN");
@@ -831,7 +833,7 @@ fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const 
         fail_msg("fork: %s", strerror(errno));
     if (r->pid == 0) {
         int o = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = err_fd >= 0 ? dup(err_fd) : open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
         if (o < 0 || e < 0)
             _exit(126);
@@ -848,6 +850,12 @@ fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const 
         execv(bin, argv);
         _exit(127);
     }
+}
+
+void
+fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const char *const *args)
+{
+    tool_spawn(f, r, agency, state, args, -1);
 }
 
 /* Reads the file at path into buf (len bytes, NUL-terminated; "" if absent). */
@@ -882,4 +890,42 @@ fed_tool(fed *f, const char *agency, const char *state, const char *const *args,
 
     fed_tool_start(f, &r, agency, state, args);
     return fed_tool_wait(&r, out, err, len);
+}
+
+int
+fed_tool_tty(fed *f, const char *agency, const char *state, const char *const *args, char *out,
+             char *err, size_t len)
+{
+    fed_run r;
+    int master, slave, status;
+    size_t used = 0;
+    char scratch[4096];
+
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0)
+        fail_msg("pseudo-terminal: %s", strerror(errno));
+    /* Opened here and kept by the child alone after the fork, so that the
+     * master reads EIO exactly when the tool has exited. */
+    slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        fail_msg("pseudo-terminal %s: %s", ptsname(master), strerror(errno));
+    tool_spawn(f, &r, agency, state, args, slave);
+    close(slave);
+    for (;;) {
+        bool room = used + 1 < len;
+        ssize_t n = read(master, room ? err + used : scratch, room ? len - 1 - used : sizeof(scratch));
+
+        if (n > 0 && room)
+            used += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else if (n <= 0)
+            break; /* EIO: every copy of the terminal's other side is closed */
+    }
+    err[used] = '\0';
+    close(master);
+    if (waitpid(r.pid, &status, 0) != r.pid)
+        fail_msg("waitpid: %s", strerror(errno));
+    slurp(r.out_path, out, len);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -168,5 +168,9 @@ int fed_tool_wait(fed_run *r, char *out, char *err, size_t len);
 /* fed_tool_start then fed_tool_wait. */
 int fed_tool(fed *f, const char *agency, const char *state, const char *const *args, char *out,
              char *err, size_t len);
+/* As fed_tool, but the tool's stderr is a pseudo-terminal (isatty is true
+ * there): err gets what the terminal showed ("\n" as "\r\n"). */
+int fed_tool_tty(fed *f, const char *agency, const char *state, const char *const *args,
+                 char *out, char *err, size_t len);
 
 #endif
