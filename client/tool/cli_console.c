@@ -56,6 +56,7 @@ typedef struct console {
     const char *tokens_path;        /* the tokens file */
     const char *broker_http;        /* the broker's metrics URL, or NULL */
     bool draining;                  /* the drain thread runs */
+    cli_conn drain_conn;            /* the drain's connection options (its own actor) */
     console_tokens tokens;          /* the tokens file's last good reading */
     console_sessions sessions;      /* logged-in officers (HTTP thread only) */
     console_fails fails;            /* failed logins per address (HTTP thread only) */
@@ -870,7 +871,7 @@ drain_main(void *arg)
         int rc = EX_OK;
 
         if (lc == NULL)
-            rc = cli_connect(SUB " drain", &c->ctx.conn, true, &lc);
+            rc = cli_connect(SUB " drain", &c->drain_conn, true, &lc);
         if (lc != NULL) {
             size_t stored = 0;
 
@@ -1158,6 +1159,10 @@ cli_console_main(int argc, char **argv)
                         "(liaison console token adds one)\n", o.tokens);
     c.ctx.conn = o.conn;
     c.ctx.conn.actor = NULL;
+    /* The drain acknowledges recalls: it sends as the console's --actor, or as itself. */
+    c.drain_conn = o.conn;
+    if (c.drain_conn.actor == NULL || c.drain_conn.actor[0] == '\0')
+        c.drain_conn.actor = "system:liaison-console";
     c.ctx.agent_config = o.agent_config;
     c.ctx.audit_data = o.audit_data;
     c.ctx.read_only = o.read_only;
