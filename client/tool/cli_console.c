@@ -607,11 +607,12 @@ session_json(console *c, const console_session *s, const char *actor)
     return o;
 }
 
-/* True if text is a path segment a handler may get: printable ASCII without a slash. */
+/* True if text is a path segment a handler may get: printable ASCII without a slash, and not
+ * "." or ".." (a handler may make a file name of it). */
 static bool
 segment_ok(const char *text, size_t len)
 {
-    if (len == 0 || len > 128)
+    if (len == 0 || len > 128 || strncmp(text, "..", len) == 0)
         return false;
     for (size_t i = 0; i < len; i++)
         if (text[i] <= ' ' || text[i] > '~' || text[i] == '/')

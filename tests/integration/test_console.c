@@ -396,6 +396,8 @@ test_console_serves(void **state)
     assert_int_equal(request(&k, "GET", "/api/nothing", cookie, NULL, NULL), 404);
     assert_non_null(strstr(body_error(v, sizeof(v)), "no such endpoint"));
     assert_int_equal(request(&k, "GET", "/api/mlat/A/B/C", cookie, NULL, NULL), 404);
+    assert_int_equal(request(&k, "GET", "/api/mlat/%2E%2E", cookie, NULL, NULL), 404);
+    assert_int_equal(request(&k, "GET", "/api/mlat/a%20b", cookie, NULL, NULL), 404);
     assert_int_equal(request(&k, "GET", "/api/mlat/MEX-FGR-2026-0099/respond", cookie, NULL, NULL),
                      405);
     assert_string_equal(header("Allow", v, sizeof(v)), "POST");
