@@ -282,7 +282,7 @@ function withheldList(list) {
   if (!list || !list.length) return null;
   return el('ul', {class: 'withheld'}, list.map((w) => el('li', null,
     w.notice || `portion ${w.portion} (${w.labels}) withheld`,
-    w.rule ? el('span', {class: 'rule'}, ` rule ${w.rule}`) : null)));
+    w.rule && !String(w.notice || '').includes(w.rule) ? el('span', {class: 'rule'}, ` rule ${w.rule}`) : null)));
 }
 
 /* MLAT cases */
