@@ -920,11 +920,13 @@ async function startConsole() {
   setInterval(poll, POLL_MS);
 }
 
-/* The login page: says why the last attempt failed (the server answered it 401 or 429). */
+/* The login page: says that the last attempt failed, or was refused for too many failures. */
 function startLogin() {
   const nav = performance.getEntriesByType ? performance.getEntriesByType('navigation')[0] : null;
   const status = nav && typeof nav.responseStatus === 'number' ? nav.responseStatus : 0;
-  const failed = status === 401 || /(^|[?&])failed/.test(window.location.search);
+  /* the console marks the page it answers a failed login with: <body data-failed> */
+  const failed = 'failed' in document.body.dataset || status === 401 ||
+    /(^|[?&])failed/.test(window.location.search);
   if (status === 429) $('#login-throttled').classList.remove('hidden');
   else if (failed) $('#login-failed').classList.remove('hidden');
   document.body.dataset.ready = '1';
