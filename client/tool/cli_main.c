@@ -32,6 +32,7 @@ static const struct {
     {"cargo", cli_cargo_main, "container screening requests, results and do-not-load"},
     {"consent", cli_consent_main, "ask for, grant, deny and list onward-sharing consent"},
     {"recall", cli_recall_main, "recall or rectify a message you sent; follow the recall"},
+    {"console", cli_console_main, "the agency's web console (inbox, MLAT, freezes, brokers)"},
     {NULL, NULL, NULL},
 };
 
