@@ -1260,3 +1260,88 @@ casebook_tombstone_get(casebook *cb, const uint8_t id[CASEBOOK_ID_BYTES], casebo
     mdb_txn_abort(txn);
     return err;
 }
+
+/* ---- Walking the case index ----------------------------------------------------------- */
+
+casebook_err
+casebook_cases(casebook *cb, const char *family, size_t max, casebook_case_ids **ids_out)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    casebook_case_ids *ids = NULL;
+    char prefix[INDEX_KEY_MAX];
+    size_t plen;
+    MDB_val k, v;
+    int rc, n;
+    casebook_err err = CASEBOOK_OK;
+
+    if (cb == NULL || family == NULL || ids_out == NULL || family[0] == '\0' ||
+        strchr(family, '/') != NULL)
+        return CASEBOOK_ERR_INVALID;
+    n = snprintf(prefix, sizeof(prefix), "%s/", family);
+    if (n <= 0 || (size_t)n >= sizeof(prefix))
+        return CASEBOOK_ERR_INVALID;
+    plen = (size_t)n;
+    if ((ids = calloc(1, sizeof(*ids))) == NULL)
+        return CASEBOOK_ERR_NOMEM;
+    if ((rc = mdb_txn_begin(cb->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+        (rc = mdb_cursor_open(txn, cb->cases, &cur)) != 0) {
+        err = from_mdb(rc);
+        goto out;
+    }
+    k.mv_size = plen;
+    k.mv_data = prefix;
+    /* The keys are sorted: the family's are one run from its prefix on; MDB_NEXT_NODUP
+     * visits each case once whatever the number of its messages. */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
+        size_t len;
+
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        len = k.mv_size - plen;
+        if (len == 0 || len >= CASEBOOK_CASE_MAX)
+            continue;
+        if (ids->count == max) {
+            ids->truncated = true;
+            break;
+        }
+        if (ids->count == ids->cap) {
+            size_t cap = ids->cap == 0 ? 16 : ids->cap * 2;
+            char (*grown)[CASEBOOK_CASE_MAX] = realloc(ids->ids, cap * sizeof(*ids->ids));
+
+            if (grown == NULL) {
+                err = CASEBOOK_ERR_NOMEM;
+                goto out;
+            }
+            ids->ids = grown;
+            ids->cap = cap;
+        }
+        memcpy(ids->ids[ids->count], (const char *)k.mv_data + plen, len);
+        ids->ids[ids->count][len] = '\0';
+        ids->count++;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        err = from_mdb(rc);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (err != CASEBOOK_OK) {
+        casebook_case_ids_free(&ids);
+        return err;
+    }
+    *ids_out = ids;
+    return CASEBOOK_OK;
+}
+
+void
+casebook_case_ids_free(casebook_case_ids **ids)
+{
+    if (ids == NULL || *ids == NULL)
+        return;
+    free((*ids)->ids);
+    free(*ids);
+    *ids = NULL;
+}

@@ -248,4 +248,24 @@ void casebook_entry_free(casebook_entry **e);
 /* Frees a list and its entries and sets *l to NULL.  Accepts NULL. */
 void casebook_list_free(casebook_list **l);
 
+/* ---- Walking the case index ----------------------------------------------------------- */
+
+/* The case ids filed under one family, in the index's (byte) order. */
+typedef struct casebook_case_ids {
+    size_t count;                        /* ids */
+    size_t cap;                          /* room in ids */
+    char (*ids)[CASEBOOK_CASE_MAX];      /* each NUL-terminated */
+    bool truncated;                      /* more cases than the max asked */
+} casebook_case_ids;
+
+/*
+ * The ids of the cases of family ("mlat") that the casebook holds a message
+ * of, each once, at most max of them (then truncated is set).  *ids_out is
+ * the caller's (casebook_case_ids_free).  CASEBOOK_ERR_INVALID for an empty
+ * family or one with a '/'; on failure *ids_out is left alone.
+ */
+casebook_err casebook_cases(casebook *cb, const char *family, size_t max,
+                            casebook_case_ids **ids_out) CASEBOOK_MUST_CHECK;
+void casebook_case_ids_free(casebook_case_ids **ids);
+
 #endif

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "cli_bundle.h"
 #include "cli_int.h"
+#include "cli_mlat.h"
 #include "liaison_proto.h"
 
 #define SUB "mlat"
@@ -407,35 +408,24 @@ parse(int argc, char **argv, const char *usage, bool positional, ml_opts *o)
 
 /* ---- A case as the casebook holds it ----------------------------------------------- */
 
-/* One case. */
-typedef struct ml_case {
-    casebook_list *list;        /* its messages, oldest first */
-    const casebook_entry *request; /* the request (borrowed from list) */
-    json_t *body;               /* the request's content (owned) */
-    bool requester;             /* this agency sent the request */
-    char peer[40];              /* the other authority */
-    uint64_t submitted_ms;      /* when it was submitted */
-} ml_case;
-
-static void
-case_free(ml_case *mc)
+void
+cli_mlat_case_free(cli_mlat_case *mc)
 {
     json_decref(mc->body);
     casebook_list_free(&mc->list);
     memset(mc, 0, sizeof(*mc));
 }
 
-/* Loads case id; EX_NOINPUT (with a message) if no request is filed under it. */
-static int
-case_load(const char *sub, casebook *cb, const char *id, bool with_raw, const cli_conn *conn,
-          ml_case *mc)
+int
+cli_mlat_case_load(casebook *cb, const char *state, const char *id, bool with_raw,
+                   cli_mlat_case *mc, char *why, size_t why_len)
 {
-    char why[128];
+    char bwhy[128];
     casebook_err err;
 
     memset(mc, 0, sizeof(*mc));
     if ((err = casebook_list_case(cb, "mlat", id, with_raw, &mc->list)) != CASEBOOK_OK) {
-        cli_error(sub, "casebook: %s", casebook_strerror(err));
+        snprintf(why, why_len, "casebook: %s", casebook_strerror(err));
         return EX_IOERR;
     }
     for (size_t i = 0; i < mc->list->count && mc->request == NULL; i++) {
@@ -453,22 +443,23 @@ case_load(const char *sub, casebook *cb, const char *id, bool with_raw, const cl
 
                 if (strcmp(t[i].kind, "mlat.request") != 0 || strcmp(t[i].case_id, id) != 0)
                     continue;
-                cli_error(sub, "case %s: its mlat.request %s was recalled by %s and deleted here "
-                               "on %s (reason: %s); nothing of it is kept",
-                          id, proto_id_format(t[i].id, idh), t[i].peer,
-                          proto_time_format(t[i].time_ms, at), t[i].reason);
+                snprintf(why, why_len, "case %s: its mlat.request %s was recalled by %s and "
+                                       "deleted here on %s (reason: %s); nothing of it is kept",
+                         id, proto_id_format(t[i].id, idh), t[i].peer,
+                         proto_time_format(t[i].time_ms, at), t[i].reason);
                 free(t);
                 return EX_NOINPUT;
             }
         }
         free(t);
-        cli_error(sub, "case %s: no mlat.request is in the casebook at %s (submitted from another "
-                       "--state, or not received yet?)", id, conn->state);
+        snprintf(why, why_len, "case %s: no mlat.request is in the casebook at %s (submitted from "
+                               "another --state, or not received yet?)", id,
+                 state != NULL ? state : "(none)");
         return EX_NOINPUT;
     }
-    mc->body = cli_body_parse(mc->request->body, "mlat.request/1", why);
+    mc->body = cli_body_parse(mc->request->body, "mlat.request/1", bwhy);
     if (mc->body == NULL) {
-        cli_error(sub, "case %s: the request cannot be read: %s", id, why);
+        snprintf(why, why_len, "case %s: the request cannot be read: %s", id, bwhy);
         return EX_DATAERR;
     }
     mc->requester = mc->request->sent;
@@ -482,6 +473,19 @@ case_load(const char *sub, casebook *cb, const char *id, bool with_raw, const cl
     if (!proto_time_parse(json_string_value(json_object_get(mc->body, "submitted")), &mc->submitted_ms))
         mc->submitted_ms = mc->request->sent ? mc->request->time_ms : mc->request->created_ms;
     return EX_OK;
+}
+
+/* Loads case id as cli_mlat_case_load does, saying why on stderr on failure. */
+static int
+case_load(const char *sub, casebook *cb, const char *id, bool with_raw, const cli_conn *conn,
+          cli_mlat_case *mc)
+{
+    char why[1024];
+    int rc = cli_mlat_case_load(cb, conn->state, id, with_raw, mc, why, sizeof(why));
+
+    if (rc != EX_OK)
+        cli_error(sub, "%s", why);
+    return rc;
 }
 
 /* Connects (for deliveries) and receives into the casebook, unless offline. */
@@ -623,8 +627,17 @@ typedef struct ml_deadline {
     bool overdue;               /* not met, not closed, and now is past due */
 } ml_deadline;
 
+/* Whole days left before due (negative: overdue by), as the text output counts them. */
+static long
+days_left(const ml_deadline *d, uint64_t now)
+{
+    if (now > d->due_ms)
+        return -(long)((now - d->due_ms) / DAY_MS + 1);
+    return (long)((d->due_ms - now) / DAY_MS);
+}
+
 static json_t *
-deadline_json(const ml_deadline *d, const char *what, long days)
+deadline_json(const ml_deadline *d, const char *what, long days, uint64_t now)
 {
     char t[32];
     json_t *o = json_pack("{s:s, s:i, s:s, s:b}", "what", what, "days", (int)days, "due",
@@ -637,71 +650,66 @@ deadline_json(const ml_deadline *d, const char *what, long days)
     }
     if (d->closed)
         json_object_set_new(o, "closed", json_true());
+    json_object_set_new(o, "days_left", d->met_ms != 0 || d->closed
+                                            ? json_null()
+                                            : json_integer(days_left(d, now)));
     return o;
 }
 
+/* Prints one deadline of the text output from its JSON (deadline_json). */
 static void
-deadline_print(const ml_deadline *d, const char *what, long days, uint64_t now)
+deadline_print(const json_t *d)
 {
-    char due[32], met[32];
+    const char *what = json_string_value(json_object_get(d, "what"));
+    const char *met = json_string_value(json_object_get(d, "met"));
+    uint64_t due_ms = 0;
+    char due[32];
 
-    proto_date_format(d->due_ms, due);
-    printf("  %-8s within %3ld days, by %s: ", what, days, due);
-    if (d->met_ms != 0)
-        printf("%s %s%s\n", d->met_by, proto_time_format(d->met_ms, met),
-               d->met_ms > d->due_ms ? " (LATE)" : "");
-    else if (d->closed)
+    (void)proto_time_parse(json_string_value(json_object_get(d, "due")), &due_ms);
+    proto_date_format(due_ms, due);
+    printf("  %-8s within %3ld days, by %s: ", what,
+           (long)json_integer_value(json_object_get(d, "days")), due);
+    if (met != NULL)
+        printf("%s %s%s\n", json_string_value(json_object_get(d, "met_by")), met,
+               json_is_true(json_object_get(d, "late")) ? " (LATE)" : "");
+    else if (json_is_true(json_object_get(d, "closed")))
         printf("not needed (case closed)\n");
-    else if (d->overdue)
-        printf("OVERDUE by %llu days\n", (unsigned long long)((now - d->due_ms) / DAY_MS + 1));
+    else if (json_is_true(json_object_get(d, "overdue")))
+        printf("OVERDUE by %llu days\n",
+               (unsigned long long)-json_integer_value(json_object_get(d, "days_left")));
     else
-        printf("open, %llu days left\n", (unsigned long long)((d->due_ms - now) / DAY_MS));
+        printf("open, %llu days left\n",
+               (unsigned long long)json_integer_value(json_object_get(d, "days_left")));
 }
 
-static int
-cmd_status(int argc, char **argv)
+json_t *
+cli_mlat_status_json(const cli_mlat_case *mc, const char *case_id, uint64_t now,
+                     long decide_days, long execute_days)
 {
-    ml_opts o;
-    liaison_client *c = NULL;
-    casebook *cb = NULL;
-    ml_case mc;
     json_t *timeline = json_array(), *evidence = json_array(), *j = NULL;
     ml_file *files = NULL;
     size_t file_count = 0;
     ml_deadline decide, execute;
     const char *current = "submitted";
-    uint64_t now = liaison_now_ms();
     char t[32];
-    int rc;
 
-    memset(&mc, 0, sizeof(mc));
-    if ((rc = parse(argc, argv, usage_status, true, &o)) != EX_OK)
-        goto done;
-    if (o.now != NULL && !proto_time_parse(o.now, &now)) {
-        cli_error(SUB, "status: --now takes YYYY-MM-DD or an RFC 3339 UTC time");
-        rc = EX_USAGE;
-        goto done;
-    }
-    if ((rc = cli_casebook_open("mlat status", &o.conn, &cb)) != EX_OK ||
-        (rc = connect_drain("mlat status", &o, cb, &c)) != EX_OK ||
-        (rc = case_load("mlat status", cb, o.case_id, false, &o.conn, &mc)) != EX_OK)
+    if (timeline == NULL || evidence == NULL)
         goto done;
     memset(&decide, 0, sizeof(decide));
     memset(&execute, 0, sizeof(execute));
-    decide.due_ms = mc.submitted_ms + (uint64_t)o.decide_days * DAY_MS;
-    execute.due_ms = mc.submitted_ms + (uint64_t)o.execute_days * DAY_MS;
-    for (size_t i = 0; i < mc.list->count; i++) {
-        const casebook_entry *e = mc.list->entries[i];
+    decide.due_ms = mc->submitted_ms + (uint64_t)decide_days * DAY_MS;
+    execute.due_ms = mc->submitted_ms + (uint64_t)execute_days * DAY_MS;
+    for (size_t i = 0; i < mc->list->count; i++) {
+        const casebook_entry *e = mc->list->entries[i];
         uint64_t when = e->sent ? e->time_ms : e->created_ms;
-        const char *who = e->sent ? "you" : e->peer;
         char why[128], what[512], hex[33];
         json_t *row;
 
         liaison_id_to_hex(e->id, hex);
-        if (e == mc.request) {
-            when = mc.submitted_ms;
+        if (e == mc->request) {
+            when = mc->submitted_ms;
             snprintf(what, sizeof(what), "request %s %s", e->sent ? "submitted to" : "received from",
-                     mc.peer);
+                     mc->peer);
         } else if (strcmp(e->kind, "mlat.status") == 0) {
             json_t *b = cli_body_parse(e->body, "mlat.status/1", why);
             const char *s = b != NULL ? json_string_value(json_object_get(b, "status")) : NULL;
@@ -806,17 +814,6 @@ cmd_status(int argc, char **argv)
                         e->kind, "from", e->sent ? "" : e->peer, "event", what, "id", hex);
         json_object_set_new(row, "sent", json_boolean(e->sent));
         json_array_append_new(timeline, row);
-        if (!o.json && i == 0)
-            printf("case %s: %s request under %s, %s %s\n", o.case_id,
-                   mc.requester ? "your" : "incoming",
-                   json_string_value(json_object_get(mc.body, "treaty")) != NULL
-                       ? json_string_value(json_object_get(mc.body, "treaty"))
-                       : "?",
-                   mc.requester ? "to" : "from", mc.peer);
-        if (!o.json && i == 0)
-            printf("TIMELINE\n");
-        if (!o.json)
-            printf("  %s  %-8s %s\n", t, who, what);
     }
     decide.overdue = decide.met_ms == 0 && !decide.closed && now > decide.due_ms;
     execute.overdue = execute.met_ms == 0 && !execute.closed && now > execute.due_ms;
@@ -827,43 +824,127 @@ cmd_status(int argc, char **argv)
                                         files[f].sha256, "chunks", (json_int_t)files[f].chunks,
                                         "chunks_seen", (json_int_t)files[f].seen, "complete",
                                         files[f].seen >= files[f].chunks));
-    if (o.json) {
-        j = json_pack("{s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:O, s:O}", "case", o.case_id, "role",
-                      mc.requester ? "requesting" : "requested", "peer", mc.peer, "treaty",
-                      json_object_get(mc.body, "treaty"), "offences",
-                      json_object_get(mc.body, "offences"), "status", current, "submitted",
-                      proto_time_format(mc.submitted_ms, t), "timeline", timeline, "evidence",
-                      evidence);
-        json_object_set_new(j, "now", json_string(proto_time_format(now, t)));
-        json_object_set_new(j, "deadlines",
-                            json_pack("{s:o, s:o}", "decide",
-                                      deadline_json(&decide, "decide", o.decide_days), "execute",
-                                      deadline_json(&execute, "execute", o.execute_days)));
-        json_object_set_new(j, "overdue", json_boolean(decide.overdue || execute.overdue));
-        cli_print_json(j, false);
-    } else {
-        printf("STATUS\n  %s\n", current);
-        printf("EVIDENCE\n");
-        if (file_count == 0)
-            printf("  none yet\n");
-        for (size_t f = 0; f < file_count; f++)
-            printf("  %-28s %12llu bytes  %llu/%llu chunks%s  sha256 %.16s...\n", files[f].name,
-                   (unsigned long long)files[f].size, (unsigned long long)files[f].seen,
-                   (unsigned long long)files[f].chunks,
-                   files[f].seen >= files[f].chunks ? " (complete)" : "", files[f].sha256);
-        printf("DEADLINES (as of %s)\n", proto_time_format(now, t));
-        deadline_print(&decide, "decide", o.decide_days, now);
-        deadline_print(&execute, "execute", o.execute_days, now);
-        if (decide.overdue || execute.overdue)
-            printf("OVERDUE: case %s is past its treaty deadline\n", o.case_id);
-    }
-    rc = EX_OK;
+    j = json_pack("{s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:O, s:O}", "case", case_id, "role",
+                  mc->requester ? "requesting" : "requested", "peer", mc->peer, "treaty",
+                  json_object_get(mc->body, "treaty"), "offences",
+                  json_object_get(mc->body, "offences"), "status", current, "submitted",
+                  proto_time_format(mc->submitted_ms, t), "timeline", timeline, "evidence",
+                  evidence);
+    if (j == NULL)
+        goto done;
+    json_object_set_new(j, "now", json_string(proto_time_format(now, t)));
+    json_object_set_new(j, "deadlines",
+                        json_pack("{s:o, s:o}", "decide",
+                                  deadline_json(&decide, "decide", decide_days, now), "execute",
+                                  deadline_json(&execute, "execute", execute_days, now)));
+    json_object_set_new(j, "overdue", json_boolean(decide.overdue || execute.overdue));
 done:
     free(files);
-    json_decref(j);
     json_decref(timeline);
     json_decref(evidence);
-    case_free(&mc);
+    return j;
+}
+
+json_t *
+cli_mlat_statuses_allowed(const cli_mlat_case *mc, const char *current)
+{
+    json_t *a = json_array();
+
+    if (a == NULL || (current != NULL && strcmp(current, "closed") == 0))
+        return a;
+    for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++) {
+        bool closed = strcmp(statuses[k], "closed") == 0;
+        bool withdrawn = strcmp(statuses[k], "withdrawn") == 0;
+
+        /* The rule cmd_respond applies: closed on either side, withdrawn only by the
+         * requesting authority, every other status only by the requested one. */
+        if (closed || mc->requester == withdrawn)
+            json_array_append_new(a, json_string(statuses[k]));
+    }
+    return a;
+}
+
+/* Prints the text output of mlat status from its JSON (cli_mlat_status_json). */
+static void
+status_print(const json_t *j, const char *case_id)
+{
+    bool requester = strcmp(json_string_value(json_object_get(j, "role")), "requesting") == 0;
+    const char *treaty = json_string_value(json_object_get(j, "treaty"));
+    const char *peer = json_string_value(json_object_get(j, "peer"));
+    json_t *row, *f;
+    size_t i;
+
+    json_array_foreach(json_object_get(j, "timeline"), i, row) {
+        bool sent = json_is_true(json_object_get(row, "sent"));
+
+        if (i == 0) {
+            printf("case %s: %s request under %s, %s %s\n", case_id,
+                   requester ? "your" : "incoming", treaty != NULL ? treaty : "?",
+                   requester ? "to" : "from", peer);
+            printf("TIMELINE\n");
+        }
+        printf("  %s  %-8s %s\n", json_string_value(json_object_get(row, "time")),
+               sent ? "you" : json_string_value(json_object_get(row, "from")),
+               json_string_value(json_object_get(row, "event")));
+    }
+    printf("STATUS\n  %s\n", json_string_value(json_object_get(j, "status")));
+    printf("EVIDENCE\n");
+    if (json_array_size(json_object_get(j, "evidence")) == 0)
+        printf("  none yet\n");
+    json_array_foreach(json_object_get(j, "evidence"), i, f) {
+        bool complete = json_is_true(json_object_get(f, "complete"));
+
+        printf("  %-28s %12llu bytes  %llu/%llu chunks%s  sha256 %.16s...\n",
+               json_string_value(json_object_get(f, "name")),
+               (unsigned long long)json_integer_value(json_object_get(f, "size")),
+               (unsigned long long)json_integer_value(json_object_get(f, "chunks_seen")),
+               (unsigned long long)json_integer_value(json_object_get(f, "chunks")),
+               complete ? " (complete)" : "", json_string_value(json_object_get(f, "sha256")));
+    }
+    printf("DEADLINES (as of %s)\n", json_string_value(json_object_get(j, "now")));
+    deadline_print(json_object_get(json_object_get(j, "deadlines"), "decide"));
+    deadline_print(json_object_get(json_object_get(j, "deadlines"), "execute"));
+    if (json_is_true(json_object_get(j, "overdue")))
+        printf("OVERDUE: case %s is past its treaty deadline\n", case_id);
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+    ml_opts o;
+    liaison_client *c = NULL;
+    casebook *cb = NULL;
+    cli_mlat_case mc;
+    json_t *j = NULL;
+    uint64_t now = liaison_now_ms();
+    int rc;
+
+    memset(&mc, 0, sizeof(mc));
+    if ((rc = parse(argc, argv, usage_status, true, &o)) != EX_OK)
+        goto done;
+    if (o.now != NULL && !proto_time_parse(o.now, &now)) {
+        cli_error(SUB, "status: --now takes YYYY-MM-DD or an RFC 3339 UTC time");
+        rc = EX_USAGE;
+        goto done;
+    }
+    if ((rc = cli_casebook_open("mlat status", &o.conn, &cb)) != EX_OK ||
+        (rc = connect_drain("mlat status", &o, cb, &c)) != EX_OK ||
+        (rc = case_load("mlat status", cb, o.case_id, false, &o.conn, &mc)) != EX_OK)
+        goto done;
+    j = cli_mlat_status_json(&mc, o.case_id, now, o.decide_days, o.execute_days);
+    if (j == NULL) {
+        cli_error(SUB, "status: out of memory");
+        rc = EX_SOFTWARE;
+        goto done;
+    }
+    if (o.json)
+        cli_print_json(j, false);
+    else
+        status_print(j, o.case_id);
+    rc = EX_OK;
+done:
+    json_decref(j);
+    cli_mlat_case_free(&mc);
     liaison_client_close(&c);
     casebook_close(&cb);
     return rc < 0 ? EX_OK : rc;
@@ -873,17 +954,80 @@ done:
 
 /* Fills out with a reply in case mc to its request (recipient: the other side). */
 static void
-reply_to_case(const ml_case *mc, const ml_opts *o, const char **to, cli_outgoing *out)
+reply_to_case(const cli_mlat_case *mc, const char *case_id, const char *labels, const char **to,
+              cli_outgoing *out)
 {
     to[0] = mc->peer;
     memset(out, 0, sizeof(*out));
     out->to = to;
     out->to_count = 1;
-    out->labels = o->labels != NULL ? o->labels : mc->request->labels;
-    out->portion_labels = o->labels != NULL ? o->labels : "LES";
-    out->case_id = o->case_id;
+    out->labels = labels != NULL ? labels : mc->request->labels;
+    out->portion_labels = labels != NULL ? labels : "LES";
+    out->case_id = case_id;
     out->reply_to = mc->request->id;
     out->ttl_s = CLI_LONG_TTL_S;
+}
+
+int
+cli_mlat_respond_check(const char *status, const char *grounds, char *why, size_t why_len)
+{
+    bool known = false;
+
+    for (size_t k = 0; status != NULL && k < sizeof(statuses) / sizeof(statuses[0]); k++)
+        known = known || strcmp(status, statuses[k]) == 0;
+    if (!known) {
+        snprintf(why, why_len, "--status is one of received, accepted, more-information-needed, "
+                               "executing, executed, partially-executed, refused, withdrawn, "
+                               "closed");
+        return EX_USAGE;
+    }
+    if (strcmp(status, "refused") == 0 && (grounds == NULL || grounds[0] == '\0')) {
+        snprintf(why, why_len, "a refusal needs --grounds");
+        return EX_USAGE;
+    }
+    return EX_OK;
+}
+
+int
+cli_mlat_respond_send(const char *sub, liaison_client *c, casebook *cb, const cli_conn *conn,
+                      const cli_mlat_case *mc, const char *case_id, const char *status,
+                      const char *note, const char *grounds, const char *labels, bool json,
+                      json_t **result_out, char *why, size_t why_len)
+{
+    liaison_message *m = NULL;
+    json_t *body = NULL;
+    cli_outgoing out;
+    const char *to[1];
+    uint8_t id[16];
+    char hex[33];
+    int rc;
+
+    why[0] = '\0';
+    if (strcmp(status, "closed") != 0 && mc->requester != (strcmp(status, "withdrawn") == 0)) {
+        snprintf(why, why_len, "%s",
+                 mc->requester ? "on the requesting side the only status is withdrawn"
+                               : "withdrawn is the requesting authority's to send");
+        return EX_USAGE;
+    }
+    body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "schema", "mlat.status/1", "case", case_id,
+                     "status", status, "note", note != NULL ? note : "", "grounds",
+                     grounds != NULL ? grounds : "");
+    reply_to_case(mc, case_id, labels, to, &out);
+    out.kind = "mlat.status";
+    out.body = body;
+    if ((rc = cli_outgoing_build(sub, &out, &m)) != EX_OK ||
+        (rc = cli_outgoing_send(sub, c, cb, &out, m, conn, json, id)) !=
+            EX_OK)
+        goto done;
+    liaison_id_to_hex(id, hex);
+    *result_out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", hex, "case", case_id,
+                            "status", status, "to", mc->peer, "result", "accepted");
+    if (*result_out == NULL)
+        rc = EX_SOFTWARE;
+done:
+    json_decref(body);
+    liaison_message_destroy(&m);
+    return rc;
 }
 
 static int
@@ -891,30 +1035,18 @@ cmd_respond(int argc, char **argv)
 {
     ml_opts o;
     liaison_client *c = NULL;
-    liaison_message *m = NULL;
     casebook *cb = NULL;
-    ml_case mc;
-    json_t *body = NULL;
-    cli_outgoing out;
-    const char *to[1];
-    uint8_t id[16];
-    char hex[33];
-    bool known = false;
+    cli_mlat_case mc;
+    json_t *j = NULL;
+    char why[256];
     int rc;
 
     memset(&mc, 0, sizeof(mc));
     if ((rc = parse(argc, argv, usage_respond, true, &o)) != EX_OK)
         return rc < 0 ? EX_OK : rc;
-    for (size_t k = 0; o.status != NULL && k < sizeof(statuses) / sizeof(statuses[0]); k++)
-        known = known || strcmp(o.status, statuses[k]) == 0;
-    if (!known) {
-        cli_error(SUB, "respond: --status is one of received, accepted, more-information-needed, "
-                       "executing, executed, partially-executed, refused, withdrawn, closed");
-        return EX_USAGE;
-    }
-    if (strcmp(o.status, "refused") == 0 && (o.grounds == NULL || o.grounds[0] == '\0')) {
-        cli_error(SUB, "respond: a refusal needs --grounds");
-        return EX_USAGE;
+    if ((rc = cli_mlat_respond_check(o.status, o.grounds, why, sizeof(why))) != EX_OK) {
+        cli_error(SUB, "respond: %s", why);
+        return rc;
     }
     if ((rc = cli_casebook_open("mlat respond", &o.conn, &cb)) != EX_OK)
         return rc;
@@ -922,37 +1054,22 @@ cmd_respond(int argc, char **argv)
     if ((rc = connect_drain("mlat respond", &o, cb, &c)) != EX_OK ||
         (rc = case_load("mlat respond", cb, o.case_id, false, &o.conn, &mc)) != EX_OK)
         goto done;
-    if (strcmp(o.status, "closed") != 0 && mc.requester != (strcmp(o.status, "withdrawn") == 0)) {
-        cli_error(SUB, mc.requester ? "respond: on the requesting side the only status is "
-                                      "withdrawn"
-                                    : "respond: withdrawn is the requesting authority's to send");
-        rc = EX_USAGE;
+    rc = cli_mlat_respond_send("mlat respond", c, cb, &o.conn, &mc, o.case_id, o.status, o.note,
+                               o.grounds, o.labels, o.json, &j, why, sizeof(why));
+    if (rc != EX_OK) {
+        if (why[0] != '\0')
+            cli_error(SUB, "respond: %s", why);
         goto done;
     }
-    body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "schema", "mlat.status/1", "case", o.case_id,
-                     "status", o.status, "note", o.note != NULL ? o.note : "", "grounds",
-                     o.grounds != NULL ? o.grounds : "");
-    reply_to_case(&mc, &o, to, &out);
-    out.kind = "mlat.status";
-    out.body = body;
-    if ((rc = cli_outgoing_build("mlat respond", &out, &m)) != EX_OK ||
-        (rc = cli_outgoing_send("mlat respond", c, cb, &out, m, &o.conn, o.json, id)) != EX_OK)
-        goto done;
-    liaison_id_to_hex(id, hex);
-    if (o.json) {
-        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", hex, "case", o.case_id, "status",
-                              o.status, "to", mc.peer, "result", "accepted");
-
+    if (o.json)
         cli_print_json(j, false);
-        json_decref(j);
-    } else {
-        printf("%s accepted: case %s is %s (sent to %s)\n", hex, o.case_id, o.status, mc.peer);
-    }
+    else
+        printf("%s accepted: case %s is %s (sent to %s)\n",
+               json_string_value(json_object_get(j, "id")), o.case_id, o.status, mc.peer);
 done:
-    json_decref(body);
-    case_free(&mc);
+    json_decref(j);
+    cli_mlat_case_free(&mc);
     liaison_client_close(&c);
-    liaison_message_destroy(&m);
     casebook_close(&cb);
     return rc;
 }
@@ -1007,7 +1124,7 @@ cmd_evidence(int argc, char **argv)
     casebook *cb = NULL;
     proto_identity *me = NULL;
     proto_detail d = {{0}, {0}};
-    ml_case mc;
+    cli_mlat_case mc;
     ev_file files[LIST_MAX];
     cli_progress bar;
     uint64_t total = 0, sent_bytes = 0;
@@ -1164,7 +1281,7 @@ cmd_evidence(int argc, char **argv)
                 f++;
             }
         }
-        reply_to_case(&mc, &o, to, &out);
+        reply_to_case(&mc, o.case_id, o.labels, to, &out);
         out.kind = "mlat.evidence";
         out.body = manifest;
         out.extra_count = portions;
@@ -1217,7 +1334,7 @@ cmd_evidence(int argc, char **argv)
     rc = EX_OK;
 done:
     json_decref(ids);
-    case_free(&mc);
+    cli_mlat_case_free(&mc);
     proto_identity_destroy(&me);
     liaison_client_close(&c);
     casebook_close(&cb);
@@ -1257,6 +1374,36 @@ recalled_of_case(casebook *cb, const char *case_id)
     return arr;
 }
 
+int
+cli_mlat_export_bundle(casebook *cb, const cli_mlat_case *mc, const char *case_id,
+                       const proto_identity *me, const char *roster_path, const char *out_dir,
+                       const char *audit_data, json_t **summary_out, char *why, size_t why_len)
+{
+    bundle_export_args a;
+    json_t *summary = NULL, *recalled = NULL;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.case_id = case_id;
+    a.messages = mc->list;
+    a.me = me;
+    a.roster_path = roster_path;
+    a.out_dir = out_dir;
+    a.audit_data = audit_data;
+    a.now_ms = liaison_now_ms();
+    if ((rc = bundle_export(&a, &summary, why, why_len)) != EX_OK)
+        return rc;
+    recalled = recalled_of_case(cb, case_id);
+    if (recalled == NULL) {
+        snprintf(why, why_len, "the casebook's tombstones cannot be read");
+        json_decref(summary);
+        return EX_IOERR;
+    }
+    json_object_set_new(summary, "recalled", recalled);
+    *summary_out = summary;
+    return EX_OK;
+}
+
 static int
 cmd_export(int argc, char **argv)
 {
@@ -1265,8 +1412,7 @@ cmd_export(int argc, char **argv)
     casebook *cb = NULL;
     proto_identity *me = NULL;
     proto_detail d = {{0}, {0}};
-    ml_case mc;
-    bundle_export_args a;
+    cli_mlat_case mc;
     json_t *summary = NULL, *recalled = NULL;
     char why[512];
     int rc;
@@ -1291,26 +1437,13 @@ cmd_export(int argc, char **argv)
         (rc = connect_drain("mlat export", &o, cb, &c)) != EX_OK ||
         (rc = case_load("mlat export", cb, o.case_id, true, &o.conn, &mc)) != EX_OK)
         goto done;
-    memset(&a, 0, sizeof(a));
-    a.case_id = o.case_id;
-    a.messages = mc.list;
-    a.me = me;
-    a.roster_path = o.conn.roster;
-    a.out_dir = o.out;
-    a.audit_data = o.audit_data;
-    a.now_ms = liaison_now_ms();
-    rc = bundle_export(&a, &summary, why, sizeof(why));
+    rc = cli_mlat_export_bundle(cb, &mc, o.case_id, me, o.conn.roster, o.out, o.audit_data,
+                                &summary, why, sizeof(why));
     if (rc != EX_OK) {
         cli_error(SUB, "export: %s", why);
         goto done;
     }
-    recalled = recalled_of_case(cb, o.case_id);
-    if (recalled == NULL) {
-        cli_error(SUB, "export: the casebook's tombstones cannot be read");
-        rc = EX_IOERR;
-        goto done;
-    }
-    json_object_set(summary, "recalled", recalled);
+    recalled = json_incref(json_object_get(summary, "recalled"));
     if (o.json) {
         cli_print_json(summary, false);
     } else {
@@ -1341,7 +1474,7 @@ cmd_export(int argc, char **argv)
 done:
     json_decref(recalled);
     json_decref(summary);
-    case_free(&mc);
+    cli_mlat_case_free(&mc);
     proto_identity_destroy(&me);
     liaison_client_close(&c);
     casebook_close(&cb);
