@@ -180,6 +180,19 @@ encode(const casebook_entry *e, uint8_t **buf_out, size_t *len_out)
     json_object_set_new(o, "created_ms", json_integer((json_int_t)e->created_ms));
     if (e->recipients != NULL)
         json_object_set_new(o, "recipients", json_string(e->recipients));
+    /* Appended members, absent from older records (decode reads them as none). */
+    if (e->actor[0] != '\0')
+        json_object_set_new(o, "actor", json_string(e->actor));
+    if (e->withheld != NULL) {
+        json_t *w = json_loads(e->withheld, 0, NULL);
+
+        if (!json_is_array(w)) {
+            json_decref(w);
+            json_decref(o);
+            return CASEBOOK_ERR_INVALID;
+        }
+        json_object_set_new(o, "withheld", w);
+    }
     if (e->body != NULL) {
         json_t *b = json_string(e->body);
 
@@ -273,7 +286,11 @@ decode(bool sent, const uint8_t id[CASEBOOK_ID_BYTES], const uint8_t *buf, size_
     }
     e->time_ms = (uint64_t)json_integer_value(json_object_get(o, "time_ms"));
     e->created_ms = (uint64_t)json_integer_value(json_object_get(o, "created_ms"));
+    copy_str(e->actor, sizeof(e->actor), o, "actor");
     err = CASEBOOK_ERR_NOMEM;
+    if ((v = json_object_get(o, "withheld")) != NULL && json_is_array(v) &&
+        (e->withheld = json_dumps(v, JSON_COMPACT)) == NULL)
+        goto fail;
     if ((v = json_object_get(o, "recipients")) != NULL && json_is_string(v) &&
         (e->recipients = dup_str(json_string_value(v))) == NULL)
         goto fail;
@@ -318,6 +335,7 @@ casebook_entry_free(casebook_entry **ep)
         free((*ep)->body);
     }
     free((*ep)->raw);
+    free((*ep)->withheld);
     free(*ep);
     *ep = NULL;
 }
@@ -505,7 +523,7 @@ out:
 #define WALK_STOP (-1)
 typedef int (*walk_fn)(void *arg, casebook_entry **e);
 
-/* Calls fn for every message of kind (exact) sent (sent true) or received,
+/* Calls fn for every message of kind (exact; NULL: every kind) sent (sent true) or received,
  * in key order, each decoded (with its envelope bytes when with_raw). */
 static casebook_err
 walk_kind(casebook *cb, bool sent, const char *kind, bool with_raw, walk_fn fn, void *arg)
@@ -531,7 +549,7 @@ walk_kind(casebook *cb, bool sent, const char *kind, bool with_raw, walk_fn fn, 
         }
         if ((err = decode(sent, k.mv_data, v.mv_data, v.mv_size, with_raw, &e)) != CASEBOOK_OK)
             goto out;
-        if (strcmp(e->kind, kind) == 0)
+        if (kind == NULL || strcmp(e->kind, kind) == 0)
             got = fn(arg, &e);
         casebook_entry_free(&e);
     }
@@ -594,6 +612,16 @@ casebook_each_kind(casebook *cb, bool sent, const char *kind, casebook_each_fn f
     if (cb == NULL || kind == NULL || fn == NULL)
         return CASEBOOK_ERR_INVALID;
     return walk_kind(cb, sent, kind, false, walk_each, &c);
+}
+
+casebook_err
+casebook_each(casebook *cb, bool sent, casebook_each_fn fn, void *arg)
+{
+    each_call c = {fn, arg};
+
+    if (cb == NULL || fn == NULL)
+        return CASEBOOK_ERR_INVALID;
+    return walk_kind(cb, sent, NULL, false, walk_each, &c);
 }
 
 /* ---- Reports ---------------------------------------------------------------- */

@@ -52,6 +52,7 @@ typedef struct casebook casebook;
 #define CASEBOOK_KIND_MAX 65u     /* bytes of a kind, with its NUL */
 #define CASEBOOK_CASE_MAX 65u     /* bytes of a case id, with its NUL */
 #define CASEBOOK_LABELS_MAX 1400u /* bytes of a labels text, with its NUL */
+#define CASEBOOK_ACTOR_MAX 65u    /* bytes of an actor, with its NUL */
 
 /* One message the agency sent or received. */
 typedef struct casebook_entry {
@@ -69,6 +70,12 @@ typedef struct casebook_entry {
     char *body;                             /* portion 0 text (JSON), or NULL if unreadable */
     uint8_t *raw;                           /* received: the envelope as received, or NULL */
     size_t raw_len;                         /* bytes at raw */
+    char actor[CASEBOOK_ACTOR_MAX];         /* received: the sender's actor; "" when none
+                                             * (or stored before the casebook kept it) */
+    char *withheld;                         /* received: the portions a broker withheld, a
+                                             * JSON array [{"portion":1,"labels":"...",
+                                             * "by":"USA"|null,"rule":"..."|null}], or NULL
+                                             * when none (or stored before it was kept) */
 } casebook_entry;
 
 /* A list of entries, oldest first: by created_ms (the sender's time), then
@@ -137,6 +144,16 @@ typedef int (*casebook_each_fn)(void *arg, const casebook_entry *e);
  * CASEBOOK_ERR_IO, CASEBOOK_ERR_NOMEM or CASEBOOK_ERR_INVALID otherwise. */
 casebook_err casebook_each_kind(casebook *cb, bool sent, const char *kind, casebook_each_fn fn,
                                 void *arg) CASEBOOK_MUST_CHECK;
+
+/*
+ * Calls fn for every message sent (sent true) or received, of every kind, in no particular
+ * order (by id), one at a time and without the envelope bytes: memory does not grow with
+ * the casebook.  It costs one read transaction and the decoding of every record (a JSON
+ * parse each), so O(n) time for n messages.  A caller that wants the newest N keeps them in
+ * a heap of N (console_inbox.c).  Returns as casebook_each_kind does.
+ */
+casebook_err casebook_each(casebook *cb, bool sent, casebook_each_fn fn,
+                           void *arg) CASEBOOK_MUST_CHECK;
 
 /* Stores a delivery report (one per message, recipient and state; a
  * repeat changes nothing). */

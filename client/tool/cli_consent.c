@@ -648,34 +648,46 @@ list_row(const casebook_entry *e)
     return row;
 }
 
-static int
-cmd_list(int argc, char **argv)
+int
+cli_consent_rows(casebook *cb, json_t **rows_out)
 {
     static const char *const kinds[] = {"consent.request", "consent.grant", "consent.deny"};
-    consent_opts o;
-    casebook *cb = NULL;
     json_t *rows = json_array();
-    int rc;
 
-    if ((rc = parse(argc, argv, false, &o)) != EX_OK) {
-        json_decref(rows);
-        return rc < 0 ? EX_OK : rc;
-    }
-    if ((rc = drain("consent list", &o, &cb)) != EX_OK)
-        goto out;
+    *rows_out = NULL;
     for (size_t k = 0; k < 3; k++) {
         for (int sent = 1; sent >= 0; sent--) {
             casebook_list *l = NULL;
 
             if (casebook_list_kind(cb, sent, kinds[k], false, &l) != CASEBOOK_OK) {
-                cli_error(SUB, "list: the casebook cannot be read");
-                rc = EX_IOERR;
-                goto out;
+                json_decref(rows);
+                return -1;
             }
             for (size_t i = 0; i < l->count; i++)
                 json_array_append_new(rows, list_row(l->entries[i]));
             casebook_list_free(&l);
         }
+    }
+    *rows_out = rows;
+    return 0;
+}
+
+static int
+cmd_list(int argc, char **argv)
+{
+    consent_opts o;
+    casebook *cb = NULL;
+    json_t *rows = NULL;
+    int rc;
+
+    if ((rc = parse(argc, argv, false, &o)) != EX_OK)
+        return rc < 0 ? EX_OK : rc;
+    if ((rc = drain("consent list", &o, &cb)) != EX_OK)
+        goto out;
+    if (cli_consent_rows(cb, &rows) != 0) {
+        cli_error(SUB, "list: the casebook cannot be read");
+        rc = EX_IOERR;
+        goto out;
     }
     if (o.json) {
         json_t *j = json_pack("{s:O}", "consent", rows);

@@ -44,6 +44,39 @@ cli_casebook_open_plain(const char *sub, const cli_conn *conn, casebook **cb_out
     return EX_OK;
 }
 
+/* The portions of message e that a broker withheld, as the casebook keeps them
+ * (casebook_entry.withheld): *text_out gets a malloc'd JSON array, or NULL when
+ * none was withheld.  0, or -1 when memory was short. */
+static int
+withheld_record(const liaison_event *e, char **text_out)
+{
+    json_t *list = NULL;
+
+    *text_out = NULL;
+    for (size_t i = 0; i < e->portion_count; i++) {
+        const liaison_portion *p = &e->portions[i];
+        json_t *by = NULL, *row;
+
+        if (!p->withheld)
+            continue;
+        if ((list == NULL && (list = json_array()) == NULL) ||
+            (by = cli_withheld_json(p)) == NULL)
+            goto nomem;
+        row = json_pack("{s:I, s:s, s:O, s:O}", "portion", (json_int_t)i, "labels", p->labels,
+                        "by", json_object_get(by, "by"), "rule", json_object_get(by, "rule"));
+        json_decref(by);
+        if (row == NULL || json_array_append_new(list, row) != 0)
+            goto nomem;
+    }
+    if (list != NULL && (*text_out = json_dumps(list, JSON_COMPACT)) == NULL)
+        goto nomem;
+    json_decref(list);
+    return 0;
+nomem:
+    json_decref(list);
+    return -1;
+}
+
 int
 cli_store_event(casebook *cb, const liaison_event *e)
 {
@@ -75,13 +108,18 @@ cli_store_event(casebook *cb, const liaison_event *e)
     ce.created_ms = e->created_ms;
     ce.raw = e->raw;
     ce.raw_len = e->raw_len;
+    snprintf(ce.actor, sizeof(ce.actor), "%s", e->actor);
+    if (withheld_record(e, &ce.withheld) != 0)
+        return -1;
     if (e->portion_count > 0 && e->portions[0].readable) {
         const liaison_portion *p = &e->portions[0];
         char *body = malloc(p->len + 1);
         int rc;
 
-        if (body == NULL)
+        if (body == NULL) {
+            free(ce.withheld);
             return -1;
+        }
         memcpy(body, p->data, p->len);
         body[p->len] = '\0';
         /* An answer without a case id (a freeze.ack may omit it) is filed
@@ -98,9 +136,15 @@ cli_store_event(casebook *cb, const liaison_event *e)
         rc = casebook_put(cb, &ce) == CASEBOOK_OK ? 0 : -1;
         proto_wipe(body, p->len);
         free(body);
+        free(ce.withheld);
         return rc;
     }
-    return casebook_put(cb, &ce) == CASEBOOK_OK ? 0 : -1;
+    {
+        int rc = casebook_put(cb, &ce) == CASEBOOK_OK ? 0 : -1;
+
+        free(ce.withheld);
+        return rc;
+    }
 }
 
 int

@@ -137,6 +137,27 @@ int cli_recall_send(const char *sub, const cli_conn *conn, const char *msgid, co
                     const char *const *records, size_t record_count, const char *rectify,
                     bool json);
 
+/*
+ * What `liaison recall status MSGID --json` prints about id, a message of kind this agency
+ * sent, from the casebook cb (drained already) and, with agent_config (may be NULL), the
+ * recall.acks the agency's agent kept: *out_json (the caller's) gets {message, kind,
+ * recall|null, recipients [{recipient, original, recall, ack {result, at}|null}]}.  Returns
+ * EX_OK, EX_IOERR when the casebook cannot be read, or the code of the agent's store
+ * (said on stderr, under sub).
+ */
+int cli_recall_status_json(const char *sub, struct casebook *cb, const uint8_t id[16],
+                           const char *kind, const char *agent_config, json_t **out_json);
+
+/* What `liaison recall deleted --json` prints: *arr_out (the caller's) gets the tombstones of
+ * cb, oldest deletion first, as [{message, kind, sender, case, envelope_sha256, recall,
+ * action, reason, whole, deleted, records?}].  0, or -1 when the casebook cannot be read. */
+int cli_recall_deleted_json(struct casebook *cb, json_t **arr_out);
+
+/* What `liaison consent list --json` prints under "consent": *rows_out (the caller's) gets
+ * the consent requests, grants and denials of cb, sent and received, as [{direction, kind,
+ * id, created, to|from, in_reply_to?, body}].  0, or -1 when the casebook cannot be read. */
+int cli_consent_rows(struct casebook *cb, json_t **rows_out);
+
 /* labels without its PURPOSE marking, into out (len bytes): what a recall carries. */
 void cli_labels_without_purpose(const char *labels, char *out, size_t len);
 

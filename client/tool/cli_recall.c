@@ -439,14 +439,14 @@ each_ack(void *arg, const casebook_entry *e)
  * agent received and kept (with --agent-config: the agent, not the casebook,
  * receives what comes to the agency). */
 static int
-agent_acks(const char *config, const uint8_t rid[16], rc_row *rows, size_t *n)
+agent_acks(const char *sub, const char *config, const uint8_t rid[16], rc_row *rows, size_t *n)
 {
     json_t *kept = NULL, *x;
     char rhex[33];
     size_t i;
     int rc;
 
-    if ((rc = cli_agent_kept("recall status", config, "recall.ack", &kept)) != EX_OK)
+    if ((rc = cli_agent_kept(sub, config, "recall.ack", &kept)) != EX_OK)
         return rc;
     proto_id_format(rid, rhex);
     json_array_foreach(kept, i, x) {
@@ -472,6 +472,72 @@ agent_acks(const char *config, const uint8_t rid[16], rc_row *rows, size_t *n)
     return EX_OK;
 }
 
+int
+cli_recall_status_json(const char *sub, casebook *cb, const uint8_t id[16], const char *kind,
+                       const char *agent_config, json_t **out_json)
+{
+    casebook_report reports[ROWS_MAX];
+    rc_row rows[ROWS_MAX];
+    size_t n = 0, nrep = 0;
+    char hex[33], rhex[33];
+    uint8_t rid[16];
+    bool recalled;
+    json_t *out, *arr;
+    int rc;
+
+    *out_json = NULL;
+    proto_id_format(id, hex);
+    if (casebook_reports(cb, id, reports, ROWS_MAX, &nrep) != CASEBOOK_OK)
+        return EX_IOERR;
+    for (size_t i = 0; i < nrep; i++) {
+        rc_row *row = row_for(rows, &n, reports[i].recipient);
+
+        if (row != NULL)
+            note_state(row->orig, &row->orig_ms, &reports[i]);
+    }
+    if (cli_newest_sent(cb, "recall.request", "message", hex, rid, &recalled) != 0)
+        return EX_IOERR;
+    if (recalled) {
+        find_acks fa = {rid, rows, &n};
+
+        if (casebook_reports(cb, rid, reports, ROWS_MAX, &nrep) != CASEBOOK_OK ||
+            casebook_each_kind(cb, false, "recall.ack", each_ack, &fa) != CASEBOOK_OK)
+            return EX_IOERR;
+        if (agent_config != NULL && (rc = agent_acks(sub, agent_config, rid, rows, &n)) != EX_OK)
+            return rc;
+        for (size_t i = 0; i < nrep; i++) {
+            rc_row *row = row_for(rows, &n, reports[i].recipient);
+
+            if (row != NULL)
+                note_state(row->recall, &row->recall_ms, &reports[i]);
+        }
+        proto_id_format(rid, rhex);
+    }
+    out = json_object();
+    arr = json_array();
+    json_object_set_new(out, "message", json_string(hex));
+    json_object_set_new(out, "kind", json_string(kind));
+    json_object_set_new(out, "recall", recalled ? json_string(rhex) : json_null());
+    for (size_t i = 0; i < n; i++) {
+        char at[32];
+        json_t *r = json_pack("{s:s, s:s, s:s}", "recipient", rows[i].who, "original",
+                              rows[i].orig[0] ? rows[i].orig : "unknown", "recall",
+                              rows[i].recall[0] ? rows[i].recall : "pending");
+
+        if (rows[i].ack[0]) {
+            rfc3339(rows[i].ack_ms, at);
+            json_object_set_new(r, "ack", json_pack("{s:s, s:s}", "result", rows[i].ack,
+                                                    "at", at));
+        } else {
+            json_object_set_new(r, "ack", json_null());
+        }
+        json_array_append_new(arr, r);
+    }
+    json_object_set_new(out, "recipients", arr);
+    *out_json = out;
+    return EX_OK;
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
@@ -479,12 +545,9 @@ cmd_status(int argc, char **argv)
     casebook *cb = NULL;
     casebook_entry *orig = NULL;
     liaison_client *c = NULL;
-    casebook_report reports[ROWS_MAX];
-    rc_row rows[ROWS_MAX];
-    size_t n = 0, nrep = 0;
+    json_t *out = NULL, *r;
     uint8_t id[16];
-    char hex[33], rhex[33];
-    uint8_t rid[16];
+    size_t i;
     bool recalled;
     int rc;
 
@@ -497,84 +560,34 @@ cmd_status(int argc, char **argv)
     if ((rc = cli_connect("recall status", &o.conn, true, &c)) != EX_OK ||
         (rc = cli_drain("recall status", c, cb, (unsigned)o.wait_s * 1000u, NULL)) != EX_OK)
         goto out;
-    proto_id_format(id, hex);
-    if (casebook_reports(cb, id, reports, ROWS_MAX, &nrep) != CASEBOOK_OK) {
-        rc = EX_IOERR;
+    if ((rc = cli_recall_status_json("recall status", cb, id, orig->kind, o.agent_config,
+                                     &out)) != EX_OK)
         goto out;
-    }
-    for (size_t i = 0; i < nrep; i++) {
-        rc_row *row = row_for(rows, &n, reports[i].recipient);
-
-        if (row != NULL)
-            note_state(row->orig, &row->orig_ms, &reports[i]);
-    }
-    if (cli_newest_sent(cb, "recall.request", "message", hex, rid, &recalled) != 0) {
-        rc = EX_IOERR;
-        goto out;
-    }
-    if (recalled) {
-        find_acks fa = {rid, rows, &n};
-
-        if (casebook_reports(cb, rid, reports, ROWS_MAX, &nrep) != CASEBOOK_OK ||
-            casebook_each_kind(cb, false, "recall.ack", each_ack, &fa) != CASEBOOK_OK) {
-            rc = EX_IOERR;
-            goto out;
-        }
-        if (o.agent_config != NULL &&
-            (rc = agent_acks(o.agent_config, rid, rows, &n)) != EX_OK)
-            goto out;
-        for (size_t i = 0; i < nrep; i++) {
-            rc_row *row = row_for(rows, &n, reports[i].recipient);
-
-            if (row != NULL)
-                note_state(row->recall, &row->recall_ms, &reports[i]);
-        }
-        proto_id_format(rid, rhex);
-    }
     if (o.json) {
-        json_t *out = json_object(), *arr = json_array();
-
-        json_object_set_new(out, "message", json_string(hex));
-        json_object_set_new(out, "kind", json_string(orig->kind));
-        json_object_set_new(out, "recall", recalled ? json_string(rhex) : json_null());
-        for (size_t i = 0; i < n; i++) {
-            char at[32];
-            json_t *r = json_pack("{s:s, s:s, s:s}", "recipient", rows[i].who, "original",
-                                  rows[i].orig[0] ? rows[i].orig : "unknown", "recall",
-                                  rows[i].recall[0] ? rows[i].recall : "pending");
-
-            if (rows[i].ack[0]) {
-                rfc3339(rows[i].ack_ms, at);
-                json_object_set_new(r, "ack", json_pack("{s:s, s:s}", "result", rows[i].ack,
-                                                        "at", at));
-            } else {
-                json_object_set_new(r, "ack", json_null());
-            }
-            json_array_append_new(arr, r);
-        }
-        json_object_set_new(out, "recipients", arr);
         cli_print_json(out, false);
-        json_decref(out);
-    } else {
-        printf("%s %s", orig->kind, hex);
-        if (recalled)
-            printf("  recall %s", rhex);
-        else
-            printf("  (not recalled)");
-        printf("\n%-24s %-12s %-12s %s\n", "RECIPIENT", "ORIGINAL", "RECALL", "ACK");
-        for (size_t i = 0; i < n; i++) {
-            char at[32] = "";
+        goto out;
+    }
+    recalled = json_is_string(json_object_get(out, "recall"));
+    printf("%s %s", orig->kind, json_string_value(json_object_get(out, "message")));
+    if (recalled)
+        printf("  recall %s", json_string_value(json_object_get(out, "recall")));
+    else
+        printf("  (not recalled)");
+    printf("\n%-24s %-12s %-12s %s\n", "RECIPIENT", "ORIGINAL", "RECALL", "ACK");
+    json_array_foreach(json_object_get(out, "recipients"), i, r) {
+        json_t *ack = json_object_get(r, "ack");
+        const char *result = json_string_value(json_object_get(ack, "result"));
+        const char *at = json_string_value(json_object_get(ack, "at"));
 
-            if (rows[i].ack[0])
-                rfc3339(rows[i].ack_ms, at);
-            printf("%-24s %-12s %-12s %s%s%s\n", rows[i].who,
-                   rows[i].orig[0] ? rows[i].orig : "unknown",
-                   rows[i].recall[0] ? rows[i].recall : (recalled ? "pending" : "-"),
-                   rows[i].ack[0] ? rows[i].ack : (recalled ? "pending" : "-"),
-                   at[0] ? " " : "", at);
-        }
+        /* Without a recall, its state is no state at all ("-"), not one pending. */
+        printf("%-24s %-12s %-12s %s%s%s\n", json_string_value(json_object_get(r, "recipient")),
+               json_string_value(json_object_get(r, "original")),
+               recalled ? json_string_value(json_object_get(r, "recall")) : "-",
+               result != NULL ? result : (recalled ? "pending" : "-"), at != NULL ? " " : "",
+               at != NULL ? at : "");
     }
 out:
+    json_decref(out);
     liaison_client_close(&c);
     casebook_entry_free(&orig);
     casebook_close(&cb);
@@ -583,15 +596,47 @@ out:
 
 /* ---- deleted ------------------------------------------------------------------- */
 
+int
+cli_recall_deleted_json(casebook *cb, json_t **arr_out)
+{
+    casebook_tombstone *t = NULL;
+    size_t n = 0;
+    json_t *arr;
+
+    *arr_out = NULL;
+    if (casebook_tombstones(cb, &t, &n) != CASEBOOK_OK)
+        return -1;
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char at[32], idh[33], rh[33], hh[65] = "";
+        json_t *r;
+
+        rfc3339(t[i].time_ms, at);
+        proto_id_format(t[i].id, idh);
+        proto_id_format(t[i].recall, rh);
+        if (t[i].has_hash)
+            proto_hex(t[i].envelope_hash, 32, hh);
+        r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "message", idh,
+                      "kind", t[i].kind, "sender", t[i].peer, "case", t[i].case_id,
+                      "envelope_sha256", hh, "recall", rh, "action", t[i].action, "reason",
+                      t[i].reason, "whole", t[i].whole, "deleted", at);
+        if (t[i].records[0])
+            json_object_set_new(r, "records", json_string(t[i].records));
+        json_array_append_new(arr, r);
+    }
+    free(t);
+    *arr_out = arr;
+    return 0;
+}
+
 static int
 cmd_deleted(int argc, char **argv)
 {
     rc_opts o;
     casebook *cb = NULL;
-    casebook_tombstone *t = NULL;
     liaison_client *c = NULL;
-    size_t n = 0;
-    json_t *arr = NULL;
+    json_t *arr = NULL, *r;
+    size_t i;
     int rc;
 
     if ((rc = parse(argc, argv, &o)) != EX_OK)
@@ -611,43 +656,30 @@ cmd_deleted(int argc, char **argv)
             return rc;
         }
     }
-    if (casebook_tombstones(cb, &t, &n) != CASEBOOK_OK) {
+    if (cli_recall_deleted_json(cb, &arr) != 0) {
         cli_error("recall deleted", "the casebook cannot be read");
         casebook_close(&cb);
         return EX_IOERR;
     }
-    arr = json_array();
-    if (!o.json)
+    if (o.json) {
+        cli_print_json(arr, false);
+    } else {
         printf("%-20s %-32s %-20s %-10s %-8s %s\n", "DELETED", "MESSAGE", "KIND", "FROM",
                "ACTION", "REASON");
-    for (size_t i = 0; i < n; i++) {
-        char at[32], idh[33], rh[33], hh[65] = "";
+        json_array_foreach(arr, i, r) {
+            const char *recs = json_string_value(json_object_get(r, "records"));
 
-        rfc3339(t[i].time_ms, at);
-        proto_id_format(t[i].id, idh);
-        proto_id_format(t[i].recall, rh);
-        if (t[i].has_hash)
-            proto_hex(t[i].envelope_hash, 32, hh);
-        if (o.json) {
-            json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
-                                  "message", idh, "kind", t[i].kind, "sender", t[i].peer,
-                                  "case", t[i].case_id, "envelope_sha256", hh, "recall", rh,
-                                  "action", t[i].action, "reason", t[i].reason, "whole",
-                                  t[i].whole, "deleted", at);
-
-            if (t[i].records[0])
-                json_object_set_new(r, "records", json_string(t[i].records));
-            json_array_append_new(arr, r);
-        } else {
-            printf("%-20s %-32s %-20s %-10s %-8s %s%s%s%s\n", at, idh, t[i].kind, t[i].peer,
-                   t[i].action, t[i].reason, t[i].records[0] ? " (records: " : "",
-                   t[i].records, t[i].records[0] ? ")" : "");
+            printf("%-20s %-32s %-20s %-10s %-8s %s%s%s%s\n",
+                   json_string_value(json_object_get(r, "deleted")),
+                   json_string_value(json_object_get(r, "message")),
+                   json_string_value(json_object_get(r, "kind")),
+                   json_string_value(json_object_get(r, "sender")),
+                   json_string_value(json_object_get(r, "action")),
+                   json_string_value(json_object_get(r, "reason")), recs != NULL ? " (records: " : "",
+                   recs != NULL ? recs : "", recs != NULL ? ")" : "");
         }
     }
-    if (o.json)
-        cli_print_json(arr, false);
     json_decref(arr);
-    free(t);
     casebook_close(&cb);
     return EX_OK;
 }
