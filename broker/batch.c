@@ -313,6 +313,8 @@ broker_commit_done(broker *b)
     b->sweep_more = c->sweep_more;
     if (c->sign_head && c->head_err != STORE_OK)
         PROTO_LOG(PROTO_LOG_WARN, "B-HEAD", "error=\"%s\"", store_strerror(c->head_err));
+    else if (c->sign_head)
+        broker_metrics_set_tree_head(b->metrics, c->head.tree_size, c->head.root, c->head.time_ms);
     /* Tell senders what expired: the sweep set the states and audited it. */
     for (size_t i = 0; i < c->expired_count; i++) {
         const store_expired *x = &c->expired[i];

@@ -372,6 +372,7 @@ peer_updown(broker *b, broker_peer *p, bool up)
     PROTO_LOG(up ? PROTO_LOG_INFO : PROTO_LOG_WARN, up ? "B-PEER-UP" : "B-PEER-DOWN",
               "peer=%s endpoint=%s", p->nation, p->endpoint);
     (void)broker_metrics_set_peer_up(b->metrics, p->nation, up);
+    (void)broker_metrics_set_peer_since(b->metrics, p->nation, up, broker_now_ms());
     broker_audit_item(b, up ? STORE_EV_PEER_UP : STORE_EV_PEER_DOWN, NULL, b->id->addr.nation,
                       p->nation, NULL, "", NULL, p->endpoint);
     broker_commit_kick(b);
@@ -1085,6 +1086,8 @@ head_outcome(broker *b, const char *nation, const store_tree_head *h, bool ok, c
                   nation, (unsigned long long)h->tree_size, why);
         (void)broker_metrics_inc_consistency_failure(b->metrics, nation);
     }
+    (void)broker_metrics_set_peer_head(b->metrics, nation, h->tree_size, h->root, h->time_ms, why,
+                                       ok, broker_now_ms());
     op = broker_op_begin(b, BROKER_OP_PLAIN);
     if (op == NULL)
         return;

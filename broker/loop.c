@@ -289,6 +289,14 @@ zap_refused(broker *b)
         refusals_flush(b, now); /* an ended interval is summed up before a new one starts */
         if (broker_refusals_note(&b->refusals, &ev, now) != BROKER_REFUSAL_FIRST)
             continue;
+        {
+            char from[BROKER_REFUSALS_TEXT_MAX * 2 + 2];
+
+            snprintf(from, sizeof(from), "%s %s", field[0], field[1]);
+            broker_metrics_note_refusal(
+                b->metrics, &(broker_metrics_refusal){BROKER_METRICS_REFUSED_HANDSHAKE, now, from,
+                                                      NULL, "key-refused", NULL, field[4]});
+        }
         PROTO_LOG(PROTO_LOG_WARN, "B-KEY-REFUSED",
                   "domain=%s address=%s key=%s identity=%s why=\"%s\"", field[0], field[1],
                   field[2], field[3], field[4]);
@@ -341,6 +349,7 @@ refresh_depths(broker *b)
 static void
 tick(broker *b, uint64_t now)
 {
+    broker_metrics_sample(b->metrics, now);
     broker_sessions_tick(b, now);
     broker_replies_tick(b, now);
     broker_peers_tick(b, now);

@@ -324,6 +324,9 @@ start(broker *b)
         return EX_SOFTWARE;
     if (broker_peers_open(b) != 0)
         return EX_CONFIG;
+    broker_metrics_set_identity(b->metrics, b->id->addr.nation, broker_now_ms());
+    for (size_t i = 0; i < b->peer_count; i++) /* down, since no known time, until they link */
+        (void)broker_metrics_set_peer_since(b->metrics, b->peers[i].nation, false, 0);
     if (b->cfg->metrics_endpoint != NULL &&
         broker_metrics_serve(b->metrics, b->cfg->metrics_endpoint, err, sizeof(err)) !=
             BROKER_METRICS_OK) {

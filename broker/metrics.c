@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "config.h"
@@ -45,6 +47,64 @@ static const char *const bucket_text[BROKER_METRICS_BUCKETS] = {
     "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
 };
 
+/* Counters the series follows, in the order of series_names. */
+enum { SERIES_FIELDS = 5 };
+static const char *const series_names[SERIES_FIELDS] = {
+    "accepted", "rejected", "withheld", "denied", "delivered",
+};
+
+/* One partner on the status page. */
+typedef struct status_peer {
+    char nation[BROKER_METRICS_LABEL_MAX + 1];      /* the partner */
+    bool up;                                       /* its link is up */
+    uint64_t since_ms;                             /* when it went up or down; 0: unknown */
+    bool has_head;                                 /* a head was received */
+    uint64_t tree_size;                            /* its latest head: leaves */
+    uint8_t root[PROTO_HASH_BYTES];                /* its latest head: root */
+    uint64_t head_ms;                              /* its latest head: when it was signed */
+    char check[BROKER_METRICS_STATUS_TEXT_MAX];    /* the check's outcome in words */
+    bool ok;                                       /* the check passed */
+    uint64_t checked_ms;                           /* when it was checked */
+} status_peer;
+
+/* One refusal in the ring. */
+typedef struct status_refusal {
+    broker_metrics_refusal_what what;              /* what was refused */
+    uint64_t time_ms;                              /* when */
+    char from[BROKER_METRICS_STATUS_FIELD_MAX];    /* who */
+    char kind[BROKER_METRICS_STATUS_FIELD_MAX];    /* message kind; "" for none */
+    char code[BROKER_METRICS_STATUS_FIELD_MAX];    /* wire code name */
+    char rule[BROKER_METRICS_STATUS_FIELD_MAX];    /* policy rule; "" for none */
+    char reason[BROKER_METRICS_STATUS_TEXT_MAX];   /* why */
+} status_refusal;
+
+/* One point of the series. */
+typedef struct series_point {
+    uint64_t time_ms;                              /* when it was taken */
+    uint64_t delta[SERIES_FIELDS];                 /* growth since the point before */
+} series_point;
+
+/* What the status page shows beyond the metrics; under its own lock. */
+typedef struct status_state {
+    pthread_mutex_t lock;                              /* guards every field below */
+    char nation[BROKER_METRICS_LABEL_MAX + 1];          /* this broker's nation; "" unknown */
+    uint64_t started_ms;                               /* when it started; 0 unknown */
+    status_peer peers[BROKER_METRICS_STATUS_PEERS_MAX]; /* peers[0..peer_count) */
+    size_t peer_count;                                 /* partners tracked */
+    bool has_head;                                     /* this broker signed a head */
+    uint64_t tree_size;                                /* its latest head: leaves */
+    uint8_t root[PROTO_HASH_BYTES];                    /* its latest head: root */
+    uint64_t head_ms;                                  /* its latest head: when signed */
+    status_refusal refusals[BROKER_METRICS_REFUSALS_MAX]; /* ring of the latest */
+    size_t refusal_next;                               /* slot the next one takes */
+    size_t refusal_count;                              /* slots in use */
+    series_point series[BROKER_METRICS_SERIES_POINTS];  /* ring of points */
+    size_t series_next;                                /* slot the next point takes */
+    size_t series_count;                               /* points in use */
+    uint64_t series_base[SERIES_FIELDS];               /* counters at the last point */
+    uint64_t next_sample_ms;                           /* when the next point is due; 0: baseline */
+} status_state;
+
 struct broker_metrics {
     _Atomic uint64_t counters[BROKER_METRICS_COUNTER_COUNT]; /* by broker_metrics_counter */
     _Atomic uint64_t rejected[PROTO_WIRE_CODE_MAX + 1];      /* by wire code; [0]: unknown codes */
@@ -58,6 +118,7 @@ struct broker_metrics {
     bool full_logged;                                        /* the table-full line was written */
     struct MHD_Daemon *daemon;                               /* the HTTP server; NULL when off */
     uint16_t port;                                           /* the port served; 0 when off */
+    status_state *status;                                    /* the status page's records */
 };
 
 static const char *const counter_names[BROKER_METRICS_COUNTER_COUNT] = {
@@ -181,8 +242,15 @@ broker_metrics_new(broker_metrics **m_out)
         goto out;
     m->labels = calloc(BROKER_METRICS_LABELS_MAX, sizeof(*m->labels));
     m->index = calloc(INDEX_SLOTS, sizeof(*m->index));
-    if (m->labels == NULL || m->index == NULL || pthread_mutex_init(&m->lock, NULL) != 0)
+    m->status = calloc(1, sizeof(*m->status));
+    if (m->labels == NULL || m->index == NULL || m->status == NULL)
         goto out;
+    if (pthread_mutex_init(&m->status->lock, NULL) != 0)
+        goto out;
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
+        pthread_mutex_destroy(&m->status->lock);
+        goto out;
+    }
     for (size_t i = 0; i < BROKER_METRICS_COUNTER_COUNT; i++)
         atomic_init(&m->counters[i], 0);
     for (size_t i = 0; i <= PROTO_WIRE_CODE_MAX; i++)
@@ -198,6 +266,7 @@ out:
     if (m != NULL) {
         free(m->labels);
         free(m->index);
+        free(m->status);
         free(m);
     }
     return err;
@@ -210,6 +279,8 @@ broker_metrics_destroy(broker_metrics **m)
         return;
     broker_metrics_stop(*m);
     pthread_mutex_destroy(&(*m)->lock);
+    pthread_mutex_destroy(&(*m)->status->lock);
+    free((*m)->status);
     free((*m)->labels);
     free((*m)->index);
     free(*m);
@@ -512,7 +583,473 @@ out:
     return err;
 }
 
+/* ---- The status page --------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when the byte at p
+ * does not start one: overlong forms, surrogates and code points above
+ * U+10FFFF are invalid (RFC 3629). */
+static size_t
+utf8_sequence(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t len;
+    uint32_t cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07u;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0u) != 0x80u) /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800u) || (len == 4 && (cp < 0x10000u || cp > 0x10ffffu)) ||
+        (cp >= 0xd800u && cp <= 0xdfffu))
+        return 0;
+    return len;
+}
+
+void
+broker_metrics_utf8_copy(char *out, size_t cap, const char *in)
+{
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+    const unsigned char *p = (const unsigned char *)in;
+    size_t at = 0;
+
+    if (cap == 0)
+        return;
+    while (*p != '\0') {
+        size_t n = utf8_sequence(p);
+        const char *from = n > 0 ? (const char *)p : replacement;
+        size_t len = n > 0 ? n : sizeof(replacement) - 1;
+
+        if (at + len + 1 > cap)
+            break;
+        memcpy(out + at, from, len);
+        at += len;
+        p += n > 0 ? n : 1;
+    }
+    out[at] = '\0';
+}
+
+/* The record of peer, added when new; NULL when the table is full.  Call
+ * with the status lock held. */
+static status_peer *
+status_peer_get(status_state *st, const char *peer)
+{
+    for (size_t i = 0; i < st->peer_count; i++) {
+        if (strcmp(st->peers[i].nation, peer) == 0)
+            return &st->peers[i];
+    }
+    if (st->peer_count == BROKER_METRICS_STATUS_PEERS_MAX)
+        return NULL;
+    memset(&st->peers[st->peer_count], 0, sizeof(st->peers[0]));
+    broker_metrics_utf8_copy(st->peers[st->peer_count].nation, sizeof(st->peers[0].nation), peer);
+    return &st->peers[st->peer_count++];
+}
+
+void
+broker_metrics_set_identity(broker_metrics *m, const char *nation, uint64_t started_ms)
+{
+    pthread_mutex_lock(&m->status->lock);
+    broker_metrics_utf8_copy(m->status->nation, sizeof(m->status->nation), nation);
+    m->status->started_ms = started_ms;
+    pthread_mutex_unlock(&m->status->lock);
+}
+
+broker_metrics_err
+broker_metrics_set_peer_since(broker_metrics *m, const char *peer, bool up, uint64_t since_ms)
+{
+    status_peer *p;
+    size_t len = strlen(peer);
+
+    if (len == 0 || len > BROKER_METRICS_LABEL_MAX)
+        return BROKER_METRICS_ERR_INVALID;
+    pthread_mutex_lock(&m->status->lock);
+    p = status_peer_get(m->status, peer);
+    if (p != NULL) {
+        p->up = up;
+        p->since_ms = since_ms;
+    }
+    pthread_mutex_unlock(&m->status->lock);
+    return p != NULL ? BROKER_METRICS_OK : BROKER_METRICS_ERR_FULL;
+}
+
+broker_metrics_err
+broker_metrics_set_peer_head(broker_metrics *m, const char *peer, uint64_t tree_size,
+                             const uint8_t root[PROTO_HASH_BYTES], uint64_t time_ms,
+                             const char *check, bool ok, uint64_t checked_ms)
+{
+    status_peer *p;
+    size_t len = strlen(peer);
+
+    if (len == 0 || len > BROKER_METRICS_LABEL_MAX)
+        return BROKER_METRICS_ERR_INVALID;
+    pthread_mutex_lock(&m->status->lock);
+    p = status_peer_get(m->status, peer);
+    if (p != NULL) {
+        p->has_head = true;
+        p->tree_size = tree_size;
+        memcpy(p->root, root, PROTO_HASH_BYTES);
+        p->head_ms = time_ms;
+        broker_metrics_utf8_copy(p->check, sizeof(p->check), check);
+        p->ok = ok;
+        p->checked_ms = checked_ms;
+    }
+    pthread_mutex_unlock(&m->status->lock);
+    return p != NULL ? BROKER_METRICS_OK : BROKER_METRICS_ERR_FULL;
+}
+
+void
+broker_metrics_set_tree_head(broker_metrics *m, uint64_t tree_size,
+                             const uint8_t root[PROTO_HASH_BYTES], uint64_t time_ms)
+{
+    pthread_mutex_lock(&m->status->lock);
+    m->status->has_head = true;
+    m->status->tree_size = tree_size;
+    memcpy(m->status->root, root, PROTO_HASH_BYTES);
+    m->status->head_ms = time_ms;
+    pthread_mutex_unlock(&m->status->lock);
+}
+
+void
+broker_metrics_note_refusal(broker_metrics *m, const broker_metrics_refusal *r)
+{
+    status_state *st = m->status;
+    status_refusal *slot;
+
+    pthread_mutex_lock(&st->lock);
+    slot = &st->refusals[st->refusal_next];
+    slot->what = r->what;
+    slot->time_ms = r->time_ms;
+    broker_metrics_utf8_copy(slot->from, sizeof(slot->from), r->from != NULL ? r->from : "");
+    broker_metrics_utf8_copy(slot->kind, sizeof(slot->kind), r->kind != NULL ? r->kind : "");
+    broker_metrics_utf8_copy(slot->code, sizeof(slot->code), r->code != NULL ? r->code : "");
+    broker_metrics_utf8_copy(slot->rule, sizeof(slot->rule), r->rule != NULL ? r->rule : "");
+    broker_metrics_utf8_copy(slot->reason, sizeof(slot->reason),
+                             r->reason != NULL ? r->reason : "");
+    st->refusal_next = (st->refusal_next + 1) % BROKER_METRICS_REFUSALS_MAX;
+    if (st->refusal_count < BROKER_METRICS_REFUSALS_MAX)
+        st->refusal_count++;
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* The counters the series follows, read now. */
+static void
+series_read(broker_metrics *m, uint64_t v[SERIES_FIELDS])
+{
+    uint64_t rejected = 0;
+
+    for (size_t i = 0; i <= PROTO_WIRE_CODE_MAX; i++)
+        rejected += atomic_load_explicit(&m->rejected[i], memory_order_relaxed);
+    v[0] = atomic_load_explicit(&m->counters[BROKER_METRICS_ACCEPTED], memory_order_relaxed);
+    v[1] = rejected;
+    v[2] = atomic_load_explicit(&m->counters[BROKER_METRICS_WITHHELD], memory_order_relaxed);
+    v[3] = atomic_load_explicit(&m->counters[BROKER_METRICS_DENIED], memory_order_relaxed);
+    v[4] = atomic_load_explicit(&m->counters[BROKER_METRICS_DELIVERED], memory_order_relaxed);
+}
+
+void
+broker_metrics_sample(broker_metrics *m, uint64_t now_ms)
+{
+    status_state *st = m->status;
+    uint64_t v[SERIES_FIELDS];
+
+    pthread_mutex_lock(&st->lock);
+    if (st->next_sample_ms != 0 && now_ms < st->next_sample_ms) {
+        pthread_mutex_unlock(&st->lock);
+        return;
+    }
+    series_read(m, v);
+    if (st->next_sample_ms != 0) {
+        series_point *pt = &st->series[st->series_next];
+
+        pt->time_ms = now_ms;
+        for (size_t i = 0; i < SERIES_FIELDS; i++)
+            pt->delta[i] = v[i] - st->series_base[i];
+        st->series_next = (st->series_next + 1) % BROKER_METRICS_SERIES_POINTS;
+        if (st->series_count < BROKER_METRICS_SERIES_POINTS)
+            st->series_count++;
+    }
+    memcpy(st->series_base, v, sizeof(v));
+    /* The next point is due one interval later; after a long stall (a
+     * stopped process) it is due at once, and covers the whole gap. */
+    st->next_sample_ms = now_ms + BROKER_METRICS_SERIES_INTERVAL_MS;
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* A time as RFC 3339 UTC ("2026-12-06T20:30:00Z"), or JSON null for 0. */
+static json_t *
+json_time(uint64_t ms)
+{
+    time_t t = (time_t)(ms / 1000u);
+    struct tm tm;
+    char text[32];
+
+    if (ms == 0 || gmtime_r(&t, &tm) == NULL)
+        return json_null();
+    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(text);
+}
+
+/* A root as hex. */
+static json_t *
+json_root(const uint8_t root[PROTO_HASH_BYTES])
+{
+    char hex[2 * PROTO_HASH_BYTES + 1];
+
+    proto_hex(root, PROTO_HASH_BYTES, hex);
+    return json_string(hex);
+}
+
+/* A string the status keeps (already valid UTF-8), or null when empty. */
+static json_t *
+json_text_or_null(const char *text)
+{
+    return text[0] != '\0' ? json_string(text) : json_null();
+}
+
+/* Sets key of obj to value, taking the reference; a NULL value (no
+ * memory) makes the object NULL-marked through *ok. */
+static void
+put(json_t *obj, const char *key, json_t *value, bool *ok)
+{
+    if (value == NULL || json_object_set_new(obj, key, value) != 0)
+        *ok = false;
+}
+
+static void
+append(json_t *arr, json_t *value, bool *ok)
+{
+    if (value == NULL || json_array_append_new(arr, value) != 0)
+        *ok = false;
+}
+
+static const char *const refusal_what_names[] = {
+    [BROKER_METRICS_REFUSED_SUBMISSION] = "submission",
+    [BROKER_METRICS_REFUSED_FORWARD] = "forward",
+    [BROKER_METRICS_REFUSED_HANDSHAKE] = "handshake",
+};
+
+/* Orders queue entries deepest first, then by destination. */
+static int
+depth_cmp(const void *a, const void *b)
+{
+    const label_entry *x = a, *y = b;
+
+    if (x->number != y->number)
+        return x->number < y->number ? 1 : -1;
+    return strcmp(x->value, y->value);
+}
+
+/* The inflight gauge of peer, from the copy of the label table. */
+static uint64_t
+inflight_of(const label_entry *labels, size_t count, const char *peer)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (labels[i].family == FAMILY_PEER_INFLIGHT && strcmp(labels[i].value, peer) == 0)
+            return labels[i].number;
+    }
+    return 0;
+}
+
+broker_metrics_err
+broker_metrics_render_status(broker_metrics *m, uint64_t now_ms, char **json_out, size_t *len_out)
+{
+    status_state *copy = NULL;
+    label_entry *labels = NULL, *queues = NULL;
+    size_t count = 0, nqueues = 0;
+    json_t *root = NULL, *arr, *obj;
+    char *text = NULL, dest[2 * BROKER_METRICS_LABEL_MAX + 4];
+    bool ok = true;
+    broker_metrics_err err = BROKER_METRICS_ERR_NOMEM;
+    static const struct {
+        const char *name;             /* member of "counters" */
+        broker_metrics_counter which; /* its counter; COUNT: the sum of rejected */
+    } counters[] = {
+        {"accepted", BROKER_METRICS_ACCEPTED},   {"released", BROKER_METRICS_RELEASED},
+        {"withheld", BROKER_METRICS_WITHHELD},   {"denied", BROKER_METRICS_DENIED},
+        {"rejected", BROKER_METRICS_COUNTER_COUNT}, {"refused", BROKER_METRICS_REFUSED},
+        {"forwarded", BROKER_METRICS_FORWARDED}, {"delivered", BROKER_METRICS_DELIVERED},
+        {"receipted", BROKER_METRICS_RECEIPTED}, {"expired", BROKER_METRICS_EXPIRED},
+    };
+    uint64_t series_now[SERIES_FIELDS];
+
+    /* Copy both tables so no lock is held while formatting. */
+    copy = malloc(sizeof(*copy));
+    if (copy == NULL)
+        goto out;
+    pthread_mutex_lock(&m->status->lock);
+    memcpy(copy, m->status, sizeof(*copy));
+    pthread_mutex_unlock(&m->status->lock);
+    pthread_mutex_lock(&m->lock);
+    count = m->label_count;
+    if (count > 0) {
+        labels = malloc(count * sizeof(*labels));
+        if (labels != NULL)
+            memcpy(labels, m->labels, count * sizeof(*labels));
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (count > 0 && labels == NULL)
+        goto out;
+    series_read(m, series_now);
+
+    root = json_object();
+    if (root == NULL)
+        goto out;
+    put(root, "broker", json_text_or_null(copy->nation), &ok);
+    put(root, "now", json_time(now_ms), &ok);
+    put(root, "started", json_time(copy->started_ms), &ok);
+
+    arr = json_array();
+    put(root, "peers", arr, &ok);
+    for (size_t i = 0; arr != NULL && i < copy->peer_count; i++) {
+        const status_peer *p = &copy->peers[i];
+
+        obj = json_object();
+        append(arr, obj, &ok);
+        if (obj == NULL)
+            break;
+        put(obj, "nation", json_string(p->nation), &ok);
+        put(obj, "up", json_boolean(p->up), &ok);
+        put(obj, "since", json_time(p->since_ms), &ok);
+        put(obj, "inflight", json_integer((json_int_t)inflight_of(labels, count, p->nation)), &ok);
+        if (!p->has_head) {
+            put(obj, "head", json_null(), &ok);
+            continue;
+        }
+        put(obj, "head",
+            json_pack("{s:I, s:o, s:o, s:s, s:b, s:o}", "tree_size", (json_int_t)p->tree_size,
+                      "root", json_root(p->root), "timestamp", json_time(p->head_ms), "check",
+                      p->check, "ok", (int)p->ok, "checked", json_time(p->checked_ms)),
+            &ok);
+    }
+
+    /* Queues: the deepest BROKER_METRICS_STATUS_QUEUES_MAX. */
+    if (count > 0) {
+        queues = malloc(count * sizeof(*queues));
+        if (queues == NULL)
+            goto out;
+        for (size_t i = 0; i < count; i++) {
+            if (labels[i].family == FAMILY_QUEUE_DEPTH)
+                queues[nqueues++] = labels[i];
+        }
+        if (nqueues > 1)
+            qsort(queues, nqueues, sizeof(*queues), depth_cmp);
+    }
+    arr = json_array();
+    put(root, "queues", arr, &ok);
+    for (size_t i = 0; arr != NULL && i < nqueues && i < BROKER_METRICS_STATUS_QUEUES_MAX; i++) {
+        broker_metrics_utf8_copy(dest, sizeof(dest), queues[i].value);
+        append(arr, json_pack("{s:s, s:I}", "destination", dest, "depth",
+                              (json_int_t)queues[i].number), &ok);
+    }
+
+    put(root, "sessions",
+        json_pack("{s:I}", "connected",
+                  (json_int_t)atomic_load_explicit(&m->sessions, memory_order_relaxed)),
+        &ok);
+
+    obj = json_object();
+    put(root, "counters", obj, &ok);
+    for (size_t i = 0; obj != NULL && i < sizeof(counters) / sizeof(counters[0]); i++) {
+        uint64_t v = counters[i].which == BROKER_METRICS_COUNTER_COUNT
+                         ? series_now[1]
+                         : atomic_load_explicit(&m->counters[counters[i].which],
+                                                memory_order_relaxed);
+
+        put(obj, counters[i].name, json_integer((json_int_t)v), &ok);
+    }
+
+    obj = json_object();
+    put(root, "series", obj, &ok);
+    if (obj != NULL) {
+        put(obj, "interval_s", json_integer(BROKER_METRICS_SERIES_INTERVAL_MS / 1000u), &ok);
+        arr = json_array();
+        put(obj, "points", arr, &ok);
+        /* Oldest first, as a plot reads them. */
+        for (size_t k = 0; arr != NULL && k < copy->series_count; k++) {
+            size_t at = (copy->series_next + BROKER_METRICS_SERIES_POINTS - copy->series_count + k) %
+                        BROKER_METRICS_SERIES_POINTS;
+            const series_point *pt = &copy->series[at];
+            json_t *point = json_object();
+
+            append(arr, point, &ok);
+            if (point == NULL)
+                break;
+            put(point, "time", json_time(pt->time_ms), &ok);
+            for (size_t f = 0; f < SERIES_FIELDS; f++)
+                put(point, series_names[f], json_integer((json_int_t)pt->delta[f]), &ok);
+        }
+    }
+
+    if (copy->has_head)
+        put(root, "tree_head",
+            json_pack("{s:I, s:o, s:o}", "tree_size", (json_int_t)copy->tree_size, "root",
+                      json_root(copy->root), "timestamp", json_time(copy->head_ms)),
+            &ok);
+    else
+        put(root, "tree_head", json_null(), &ok);
+
+    arr = json_array();
+    put(root, "refusals", arr, &ok);
+    /* Newest first. */
+    for (size_t k = 0; arr != NULL && k < copy->refusal_count; k++) {
+        size_t at = (copy->refusal_next + BROKER_METRICS_REFUSALS_MAX - 1 - k) %
+                    BROKER_METRICS_REFUSALS_MAX;
+        const status_refusal *r = &copy->refusals[at];
+
+        append(arr,
+               json_pack("{s:o, s:s, s:s, s:o, s:s, s:o, s:s}", "time", json_time(r->time_ms),
+                         "what", refusal_what_names[r->what], "from", r->from, "kind",
+                         json_text_or_null(r->kind), "code", r->code, "rule",
+                         json_text_or_null(r->rule), "reason", r->reason),
+               &ok);
+    }
+    if (!ok)
+        goto out;
+    text = json_dumps(root, JSON_COMPACT);
+    if (text == NULL)
+        goto out;
+    if (strlen(text) > BROKER_METRICS_TEXT_MAX) {
+        err = BROKER_METRICS_ERR_TOO_LARGE;
+        goto out;
+    }
+    *len_out = strlen(text);
+    *json_out = text;
+    text = NULL;
+    err = BROKER_METRICS_OK;
+out:
+    free(text);
+    json_decref(root);
+    free(queues);
+    free(labels);
+    free(copy);
+    return err;
+}
+
 /* ---- HTTP ------------------------------------------------------------------ */
+
+/* The wall clock, Unix milliseconds. */
+static uint64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static void http_log(void *cls, const char *fmt, va_list ap) PROTO_PRINTF(2, 0);
 
@@ -559,6 +1096,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     enum MHD_Result ret;
     char *text = NULL;
     size_t len = 0;
+    bool status;
 
     (void)version;
     (void)upload_data;
@@ -570,18 +1108,28 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         *upload_data_size = 0; /* a body is read and ignored */
         return MHD_YES;
     }
-    if (strcmp(url, "/metrics") != 0)
-        return respond_static(conn, MHD_HTTP_NOT_FOUND, "not found; metrics are at /metrics\n", NULL);
+    status = strcmp(url, "/status.json") == 0;
+    if (!status && strcmp(url, "/metrics") != 0)
+        return respond_static(conn, MHD_HTTP_NOT_FOUND,
+                              "not found; metrics are at /metrics, the status at /status.json\n",
+                              NULL);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return respond_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n", "GET, HEAD");
-    if (broker_metrics_render(m, &text, &len) != BROKER_METRICS_OK)
-        return respond_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render metrics\n", NULL);
+    if ((status ? broker_metrics_render_status(m, wall_ms(), &text, &len)
+                : broker_metrics_render(m, &text, &len)) != BROKER_METRICS_OK)
+        return respond_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                              status ? "cannot render the status\n" : "cannot render metrics\n",
+                              NULL);
     r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (r == NULL) {
         free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            status ? "application/json"
+                                   : "text/plain; version=0.0.4; charset=utf-8");
+    if (status)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;

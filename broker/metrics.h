@@ -125,7 +125,8 @@ broker_metrics_err broker_metrics_render(broker_metrics *m, char **text_out,
 /*
  * Serves GET /metrics (and HEAD) on endpoint "HOST:PORT" ("[IPv6]:PORT",
  * "*:PORT" for every address) from a libmicrohttpd thread: 200 with
- * Content-Type text/plain; version=0.0.4, 404 for other paths, 405 for
+ * Content-Type text/plain; version=0.0.4; and GET /status.json beside it
+ * (application/json, broker_metrics_render_status); 404 for other paths, 405 for
  * other methods.  On failure nothing is served and err (err_len bytes;
  * may be NULL) says why, naming the endpoint and the system's reason.
  * Errors: BROKER_METRICS_ERR_ENDPOINT, BROKER_METRICS_ERR_LISTEN,
@@ -139,5 +140,102 @@ void broker_metrics_stop(broker_metrics *m) PROTO_NONNULL(1);
 
 /* The port being served, or 0 when not serving. */
 uint16_t broker_metrics_port(const broker_metrics *m) PROTO_NONNULL(1);
+
+/* ---- The status page: GET /status.json -------------------------------------
+ *
+ * Beside the Prometheus text, the same object keeps what a duty officer's
+ * page shows (docs/operations.md, "The status page's JSON"): each partner's
+ * link state and since when, its latest tree head and how it checked, this
+ * broker's own latest head, a series of counter deltas (one point per
+ * BROKER_METRICS_SERIES_INTERVAL_MS over the last hour) and the latest
+ * refusals.  Every table is fixed in size.  The update functions may be
+ * called from any thread; render_status may run concurrently with them.
+ */
+
+/* Partners tracked by the status page (as the broker's BROKER_PEERS_MAX). */
+#define BROKER_METRICS_STATUS_PEERS_MAX 64u
+/* Points of the series: one hour at one point every 10 s. */
+#define BROKER_METRICS_SERIES_POINTS 360u
+/* Milliseconds between two points of the series. */
+#define BROKER_METRICS_SERIES_INTERVAL_MS 10000u
+/* Refusals kept, newest first. */
+#define BROKER_METRICS_REFUSALS_MAX 50u
+/* Bytes kept of a refusal's party, kind, code or rule. */
+#define BROKER_METRICS_STATUS_FIELD_MAX 128u
+/* Bytes kept of a refusal's reason or a head's check outcome. */
+#define BROKER_METRICS_STATUS_TEXT_MAX 256u
+/* Queues listed by the status page, at most (the deepest when more). */
+#define BROKER_METRICS_STATUS_QUEUES_MAX 1000u
+
+/* What was refused, for broker_metrics_note_refusal. */
+typedef enum broker_metrics_refusal_what {
+    BROKER_METRICS_REFUSED_SUBMISSION = 0, /* a submission of a local agency */
+    BROKER_METRICS_REFUSED_FORWARD = 1,    /* a forward or report of a partner broker */
+    BROKER_METRICS_REFUSED_HANDSHAKE = 2,  /* a CURVE handshake (unknown or revoked key) */
+} broker_metrics_refusal_what;
+
+/* One refusal.  The strings are copied (cut to the sizes above, invalid
+ * UTF-8 replaced by U+FFFD); NULL kind or rule means none. */
+typedef struct broker_metrics_refusal {
+    broker_metrics_refusal_what what; /* what was refused */
+    uint64_t time_ms;                 /* when, Unix milliseconds */
+    const char *from;                 /* who: an address, a nation, "domain address" */
+    const char *kind;                 /* the message kind, or NULL */
+    const char *code;                 /* the wire code's name ("denied", "busy") */
+    const char *rule;                 /* the policy rule, or NULL */
+    const char *reason;               /* why, as the sender was told */
+} broker_metrics_refusal;
+
+/* Names this broker (its nation) and when it started, Unix milliseconds.
+ * Any thread; meant for start-up. */
+void broker_metrics_set_identity(broker_metrics *m, const char *nation,
+                                 uint64_t started_ms) PROTO_NONNULL(1, 2);
+
+/* Records the link state of peer (a nation) and since when (Unix ms; 0:
+ * unknown, e.g. a partner that has not been up since the broker started).
+ * Errors: BROKER_METRICS_ERR_INVALID, BROKER_METRICS_ERR_FULL (more than
+ * BROKER_METRICS_STATUS_PEERS_MAX partners).  Any thread. */
+broker_metrics_err broker_metrics_set_peer_since(broker_metrics *m, const char *peer, bool up,
+                                                 uint64_t since_ms) PROTO_NONNULL(1, 2);
+
+/* Records the latest tree head of peer and the outcome of its check: check
+ * is the outcome in words ("consistent", "the log shrank"), ok whether it
+ * passed, checked_ms when.  Errors as for set_peer_since.  Any thread. */
+broker_metrics_err broker_metrics_set_peer_head(broker_metrics *m, const char *peer,
+                                                uint64_t tree_size,
+                                                const uint8_t root[PROTO_HASH_BYTES],
+                                                uint64_t time_ms, const char *check, bool ok,
+                                                uint64_t checked_ms) PROTO_NONNULL(1, 2, 4, 6);
+
+/* Records the latest tree head this broker signed.  Any thread. */
+void broker_metrics_set_tree_head(broker_metrics *m, uint64_t tree_size,
+                                  const uint8_t root[PROTO_HASH_BYTES],
+                                  uint64_t time_ms) PROTO_NONNULL(1, 3);
+
+/* Adds one refusal to the ring of the latest BROKER_METRICS_REFUSALS_MAX
+ * (the oldest goes).  Any thread. */
+void broker_metrics_note_refusal(broker_metrics *m,
+                                 const broker_metrics_refusal *r) PROTO_NONNULL(1, 2);
+
+/* Takes a point of the series when one is due at now_ms (Unix ms): the
+ * growth of the counters since the previous point.  The first call only
+ * sets the baseline.  Cheap when no point is due: call it from the
+ * broker's timer.  Any thread. */
+void broker_metrics_sample(broker_metrics *m, uint64_t now_ms) PROTO_NONNULL(1);
+
+/*
+ * Writes the status JSON at now_ms (Unix ms) into *json_out (malloc'd,
+ * NUL-terminated, the caller's to free) and its length into *len_out.
+ * Errors: BROKER_METRICS_ERR_NOMEM, BROKER_METRICS_ERR_TOO_LARGE (over
+ * BROKER_METRICS_TEXT_MAX); the out-parameters are then unchanged.  Any thread.
+ */
+broker_metrics_err broker_metrics_render_status(broker_metrics *m, uint64_t now_ms,
+                                                char **json_out, size_t *len_out)
+    PROTO_NONNULL(1, 3, 4) PROTO_MUST_CHECK;
+
+/* Copies the UTF-8 of in into out (cap bytes, at least 4, NUL included):
+ * each byte that does not start a valid sequence becomes U+FFFD, and the
+ * text is cut, on a character boundary, to fit.  Exposed for tests. */
+void broker_metrics_utf8_copy(char *out, size_t cap, const char *in) PROTO_NONNULL(1, 3);
 
 #endif

@@ -469,6 +469,11 @@ refuse_submit(broker *b, broker_job *job, uint16_t code, const char *why, size_t
     if (job->decoded && job->env != NULL)
         broker_about_envelope(&about, job->env, job->envelope_hash);
     proto_addr_format(&job->from, party, sizeof(party));
+    broker_metrics_note_refusal(
+        b->metrics, &(broker_metrics_refusal){
+                        BROKER_METRICS_REFUSED_SUBMISSION, broker_now_ms(), party,
+                        job->decoded && job->env != NULL ? job->env->kind : NULL,
+                        proto_wire_code_name(code), denials > 0 ? scratch[0].rule : NULL, why});
     if (broker_op_begin(b, BROKER_OP_PLAIN) != NULL) {
         ok = true;
         for (size_t i = 0; i < denials && ok; i++)
@@ -803,6 +808,12 @@ broker_refuse_partner(broker *b, broker_job *job, uint16_t code, const char *why
         broker_metrics_inc(b->metrics, BROKER_METRICS_FORWARDS_REFUSED_IN, 1);
         broker_metrics_inc_rejected(b->metrics, code);
     }
+    proto_addr_format(&job->from, peer, sizeof(peer)); /* the log line may have skipped it */
+    broker_metrics_note_refusal(
+        b->metrics, &(broker_metrics_refusal){
+                        BROKER_METRICS_REFUSED_FORWARD, broker_now_ms(), peer,
+                        job->decoded && job->env != NULL ? job->env->kind : NULL,
+                        proto_wire_code_name(code), NULL, why});
     broker_fed_answer(b, job->rid, job->rid_len, &ack);
     {
         broker_about about = {job->decoded ? job->id : NULL, NULL, NULL, NULL, NULL};
