@@ -130,8 +130,9 @@ class Console:
         if self.current != agency:
             self.login(agency)
 
-    def page(self, agency, route, name, shot=None, timeout=30):
-        """Opens #/route afresh; waits until the page is rendered with its data."""
+    def page(self, agency, route, name, shot=None, figure=None, timeout=30):
+        """Opens #/route afresh; waits until the page is rendered with its data.  shot: the
+        screenshot's name (and the FIGURES line's); figure: a FIGURES line without one."""
         self.use(agency)
         b = self.b
         b.get("about:blank")
@@ -144,9 +145,10 @@ class Console:
         load_ms = b.js("return window.liaisonLoadMs === undefined ? null : window.liaisonLoadMs")
         if shot:
             b.screenshot(shot)
-            say(f"FIGURES console page={shot} agency={agency} load_ms={load_ms}"
+        if shot or figure:
+            say(f"FIGURES console page={shot or figure} agency={agency} load_ms={load_ms}"
                 f" ready_ms={ready_ms:.0f}")
-            self.figures.append((shot, load_ms, ready_ms))
+            self.figures.append((shot or figure, load_ms, ready_ms))
 
     def text(self, css):
         return " ".join(e.text() for e in self.b.find_all(css))
@@ -334,7 +336,7 @@ def test_queries(c):
                             "--born", "1970-01-01", "--purpose", "console test of markup in names",
                             "--deadline", "20")
     say(f"   watchlist query exited {rc}: {out.strip().splitlines()[-1] if out.strip() else ''}")
-    c.page("USA/FBI", "queries", "queries")
+    c.page("USA/FBI", "queries", "queries", figure="queries")
     b = c.b
     found = None
     deadline = time.time() + 45
