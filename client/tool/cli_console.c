@@ -56,6 +56,7 @@ typedef struct console {
     const char *tokens_path;        /* the tokens file */
     const char *broker_http;        /* the broker's metrics URL, or NULL */
     bool draining;                  /* the drain thread runs */
+    cli_conn drain_conn;            /* the drain's connection options (its own actor) */
     console_tokens tokens;          /* the tokens file's last good reading */
     console_sessions sessions;      /* logged-in officers (HTTP thread only) */
     console_fails fails;            /* failed logins per address (HTTP thread only) */
@@ -137,9 +138,9 @@ usage(FILE *out)
             "    --audit-data DIR     the home broker's data directory (MLAT export)\n"
             "    --help               this page\n\n" CLI_CONN_HELP
             "EXIT STATUS\n"
-            "    0 stopped by SIGTERM or SIGINT; 64 bad usage; 66 a file is missing;\n"
-            "    69 the broker cannot be used; 71 cannot listen; 73 cannot create the state;\n"
-            "    78 the tokens file is not safe or does not parse.\n\n"
+            "    0 stopped by SIGTERM or SIGINT; 64 bad usage; 65 the key or roster does\n"
+            "    not parse; 66 a file is missing; 71 cannot listen; 73 cannot create the\n"
+            "    state; 78 the tokens file is not safe or does not parse.\n\n"
             "EXAMPLES\n"
             "    liaison console token --tokens fbi.tokens --actor usa.fbi.jdoe\n"
             "    liaison console --tokens fbi.tokens --state ~/.liaison --listen 127.0.0.1:8081 \\\n"
@@ -870,7 +871,7 @@ drain_main(void *arg)
         int rc = EX_OK;
 
         if (lc == NULL)
-            rc = cli_connect(SUB " drain", &c->ctx.conn, true, &lc);
+            rc = cli_connect(SUB " drain", &c->drain_conn, true, &lc);
         if (lc != NULL) {
             size_t stored = 0;
 
@@ -1158,6 +1159,10 @@ cli_console_main(int argc, char **argv)
                         "(liaison console token adds one)\n", o.tokens);
     c.ctx.conn = o.conn;
     c.ctx.conn.actor = NULL;
+    /* The drain acknowledges recalls: it sends as the console's --actor, or as itself. */
+    c.drain_conn = o.conn;
+    if (c.drain_conn.actor == NULL || c.drain_conn.actor[0] == '\0')
+        c.drain_conn.actor = "system:liaison-console";
     c.ctx.agent_config = o.agent_config;
     c.ctx.audit_data = o.audit_data;
     c.ctx.read_only = o.read_only;
