@@ -658,92 +658,49 @@ ack_state(agent_store *st, const char *key, char *out, size_t out_len, char *err
     json_decref(rec);
 }
 
-static int
-cmd_implement(int argc, char **argv)
+int
+cli_agent_implement(const agent_config *cfg, agent_store *st, const char *designation,
+                    const char *from, long version, const char *note, long wait_s,
+                    json_t **result_out, char *why, size_t why_len)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"version", required_argument, NULL, OPT_VERSION},
-        {"from", required_argument, NULL, OPT_FROM},
-        {"note", required_argument, NULL, OPT_NOTE},
-        {"wait", required_argument, NULL, OPT_WAIT},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config = NULL, *note = "";
     designation_search s;
-    agent_config *cfg = NULL;
-    agent_store *st = NULL;
     agent_txn *t = NULL;
     json_t *rec = NULL, *req = NULL;
-    long wait_s = 0;
-    bool json = false, already = false;
+    bool already = false;
     char now[32], ack[32], error[600];
     agent_store_err err;
-    int opt, rc = EX_USAGE;
+    int rc;
 
     memset(&s, 0, sizeof(s));
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        char *end = NULL;
-
-        switch (opt) {
-        case OPT_CONFIG: config = optarg; break;
-        case OPT_VERSION:
-            s.version = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || s.version < 1) {
-                cli_error(SUB, "implement: --version takes a positive whole number");
-                return EX_USAGE;
-            }
-            break;
-        case OPT_FROM: s.from = optarg; break;
-        case OPT_NOTE: note = optarg; break;
-        case OPT_WAIT:
-            wait_s = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || wait_s < 0 || wait_s > 3600) {
-                cli_error(SUB, "implement: --wait takes seconds (0 to 3600)");
-                return EX_USAGE;
-            }
-            break;
-        case OPT_JSON: json = true; break;
-        case 'h': fputs(usage_implement, stdout); return EX_OK;
-        default: fputs(usage_implement, stderr); return EX_USAGE;
-        }
-    }
-    if (optind + 1 != argc) {
-        cli_error(SUB, "implement: expected one DESIGNATION (see --help)");
-        return EX_USAGE;
-    }
-    s.designation = argv[optind];
-    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
-        (rc = cli_agent_store_open(SUB, cfg, true, &st)) != EX_OK)
-        goto out;
+    why[0] = '\0';
+    s.designation = designation;
+    s.from = from;
+    s.version = version;
     if ((err = agent_store_begin(st, true, &t)) != AGENT_STORE_OK ||
         (err = agent_store_each(t, AGENT_T_DESIGNATIONS, NULL, each_designation, &s)) !=
             AGENT_STORE_OK) {
         rc = store_failed(err);
-        goto out;
+        goto done;
     }
     if (s.key[0] == '\0') {
-        char version[32] = "";
+        char vtext[32] = "";
 
         if (s.version != 0)
-            snprintf(version, sizeof(version), " version %ld", s.version);
-        cli_error(SUB, "no designation %s%s received%s%s (liaison agent list shows them)",
-                  s.designation, version, s.from ? " from " : "", s.from ? s.from : "");
+            snprintf(vtext, sizeof(vtext), " version %ld", s.version);
+        snprintf(why, why_len, "no designation %s%s received%s%s (liaison agent list shows them)",
+                 s.designation, vtext, s.from ? " from " : "", s.from ? s.from : "");
         rc = EX_DATAERR;
-        goto out;
+        goto done;
     }
     if (s.ambiguous) {
-        cli_error(SUB, "designation %s was received from several agencies; say --from ADDR",
-                  s.designation);
+        snprintf(why, why_len, "designation %s was received from several agencies; say --from ADDR",
+                 s.designation);
         rc = EX_USAGE;
-        goto out;
+        goto done;
     }
     if ((err = agent_json_get(t, AGENT_T_DESIGNATIONS, s.key, &rec)) != AGENT_STORE_OK) {
         rc = store_failed(err);
-        goto out;
+        goto done;
     }
     already = json_is_string(json_object_get(rec, "ack")) &&
               strcmp(json_string_value(json_object_get(rec, "ack")), "implemented") == 0;
@@ -756,7 +713,7 @@ cmd_implement(int argc, char **argv)
             (err = agent_json_put(t, AGENT_T_DESIGNATIONS, s.key, rec)) != AGENT_STORE_OK ||
             (err = agent_store_commit(&t)) != AGENT_STORE_OK) {
             rc = store_failed(err);
-            goto out;
+            goto done;
         }
     }
     agent_store_abort(&t);
@@ -777,40 +734,123 @@ cmd_implement(int argc, char **argv)
                 break;
             }
             if (error[0] != '\0') {
-                cli_error(SUB, "the agent could not send the acknowledgement: %s", error);
+                snprintf(why, why_len, "the agent could not send the acknowledgement: %s", error);
                 rc = EX_UNAVAILABLE;
                 break;
             }
             nanosleep(&pause, NULL);
         }
     }
-    if (json) {
-        json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "designation", s.designation, "version",
-                              (json_int_t)s.best_version, "from", s.best_from, "ack", ack);
+    /* Recorded: what happened since (sent, waited in vain, failed) is said as the command
+     * says it. */
+    if (rc == EX_OK || rc == EX_TEMPFAIL || rc == EX_UNAVAILABLE) {
+        char message[600];
+
+        if (already)
+            snprintf(message, sizeof(message), "%s version %ld from %s: already implemented and "
+                     "acknowledged", s.designation, s.best_version, s.best_from);
+        else if (strcmp(ack, "implemented") == 0)
+            snprintf(message, sizeof(message), "%s version %ld: freeze.ack implemented sent to %s",
+                     s.designation, s.best_version, s.best_from);
+        else if (agent_running(cfg))
+            snprintf(message, sizeof(message), "%s version %ld: implementation recorded; the "
+                     "running agent sends freeze.ack implemented to %s", s.designation,
+                     s.best_version, s.best_from);
+        else
+            snprintf(message, sizeof(message), "%s version %ld: implementation recorded; the "
+                     "agent is not running: it sends freeze.ack implemented to %s when it starts",
+                     s.designation, s.best_version, s.best_from);
+        *result_out = json_pack("{s:s, s:I, s:s, s:s, s:b, s:s}", "designation", s.designation,
+                                "version", (json_int_t)s.best_version, "from", s.best_from, "ack",
+                                ack, "already", already, "message", message);
+        if (*result_out == NULL)
+            rc = EX_SOFTWARE;
+    }
+done:
+    agent_store_abort(&t);
+    json_decref(rec);
+    json_decref(req);
+    return rc;
+}
+
+static int
+cmd_implement(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"version", required_argument, NULL, OPT_VERSION},
+        {"from", required_argument, NULL, OPT_FROM},
+        {"note", required_argument, NULL, OPT_NOTE},
+        {"wait", required_argument, NULL, OPT_WAIT},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *note = "", *from = NULL;
+    agent_config *cfg = NULL;
+    agent_store *st = NULL;
+    json_t *res = NULL;
+    long wait_s = 0, version = 0;
+    bool json = false;
+    char why[700];
+    int opt, rc = EX_USAGE;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        char *end = NULL;
+
+        switch (opt) {
+        case OPT_CONFIG: config = optarg; break;
+        case OPT_VERSION:
+            version = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || version < 1) {
+                cli_error(SUB, "implement: --version takes a positive whole number");
+                return EX_USAGE;
+            }
+            break;
+        case OPT_FROM: from = optarg; break;
+        case OPT_NOTE: note = optarg; break;
+        case OPT_WAIT:
+            wait_s = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || wait_s < 0 || wait_s > 3600) {
+                cli_error(SUB, "implement: --wait takes seconds (0 to 3600)");
+                return EX_USAGE;
+            }
+            break;
+        case OPT_JSON: json = true; break;
+        case 'h': fputs(usage_implement, stdout); return EX_OK;
+        default: fputs(usage_implement, stderr); return EX_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        cli_error(SUB, "implement: expected one DESIGNATION (see --help)");
+        return EX_USAGE;
+    }
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
+        (rc = cli_agent_store_open(SUB, cfg, true, &st)) != EX_OK)
+        goto out;
+    rc = cli_agent_implement(cfg, st, argv[optind], from, version, note, wait_s, &res, why,
+                             sizeof(why));
+    if (rc == EX_UNAVAILABLE)
+        cli_error(SUB, "%s", why);
+    if (res != NULL && json) {
+        json_t *o = json_pack("{s:O, s:O, s:O, s:O}", "designation",
+                              json_object_get(res, "designation"), "version",
+                              json_object_get(res, "version"), "from", json_object_get(res, "from"),
+                              "ack", json_object_get(res, "ack"));
 
         print_json(o);
         json_decref(o);
-    } else if (already) {
-        printf("%s version %ld from %s: already implemented and acknowledged\n", s.designation,
-               s.best_version, s.best_from);
-    } else if (strcmp(ack, "implemented") == 0) {
-        printf("%s version %ld: freeze.ack implemented sent to %s\n", s.designation,
-               s.best_version, s.best_from);
-    } else if (agent_running(cfg)) {
-        printf("%s version %ld: implementation recorded; the running agent sends freeze.ack "
-               "implemented to %s\n", s.designation, s.best_version, s.best_from);
-    } else {
-        printf("%s version %ld: implementation recorded; the agent is not running: it sends "
-               "freeze.ack implemented to %s when it starts\n",
-               s.designation, s.best_version, s.best_from);
+    } else if (res != NULL) {
+        printf("%s\n", json_string_value(json_object_get(res, "message")));
+    } else if (rc != EX_UNAVAILABLE && why[0] != '\0') {
+        cli_error(SUB, "%s", why);
     }
     if (rc == EX_TEMPFAIL)
         cli_error(SUB, "the agent has not sent the acknowledgement within %ld s (is it running?)",
                   wait_s);
 out:
-    agent_store_abort(&t);
-    json_decref(rec);
-    json_decref(req);
+    json_decref(res);
     agent_store_close(&st);
     agent_config_destroy(&cfg);
     return rc;

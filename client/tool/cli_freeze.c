@@ -409,16 +409,17 @@ by_version(const void *a, const void *b)
     return ((const fz_version *)a)->version - ((const fz_version *)b)->version;
 }
 
-/* Loads designation id from the casebook: its versions sent, in order. */
+/* Loads designation id from the casebook: its versions sent, in order.  EX_IOERR with
+ * *err_out when the casebook cannot be read. */
 static int
-case_load(const char *sub, casebook *cb, const char *id, fz_case *fc)
+case_load_why(casebook *cb, const char *id, fz_case *fc, casebook_err *err_out)
 {
     char why[128];
     casebook_err err;
 
     memset(fc, 0, sizeof(*fc));
     if ((err = casebook_list_case(cb, "freeze", id, false, &fc->list)) != CASEBOOK_OK) {
-        cli_error(sub, "casebook: %s", casebook_strerror(err));
+        *err_out = err;
         return EX_IOERR;
     }
     for (size_t i = 0; i < fc->list->count; i++) {
@@ -445,6 +446,18 @@ case_load(const char *sub, casebook *cb, const char *id, fz_case *fc)
     }
     qsort(fc->versions, fc->version_count, sizeof(fc->versions[0]), by_version);
     return EX_OK;
+}
+
+/* Loads designation id, saying why on stderr when the casebook cannot be read. */
+static int
+case_load(const char *sub, casebook *cb, const char *id, fz_case *fc)
+{
+    casebook_err err = CASEBOOK_OK;
+    int rc = case_load_why(cb, id, fc, &err);
+
+    if (rc != EX_OK)
+        cli_error(sub, "casebook: %s", casebook_strerror(err));
+    return rc;
 }
 
 /* ---- designate, amend, delist --------------------------------------------------- */
@@ -928,42 +941,31 @@ time_json(uint64_t ms)
     return ms == 0 ? json_null() : json_string(proto_time_format(ms, t));
 }
 
-static int
-cmd_status(int argc, char **argv)
+int
+cli_freeze_status_json(casebook *cb, const proto_roster *roster, const char *self,
+                       const char *state, const char *designation, const char *agent_store_config,
+                       json_t **out, char *why, size_t why_len)
 {
-    static fz_unit units[UNITS_MAX];
-    fz_opts o;
-    liaison_client *c = NULL;
-    casebook *cb = NULL;
-    proto_roster *roster = NULL;
-    proto_detail d = {{0}, {0}};
+    fz_unit *units = calloc(UNITS_MAX, sizeof(*units));
     fz_case fc;
     size_t unit_count = 0;
-    const char *self;
+    json_t *j = NULL;
+    casebook_err err = CASEBOOK_OK;
     int rc;
 
     memset(&fc, 0, sizeof(fc));
-    if ((rc = parse(argc, argv, usage_status, true, &o)) != EX_OK)
-        return rc < 0 ? EX_OK : rc;
-    if ((rc = cli_casebook_open("freeze status", &o.conn, &cb)) != EX_OK)
-        return rc;
-    if ((rc = cli_connect("freeze status", &o.conn, true, &c)) != EX_OK)
-        goto done;
-    if (proto_roster_load(o.conn.roster, &roster, &d) != PROTO_OK) {
-        cli_error(SUB, "status: %s", d.text);
-        rc = EX_DATAERR;
+    why[0] = '\0';
+    if (units == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return EX_SOFTWARE;
+    }
+    if ((rc = case_load_why(cb, designation, &fc, &err)) != EX_OK) {
+        snprintf(why, why_len, "casebook: %s", casebook_strerror(err));
         goto done;
     }
-    self = liaison_client_address(c);
-    if ((rc = cli_drain("freeze status", c, cb, (unsigned)o.wait_s * 1000u, NULL)) != EX_OK)
-        goto done;
-    if ((rc = case_load("freeze status", cb, o.designation, &fc)) != EX_OK)
-        goto done;
-    if (o.agent_config != NULL && (rc = record_own("freeze status", &o, cb)) != EX_OK)
-        goto done;
     if (fc.version_count == 0) {
-        cli_error(SUB, "status: designation %s is not in the casebook at %s (it is kept where "
-                       "it was designated)", o.designation, o.conn.state);
+        snprintf(why, why_len, "designation %s is not in the casebook at %s (it is kept where it "
+                               "was designated)", designation, state);
         rc = EX_NOINPUT;
         goto done;
     }
@@ -974,27 +976,29 @@ cmd_status(int argc, char **argv)
      * with --agent-config, those the agency's agent received. */
     for (size_t i = 0; i < fc.list->count; i++) {
         casebook_entry *e = fc.list->entries[i];
-        char why[128];
+        char bwhy[128];
         json_t *ack;
 
         if (e->sent || strcmp(e->kind, "freeze.ack") != 0)
             continue;
-        ack = cli_body_parse(e->body, "freeze.ack/1", why);
+        ack = cli_body_parse(e->body, "freeze.ack/1", bwhy);
         if (ack == NULL) {
-            cli_error(SUB, "status: an acknowledgement from %s is ignored: %s", e->peer, why);
+            cli_error(SUB, "status: an acknowledgement from %s is ignored: %s", e->peer, bwhy);
             continue;
         }
         apply_ack(&fc, units, &unit_count, e->peer, ack, e->has_reply_to ? e->in_reply_to : NULL,
                   e->created_ms != 0 ? e->created_ms : e->time_ms);
         json_decref(ack);
     }
-    if (o.agent_config != NULL) {
+    if (agent_store_config != NULL) {
         json_t *acks = NULL, *ack;
         size_t i;
 
-        if ((rc = cli_freeze_agent_acks("freeze status", o.agent_config, o.designation, &acks)) !=
-            EX_OK)
+        if ((rc = cli_freeze_agent_acks("freeze status", agent_store_config, designation, &acks)) !=
+            EX_OK) {
+            why[0] = '\0';
             goto done;
+        }
         json_array_foreach(acks, i, ack) {
             uint8_t reply_to[16];
             const char *hex = json_string_value(json_object_get(ack, "in_reply_to"));
@@ -1032,7 +1036,6 @@ cmd_status(int argc, char **argv)
     }
     {
         const fz_version *latest = &fc.versions[fc.version_count - 1];
-        const char *name = json_string_value(json_object_get(json_object_get(latest->body, "entity"), "name"));
         size_t got = 0, done_n = 0;
 
         for (size_t u = 0; u < unit_count; u++) {
@@ -1040,79 +1043,141 @@ cmd_status(int argc, char **argv)
                    units[u].cells[fc.version_count - 1].implemented_ms != 0;
             done_n += units[u].cells[fc.version_count - 1].implemented_ms != 0;
         }
-        if (o.json) {
-            json_t *j = json_object(), *vs = json_array(), *us = json_array();
+        j = json_object();
+        json_t *vs = json_array(), *us = json_array();
 
-            json_object_set_new(j, "designation", json_string(o.designation));
-            json_object_set(j, "entity", json_object_get(latest->body, "entity"));
-            for (size_t v = 0; v < fc.version_count; v++) {
-                char hex[33];
+        json_object_set_new(j, "designation", json_string(designation));
+        json_object_set(j, "entity", json_object_get(latest->body, "entity"));
+        for (size_t v = 0; v < fc.version_count; v++) {
+            char hex[33];
 
-                liaison_id_to_hex(fc.versions[v].id, hex);
-                json_array_append_new(vs, json_pack("{s:i, s:s, s:s, s:o}", "version",
-                                                    fc.versions[v].version, "action",
-                                                    fc.versions[v].action, "id", hex, "sent",
-                                                    time_json(fc.versions[v].sent_ms)));
-            }
-            json_object_set_new(j, "versions", vs);
-            for (size_t u = 0; u < unit_count; u++) {
-                json_t *cells = json_array();
-
-                for (size_t v = 0; v < fc.version_count; v++) {
-                    const fz_cell *cell = &units[u].cells[v];
-                    json_t *x = json_pack("{s:i, s:s, s:o, s:o, s:b}", "version",
-                                          fc.versions[v].version, "action", fc.versions[v].action,
-                                          "received", time_json(cell->received_ms), "implemented",
-                                          time_json(cell->implemented_ms), "acknowledged",
-                                          cell->received_ms != 0 || cell->implemented_ms != 0);
-
-                    if (cell->delivery[0])
-                        json_object_set_new(x, "delivery", json_string(cell->delivery));
-                    if (cell->note[0])
-                        json_object_set_new(x, "note", json_string(cell->note));
-                    json_array_append_new(cells, x);
-                }
-                json_array_append_new(us, json_pack("{s:s, s:o}", "unit", units[u].addr,
-                                                    "versions", cells));
-            }
-            json_object_set_new(j, "units", us);
-            json_object_set_new(j, "latest",
-                                json_pack("{s:i, s:s, s:I, s:I, s:I}", "version", latest->version,
-                                          "action", latest->action, "units", (json_int_t)unit_count,
-                                          "received", (json_int_t)got, "implemented",
-                                          (json_int_t)done_n));
-            cli_print_json(j, false);
-            json_decref(j);
-        } else {
-            printf("designation %s: %s (latest version %d, %s)\n", o.designation,
-                   name != NULL ? name : "?", latest->version, latest->action);
-            printf("%-14s%-4s%-8s%-22s%-22s%s\n", "UNIT", "VER", "ACTION", "RECEIVED",
-                   "IMPLEMENTED", "DELIVERY");
-            for (size_t u = 0; u < unit_count; u++) {
-                for (size_t v = 0; v < fc.version_count; v++) {
-                    const fz_cell *cell = &units[u].cells[v];
-                    char r[32] = "-", im[32] = "-";
-                    bool acked = cell->received_ms != 0 || cell->implemented_ms != 0;
-
-                    if (cell->received_ms)
-                        proto_time_format(cell->received_ms, r);
-                    if (cell->implemented_ms)
-                        proto_time_format(cell->implemented_ms, im);
-                    printf("%-14s%-4d%-8s%-22s%-22s%s%s%s\n", units[u].addr,
-                           fc.versions[v].version, fc.versions[v].action, r, im,
-                           cell->delivery[0] ? cell->delivery : "-",
-                           acked ? "" : "  NOT ACKNOWLEDGED", "");
-                }
-            }
-            printf("version %d: received by %zu of %zu unit%s, implemented by %zu of %zu\n",
-                   latest->version, got, unit_count, unit_count == 1 ? "" : "s", done_n, unit_count);
+            liaison_id_to_hex(fc.versions[v].id, hex);
+            json_array_append_new(vs, json_pack("{s:i, s:s, s:s, s:o}", "version",
+                                                fc.versions[v].version, "action",
+                                                fc.versions[v].action, "id", hex, "sent",
+                                                time_json(fc.versions[v].sent_ms)));
         }
+        json_object_set_new(j, "versions", vs);
+        for (size_t u = 0; u < unit_count; u++) {
+            json_t *cells = json_array();
+
+            for (size_t v = 0; v < fc.version_count; v++) {
+                const fz_cell *cell = &units[u].cells[v];
+                json_t *x = json_pack("{s:i, s:s, s:o, s:o, s:b}", "version",
+                                      fc.versions[v].version, "action", fc.versions[v].action,
+                                      "received", time_json(cell->received_ms), "implemented",
+                                      time_json(cell->implemented_ms), "acknowledged",
+                                      cell->received_ms != 0 || cell->implemented_ms != 0);
+
+                if (cell->delivery[0])
+                    json_object_set_new(x, "delivery", json_string(cell->delivery));
+                if (cell->note[0])
+                    json_object_set_new(x, "note", json_string(cell->note));
+                json_array_append_new(cells, x);
+            }
+            json_array_append_new(us, json_pack("{s:s, s:o}", "unit", units[u].addr,
+                                                "versions", cells));
+        }
+        json_object_set_new(j, "units", us);
+        json_object_set_new(j, "latest",
+                            json_pack("{s:i, s:s, s:I, s:I, s:I}", "version", latest->version,
+                                      "action", latest->action, "units", (json_int_t)unit_count,
+                                      "received", (json_int_t)got, "implemented",
+                                      (json_int_t)done_n));
     }
+    *out = j;
+    j = NULL;
     rc = EX_OK;
 done:
     for (size_t u = 0; u < unit_count; u++)
         free(units[u].cells);
+    free(units);
+    json_decref(j);
     case_free(&fc);
+    return rc;
+}
+
+/* Prints the text output of freeze status from its JSON (cli_freeze_status_json). */
+static void
+status_print(const json_t *j)
+{
+    const json_t *latest = json_object_get(j, "latest"), *unit;
+    const char *name = json_string_value(json_object_get(json_object_get(j, "entity"), "name"));
+    size_t unit_count = (size_t)json_integer_value(json_object_get(latest, "units"));
+    size_t u;
+
+    printf("designation %s: %s (latest version %d, %s)\n",
+           json_string_value(json_object_get(j, "designation")), name != NULL ? name : "?",
+           (int)json_integer_value(json_object_get(latest, "version")),
+           json_string_value(json_object_get(latest, "action")));
+    printf("%-14s%-4s%-8s%-22s%-22s%s\n", "UNIT", "VER", "ACTION", "RECEIVED", "IMPLEMENTED",
+           "DELIVERY");
+    json_array_foreach(json_object_get(j, "units"), u, unit) {
+        const json_t *cell;
+        size_t v;
+
+        json_array_foreach(json_object_get(unit, "versions"), v, cell) {
+            const char *r = json_string_value(json_object_get(cell, "received"));
+            const char *im = json_string_value(json_object_get(cell, "implemented"));
+            const char *delivery = json_string_value(json_object_get(cell, "delivery"));
+
+            printf("%-14s%-4d%-8s%-22s%-22s%s%s%s\n",
+                   json_string_value(json_object_get(unit, "unit")),
+                   (int)json_integer_value(json_object_get(cell, "version")),
+                   json_string_value(json_object_get(cell, "action")), r != NULL ? r : "-",
+                   im != NULL ? im : "-", delivery != NULL ? delivery : "-",
+                   json_is_true(json_object_get(cell, "acknowledged")) ? "" : "  NOT ACKNOWLEDGED",
+                   "");
+        }
+    }
+    printf("version %d: received by %zu of %zu unit%s, implemented by %zu of %zu\n",
+           (int)json_integer_value(json_object_get(latest, "version")),
+           (size_t)json_integer_value(json_object_get(latest, "received")), unit_count,
+           unit_count == 1 ? "" : "s",
+           (size_t)json_integer_value(json_object_get(latest, "implemented")), unit_count);
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+    fz_opts o;
+    liaison_client *c = NULL;
+    casebook *cb = NULL;
+    proto_roster *roster = NULL;
+    proto_detail d = {{0}, {0}};
+    json_t *j = NULL;
+    char why[512];
+    int rc;
+
+    if ((rc = parse(argc, argv, usage_status, true, &o)) != EX_OK)
+        return rc < 0 ? EX_OK : rc;
+    if ((rc = cli_casebook_open("freeze status", &o.conn, &cb)) != EX_OK)
+        return rc;
+    if ((rc = cli_connect("freeze status", &o.conn, true, &c)) != EX_OK)
+        goto done;
+    if (proto_roster_load(o.conn.roster, &roster, &d) != PROTO_OK) {
+        cli_error(SUB, "status: %s", d.text);
+        rc = EX_DATAERR;
+        goto done;
+    }
+    if ((rc = cli_drain("freeze status", c, cb, (unsigned)o.wait_s * 1000u, NULL)) != EX_OK)
+        goto done;
+    if (o.agent_config != NULL && (rc = record_own("freeze status", &o, cb)) != EX_OK)
+        goto done;
+    rc = cli_freeze_status_json(cb, roster, liaison_client_address(c), o.conn.state,
+                                o.designation, o.agent_config, &j, why, sizeof(why));
+    if (rc == EX_NOINPUT)
+        cli_error(SUB, "status: %s", why);
+    else if (rc != EX_OK && why[0] != '\0')
+        cli_error("freeze status", "%s", why);
+    if (rc != EX_OK)
+        goto done;
+    if (o.json)
+        cli_print_json(j, false);
+    else
+        status_print(j);
+done:
+    json_decref(j);
     proto_roster_destroy(&roster);
     liaison_client_close(&c);
     casebook_close(&cb);

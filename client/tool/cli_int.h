@@ -319,6 +319,43 @@ int cli_freeze_agent_acks(const char *sub, const char *config_path, const char *
 int cli_grant_load(const char *sub, const cli_conn *conn, const char *agent_config,
                    const char *arg, uint8_t **token_out, size_t *len_out);
 
+/*
+ * The designation as `liaison freeze status ID --json` prints it, from the
+ * casebook cb (and, with agent_store_config, the acknowledgements the agency's
+ * agent filed): {designation, entity, versions, units [{unit, versions
+ * [{version, action, received, implemented, acknowledged, delivery?,
+ * note?}]}], latest {version, action, units, received, implemented}}; the
+ * units are the agencies of roster (never self) that the versions were sent
+ * to, and those that acknowledged.  *out is the caller's.  Returns EX_OK;
+ * EX_NOINPUT when no version is in the casebook (state named in why);
+ * EX_IOERR with why; another code when the agent's store could not be read
+ * (said on stderr, why "").
+ */
+struct proto_roster;
+int cli_freeze_status_json(struct casebook *cb, const struct proto_roster *roster,
+                           const char *self, const char *state, const char *designation,
+                           const char *agent_store_config, json_t **out, char *why,
+                           size_t why_len);
+
+/*
+ * Marks the designation received by the agent of cfg (its store st, open for
+ * writing) as implemented, as `liaison agent implement` does: the newest
+ * version (or version, when not 0) received (from from, when not NULL); the
+ * agent then sends freeze.ack implemented.  With wait_s > 0, waits that long
+ * for the agent to have sent it.  *result_out gets {designation, version,
+ * from, ack: "implemented"|"implement-requested", already, message}, the
+ * caller's, when the request was recorded: then the code is EX_OK,
+ * EX_TEMPFAIL (the wait ran out) or EX_UNAVAILABLE (the agent could not
+ * send it: why).  Else EX_DATAERR (no such designation) or EX_USAGE (several
+ * senders: say from) with why, or EX_IOERR (said on stderr, why "").
+ */
+struct agent_config;
+struct agent_store;
+int cli_agent_implement(const struct agent_config *cfg, struct agent_store *st,
+                        const char *designation, const char *from, long version,
+                        const char *note, long wait_s, json_t **result_out, char *why,
+                        size_t why_len);
+
 /* Family entry points are declared in cli.h. */
 
 #endif
