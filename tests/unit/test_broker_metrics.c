@@ -1,4 +1,4 @@
-/* Unit tests of broker/metrics.c: exposition text, escaping, histogram, threads, HTTP. */
+/* Unit tests of broker/metrics.c: exposition text, escaping, histogram, threads, HTTP, the status JSON. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "helpers.h"
 #include "metrics.h"
@@ -534,6 +536,352 @@ test_broker_metrics_strerror_complete(void **state)
     assert_string_equal(broker_metrics_strerror((broker_metrics_err)999), "unknown error");
 }
 
+/* ---- The status page ------------------------------------------------------------ */
+
+/* Renders the status at now_ms and parses it; fails unless it is a JSON object. */
+static json_t *
+status_json(broker_metrics *m, uint64_t now_ms)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_error_t jerr;
+    json_t *root;
+
+    assert_int_equal(broker_metrics_render_status(m, now_ms, &text, &len), BROKER_METRICS_OK);
+    assert_int_equal(strlen(text), len);
+    root = json_loads(text, 0, &jerr);
+    if (root == NULL)
+        fail_msg("status is not JSON (%s): %s", jerr.text, text);
+    assert_true(json_is_object(root));
+    free(text);
+    return root;
+}
+
+/* 2026-12-06T20:30:00Z in Unix milliseconds. */
+#define T0 1796589000000ull
+
+static void
+test_broker_metrics_status_fresh(void **state)
+{
+    broker_metrics *m = *state;
+    json_t *root = status_json(m, T0);
+    static const char *const counters[] = {"accepted", "released", "withheld", "denied",
+                                           "rejected", "refused", "forwarded", "delivered",
+                                           "receipted", "expired"};
+
+    assert_true(json_is_null(json_object_get(root, "broker")));
+    assert_string_equal(json_string_value(json_object_get(root, "now")), "2026-12-06T20:30:00Z");
+    assert_true(json_is_null(json_object_get(root, "started")));
+    assert_int_equal(json_array_size(json_object_get(root, "peers")), 0);
+    assert_int_equal(json_array_size(json_object_get(root, "queues")), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "sessions"),
+                                                        "connected")), 0);
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        json_t *c = json_object_get(json_object_get(root, "counters"), counters[i]);
+
+        if (!json_is_integer(c) || json_integer_value(c) != 0)
+            fail_msg("counters.%s is not 0", counters[i]);
+    }
+    assert_int_equal(json_object_size(json_object_get(root, "counters")), 10);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "series"),
+                                                        "interval_s")), 10);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(root, "series"), "points")), 0);
+    assert_true(json_is_null(json_object_get(root, "tree_head")));
+    assert_int_equal(json_array_size(json_object_get(root, "refusals")), 0);
+    assert_int_equal(json_object_size(root), 10);
+    json_decref(root);
+}
+
+static void
+test_broker_metrics_status_members(void **state)
+{
+    broker_metrics *m = *state;
+    uint8_t root_a[PROTO_HASH_BYTES], root_b[PROTO_HASH_BYTES];
+    json_t *root, *peers, *p, *head, *queues;
+
+    memset(root_a, 0xab, sizeof(root_a));
+    memset(root_b, 0x01, sizeof(root_b));
+    broker_metrics_set_identity(m, "USA", T0 - 3600000u);
+    assert_int_equal(broker_metrics_set_peer_since(m, "MEX", false, 0), BROKER_METRICS_OK);
+    assert_int_equal(broker_metrics_set_peer_since(m, "CAN", true, T0 - 60000u), BROKER_METRICS_OK);
+    assert_int_equal(broker_metrics_set_peer_inflight(m, "CAN", 3), BROKER_METRICS_OK);
+    assert_int_equal(broker_metrics_set_peer_head(m, "CAN", 123, root_a, T0 - 30000u, "consistent",
+                                                  true, T0 - 29000u),
+                     BROKER_METRICS_OK);
+    broker_metrics_set_tree_head(m, 77, root_b, T0 - 5000u);
+    assert_int_equal(broker_metrics_set_queue_depth(m, "CAN/RCMP", 4), BROKER_METRICS_OK);
+    assert_int_equal(broker_metrics_set_queue_depth(m, "USA/FBI", 9), BROKER_METRICS_OK);
+    broker_metrics_set_sessions_connected(m, 5);
+    broker_metrics_inc(m, BROKER_METRICS_ACCEPTED, 7);
+    broker_metrics_inc_rejected(m, PROTO_WIRE_DENIED);
+    broker_metrics_inc_rejected(m, PROTO_WIRE_BUSY);
+
+    root = status_json(m, T0);
+    assert_string_equal(json_string_value(json_object_get(root, "broker")), "USA");
+    assert_string_equal(json_string_value(json_object_get(root, "started")), "2026-12-06T19:30:00Z");
+    peers = json_object_get(root, "peers");
+    assert_int_equal(json_array_size(peers), 2);
+    p = json_array_get(peers, 0);
+    assert_string_equal(json_string_value(json_object_get(p, "nation")), "MEX");
+    assert_true(json_is_false(json_object_get(p, "up")));
+    assert_true(json_is_null(json_object_get(p, "since")));
+    assert_true(json_is_null(json_object_get(p, "head")));
+    p = json_array_get(peers, 1);
+    assert_string_equal(json_string_value(json_object_get(p, "nation")), "CAN");
+    assert_true(json_is_true(json_object_get(p, "up")));
+    assert_string_equal(json_string_value(json_object_get(p, "since")), "2026-12-06T20:29:00Z");
+    assert_int_equal(json_integer_value(json_object_get(p, "inflight")), 3);
+    head = json_object_get(p, "head");
+    assert_int_equal(json_integer_value(json_object_get(head, "tree_size")), 123);
+    assert_string_equal(json_string_value(json_object_get(head, "root")),
+                        "abababababababababababababababababababababababababababababababab");
+    assert_string_equal(json_string_value(json_object_get(head, "timestamp")), "2026-12-06T20:29:30Z");
+    assert_string_equal(json_string_value(json_object_get(head, "check")), "consistent");
+    assert_true(json_is_true(json_object_get(head, "ok")));
+    assert_string_equal(json_string_value(json_object_get(head, "checked")), "2026-12-06T20:29:31Z");
+
+    /* Deepest first. */
+    queues = json_object_get(root, "queues");
+    assert_int_equal(json_array_size(queues), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(queues, 0), "destination")),
+                        "USA/FBI");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(queues, 0), "depth")), 9);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(queues, 1), "destination")),
+                        "CAN/RCMP");
+
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "sessions"),
+                                                        "connected")), 5);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "counters"),
+                                                        "accepted")), 7);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "counters"),
+                                                        "rejected")), 2);
+    head = json_object_get(root, "tree_head");
+    assert_int_equal(json_integer_value(json_object_get(head, "tree_size")), 77);
+    assert_string_equal(json_string_value(json_object_get(head, "root")),
+                        "0101010101010101010101010101010101010101010101010101010101010101");
+    assert_string_equal(json_string_value(json_object_get(head, "timestamp")), "2026-12-06T20:29:55Z");
+    json_decref(root);
+
+    /* A failed check, and the link going down, replace what was shown. */
+    assert_int_equal(broker_metrics_set_peer_head(m, "CAN", 100, root_a, T0, "the log shrank", false,
+                                                  T0 + 1000u),
+                     BROKER_METRICS_OK);
+    assert_int_equal(broker_metrics_set_peer_since(m, "CAN", false, T0 + 2000u), BROKER_METRICS_OK);
+    root = status_json(m, T0 + 3000u);
+    p = json_array_get(json_object_get(root, "peers"), 1);
+    assert_true(json_is_false(json_object_get(p, "up")));
+    assert_string_equal(json_string_value(json_object_get(p, "since")), "2026-12-06T20:30:02Z");
+    head = json_object_get(p, "head");
+    assert_string_equal(json_string_value(json_object_get(head, "check")), "the log shrank");
+    assert_true(json_is_false(json_object_get(head, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(head, "tree_size")), 100);
+    json_decref(root);
+
+    assert_int_equal(broker_metrics_set_peer_since(m, "", true, T0), BROKER_METRICS_ERR_INVALID);
+    for (unsigned i = 2; i < BROKER_METRICS_STATUS_PEERS_MAX; i++) {
+        char nation[16];
+
+        snprintf(nation, sizeof(nation), "P%u", i);
+        assert_int_equal(broker_metrics_set_peer_since(m, nation, true, T0), BROKER_METRICS_OK);
+    }
+    assert_int_equal(broker_metrics_set_peer_since(m, "ONE-TOO-MANY", true, T0), BROKER_METRICS_ERR_FULL);
+    root = status_json(m, T0);
+    assert_int_equal(json_array_size(json_object_get(root, "peers")), BROKER_METRICS_STATUS_PEERS_MAX);
+    json_decref(root);
+}
+
+static void
+test_broker_metrics_status_refusal_ring(void **state)
+{
+    broker_metrics *m = *state;
+    json_t *root, *list, *r;
+
+    for (unsigned i = 0; i < BROKER_METRICS_REFUSALS_MAX + 10; i++) {
+        char reason[32];
+
+        snprintf(reason, sizeof(reason), "refusal %u", i);
+        broker_metrics_note_refusal(m, &(broker_metrics_refusal){
+                                           BROKER_METRICS_REFUSED_SUBMISSION, T0 + i * 1000u,
+                                           "USA/FBI", i % 2 ? "watchlist.query" : NULL, "denied",
+                                           i % 2 ? "no-mex" : NULL, reason});
+    }
+    broker_metrics_note_refusal(m, &(broker_metrics_refusal){BROKER_METRICS_REFUSED_FORWARD,
+                                                             T0 + 100000u, "MEX", NULL, "malformed",
+                                                             NULL, "a forward"});
+    broker_metrics_note_refusal(m, &(broker_metrics_refusal){BROKER_METRICS_REFUSED_HANDSHAKE,
+                                                             T0 + 101000u, "agency 10.0.0.9", NULL,
+                                                             "key-refused", NULL, "unknown key"});
+    root = status_json(m, T0 + 200000u);
+    list = json_object_get(root, "refusals");
+    assert_int_equal(json_array_size(list), BROKER_METRICS_REFUSALS_MAX);
+    /* Newest first. */
+    r = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(r, "what")), "handshake");
+    assert_string_equal(json_string_value(json_object_get(r, "from")), "agency 10.0.0.9");
+    assert_string_equal(json_string_value(json_object_get(r, "time")), "2026-12-06T20:31:41Z");
+    r = json_array_get(list, 1);
+    assert_string_equal(json_string_value(json_object_get(r, "what")), "forward");
+    assert_string_equal(json_string_value(json_object_get(r, "code")), "malformed");
+    r = json_array_get(list, 2);
+    assert_string_equal(json_string_value(json_object_get(r, "what")), "submission");
+    assert_string_equal(json_string_value(json_object_get(r, "reason")), "refusal 59");
+    assert_string_equal(json_string_value(json_object_get(r, "kind")), "watchlist.query");
+    assert_string_equal(json_string_value(json_object_get(r, "rule")), "no-mex");
+    r = json_array_get(list, 3);
+    assert_string_equal(json_string_value(json_object_get(r, "reason")), "refusal 58");
+    assert_true(json_is_null(json_object_get(r, "kind")));
+    assert_true(json_is_null(json_object_get(r, "rule")));
+    /* The oldest kept: 60 + 2 noted, 50 kept, so refusals 0..11 are gone. */
+    r = json_array_get(list, BROKER_METRICS_REFUSALS_MAX - 1);
+    assert_string_equal(json_string_value(json_object_get(r, "reason")), "refusal 12");
+    assert_int_equal(json_object_size(r), 7);
+    json_decref(root);
+}
+
+static void
+test_broker_metrics_status_series(void **state)
+{
+    broker_metrics *m = *state;
+    json_t *root, *points, *pt;
+
+    broker_metrics_inc(m, BROKER_METRICS_ACCEPTED, 100); /* before the baseline: not in a point */
+    broker_metrics_sample(m, T0);                        /* the baseline */
+    broker_metrics_inc(m, BROKER_METRICS_ACCEPTED, 3);
+    broker_metrics_inc(m, BROKER_METRICS_DELIVERED, 2);
+    broker_metrics_inc(m, BROKER_METRICS_WITHHELD, 1);
+    broker_metrics_inc_rejected(m, PROTO_WIRE_DENIED);
+    broker_metrics_inc(m, BROKER_METRICS_DENIED, 4);
+    broker_metrics_sample(m, T0 + 5000u); /* not due yet */
+    root = status_json(m, T0 + 5000u);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(root, "series"), "points")), 0);
+    json_decref(root);
+    broker_metrics_sample(m, T0 + 10000u);
+    broker_metrics_inc(m, BROKER_METRICS_ACCEPTED, 1);
+    broker_metrics_sample(m, T0 + 20000u);
+    root = status_json(m, T0 + 20000u);
+    points = json_object_get(json_object_get(root, "series"), "points");
+    assert_int_equal(json_array_size(points), 2);
+    pt = json_array_get(points, 0); /* oldest first */
+    assert_string_equal(json_string_value(json_object_get(pt, "time")), "2026-12-06T20:30:10Z");
+    assert_int_equal(json_integer_value(json_object_get(pt, "accepted")), 3);
+    assert_int_equal(json_integer_value(json_object_get(pt, "delivered")), 2);
+    assert_int_equal(json_integer_value(json_object_get(pt, "withheld")), 1);
+    assert_int_equal(json_integer_value(json_object_get(pt, "rejected")), 1);
+    assert_int_equal(json_integer_value(json_object_get(pt, "denied")), 4);
+    assert_int_equal(json_object_size(pt), 6);
+    pt = json_array_get(points, 1);
+    assert_int_equal(json_integer_value(json_object_get(pt, "accepted")), 1);
+    assert_int_equal(json_integer_value(json_object_get(pt, "delivered")), 0);
+    json_decref(root);
+
+    /* The ring keeps the last hour: 360 points, oldest first. */
+    for (unsigned i = 3; i <= BROKER_METRICS_SERIES_POINTS + 10; i++) {
+        broker_metrics_inc(m, BROKER_METRICS_ACCEPTED, i);
+        broker_metrics_sample(m, T0 + i * 10000ull);
+    }
+    root = status_json(m, T0 + 4000000u);
+    points = json_object_get(json_object_get(root, "series"), "points");
+    assert_int_equal(json_array_size(points), BROKER_METRICS_SERIES_POINTS);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(points, 0), "accepted")), 11);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(points, BROKER_METRICS_SERIES_POINTS - 1), "accepted")),
+                     BROKER_METRICS_SERIES_POINTS + 10);
+    json_decref(root);
+}
+
+static void
+test_broker_metrics_status_invalid_utf8(void **state)
+{
+    broker_metrics *m = *state;
+    char out[16];
+    json_t *root, *r;
+
+    /* A partner's reason and kind with bytes that are not UTF-8. */
+    broker_metrics_note_refusal(m, &(broker_metrics_refusal){
+                                       BROKER_METRICS_REFUSED_FORWARD, T0, "MEX",
+                                       "kind\xff", "malformed", NULL,
+                                       "bad \xc0\xaf \xed\xa0\x80 caf\xc3\xa9 \xf4\x90\x80\x80 \xe2\x82"});
+    root = status_json(m, T0);
+    r = json_array_get(json_object_get(root, "refusals"), 0);
+    assert_string_equal(json_string_value(json_object_get(r, "kind")), "kind\xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_object_get(r, "reason")),
+                        "bad \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd caf\xc3\xa9 "
+                        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd");
+    json_decref(root);
+
+    /* Cut on a character boundary, never in the middle of one. */
+    broker_metrics_utf8_copy(out, sizeof(out), "abcdefghijkl\xc3\xa9\xc3\xa9");
+    assert_string_equal(out, "abcdefghijkl\xc3\xa9");
+    broker_metrics_utf8_copy(out, 5, "abc\xe2\x82\xac");
+    assert_string_equal(out, "abc");
+    broker_metrics_utf8_copy(out, sizeof(out), "\xf0\x9f\x98\x80 ok");
+    assert_string_equal(out, "\xf0\x9f\x98\x80 ok");
+}
+
+static void
+test_broker_metrics_status_http_get(void **state)
+{
+    broker_metrics *m = *state;
+    int port = test_free_port();
+    char endpoint[32], err[256];
+    char *resp, *body;
+    json_t *root;
+
+    broker_metrics_set_identity(m, "USA", T0);
+    snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%d", port);
+    if (broker_metrics_serve(m, endpoint, err, sizeof(err)) != BROKER_METRICS_OK)
+        fail_msg("serve: %s", err);
+    resp = http_exchange(port, "GET /status.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    assert_true(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert_non_null(strstr(resp, "\r\nContent-Type: application/json\r\n"));
+    assert_non_null(strstr(resp, "\r\nCache-Control: no-store\r\n"));
+    body = strstr(resp, "\r\n\r\n");
+    assert_non_null(body);
+    root = json_loads(body + 4, 0, NULL);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(root, "broker")), "USA");
+    assert_true(json_is_string(json_object_get(root, "now")));
+    json_decref(root);
+    free(resp);
+    resp = http_exchange(port, "POST /status.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                               "Content-Length: 0\r\n\r\n");
+    assert_true(strncmp(resp, "HTTP/1.1 405 ", 13) == 0);
+    free(resp);
+    broker_metrics_stop(m);
+}
+
+/* Writers from several threads while another renders: every render parses. */
+static void *
+refusal_writer(void *arg)
+{
+    broker_metrics *m = arg;
+
+    for (unsigned i = 0; i < 2000; i++) {
+        broker_metrics_note_refusal(m, &(broker_metrics_refusal){
+                                           BROKER_METRICS_REFUSED_SUBMISSION, T0 + i, "USA/FBI",
+                                           "watchlist.query", "denied", "rule", "a reason"});
+        (void)broker_metrics_set_peer_since(m, "CAN", i % 2 == 0, T0 + i);
+        broker_metrics_inc(m, BROKER_METRICS_ACCEPTED, 1);
+        broker_metrics_sample(m, T0 + i * 10000ull);
+    }
+    return NULL;
+}
+
+static void
+test_broker_metrics_status_concurrent(void **state)
+{
+    broker_metrics *m = *state;
+    pthread_t t[2];
+
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, refusal_writer, m), 0);
+    for (unsigned i = 0; i < 50; i++)
+        json_decref(status_json(m, T0));
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    json_decref(status_json(m, T0));
+}
+
 int
 main(void)
 {
@@ -550,6 +898,13 @@ main(void)
         cmocka_unit_test_setup_teardown(test_broker_metrics_serve_port_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_metrics_serve_errors, setup, teardown),
         cmocka_unit_test(test_broker_metrics_strerror_complete),
+        cmocka_unit_test_setup_teardown(test_broker_metrics_status_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_metrics_status_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_metrics_status_refusal_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_metrics_status_series, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_metrics_status_invalid_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_metrics_status_http_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_metrics_status_concurrent, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("broker_metrics", tests, NULL, NULL);
