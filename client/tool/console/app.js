@@ -30,7 +30,9 @@ function setAttrs(e, attrs) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
     if (k === 'data') {
-      for (const [dk, dv] of Object.entries(v)) e.dataset[dk] = String(dv);
+      for (const [dk, dv] of Object.entries(v)) {
+        if (dv !== null && dv !== undefined) e.dataset[dk] = String(dv);
+      }
     } else if (k === 'on') {
       for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
     } else if (k === 'href') {
@@ -144,7 +146,8 @@ function table(id, headers, rows, empty) {
 }
 
 function td(v, cls) {
-  return el('td', cls ? {class: cls} : null, v instanceof Node ? v : str(v));
+  const nodes = v instanceof Node || (Array.isArray(v) && v.some((x) => x instanceof Node));
+  return el('td', cls ? {class: cls} : null, nodes ? v : str(v));
 }
 
 function section(title, ...children) {
@@ -603,7 +606,7 @@ pages.queries = {
       const answers = q.answers || [];
       const arows = answers.map((a) => el('tr', {data: {id: a.id}, class: `answer ${resultClass(a.result)}`},
         td(a.from), td(a.actor), timeCell(a.received),
-        td(badge(str(a.result), resultClass(a.result))),
+        td([badge(str(a.result), resultClass(a.result)), a.reason ? el('div', {class: 'warn'}, str(a.reason)) : null]),
         td((a.hits || []).length ? el('ul', {class: 'hits'}, a.hits.map((h) => el('li', {class: 'hit-item'},
           el('span', {class: 'name'}, str(h.name)), ' ',
           el('span', {class: 'ref mono'}, str(h.ref)),
@@ -642,38 +645,37 @@ pages.recalls = {
     const out = el('div');
     const r = d.recalls || {};
     const srows = (r.sent || []).map((x) => el('tr', {data: {id: x.id}},
-      timeCell(x.sent), td(x.message, 'mono'), td(x.kind), td(x.reason),
+      timeCell(x.sent), td(x.message, 'mono'), td(x.kind), td(x.reason), td(x.action),
       td(el('table', {class: 'inner'}, el('tbody', null, (x.recipients || []).map((p) => el('tr', {data: {agency: p.agency}},
         td(p.agency), td(`original ${str(p.original)}`), td(`recall ${str(p.recall)}`),
         td(p.ack ? el('span', {class: p.ack === 'deleted' ? 'ok' : 'warn'}, `${p.ack} ${when(p.acked)}`) : el('span', {class: 'muted'}, 'no ack yet')))))))));
-    out.appendChild(section('Recalls sent', table('recalls-sent', ['Sent', 'Message', 'Kind', 'Reason', 'Recipients'], srows, 'No recall sent yet.')));
+    out.appendChild(section('Recalls sent', table('recalls-sent', ['Sent', 'Message', 'Kind', 'Reason', 'Action', 'Recipients'], srows, 'No recall sent yet.')));
     const rrows = (r.received || []).map((t) => el('tr', {data: {id: t.message}, class: 'tombstone'},
-      timeCell(t.deleted), td(t.message, 'mono'), td(t.kind), td(t.from), td(t.case), td(t.reason), td(t.action), td(t.records)));
+      timeCell(t.deleted), td(t.message, 'mono'), td(t.kind), td(t.from), td(t.case), td(t.reason), td(t.whole === false ? `${str(t.action)} (in part)` : t.action), td(t.records)));
     out.appendChild(section('Recalls received', table('recalls-received', ['Deleted', 'Message', 'Kind', 'From', 'Case', 'Reason', 'Action', 'Records'], rrows, 'No recall received yet.')));
 
     const c = d.consents || {};
     out.appendChild(section('Consent requests received', consentTable('consents-in', c.requests_in, 'No consent request received yet.')));
     out.appendChild(section('Consent requests sent', consentTable('consents-out', c.requests_out, 'No consent request sent yet.')));
-    const grows = (c.grants || []).map((g) => el('tr', {data: {id: g.id}},
-      td(g.grantor), td(g.grantee), td(g.recipients), td(g.kinds), timeCell(g.until), td(g.content, 'mono'), td(g.id, 'mono')));
-    out.appendChild(section('Grants', table('grants', ['Grantor', 'Grantee', 'Recipients', 'Kinds', 'Until', 'Content', 'Grant'], grows, 'No consent granted yet.')));
+    const grows = (c.grants || []).map((g) => el('tr', {data: {id: g.id || g.message}, class: g.direction === 'out' ? 'sent' : 'in'},
+      timeCell(g.created), td(g.grantor), td(g.grantee), td(g.recipients), td(g.kinds), timeCell(g.until),
+      td(g.content, 'mono'), td(g.conditions), td(g.id, 'mono')));
+    out.appendChild(section('Grants', table('grants', ['Time', 'Grantor', 'Grantee', 'Recipients', 'Kinds', 'Until', 'Content', 'Conditions', 'Grant'], grows, 'No consent granted yet.')));
     out.appendChild(section('Denials', consentTable('denials', c.denials, 'No consent denied yet.')));
     return out;
   },
 };
 
-/* A consent list whose rows may be flat or carry a body (consent list --json). */
+/* A consent request or denial: a row of `consent list --json`
+ * {direction, kind, id, created, from | to, in_reply_to, body}. */
 function consentTable(id, list, empty) {
   const rows = (list || []).map((x) => {
     const b = x.body && typeof x.body === 'object' ? x.body : {};
-    const get = (k) => (x[k] !== undefined ? x[k] : b[k]);
-    const who = x.from || x.to || x.grantor || x.grantee || x.requester || x.originator || b.originator;
     return el('tr', {data: {id: x.id}},
-      timeCell(x.created || x.time || x.received || x.sent), td(who), td(get('content'), 'mono'),
-      td(get('recipients')), td(get('kinds')), td(get('purpose') || get('reason')), td(get('status') || get('state')),
-      td(x.id, 'mono'));
+      timeCell(x.created), td(x.from || x.to), td(b.content || b.request, 'mono'),
+      td(b.to), td(b.kinds), timeCell(b.until), td(b.purpose || b.reason), td(x.id, 'mono'));
   });
-  return table(id, ['Time', 'With', 'Content', 'Recipients', 'Kinds', 'Purpose / reason', 'State', 'Id'], rows, empty);
+  return table(id, ['Time', 'With', 'Content / request', 'Recipients', 'Kinds', 'Until', 'Purpose / reason', 'Message'], rows, empty);
 }
 
 /* The broker */
@@ -786,6 +788,7 @@ function route() {
 }
 
 let lastData = null;
+let lastJson = null;
 let refreshing = false;
 
 function fail(e) {
@@ -809,10 +812,17 @@ async function refresh(force) {
   try {
     const data = await r.page.load(r.params);
     if (state.route !== r) return;       /* the user moved on meanwhile */
-    lastData = data;
     state.pendingRefresh = false;
     clearError();
-    render(r, data);
+    const json = JSON.stringify(data);
+    if (force || json !== lastJson) {
+      /* the same data: the page is left as it is (no flicker, elements stay) */
+      lastData = data;
+      lastJson = json;
+      render(r, data);
+    } else {
+      markUpdated();
+    }
   } catch (e) {
     if (state.route === r && r.page === pages.broker && e.status === 404) {
       render(r, null, 'This console has no --broker-http: the broker\'s status is not available.');
@@ -837,8 +847,7 @@ function render(r, data, emptyMessage) {
   const node = data !== null ? r.page.render(data, r.params) : el('p', {class: 'empty'}, emptyMessage);
   clear(content).appendChild(node);
   window.scrollTo(0, scroll);
-  const now = new Date();
-  $('#updated').textContent = `updated ${now.toISOString().slice(11, 19)} UTC`;
+  markUpdated();
   state.ready++;
   document.body.dataset.page = r.page.name;
   document.body.dataset.ready = String(state.ready);
@@ -846,6 +855,10 @@ function render(r, data, emptyMessage) {
     window.liaisonLoadMs = Math.round(performance.now() - state.loadStart);
     state.loadRecorded = true;
   }
+}
+
+function markUpdated() {
+  $('#updated').textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
 }
 
 function go() {
@@ -856,6 +869,7 @@ function go() {
   }
   state.route = r;
   lastData = null;
+  lastJson = null;
   /* the first page counts from the navigation's start, later ones from the hash change */
   state.loadStart = state.firstRoute ? 0 : performance.now();
   state.firstRoute = false;
