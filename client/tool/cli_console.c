@@ -138,9 +138,9 @@ usage(FILE *out)
             "    --audit-data DIR     the home broker's data directory (MLAT export)\n"
             "    --help               this page\n\n" CLI_CONN_HELP
             "EXIT STATUS\n"
-            "    0 stopped by SIGTERM or SIGINT; 64 bad usage; 66 a file is missing;\n"
-            "    69 the broker cannot be used; 71 cannot listen; 73 cannot create the state;\n"
-            "    78 the tokens file is not safe or does not parse.\n\n"
+            "    0 stopped by SIGTERM or SIGINT; 64 bad usage; 65 the key or roster does\n"
+            "    not parse; 66 a file is missing; 71 cannot listen; 73 cannot create the\n"
+            "    state; 78 the tokens file is not safe or does not parse.\n\n"
             "EXAMPLES\n"
             "    liaison console token --tokens fbi.tokens --actor usa.fbi.jdoe\n"
             "    liaison console --tokens fbi.tokens --state ~/.liaison --listen 127.0.0.1:8081 \\\n"

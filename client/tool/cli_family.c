@@ -484,36 +484,115 @@ cli_event_body(const liaison_event *e, const char *schema, char why[128])
 void
 cli_progress_start(cli_progress *p, uint64_t total)
 {
+    memset(p, 0, sizeof(*p));
     p->on = isatty(STDERR_FILENO) == 1;
+    p->bytes = true;
     p->total = total;
-    p->last_ms = 0;
+    p->pass_ms = liaison_now_ms();
+}
+
+void
+cli_progress_start_count(cli_progress *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->on = isatty(STDERR_FILENO) == 1;
+}
+
+/* A duration as m:ss, or h:mm:ss from an hour on. */
+static void
+duration_text(char *buf, size_t len, uint64_t seconds)
+{
+    if (seconds >= 3600u)
+        snprintf(buf, len, "%llu:%02u:%02u", (unsigned long long)(seconds / 3600u),
+                 (unsigned)(seconds / 60u % 60u), (unsigned)(seconds % 60u));
+    else
+        snprintf(buf, len, "%u:%02u", (unsigned)(seconds / 60u), (unsigned)(seconds % 60u));
+}
+
+void
+cli_progress_format(char *buf, size_t len, const char *what, uint64_t done, uint64_t total,
+                    uint64_t moved, uint64_t elapsed_ms)
+{
+    enum { WIDTH = 30 };
+    char bar[WIDTH + 1], rate[24], left[32];
+    size_t fill;
+
+    if (done > total)
+        done = total;
+    fill = total > 0 ? (size_t)(done * WIDTH / total) : WIDTH;
+    for (size_t i = 0; i < WIDTH; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[WIDTH] = '\0';
+    if (done == total) {
+        snprintf(left, sizeof(left), "0:00");
+    } else if (moved == 0 || elapsed_ms == 0) {
+        snprintf(left, sizeof(left), "--:--");
+    } else {
+        /* Whole seconds, rounded up: "0:00 left" only when nothing is. */
+        uint64_t remaining = total - done;
+        uint64_t ms = (uint64_t)((double)remaining * (double)elapsed_ms / (double)moved);
+
+        duration_text(left, sizeof(left), (ms + 999u) / 1000u);
+    }
+    if (moved == 0 || elapsed_ms == 0)
+        snprintf(rate, sizeof(rate), "  -- MiB/s");
+    else
+        snprintf(rate, sizeof(rate), "%6.1f MiB/s",
+                 (double)moved / 1048576.0 * 1000.0 / (double)elapsed_ms);
+    snprintf(buf, len, "%-22.22s [%s] %7.1f/%.1f MiB %s %s left", what, bar,
+             (double)done / 1048576.0, (double)total / 1048576.0, rate, left);
 }
 
 void
 cli_progress_show(cli_progress *p, const char *what, uint64_t done)
 {
-    enum { WIDTH = 30 };
     uint64_t now = liaison_now_ms();
-    char bar[WIDTH + 1];
-    size_t fill;
+    char line[256];
 
-    if (!p->on || (now - p->last_ms < 100 && done < p->total))
+    if (!p->on)
+        return;
+    if (done < p->prev_done) { /* a new pass: its own rate */
+        p->pass_ms = now;
+        p->pass_done = done;
+    }
+    p->prev_done = done;
+    if (now - p->last_ms < 100 && done < p->total)
         return;
     p->last_ms = now;
-    fill = p->total > 0 ? (size_t)(done * WIDTH / p->total) : WIDTH;
-    for (size_t i = 0; i < WIDTH; i++)
-        bar[i] = i < fill ? '#' : '.';
-    bar[WIDTH] = '\0';
-    fprintf(stderr, "\r%-22.22s [%s] %7.1f/%.1f MiB", what, bar, (double)done / 1048576.0,
-            (double)p->total / 1048576.0);
+    cli_progress_format(line, sizeof(line), what, done, p->total, done - p->pass_done,
+                        now - p->pass_ms);
+    /* \033[K wipes what a longer line before left behind. */
+    fprintf(stderr, "\r%s\033[K", line);
     fflush(stderr);
+    p->drawn = true;
+}
+
+void
+cli_progress_count(cli_progress *p, const char *what, uint64_t done, uint64_t total)
+{
+    uint64_t now = liaison_now_ms();
+
+    if (!p->on || (now - p->last_ms < 200 && done != total))
+        return;
+    p->last_ms = now;
+    if (total > 0)
+        fprintf(stderr, "\r%s %llu of %llu   ", what, (unsigned long long)done,
+                (unsigned long long)total);
+    else
+        fprintf(stderr, "\r%s %llu   ", what, (unsigned long long)done);
+    fflush(stderr);
+    p->drawn = true;
 }
 
 void
 cli_progress_end(cli_progress *p)
 {
-    if (p->on)
+    if (p->on && p->bytes)
         fputc('\n', stderr);
+    else if (p->on && p->drawn)
+        fputs("\r\033[K", stderr);
+    p->last_ms = 0;
+    p->drawn = false;
 }
 
 /* ---- Queries (scatter-gather) ---------------------------------------------------- */

@@ -137,8 +137,7 @@ typedef struct imp {
     int rc;                        /* the send's exit status, when it stopped */
     bool changed;                  /* pass 2 found the file changed */
     char today[32];                /* effective date of what is sent */
-    bool progress;                 /* stderr is a terminal */
-    uint64_t progress_ms;          /* when progress was last drawn */
+    cli_progress bar;              /* the progress line, on a terminal */
 } imp;
 
 static int
@@ -211,24 +210,13 @@ parse(int argc, char **argv, imp_opts *o)
 static void
 progress(imp *m, const char *what, size_t done, size_t total)
 {
-    uint64_t now = liaison_now_ms();
-
-    if (!m->progress || (now - m->progress_ms < 200 && done != total))
-        return;
-    m->progress_ms = now;
-    if (total > 0)
-        fprintf(stderr, "\r%s %zu of %zu   ", what, done, total);
-    else
-        fprintf(stderr, "\r%s %zu   ", what, done);
-    fflush(stderr);
+    cli_progress_count(&m->bar, what, done, total);
 }
 
 static void
 progress_end(imp *m)
 {
-    if (m->progress && m->progress_ms != 0)
-        fputs("\r\033[K", stderr);
-    m->progress_ms = 0;
+    cli_progress_end(&m->bar);
 }
 
 /* ---- Pass 1: the file's entries --------------------------------------------------------- */
@@ -716,7 +704,7 @@ cli_freeze_import(int argc, char **argv)
         return rc < 0 ? EX_OK : rc;
     m.o = &o;
     m.list = freeze_list_name(o.fmt);
-    m.progress = isatty(STDERR_FILENO) == 1;
+    cli_progress_start_count(&m.bar);
     proto_date_format(liaison_now_ms(), m.today);
     if (sodium_init() < 0) {
         cli_error(SUB, "libsodium cannot start");

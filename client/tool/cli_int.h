@@ -228,15 +228,40 @@ json_t *cli_body_parse(const char *text, const char *schema, char why[128]);
  * unreadable (why says why). */
 json_t *cli_event_body(const liaison_event *e, const char *schema, char why[128]);
 
-/* A progress bar on stderr, drawn only when stderr is a terminal. */
+/*
+ * A progress line on stderr, drawn only when stderr is a terminal (nothing
+ * at all is written otherwise), at most every 100 ms (counts: 200 ms) but
+ * always at the end of a pass.  Bytes: a bar, done/total MiB, the rate in
+ * MiB/s and the time left, both measured over the current pass (a pass
+ * starts at cli_progress_start and whenever done goes back, as when
+ * hashing ends and sending begins).  Counts: "what done of total".
+ */
 typedef struct cli_progress {
     bool on;                       /* stderr is a terminal */
-    uint64_t total;                /* bytes in all */
-    uint64_t last_ms;              /* when it was last drawn */
+    bool bytes;                    /* counts bytes (a bar, rate, time left), else items */
+    uint64_t total;                /* bytes in all (bytes mode) */
+    uint64_t last_ms;              /* when it was last drawn; 0: draw at the next show */
+    uint64_t pass_ms;              /* when the current pass began */
+    uint64_t pass_done;            /* done when it began */
+    uint64_t prev_done;            /* done at the previous show */
+    bool drawn;                    /* a line is on the terminal */
 } cli_progress;
+/* Starts a bar over total bytes. */
 void cli_progress_start(cli_progress *p, uint64_t total);
+/* Starts a line of counts; each cli_progress_count gives its own total. */
+void cli_progress_start_count(cli_progress *p);
+/* Draws the bar at done bytes of the total, with the label what. */
 void cli_progress_show(cli_progress *p, const char *what, uint64_t done);
+/* Draws "what done of total" ("what done" when total is 0). */
+void cli_progress_count(cli_progress *p, const char *what, uint64_t done, uint64_t total);
+/* Ends the line: a bar stays on its own line, a count line is wiped. */
 void cli_progress_end(cli_progress *p);
+/* Formats the bar's text (without \r): label, bar, MiB done/total, MiB/s
+ * and time left, given the bytes moved in elapsed_ms of the current pass;
+ * the rate and time left read "--" until the pass has moved anything.
+ * Exposed for tests. */
+void cli_progress_format(char *buf, size_t len, const char *what, uint64_t done, uint64_t total,
+                         uint64_t moved, uint64_t elapsed_ms);
 
 /*
  * Sends a query (msg, built from out) and collects the answers in reply to

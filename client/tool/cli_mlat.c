@@ -989,6 +989,19 @@ cli_mlat_respond_check(const char *status, const char *grounds, char *why, size_
 }
 
 int
+cli_mlat_respond_side_check(const cli_mlat_case *mc, const char *status, char *why,
+                            size_t why_len)
+{
+    if (strcmp(status, "closed") != 0 && mc->requester != (strcmp(status, "withdrawn") == 0)) {
+        snprintf(why, why_len, "%s",
+                 mc->requester ? "on the requesting side the only status is withdrawn"
+                               : "withdrawn is the requesting authority's to send");
+        return EX_USAGE;
+    }
+    return EX_OK;
+}
+
+int
 cli_mlat_respond_send(const char *sub, liaison_client *c, casebook *cb, const cli_conn *conn,
                       const cli_mlat_case *mc, const char *case_id, const char *status,
                       const char *note, const char *grounds, const char *labels, bool json,
@@ -1003,12 +1016,8 @@ cli_mlat_respond_send(const char *sub, liaison_client *c, casebook *cb, const cl
     int rc;
 
     why[0] = '\0';
-    if (strcmp(status, "closed") != 0 && mc->requester != (strcmp(status, "withdrawn") == 0)) {
-        snprintf(why, why_len, "%s",
-                 mc->requester ? "on the requesting side the only status is withdrawn"
-                               : "withdrawn is the requesting authority's to send");
-        return EX_USAGE;
-    }
+    if ((rc = cli_mlat_respond_side_check(mc, status, why, why_len)) != EX_OK)
+        return rc;
     body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "schema", "mlat.status/1", "case", case_id,
                      "status", status, "note", note != NULL ? note : "", "grounds",
                      grounds != NULL ? grounds : "");

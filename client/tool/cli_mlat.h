@@ -53,6 +53,11 @@ json_t *cli_mlat_statuses_allowed(const cli_mlat_case *mc, const char *current);
 /* Checks a status to send and its grounds: EX_OK, or EX_USAGE with why. */
 int cli_mlat_respond_check(const char *status, const char *grounds, char *why, size_t why_len);
 
+/* Checks that this side of mc may send status (closed: either side; withdrawn:
+ * the requesting one; any other: the requested one): EX_OK, or EX_USAGE with why. */
+int cli_mlat_respond_side_check(const cli_mlat_case *mc, const char *status, char *why,
+                                size_t why_len);
+
 /*
  * Sends status (checked by cli_mlat_respond_check) of case mc through c,
  * recording it in cb, with note and grounds (may be NULL) and labels (NULL:

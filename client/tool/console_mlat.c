@@ -24,12 +24,12 @@
 #define EXPORTS_RECORD "console-exports.json"
 
 bool
-console_case_id_check(const char *id, char *why, size_t why_len)
+console_ref_check(const char *what, const char *id, char *why, size_t why_len)
 {
     size_t n = id != NULL ? strlen(id) : 0;
 
     if (n == 0 || n > 64) {
-        snprintf(why, why_len, "the case id must be 1 to 64 characters (it is %zu)", n);
+        snprintf(why, why_len, "the %s must be 1 to 64 characters (it is %zu)", what, n);
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -37,16 +37,22 @@ console_case_id_check(const char *id, char *why, size_t why_len)
 
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '.' || c == ':')) {
-            snprintf(why, why_len, "the case id may hold only A-Z a-z 0-9 - _ . : (character "
-                                   "%zu is not one)", i + 1);
+            snprintf(why, why_len, "the %s may hold only A-Z a-z 0-9 - _ . : (character %zu is "
+                                   "not one)", what, i + 1);
             return false;
         }
     }
     if (id[0] == '.') {
-        snprintf(why, why_len, "the case id may not start with a dot");
+        snprintf(why, why_len, "the %s may not start with a dot", what);
         return false;
     }
     return true;
+}
+
+bool
+console_case_id_check(const char *id, char *why, size_t why_len)
+{
+    return console_ref_check("case id", id, why, why_len);
 }
 
 /* Loads case id, mapping the codes of cli_mlat_case_load to HTTP statuses. */
@@ -351,6 +357,10 @@ console_api_mlat_respond(console_ctx *ctx, const console_req *req, int *status, 
     }
     if (!load(ctx, req->arg, false, &mc, status, why, why_len))
         goto done;
+    if (cli_mlat_respond_side_check(&mc, st, why, why_len) != EX_OK) {
+        *status = 409;
+        goto done;
+    }
     conn.actor = req->actor;
     if ((rc = cli_connect("console", &conn, false, &c)) != EX_OK) {
         *status = 502;

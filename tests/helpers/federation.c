@@ -572,8 +572,14 @@ fed_wait_until(bool (*fn)(void *ctx), void *ctx, unsigned ms)
 int
 fed_metrics(fed *f, const char *nation, char *out, size_t out_len)
 {
+    return fed_http_get(f, nation, "/metrics", out, out_len);
+}
+
+int
+fed_http_get(fed *f, const char *nation, const char *path, char *out, size_t out_len)
+{
     fed_nation *n = fed_nation_get(f, nation);
-    static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    char req[256];
     struct sockaddr_in sa;
     size_t used = 0;
     ssize_t r;
@@ -581,13 +587,14 @@ fed_metrics(fed *f, const char *nation, char *out, size_t out_len)
 
     if (n == NULL || out_len == 0)
         return -1;
+    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
     fd = socket(AF_INET, SOCK_STREAM, 0);
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)n->metrics_port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+        write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
         if (fd >= 0)
             close(fd);
         return -1;
@@ -784,8 +791,10 @@ fed_agent_log_count(fed *f, const char *addr, const char *needle)
 
 /* ---- The liaison tool as a process ---------------------------------------------------- */
 
-void
-fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const char *const *args)
+/* fed_tool_start, with the child's stderr on err_fd when it is not -1. */
+static void
+tool_spawn(fed *f, fed_run *r, const char *agency, const char *state, const char *const *args,
+           int err_fd)
 {
     static int seq;
     const char *bin = getenv("LIAISON_TOOL_BIN");
@@ -824,7 +833,7 @@ fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const 
         fail_msg("fork: %s", strerror(errno));
     if (r->pid == 0) {
         int o = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = err_fd >= 0 ? dup(err_fd) : open(r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
         if (o < 0 || e < 0)
             _exit(126);
@@ -841,6 +850,12 @@ fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const 
         execv(bin, argv);
         _exit(127);
     }
+}
+
+void
+fed_tool_start(fed *f, fed_run *r, const char *agency, const char *state, const char *const *args)
+{
+    tool_spawn(f, r, agency, state, args, -1);
 }
 
 /* Reads the file at path into buf (len bytes, NUL-terminated; "" if absent). */
@@ -875,4 +890,42 @@ fed_tool(fed *f, const char *agency, const char *state, const char *const *args,
 
     fed_tool_start(f, &r, agency, state, args);
     return fed_tool_wait(&r, out, err, len);
+}
+
+int
+fed_tool_tty(fed *f, const char *agency, const char *state, const char *const *args, char *out,
+             char *err, size_t len)
+{
+    fed_run r;
+    int master, slave, status;
+    size_t used = 0;
+    char scratch[4096];
+
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0)
+        fail_msg("pseudo-terminal: %s", strerror(errno));
+    /* Opened here and kept by the child alone after the fork, so that the
+     * master reads EIO exactly when the tool has exited. */
+    slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        fail_msg("pseudo-terminal %s: %s", ptsname(master), strerror(errno));
+    tool_spawn(f, &r, agency, state, args, slave);
+    close(slave);
+    for (;;) {
+        bool room = used + 1 < len;
+        ssize_t n = read(master, room ? err + used : scratch, room ? len - 1 - used : sizeof(scratch));
+
+        if (n > 0 && room)
+            used += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else if (n <= 0)
+            break; /* EIO: every copy of the terminal's other side is closed */
+    }
+    err[used] = '\0';
+    close(master);
+    if (waitpid(r.pid, &status, 0) != r.pid)
+        fail_msg("waitpid: %s", strerror(errno));
+    slurp(r.out_path, out, len);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

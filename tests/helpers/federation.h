@@ -113,6 +113,9 @@ bool fed_wait_report(liaison_client *c, const uint8_t id[16], const char *recipi
 bool fed_port_open(const char *endpoint);
 /* Fetches GET /metrics from nation's broker into out; 0 on success. */
 int fed_metrics(fed *f, const char *nation, char *out, size_t out_len);
+/* Fetches GET path from nation's metrics listener into out (the whole
+ * response, headers first); 0 when it answered 200 OK. */
+int fed_http_get(fed *f, const char *nation, const char *path, char *out, size_t out_len);
 /* The value of one sample of nation's metrics, named whole as the
  * exposition writes it ("liaison_keys_refused_total", or with its labels,
  * "liaison_policy_reloads_total{result=\"ok\"}"); -1 when the metrics
@@ -165,5 +168,9 @@ int fed_tool_wait(fed_run *r, char *out, char *err, size_t len);
 /* fed_tool_start then fed_tool_wait. */
 int fed_tool(fed *f, const char *agency, const char *state, const char *const *args, char *out,
              char *err, size_t len);
+/* As fed_tool, but the tool's stderr is a pseudo-terminal (isatty is true
+ * there): err gets what the terminal showed ("\n" as "\r\n"). */
+int fed_tool_tty(fed *f, const char *agency, const char *state, const char *const *args,
+                 char *out, char *err, size_t len);
 
 #endif

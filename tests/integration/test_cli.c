@@ -1065,6 +1065,71 @@ test_cli_mlat(void **state)
     }
 }
 
+/* liaison mlat evidence draws its bar (MiB, MiB/s, time left) on a terminal only. */
+static void
+test_cli_mlat_evidence_progress(void **state)
+{
+    static const char *const submit[] = {
+        "mlat", "submit", "--to", "USA/DOJ", "--case", "MEX-FGR-2026-0100", "--treaty",
+        "USA-MEX-MLAT-1987", "--offence", "MONEY-LAUNDERING", "--summary",
+        "transfers through a money service business", "--assistance", "records of transfers", NULL};
+    static const char *const statuses[] = {"received", "accepted", "executing"};
+    char first[1100], second[1100];
+    const char *p;
+    bool left = false;
+
+    (void)state;
+    assert_rc(cli("MEX/FGR", "fgr", submit), 0);
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        const char *args[] = {"mlat", "respond", "MEX-FGR-2026-0100", "--status", statuses[i],
+                              "--wait", "1", NULL};
+
+        assert_rc(i == 0 ? cli_until("USA/DOJ", "doj", args, 0, 15 * SECOND)
+                         : cli("USA/DOJ", "doj", args),
+                  0);
+    }
+    snprintf(first, sizeof(first), "%s/transfers-1.bin", F->dir);
+    snprintf(second, sizeof(second), "%s/transfers-2.bin", F->dir);
+    write_big_file(first, (6u << 20) + 777);
+    write_big_file(second, (3u << 20) + 555);
+
+    /* stderr a terminal: the bar, with the rate and the time left. */
+    {
+        const char *args[] = {"mlat", "evidence", "MEX-FGR-2026-0100", "--file", first,
+                              "--custody", "collected by FBI SA 456", "--wait", "1", NULL};
+        int rc = fed_tool_tty(F, "USA/DOJ", "doj", args, out, err, sizeof(out));
+
+        if (rc != 0)
+            fail_msg("mlat evidence under a terminal: %d\n%s\n%s", rc, out, err);
+    }
+    assert_non_null(strstr(err, "\rhashing"));
+    assert_non_null(strstr(err, "MiB/s"));
+    assert_non_null(strstr(err, "/6.0 MiB"));
+    assert_non_null(strstr(err, "sent"));
+    for (p = err; (p = strstr(p, " left")) != NULL; p++) {
+        /* "m:ss left": digits, a colon, two digits. */
+        const char *q = p;
+
+        if (q - err >= 4 && q[-3] == ':' && q[-2] >= '0' && q[-2] <= '9' && q[-1] >= '0' &&
+            q[-1] <= '9' && q[-4] >= '0' && q[-4] <= '9')
+            left = true;
+    }
+    if (!left)
+        fail_msg("no time left in the bar:\n%s", err);
+
+    /* stderr a file: no bar at all. */
+    {
+        const char *args[] = {"mlat", "evidence", "MEX-FGR-2026-0100", "--file", second,
+                              "--custody", "collected by FBI SA 456", "--wait", "1", NULL};
+
+        assert_rc(cli("USA/DOJ", "doj", args), 0);
+    }
+    assert_non_null(strstr(out, "1 file"));
+    assert_null(strstr(err, "MiB"));
+    assert_null(strstr(err, "left"));
+    assert_null(strchr(err, '\r'));
+}
+
 int
 main(void)
 {
@@ -1076,6 +1141,7 @@ main(void)
         cmocka_unit_test(test_cli_freeze),
         cmocka_unit_test(test_cli_freeze_structured),
         cmocka_unit_test(test_cli_mlat),
+        cmocka_unit_test(test_cli_mlat_evidence_progress),
     };
 
     if (proto_init() != PROTO_OK)
