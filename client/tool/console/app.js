@@ -168,6 +168,7 @@ const state = {
   pendingRefresh: false,
   brokerTimer: null,
   firstRoute: true,
+  pollFailed: false,
 };
 
 class ApiError extends Error {
@@ -489,6 +490,10 @@ pages.freeze = {
   confirming: null,
   result: null,
   load: () => api('/api/freeze'),
+  enter() {
+    this.confirming = null;
+    this.result = null;
+  },
   busy() { return this.confirming !== null; },
   render(d) {
     const out = el('div');
@@ -867,6 +872,7 @@ function go() {
     window.location.replace('#/inbox');
     return;
   }
+  if (r.page.enter) r.page.enter(r.params);
   state.route = r;
   lastData = null;
   lastJson = null;
@@ -887,13 +893,20 @@ function go() {
 async function poll() {
   try {
     const c = await api('/api/changes');
-    if (state.generation !== c.generation) {
+    if (state.pollFailed) {
+      /* the console answers again: the banner goes, the page is fetched afresh */
+      state.pollFailed = false;
+      clearError();
+      state.generation = c.generation;
+      await refresh(false);
+    } else if (state.generation !== c.generation) {
       state.generation = c.generation;
       await refresh(false);
     } else if (state.pendingRefresh) {
       await refresh(false);
     }
   } catch (e) {
+    state.pollFailed = true;
     fail(e);
   }
 }
