@@ -1,18 +1,38 @@
 #!/bin/bash
 # The Liaison demo: a three-nation federation (USA, CAN, MEX) on loopback,
 # with fresh keys, the example policies and the agents of the partner units,
-# playing the seven user stories with a narrative.  It installs what is
+# playing the seven user stories with a narrative, then starting a web
+# console for five agencies (`liaison console`).  It installs what is
 # missing (Debian 12), builds, stops every process it started, and exits 0
 # only if every story succeeded.
 #
 #   deploy/demo.sh [--keep] [--no-build] [--build-dir DIR]
+#   deploy/demo.sh --stop DIR
 #
-#   --keep            keep the demo directory (keys, logs, stores, bundles)
+#   --keep            keep the demo directory (keys, logs, stores, bundles) and
+#                     leave brokers, agents and consoles running (PIDs in DIR/pids)
 #   --no-build        use binaries already built (the test suite runs it so)
 #   --build-dir DIR   where the binaries are (default: build/)
+#   --stop DIR        stop the processes a demo kept running in DIR
 #
 # DEMO_DIR names the directory to use (default: a new one under /tmp).
 set -eu
+
+# stop_pids FILE: SIGTERM to each PID of the file, then SIGKILL to those
+# still running 5 s later.
+stop_pids() {
+    [ -f "$1" ] || { echo "demo: no $1: nothing to stop" >&2; return 66; }
+    list=$(grep -E '^[0-9]+$' "$1" || true)
+    for pid in $list; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in $list; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -f "$1"
+}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 keep=false
@@ -23,7 +43,11 @@ while [ $# -gt 0 ]; do
     --keep) keep=true ;;
     --no-build) build=false ;;
     --build-dir) bdir=${2:?--build-dir needs a directory}; shift ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --stop)
+        stop_pids "${2:?--stop needs the demo directory}/pids"
+        echo "demo: stopped the processes of $2 (the directory stays: rm -rf $2)"
+        exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option '$1' (see --help)" >&2; exit 64 ;;
     esac
     shift
@@ -128,7 +152,15 @@ poll() {
     as "$@"
 }
 
+keep_dir=$keep
+running=false
 cleanup() {
+    if $running; then
+        printf '%s\n' $pids >"$demo/pids"
+        echo "demo: kept $demo; brokers, agents and consoles still run (PIDs in $demo/pids)"
+        echo "demo: stop them with: deploy/demo.sh --stop $demo"
+        return
+    fi
     for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in $pids; do
         for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -138,7 +170,7 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    if $keep; then echo "demo: kept $demo"; else rm -rf "$demo"; fi
+    if $keep_dir; then echo "demo: kept $demo"; else rm -rf "$demo"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -160,7 +192,7 @@ LIAISON=$liaison "$root/deploy/key-ceremony.sh" "$demo" | sed 's/^/   /'
 # evidence bundle of story 3 can prove its records without a long wait.
 sed -i 's/^tree_head_interval_s: [0-9]*/tree_head_interval_s: 5 /' "$demo"/*.broker.yaml
 
-for port in 7001 7002 7003 7101 7102 7103 9101 9102 9103; do
+for port in 7001 7002 7003 7101 7102 7103 9101 9102 9103 8081 8082 8083 8084 8085; do
     if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
         echo "demo: port $port is in use; stop what uses it (an earlier demo?)" >&2
         exit 69
@@ -174,7 +206,7 @@ for n in usa can mex; do
         { echo "demo: liaison-broker --init for $n failed; see $demo/logs/$n-init.log" >&2; exit 70; }
 done
 for n in usa can mex; do
-    (cd "$demo" && exec "$broker" --config "$n.broker.yaml" 2>"logs/$n-broker.log") &
+    (cd "$demo" && exec "$broker" --config "$n.broker.yaml" >"logs/$n-broker.out" 2>"logs/$n-broker.log") &
     pids="$pids $!"
 done
 for port in 7001 7002 7003 7101 7102 7103; do wait_port $port; done
@@ -192,7 +224,7 @@ broker: tcp://127.0.0.1:$(port_of "$agency")
 store: ../state/agent-$a
 log_level: info
 EOF
-    "$liaison" agent --config "$demo/agents/$a.yaml" 2>"$demo/logs/agent-$a.log" &
+    "$liaison" agent --config "$demo/agents/$a.yaml" >"$demo/logs/agent-$a.out" 2>"$demo/logs/agent-$a.log" &
     pids="$pids $!"
     say "agent of $agency"
 done
@@ -546,10 +578,62 @@ for n in usa can mex; do
 done
 "$liaison" audit log --data "$demo/data/usa" --event received | grep -m 1 "purpose=" | sed 's/^/   /' || true
 
+# ---- The web consoles ---------------------------------------------------------------
+
+story "Web consoles for five agencies (liaison console), loopback only"
+# console AGENCY PORT [OPTIONS...]: a tokens file of the agency's demo officer
+# (mode 0600, under $demo/console/), then the console, as that agency.
+console() {
+    agency=$1 port=$2
+    shift 2
+    a=$(lower "$agency")
+    tokens=$demo/console/$a.tokens
+    (umask 077 && "$liaison" console token --tokens "$tokens" --actor "$(actor_of "$agency")" \
+        >"$demo/console/$a.token-out" 2>&1) ||
+        { fail "console token for $agency: $(head -n 1 "$demo/console/$a.token-out")"; return 0; }
+    grep -oE '[A-Za-z0-9_-]{43}' "$demo/console/$a.token-out" | head -n 1 >"$demo/console/$a.token"
+    rm -f "$demo/console/$a.token-out"
+    chmod 600 "$tokens" "$demo/console/$a.token"
+    agent_config=""
+    [ -f "$demo/agents/$a.yaml" ] && agent_config=$demo/agents/$a.yaml
+    LIAISON_KEY=$demo/keys/$a.key LIAISON_ROSTER=$demo/roster \
+        LIAISON_BROKER=tcp://127.0.0.1:$(port_of "$agency") LIAISON_STATE=$demo/state/$a \
+        LIAISON_ACTOR=$(actor_of "$agency") LIAISON_AGENT_CONFIG=$agent_config \
+        "$liaison" console --tokens "$tokens" --listen "127.0.0.1:$port" "$@" \
+        >"$demo/logs/console-$a.out" 2>"$demo/logs/console-$a.log" &
+    pids="$pids $!"
+    if wait_port "$port"; then
+        ok "$agency: http://127.0.0.1:$port/ (tokens file console/$a.tokens)"
+        consoles="$consoles
+   $agency  http://127.0.0.1:$port/  token: $demo/console/$a.token"
+    else
+        fail "the console of $agency does not listen on :$port; see $demo/logs/console-$a.log"
+    fi
+}
+consoles=""
+if "$liaison" console --help >/dev/null 2>&1; then
+    mkdir -p "$demo/console"
+    chmod 700 "$demo/console"
+    console USA/FBI 8081
+    console USA/TREASURY 8082 --broker-http http://127.0.0.1:9101
+    console MEX/FGR 8083 --broker-http http://127.0.0.1:9103 --audit-data "$demo/data/mex"
+    console CAN/FINTRAC 8084
+    console USA/DOJ 8085
+else
+    say "this build of liaison has no console command: no console started"
+fi
+
 if [ "$failures" -eq 0 ]; then
     story "All seven stories succeeded."
+    if [ -n "$consoles" ]; then
+        say "the consoles (log in with the token in the file named):$consoles"
+    fi
+    if $keep; then
+        running=true
+    fi
     exit 0
 fi
 story "$failures check(s) failed; logs are in $demo/logs"
-keep=true
+keep_dir=true
+$keep && running=true
 exit 1

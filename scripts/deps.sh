@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential cmake ninja-build pkg-config clang python3 \
 libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils libcmocka-dev \
 libcyaml-dev libyaml-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev \
-python3-nacl"
+python3-nacl chromium chromium-driver"
 
 missing=""
 for p in $PACKAGES; do
