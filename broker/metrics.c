@@ -1,4 +1,5 @@
-/* The broker's metrics: counters, gauges and a histogram, exposed for Prometheus over HTTP. */
+/* The broker's metrics: counters, gauges and a histogram exposed for Prometheus over HTTP, and the status page's JSON beside them. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -730,8 +731,10 @@ broker_metrics_note_refusal(broker_metrics *m, const broker_metrics_refusal *r)
     status_refusal *slot;
 
     pthread_mutex_lock(&st->lock);
+    assert(r->what <= BROKER_METRICS_REFUSED_HANDSHAKE);
     slot = &st->refusals[st->refusal_next];
-    slot->what = r->what;
+    slot->what = r->what <= BROKER_METRICS_REFUSED_HANDSHAKE ? r->what
+                                                             : BROKER_METRICS_REFUSED_SUBMISSION;
     slot->time_ms = r->time_ms;
     broker_metrics_utf8_copy(slot->from, sizeof(slot->from), r->from != NULL ? r->from : "");
     broker_metrics_utf8_copy(slot->kind, sizeof(slot->kind), r->kind != NULL ? r->kind : "");

@@ -1,4 +1,4 @@
-/* The broker's metrics: counters, gauges and a histogram, exposed for Prometheus over HTTP. */
+/* The broker's metrics: counters, gauges and a histogram exposed for Prometheus over HTTP, and the status page's JSON beside them. */
 #ifndef LIAISON_BROKER_METRICS_H
 #define LIAISON_BROKER_METRICS_H
 

@@ -509,9 +509,12 @@ duration_text(char *buf, size_t len, uint64_t seconds)
         snprintf(buf, len, "%u:%02u", (unsigned)(seconds / 60u), (unsigned)(seconds % 60u));
 }
 
-void
-cli_progress_format(char *buf, size_t len, const char *what, uint64_t done, uint64_t total,
-                    uint64_t moved, uint64_t elapsed_ms)
+/* Formats the bar's text (without \r): label, bar, MiB done/total, MiB/s
+ * and time left, given the bytes moved in elapsed_ms of the current pass;
+ * the rate and time left read "--" until the pass has moved anything. */
+static void
+progress_format(char *buf, size_t len, const char *what, uint64_t done, uint64_t total,
+                uint64_t moved, uint64_t elapsed_ms)
 {
     enum { WIDTH = 30 };
     char bar[WIDTH + 1], rate[24], left[32];
@@ -559,8 +562,8 @@ cli_progress_show(cli_progress *p, const char *what, uint64_t done)
     if (now - p->last_ms < 100 && done < p->total)
         return;
     p->last_ms = now;
-    cli_progress_format(line, sizeof(line), what, done, p->total, done - p->pass_done,
-                        now - p->pass_ms);
+    progress_format(line, sizeof(line), what, done, p->total, done - p->pass_done,
+                    now - p->pass_ms);
     /* \033[K wipes what a longer line before left behind. */
     fprintf(stderr, "\r%s\033[K", line);
     fflush(stderr);

@@ -256,12 +256,6 @@ void cli_progress_show(cli_progress *p, const char *what, uint64_t done);
 void cli_progress_count(cli_progress *p, const char *what, uint64_t done, uint64_t total);
 /* Ends the line: a bar stays on its own line, a count line is wiped. */
 void cli_progress_end(cli_progress *p);
-/* Formats the bar's text (without \r): label, bar, MiB done/total, MiB/s
- * and time left, given the bytes moved in elapsed_ms of the current pass;
- * the rate and time left read "--" until the pass has moved anything.
- * Exposed for tests. */
-void cli_progress_format(char *buf, size_t len, const char *what, uint64_t done, uint64_t total,
-                         uint64_t moved, uint64_t elapsed_ms);
 
 /*
  * Sends a query (msg, built from out) and collects the answers in reply to

@@ -249,10 +249,16 @@ json_t *
 console_api_mlat_list(console_ctx *ctx, const console_req *req, int *status, char *why,
                       size_t why_len)
 {
+    const char *now = console_param(req, "now");
+    uint64_t now_ms = liaison_now_ms();
     json_t *out;
 
-    (void)req;
-    out = console_mlat_cases(ctx->cb, ctx->conn.state, liaison_now_ms(), why, why_len);
+    if (now != NULL && !proto_time_parse(now, &now_ms)) {
+        *status = 400;
+        snprintf(why, why_len, "now: takes YYYY-MM-DD or an RFC 3339 UTC time");
+        return NULL;
+    }
+    out = console_mlat_cases(ctx->cb, ctx->conn.state, now_ms, why, why_len);
     if (out == NULL)
         *status = 500;
     return out;

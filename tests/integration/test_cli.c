@@ -1070,7 +1070,7 @@ static void
 test_cli_mlat_evidence_progress(void **state)
 {
     static const char *const submit[] = {
-        "mlat", "submit", "--to", "USA/DOJ", "--case", "MEX-FGR-2026-0100", "--treaty",
+        "mlat", "submit", "--to", "USA/DOJ", "--case", "MEX-FGR-2026-0177", "--treaty",
         "USA-MEX-MLAT-1987", "--offence", "MONEY-LAUNDERING", "--summary",
         "transfers through a money service business", "--assistance", "records of transfers", NULL};
     static const char *const statuses[] = {"received", "accepted", "executing"};
@@ -1081,7 +1081,7 @@ test_cli_mlat_evidence_progress(void **state)
     (void)state;
     assert_rc(cli("MEX/FGR", "fgr", submit), 0);
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
-        const char *args[] = {"mlat", "respond", "MEX-FGR-2026-0100", "--status", statuses[i],
+        const char *args[] = {"mlat", "respond", "MEX-FGR-2026-0177", "--status", statuses[i],
                               "--wait", "1", NULL};
 
         assert_rc(i == 0 ? cli_until("USA/DOJ", "doj", args, 0, 15 * SECOND)
@@ -1095,7 +1095,7 @@ test_cli_mlat_evidence_progress(void **state)
 
     /* stderr a terminal: the bar, with the rate and the time left. */
     {
-        const char *args[] = {"mlat", "evidence", "MEX-FGR-2026-0100", "--file", first,
+        const char *args[] = {"mlat", "evidence", "MEX-FGR-2026-0177", "--file", first,
                               "--custody", "collected by FBI SA 456", "--wait", "1", NULL};
         int rc = fed_tool_tty(F, "USA/DOJ", "doj", args, out, err, sizeof(out));
 
@@ -1119,7 +1119,7 @@ test_cli_mlat_evidence_progress(void **state)
 
     /* stderr a file: no bar at all. */
     {
-        const char *args[] = {"mlat", "evidence", "MEX-FGR-2026-0100", "--file", second,
+        const char *args[] = {"mlat", "evidence", "MEX-FGR-2026-0177", "--file", second,
                               "--custody", "collected by FBI SA 456", "--wait", "1", NULL};
 
         assert_rc(cli("USA/DOJ", "doj", args), 0);

@@ -136,6 +136,68 @@ test_console_respond_sends_the_status(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "status")), "accepted");
     assert_non_null(strstr(out, "assigned to AUSA <b>Ruiz</b>"));
     json_decref(j);
+
+    /* The requesting side exports the case from its console: written, verified, recorded. */
+    ctx_open(&ctx, "MEX/FGR", "fgr", sdir, sizeof(sdir));
+    req.actor = "mex.fgr.prosecutor";
+    req.body = NULL;
+    /* Before any evidence there is nothing to export. */
+    status = 200;
+    assert_null(console_api_mlat_export(&ctx, &req, &status, why, sizeof(why)));
+    assert_int_equal(status, 409);
+    assert_non_null(strstr(why, "no evidence"));
+    {
+        char file[1100];
+        FILE *fp;
+        const char *ev[] = {"mlat", "evidence", "MEX-FGR-2026-0099", "--file", file,
+                            "--custody", "collected from Bank of X", NULL};
+        const char *st[] = {"mlat", "status", "MEX-FGR-2026-0099", "--wait", "1", "--json",
+                            NULL};
+
+        snprintf(file, sizeof(file), "%s/statements.csv", F->dir);
+        assert_non_null(fp = fopen(file, "w"));
+        assert_true(fputs("account,amount\n1234,99000\n", fp) >= 0);
+        assert_int_equal(fclose(fp), 0);
+        assert_int_equal(cli("USA/DOJ", "doj", ev), 0);
+        /* The tool receives it into the casebook the console reads. */
+        casebook_close(&ctx.cb);
+        for (int i = 0; i < 30; i++) {
+            assert_int_equal(cli("MEX/FGR", "fgr", st), 0);
+            if (strstr(out, "\"complete\": true") != NULL)
+                break;
+            usleep(300000);
+        }
+        assert_non_null(strstr(out, "\"complete\": true"));
+        ctx_open(&ctx, "MEX/FGR", "fgr", sdir, sizeof(sdir));
+    }
+    status = 200;
+    res = console_api_mlat_export(&ctx, &req, &status, why, sizeof(why));
+    if (res == NULL)
+        fail_msg("export: %d %s", status, why);
+    assert_true(json_is_true(json_object_get(res, "verified")));
+    assert_non_null(strstr(json_string_value(json_object_get(res, "dir")),
+                           "/console-exports/MEX-FGR-2026-0099-"));
+    assert_true(json_is_true(json_object_get(json_object_get(res, "report"), "ok")));
+    {
+        int st2 = 200;
+        json_t *c = console_mlat_case(&ctx, "MEX-FGR-2026-0099", liaison_now_ms(), &st2, why,
+                                      sizeof(why));
+        json_t *ex = json_array_get(json_object_get(c, "exports"), 0);
+
+        assert_non_null(ex);
+        assert_string_equal(json_string_value(json_object_get(ex, "dir")),
+                            json_string_value(json_object_get(res, "dir")));
+        assert_true(json_is_true(json_object_get(ex, "verified")));
+        assert_int_equal(json_integer_value(json_object_get(ex, "problems")), 0);
+        json_decref(c);
+    }
+    json_decref(res);
+    /* A hostile id never reaches the file system. */
+    req.arg = "../../../tmp/x";
+    status = 200;
+    assert_null(console_api_mlat_export(&ctx, &req, &status, why, sizeof(why)));
+    assert_int_equal(status, 400);
+    casebook_close(&ctx.cb);
 }
 
 /* The cell of unit for version 1 in `freeze status --json` output. */

@@ -147,9 +147,30 @@ test_console_data_mlat_list(void **state)
 {
     char why[256] = "";
     json_t *out, *cases, *c;
+    size_t i;
 
     (void)state;
     fill_mlat();
+    /* Through the handler, as of three months later: every case is overdue. */
+    {
+        console_ctx ctx;
+        test_params p = {"2027-03-01"};
+        console_req req = {"", "mex.fgr.officer", NULL, &p};
+        int status = 200;
+
+        memset(&ctx, 0, sizeof(ctx));
+        ctx.conn.state = dir;
+        ctx.cb = cb;
+        out = console_api_mlat_list(&ctx, &req, &status, why, sizeof(why));
+        assert_non_null(out);
+        cases = json_object_get(out, "cases");
+        assert_int_equal(json_array_size(cases), 3);
+        json_array_foreach(cases, i, c) assert_true(json_is_true(json_object_get(c, "overdue")));
+        json_decref(out);
+        p.now = "not a date";
+        assert_null(console_api_mlat_list(&ctx, &req, &status, why, sizeof(why)));
+        assert_int_equal(status, 400);
+    }
     out = console_mlat_cases(cb, dir, NOW_MS, why, sizeof(why));
     if (out == NULL)
         fail_msg("console_mlat_cases: %s", why);
