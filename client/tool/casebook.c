@@ -1,4 +1,5 @@
 /* The liaison tool's casebook: the only file of the tool that calls LMDB. */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <lmdb.h>
@@ -523,6 +524,30 @@ out:
 #define WALK_STOP (-1)
 typedef int (*walk_fn)(void *arg, casebook_entry **e);
 
+/* True when the record buf (len bytes) is surely of another kind than kind, seen without
+ * decoding it: encode writes "kind" first, so its JSON starts {"kind":"<kind>".  Only a kind
+ * that JSON writes as it is (letters, digits, '.', '-', '_') is compared so; for anything
+ * else, and a record that does not start so, this says false and the caller decodes.  A
+ * walk by kind of a casebook of 10 000 messages so costs a comparison per message, not a
+ * JSON parse. */
+static bool
+other_kind(const uint8_t *buf, size_t len, const char *kind)
+{
+    static const char prefix[] = "{\"kind\":\"";
+    size_t plen = sizeof(prefix) - 1, klen = strlen(kind);
+    size_t tlen;
+
+    for (size_t i = 0; i < klen; i++)
+        if (!isalnum((unsigned char)kind[i]) && strchr(".-_", kind[i]) == NULL)
+            return false;
+    if (len < 4)
+        return false;
+    tlen = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 | (size_t)buf[2] << 8 | buf[3];
+    if (tlen > len - 4 || tlen < plen + klen + 1 || memcmp(buf + 4, prefix, plen) != 0)
+        return false;
+    return memcmp(buf + 4 + plen, kind, klen) != 0 || buf[4 + plen + klen] != '"';
+}
+
 /* Calls fn for every message of kind (exact; NULL: every kind) sent (sent true) or received,
  * in key order, each decoded (with its envelope bytes when with_raw). */
 static casebook_err
@@ -547,6 +572,8 @@ walk_kind(casebook *cb, bool sent, const char *kind, bool with_raw, walk_fn fn, 
             err = CASEBOOK_ERR_CORRUPT;
             goto out;
         }
+        if (kind != NULL && other_kind(v.mv_data, v.mv_size, kind))
+            continue;
         if ((err = decode(sent, k.mv_data, v.mv_data, v.mv_size, with_raw, &e)) != CASEBOOK_OK)
             goto out;
         if (kind == NULL || strcmp(e->kind, kind) == 0)

@@ -90,6 +90,10 @@ test_casebook_each_kind(void **state)
     put(3, "freeze.designation", "UN-SC:QDi.2");
     put(4, "freeze.designation", "OFAC-SDN:9");
     put(5, "mlat.request", "MEX-FGR-2026-0001");
+    /* Kinds that one of them begins with, or that begin with it: not that kind (the walk
+     * tells kinds apart before decoding a record). */
+    put(6, "freeze.designation.v2", "UN-SC:QDi.3");
+    put(7, "freeze.designatio", "UN-SC:QDi.4");
     assert_int_equal(casebook_each_kind(cb, true, "freeze.designation", count, &t), CASEBOOK_OK);
     assert_int_equal(t.seen, 3);
     assert_int_equal(t.ids, (1u << 1) | (1u << 3) | (1u << 4));
