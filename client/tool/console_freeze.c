@@ -335,9 +335,6 @@ console_api_freeze_implement(console_ctx *ctx, const console_req *req, int *stat
 bad:
     *status = 400;
 done:
-    fprintf(stderr, "C-ACTION actor=%s action=freeze.implement target=%s result=%s\n",
-            req->actor != NULL ? req->actor : "-", req->arg != NULL ? req->arg : "-",
-            out != NULL ? json_string_value(json_object_get(out, "result")) : "failed");
     json_decref(res);
     agent_store_close(&st);
     agent_config_destroy(&cfg);

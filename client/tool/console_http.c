@@ -516,6 +516,22 @@ segment_ok(const char *text, size_t len)
     return true;
 }
 
+/* What an action that succeeded did, for its C-ACTION line: the answer's "result"
+ * ("accepted", "implemented", "requested"), "verified" or "unverified" for an export, else
+ * "ok". */
+static const char *
+action_result(const json_t *out)
+{
+    const char *r = json_string_value(json_object_get(out, "result"));
+    const json_t *v = json_object_get(out, "verified");
+
+    if (r != NULL)
+        return r;
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "verified" : "unverified";
+    return "ok";
+}
+
 static enum MHD_Result
 api(console *c, struct MHD_Connection *conn, const char *url, const char *method,
     const request *r, const char *from)
@@ -629,8 +645,8 @@ api(console *c, struct MHD_Connection *conn, const char *url, const char *method
     json_decref(body);
     if (rt->post) {
         if (out != NULL && status >= 200 && status < 300)
-            PROTO_LOG(PROTO_LOG_INFO, "C-ACTION", "actor=%s action=%s.%s target=%s result=ok",
-                      actor, rt->name, rt->action, arg);
+            PROTO_LOG(PROTO_LOG_INFO, "C-ACTION", "actor=%s action=%s.%s target=%s result=%s",
+                      actor, rt->name, rt->action, arg, action_result(out));
         else
             PROTO_LOG(PROTO_LOG_WARN, "C-ACTION",
                       "actor=%s action=%s.%s target=%s result=%d error=\"%s\"", actor, rt->name,

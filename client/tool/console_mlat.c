@@ -387,8 +387,6 @@ console_api_mlat_respond(console_ctx *ctx, const console_req *req, int *status, 
         *status = 502;
         snprintf(why, why_len, "%s", liaison_client_error(c));
     }
-    fprintf(stderr, "C-ACTION actor=%s action=mlat.respond target=%s result=%s\n", req->actor,
-            req->arg, rc == EX_OK ? st : rc == CLI_EXIT_REJECTED ? "rejected" : "failed");
 done:
     liaison_client_close(&c);
     cli_mlat_case_free(&mc);
@@ -457,10 +455,6 @@ console_api_mlat_export(console_ctx *ctx, const console_req *req, int *status, c
         snprintf(why, why_len, "out of memory");
     }
 done:
-    fprintf(stderr, "C-ACTION actor=%s action=mlat.export target=%s result=%s\n",
-            req->actor != NULL ? req->actor : "-", req->arg,
-            out == NULL ? "failed" : json_is_true(json_object_get(out, "verified")) ? "verified"
-                                                                                  : "unverified");
     json_decref(entry);
     json_decref(report);
     json_decref(summary);
