@@ -19,12 +19,10 @@
 #include "console_data.h"
 #include "helpers.h"
 #include "liaison_proto.h"
+#include "casebook_fixture.h"
 
 #define DAY_MS 86400000ull
 #define NOW_MS 1796083200000ull          /* 2026-12-01T00:00:00Z */
-
-static char dir[1024];
-static casebook *cb;
 
 /* The request's parameters of console_param: this test's request carries one "now". */
 typedef struct test_params {
@@ -38,27 +36,6 @@ console_param(const console_req *req, const char *name)
     const test_params *p = req->conn;
 
     return p != NULL && strcmp(name, "now") == 0 ? p->now : NULL;
-}
-
-static int
-setup(void **state)
-{
-    char why[128];
-
-    (void)state;
-    test_scratch_dir(dir, sizeof(dir));
-    if (casebook_open(dir, &cb, why, sizeof(why)) != CASEBOOK_OK)
-        fail_msg("casebook_open: %s", why);
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    casebook_close(&cb);
-    test_scratch_remove(dir);
-    return 0;
 }
 
 /* Stores message n of kind in case case_id, sent (to "to") or received (from peer). */

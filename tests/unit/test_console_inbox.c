@@ -16,30 +16,8 @@
 #include "console_inbox.h"
 #include "helpers.h"
 #include "liaison_proto.h"
+#include "casebook_fixture.h"
 
-static char dir[1024];
-static casebook *cb;
-
-static int
-setup(void **state)
-{
-    char why[128];
-
-    (void)state;
-    test_scratch_dir(dir, sizeof(dir));
-    if (casebook_open(dir, &cb, why, sizeof(why)) != CASEBOOK_OK)
-        fail_msg("casebook_open: %s", why);
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    casebook_close(&cb);
-    test_scratch_remove(dir);
-    return 0;
-}
 
 /* An id whose bytes say n (and direction d, so that a sent and a received id differ). */
 static void
