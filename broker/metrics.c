@@ -1060,15 +1060,8 @@ static void http_log(void *cls, const char *fmt, va_list ap) PROTO_PRINTF(2, 0);
 static void
 http_log(void *cls, const char *fmt, va_list ap)
 {
-    char line[256];
-    size_t n;
-
     (void)cls;
-    vsnprintf(line, sizeof(line), fmt, ap);
-    n = strlen(line);
-    while (n > 0 && line[n - 1] == '\n')
-        line[--n] = '\0';
-    PROTO_LOG(PROTO_LOG_WARN, "metrics.http", "%s", line);
+    proto_log_library("metrics.http", __func__, fmt, ap);
 }
 
 static enum MHD_Result

@@ -2,6 +2,7 @@
 #ifndef LIAISON_PROTO_H
 #define LIAISON_PROTO_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -779,6 +780,12 @@ bool proto_log_enabled(proto_log_level level);
 /* Writes one logfmt line: level, id (stable short id), func, then msg. */
 void proto_log_write(proto_log_level level, const char *id, const char *func,
                      const char *fmt, ...) PROTO_PRINTF(4, 5);
+
+/* Writes, at WARN with id, a message another library formatted (libmicrohttpd's error
+ * log: fmt and ap as it gives them), on one line: its trailing line breaks are dropped and
+ * it is cut at 255 bytes. */
+void proto_log_library(const char *id, const char *func, const char *fmt, va_list ap)
+    PROTO_PRINTF(3, 0);
 
 /* Logs at level with a stable id; arguments are formatted only if enabled. */
 #define PROTO_LOG(level, id, ...)                                              \

@@ -52,3 +52,18 @@ proto_log_write(proto_log_level level, const char *id, const char *func, const c
     else
         fprintf(stderr, "%s\n", line);
 }
+
+void
+proto_log_library(const char *id, const char *func, const char *fmt, va_list ap)
+{
+    char line[256];
+    size_t n;
+
+    if (!proto_log_enabled(PROTO_LOG_WARN))
+        return;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    proto_log_write(PROTO_LOG_WARN, id, func, "%s", line);
+}

@@ -759,15 +759,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 static void
 http_log(void *cls, const char *fmt, va_list ap)
 {
-    char line[256];
-    size_t n;
-
     (void)cls;
-    vsnprintf(line, sizeof(line), fmt, ap);
-    n = strlen(line);
-    while (n > 0 && line[n - 1] == '\n')
-        line[--n] = '\0';
-    PROTO_LOG(PROTO_LOG_WARN, "C-HTTP", "%s", line);
+    proto_log_library("C-HTTP", __func__, fmt, ap);
 }
 
 struct MHD_Daemon *

@@ -68,6 +68,37 @@ capture_sink(void *ctx, proto_log_level level, const char *line)
     snprintf(captured + n, sizeof(captured) - n, "%s\n", line);
 }
 
+/* A library's message, as libmicrohttpd hands one to its error log. */
+static void
+library_says(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    proto_log_library("metrics.http", "http_log", fmt, ap);
+    va_end(ap);
+}
+
+/* What the HTTP server's library logs becomes one warning line of ours, its line break gone. */
+static void
+test_proto_log_library_one_line(void **state)
+{
+    (void)state;
+    captured[0] = '\0';
+    proto_log_configure(capture_sink, NULL, PROTO_LOG_DEBUG);
+    library_says("Error: received handshake message out of context %d\n\n", 7);
+    test_quiet_logs();
+    assert_non_null(strstr(captured, "level=warn id=metrics.http func=http_log Error: received "
+                                     "handshake message out of context 7\n"));
+    assert_null(strchr(strchr(captured, '\n') + 1, '\n'));
+    /* Quieted below warnings, it writes nothing. */
+    captured[0] = '\0';
+    proto_log_configure(capture_sink, NULL, PROTO_LOG_ERROR);
+    library_says("ignored %s\n", "message");
+    test_quiet_logs();
+    assert_string_equal(captured, "");
+}
+
 static int
 setup(void **state)
 {
@@ -886,6 +917,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_proto_log_library_one_line),
         cmocka_unit_test_setup_teardown(test_broker_metrics_render_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_metrics_render_after_updates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_metrics_render_is_well_formed, setup, teardown),
