@@ -13,6 +13,7 @@ also on failure.  Exit 0 only if every check passed.
 """
 
 import argparse
+import datetime
 import hashlib
 import json
 import os
@@ -33,6 +34,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PORTS = {"USA/FBI": 8081, "USA/TREASURY": 8082, "MEX/FGR": 8083, "CAN/FINTRAC": 8084,
          "USA/DOJ": 8085}
 CASE = "MEX-FGR-2026-0099"
+OPEN_CASE = "MEX-FGR-2026-0100"     # submitted in the demo, never answered
 HOSTILE = "<script>alert(1)</script>"
 
 failures = []
@@ -237,6 +239,24 @@ def test_mlat(c):
         check("... and its deadlines (decide, execute)",
               len(cells) >= 10 and cells[8].text().strip() != "" and cells[9].text().strip() != "",
               text)
+    # As of 45 days on, the unanswered request is past its 30-day decision deadline.
+    asof = (datetime.datetime.now(datetime.timezone.utc).date()
+            + datetime.timedelta(days=45)).isoformat()
+    c.page("MEX/FGR", "mlat?now=" + asof, "mlat", shot="mlat-overdue")
+    rows = c.b.find_all("#mlat-cases tr[data-id]")
+    first = rows[0] if rows else None
+    check(f"as of {asof}, {OPEN_CASE} is overdue and listed first",
+          first is not None and first.attr("data-id") == OPEN_CASE,
+          first.attr("data-id") if first is not None else "no row")
+    if first is not None:
+        text = first.text()
+        check("... its row stands out: class overdue, an OVERDUE badge, 'overdue by N days'",
+              "overdue" in (first.attr("class") or "").split() and "OVERDUE" in text
+              and "overdue by" in text, f"{first.attr('class')}: {text}")
+    done = c.b.find_all(f"#mlat-cases tr[data-id='{CASE}']")
+    check(f"... while {CASE}, executed, is not",
+          len(done) == 1 and "overdue" not in (done[0].attr("class") or "").split(),
+          done[0].attr("class") if done else "no row")
     c.page("MEX/FGR", "mlat/" + CASE, "mlat-case", shot="mlat-case")
     timeline = c.b.find_all("#timeline tr[data-id]")
     check("the case page shows the timeline (request, statuses, evidence)", len(timeline) >= 5,

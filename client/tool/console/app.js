@@ -126,7 +126,8 @@ function deadlineState(d, now) {
   if (d.closed) return {text: 'not needed (case closed)', cls: 'closed'};
   const due = parseTime(d.due);
   if (d.overdue) {
-    const by = due !== null ? Math.floor((now - due) / DAY_MS) + 1 : null;
+    const by = typeof d.days_left === 'number' ? -d.days_left
+      : due !== null ? Math.floor((now - due) / DAY_MS) + 1 : null;
     return {text: by !== null ? `overdue by ${plural(by, 'day')}` : 'overdue', cls: 'overdue'};
   }
   let left = typeof d.days_left === 'number' ? d.days_left : null;
@@ -293,9 +294,9 @@ function withheldList(list) {
 pages.mlat = {
   name: 'mlat',
   title: () => 'MLAT cases',
-  load: () => api('/api/mlat'),
-  render(d) {
-    const now = nowMs();
+  load: (p) => api(`/api/mlat${asOfQuery(p)}`),
+  render(d, p) {
+    const now = (p.now && parseTime(p.now)) || nowMs();
     const cases = (d.cases || []).slice().sort((a, b) => (b.overdue ? 1 : 0) - (a.overdue ? 1 : 0));
     const rows = cases.map((c) => {
       const dd = c.deadlines || {};
@@ -311,10 +312,31 @@ pages.mlat = {
         td(el('span', {class: exe.cls}, exe.text)),
         td(`${str(c.evidence_files)} file${c.evidence_files === 1 ? '' : 's'}${c.evidence_files ? (c.evidence_complete ? ', complete' : ', incomplete') : ''}`));
     });
-    return table('mlat-cases', ['Case', 'Role', 'Peer', 'Treaty', 'Offences', 'Status', 'Submitted',
-      'Last', 'Decide', 'Execute', 'Evidence'], rows, 'No MLAT cases yet.');
+    return el('div', null, asOfForm('mlat', p),
+      table('mlat-cases', ['Case', 'Role', 'Peer', 'Treaty', 'Offences', 'Status', 'Submitted',
+        'Last', 'Decide', 'Execute', 'Evidence'], rows, 'No MLAT cases yet.'));
   },
 };
+
+/* "?now=DATE" for the API when the page is judged as of another date, else "". */
+function asOfQuery(p) {
+  return p && p.now ? `?now=${encodeURIComponent(p.now)}` : '';
+}
+
+/* The deadlines as of another date (YYYY-MM-DD), as `liaison mlat status --now` judges them:
+ * how the cases will stand.  The page's address keeps the date (#/mlat?now=2027-01-15). */
+function asOfForm(path, p) {
+  const input = el('input', {type: 'date', id: 'asof-date', value: p.now || ''});
+  const show = () => {
+    const v = input.value;
+    window.location.hash = v ? `#/${path}?now=${encodeURIComponent(v)}` : `#/${path}`;
+  };
+  return el('form', {class: 'asof', id: 'asof', on: {submit: (ev) => { ev.preventDefault(); show(); }}},
+    el('label', {for: 'asof-date'}, 'Deadlines as of '), input, ' ',
+    el('button', {type: 'submit', id: 'asof-show'}, 'Show'),
+    p.now ? el('span', null, ' ', el('a', {href: `#/${path}`, id: 'asof-today'}, 'today'),
+      ' ', badge(`as of ${p.now}`, 'amber')) : null);
+}
 
 /* One MLAT case */
 pages.mlatCase = {
@@ -331,7 +353,7 @@ pages.mlatCase = {
       this.exportResult = null;
       this.respondResult = null;
     }
-    return api(`/api/mlat/${encodeURIComponent(p.id)}`);
+    return api(`/api/mlat/${encodeURIComponent(p.id)}${asOfQuery(p)}`);
   },
   busy() {
     const note = $('#respond-note');
@@ -782,10 +804,15 @@ function shortTime(t) {
 
 function route() {
   const h = window.location.hash.replace(/^#\/?/, '');
-  const parts = h.split('/').map((p) => {
+  const q = h.indexOf('?');
+  const parts = (q >= 0 ? h.slice(0, q) : h).split('/').map((p) => {
     try { return decodeURIComponent(p); } catch (e) { return p; }
   });
-  if (parts[0] === 'mlat' && parts[1]) return {page: pages.mlatCase, nav: 'mlat', params: {id: parts.slice(1).join('/')}};
+  /* the one query the pages know: ?now=YYYY-MM-DD on the MLAT pages */
+  const asOf = q >= 0 ? new URLSearchParams(h.slice(q + 1)).get('now') : null;
+  const now = asOf && /^\d{4}-\d{2}-\d{2}$/.test(asOf) ? asOf : null;
+  if (parts[0] === 'mlat' && parts[1]) return {page: pages.mlatCase, nav: 'mlat', params: {id: parts.slice(1).join('/'), now}};
+  if (parts[0] === 'mlat') return {page: pages.mlat, nav: 'mlat', params: {now}};
   if (parts[0] === 'freeze' && parts[1]) return {page: pages.freezeOne, nav: 'freeze', params: {id: parts.slice(1).join('/')}};
   const p = {inbox: pages.inbox, mlat: pages.mlat, freeze: pages.freeze, queries: pages.queries,
     recalls: pages.recalls, broker: pages.broker}[parts[0]];
