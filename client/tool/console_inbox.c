@@ -547,20 +547,74 @@ each_answer(void *arg, const casebook_entry *e)
     return 0;
 }
 
-/* Whether recipient r (a nation "CAN" or an agency "CAN/RCMP") has an answer in answers. */
+/* Whether recipient r (an agency "CAN/RCMP", or a selector of all agencies of a nation, or
+ * "*", when no roster resolved it) has an answer in answers: an answer from it, or from an agency it selects. */
 static bool
 answered(json_t *answers, const char *r)
 {
+    proto_addr sel, from_addr;
+    bool selector = proto_addr_parse(r, &sel, NULL) == PROTO_OK &&
+                    (sel.kind == PROTO_ADDR_NATION_ALL || sel.kind == PROTO_ADDR_ALL);
     size_t i, n = strlen(r);
     json_t *a;
 
     json_array_foreach(answers, i, a) {
         const char *from = json_string_value(json_object_get(a, "from"));
 
-        if (from != NULL && strncmp(from, r, n) == 0 && (from[n] == '\0' || from[n] == '/'))
-            return true;
+        if (from == NULL)
+            continue;
+        if (selector) {
+            if (proto_addr_parse(from, &from_addr, NULL) == PROTO_OK &&
+                proto_addr_matches(&sel, &from_addr))
+                return true;
+        } else if (strncmp(from, r, n) == 0 && (from[n] == '\0' || from[n] == '/')) {
+            return true; /* the agency itself, or an agency of the nation r names */
+        }
     }
     return false;
+}
+
+/* The agencies a query of kind to the recipients in to was addressed to: an agency as it is,
+ * a selector (all agencies of a nation, or "*") resolved through roster to the agencies whose card accepts kind
+ * (not revoked, self excepted), as the brokers resolve it.  Without a roster, or for a
+ * recipient that does not parse, the recipient as it is. */
+static json_t *
+addressed(const proto_roster *roster, const char *self, const char *kind, json_t *to)
+{
+    json_t *out = json_array(), *r;
+    size_t i;
+
+    json_array_foreach(to, i, r) {
+        const char *text = json_string_value(r);
+        proto_addr sel;
+
+        if (text == NULL)
+            continue;
+        if (roster == NULL || proto_addr_parse(text, &sel, NULL) != PROTO_OK ||
+            (sel.kind != PROTO_ADDR_NATION_ALL && sel.kind != PROTO_ADDR_ALL)) {
+            json_array_append(out, r);
+            continue;
+        }
+        for (size_t k = 0; k < proto_roster_count(roster); k++) {
+            const proto_roster_entry *e = proto_roster_at(roster, k);
+            char addr[PROTO_ADDR_TEXT_MAX + 1];
+            json_t *have;
+            size_t j;
+            bool dup = false;
+
+            if (e->revoked || e->card.addr.kind != PROTO_ADDR_AGENCY ||
+                !proto_addr_matches(&sel, &e->card.addr) || !proto_roster_accepts(e, kind))
+                continue;
+            proto_addr_format(&e->card.addr, addr, sizeof(addr));
+            if (self != NULL && strcmp(addr, self) == 0)
+                continue;
+            json_array_foreach(out, j, have)
+                dup = dup || strcmp(json_string_value(have), addr) == 0;
+            if (!dup)
+                json_array_append_new(out, json_string(addr));
+        }
+    }
+    return out;
 }
 
 /* The delivery reports about query id that say it will not be answered (denied by policy,
@@ -619,7 +673,8 @@ query_row(const casebook_entry *e, json_t **answers_out)
 }
 
 json_t *
-console_queries_json(casebook *cb, int *status, char *why, size_t why_len)
+console_queries_json(casebook *cb, const proto_roster *roster, const char *self, int *status,
+                     char *why, size_t why_len)
 {
     newest heap = {NULL, 0, CONSOLE_QUERIES_MAX};
     query_walk w = {NULL, 0};
@@ -653,7 +708,7 @@ console_queries_json(casebook *cb, int *status, char *why, size_t why_len)
     if (w.count > 0 && (err = casebook_each(cb, false, each_answer, &w)) != CASEBOOK_OK)
         goto fail;
     json_array_foreach(queries, i, q) {
-        json_t *answers = json_object_get(q, "answers"), *waiting = json_array(), *r;
+        json_t *answers = json_object_get(q, "answers"), *waiting = json_array(), *r, *to;
         uint8_t id[CASEBOOK_ID_BYTES];
         size_t k;
 
@@ -663,10 +718,13 @@ console_queries_json(casebook *cb, int *status, char *why, size_t why_len)
             err = err != CASEBOOK_OK ? err : CASEBOOK_ERR_CORRUPT;
             goto fail;
         }
-        json_array_foreach(json_object_get(q, "to"), k, r) {
+        to = addressed(roster, self, json_string_value(json_object_get(q, "kind")),
+                       json_object_get(q, "to"));
+        json_array_foreach(to, k, r) {
             if (!answered(answers, json_string_value(r)))
                 json_array_append(waiting, r);
         }
+        json_decref(to);
         json_object_set_new(q, "waiting", waiting);
     }
     out = json_pack("{s:O}", "queries", queries);

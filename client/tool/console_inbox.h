@@ -29,10 +29,14 @@ json_t *console_inbox_json(struct casebook *cb, size_t limit, const char *before
                            char *why, size_t why_len);
 
 /* The queries sent (watchlist.query, traveldoc.check, watchlist.request, freeze.query),
- * newest first, at most 200, each with the answers received in reply and the recipients
- * that have not answered: {"queries": [...]}.  Reads the casebook twice, one message at a
- * time.  NULL with *status 500 and why when the casebook cannot be read. */
-json_t *console_queries_json(struct casebook *cb, int *status, char *why, size_t why_len);
+ * newest first, at most 200, each with the answers received in reply and, in "waiting",
+ * the agencies addressed that have not answered: a selector recipient (all agencies of a
+ * nation, or "*") stands for the agencies of roster whose card accepts the query's kind, self (this agency) excepted;
+ * roster may be NULL (selectors then stay as they are, answered by any agency they
+ * select).  {"queries": [...]}.  Reads the casebook twice, one message at a time.  NULL
+ * with *status 500 and why when the casebook cannot be read. */
+json_t *console_queries_json(struct casebook *cb, const struct proto_roster *roster,
+                             const char *self, int *status, char *why, size_t why_len);
 
 /* The recalls sent, with each recipient's state as `liaison recall status` computes it
  * (agent_config, may be NULL, adds the acks the agency's agent kept), and the tombstones

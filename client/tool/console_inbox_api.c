@@ -5,6 +5,7 @@
 
 #include "console.h"
 #include "console_inbox.h"
+#include "liaison_proto.h"
 
 json_t *
 console_api_inbox(console_ctx *ctx, const console_req *req, int *status, char *why,
@@ -35,8 +36,18 @@ json_t *
 console_api_queries(console_ctx *ctx, const console_req *req, int *status, char *why,
                     size_t why_len)
 {
+    proto_roster *roster = NULL;
+    proto_detail d = {{0}, {0}};
+    json_t *out;
+
     (void)req;
-    return console_queries_json(ctx->cb, status, why, why_len);
+    /* Without a readable roster the selectors stay unresolved: the page still lists the
+     * queries and their answers. */
+    if (ctx->conn.roster != NULL && proto_roster_load(ctx->conn.roster, &roster, &d) != PROTO_OK)
+        roster = NULL;
+    out = console_queries_json(ctx->cb, roster, ctx->agency, status, why, why_len);
+    proto_roster_destroy(&roster);
+    return out;
 }
 
 json_t *

@@ -386,6 +386,14 @@ def test_queries(c):
     scripts = b.js("return Array.from(document.querySelectorAll('script'))"
                    ".filter(s => s.textContent.indexOf('alert(1)') >= 0).length")
     check("no <script> element with that content in the DOM", scripts == 0, f"{scripts} found")
+    # The demo's query to CAN/* and MEX/* was answered by the agencies those select that take
+    # watchlist queries (CAN/RCMP, MEX/AIC): it waits for no one.
+    waiting = b.js("return Array.from(document.querySelectorAll('#queries section.query'))"
+                   ".filter(s => s.querySelector('h2').textContent.indexOf('Jon Doe') >= 0)"
+                   ".map(s => s.querySelector('.waiting') ? s.querySelector('.waiting').textContent"
+                   " : '')")
+    check("the query to CAN/* and MEX/*, answered by CAN/RCMP and MEX/AIC, waits for no one",
+          waiting == [""], repr(waiting))
 
 
 def test_recalls(c):

@@ -366,7 +366,7 @@ test_console_queries_hit_kept_as_text(void **state)
                  "\"RCMP-WL-7\",\"score\":0.94,\"name\":\"<script>alert(1)</script>\","
                  "\"matched\":[\"name\"]}]}",
                  qid);
-    o = console_queries_json(cb, &status, why, sizeof(why));
+    o = console_queries_json(cb, NULL, NULL, &status, why, sizeof(why));
     assert_non_null(o);
     assert_int_equal(json_array_size(json_object_get(o, "queries")), 1);
     q = json_array_get(json_object_get(o, "queries"), 0);
@@ -389,6 +389,49 @@ test_console_queries_hit_kept_as_text(void **state)
     assert_non_null(strstr(text, "\"name\":\"<script>alert(1)</script>\""));
     free(text);
     json_decref(o);
+}
+
+/* A query to selectors waits for the agencies they select that accept its kind (the roster
+ * of tests/data/bundle: CAN/RCMP and MEX/AIC take watchlist.*, CAN/CBSA and the financial
+ * units do not), not for the selectors themselves; without a roster, a selector counts as
+ * answered once any agency it selects answered. */
+static void
+test_console_queries_waiting_resolves_selectors(void **state)
+{
+    const char *data = getenv("LIAISON_TEST_DATA");
+    char path[1200], why[256];
+    proto_roster *roster = NULL;
+    proto_detail d = {{0}, {0}};
+    uint8_t qid[16];
+    int status = 200;
+    json_t *o, *waiting;
+
+    (void)state;
+    assert_non_null(data);
+    snprintf(path, sizeof(path), "%s/bundle/trusted.roster", data);
+    if (proto_roster_load(path, &roster, &d) != PROTO_OK)
+        fail_msg("roster %s: %s", path, d.text);
+    put_sent(1, "watchlist.query", "CAN/* MEX/*", 1700000000000u,
+             "{\"schema\":\"watchlist.query/1\",\"subject\":{\"type\":\"person\","
+             "\"name\":\"Jon DOE\"}}");
+    id_of(1, 's', qid);
+    put_received(10, "watchlist.answer", "CAN/RCMP", 1700000001000u,
+                 "{\"schema\":\"watchlist.answer/1\",\"result\":\"no-hit\"}", qid);
+
+    o = console_queries_json(cb, roster, "USA/FBI", &status, why, sizeof(why));
+    assert_non_null(o);
+    waiting = json_object_get(json_array_get(json_object_get(o, "queries"), 0), "waiting");
+    assert_int_equal(json_array_size(waiting), 1);
+    assert_string_equal(json_string_value(json_array_get(waiting, 0)), "MEX/AIC");
+    json_decref(o);
+
+    o = console_queries_json(cb, NULL, NULL, &status, why, sizeof(why));
+    assert_non_null(o);
+    waiting = json_object_get(json_array_get(json_object_get(o, "queries"), 0), "waiting");
+    assert_int_equal(json_array_size(waiting), 1);
+    assert_string_equal(json_string_value(json_array_get(waiting, 0)), "MEX/*");
+    json_decref(o);
+    proto_roster_destroy(&roster);
 }
 
 /* A recall sent, with a delivery report about it, and a message recalled here: both lists,
@@ -493,6 +536,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_console_inbox_bad_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_console_inbox_ten_thousand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_console_queries_hit_kept_as_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_console_queries_waiting_resolves_selectors, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_console_recalls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_console_consents, setup, teardown),
     };
