@@ -23,4 +23,11 @@ scripts/deps.sh
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DLIAISON_WERROR=ON -DLIAISON_SANITIZE="$sanitize"
 cmake --build "$dir"
-ctest --test-dir "$dir" --output-on-failure -j "$(nproc)"
+# Under the sanitizers demo.stories is left out: browser.console runs the same demo (all its
+# stories, which must succeed) before it drives the consoles, so the sanitized binaries play
+# every story once, not twice.
+if [ "$sanitize" = ON ]; then
+    ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" -E '^demo\.stories$'
+else
+    ctest --test-dir "$dir" --output-on-failure -j "$(nproc)"
+fi
