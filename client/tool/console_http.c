@@ -756,6 +756,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
 }
 
+/* libmicrohttpd's error log, into ours. */
+static void http_log(void *cls, const char *fmt, va_list ap) PROTO_PRINTF(2, 0);
+
 static void
 http_log(void *cls, const char *fmt, va_list ap)
 {

@@ -69,6 +69,8 @@ capture_sink(void *ctx, proto_log_level level, const char *line)
 }
 
 /* A library's message, as libmicrohttpd hands one to its error log. */
+static void library_says(const char *fmt, ...) PROTO_PRINTF(1, 2);
+
 static void
 library_says(const char *fmt, ...)
 {
