@@ -138,7 +138,14 @@ typedef enum agent_table {
                                     reports, designations, cargo), by message id: kind, sender,
                                     labels, case, created time, envelope hash (what retention
                                     decides by) */
-    AGENT_T_COUNT = 15,          /* number of tables */
+    AGENT_T_NAME_KEYS = 15,      /* the index: name keys of watchlist entries (own and
+                                    partners'), docs/agent.md "The store's index" */
+    AGENT_T_NAMES = 16,          /* the index: each indexed name, parsed, by its name id */
+    AGENT_T_DOC_KEYS = 17,       /* the index: normalised document numbers of entries and
+                                    reports (own and partners') */
+    AGENT_T_DIGESTS = 18,        /* partners' published keyed hashes of document numbers */
+    AGENT_T_PUBLICATIONS = 19,   /* partners' publications: origin, version, form, labels */
+    AGENT_T_COUNT = 20,          /* number of tables */
 } agent_table;
 
 /* Longest key, in bytes. */

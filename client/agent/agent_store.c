@@ -16,7 +16,8 @@
 static const char *const table_names[AGENT_T_COUNT] = {
     "entries", "docs", "partner_entries", "partner_docs", "designations",
     "implement", "outbox", "kept", "meta", "cargo", "cargo_results", "own_designations",
-    "freeze_acks", "journal", "filed",
+    "freeze_acks", "journal", "filed", "name_keys", "names", "doc_keys", "digests",
+    "publications",
 };
 
 struct agent_store {

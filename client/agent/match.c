@@ -264,6 +264,91 @@ out:
     return buf;
 }
 
+/* ---- Packing and skeletons ------------------------------------------------------ */
+
+size_t
+match_name_pack(const match_name *m, uint8_t *out)
+{
+    size_t used = 1;
+
+    out[0] = (uint8_t)m->count;
+    for (size_t t = 0; t < m->count; t++) {
+        size_t at = used + 2;
+
+        for (size_t k = 0; k < m->lens[t]; k++)
+            at += utf8_put(m->tokens[t][k], (char *)out + at);
+        out[used] = m->flags[t];
+        out[used + 1] = (uint8_t)(at - used - 2);
+        used = at;
+    }
+    return used;
+}
+
+bool
+match_name_unpack(const uint8_t *in, size_t len, match_name *m)
+{
+    size_t at = 1;
+
+    memset(m, 0, sizeof(*m));
+    if (len == 0 || in[0] > MATCH_TOKENS_MAX)
+        return false;
+    for (size_t t = 0; t < in[0]; t++) {
+        size_t bytes, end;
+
+        if (at + 2 > len || at + 2 + (bytes = in[at + 1]) > len)
+            goto bad;
+        m->flags[t] = in[at];
+        end = at + 2 + bytes;
+        for (at += 2; at < end;) {
+            size_t used;
+
+            if (m->lens[t] == MATCH_TOKEN_CHARS_MAX)
+                goto bad;
+            m->tokens[t][m->lens[t]++] = utf8_next(in + at, end - at, &used);
+            at += used;
+        }
+        m->count++;
+    }
+    if (at == len)
+        return true;
+bad:
+    memset(m, 0, sizeof(*m));
+    return false;
+}
+
+size_t
+match_token_skeleton(const uint32_t *token, size_t len, char *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len && n + 1 < MATCH_SKELETON_MAX; i++) {
+        uint32_t c = token[i];
+        char ch;
+
+        if (c >= '0' && c <= '9') {
+            ch = (char)c;
+        } else if (c >= 'a' && c <= 'z') {
+            if (strchr("aeiouy", (int)c) != NULL)
+                continue;
+            ch = (char)c;
+            /* One sound, several spellings: q and c as k, ph as f. */
+            if (ch == 'q' || ch == 'c')
+                ch = 'k';
+            if (ch == 'p' && i + 1 < len && token[i + 1] == 'h') {
+                ch = 'f';
+                i++;
+            }
+        } else {
+            continue; /* letters of other scripts have no skeleton */
+        }
+        if (n > 0 && out[n - 1] == ch)
+            continue;
+        out[n++] = ch;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 /* ---- Jaro-Winkler ------------------------------------------------------------ */
 
 #define JW_MAX 256u           /* characters compared; longer strings are cut */

@@ -25,10 +25,25 @@
 /* Bytes of a normalised document number, with its NUL. */
 #define MATCH_DOC_MAX 64u
 
+/*
+ * The version of what normalisation makes of a name (tokens, flags,
+ * skeletons).  An index of name keys records the version it was built
+ * with and is rebuilt when it differs: raise it whenever a change to
+ * match.c gives any name other tokens, flags or skeletons.
+ */
+#define MATCH_NORMALISE_VERSION 1
+
+/* Bytes of match_name_pack's output at most. */
+#define MATCH_PACKED_MAX (1u + MATCH_TOKENS_MAX * (2u + 4u * MATCH_TOKEN_CHARS_MAX))
+/* Bytes of a token's skeleton, with its NUL. */
+#define MATCH_SKELETON_MAX (MATCH_TOKEN_CHARS_MAX + 1u)
+
 /* A name after normalisation: its tokens as code points. */
 typedef struct match_name {
     size_t count;                                        /* tokens in use */
     size_t lens[MATCH_TOKENS_MAX];                       /* code points of each token */
+    uint8_t flags[MATCH_TOKENS_MAX];                     /* per token: how it was written
+                                                            (0 for now; kept by pack) */
     uint32_t tokens[MATCH_TOKENS_MAX][MATCH_TOKEN_CHARS_MAX]; /* the tokens, folded */
 } match_name;
 
@@ -44,6 +59,27 @@ void match_name_parse(const char *name, match_name *out);
  * buf_len > 0).  Returns buf.
  */
 char *match_name_normalise(const char *name, char *buf, size_t buf_len);
+
+/*
+ * Writes m compactly into out (MATCH_PACKED_MAX bytes): a byte of token
+ * count, then per token a byte of flags, a byte of length in bytes, and
+ * the token as UTF-8.  Returns the bytes written.  match_name_unpack of
+ * them gives back m exactly, so that a store may keep names parsed.
+ */
+size_t match_name_pack(const match_name *m, uint8_t *out);
+
+/* Reads what match_name_pack wrote (len bytes) into *m; false if the bytes
+ * are not such a packing (then *m has no token). */
+bool match_name_unpack(const uint8_t *in, size_t len, match_name *m);
+
+/*
+ * The skeleton of a token (its code points, as in match_name): its
+ * consonants as ASCII, vowels and doubled letters dropped, so that the
+ * spellings of one name that differ in their vowels share it ("mohammed",
+ * "muhammad" and "mhmd" all give "mhmd").  Writes it NUL-terminated into
+ * out (MATCH_SKELETON_MAX bytes); returns its length, 0 when none.
+ */
+size_t match_token_skeleton(const uint32_t *token, size_t len, char *out);
 
 /* Jaro-Winkler similarity of two code-point strings, in [0, 1]: Jaro with
  * the match window max(len)/2 - 1, then Winkler's prefix boost (scale 0.1,

@@ -265,6 +265,63 @@ test_match_dates(void **state)
     assert_int_equal(match_date_compare("1980", ""), MATCH_DATE_ABSENT);
 }
 
+/* A packed name unpacks to the same tokens and flags, and scores as the name itself. */
+static void
+test_match_pack_round_trip(void **state)
+{
+    static const char *const names[] = {"Jon DOE", "José Müller-Lüdenscheidt", "Дмитрий Иванов",
+                                        "李 小龍", "a b c d e f g h i j k l m n", ""};
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        match_name m, back;
+        uint8_t buf[MATCH_PACKED_MAX + 1];
+        size_t n;
+
+        match_name_parse(names[i], &m);
+        m.flags[0] = 3;
+        n = match_name_pack(&m, buf);
+        assert_true(n <= MATCH_PACKED_MAX);
+        assert_true(match_name_unpack(buf, n, &back));
+        assert_int_equal(back.count, m.count);
+        for (size_t t = 0; t < m.count; t++) {
+            assert_int_equal(back.lens[t], m.lens[t]);
+            assert_int_equal(back.flags[t], m.flags[t]);
+            assert_memory_equal(back.tokens[t], m.tokens[t], m.lens[t] * sizeof(uint32_t));
+        }
+        /* Cut short or with a byte too many, it is refused. */
+        if (n > 1)
+            assert_false(match_name_unpack(buf, n - 1, &back));
+        buf[n] = 0;
+        assert_false(match_name_unpack(buf, n + 1, &back));
+    }
+}
+
+static const char *
+skeleton_of(const char *name, char *out)
+{
+    match_name m;
+
+    match_name_parse(name, &m);
+    match_token_skeleton(m.tokens[0], m.lens[0], out);
+    return out;
+}
+
+/* Spellings that differ in vowels, doubled letters, c/k/q and ph/f share a skeleton. */
+static void
+test_match_skeletons(void **state)
+{
+    char a[MATCH_SKELETON_MAX], b[MATCH_SKELETON_MAX];
+
+    (void)state;
+    assert_string_equal(skeleton_of("Mohammed", a), "mhmd");
+    assert_string_equal(skeleton_of("Muhammad", b), a);
+    assert_string_equal(skeleton_of("mhmd", b), a);
+    assert_string_equal(skeleton_of("Qadir", a), skeleton_of("Kadir", b));
+    assert_string_equal(skeleton_of("Philip", a), skeleton_of("Filip", b));
+    assert_string_not_equal(skeleton_of("Omar", a), skeleton_of("Amin", b));
+    assert_string_equal(skeleton_of("Aeiou", a), "");
+}
+
 int
 main(void)
 {
@@ -278,6 +335,8 @@ main(void)
         cmocka_unit_test(test_match_threshold_edges),
         cmocka_unit_test(test_match_documents_exact_after_normalisation),
         cmocka_unit_test(test_match_dates),
+        cmocka_unit_test(test_match_pack_round_trip),
+        cmocka_unit_test(test_match_skeletons),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
