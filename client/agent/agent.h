@@ -364,8 +364,9 @@ agent_store_err agent_records_unindexed_each(agent_txn *txn, agent_kept_fn fn,
 #define AGENT_PUBLISH_PARTS_MAX 1000u
 /* Records of one part at most (form "records"). */
 #define AGENT_PUBLISH_RECORDS_MAX 50000u
-/* Hashes of one part at most (form "hashes"). */
-#define AGENT_PUBLISH_HASHES_MAX 1000000u
+/* Hashes of one part at most (form "hashes"): 10.7 MB of base64, inside a broker's
+ * default largest envelope (16 MiB). */
+#define AGENT_PUBLISH_HASHES_MAX 500000u
 /* Bytes of a published hash (keyed BLAKE2b of a normalised document number). */
 #define AGENT_PUBLISH_HASH_BYTES 16u
 /* Bytes of a version's hash key. */
