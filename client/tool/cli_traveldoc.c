@@ -388,6 +388,200 @@ done:
     return rc;
 }
 
+/* ---- The local-first check ----------------------------------------------------------- */
+
+static const char *
+str_of(const json_t *o, const char *member)
+{
+    const char *s = json_string_value(json_object_get(o, member));
+
+    return s != NULL ? s : "";
+}
+
+/* A record hit of the partner documents table, with what the store knows of it. */
+static json_t *
+record_hit(agent_txn *t, const json_t *hit)
+{
+    char key[AGENT_STORE_KEY_MAX];
+    json_t *rec = NULL, *meta = NULL, *o;
+    uint8_t id[16];
+
+    snprintf(key, sizeof(key), "%s %s", str_of(hit, "source"), str_of(hit, "ref"));
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "record", "owner", str_of(hit, "source"),
+                  "ref", str_of(hit, "ref"), "status", str_of(hit, "status"), "reported",
+                  str_of(hit, "reported"));
+    if (o == NULL || agent_json_get(t, AGENT_T_PARTNER_DOCS, key, &rec) != AGENT_STORE_OK)
+        return o;
+    if (json_is_string(json_object_get(rec, "publication"))) {
+        json_object_set(o, "publication", json_object_get(rec, "publication"));
+        json_object_set(o, "version", json_object_get(rec, "version"));
+    }
+    if (json_is_string(json_object_get(rec, "labels"))) {
+        json_object_set(o, "labels", json_object_get(rec, "labels"));
+    } else if (liaison_id_from_hex(str_of(rec, "message"), id) == LIAISON_OK &&
+               agent_message_meta(t, id, &meta) == AGENT_STORE_OK &&
+               json_is_string(json_object_get(meta, "labels"))) {
+        json_object_set(o, "labels", json_object_get(meta, "labels"));
+    }
+    json_object_set(o, "received", json_object_get(rec, "received"));
+    json_decref(meta);
+    json_decref(rec);
+    return o;
+}
+
+/*
+ * Looks the document up in the agent's store: *local_out gets the hits
+ * (records, then hashes), *complete_out the complete publications held.
+ */
+static int
+check_local(const char *config, const json_t *doc, const char *number, json_t **local_out,
+            json_t **complete_out)
+{
+    agent_config *cfg = NULL;
+    agent_store *st = NULL;
+    agent_txn *t = NULL;
+    json_t *recs = NULL, *hashes = NULL, *local = json_array(), *v;
+    agent_store_err err = AGENT_STORE_OK;
+    size_t i;
+    int rc;
+
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
+        (rc = cli_agent_store_open(SUB, cfg, false, &st)) != EX_OK)
+        goto out;
+    if ((err = agent_store_begin(st, false, &t)) != AGENT_STORE_OK ||
+        (err = agent_lookup_document(t, doc, AGENT_SCOPE_PARTNERS, true, &recs)) !=
+            AGENT_STORE_OK ||
+        (err = agent_publication_lookup(t, number, &hashes, complete_out)) != AGENT_STORE_OK)
+        goto out;
+    json_array_foreach(recs, i, v)
+        json_array_append_new(local, record_hit(t, v));
+    json_array_foreach(hashes, i, v) {
+        json_object_set_new(v, "kind", json_string("hash"));
+        json_array_append(local, v);
+    }
+    *local_out = local;
+    local = NULL;
+out:
+    agent_store_abort(&t);
+    agent_store_close(&st);
+    agent_config_destroy(&cfg);
+    json_decref(recs);
+    json_decref(hashes);
+    json_decref(local);
+    if (rc == EX_OK && err != AGENT_STORE_OK) {
+        cli_error(SUB, "check: agent store: %s", agent_store_strerror(err));
+        rc = EX_IOERR;
+    }
+    return rc;
+}
+
+/* True if owner has a hit in local. */
+static bool
+local_hit_at(const json_t *local, const char *owner)
+{
+    size_t i;
+    const json_t *v;
+
+    json_array_foreach(local, i, v) {
+        if (strcmp(str_of(v, "owner"), owner) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Prints the local hits and the publications that answer without asking. */
+static void
+print_local(const json_t *local, const json_t *answered)
+{
+    size_t i;
+    const json_t *v;
+
+    json_array_foreach(local, i, v) {
+        if (strcmp(str_of(v, "kind"), "record") == 0) {
+            printf("LOCAL HIT    %-14s ref %s %s reported %s", str_of(v, "owner"), str_of(v, "ref"),
+                   str_of(v, "status"), str_of(v, "reported"));
+            if (json_is_integer(json_object_get(v, "version")))
+                printf(" (publication %s version %lld", str_of(v, "publication"),
+                       (long long)json_integer_value(json_object_get(v, "version")));
+            else
+                printf(" (report");
+            printf(", labels %s)\n", str_of(v, "labels"));
+        } else {
+            printf("LOCAL HASH   %-14s a report exists at %s; ask them (publication %s version "
+                   "%lld of %s)\n", str_of(v, "owner"), str_of(v, "owner"),
+                   str_of(v, "publication"),
+                   (long long)json_integer_value(json_object_get(v, "version")),
+                   str_of(v, "published"));
+        }
+    }
+    json_array_foreach(answered, i, v)
+        printf("LOCAL NO-HIT %-14s no hit in %s's publication version %lld of %s\n",
+               str_of(v, "owner"), str_of(v, "owner"),
+               (long long)json_integer_value(json_object_get(v, "version")),
+               str_of(v, "published"));
+    fflush(stdout);
+}
+
+/*
+ * The recipients of the live check after a local look: the owners of local
+ * hits (the follow-up), and every agency of a partner nation (not me's, not
+ * revoked, accepting traveldoc.check) that has no complete publication here.
+ * names holds the addresses' text.
+ */
+static int
+local_recipients(const cli_conn *conn, const char *me, const json_t *local,
+                 const json_t *complete, char names[][PROTO_ADDR_TEXT_MAX + 1], const char **to,
+                 size_t *to_count)
+{
+    proto_roster *r = NULL;
+    proto_detail d = {{0}, {0}};
+    size_t n = 0, i;
+    const json_t *v;
+
+    json_array_foreach(local, i, v) {
+        bool dup = false;
+
+        for (size_t k = 0; k < n; k++)
+            dup = dup || strcmp(names[k], str_of(v, "owner")) == 0;
+        if (!dup && n < TO_MAX) {
+            snprintf(names[n], PROTO_ADDR_TEXT_MAX + 1, "%s", str_of(v, "owner"));
+            to[n] = names[n];
+            n++;
+        }
+    }
+    if (proto_roster_load(conn->roster, &r, &d) != PROTO_OK) {
+        cli_error(SUB, "check: %s", d.text);
+        return EX_NOINPUT;
+    }
+    for (i = 0; i < proto_roster_count(r) && n < TO_MAX; i++) {
+        const proto_roster_entry *e = proto_roster_at(r, i);
+        size_t len = strlen(e->card.addr.nation);
+        char addr[PROTO_ADDR_TEXT_MAX + 1];
+        bool accepts = false, published = false, dup = false;
+        size_t k;
+        const json_t *c;
+
+        if (e->card.addr.kind != PROTO_ADDR_AGENCY || e->revoked ||
+            (strncmp(me, e->card.addr.nation, len) == 0 && me[len] == '/'))
+            continue;
+        for (k = 0; k < e->accept_count; k++)
+            accepts = accepts || proto_kind_matches(e->accepts[k], "traveldoc.check");
+        proto_addr_format(&e->card.addr, addr, sizeof(addr));
+        json_array_foreach(complete, k, c)
+            published = published || strcmp(str_of(c, "owner"), addr) == 0;
+        for (k = 0; k < n; k++)
+            dup = dup || strcmp(names[k], addr) == 0;
+        if (!accepts || published || dup)
+            continue;
+        snprintf(names[n], PROTO_ADDR_TEXT_MAX + 1, "%s", addr);
+        to[n] = names[n];
+        n++;
+    }
+    proto_roster_destroy(&r);
+    *to_count = n;
+    return EX_OK;
+}
+
 static int
 cmd_check(int argc, char **argv)
 {
@@ -395,9 +589,13 @@ cmd_check(int argc, char **argv)
     liaison_client *c = NULL;
     liaison_message *m = NULL;
     casebook *cb = NULL;
-    json_t *body = NULL;
+    json_t *body = NULL, *local = NULL, *complete = NULL, *answered = NULL;
     cli_outgoing out;
     char labels[2048], partners[TO_MAX][PROTO_NATION_LEN + 3];
+    char names[TO_MAX][PROTO_ADDR_TEXT_MAX + 1];
+    const char *agent_cfg;
+    size_t i;
+    json_t *v;
     int rc;
 
     if ((rc = parse(argc, argv, usage_check, &o)) != EX_OK)
@@ -408,15 +606,70 @@ cmd_check(int argc, char **argv)
         cli_error(SUB, "check: --number is required");
         return EX_USAGE;
     }
+    agent_cfg = o.agent_config != NULL ? o.agent_config : cli_agent_config_env();
+    if (o.local_only && agent_cfg == NULL) {
+        cli_error(SUB, "check: --local-only needs --agent-config (or $LIAISON_AGENT_CONFIG)");
+        return EX_USAGE;
+    }
     body = json_pack("{s:s, s:o}", "schema", "traveldoc.check/1", "document", document(&o));
+    /* First step: what the store holds, printed before anything is sent. */
+    if (agent_cfg != NULL) {
+        if ((rc = check_local(agent_cfg, json_object_get(body, "document"), o.number, &local,
+                              &complete)) != EX_OK)
+            goto done;
+        answered = json_array();
+        json_array_foreach(complete, i, v) {
+            if (!local_hit_at(local, str_of(v, "owner")))
+                json_array_append(answered, v);
+        }
+        if (!o.json)
+            print_local(local, answered);
+        if (o.local_only) {
+            if (o.json) {
+                json_t *j = json_pack("{s:O, s:O, s:[]}", "local", local, "answered_locally",
+                                      answered, "asked");
+
+                cli_print_json(j, false);
+                json_decref(j);
+            }
+            goto done;
+        }
+    }
     if (o.conn.state != NULL && (rc = cli_casebook_open("traveldoc check", &o.conn, &cb)) != EX_OK)
         goto done;
     if ((rc = cli_connect("traveldoc check", &o.conn, true, &c)) != EX_OK)
         goto done;
-    if (o.to_default &&
-        (rc = partner_selectors(&o.conn, liaison_client_address(c), partners, o.to,
-                                &o.to_count)) != EX_OK)
+    if (o.to_default && local != NULL) {
+        if ((rc = local_recipients(&o.conn, liaison_client_address(c), local, complete, names,
+                                   o.to, &o.to_count)) != EX_OK)
+            goto done;
+    } else if (o.to_default &&
+               (rc = partner_selectors(&o.conn, liaison_client_address(c), partners, o.to,
+                                       &o.to_count)) != EX_OK) {
         goto done;
+    }
+    if (local != NULL) {
+        json_t *asked = json_array();
+
+        for (i = 0; i < o.to_count; i++)
+            json_array_append_new(asked, json_string(o.to[i]));
+        if (o.json) {
+            json_t *j = json_pack("{s:O, s:O, s:o}", "local", local, "answered_locally", answered,
+                                  "asked", asked);
+
+            cli_print_json(j, true);
+            json_decref(j);
+        } else {
+            printf("asking %zu agenc%s:", o.to_count, o.to_count == 1 ? "y" : "ies");
+            for (i = 0; i < o.to_count; i++)
+                printf(" %s", o.to[i]);
+            printf("\n");
+            fflush(stdout);
+            json_decref(asked);
+        }
+        if (o.to_count == 0)
+            goto done;
+    }
     memset(&out, 0, sizeof(out));
     out.kind = "traveldoc.check";
     out.to = o.to;
@@ -434,6 +687,9 @@ done:
     liaison_message_destroy(&m);
     casebook_close(&cb);
     json_decref(body);
+    json_decref(local);
+    json_decref(complete);
+    json_decref(answered);
     return rc;
 }
 
