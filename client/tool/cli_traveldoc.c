@@ -614,9 +614,21 @@ cmd_check(int argc, char **argv)
     body = json_pack("{s:s, s:o}", "schema", "traveldoc.check/1", "document", document(&o));
     /* First step: what the store holds, printed before anything is sent. */
     if (agent_cfg != NULL) {
-        if ((rc = check_local(agent_cfg, json_object_get(body, "document"), o.number, &local,
-                              &complete)) != EX_OK)
+        rc = check_local(agent_cfg, json_object_get(body, "document"), o.number, &local,
+                         &complete);
+        /* Named by the environment only, an agent whose store cannot be read
+         * leaves the check as it is without one. */
+        if (rc != EX_OK && o.agent_config == NULL && !o.local_only) {
+            cli_error(SUB, "check: the agent store of $LIAISON_AGENT_CONFIG cannot be read; "
+                      "checking live only");
+            local = NULL;
+            complete = NULL;
+            rc = EX_OK;
+        } else if (rc != EX_OK) {
             goto done;
+        }
+    }
+    if (local != NULL) {
         answered = json_array();
         json_array_foreach(complete, i, v) {
             if (!local_hit_at(local, str_of(v, "owner")))
