@@ -824,7 +824,7 @@ on_traveldoc_publish(agent *a, const liaison_event *e, const json_t *in)
     char why[300], reason[400];
 
     if (!agent_publication_check(in, &p, why, sizeof(why))) {
-        PROTO_LOG(PROTO_LOG_WARN, "A-PUBLISH-REFUSED", "message=%s from=%s reason=\"%s\"",
+        PROTO_LOG(PROTO_LOG_WARN, "A-DOCS-REFUSED", "message=%s from=%s reason=\"%s\"",
                   e->id_hex, e->sender, why);
         snprintf(reason, sizeof(reason), "traveldoc.publish that does not check: %s", why);
         return keep(a, e, reason);
@@ -840,13 +840,13 @@ on_traveldoc_publish(agent *a, const liaison_event *e, const json_t *in)
         return store_failure(e, "publish", err, true);
     }
     if (refused) {
-        PROTO_LOG(PROTO_LOG_WARN, "A-PUBLISH-REFUSED", "message=%s from=%s reason=\"%s\"",
+        PROTO_LOG(PROTO_LOG_WARN, "A-DOCS-REFUSED", "message=%s from=%s reason=\"%s\"",
                   e->id_hex, e->sender, why);
         snprintf(reason, sizeof(reason), "traveldoc.publish not filed: %s", why);
         agent_publication_part_clear(&p);
         return keep(a, e, reason);
     }
-    PROTO_LOG(PROTO_LOG_INFO, "A-PUBLISHED", "message=%s from=%s publication=%s version=%u "
+    PROTO_LOG(PROTO_LOG_INFO, "A-DOCS-PUBLISHED", "message=%s from=%s publication=%s version=%u "
               "part=%u/%u form=%s complete=%s", e->id_hex, e->sender, p.publication, p.version,
               p.part, p.parts, p.hashed ? "hashes" : "records", complete ? "yes" : "no");
     agent_publication_part_clear(&p);

@@ -263,6 +263,15 @@ parse(int argc, char **argv, const char *usage, td_opts *o)
         cli_error(SUB, "%s: unexpected argument '%s' (see --help)", argv[0], argv[optind]);
         return EX_USAGE;
     }
+    if ((o->config != NULL || o->hashed || o->publication != NULL) && usage != usage_publish) {
+        cli_error(SUB, "%s: --config, --hashed and --publication are options of publish only",
+                  argv[0]);
+        return EX_USAGE;
+    }
+    if ((o->agent_config != NULL || o->local_only) && usage != usage_check) {
+        cli_error(SUB, "%s: --agent-config and --local-only are options of check only", argv[0]);
+        return EX_USAGE;
+    }
     o->to_default = o->to_count == 0;
     if (o->to_count == 0)
         o->to[o->to_count++] = "*";

@@ -171,7 +171,7 @@ test_publish_records_and_hashes_local_first(void **state)
     /* CAN/CBSA publishes its reports, MEX/AIC only keyed hashes of its numbers. */
     publish(f, "CAN/CBSA", "cbsa", false, id_cbsa);
     publish(f, "MEX/AIC", "aic", true, id_aic);
-    wait_log(f, "USA/CBP", "id=A-PUBLISHED", 2);
+    wait_log(f, "USA/CBP", "id=A-DOCS-PUBLISHED", 2);
     assert_int_equal(fed_agent_log_count(f, "USA/CBP", "complete=yes"), 2);
 
     /* A record hit: owner, ref, status, version; nothing went out. */
@@ -304,13 +304,52 @@ test_publish_records_and_hashes_local_first(void **state)
             snprintf(needle, sizeof(needle), "reason=\"%s", bad[i][1]);
             wait_log(f, "USA/CBP", needle, 1);
         }
-        wait_log(f, "USA/CBP", "id=A-PUBLISH-REFUSED", 5);
+        wait_log(f, "USA/CBP", "id=A-DOCS-REFUSED", 5);
         wait_log(f, "USA/CBP", "kind=traveldoc.publish from=MEX/AIC reason=\"traveldoc.publish "
                  "that does not check", 5);
         /* Nothing of MEX/AIC is held: no publication answers for it. */
         j = local_check(f, "MX000998");
         assert_null(hit_of(j, "MEX/AIC"));
         assert_int_equal(json_array_size(json_object_get(j, "answered_locally")), 1);
+        json_decref(j);
+    }
+
+    /* watchlist query --agent-config: a partner's published entry held here is
+     * printed before the live query. */
+    {
+        const char *file;
+        const char *pub[] = {"watchlist", "publish", "--to", "USA/CBP", "--file", NULL, NULL};
+        const char *query[] = {"watchlist", "query", "--to", "CAN/*", "--name", "Jonathan Doe",
+                               "--born", "1980-02-29", "--purpose", "border check",
+                               "--agent-config", fed_agent_config(f, "USA/CBP", NULL)->config,
+                               "--deadline", "2", "--json", NULL};
+        const json_t *hit;
+        char *nl;
+        FILE *fp;
+        static char path[1200];
+
+        snprintf(path, sizeof(path), "%s/entries.json", f->dir);
+        fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs("[{\"ref\": \"CBSA-WL-1\", \"type\": \"person\", \"names\": "
+              "[\"Jonathan DOE\"], \"born\": \"1980-02-29\"}]", fp);
+        assert_int_equal(fclose(fp), 0);
+        file = path;
+        pub[5] = file;
+        if (fed_tool(f, "CAN/CBSA", NULL, pub, out, err, sizeof(out)) != 0)
+            fail_msg("watchlist publish: %s%s", out, err);
+        wait_log(f, "USA/CBP", "id=A-PUBLISHED", 1);
+        (void)fed_tool(f, "USA/CBP", NULL, query, out, err, sizeof(out));
+        nl = strchr(out, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        j = json_loads(out, 0, NULL);
+        if (j == NULL)
+            fail_msg("watchlist query printed '%s'", out);
+        hit = json_array_get(json_object_get(j, "local"), 0);
+        assert_non_null(hit);
+        assert_string_equal(str(hit, "source"), "CAN/CBSA");
+        assert_string_equal(str(hit, "ref"), "CBSA-WL-1");
         json_decref(j);
     }
     (void)id_cbsa;

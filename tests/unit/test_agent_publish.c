@@ -326,6 +326,26 @@ test_agent_publish_hashes_by_version(void **state)
 }
 
 static void
+test_agent_publish_parts_short_of_count(void **state)
+{
+    fixture *f = *state;
+    uint8_t k[32];
+    size_t complete = 9;
+    bool done = true;
+
+    randombytes_buf(k, sizeof(k));
+    /* Two parts that claim 5 hashes between them and hold 4. */
+    assert_false(file(f, hashed_body(k, 1, 1, 2, 5, "D", 0, 2), 1, &done));
+    assert_false(done);
+    assert_int_equal(count(f, AGENT_T_DIGESTS), 2);
+    assert_true(file(f, hashed_body(k, 1, 2, 2, 5, "D", 2, 2), 2, &done));
+    assert_false(done);
+    assert_int_equal(count(f, AGENT_T_DIGESTS), 0);
+    assert_int_equal(hits(f, "D000001", &complete), 0);
+    assert_int_equal(complete, 0);
+}
+
+static void
 test_agent_publish_records_by_version(void **state)
 {
     fixture *f = *state;
@@ -383,6 +403,7 @@ main(void)
         cmocka_unit_test(test_agent_publish_check_accepts),
         cmocka_unit_test(test_agent_publish_check_refuses),
         cmocka_unit_test_setup_teardown(test_agent_publish_hashes_by_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_publish_parts_short_of_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_publish_records_by_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_publish_next_version, setup, teardown),
     };
