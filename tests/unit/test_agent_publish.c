@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "helpers.h"
+#include "liaison_policy.h"
 
 #define PUBLISHER "USA/CBP"
 
@@ -345,6 +346,70 @@ test_agent_publish_parts_short_of_count(void **state)
     assert_int_equal(complete, 0);
 }
 
+#define DAY 86400000ull
+#define CREATED (1800000000000ull)
+
+static const char retention_policy[] =
+    "nation: CAN\npartners:\n  - nation: USA\n"
+    "retention:\n"
+    "  - id: publications-1w\n    kinds: [traveldoc.*]\n    keep: 1w\n";
+
+static void
+deleted(void *arg, const agent_deletion *d)
+{
+    char *out = arg;
+    size_t used = strlen(out);
+
+    snprintf(out + used, 1024 - used, "%s %zu [%s]\n", d->kind, d->record_count, d->records);
+}
+
+/* Retention deletes a hashed version's part, and its hashes with it. */
+static void
+test_agent_publish_retention(void **state)
+{
+    fixture *f = *state;
+    agent_publication_part p;
+    liaison_event e;
+    agent_txn *t = NULL;
+    policy *pol = NULL;
+    uint8_t k[32];
+    json_t *body;
+    bool refused_out = true;
+    char why[300], seen[1024] = "";
+    size_t n = 0;
+
+    randombytes_buf(k, sizeof(k));
+    body = hashed_body(k, 1, 1, 1, 3, "E", 0, 3);
+    assert_true(agent_publication_check(body, &p, why, sizeof(why)));
+    event(&e, 7);
+    e.created_ms = CREATED;
+    e.raw = (uint8_t *)"envelope";
+    e.raw_len = 8;
+    assert_int_equal(agent_store_begin(f->st, true, &t), AGENT_STORE_OK);
+    assert_int_equal(agent_publication_file(t, &e, &p, &refused_out, NULL, why, sizeof(why)),
+                     AGENT_STORE_OK);
+    assert_false(refused_out);
+    assert_int_equal(agent_filed_put(t, &e), AGENT_STORE_OK);
+    assert_int_equal(agent_store_commit(&t), AGENT_STORE_OK);
+    agent_publication_part_clear(&p);
+    json_decref(body);
+    assert_int_equal(hits(f, "E000002", NULL), 1);
+    assert_int_equal(policy_load_buffer((const uint8_t *)retention_policy,
+                                        strlen(retention_policy), "t", &pol, NULL), POLICY_OK);
+    /* Within the week: nothing goes. */
+    assert_int_equal(agent_retention_sweep(f->st, pol, CREATED + 6 * DAY, false, deleted, seen, &n),
+                     AGENT_STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(count(f, AGENT_T_DIGESTS), 3);
+    assert_int_equal(agent_retention_sweep(f->st, pol, CREATED + 8 * DAY, false, deleted, seen, &n),
+                     AGENT_STORE_OK);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(seen, "traveldoc.publish 3 [hashes:" PUBLISHER ":lost-passports:1]"));
+    assert_int_equal(count(f, AGENT_T_DIGESTS), 0);
+    assert_int_equal(hits(f, "E000002", NULL), 0);
+    policy_destroy(&pol);
+}
+
 static void
 test_agent_publish_records_by_version(void **state)
 {
@@ -405,6 +470,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_agent_publish_hashes_by_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_publish_parts_short_of_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_publish_records_by_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_publish_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_publish_next_version, setup, teardown),
     };
 
