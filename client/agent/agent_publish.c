@@ -249,11 +249,13 @@ digest_prefix(uint32_t slot, uint32_t version, char buf[DIGEST_PREFIX_LEN + 1])
     snprintf(buf, DIGEST_PREFIX_LEN + 1, "%08x%08x", (unsigned)slot, (unsigned)version);
 }
 
-/* Collects (or counts) the keys under a prefix. */
+/* Keys deleted at most per walk of a version's hashes, so that memory stays bounded. */
+#define DIGEST_BATCH 65536u
+
+/* Collects a batch of keys under a prefix, or counts them all. */
 typedef struct key_walk {
-    uint8_t *keys;      /* DIGEST_KEY_LEN bytes each; NULL: only count */
-    size_t n, cap;      /* keys held, room */
-    bool nomem;         /* a key could not be held */
+    uint8_t *keys;      /* DIGEST_BATCH keys of DIGEST_KEY_LEN bytes; NULL: only count */
+    size_t n;           /* keys seen (held, with keys) */
 } key_walk;
 
 static int
@@ -265,47 +267,37 @@ digest_one(void *ctx, const void *key, size_t key_len, const void *val, size_t v
     (void)val_len;
     if (key_len != DIGEST_KEY_LEN)
         return 0;
-    if (w->keys != NULL || w->cap > 0) {
-        if (w->n == w->cap) {
-            size_t cap = w->cap * 2;
-            uint8_t *k = realloc(w->keys, cap * DIGEST_KEY_LEN);
-
-            if (k == NULL) {
-                w->nomem = true;
-                return 1;
-            }
-            w->keys = k;
-            w->cap = cap;
-        }
+    if (w->keys != NULL)
         memcpy(w->keys + w->n * DIGEST_KEY_LEN, key, DIGEST_KEY_LEN);
-    }
     w->n++;
-    return 0;
+    return w->keys != NULL && w->n == DIGEST_BATCH;
 }
 
-/* Deletes (or with remove false counts) the hashes of slot and version. */
+/* Deletes (or with remove false counts) the hashes of slot and version,
+ * a batch at a time. */
 static agent_store_err
 digests_drop(agent_txn *txn, uint32_t slot, uint32_t version, bool remove, size_t *count_out)
 {
     char prefix[DIGEST_PREFIX_LEN + 1];
     key_walk w;
+    size_t total = 0;
     agent_store_err err;
 
     memset(&w, 0, sizeof(w));
-    if (remove) {
-        w.cap = 1024;
-        if ((w.keys = malloc(w.cap * DIGEST_KEY_LEN)) == NULL)
-            return AGENT_STORE_ERR_NOMEM;
-    }
     digest_prefix(slot, version, prefix);
-    err = agent_store_each(txn, AGENT_T_DIGESTS, prefix, digest_one, &w);
-    if (err == AGENT_STORE_OK && w.nomem)
-        err = AGENT_STORE_ERR_NOMEM;
-    for (size_t i = 0; remove && err == AGENT_STORE_OK && i < w.n; i++)
-        err = agent_store_del(txn, AGENT_T_DIGESTS, w.keys + i * DIGEST_KEY_LEN, DIGEST_KEY_LEN);
+    if (remove && (w.keys = malloc((size_t)DIGEST_BATCH * DIGEST_KEY_LEN)) == NULL)
+        return AGENT_STORE_ERR_NOMEM;
+    do {
+        w.n = 0;
+        err = agent_store_each(txn, AGENT_T_DIGESTS, prefix, digest_one, &w);
+        for (size_t i = 0; remove && err == AGENT_STORE_OK && i < w.n; i++)
+            err = agent_store_del(txn, AGENT_T_DIGESTS, w.keys + i * DIGEST_KEY_LEN,
+                                  DIGEST_KEY_LEN);
+        total += w.n;
+    } while (remove && err == AGENT_STORE_OK && w.n == DIGEST_BATCH);
     free(w.keys);
     if (err == AGENT_STORE_OK && count_out != NULL)
-        *count_out = w.n;
+        *count_out = total;
     return err;
 }
 

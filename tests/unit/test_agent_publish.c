@@ -326,6 +326,25 @@ test_agent_publish_hashes_by_version(void **state)
     json_decref(refs);
 }
 
+/* A version of more hashes than one batch of deletion is replaced whole. */
+static void
+test_agent_publish_large_version_replaced(void **state)
+{
+    fixture *f = *state;
+    uint8_t k[32];
+    bool done = false;
+
+    randombytes_buf(k, sizeof(k));
+    assert_false(file(f, hashed_body(k, 1, 1, 1, 70000, "L", 0, 70000), 1, &done));
+    assert_true(done);
+    assert_int_equal(count(f, AGENT_T_DIGESTS), 70000);
+    assert_int_equal(hits(f, "L069999", NULL), 1);
+    assert_false(file(f, hashed_body(k, 2, 1, 1, 1, "M", 0, 1), 2, &done));
+    assert_true(done);
+    assert_int_equal(count(f, AGENT_T_DIGESTS), 1);
+    assert_int_equal(hits(f, "L069999", NULL), 0);
+}
+
 static void
 test_agent_publish_parts_short_of_count(void **state)
 {
@@ -469,6 +488,7 @@ main(void)
         cmocka_unit_test(test_agent_publish_check_refuses),
         cmocka_unit_test_setup_teardown(test_agent_publish_hashes_by_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_publish_parts_short_of_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_publish_large_version_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_publish_records_by_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_publish_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_publish_next_version, setup, teardown),
