@@ -808,6 +808,51 @@ out:
     return OUTCOME_DONE;
 }
 
+/*
+ * A part of a partner's publication (traveldoc.publish): checked, then filed
+ * with the message in the filed table, in one transaction.  A part that does
+ * not check, or does not fit its version, is kept with the reason and files
+ * nothing.
+ */
+static outcome
+on_traveldoc_publish(agent *a, const liaison_event *e, const json_t *in)
+{
+    agent_publication_part p;
+    agent_txn *t = NULL;
+    agent_store_err err;
+    bool refused = false, complete = false;
+    char why[300], reason[400];
+
+    if (!agent_publication_check(in, &p, why, sizeof(why))) {
+        PROTO_LOG(PROTO_LOG_WARN, "A-DOCS-REFUSED", "message=%s from=%s reason=\"%s\"",
+                  e->id_hex, e->sender, why);
+        snprintf(reason, sizeof(reason), "traveldoc.publish that does not check: %s", why);
+        return keep(a, e, reason);
+    }
+    if ((err = agent_store_begin(a->st, true, &t)) == AGENT_STORE_OK &&
+        (err = agent_publication_file(t, e, &p, &refused, &complete, why, sizeof(why))) ==
+            AGENT_STORE_OK &&
+        (refused || (err = agent_filed_put(t, e)) == AGENT_STORE_OK))
+        err = agent_store_commit(&t); /* refused: what the version filed may have been dropped */
+    agent_store_abort(&t);
+    if (err != AGENT_STORE_OK) {
+        agent_publication_part_clear(&p);
+        return store_failure(e, "publish", err, true);
+    }
+    if (refused) {
+        PROTO_LOG(PROTO_LOG_WARN, "A-DOCS-REFUSED", "message=%s from=%s reason=\"%s\"",
+                  e->id_hex, e->sender, why);
+        snprintf(reason, sizeof(reason), "traveldoc.publish not filed: %s", why);
+        agent_publication_part_clear(&p);
+        return keep(a, e, reason);
+    }
+    PROTO_LOG(PROTO_LOG_INFO, "A-DOCS-PUBLISHED", "message=%s from=%s publication=%s version=%u "
+              "part=%u/%u form=%s complete=%s", e->id_hex, e->sender, p.publication, p.version,
+              p.part, p.parts, p.hashed ? "hashes" : "records", complete ? "yes" : "no");
+    agent_publication_part_clear(&p);
+    return OUTCOME_DONE;
+}
+
 /* ---- Recall --------------------------------------------------------------------------------- */
 
 /*
@@ -1158,6 +1203,7 @@ static const struct {
     {"watchlist.publish", "watchlist.publish/1"},
     {"watchlist.withdraw", "watchlist.withdraw/1"},
     {"traveldoc.report", "traveldoc.report/1"},
+    {"traveldoc.publish", "traveldoc.publish/1"},
     {"recall.request", "recall.request/1"},
 };
 
@@ -1245,6 +1291,8 @@ on_message(agent *a, const liaison_event *e)
         o = on_withdraw(a, e, in);
     } else if (strcmp(e->kind, "recall.request") == 0) {
         o = on_recall(a, e, in);
+    } else if (strcmp(e->kind, "traveldoc.publish") == 0) {
+        o = on_traveldoc_publish(a, e, in);
     } else {
         o = on_report(a, e, in);
     }

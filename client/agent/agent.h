@@ -358,6 +358,104 @@ agent_store_err agent_message_meta(agent_txn *txn, const uint8_t id[16],
 agent_store_err agent_records_unindexed_each(agent_txn *txn, agent_kept_fn fn,
                                              void *arg) AGENT_MUST_CHECK;
 
+/* ---- Publications (agent_publish.c): traveldoc.publish, sent and received ---- */
+
+/* Parts of one version at most. */
+#define AGENT_PUBLISH_PARTS_MAX 1000u
+/* Records of one part at most (form "records"). */
+#define AGENT_PUBLISH_RECORDS_MAX 50000u
+/* Hashes of one part at most (form "hashes"): 10.7 MB of base64, inside a broker's
+ * default largest envelope (16 MiB). */
+#define AGENT_PUBLISH_HASHES_MAX 500000u
+/* Bytes of a published hash (keyed BLAKE2b of a normalised document number). */
+#define AGENT_PUBLISH_HASH_BYTES 16u
+/* Bytes of a version's hash key. */
+#define AGENT_PUBLISH_KEY_BYTES 32u
+/* Longest publication id, in bytes. */
+#define AGENT_PUBLISH_ID_MAX 64u
+/* The hash algorithm's name in a publication. */
+#define AGENT_PUBLISH_ALGORITHM "blake2b-128-keyed"
+
+/* One part of a traveldoc.publish, checked (agent_publication_check). */
+typedef struct agent_publication_part {
+    char publication[AGENT_PUBLISH_ID_MAX + 1]; /* the publication's id */
+    uint32_t version;          /* its version, 1 or more */
+    uint32_t part;             /* this part, 1 to parts */
+    uint32_t parts;            /* parts of the version */
+    uint64_t count;            /* records or hashes of the whole version */
+    bool hashed;               /* form "hashes" (else "records") */
+    json_t *records;           /* form records: the checked reports (agent_doc_check), owned */
+    uint8_t key[AGENT_PUBLISH_KEY_BYTES]; /* form hashes: the version's key */
+    uint8_t *hashes;           /* form hashes: hash_count hashes of 16 bytes, owned */
+    size_t hash_count;         /* hashes in this part */
+} agent_publication_part;
+
+/*
+ * Checks a traveldoc.publish portion 0 against docs/messages.md: schema,
+ * publication id, version, part and parts, count, form, and the records (each
+ * as agent_doc_check) or the hashes (base64 of a multiple of 16 bytes, the
+ * key of 32).  On success fills *out (free with agent_publication_part_clear)
+ * and returns true; otherwise false with the reason in why, and *out holds
+ * nothing to free.
+ */
+bool agent_publication_check(const json_t *body, agent_publication_part *out, char *why,
+                             size_t why_len);
+
+/* Frees what *p owns and clears it.  Accepts a cleared part. */
+void agent_publication_part_clear(agent_publication_part *p);
+
+/*
+ * The published hash of a document number: keyed BLAKE2b (16 bytes) of the
+ * number as match_doc_normalise gives it.  False if nothing of the number is
+ * left once normalised.
+ */
+bool agent_publication_hash(const uint8_t key[AGENT_PUBLISH_KEY_BYTES], const char *number,
+                            uint8_t out[AGENT_PUBLISH_HASH_BYTES]);
+
+/*
+ * Files part p of message e (from e->sender) in txn: records into the partner
+ * documents table, hashes into the digests table, the part into the
+ * publications table; when the version's last part lands, the version is
+ * complete and the one before it is deleted.  A part that does not fit what
+ * the store holds of its version (another id, form, key, parts or count, a
+ * version older than the complete one) files nothing: *refused_out gets true
+ * and why the reason.  *complete_out (may be NULL) gets true when this part
+ * completed its version.
+ */
+agent_store_err agent_publication_file(agent_txn *txn, const liaison_event *e,
+                                       const agent_publication_part *p, bool *refused_out,
+                                       bool *complete_out, char *why,
+                                       size_t why_len) AGENT_MUST_CHECK;
+
+/*
+ * What recall and retention delete of message hex of sender beyond its
+ * records: if it is a part of a publication held here, the hashes of its
+ * version (the version is no longer whole), and the version's state.  With
+ * remove false, only counts.  Appends "hashes:SENDER:PUBLICATION:VERSION" to
+ * refs (may be NULL) when hashes are (or would be) deleted; adds their number
+ * to *found_out.
+ */
+agent_store_err agent_publication_of_message(agent_txn *txn, const char *hex, const char *sender,
+                                             bool remove, json_t *refs,
+                                             size_t *found_out) AGENT_MUST_CHECK;
+
+/*
+ * Looks number up in what partners published: *hits_out gets a JSON array of
+ * hash hits {"owner", "form": "hashes", "publication", "version", "published"}
+ * (records are found by agent_lookup_document); *complete_out gets every
+ * complete publication held {"owner", "form", "publication", "version",
+ * "published", "count", "labels"}.  Both are the caller's.
+ */
+agent_store_err agent_publication_lookup(agent_txn *txn, const char *number, json_t **hits_out,
+                                         json_t **complete_out) AGENT_MUST_CHECK;
+
+/*
+ * The next version of the agency's own publication, counted in the meta
+ * table: reads it, adds one and stores it in txn; *version_out gets it.
+ */
+agent_store_err agent_publication_next_version(agent_txn *txn,
+                                               uint32_t *version_out) AGENT_MUST_CHECK;
+
 /* ---- Retention (agent_retain.c) ------------------------------------------------ */
 
 struct policy;

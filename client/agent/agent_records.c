@@ -686,6 +686,9 @@ agent_records_of_message(agent_txn *txn, const char *hex, const char *sender,
         if (refs == NULL)
             json_decref(sc.refs);
     }
+    /* A publication's part: the hashes of its version go with it. */
+    if (err == AGENT_STORE_OK && records == NULL)
+        err = agent_publication_of_message(txn, hex, sender, remove, refs, &found);
     if (err == AGENT_STORE_OK && found_out != NULL)
         *found_out = found;
     return err;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "casebook.h"
 #include "cli.h"
 #include "cli_int.h"
@@ -40,7 +41,7 @@ static const char usage_query[] =
     "                            (--name NAME [--born YYYY-MM-DD] | --passport N)\n"
     "                            [--passport N [--country C]] [--type person|entity]\n"
     "                            [--deadline SECONDS] [--labels LABELS] [--json]\n"
-    "                            [connection options]\n\n"
+    "                            [--agent-config F] [connection options]\n\n"
     "DESCRIPTION\n"
     "    Sends one watchlist.query to every agency the selectors name (CAN/*, MEX/FGR,\n"
     "    * for every partner that accepts watchlist.*) and waits until each partner\n"
@@ -58,6 +59,10 @@ static const char usage_query[] =
     "    --born DATE        date of birth, YYYY-MM-DD\n"
     "    --passport N       a passport number; --country C its issuing nation (ISO alpha-3)\n"
     "    --type TYPE        person (default) or entity\n"
+    "    --agent-config F   first print the partners' published entries that the store\n"
+    "                       of the agency's agent holds and that match (source, ref,\n"
+    "                       score), then query live; with --json that is a first\n"
+    "                       line {\"local\": [...]}\n"
     "    --deadline SECS    how long to wait for answers (default 30)\n"
     "    --labels LABELS    message labels before the purpose (default LES)\n"
     "    --json             print {id, answers: [{from, id, result, hits}], silent, complete}\n\n"
@@ -146,6 +151,7 @@ typedef struct wl_opts {
     const char *labels;            /* --labels */
     const char *file;              /* --file */
     const char *reply_to;          /* --reply-to */
+    const char *agent_config;      /* --agent-config (query) */
     long deadline_s;               /* --deadline */
     bool json;                     /* --json */
     const char *grants[LIAISON_GRANTS_MAX]; /* --grant (publish) */
@@ -170,6 +176,7 @@ parse(int argc, char **argv, const char *usage, wl_opts *o)
         {"reply-to", required_argument, NULL, 'R'},
         {"deadline", required_argument, NULL, 'd'},
         {"grant", required_argument, NULL, 'g'},
+        {"agent-config", required_argument, NULL, 'A'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -217,6 +224,13 @@ parse(int argc, char **argv, const char *usage, wl_opts *o)
         case 'l': o->labels = optarg; break;
         case 'f': o->file = optarg; break;
         case 'R': o->reply_to = optarg; break;
+        case 'A':
+            if (usage != usage_query) {
+                cli_error(SUB, "%s: --agent-config is an option of query only", argv[0]);
+                return EX_USAGE;
+            }
+            o->agent_config = optarg;
+            break;
         case 'd':
             o->deadline_s = atol(optarg);
             if (o->deadline_s <= 0) {
@@ -240,6 +254,60 @@ parse(int argc, char **argv, const char *usage, wl_opts *o)
 }
 
 /* ---- query ---------------------------------------------------------------------- */
+
+/*
+ * The first step of a query with an agent: the partners' entries that the
+ * agent's store holds (watchlist.publish received) and that match subject,
+ * printed at once (with json, one line {"local": [...]}) before the live
+ * query goes out.
+ */
+static int
+query_local(const char *config, const json_t *subject, bool json)
+{
+    agent_config *cfg = NULL;
+    agent_store *st = NULL;
+    agent_txn *t = NULL;
+    json_t *hits = NULL, *v;
+    agent_store_err err = AGENT_STORE_OK;
+    size_t i;
+    int rc;
+
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK ||
+        (rc = cli_agent_store_open(SUB, cfg, false, &st)) != EX_OK)
+        goto out;
+    if ((err = agent_store_begin(st, false, &t)) != AGENT_STORE_OK ||
+        (err = agent_lookup_subject(t, subject, cfg->name_threshold, AGENT_SCOPE_PARTNERS, true,
+                                    &hits)) != AGENT_STORE_OK)
+        goto out;
+    if (json) {
+        json_t *j = json_pack("{s:O}", "local", hits);
+
+        cli_print_json(j, true);
+        json_decref(j);
+    } else {
+        json_array_foreach(hits, i, v) {
+            printf("LOCAL HIT    %-14s ref %s score %.2f %s\n",
+                   json_string_value(json_object_get(v, "source")),
+                   json_string_value(json_object_get(v, "ref")),
+                   json_real_value(json_object_get(v, "score")),
+                   json_string_value(json_object_get(v, "name")) != NULL
+                       ? json_string_value(json_object_get(v, "name")) : "");
+        }
+        if (json_array_size(hits) == 0)
+            printf("LOCAL        no partner entry held here matches\n");
+    }
+    fflush(stdout);
+out:
+    agent_store_abort(&t);
+    agent_store_close(&st);
+    agent_config_destroy(&cfg);
+    json_decref(hits);
+    if (rc == EX_OK && err != AGENT_STORE_OK) {
+        cli_error(SUB, "query: agent store: %s", agent_store_strerror(err));
+        rc = EX_IOERR;
+    }
+    return rc;
+}
 
 static int
 cmd_query(int argc, char **argv)
@@ -285,6 +353,9 @@ cmd_query(int argc, char **argv)
         json_object_set_new(subject, "documents", json_pack("[o]", doc));
     }
     json_object_set_new(body, "subject", subject);
+    /* First step: what partners published that the agent's store holds. */
+    if (o.agent_config != NULL && (rc = query_local(o.agent_config, subject, o.json)) != EX_OK)
+        goto done;
     memset(&out, 0, sizeof(out));
     out.kind = "watchlist.query";
     out.to = o.to;
