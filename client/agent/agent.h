@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "liaison.h"
 #include "liaison_proto.h"
@@ -267,6 +268,31 @@ agent_store_err agent_index_names(agent_txn *txn, const match_name *names, size_
  * watchlist entries (entries true) or reports (false), of the tables of scope. */
 agent_store_err agent_index_docs(agent_txn *txn, const char *norm, bool entries, unsigned scope,
                                  agent_index_recs *recs) AGENT_MUST_CHECK;
+/* A record check: agent_entry_check or agent_doc_check. */
+typedef json_t *(*agent_check_fn)(const json_t *record, char *why, size_t why_len);
+
+/* What agent_bulk_load did. */
+typedef struct agent_bulk_result {
+    size_t lines;               /* lines read */
+    size_t added;               /* records new to the table */
+    size_t replaced;            /* records that replaced one with their ref */
+    char why[512];              /* on failure: "FILE:LINE: why" */
+} agent_bulk_result;
+
+/*
+ * Loads JSON Lines from f (named path in messages) into table: each
+ * non-blank line one record, checked with check and stored under its ref
+ * with "added" set to added (when not NULL), the index kept as for any
+ * put.  One write transaction holds the whole file: a bad line (JSON that
+ * does not parse, a refused record, a ref given twice) or a full map
+ * stores nothing, and res->why names the line.  Memory: one line and the
+ * set of refs seen; LMDB spills the transaction's pages to the file.
+ * AGENT_STORE_ERR_INVALID for bad input.
+ */
+agent_store_err agent_bulk_load(agent_store *st, agent_table table, FILE *f, const char *path,
+                                agent_check_fn check, const char *added,
+                                agent_bulk_result *res) AGENT_MUST_CHECK;
+
 /* Sorts *recs in scan order (table, then key as LMDB orders keys) and drops repeats. */
 void agent_index_recs_sort(agent_index_recs *recs);
 /* Frees what *recs holds and empties it. */

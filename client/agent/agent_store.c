@@ -367,9 +367,18 @@ agent_store_dup_each(agent_txn *t, agent_table table, const void *key, size_t ke
         return from_mdb(rc);
     if (table_flags(table) & MDB_DUPFIXED) {
         /* Fixed-size values come a page at a time. */
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+        size_t dups = 0;
+
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
         if (rc == 0)
+            rc = mdb_cursor_count(cur, &dups);
+        /* A single value is not kept as a run: MDB_SET_KEY gave it. */
+        if (rc == 0 && dups == 1) {
+            (void)fn(ctx, key, key_len, v.mv_data, v.mv_size);
+            rc = MDB_NOTFOUND;
+        } else if (rc == 0) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
+        }
         while (rc == 0) {
             if (fn(ctx, key, key_len, v.mv_data, v.mv_size) != 0)
                 break;
