@@ -430,6 +430,7 @@ main(int argc, char **argv)
         }
         o.dir = tmpl;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     bench_print_machine();
     for (size_t i = 0; i < GIVEN_NAMES; i++)
         make_name(i, 1, given[i]);
