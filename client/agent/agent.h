@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "liaison.h"
 #include "liaison_proto.h"
@@ -198,6 +199,105 @@ agent_store_err agent_store_count(agent_txn *txn, agent_table table, size_t *cou
 /* A static string for code; never NULL. */
 const char *agent_store_strerror(agent_store_err code);
 
+/* Adds val under key to a table of many values per key (AGENT_T_NAME_KEYS,
+ * AGENT_T_DOC_KEYS); a value already there is not added twice. */
+agent_store_err agent_store_dup_put(agent_txn *txn, agent_table table, const void *key,
+                                    size_t key_len, const void *val, size_t val_len) AGENT_MUST_CHECK;
+/* Removes val under key from such a table; absent is success. */
+agent_store_err agent_store_dup_del(agent_txn *txn, agent_table table, const void *key,
+                                    size_t key_len, const void *val, size_t val_len) AGENT_MUST_CHECK;
+/* Calls fn for the values under key of such a table: one value per call,
+ * or, for AGENT_T_NAME_KEYS (8-byte values), a run of them per call
+ * (val_len a multiple of 8).  Borrowed for the call. */
+agent_store_err agent_store_dup_each(agent_txn *txn, agent_table table, const void *key,
+                                     size_t key_len, agent_store_fn fn, void *ctx) AGENT_MUST_CHECK;
+/* Removes every record of table (in the transaction). */
+agent_store_err agent_store_empty(agent_txn *txn, agent_table table) AGENT_MUST_CHECK;
+/* The bytes of the store's file in use. */
+agent_store_err agent_store_size(agent_store *st, uint64_t *bytes_out) AGENT_MUST_CHECK;
+
+/* ---- The store's index (agent_index.c; docs/agent.md, "The store's index") ------ */
+
+/* The version of the index's layout and keys; with MATCH_NORMALISE_VERSION,
+ * recorded in the meta table under "index". */
+#define AGENT_INDEX_VERSION 1
+
+/* True for the tables whose records the index covers: AGENT_T_ENTRIES,
+ * AGENT_T_DOCS, AGENT_T_PARTNER_ENTRIES, AGENT_T_PARTNER_DOCS.
+ * agent_store_put and agent_store_del keep the index of these themselves. */
+bool agent_index_covers(agent_table table);
+/* Indexes the record val (JSON, as stored) under key of table; a record
+ * that does not parse is not indexed. */
+agent_store_err agent_index_add(agent_txn *txn, agent_table table, const void *key,
+                                size_t key_len, const void *val, size_t val_len) AGENT_MUST_CHECK;
+/* Takes out of the index what agent_index_add put there for that record. */
+agent_store_err agent_index_remove(agent_txn *txn, agent_table table, const void *key,
+                                   size_t key_len, const void *val, size_t val_len) AGENT_MUST_CHECK;
+/* Empties the index and indexes every covered record again (a write
+ * transaction); *records_out (may be NULL) gets how many were indexed. */
+agent_store_err agent_index_rebuild(agent_txn *txn, size_t *records_out) AGENT_MUST_CHECK;
+/* Rebuilds the index when the meta table records none or another version;
+ * *rebuilt_out says whether it did.  A read-only transaction fails with
+ * AGENT_STORE_ERR_INVALID when a rebuild is needed. */
+agent_store_err agent_index_ensure(agent_txn *txn, bool *rebuilt_out) AGENT_MUST_CHECK;
+
+/* A record the index found: its table and key. */
+typedef struct agent_index_rec {
+    agent_table table;          /* AGENT_T_ENTRIES ... AGENT_T_PARTNER_DOCS */
+    size_t key_len;             /* bytes of key */
+    char key[AGENT_STORE_KEY_MAX + 1]; /* its key, NUL-terminated */
+} agent_index_rec;
+
+/* Records found, in the order a scan of their tables meets them once sorted. */
+typedef struct agent_index_recs {
+    agent_index_rec *recs;      /* the records (owned) */
+    size_t count;               /* in use */
+    size_t cap;                 /* allocated */
+} agent_index_recs;
+
+/*
+ * Adds to *recs the watchlist records (tables of scope) one of whose
+ * names is a candidate for one of names[0..count) by the index's rule and
+ * scores a hit (match_is_hit at threshold) against it; *scored_out gets
+ * the names scored.
+ */
+agent_store_err agent_index_names(agent_txn *txn, const match_name *names, size_t count,
+                                  double threshold, unsigned scope, agent_index_recs *recs,
+                                  size_t *scored_out) AGENT_MUST_CHECK;
+/* Adds to *recs the records listing the normalised document number norm:
+ * watchlist entries (entries true) or reports (false), of the tables of scope. */
+agent_store_err agent_index_docs(agent_txn *txn, const char *norm, bool entries, unsigned scope,
+                                 agent_index_recs *recs) AGENT_MUST_CHECK;
+/* A record check: agent_entry_check or agent_doc_check. */
+typedef json_t *(*agent_check_fn)(const json_t *record, char *why, size_t why_len);
+
+/* What agent_bulk_load did. */
+typedef struct agent_bulk_result {
+    size_t lines;               /* lines read */
+    size_t added;               /* records new to the table */
+    size_t replaced;            /* records that replaced one with their ref */
+    char why[512];              /* on failure: "FILE:LINE: why" */
+} agent_bulk_result;
+
+/*
+ * Loads JSON Lines from f (named path in messages) into table: each
+ * non-blank line one record, checked with check and stored under its ref
+ * with "added" set to added (when not NULL), the index kept as for any
+ * put.  One write transaction holds the whole file: a bad line (JSON that
+ * does not parse, a refused record, a ref given twice) or a full map
+ * stores nothing, and res->why names the line.  Memory: one line and the
+ * set of refs seen; LMDB spills the transaction's pages to the file.
+ * AGENT_STORE_ERR_INVALID for bad input.
+ */
+agent_store_err agent_bulk_load(agent_store *st, agent_table table, FILE *f, const char *path,
+                                agent_check_fn check, const char *added,
+                                agent_bulk_result *res) AGENT_MUST_CHECK;
+
+/* Sorts *recs in scan order (table, then key as LMDB orders keys) and drops repeats. */
+void agent_index_recs_sort(agent_index_recs *recs);
+/* Frees what *recs holds and empties it. */
+void agent_index_recs_free(agent_index_recs *recs);
+
 /* ---- Records (agent_records.c): JSON records, checks and lookups ---------------- */
 
 /* Longest ref accepted, in bytes. */
@@ -231,6 +331,21 @@ typedef enum agent_scope {
  */
 agent_store_err agent_lookup_subject(agent_txn *txn, const json_t *subject, double threshold,
                                      unsigned scope, bool with_source, json_t **hits_out) AGENT_MUST_CHECK;
+
+/* How a lookup runs (agent_lookup_subject_how, agent_lookup_document_how). */
+typedef struct agent_lookup_how {
+    bool full_scan;             /* in: score every record instead of the index's candidates */
+    size_t candidates;          /* out: names (or records, in a full scan) scored */
+} agent_lookup_how;
+
+/* agent_lookup_subject, through the index or by a full scan as how says. */
+agent_store_err agent_lookup_subject_how(agent_txn *txn, const json_t *subject, double threshold,
+                                         unsigned scope, bool with_source, agent_lookup_how *how,
+                                         json_t **hits_out) AGENT_MUST_CHECK;
+/* agent_lookup_document, through the index or by a full scan as how says. */
+agent_store_err agent_lookup_document_how(agent_txn *txn, const json_t *document, unsigned scope,
+                                          bool with_source, agent_lookup_how *how,
+                                          json_t **hits_out) AGENT_MUST_CHECK;
 
 /* Looks a document ({"type", "number", "country"}) up in the traveldoc
  * tables of scope; *hits_out gets {"ref", "status", "reported"} (plus

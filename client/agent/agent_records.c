@@ -468,16 +468,40 @@ each_entry(void *ctx, const void *key, size_t key_len, const void *val, size_t v
     return 0;
 }
 
+/* Scores the records the index found, in scan order, as a scan would have. */
+static agent_store_err
+consider_found(agent_txn *txn, search *s, const agent_index_recs *recs, agent_store_fn each)
+{
+    for (size_t i = 0; i < recs->count; i++) {
+        const agent_index_rec *r = &recs->recs[i];
+        const void *val;
+        size_t len;
+        agent_store_err err = agent_store_get(txn, r->table, r->key, r->key_len, &val, &len);
+
+        if (err == AGENT_STORE_ERR_NOT_FOUND)
+            continue;
+        if (err != AGENT_STORE_OK)
+            return err;
+        s->partners = r->table == AGENT_T_PARTNER_ENTRIES || r->table == AGENT_T_PARTNER_DOCS;
+        each(s, r->key, r->key_len, val, len);
+    }
+    return AGENT_STORE_OK;
+}
+
 agent_store_err
-agent_lookup_subject(agent_txn *txn, const json_t *subj_json, double threshold, unsigned scope,
-                     bool with_source, json_t **hits_out)
+agent_lookup_subject_how(agent_txn *txn, const json_t *subj_json, double threshold,
+                         unsigned scope, bool with_source, agent_lookup_how *how,
+                         json_t **hits_out)
 {
     subject subj;
     search s;
     const json_t *v;
+    agent_index_recs recs;
     agent_store_err err = AGENT_STORE_OK;
+    size_t own = 0, partners = 0;
 
     memset(&subj, 0, sizeof(subj));
+    memset(&recs, 0, sizeof(recs));
     subj.threshold = threshold;
     subj.type = str_member(subj_json, "type");
     subj.born = str_member(subj_json, "born");
@@ -499,6 +523,29 @@ agent_lookup_subject(agent_txn *txn, const json_t *subj_json, double threshold, 
     s.hits = json_array();
     if (s.hits == NULL)
         return AGENT_STORE_ERR_NOMEM;
+    how->candidates = 0;
+    if (!how->full_scan) {
+        /* The index's candidates: names that score a hit, records listing a document. */
+        const json_t *d;
+        size_t i;
+
+        err = agent_index_names(txn, subj.names, subj.name_count, threshold, scope, &recs,
+                                &how->candidates);
+        json_array_foreach(subj.documents, i, d) {
+            char norm[MATCH_DOC_MAX];
+            const char *number = str_member(d, "number");
+
+            if (err == AGENT_STORE_OK && number != NULL &&
+                match_doc_normalise(number, norm, sizeof(norm)))
+                err = agent_index_docs(txn, norm, true, scope, &recs);
+        }
+        if (err != AGENT_STORE_OK)
+            goto out;
+        agent_index_recs_sort(&recs);
+        if ((err = consider_found(txn, &s, &recs, each_entry)) != AGENT_STORE_OK)
+            goto out;
+        goto done;
+    }
     if ((scope & AGENT_SCOPE_OWN) &&
         (err = agent_store_each(txn, AGENT_T_ENTRIES, NULL, each_entry, &s)) != AGENT_STORE_OK)
         goto out;
@@ -507,11 +554,29 @@ agent_lookup_subject(agent_txn *txn, const json_t *subj_json, double threshold, 
         (err = agent_store_each(txn, AGENT_T_PARTNER_ENTRIES, NULL, each_entry, &s)) !=
             AGENT_STORE_OK)
         goto out;
+    if ((scope & AGENT_SCOPE_OWN) &&
+        (err = agent_store_count(txn, AGENT_T_ENTRIES, &own)) != AGENT_STORE_OK)
+        goto out;
+    if ((scope & AGENT_SCOPE_PARTNERS) &&
+        (err = agent_store_count(txn, AGENT_T_PARTNER_ENTRIES, &partners)) != AGENT_STORE_OK)
+        goto out;
+    how->candidates = own + partners;
+done:
     *hits_out = s.hits;
     s.hits = NULL;
 out:
+    agent_index_recs_free(&recs);
     json_decref(s.hits);
     return err;
+}
+
+agent_store_err
+agent_lookup_subject(agent_txn *txn, const json_t *subj_json, double threshold, unsigned scope,
+                     bool with_source, json_t **hits_out)
+{
+    agent_lookup_how how = {false, 0};
+
+    return agent_lookup_subject_how(txn, subj_json, threshold, scope, with_source, &how, hits_out);
 }
 
 static int
@@ -545,18 +610,34 @@ each_doc(void *ctx, const void *key, size_t key_len, const void *val, size_t val
 }
 
 agent_store_err
-agent_lookup_document(agent_txn *txn, const json_t *document, unsigned scope, bool with_source,
-                      json_t **hits_out)
+agent_lookup_document_how(agent_txn *txn, const json_t *document, unsigned scope,
+                          bool with_source, agent_lookup_how *how, json_t **hits_out)
 {
     search s;
+    agent_index_recs recs;
     agent_store_err err = AGENT_STORE_OK;
 
     memset(&s, 0, sizeof(s));
+    memset(&recs, 0, sizeof(recs));
     s.document = document;
     s.with_source = with_source;
     s.hits = json_array();
     if (s.hits == NULL)
         return AGENT_STORE_ERR_NOMEM;
+    how->candidates = 0;
+    if (!how->full_scan) {
+        char norm[MATCH_DOC_MAX];
+        const char *number = str_member(document, "number");
+
+        if (number != NULL && match_doc_normalise(number, norm, sizeof(norm)) &&
+            (err = agent_index_docs(txn, norm, false, scope, &recs)) != AGENT_STORE_OK)
+            goto out;
+        agent_index_recs_sort(&recs);
+        how->candidates = recs.count;
+        if ((err = consider_found(txn, &s, &recs, each_doc)) != AGENT_STORE_OK)
+            goto out;
+        goto done;
+    }
     if ((scope & AGENT_SCOPE_OWN) &&
         (err = agent_store_each(txn, AGENT_T_DOCS, NULL, each_doc, &s)) != AGENT_STORE_OK)
         goto out;
@@ -564,11 +645,22 @@ agent_lookup_document(agent_txn *txn, const json_t *document, unsigned scope, bo
     if ((scope & AGENT_SCOPE_PARTNERS) &&
         (err = agent_store_each(txn, AGENT_T_PARTNER_DOCS, NULL, each_doc, &s)) != AGENT_STORE_OK)
         goto out;
+done:
     *hits_out = s.hits;
     s.hits = NULL;
 out:
+    agent_index_recs_free(&recs);
     json_decref(s.hits);
     return err;
+}
+
+agent_store_err
+agent_lookup_document(agent_txn *txn, const json_t *document, unsigned scope, bool with_source,
+                      json_t **hits_out)
+{
+    agent_lookup_how how = {false, 0};
+
+    return agent_lookup_document_how(txn, document, scope, with_source, &how, hits_out);
 }
 
 void

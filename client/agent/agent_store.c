@@ -31,6 +31,33 @@ struct agent_txn {
     bool write;                    /* a write transaction */
 };
 
+/* The tables of the index hold many values per key (docs/agent.md, "The store's index"). */
+static unsigned
+table_flags(size_t table)
+{
+    if (table == AGENT_T_NAME_KEYS)
+        return MDB_DUPSORT | MDB_DUPFIXED;
+    if (table == AGENT_T_DOC_KEYS)
+        return MDB_DUPSORT;
+    return 0;
+}
+
+/* Opens table i; a table of the index made with other flags (before the index existed) is
+ * dropped and made again: the index is rebuilt from the records anyway. */
+static int
+table_open(MDB_txn *txn, size_t i, MDB_dbi *dbi)
+{
+    int rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE | table_flags(i), dbi);
+
+    if (rc == MDB_INCOMPATIBLE && table_flags(i) != 0) {
+        if ((rc = mdb_dbi_open(txn, table_names[i], 0, dbi)) != 0 ||
+            (rc = mdb_drop(txn, *dbi, 1)) != 0)
+            return rc;
+        rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE | table_flags(i), dbi);
+    }
+    return rc;
+}
+
 const char *
 agent_store_strerror(agent_store_err code)
 {
@@ -119,7 +146,7 @@ agent_store_open(const char *dir, agent_store **st_out, char *why, size_t why_le
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
         goto out;
     for (size_t i = 0; i < AGENT_T_COUNT && rc == 0; i++)
-        rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &st->dbi[i]);
+        rc = table_open(txn, i, &st->dbi[i]);
     if (rc != 0)
         goto out;
     rc = mdb_get(txn, st->dbi[AGENT_T_META], &k, &v);
@@ -136,6 +163,18 @@ agent_store_open(const char *dir, agent_store **st_out, char *why, size_t why_le
     }
     if (rc != 0)
         goto out;
+    /* A store made before the index, or indexed by another version, is indexed now. */
+    {
+        agent_txn t = {st, txn, true};
+        bool rebuilt;
+
+        err = agent_index_ensure(&t, &rebuilt);
+        if (err != AGENT_STORE_OK) {
+            snprintf(why, why_len, "agent store %s: indexing: %s", dir, agent_store_strerror(err));
+            goto out;
+        }
+        err = AGENT_STORE_ERR_IO;
+    }
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0)
@@ -231,25 +270,151 @@ agent_store_get(agent_txn *t, agent_table table, const void *key, size_t key_len
     return AGENT_STORE_OK;
 }
 
+/* Takes the record under key out of the index, if there is one: its value is copied first,
+ * since LMDB's pointer does not outlive the index's own writes. */
+static agent_store_err
+unindex_old(agent_txn *t, agent_table table, MDB_val *k)
+{
+    MDB_val v;
+    void *copy;
+    agent_store_err err;
+    int rc = mdb_get(t->txn, t->st->dbi[table], k, &v);
+
+    if (rc == MDB_NOTFOUND)
+        return AGENT_STORE_OK;
+    if (rc != 0)
+        return from_mdb(rc);
+    if ((copy = malloc(v.mv_size > 0 ? v.mv_size : 1)) == NULL)
+        return AGENT_STORE_ERR_NOMEM;
+    memcpy(copy, v.mv_data, v.mv_size);
+    err = agent_index_remove(t, table, k->mv_data, k->mv_size, copy, v.mv_size);
+    free(copy);
+    return err;
+}
+
 agent_store_err
 agent_store_put(agent_txn *t, agent_table table, const void *key, size_t key_len, const void *val,
                 size_t val_len)
 {
     MDB_val k = {key_len, (void *)(uintptr_t)key}, v = {val_len, (void *)(uintptr_t)val};
+    agent_store_err err;
 
     if (!t->write || !key_ok(table, key_len))
         return AGENT_STORE_ERR_INVALID;
-    return from_mdb(mdb_put(t->txn, t->st->dbi[table], &k, &v, 0));
+    if (!agent_index_covers(table))
+        return from_mdb(mdb_put(t->txn, t->st->dbi[table], &k, &v, 0));
+    /* An indexed record: the index follows in the same transaction. */
+    if ((err = unindex_old(t, table, &k)) != AGENT_STORE_OK)
+        return err;
+    if ((err = from_mdb(mdb_put(t->txn, t->st->dbi[table], &k, &v, 0))) != AGENT_STORE_OK)
+        return err;
+    return agent_index_add(t, table, key, key_len, val, val_len);
 }
 
 agent_store_err
 agent_store_del(agent_txn *t, agent_table table, const void *key, size_t key_len)
 {
     MDB_val k = {key_len, (void *)(uintptr_t)key};
+    agent_store_err err;
 
     if (!t->write || !key_ok(table, key_len))
         return AGENT_STORE_ERR_INVALID;
+    if (agent_index_covers(table) && (err = unindex_old(t, table, &k)) != AGENT_STORE_OK)
+        return err;
     return from_mdb(mdb_del(t->txn, t->st->dbi[table], &k, NULL));
+}
+
+/* ---- Tables of many values per key (the index) ------------------------------------- */
+
+agent_store_err
+agent_store_dup_put(agent_txn *t, agent_table table, const void *key, size_t key_len,
+                    const void *val, size_t val_len)
+{
+    MDB_val k = {key_len, (void *)(uintptr_t)key}, v = {val_len, (void *)(uintptr_t)val};
+    int rc;
+
+    if (!t->write || !key_ok(table, key_len) || table_flags(table) == 0 || val_len == 0 ||
+        val_len > AGENT_STORE_KEY_MAX + 8)
+        return AGENT_STORE_ERR_INVALID;
+    rc = mdb_put(t->txn, t->st->dbi[table], &k, &v, MDB_NODUPDATA);
+    return rc == MDB_KEYEXIST ? AGENT_STORE_OK : from_mdb(rc);
+}
+
+agent_store_err
+agent_store_dup_del(agent_txn *t, agent_table table, const void *key, size_t key_len,
+                    const void *val, size_t val_len)
+{
+    MDB_val k = {key_len, (void *)(uintptr_t)key}, v = {val_len, (void *)(uintptr_t)val};
+    int rc;
+
+    if (!t->write || !key_ok(table, key_len) || table_flags(table) == 0)
+        return AGENT_STORE_ERR_INVALID;
+    rc = mdb_del(t->txn, t->st->dbi[table], &k, &v);
+    return rc == MDB_NOTFOUND ? AGENT_STORE_OK : from_mdb(rc);
+}
+
+agent_store_err
+agent_store_dup_each(agent_txn *t, agent_table table, const void *key, size_t key_len,
+                     agent_store_fn fn, void *ctx)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k = {key_len, (void *)(uintptr_t)key}, v;
+    int rc;
+
+    if (!key_ok(table, key_len) || table_flags(table) == 0)
+        return AGENT_STORE_ERR_INVALID;
+    if ((rc = mdb_cursor_open(t->txn, t->st->dbi[table], &cur)) != 0)
+        return from_mdb(rc);
+    if (table_flags(table) & MDB_DUPFIXED) {
+        /* Fixed-size values come a page at a time. */
+        size_t dups = 0;
+
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+        if (rc == 0)
+            rc = mdb_cursor_count(cur, &dups);
+        /* A single value is not kept as a run: MDB_SET_KEY gave it. */
+        if (rc == 0 && dups == 1) {
+            (void)fn(ctx, key, key_len, v.mv_data, v.mv_size);
+            rc = MDB_NOTFOUND;
+        } else if (rc == 0) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
+        }
+        while (rc == 0) {
+            if (fn(ctx, key, key_len, v.mv_data, v.mv_size) != 0)
+                break;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
+        }
+    } else {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+        while (rc == 0) {
+            if (fn(ctx, key, key_len, v.mv_data, v.mv_size) != 0)
+                break;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? AGENT_STORE_OK : from_mdb(rc);
+}
+
+agent_store_err
+agent_store_empty(agent_txn *t, agent_table table)
+{
+    if (!t->write || (unsigned)table >= AGENT_T_COUNT)
+        return AGENT_STORE_ERR_INVALID;
+    return from_mdb(mdb_drop(t->txn, t->st->dbi[table], 0));
+}
+
+agent_store_err
+agent_store_size(agent_store *st, uint64_t *bytes_out)
+{
+    MDB_envinfo info;
+    MDB_stat s;
+    int rc;
+
+    if ((rc = mdb_env_info(st->env, &info)) != 0 || (rc = mdb_env_stat(st->env, &s)) != 0)
+        return from_mdb(rc);
+    *bytes_out = (uint64_t)(info.me_last_pgno + 1) * s.ms_psize;
+    return AGENT_STORE_OK;
 }
 
 agent_store_err

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "country.h"
+#include "name_keys.h"
 #include "screen.h"
 
 /* Bounds of docs/messages.md, applied again here: what a record holds past them is ignored. */
@@ -567,152 +568,6 @@ screen_set_load(agent_txn *txn, unsigned sources, screen_set *set)
 
 /* ---- The index ------------------------------------------------------------------------------ */
 
-/*
- * Blocking keys.  For each token of a name (after match.h's folding), its
- * deletion neighbourhood over the first four characters: "nort" gives
- * "ort", "nrt", "not" and "nor", so that one typo, a transposition, a
- * dropped or an added letter among the first four characters still leaves
- * a shared key ("notr" gives "nor" and "not" too).  A token of two or three
- * characters also gives itself whole; tokens of one character (initials)
- * give none.  The same keys of the last four characters of each token of
- * four or more, under their own tag ("peli" against "vopeli").  The same
- * keys of the first four characters of the name run together (its head),
- * under their own tag: names compared run together score on their common
- * beginning.  A document number or identifier gives its normalised whole.
- * Keys are 64-bit hashes (FNV-1a) with a tag in the top two bits; a
- * collision only adds a candidate, it never loses one.  Name keys are
- * posted per name, so that a run counts which subject tokens hit each name.
- */
-#define KEY_HEAD ((uint64_t)0 << 62)
-#define KEY_PAIR ((uint64_t)1 << 62)
-#define KEY_DOC ((uint64_t)2 << 62)
-#define KEY_END ((uint64_t)3 << 62)
-#define KEY_TAG_MASK ((uint64_t)3 << 62)
-/* Keys of one token at most, and of one name: 4 of each token's start, 4 of each token's end,
- * and 4 of the name's head. */
-#define TOKEN_KEYS_MAX 4u
-#define NAME_KEYS_MAX (2 * TOKEN_KEYS_MAX * MATCH_TOKENS_MAX + TOKEN_KEYS_MAX)
-/* owner of a head key: it is not one token's. */
-#define OWNER_HEAD 0xFFu
-/* match.c compares names run together only when the shorter is at least this fraction of the
- * longer (its JOINED_LENGTH_RATIO); a head key makes a candidate only under the same rule. */
-#define HEAD_LENGTH_RATIO 0.75
-
-static uint64_t
-hash_key(uint64_t tag, const uint32_t *c, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a over the code points */
-
-    for (size_t i = 0; i < n; i++) {
-        for (int b = 0; b < 3; b++) {
-            h ^= (c[i] >> (8 * b)) & 0xFF;
-            h *= 1099511628211ull;
-        }
-    }
-    h = (h & ~KEY_TAG_MASK) | tag;
-    return h != 0 ? h : 1; /* 0 marks an unused slot */
-}
-
-/* The keys of the n characters c (n <= 4) into keys; returns how many. */
-static size_t
-token_keys(uint64_t tag, const uint32_t *c, size_t n, uint64_t *keys)
-{
-    uint32_t buf[4];
-    size_t count = 0;
-
-    if (n < 2)
-        return 0;
-    if (n <= 3)
-        keys[count++] = hash_key(tag, c, n);
-    for (size_t d = 0; d < n && count < TOKEN_KEYS_MAX; d++) {
-        size_t k = 0;
-
-        for (size_t i = 0; i < n; i++) {
-            if (i != d)
-                buf[k++] = c[i];
-        }
-        if (k >= 2)
-            keys[count++] = hash_key(tag, buf, k);
-    }
-    return count;
-}
-
-/* The keys of name m into keys: those of each token's start, of each token's end, then of the
- * head; when owner is not NULL, owner[i] gets the index of the token that gave keys[i]
- * (OWNER_HEAD for the head).  A run counts a name's hits when the owner changes: a count of
- * two or more is then two distinct tokens or more, which is all the rule needs.  Returns how
- * many. */
-static size_t
-name_keys(const match_name *m, uint64_t *keys, uint8_t *owner)
-{
-    size_t n = 0, last, from = 0;
-
-    for (size_t t = 0; t < m->count; t++) {
-        from = n;
-        n += token_keys(KEY_PAIR, m->tokens[t], m->lens[t] < 4 ? m->lens[t] : 4, keys + n);
-        for (size_t i = from; owner != NULL && i < n; i++)
-            owner[i] = (uint8_t)t;
-    }
-    for (size_t t = 0; t < m->count; t++) {
-        if ((last = m->lens[t]) < 4)
-            continue;
-        from = n;
-        n += token_keys(KEY_END, m->tokens[t] + last - 4, 4, keys + n);
-        for (size_t i = from; owner != NULL && i < n; i++)
-            owner[i] = (uint8_t)t;
-    }
-    from = n;
-    if (m->count > 1 && m->lens[0] < 4) {
-        /* The head of the name run together spans its first tokens. */
-        uint32_t head[4];
-        size_t h = 0;
-
-        for (size_t t = 0; t < m->count && h < 4; t++)
-            for (size_t i = 0; i < m->lens[t] && h < 4; i++)
-                head[h++] = m->tokens[t][i];
-        n += token_keys(KEY_HEAD, head, h, keys + n);
-    } else if (m->count > 0) {
-        n += token_keys(KEY_HEAD, m->tokens[0], m->lens[0] < 4 ? m->lens[0] : 4, keys + n);
-    }
-    for (size_t i = from; owner != NULL && i < n; i++)
-        owner[i] = OWNER_HEAD;
-    return n;
-}
-
-/* The code points of m's tokens run together. */
-static size_t
-joined_length(const match_name *m)
-{
-    size_t n = 0;
-
-    for (size_t t = 0; t < m->count; t++)
-        n += m->lens[t];
-    return n;
-}
-
-/* The tokens of m that give keys: those of two characters or more. */
-static size_t
-keyed_tokens(const match_name *m)
-{
-    size_t n = 0;
-
-    for (size_t t = 0; t < m->count; t++)
-        n += m->lens[t] >= 2;
-    return n;
-}
-
-static uint64_t
-doc_key(const char *norm)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-    for (const char *p = norm; *p != '\0'; p++) {
-        h ^= (unsigned char)*p;
-        h *= 1099511628211ull;
-    }
-    return KEY_DOC | (h & (((uint64_t)1 << 62) - 1));
-}
-
 static size_t
 slot_of(const screen_set *s, uint64_t key)
 {
@@ -770,7 +625,7 @@ bool
 screen_set_index(screen_set *set)
 {
     match_name m;
-    uint64_t keys[NAME_KEYS_MAX];
+    uint64_t keys[NAME_KEYS_SCREEN_MAX];
 
     size_t total = 0, g = 0;
 
@@ -797,9 +652,9 @@ screen_set_index(screen_set *set)
 
             unpack(&e->names[k], &m);
             set->inames[g].entry = (uint32_t)i;
-            set->inames[g].keyed = (uint8_t)keyed_tokens(&m);
-            set->inames[g].joined = (uint16_t)joined_length(&m);
-            n = name_keys(&m, keys, NULL);
+            set->inames[g].keyed = (uint8_t)name_keys_keyed_tokens(&m);
+            set->inames[g].joined = (uint16_t)name_keys_joined_length(&m);
+            n = name_keys_of(&m, keys, NULL);
             for (size_t j = 0; j < n; j++) {
                 if (!index_put(set, keys[j], (uint32_t)g)) {
                     index_free(set);
@@ -808,7 +663,7 @@ screen_set_index(screen_set *set)
             }
         }
         for (size_t k = 0; k < e->doc_count; k++) {
-            if (!index_put(set, doc_key(e->docs[k].norm), (uint32_t)i)) {
+            if (!index_put(set, name_keys_doc(e->docs[k].norm), (uint32_t)i)) {
                 index_free(set);
                 return false;
             }
@@ -1095,8 +950,8 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
                    bool exhaustive, json_t **candidates_out, size_t *examined_out)
 {
     psubject p;
-    uint64_t keys[NAME_KEYS_MAX];
-    uint8_t owner[NAME_KEYS_MAX];
+    uint64_t keys[NAME_KEYS_SCREEN_MAX];
+    uint8_t owner[NAME_KEYS_SCREEN_MAX];
     size_t n_keys, n_cands = 0, n_hits = 0;
     scored *hits = NULL;
     json_t *list = NULL;
@@ -1115,10 +970,10 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
     if (exhaustive || set->cands == NULL) {
         n_cands = set->count;
     } else {
-        size_t subject_keyed = keyed_tokens(&p.name);
-        double joined = (double)joined_length(&p.name);
+        size_t subject_keyed = name_keys_keyed_tokens(&p.name);
+        double joined = (double)name_keys_joined_length(&p.name);
 
-        n_keys = name_keys(&p.name, keys, owner);
+        n_keys = name_keys_of(&p.name, keys, owner);
         if (++set->run == 0) {
             memset(set->marks, 0, set->count * sizeof(uint32_t));
             for (size_t g = 0; g < set->iname_count; g++)
@@ -1136,13 +991,13 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
                 iname *in = &set->inames[ps->ids[j]];
                 size_t need = subject_keyed < 2 ? subject_keyed : 2;
 
-                if (owner[k] == OWNER_HEAD) {
+                if (owner[k] == NAME_KEY_OWNER_HEAD) {
                     /* The names may score run together: their heads agree and their
                      * lengths are close enough for match.c to compare them so. */
                     double other = (double)in->joined;
 
                     if ((joined < other ? joined : other) <
-                            HEAD_LENGTH_RATIO * (joined < other ? other : joined) ||
+                            NAME_KEY_HEAD_LENGTH_RATIO * (joined < other ? other : joined) ||
                         set->marks[in->entry] == set->run)
                         continue;
                     set->marks[in->entry] = set->run;
@@ -1169,7 +1024,7 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
         }
         /* A document number or identifier makes a candidate on its own. */
         if (p.doc[0] != '\0' && set->slot_count > 0) {
-            uint64_t key = doc_key(p.doc);
+            uint64_t key = name_keys_doc(p.doc);
             const posting *ps = &set->slots[slot_of(set, key)];
 
             for (uint32_t j = 0; ps->key == key && j < ps->count; j++) {

@@ -20,10 +20,11 @@ static const char usage_agent[] =
     "\n"
     "SYNOPSIS\n"
     "    liaison agent --config FILE\n"
-    "    liaison agent add-watchlist --config FILE --file ENTRIES.json [--json]\n"
-    "    liaison agent add-traveldoc --config FILE (--file REPORT.json |\n"
+    "    liaison agent add-watchlist --config FILE --file ENTRIES.json [--jsonl] [--json]\n"
+    "    liaison agent add-traveldoc --config FILE (--file REPORT.json [--jsonl] |\n"
     "                  --number N --status STATUS --ref REF [--type T] [--country C]\n"
     "                  [--reported DATE]) [--json]\n"
+    "    liaison agent reindex --config FILE [--json]\n"
     "    liaison agent remove --config FILE --ref REF [--json]\n"
     "    liaison agent implement --config FILE DESIGNATION [--version N] [--from ADDR]\n"
     "                  [--note TEXT] [--wait SECS] [--json]\n"
@@ -62,7 +63,7 @@ static const char usage_add_watchlist[] =
     "    liaison agent add-watchlist - add or replace the agency's own watchlist entries\n"
     "\n"
     "SYNOPSIS\n"
-    "    liaison agent add-watchlist --config FILE --file ENTRIES.json [--json]\n"
+    "    liaison agent add-watchlist --config FILE --file ENTRIES.json [--jsonl] [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    ENTRIES.json holds entries as in watchlist.publish (docs/messages.md): a\n"
@@ -73,10 +74,17 @@ static const char usage_add_watchlist[] =
     "    checked first; if one is refused, nothing is stored.  Partners are answered\n"
     "    from these entries only.\n"
     "\n"
+    "    A file named *.jsonl, or given with --jsonl, holds JSON Lines: one entry per\n"
+    "    line, read and stored as it streams in one transaction.  A line that does\n"
+    "    not parse or check, or a ref given twice, is reported as FILE:LINE and\n"
+    "    nothing of the file is stored.\n"
+    "\n"
     "OPTIONS\n"
     "    --config FILE    the agent's configuration\n"
     "    --file PATH      the entries\n"
-    "    --json           print {\"added\", \"replaced\", \"refs\"}\n"
+    "    --jsonl          read PATH as JSON Lines whatever its name\n"
+    "    --json           print {\"added\", \"replaced\", \"refs\"} (JSON Lines:\n"
+    "                     {\"added\", \"replaced\", \"lines\"})\n"
     "\n"
     "EXIT STATUS\n"
     "    0 stored; 64 bad usage; 65 an entry is refused; 66 a file is missing;\n"
@@ -87,7 +95,7 @@ static const char usage_add_traveldoc[] =
     "    liaison agent add-traveldoc - record a document the agency reports\n"
     "\n"
     "SYNOPSIS\n"
-    "    liaison agent add-traveldoc --config FILE --file REPORT.json [--json]\n"
+    "    liaison agent add-traveldoc --config FILE --file REPORT.json [--jsonl] [--json]\n"
     "    liaison agent add-traveldoc --config FILE --number N --status STATUS --ref REF\n"
     "                  [--type T] [--country C] [--reported DATE] [--json]\n"
     "\n"
@@ -98,16 +106,23 @@ static const char usage_add_traveldoc[] =
     "    A report with the ref of a stored one replaces it.  Sharing the report\n"
     "    with partners is `liaison traveldoc report`, not this command.\n"
     "\n"
+    "    A file named *.jsonl, or given with --jsonl, holds JSON Lines: one report\n"
+    "    per line, read and stored as it streams in one transaction.  A line that\n"
+    "    does not parse or check, or a ref given twice, is reported as FILE:LINE\n"
+    "    and nothing of the file is stored.\n"
+    "\n"
     "OPTIONS\n"
     "    --config FILE     the agent's configuration\n"
     "    --file PATH       the report(s)\n"
+    "    --jsonl           read PATH as JSON Lines whatever its name\n"
     "    --number N        the document number (compared as upper-case letters and digits)\n"
     "    --status STATUS   stolen, lost, forged or fraudulently-used\n"
     "    --ref REF         the agency's reference of the report\n"
     "    --type T          passport, id-card, visa, ...\n"
     "    --country C       the issuing nation (ISO 3166 alpha-3)\n"
     "    --reported DATE   YYYY-MM-DD (default today)\n"
-    "    --json            print {\"added\", \"replaced\", \"refs\"}\n"
+    "    --json            print {\"added\", \"replaced\", \"refs\"} (JSON Lines:\n"
+    "                      {\"added\", \"replaced\", \"lines\"})\n"
     "\n"
     "EXIT STATUS\n"
     "    0 stored; 64 bad usage; 65 a report is refused; 66 a file is missing;\n"
@@ -126,6 +141,28 @@ static const char usage_remove[] =
     "\n"
     "EXIT STATUS\n"
     "    0 removed; 64 bad usage; 65 nothing under REF; 74 the store cannot be used;\n"
+    "    78 bad configuration.\n";
+
+static const char usage_reindex[] =
+    "NAME\n"
+    "    liaison agent reindex - build the index of the agent's store again\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    liaison agent reindex --config FILE [--json]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Empties the store's index (name keys, parsed names, document numbers) and\n"
+    "    indexes every watchlist entry and document report again, own and\n"
+    "    partners', in one transaction.  The agent and every command do so by\n"
+    "    themselves when the index is missing or of another version; this command\n"
+    "    forces it (docs/agent.md, \"The store's index\").\n"
+    "\n"
+    "OPTIONS\n"
+    "    --config FILE    the agent's configuration\n"
+    "    --json           print {\"records\", \"seconds\"}\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 reindexed; 64 bad usage; 66 no store; 74 the store cannot be used;\n"
     "    78 bad configuration.\n";
 
 static const char usage_implement[] =
@@ -210,6 +247,7 @@ enum {
     OPT_NAME,
     OPT_BORN,
     OPT_DOCUMENT,
+    OPT_JSONL,
 };
 
 /* Prints o as indented JSON; scores keep at most six significant digits. */
@@ -339,37 +377,96 @@ out:
     return err == AGENT_STORE_OK ? EX_OK : store_failed(err);
 }
 
-/* Checks every item of list with check; all or nothing. */
+/* Checks every item of list with check; all or nothing.  The refs seen are kept in a hash
+ * table, so that a repeat is found without comparing every pair. */
 static int
 check_all(const char *path, json_t *list, json_t *(*check)(const json_t *, char *, size_t),
           json_t **checked_out)
 {
-    json_t *out = json_array(), *v;
+    json_t *out = json_array(), *seen = json_object(), *v;
     size_t i;
+    int rc = EX_DATAERR;
 
     json_array_foreach(list, i, v) {
         char why[300];
         json_t *c = check(v, why, sizeof(why));
+        const char *ref;
 
         if (c == NULL) {
             cli_error(SUB, "%s: item %zu: %s; nothing stored", path, i, why);
-            json_decref(out);
-            return EX_DATAERR;
+            goto out;
         }
-        for (size_t k = 0; k < json_array_size(out); k++) {
-            if (strcmp(json_string_value(json_object_get(json_array_get(out, k), "ref")),
-                       json_string_value(json_object_get(c, "ref"))) == 0) {
-                cli_error(SUB, "%s: item %zu: ref %s is given twice; nothing stored", path, i,
-                          json_string_value(json_object_get(c, "ref")));
-                json_decref(c);
-                json_decref(out);
-                return EX_DATAERR;
-            }
+        ref = json_string_value(json_object_get(c, "ref"));
+        if (json_object_get(seen, ref) != NULL) {
+            cli_error(SUB, "%s: item %zu: ref %s is given twice; nothing stored", path, i, ref);
+            json_decref(c);
+            goto out;
         }
+        json_object_set_new(seen, ref, json_true());
         json_array_append_new(out, c);
     }
     *checked_out = out;
-    return EX_OK;
+    out = NULL;
+    rc = EX_OK;
+out:
+    json_decref(seen);
+    json_decref(out);
+    return rc;
+}
+
+/* True if path is to be read as JSON Lines: --jsonl, or a name ending in ".jsonl". */
+static bool
+is_jsonl(const char *path, bool flag)
+{
+    size_t n = strlen(path);
+
+    return flag || (n > 6 && strcmp(path + n - 6, ".jsonl") == 0);
+}
+
+/* Loads the JSON Lines file path into table (agent_bulk_load). */
+static int
+bulk_store(const agent_config *cfg, agent_table table, const char *path, agent_check_fn check,
+           bool json)
+{
+    FILE *f = fopen(path, "r");
+    agent_store *st = NULL;
+    agent_bulk_result res;
+    agent_store_err err;
+    char now[32];
+    int rc;
+
+    if (f == NULL) {
+        cli_error(SUB, "cannot read %s: %s", path, strerror(errno));
+        return EX_NOINPUT;
+    }
+    if ((rc = cli_agent_store_open(SUB, cfg, true, &st)) != EX_OK)
+        goto out;
+    proto_time_format(liaison_now_ms(), now);
+    err = agent_bulk_load(st, table, f, path, check, now, &res);
+    if (err == AGENT_STORE_ERR_INVALID) {
+        cli_error(SUB, "%s; nothing stored", res.why);
+        rc = EX_DATAERR;
+    } else if (err != AGENT_STORE_OK) {
+        cli_error(SUB, "%s; nothing stored", res.why[0] != '\0' ? res.why : agent_store_strerror(err));
+        rc = EX_IOERR;
+    } else if (json) {
+        json_t *o = json_pack("{s:I, s:I, s:I}", "added", (json_int_t)res.added, "replaced",
+                              (json_int_t)res.replaced, "lines", (json_int_t)res.lines);
+
+        print_json(o);
+        json_decref(o);
+    } else {
+        bool entries = table == AGENT_T_ENTRIES;
+
+        printf("%zu %s added, %zu replaced\n", res.added,
+               entries ? (res.added == 1 ? "entry" : "entries")
+                       : (res.added == 1 ? "document report" : "document reports"),
+               res.replaced);
+    }
+out:
+    agent_store_close(&st);
+    fclose(f);
+    return rc;
 }
 
 static int
@@ -378,6 +475,7 @@ cmd_add_watchlist(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, OPT_CONFIG},
         {"file", required_argument, NULL, OPT_FILE},
+        {"jsonl", no_argument, NULL, OPT_JSONL},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -386,7 +484,7 @@ cmd_add_watchlist(int argc, char **argv)
     agent_config *cfg = NULL;
     agent_store *st = NULL;
     json_t *doc = NULL, *list = NULL, *checked = NULL;
-    bool json = false;
+    bool json = false, jsonl = false;
     int opt, rc = EX_USAGE;
 
     optind = 1;
@@ -395,6 +493,7 @@ cmd_add_watchlist(int argc, char **argv)
         case OPT_CONFIG: config = optarg; break;
         case OPT_FILE: file = optarg; break;
         case OPT_JSON: json = true; break;
+        case OPT_JSONL: jsonl = true; break;
         case 'h': fputs(usage_add_watchlist, stdout); return EX_OK;
         default: fputs(usage_add_watchlist, stderr); return EX_USAGE;
         }
@@ -405,6 +504,10 @@ cmd_add_watchlist(int argc, char **argv)
     }
     if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK)
         goto out;
+    if (is_jsonl(file, jsonl)) {
+        rc = bulk_store(cfg, AGENT_T_ENTRIES, file, agent_entry_check, json);
+        goto out;
+    }
     if ((doc = load_json_file(file, &rc)) == NULL)
         goto out;
     if (json_is_array(doc)) {
@@ -452,6 +555,7 @@ cmd_add_traveldoc(int argc, char **argv)
         {"type", required_argument, NULL, OPT_TYPE},
         {"country", required_argument, NULL, OPT_COUNTRY},
         {"reported", required_argument, NULL, OPT_REPORTED},
+        {"jsonl", no_argument, NULL, OPT_JSONL},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -461,7 +565,7 @@ cmd_add_traveldoc(int argc, char **argv)
     agent_config *cfg = NULL;
     agent_store *st = NULL;
     json_t *doc = NULL, *list = NULL, *checked = NULL;
-    bool json = false;
+    bool json = false, jsonl = false;
     int opt, rc = EX_USAGE;
 
     optind = 1;
@@ -469,6 +573,7 @@ cmd_add_traveldoc(int argc, char **argv)
         switch (opt) {
         case OPT_CONFIG: config = optarg; break;
         case OPT_FILE: file = optarg; break;
+        case OPT_JSONL: jsonl = true; break;
         case OPT_NUMBER: number = optarg; break;
         case OPT_STATUS: status = optarg; break;
         case OPT_REF: ref = optarg; break;
@@ -482,6 +587,7 @@ cmd_add_traveldoc(int argc, char **argv)
     }
     if (optind != argc || (file == NULL) == (number == NULL) ||
         (file != NULL && (status || ref || type || country || reported)) ||
+        (jsonl && file == NULL) ||
         (number != NULL && (status == NULL || ref == NULL))) {
         cli_error(SUB, "add-traveldoc: give --file, or --number with --status and --ref "
                        "(see --help)");
@@ -489,6 +595,10 @@ cmd_add_traveldoc(int argc, char **argv)
     }
     if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK)
         goto out;
+    if (file != NULL && is_jsonl(file, jsonl)) {
+        rc = bulk_store(cfg, AGENT_T_DOCS, file, agent_doc_check, json);
+        goto out;
+    }
     if (file != NULL) {
         if ((doc = load_json_file(file, &rc)) == NULL)
             goto out;
@@ -1207,6 +1317,71 @@ out:
     return rc;
 }
 
+/* ---- reindex -------------------------------------------------------------------------------- */
+
+static int
+cmd_reindex(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    agent_config *cfg = NULL;
+    agent_store *st = NULL;
+    agent_txn *txn = NULL;
+    agent_store_err err = AGENT_STORE_OK;
+    struct timespec t0, t1;
+    size_t records = 0;
+    bool json = false;
+    int opt, rc;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_CONFIG: config = optarg; break;
+        case OPT_JSON: json = true; break;
+        case 'h': fputs(usage_reindex, stdout); return EX_OK;
+        default: fputs(usage_reindex, stderr); return EX_USAGE;
+        }
+    }
+    if (optind != argc) {
+        cli_error(SUB, "reindex: unexpected '%s' (see --help)", argv[optind]);
+        return EX_USAGE;
+    }
+    if ((rc = cli_agent_config_load(SUB, config, &cfg)) != EX_OK)
+        goto out;
+    if ((rc = cli_agent_store_open(SUB, cfg, false, &st)) != EX_OK)
+        goto out;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((err = agent_store_begin(st, true, &txn)) != AGENT_STORE_OK ||
+        (err = agent_index_rebuild(txn, &records)) != AGENT_STORE_OK ||
+        (err = agent_store_commit(&txn)) != AGENT_STORE_OK) {
+        rc = store_failed(err);
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    {
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+        if (json) {
+            json_t *o = json_pack("{s:I, s:f}", "records", (json_int_t)records, "seconds", secs);
+
+            print_json(o);
+            json_decref(o);
+        } else {
+            printf("%zu records indexed in %.2f s\n", records, secs);
+        }
+    }
+out:
+    agent_store_abort(&txn);
+    agent_store_close(&st);
+    agent_config_destroy(&cfg);
+    return rc;
+}
+
 /* ---- run ------------------------------------------------------------------------------------- */
 
 static int
@@ -1250,6 +1425,7 @@ cli_agent_main(int argc, char **argv)
         {"add-watchlist", cmd_add_watchlist}, {"add-traveldoc", cmd_add_traveldoc},
         {"remove", cmd_remove},               {"implement", cmd_implement},
         {"list", cmd_list},                   {"lookup", cmd_lookup},
+        {"reindex", cmd_reindex},
     };
 
     if (argc >= 2 && argv[1][0] != '-') {
