@@ -211,6 +211,12 @@ agent_store_err agent_store_dup_del(agent_txn *txn, agent_table table, const voi
  * (val_len a multiple of 8).  Borrowed for the call. */
 agent_store_err agent_store_dup_each(agent_txn *txn, agent_table table, const void *key,
                                      size_t key_len, agent_store_fn fn, void *ctx) AGENT_MUST_CHECK;
+/* How many values key holds in such a table (0 when absent). */
+agent_store_err agent_store_dup_count(agent_txn *txn, agent_table table, const void *key,
+                                      size_t key_len, size_t *count_out) AGENT_MUST_CHECK;
+/* AGENT_STORE_OK if key holds val in such a table, AGENT_STORE_ERR_NOT_FOUND if not. */
+agent_store_err agent_store_dup_has(agent_txn *txn, agent_table table, const void *key,
+                                    size_t key_len, const void *val, size_t val_len) AGENT_MUST_CHECK;
 /* Removes every record of table (in the transaction). */
 agent_store_err agent_store_empty(agent_txn *txn, agent_table table) AGENT_MUST_CHECK;
 /* The bytes of the store's file in use. */
@@ -220,7 +226,7 @@ agent_store_err agent_store_size(agent_store *st, uint64_t *bytes_out) AGENT_MUS
 
 /* The version of the index's layout and keys; with MATCH_NORMALISE_VERSION,
  * recorded in the meta table under "index". */
-#define AGENT_INDEX_VERSION 1
+#define AGENT_INDEX_VERSION 2
 
 /* True for the tables whose records the index covers: AGENT_T_ENTRIES,
  * AGENT_T_DOCS, AGENT_T_PARTNER_ENTRIES, AGENT_T_PARTNER_DOCS.

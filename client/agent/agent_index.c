@@ -11,15 +11,30 @@
 #define INDEX_NAMES_MAX 16u
 /* Documents of one entry that are indexed (agent_entry_check allows 16). */
 #define INDEX_DOCS_MAX 16u
-/* Keys of one name: screening's, plus a skeleton per token. */
-#define INDEX_NAME_KEYS_MAX (NAME_KEYS_SCREEN_MAX + MATCH_TOKENS_MAX)
-/* A name id's top two bits: min(2, its tokens that give keys), what the candidate rule needs. */
-#define ID_KEYED_SHIFT 62
+/*
+ * The name index's keys, a tag in their top two bits.  Names reach their
+ * tokens in two steps: the vocabulary maps a token's deletion keys and
+ * skeleton to the tokens that give them (each token once, whatever number
+ * of names carry it), and each token maps to the names that carry it.  So a
+ * lookup reads each similar token's names once, not once per key they share.
+ */
+#define K_VOCAB ((uint64_t)0 << 62)  /* a deletion key of a token -> the tokens giving it */
+#define K_SKEL ((uint64_t)1 << 62)   /* a consonant skeleton -> the tokens having it */
+#define K_TOKEN ((uint64_t)2 << 62)  /* a token -> the names carrying it */
+#define K_JOINED ((uint64_t)3 << 62) /* a name run together, as written or its skeleton ->
+                                        the names */
+/* Characters of a token its deletion keys are made of. */
+#define DELETION_CHARS 10u
+/* Vocabulary keys of one token: itself, a deletion per character, its skeleton, and the
+ * deletion neighbourhoods of its first and last four characters. */
+#define TOKEN_VOCAB_KEYS (DELETION_CHARS + 2u + 2u * NAME_KEYS_TOKEN_MAX)
+/* A name id: its tokens (at most 15) in the top four bits, its tokens of two characters or
+ * more (at most 3) in the next two: what the candidate rule needs without reading the name. */
+#define ID_COUNT_SHIFT 60
+#define ID_KEYED_SHIFT 58
 #define ID_LOW_MASK ((((uint64_t)1) << ID_KEYED_SHIFT) - 1)
-/* Ids tried past a name's own when another name holds it (a 62-bit collision). */
+/* Ids tried past a name's own when another name holds it (a 58-bit collision). */
 #define ID_PROBES 8u
-/* Head keys carry the name's length run together, capped here. */
-#define JOINED_MAX (MATCH_TOKENS_MAX * MATCH_TOKEN_CHARS_MAX)
 /* The meta table's key and value for the index's version. */
 #define META_KEY "index"
 
@@ -55,58 +70,102 @@ from_be64(const uint8_t in[8])
     return v;
 }
 
-/* A head key made specific to the name's length run together: match.c compares names run
- * together only when their lengths are close, so a lookup asks for the lengths it could
- * match and no others. */
+/* The hash of a token's code points (its K_TOKEN key). */
 static uint64_t
-head_sized(uint64_t head, size_t joined)
+token_hash(const uint32_t *c, size_t n)
 {
-    uint64_t h = (head ^ ((uint64_t)(joined > JOINED_MAX ? JOINED_MAX : joined) + 1) *
-                             0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull;
-
-    h = (h & ~NAME_KEY_TAG_MASK) | NAME_KEY_HEAD;
-    return h != 0 ? h : 1;
+    return name_keys_hash(K_TOKEN, c, n);
 }
 
-/* The index's keys of m: screening's keys (the head's made length-specific) and the
- * skeleton of each token of two consonants or more, with owners as name_keys_of gives. */
+/* The vocabulary keys of token c (n code points, n >= 2) into keys: the token cut to
+ * DELETION_CHARS and each of its single deletions (for three characters or more), its
+ * skeleton, and, as screening's keys are made (name_keys.h), the deletion neighbourhoods of
+ * its first four characters and of its last four.  Two tokens one edit apart (a letter
+ * wrong, missing, added, or two swapped) share a deletion key; spellings differing in vowels
+ * share the skeleton; tokens that begin or end alike (ivan, ivanov), which Jaro-Winkler
+ * scores high, share a key of their start or end.  Returns how many. */
 static size_t
-index_keys(const match_name *m, uint64_t *keys, uint8_t *owner)
+token_vocab_keys(const uint32_t *c, size_t n, uint64_t *keys)
 {
-    size_t n = name_keys_of(m, keys, owner), joined = name_keys_joined_length(m);
+    uint32_t buf[1 + DELETION_CHARS];
     char skel[MATCH_SKELETON_MAX];
+    size_t cut = n < DELETION_CHARS ? n : DELETION_CHARS, count = 0, len;
 
-    for (size_t i = 0; i < n; i++) {
-        if (owner[i] == NAME_KEY_OWNER_HEAD)
-            keys[i] = head_sized(keys[i], joined);
+    keys[count++] = name_keys_hash(K_VOCAB, c, cut);
+    for (size_t d = 0; cut >= 3 && d < cut; d++) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < cut; i++) {
+            if (i != d)
+                buf[k++] = c[i];
+        }
+        keys[count++] = name_keys_hash(K_VOCAB, buf, k);
     }
-    for (size_t t = 0; t < m->count; t++) {
-        size_t len = match_token_skeleton(m->tokens[t], m->lens[t], skel);
-        uint32_t cps[MATCH_SKELETON_MAX];
-
-        if (len < 2)
-            continue;
+    if ((len = match_token_skeleton(c, n, skel)) > 0) {
+        buf[0] = 1; /* a skeleton, not an end */
+        len = len < DELETION_CHARS ? len : DELETION_CHARS;
         for (size_t i = 0; i < len; i++)
-            cps[i] = (unsigned char)skel[i];
-        keys[n] = name_keys_hash(NAME_KEY_SKELETON, cps, len);
-        owner[n++] = (uint8_t)t;
+            buf[1 + i] = (unsigned char)skel[i];
+        keys[count++] = name_keys_hash(K_SKEL, buf, 1 + len);
     }
-    return n;
+    count += name_keys_token(K_VOCAB, c, n < 4 ? n : 4, keys + count);
+    if (n >= 4)
+        count += name_keys_token(K_SKEL, c + n - 4, 4, keys + count);
+    return count;
 }
 
-/* The id a name starts from: a hash of its record's table and key and its place there, its
- * top bits min(2, keyed tokens). */
+/* The K_JOINED keys of m: its tokens run together as written, and their skeleton.
+ * Returns how many (0 for a name without tokens). */
+static size_t
+joined_keys(const match_name *m, uint64_t keys[2])
+{
+    uint32_t run[1 + MATCH_TOKEN_CHARS_MAX];
+    char skel[MATCH_SKELETON_MAX];
+    size_t n = 1, len;
+
+    if (m->count == 0)
+        return 0;
+    run[0] = 1; /* as written */
+    for (size_t t = 0; t < m->count && n <= MATCH_TOKEN_CHARS_MAX; t++)
+        for (size_t i = 0; i < m->lens[t] && n <= MATCH_TOKEN_CHARS_MAX; i++)
+            run[n++] = m->tokens[t][i];
+    keys[0] = name_keys_hash(K_JOINED, run, n);
+    len = match_token_skeleton(run + 1, n - 1, skel);
+    run[0] = 2; /* skeleton */
+    for (size_t i = 0; i < len; i++)
+        run[1 + i] = (unsigned char)skel[i];
+    keys[1] = name_keys_hash(K_JOINED, run, 1 + len);
+    return 2;
+}
+
+/* The id a name starts from: a hash of its record's table and key and its place there, with
+ * its token counts in the top bits. */
 static uint64_t
-name_id_base(agent_table table, const void *key, size_t key_len, size_t place, size_t keyed)
+name_id_base(agent_table table, const void *key, size_t key_len, size_t place,
+             const match_name *m)
 {
     uint64_t h = 1469598103934665603ull;
     const uint8_t *k = key;
+    size_t keyed = name_keys_keyed_tokens(m);
 
     h = (h ^ (uint8_t)table) * 1099511628211ull;
     h = (h ^ (uint8_t)place) * 1099511628211ull;
     for (size_t i = 0; i < key_len; i++)
         h = (h ^ k[i]) * 1099511628211ull;
-    return (h & ID_LOW_MASK) | (uint64_t)(keyed < 2 ? keyed : 2) << ID_KEYED_SHIFT;
+    return (h & ID_LOW_MASK) | (uint64_t)(m->count < 15 ? m->count : 15) << ID_COUNT_SHIFT |
+           (uint64_t)(keyed < 3 ? keyed : 3) << ID_KEYED_SHIFT;
+}
+
+static size_t
+id_count(uint64_t id)
+{
+    return (size_t)(id >> ID_COUNT_SHIFT);
+}
+
+static size_t
+id_keyed(uint64_t id)
+{
+    return (size_t)(id >> ID_KEYED_SHIFT) & 3u;
 }
 
 static uint64_t
@@ -167,16 +226,68 @@ doc_key_change(agent_txn *txn, bool add, agent_table table, const void *key, siz
                : agent_store_dup_del(txn, AGENT_T_DOC_KEYS, norm, strlen(norm), val, 1 + key_len);
 }
 
+/* Puts or deletes val (8 bytes) under the K_* key k. */
+static agent_store_err
+key_change(agent_txn *txn, bool add, uint64_t k, const uint8_t val[8])
+{
+    uint8_t kb[8];
+
+    be64(k, kb);
+    return add ? agent_store_dup_put(txn, AGENT_T_NAME_KEYS, kb, 8, val, 8)
+               : agent_store_dup_del(txn, AGENT_T_NAME_KEYS, kb, 8, val, 8);
+}
+
+/*
+ * Adds or removes name id idb under the keys of m: each token's K_TOKEN and
+ * the name's K_JOINED keys.  Adding also puts each token new to the
+ * vocabulary under its vocabulary keys (a token is new when its first key
+ * does not hold it yet).  A removal leaves the vocabulary: a token no name
+ * carries any more costs a lookup one empty read, and a rebuild drops it.
+ */
+static agent_store_err
+name_keys_change(agent_txn *txn, bool add, const match_name *m, const uint8_t idb[8])
+{
+    uint64_t keys[TOKEN_VOCAB_KEYS > 2 ? TOKEN_VOCAB_KEYS : 2];
+    agent_store_err err = AGENT_STORE_OK;
+    size_t n;
+
+    for (size_t t = 0; t < m->count && err == AGENT_STORE_OK; t++) {
+        uint64_t h;
+        uint8_t hb[8], kb[8];
+
+        if (m->lens[t] < 2)
+            continue;
+        h = token_hash(m->tokens[t], m->lens[t]);
+        be64(h, hb);
+        if ((err = key_change(txn, add, h, idb)) != AGENT_STORE_OK || !add)
+            continue;
+        n = token_vocab_keys(m->tokens[t], m->lens[t], keys);
+        be64(keys[0], kb);
+        err = agent_store_dup_has(txn, AGENT_T_NAME_KEYS, kb, 8, hb, 8);
+        if (err == AGENT_STORE_OK)
+            continue; /* known */
+        if (err != AGENT_STORE_ERR_NOT_FOUND)
+            break;
+        err = AGENT_STORE_OK;
+        for (size_t i = 0; i < n && err == AGENT_STORE_OK; i++)
+            err = key_change(txn, true, keys[i], hb);
+    }
+    n = joined_keys(m, keys);
+    for (size_t i = 0; i < n && err == AGENT_STORE_OK; i++)
+        err = key_change(txn, add, keys[i], idb);
+    return err;
+}
+
 /* Adds or removes the index of one name of a record. */
 static agent_store_err
 name_change(agent_txn *txn, bool add, agent_table table, const void *key, size_t key_len,
             size_t place, const char *text)
 {
     match_name m;
-    uint64_t keys[INDEX_NAME_KEYS_MAX], base, id = 0;
-    uint8_t owner[INDEX_NAME_KEYS_MAX], idb[8], kb[8];
+    uint64_t base, id = 0;
+    uint8_t idb[8];
     uint8_t *val = NULL;
-    size_t n, own_len, val_len;
+    size_t own_len, val_len;
     agent_store_err err = AGENT_STORE_OK;
     bool found = false;
 
@@ -186,7 +297,7 @@ name_change(agent_txn *txn, bool add, agent_table table, const void *key, size_t
     if ((val = malloc(4 + AGENT_STORE_KEY_MAX + MATCH_PACKED_MAX)) == NULL)
         return AGENT_STORE_ERR_NOMEM;
     own_len = names_value(table, place, key, key_len, NULL, val);
-    base = name_id_base(table, key, key_len, place, name_keys_keyed_tokens(&m));
+    base = name_id_base(table, key, key_len, place, &m);
     /* Its id: the first of the probes that is free (adding) or its own (removing). */
     for (unsigned p = 0; p < ID_PROBES && !found; p++) {
         const void *v;
@@ -209,12 +320,7 @@ name_change(agent_txn *txn, bool add, agent_table table, const void *key, size_t
         err = add ? AGENT_STORE_ERR_FULL : AGENT_STORE_OK;
         goto out;
     }
-    n = index_keys(&m, keys, owner);
-    for (size_t i = 0; i < n && err == AGENT_STORE_OK; i++) {
-        be64(keys[i], kb);
-        err = add ? agent_store_dup_put(txn, AGENT_T_NAME_KEYS, kb, 8, idb, 8)
-                  : agent_store_dup_del(txn, AGENT_T_NAME_KEYS, kb, 8, idb, 8);
-    }
+    err = name_keys_change(txn, add, &m, idb);
     if (err != AGENT_STORE_OK)
         goto out;
     if (add) {
@@ -425,6 +531,14 @@ typedef struct tally {
     uint8_t done;          /* already a candidate */
 } tally;
 
+/* One token of the subject's name: the vocabulary's tokens similar to it. */
+typedef struct similar {
+    uint64_t *tokens;      /* their K_TOKEN keys, sorted, each once */
+    size_t count;          /* in use */
+    size_t cap;            /* allocated */
+    size_t names;          /* names carrying one of them (with repeats) */
+} similar;
+
 /* State of one subject name's lookup. */
 typedef struct name_walk {
     tally *slots;          /* the tallies */
@@ -434,8 +548,12 @@ typedef struct name_walk {
     size_t n_cands;        /* in use */
     size_t cands_cap;      /* allocated */
     size_t need;           /* min(2, the subject's keyed tokens) */
-    uint8_t owner;         /* the token of the key walked */
+    size_t count;          /* the subject name's tokens */
+    double threshold;      /* a hit at or above */
+    uint8_t owner;         /* the subject token whose names are walked */
+    bool seed;             /* names first seen now may still become candidates */
     bool nomem;            /* an allocation failed */
+    similar *sim;          /* the similar tokens being gathered */
 } name_walk;
 
 static tally *
@@ -487,8 +605,17 @@ cand_push(name_walk *w, uint64_t id)
     return true;
 }
 
+/* True if a name of the id's token counts can score a hit against the subject with its
+ * tokens compared one to one (match.h, match_name_token_bound). */
+static bool
+within_bound(const name_walk *w, uint64_t id)
+{
+    return match_is_hit(match_name_token_bound(w->count, id_count(id)), w->threshold);
+}
+
+/* A name reached through K_JOINED: a candidate whatever its tokens. */
 static int
-head_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
+joined_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
 {
     name_walk *w = ctx;
 
@@ -498,22 +625,28 @@ head_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t val
         uint64_t id = from_be64((const uint8_t *)val + i);
         tally *t;
 
-        if (!tally_room(w) || !cand_push(w, id)) {
+        if (!tally_room(w)) {
             w->nomem = true;
             return 1;
         }
         t = tally_of(w, id);
         if (t->id == 0) {
             t->id = id;
+            t->last = 0xFF;
             w->used++;
         }
-        if (t->done)
-            w->n_cands--;
-        t->done = 1;
+        if (!t->done) {
+            t->done = 1;
+            if (!cand_push(w, id)) {
+                w->nomem = true;
+                return 1;
+            }
+        }
     }
     return 0;
 }
 
+/* A name carrying a token similar to subject token w->owner. */
 static int
 token_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
 {
@@ -523,7 +656,7 @@ token_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t va
     (void)key_len;
     for (size_t i = 0; i + 8 <= val_len; i += 8) {
         uint64_t id = from_be64((const uint8_t *)val + i);
-        size_t need = w->need, keyed = (size_t)(id >> ID_KEYED_SHIFT);
+        size_t need = w->need < id_keyed(id) ? w->need : id_keyed(id);
         tally *t;
 
         if (!tally_room(w)) {
@@ -532,6 +665,9 @@ token_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t va
         }
         t = tally_of(w, id);
         if (t->id == 0) {
+            /* A name first seen at the last tokens can no longer reach two. */
+            if (!w->seed && need > 1)
+                continue;
             t->id = id;
             t->last = w->owner;
             t->hits = 1;
@@ -543,9 +679,7 @@ token_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t va
         } else {
             continue;
         }
-        if (keyed < need)
-            need = keyed;
-        if (!t->done && t->hits >= need) {
+        if (!t->done && t->hits >= need && need > 0 && within_bound(w, id)) {
             t->done = 1;
             if (!cand_push(w, id)) {
                 w->nomem = true;
@@ -556,37 +690,138 @@ token_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t va
     return 0;
 }
 
-/* The candidates of one subject name into w->cands. */
-static agent_store_err
-name_candidates(agent_txn *txn, const match_name *m, name_walk *w)
+/* Gathers the vocabulary's tokens under one key into w->sim. */
+static int
+vocab_tokens(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
 {
-    uint64_t keys[INDEX_NAME_KEYS_MAX];
-    uint8_t owner[INDEX_NAME_KEYS_MAX], kb[8];
-    size_t n = index_keys(m, keys, owner), joined = name_keys_joined_length(m);
-    size_t keyed = name_keys_keyed_tokens(m);
-    uint64_t heads[NAME_KEYS_TOKEN_MAX];
-    size_t n_heads = name_keys_head(m, heads);
-    agent_store_err err = AGENT_STORE_OK;
+    name_walk *w = ctx;
+    similar *s = w->sim;
 
-    w->need = keyed < 2 ? keyed : 2;
-    for (size_t k = 0; k < n && err == AGENT_STORE_OK && !w->nomem; k++) {
-        if (owner[k] == NAME_KEY_OWNER_HEAD)
-            continue;
-        w->owner = owner[k];
-        be64(keys[k], kb);
-        err = agent_store_dup_each(txn, AGENT_T_NAME_KEYS, kb, 8, token_ids, w);
+    (void)key;
+    (void)key_len;
+    for (size_t i = 0; i + 8 <= val_len; i += 8) {
+        if (s->count == s->cap) {
+            size_t cap = s->cap > 0 ? s->cap * 2 : 32;
+            uint64_t *n = realloc(s->tokens, cap * sizeof(uint64_t));
+
+            if (n == NULL) {
+                w->nomem = true;
+                return 1;
+            }
+            s->tokens = n;
+            s->cap = cap;
+        }
+        s->tokens[s->count++] = from_be64((const uint8_t *)val + i);
     }
-    /* Head keys: every length run together that match.c would compare with this one. */
-    for (size_t len = 1; len <= JOINED_MAX && err == AGENT_STORE_OK && !w->nomem; len++) {
-        double a = (double)joined, b = (double)len;
+    return 0;
+}
 
-        if ((a < b ? a : b) < NAME_KEY_HEAD_LENGTH_RATIO * (a < b ? b : a))
+static int
+u64_cmp(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+
+    return a < b ? -1 : a > b;
+}
+
+/* The vocabulary's tokens similar to token c (n code points) into *s, with the number of
+ * names they reach. */
+static agent_store_err
+similar_tokens(agent_txn *txn, name_walk *w, const uint32_t *c, size_t n, similar *s)
+{
+    uint64_t keys[TOKEN_VOCAB_KEYS];
+    size_t count = token_vocab_keys(c, n, keys), out = 0;
+    agent_store_err err = AGENT_STORE_OK;
+    uint8_t kb[8];
+
+    w->sim = s;
+    for (size_t i = 0; i < count && err == AGENT_STORE_OK && !w->nomem; i++) {
+        be64(keys[i], kb);
+        err = agent_store_dup_each(txn, AGENT_T_NAME_KEYS, kb, 8, vocab_tokens, w);
+    }
+    if (err != AGENT_STORE_OK || w->nomem)
+        return err != AGENT_STORE_OK ? err : AGENT_STORE_ERR_NOMEM;
+    if (s->count > 1) {
+        qsort(s->tokens, s->count, sizeof(uint64_t), u64_cmp);
+        for (size_t i = 1; i < s->count; i++) {
+            if (s->tokens[i] != s->tokens[out])
+                s->tokens[++out] = s->tokens[i];
+        }
+        s->count = out + 1;
+    }
+    for (size_t i = 0; i < s->count && err == AGENT_STORE_OK; i++) {
+        size_t names = 0;
+
+        be64(s->tokens[i], kb);
+        err = agent_store_dup_count(txn, AGENT_T_NAME_KEYS, kb, 8, &names);
+        s->names += names;
+    }
+    return err;
+}
+
+/* Subject tokens in the order their names are walked: the fewest names first. */
+typedef struct token_order {
+    size_t token;          /* its index in the subject's name */
+    size_t names;          /* names its similar tokens reach */
+} token_order;
+
+static int
+order_cmp(const void *pa, const void *pb)
+{
+    const token_order *a = pa, *b = pb;
+
+    return a->names < b->names ? -1 : a->names > b->names;
+}
+
+/*
+ * The candidates of one subject name into w->cands: the names that share
+ * similar tokens (one edit apart, or one skeleton) with at least min(2,
+ * its keyed tokens, theirs) of the subject's tokens and whose token counts
+ * let them reach the threshold, and the names whose run-together form (as
+ * written, or its skeleton) is the subject's.  The subject's tokens are
+ * walked from the one reaching the fewest names: a name must share one of
+ * the first tokens to share two, so the most common token's names are only
+ * counted, never added.
+ */
+static agent_store_err
+name_candidates(agent_txn *txn, const match_name *m, double threshold, name_walk *w)
+{
+    similar sims[MATCH_TOKENS_MAX];
+    token_order order[MATCH_TOKENS_MAX];
+    uint64_t jkeys[2];
+    size_t keyed = 0, nj = joined_keys(m, jkeys);
+    agent_store_err err = AGENT_STORE_OK;
+    uint8_t kb[8];
+
+    memset(sims, 0, sizeof(sims));
+    w->count = m->count;
+    w->threshold = threshold;
+    for (size_t t = 0; t < m->count && err == AGENT_STORE_OK; t++) {
+        if (m->lens[t] < 2)
             continue;
-        for (size_t h = 0; h < n_heads && err == AGENT_STORE_OK; h++) {
-            be64(head_sized(heads[h], len), kb);
-            err = agent_store_dup_each(txn, AGENT_T_NAME_KEYS, kb, 8, head_ids, w);
+        err = similar_tokens(txn, w, m->tokens[t], m->lens[t], &sims[t]);
+        order[keyed].token = t;
+        order[keyed].names = sims[t].names;
+        keyed++;
+    }
+    w->need = keyed < 2 ? keyed : 2;
+    qsort(order, keyed, sizeof(order[0]), order_cmp);
+    for (size_t o = 0; o < keyed && err == AGENT_STORE_OK && !w->nomem; o++) {
+        const similar *s = &sims[order[o].token];
+
+        w->owner = (uint8_t)order[o].token;
+        w->seed = keyed - o >= w->need;
+        for (size_t i = 0; i < s->count && err == AGENT_STORE_OK && !w->nomem; i++) {
+            be64(s->tokens[i], kb);
+            err = agent_store_dup_each(txn, AGENT_T_NAME_KEYS, kb, 8, token_ids, w);
         }
     }
+    for (size_t i = 0; i < nj && err == AGENT_STORE_OK && !w->nomem; i++) {
+        be64(jkeys[i], kb);
+        err = agent_store_dup_each(txn, AGENT_T_NAME_KEYS, kb, 8, joined_ids, w);
+    }
+    for (size_t t = 0; t < MATCH_TOKENS_MAX; t++)
+        free(sims[t].tokens);
     if (err == AGENT_STORE_OK && w->nomem)
         err = AGENT_STORE_ERR_NOMEM;
     return err;
@@ -608,7 +843,7 @@ agent_index_names(agent_txn *txn, const match_name *names, size_t count, double 
             memset(w.slots, 0, w.cap * sizeof(tally));
         w.used = 0;
         w.n_cands = 0;
-        if ((err = name_candidates(txn, &names[k], &w)) != AGENT_STORE_OK)
+        if ((err = name_candidates(txn, &names[k], threshold, &w)) != AGENT_STORE_OK)
             break;
         for (size_t c = 0; c < w.n_cands && err == AGENT_STORE_OK; c++) {
             uint8_t idb[8];

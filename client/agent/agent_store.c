@@ -354,6 +354,47 @@ agent_store_dup_del(agent_txn *t, agent_table table, const void *key, size_t key
 }
 
 agent_store_err
+agent_store_dup_count(agent_txn *t, agent_table table, const void *key, size_t key_len,
+                      size_t *count_out)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k = {key_len, (void *)(uintptr_t)key}, v;
+    size_t dups = 0;
+    int rc;
+
+    *count_out = 0;
+    if (!key_ok(table, key_len) || table_flags(table) == 0)
+        return AGENT_STORE_ERR_INVALID;
+    if ((rc = mdb_cursor_open(t->txn, t->st->dbi[table], &cur)) != 0)
+        return from_mdb(rc);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    if (rc == 0)
+        rc = mdb_cursor_count(cur, &dups);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        return AGENT_STORE_OK;
+    *count_out = dups;
+    return from_mdb(rc);
+}
+
+agent_store_err
+agent_store_dup_has(agent_txn *t, agent_table table, const void *key, size_t key_len,
+                    const void *val, size_t val_len)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k = {key_len, (void *)(uintptr_t)key}, v = {val_len, (void *)(uintptr_t)val};
+    int rc;
+
+    if (!key_ok(table, key_len) || table_flags(table) == 0)
+        return AGENT_STORE_ERR_INVALID;
+    if ((rc = mdb_cursor_open(t->txn, t->st->dbi[table], &cur)) != 0)
+        return from_mdb(rc);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
+    mdb_cursor_close(cur);
+    return from_mdb(rc);
+}
+
+agent_store_err
 agent_store_dup_each(agent_txn *t, agent_table table, const void *key, size_t key_len,
                      agent_store_fn fn, void *ctx)
 {

@@ -538,6 +538,21 @@ match_name_score_parsed(const match_name *a, const match_name *b)
 }
 
 double
+match_name_token_bound(size_t count_a, size_t count_b)
+{
+    size_t small = count_a < count_b ? count_a : count_b;
+    size_t large = count_a < count_b ? count_b : count_a;
+    double factor;
+
+    if (small == 0)
+        return 0.0;
+    if (small == 1 && large > 1)
+        return SINGLE_TOKEN_FACTOR;
+    factor = 1.0 - EXTRA_TOKEN_PENALTY * (double)(large - small);
+    return factor > 0.0 ? factor : 0.0;
+}
+
+double
 match_name_score(const char *a, const char *b)
 {
     match_name ma, mb;

@@ -92,6 +92,14 @@ double match_jaro_winkler_utf8(const char *a, const char *b);
 /* The similarity of two parsed names in [0, 1]; 0 if either has no token. */
 double match_name_score_parsed(const match_name *a, const match_name *b);
 
+/*
+ * The highest score two names of count_a and count_b tokens can reach
+ * when their tokens are compared one to one (not run together): every
+ * pair equal, less what unmatched tokens cost.  An index leaves a name out
+ * when this is below the threshold and the names run together do not agree.
+ */
+double match_name_token_bound(size_t count_a, size_t count_b);
+
 /* The similarity of two names (UTF-8) in [0, 1]; docs/agent.md gives the rules. */
 double match_name_score(const char *a, const char *b);
 
