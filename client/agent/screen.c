@@ -588,6 +588,12 @@ screen_set_load(agent_txn *txn, unsigned sources, screen_set *set)
 #define KEY_DOC ((uint64_t)2 << 62)
 #define KEY_END ((uint64_t)3 << 62)
 #define KEY_TAG_MASK ((uint64_t)3 << 62)
+/* The key of every name with a token that match.c compares by skeleton
+ * (Arabic, Hebrew, Hangul): such a token may score with one of no shared
+ * letters ("mhmd", "Mohammed"), which no key of letters finds, so these
+ * names are candidates of every subject (a document key's tag with no
+ * hash: doc_key never gives 0 below the tag). */
+#define KEY_SKELETON (KEY_DOC | 0)
 /* Keys of one token at most, and of one name: 4 of each token's start, 4 of each token's end,
  * and 4 of the name's head. */
 #define TOKEN_KEYS_MAX 4u
@@ -701,6 +707,17 @@ keyed_tokens(const match_name *m)
     return n;
 }
 
+/* True if a token of m is compared by skeleton (match.h, MATCH_FLAGS_SKELETON). */
+static bool
+skeleton_scored(const match_name *m)
+{
+    for (size_t t = 0; t < m->count; t++) {
+        if (m->flags[t] & MATCH_FLAGS_SKELETON)
+            return true;
+    }
+    return false;
+}
+
 static uint64_t
 doc_key(const char *norm)
 {
@@ -710,7 +727,8 @@ doc_key(const char *norm)
         h ^= (unsigned char)*p;
         h *= 1099511628211ull;
     }
-    return KEY_DOC | (h & (((uint64_t)1 << 62) - 1));
+    h &= ((uint64_t)1 << 62) - 1;
+    return KEY_DOC | (h != 0 ? h : 1); /* 0 below the tag is KEY_SKELETON */
 }
 
 static size_t
@@ -770,7 +788,7 @@ bool
 screen_set_index(screen_set *set)
 {
     match_name m;
-    uint64_t keys[NAME_KEYS_MAX];
+    uint64_t keys[NAME_KEYS_MAX + 1]; /* and KEY_SKELETON */
 
     size_t total = 0, g = 0;
 
@@ -800,6 +818,8 @@ screen_set_index(screen_set *set)
             set->inames[g].keyed = (uint8_t)keyed_tokens(&m);
             set->inames[g].joined = (uint16_t)joined_length(&m);
             n = name_keys(&m, keys, NULL);
+            if (skeleton_scored(&m))
+                keys[n++] = KEY_SKELETON;
             for (size_t j = 0; j < n; j++) {
                 if (!index_put(set, keys[j], (uint32_t)g)) {
                     index_free(set);
@@ -1112,6 +1132,9 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
         match_doc_normalise(subject->document, p.doc, sizeof(p.doc));
     if (!set->indexed && !exhaustive && !screen_set_index(set))
         exhaustive = true;
+    /* A subject with a token compared by skeleton may score with any name. */
+    if (skeleton_scored(&p.name))
+        exhaustive = true;
     if (exhaustive || set->cands == NULL) {
         n_cands = set->count;
     } else {
@@ -1164,6 +1187,19 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
                 if (in->hits >= need && set->marks[in->entry] != set->run) {
                     set->marks[in->entry] = set->run;
                     set->cands[n_cands++] = in->entry;
+                }
+            }
+        }
+        /* Names compared by skeleton are everyone's candidates. */
+        if (set->slot_count > 0) {
+            const posting *ps = &set->slots[slot_of(set, KEY_SKELETON)];
+
+            for (uint32_t j = 0; ps->key == KEY_SKELETON && j < ps->count; j++) {
+                uint32_t e = set->inames[ps->ids[j]].entry;
+
+                if (set->marks[e] != set->run) {
+                    set->marks[e] = set->run;
+                    set->cands[n_cands++] = e;
                 }
             }
         }
