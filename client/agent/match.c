@@ -515,8 +515,11 @@ bad:
     return false;
 }
 
-size_t
-match_token_skeleton(const uint32_t *token, size_t len, char *out)
+/* match_token_skeleton; with w_consonant, w is written b (as v) rather
+ * than dropped: an abjad's waw is a long vowel or a consonant, and only
+ * the name says which (Yusuf, David). */
+static size_t
+skeleton(const uint32_t *token, size_t len, bool w_consonant, char *out)
 {
     size_t n = 0;
 
@@ -529,7 +532,7 @@ match_token_skeleton(const uint32_t *token, size_t len, char *out)
         } else if (c >= 'a' && c <= 'z') {
             /* Vowels, and the w and y that Arabic and Hebrew write for
              * long vowels, are not in a skeleton. */
-            if (strchr("aeiouwy", (int)c) != NULL)
+            if (strchr("aeiouy", (int)c) != NULL || (c == 'w' && !w_consonant))
                 continue;
             ch = (char)c;
             /* One sound, or one letter of an abjad or of Hangul, several
@@ -538,7 +541,7 @@ match_token_skeleton(const uint32_t *token, size_t len, char *out)
                 i++;
             if (ch == 'q' || ch == 'c' || ch == 'g')
                 ch = 'k';
-            else if (ch == 'p' || ch == 'f' || ch == 'v')
+            else if (ch == 'p' || ch == 'f' || ch == 'v' || ch == 'w')
                 ch = 'b';
             else if (ch == 't')
                 ch = 'd';
@@ -551,6 +554,12 @@ match_token_skeleton(const uint32_t *token, size_t len, char *out)
     }
     out[n] = '\0';
     return n;
+}
+
+size_t
+match_token_skeleton(const uint32_t *token, size_t len, char *out)
+{
+    return skeleton(token, len, false, out);
 }
 
 /* ---- Jaro-Winkler ------------------------------------------------------------ */
@@ -670,15 +679,25 @@ token_similarity(const match_name *x, size_t i, const match_name *y, size_t j, m
     s = match_jaro_winkler(a, a_len, b, b_len);
     *how = MATCH_HOW_JARO_WINKLER;
     if ((x->flags[i] | y->flags[j]) & MATCH_FLAGS_SKELETON) {
-        size_t la = match_token_skeleton(a, a_len, ska);
-        size_t lb = match_token_skeleton(b, b_len, skb);
+        /* An abjad token's w is tried as a vowel, then as a consonant. */
+        for (int v = 0; v < 4; v++) {
+            bool wa = (v & 1) != 0, wb = (v & 2) != 0;
+            char ta[MATCH_SKELETON_MAX], tb[MATCH_SKELETON_MAX];
+            size_t la, lb;
+            double k;
 
-        if (la > 0 && lb > 0) {
-            double k = SKELETON_SCALE * jw_ascii(ska, la, skb, lb);
-
+            if ((wa && !(x->flags[i] & MATCH_FLAG_ABJAD)) || (wb && !(y->flags[j] & MATCH_FLAG_ABJAD)))
+                continue;
+            la = skeleton(a, a_len, wa, ta);
+            lb = skeleton(b, b_len, wb, tb);
+            if (la == 0 || lb == 0)
+                continue;
+            k = SKELETON_SCALE * jw_ascii(ta, la, tb, lb);
             if (k > s) {
                 s = k;
                 *how = MATCH_HOW_SKELETON;
+                memcpy(ska, ta, la + 1);
+                memcpy(skb, tb, lb + 1);
             }
         }
     }
