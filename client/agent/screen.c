@@ -40,6 +40,7 @@ typedef struct sname {
     enum name_kind kind; /* how it is known */
     uint8_t count;       /* tokens after normalisation (match_name_parse) */
     uint8_t lens[MATCH_TOKENS_MAX]; /* code points of each token */
+    uint8_t flags[MATCH_TOKENS_MAX]; /* each token's MATCH_FLAG_* bits */
     const uint32_t *cps; /* the tokens' code points, one after the other */
 } sname;
 
@@ -281,6 +282,7 @@ keep_parsed(screen_set *s, sname *n)
     total = 0;
     for (size_t t = 0; t < m.count; t++) {
         n->lens[t] = (uint8_t)m.lens[t];
+        n->flags[t] = m.flags[t];
         memcpy(cps + total, m.tokens[t], m.lens[t] * sizeof(uint32_t));
         total += m.lens[t];
     }
@@ -297,6 +299,7 @@ unpack(const sname *n, match_name *m)
     m->count = n->count;
     for (size_t t = 0; t < n->count; t++) {
         m->lens[t] = n->lens[t];
+        m->flags[t] = n->flags[t];
         memcpy(m->tokens[t], n->cps + off, n->lens[t] * sizeof(uint32_t));
         off += n->lens[t];
     }
