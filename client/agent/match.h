@@ -69,8 +69,14 @@ typedef struct match_name {
 } match_name;
 
 /*
- * Normalises name (UTF-8; invalid bytes are separators) into *out.
- * A name with no letters or digits gives count 0.
+ * Normalises name (UTF-8; invalid bytes are separators; MATCH_NAME_BYTES_MAX
+ * bytes read) into *out.  Words in Latin letters are folded by a table and
+ * never reach ICU; a word of another script is transliterated by ICU's
+ * transforms (docs/agent.md, Matching) and its tokens flagged
+ * (MATCH_FLAG_*).  If ICU cannot open its transliterator, such words keep
+ * their code points.  A name with no letters or digits gives count 0.
+ * Thread-safe: the calling thread's own transliterator is opened on first
+ * use and closed when the thread ends.
  */
 void match_name_parse(const char *name, match_name *out);
 
