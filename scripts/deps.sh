@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake ninja-build pkg-config clang python3 \
 libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils libcmocka-dev \
-libcyaml-dev libyaml-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev \
+libcyaml-dev libyaml-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev libicu-dev \
 python3-nacl chromium chromium-driver"
 
 missing=""

@@ -41,6 +41,7 @@ typedef struct sname {
     enum name_kind kind; /* how it is known */
     uint8_t count;       /* tokens after normalisation (match_name_parse) */
     uint8_t lens[MATCH_TOKENS_MAX]; /* code points of each token */
+    uint8_t flags[MATCH_TOKENS_MAX]; /* each token's MATCH_FLAG_* bits */
     const uint32_t *cps; /* the tokens' code points, one after the other */
 } sname;
 
@@ -282,6 +283,7 @@ keep_parsed(screen_set *s, sname *n)
     total = 0;
     for (size_t t = 0; t < m.count; t++) {
         n->lens[t] = (uint8_t)m.lens[t];
+        n->flags[t] = m.flags[t];
         memcpy(cps + total, m.tokens[t], m.lens[t] * sizeof(uint32_t));
         total += m.lens[t];
     }
@@ -298,6 +300,7 @@ unpack(const sname *n, match_name *m)
     m->count = n->count;
     for (size_t t = 0; t < n->count; t++) {
         m->lens[t] = n->lens[t];
+        m->flags[t] = n->flags[t];
         memcpy(m->tokens[t], n->cps + off, n->lens[t] * sizeof(uint32_t));
         off += n->lens[t];
     }
@@ -568,6 +571,24 @@ screen_set_load(agent_txn *txn, unsigned sources, screen_set *set)
 
 /* ---- The index ------------------------------------------------------------------------------ */
 
+/* The key of every name with a token that match.c compares by skeleton
+ * (Arabic, Hebrew, Hangul): such a token may score with one of no shared
+ * letters ("mhmd", "Mohammed"), which no key of letters finds, so these
+ * names are candidates of every subject (a document key's tag with no
+ * hash: name_keys_doc never gives 0 below the tag). */
+#define KEY_SKELETON (NAME_KEY_DOC | 0)
+
+/* True if a token of m is compared by skeleton (match.h, MATCH_FLAGS_SKELETON). */
+static bool
+skeleton_scored(const match_name *m)
+{
+    for (size_t t = 0; t < m->count; t++) {
+        if (m->flags[t] & MATCH_FLAGS_SKELETON)
+            return true;
+    }
+    return false;
+}
+
 static size_t
 slot_of(const screen_set *s, uint64_t key)
 {
@@ -625,7 +646,7 @@ bool
 screen_set_index(screen_set *set)
 {
     match_name m;
-    uint64_t keys[NAME_KEYS_SCREEN_MAX];
+    uint64_t keys[NAME_KEYS_SCREEN_MAX + 1]; /* and KEY_SKELETON */
 
     size_t total = 0, g = 0;
 
@@ -655,6 +676,8 @@ screen_set_index(screen_set *set)
             set->inames[g].keyed = (uint8_t)name_keys_keyed_tokens(&m);
             set->inames[g].joined = (uint16_t)name_keys_joined_length(&m);
             n = name_keys_of(&m, keys, NULL);
+            if (skeleton_scored(&m))
+                keys[n++] = KEY_SKELETON;
             for (size_t j = 0; j < n; j++) {
                 if (!index_put(set, keys[j], (uint32_t)g)) {
                     index_free(set);
@@ -967,6 +990,9 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
         match_doc_normalise(subject->document, p.doc, sizeof(p.doc));
     if (!set->indexed && !exhaustive && !screen_set_index(set))
         exhaustive = true;
+    /* A subject with a token compared by skeleton may score with any name. */
+    if (skeleton_scored(&p.name))
+        exhaustive = true;
     if (exhaustive || set->cands == NULL) {
         n_cands = set->count;
     } else {
@@ -1019,6 +1045,19 @@ screen_subject_run(screen_set *set, const screen_subject *subject, double thresh
                 if (in->hits >= need && set->marks[in->entry] != set->run) {
                     set->marks[in->entry] = set->run;
                     set->cands[n_cands++] = in->entry;
+                }
+            }
+        }
+        /* Names compared by skeleton are everyone's candidates. */
+        if (set->slot_count > 0) {
+            const posting *ps = &set->slots[slot_of(set, KEY_SKELETON)];
+
+            for (uint32_t j = 0; ps->key == KEY_SKELETON && j < ps->count; j++) {
+                uint32_t e = set->inames[ps->ids[j]].entry;
+
+                if (set->marks[e] != set->run) {
+                    set->marks[e] = set->run;
+                    set->cands[n_cands++] = e;
                 }
             }
         }

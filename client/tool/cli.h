@@ -35,6 +35,7 @@ int cli_consent_main(int argc, char **argv);
 int cli_retention_main(int argc, char **argv);
 int cli_recall_main(int argc, char **argv);
 int cli_console_main(int argc, char **argv);
+int cli_match_main(int argc, char **argv);
 /* liaison freeze import (cli_freeze_import.c), dispatched by cli_freeze_main. */
 int cli_freeze_import(int argc, char **argv);
 

@@ -29,6 +29,7 @@ static const struct {
     {"consent", cli_consent_main, "ask for, grant, deny and list onward-sharing consent"},
     {"recall", cli_recall_main, "recall or rectify a message you sent; follow the recall"},
     {"console", cli_console_main, "the agency's web console (inbox, MLAT, freezes, brokers)"},
+    {"match", cli_match_main, "score two names as the agent does, and say why"},
     {NULL, NULL, NULL},
 };
 

@@ -1,5 +1,6 @@
 /* Unit tests of client/agent/match.c: name folding, Jaro-Winkler, scoring, documents and dates. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -322,6 +323,111 @@ test_match_skeletons(void **state)
     assert_string_equal(skeleton_of("Aeiou", a), "");
 }
 
+/* Other scripts go through ICU: their Latin forms, flags and scripts. */
+static void
+test_match_icu_scripts(void **state)
+{
+    static const struct {
+        const char *name;   /* as written */
+        const char *latin;  /* its normalised form */
+        uint8_t flags;      /* the flags of its first token */
+        unsigned scripts;   /* the scripts seen */
+    } cases[] = {
+        {"\xd9\x85\xd8\xad\xd9\x85\xd8\xaf \xd8\xb9\xd9\x84\xd9\x8a", "mhmd ly",
+         MATCH_FLAG_TRANSLITERATED | MATCH_FLAG_ABJAD, MATCH_SCRIPT_ARABIC},     /* محمد علي */
+        {"\xd7\x9e\xd7\xa9\xd7\x94 \xd7\x9b\xd7\x94\xd7\x9f", "msh khn",
+         MATCH_FLAG_TRANSLITERATED | MATCH_FLAG_ABJAD, MATCH_SCRIPT_HEBREW},     /* משה כהן */
+        {"\xea\xb9\x80\xec\xa0\x95\xec\x9d\x80", "gim jeong eun",
+         MATCH_FLAG_TRANSLITERATED | MATCH_FLAG_HANGUL, MATCH_SCRIPT_HANGUL},    /* 김정은 */
+        {"\xe6\xaf\x9b\xe6\xb3\xbd\xe4\xb8\x9c", "mao ze dong", MATCH_FLAG_TRANSLITERATED,
+         MATCH_SCRIPT_HAN},                                                      /* 毛泽东 */
+        {"\xe3\x82\xb9\xe3\x82\xba\xe3\x82\xad \xe3\x82\xa4\xe3\x83\x81\xe3\x83\xad\xe3\x83\xbc",
+         "suzuki ichiro", MATCH_FLAG_TRANSLITERATED, MATCH_SCRIPT_KANA},         /* スズキ イチロー */
+        {"\xd0\x9f\xd1\x91\xd1\x82\xd1\x80 \xd0\xa7\xd0\xb0\xd0\xb9\xd0\xba\xd0\xbe\xd0\xb2\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9",
+         "petr chaykovskiy", MATCH_FLAG_TRANSLITERATED, MATCH_SCRIPT_CYRILLIC},  /* Пётр Чайковский */
+        {"Jos\xc3\xa9 M\xc3\xbcller", "jose muller", 0, MATCH_SCRIPT_LATIN},
+    };
+    char buf[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        match_explanation ex;
+        match_name m;
+
+        match_name_normalise(cases[i].name, buf, sizeof(buf));
+        if (strcmp(buf, cases[i].latin) != 0)
+            fail_msg("'%s' normalised to '%s', expected '%s'", cases[i].name, buf, cases[i].latin);
+        match_name_parse(cases[i].name, &m);
+        assert_int_equal(m.flags[0], cases[i].flags);
+        match_name_explain(cases[i].name, "x", &ex);
+        assert_int_equal(ex.side[0].scripts, cases[i].scripts);
+        assert_string_equal(ex.side[0].latin, cases[i].latin);
+        /* Latin names do not reach ICU: no transform is named. */
+        if (cases[i].scripts == MATCH_SCRIPT_LATIN)
+            assert_null(ex.side[0].transform);
+        else
+            assert_non_null(strstr(ex.side[0].transform, "Any-Latin"));
+    }
+    assert_int_equal(MATCH_NORMALISE_VERSION, 2);
+}
+
+/* A name in an abjad matches its Latin spellings both ways, by skeleton. */
+static void
+test_match_abjad_skeletons(void **state)
+{
+    static const char *const arabic = "\xd9\x85\xd8\xad\xd9\x85\xd8\xaf \xd8\xb9\xd9\x84\xd9\x8a";
+    static const char *const latin[] = {"Mohammed Ali", "Muhammad Ali", "Mohamed Aly"};
+    match_explanation ex;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(latin) / sizeof(latin[0]); i++) {
+        double s = match_name_score(arabic, latin[i]);
+
+        assert_true(match_is_hit(s, T));
+        assert_true(s == match_name_score(latin[i], arabic));
+        assert_true(match_name_explain(latin[i], arabic, &ex) == s);
+        assert_int_equal(ex.pair_count, 2);
+        assert_int_equal(ex.pairs[0].how, MATCH_HOW_SKELETON);
+    }
+    /* The same letters, Latin on both sides: Jaro-Winkler alone, as before. */
+    assert_true(fabs(match_name_score("Mohammed Ali", "Muhammad Ali") - 0.8914) < 0.0005);
+    assert_false(match_is_hit(match_name_score(arabic, "John Smith"), T));
+}
+
+/* Threads parse concurrently, each with its own transliterator. */
+static void *
+parse_many(void *arg)
+{
+    char buf[64];
+    int *ok = arg;
+
+    *ok = 1;
+    for (int i = 0; i < 200; i++) {
+        match_name_normalise("\xd7\x9e\xd7\xa9\xd7\x94 \xd7\x9b\xd7\x94\xd7\x9f", buf, sizeof(buf));
+        if (strcmp(buf, "msh khn") != 0)
+            *ok = 0;
+        match_name_normalise("\xd0\x94\xd0\xbc\xd0\xb8\xd1\x82\xd1\x80\xd0\xb8\xd0\xb9", buf, sizeof(buf));
+        if (strcmp(buf, "dmitriy") != 0)
+            *ok = 0;
+    }
+    return NULL;
+}
+
+static void
+test_match_threads(void **state)
+{
+    pthread_t th[4];
+    int ok[4];
+
+    (void)state;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, parse_many, &ok[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(ok[i], 1);
+    }
+}
+
 int
 main(void)
 {
@@ -337,6 +443,9 @@ main(void)
         cmocka_unit_test(test_match_dates),
         cmocka_unit_test(test_match_pack_round_trip),
         cmocka_unit_test(test_match_skeletons),
+        cmocka_unit_test(test_match_icu_scripts),
+        cmocka_unit_test(test_match_abjad_skeletons),
+        cmocka_unit_test(test_match_threads),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -129,6 +129,46 @@ test_screen_variant_spelling_and_reasons(void **state)
     assert_null(s);
 }
 
+/* A designated name in Arabic is found through the index by a Latin
+ * spelling that shares no key of letters with it, and an Arabic subject
+ * finds a Latin designation: the index finds what scoring everything does. */
+static void
+test_screen_abjad_names_through_the_index(void **state)
+{
+    static const char *const arabic_only =
+        "{\"designation\": \"TREAS-2026-0011\", \"version\": 1, \"action\": \"add\", \"from\": "
+        "\"USA/TREASURY\", \"entity\": {\"type\": \"individual\", \"name\": "
+        "\"\xd9\x85\xd8\xad\xd9\x85\xd8\xaf \xd8\xb9\xd9\x84\xd9\x8a\"}}"; /* محمد علي */
+    const char *const recs[] = {northwind, hassan, mueller, arabic_only};
+    screen_set *s = set_of(recs, 4);
+    screen_subject latin = {.name = "Muhammad Ali"};
+    screen_subject arabic = {.name = "\xd8\xae\xd9\x88\xd8\xb3\xd9\x8a\xd9\x87 "
+                                     "\xd9\x85\xd9\x88\xd9\x84\xd8\xb1"}; /* خوسيه مولر */
+    const screen_subject *subjects[] = {&latin, &arabic};
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *fast = NULL, *slow = NULL;
+
+        assert_true(screen_subject_run(s, subjects[i], 0.8, 20, false, &fast, NULL));
+        assert_true(screen_subject_run(s, subjects[i], 0.8, 20, true, &slow, NULL));
+        assert_int_equal(json_array_size(fast), json_array_size(slow));
+        for (size_t k = 0; k < json_array_size(fast); k++)
+            assert_true(json_equal(json_array_get(fast, k), json_array_get(slow, k)));
+        json_decref(fast);
+        json_decref(slow);
+    }
+    {
+        json_t *c = run(s, &latin, T);
+
+        assert_true(json_array_size(c) >= 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(c, 0), "designation")),
+                            "TREAS-2026-0011");
+        json_decref(c);
+    }
+    screen_set_destroy(&s);
+}
+
 static void
 test_screen_diacritics_and_word_order(void **state)
 {
@@ -727,6 +767,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_screen_variant_spelling_and_reasons),
         cmocka_unit_test(test_screen_diacritics_and_word_order),
+        cmocka_unit_test(test_screen_abjad_names_through_the_index),
         cmocka_unit_test(test_screen_weak_alias_counts_less),
         cmocka_unit_test(test_screen_born_range_and_disagreement),
         cmocka_unit_test(test_screen_nationality_by_name_or_code),
