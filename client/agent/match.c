@@ -570,12 +570,13 @@ match_token_skeleton(const uint32_t *token, size_t len, char *out)
 #define JW_PREFIX_MAX 4u      /* Winkler's prefix cap */
 #define JW_BOOST_THRESHOLD 0.7 /* Winkler's boost applies at or above this Jaro */
 
-double
-match_jaro_winkler(const uint32_t *a, size_t a_len, const uint32_t *b, size_t b_len)
+/* Jaro of two code-point strings, with Winkler's prefix boost when boost is true. */
+static double
+jaro(const uint32_t *a, size_t a_len, const uint32_t *b, size_t b_len, bool boost)
 {
     bool a_hit[JW_MAX], b_hit[JW_MAX];
     size_t window, matches = 0, transpositions = 0, prefix = 0, k = 0;
-    double jaro;
+    double jr;
 
     if (a_len > JW_MAX)
         a_len = JW_MAX;
@@ -612,14 +613,20 @@ match_jaro_winkler(const uint32_t *a, size_t a_len, const uint32_t *b, size_t b_
             transpositions++;
         k++;
     }
-    jaro = ((double)matches / (double)a_len + (double)matches / (double)b_len +
-            ((double)matches - (double)transpositions / 2.0) / (double)matches) /
-           3.0;
-    if (jaro < JW_BOOST_THRESHOLD)
-        return jaro;
+    jr = ((double)matches / (double)a_len + (double)matches / (double)b_len +
+          ((double)matches - (double)transpositions / 2.0) / (double)matches) /
+         3.0;
+    if (!boost || jr < JW_BOOST_THRESHOLD)
+        return jr;
     while (prefix < JW_PREFIX_MAX && prefix < a_len && prefix < b_len && a[prefix] == b[prefix])
         prefix++;
-    return jaro + (double)prefix * JW_PREFIX_SCALE * (1.0 - jaro);
+    return jr + (double)prefix * JW_PREFIX_SCALE * (1.0 - jr);
+}
+
+double
+match_jaro_winkler(const uint32_t *a, size_t a_len, const uint32_t *b, size_t b_len)
+{
+    return jaro(a, a_len, b, b_len, true);
 }
 
 double
@@ -793,7 +800,7 @@ assignment_score(const match_name *small, const match_name *large, match_explana
  * are compared too (scaled as a token's), and *skeleton says whether they
  * gave the result. */
 static double
-joined_score(const match_name *a, const match_name *b, bool *skeleton)
+joined_score(const match_name *a, const match_name *b, bool plain_too, bool *skeleton)
 {
     uint32_t ja[MATCH_TOKENS_MAX * MATCH_TOKEN_CHARS_MAX], jb[MATCH_TOKENS_MAX * MATCH_TOKEN_CHARS_MAX];
     char sa[MATCH_TOKENS_MAX * MATCH_SKELETON_MAX], sb[MATCH_TOKENS_MAX * MATCH_SKELETON_MAX];
@@ -812,8 +819,9 @@ joined_score(const match_name *a, const match_name *b, bool *skeleton)
         nb += b->lens[t];
         flags |= b->flags[t];
     }
-    if ((double)(na < nb ? na : nb) >= JOINED_LENGTH_RATIO * (double)(na < nb ? nb : na))
-        plain = match_jaro_winkler(ja, na, jb, nb);
+    if (plain_too &&
+        (double)(na < nb ? na : nb) >= JOINED_LENGTH_RATIO * (double)(na < nb ? nb : na))
+        plain = jaro(ja, na, jb, nb, false);
     if (!(flags & MATCH_FLAGS_SKELETON))
         return plain;
     ka = match_token_skeleton(ja, na, sa);
@@ -840,13 +848,12 @@ score_parsed(const match_name *a, const match_name *b, match_explanation *ex)
     if (a->count == 0 || b->count == 0)
         return 0.0;
     tokens = assignment_score(small, large, ex);
-    if (small->count == 1 && large->count > 1)
-        factor = SINGLE_TOKEN_FACTOR;
-    else
-        factor = 1.0 - EXTRA_TOKEN_PENALTY * (double)(large->count - small->count);
-    if (factor < 0.0)
-        factor = 0.0;
-    joined = joined_score(a, b, &skeleton);
+    factor = match_name_token_bound(a->count, b->count);
+    /* Names run together as written only when split into other numbers of words: with as
+     * many words on each side, the words are compared one to one, and a long common first
+     * word must not carry the rest ("Michael Carter" is not "Michael Walker").  Skeletons
+     * run together always (a transliteration splits syllables its own way). */
+    joined = joined_score(a, b, a->count != b->count, &skeleton);
     if (ex != NULL) {
         ex->tokens = tokens;
         ex->factor = factor;

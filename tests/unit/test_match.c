@@ -118,7 +118,6 @@ test_match_jaro_winkler_known_values(void **state)
 static const char *const hits[][2] = {
     {"Jon Doe", "John DOE"},                      /* one letter missing */
     {"Jhon Doe", "John Doe"},                     /* transposition */
-    {"John Dough", "John Doe"},                   /* spelling */
     {"Jon Doe", "Jonathan DOE"},                  /* short form */
     {"DOE, John", "John Doe"},                    /* word order */
     {"Doe John", "JOHN DOE"},
@@ -142,6 +141,9 @@ static const char *const hits[][2] = {
 
 /* Pairs that must not hit: other people, or too little to go on. */
 static const char *const misses[][2] = {
+    {"Michael Carter", "Michael Walker"},         /* a common first word does not carry the rest */
+    {"Juan Abdullah Ivanov", "Juan Ivan Miller"},
+    {"John Dough", "John Doe"},                   /* spelled by sound: the date of birth tells */
     {"Jane Doe", "John Doe"},
     {"John Smith", "John Doe"},
     {"Li Wei", "Li Na"},

@@ -36,7 +36,7 @@ static const struct {
     double recall;       /* true pairs that hit, at least */
     double precision;    /* hits that are true pairs, at least */
 } floors[] = {
-    {"cyrillic", 0.93, 0.63}, {"greek", 1.00, 0.63},    {"arabic", 0.96, 0.67},
+    {"cyrillic", 0.93, 0.63}, {"greek", 0.96, 0.63},    {"arabic", 0.96, 0.67},
     {"hebrew", 0.92, 0.76},   {"han", 0.89, 0.58},      {"japanese", 0.92, 0.53},
     {"hangul", 0.92, 0.78},   {"latin", 0.86, 0.65},
 };
