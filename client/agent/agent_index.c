@@ -77,17 +77,40 @@ token_hash(const uint32_t *c, size_t n)
     return name_keys_hash(K_TOKEN, c, n);
 }
 
-/* The vocabulary keys of token c (n code points, n >= 2) into keys: the token cut to
- * DELETION_CHARS and each of its single deletions (for three characters or more), its
- * skeleton, and, as screening's keys are made (name_keys.h), the deletion neighbourhoods of
- * its first four characters and of its last four.  Two tokens one edit apart (a letter
- * wrong, missing, added, or two swapped) share a deletion key; spellings differing in vowels
- * share the skeleton; tokens that begin or end alike (ivan, ivanov), which Jaro-Winkler
- * scores high, share a key of their start or end.  Returns how many. */
-static size_t
-token_vocab_keys(const uint32_t *c, size_t n, uint64_t *keys)
+/* A vocabulary key of marker and the n code points c (n <= DELETION_CHARS) under K_SKEL. */
+static uint64_t
+marked_key(uint32_t marker, const uint32_t *c, size_t n)
 {
     uint32_t buf[1 + DELETION_CHARS];
+
+    buf[0] = marker;
+    memcpy(buf + 1, c, n * sizeof(uint32_t));
+    return name_keys_hash(K_SKEL, buf, 1 + n);
+}
+
+#define MARK_SKELETON 1u /* a consonant skeleton */
+#define MARK_PREFIX3 3u  /* the first three characters of a longer token */
+#define MARK_PREFIX4 4u  /* the first four characters of a token of four or more */
+#define MARK_WHOLE3 5u   /* a token of three characters */
+
+/*
+ * The vocabulary keys of token c (n code points, n >= 2) into keys; with
+ * query, those a lookup reads, else those a token is put under.  Both: the
+ * token cut to DELETION_CHARS and each of its single deletions (for three
+ * characters or more), and its skeleton; two tokens one edit apart (a
+ * letter wrong, missing, added, or two swapped) share a deletion key, and
+ * spellings differing in vowels share the skeleton.  Then the short and
+ * long forms of one name, which Jaro-Winkler scores high on their common
+ * beginning: a token is put under its first four characters and its first
+ * three (or, of three characters, under itself as such); a lookup reads
+ * the first four of a longer token and the three-character token its start
+ * would be ("Jon" for "Jonathan"), or, for a token of three, the longer
+ * tokens beginning with it ("Jonathan" for "Jon").  Returns how many.
+ */
+static size_t
+token_vocab_keys(const uint32_t *c, size_t n, bool query, uint64_t *keys)
+{
+    uint32_t buf[DELETION_CHARS];
     char skel[MATCH_SKELETON_MAX];
     size_t cut = n < DELETION_CHARS ? n : DELETION_CHARS, count = 0, len;
 
@@ -102,15 +125,17 @@ token_vocab_keys(const uint32_t *c, size_t n, uint64_t *keys)
         keys[count++] = name_keys_hash(K_VOCAB, buf, k);
     }
     if ((len = match_token_skeleton(c, n, skel)) > 0) {
-        buf[0] = 1; /* a skeleton, not an end */
         len = len < DELETION_CHARS ? len : DELETION_CHARS;
         for (size_t i = 0; i < len; i++)
-            buf[1 + i] = (unsigned char)skel[i];
-        keys[count++] = name_keys_hash(K_SKEL, buf, 1 + len);
+            buf[i] = (unsigned char)skel[i];
+        keys[count++] = marked_key(MARK_SKELETON, buf, len);
     }
-    count += name_keys_token(K_VOCAB, c, n < 4 ? n : 4, keys + count);
-    if (n >= 4)
-        count += name_keys_token(K_SKEL, c + n - 4, 4, keys + count);
+    if (n == 3) {
+        keys[count++] = marked_key(query ? MARK_PREFIX3 : MARK_WHOLE3, c, 3);
+    } else if (n >= 4) {
+        keys[count++] = marked_key(MARK_PREFIX4, c, 4);
+        keys[count++] = marked_key(query ? MARK_WHOLE3 : MARK_PREFIX3, c, 3);
+    }
     return count;
 }
 
@@ -261,7 +286,7 @@ name_keys_change(agent_txn *txn, bool add, const match_name *m, const uint8_t id
         be64(h, hb);
         if ((err = key_change(txn, add, h, idb)) != AGENT_STORE_OK || !add)
             continue;
-        n = token_vocab_keys(m->tokens[t], m->lens[t], keys);
+        n = token_vocab_keys(m->tokens[t], m->lens[t], false, keys);
         be64(keys[0], kb);
         err = agent_store_dup_has(txn, AGENT_T_NAME_KEYS, kb, 8, hb, 8);
         if (err == AGENT_STORE_OK)
@@ -552,6 +577,7 @@ typedef struct name_walk {
     double threshold;      /* a hit at or above */
     uint8_t owner;         /* the subject token whose names are walked */
     bool seed;             /* names first seen now may still become candidates */
+    bool dominant;         /* that token alone may make a hit (DOMINANT_SHARE) */
     bool nomem;            /* an allocation failed */
     similar *sim;          /* the similar tokens being gathered */
 } name_walk;
@@ -656,7 +682,7 @@ token_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t va
     (void)key_len;
     for (size_t i = 0; i + 8 <= val_len; i += 8) {
         uint64_t id = from_be64((const uint8_t *)val + i);
-        size_t need = w->need < id_keyed(id) ? w->need : id_keyed(id);
+        size_t need = w->dominant ? 1 : w->need < id_keyed(id) ? w->need : id_keyed(id);
         tally *t;
 
         if (!tally_room(w)) {
@@ -730,7 +756,7 @@ static agent_store_err
 similar_tokens(agent_txn *txn, name_walk *w, const uint32_t *c, size_t n, similar *s)
 {
     uint64_t keys[TOKEN_VOCAB_KEYS];
-    size_t count = token_vocab_keys(c, n, keys), out = 0;
+    size_t count = token_vocab_keys(c, n, true, keys), out = 0;
     agent_store_err err = AGENT_STORE_OK;
     uint8_t kb[8];
 
@@ -758,6 +784,15 @@ similar_tokens(agent_txn *txn, name_walk *w, const uint32_t *c, size_t n, simila
     }
     return err;
 }
+
+/*
+ * A subject token holding this share of the name's letters or more is a
+ * candidate's only shared token needed: the score weighs tokens by their
+ * length, so with it equal and the other tokens only similar (Jaro-Winkler
+ * 0.8), the name still reaches 0.88 (0.8 + 0.2 x 0.7 > 0.88).  Names whose
+ * other tokens are less alike than that are left out (docs/agent.md).
+ */
+#define DOMINANT_SHARE 0.7
 
 /* Subject tokens in the order their names are walked: the fewest names first. */
 typedef struct token_order {
@@ -789,7 +824,7 @@ name_candidates(agent_txn *txn, const match_name *m, double threshold, name_walk
     similar sims[MATCH_TOKENS_MAX];
     token_order order[MATCH_TOKENS_MAX];
     uint64_t jkeys[2];
-    size_t keyed = 0, nj = joined_keys(m, jkeys);
+    size_t keyed = 0, nj = joined_keys(m, jkeys), letters = 0;
     agent_store_err err = AGENT_STORE_OK;
     uint8_t kb[8];
 
@@ -806,11 +841,14 @@ name_candidates(agent_txn *txn, const match_name *m, double threshold, name_walk
     }
     w->need = keyed < 2 ? keyed : 2;
     qsort(order, keyed, sizeof(order[0]), order_cmp);
+    for (size_t t = 0; t < m->count; t++)
+        letters += m->lens[t];
     for (size_t o = 0; o < keyed && err == AGENT_STORE_OK && !w->nomem; o++) {
         const similar *s = &sims[order[o].token];
 
         w->owner = (uint8_t)order[o].token;
-        w->seed = keyed - o >= w->need;
+        w->dominant = (double)m->lens[order[o].token] >= DOMINANT_SHARE * (double)letters;
+        w->seed = keyed - o >= w->need || w->dominant;
         for (size_t i = 0; i < s->count && err == AGENT_STORE_OK && !w->nomem; i++) {
             be64(s->tokens[i], kb);
             err = agent_store_dup_each(txn, AGENT_T_NAME_KEYS, kb, 8, token_ids, w);
