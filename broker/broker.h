@@ -481,6 +481,16 @@ void broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *
 int broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
                  const proto_addr *recipient, uint8_t state, const char *rule_id,
                  const char *detail, const uint8_t envelope_hash[PROTO_HASH_BYTES]);
+/* Adds to the current item a signed report to sender (in) that message id
+ * reached state for recipient, without recording that state: for the
+ * states that are news but not progress (unattended, unreachable), which
+ * leave the message queued.  0, or -1 if the batch refused it. */
+int broker_notice(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
+                  const proto_addr *recipient, uint8_t state, const char *detail,
+                  const uint8_t envelope_hash[PROTO_HASH_BYTES]);
+/* True if agency (of this nation) has a connection that asked for
+ * deliveries and was heard within BROKER_SESSION_IDLE_MS (replies.c). */
+bool broker_agency_attended(broker *b, const proto_addr *agency, uint64_t now);
 /* Enqueues a message entry for about's message (id and hash required; its
  * kind, actor and purpose go into the entry).  notes (NULL for none) holds,
  * for each bit i set in mask, the withholding note portion i gets when it is

@@ -833,7 +833,10 @@ broker_fed_report(broker *b, broker_job *job)
         proto_addr_format(&r->entry.recipient, rtext, sizeof(rtext));
         extra[0] = BROKER_ENTRY_SIGNED;
         memcpy(extra + 1, zmq_msg_data(&job->msg), len);
+        /* Unattended and unreachable are news, not progress: the message
+         * stays where it was (forwarded), and the report goes on. */
         if (r->entry.state != PROTO_STATE_ACCEPTED &&
+            r->entry.state != PROTO_STATE_UNATTENDED && r->entry.state != PROTO_STATE_UNREACHABLE &&
             state_rank(current_state(rd, r->id, &r->entry.recipient)) <= state_rank(r->entry.state))
             if (store_batch_set_state(b->collecting->batch, r->id, &ent) != STORE_OK)
                 PROTO_LOG(PROTO_LOG_WARN, "B-REPORT-STATE", "peer=%s", job->from.nation);
