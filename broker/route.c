@@ -627,7 +627,7 @@ notice_waits(broker *b, const proto_envelope *env, const resolved *r, const uint
     {
         broker_peer *p = broker_peer_find(b, r->addr.nation);
 
-        if (p != NULL && p->up)
+        if (p != NULL && !broker_peer_unreachable(p, now))
             return 0;
         snprintf(detail, sizeof(detail), "the link to partner broker %s is down",
                  r->addr.nation);

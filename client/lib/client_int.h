@@ -111,6 +111,7 @@ int client_seen_mark(liaison_client *c, const uint8_t id[PROTO_ID_BYTES], uint8_
 typedef struct client_tally_agency {
     proto_addr addr;             /* the agency */
     uint8_t status;              /* CLIENT_TALLY_* */
+    bool unaccepting;            /* named outright, but its card does not accept the kind */
     liaison_not_answered why;    /* agency text always; the rest when SILENT */
 } client_tally_agency;
 
@@ -121,8 +122,8 @@ typedef struct client_tally {
 } client_tally;
 
 /* Fills t (allocated, count entries) from the agencies the query resolves to,
- * and marks those named outright whose card does not accept kind.  -1 when
- * out of memory (t is then empty). */
+ * noting those named outright whose card does not accept kind.  -1 when out
+ * of memory (t is then empty). */
 int client_tally_init(client_tally *t, const proto_roster_entry *const *agencies, size_t count,
                       const char *kind);
 void client_tally_free(client_tally *t);
@@ -136,6 +137,9 @@ bool client_tally_answer(client_tally *t, const char *sender);
  * Returns the agencies marked. */
 size_t client_tally_report(client_tally *t, const char *broker, const char *recipient,
                            const char *state, const char *rule_id, const char *detail);
+/* At the end: every agency still waiting is marked silent, "deadline", or
+ * "kind-not-accepted" when its card does not accept the kind. */
+void client_tally_close(client_tally *t);
 /* The agencies still waiting. */
 size_t client_tally_waiting(const client_tally *t);
 /* The reason a report's state gives for not answering ("no-agent"), or NULL

@@ -437,14 +437,15 @@ liaison_answers_free(liaison_answers **ap)
     *ap = NULL;
 }
 
-/* Fills a's lists of who did not answer from t: the agencies not answered,
- * those still waiting named "deadline", and the nations none of whose
- * agencies answered.  -1 when out of memory. */
+/* Fills a's lists of who did not answer from t: the agencies not answered
+ * (those still waiting as client_tally_close names them), and the nations
+ * none of whose agencies answered.  -1 when out of memory. */
 static int
 answers_close(liaison_answers *a, client_tally *t)
 {
     size_t n = 0;
 
+    client_tally_close(t);
     for (size_t i = 0; i < t->count; i++)
         n += t->agencies[i].status != CLIENT_TALLY_ANSWERED;
     if (n > 0 && (a->not_answered = calloc(n, sizeof(*a->not_answered))) == NULL)
@@ -455,8 +456,6 @@ answers_close(liaison_answers *a, client_tally *t)
 
         if (g->status == CLIENT_TALLY_ANSWERED)
             continue;
-        if (g->status == CLIENT_TALLY_WAITING)
-            snprintf(g->why.reason, sizeof(g->why.reason), "deadline");
         a->not_answered[a->not_answered_count++] = g->why;
         for (size_t k = 0; k < t->count && !nation_answered; k++)
             nation_answered = t->agencies[k].status == CLIENT_TALLY_ANSWERED &&

@@ -52,8 +52,10 @@ client_tally_init(client_tally *t, const proto_roster_entry *const *agencies, si
 
         a->addr = agencies[i]->card.addr;
         proto_addr_format(&a->addr, a->why.agency, sizeof(a->why.agency));
-        if (!proto_roster_accepts(agencies[i], kind))
-            mark(a, "kind-not-accepted", "", "", "");
+        /* The broker delivers to an agency named outright whatever its
+         * card accepts, and its agent may well answer: it is waited for like
+         * the others, and named so only if it does not answer. */
+        a->unaccepting = !proto_roster_accepts(agencies[i], kind);
     }
     t->count = count;
     return 0;
@@ -99,6 +101,17 @@ client_tally_report(client_tally *t, const char *broker, const char *recipient, 
         marked++;
     }
     return marked;
+}
+
+void
+client_tally_close(client_tally *t)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        client_tally_agency *a = &t->agencies[i];
+
+        if (a->status == CLIENT_TALLY_WAITING)
+            mark(a, a->unaccepting ? "kind-not-accepted" : "deadline", "", "", "");
+    }
 }
 
 size_t

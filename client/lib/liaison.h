@@ -284,8 +284,8 @@ typedef struct liaison_not_answered {
     char reason[24];             /* why, one of: "no-agent" (its broker reports no agent
                                     connected: unattended), "partner-down" (the link to its
                                     nation's broker is down: unreachable), "kind-not-accepted"
-                                    (named, but its card does not accept the kind: not sent
-                                    for), "denied" (this nation's egress policy), "refused"
+                                    (named outright, its card does not accept the kind, and
+                                    nothing came), "denied" (this nation's egress policy), "refused"
                                     (the partner's ingress policy), "expired", "damaged",
                                     "recalled", "deadline" (nothing heard in time) */
     char rule_id[65];            /* the policy rule that decided, or "" */
@@ -310,11 +310,11 @@ typedef struct liaison_answers {
  * Sends query (its recipients name the partners), then collects messages
  * in reply to it until every agency expected has answered or is known not
  * to answer, or the deadline passes.  The agencies expected are those the
- * recipients resolve to in the roster (a selector reaches the cards whose
- * accepts cover the kind; an agency named outright is expected only if its
- * card accepts the kind, else it is "kind-not-accepted" at once).  An
- * answer marks its sender.  A delivery report about the query marks the
- * agency it names (every expected agency of a nation, when it names the
+ * recipients resolve to in the roster: a selector reaches the cards whose
+ * accepts cover the kind, and an agency named outright is expected whatever
+ * its card accepts (the broker delivers to it; if nothing comes, it is
+ * "kind-not-accepted" rather than "deadline").  An answer marks its
+ * sender.  A delivery report about the query marks the agency it names (every expected agency of a nation, when it names the
  * nation's broker) as not answering: denied, refused, expired, damaged,
  * recalled, and the brokers' unattended ("no-agent") and unreachable
  * ("partner-down"); an answer that comes later still counts.  At the

@@ -662,7 +662,7 @@ cli_not_answered_words(const liaison_not_answered *n, char *buf, size_t len)
     else if (strcmp(r, "partner-down") == 0)
         snprintf(buf, len, "partner broker %s unreachable", nation);
     else if (strcmp(r, "kind-not-accepted") == 0)
-        snprintf(buf, len, "its card does not accept this kind (not asked)");
+        snprintf(buf, len, "its card does not accept this kind, and no answer came");
     else if (strcmp(r, "denied") == 0)
         snprintf(buf, len, "denied by rule %s%s%s", n->rule_id[0] ? n->rule_id : "(none)",
                  n->detail[0] ? ": " : "", n->detail);
