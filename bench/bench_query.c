@@ -171,6 +171,37 @@ wait_log(const char *nation, const char *id, const char *what)
     exit(1);
 }
 
+/* Lets CAN's egress policy release watchlist answers from the benchmark's agencies too. */
+static void
+widen_can_policy(const char *const *names, long count)
+{
+    const char *path = fed_nation_get(F, "CAN")->policy;
+    static const char needle[] = "from: [CAN/RCMP, CAN/CBSA]\n        ceiling: SECRET";
+    size_t len = 0, used;
+    char *text = (char *)test_read_file(path, &len), *at, *out;
+    FILE *fp;
+
+    at = text != NULL ? strstr(text, needle) : NULL;
+    out = malloc(len + 64 * (size_t)count + 64);
+    if (at == NULL || out == NULL) {
+        fprintf(stderr, "bench_query: CAN's policy has no rule can-usa-watchlist to widen\n");
+        exit(1);
+    }
+    used = (size_t)(at - text);
+    memcpy(out, text, used);
+    used += (size_t)sprintf(out + used, "from: [CAN/RCMP, CAN/CBSA");
+    for (long i = 0; i < count; i++)
+        used += (size_t)sprintf(out + used, ", %s", names[i]);
+    sprintf(out + used, "]%s", at + strlen("from: [CAN/RCMP, CAN/CBSA]"));
+    fp = fopen(path, "w");
+    if (fp == NULL || fputs(out, fp) < 0 || fclose(fp) != 0) {
+        fprintf(stderr, "bench_query: cannot write %s\n", path);
+        exit(1);
+    }
+    free(out);
+    free(text);
+}
+
 static void
 agent_up(const char *addr)
 {
@@ -224,6 +255,7 @@ main(int argc, char **argv)
     fill("CAN/CBSA", AGENT_T_DOCS, reports, make_doc);
     for (long i = 0; i < agencies; i++)
         fill(names[i], AGENT_T_ENTRIES, entries, make_entry);
+    widen_can_policy(to, agencies);
     fed_start(F, "USA");
     fed_start(F, "CAN");
     wait_log("USA", "B-PEER-UP", "peer=CAN ");
