@@ -464,6 +464,10 @@ broker_entry_damaged(broker *b, const char *dest, const store_queue_entry *e,
     return 0;
 }
 
+static int report_enqueue(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
+                          const proto_status_entry *ep,
+                          const uint8_t envelope_hash[PROTO_HASH_BYTES]);
+
 /* The queue a report for sender goes to: its own, or its broker's. */
 static void
 report_dest(broker *b, const proto_addr *sender, char *dest, size_t len)
@@ -480,10 +484,6 @@ broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *send
              const uint8_t envelope_hash[PROTO_HASH_BYTES])
 {
     proto_status_entry e;
-    uint8_t extra[1 + 1 + 8 + 1 + PROTO_ADDR_TEXT_MAX + 1 + PROTO_RULE_ID_MAX + 1 + 255 +
-                  PROTO_HASH_BYTES];
-    char rtext[PROTO_ADDR_TEXT_MAX + 1], dest[STORE_DEST_MAX + 1];
-    size_t len = 0, n;
 
     memset(&e, 0, sizeof(e));
     e.recipient = *recipient;
@@ -495,7 +495,38 @@ broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *send
         return -1;
     if (sender == NULL)
         return 0;
-    /* The report, signed when it is sent: state, time, recipient, rule, detail, hash. */
+    return report_enqueue(b, id, sender, &e, envelope_hash);
+}
+
+int
+broker_notice(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
+              const proto_addr *recipient, uint8_t state, const char *detail,
+              const uint8_t envelope_hash[PROTO_HASH_BYTES])
+{
+    proto_status_entry e;
+
+    memset(&e, 0, sizeof(e));
+    e.recipient = *recipient;
+    e.state = state;
+    e.time_ms = broker_now_ms();
+    snprintf(e.detail, sizeof(e.detail), "%s", detail != NULL ? detail : "");
+    return report_enqueue(b, id, sender, &e, envelope_hash);
+}
+
+/* Queues the report of e for sender, to be signed when it is sent: state,
+ * time, recipient, rule, detail, hash. */
+static int
+report_enqueue(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
+               const proto_status_entry *ep, const uint8_t envelope_hash[PROTO_HASH_BYTES])
+{
+    proto_status_entry e = *ep;
+    uint8_t extra[1 + 1 + 8 + 1 + PROTO_ADDR_TEXT_MAX + 1 + PROTO_RULE_ID_MAX + 1 + 255 +
+                  PROTO_HASH_BYTES];
+    char rtext[PROTO_ADDR_TEXT_MAX + 1], dest[STORE_DEST_MAX + 1];
+    size_t len = 0, n;
+    const proto_addr *recipient = &e.recipient;
+    uint8_t state = e.state;
+
     extra[len++] = BROKER_ENTRY_REPORT;
     extra[len++] = state;
     proto_put_be64(extra + len, e.time_ms);

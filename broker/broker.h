@@ -124,6 +124,9 @@ typedef struct broker_peer {
     bool up;                            /* it answered a ping lately */
     uint64_t last_heard_ms;             /* last frame from it on our DEALER */
     uint64_t dialed_ms;                 /* when our DEALER to it was opened */
+    uint64_t down_ms;                   /* when its link was counted down from: its first
+                                           dial, or BROKER_PEER_DEAD_MS before it went down;
+                                           0 before the first dial */
     uint64_t next_ping_ms;              /* when to ping it next */
     uint64_t cursor;                    /* highest queue seq sent on this connection */
     broker_window window;               /* entries sent on this connection, not yet acknowledged */
@@ -481,6 +484,16 @@ void broker_audit_item(broker *b, uint8_t event, const uint8_t *id, const char *
 int broker_state(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
                  const proto_addr *recipient, uint8_t state, const char *rule_id,
                  const char *detail, const uint8_t envelope_hash[PROTO_HASH_BYTES]);
+/* Adds to the current item a signed report to sender (in) that message id
+ * reached state for recipient, without recording that state: for the
+ * states that are news but not progress (unattended, unreachable), which
+ * leave the message queued.  0, or -1 if the batch refused it. */
+int broker_notice(broker *b, const uint8_t id[PROTO_ID_BYTES], const proto_addr *sender,
+                  const proto_addr *recipient, uint8_t state, const char *detail,
+                  const uint8_t envelope_hash[PROTO_HASH_BYTES]);
+/* True if agency (of this nation) has a connection that asked for
+ * deliveries and was heard within BROKER_SESSION_IDLE_MS (replies.c). */
+bool broker_agency_attended(broker *b, const proto_addr *agency, uint64_t now);
 /* Enqueues a message entry for about's message (id and hash required; its
  * kind, actor and purpose go into the entry).  notes (NULL for none) holds,
  * for each bit i set in mask, the withholding note portion i gets when it is
@@ -584,6 +597,10 @@ void broker_peers_close(broker *b);
 void broker_peers_reload(broker *b, const broker_config *cfg);
 /* The partner of nation in the configuration in force, or NULL.  Main thread. */
 broker_peer *broker_peer_find(broker *b, const char *nation);
+/* True if the link to p is down: it went down, or it has not come up in
+ * BROKER_PEER_DEAD_MS since the broker first dialled it (a link still
+ * being made at start is not down yet). */
+bool broker_peer_unreachable(const broker_peer *p, uint64_t now);
 void broker_fed_readable(broker *b);
 void broker_peer_readable(broker *b, broker_peer *p);
 /* Reads p's connection events (its monitor socket): a connection that

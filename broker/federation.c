@@ -204,7 +204,15 @@ peer_dial(broker *b, broker_peer *p, uint64_t now)
         return -1;
     }
     p->dialed_ms = now;
+    if (p->down_ms == 0)
+        p->down_ms = now;
     return 0;
+}
+
+bool
+broker_peer_unreachable(const broker_peer *p, uint64_t now)
+{
+    return !p->up && p->down_ms != 0 && now - p->down_ms >= BROKER_PEER_DEAD_MS;
 }
 
 /* True if the roster holds only a revoked card for p (the roster loader
@@ -368,6 +376,8 @@ peer_updown(broker *b, broker_peer *p, bool up)
 {
 
     p->up = up;
+    if (!up)
+        p->down_ms = broker_now_ms() - BROKER_PEER_DEAD_MS;
     peer_rewind(p);
     PROTO_LOG(up ? PROTO_LOG_INFO : PROTO_LOG_WARN, up ? "B-PEER-UP" : "B-PEER-DOWN",
               "peer=%s endpoint=%s", p->nation, p->endpoint);
@@ -833,7 +843,10 @@ broker_fed_report(broker *b, broker_job *job)
         proto_addr_format(&r->entry.recipient, rtext, sizeof(rtext));
         extra[0] = BROKER_ENTRY_SIGNED;
         memcpy(extra + 1, zmq_msg_data(&job->msg), len);
+        /* Unattended and unreachable are news, not progress: the message
+         * stays where it was (forwarded), and the report goes on. */
         if (r->entry.state != PROTO_STATE_ACCEPTED &&
+            r->entry.state != PROTO_STATE_UNATTENDED && r->entry.state != PROTO_STATE_UNREACHABLE &&
             state_rank(current_state(rd, r->id, &r->entry.recipient)) <= state_rank(r->entry.state))
             if (store_batch_set_state(b->collecting->batch, r->id, &ent) != STORE_OK)
                 PROTO_LOG(PROTO_LOG_WARN, "B-REPORT-STATE", "peer=%s", job->from.nation);

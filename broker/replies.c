@@ -197,3 +197,21 @@ broker_replies_tick(broker *b, uint64_t now)
         memset(rc, 0, sizeof(*rc));
     }
 }
+
+bool
+broker_agency_attended(broker *b, const proto_addr *agency, uint64_t now)
+{
+    broker_session *s = broker_session_find(b, agency);
+    uint16_t si;
+
+    if (s == NULL)
+        return false;
+    si = (uint16_t)(s - b->sessions);
+    for (size_t i = 0; i < BROKER_RECEIVERS_MAX; i++) {
+        const broker_receiver *r = &b->receivers[i];
+
+        if (r->rid_len > 0 && r->session == si && now - r->heard_ms <= BROKER_SESSION_IDLE_MS)
+            return true;
+    }
+    return false;
+}

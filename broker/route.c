@@ -602,6 +602,40 @@ add_retention(broker *b, const proto_envelope *env, const uint8_t *hash, const c
     return store_batch_retain(b->collecting->batch, &r) == STORE_OK ? 0 : -1;
 }
 
+/*
+ * A message its recipient's agent would answer, queued where no one will
+ * take it soon, is news for its sender, who may be waiting for the answer
+ * (docs/protocol.md section 7.3): r, released to a local agency with no
+ * receiving connection, is reported unattended; toward a partner broker
+ * whose link is down, unreachable.  Neither changes the stored state: the
+ * message stays queued and goes when the agency or the link comes back.
+ */
+static int
+notice_waits(broker *b, const proto_envelope *env, const resolved *r, const uint8_t *hash,
+             uint64_t now)
+{
+    char detail[64];
+
+    if (r->action == POLICY_DENY || !proto_kind_answered(env->kind))
+        return 0;
+    if (r->local) {
+        if (broker_agency_attended(b, &r->addr, now))
+            return 0;
+        return broker_notice(b, env->id, &env->sender, &r->addr, PROTO_STATE_UNATTENDED,
+                             "no agent of the agency is connected", hash);
+    }
+    {
+        broker_peer *p = broker_peer_find(b, r->addr.nation);
+
+        if (p != NULL && !broker_peer_unreachable(p, now))
+            return 0;
+        snprintf(detail, sizeof(detail), "the link to partner broker %s is down",
+                 r->addr.nation);
+        return broker_notice(b, env->id, &env->sender, &r->addr, PROTO_STATE_UNREACHABLE,
+                             detail, hash);
+    }
+}
+
 /* Adds the item of an accepted submit; -1 if the batch refused an operation. */
 static int
 build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
@@ -653,6 +687,8 @@ build_submit_item(broker *b, broker_job *job, size_t count, uint64_t now)
             return -1;
         if (r->local)
             broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
+        if (notice_waits(b, env, r, h, now) != 0)
+            return -1;
     }
     for (size_t i = 0; i < count;) {
         size_t j = i;
@@ -893,7 +929,8 @@ build_forward_item(broker *b, broker_job *job, size_t count, uint64_t now)
                          r->own_withheld ? PROTO_STATE_WITHHELD : PROTO_STATE_ACCEPTED, r->rule,
                          r->own_withheld ? r->reason : "", h) != 0 ||
             broker_enqueue_message(b, r->text, &about, r->withheld, &env->sender, notes, NULL,
-                                   0) != 0)
+                                   0) != 0 ||
+            notice_waits(b, env, r, h, now) != 0)
             return -1;
         broker_reply_answer(b, &r->addr, env->id, env->in_reply_to);
     }

@@ -423,7 +423,24 @@ static const char *const state_names[] = {
     [PROTO_STATE_ACCEPTED] = "accepted",
     [PROTO_STATE_DAMAGED] = "damaged",
     [PROTO_STATE_RECALLED] = "recalled",
+    [PROTO_STATE_UNATTENDED] = "unattended",
+    [PROTO_STATE_UNREACHABLE] = "unreachable",
 };
+
+/* The kinds an agency's agent answers by itself (docs/messages.md). */
+static const char *const answered_kinds[] = {
+    "watchlist.query", "watchlist.request", "traveldoc.check", "freeze.query", "cargo.request",
+};
+
+bool
+proto_kind_answered(const char *kind)
+{
+    for (size_t i = 0; i < sizeof(answered_kinds) / sizeof(answered_kinds[0]); i++) {
+        if (strcmp(kind, answered_kinds[i]) == 0)
+            return true;
+    }
+    return false;
+}
 
 const char *
 proto_state_name(uint8_t state)

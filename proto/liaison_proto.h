@@ -43,6 +43,11 @@ const char *proto_state_name(uint8_t state);
 
 /* Parses a state name back; PROTO_ERR_SYNTAX if it is none. */
 proto_err proto_state_parse(const char *name, uint8_t *state_out) PROTO_NONNULL(1, 2);
+/* True if an agency's agent answers messages of kind by itself
+ * (watchlist.query, watchlist.request, traveldoc.check, freeze.query,
+ * cargo.request): brokers report such a message unattended or unreachable
+ * when it cannot reach its agency now (docs/protocol.md section 7.3). */
+bool proto_kind_answered(const char *kind) PROTO_NONNULL(1);
 
 /* Fault injection for tests: after n more successful allocations inside
  * proto/, the next one fails (PROTO_ERR_NOMEM); n < 0 turns it off.  Not

@@ -344,8 +344,10 @@ typedef enum proto_state {
     PROTO_STATE_ACCEPTED = 9,   /* a broker committed it durably */
     PROTO_STATE_DAMAGED = 10,   /* the broker's stored copy was damaged: not delivered */
     PROTO_STATE_RECALLED = 11,  /* its originator recalled it before it was delivered */
+    PROTO_STATE_UNATTENDED = 12,/* queued for an agency with no receiving connection (not final) */
+    PROTO_STATE_UNREACHABLE = 13,/* queued toward a partner broker whose link is down (not final) */
 } proto_state;
-#define PROTO_STATE_MAX 11u
+#define PROTO_STATE_MAX 13u
 
 /* Codes of the wire's "rejected" command.  Appended, never renumbered. */
 typedef enum proto_wire_code {

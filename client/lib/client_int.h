@@ -101,4 +101,49 @@ uint8_t client_seen_get(liaison_client *c, const uint8_t id[PROTO_ID_BYTES]);
 /* Raises the mark of id; RECEIPTED is committed to the state directory first. */
 int client_seen_mark(liaison_client *c, const uint8_t id[PROTO_ID_BYTES], uint8_t mark);
 
+/* ---- client_tally.c: who a query still waits for ---------------------------- */
+
+/* Where one expected agency stands. */
+#define CLIENT_TALLY_WAITING 0   /* nothing heard yet */
+#define CLIENT_TALLY_ANSWERED 1  /* its answer came */
+#define CLIENT_TALLY_SILENT 2    /* known not to answer (reason set); an answer still counts */
+
+typedef struct client_tally_agency {
+    proto_addr addr;             /* the agency */
+    uint8_t status;              /* CLIENT_TALLY_* */
+    bool unaccepting;            /* named outright, but its card does not accept the kind */
+    liaison_not_answered why;    /* agency text always; the rest when SILENT */
+} client_tally_agency;
+
+/* The agencies a query expects answers from. */
+typedef struct client_tally {
+    client_tally_agency *agencies; /* owned, in roster order */
+    size_t count;                  /* entries in agencies */
+} client_tally;
+
+/* Fills t (allocated, count entries) from the agencies the query resolves to,
+ * noting those named outright whose card does not accept kind.  -1 when out
+ * of memory (t is then empty). */
+int client_tally_init(client_tally *t, const proto_roster_entry *const *agencies, size_t count,
+                      const char *kind);
+void client_tally_free(client_tally *t);
+/* An answer from sender ("CAN/RCMP"): marks it answered.  False if sender
+ * is not expected. */
+bool client_tally_answer(client_tally *t, const char *sender);
+/* A delivery report from broker that recipient (an agency or a broker
+ * address) reached state: a state that means no answer marks the agency (or
+ * every expected agency of that broker's nation) silent with its reason,
+ * rule and detail, unless it answered.  Other states change nothing.
+ * Returns the agencies marked. */
+size_t client_tally_report(client_tally *t, const char *broker, const char *recipient,
+                           const char *state, const char *rule_id, const char *detail);
+/* At the end: every agency still waiting is marked silent, "deadline", or
+ * "kind-not-accepted" when its card does not accept the kind. */
+void client_tally_close(client_tally *t);
+/* The agencies still waiting. */
+size_t client_tally_waiting(const client_tally *t);
+/* The reason a report's state gives for not answering ("no-agent"), or NULL
+ * for a state that does not mean it. */
+const char *client_tally_reason(const char *state);
+
 #endif

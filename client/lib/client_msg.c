@@ -432,8 +432,40 @@ liaison_answers_free(liaison_answers **ap)
     for (size_t i = 0; i < (*ap)->count; i++)
         liaison_event_free(&(*ap)->answers[i]);
     free((*ap)->answers);
+    free((*ap)->not_answered);
     free(*ap);
     *ap = NULL;
+}
+
+/* Fills a's lists of who did not answer from t: the agencies not answered
+ * (those still waiting as client_tally_close names them), and the nations
+ * none of whose agencies answered.  -1 when out of memory. */
+static int
+answers_close(liaison_answers *a, client_tally *t)
+{
+    size_t n = 0;
+
+    client_tally_close(t);
+    for (size_t i = 0; i < t->count; i++)
+        n += t->agencies[i].status != CLIENT_TALLY_ANSWERED;
+    if (n > 0 && (a->not_answered = calloc(n, sizeof(*a->not_answered))) == NULL)
+        return -1;
+    for (size_t i = 0; i < t->count; i++) {
+        client_tally_agency *g = &t->agencies[i];
+        bool nation_answered = false, listed = false;
+
+        if (g->status == CLIENT_TALLY_ANSWERED)
+            continue;
+        a->not_answered[a->not_answered_count++] = g->why;
+        for (size_t k = 0; k < t->count && !nation_answered; k++)
+            nation_answered = t->agencies[k].status == CLIENT_TALLY_ANSWERED &&
+                              strcmp(t->agencies[k].addr.nation, g->addr.nation) == 0;
+        for (size_t k = 0; k < a->silent_count && !listed; k++)
+            listed = strcmp(a->silent[k], g->addr.nation) == 0;
+        if (!nation_answered && !listed && a->silent_count < 64)
+            memcpy(a->silent[a->silent_count++], g->addr.nation, PROTO_NATION_LEN + 1);
+    }
+    return 0;
 }
 
 liaison_err
@@ -442,45 +474,42 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
 {
     /* On the heap, not static: clients of different threads query at the same time. */
     const proto_roster_entry **agencies = calloc(READERS_MAX, sizeof(*agencies));
-    char nations[64][PROTO_NATION_LEN + 1];
-    bool answered[64] = {false};
-    size_t nation_count = 0, count;
-    liaison_answers *a;
+    client_tally tally;
+    size_t count;
+    liaison_answers *a = NULL;
     client_queued *kept_head = NULL, *kept_tail = NULL;
     uint8_t id[PROTO_ID_BYTES];
-    liaison_err err;
+    liaison_err err = LIAISON_OK;
     bool refused = false;
 
+    memset(&tally, 0, sizeof(tally));
     if (agencies == NULL)
         return client_fail(c, LIAISON_ERR_NOMEM, "out of memory");
-    /* The nations asked: those of the agencies the recipients resolve to. */
+    /* The agencies asked: those the recipients resolve to. */
     count = resolve(c, query, agencies, READERS_MAX);
-    for (size_t i = 0; i < count; i++) {
-        bool known = false;
-
-        for (size_t k = 0; k < nation_count && !known; k++)
-            known = strcmp(nations[k], agencies[i]->card.addr.nation) == 0;
-        if (!known && nation_count < 64)
-            memcpy(nations[nation_count++], agencies[i]->card.addr.nation, PROTO_NATION_LEN + 1);
+    if (count > 0 && client_tally_init(&tally, agencies, count, query->kind) != 0) {
+        free(agencies);
+        return client_fail(c, LIAISON_ERR_NOMEM, "out of memory");
     }
     free(agencies);
-    if (nation_count == 0)
+    if (count == 0)
         return client_fail(c, LIAISON_ERR_INVALID, "the query's recipients resolve to nobody");
     if ((err = liaison_send(c, query, id, deadline_ms)) != LIAISON_OK)
-        return err;
+        goto out;
     a = calloc(1, sizeof(*a));
-    if (a == NULL)
-        return LIAISON_ERR_NOMEM;
+    if (a == NULL) {
+        err = LIAISON_ERR_NOMEM;
+        goto out;
+    }
     for (;;) {
-        size_t left = 0;
         liaison_event *e = client_dequeue(c);
+        client_queued *q;
 
         if (e == NULL) {
             int rc = 0;
 
-            for (size_t k = 0; k < nation_count; k++)
-                left += !answered[k];
-            if (left == 0 || (rc = client_pump(c, deadline_ms, 0, NULL)) < 0) {
+            if (client_tally_waiting(&tally) == 0 ||
+                (rc = client_pump(c, deadline_ms, 0, NULL)) < 0) {
                 if (rc == -2)
                     refused = true;
                 break;
@@ -496,30 +525,29 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
                 continue;
             }
             a->answers = grown;
-            for (size_t k = 0; k < nation_count; k++) {
-                if (strncmp(nations[k], e->sender, PROTO_NATION_LEN) == 0)
-                    answered[k] = true;
-            }
+            (void)client_tally_answer(&tally, e->sender);
             /* The answer is the application's now: acknowledge it. */
             (void)liaison_receipt(c, e);
             a->answers[a->count++] = e;
             continue;
         }
+        /* A report about the query is also kept for liaison_receive (the
+         * application may record it), after it told who will not answer. */
+        if (e->type == LIAISON_EVENT_REPORT && memcmp(e->id, id, PROTO_ID_BYTES) == 0)
+            (void)client_tally_report(&tally, e->broker, e->recipient, e->state, e->rule_id,
+                                      e->detail);
         /* Not an answer: keep it, in order, for liaison_receive. */
-        {
-            client_queued *q = calloc(1, sizeof(*q));
-
-            if (q == NULL) {
-                liaison_event_free(&e);
-                continue;
-            }
-            q->event = e;
-            if (kept_tail != NULL)
-                kept_tail->next = q;
-            else
-                kept_head = q;
-            kept_tail = q;
+        q = calloc(1, sizeof(*q));
+        if (q == NULL) {
+            liaison_event_free(&e);
+            continue;
         }
+        q->event = e;
+        if (kept_tail != NULL)
+            kept_tail->next = q;
+        else
+            kept_head = q;
+        kept_tail = q;
     }
     if (kept_head != NULL) {
         kept_tail->next = c->queue_head;
@@ -528,13 +556,17 @@ liaison_query(liaison_client *c, liaison_message *query, uint64_t deadline_ms,
             c->queue_tail = kept_tail;
     }
     if (refused) {
-        liaison_answers_free(&a);
-        return LIAISON_ERR_REFUSED;
+        err = LIAISON_ERR_REFUSED;
+        goto out;
     }
-    for (size_t k = 0; k < nation_count; k++) {
-        if (!answered[k] && a->silent_count < 64)
-            memcpy(a->silent[a->silent_count++], nations[k], PROTO_NATION_LEN + 1);
+    if (answers_close(a, &tally) != 0) {
+        err = client_fail(c, LIAISON_ERR_NOMEM, "out of memory");
+        goto out;
     }
     *answers_out = a;
-    return LIAISON_OK;
+    a = NULL;
+out:
+    liaison_answers_free(&a);
+    client_tally_free(&tally);
+    return err;
 }

@@ -278,18 +278,49 @@ liaison_err liaison_status(liaison_client *client, const uint8_t id[16],
 
 /* ---- Queries (scatter-gather) -------------------------------------------------- */
 
-/* The answers to a query, per partner nation. */
+/* An agency a query expected an answer from, that did not answer. */
+typedef struct liaison_not_answered {
+    char agency[40];             /* "CAN/CBSA" */
+    char reason[24];             /* why, one of: "no-agent" (its broker reports no agent
+                                    connected: unattended), "partner-down" (the link to its
+                                    nation's broker is down: unreachable), "kind-not-accepted"
+                                    (named outright, its card does not accept the kind, and
+                                    nothing came), "denied" (this nation's egress policy), "refused"
+                                    (the partner's ingress policy), "expired", "damaged",
+                                    "recalled", "deadline" (nothing heard in time) */
+    char rule_id[65];            /* the policy rule that decided, or "" */
+    char detail[256];            /* the reporting broker's reason, or "" */
+    char broker[8];              /* the broker whose signed report says so, or "" */
+} liaison_not_answered;
+
+/* The answers to a query. */
 typedef struct liaison_answers {
     size_t count;                /* answers received */
     liaison_event **answers;     /* each a message whose in_reply_to is the query */
-    size_t silent_count;         /* nations that did not answer in time */
+    size_t silent_count;         /* nations none of whose agencies answered in time */
     char silent[64][4];          /* their codes */
+    /* Appended fields: the library allocates every liaison_answers, so code
+     * built against the earlier layout reads the fields it knows unchanged. */
+    size_t not_answered_count;   /* entries in not_answered */
+    liaison_not_answered *not_answered; /* each agency expected that did not answer, in
+                                           roster order; owned by the answers */
 } liaison_answers;
 
 /*
  * Sends query (its recipients name the partners), then collects messages
- * in reply to it until every nation addressed has answered or the deadline
- * passes.  Other events received meanwhile are kept for liaison_receive.
+ * in reply to it until every agency expected has answered or is known not
+ * to answer, or the deadline passes.  The agencies expected are those the
+ * recipients resolve to in the roster: a selector reaches the cards whose
+ * accepts cover the kind, and an agency named outright is expected whatever
+ * its card accepts (the broker delivers to it; if nothing comes, it is
+ * "kind-not-accepted" rather than "deadline").  An answer marks its
+ * sender.  A delivery report about the query marks the agency it names (every expected agency of a nation, when it names the
+ * nation's broker) as not answering: denied, refused, expired, damaged,
+ * recalled, and the brokers' unattended ("no-agent") and unreachable
+ * ("partner-down"); an answer that comes later still counts.  At the
+ * deadline, the agencies still awaited are "deadline".  Reaching the
+ * deadline is not an error: the result says who did not answer and why.
+ * Other events received meanwhile are kept for liaison_receive.
  * *answers_out is the caller's, to free with liaison_answers_free.
  */
 liaison_err liaison_query(liaison_client *client, liaison_message *query, uint64_t deadline_ms,

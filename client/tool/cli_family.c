@@ -13,7 +13,6 @@
 #include "liaison_proto.h"
 
 #define DRAIN_CAP_MS (300u * 1000u) /* a drain never runs longer than this */
-#define QUERY_GRACE_MS 500u         /* extra wait for answers once every nation answered */
 
 /* ---- The casebook and the inbox --------------------------------------------- */
 
@@ -650,6 +649,33 @@ print_hit(json_t *hit)
     putchar('\n');
 }
 
+const char *
+cli_not_answered_words(const liaison_not_answered *n, char *buf, size_t len)
+{
+    const char *r = n->reason;
+    char nation[4];
+
+    snprintf(nation, sizeof(nation), "%.3s", n->agency);
+    if (strcmp(r, "no-agent") == 0)
+        snprintf(buf, len, "no agent connected (its broker %s reports unattended)",
+                 n->broker[0] ? n->broker : nation);
+    else if (strcmp(r, "partner-down") == 0)
+        snprintf(buf, len, "partner broker %s unreachable", nation);
+    else if (strcmp(r, "kind-not-accepted") == 0)
+        snprintf(buf, len, "its card does not accept this kind, and no answer came");
+    else if (strcmp(r, "denied") == 0)
+        snprintf(buf, len, "denied by rule %s%s%s", n->rule_id[0] ? n->rule_id : "(none)",
+                 n->detail[0] ? ": " : "", n->detail);
+    else if (strcmp(r, "refused") == 0)
+        snprintf(buf, len, "refused by %s, rule %s%s%s", n->broker[0] ? n->broker : nation,
+                 n->rule_id[0] ? n->rule_id : "(none)", n->detail[0] ? ": " : "", n->detail);
+    else if (strcmp(r, "deadline") == 0)
+        snprintf(buf, len, "no answer before the deadline");
+    else
+        snprintf(buf, len, "%s%s%s", r, n->detail[0] ? ": " : "", n->detail);
+    return buf;
+}
+
 int
 cli_query_run(const char *sub, liaison_client *c, casebook *cb, const cli_conn *conn,
               const cli_outgoing *out, liaison_message *msg, uint64_t deadline_ms,
@@ -676,37 +702,6 @@ cli_query_run(const char *sub, liaison_client *c, casebook *cb, const cli_conn *
         cli_error(sub, "%s", liaison_client_error(c));
         rc = cli_exit_for(err);
         goto out;
-    }
-    /* libliaison counts a nation as answered at its first answer; other
-     * agencies of that nation may answer a moment later: take what arrives
-     * in a short grace period too. */
-    if (a->silent_count == 0) {
-        uint64_t grace = liaison_now_ms() + QUERY_GRACE_MS;
-
-        if (grace > deadline_ms)
-            grace = deadline_ms;
-        for (;;) {
-            liaison_event *e = NULL;
-
-            if (liaison_receive(c, &e, grace) != LIAISON_OK)
-                break;
-            if (e->type == LIAISON_EVENT_MESSAGE && e->has_reply_to &&
-                memcmp(e->in_reply_to, id, 16) == 0) {
-                liaison_event **grown = realloc(a->answers, (a->count + 1) * sizeof(*grown));
-
-                if (grown != NULL) {
-                    a->answers = grown;
-                    (void)liaison_receipt(c, e);
-                    a->answers[a->count++] = e;
-                    continue;
-                }
-            } else if (cb != NULL && cli_store_event(cb, e) == 0 &&
-                       cli_recall_apply(sub, c, cb, e) == 0) {
-                (void)liaison_receipt(c, e);
-            }
-            /* Otherwise not acknowledged: the broker delivers it again later. */
-            liaison_event_free(&e);
-        }
     }
     if (!json)
         printf("%s %s sent; %zu answer%s\n", out->kind, hex, a->count, a->count == 1 ? "" : "s");
@@ -749,23 +744,38 @@ cli_query_run(const char *sub, liaison_client *c, casebook *cb, const cli_conn *
         json_decref(body);
     }
     if (!json) {
-        for (size_t i = 0; i < a->silent_count; i++)
-            printf("%-14s NO ANSWER in time\n", a->silent[i]);
+        for (size_t i = 0; i < a->not_answered_count; i++) {
+            char words[400];
+
+            printf("%-14s NO ANSWER: %s\n", a->not_answered[i].agency,
+                   cli_not_answered_words(&a->not_answered[i], words, sizeof(words)));
+        }
     } else {
-        json_t *silent = json_array();
+        json_t *silent = json_array(), *missing = json_array();
 
         for (size_t i = 0; i < a->silent_count; i++)
             json_array_append_new(silent, json_string(a->silent[i]));
+        for (size_t i = 0; i < a->not_answered_count; i++) {
+            const liaison_not_answered *n = &a->not_answered[i];
+            json_t *row = json_object();
+
+            json_object_set_new(row, "agency", json_string(n->agency));
+            json_object_set_new(row, "reason", json_string(n->reason));
+            json_object_set_new(row, "rule", json_string(n->rule_id));
+            json_object_set_new(row, "detail", json_string(n->detail));
+            json_array_append_new(missing, row);
+        }
         o = json_object();
         json_object_set_new(o, "id", json_string(hex));
         json_object_set_new(o, "kind", json_string(out->kind));
         json_object_set_new(o, "result", json_string("accepted"));
         json_object_set_new(o, "answers", json_incref(rows));
         json_object_set_new(o, "silent", silent);
-        json_object_set_new(o, "complete", json_boolean(a->silent_count == 0));
+        json_object_set_new(o, "not_answered", missing);
+        json_object_set_new(o, "complete", json_boolean(a->not_answered_count == 0));
         cli_print_json(o, false);
     }
-    rc = a->silent_count == 0 ? EX_OK : EX_TEMPFAIL;
+    rc = a->not_answered_count == 0 ? EX_OK : EX_TEMPFAIL;
     if (answers_out != NULL) {
         *answers_out = a;
         a = NULL;

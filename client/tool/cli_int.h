@@ -259,14 +259,18 @@ void cli_progress_end(cli_progress *p);
 
 /*
  * Sends a query (msg, built from out) and collects the answers in reply to
- * it until every partner nation addressed has answered or deadline_ms
- * passes; prints one row per answer (result and hits of answer_schema) and
- * the partners that stayed silent, or all of it as JSON.  Answers are
- * recorded in cb when it is not NULL.  Returns 0 when every partner
- * answered, EX_TEMPFAIL when one stayed silent, CLI_EXIT_REJECTED or
- * another sysexits code on failure.  id_out (may be NULL) gets the query id
- * and *answers_out (may be NULL) the answers, the caller's to free.
+ * it until every agency addressed has answered or is known not to answer
+ * (liaison_query), or deadline_ms passes; prints one row per answer (result
+ * and hits of answer_schema), then one row per agency that did not answer
+ * with its reason in words, or all of it as JSON ("not_answered").  Answers
+ * are recorded in cb when it is not NULL.  Returns 0 when every agency
+ * answered, EX_TEMPFAIL when one did not, CLI_EXIT_REJECTED or another
+ * sysexits code on failure.  id_out (may be NULL) gets the query id and
+ * *answers_out (may be NULL) the answers, the caller's to free.
  */
+/* Why agency n did not answer, in words ("no agent connected (its broker CAN
+ * reports unattended)"), into buf (len bytes); returns buf. */
+const char *cli_not_answered_words(const liaison_not_answered *n, char *buf, size_t len);
 int cli_query_run(const char *sub, liaison_client *c, struct casebook *cb, const cli_conn *conn,
                   const cli_outgoing *out, liaison_message *msg, uint64_t deadline_ms,
                   const char *answer_schema, bool json, uint8_t id_out[16],

@@ -215,6 +215,28 @@ fed_new(const char *const *nations, size_t count, const char *extra_config)
     return f;
 }
 
+void
+fed_agency_add(fed *f, const char *addr, const char *accepts)
+{
+    static char card[4096];
+    fed_agency *ag;
+    char name[64];
+
+    if (f->agency_count == FED_AGENCIES_MAX)
+        fail_msg("too many agencies");
+    ag = &f->agencies[f->agency_count++];
+    snprintf(ag->addr, sizeof(ag->addr), "%s", addr);
+    snprintf(ag->accepts, sizeof(ag->accepts), "%s", accepts);
+    snprintf(name, sizeof(name), "%.3s-%s.key", ag->addr, ag->addr + 4);
+    for (char *c = name; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    path_join(ag->key, sizeof(ag->key), f->dir, name);
+    card[0] = '\0';
+    make_identity(ag->addr, ag->key, ag->accepts, card, sizeof(card));
+    write_text(f->roster, card, "a");
+}
+
 fed_nation *
 fed_nation_get(fed *f, const char *nation)
 {

@@ -64,6 +64,9 @@ void fed_destroy(fed **f);
 /* A cmocka teardown: destroys every federation a failed test left behind. */
 int fed_destroy_all(void **state);
 
+/* Adds an agency (addr, accepting the space-separated kind patterns accepts) to f's roster,
+ * with its key file: call before starting the brokers. */
+void fed_agency_add(fed *f, const char *addr, const char *accepts);
 fed_nation *fed_nation_get(fed *f, const char *nation);
 fed_agency *fed_agency_get(fed *f, const char *addr);
 

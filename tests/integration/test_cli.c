@@ -410,7 +410,7 @@ test_cli_traveldoc_report_and_check(void **state)
     static const char *const hit_json =
         "{\"schema\": \"traveldoc.answer/1\", \"result\": \"hit\", \"hits\": [{\"ref\": "
         "\"CBSA-TD-2026-0007\", \"status\": \"stolen\", \"reported\": \"2026-11-20\"}]}";
-    liaison_client *cbsa, *fgr, *fbi;
+    liaison_client *cbsa, *fgr, *fbi, *rcmp;
     liaison_event *e;
     json_t *body, *j, *answers, *a;
     size_t i;
@@ -432,8 +432,10 @@ test_cli_traveldoc_report_and_check(void **state)
 
     /* A border officer checks the number: CAN's border unit answers with the report's reference.
      * Without --to the check goes to the partner nations' agencies only: USA/FBI, which
-     * accepts traveldoc.* too, is not asked (and, running no agent, not waited for). */
+     * accepts traveldoc.* too, is not asked (and, running no agent, not waited for).  Every
+     * agency of CAN whose card accepts traveldoc.* is asked, and waited for: CAN/RCMP too. */
     cbsa = fed_client(F, "CAN/CBSA", true);
+    rcmp = fed_client(F, "CAN/RCMP", true);
     fbi = fed_client(F, "USA/FBI", true);
     {
         const char *check[] = {"traveldoc", "check", "--number", "AB123456", "--country", "CAN",
@@ -443,12 +445,14 @@ test_cli_traveldoc_report_and_check(void **state)
         run_start(&r, "USA/CBP", NULL, check);
         answer_check(cbsa, "AB123456", hit_json);
         answer_check(fgr, NULL, NULL);
+        answer_check(rcmp, NULL, NULL);
         assert_rc(run_wait(&r), 0);
     }
     j = out_json();
     answers = json_object_get(j, "answers");
-    assert_int_equal(json_array_size(answers), 2);
+    assert_int_equal(json_array_size(answers), 3);
     assert_int_equal(json_array_size(json_object_get(j, "silent")), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "not_answered")), 0);
     json_array_foreach(answers, i, a) {
         const char *from = json_string_value(json_object_get(a, "from"));
         const char *result = json_string_value(json_object_get(a, "result"));
@@ -473,6 +477,7 @@ test_cli_traveldoc_report_and_check(void **state)
         run_start(&r, "USA/CBP", NULL, check);
         answer_check(cbsa, "ab 123-456", hit_json);
         answer_check(fgr, NULL, NULL);
+        answer_check(rcmp, NULL, NULL);
         assert_rc(run_wait(&r), 0);
         assert_non_null(strstr(out, "CAN/CBSA       HIT"));
         assert_non_null(strstr(out, "CBSA-TD-2026-0007  status=stolen  reported=2026-11-20"));
@@ -487,6 +492,7 @@ test_cli_traveldoc_report_and_check(void **state)
         run_start(&r, "USA/CBP", NULL, check);
         answer_check(cbsa, "AB123456", hit_json);
         answer_check(fgr, NULL, NULL);
+        answer_check(rcmp, NULL, NULL);
         assert_rc(run_wait(&r), 0);
         assert_null(strstr(out, "HIT"));
         assert_non_null(strstr(out, "CAN/CBSA"));
@@ -505,6 +511,7 @@ test_cli_traveldoc_report_and_check(void **state)
         }
     }
     liaison_client_close(&cbsa);
+    liaison_client_close(&rcmp);
     liaison_client_close(&fgr);
     liaison_client_close(&fbi);
 }
