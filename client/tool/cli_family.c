@@ -773,6 +773,8 @@ cli_query_run(const char *sub, liaison_client *c, casebook *cb, const cli_conn *
         json_object_set_new(o, "silent", silent);
         json_object_set_new(o, "not_answered", missing);
         json_object_set_new(o, "complete", json_boolean(a->not_answered_count == 0));
+        if (out->json_extra != NULL)
+            json_object_update(o, (json_t *)(uintptr_t)out->json_extra);
         cli_print_json(o, false);
     }
     rc = a->not_answered_count == 0 ? EX_OK : EX_TEMPFAIL;

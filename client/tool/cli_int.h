@@ -180,6 +180,8 @@ typedef struct cli_outgoing {
     size_t extra_count;            /* further portions */
     const uint8_t *const *extra;   /* their bytes */
     const size_t *extra_len;       /* and lengths */
+    const json_t *json_extra;      /* members added to the JSON object a query prints
+                                      (cli_query_run), or NULL */
 } cli_outgoing;
 
 /* Builds the message of out; prints why and returns a sysexits code on failure. */

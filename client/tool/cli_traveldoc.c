@@ -101,8 +101,10 @@ static const char usage_check[] =
     "                       owners of local hits (the follow-up) and the partner\n"
     "                       agencies that publish nothing complete\n"
     "    --local-only       with --agent-config: print what the store holds, send nothing\n"
-    "    --json             print {id, answers: [{from, id, result, hits}], silent, complete};\n"
-    "                       with --agent-config, first a line {local, answered_locally, asked}\n\n"
+    "    --json             print {id, answers: [{from, id, result, hits}], silent,\n"
+    "                       not_answered: [{agency, reason, rule, detail}], complete};\n"
+    "                       with --agent-config, the object also holds local,\n"
+    "                       answered_locally and asked\n\n"
     CLI_CONN_HELP
     "EXIT STATUS\n"
     "    0 every partner answered; 75 at least one did not answer in time (answers are\n"
@@ -598,7 +600,7 @@ cmd_check(int argc, char **argv)
     liaison_client *c = NULL;
     liaison_message *m = NULL;
     casebook *cb = NULL;
-    json_t *body = NULL, *local = NULL, *complete = NULL, *answered = NULL;
+    json_t *body = NULL, *local = NULL, *complete = NULL, *answered = NULL, *extra = NULL;
     cli_outgoing out;
     char labels[2048], partners[TO_MAX][PROTO_NATION_LEN + 3];
     char names[TO_MAX][PROTO_ADDR_TEXT_MAX + 1];
@@ -675,11 +677,11 @@ cmd_check(int argc, char **argv)
         for (i = 0; i < o.to_count; i++)
             json_array_append_new(asked, json_string(o.to[i]));
         if (o.json) {
-            json_t *j = json_pack("{s:O, s:O, s:o}", "local", local, "answered_locally", answered,
-                                  "asked", asked);
-
-            cli_print_json(j, true);
-            json_decref(j);
+            /* One JSON object: the query's, with these members, or these alone. */
+            extra = json_pack("{s:O, s:O, s:o}", "local", local, "answered_locally", answered,
+                              "asked", asked);
+            if (o.to_count == 0)
+                cli_print_json(extra, false);
         } else {
             printf("asking %zu agenc%s:", o.to_count, o.to_count == 1 ? "y" : "ies");
             for (i = 0; i < o.to_count; i++)
@@ -698,6 +700,7 @@ cmd_check(int argc, char **argv)
     out.labels = cli_labels_with_purpose(o.labels, o.purpose, labels, sizeof(labels));
     out.portion_labels = o.labels;
     out.body = body;
+    out.json_extra = extra;
     if ((rc = cli_outgoing_build("traveldoc check", &out, &m)) != EX_OK)
         goto done;
     rc = cli_query_run("traveldoc check", c, cb, &o.conn, &out, m,
@@ -711,6 +714,7 @@ done:
     json_decref(local);
     json_decref(complete);
     json_decref(answered);
+    json_decref(extra);
     return rc;
 }
 
