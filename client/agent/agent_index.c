@@ -639,6 +639,35 @@ within_bound(const name_walk *w, uint64_t id)
     return match_is_hit(match_name_token_bound(w->count, id_count(id)), w->threshold);
 }
 
+/* The tally of id, a new one (hits 0) when id was not met yet; NULL when out of memory. */
+static tally *
+tally_get(name_walk *w, uint64_t id, bool *fresh)
+{
+    tally *t;
+
+    if (!tally_room(w)) {
+        w->nomem = true;
+        return NULL;
+    }
+    t = tally_of(w, id);
+    *fresh = t->id == 0;
+    return t;
+}
+
+/* Makes t's name a candidate, once; false when out of memory. */
+static bool
+candidate(name_walk *w, tally *t)
+{
+    if (t->done)
+        return true;
+    t->done = 1;
+    if (!cand_push(w, t->id)) {
+        w->nomem = true;
+        return false;
+    }
+    return true;
+}
+
 /* A name reached through K_JOINED: a candidate whatever its tokens. */
 static int
 joined_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t val_len)
@@ -649,25 +678,18 @@ joined_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t v
     (void)key_len;
     for (size_t i = 0; i + 8 <= val_len; i += 8) {
         uint64_t id = from_be64((const uint8_t *)val + i);
-        tally *t;
+        bool fresh;
+        tally *t = tally_get(w, id, &fresh);
 
-        if (!tally_room(w)) {
-            w->nomem = true;
+        if (t == NULL)
             return 1;
-        }
-        t = tally_of(w, id);
-        if (t->id == 0) {
+        if (fresh) {
             t->id = id;
             t->last = 0xFF;
             w->used++;
         }
-        if (!t->done) {
-            t->done = 1;
-            if (!cand_push(w, id)) {
-                w->nomem = true;
-                return 1;
-            }
-        }
+        if (!candidate(w, t))
+            return 1;
     }
     return 0;
 }
@@ -683,14 +705,12 @@ token_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t va
     for (size_t i = 0; i + 8 <= val_len; i += 8) {
         uint64_t id = from_be64((const uint8_t *)val + i);
         size_t need = w->dominant ? 1 : w->need < id_keyed(id) ? w->need : id_keyed(id);
-        tally *t;
+        bool fresh;
+        tally *t = tally_get(w, id, &fresh);
 
-        if (!tally_room(w)) {
-            w->nomem = true;
+        if (t == NULL)
             return 1;
-        }
-        t = tally_of(w, id);
-        if (t->id == 0) {
+        if (fresh) {
             /* A name first seen at the last tokens can no longer reach two. */
             if (!w->seed && need > 1)
                 continue;
@@ -705,13 +725,8 @@ token_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t va
         } else {
             continue;
         }
-        if (!t->done && t->hits >= need && need > 0 && within_bound(w, id)) {
-            t->done = 1;
-            if (!cand_push(w, id)) {
-                w->nomem = true;
-                return 1;
-            }
-        }
+        if (t->hits >= need && need > 0 && within_bound(w, id) && !candidate(w, t))
+            return 1;
     }
     return 0;
 }
