@@ -577,7 +577,6 @@ typedef struct name_walk {
     double threshold;      /* a hit at or above */
     uint8_t owner;         /* the subject token whose names are walked */
     bool seed;             /* names first seen now may still become candidates */
-    bool dominant;         /* that token alone may make a hit (DOMINANT_SHARE) */
     bool nomem;            /* an allocation failed */
     similar *sim;          /* the similar tokens being gathered */
 } name_walk;
@@ -704,7 +703,7 @@ token_ids(void *ctx, const void *key, size_t key_len, const void *val, size_t va
     (void)key_len;
     for (size_t i = 0; i + 8 <= val_len; i += 8) {
         uint64_t id = from_be64((const uint8_t *)val + i);
-        size_t need = w->dominant ? 1 : w->need < id_keyed(id) ? w->need : id_keyed(id);
+        size_t need = w->need < id_keyed(id) ? w->need : id_keyed(id);
         bool fresh;
         tally *t = tally_get(w, id, &fresh);
 
@@ -800,15 +799,6 @@ similar_tokens(agent_txn *txn, name_walk *w, const uint32_t *c, size_t n, simila
     return err;
 }
 
-/*
- * A subject token holding this share of the name's letters or more is a
- * candidate's only shared token needed: the score weighs tokens by their
- * length, so with it equal and the other tokens only similar (Jaro-Winkler
- * 0.8), the name still reaches 0.88 (0.8 + 0.2 x 0.7 > 0.88).  Names whose
- * other tokens are less alike than that are left out (docs/agent.md).
- */
-#define DOMINANT_SHARE 0.7
-
 /* Subject tokens in the order their names are walked: the fewest names first. */
 typedef struct token_order {
     size_t token;          /* its index in the subject's name */
@@ -839,7 +829,7 @@ name_candidates(agent_txn *txn, const match_name *m, double threshold, name_walk
     similar sims[MATCH_TOKENS_MAX];
     token_order order[MATCH_TOKENS_MAX];
     uint64_t jkeys[2];
-    size_t keyed = 0, nj = joined_keys(m, jkeys), letters = 0;
+    size_t keyed = 0, nj = joined_keys(m, jkeys);
     agent_store_err err = AGENT_STORE_OK;
     uint8_t kb[8];
 
@@ -856,14 +846,11 @@ name_candidates(agent_txn *txn, const match_name *m, double threshold, name_walk
     }
     w->need = keyed < 2 ? keyed : 2;
     qsort(order, keyed, sizeof(order[0]), order_cmp);
-    for (size_t t = 0; t < m->count; t++)
-        letters += m->lens[t];
     for (size_t o = 0; o < keyed && err == AGENT_STORE_OK && !w->nomem; o++) {
         const similar *s = &sims[order[o].token];
 
         w->owner = (uint8_t)order[o].token;
-        w->dominant = (double)m->lens[order[o].token] >= DOMINANT_SHARE * (double)letters;
-        w->seed = keyed - o >= w->need || w->dominant;
+        w->seed = keyed - o >= w->need;
         for (size_t i = 0; i < s->count && err == AGENT_STORE_OK && !w->nomem; i++) {
             be64(s->tokens[i], kb);
             err = agent_store_dup_each(txn, AGENT_T_NAME_KEYS, kb, 8, token_ids, w);
@@ -898,6 +885,8 @@ agent_index_names(agent_txn *txn, const match_name *names, size_t count, double 
         w.n_cands = 0;
         if ((err = name_candidates(txn, &names[k], threshold, &w)) != AGENT_STORE_OK)
             break;
+        /* In id order, the names table is read along its pages, not across them. */
+        qsort(w.cands, w.n_cands, sizeof(uint64_t), u64_cmp);
         for (size_t c = 0; c < w.n_cands && err == AGENT_STORE_OK; c++) {
             uint8_t idb[8];
             const uint8_t *v;
