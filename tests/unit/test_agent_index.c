@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "agent_store_fixture.h"
 #include "helpers.h"
 #include "name_keys.h"
 
@@ -17,10 +18,6 @@
 /* Queries of each variant. */
 #define QUERIES 150u
 
-typedef struct fixture {
-    char dir[512];         /* the store's directory */
-    agent_store *st;       /* the store */
-} fixture;
 
 static const char *const given[] = {
     "mohammed", "ahmed", "ali", "omar", "hassan", "john", "james", "robert", "michael", "william",
@@ -50,30 +47,6 @@ rng(void)
 {
     rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
     return (uint32_t)(rng_state >> 33);
-}
-
-static int
-setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    char why[256];
-
-    assert_non_null(f);
-    test_scratch_dir(f->dir, sizeof(f->dir));
-    assert_int_equal(agent_store_open(f->dir, &f->st, why, sizeof(why)), AGENT_STORE_OK);
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    fixture *f = *state;
-
-    agent_store_close(&f->st);
-    test_scratch_remove(f->dir);
-    free(f);
-    return 0;
 }
 
 static void

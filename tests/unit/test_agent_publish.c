@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "agent_store_fixture.h"
 #include "helpers.h"
 #include "liaison_policy.h"
 
@@ -175,34 +176,6 @@ test_agent_publish_check_refuses(void **state)
 }
 
 /* A store, and an event from PUBLISHER with message id byte b. */
-typedef struct fixture {
-    char dir[512];        /* scratch directory */
-    agent_store *st;      /* the store */
-} fixture;
-
-static int
-setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    char why[256];
-
-    assert_non_null(f);
-    test_scratch_dir(f->dir, sizeof(f->dir));
-    assert_int_equal(agent_store_open(f->dir, &f->st, why, sizeof(why)), AGENT_STORE_OK);
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    fixture *f = *state;
-
-    agent_store_close(&f->st);
-    test_scratch_remove(f->dir);
-    free(f);
-    return 0;
-}
 
 static void
 event(liaison_event *e, uint8_t b)
