@@ -886,7 +886,8 @@ agent_index_names(agent_txn *txn, const match_name *names, size_t count, double 
         if ((err = name_candidates(txn, &names[k], threshold, &w)) != AGENT_STORE_OK)
             break;
         /* In id order, the names table is read along its pages, not across them. */
-        qsort(w.cands, w.n_cands, sizeof(uint64_t), u64_cmp);
+        if (w.n_cands > 1)
+            qsort(w.cands, w.n_cands, sizeof(uint64_t), u64_cmp);
         for (size_t c = 0; c < w.n_cands && err == AGENT_STORE_OK; c++) {
             uint8_t idb[8];
             const uint8_t *v;
